@@ -1,0 +1,118 @@
+"""The table of every kind kubelab serves: its group, version, plural name and scope.
+
+Every other layer (REST paths, discovery, the client, kl) looks kinds up here, so
+adding a kind is one entry in ``RESOURCES``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class ResourceInfo:
+    """How one kind is named and addressed in the Kubernetes REST API."""
+
+    group: str  # "" for core
+    version: str
+    kind: str
+    plural: str
+    singular: str
+    namespaced: bool
+    short_names: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    subresources: tuple[str, ...] = ()
+    verbs: tuple[str, ...] = (
+        "create",
+        "delete",
+        "deletecollection",
+        "get",
+        "list",
+        "patch",
+        "update",
+        "watch",
+    )
+    # Kinds that have a ``spec`` whose changes bump metadata.generation.
+    has_spec: bool = True
+    extra: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def api_version(self) -> str:
+        """The apiVersion string, e.g. ``v1`` or ``apps/v1``."""
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    @property
+    def list_kind(self) -> str:
+        return f"{self.kind}List"
+
+    @property
+    def group_version(self) -> str:
+        return self.api_version
+
+    def collection_path(self, namespace: str | None = None) -> str:
+        """The URL path of the collection (all namespaces when ``namespace`` is None)."""
+        prefix = f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
+        if self.namespaced and namespace:
+            return f"{prefix}/namespaces/{namespace}/{self.plural}"
+        return f"{prefix}/{self.plural}"
+
+    def object_path(self, name: str, namespace: str | None = None, subresource: str = "") -> str:
+        """The URL path of one object, optionally of one of its subresources."""
+        path = f"{self.collection_path(namespace)}/{name}"
+        return f"{path}/{subresource}" if subresource else path
+
+
+_ALL = ("all",)
+
+RESOURCES: tuple[ResourceInfo, ...] = (
+    ResourceInfo("", "v1", "Namespace", "namespaces", "namespace", False, ("ns",),
+                 subresources=("status", "finalize")),
+    ResourceInfo("", "v1", "Node", "nodes", "node", False, ("no",), subresources=("status",)),
+    ResourceInfo("", "v1", "Pod", "pods", "pod", True, ("po",), _ALL,
+                 subresources=("status", "binding", "log", "eviction", "exec")),
+    ResourceInfo("", "v1", "Service", "services", "service", True, ("svc",), _ALL,
+                 subresources=("status",)),
+    ResourceInfo("", "v1", "Endpoints", "endpoints", "endpoints", True, ("ep",), has_spec=False),
+    ResourceInfo("", "v1", "ConfigMap", "configmaps", "configmap", True, ("cm",), has_spec=False),
+    ResourceInfo("", "v1", "Secret", "secrets", "secret", True, (), has_spec=False),
+    ResourceInfo("", "v1", "Event", "events", "event", True, ("ev",), has_spec=False),
+    ResourceInfo("", "v1", "ServiceAccount", "serviceaccounts", "serviceaccount", True, ("sa",),
+                 has_spec=False),
+    ResourceInfo("apps", "v1", "Deployment", "deployments", "deployment", True, ("deploy",), _ALL,
+                 subresources=("status", "scale")),
+    ResourceInfo("apps", "v1", "ReplicaSet", "replicasets", "replicaset", True, ("rs",), _ALL,
+                 subresources=("status", "scale")),
+    ResourceInfo("batch", "v1", "Job", "jobs", "job", True, (), _ALL, subresources=("status",)),
+    ResourceInfo("coordination.k8s.io", "v1", "Lease", "leases", "lease", True, ()),
+)
+
+_BY_PLURAL: dict[tuple[str, str], ResourceInfo] = {(r.group, r.plural): r for r in RESOURCES}
+_BY_KIND: dict[tuple[str, str], ResourceInfo] = {(r.api_version, r.kind): r for r in RESOURCES}
+_BY_ANY_NAME: dict[str, ResourceInfo] = {}
+for _r in RESOURCES:
+    for _n in (_r.plural, _r.singular, _r.kind.lower(), *_r.short_names):
+        _BY_ANY_NAME.setdefault(_n, _r)
+    _BY_ANY_NAME.setdefault(f"{_r.plural}.{_r.group}" if _r.group else _r.plural, _r)
+
+
+def by_plural(group: str, plural: str) -> ResourceInfo | None:
+    """Find a resource by API group and plural name (``("apps", "deployments")``)."""
+    return _BY_PLURAL.get((group, plural))
+
+
+def by_kind(api_version: str, kind: str) -> ResourceInfo | None:
+    """Find a resource by ``apiVersion`` and ``kind`` as written in a manifest."""
+    return _BY_KIND.get((api_version, kind))
+
+
+def lookup(name: str) -> ResourceInfo | None:
+    """Find a resource by any name a user may type: plural, singular, kind or short name."""
+    return _BY_ANY_NAME.get(name.lower())
+
+
+def groups() -> dict[str, list[ResourceInfo]]:
+    """Resources grouped by their group/version string, in registry order."""
+    out: dict[str, list[ResourceInfo]] = {}
+    for r in RESOURCES:
+        out.setdefault(r.api_version, []).append(r)
+    return out
