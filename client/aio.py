@@ -1,0 +1,424 @@
+"""The asyncio client: the same verbs as ``client.sync.Client``, awaited; one keep-alive
+httpx.AsyncClient per instance (use it from one event loop)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+
+from api.errors import ApiError
+from api.registry import ResourceInfo
+from client import core
+from client.core import RequestSpec, ServerUnreachable
+from client.kubeconfig import ClusterConfig, load_kubeconfig
+
+log = logging.getLogger(__name__)
+
+
+class AsyncClient:
+    """The async Kubernetes REST client. See ``client.sync.Client`` for the semantics of
+    each verb; they are identical here."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str | None = None,
+        ca_file: str | None = None,
+        ca_data: bytes | str | None = None,
+        verify: bool = True,
+        *,
+        namespace: str = "default",
+        timeout: float | httpx.Timeout = core.DEFAULT_TIMEOUT,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.namespace = namespace or "default"
+        self._build = core.RequestBuilder(self.namespace)
+        headers = {"User-Agent": core.USER_AGENT, "Accept": core.JSON}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url,
+            headers=headers,
+            verify=core.ssl_context(ca_data, ca_file, verify),
+            timeout=timeout,
+            http1=True,
+            http2=False,
+            # Informers hold one connection per watch, so allow plenty.
+            limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+        )
+
+    @classmethod
+    def from_config(cls, cfg: ClusterConfig, **kwargs: Any) -> AsyncClient:
+        """A client for a resolved kubeconfig context."""
+        return cls(
+            cfg.server,
+            token=cfg.token,
+            ca_data=cfg.ca_data,
+            verify=cfg.verify,
+            namespace=cfg.namespace,
+            **kwargs,
+        )
+
+    @classmethod
+    def from_kubeconfig(
+        cls, path: str | os.PathLike[str] | None = None, context: str | None = None, **kwargs: Any
+    ) -> AsyncClient:
+        """A client from a kubeconfig: ``path``, else $KUBECONFIG, $KUBELAB_HOME/kubeconfig,
+        ~/.kube/config."""
+        return cls.from_config(load_kubeconfig(path, context), **kwargs)
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    async def close(self) -> None:
+        await self._http.aclose()
+
+    aclose = close
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # -- transport -----------------------------------------------------------------------
+
+    async def _send(self, spec: RequestSpec) -> httpx.Response:
+        try:
+            return await self._http.request(
+                spec.method,
+                spec.path,
+                params=spec.params or None,
+                content=spec.content,
+                headers=spec.headers or None,
+            )
+        except httpx.TransportError as e:
+            raise core.unreachable(self.base_url, e) from e
+
+    async def _call(self, spec: RequestSpec) -> dict[str, Any]:
+        return core.decode(await self._send(spec))
+
+    @asynccontextmanager
+    async def _stream(
+        self, spec: RequestSpec, timeout: httpx.Timeout
+    ) -> AsyncIterator[httpx.Response]:
+        try:
+            async with self._http.stream(
+                spec.method, spec.path, params=spec.params or None, timeout=timeout
+            ) as resp:
+                if resp.status_code >= 300:
+                    await resp.aread()
+                    raise core.error_from(resp.status_code, resp.content)
+                yield resp
+        except httpx.TransportError as e:
+            raise core.unreachable(self.base_url, e) from e
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json: Any = None,
+        content: bytes | str | None = None,
+        headers: dict[str, str] | None = None,
+        raise_for_status: bool = True,
+    ) -> httpx.Response:
+        """A raw request to any path. Non-2xx raises ApiError unless ``raise_for_status``
+        is False."""
+        hdrs = dict(headers or {})
+        if json is not None:
+            content = core.dumps(json)
+            hdrs.setdefault("Content-Type", core.JSON)
+        try:
+            resp = await self._http.request(
+                method, path, params=params, content=content, headers=hdrs or None
+            )
+        except httpx.TransportError as e:
+            raise core.unreachable(self.base_url, e) from e
+        if raise_for_status and resp.status_code >= 300:
+            raise core.error_from(resp.status_code, resp.content)
+        return resp
+
+    # -- the verbs -----------------------------------------------------------------------
+
+    async def get(
+        self,
+        resource: str | ResourceInfo,
+        name: str,
+        namespace: str | None = None,
+        subresource: str = "",
+    ) -> dict[str, Any]:
+        """GET one object (namespace None: the client's default namespace)."""
+        return await self._call(self._build.get(resource, name, namespace, subresource))
+
+    async def list(
+        self,
+        resource: str | ResourceInfo,
+        namespace: str | None = None,
+        *,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        limit: int | None = None,
+        continue_token: str | None = None,
+        resource_version: str | None = None,
+    ) -> dict[str, Any]:
+        """One page of a collection (namespace None: all namespaces)."""
+        spec = self._build.list(
+            resource,
+            namespace,
+            label_selector=label_selector,
+            field_selector=field_selector,
+            limit=limit,
+            continue_token=continue_token,
+            resource_version=resource_version,
+        )
+        return core.list_body(await self._call(spec))
+
+    async def list_all(
+        self,
+        resource: str | ResourceInfo,
+        namespace: str | None = None,
+        *,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        page_size: int = 500,
+    ) -> dict[str, Any]:
+        """Every item of a collection, following ``continue`` tokens (see Client.list_all)."""
+        while True:
+            items: list[dict[str, Any]] = []
+            first: dict[str, Any] | None = None
+            token: str | None = None
+            try:
+                while True:
+                    page = await self.list(
+                        resource,
+                        namespace,
+                        label_selector=label_selector,
+                        field_selector=field_selector,
+                        limit=page_size,
+                        continue_token=token,
+                    )
+                    first = first or page
+                    items.extend(page["items"])
+                    token = page["metadata"].get("continue") or None
+                    if not token:
+                        break
+            except ApiError as e:
+                if e.code == 410 and token:
+                    continue
+                raise
+            assert first is not None
+            first["items"] = items
+            first["metadata"].pop("continue", None)
+            return first
+
+    async def create(
+        self,
+        resource: str | ResourceInfo,
+        body: dict[str, Any],
+        namespace: str | None = None,
+        *,
+        subresource: str = "",
+        name: str = "",
+    ) -> dict[str, Any]:
+        """POST an object, or to ``name/subresource`` (binding, eviction)."""
+        return await self._call(self._build.create(resource, body, namespace, subresource, name))
+
+    async def replace(
+        self,
+        resource: str | ResourceInfo,
+        name: str,
+        body: dict[str, Any],
+        namespace: str | None = None,
+        subresource: str = "",
+    ) -> dict[str, Any]:
+        """PUT an object (conditional on its metadata.resourceVersion)."""
+        return await self._call(self._build.replace(resource, name, body, namespace, subresource))
+
+    async def patch(
+        self,
+        resource: str | ResourceInfo,
+        name: str,
+        patch: Any,
+        namespace: str | None = None,
+        *,
+        patch_type: str = "merge",
+        subresource: str = "",
+        field_manager: str = core.FIELD_MANAGER,
+        force: bool | None = None,
+    ) -> dict[str, Any]:
+        """PATCH with ``patch_type`` merge | strategic | json | apply."""
+        spec = self._build.patch(
+            resource, name, patch, namespace, patch_type, subresource, field_manager, force
+        )
+        return await self._call(spec)
+
+    async def delete(
+        self,
+        resource: str | ResourceInfo,
+        name: str,
+        namespace: str | None = None,
+        *,
+        propagation_policy: str | None = None,
+        grace_period_seconds: int | None = None,
+    ) -> dict[str, Any]:
+        """DELETE; returns what the server answers (the object, or a Status)."""
+        spec = self._build.delete(
+            resource, name, namespace, propagation_policy, grace_period_seconds
+        )
+        return await self._call(spec)
+
+    # -- watch ---------------------------------------------------------------------------
+
+    async def watch(
+        self,
+        resource: str | ResourceInfo,
+        namespace: str | None = None,
+        *,
+        resource_version: str | None = None,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        timeout_seconds: int | None = None,
+        allow_bookmarks: bool = True,
+    ) -> AsyncIterator[dict[str, Any]]:
+        """One watch stream as an async iterator (see ``Client.watch``)."""
+        spec = self._build.watch(
+            resource,
+            namespace,
+            resource_version=resource_version,
+            label_selector=label_selector,
+            field_selector=field_selector,
+            timeout_seconds=timeout_seconds,
+            allow_bookmarks=allow_bookmarks,
+        )
+        async with self._stream(spec, core.stream_timeout(timeout_seconds)) as resp:
+            splitter = core.LineSplitter()
+            try:
+                async for chunk in resp.aiter_bytes():
+                    for line in splitter.feed(chunk):
+                        yield core.parse_event(line)
+            except httpx.TransportError as e:
+                raise core.unreachable(self.base_url, e) from e
+            for line in splitter.flush():
+                yield core.parse_event(line)
+
+    async def watch_forever(
+        self,
+        resource: str | ResourceInfo,
+        namespace: str | None = None,
+        *,
+        resource_version: str | None = None,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        timeout_seconds: int | None = 300,
+        max_backoff: float = 30.0,
+    ) -> AsyncIterator[dict[str, Any]]:
+        """An endless watch that resumes after stream ends and drops, and relists on 410
+        with synthetic events so the caller's view converges (see ``Client.watch_forever``)."""
+        conv = core.Converger()
+        if resource_version is None:
+            listing = await self.list_all(
+                resource, namespace, label_selector=label_selector, field_selector=field_selector
+            )
+            for ev in conv.relisted(listing):
+                yield ev
+        else:
+            conv.last_rv = resource_version
+        backoff = 0.0
+        while True:
+            try:
+                async for event in self.watch(
+                    resource,
+                    namespace,
+                    resource_version=conv.last_rv,
+                    label_selector=label_selector,
+                    field_selector=field_selector,
+                    timeout_seconds=timeout_seconds,
+                ):
+                    backoff = 0.0
+                    conv.observe(event)
+                    yield event
+                backoff = 0.0
+            except ApiError as e:
+                if e.code != 410:
+                    raise
+                log.info("watch of %s expired at %s; relisting", resource, conv.last_rv)
+                listing = await self.list_all(
+                    resource,
+                    namespace,
+                    label_selector=label_selector,
+                    field_selector=field_selector,
+                )
+                for ev in conv.relisted(listing):
+                    yield ev
+            except ServerUnreachable as e:
+                backoff = min(max_backoff, backoff * 2 or 0.2)
+                log.warning("watch of %s interrupted (%s); retrying in %.1fs", resource, e, backoff)
+                await asyncio.sleep(backoff)
+
+    # -- logs ----------------------------------------------------------------------------
+
+    async def log(
+        self,
+        name: str,
+        namespace: str | None = None,
+        *,
+        container: str | None = None,
+        follow: bool = False,
+        tail_lines: int | None = None,
+        previous: bool = False,
+        timestamps: bool = False,
+    ) -> str:
+        """A container's log as text (with ``follow`` it returns when the stream ends)."""
+        spec = self._build.log(
+            name,
+            namespace,
+            container=container,
+            follow=follow,
+            tail_lines=tail_lines,
+            previous=previous,
+            timestamps=timestamps,
+        )
+        if follow:
+            return "".join([line async for line in self._stream_text(spec)])
+        resp = await self._send(spec)
+        if resp.status_code >= 300:
+            raise core.error_from(resp.status_code, resp.content)
+        return resp.text
+
+    def stream_log(
+        self,
+        name: str,
+        namespace: str | None = None,
+        *,
+        container: str | None = None,
+        follow: bool = True,
+        tail_lines: int | None = None,
+        previous: bool = False,
+        timestamps: bool = False,
+    ) -> AsyncIterator[str]:
+        """A container's log as it arrives, one line at a time, each ending in ``\\n``."""
+        spec = self._build.log(
+            name,
+            namespace,
+            container=container,
+            follow=follow,
+            tail_lines=tail_lines,
+            previous=previous,
+            timestamps=timestamps,
+        )
+        return self._stream_text(spec)
+
+    async def _stream_text(self, spec: RequestSpec) -> AsyncIterator[str]:
+        async with self._stream(spec, core.stream_timeout(None)) as resp:
+            try:
+                async for line in resp.aiter_lines():
+                    yield line + "\n"
+            except httpx.TransportError as e:
+                raise core.unreachable(self.base_url, e) from e

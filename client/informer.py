@@ -1,0 +1,314 @@
+"""Informers: list + watch one resource into an in-memory cache and call handlers.
+
+The cache is keyed ``ns/name`` (``name`` for cluster-scoped kinds). ``run`` lists the
+collection page by page, calls ``on_add`` for every object, marks the informer synced,
+then watches from the list's resourceVersion. A stream that ends is resumed from the last
+resourceVersion seen; a 410 Expired relists and turns the difference into add, update and
+delete calls; other failures (unreachable server, 5xx) are retried with exponential
+backoff. Events whose object is older than the cached one are ignored.
+
+Handlers are plain callables (a coroutine function also works: it is awaited) and run in
+the informer's task, so they should only enqueue keys, not do slow work. An exception in
+a handler is logged and does not stop the informer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import inspect
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from api.errors import ApiError
+from api.registry import ResourceInfo
+from client.aio import AsyncClient
+from client.core import ServerUnreachable, object_key, resolve, resource_version, rv_newer
+
+log = logging.getLogger(__name__)
+
+Obj = dict[str, Any]
+AddHandler = Callable[[Obj], Any]
+UpdateHandler = Callable[[Obj, Obj], Any]
+DeleteHandler = Callable[[Obj], Any]
+
+
+@dataclass
+class _Handlers:
+    on_add: AddHandler | None
+    on_update: UpdateHandler | None
+    on_delete: DeleteHandler | None
+
+
+class Informer:
+    """A cache of one resource kept current by list + watch (async)."""
+
+    def __init__(
+        self,
+        client: AsyncClient,
+        resource: str | ResourceInfo,
+        namespace: str | None = None,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        *,
+        page_size: int = 500,
+        watch_timeout: int = 300,
+        max_backoff: float = 30.0,
+    ) -> None:
+        self.client = client
+        self.resource = resolve(resource)
+        self.namespace = namespace
+        self.label_selector = label_selector
+        self.field_selector = field_selector
+        self.page_size = page_size
+        self.watch_timeout = watch_timeout
+        self.max_backoff = max_backoff
+        self._cache: dict[str, Obj] = {}
+        self._handlers: list[_Handlers] = []
+        self._synced = asyncio.Event()
+        self._stopped = False
+        self.last_rv: str | None = None
+        self.relists = 0  # how many times a 410 forced a relist (visible for tests/metrics)
+
+    # -- handlers and cache ----------------------------------------------------------------
+
+    def add_handler(
+        self,
+        on_add: AddHandler | None = None,
+        on_update: UpdateHandler | None = None,
+        on_delete: DeleteHandler | None = None,
+    ) -> None:
+        """Register callbacks. A handler added after the first sync is called with
+        ``on_add`` for every cached object right away, as client-go does."""
+        self._handlers.append(_Handlers(on_add, on_update, on_delete))
+        if on_add is not None and self.has_synced:
+            for obj in list(self._cache.values()):
+                result = on_add(obj)
+                if inspect.isawaitable(result):
+                    asyncio.ensure_future(result)
+
+    def get(self, key: str) -> Obj | None:
+        """The cached object for ``ns/name`` (or ``name``), or None."""
+        return self._cache.get(key)
+
+    def list(self) -> builtins.list[Obj]:
+        """Every cached object (a snapshot list; the dicts are the cache's own, don't
+        mutate them)."""
+        return list(self._cache.values())
+
+    def keys(self) -> builtins.list[str]:
+        return list(self._cache)
+
+    def __len__(self) -> int:
+        return len(self._cache)
+
+    @property
+    def has_synced(self) -> bool:
+        return self._synced.is_set()
+
+    async def wait_synced(self, timeout: float | None = None) -> None:
+        """Wait until the first list has been loaded into the cache (TimeoutError after
+        ``timeout`` seconds, if given)."""
+        if timeout is None:
+            await self._synced.wait()
+        else:
+            await asyncio.wait_for(self._synced.wait(), timeout)
+
+    def stop(self) -> None:
+        """Make ``run`` return at its next event or retry (cancelling its task is quicker)."""
+        self._stopped = True
+
+    # -- the loop --------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """List, then watch forever (until cancelled or ``stop``)."""
+        backoff = 0.0
+        need_list = True
+        while not self._stopped:
+            try:
+                if need_list:
+                    await self._relist()
+                    need_list = False
+                await self._watch_once()
+                backoff = 0.0
+            except ApiError as e:
+                if e.code == 410:
+                    log.info(
+                        "%s watch expired at %s; relisting", self.resource.plural, self.last_rv
+                    )
+                    self.relists += 1
+                    need_list = True
+                    continue
+                backoff = self._next_backoff(backoff)
+                log.warning(
+                    "%s informer: %s (%s); retrying in %.1fs",
+                    self.resource.plural,
+                    e,
+                    e.code,
+                    backoff,
+                )
+                await asyncio.sleep(backoff)
+            except ServerUnreachable as e:
+                backoff = self._next_backoff(backoff)
+                log.warning("%s informer: %s; retrying in %.1fs", self.resource.plural, e, backoff)
+                await asyncio.sleep(backoff)
+
+    def _next_backoff(self, current: float) -> float:
+        nxt = min(self.max_backoff, current * 2 or 0.1)
+        return nxt * (0.8 + 0.4 * random.random())  # jitter so informers don't stampede
+
+    async def _relist(self) -> None:
+        listing = await self.client.list_all(
+            self.resource,
+            self.namespace,
+            label_selector=self.label_selector,
+            field_selector=self.field_selector,
+            page_size=self.page_size,
+        )
+        fresh: dict[str, Obj] = {object_key(o): o for o in listing["items"]}
+        old_cache = self._cache
+        self._cache = dict(old_cache)
+        for key, obj in fresh.items():
+            old = old_cache.get(key)
+            self._cache[key] = obj
+            if old is None:
+                await self._dispatch_add(obj)
+            elif resource_version(old) != resource_version(obj):
+                await self._dispatch_update(old, obj)
+        for key, old in old_cache.items():
+            if key not in fresh:
+                del self._cache[key]
+                await self._dispatch_delete(old)
+        self.last_rv = resource_version(listing)
+        self._synced.set()
+
+    async def _watch_once(self) -> None:
+        timeout = int(self.watch_timeout * (1 + random.random())) if self.watch_timeout else None
+        async for event in self.client.watch(
+            self.resource,
+            self.namespace,
+            resource_version=self.last_rv,
+            label_selector=self.label_selector,
+            field_selector=self.field_selector,
+            timeout_seconds=timeout,
+        ):
+            if self._stopped:
+                return
+            await self._apply(event)
+
+    async def _apply(self, event: dict[str, Any]) -> None:
+        etype = event.get("type")
+        obj: Obj = event.get("object") or {}
+        rv = resource_version(obj)
+        if etype == "BOOKMARK":
+            if rv is not None:
+                self.last_rv = rv
+            return
+        key = object_key(obj)
+        cached = self._cache.get(key)
+        if etype in ("ADDED", "MODIFIED"):
+            if cached is not None and not rv_newer(obj, cached):
+                pass  # a replay of a version we already have
+            else:
+                self._cache[key] = obj
+                if cached is None:
+                    await self._dispatch_add(obj)
+                else:
+                    await self._dispatch_update(cached, obj)
+        elif etype == "DELETED":
+            if cached is not None and (rv_newer(obj, cached) or rv == resource_version(cached)):
+                del self._cache[key]
+                await self._dispatch_delete(obj)
+        else:
+            log.warning("%s informer: unknown event type %r", self.resource.plural, etype)
+        if rv is not None:
+            self.last_rv = rv
+
+    # -- dispatch --------------------------------------------------------------------------
+
+    async def _call(self, fn: Callable[..., Any], *args: Obj) -> None:
+        try:
+            result = fn(*args)
+            if inspect.isawaitable(result):
+                await result
+        except Exception:
+            log.exception("%s informer: handler %r failed", self.resource.plural, fn)
+
+    async def _dispatch_add(self, obj: Obj) -> None:
+        for h in list(self._handlers):
+            if h.on_add is not None:
+                await self._call(h.on_add, obj)
+
+    async def _dispatch_update(self, old: Obj, new: Obj) -> None:
+        for h in list(self._handlers):
+            if h.on_update is not None:
+                await self._call(h.on_update, old, new)
+
+    async def _dispatch_delete(self, obj: Obj) -> None:
+        for h in list(self._handlers):
+            if h.on_delete is not None:
+                await self._call(h.on_delete, obj)
+
+
+class InformerFactory:
+    """Shares one informer per (resource, namespace, selectors) among controllers.
+
+    ``informer(...)`` returns the shared instance; ``start()`` runs every informer made so
+    far (and any made later is started on creation); ``wait_synced()`` waits for all;
+    ``stop()`` cancels them.
+    """
+
+    def __init__(self, client: AsyncClient, namespace: str | None = None) -> None:
+        self.client = client
+        self.namespace = namespace
+        self._informers: dict[tuple[str, str | None, str | None, str | None], Informer] = {}
+        self._tasks: dict[Informer, asyncio.Task[None]] = {}
+        self._started = False
+
+    def informer(
+        self,
+        resource: str | ResourceInfo,
+        namespace: str | None = None,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+    ) -> Informer:
+        info = resolve(resource)
+        ns = namespace if namespace is not None else self.namespace
+        key = (f"{info.group}/{info.plural}", ns, label_selector, field_selector)
+        inf = self._informers.get(key)
+        if inf is None:
+            inf = Informer(self.client, info, ns, label_selector, field_selector)
+            self._informers[key] = inf
+            if self._started:
+                self._start(inf)
+        return inf
+
+    def _start(self, inf: Informer) -> None:
+        if inf not in self._tasks:
+            self._tasks[inf] = asyncio.create_task(
+                inf.run(), name=f"informer-{inf.resource.plural}"
+            )
+
+    def start(self) -> None:
+        """Start every informer (call from inside the event loop)."""
+        self._started = True
+        for inf in self._informers.values():
+            self._start(inf)
+
+    async def wait_synced(self, timeout: float | None = None) -> None:
+        await asyncio.wait_for(
+            asyncio.gather(*(i.wait_synced() for i in self._informers.values())), timeout
+        )
+
+    async def stop(self) -> None:
+        for inf in self._informers.values():
+            inf.stop()
+        tasks = list(self._tasks.values())
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._tasks.clear()
+        self._started = False

@@ -1,0 +1,437 @@
+"""The blocking client: one keep-alive httpx.Client per instance (thread-safe)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+
+from api.errors import ApiError
+from api.registry import ResourceInfo
+from client import core
+from client.core import RequestSpec, ServerUnreachable
+from client.kubeconfig import ClusterConfig, load_kubeconfig
+
+log = logging.getLogger(__name__)
+
+
+class Client:
+    """A Kubernetes REST client for kubelab (and any Kubernetes API server).
+
+    Objects are plain dicts exactly as the API serves them. Every non-2xx reply raises
+    ``ApiError``; an unreachable server raises ``ServerUnreachable``.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str | None = None,
+        ca_file: str | None = None,
+        ca_data: bytes | str | None = None,
+        verify: bool = True,
+        *,
+        namespace: str = "default",
+        timeout: float | httpx.Timeout = core.DEFAULT_TIMEOUT,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.namespace = namespace or "default"
+        self._build = core.RequestBuilder(self.namespace)
+        headers = {"User-Agent": core.USER_AGENT, "Accept": core.JSON}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        self._http = httpx.Client(
+            base_url=self.base_url,
+            headers=headers,
+            verify=core.ssl_context(ca_data, ca_file, verify),
+            timeout=timeout,
+            http1=True,
+            http2=False,
+            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+        )
+
+    @classmethod
+    def from_config(cls, cfg: ClusterConfig, **kwargs: Any) -> Client:
+        """A client for a resolved kubeconfig context."""
+        return cls(
+            cfg.server,
+            token=cfg.token,
+            ca_data=cfg.ca_data,
+            verify=cfg.verify,
+            namespace=cfg.namespace,
+            **kwargs,
+        )
+
+    @classmethod
+    def from_kubeconfig(
+        cls, path: str | os.PathLike[str] | None = None, context: str | None = None, **kwargs: Any
+    ) -> Client:
+        """A client from a kubeconfig: ``path``, else $KUBECONFIG, $KUBELAB_HOME/kubeconfig,
+        ~/.kube/config."""
+        return cls.from_config(load_kubeconfig(path, context), **kwargs)
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- transport -----------------------------------------------------------------------
+
+    def _send(self, spec: RequestSpec) -> httpx.Response:
+        try:
+            return self._http.request(
+                spec.method,
+                spec.path,
+                params=spec.params or None,
+                content=spec.content,
+                headers=spec.headers or None,
+            )
+        except httpx.TransportError as e:
+            raise core.unreachable(self.base_url, e) from e
+
+    def _call(self, spec: RequestSpec) -> dict[str, Any]:
+        return core.decode(self._send(spec))
+
+    @contextmanager
+    def _stream(self, spec: RequestSpec, timeout: httpx.Timeout) -> Iterator[httpx.Response]:
+        """A streamed response; non-2xx raises ApiError, transport errors ServerUnreachable."""
+        try:
+            with self._http.stream(
+                spec.method, spec.path, params=spec.params or None, timeout=timeout
+            ) as resp:
+                if resp.status_code >= 300:
+                    resp.read()
+                    raise core.error_from(resp.status_code, resp.content)
+                yield resp
+        except httpx.TransportError as e:
+            raise core.unreachable(self.base_url, e) from e
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json: Any = None,
+        content: bytes | str | None = None,
+        headers: dict[str, str] | None = None,
+        raise_for_status: bool = True,
+    ) -> httpx.Response:
+        """A raw request to any path (discovery, /healthz, ...). Non-2xx raises ApiError
+        unless ``raise_for_status`` is False."""
+        hdrs = dict(headers or {})
+        if json is not None:
+            content = core.dumps(json)
+            hdrs.setdefault("Content-Type", core.JSON)
+        try:
+            resp = self._http.request(
+                method, path, params=params, content=content, headers=hdrs or None
+            )
+        except httpx.TransportError as e:
+            raise core.unreachable(self.base_url, e) from e
+        if raise_for_status and resp.status_code >= 300:
+            raise core.error_from(resp.status_code, resp.content)
+        return resp
+
+    # -- the verbs -----------------------------------------------------------------------
+
+    def get(
+        self,
+        resource: str | ResourceInfo,
+        name: str,
+        namespace: str | None = None,
+        subresource: str = "",
+    ) -> dict[str, Any]:
+        """GET one object (namespace None: the client's default namespace)."""
+        return self._call(self._build.get(resource, name, namespace, subresource))
+
+    def list(
+        self,
+        resource: str | ResourceInfo,
+        namespace: str | None = None,
+        *,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        limit: int | None = None,
+        continue_token: str | None = None,
+        resource_version: str | None = None,
+    ) -> dict[str, Any]:
+        """One page of a collection (namespace None: all namespaces); ``items`` is always a
+        list and ``metadata.continue`` is set when more pages follow."""
+        spec = self._build.list(
+            resource,
+            namespace,
+            label_selector=label_selector,
+            field_selector=field_selector,
+            limit=limit,
+            continue_token=continue_token,
+            resource_version=resource_version,
+        )
+        return core.list_body(self._call(spec))
+
+    def list_all(
+        self,
+        resource: str | ResourceInfo,
+        namespace: str | None = None,
+        *,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        page_size: int = 500,
+    ) -> dict[str, Any]:
+        """Every item of a collection, following ``continue`` tokens; the returned List
+        carries the first page's resourceVersion (the snapshot all pages come from).
+        An expired continue token (410) restarts the listing."""
+        while True:
+            items: list[dict[str, Any]] = []
+            first: dict[str, Any] | None = None
+            token: str | None = None
+            try:
+                while True:
+                    page = self.list(
+                        resource,
+                        namespace,
+                        label_selector=label_selector,
+                        field_selector=field_selector,
+                        limit=page_size,
+                        continue_token=token,
+                    )
+                    first = first or page
+                    items.extend(page["items"])
+                    token = page["metadata"].get("continue") or None
+                    if not token:
+                        break
+            except ApiError as e:
+                if e.code == 410 and token:
+                    continue
+                raise
+            assert first is not None
+            first["items"] = items
+            first["metadata"].pop("continue", None)
+            return first
+
+    def create(
+        self,
+        resource: str | ResourceInfo,
+        body: dict[str, Any],
+        namespace: str | None = None,
+        *,
+        subresource: str = "",
+        name: str = "",
+    ) -> dict[str, Any]:
+        """POST an object (namespace None: the body's, else the default). With
+        ``subresource`` (binding, eviction) it POSTs to ``name/subresource``."""
+        return self._call(self._build.create(resource, body, namespace, subresource, name))
+
+    def replace(
+        self,
+        resource: str | ResourceInfo,
+        name: str,
+        body: dict[str, Any],
+        namespace: str | None = None,
+        subresource: str = "",
+    ) -> dict[str, Any]:
+        """PUT an object; its metadata.resourceVersion makes it a conditional update (409)."""
+        return self._call(self._build.replace(resource, name, body, namespace, subresource))
+
+    def patch(
+        self,
+        resource: str | ResourceInfo,
+        name: str,
+        patch: Any,
+        namespace: str | None = None,
+        *,
+        patch_type: str = "merge",
+        subresource: str = "",
+        field_manager: str = core.FIELD_MANAGER,
+        force: bool | None = None,
+    ) -> dict[str, Any]:
+        """PATCH with ``patch_type`` merge | strategic | json (a list of ops) | apply."""
+        spec = self._build.patch(
+            resource, name, patch, namespace, patch_type, subresource, field_manager, force
+        )
+        return self._call(spec)
+
+    def delete(
+        self,
+        resource: str | ResourceInfo,
+        name: str,
+        namespace: str | None = None,
+        *,
+        propagation_policy: str | None = None,
+        grace_period_seconds: int | None = None,
+    ) -> dict[str, Any]:
+        """DELETE; returns what the server answers (the object, or a Status)."""
+        spec = self._build.delete(
+            resource, name, namespace, propagation_policy, grace_period_seconds
+        )
+        return self._call(spec)
+
+    # -- watch ---------------------------------------------------------------------------
+
+    def watch(
+        self,
+        resource: str | ResourceInfo,
+        namespace: str | None = None,
+        *,
+        resource_version: str | None = None,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        timeout_seconds: int | None = None,
+        allow_bookmarks: bool = True,
+    ) -> Iterator[dict[str, Any]]:
+        """One watch stream: yields ``{"type", "object"}`` events (BOOKMARKs included) until
+        the server ends it. An expired resourceVersion raises ``ApiError(410, "Expired")``;
+        a dropped connection raises ``ServerUnreachable``."""
+        spec = self._build.watch(
+            resource,
+            namespace,
+            resource_version=resource_version,
+            label_selector=label_selector,
+            field_selector=field_selector,
+            timeout_seconds=timeout_seconds,
+            allow_bookmarks=allow_bookmarks,
+        )
+        with self._stream(spec, core.stream_timeout(timeout_seconds)) as resp:
+            splitter = core.LineSplitter()
+            try:
+                for chunk in resp.iter_bytes():
+                    for line in splitter.feed(chunk):
+                        yield core.parse_event(line)
+            except httpx.TransportError as e:
+                raise core.unreachable(self.base_url, e) from e
+            for line in splitter.flush():
+                yield core.parse_event(line)
+
+    def watch_forever(
+        self,
+        resource: str | ResourceInfo,
+        namespace: str | None = None,
+        *,
+        resource_version: str | None = None,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        timeout_seconds: int | None = 300,
+        max_backoff: float = 30.0,
+    ) -> Iterator[dict[str, Any]]:
+        """An endless watch that survives stream ends, dropped connections and 410s.
+
+        Without ``resource_version`` it first lists and yields an ADDED event per existing
+        object. Each stream resumes from the last resourceVersion seen (BOOKMARKs count and
+        are yielded). On 410 Expired it lists again and yields synthetic events — ADDED for
+        new objects, MODIFIED for changed ones, DELETED (with the last known state) for
+        vanished ones — so the caller's view converges on the server's, then watches on.
+        Only objects seen through this generator are known, so with an explicit starting
+        ``resource_version`` a 410 yields ADDED for objects it never reported. Unreachable
+        servers are retried with exponential backoff up to ``max_backoff`` seconds; other
+        ApiErrors (401, 404, ...) propagate.
+        """
+        conv = core.Converger()
+        if resource_version is None:
+            listing = self.list_all(
+                resource, namespace, label_selector=label_selector, field_selector=field_selector
+            )
+            yield from conv.relisted(listing)
+        else:
+            conv.last_rv = resource_version
+        backoff = 0.0
+        while True:
+            try:
+                for event in self.watch(
+                    resource,
+                    namespace,
+                    resource_version=conv.last_rv,
+                    label_selector=label_selector,
+                    field_selector=field_selector,
+                    timeout_seconds=timeout_seconds,
+                ):
+                    backoff = 0.0
+                    conv.observe(event)
+                    yield event
+                backoff = 0.0
+            except ApiError as e:
+                if e.code != 410:
+                    raise
+                log.info("watch of %s expired at %s; relisting", resource, conv.last_rv)
+                listing = self.list_all(
+                    resource,
+                    namespace,
+                    label_selector=label_selector,
+                    field_selector=field_selector,
+                )
+                yield from conv.relisted(listing)
+            except ServerUnreachable as e:
+                backoff = min(max_backoff, backoff * 2 or 0.2)
+                log.warning("watch of %s interrupted (%s); retrying in %.1fs", resource, e, backoff)
+                time.sleep(backoff)
+
+    # -- logs ----------------------------------------------------------------------------
+
+    def log(
+        self,
+        name: str,
+        namespace: str | None = None,
+        *,
+        container: str | None = None,
+        follow: bool = False,
+        tail_lines: int | None = None,
+        previous: bool = False,
+        timestamps: bool = False,
+    ) -> str:
+        """A container's log as text (with ``follow`` it returns when the stream ends)."""
+        spec = self._build.log(
+            name,
+            namespace,
+            container=container,
+            follow=follow,
+            tail_lines=tail_lines,
+            previous=previous,
+            timestamps=timestamps,
+        )
+        if follow:
+            return "".join(self._stream_text(spec))
+        resp = self._send(spec)
+        if resp.status_code >= 300:
+            raise core.error_from(resp.status_code, resp.content)
+        return resp.text
+
+    def stream_log(
+        self,
+        name: str,
+        namespace: str | None = None,
+        *,
+        container: str | None = None,
+        follow: bool = True,
+        tail_lines: int | None = None,
+        previous: bool = False,
+        timestamps: bool = False,
+    ) -> Iterator[str]:
+        """A container's log as it arrives, one line at a time, each ending in ``\\n``
+        (write them out unchanged)."""
+        spec = self._build.log(
+            name,
+            namespace,
+            container=container,
+            follow=follow,
+            tail_lines=tail_lines,
+            previous=previous,
+            timestamps=timestamps,
+        )
+        return self._stream_text(spec)
+
+    def _stream_text(self, spec: RequestSpec) -> Iterator[str]:
+        with self._stream(spec, core.stream_timeout(None)) as resp:
+            try:
+                for line in resp.iter_lines():
+                    yield line + "\n"
+            except httpx.TransportError as e:
+                raise core.unreachable(self.base_url, e) from e
