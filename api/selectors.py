@@ -33,7 +33,9 @@ __all__ = [
 # --- label key / value syntax (shared with validation) -------------------------------
 
 _NAME_PART_RE = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
-_DNS1123_SUBDOMAIN_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_DNS1123_SUBDOMAIN_RE = re.compile(
+    r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+)
 _LABEL_VALUE_RE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 
 _NAME_PART_MSG = (
@@ -89,8 +91,14 @@ def label_value_error(value: str) -> str | None:
 
 _OPS = ("=", "!=", "in", "notin", "exists", "!")
 _DICT_OPS = {"In": "in", "NotIn": "notin", "Exists": "exists", "DoesNotExist": "!"}
-_OP_TO_DICT = {"in": "In", "notin": "NotIn", "exists": "Exists", "!": "DoesNotExist",
-               "=": "In", "!=": "NotIn"}
+_OP_TO_DICT = {
+    "in": "In",
+    "notin": "NotIn",
+    "exists": "Exists",
+    "!": "DoesNotExist",
+    "=": "In",
+    "!=": "NotIn",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,7 +242,9 @@ class LabelSelector:
         for i, expr in enumerate(d.get("matchExpressions") or []):
             where = f"matchExpressions[{i}]"
             if not isinstance(expr, Mapping):
-                raise ValueError(f"invalid label selector: {where} must be an object with key and operator")
+                raise ValueError(
+                    f"invalid label selector: {where} must be an object with key and operator"
+                )
             key = str(expr.get("key") or "")
             op_name = expr.get("operator")
             op = _DICT_OPS.get(op_name) if isinstance(op_name, str) else None
@@ -284,10 +294,14 @@ def _check_key_value(where: str, key: str, values: tuple[str, ...] | list[str]) 
     for v in values:
         verr = label_value_error(v)
         if verr:
-            raise ValueError(f"invalid label selector: {where}: value {v!r} for key {key!r}: {verr}")
+            raise ValueError(
+                f"invalid label selector: {where}: value {v!r} for key {key!r}: {verr}"
+            )
 
 
-_SYNTAX_HINT = "expected 'key', '!key', 'key=value', 'key!=value', 'key in (v1,v2)' or 'key notin (v1,v2)'"
+_SYNTAX_HINT = (
+    "expected 'key', '!key', 'key=value', 'key!=value', 'key in (v1,v2)' or 'key notin (v1,v2)'"
+)
 
 
 @lru_cache(maxsize=1024)
@@ -298,7 +312,9 @@ def _parse_label_selector(text: str) -> LabelSelector:
     for raw in _split_top_level(text):
         part = raw.strip()
         if not part:
-            raise ValueError(f"invalid label selector {text!r}: empty requirement (stray comma?); {_SYNTAX_HINT}")
+            raise ValueError(
+                f"invalid label selector {text!r}: empty requirement (stray comma?); {_SYNTAX_HINT}"
+            )
         req: Requirement | None = None
         if m := _SET_RE.match(part):
             values = tuple(v.strip() for v in m.group(3).split(","))
@@ -317,8 +333,12 @@ def _parse_label_selector(text: str) -> LabelSelector:
             req = Requirement(m.group(1), "!")
         if req is None:
             if part.count("(") != part.count(")"):
-                raise ValueError(f"invalid label selector {text!r}: unbalanced parentheses in {part!r}")
-            raise ValueError(f"invalid label selector {text!r}: cannot parse {part!r}; {_SYNTAX_HINT}")
+                raise ValueError(
+                    f"invalid label selector {text!r}: unbalanced parentheses in {part!r}"
+                )
+            raise ValueError(
+                f"invalid label selector {text!r}: cannot parse {part!r}; {_SYNTAX_HINT}"
+            )
         err = qualified_name_error(req.key)
         if err:
             raise ValueError(f"invalid label selector {text!r}: key {req.key!r}: {err}")
@@ -434,6 +454,7 @@ class FieldSelector:
 
     def to_string(self) -> str:
         """The string form, with ``\\``, ``,`` and ``=`` in values escaped."""
+
         def esc(v: str) -> str:
             return v.replace("\\", "\\\\").replace(",", "\\,").replace("=", "\\=")
 
@@ -486,7 +507,9 @@ def _parse_field_selector(text: str) -> FieldSelector:
 # --- node selector requirements (node affinity) ----------------------------------------
 
 
-def match_node_selector_requirement(req: Mapping[str, Any], labels: Mapping[str, str] | None) -> bool:
+def match_node_selector_requirement(
+    req: Mapping[str, Any], labels: Mapping[str, str] | None
+) -> bool:
     """Evaluate one ``{"key", "operator", "values"}`` node-affinity requirement.
 
     Operators: In, NotIn (a missing label satisfies it), Exists, DoesNotExist, Gt and Lt

@@ -1,0 +1,102 @@
+"""Typed pydantic models of every kind kubelab serves, keyed by kind.
+
+Hot paths work on plain dicts; these models are for typed parsing, strict
+field validation and tests. ``parse(dump(m)) == m`` holds for every model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel
+
+from api.models.apps import Deployment, DeploymentSpec, ReplicaSet, ReplicaSetSpec
+from api.models.base import K8sModel
+from api.models.batch import Job, JobSpec
+from api.models.container import Container, ContainerPort, EnvVar, Probe, ResourceRequirements
+from api.models.coordination import Lease, LeaseSpec
+from api.models.core import ConfigMap, Event, Namespace, Secret, ServiceAccount
+from api.models.meta import Condition, LabelSelector, ObjectMeta, OwnerReference
+from api.models.node import GPUDevice, Node, NodeSpec, NodeStatus, Taint
+from api.models.pod import Pod, PodSpec, PodStatus, PodTemplateSpec, Toleration, Volume
+from api.models.service import Endpoints, Service, ServicePort, ServiceSpec
+
+MODELS: dict[str, type[BaseModel]] = {
+    "Namespace": Namespace,
+    "Node": Node,
+    "Pod": Pod,
+    "Service": Service,
+    "Endpoints": Endpoints,
+    "ConfigMap": ConfigMap,
+    "Secret": Secret,
+    "Event": Event,
+    "ServiceAccount": ServiceAccount,
+    "Deployment": Deployment,
+    "ReplicaSet": ReplicaSet,
+    "Job": Job,
+    "Lease": Lease,
+}
+
+
+def parse(d: Mapping[str, Any], kind: str | None = None) -> BaseModel:
+    """Parse a JSON object into its model, chosen by ``kind`` (or the object's own ``kind``).
+
+    Raises ValueError for an unknown kind and pydantic's ValidationError (a ValueError)
+    for a malformed object.
+    """
+    k = kind or d.get("kind")
+    model = MODELS.get(k) if isinstance(k, str) else None
+    if model is None:
+        raise ValueError(f"unknown kind {k!r}: kubelab serves {', '.join(sorted(MODELS))}")
+    return model.model_validate(d)
+
+
+def dump(m: BaseModel) -> dict[str, Any]:
+    """The JSON form of a model: camelCase keys, fields that are None left out."""
+    return m.model_dump(by_alias=True, exclude_none=True, mode="json")
+
+
+__all__ = [
+    "MODELS",
+    "Condition",
+    "ConfigMap",
+    "Container",
+    "ContainerPort",
+    "Deployment",
+    "DeploymentSpec",
+    "Endpoints",
+    "EnvVar",
+    "Event",
+    "GPUDevice",
+    "Job",
+    "JobSpec",
+    "K8sModel",
+    "LabelSelector",
+    "Lease",
+    "LeaseSpec",
+    "Namespace",
+    "Node",
+    "NodeSpec",
+    "NodeStatus",
+    "ObjectMeta",
+    "OwnerReference",
+    "Pod",
+    "PodSpec",
+    "PodStatus",
+    "PodTemplateSpec",
+    "Probe",
+    "ReplicaSet",
+    "ReplicaSetSpec",
+    "ResourceRequirements",
+    "Secret",
+    "Service",
+    "ServiceAccount",
+    "ServicePort",
+    "ServiceSpec",
+    "Taint",
+    "Toleration",
+    "Volume",
+    "dump",
+    "parse",
+]
