@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -286,7 +286,7 @@ class AsyncClient:
         field_selector: str | None = None,
         timeout_seconds: int | None = None,
         allow_bookmarks: bool = True,
-    ) -> AsyncIterator[dict[str, Any]]:
+    ) -> AsyncGenerator[dict[str, Any], None]:
         """One watch stream as an async iterator (see ``Client.watch``)."""
         spec = self._build.watch(
             resource,
@@ -318,7 +318,7 @@ class AsyncClient:
         field_selector: str | None = None,
         timeout_seconds: int | None = 300,
         max_backoff: float = 30.0,
-    ) -> AsyncIterator[dict[str, Any]]:
+    ) -> AsyncGenerator[dict[str, Any], None]:
         """An endless watch that resumes after stream ends and drops, and relists on 410
         with synthetic events so the caller's view converges (see ``Client.watch_forever``)."""
         conv = core.Converger()
@@ -402,7 +402,7 @@ class AsyncClient:
         tail_lines: int | None = None,
         previous: bool = False,
         timestamps: bool = False,
-    ) -> AsyncIterator[str]:
+    ) -> AsyncGenerator[str, None]:
         """A container's log as it arrives, one line at a time, each ending in ``\\n``."""
         spec = self._build.log(
             name,
@@ -415,7 +415,7 @@ class AsyncClient:
         )
         return self._stream_text(spec)
 
-    async def _stream_text(self, spec: RequestSpec) -> AsyncIterator[str]:
+    async def _stream_text(self, spec: RequestSpec) -> AsyncGenerator[str, None]:
         async with self._stream(spec, core.stream_timeout(None)) as resp:
             try:
                 async for line in resp.aiter_lines():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -288,7 +288,7 @@ class Client:
         field_selector: str | None = None,
         timeout_seconds: int | None = None,
         allow_bookmarks: bool = True,
-    ) -> Iterator[dict[str, Any]]:
+    ) -> Generator[dict[str, Any], None, None]:
         """One watch stream: yields ``{"type", "object"}`` events (BOOKMARKs included) until
         the server ends it. An expired resourceVersion raises ``ApiError(410, "Expired")``;
         a dropped connection raises ``ServerUnreachable``."""
@@ -322,7 +322,7 @@ class Client:
         field_selector: str | None = None,
         timeout_seconds: int | None = 300,
         max_backoff: float = 30.0,
-    ) -> Iterator[dict[str, Any]]:
+    ) -> Generator[dict[str, Any], None, None]:
         """An endless watch that survives stream ends, dropped connections and 410s.
 
         Without ``resource_version`` it first lists and yields an ADDED event per existing
@@ -414,7 +414,7 @@ class Client:
         tail_lines: int | None = None,
         previous: bool = False,
         timestamps: bool = False,
-    ) -> Iterator[str]:
+    ) -> Generator[str, None, None]:
         """A container's log as it arrives, one line at a time, each ending in ``\\n``
         (write them out unchanged)."""
         spec = self._build.log(
@@ -428,7 +428,7 @@ class Client:
         )
         return self._stream_text(spec)
 
-    def _stream_text(self, spec: RequestSpec) -> Iterator[str]:
+    def _stream_text(self, spec: RequestSpec) -> Generator[str, None, None]:
         with self._stream(spec, core.stream_timeout(None)) as resp:
             try:
                 for line in resp.iter_lines():
