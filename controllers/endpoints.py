@@ -1,0 +1,163 @@
+"""Endpoints controller: one Endpoints object per Service with a selector.
+
+An endpoint is ``node address : published port``: the kubelet publishes each container port
+on its node and records the host port in the pod annotation ``kubelab.io/host-ports``
+(``{"<container>/<containerPort>": hostPort}``). ``desired_endpoints`` is pure.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from . import actions as A
+from .objutil import (
+    Obj,
+    is_deleting,
+    labels_of,
+    map_selector_matches,
+    meta,
+    name_of,
+    namespace_of,
+    uid_of,
+)
+from .podutil import is_ready, node_name
+
+HOST_PORTS = "kubelab.io/host-ports"
+
+
+def _host_ports(pod: Obj) -> dict[str, int]:
+    raw = (meta(pod).get("annotations") or {}).get(HOST_PORTS)
+    if not raw:
+        return {}
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return {}
+    return {
+        str(k): int(v) for k, v in data.items() if isinstance(v, int | str) and str(v).isdigit()
+    }
+
+
+def resolve_port(pod: Obj, target: int | str) -> int | None:
+    """The port reachable on the node for a Service targetPort (number or name)."""
+    published = _host_ports(pod)
+    for c in (pod.get("spec") or {}).get("containers") or []:
+        for p in c.get("ports") or []:
+            cport = p.get("containerPort")
+            if (isinstance(target, str) and p.get("name") == target) or cport == target:
+                key = f"{c.get('name')}/{cport}"
+                if key in published:
+                    return published[key]
+                return int(p.get("hostPort") or cport)
+    if isinstance(target, str):
+        if target.isdigit():
+            return resolve_port(pod, int(target))
+        return None  # a named port this pod does not declare
+    return target
+
+
+def pod_address(pod: Obj, node_addresses: dict[str, str]) -> str:
+    """The node address the pod's ports are published on."""
+    st = pod.get("status") or {}
+    return str(st.get("hostIP") or node_addresses.get(node_name(pod)) or st.get("podIP") or "")
+
+
+def node_address(node: Obj) -> str:
+    """A node's InternalIP (else ExternalIP, else Hostname)."""
+    addrs = {
+        a.get("type"): a.get("address") for a in (node.get("status") or {}).get("addresses") or []
+    }
+    return str(addrs.get("InternalIP") or addrs.get("ExternalIP") or addrs.get("Hostname") or "")
+
+
+def desired_endpoints(svc: Obj, pods: list[Obj], node_addresses: dict[str, str]) -> Obj:
+    """The Endpoints object for ``svc``: ready and not-ready addresses grouped by port set."""
+    spec = svc.get("spec") or {}
+    selector = spec.get("selector") or {}
+    publish_not_ready = bool(spec.get("publishNotReadyAddresses"))
+    subsets: dict[tuple[tuple[str, int, str], ...], dict[str, list[Obj]]] = {}
+    for pod in pods:
+        if is_deleting(pod) or not map_selector_matches(selector, labels_of(pod)):
+            continue
+        ip = pod_address(pod, node_addresses)
+        if not ip:
+            continue
+        ports: list[tuple[str, int, str]] = []
+        for sp in spec.get("ports") or []:
+            target = sp.get("targetPort", sp.get("port"))
+            port = resolve_port(pod, target)
+            if port is not None:
+                ports.append((str(sp.get("name") or ""), port, str(sp.get("protocol") or "TCP")))
+        if not ports and spec.get("ports"):
+            continue
+        addr: Obj = {
+            "ip": ip,
+            "targetRef": {
+                "kind": "Pod",
+                "namespace": namespace_of(pod),
+                "name": name_of(pod),
+                "uid": uid_of(pod),
+            },
+        }
+        if node_name(pod):
+            addr["nodeName"] = node_name(pod)
+        bucket = subsets.setdefault(tuple(ports), {"addresses": [], "notReadyAddresses": []})
+        ready = is_ready(pod) or publish_not_ready
+        if not ready and (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+            continue
+        bucket["addresses" if ready else "notReadyAddresses"].append(addr)
+
+    out_subsets: list[Obj] = []
+    for ports_key in sorted(subsets):
+        b = subsets[ports_key]
+        sub: dict[str, Any] = {}
+        for field in ("addresses", "notReadyAddresses"):
+            if b[field]:
+                sub[field] = sorted(b[field], key=lambda a: (a["ip"], a["targetRef"]["name"]))
+        if not sub:
+            continue
+        sub["ports"] = [
+            {**({"name": n} if n else {}), "port": p, "protocol": proto}
+            for n, p, proto in ports_key
+        ]
+        out_subsets.append(sub)
+    return {
+        "apiVersion": "v1",
+        "kind": "Endpoints",
+        "metadata": {
+            "name": name_of(svc),
+            "namespace": namespace_of(svc),
+            "labels": dict(labels_of(svc)),
+        },
+        "subsets": out_subsets,
+    }
+
+
+def reconcile(
+    svc: Obj | None,
+    existing: Obj | None,
+    pods: list[Obj],
+    node_addresses: dict[str, str],
+    *,
+    namespace: str,
+    name: str,
+) -> A.Result:
+    """Create, update or delete the Endpoints named like the Service."""
+    res = A.Result()
+    if svc is None or is_deleting(svc) or not (svc.get("spec") or {}).get("selector"):
+        # No selector: the user manages the Endpoints; no Service: ours go with it.
+        if existing is not None and svc is None:
+            res.actions.append(A.delete("endpoints", namespace, name))
+        return res
+    want = desired_endpoints(svc, pods, node_addresses)
+    if existing is None:
+        res.actions.append(A.create("endpoints", namespace, want))
+    elif (existing.get("subsets") or []) != want["subsets"] or labels_of(existing) != labels_of(
+        want
+    ):
+        body = dict(existing)
+        body["metadata"] = {**meta(existing), "labels": want["metadata"]["labels"]}
+        body["subsets"] = want["subsets"]
+        res.actions.append(A.Action("replace", "endpoints", namespace, name, body=body))
+    return res
