@@ -123,13 +123,15 @@ def merge_patch(doc: dict[str, Any], patch: Any) -> dict[str, Any]:
     """
     if not isinstance(patch, dict):
         raise PatchError(f"a merge patch must be a JSON object, got {_type_name(patch)}", code=400)
-    return _merge(doc, patch)
+    merged: dict[str, Any] = _merge(_copy(doc), patch)
+    return merged
 
 
 def _merge(target: Any, patch: Any) -> Any:
+    """Merge ``patch`` into ``target``, which the caller owns (it is changed in place)."""
     if not isinstance(patch, dict):
         return _copy(patch)
-    result: dict[str, Any] = _copy(target) if isinstance(target, dict) else {}
+    result: dict[str, Any] = target if isinstance(target, dict) else {}
     for key, value in patch.items():
         if value is None:
             result.pop(key, None)
@@ -420,27 +422,33 @@ def strategic_merge_patch(doc: dict[str, Any], patch: dict[str, Any], kind: str)
         raise PatchError(
             f"a strategic merge patch must be a JSON object, got {_type_name(patch)}", code=400
         )
-    result = _smp_map(doc if isinstance(doc, dict) else {}, patch, _KINDS.get(kind, _GENERIC), "")
+    # One copy up front; the helpers then merge in place into structures they own.
+    owned = _copy(doc) if isinstance(doc, dict) else {}
+    result = _smp_map(owned, patch, _KINDS.get(kind, _GENERIC), "")
     return result if result is not None else {}
 
 
 def _smp_map(
     original: dict[str, Any], patch: dict[str, Any], fields: dict[str, _Field] | None, path: str
 ) -> dict[str, Any] | None:
-    """Merge ``patch`` into a copy of ``original``; ``None`` means "delete this map"."""
+    """Merge ``patch`` into ``original`` (owned by the caller, changed in place).
+
+    Returns the merged map, or ``None`` when the patch says "delete this map".
+    """
     directive = patch.get(_DIRECTIVE)
     if directive is not None:
         if directive == "delete":
             return None
         if directive == "replace":
-            return _strip(patch)
+            replaced: dict[str, Any] = _strip(patch)
+            return replaced
         if directive != "merge":
             raise PatchError(
                 f"{path or '/'}: unknown $patch directive {directive!r} "
                 "(expected replace, delete or merge)",
                 400,
             )
-    result: dict[str, Any] = _copy(original)
+    result: dict[str, Any] = original
     retain = patch.get(_RETAIN_KEYS)
     if retain is not None:
         if not isinstance(retain, list) or not all(isinstance(k, str) for k in retain):
@@ -512,13 +520,13 @@ def _smp_list(original: Any, patch: list[Any], field: _Field | None, path: str) 
     if key == _SET or not all(isinstance(p, dict) for p in patch):
         if key != _SET:
             raise PatchError(f"{path}: items must be objects with the merge key {key!r}")
-        merged = [_copy(v) for v in original]
+        merged = list(original)
         for item in patch:
             if not any(_json_equal(item, v) for v in merged):
                 merged.append(_copy(item))
         return merged
     child = _TYPES.get(field.type) if field and field.type else None
-    merged = [_copy(v) for v in original]
+    merged = list(original)
     for i, item in enumerate(patch):
         item_path = f"{path}[{i}]"
         if key not in item:

@@ -540,3 +540,22 @@ spec:
     with pytest.raises(PatchError) as err:
         apply_patch({}, b"key: [unclosed", APPLY_PATCH, "ConfigMap")
     assert err.value.code == 400
+
+
+def test_smp_primitive_order_merge_directive_and_bad_directive() -> None:
+    doc = {"metadata": {"finalizers": ["a", "b"], "labels": {"x": "1"}}}
+    out = strategic_merge_patch(
+        doc,
+        {
+            "metadata": {
+                "$setElementOrder/finalizers": ["c", "b", "a"],
+                "finalizers": ["c"],
+                "labels": {"$patch": "merge", "y": "2"},
+            }
+        },
+        "Pod",
+    )
+    assert out["metadata"] == {"finalizers": ["c", "b", "a"], "labels": {"x": "1", "y": "2"}}
+    with pytest.raises(PatchError) as err:
+        strategic_merge_patch(doc, {"metadata": {"$patch": "explode"}}, "Pod")
+    assert err.value.code == 400 and "/metadata" in str(err.value)
