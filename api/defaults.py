@@ -1,0 +1,266 @@
+"""Kubernetes defaulting on plain dicts, applied by the apiserver to every write.
+
+``apply_defaults(kind, obj)`` fills in what Kubernetes fills in (restartPolicy,
+imagePullPolicy, probe timings, Deployment strategy, Job backoffLimit, …) in place.
+It runs on the hot write path, so it works on dicts with ``setdefault`` and no models.
+Defaulting only adds what is missing; it never overwrites a value the user gave.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+from typing import Any
+
+from api.quantity import format_quantity
+
+__all__ = ["apply_defaults", "default_pod_spec", "image_pull_policy"]
+
+Obj = dict[str, Any]
+
+_PROBE_DEFAULTS = (
+    ("timeoutSeconds", 1),
+    ("periodSeconds", 10),
+    ("successThreshold", 1),
+    ("failureThreshold", 3),
+)
+
+# Labels the Job controller selects its pods by (set when the server has given the Job a uid).
+JOB_UID_LABEL = "batch.kubernetes.io/controller-uid"
+JOB_NAME_LABEL = "batch.kubernetes.io/job-name"
+
+
+def image_pull_policy(image: str) -> str:
+    """``Always`` for ``:latest`` or an untagged image, ``IfNotPresent`` otherwise."""
+    if "@" in image:  # pinned by digest
+        return "IfNotPresent"
+    last = image.rsplit("/", 1)[-1]
+    if ":" not in last:
+        return "Always"
+    return "Always" if last.rsplit(":", 1)[1] == "latest" else "IfNotPresent"
+
+
+def _stringify_quantities(q: Any) -> None:
+    """Numbers written in YAML (``cpu: 2``) become strings, as Kubernetes serves them."""
+    if not isinstance(q, dict):
+        return
+    for k, v in q.items():
+        if isinstance(v, bool):
+            continue
+        if isinstance(v, int):
+            q[k] = str(v)
+        elif isinstance(v, float):
+            try:
+                q[k] = format_quantity(v)
+            except ValueError:
+                pass  # left for validation to report
+
+
+def _default_probe(probe: Any) -> None:
+    if not isinstance(probe, dict):
+        return
+    for key, value in _PROBE_DEFAULTS:
+        probe.setdefault(key, value)
+    http = probe.get("httpGet")
+    if isinstance(http, dict):
+        http.setdefault("path", "/")
+        http.setdefault("scheme", "HTTP")
+
+
+def _default_container(c: Any) -> None:
+    if not isinstance(c, dict):
+        return
+    image = c.get("image")
+    if isinstance(image, str) and image and "imagePullPolicy" not in c:
+        c["imagePullPolicy"] = image_pull_policy(image)
+    c.setdefault("terminationMessagePath", "/dev/termination-log")
+    c.setdefault("terminationMessagePolicy", "File")
+    ports = c.get("ports")
+    if isinstance(ports, list):
+        for p in ports:
+            if isinstance(p, dict):
+                p.setdefault("protocol", "TCP")
+    res = c.get("resources")
+    if isinstance(res, dict):
+        limits = res.get("limits")
+        requests = res.get("requests")
+        _stringify_quantities(limits)
+        _stringify_quantities(requests)
+        # As in Kubernetes: a limit without a request also sets the request.
+        if isinstance(limits, dict) and limits:
+            if not isinstance(requests, dict):
+                requests = res["requests"] = {}
+            for k, v in limits.items():
+                requests.setdefault(k, v)
+    else:
+        c.setdefault("resources", {})
+    for probe_key in ("livenessProbe", "readinessProbe", "startupProbe"):
+        if probe_key in c:
+            _default_probe(c[probe_key])
+
+
+def default_pod_spec(spec: Any, restart_policy: str | None = "Always") -> None:
+    """Defaults of a PodSpec (also used for Deployment/ReplicaSet/Job templates).
+
+    ``restart_policy`` None leaves restartPolicy unset (Job templates must name one).
+    """
+    if not isinstance(spec, dict):
+        return
+    if restart_policy is not None:
+        spec.setdefault("restartPolicy", restart_policy)
+    spec.setdefault("dnsPolicy", "ClusterFirst")
+    spec.setdefault("schedulerName", "default-scheduler")
+    spec.setdefault("terminationGracePeriodSeconds", 30)
+    for key in ("containers", "initContainers"):
+        containers = spec.get(key)
+        if isinstance(containers, list):
+            for c in containers:
+                _default_container(c)
+    volumes = spec.get("volumes")
+    if isinstance(volumes, list):
+        for v in volumes:
+            if not isinstance(v, dict):
+                continue
+            for src in ("configMap", "secret"):
+                s = v.get(src)
+                if isinstance(s, dict):
+                    s.setdefault("defaultMode", 420)
+
+
+def _template_spec(obj: Obj) -> Any:
+    template = (obj.get("spec") or {}).get("template")
+    return template.get("spec") if isinstance(template, dict) else None
+
+
+def _default_pod(obj: Obj) -> None:
+    default_pod_spec(obj.get("spec"))
+    status = obj.get("status")
+    if not isinstance(status, dict):
+        status = obj["status"] = {}
+    status.setdefault("phase", "Pending")
+
+
+def _default_deployment(obj: Obj) -> None:
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        return
+    spec.setdefault("replicas", 1)
+    strategy = spec.get("strategy")
+    if not isinstance(strategy, dict):
+        strategy = spec["strategy"] = {}
+    strategy.setdefault("type", "RollingUpdate")
+    if strategy["type"] == "RollingUpdate":
+        ru = strategy.get("rollingUpdate")
+        if not isinstance(ru, dict):
+            ru = strategy["rollingUpdate"] = {}
+        ru.setdefault("maxUnavailable", "25%")
+        ru.setdefault("maxSurge", "25%")
+    spec.setdefault("revisionHistoryLimit", 10)
+    spec.setdefault("progressDeadlineSeconds", 600)
+    default_pod_spec(_template_spec(obj))
+
+
+def _default_replicaset(obj: Obj) -> None:
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        return
+    spec.setdefault("replicas", 1)
+    default_pod_spec(_template_spec(obj))
+
+
+def _default_job(obj: Obj) -> None:
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        return
+    # As in Kubernetes: neither set → one pod; parallelism alone → a work queue (no completions).
+    if spec.get("completions") is None and spec.get("parallelism") is None:
+        spec["completions"] = 1
+    spec.setdefault("parallelism", 1)
+    spec.setdefault("backoffLimit", 6)
+    spec.setdefault("completionMode", "NonIndexed")
+    spec.setdefault("suspend", False)
+    template = spec.get("template")
+    if isinstance(template, dict):
+        default_pod_spec(template.get("spec"), restart_policy=None)
+    # The server generates the selector from the Job's uid unless the user opts out.
+    uid = (obj.get("metadata") or {}).get("uid")
+    name = (obj.get("metadata") or {}).get("name")
+    if uid and not spec.get("manualSelector") and not spec.get("selector"):
+        spec["selector"] = {"matchLabels": {JOB_UID_LABEL: uid}}
+        if isinstance(template, dict):
+            tmeta = template.get("metadata")
+            if not isinstance(tmeta, dict):
+                tmeta = template["metadata"] = {}
+            labels = tmeta.get("labels")
+            if not isinstance(labels, dict):
+                labels = tmeta["labels"] = {}
+            labels.setdefault(JOB_UID_LABEL, uid)
+            labels.setdefault("controller-uid", uid)
+            if name:
+                labels.setdefault(JOB_NAME_LABEL, name)
+                labels.setdefault("job-name", name)
+
+
+def _default_service(obj: Obj) -> None:
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        return
+    spec.setdefault("type", "ClusterIP")
+    spec.setdefault("sessionAffinity", "None")
+    ports = spec.get("ports")
+    if isinstance(ports, list):
+        for p in ports:
+            if isinstance(p, dict):
+                p.setdefault("protocol", "TCP")
+                if "targetPort" not in p and "port" in p:
+                    p["targetPort"] = p["port"]
+
+
+def _default_namespace(obj: Obj) -> None:
+    status = obj.get("status")
+    if not isinstance(status, dict):
+        status = obj["status"] = {}
+    status.setdefault("phase", "Active")
+
+
+def _default_secret(obj: Obj) -> None:
+    obj.setdefault("type", "Opaque")
+    # stringData is write-only: it is merged into data (base64) and never stored.
+    string_data = obj.pop("stringData", None)
+    if isinstance(string_data, dict) and string_data:
+        data = obj.get("data")
+        if not isinstance(data, dict):
+            data = obj["data"] = {}
+        for k, v in string_data.items():
+            data[k] = base64.b64encode(str(v).encode()).decode()
+
+
+def _default_node(obj: Obj) -> None:
+    status = obj.get("status")
+    if not isinstance(status, dict):
+        return
+    _stringify_quantities(status.get("capacity"))
+    _stringify_quantities(status.get("allocatable"))
+    capacity = status.get("capacity")
+    if isinstance(capacity, dict) and not status.get("allocatable"):
+        status["allocatable"] = dict(capacity)
+
+
+_DEFAULTERS: dict[str, Callable[[Obj], None]] = {
+    "Pod": _default_pod,
+    "Deployment": _default_deployment,
+    "ReplicaSet": _default_replicaset,
+    "Job": _default_job,
+    "Service": _default_service,
+    "Namespace": _default_namespace,
+    "Secret": _default_secret,
+    "Node": _default_node,
+}
+
+
+def apply_defaults(kind: str, obj: Obj) -> None:
+    """Fill in the Kubernetes defaults for ``kind`` in ``obj`` (in place; kinds without
+    defaults are left alone). Never overwrites a value that is already there."""
+    f = _DEFAULTERS.get(kind)
+    if f is not None:
+        f(obj)
