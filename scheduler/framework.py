@@ -1,0 +1,287 @@
+"""The plugin framework, in the style of kube-scheduler's.
+
+A scheduling cycle for one pod runs:
+
+- **PreFilter** — once per pod: may reject the pod outright, and says which Filter and
+  Score plugins apply at all (a CPU-only pod skips the GPU filter, like kube's ``Skip``);
+- **Filter** — per node: ``None`` when the pod fits, else a :class:`Rejection` with the
+  reasons that end up in the ``0/N nodes are available: ...`` summary;
+- **Score** — per feasible node: 0..100, multiplied by the plugin's weight;
+- **Reserve** — on the chosen node: pick concrete devices (GPU UUIDs);
+- **Bind** — the Binding write (``scheduler.binder``).
+
+Plugins marked ``static`` read only the node object and the pod's spec, never other
+pods, so :class:`Framework` caches their verdicts per pod *shape* (tolerations,
+selectors, affinity, GPU or not) until a node changes. The dynamic plugins (resources,
+GPUs) then run in a tight loop over the statically feasible nodes only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import NamedTuple, Protocol, runtime_checkable
+
+from scheduler.podinfo import PodInfo
+from scheduler.snapshot import NodeInfo, Snapshot
+
+
+class Rejection(NamedTuple):
+    """Why a node cannot take a pod: short reasons (counted in the summary, worded like
+    kube-scheduler's) and an optional detail for ``kl why``."""
+
+    reasons: tuple[str, ...]
+    detail: str = ""
+
+
+@runtime_checkable
+class FilterPlugin(Protocol):
+    name: str
+    static: bool
+
+    def relevant(self, pod: PodInfo) -> bool:
+        """False when the plugin can never reject this pod (PreFilter ``Skip``)."""
+        ...
+
+    def filter(self, pod: PodInfo, node: NodeInfo) -> Rejection | None:
+        """None when ``pod`` may run on ``node``."""
+        ...
+
+
+@runtime_checkable
+class ScorePlugin(Protocol):
+    name: str
+    static: bool
+    weight: int
+
+    def relevant(self, pod: PodInfo) -> bool: ...
+
+    def score(self, pod: PodInfo, node: NodeInfo) -> int:
+        """0 (worst) .. 100 (best)."""
+        ...
+
+
+@runtime_checkable
+class PreFilterPlugin(Protocol):
+    name: str
+
+    def pre_filter(self, pod: PodInfo, snapshot: Snapshot) -> Rejection | None:
+        """None to go on; a Rejection fails the pod on every node."""
+        ...
+
+
+@runtime_checkable
+class ReservePlugin(Protocol):
+    name: str
+
+    def reserve(self, pod: PodInfo, node: NodeInfo) -> dict[str, list[str]] | None:
+        """Pick devices on ``node``; returns allocations (e.g. {"gpus": [uuid...]}) or None
+        when the node cannot serve them after all."""
+        ...
+
+
+@dataclass
+class Diagnosis:
+    """Why a pod fits nowhere: per node, the first failing plugin's reasons (what the
+    summary counts, as kube-scheduler does) and every plugin's reasons (for ``kl why``)."""
+
+    num_nodes: int
+    first: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    details: dict[str, list[str]] = field(default_factory=dict)
+    # Nodes that fail only dynamic (resource-like) filters: preemption can help there.
+    resolvable: list[str] = field(default_factory=list)
+    pre_filter: str = ""
+
+    def summary(self, post_filter: str = "") -> str:
+        """``0/3 nodes are available: 1 node(s) had untolerated taint {gpu: broken}, 2
+        Insufficient nvidia.com/gpu.`` — reason counts sorted as strings, like upstream."""
+        msg = f"0/{self.num_nodes} nodes are available:"
+        if self.pre_filter:
+            msg += f" {self.pre_filter}."
+        counts: dict[str, int] = {}
+        for reasons in self.first.values():
+            for r in reasons:
+                counts[r] = counts.get(r, 0) + 1
+        parts = sorted(f"{n} {r}" for r, n in counts.items())
+        if parts:
+            msg += " " + ", ".join(parts) + "."
+        if post_filter:
+            msg += f" {post_filter}."
+        if msg.endswith(":"):
+            msg = msg[:-1] + "."
+        return msg
+
+
+@dataclass
+class ScheduleResult:
+    """A feasible placement: the node, the devices reserved there, and how many nodes
+    were checked and found feasible (for metrics and tests)."""
+
+    node: NodeInfo
+    allocations: dict[str, list[str]]
+    evaluated: int
+    feasible: int
+
+
+def num_feasible_nodes_to_find(num_nodes: int, percentage: int) -> int:
+    """How many feasible nodes to find before scoring (kube's percentageOfNodesToScore).
+
+    ``percentage`` 0 means adaptive: 50 % minus 1 % per 125 nodes, at least 5 %; and never
+    fewer than 100 nodes, so small clusters are always searched completely.
+    """
+    if num_nodes < 100 or percentage >= 100:
+        return num_nodes
+    if percentage <= 0:
+        percentage = max(5, 50 - num_nodes // 125)
+    return max(100, num_nodes * percentage // 100)
+
+
+class _StaticEntry(NamedTuple):
+    generation: int
+    candidates: list[tuple[NodeInfo, int]]  # statically feasible nodes and their static score
+
+
+class Framework:
+    """Runs a profile of plugins over a :class:`Snapshot`."""
+
+    def __init__(
+        self,
+        filters: Sequence[FilterPlugin],
+        scores: Sequence[ScorePlugin],
+        pre_filters: Sequence[PreFilterPlugin] = (),
+        reserves: Sequence[ReservePlugin] = (),
+        percentage_of_nodes_to_score: int = 0,
+    ) -> None:
+        self.filters = list(filters)
+        self.static_filters = [f for f in self.filters if f.static]
+        self.dynamic_filters = [f for f in self.filters if not f.static]
+        self.scores = list(scores)
+        self.pre_filters = list(pre_filters)
+        self.reserves = list(reserves)
+        self.percentage = percentage_of_nodes_to_score
+        self._static_cache: dict[bytes, _StaticEntry] = {}
+        self._next_start = 0
+
+    # -- static part (cached per pod shape) ------------------------------------------------
+
+    def _static_candidates(self, pod: PodInfo, snapshot: Snapshot) -> list[tuple[NodeInfo, int]]:
+        entry = self._static_cache.get(pod.signature)
+        if entry is not None and entry.generation == snapshot.static_generation:
+            return entry.candidates
+        filters = [f for f in self.static_filters if f.relevant(pod)]
+        scores = [s for s in self.scores if s.static and s.relevant(pod)]
+        candidates: list[tuple[NodeInfo, int]] = []
+        for ni in snapshot.node_list:
+            if any(f.filter(pod, ni) is not None for f in filters):
+                continue
+            candidates.append((ni, sum(s.weight * s.score(pod, ni) for s in scores)))
+        if len(self._static_cache) > 512:  # pod shapes are few; this only bounds a leak
+            self._static_cache.clear()
+        self._static_cache[pod.signature] = _StaticEntry(snapshot.static_generation, candidates)
+        return candidates
+
+    # -- one scheduling cycle --------------------------------------------------------------
+
+    def schedule(self, pod: PodInfo, snapshot: Snapshot) -> ScheduleResult | Diagnosis:
+        """Find the best node for ``pod``; a Diagnosis when there is none."""
+        for pf in self.pre_filters:
+            rej = pf.pre_filter(pod, snapshot)
+            if rej is not None:
+                return Diagnosis(len(snapshot.node_list), pre_filter="; ".join(rej.reasons))
+        candidates = self._static_candidates(pod, snapshot)
+        n = len(candidates)
+        if n == 0:
+            return self.diagnose(pod, snapshot)
+        dyn_filters = [f.filter for f in self.dynamic_filters if f.relevant(pod)]
+        dyn_scores = [(s.weight, s.score) for s in self.scores if not s.static and s.relevant(pod)]
+        to_find = num_feasible_nodes_to_find(len(snapshot.node_list), self.percentage)
+        start = self._next_start % n
+
+        best: NodeInfo | None = None
+        best_score = -1
+        found = 0
+        checked = 0
+        # Start where the previous pod stopped, so that large clusters are covered evenly.
+        for idx in range(start, start + n):
+            ni, score = candidates[idx - n if idx >= n else idx]
+            checked += 1
+            if ni.nominated and _blocked_by_nominated(pod, ni, dyn_filters):
+                continue
+            for f in dyn_filters:
+                if f(pod, ni) is not None:
+                    break
+            else:
+                found += 1
+                for weight, fn in dyn_scores:
+                    score += weight * fn(pod, ni)
+                if score > best_score:
+                    best, best_score = ni, score
+                if found >= to_find:
+                    break
+        self._next_start = start + checked
+        if best is None:
+            return self.diagnose(pod, snapshot)
+        allocations: dict[str, list[str]] = {}
+        for rp in self.reserves:
+            got = rp.reserve(pod, best)
+            if got is None:  # cannot happen when filters agree with reserve; be safe
+                return self.diagnose(pod, snapshot)
+            allocations.update(got)
+        return ScheduleResult(best, allocations, checked, found)
+
+    # -- diagnosis (slow path, only for pods that fit nowhere) -----------------------------
+
+    def diagnose(self, pod: PodInfo, snapshot: Snapshot) -> Diagnosis:
+        """Run every filter on every node and record all reasons."""
+        diag = Diagnosis(len(snapshot.node_list))
+        filters = [f for f in self.filters if f.relevant(pod)]
+        for ni in snapshot.node_list:
+            first: tuple[str, ...] = ()
+            details: list[str] = []
+            static_failed = False
+            for f in filters:
+                rej = f.filter(pod, ni)
+                if rej is None and not f.static and ni.nominated:
+                    rej = _nominated_rejection(pod, ni, f)
+                if rej is None:
+                    continue
+                static_failed = static_failed or f.static
+                if not first:
+                    first = rej.reasons
+                for r in rej.reasons:
+                    details.append(f"{r}: {rej.detail}" if rej.detail else r)
+            if first:
+                diag.first[ni.name] = first
+                diag.details[ni.name] = details
+                if not static_failed:
+                    diag.resolvable.append(ni.name)
+        return diag
+
+
+def _with_nominated(pod: PodInfo, ni: NodeInfo) -> NodeInfo | None:
+    """``ni`` plus the pods nominated to it that outrank ``pod``; None when there are none."""
+    ahead = [p for k, p in ni.nominated.items() if k != pod.key and p.priority >= pod.priority]
+    if not ahead:
+        return None
+    sim = ni.clone()
+    for p in ahead:
+        sim.add_pod(p)
+    return sim
+
+
+def _blocked_by_nominated(pod: PodInfo, ni: NodeInfo, dyn_filters: list) -> bool:  # type: ignore[type-arg]
+    """True when room held for higher-priority preemptors leaves none for ``pod``."""
+    sim = _with_nominated(pod, ni)
+    if sim is None:
+        return False
+    return any(f(pod, sim) is not None for f in dyn_filters)
+
+
+def _nominated_rejection(pod: PodInfo, ni: NodeInfo, f: FilterPlugin) -> Rejection | None:
+    sim = _with_nominated(pod, ni)
+    if sim is None:
+        return None
+    rej = f.filter(pod, sim)
+    if rej is None:
+        return None
+    return Rejection(rej.reasons, "room is held for a higher-priority pod that preempted here")

@@ -1,0 +1,86 @@
+"""Preemption (PostFilter): when a pod fits nowhere, find the node where deleting the
+fewest lower-priority pods makes room. Pods of equal or higher priority are never
+victims. Pure: it only reads the snapshot; the scheduler does the deletes and events.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from scheduler.framework import Diagnosis, Framework
+from scheduler.podinfo import PodInfo
+from scheduler.snapshot import NodeInfo, Snapshot
+
+
+@dataclass
+class Preemption:
+    """The chosen node and the pods to delete there."""
+
+    node: str
+    victims: list[PodInfo]
+
+
+def may_preempt(pod: PodInfo) -> bool:
+    """``spec.preemptionPolicy: Never`` opts a pod out of preempting others."""
+    return (pod.pod.get("spec") or {}).get("preemptionPolicy") != "Never"
+
+
+def _fits(fw: Framework, pod: PodInfo, node: NodeInfo) -> bool:
+    return all(f.filter(pod, node) is None for f in fw.dynamic_filters if f.relevant(pod))
+
+
+def select_victims(
+    fw: Framework, pod: PodInfo, node: NodeInfo, protected: frozenset[str] | set[str] = frozenset()
+) -> list[PodInfo] | None:
+    """The fewest lower-priority pods on ``node`` whose removal lets ``pod`` fit.
+
+    As kube-scheduler does: remove every lower-priority pod, check the pod fits, then give
+    back ("reprieve") the most important ones first while it still fits. None when even
+    removing all of them is not enough. ``protected`` pods (assumed, mid-Binding) stay.
+    """
+    candidates = [
+        p for p in node.pods.values() if p.priority < pod.priority and p.key not in protected
+    ]
+    if not candidates:
+        return None
+    sim = node.clone()
+    for p in candidates:
+        sim.remove_pod(p.key)
+    if not _fits(fw, pod, sim):
+        return None
+    # Most important first: higher priority, then older.
+    candidates.sort(key=lambda p: (-p.priority, p.created))
+    victims: list[PodInfo] = []
+    for p in candidates:
+        sim.add_pod(p)
+        if not _fits(fw, pod, sim):
+            sim.remove_pod(p.key)
+            victims.append(p)
+    return victims
+
+
+def find_preemption(
+    fw: Framework, pod: PodInfo, snapshot: Snapshot, diagnosis: Diagnosis
+) -> Preemption | None:
+    """Pick the node needing the fewest victims, then the lowest top victim priority, then
+    the lowest priority sum; None when preemption cannot help anywhere."""
+    if not may_preempt(pod):
+        return None
+    protected = set(snapshot.assumed)
+    best: tuple[tuple[int, int, int, str], Preemption] | None = None
+    for name in diagnosis.resolvable:
+        node = snapshot.nodes.get(name)
+        if node is None:
+            continue
+        victims = select_victims(fw, pod, node, protected)
+        if not victims:
+            continue
+        rank = (
+            len(victims),
+            max(v.priority for v in victims),
+            sum(v.priority for v in victims),
+            name,
+        )
+        if best is None or rank < best[0]:
+            best = (rank, Preemption(name, victims))
+    return best[1] if best else None

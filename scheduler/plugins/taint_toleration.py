@@ -1,0 +1,75 @@
+"""TaintToleration: a node's NoSchedule/NoExecute taints keep off pods that do not
+tolerate them (filter); untolerated PreferNoSchedule taints lower the score."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from scheduler.framework import Rejection
+from scheduler.podinfo import PodInfo
+from scheduler.snapshot import NodeInfo
+
+Obj = dict[str, Any]
+
+_FILTER_EFFECTS = ("NoSchedule", "NoExecute")
+
+
+def tolerates(toleration: Obj, taint: Obj) -> bool:
+    """Kubernetes' ToleratesTaint: an empty effect matches every effect, an empty key with
+    ``Exists`` matches every key, ``Exists`` ignores the value, ``Equal`` (default) compares it."""
+    effect = toleration.get("effect") or ""
+    if effect and effect != taint.get("effect"):
+        return False
+    key = toleration.get("key") or ""
+    op = toleration.get("operator") or "Equal"
+    if key and key != taint.get("key"):
+        return False
+    if op == "Exists":
+        return True
+    if op != "Equal":
+        return False
+    return (toleration.get("value") or "") == (taint.get("value") or "")
+
+
+def tolerated(tolerations: list[Obj], taint: Obj) -> bool:
+    """True when any of ``tolerations`` tolerates ``taint``."""
+    return any(tolerates(t, taint) for t in tolerations)
+
+
+def taint_text(taint: Obj) -> str:
+    """``{key: value}`` as kube-scheduler prints a taint."""
+    return f"{{{taint.get('key', '')}: {taint.get('value') or ''}}}"
+
+
+class TaintToleration:
+    """Filter on NoSchedule/NoExecute taints; score by untolerated PreferNoSchedule taints."""
+
+    name = "TaintToleration"
+    static = True
+    weight = 3
+
+    def relevant(self, pod: PodInfo) -> bool:
+        return True
+
+    def filter(self, pod: PodInfo, node: NodeInfo) -> Rejection | None:
+        for taint in node.taints:
+            if taint.get("effect") in _FILTER_EFFECTS and not tolerated(pod.tolerations, taint):
+                return Rejection(
+                    (f"node(s) had untolerated taint {taint_text(taint)}",),
+                    f"taint {taint.get('key')}={taint.get('value') or ''}:{taint.get('effect')}",
+                )
+        return None
+
+    def score(self, pod: PodInfo, node: NodeInfo) -> int:
+        """100 with no untolerated PreferNoSchedule taint, less for each one."""
+        prefer = [
+            t
+            for t in pod.tolerations
+            if (t.get("effect") or "PreferNoSchedule") == "PreferNoSchedule"
+        ]
+        count = sum(
+            1
+            for taint in node.taints
+            if taint.get("effect") == "PreferNoSchedule" and not tolerated(prefer, taint)
+        )
+        return 100 // (1 + count)
