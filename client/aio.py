@@ -56,14 +56,8 @@ class AsyncClient:
     @classmethod
     def from_config(cls, cfg: ClusterConfig, **kwargs: Any) -> AsyncClient:
         """A client for a resolved kubeconfig context."""
-        return cls(
-            cfg.server,
-            token=cfg.token,
-            ca_data=cfg.ca_data,
-            verify=cfg.verify,
-            namespace=cfg.namespace,
-            **kwargs,
-        )
+        kwargs.setdefault("namespace", cfg.namespace)  # a caller's namespace= wins
+        return cls(cfg.server, token=cfg.token, ca_data=cfg.ca_data, verify=cfg.verify, **kwargs)
 
     @classmethod
     def from_kubeconfig(

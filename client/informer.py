@@ -125,6 +125,7 @@ class Informer:
 
     async def run(self) -> None:
         """List, then watch forever (until cancelled or ``stop``)."""
+        loop = asyncio.get_running_loop()
         backoff = 0.0
         need_list = True
         while not self._stopped:
@@ -132,8 +133,15 @@ class Informer:
                 if need_list:
                     await self._relist()
                     need_list = False
-                await self._watch_once()
-                backoff = 0.0
+                started = loop.time()
+                received = await self._watch_once()
+                if received or loop.time() - started > 1.0:
+                    backoff = 0.0
+                else:
+                    # A stream that ends at once with nothing in it (a server shutting
+                    # down, a proxy cutting idle streams) must not become a busy loop.
+                    backoff = self._next_backoff(backoff)
+                    await asyncio.sleep(backoff)
             except ApiError as e:
                 if e.code == 410:
                     log.info(
@@ -185,7 +193,9 @@ class Informer:
         self.last_rv = resource_version(listing)
         self._synced.set()
 
-    async def _watch_once(self) -> None:
+    async def _watch_once(self) -> int:
+        """Follow one watch stream to its end; returns how many events it carried."""
+        received = 0
         timeout = int(self.watch_timeout * (1 + random.random())) if self.watch_timeout else None
         async for event in self.client.watch(
             self.resource,
@@ -196,8 +206,10 @@ class Informer:
             timeout_seconds=timeout,
         ):
             if self._stopped:
-                return
+                break
+            received += 1
             await self._apply(event)
+        return received
 
     async def _apply(self, event: dict[str, Any]) -> None:
         etype = event.get("type")

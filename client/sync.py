@@ -57,14 +57,8 @@ class Client:
     @classmethod
     def from_config(cls, cfg: ClusterConfig, **kwargs: Any) -> Client:
         """A client for a resolved kubeconfig context."""
-        return cls(
-            cfg.server,
-            token=cfg.token,
-            ca_data=cfg.ca_data,
-            verify=cfg.verify,
-            namespace=cfg.namespace,
-            **kwargs,
-        )
+        kwargs.setdefault("namespace", cfg.namespace)  # a caller's namespace= wins
+        return cls(cfg.server, token=cfg.token, ca_data=cfg.ca_data, verify=cfg.verify, **kwargs)
 
     @classmethod
     def from_kubeconfig(
