@@ -83,16 +83,20 @@ class AsyncClient:
     # -- transport -----------------------------------------------------------------------
 
     async def _send(self, spec: RequestSpec) -> httpx.Response:
-        try:
-            return await self._http.request(
-                spec.method,
-                spec.path,
-                params=spec.params or None,
-                content=spec.content,
-                headers=spec.headers or None,
-            )
-        except httpx.TransportError as e:
-            raise core.unreachable(self.base_url, e) from e
+        for attempt in (1, 2):
+            try:
+                return await self._http.request(
+                    spec.method,
+                    spec.path,
+                    params=spec.params or None,
+                    content=spec.content,
+                    headers=spec.headers or None,
+                )
+            except httpx.TransportError as e:
+                if attempt == 1 and core.retryable(spec.method, e):
+                    continue
+                raise core.unreachable(self.base_url, e) from e
+        raise AssertionError("unreachable")
 
     async def _call(self, spec: RequestSpec) -> dict[str, Any]:
         return core.decode(await self._send(spec))

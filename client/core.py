@@ -405,6 +405,15 @@ def describe_transport_error(exc: BaseException) -> str:
     return text or type(exc).__name__
 
 
+def retryable(method: str, exc: httpx.TransportError) -> bool:
+    """Whether to retry once: a GET on a kept-alive connection the server had already
+    closed (e.g. it restarted) fails without an answer; a new connection usually works.
+    Writes are not retried, since the server may have applied them."""
+    return method in ("GET", "HEAD") and isinstance(
+        exc, httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError
+    )
+
+
 def unreachable(server: str, exc: BaseException) -> ServerUnreachable:
     return ServerUnreachable(server, describe_transport_error(exc))
 

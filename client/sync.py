@@ -82,16 +82,20 @@ class Client:
     # -- transport -----------------------------------------------------------------------
 
     def _send(self, spec: RequestSpec) -> httpx.Response:
-        try:
-            return self._http.request(
-                spec.method,
-                spec.path,
-                params=spec.params or None,
-                content=spec.content,
-                headers=spec.headers or None,
-            )
-        except httpx.TransportError as e:
-            raise core.unreachable(self.base_url, e) from e
+        for attempt in (1, 2):
+            try:
+                return self._http.request(
+                    spec.method,
+                    spec.path,
+                    params=spec.params or None,
+                    content=spec.content,
+                    headers=spec.headers or None,
+                )
+            except httpx.TransportError as e:
+                if attempt == 1 and core.retryable(spec.method, e):
+                    continue
+                raise core.unreachable(self.base_url, e) from e
+        raise AssertionError("unreachable")
 
     def _call(self, spec: RequestSpec) -> dict[str, Any]:
         return core.decode(self._send(spec))

@@ -902,3 +902,75 @@ def test_informer_feeding_a_workqueue(url: str, api: FakeApi) -> None:
             return seen
 
     assert arun(main) == {"default/w0", "default/w1", "default/w2"}
+
+
+# -- transport retry --------------------------------------------------------------------
+
+
+class DropFirstServer:
+    """A raw HTTP server that closes the first connection without answering (as a server
+    that restarted does to a kept-alive connection), then answers normally."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.port = self.sock.getsockname()[1]
+        self.connections = 0
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn:
+                self.connections += 1
+                conn.recv(65536)
+                if self.connections == 1:
+                    continue  # close without a response
+                body = b'{"kind":"Pod","metadata":{"name":"p"}}'
+                conn.sendall(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                    b"Connection: close\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+                )
+
+    def close(self) -> None:
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept()
+        except OSError:
+            pass
+        self.sock.close()
+        self.thread.join(5)
+
+
+def test_get_is_retried_once_after_a_silent_disconnect_but_writes_are_not() -> None:
+    srv = DropFirstServer()
+    try:
+        with Client(f"http://127.0.0.1:{srv.port}") as c:
+            assert c.get("pods", "p")["metadata"]["name"] == "p"
+            assert srv.connections == 2
+    finally:
+        srv.close()
+
+    srv = DropFirstServer()
+    try:
+        with Client(f"http://127.0.0.1:{srv.port}") as c, pytest.raises(ServerUnreachable):
+            c.create("pods", pod("p"))
+        assert srv.connections == 1
+    finally:
+        srv.close()
+
+    srv = DropFirstServer()
+
+    async def main() -> None:
+        async with AsyncClient(f"http://127.0.0.1:{srv.port}") as ac:
+            assert (await ac.get("pods", "p"))["metadata"]["name"] == "p"
+
+    try:
+        arun(main)
+        assert srv.connections == 2
+    finally:
+        srv.close()
