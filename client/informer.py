@@ -163,6 +163,14 @@ class Informer:
                 backoff = self._next_backoff(backoff)
                 log.warning("%s informer: %s; retrying in %.1fs", self.resource.plural, e, backoff)
                 await asyncio.sleep(backoff)
+            except Exception:
+                # Anything unexpected (a malformed reply) must not end a component's cache.
+                backoff = self._next_backoff(backoff)
+                log.exception(
+                    "%s informer failed; retrying in %.1fs", self.resource.plural, backoff
+                )
+                need_list = True
+                await asyncio.sleep(backoff)
 
     def _next_backoff(self, current: float) -> float:
         nxt = min(self.max_backoff, current * 2 or 0.1)
