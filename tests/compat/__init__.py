@@ -1,0 +1,1 @@
+"""Compatibility tests: the real kubectl and the official Python client against kubelab."""
