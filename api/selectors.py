@@ -519,7 +519,7 @@ def match_node_selector_requirement(
     labels = labels or {}
     key = req.get("key", "")
     op = req.get("operator")
-    values = req.get("values") or ()
+    values: Any = req.get("values") or ()
     if op == "In":
         v = labels.get(key)
         return v is not None and v in values

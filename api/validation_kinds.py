@@ -1,0 +1,268 @@
+"""Validation of the non-workload kinds: Service, Node, ConfigMap, Secret, Event,
+Endpoints and Lease."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import ipaddress
+import re
+from typing import Any
+
+from api.selectors import qualified_name_error
+from api.validation_common import (
+    Errs,
+    check_int,
+    check_labels,
+    check_name,
+    check_port,
+    duplicate,
+    forbidden,
+    invalid,
+    required,
+    too_long,
+    unsupported,
+)
+
+Obj = dict[str, Any]
+
+_DATA_MAX = 1024 * 1024
+_CONFIG_KEY_RE = re.compile(r"^[-._a-zA-Z0-9]+$")
+_SERVICE_TYPES = ("ClusterIP", "NodePort", "LoadBalancer", "ExternalName")
+_PROTOCOLS = ("TCP", "UDP", "SCTP")
+_SESSION_AFFINITY = ("None", "ClientIP")
+
+
+def validate_service(errs: Errs, obj: Obj) -> None:
+    """Type, ports (1-65535, nodePort 30000-32767), port names, clusterIP, selector labels."""
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        required(errs, "spec", "a spec with ports and a selector is required")
+        return
+    stype = spec.get("type", "ClusterIP")
+    if stype not in _SERVICE_TYPES:
+        unsupported(errs, "spec.type", stype, _SERVICE_TYPES)
+    cip = spec.get("clusterIP")
+    headless = cip == "None"
+    if cip and not headless:
+        try:
+            ipaddress.ip_address(cip)
+        except ValueError:
+            invalid(
+                errs,
+                "spec.clusterIP",
+                cip,
+                'must be a valid IP address, "None" for a headless service, or empty to have one allocated',
+            )
+    if stype == "ExternalName" and not spec.get("externalName"):
+        required(
+            errs,
+            "spec.externalName",
+            "an ExternalName service needs externalName (e.g. db.example.com)",
+        )
+    sa = spec.get("sessionAffinity")
+    if sa is not None and sa not in _SESSION_AFFINITY:
+        unsupported(errs, "spec.sessionAffinity", sa, _SESSION_AFFINITY)
+    check_labels(errs, "spec.selector", spec.get("selector"))
+    ports = spec.get("ports")
+    if not ports:
+        if not headless and stype != "ExternalName":
+            required(
+                errs,
+                "spec.ports",
+                "add at least one port, e.g. ports: [{port: 80, targetPort: 8080}]",
+            )
+        return
+    if not isinstance(ports, list):
+        invalid(errs, "spec.ports", ports, "must be a list of ports")
+        return
+    names: set[Any] = set()
+    pairs: set[tuple[Any, Any]] = set()
+    for i, p in enumerate(ports):
+        pf = f"spec.ports[{i}]"
+        if not isinstance(p, dict):
+            invalid(errs, pf, p, "must be an object such as {port: 80, targetPort: 8080}")
+            continue
+        if "port" not in p:
+            required(errs, f"{pf}.port", "set the port the service listens on (1-65535)")
+        else:
+            check_port(errs, f"{pf}.port", p["port"])
+        proto = p.get("protocol", "TCP")
+        if proto not in _PROTOCOLS:
+            unsupported(errs, f"{pf}.protocol", proto, _PROTOCOLS)
+        if p.get("targetPort") is not None:
+            check_port(errs, f"{pf}.targetPort", p["targetPort"], allow_name=True)
+        name = p.get("name")
+        if len(ports) > 1 and not name:
+            required(
+                errs,
+                f"{pf}.name",
+                "when a service has more than one port, every port needs a name (e.g. http)",
+            )
+        if name:
+            check_name(errs, f"{pf}.name", name, "label")
+            if name in names:
+                duplicate(errs, f"{pf}.name", name, "port names must be unique within a service")
+            names.add(name)
+        pair = (p.get("port"), proto)
+        if pair in pairs:
+            duplicate(
+                errs,
+                pf,
+                {"port": p.get("port"), "protocol": proto},
+                "each port/protocol pair may appear once",
+            )
+        pairs.add(pair)
+        np = p.get("nodePort")
+        if np not in (None, 0):
+            if stype not in ("NodePort", "LoadBalancer"):
+                forbidden(
+                    errs,
+                    f"{pf}.nodePort",
+                    f"may not be used when `type` is '{stype}'; remove it or set type: NodePort",
+                )
+            elif check_int(errs, f"{pf}.nodePort", np) and not 30000 <= np <= 32767:
+                invalid(
+                    errs,
+                    f"{pf}.nodePort",
+                    np,
+                    "provided port is not in the valid range. The range of valid ports is 30000-32767",
+                )
+
+
+def validate_node(errs: Errs, obj: Obj) -> None:
+    """Taints (key, effect, unique) and the kubelab ``status.gpus`` inventory (index, unique uuid)."""
+    spec = obj.get("spec") or {}
+    taints = spec.get("taints") if isinstance(spec, dict) else None
+    if isinstance(taints, list):
+        seen: set[tuple[Any, Any]] = set()
+        effects = ("NoSchedule", "PreferNoSchedule", "NoExecute")
+        for i, t in enumerate(taints):
+            tf = f"spec.taints[{i}]"
+            if not isinstance(t, dict):
+                invalid(errs, tf, t, "must be an object with key, value and effect")
+                continue
+            key = t.get("key")
+            err = qualified_name_error(key) if isinstance(key, str) else "key is required"
+            if err:
+                invalid(errs, f"{tf}.key", key, err)
+            if t.get("effect") not in effects:
+                unsupported(errs, f"{tf}.effect", t.get("effect"), effects)
+            pair = (key, t.get("effect"))
+            if pair in seen:
+                duplicate(
+                    errs,
+                    tf,
+                    {"key": key, "effect": t.get("effect")},
+                    "taints must be unique by key and effect",
+                )
+            seen.add(pair)
+    status = obj.get("status") or {}
+    gpus = status.get("gpus") if isinstance(status, dict) else None
+    if isinstance(gpus, list):
+        uuids: set[str] = set()
+        for i, g in enumerate(gpus):
+            gf = f"status.gpus[{i}]"
+            if not isinstance(g, dict):
+                invalid(
+                    errs, gf, g, "must be an object with index, uuid, model, memoryMiB and health"
+                )
+                continue
+            check_int(errs, f"{gf}.index", g.get("index"), 0)
+            uuid = g.get("uuid")
+            if not uuid or not isinstance(uuid, str):
+                required(errs, f"{gf}.uuid", "every GPU needs its UUID (e.g. GPU-3f2a...)")
+            elif uuid in uuids:
+                duplicate(errs, f"{gf}.uuid", uuid, "GPU UUIDs must be unique on a node")
+            else:
+                uuids.add(uuid)
+
+
+def _check_data_keys(errs: Errs, field: str, data: Any) -> int:
+    if data is None:
+        return 0
+    if not isinstance(data, dict):
+        invalid(errs, field, data, "must be a map of keys to string values")
+        return 0
+    size = 0
+    for k, v in data.items():
+        if (
+            not isinstance(k, str)
+            or len(k) > 253
+            or not _CONFIG_KEY_RE.match(k)
+            or k in (".", "..")
+        ):
+            invalid(
+                errs,
+                field,
+                k,
+                "a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name', or 'KEY_NAME', or 'key-name')",
+            )
+        if not isinstance(v, str):
+            invalid(errs, f"{field}[{k}]", v, 'values must be strings; quote it (e.g. "8080")')
+            continue
+        size += len(v)
+    return size
+
+
+def validate_configmap(errs: Errs, obj: Obj) -> None:
+    """Data keys, string values, total size at most 1 MiB."""
+    size = _check_data_keys(errs, "data", obj.get("data"))
+    size += _check_data_keys(errs, "binaryData", obj.get("binaryData"))
+    both = set(obj.get("data") or {}) & set(obj.get("binaryData") or {})
+    for k in sorted(both):
+        duplicate(errs, "data", k, "a key may be in data or binaryData, not both")
+    if size > _DATA_MAX:
+        too_long(errs, "data", _DATA_MAX, "bytes; split the data over several ConfigMaps")
+
+
+def validate_secret(errs: Errs, obj: Obj) -> None:
+    """Data keys, base64 values (never echoed back), size, type."""
+    size = _check_data_keys(errs, "data", obj.get("data"))
+    for k, v in (obj.get("data") or {}).items() if isinstance(obj.get("data"), dict) else ():
+        if isinstance(v, str):
+            try:
+                base64.b64decode(v, validate=True)
+            except (binascii.Error, ValueError):
+                invalid(
+                    errs,
+                    f"data[{k}]",
+                    "<value>",
+                    "must be base64-encoded; encode it (base64) or put the plain text under stringData",
+                )
+    _check_data_keys(errs, "stringData", obj.get("stringData"))
+    if size > _DATA_MAX:
+        too_long(errs, "data", _DATA_MAX, "bytes")
+    t = obj.get("type")
+    if t is not None and not t:
+        required(errs, "type", "set a Secret type (e.g. Opaque)")
+
+
+def validate_event(errs: Errs, obj: Obj) -> None:
+    """An event must name the object it is about."""
+    io = obj.get("involvedObject")
+    if not isinstance(io, dict) or not (io.get("kind") or io.get("name")):
+        required(
+            errs,
+            "involvedObject",
+            "an event must name the object it is about (kind, name, namespace)",
+        )
+
+
+def validate_endpoints(errs: Errs, obj: Obj) -> None:
+    """Every address has an ip; every port is 1-65535."""
+    for i, s in enumerate(obj.get("subsets") or []):
+        sf = f"subsets[{i}]"
+        for key in ("addresses", "notReadyAddresses"):
+            for j, a in enumerate((s or {}).get(key) or []):
+                if not isinstance(a, dict) or not a.get("ip"):
+                    required(errs, f"{sf}.{key}[{j}].ip", "every endpoint address needs an ip")
+        for j, p in enumerate((s or {}).get("ports") or []):
+            check_port(errs, f"{sf}.ports[{j}].port", (p or {}).get("port"))
+
+
+def validate_lease(errs: Errs, obj: Obj) -> None:
+    """Lease duration positive, transitions non-negative."""
+    spec = obj.get("spec") or {}
+    check_int(errs, "spec.leaseDurationSeconds", spec.get("leaseDurationSeconds"), 1)
+    check_int(errs, "spec.leaseTransitions", spec.get("leaseTransitions"), 0)
