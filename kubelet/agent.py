@@ -1,0 +1,80 @@
+"""One node's kubelet: registration and heartbeat (NodeAgent) plus its pods (PodManager).
+
+A process runs one ``NodeKubelet`` per node it serves: one normally, N with ``--hollow N``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from client import AsyncClient
+from kubelet.context import KubeletConfig, NodeContext
+from kubelet.gpu import GpuDevice
+from kubelet.node import NodeAgent, NodeFacts
+from kubelet.pods import PodManager
+from kubelet.runtime.base import ContainerRuntime
+from kubelet.worker import PodWorker
+
+log = logging.getLogger(__name__)
+
+
+class NodeKubelet:
+    """Everything one node runs."""
+
+    def __init__(
+        self,
+        config: KubeletConfig,
+        client: AsyncClient,
+        runtime: ContainerRuntime,
+        facts: NodeFacts,
+        gpus: Callable[[], list[GpuDevice]],
+    ) -> None:
+        self.config = config
+        self.ctx = NodeContext.create(config, client, runtime)
+        self.node = NodeAgent(
+            client,
+            facts,
+            runtime,
+            gpus,
+            lease_duration=config.lease_duration,
+            lease_renew=config.lease_renew,
+            status_report_period=config.status_report_period,
+        )
+        self.pods = PodManager(self.ctx)
+        self._tasks: list[asyncio.Task[Any]] = []
+
+    @property
+    def name(self) -> str:
+        return self.config.node_name
+
+    def worker_for(self, namespace: str, name: str) -> PodWorker | None:
+        return self.pods.worker_for(namespace, name)
+
+    async def start(self) -> None:
+        """Register the node, then start heartbeats and pod workers (returns at once)."""
+        self.ctx.recorder.start()
+        await self.node.register()
+        self._tasks = [
+            asyncio.create_task(self.node.run(), name=f"heartbeat-{self.name}"),
+            asyncio.create_task(self.pods.run(), name=f"pods-{self.name}"),
+        ]
+
+    async def wait_ready(self, timeout: float | None = None) -> None:
+        """Until the pod informer synced and orphans were cleaned up."""
+        await asyncio.wait_for(self.pods.ready.wait(), timeout)
+
+    async def stop(self) -> None:
+        """Stop heartbeats and workers; containers keep running for the next kubelet."""
+        for t in self._tasks:
+            t.cancel()
+        await self.pods.stop()
+        for t in self._tasks:
+            try:
+                await t
+            except (asyncio.CancelledError, Exception):  # noqa: BLE001
+                pass
+        await self.ctx.recorder.flush(1.0)
+        await self.ctx.recorder.stop()

@@ -1,0 +1,76 @@
+"""What every pod worker of one node shares: the API client, the runtime, the node's
+identity and the tunables (backoffs, resync period)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from client import AsyncClient
+from kubelet.backoff import Backoff
+from kubelet.events import EventRecorder
+from kubelet.runtime.base import ContainerRuntime
+
+
+@dataclass
+class KubeletConfig:
+    """The node agent's tunables (all set from flags)."""
+
+    node_name: str
+    address: str = "127.0.0.1"
+    root_dir: Path = Path.home() / ".kubelab" / "kubelet"
+    backoff_initial: float = 10.0
+    backoff_max: float = 300.0
+    backoff_reset: float = 600.0
+    resync_period: float = 10.0  # each worker re-checks its pod at least this often
+    status_report_period: float = 60.0
+    lease_duration: int = 40
+    lease_renew: float = 10.0
+    real_gpus: bool = False
+
+
+@dataclass
+class NodeContext:
+    """One node's shared state; a hollow kubelet has one per simulated node."""
+
+    config: KubeletConfig
+    client: AsyncClient
+    runtime: ContainerRuntime
+    recorder: EventRecorder
+    restart_backoff: Backoff
+    pull_backoff: Backoff
+    host_ports_in_use: set[int] = field(default_factory=set)
+
+    @property
+    def node_name(self) -> str:
+        return self.config.node_name
+
+    @property
+    def address(self) -> str:
+        return self.config.address
+
+    @classmethod
+    def create(
+        cls,
+        config: KubeletConfig,
+        client: AsyncClient,
+        runtime: ContainerRuntime,
+        recorder: EventRecorder | None = None,
+    ) -> NodeContext:
+        return cls(
+            config=config,
+            client=client,
+            runtime=runtime,
+            recorder=recorder or EventRecorder(client, config.node_name),
+            restart_backoff=Backoff(
+                config.backoff_initial, config.backoff_max, config.backoff_reset
+            ),
+            # An image pull is retried only after a wait, never at once (ErrImagePull,
+            # then ImagePullBackOff).
+            pull_backoff=Backoff(
+                config.backoff_initial,
+                config.backoff_max,
+                config.backoff_reset,
+                first_immediate=False,
+            ),
+        )

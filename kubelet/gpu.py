@@ -1,0 +1,204 @@
+"""The node's GPU inventory: real devices through NVML, or simulated ones for learning.
+
+This is the only module that imports ``pynvml``. ``discover_gpus`` never raises for a
+machine without a driver: no driver and no ``--fake-gpus`` simply means no GPUs.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+import warnings
+from dataclasses import asdict, dataclass
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+# Memory (MiB) and marketing name of the models a user may name in --fake-gpus.
+KNOWN_MODELS: dict[str, tuple[str, int]] = {
+    "H100-80GB": ("NVIDIA H100 80GB HBM3", 81559),
+    "H200": ("NVIDIA H200", 143771),
+    "A100-80GB": ("NVIDIA A100-SXM4-80GB", 81920),
+    "A100-40GB": ("NVIDIA A100-SXM4-40GB", 40960),
+    "L4": ("NVIDIA L4", 23034),
+    "T4": ("Tesla T4", 15360),
+    "RTX4090": ("NVIDIA GeForce RTX 4090", 24564),
+}
+DEFAULT_FAKE_MODEL = "H100-80GB"
+_FAKE_NAMESPACE = uuid.UUID("8f0b6a52-3c1e-4a8e-9a57-6b1d2f0c9e11")
+
+
+@dataclass
+class GpuDevice:
+    """One GPU as the node reports it."""
+
+    index: int
+    uuid: str
+    model: str
+    memory_mib: int
+    memory_used_mib: int = 0
+    utilization: int = 0  # percent, GPU core
+    temperature: int = 0  # Celsius
+    power_w: float = 0.0
+    healthy: bool = True
+    simulated: bool = False
+
+    def to_status(self) -> dict[str, Any]:
+        """The entry for the Node's ``status.gpus`` list (kubelab extension)."""
+        return {
+            "index": self.index,
+            "uuid": self.uuid,
+            "model": self.model,
+            "memoryMiB": self.memory_mib,
+            "health": "Healthy" if self.healthy else "Unhealthy",
+        }
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def parse_fake_spec(spec: str) -> tuple[int, str]:
+    """Parse ``--fake-gpus``: ``4`` or ``2xH100-80GB`` → (count, model key).
+
+    Raises ValueError with a message naming the accepted forms.
+    """
+    text = spec.strip()
+    m = re.fullmatch(r"(\d+)(?:\s*[xX]\s*([A-Za-z0-9][A-Za-z0-9_.-]*))?", text)
+    if not m:
+        raise ValueError(
+            f"--fake-gpus {spec!r}: expected a count like '4' or COUNTxMODEL like "
+            f"'2xH100-80GB' (models: {', '.join(KNOWN_MODELS)})"
+        )
+    count = int(m.group(1))
+    model = m.group(2) or DEFAULT_FAKE_MODEL
+    if count < 0 or count > 64:
+        raise ValueError(f"--fake-gpus {spec!r}: count must be between 0 and 64")
+    return count, model
+
+
+def fake_gpus(spec: str, node_name: str) -> list[GpuDevice]:
+    """Simulated devices whose UUIDs are stable for a given node name and index."""
+    count, model_key = parse_fake_spec(spec)
+    known = {k.upper(): v for k, v in KNOWN_MODELS.items()}
+    if model_key.upper() in known:
+        name, memory = known[model_key.upper()]
+    else:
+        # An unknown model is still allowed: "8xMyCard-24GB" takes its memory from the name.
+        mem = re.search(r"(\d+)\s*GB", model_key, re.IGNORECASE)
+        name, memory = model_key, int(mem.group(1)) * 1024 if mem else 16384
+    devices = []
+    for i in range(count):
+        u = uuid.uuid5(_FAKE_NAMESPACE, f"{node_name}/{i}")
+        devices.append(
+            GpuDevice(index=i, uuid=f"GPU-{u}", model=name, memory_mib=memory, simulated=True)
+        )
+    return devices
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _import_nvml() -> Any | None:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            import pynvml
+    except Exception:  # noqa: BLE001 - no bindings installed means no GPUs
+        return None
+    return pynvml
+
+
+def _read_device(nvml: Any, index: int) -> GpuDevice:
+    """Read one device; an NVML error (lost GPU, ECC failure...) marks it unhealthy."""
+    try:
+        handle = nvml.nvmlDeviceGetHandleByIndex(index)
+        uuid_text = _text(nvml.nvmlDeviceGetUUID(handle))
+        name = _text(nvml.nvmlDeviceGetName(handle))
+    except nvml.NVMLError as e:
+        log.warning("GPU %d cannot be read: %s", index, e)
+        return GpuDevice(
+            index=index, uuid=f"GPU-lost-{index}", model="unknown", memory_mib=0, healthy=False
+        )
+    dev = GpuDevice(index=index, uuid=uuid_text, model=name, memory_mib=0)
+    try:
+        mem = nvml.nvmlDeviceGetMemoryInfo(handle)
+        dev.memory_mib = int(mem.total) // (1024 * 1024)
+        dev.memory_used_mib = int(mem.used) // (1024 * 1024)
+    except nvml.NVMLError as e:
+        log.warning("GPU %d (%s): memory info failed: %s", index, uuid_text, e)
+        dev.healthy = False
+    for what, read in (
+        ("utilization", lambda: int(nvml.nvmlDeviceGetUtilizationRates(handle).gpu)),
+        ("temperature", lambda: int(nvml.nvmlDeviceGetTemperature(handle, 0))),
+        ("power_w", lambda: nvml.nvmlDeviceGetPowerUsage(handle) / 1000.0),
+    ):
+        try:
+            setattr(dev, what, read())
+        except nvml.NVMLError as e:
+            # Lost or failed devices answer with errors; unsupported sensors are harmless.
+            if _is_fatal(nvml, e):
+                log.warning("GPU %d (%s): %s failed: %s", index, uuid_text, what, e)
+                dev.healthy = False
+    return dev
+
+
+def _is_fatal(nvml: Any, err: Exception) -> bool:
+    """Errors that mean the device itself is broken, not that a sensor is missing."""
+    fatal = {
+        getattr(nvml, n)
+        for n in (
+            "NVML_ERROR_GPU_IS_LOST",
+            "NVML_ERROR_UNKNOWN",
+            "NVML_ERROR_RESET_REQUIRED",
+            "NVML_ERROR_CORRUPTED_INFOROM",
+            "NVML_ERROR_IRQ_ISSUE",
+            "NVML_ERROR_MEMORY",
+        )
+        if hasattr(nvml, n)
+    }
+    return getattr(err, "value", None) in fatal
+
+
+def nvml_gpus() -> list[GpuDevice]:
+    """The real devices NVML sees; [] when there is no driver or no NVML library."""
+    nvml = _import_nvml()
+    if nvml is None:
+        return []
+    try:
+        nvml.nvmlInit()
+    except Exception as e:  # noqa: BLE001 - NVMLError_LibraryNotFound, DriverNotLoaded, ...
+        log.info("no NVIDIA driver found (%s); this node reports no GPUs", e)
+        return []
+    try:
+        count = nvml.nvmlDeviceGetCount()
+        return [_read_device(nvml, i) for i in range(count)]
+    except nvml.NVMLError as e:
+        log.warning("NVML failed to list devices: %s", e)
+        return []
+    finally:
+        try:
+            nvml.nvmlShutdown()
+        except Exception:  # noqa: BLE001
+            pass
+
+
+def discover_gpus(fake: str | None = None, node_name: str = "node") -> list[GpuDevice]:
+    """The node's GPUs: simulated ones when ``fake`` is given, else what NVML reports."""
+    if fake:
+        return fake_gpus(fake, node_name)
+    return nvml_gpus()
+
+
+def node_labels(gpus: list[GpuDevice]) -> dict[str, str]:
+    """The ``nvidia.com/gpu.*`` labels GPU feature discovery would set."""
+    if not gpus:
+        return {}
+    model = gpus[0].model.replace(" ", "-")
+    model = re.sub(r"[^A-Za-z0-9_.-]", "", model)[:63].strip("-_.")
+    return {
+        "nvidia.com/gpu.product": model,
+        "nvidia.com/gpu.count": str(len(gpus)),
+        "nvidia.com/gpu.memory": str(gpus[0].memory_mib),
+    }

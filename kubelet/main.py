@@ -1,0 +1,333 @@
+"""`kubelab kubelet`: the node agent. Registers this box (CPUs, memory, GPUs) as a Node and
+runs the pods bound to it through Docker (or the fake runtime)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import functools
+import logging
+import os
+import signal
+import socket
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from client import AsyncClient, KubeconfigError
+from kubelet.agent import NodeKubelet
+from kubelet.context import KubeletConfig
+from kubelet.gpu import discover_gpus, parse_fake_spec
+from kubelet.node import NodeFacts
+from kubelet.runtime.base import ContainerRuntime, RuntimeUnavailable
+from kubelet.server import KubeletServer, make_app
+from kubelet.tls import ensure_serving_cert
+from kubelet.worker import PodWorker
+
+log = logging.getLogger("kubelet")
+
+
+def default_home() -> Path:
+    return Path(os.environ.get("KUBELAB_HOME") or Path.home() / ".kubelab")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="kubelab kubelet",
+        description="Run the node agent: register this box as a Node (CPUs, memory, GPUs) and "
+        "run the pods bound to it as Docker containers.",
+        epilog="example: kubelab kubelet --kubeconfig ~/.kubelab/kubeconfig --node-name gpu1 "
+        "--address 10.0.0.5",
+    )
+    p.add_argument(
+        "--home",
+        type=Path,
+        default=None,
+        help="kubelab home: defaults --kubeconfig to HOME/kubeconfig, "
+        "--kubelet-secret-file to HOME/kubelet-secret and --root-dir to "
+        "HOME/kubelet/NODE (default $KUBELAB_HOME or ~/.kubelab)",
+    )
+    p.add_argument(
+        "--kubeconfig",
+        default=None,
+        help="kubeconfig to reach the API (default HOME/kubeconfig, then $KUBECONFIG)",
+    )
+    p.add_argument(
+        "--node-name",
+        default=socket.gethostname().lower(),
+        help="this node's name (default: the host name)",
+    )
+    p.add_argument(
+        "--address",
+        default="127.0.0.1",
+        help="node address: published container ports and the log server bind "
+        "here, and endpoints use it (default 127.0.0.1)",
+    )
+    p.add_argument(
+        "--runtime",
+        choices=("docker", "fake"),
+        default="docker",
+        help="container runtime: docker (real containers) or fake (no containers, "
+        "pods run at once; for hollow nodes) (default docker)",
+    )
+    p.add_argument(
+        "--docker-host",
+        default=None,
+        help="Docker engine URL (default $DOCKER_HOST or the local socket)",
+    )
+    p.add_argument(
+        "--fake-gpus",
+        default=None,
+        metavar="SPEC",
+        help="simulate GPUs instead of asking NVML: '4' or '2xH100-80GB'",
+    )
+    p.add_argument(
+        "--hollow",
+        type=int,
+        default=0,
+        metavar="N",
+        help="run N simulated nodes named NODE-0..NODE-(N-1) in this process "
+        "(requires --runtime fake)",
+    )
+    p.add_argument(
+        "--root-dir",
+        type=Path,
+        default=None,
+        help="where pod volumes and the serving certificate live (default HOME/kubelet/NODE)",
+    )
+    p.add_argument(
+        "--port",
+        type=int,
+        default=10250,
+        help="log/exec server port; 0 picks a free one (default 10250)",
+    )
+    p.add_argument(
+        "--scheme",
+        choices=("https", "http"),
+        default="https",
+        help="log server scheme, advertised in the node annotation "
+        "kubelab.io/kubelet-scheme (default https with a self-signed certificate)",
+    )
+    p.add_argument(
+        "--kubelet-secret-file",
+        default=None,
+        help="file holding the secret the apiserver sends as a bearer token to read "
+        "logs (default HOME/kubelet-secret)",
+    )
+    p.add_argument(
+        "--lease-duration", type=int, default=40, help="node Lease duration in seconds (default 40)"
+    )
+    p.add_argument(
+        "--lease-renew",
+        type=float,
+        default=10.0,
+        help="seconds between Lease renewals (default 10)",
+    )
+    p.add_argument(
+        "--status-report-period",
+        type=float,
+        default=60.0,
+        help="seconds between node status writes when nothing changed (default 60)",
+    )
+    p.add_argument(
+        "--backoff-initial",
+        type=float,
+        default=10.0,
+        help="first crash-loop / image-pull backoff in seconds, doubling (default 10)",
+    )
+    p.add_argument(
+        "--backoff-max", type=float, default=300.0, help="longest backoff in seconds (default 300)"
+    )
+    p.add_argument(
+        "--backoff-reset",
+        type=float,
+        default=600.0,
+        help="a container that ran this many seconds restarts without backoff (default 600)",
+    )
+    p.add_argument(
+        "--resync-period",
+        type=float,
+        default=10.0,
+        help="each pod is re-checked at least this often, in seconds (default 10)",
+    )
+    p.add_argument(
+        "--capacity-cpu",
+        default=None,
+        help="override the CPU capacity reported (e.g. '64'; useful for hollow nodes)",
+    )
+    p.add_argument(
+        "--capacity-memory",
+        default=None,
+        help="override the memory capacity reported (e.g. '512Gi')",
+    )
+    p.add_argument("--node-labels", default="", help="extra node labels, comma-separated k=v pairs")
+    p.add_argument("--log-level", default="info", help="debug, info, warning, error")
+    return p
+
+
+@dataclass
+class Options:
+    args: argparse.Namespace
+    home: Path
+    kubeconfig: str | None
+    secret: str | None
+    root_base: Path
+
+
+def resolve_options(args: argparse.Namespace) -> Options:
+    home = (args.home or default_home()).expanduser()
+    kubeconfig = args.kubeconfig
+    if kubeconfig is None and (home / "kubeconfig").exists():
+        kubeconfig = str(home / "kubeconfig")
+    secret_path = Path(args.kubelet_secret_file or home / "kubelet-secret").expanduser()
+    secret = secret_path.read_text().strip() if secret_path.exists() else None
+    if secret is None:
+        log.warning(
+            "no kubelet secret at %s: the log server will refuse every request", secret_path
+        )
+    root_base = args.root_dir.expanduser() if args.root_dir else home / "kubelet"
+    return Options(args, home, kubeconfig, secret, root_base)
+
+
+async def make_runtime(args: argparse.Namespace) -> ContainerRuntime:
+    if args.runtime == "fake":
+        from kubelet.runtime.fake import FakeRuntime
+
+        return FakeRuntime()
+    from kubelet.runtime.docker import DockerRuntime
+
+    return await DockerRuntime.connect(args.docker_host)
+
+
+def _labels(text: str) -> dict[str, str]:
+    out = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        k, _, v = part.partition("=")
+        out[k] = v
+    return out
+
+
+async def run(opts: Options, stop: asyncio.Event | None = None) -> int:
+    """Run the kubelet(s) until ``stop`` is set (or SIGTERM/SIGINT)."""
+    args = opts.args
+    stop = stop or asyncio.Event()
+    runtime = await make_runtime(args)
+    client = AsyncClient.from_kubeconfig(opts.kubeconfig)
+    names = (
+        [f"{args.node_name}-{i}" for i in range(args.hollow)] if args.hollow else [args.node_name]
+    )
+    single_root = opts.root_base if args.root_dir else opts.root_base / args.node_name
+    kubelets: list[NodeKubelet] = []
+    by_name: dict[str, NodeKubelet] = {}
+
+    def lookup(namespace: str, pod: str) -> PodWorker | None:
+        for k in kubelets:
+            w = k.worker_for(namespace, pod)
+            if w is not None:
+                return w
+        return None
+
+    certfile = keyfile = None
+    if args.scheme == "https":
+        cert, key = ensure_serving_cert(single_root / "pki", args.node_name, args.address)
+        certfile, keyfile = str(cert), str(key)
+    server = KubeletServer(
+        make_app(lookup, runtime, opts.secret), args.address, args.port, certfile, keyfile
+    )
+    server.start()
+    try:
+        for name in names:
+            gpus_spec = args.fake_gpus
+            config = KubeletConfig(
+                node_name=name,
+                address=args.address,
+                root_dir=single_root if not args.hollow else opts.root_base / name,
+                backoff_initial=args.backoff_initial,
+                backoff_max=args.backoff_max,
+                backoff_reset=args.backoff_reset,
+                resync_period=args.resync_period,
+                status_report_period=args.status_report_period,
+                lease_duration=args.lease_duration,
+                lease_renew=args.lease_renew,
+                real_gpus=not gpus_spec and runtime.real_gpus_supported,
+            )
+            facts = NodeFacts(
+                name=name,
+                address=args.address,
+                kubelet_port=server.port,
+                scheme=server.scheme,
+                runtime_version=await runtime.version(),
+                extra_labels=_labels(args.node_labels),
+                hollow=bool(args.hollow),
+            )
+            if args.capacity_cpu:
+                facts.cpu = args.capacity_cpu
+            if args.capacity_memory:
+                facts.memory = args.capacity_memory
+            k = NodeKubelet(
+                config, client, runtime, facts, functools.partial(discover_gpus, gpus_spec, name)
+            )
+            await k.start()
+            kubelets.append(k)
+            by_name[name] = k
+        log.info(
+            "kubelet running: %s (runtime %s, logs on %s://%s:%d)",
+            ", ".join(names),
+            runtime.name,
+            server.scheme,
+            args.address,
+            server.port,
+        )
+        await stop.wait()
+    finally:
+        await asyncio.gather(*(k.stop() for k in kubelets), return_exceptions=True)
+        await server.stop()
+        await client.close()
+        await runtime.close()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s kubelet %(levelname)s %(message)s"
+    )
+    for noisy in ("httpx", "httpcore", "uvicorn", "docker", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    if args.hollow and args.runtime != "fake":
+        print("kubelab kubelet: --hollow needs --runtime fake", file=sys.stderr)
+        return 2
+    if args.fake_gpus:
+        try:
+            parse_fake_spec(args.fake_gpus)
+        except ValueError as e:
+            print(f"kubelab kubelet: {e}", file=sys.stderr)
+            return 2
+    opts = resolve_options(args)
+
+    async def amain() -> int:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        return await run(opts, stop)
+
+    try:
+        return asyncio.run(amain())
+    except RuntimeUnavailable as e:
+        print(
+            f"kubelab kubelet: {e}. Start Docker (e.g. `sudo systemctl start docker`) "
+            "or run with --runtime fake.",
+            file=sys.stderr,
+        )
+        return 1
+    except KubeconfigError as e:
+        print(f"kubelab kubelet: {e}", file=sys.stderr)
+        return 1
+    except OSError as e:
+        print(f"kubelab kubelet: {e}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

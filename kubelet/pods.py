@@ -1,0 +1,146 @@
+"""The pods bound to this node: one informer, one worker per pod, runtime events routed to
+the worker of the pod they concern, and adoption of existing containers at start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Any
+
+from client import Informer
+from kubelet.context import NodeContext
+from kubelet.runtime.base import LABEL_NODE, LABEL_POD_UID, RuntimeError_
+from kubelet.volumes import remove_pod_dir
+from kubelet.worker import PodWorker
+
+log = logging.getLogger(__name__)
+
+
+class PodManager:
+    """Keeps one PodWorker per pod bound to ``ctx.node_name``."""
+
+    def __init__(self, ctx: NodeContext) -> None:
+        self.ctx = ctx
+        self.informer = Informer(
+            ctx.client, "pods", field_selector=f"spec.nodeName={ctx.node_name}"
+        )
+        self.workers: dict[str, PodWorker] = {}  # by pod uid
+        self.by_key: dict[str, str] = {}  # "ns/name" -> uid of the newest pod of that name
+        self._tasks: list[asyncio.Task[Any]] = []
+        self.ready = asyncio.Event()
+
+    # -- lookups for the log server -------------------------------------------------------
+
+    def worker_for(self, namespace: str, name: str) -> PodWorker | None:
+        uid = self.by_key.get(f"{namespace}/{name}")
+        return self.workers.get(uid) if uid else None
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Sync the informer, clean up what belongs to no pod, then run workers forever."""
+        self._tasks.append(asyncio.create_task(self._runtime_events(), name="runtime-events"))
+        self._tasks.append(asyncio.create_task(self.informer.run(), name="pod-informer"))
+        await self.informer.wait_synced()
+        await self._remove_orphans()
+        self.informer.add_handler(
+            on_add=self._on_pod, on_update=self._on_update, on_delete=self._on_delete
+        )
+        self.ready.set()
+        await asyncio.gather(*self._tasks)
+
+    async def stop(self) -> None:
+        """Stop watching and stop the workers; containers are left running on purpose, so a
+        restarted kubelet adopts them."""
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            try:
+                await t
+            except (asyncio.CancelledError, Exception):  # noqa: BLE001
+                pass
+        await asyncio.gather(*(w.stop() for w in list(self.workers.values())))
+
+    async def _remove_orphans(self) -> None:
+        """Containers and pod directories of pods no longer bound here are removed."""
+        live = {p["metadata"]["uid"] for p in self.informer.list()}
+        try:
+            containers = await self.ctx.runtime.list({LABEL_NODE: self.ctx.node_name})
+        except RuntimeError_ as e:
+            log.warning("cannot list containers for cleanup: %s", e)
+            containers = []
+        orphans = [c for c in containers if c.labels.get(LABEL_POD_UID) not in live]
+        for c in orphans:
+            log.info(
+                "removing container %s of pod %s/%s that is gone",
+                c.id[:12],
+                c.labels.get("io.kubelab.pod.namespace"),
+                c.labels.get("io.kubelab.pod.name"),
+            )
+            try:
+                if c.running:
+                    await self.ctx.runtime.stop(c.id, 2)
+                await self.ctx.runtime.remove(c.id)
+            except RuntimeError_ as e:
+                log.warning("removing orphan container %s failed: %s", c.id[:12], e)
+        pods_dir = Path(self.ctx.config.root_dir) / "pods"
+        if pods_dir.is_dir():
+            for d in pods_dir.iterdir():
+                if d.name not in live:
+                    await asyncio.to_thread(remove_pod_dir, self.ctx.config.root_dir, d.name)
+
+    # -- informer handlers (only enqueue, never wait) --------------------------------------
+
+    def _on_pod(self, pod: dict[str, Any]) -> None:
+        meta = pod.get("metadata") or {}
+        uid = meta.get("uid")
+        if not uid or (pod.get("spec") or {}).get("nodeName") != self.ctx.node_name:
+            return
+        key = f"{meta.get('namespace') or 'default'}/{meta.get('name')}"
+        worker = self.workers.get(uid)
+        if worker is not None:
+            worker.update(pod)
+            return
+        old_uid = self.by_key.get(key)
+        if old_uid and old_uid != uid and old_uid in self.workers:
+            # Same name, new pod: the old one must be gone.
+            self.workers[old_uid].mark_deleted()
+        worker = PodWorker(self.ctx, pod)
+        self.workers[uid] = worker
+        self.by_key[key] = uid
+        worker.start()
+        asyncio.get_running_loop().create_task(self._reap(worker))
+
+    def _on_update(self, old: dict[str, Any], new: dict[str, Any]) -> None:
+        self._on_pod(new)
+
+    def _on_delete(self, pod: dict[str, Any]) -> None:
+        uid = (pod.get("metadata") or {}).get("uid")
+        worker = self.workers.get(uid or "")
+        if worker is not None:
+            worker.mark_deleted()
+
+    async def _reap(self, worker: PodWorker) -> None:
+        await worker.finished.wait()
+        if self.workers.get(worker.uid) is worker:
+            del self.workers[worker.uid]
+        if self.by_key.get(worker.key) == worker.uid:
+            del self.by_key[worker.key]
+
+    # -- runtime events --------------------------------------------------------------------
+
+    async def _runtime_events(self) -> None:
+        """Wake a pod's worker the moment one of its containers starts or dies."""
+        while True:
+            try:
+                async for ev in self.ctx.runtime.events({LABEL_NODE: self.ctx.node_name}):
+                    worker = self.workers.get(ev.labels.get(LABEL_POD_UID, ""))
+                    if worker is not None:
+                        worker.wake()
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # noqa: BLE001 - the engine restarted; resubscribe
+                log.warning("runtime event stream ended: %s; reconnecting", e)
+            await asyncio.sleep(1.0)

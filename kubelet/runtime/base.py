@@ -1,0 +1,193 @@
+"""The container runtime interface: what the pod workers need from an engine.
+
+Everything here is runtime-neutral data; ``docker.py`` and ``fake.py`` implement
+``ContainerRuntime``. All methods are coroutines so a worker never blocks the event loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+# Labels every kubelet-made container carries; adoption after a restart relies on them.
+LABEL_NODE = "io.kubelab.node"
+LABEL_POD_UID = "io.kubelab.pod.uid"
+LABEL_POD_NAMESPACE = "io.kubelab.pod.namespace"
+LABEL_POD_NAME = "io.kubelab.pod.name"
+LABEL_CONTAINER_NAME = "io.kubelab.container.name"
+LABEL_CONTAINER_HASH = "io.kubelab.container.hash"
+LABEL_RESTART_COUNT = "io.kubelab.container.restart-count"
+
+
+class RuntimeError_(Exception):  # noqa: N801 - avoid shadowing the builtin RuntimeError
+    """A runtime operation failed; the message is fit for a pod event."""
+
+
+class RuntimeUnavailable(RuntimeError_):
+    """The engine cannot be reached at all (daemon down, socket missing)."""
+
+
+class ImagePullError(RuntimeError_):
+    """Pulling an image failed; the message names the image and the registry's error."""
+
+
+@dataclass(frozen=True)
+class PortMapping:
+    """A container port published on the node."""
+
+    container_port: int
+    host_port: int
+    host_ip: str
+    protocol: str = "TCP"
+
+
+@dataclass(frozen=True)
+class Mount:
+    """A host directory or file bind-mounted into the container."""
+
+    host_path: str
+    container_path: str
+    read_only: bool = False
+
+
+@dataclass
+class ContainerSpec:
+    """Everything needed to create one container, already resolved by the kubelet."""
+
+    name: str  # engine-level name, unique per node
+    image: str
+    labels: dict[str, str]
+    command: list[str] | None = None  # replaces the image ENTRYPOINT
+    args: list[str] | None = None  # replaces the image CMD
+    working_dir: str | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    ports: list[PortMapping] = field(default_factory=list)
+    mounts: list[Mount] = field(default_factory=list)
+    nano_cpus: int | None = None
+    memory_bytes: int | None = None
+    gpu_uuids: list[str] = field(default_factory=list)
+    real_gpus: bool = False  # a Docker device request only when the GPUs exist
+    tty: bool = False
+    stdin: bool = False
+
+
+@dataclass
+class ContainerInfo:
+    """What the runtime knows about one container."""
+
+    id: str
+    name: str
+    labels: dict[str, str]
+    state: str  # "created" | "running" | "exited" | "unknown"
+    image: str = ""
+    image_id: str = ""
+    exit_code: int | None = None
+    started_at: str | None = None  # RFC 3339, UTC
+    finished_at: str | None = None
+    created_at: str | None = None
+    oom_killed: bool = False
+    error: str = ""
+    pid: int = 0
+
+    @property
+    def running(self) -> bool:
+        return self.state == "running"
+
+    @property
+    def exited(self) -> bool:
+        return self.state in ("exited", "dead")
+
+    @property
+    def restart_count(self) -> int:
+        try:
+            return int(self.labels.get(LABEL_RESTART_COUNT, "0"))
+        except ValueError:
+            return 0
+
+    @property
+    def pod_uid(self) -> str:
+        return self.labels.get(LABEL_POD_UID, "")
+
+    @property
+    def container_name(self) -> str:
+        return self.labels.get(LABEL_CONTAINER_NAME, "")
+
+
+@dataclass(frozen=True)
+class RuntimeEvent:
+    """A container changed state (``start``, ``die``, ``oom``) in the engine."""
+
+    action: str
+    container_id: str
+    labels: dict[str, str]
+
+
+@dataclass(frozen=True)
+class ExecResult:
+    exit_code: int
+    stdout: bytes
+    stderr: bytes
+
+
+class ContainerRuntime(Protocol):
+    """The operations the pod workers, the log server and the node agent use."""
+
+    name: str  # "docker" or "fake"
+    real_gpus_supported: bool
+
+    async def version(self) -> str:
+        """``docker://20.10.24`` style, for nodeInfo.containerRuntimeVersion."""
+        ...
+
+    async def image_present(self, image: str) -> bool: ...
+
+    async def pull(self, image: str) -> None:
+        """Pull ``image``; raises ImagePullError naming the image and the cause."""
+        ...
+
+    async def image_id(self, image: str) -> str: ...
+
+    async def create(self, spec: ContainerSpec) -> str:
+        """Create (not start) a container; returns its id."""
+        ...
+
+    async def start(self, container_id: str) -> None: ...
+
+    async def stop(self, container_id: str, grace_seconds: float) -> None:
+        """SIGTERM, wait up to ``grace_seconds``, then SIGKILL."""
+        ...
+
+    async def kill(self, container_id: str, signal: str = "SIGKILL") -> None: ...
+
+    async def remove(self, container_id: str) -> None:
+        """Remove a container (forcefully); a missing one is not an error."""
+        ...
+
+    async def list(self, labels: dict[str, str]) -> list[ContainerInfo]:
+        """All containers (running or not) carrying every given label."""
+        ...
+
+    async def inspect(self, container_id: str) -> ContainerInfo | None:
+        """The container's state, or None when it no longer exists."""
+        ...
+
+    async def logs(
+        self, container_id: str, *, tail: int | None = None, timestamps: bool = False
+    ) -> bytes: ...
+
+    def stream_logs(
+        self, container_id: str, *, tail: int | None = None, timestamps: bool = False
+    ) -> AsyncIterator[bytes]:
+        """Existing output then new output until the container stops (``follow``)."""
+        ...
+
+    async def exec(
+        self, container_id: str, command: Sequence[str], timeout: float | None = None
+    ) -> ExecResult: ...
+
+    def events(self, labels: dict[str, str]) -> AsyncIterator[RuntimeEvent]:
+        """Container start/die/oom events for containers with these labels, as they happen."""
+        ...
+
+    async def close(self) -> None: ...

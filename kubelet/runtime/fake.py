@@ -1,0 +1,148 @@
+"""An in-memory runtime: no containers, every container is Running the moment it starts.
+
+Used for hollow nodes (``--hollow N``) in scale benchmarks and for fast integration tests.
+Tests can make a container exit with ``exit(container_id, code)``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import replace
+
+from kubelet.runtime.base import (
+    ContainerInfo,
+    ContainerSpec,
+    ExecResult,
+    ImagePullError,
+    RuntimeEvent,
+)
+from kubelet.timeutil import now_rfc3339
+
+MISSING_IMAGE_MARK = "does-not-exist"
+
+
+class FakeRuntime:
+    """A ContainerRuntime that only keeps records."""
+
+    name = "fake"
+    real_gpus_supported = False
+
+    def __init__(self) -> None:
+        self._containers: dict[str, ContainerInfo] = {}
+        self._specs: dict[str, ContainerSpec] = {}
+        self._ids = itertools.count(1)
+        self._subscribers: list[tuple[dict[str, str], asyncio.Queue[RuntimeEvent]]] = []
+        self.images: set[str] = set()
+
+    async def version(self) -> str:
+        return "fake://0.1.0"
+
+    async def image_present(self, image: str) -> bool:
+        return image in self.images
+
+    async def pull(self, image: str) -> None:
+        # Images whose name says so fail, so the pull error paths can be exercised.
+        if MISSING_IMAGE_MARK in image:
+            raise ImagePullError(
+                f'failed to pull image "{image}": repository does not exist (fake runtime)'
+            )
+        self.images.add(image)
+
+    async def image_id(self, image: str) -> str:
+        return f"fake://{image}"
+
+    async def create(self, spec: ContainerSpec) -> str:
+        cid = f"fake{next(self._ids):012d}"
+        self._specs[cid] = spec
+        self._containers[cid] = ContainerInfo(
+            id=cid,
+            name=spec.name,
+            labels=dict(spec.labels),
+            state="created",
+            image=spec.image,
+            image_id=f"fake://{spec.image}",
+            created_at=now_rfc3339(),
+        )
+        return cid
+
+    def spec(self, container_id: str) -> ContainerSpec | None:
+        """The spec a container was created from (for tests)."""
+        return self._specs.get(container_id)
+
+    async def start(self, container_id: str) -> None:
+        c = self._containers[container_id]
+        self._containers[container_id] = replace(c, state="running", started_at=now_rfc3339())
+        self._emit("start", container_id)
+
+    def exit(self, container_id: str, code: int) -> None:
+        """Make a running container exit with ``code`` (tests, simulated crashes)."""
+        c = self._containers.get(container_id)
+        if c is None or c.state != "running":
+            return
+        self._containers[container_id] = replace(
+            c, state="exited", exit_code=code, finished_at=now_rfc3339()
+        )
+        self._emit("die", container_id)
+
+    async def stop(self, container_id: str, grace_seconds: float) -> None:
+        self.exit(container_id, 0)
+
+    async def kill(self, container_id: str, signal: str = "SIGKILL") -> None:
+        self.exit(container_id, 137)
+
+    async def remove(self, container_id: str) -> None:
+        self._containers.pop(container_id, None)
+        self._specs.pop(container_id, None)
+
+    async def list(self, labels: dict[str, str]) -> list[ContainerInfo]:
+        return [
+            c
+            for c in self._containers.values()
+            if all(c.labels.get(k) == v for k, v in labels.items())
+        ]
+
+    async def inspect(self, container_id: str) -> ContainerInfo | None:
+        return self._containers.get(container_id)
+
+    async def logs(
+        self, container_id: str, *, tail: int | None = None, timestamps: bool = False
+    ) -> bytes:
+        c = self._containers.get(container_id)
+        if c is None:
+            return b""
+        line = f"fake runtime: container {c.name} has no output\n"
+        return (f"{c.started_at} " + line).encode() if timestamps else line.encode()
+
+    async def stream_logs(
+        self, container_id: str, *, tail: int | None = None, timestamps: bool = False
+    ) -> AsyncIterator[bytes]:
+        yield await self.logs(container_id, tail=tail, timestamps=timestamps)
+
+    async def exec(
+        self, container_id: str, command: Sequence[str], timeout: float | None = None
+    ) -> ExecResult:
+        c = self._containers.get(container_id)
+        if c is None or not c.running:
+            return ExecResult(126, b"", b"container is not running\n")
+        return ExecResult(0, b"", b"")
+
+    async def events(self, labels: dict[str, str]) -> AsyncIterator[RuntimeEvent]:
+        queue: asyncio.Queue[RuntimeEvent] = asyncio.Queue()
+        entry = (dict(labels), queue)
+        self._subscribers.append(entry)
+        try:
+            while True:
+                yield await queue.get()
+        finally:
+            self._subscribers.remove(entry)
+
+    def _emit(self, action: str, container_id: str) -> None:
+        c = self._containers[container_id]
+        for labels, queue in self._subscribers:
+            if all(c.labels.get(k) == v for k, v in labels.items()):
+                queue.put_nowait(RuntimeEvent(action, container_id, dict(c.labels)))
+
+    async def close(self) -> None:
+        return None

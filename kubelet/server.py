@@ -1,0 +1,183 @@
+"""The kubelet's own HTTP(S) server: container logs and exec, for the apiserver only.
+
+    GET  /containerLogs/NS/POD/CONTAINER?follow&tailLines&previous&timestamps
+    POST /exec/NS/POD/CONTAINER   {"command": [...]} → {"stdout", "stderr", "exitCode"}
+    GET  /healthz
+
+Every request but /healthz needs ``Authorization: Bearer <secret>`` with the secret the
+apiserver shares with its kubelets (``--kubelet-secret-file``). Errors are Kubernetes
+``Status`` bodies, which the apiserver passes through to the user.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import logging
+import socket
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from api.errors import ApiError
+from kubelet.runtime.base import ContainerRuntime
+from kubelet.worker import PodWorker
+
+log = logging.getLogger(__name__)
+
+PodLookup = Callable[[str, str], PodWorker | None]
+
+_TRUE = ("1", "true", "True", "yes")
+
+
+def _status(err: ApiError) -> JSONResponse:
+    return JSONResponse(err.to_status(), status_code=err.code)
+
+
+def make_app(lookup: PodLookup, runtime: ContainerRuntime, secret: str | None) -> Starlette:
+    """The ASGI app; ``lookup(namespace, pod)`` finds the worker of a pod on this node."""
+
+    def authorized(request: Request) -> bool:
+        if not secret:
+            return False  # no shared secret configured: nobody may read logs
+        header = request.headers.get("authorization", "")
+        return hmac.compare_digest(header.encode(), f"Bearer {secret}".encode())
+
+    def find(request: Request, previous: bool = False) -> tuple[PodWorker, str]:
+        ns = request.path_params["namespace"]
+        pod = request.path_params["pod"]
+        container = request.path_params["container"]
+        worker = lookup(ns, pod)
+        if worker is None:
+            raise ApiError(
+                404,
+                f'pod "{pod}" in namespace "{ns}" is not running on this node',
+                name=pod,
+                kind="pods",
+            )
+        cid = worker.container_id(container, previous=previous)
+        if cid is None:
+            if previous:
+                raise ApiError(
+                    400,
+                    f'previous terminated container "{container}" in pod "{pod}" not found',
+                    "BadRequest",
+                )
+            raise ApiError(
+                400,
+                f'container "{container}" in pod "{pod}" is waiting to start: '
+                "it has not been created yet",
+                "BadRequest",
+            )
+        return worker, cid
+
+    async def container_logs(request: Request) -> Response:
+        if not authorized(request):
+            return _status(ApiError(401, "Unauthorized: the kubelet needs the apiserver's secret"))
+        q = request.query_params
+        try:
+            _, cid = find(request, previous=q.get("previous", "") in _TRUE)
+            tail = int(q["tailLines"]) if q.get("tailLines") not in (None, "") else None
+        except ApiError as e:
+            return _status(e)
+        except ValueError:
+            return _status(ApiError(400, "tailLines must be a whole number", "BadRequest"))
+        timestamps = q.get("timestamps", "") in _TRUE
+        if q.get("follow", "") in _TRUE:
+            stream = runtime.stream_logs(cid, tail=tail, timestamps=timestamps)
+            return StreamingResponse(stream, media_type="text/plain")
+        data = await runtime.logs(cid, tail=tail, timestamps=timestamps)
+        return Response(data, media_type="text/plain")
+
+    async def exec_command(request: Request) -> Response:
+        if not authorized(request):
+            return _status(ApiError(401, "Unauthorized: the kubelet needs the apiserver's secret"))
+        try:
+            body = await request.json()
+        except ValueError:
+            body = None
+        command = body.get("command") if isinstance(body, dict) else None
+        if not isinstance(command, list) or not command:
+            return _status(ApiError(400, 'exec needs a JSON body {"command": ["cmd", "arg"]}'))
+        try:
+            _, cid = find(request)
+        except ApiError as e:
+            return _status(e)
+        timeout = float(body.get("timeout") or 300) if isinstance(body, dict) else 300.0
+        try:
+            result = await runtime.exec(cid, [str(c) for c in command], timeout)
+        except Exception as e:  # noqa: BLE001 - report the runtime's error to the user
+            return _status(ApiError(500, f"exec failed: {e}"))
+        return JSONResponse(
+            {
+                "stdout": result.stdout.decode(errors="replace"),
+                "stderr": result.stderr.decode(errors="replace"),
+                "exitCode": result.exit_code,
+            }
+        )
+
+    async def healthz(request: Request) -> Response:
+        return PlainTextResponse("ok")
+
+    routes = [
+        Route("/healthz", healthz),
+        Route("/containerLogs/{namespace}/{pod}/{container}", container_logs),
+        Route("/exec/{namespace}/{pod}/{container}", exec_command, methods=["POST"]),
+    ]
+    return Starlette(routes=routes)
+
+
+class _QuietServer(uvicorn.Server):
+    """uvicorn without its own signal handling: the kubelet decides when to stop."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+class KubeletServer:
+    """Runs the app on ``address:port`` (port 0: a free one), HTTP or HTTPS."""
+
+    def __init__(
+        self,
+        app: Any,
+        address: str,
+        port: int,
+        certfile: str | None = None,
+        keyfile: str | None = None,
+    ) -> None:
+        self.sock = socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((address, port))
+        self.port = int(self.sock.getsockname()[1])
+        self.scheme = "https" if certfile else "http"
+        config = uvicorn.Config(
+            app,
+            log_level="warning",
+            ssl_certfile=certfile,
+            ssl_keyfile=keyfile,
+            lifespan="off",
+            timeout_graceful_shutdown=1,
+        )
+        self.server = _QuietServer(config)
+        self.task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self.task = asyncio.create_task(
+            self.server.serve(sockets=[self.sock]), name="kubelet-server"
+        )
+
+    async def stop(self) -> None:
+        self.server.should_exit = True
+        if self.task is not None:
+            try:
+                await asyncio.wait_for(self.task, 3)
+            except (TimeoutError, asyncio.CancelledError, Exception):  # noqa: BLE001
+                self.task.cancel()
+        self.sock.close()

@@ -1,0 +1,158 @@
+"""Pod volumes as directories under the kubelet's root, bind-mounted into containers.
+
+Layout: ``ROOT/pods/<pod uid>/volumes/<kind>/<volume name>``. ConfigMap and Secret volumes
+are files written from the objects (Secrets mode 0400 unless ``defaultMode`` says
+otherwise); emptyDir is an empty directory that lives as long as the pod; hostPath is the
+host's own path.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from kubelet.envvars import configmap_items, secret_items
+from kubelet.runtime.base import Mount
+
+
+class VolumeError(Exception):
+    """A volume cannot be prepared (missing ConfigMap or Secret, bad path)."""
+
+
+def pod_dir(root_dir: str | Path, pod_uid: str) -> Path:
+    return Path(root_dir) / "pods" / pod_uid
+
+
+def _write_file(path: Path, data: bytes, mode: int) -> None:
+    """Write atomically and only when the content changed, so running readers never see
+    a half-written file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists() and path.read_bytes() == data:
+        os.chmod(path, mode)
+        return
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    os.chmod(tmp, mode)
+    os.replace(tmp, path)
+
+
+def _project(
+    target: Path, items_by_key: dict[str, bytes], spec: dict[str, Any], default_mode: int
+) -> None:
+    """Write a ConfigMap/Secret projection: all keys, or only ``items`` (key → path)."""
+    target.mkdir(parents=True, exist_ok=True)
+    wanted: dict[str, tuple[bytes, int]] = {}
+    if spec.get("items"):
+        for item in spec["items"]:
+            key = item.get("key", "")
+            if key not in items_by_key:
+                if spec.get("optional"):
+                    continue
+                raise VolumeError(f'key "{key}" not found')
+            rel = item.get("path") or key
+            wanted[rel] = (items_by_key[key], int(item.get("mode", default_mode)))
+    else:
+        wanted = {k: (v, default_mode) for k, v in items_by_key.items()}
+    for rel, (data, mode) in wanted.items():
+        dest = (target / rel).resolve()
+        if not str(dest).startswith(str(target.resolve())):
+            raise VolumeError(f"item path {rel!r} leaves the volume")
+        _write_file(dest, data, mode)
+    # Keys removed from the object disappear from the volume too.
+    for existing in target.rglob("*"):
+        if existing.is_file() and str(existing.relative_to(target)) not in wanted:
+            existing.unlink()
+
+
+def prepare_volumes(
+    root_dir: str | Path,
+    pod: dict[str, Any],
+    configmaps: Mapping[str, dict[str, Any] | None],
+    secrets: Mapping[str, dict[str, Any] | None],
+) -> dict[str, str]:
+    """Create or refresh every volume of ``pod``; returns volume name → host path."""
+    uid = pod["metadata"]["uid"]
+    base = pod_dir(root_dir, uid) / "volumes"
+    paths: dict[str, str] = {}
+    for vol in (pod.get("spec") or {}).get("volumes") or []:
+        name = vol.get("name", "")
+        if "hostPath" in vol:
+            hp = vol["hostPath"]
+            path = Path(hp.get("path", ""))
+            kind = hp.get("type") or ""
+            if not path.exists():
+                if kind == "DirectoryOrCreate":
+                    path.mkdir(parents=True, exist_ok=True)
+                elif kind == "FileOrCreate":
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    path.touch()
+                elif kind:
+                    raise VolumeError(f'volume "{name}": hostPath {path} does not exist ({kind})')
+            paths[name] = str(path)
+        elif "configMap" in vol:
+            spec = vol["configMap"] or {}
+            cm = configmaps.get(spec.get("name", ""))
+            target = base / "configmap" / name
+            if cm is None:
+                if not spec.get("optional"):
+                    raise VolumeError(f'volume "{name}": configmap "{spec.get("name")}" not found')
+                target.mkdir(parents=True, exist_ok=True)
+            else:
+                try:
+                    _project(target, configmap_items(cm), spec, int(spec.get("defaultMode", 0o644)))
+                except VolumeError as e:
+                    raise VolumeError(
+                        f'volume "{name}": configmap "{spec.get("name")}": {e}'
+                    ) from e
+            paths[name] = str(target)
+        elif "secret" in vol:
+            spec = vol["secret"] or {}
+            secret = secrets.get(spec.get("secretName", ""))
+            target = base / "secret" / name
+            if secret is None:
+                if not spec.get("optional"):
+                    raise VolumeError(
+                        f'volume "{name}": secret "{spec.get("secretName")}" not found'
+                    )
+                target.mkdir(parents=True, exist_ok=True)
+            else:
+                try:
+                    _project(
+                        target, secret_items(secret), spec, int(spec.get("defaultMode", 0o400))
+                    )
+                except VolumeError as e:
+                    raise VolumeError(
+                        f'volume "{name}": secret "{spec.get("secretName")}": {e}'
+                    ) from e
+            paths[name] = str(target)
+        else:
+            # emptyDir, and anything we do not implement, gets a pod-lifetime directory.
+            target = base / "empty-dir" / name
+            target.mkdir(parents=True, exist_ok=True)
+            os.chmod(target, 0o777)
+            paths[name] = str(target)
+    return paths
+
+
+def container_mounts(container: dict[str, Any], volume_paths: Mapping[str, str]) -> list[Mount]:
+    """The bind mounts for one container's ``volumeMounts`` (with ``subPath``)."""
+    mounts = []
+    for vm in container.get("volumeMounts") or []:
+        name = vm.get("name", "")
+        if name not in volume_paths:
+            raise VolumeError(f'volumeMount "{name}" names no volume of the pod')
+        host = volume_paths[name]
+        if vm.get("subPath"):
+            host = os.path.join(host, vm["subPath"])
+            if not os.path.exists(host):
+                os.makedirs(host, exist_ok=True)
+        mounts.append(Mount(host, vm.get("mountPath", ""), bool(vm.get("readOnly", False))))
+    return mounts
+
+
+def remove_pod_dir(root_dir: str | Path, pod_uid: str) -> None:
+    """Delete everything the kubelet wrote for a pod (emptyDirs included)."""
+    shutil.rmtree(pod_dir(root_dir, pod_uid), ignore_errors=True)
