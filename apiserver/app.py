@@ -1,0 +1,170 @@
+"""The FastAPI application: discovery, OpenAPI, health, and the resource paths."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+from fastapi import FastAPI
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+
+from api.errors import ApiError
+from apiserver import discovery, openapi
+from apiserver.auth import TokenAuthenticator, User
+from apiserver.authz import Authorizer
+from apiserver.bodies import json_response, status_response
+from apiserver.cluster_state import ALWAYS_NAMESPACES, ClusterState
+from apiserver.objects import ObjectService, WriteOptions
+from apiserver.paths import parse_resource_path
+from apiserver.pods import PodSubresources
+from apiserver.rest import ResourceHandler
+from apiserver.store import Store
+from apiserver.watch import WatchHub
+
+log = logging.getLogger("kubelab.apiserver")
+
+DISCOVERY_V2 = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
+PUBLIC_PATHS = {"/version", "/version/", "/healthz", "/readyz", "/livez"}
+
+
+@dataclass
+class ServerConfig:
+    home: Path
+    db_url: str
+    tokens_file: Path
+    kubelet_secret: str
+    server_address: str = "127.0.0.1:6443"
+    keep_revisions: int = 1000
+    rbac_file: Path | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class ApiServer:
+    """The running server's parts, reachable from tests and the launcher."""
+
+    def __init__(self, config: ServerConfig) -> None:
+        self.config = config
+        self.store = Store(config.db_url, keep_revisions=config.keep_revisions)
+        self.state = ClusterState()
+        self.hub = WatchHub(self.store)
+        self.objects = ObjectService(self.store, self.state)
+        self.pods = PodSubresources(self.store, self.state, self.objects, config.kubelet_secret)
+        self.rest = ResourceHandler(self.store, self.hub, self.objects, self.pods)
+        self.authn = TokenAuthenticator(config.tokens_file)
+        self.authz = Authorizer(config.rbac_file, self.store)
+
+    async def start(self) -> None:
+        self.store.start(asyncio.get_running_loop())
+        self.state.rebuild(self.store)
+        from api.registry import by_plural
+
+        ns_info = by_plural("", "namespaces")
+        assert ns_info is not None
+        for ns in ALWAYS_NAMESPACES:
+            if ns not in self.state.namespaces:
+                obj = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}
+                try:
+                    await self.objects.create(ns_info, obj, None, WriteOptions(field_validation="Ignore"))
+                except ApiError as exc:
+                    if exc.code != 409:
+                        raise
+
+    def stop(self) -> None:
+        self.store.stop()
+
+    async def dispatch(self, request: Request) -> Response:
+        path = request.url.path
+        try:
+            user: User | None = None
+            if path not in PUBLIC_PATHS:
+                user = self.authn.authenticate(request.headers.get("authorization"))
+            special = self._special(request, path)
+            if special is not None:
+                return special
+            target = parse_resource_path(path)
+            if target is None:
+                raise ApiError(404, f"the server could not find the requested resource {path}", "NotFound")
+            assert user is not None
+            self.authz.authorize(user, request, target)
+            return await self.rest.handle(request, target)
+        except ApiError as err:
+            return status_response(err)
+        except Exception as exc:  # a bug: answer with a Status, keep serving
+            log.exception("internal error on %s %s", request.method, path)
+            return status_response(ApiError(500, f"internal error: {type(exc).__name__}: {exc}", "InternalError"))
+
+    def _special(self, request: Request, path: str) -> Response | None:
+        p = path.rstrip("/") or "/"
+        if request.method != "GET":
+            return None
+        if p == "/version":
+            return json_response(discovery.version_info())
+        if p in ("/healthz", "/readyz", "/livez"):
+            return PlainTextResponse("ok")
+        if p == "/api":
+            if "apidiscovery.k8s.io" in request.headers.get("accept", "") and "v=v2;" in request.headers.get("accept", ""):
+                return Response(
+                    orjson.dumps(discovery.aggregated_discovery(core=True)),
+                    media_type=DISCOVERY_V2,
+                )
+            return json_response(discovery.api_versions(self.config.server_address))
+        if p == "/apis":
+            if "apidiscovery.k8s.io" in request.headers.get("accept", "") and "v=v2;" in request.headers.get("accept", ""):
+                return Response(
+                    orjson.dumps(discovery.aggregated_discovery(core=False)),
+                    media_type=DISCOVERY_V2,
+                )
+            return json_response(discovery.api_group_list())
+        parts = p.strip("/").split("/")
+        if parts[0] == "api" and len(parts) == 2:
+            rl = discovery.api_resource_list("", parts[1])
+            if rl is None:
+                raise ApiError(404, f"the server does not serve {path}", "NotFound")
+            return json_response(rl)
+        if parts[0] == "apis" and len(parts) in (2, 3):
+            if len(parts) == 2:
+                groups = [g for g in discovery.api_group_list()["groups"] if g["name"] == parts[1]]
+                if not groups:
+                    raise ApiError(404, f"the server does not serve the API group {parts[1]}", "NotFound")
+                return json_response({"kind": "APIGroup", "apiVersion": "v1", **groups[0]})
+            rl = discovery.api_resource_list(parts[1], parts[2])
+            if rl is None:
+                raise ApiError(404, f"the server does not serve {parts[1]}/{parts[2]}", "NotFound")
+            return json_response(rl)
+        if p == "/openapi/v2":
+            return Response(openapi.OPENAPI_V2_STUB, media_type="application/octet-stream")
+        if p == "/openapi/v3":
+            return json_response(openapi.openapi_v3_root())
+        if p.startswith("/openapi/v3/"):
+            doc = openapi.openapi_v3_document(p[len("/openapi/v3/"):])
+            if doc is None:
+                raise ApiError(404, f"no OpenAPI document for {p}", "NotFound")
+            return json_response(doc)
+        return None
+
+
+def create_app(config: ServerConfig) -> FastAPI:
+    """The ASGI application for ``config``; the store starts with the app."""
+    server = ApiServer(config)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> Any:
+        await server.start()
+        try:
+            yield
+        finally:
+            server.stop()
+
+    app = FastAPI(lifespan=lifespan, openapi_url=None, docs_url=None, redoc_url=None)
+    app.state.server = server
+    methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+    # One Starlette route for everything: the REST paths are parsed by hand, which is both
+    # faster than FastAPI's per-route dependency injection and closer to how kube routes.
+    app.router.add_route("/{path:path}", server.dispatch, methods=methods)
+    return app

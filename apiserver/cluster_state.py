@@ -1,0 +1,200 @@
+"""Cluster-wide facts the apiserver must check on a write, kept in memory.
+
+Which namespaces exist, which GPU each live pod holds, which node ports are taken. They
+are updated at the moment a write is decided (before it is committed), because writes
+are decided one at a time: two bindings racing for one GPU can never both pass.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import orjson
+
+from api.errors import ApiError
+from api.registry import ResourceInfo
+
+Obj = dict[str, Any]
+
+GPU_ANNOTATION = "kubelab.io/gpu-uuids"
+NODE_PORT_RANGE = (30000, 32767)
+ALWAYS_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+
+
+def pod_gpus(pod: Obj) -> list[str]:
+    """The GPU UUIDs a pod holds: bound, not finished, and annotated by the scheduler."""
+    spec = pod.get("spec") or {}
+    if not spec.get("nodeName"):
+        return []
+    if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+        return []
+    raw = ((pod.get("metadata") or {}).get("annotations") or {}).get(GPU_ANNOTATION) or ""
+    return [u for u in (x.strip() for x in raw.split(",")) if u]
+
+
+def _service_node_ports(svc: Obj) -> list[int]:
+    return [
+        int(p["nodePort"])
+        for p in (svc.get("spec") or {}).get("ports") or []
+        if isinstance(p, dict) and isinstance(p.get("nodePort"), int)
+    ]
+
+
+class ClusterState:
+    """In-memory indexes over the stored objects that writes are checked against."""
+
+    def __init__(self) -> None:
+        self.namespaces: dict[str, bool] = {}  # name -> terminating
+        self.gpu_holder: dict[tuple[str, str], str] = {}  # (node, uuid) -> "ns/pod"
+        self.node_ports: dict[int, str] = {}  # nodePort -> "ns/service"
+
+    def rebuild(self, store: Any) -> None:
+        """Reload every index from the store (at start, and after a failed commit)."""
+        self.namespaces.clear()
+        self.gpu_holder.clear()
+        self.node_ports.clear()
+        _, nss = store.list_raw("/namespaces")
+        for raw in nss:
+            ns = orjson.loads(raw)
+            self.namespaces[ns["metadata"]["name"]] = bool(ns["metadata"].get("deletionTimestamp"))
+        _, pods = store.list_raw("/pods")
+        for raw in pods:
+            pod = orjson.loads(raw)
+            self._index_pod(pod["metadata"]["namespace"], pod["metadata"]["name"], None, pod)
+        _, svcs = store.list_raw("/services")
+        for raw in svcs:
+            svc = orjson.loads(raw)
+            key = f"{svc['metadata']['namespace']}/{svc['metadata']['name']}"
+            for port in _service_node_ports(svc):
+                self.node_ports[port] = key
+
+    # -- namespaces ----------------------------------------------------------------------
+
+    def require_namespace_open(self, ns: str) -> None:
+        if ns not in self.namespaces:
+            raise ApiError(
+                404,
+                f'namespaces "{ns}" not found: create it first (kl create namespace {ns})',
+                name=ns,
+                kind="namespaces",
+            )
+        if self.namespaces[ns]:
+            raise ApiError(
+                403,
+                f"unable to create new content in namespace {ns} because it is being terminated",
+                "Forbidden",
+                name=ns,
+                kind="namespaces",
+            )
+
+    # -- GPUs ----------------------------------------------------------------------------
+
+    def _index_pod(self, ns: str, name: str, old: Obj | None, new: Obj | None) -> None:
+        key = f"{ns}/{name}"
+        if old is not None:
+            node = (old.get("spec") or {}).get("nodeName") or ""
+            for u in pod_gpus(old):
+                if self.gpu_holder.get((node, u)) == key:
+                    del self.gpu_holder[(node, u)]
+        if new is not None:
+            node = (new.get("spec") or {}).get("nodeName") or ""
+            for u in pod_gpus(new):
+                self.gpu_holder[(node, u)] = key
+
+    def check_gpus_free(self, ns: str, name: str, node: str, uuids: list[str]) -> None:
+        """409 if another live pod on ``node`` holds one of ``uuids``."""
+        key = f"{ns}/{name}"
+        for u in uuids:
+            holder = self.gpu_holder.get((node, u))
+            if holder is not None and holder != key:
+                raise ApiError(
+                    409,
+                    f"GPU {u} on node {node} is already held by pod {holder}: pick a free GPU "
+                    "(the scheduler retries on its own)",
+                    "Conflict",
+                    name=name,
+                    kind="pods",
+                )
+
+    # -- services ------------------------------------------------------------------------
+
+    def _allocate_node_ports(self, svc: Obj, key: str) -> None:
+        spec = svc.get("spec") or {}
+        if spec.get("type") not in ("NodePort", "LoadBalancer"):
+            return
+        for p in spec.get("ports") or []:
+            if not isinstance(p, dict):
+                continue
+            want = p.get("nodePort")
+            if isinstance(want, int) and want:
+                holder = self.node_ports.get(want)
+                if holder is not None and holder != key:
+                    raise ApiError(
+                        422,
+                        f"Service \"{key.split('/')[1]}\" is invalid: spec.ports.nodePort: "
+                        f"Invalid value: {want}: provided port is already allocated to {holder}; "
+                        "leave nodePort out to get a free one",
+                        "Invalid",
+                    )
+                continue
+            lo, hi = NODE_PORT_RANGE
+            for _ in range(hi - lo + 1):
+                cand = random.randint(lo, hi)
+                if cand not in self.node_ports:
+                    p["nodePort"] = cand
+                    self.node_ports[cand] = key
+                    break
+            else:
+                raise ApiError(500, "no free node port left in 30000-32767", "InternalError")
+
+    def admit_create(self, info: ResourceInfo, obj: Obj) -> None:
+        """Checks and allocations for a new object (before it is written)."""
+        if info.kind == "Service":
+            meta = obj["metadata"]
+            self._allocate_node_ports(obj, f"{meta.get('namespace')}/{meta.get('name')}")
+
+    # -- the write hook ------------------------------------------------------------------
+
+    def before_write(
+        self, info: ResourceInfo, ns: str, name: str, old: Obj | None, new: Obj | None
+    ) -> None:
+        """Keep the indexes in step with a write that has just been decided."""
+        if info.kind == "Pod":
+            self._index_pod(ns, name, old, new)
+        elif info.kind == "Namespace":
+            if new is None:
+                self.namespaces.pop(name, None)
+            else:
+                self.namespaces[name] = bool(new["metadata"].get("deletionTimestamp"))
+        elif info.kind == "Service":
+            key = f"{ns}/{name}"
+            if old is not None:
+                for port in _service_node_ports(old):
+                    if self.node_ports.get(port) == key:
+                        del self.node_ports[port]
+            if new is not None:
+                self._allocate_node_ports(new, key)
+
+    # -- graceful deletion ---------------------------------------------------------------
+
+    def graceful_delete(self, info: ResourceInfo, obj: Obj, grace: int | None) -> bool:
+        """Pods on a node are only marked: their kubelet stops them, then removes them."""
+        if info.kind != "Pod" or grace == 0:
+            return False
+        if not (obj.get("spec") or {}).get("nodeName"):
+            return False
+        return (obj.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
+
+    def grace_seconds(self, info: ResourceInfo, obj: Obj, grace: int | None) -> int:
+        if grace is not None:
+            return max(0, int(grace))
+        if info.kind == "Pod":
+            return int((obj.get("spec") or {}).get("terminationGracePeriodSeconds", 30))
+        return 0
+
+    def waits_for_kubelet(self, info: ResourceInfo, obj: Obj) -> bool:
+        """A terminating pod whose finalizers are gone still waits for its kubelet."""
+        return self.graceful_delete(info, obj, None) and (obj["metadata"].get(
+            "deletionGracePeriodSeconds"
+        ) or 0) > 0

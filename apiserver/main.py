@@ -1,0 +1,142 @@
+"""`kubelab apiserver`: serve the Kubernetes API over HTTPS from a SQLite file or PostgreSQL."""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import logging
+import os
+import sys
+from pathlib import Path
+
+import yaml
+
+from apiserver.auth import ensure_admin_token, ensure_secret_file
+from apiserver.tls import default_hosts, ensure_ca, issue_serving_cert
+
+
+def default_home() -> Path:
+    return Path(os.environ.get("KUBELAB_HOME") or Path.home() / ".kubelab")
+
+
+def write_kubeconfig(
+    path: Path, server: str, ca_pem: bytes, token: str, user: str = "admin", cluster: str = "kubelab"
+) -> None:
+    """A standard kubeconfig that kl, kubectl and the Python client all read (mode 0600)."""
+    cfg = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [
+            {
+                "name": cluster,
+                "cluster": {
+                    "server": server,
+                    "certificate-authority-data": base64.b64encode(ca_pem).decode(),
+                },
+            }
+        ],
+        "users": [{"name": user, "user": {"token": token}}],
+        "contexts": [
+            {"name": cluster, "context": {"cluster": cluster, "user": user, "namespace": "default"}}
+        ],
+        "current-context": cluster,
+        "preferences": {},
+    }
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        yaml.safe_dump(cfg, f, sort_keys=False)
+    os.replace(tmp, path)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="kubelab apiserver",
+        description="Serve the Kubernetes API (HTTPS, bearer tokens) backed by SQLite or PostgreSQL.",
+        epilog="example: kubelab apiserver --home ~/.kubelab --port 6443",
+    )
+    p.add_argument("--home", type=Path, default=default_home(),
+                   help="state directory: state.db, pki/, tokens.csv, kubeconfig (default $KUBELAB_HOME or ~/.kubelab)")
+    p.add_argument("--port", type=int, default=6443, help="HTTPS port (default 6443)")
+    p.add_argument("--listen", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--db", default="",
+                   help="database URL: sqlite:///PATH (default HOME/state.db) or postgresql+psycopg://user@host/db")
+    p.add_argument("--advertise-address", default="",
+                   help="address clients and nodes use to reach this server (default: --listen, or 127.0.0.1)")
+    p.add_argument("--tls-san", action="append", default=[],
+                   help="extra host name or IP for the serving certificate (repeatable)")
+    p.add_argument("--tokens-file", type=Path, default=None,
+                   help="static token file token,user,uid,\"groups\" (default HOME/tokens.csv)")
+    p.add_argument("--rbac-file", type=Path, default=None, help="roles and bindings (default HOME/rbac.yaml)")
+    p.add_argument("--keep-revisions", type=int, default=1000,
+                   help="change-log revisions kept for resuming watches (default 1000)")
+    p.add_argument("--log-level", default="warning", help="debug, info, warning, error")
+    return p
+
+
+def prepare_home(args: argparse.Namespace) -> tuple[str, Path, Path, str, str]:
+    """Create what the server needs under its home; return (db_url, cert, key, token, secret)."""
+    home: Path = args.home.expanduser().resolve()
+    home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(home, 0o700)
+    db_url = args.db or f"sqlite:///{home / 'state.db'}"
+    if db_url.startswith("postgresql://"):
+        db_url = "postgresql+psycopg://" + db_url[len("postgresql://"):]
+    ca_cert, _ = ensure_ca(home)
+    hosts = default_hosts(args.listen) + list(args.tls_san)
+    if args.advertise_address:
+        hosts.append(args.advertise_address)
+    cert, key = issue_serving_cert(home, "apiserver", hosts)
+    token = ensure_admin_token(home)
+    secret = ensure_secret_file(home / "kubelet-secret")
+    advertise = args.advertise_address or ("127.0.0.1" if args.listen in ("0.0.0.0", "::") else args.listen)
+    host = f"[{advertise}]" if ":" in advertise else advertise
+    write_kubeconfig(home / "kubeconfig", f"https://{host}:{args.port}", ca_cert.read_bytes(), token)
+    return db_url, cert, key, token, secret
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    import uvicorn
+
+    from apiserver.app import ServerConfig, create_app
+
+    db_url, cert, key, _token, secret = prepare_home(args)
+    home: Path = args.home.expanduser().resolve()
+    config = ServerConfig(
+        home=home,
+        db_url=db_url,
+        tokens_file=args.tokens_file or home / "tokens.csv",
+        kubelet_secret=secret,
+        server_address=f"{args.advertise_address or args.listen}:{args.port}",
+        keep_revisions=args.keep_revisions,
+        rbac_file=args.rbac_file or home / "rbac.yaml",
+    )
+    try:
+        app = create_app(config)
+    except Exception as exc:
+        print(f"kubelab apiserver: cannot open the store {db_url}: {exc}", file=sys.stderr)
+        return 1
+    uv = uvicorn.Config(
+        app,
+        host=args.listen,
+        port=args.port,
+        ssl_certfile=str(cert),
+        ssl_keyfile=str(key),
+        log_level=args.log_level,
+        access_log=False,
+        loop="uvloop",
+        http="httptools",
+        backlog=4096,
+        timeout_keep_alive=30,
+        timeout_graceful_shutdown=2,
+        lifespan="on",
+    )
+    server = uvicorn.Server(uv)
+    server.run()
+    return 0 if server.started else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,375 @@
+"""What a write means in Kubernetes: server-owned metadata, generation, status
+separation, optimistic concurrency, finalizers and graceful deletion.
+
+This layer knows nothing of HTTP; ``rest.py`` turns requests into calls here.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import secrets
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from api import defaults, validation
+from api.errors import ApiError, Cause, already_exists, bad_request, conflict, invalid, not_found
+from api.registry import ResourceInfo
+from apiserver.cluster_state import ClusterState
+from apiserver.store import DELETED, Event, Store
+
+Obj = dict[str, Any]
+
+# Kinds whose status is written only through /status (the main resource ignores it).
+_SEPARATE_STATUS = {"Pod", "Node", "Service", "Deployment", "ReplicaSet", "Job", "Namespace"}
+
+
+def store_key(info: ResourceInfo) -> str:
+    """The store's name for a resource: ``group/plural`` (``/pods`` for core)."""
+    return f"{info.group}/{info.plural}"
+
+
+def rfc3339(t: datetime | None = None) -> str:
+    return (t or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class WriteOptions:
+    dry_run: bool = False
+    field_validation: str = "Strict"  # Strict | Warn | Ignore
+    warnings: list[str] | None = None
+
+
+_PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+def _drop_path(obj: Any, path: str) -> None:
+    """Remove the field at a path like ``spec.containers[0].imagee`` (unknown fields)."""
+    parts: list[str | int] = [
+        m.group(1) if m.group(1) is not None else int(m.group(2)) for m in _PATH_PART.finditer(path)
+    ]
+    cur = obj
+    for part in parts[:-1]:
+        try:
+            cur = cur[part]
+        except (KeyError, IndexError, TypeError):
+            return
+    last = parts[-1] if parts else None
+    if isinstance(cur, dict) and isinstance(last, str):
+        cur.pop(last, None)
+
+
+def _random_suffix(n: int = 5) -> str:
+    alphabet = "bcdfghjklmnpqrstvwxz2456789"
+    return "".join(secrets.choice(alphabet) for _ in range(n))
+
+
+class ObjectService:
+    """Create, update, patch and delete objects with Kubernetes semantics."""
+
+    def __init__(self, store: Store, state: ClusterState) -> None:
+        self.store = store
+        self.state = state
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def _check_kind(self, info: ResourceInfo, obj: Obj) -> None:
+        kind = obj.get("kind")
+        api_version = obj.get("apiVersion")
+        if kind is not None and kind != info.kind:
+            raise bad_request(
+                f'the body is a {kind}, but the URL is for {info.plural}: send it to the '
+                f"{kind}'s own path, or fix the body's kind to {info.kind!r}"
+            )
+        if api_version is not None and api_version != info.api_version:
+            raise bad_request(
+                f'the body has apiVersion "{api_version}", but {info.plural} are served as '
+                f'"{info.api_version}": set apiVersion: {info.api_version}'
+            )
+        obj["kind"] = info.kind
+        obj["apiVersion"] = info.api_version
+
+    def _check_fields(self, info: ResourceInfo, obj: Obj, opts: WriteOptions) -> None:
+        if opts.field_validation == "Ignore":
+            return
+        unknown = validation.unknown_fields(info.kind, obj)
+        if not unknown:
+            return
+        if opts.field_validation == "Strict":
+            raise invalid(
+                info.kind,
+                str((obj.get("metadata") or {}).get("name") or ""),
+                [
+                    Cause(f, f'unknown field "{f}": remove it, or check its spelling', "FieldValueInvalid")
+                    for f in unknown
+                ],
+                info.group,
+            )
+        if opts.warnings is not None and opts.field_validation == "Warn":
+            opts.warnings.extend(f'unknown field "{f}"' for f in unknown)
+        for f in unknown:
+            _drop_path(obj, f)
+
+    def _validate(self, info: ResourceInfo, obj: Obj, old: Obj | None) -> None:
+        causes = validation.validate(info.kind, obj, old)
+        if causes:
+            raise invalid(info.kind, str(obj["metadata"].get("name") or ""), causes, info.group)
+
+    def _namespace_for(self, info: ResourceInfo, obj: Obj, namespace: str | None) -> str:
+        meta = obj.setdefault("metadata", {})
+        if not isinstance(meta, dict):
+            raise invalid(info.kind, "", [Cause("metadata", "must be an object")])
+        if not info.namespaced:
+            meta.pop("namespace", None)
+            return ""
+        body_ns = meta.get("namespace")
+        ns = namespace or body_ns or "default"
+        if body_ns and namespace and body_ns != namespace:
+            raise bad_request(
+                f'the namespace of the object ({body_ns}) does not match the namespace on the '
+                f"request ({namespace}): drop metadata.namespace or send it to namespace {body_ns}"
+            )
+        meta["namespace"] = ns
+        return str(ns)
+
+    async def _write(
+        self, info: ResourceInfo, ns: str, name: str, compute: Callable[[Obj | None], Obj | None],
+        opts: WriteOptions,
+    ) -> Event:
+        key = store_key(info)
+        if opts.dry_run:
+            current = self.store._current_for_write(key, ns, name)
+            new = compute(copy.deepcopy(current) if current is not None else None)
+            if new is None and current is None:
+                raise not_found(info.plural, name, info.group)
+            final = new if new is not None else current
+            assert final is not None
+            return Event(self.store.committed_rv, "DRYRUN", key, ns, name, b"", final)
+
+        def guarded(current: Obj | None) -> Obj | None:
+            new = compute(current)
+            self.state.before_write(info, ns, name, current, new)
+            return new
+
+        try:
+            return await self.store.mutate(key, ns, name, guarded)
+        except ApiError:
+            raise
+        except Exception:
+            self.state.rebuild(self.store)
+            raise
+
+    # -- create --------------------------------------------------------------------------
+
+    async def create(
+        self, info: ResourceInfo, obj: Obj, namespace: str | None, opts: WriteOptions
+    ) -> Obj:
+        """POST: a new object with server-owned metadata; 409 if the name is taken."""
+        if not isinstance(obj, dict):
+            raise bad_request("the body must be a JSON or YAML object")
+        self._check_kind(info, obj)
+        self._check_fields(info, obj, opts)
+        ns = self._namespace_for(info, obj, namespace)
+        meta = obj["metadata"]
+        if not meta.get("name") and meta.get("generateName"):
+            meta["name"] = f"{meta['generateName']}{_random_suffix()}"
+        name = str(meta.get("name") or "")
+        if ns:
+            self.state.require_namespace_open(ns)
+        for k in ("uid", "resourceVersion", "creationTimestamp", "deletionTimestamp",
+                  "deletionGracePeriodSeconds", "generation", "selfLink", "managedFields"):
+            meta.pop(k, None)
+        if info.kind in _SEPARATE_STATUS:
+            obj.pop("status", None)
+        defaults.apply_defaults(info.kind, obj)
+        self._validate(info, obj, None)
+        self.state.admit_create(info, obj)
+        meta["uid"] = str(uuid.uuid4())
+        meta["creationTimestamp"] = rfc3339()
+        if info.has_spec:
+            meta["generation"] = 1
+
+        def compute(current: Obj | None) -> Obj:
+            if current is not None:
+                raise already_exists(info.plural, name, info.group)
+            return obj
+
+        ev = await self._write(info, ns, name, compute, opts)
+        return ev.obj
+
+    # -- update --------------------------------------------------------------------------
+
+    def _merge_update(
+        self, info: ResourceInfo, current: Obj, new: Obj, subresource: str
+    ) -> Obj:
+        """The object to store for a PUT of ``new`` over ``current``."""
+        cur_meta = current.get("metadata") or {}
+        new_meta = new.setdefault("metadata", {})
+        rv = new_meta.get("resourceVersion")
+        if rv not in (None, "", cur_meta.get("resourceVersion")):
+            raise conflict(info.plural, str(cur_meta.get("name")), info.group)
+        if new_meta.get("uid") not in (None, "", cur_meta.get("uid")):
+            raise conflict(info.plural, str(cur_meta.get("name")), info.group)
+        if subresource == "status":
+            out = copy.deepcopy(current)
+            if "status" in new:
+                out["status"] = new["status"]
+            else:
+                out.pop("status", None)
+            return out
+        for k in ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds",
+                  "generation", "namespace", "name"):
+            if k in cur_meta:
+                new_meta[k] = cur_meta[k]
+            else:
+                new_meta.pop(k, None)
+        if info.kind in _SEPARATE_STATUS:
+            if "status" in current:
+                new["status"] = current["status"]
+            else:
+                new.pop("status", None)
+        defaults.apply_defaults(info.kind, new)
+        if info.has_spec and new.get("spec") != current.get("spec"):
+            new_meta["generation"] = int(cur_meta.get("generation") or 0) + 1
+        return new
+
+    def _finish_update(self, info: ResourceInfo, current: Obj, out: Obj) -> Obj | None:
+        """Validate; remove an object whose deletion was only waiting for finalizers."""
+        self._validate(info, out, current)
+        meta = out["metadata"]
+        if meta.get("deletionTimestamp") and not meta.get("finalizers"):
+            if not self.state.waits_for_kubelet(info, out):
+                return None
+        return out
+
+    async def update(
+        self,
+        info: ResourceInfo,
+        name: str,
+        body: Obj,
+        namespace: str | None,
+        opts: WriteOptions,
+        subresource: str = "",
+    ) -> Obj:
+        """PUT: replace the object (or its status); 409 on a stale resourceVersion."""
+        if not isinstance(body, dict):
+            raise bad_request("the body must be a JSON or YAML object")
+        self._check_kind(info, body)
+        if subresource != "status":
+            self._check_fields(info, body, opts)
+        ns = self._namespace_for(info, body, namespace)
+        body_name = body["metadata"].get("name")
+        if body_name and body_name != name:
+            raise bad_request(
+                f'the name of the object ({body_name}) does not match the name on the URL '
+                f"({name}): they must be the same"
+            )
+        body["metadata"]["name"] = name
+
+        def compute(current: Obj | None) -> Obj | None:
+            if current is None:
+                raise not_found(info.plural, name, info.group)
+            out = self._merge_update(info, current, copy.deepcopy(body), subresource)
+            return self._finish_update(info, current, out)
+
+        ev = await self._write(info, ns, name, compute, opts)
+        return ev.obj
+
+    async def patch(
+        self,
+        info: ResourceInfo,
+        name: str,
+        namespace: str | None,
+        apply: Callable[[Obj], Obj],
+        opts: WriteOptions,
+        subresource: str = "",
+        create_if_missing: Callable[[], Obj] | None = None,
+    ) -> tuple[Obj, bool]:
+        """PATCH: ``apply`` maps the current object to the patched one. Returns (obj, created)."""
+        ns = (namespace or "default") if info.namespaced else ""
+        if create_if_missing is not None:
+            key = store_key(info)
+            if self.store._current_for_write(key, ns, name) is None:
+                obj = create_if_missing()
+                obj.setdefault("metadata", {})["name"] = name
+                return await self.create(info, obj, ns or None, opts), True
+
+        def compute(current: Obj | None) -> Obj | None:
+            if current is None:
+                raise not_found(info.plural, name, info.group)
+            patched = apply(copy.deepcopy(current))
+            if not isinstance(patched, dict):
+                raise bad_request("the patch did not produce an object")
+            self._check_kind(info, patched)
+            pm = patched.setdefault("metadata", {})
+            if not isinstance(pm, dict):
+                raise invalid(info.kind, name, [Cause("metadata", "must be an object")])
+            if pm.get("name", name) != name:
+                raise invalid(info.kind, name, [Cause("metadata.name", "field is immutable")])
+            if info.namespaced and pm.get("namespace", ns) != ns:
+                raise invalid(info.kind, name, [Cause("metadata.namespace", "field is immutable")])
+            out = self._merge_update(info, current, patched, subresource)
+            return self._finish_update(info, current, out)
+
+        ev = await self._write(info, ns, name, compute, opts)
+        return ev.obj, False
+
+    # -- delete --------------------------------------------------------------------------
+
+    async def delete(
+        self,
+        info: ResourceInfo,
+        name: str,
+        namespace: str | None,
+        opts: WriteOptions,
+        propagation: str | None = None,
+        grace_period: int | None = None,
+        precondition_uid: str | None = None,
+        precondition_rv: str | None = None,
+    ) -> tuple[Obj, bool]:
+        """DELETE: remove now, or mark for deletion. Returns (object, removed_now)."""
+        ns = (namespace or "default") if info.namespaced else ""
+        if propagation not in (None, "", "Background", "Foreground", "Orphan"):
+            raise bad_request(
+                f'propagationPolicy "{propagation}" is not one of Background, Foreground, Orphan'
+            )
+
+        def compute(current: Obj | None) -> Obj | None:
+            if current is None:
+                raise not_found(info.plural, name, info.group)
+            meta = current["metadata"]
+            if precondition_uid and meta.get("uid") != precondition_uid:
+                raise conflict(info.plural, name, info.group)
+            if precondition_rv and meta.get("resourceVersion") != precondition_rv:
+                raise conflict(info.plural, name, info.group)
+            finalizers = list(meta.get("finalizers") or [])
+            if propagation == "Foreground" and "foregroundDeletion" not in finalizers:
+                finalizers.append("foregroundDeletion")
+            if propagation == "Orphan" and "orphan" not in finalizers:
+                finalizers.append("orphan")
+            graceful = self.state.graceful_delete(info, current, grace_period)
+            if info.kind == "Namespace":
+                current.setdefault("status", {})["phase"] = "Terminating"
+                graceful = True
+            if not finalizers and not graceful:
+                return None
+            if meta.get("deletionTimestamp"):
+                if grace_period == 0 and not finalizers:
+                    return None
+                if finalizers == list(meta.get("finalizers") or []):
+                    return current  # already going away; a repeated DELETE changes nothing
+            meta["finalizers"] = finalizers
+            if not meta.get("deletionTimestamp"):
+                seconds = self.state.grace_seconds(info, current, grace_period)
+                meta["deletionTimestamp"] = rfc3339(datetime.now(UTC) + timedelta(seconds=seconds))
+                meta["deletionGracePeriodSeconds"] = seconds
+            if finalizers == [] and "finalizers" in meta:
+                del meta["finalizers"]
+            return current
+
+        ev = await self._write(info, ns, name, compute, opts)
+        return ev.obj, ev.type == DELETED
+

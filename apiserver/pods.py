@@ -1,0 +1,311 @@
+"""Subresources with behaviour of their own: binding, eviction, scale, namespace
+finalize, and the log and exec proxies to a pod's kubelet."""
+
+from __future__ import annotations
+
+import copy
+import ssl
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from api.errors import ApiError, Cause, bad_request, conflict, invalid, not_found
+from api.registry import ResourceInfo, by_plural
+from api.selectors import LabelSelector
+from apiserver.bodies import decode_body, json_response, success_status
+from apiserver.cluster_state import GPU_ANNOTATION, ClusterState
+from apiserver.objects import ObjectService, WriteOptions, rfc3339, store_key
+from apiserver.paths import Target
+from apiserver.store import Store
+
+if TYPE_CHECKING:
+    from apiserver.rest import ResourceHandler
+
+PODS = by_plural("", "pods")
+NODES = by_plural("", "nodes")
+
+
+def _selector_string(sel: dict[str, Any] | None) -> str:
+    if not sel:
+        return ""
+    try:
+        return LabelSelector.from_dict(sel).to_string()
+    except Exception:
+        return ",".join(f"{k}={v}" for k, v in (sel.get("matchLabels") or {}).items())
+
+
+def scale_of(obj: dict[str, Any]) -> dict[str, Any]:
+    """The autoscaling/v1 Scale view of a Deployment or ReplicaSet."""
+    meta = obj["metadata"]
+    spec = obj.get("spec") or {}
+    status = obj.get("status") or {}
+    return {
+        "kind": "Scale",
+        "apiVersion": "autoscaling/v1",
+        "metadata": {
+            "name": meta["name"],
+            "namespace": meta.get("namespace"),
+            "uid": meta.get("uid"),
+            "resourceVersion": meta.get("resourceVersion"),
+            "creationTimestamp": meta.get("creationTimestamp"),
+        },
+        "spec": {"replicas": int(spec.get("replicas", 1))},
+        "status": {
+            "replicas": int(status.get("replicas") or 0),
+            "selector": _selector_string(spec.get("selector")),
+        },
+    }
+
+
+class PodSubresources:
+    def __init__(self, store: Store, state: ClusterState, objects: ObjectService, kubelet_secret: str):
+        self.store = store
+        self.state = state
+        self.objects = objects
+        self.kubelet_secret = kubelet_secret
+        ctx = ssl.create_default_context()
+        # Kubelets serve self-signed certificates; the shared secret authenticates us to
+        # them, and their address comes from the Node object we store.
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        self._http = httpx.AsyncClient(verify=ctx, timeout=httpx.Timeout(30.0, read=None))
+
+    # -- binding -------------------------------------------------------------------------
+
+    async def bind(self, t: Target, body: Any, opts: WriteOptions) -> Response:
+        if not isinstance(body, dict):
+            raise bad_request("a Binding must be an object")
+        target = body.get("target") or {}
+        node = target.get("name") if isinstance(target, dict) else None
+        if not node:
+            raise invalid("Binding", t.name, [Cause("target.name", "Required value: the node to bind to")])
+        meta = body.get("metadata") or {}
+        annotations = meta.get("annotations") or {}
+        gpus = [u for u in str(annotations.get(GPU_ANNOTATION) or "").split(",") if u.strip()]
+        ns = t.namespace or "default"
+
+        def compute(pod: dict[str, Any] | None) -> dict[str, Any]:
+            if pod is None:
+                raise not_found("pods", t.name)
+            if meta.get("uid") and meta["uid"] != pod["metadata"].get("uid"):
+                raise conflict("pods", t.name)
+            spec = pod.setdefault("spec", {})
+            if spec.get("nodeName"):
+                raise ApiError(
+                    409,
+                    f'pod {t.name} is already assigned to node "{spec["nodeName"]}"',
+                    "Conflict", name=t.name, kind="pods",
+                )
+            if pod["metadata"].get("deletionTimestamp"):
+                raise ApiError(409, f"pod {t.name} is being deleted; it cannot be bound", "Conflict")
+            self.state.check_gpus_free(ns, t.name, node, gpus)
+            spec["nodeName"] = node
+            if annotations:
+                pod["metadata"].setdefault("annotations", {}).update(
+                    {k: str(v) for k, v in annotations.items()}
+                )
+            status = pod.setdefault("status", {})
+            conds = [c for c in status.get("conditions") or [] if c.get("type") != "PodScheduled"]
+            conds.append({"type": "PodScheduled", "status": "True", "lastProbeTime": None,
+                          "lastTransitionTime": rfc3339()})
+            status["conditions"] = conds
+            return pod
+
+        assert PODS is not None
+        await self.objects._write(PODS, ns, t.name, compute, opts)
+        return json_response(success_status("pods", t.name), 201)
+
+    # -- eviction ------------------------------------------------------------------------
+
+    async def evict(self, t: Target, body: Any, opts: WriteOptions) -> Response:
+        assert PODS is not None
+        grace = None
+        if isinstance(body, dict):
+            do = body.get("deleteOptions") or {}
+            if isinstance(do.get("gracePeriodSeconds"), int):
+                grace = do["gracePeriodSeconds"]
+        await self.objects.delete(PODS, t.name, t.namespace, opts, None, grace)
+        return json_response(success_status("pods", t.name), 201)
+
+    # -- scale ---------------------------------------------------------------------------
+
+    async def scale(self, request: Request, t: Target, rest: ResourceHandler) -> Response:
+        info = t.info
+        ns = t.namespace or "default"
+        if request.method == "GET":
+            obj = self.store.get(store_key(info), ns, t.name)
+            if obj is None:
+                raise not_found(info.plural, t.name, info.group)
+            return json_response(scale_of(obj))
+        opts = rest.write_options(request)
+        raw = await rest.read_body(request)
+        ct = request.headers.get("content-type", "")
+        if request.method == "PUT":
+            body = decode_body(raw, ct)
+            replicas = (body.get("spec") or {}).get("replicas") if isinstance(body, dict) else None
+            want_rv = ((body.get("metadata") or {}).get("resourceVersion")) if isinstance(body, dict) else None
+
+            def apply(cur: dict[str, Any]) -> dict[str, Any]:
+                if want_rv and want_rv != cur["metadata"].get("resourceVersion"):
+                    raise conflict(info.plural, t.name, info.group)
+                return _with_replicas(info, cur, replicas)
+        elif request.method == "PATCH":
+            from api.patch import PatchError, UnsupportedPatchType, apply_patch
+
+            patch_body = decode_body(raw, "application/json")
+
+            def apply(cur: dict[str, Any]) -> dict[str, Any]:
+                try:
+                    new_scale = apply_patch(scale_of(cur), patch_body, ct, "Scale")
+                except UnsupportedPatchType as exc:
+                    raise ApiError(415, str(exc), "UnsupportedMediaType") from exc
+                except PatchError as exc:
+                    if exc.code == 400:
+                        raise bad_request(f"the patch is malformed: {exc}") from exc
+                    raise invalid("Scale", t.name, [Cause("", str(exc))]) from exc
+                return _with_replicas(info, cur, (new_scale.get("spec") or {}).get("replicas"))
+        else:
+            raise ApiError(405, f"{request.method} is not allowed on scale", "MethodNotAllowed")
+        out, _ = await self.objects.patch(info, t.name, ns, apply, opts)
+        return json_response(scale_of(out))
+
+    # -- namespaces ----------------------------------------------------------------------
+
+    async def finalize_namespace(
+        self, info: ResourceInfo, name: str, body: Any, opts: WriteOptions
+    ) -> dict[str, Any]:
+        """PUT namespaces/NAME/finalize: set spec.finalizers; an empty list lets it go."""
+        fins = ((body or {}).get("spec") or {}).get("finalizers") or []
+
+        def apply(cur: dict[str, Any]) -> dict[str, Any]:
+            cur.setdefault("spec", {})["finalizers"] = list(fins)
+            return cur
+
+        out, _ = await self.objects.patch(info, name, None, apply, opts)
+        return out
+
+    # -- kubelet proxies -----------------------------------------------------------------
+
+    def _kubelet_url(self, pod: dict[str, Any]) -> str:
+        node_name = (pod.get("spec") or {}).get("nodeName")
+        name = pod["metadata"]["name"]
+        if not node_name:
+            raise ApiError(
+                400, f'pod "{name}" is not scheduled to a node yet: wait until it is bound',
+                "BadRequest",
+            )
+        node = self.store.get("/nodes", "", node_name)
+        if node is None:
+            raise ApiError(503, f'node "{node_name}" of pod "{name}" is not registered', "ServiceUnavailable")
+        status = node.get("status") or {}
+        addr = next(
+            (a.get("address") for a in status.get("addresses") or [] if a.get("type") == "InternalIP"),
+            None,
+        ) or next((a.get("address") for a in status.get("addresses") or []), None)
+        port = ((status.get("daemonEndpoints") or {}).get("kubeletEndpoint") or {}).get("Port")
+        if not addr or not port:
+            raise ApiError(
+                503, f'node "{node_name}" does not advertise a kubelet address and port',
+                "ServiceUnavailable",
+            )
+        scheme = ((node["metadata"].get("annotations") or {}).get("kubelab.io/kubelet-scheme")) or "https"
+        host = f"[{addr}]" if ":" in str(addr) else addr
+        return f"{scheme}://{host}:{port}"
+
+    def _container(self, pod: dict[str, Any], requested: str | None) -> str:
+        containers = [c.get("name") for c in (pod.get("spec") or {}).get("containers") or []]
+        if requested:
+            if requested not in containers:
+                raise bad_request(
+                    f'container {requested} is not valid for pod {pod["metadata"]["name"]}: '
+                    f"choose one of [{' '.join(str(c) for c in containers)}]"
+                )
+            return requested
+        if len(containers) != 1:
+            raise bad_request(
+                f'a container name must be specified for pod {pod["metadata"]["name"]}, choose '
+                f"one of: [{' '.join(str(c) for c in containers)}]"
+            )
+        return str(containers[0])
+
+    def _pod(self, t: Target) -> dict[str, Any]:
+        pod = self.store.get("/pods", t.namespace or "default", t.name)
+        if pod is None:
+            raise not_found("pods", t.name)
+        return pod
+
+    async def log(self, request: Request, t: Target) -> Response:
+        pod = self._pod(t)
+        q = request.query_params
+        container = self._container(pod, q.get("container"))
+        base = self._kubelet_url(pod)
+        params = {k: v for k, v in q.items() if k in ("follow", "tailLines", "previous", "timestamps",
+                                                       "sinceSeconds", "limitBytes")}
+        url = f"{base}/containerLogs/{pod['metadata']['namespace']}/{t.name}/{container}"
+        headers = {"Authorization": f"Bearer {self.kubelet_secret}"}
+        try:
+            req = self._http.build_request("GET", url, params=params, headers=headers)
+            resp = await self._http.send(req, stream=True)
+        except httpx.HTTPError as exc:
+            raise ApiError(
+                503,
+                f"cannot reach the kubelet of node {pod['spec'].get('nodeName')} at {base}: {exc}; "
+                "check that its kubelet is running",
+                "ServiceUnavailable",
+            ) from exc
+        if resp.status_code >= 400:
+            body = await resp.aread()
+            await resp.aclose()
+            try:
+                status = orjson.loads(body)
+                raise ApiError.from_status(status, resp.status_code)
+            except orjson.JSONDecodeError:
+                raise ApiError(resp.status_code, body.decode(errors="replace")[:500]) from None
+
+        async def chunks() -> Any:
+            try:
+                async for chunk in resp.aiter_raw():
+                    yield chunk
+            finally:
+                await resp.aclose()
+
+        return StreamingResponse(chunks(), media_type="text/plain")
+
+    async def exec(self, request: Request, t: Target, raw: bytes) -> Response:
+        pod = self._pod(t)
+        q = request.query_params
+        container = self._container(pod, q.get("container"))
+        command = q.getlist("command")
+        if raw.strip():
+            body = decode_body(raw, request.headers.get("content-type", ""))
+            if isinstance(body, dict) and body.get("command"):
+                command = list(body["command"])
+        if not command:
+            raise bad_request("exec needs a command: kl exec POD -- CMD ...")
+        base = self._kubelet_url(pod)
+        url = f"{base}/exec/{pod['metadata']['namespace']}/{t.name}/{container}"
+        try:
+            resp = await self._http.post(
+                url, json={"command": command},
+                headers={"Authorization": f"Bearer {self.kubelet_secret}"}, timeout=300,
+            )
+        except httpx.HTTPError as exc:
+            raise ApiError(
+                503, f"cannot reach the kubelet at {base}: {exc}; check that its kubelet is running",
+                "ServiceUnavailable",
+            ) from exc
+        return Response(resp.content, resp.status_code, media_type="application/json")
+
+
+def _with_replicas(info: ResourceInfo, cur: dict[str, Any], replicas: Any) -> dict[str, Any]:
+    if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
+        raise invalid(
+            "Scale", cur["metadata"]["name"],
+            [Cause("spec.replicas", f"Invalid value: {replicas!r}: must be a whole number >= 0")],
+        )
+    out = copy.deepcopy(cur)
+    out.setdefault("spec", {})["replicas"] = replicas
+    return out

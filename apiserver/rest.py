@@ -1,0 +1,429 @@
+"""The Kubernetes REST verbs on resource paths: list, watch, get, create, update, patch,
+delete, and the subresources status, scale, binding, eviction, log and exec."""
+
+from __future__ import annotations
+
+import base64
+import copy
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from api.errors import ApiError, Cause, bad_request, invalid, not_found
+from api.patch import PatchError, UnsupportedPatchType, apply_patch
+from api.registry import ResourceInfo
+from api.selectors import FieldSelector, LabelSelector
+from apiserver import tables
+from apiserver.bodies import (
+    MAX_BODY,
+    decode_body,
+    json_response,
+    raw_json_response,
+    success_status,
+    too_large,
+)
+from apiserver.objects import ObjectService, WriteOptions, store_key
+from apiserver.paths import Target
+from apiserver.pods import PodSubresources
+from apiserver.store import Store
+from apiserver.watch import Watcher, WatchHub, event_line, stream
+
+TABLE_CT = "application/json;as=Table;v=v1;g=meta.k8s.io"
+DEFAULT_WATCH_TIMEOUT = 1800.0
+
+
+def _bool(v: str | None) -> bool:
+    return (v or "").lower() in ("true", "1", "yes")
+
+
+def _int_param(q: Any, name: str) -> int | None:
+    v = q.get(name)
+    if v in (None, ""):
+        return None
+    try:
+        return int(v)
+    except ValueError as exc:
+        raise bad_request(f"query parameter {name}={v!r} must be an integer") from exc
+
+
+def _wants_table(request: Request) -> bool:
+    accept = request.headers.get("accept", "")
+    return "as=Table" in accept
+
+
+def _selectors(q: Any) -> tuple[LabelSelector | None, FieldSelector | None]:
+    ls = fs = None
+    try:
+        if q.get("labelSelector"):
+            ls = LabelSelector.parse(q["labelSelector"])
+        if q.get("fieldSelector"):
+            fs = FieldSelector.parse(q["fieldSelector"])
+    except ValueError as exc:
+        raise bad_request(f"invalid selector: {exc}") from exc
+    if ls is not None and ls.empty:
+        ls = None
+    if fs is not None and fs.empty:
+        fs = None
+    return ls, fs
+
+
+def _encode_continue(rv: int, ns: str, name: str) -> str:
+    raw = orjson.dumps({"rv": rv, "ns": ns, "n": name})
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_continue(token: str) -> tuple[str, str]:
+    try:
+        pad = "=" * (-len(token) % 4)
+        d = orjson.loads(base64.urlsafe_b64decode(token + pad))
+        return str(d["ns"]), str(d["n"])
+    except Exception as exc:
+        raise bad_request(
+            "the continue token is not valid: start the list again without continue"
+        ) from exc
+
+
+def _node_of_selector(info: ResourceInfo, fs: FieldSelector | None) -> str | None:
+    """``spec.nodeName=X`` on pods is answered from the store's node index."""
+    if info.kind != "Pod" or fs is None:
+        return None
+    return fs.exact("spec.nodeName")
+
+
+class ResourceHandler:
+    """Serves one request on a resource path."""
+
+    def __init__(self, store: Store, hub: WatchHub, objects: ObjectService, pods: PodSubresources):
+        self.store = store
+        self.hub = hub
+        self.objects = objects
+        self.pods = pods
+
+    async def read_body(self, request: Request) -> Any:
+        length = request.headers.get("content-length")
+        if length and length.isdigit() and int(length) > MAX_BODY:
+            raise too_large(int(length))
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > MAX_BODY:
+                raise too_large(size)
+            chunks.append(chunk)
+        raw = b"".join(chunks)
+        return raw
+
+    def write_options(self, request: Request) -> WriteOptions:
+        q = request.query_params
+        fv = q.get("fieldValidation") or "Warn"
+        if fv not in ("Strict", "Warn", "Ignore"):
+            raise bad_request(f'fieldValidation "{fv}" is not one of Strict, Warn, Ignore')
+        dry = q.getlist("dryRun")
+        if any(d not in ("All", "") for d in dry):
+            raise bad_request('dryRun must be "All"')
+        return WriteOptions(dry_run="All" in dry, field_validation=fv, warnings=[])
+
+    def _respond(self, obj: Any, code: int, opts: WriteOptions | None = None) -> Response:
+        headers: dict[str, str] = {}
+        if opts is not None and opts.warnings:
+            headers["Warning"] = ", ".join(f'299 - "{w}"' for w in opts.warnings[:20])
+        return json_response(obj, code, headers)
+
+    async def handle(self, request: Request, t: Target) -> Response:
+        method = request.method
+        info = t.info
+        if t.subresource:
+            return await self._subresource(request, t)
+        if not t.name:
+            if method == "GET":
+                if _bool(request.query_params.get("watch")):
+                    return await self.watch(request, t)
+                return await self.list(request, t)
+            if method == "POST":
+                if t.namespace is None and info.namespaced:
+                    raise ApiError(
+                        405,
+                        f"POST {info.plural} needs a namespace: use "
+                        f"{info.collection_path('default')}",
+                        "MethodNotAllowed",
+                    )
+                opts = self.write_options(request)
+                body = decode_body(await self.read_body(request), request.headers.get("content-type", ""))
+                created = await self.objects.create(info, body, t.namespace, opts)
+                return self._respond(created, 201, opts)
+            if method == "DELETE":
+                return await self.delete_collection(request, t)
+            raise ApiError(405, f"{method} is not allowed on a collection", "MethodNotAllowed")
+        ns = t.namespace if info.namespaced else None
+        if info.namespaced and ns is None:
+            raise ApiError(404, f"{info.plural} are namespaced: use {info.object_path(t.name, 'default')}")
+        if method == "GET":
+            if _bool(request.query_params.get("watch")):
+                return await self.watch(request, t)
+            raw = self.store.get_raw(store_key(info), ns or "", t.name)
+            if raw is None:
+                raise not_found(info.plural, t.name, info.group)
+            if _wants_table(request):
+                return self.table_response([orjson.loads(raw)], info, str(self.store.committed_rv), request)
+            return raw_json_response(raw)
+        if method == "PUT":
+            opts = self.write_options(request)
+            body = decode_body(await self.read_body(request), request.headers.get("content-type", ""))
+            out = await self.objects.update(info, t.name, body, ns, opts)
+            return self._respond(out, 200, opts)
+        if method == "PATCH":
+            return await self.patch(request, t)
+        if method == "DELETE":
+            return await self.delete(request, t)
+        raise ApiError(405, f"{method} is not allowed here", "MethodNotAllowed")
+
+    # -- reads ---------------------------------------------------------------------------
+
+    def table_response(
+        self, objs: list[dict[str, Any]], info: ResourceInfo, rv: str, request: Request,
+        cont: str = "",
+    ) -> Response:
+        include = request.query_params.get("includeObject") or "Metadata"
+        table = tables.to_table(info.plural, objs, datetime.now(UTC), include)
+        table["metadata"] = {"resourceVersion": rv}
+        if cont:
+            table["metadata"]["continue"] = cont
+        return Response(orjson.dumps(table), 200, media_type=TABLE_CT)
+
+    async def list(self, request: Request, t: Target) -> Response:
+        info = t.info
+        q = request.query_params
+        ls, fs = _selectors(q)
+        limit = _int_param(q, "limit")
+        after = _decode_continue(q["continue"]) if q.get("continue") else None
+        node = _node_of_selector(info, fs)
+        key = store_key(info)
+        filtering = ls is not None or fs is not None
+        rv, rows = self.store.list_raw(
+            key, t.namespace, node=node, after=after, limit=None if filtering else limit
+        )
+        objs: list[dict[str, Any]] | None = None
+        if filtering:
+            objs = []
+            for raw in rows:
+                o = orjson.loads(raw)
+                if ls is not None and not ls.matches((o.get("metadata") or {}).get("labels") or {}):
+                    continue
+                if fs is not None and not fs.matches(o):
+                    continue
+                objs.append(o)
+            more = bool(limit and len(objs) > limit)
+            if limit:
+                objs = objs[:limit]
+            rows = [orjson.dumps(o) for o in objs] if not _wants_table(request) else []
+        else:
+            more = bool(limit and len(rows) == limit and self._has_more(key, t.namespace, node, rows))
+        cont = ""
+        if more:
+            last = objs[-1] if objs else orjson.loads(rows[-1])
+            m = last["metadata"]
+            cont = _encode_continue(rv, m.get("namespace", ""), m["name"])
+        if _wants_table(request):
+            if objs is None:
+                objs = [orjson.loads(r) for r in rows]
+            return self.table_response(objs, info, str(rv), request, cont)
+        meta = b'{"resourceVersion":"' + str(rv).encode() + b'"'
+        if cont:
+            meta += b',"continue":"' + cont.encode() + b'"'
+        meta += b"}"
+        body = (
+            b'{"kind":"' + info.list_kind.encode() + b'","apiVersion":"' + info.api_version.encode()
+            + b'","metadata":' + meta + b',"items":[' + b",".join(rows) + b"]}"
+        )
+        return raw_json_response(body)
+
+    def _has_more(self, key: str, ns: str | None, node: str | None, rows: list[bytes]) -> bool:
+        last = orjson.loads(rows[-1])["metadata"]
+        _, nxt = self.store.list_raw(key, ns, node=node, after=(last.get("namespace", ""), last["name"]), limit=1)
+        return bool(nxt)
+
+    async def watch(self, request: Request, t: Target) -> Response:
+        info = t.info
+        q = request.query_params
+        ls, fs = _selectors(q)
+        if t.name:
+            name_fs = FieldSelector.parse(f"metadata.name={t.name}")
+            fs = name_fs if fs is None else FieldSelector.parse(f"{q.get('fieldSelector')},metadata.name={t.name}")
+        timeout = float(_int_param(q, "timeoutSeconds") or DEFAULT_WATCH_TIMEOUT)
+        bookmarks = _bool(q.get("allowWatchBookmarks"))
+        send_initial = _bool(q.get("sendInitialEvents"))
+        rv_param = q.get("resourceVersion") or ""
+        w = Watcher(store_key(info), t.namespace, ls, fs)
+        initial: list[bytes] = []
+        if send_initial or rv_param in ("", "0"):
+            # Register before the snapshot: every later commit lands in the queue.
+            self.hub.register(w)
+            start_rv, rows = self.store.list_raw(store_key(info), t.namespace)
+            for raw in rows:
+                if ls is None and fs is None:
+                    initial.append(raw)
+                    continue
+                o = orjson.loads(raw)
+                if ls is not None and not ls.matches((o.get("metadata") or {}).get("labels") or {}):
+                    continue
+                if fs is not None and not fs.matches(o):
+                    continue
+                initial.append(raw)
+        else:
+            try:
+                start_rv = int(rv_param)
+            except ValueError as exc:
+                raise bad_request(f"resourceVersion {rv_param!r} is not valid: use one from a list") from exc
+            if start_rv < self.store.compacted_rv:
+                from apiserver.watch import expired
+
+                raise expired(start_rv, self.store.compacted_rv)
+            self.hub.register(w)
+        as_table = _wants_table(request)
+        render = None
+        if as_table:
+            first = [True]
+
+            def render(etype: str, data: bytes, _ev: Any) -> bytes:
+                obj = orjson.loads(data)
+                table = tables.to_table(info.plural, [obj], datetime.now(UTC), "Object")
+                if not first[0]:
+                    table["columnDefinitions"] = []
+                first[0] = False
+                return event_line(etype, orjson.dumps(table))
+
+        gen = stream(
+            self.hub, w, initial, start_rv, timeout, bookmarks or send_initial, info.kind,
+            info.api_version, send_initial, render,
+        )
+        media = TABLE_CT if as_table else "application/json"
+        return StreamingResponse(gen, media_type=media)
+
+    # -- writes --------------------------------------------------------------------------
+
+    async def patch(self, request: Request, t: Target, subresource: str = "") -> Response:
+        info = t.info
+        ct = request.headers.get("content-type", "")
+        raw = await self.read_body(request)
+        opts = self.write_options(request)
+        is_apply = ct.split(";")[0].strip() == "application/apply-patch+yaml"
+        patch_body = decode_body(raw, "application/yaml" if is_apply else "application/json")
+        ns = t.namespace if info.namespaced else None
+
+        def apply(current: dict[str, Any]) -> dict[str, Any]:
+            try:
+                return apply_patch(current, patch_body, ct, info.kind)
+            except UnsupportedPatchType as exc:
+                raise ApiError(415, str(exc), "UnsupportedMediaType") from exc
+            except PatchError as exc:
+                if exc.code == 400:
+                    raise bad_request(f"the patch is malformed: {exc}") from exc
+                raise invalid(info.kind, t.name, [Cause("", f"the patch cannot be applied: {exc}")]) from exc
+
+        create = None
+        if is_apply and not subresource:
+            if not isinstance(patch_body, dict):
+                raise bad_request("an apply patch must be an object")
+            create = lambda: copy.deepcopy(patch_body)  # noqa: E731
+        out, created = await self.objects.patch(
+            info, t.name, ns, apply, opts, subresource, create_if_missing=create
+        )
+        return self._respond(out, 201 if created else 200, opts)
+
+    async def delete(self, request: Request, t: Target) -> Response:
+        info = t.info
+        q = request.query_params
+        opts = self.write_options(request)
+        # DELETE bodies (DeleteOptions) may be protobuf from kubectl drain: read them only
+        # when they are JSON, and otherwise rely on the query parameters.
+        body: dict[str, Any] = {}
+        raw = await self.read_body(request)
+        if raw.strip() and "json" in request.headers.get("content-type", "json"):
+            try:
+                parsed = orjson.loads(raw)
+                body = parsed if isinstance(parsed, dict) else {}
+            except orjson.JSONDecodeError:
+                body = {}
+        propagation = q.get("propagationPolicy") or body.get("propagationPolicy")
+        grace = _int_param(q, "gracePeriodSeconds")
+        if grace is None and isinstance(body.get("gracePeriodSeconds"), int):
+            grace = body["gracePeriodSeconds"]
+        if body.get("orphanDependents") is True and not propagation:
+            propagation = "Orphan"
+        pre = body.get("preconditions") or {}
+        obj, _removed = await self.objects.delete(
+            info, t.name, t.namespace if info.namespaced else None, opts, propagation, grace,
+            pre.get("uid"), pre.get("resourceVersion"),
+        )
+        if info.kind == "Pod" or not _removed:
+            return self._respond(obj, 200, opts)
+        uid = str((obj.get("metadata") or {}).get("uid") or "")
+        return self._respond(success_status(info.plural, t.name, info.group, uid), 200, opts)
+
+    async def delete_collection(self, request: Request, t: Target) -> Response:
+        info = t.info
+        q = request.query_params
+        ls, fs = _selectors(q)
+        opts = self.write_options(request)
+        _, rows = self.store.list_raw(store_key(info), t.namespace)
+        items = []
+        for raw in rows:
+            o = orjson.loads(raw)
+            if ls is not None and not ls.matches((o.get("metadata") or {}).get("labels") or {}):
+                continue
+            if fs is not None and not fs.matches(o):
+                continue
+            m = o["metadata"]
+            try:
+                out, _ = await self.objects.delete(
+                    info, m["name"], m.get("namespace"), opts, q.get("propagationPolicy"),
+                    _int_param(q, "gracePeriodSeconds"),
+                )
+                items.append(out)
+            except ApiError as exc:
+                if exc.code != 404:
+                    raise
+        return json_response(
+            {"kind": info.list_kind, "apiVersion": info.api_version,
+             "metadata": {"resourceVersion": str(self.store.committed_rv)}, "items": items}
+        )
+
+    # -- subresources --------------------------------------------------------------------
+
+    async def _subresource(self, request: Request, t: Target) -> Response:
+        info, sub, method = t.info, t.subresource, request.method
+        ns = t.namespace if info.namespaced else None
+        if sub == "status" or (sub == "finalize" and info.kind == "Namespace"):
+            if method == "GET":
+                raw = self.store.get_raw(store_key(info), ns or "", t.name)
+                if raw is None:
+                    raise not_found(info.plural, t.name, info.group)
+                return raw_json_response(raw)
+            if method == "PUT":
+                opts = self.write_options(request)
+                body = decode_body(await self.read_body(request), request.headers.get("content-type", ""))
+                if sub == "finalize":
+                    out = await self.pods.finalize_namespace(info, t.name, body, opts)
+                else:
+                    out = await self.objects.update(info, t.name, body, ns, opts, subresource="status")
+                return self._respond(out, 200, opts)
+            if method == "PATCH" and sub == "status":
+                return await self.patch(request, t, subresource="status")
+        elif sub == "scale":
+            return await self.pods.scale(request, t, self)
+        elif sub == "binding" and method == "POST":
+            body = decode_body(await self.read_body(request), request.headers.get("content-type", ""))
+            return await self.pods.bind(t, body, self.write_options(request))
+        elif sub == "eviction" and method == "POST":
+            raw = await self.read_body(request)
+            body = decode_body(raw, request.headers.get("content-type", "")) if raw.strip() else {}
+            return await self.pods.evict(t, body, self.write_options(request))
+        elif sub == "log" and method == "GET":
+            return await self.pods.log(request, t)
+        elif sub == "exec" and method in ("POST", "GET"):
+            raw = await self.read_body(request)
+            return await self.pods.exec(request, t, raw)
+        raise ApiError(405, f"{method} is not allowed on {info.plural}/{sub}", "MethodNotAllowed")

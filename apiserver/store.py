@@ -1,0 +1,429 @@
+"""The revisioned object store: current objects plus an append-only change log.
+
+One global revision orders every write; it is the resourceVersion clients see.
+Mutations are computed one at a time on the event loop (so read-modify-write needs no
+locks), then handed to a single writer thread that commits them in batches (group
+commit): many clients' writes share one durable fsync, and the change log row of a
+write lands in the same transaction as the object, so a watch never misses or
+reorders an event. A write is acknowledged only after its batch committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import queue
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from api.errors import ApiError
+
+log = logging.getLogger("kubelab.store")
+
+ADDED, MODIFIED, DELETED = "ADDED", "MODIFIED", "DELETED"
+
+_metadata = sa.MetaData()
+objects_table = sa.Table(
+    "objects",
+    _metadata,
+    sa.Column("resource", sa.String(128), primary_key=True),
+    sa.Column("namespace", sa.String(253), primary_key=True),
+    sa.Column("name", sa.String(253), primary_key=True),
+    sa.Column("rv", sa.BigInteger, nullable=False),
+    # spec.nodeName for pods: lets a kubelet list its pods without scanning all of them.
+    sa.Column("node", sa.String(253), nullable=False, server_default=""),
+    sa.Column("data", sa.LargeBinary, nullable=False),
+)
+sa.Index("objects_by_node", objects_table.c.resource, objects_table.c.node)
+changes_table = sa.Table(
+    "changes",
+    _metadata,
+    sa.Column("rv", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("resource", sa.String(128), nullable=False),
+    sa.Column("namespace", sa.String(253), nullable=False),
+    sa.Column("name", sa.String(253), nullable=False),
+    sa.Column("type", sa.String(8), nullable=False),
+    sa.Column("data", sa.LargeBinary, nullable=False),
+)
+
+
+@dataclass
+class Event:
+    """One committed change, as watchers receive it."""
+
+    rv: int
+    type: str
+    resource: str
+    namespace: str
+    name: str
+    data: bytes  # the object's JSON, resourceVersion included
+    _obj: dict[str, Any] | None = field(default=None, repr=False)
+
+    @property
+    def obj(self) -> dict[str, Any]:
+        """The object as a dict, parsed once and shared by every watcher."""
+        if self._obj is None:
+            self._obj = orjson.loads(self.data)
+        return self._obj
+
+
+@dataclass
+class _PendingWrite:
+    event: Event
+    node: str
+    future: asyncio.Future[Event]
+
+
+class StorageError(ApiError):
+    """The database refused a write (full disk, lost connection)."""
+
+
+def _node_of(resource: str, obj: dict[str, Any] | None) -> str:
+    if obj is None or resource != "/pods":
+        return ""
+    return str((obj.get("spec") or {}).get("nodeName") or "")
+
+
+def make_engine(url: str) -> Engine:
+    """An engine tuned for the backend: SQLite in WAL mode with durable commits."""
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[1] if "///" in url else ""
+        if path and path != ":memory:":
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+            if not os.path.exists(path):
+                fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
+                os.close(fd)
+            os.chmod(path, 0o600)
+        engine = sa.create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=8
+        )
+
+        @sa.event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn: Any, _rec: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            # FULL: every acknowledged commit survives power loss, not just a crash.
+            cur.execute("PRAGMA synchronous=FULL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute("PRAGMA cache_size=-65536")
+            cur.close()
+
+        return engine
+    return sa.create_engine(url, pool_size=8, max_overflow=8, pool_pre_ping=True)
+
+
+class Store:
+    """Objects and their change log, with group-committed, ordered writes."""
+
+    def __init__(
+        self,
+        url: str,
+        keep_revisions: int = 1000,
+        memory_events: int = 2000,
+        max_batch: int = 512,
+    ) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        self.keep_revisions = keep_revisions
+        self.max_batch = max_batch
+        _metadata.create_all(self.engine)
+        with self.engine.connect() as conn:
+            top = conn.execute(sa.select(sa.func.max(changes_table.c.rv))).scalar()
+            low = conn.execute(sa.select(sa.func.min(changes_table.c.rv))).scalar()
+        self._next_rv = int(top or 0) + 1
+        self.committed_rv = int(top or 0)
+        # Revisions at or below this are gone from the log: a watch from there gets 410.
+        self.compacted_rv = int(low or 1) - 1
+        self.recent: deque[Event] = deque(maxlen=memory_events)
+        self._overlay: dict[tuple[str, str, str], Event] = {}
+        self._queue: queue.Queue[_PendingWrite | None] = queue.Queue()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._writer: threading.Thread | None = None
+        self._listeners: list[Callable[[list[Event]], None]] = []
+        self._failed: BaseException | None = None
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Start the writer thread; results are delivered on ``loop``."""
+        self._loop = loop
+        self._writer = threading.Thread(target=self._write_loop, name="store-writer", daemon=True)
+        self._writer.start()
+
+    def stop(self) -> None:
+        if self._writer is not None:
+            self._queue.put(None)
+            self._writer.join(timeout=10)
+            self._writer = None
+        self.engine.dispose()
+
+    def add_listener(self, fn: Callable[[list[Event]], None]) -> None:
+        """Call ``fn`` on the loop with each committed batch of events, in revision order."""
+        self._listeners.append(fn)
+
+    # -- reads ---------------------------------------------------------------------------
+
+    def get_raw(self, resource: str, namespace: str, name: str) -> bytes | None:
+        """The committed JSON of one object, or None."""
+        t = objects_table.c
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(t.data).where(
+                    t.resource == resource, t.namespace == namespace, t.name == name
+                )
+            ).first()
+        return bytes(row[0]) if row else None
+
+    def get(self, resource: str, namespace: str, name: str) -> dict[str, Any] | None:
+        raw = self.get_raw(resource, namespace, name)
+        return orjson.loads(raw) if raw is not None else None
+
+    def _current_for_write(self, resource: str, namespace: str, name: str) -> dict[str, Any] | None:
+        pending = self._overlay.get((resource, namespace, name))
+        if pending is not None:
+            return None if pending.type == DELETED else orjson.loads(pending.data)
+        return self.get(resource, namespace, name)
+
+    def list_raw(
+        self,
+        resource: str,
+        namespace: str | None = None,
+        node: str | None = None,
+        after: tuple[str, str] | None = None,
+        limit: int | None = None,
+    ) -> tuple[int, list[bytes]]:
+        """A consistent snapshot: the revision it reflects and the objects' JSON, key order."""
+        t = objects_table.c
+        q = sa.select(t.data).where(t.resource == resource)
+        if namespace:
+            q = q.where(t.namespace == namespace)
+        if node is not None:
+            q = q.where(t.node == node)
+        if after is not None:
+            q = q.where(sa.tuple_(t.namespace, t.name) > sa.tuple_(*after))
+        q = q.order_by(t.namespace, t.name)
+        if limit:
+            q = q.limit(limit)
+        with self.engine.connect() as conn:
+            if self.engine.dialect.name == "postgresql":
+                conn = conn.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin():
+                rv = conn.execute(sa.select(sa.func.max(changes_table.c.rv))).scalar()
+                rows = conn.execute(q).all()
+        return int(rv or self.committed_rv), [bytes(r[0]) for r in rows]
+
+    def count(self, resource: str | None = None) -> int:
+        t = objects_table.c
+        q = sa.select(sa.func.count()).select_from(objects_table)
+        if resource:
+            q = q.where(t.resource == resource)
+        with self.engine.connect() as conn:
+            return int(conn.execute(q).scalar() or 0)
+
+    def changes_since(self, rv: int, limit: int = 5000) -> list[Event]:
+        """Committed events with revision > ``rv`` from the durable log, oldest first."""
+        t = changes_table.c
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(t.rv, t.type, t.resource, t.namespace, t.name, t.data)
+                .where(t.rv > rv)
+                .order_by(t.rv)
+                .limit(limit)
+            ).all()
+        return [Event(int(r[0]), r[1], r[2], r[3], r[4], bytes(r[5])) for r in rows]
+
+    # -- writes --------------------------------------------------------------------------
+
+    async def mutate(
+        self,
+        resource: str,
+        namespace: str,
+        name: str,
+        compute: Callable[[dict[str, Any] | None], dict[str, Any] | None],
+    ) -> Event:
+        """Apply one write and wait until it is durable.
+
+        ``compute`` gets the current object (None if absent) and returns the new object,
+        or None to delete it; it may raise ApiError to refuse. It runs on the loop, one
+        mutation at a time, so it sees every earlier write, committed or not.
+        """
+        if self._failed is not None:
+            raise StorageError(503, f"the store is unavailable: {self._failed}")
+        current = self._current_for_write(resource, namespace, name)
+        new = compute(current)
+        if new is None and current is None:
+            raise ApiError(404, f'{resource.split("/")[-1]} "{name}" not found', name=name)
+        rv = self._next_rv
+        self._next_rv += 1
+        if new is None:
+            assert current is not None
+            final = current
+            final.setdefault("metadata", {})["resourceVersion"] = str(rv)
+            etype = DELETED
+        else:
+            final = new
+            final.setdefault("metadata", {})["resourceVersion"] = str(rv)
+            etype = ADDED if current is None else MODIFIED
+        data = orjson.dumps(final)
+        ev = Event(rv, etype, resource, namespace, name, data, final)
+        assert self._loop is not None, "Store.start() was not called"
+        fut: asyncio.Future[Event] = self._loop.create_future()
+        self._overlay[(resource, namespace, name)] = ev
+        self._queue.put(_PendingWrite(ev, _node_of(resource, final), fut))
+        return await fut
+
+    def _write_loop(self) -> None:
+        """The writer thread: commit queued writes in batches, in revision order."""
+        since_compact = 0
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch = [first]
+            while len(batch) < self.max_batch:
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    self._queue.put(None)
+                    break
+                batch.append(nxt)
+            error: BaseException | None = None
+            try:
+                self._commit(batch)
+            except Exception as exc:  # the disk is full, the database went away
+                log.error("commit of %d writes failed: %s", len(batch), exc)
+                error = exc
+                # Writes queued behind a failed batch were computed on top of it: fail them too.
+                while True:
+                    try:
+                        nxt = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if nxt is None:
+                        self._queue.put(None)
+                        break
+                    batch.append(nxt)
+            assert self._loop is not None
+            self._loop.call_soon_threadsafe(self._finish, batch, error)
+            since_compact += len(batch)
+            if error is None and since_compact >= 200:
+                since_compact = 0
+                self._compact_step()
+
+    def _commit(self, batch: list[_PendingWrite]) -> None:
+        """One transaction for the batch: the objects' last states and every log row."""
+        changes: list[dict[str, Any]] = []
+        # The same key may be written twice in a batch: only its last state is stored.
+        last: dict[tuple[str, str, str], dict[str, Any] | None] = {}
+        for w in batch:
+            e = w.event
+            changes.append(
+                {
+                    "rv": e.rv,
+                    "resource": e.resource,
+                    "namespace": e.namespace,
+                    "name": e.name,
+                    "type": e.type,
+                    "data": e.data,
+                }
+            )
+            last[(e.resource, e.namespace, e.name)] = (
+                None
+                if e.type == DELETED
+                else {
+                    "resource": e.resource,
+                    "namespace": e.namespace,
+                    "name": e.name,
+                    "rv": e.rv,
+                    "node": w.node,
+                    "data": e.data,
+                }
+            )
+        t = objects_table
+        dels = [{"b_resource": k[0], "b_namespace": k[1], "b_name": k[2]} for k in last]
+        ups = [v for v in last.values() if v is not None]
+        with self.engine.begin() as conn:
+            conn.execute(
+                t.delete().where(
+                    t.c.resource == sa.bindparam("b_resource"),
+                    t.c.namespace == sa.bindparam("b_namespace"),
+                    t.c.name == sa.bindparam("b_name"),
+                ),
+                dels,
+            )
+            if ups:
+                conn.execute(t.insert(), ups)
+            conn.execute(changes_table.insert(), changes)
+
+    def _finish(self, batch: list[_PendingWrite], error: BaseException | None) -> None:
+        """On the loop: resolve futures, drop overlay entries, publish events."""
+        events: list[Event] = []
+        for w in batch:
+            e = w.event
+            k = (e.resource, e.namespace, e.name)
+            if self._overlay.get(k) is e:
+                del self._overlay[k]
+            if error is not None:
+                if not w.future.done():
+                    w.future.set_exception(_storage_error(error))
+                continue
+            events.append(e)
+        if error is not None:
+            # Keep the overlay consistent with the database after a failed batch.
+            self._overlay.clear()
+            return
+        if events:
+            self.committed_rv = events[-1].rv
+            self.recent.extend(events)
+            for fn in self._listeners:
+                try:
+                    fn(events)
+                except Exception:  # a broken listener must not lose acknowledgements
+                    log.exception("store listener failed")
+        for w in batch:
+            if not w.future.done():
+                w.future.set_result(w.event)
+
+    def _compact_step(self) -> None:
+        """Drop old log rows in small chunks so writers are never blocked for long."""
+        floor = self.committed_rv - self.keep_revisions
+        if floor <= self.compacted_rv:
+            return
+        upto = min(floor, self.compacted_rv + 5000)
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(changes_table.delete().where(changes_table.c.rv <= upto))
+            self.compacted_rv = upto
+        except Exception as exc:
+            log.warning("compaction failed: %s", exc)
+
+    def events_since(self, rv: int) -> Iterable[Event] | None:
+        """Events after ``rv`` from memory when it reaches back that far, else None."""
+        if self.recent and self.recent[0].rv <= rv + 1:
+            return [e for e in self.recent if e.rv > rv]
+        if not self.recent and rv >= self.committed_rv:
+            return []
+        return None
+
+
+def _storage_error(exc: BaseException) -> ApiError:
+    text = str(exc)
+    if "full" in text.lower() or "No space" in text:
+        return StorageError(507, f"the store could not save the write: disk full ({text[:200]})")
+    return StorageError(500, f"the store could not save the write: {text[:300]}")
+
+
+def now_rfc3339() -> str:
+    """The current UTC time as Kubernetes writes timestamps (seconds, with ``Z``)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())

@@ -1,0 +1,37 @@
+"""`kubelab`: run the whole cluster (`up`) or one component on its own."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+COMPONENTS = {
+    "apiserver": ("apiserver.main", "serve the Kubernetes API"),
+    "scheduler": ("scheduler.main", "bind pending pods to nodes and GPUs"),
+    "controllers": ("controllers.main", "run the controller manager"),
+    "kubelet": ("kubelet.main", "run the node agent on this box"),
+    "up": ("kubelab.up", "run a whole cluster on this machine"),
+    "join": ("kubelab.join", "join this box to a cluster with a token"),
+    "token": ("kubelab.token", "create join and user tokens"),
+}
+
+USAGE = "usage: kubelab COMMAND [flags]\n\ncommands:\n" + "\n".join(
+    f"  {name:<12} {desc}" for name, (_, desc) in COMPONENTS.items()
+) + "\n\nexample: kubelab up --runtime fake --fake-gpus 4\nrun `kubelab COMMAND --help` for its flags."
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if not args or args[0] in ("-h", "--help", "help"):
+        print(USAGE)
+        return 0
+    name, rest = args[0], args[1:]
+    if name not in COMPONENTS:
+        print(f"kubelab: unknown command {name!r}\n\n{USAGE}", file=sys.stderr)
+        return 2
+    module = importlib.import_module(COMPONENTS[name][0])
+    return int(module.main(rest) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
