@@ -14,7 +14,7 @@ from typing import Any
 
 from api.quantity import format_quantity
 
-__all__ = ["apply_defaults", "default_pod_spec", "image_pull_policy"]
+__all__ = ["apply_defaults", "default_pod_spec", "generate_job_selector", "image_pull_policy"]
 
 Obj = dict[str, Any]
 
@@ -182,23 +182,34 @@ def _default_job(obj: Obj) -> None:
     template = spec.get("template")
     if isinstance(template, dict):
         default_pod_spec(template.get("spec"), restart_policy=None)
-    # The server generates the selector from the Job's uid unless the user opts out.
-    uid = (obj.get("metadata") or {}).get("uid")
-    name = (obj.get("metadata") or {}).get("name")
-    if uid and not spec.get("manualSelector") and not spec.get("selector"):
-        spec["selector"] = {"matchLabels": {JOB_UID_LABEL: uid}}
-        if isinstance(template, dict):
-            tmeta = template.get("metadata")
-            if not isinstance(tmeta, dict):
-                tmeta = template["metadata"] = {}
-            labels = tmeta.get("labels")
-            if not isinstance(labels, dict):
-                labels = tmeta["labels"] = {}
-            labels.setdefault(JOB_UID_LABEL, uid)
-            labels.setdefault("controller-uid", uid)
-            if name:
-                labels.setdefault(JOB_NAME_LABEL, name)
-                labels.setdefault("job-name", name)
+
+
+def generate_job_selector(job: Obj) -> None:
+    """Give a Job the selector Kubernetes generates on create (from its uid), unless the user
+    set one or asked for ``manualSelector``. Call once on create, after ``metadata.uid`` is
+    assigned; it is not part of :func:`apply_defaults` because the selector is immutable and
+    must not appear on a later update of a Job that was created without one."""
+    spec = job.get("spec")
+    meta = job.get("metadata") or {}
+    uid = meta.get("uid")
+    name = meta.get("name")
+    if not isinstance(spec, dict) or not uid or spec.get("manualSelector") or spec.get("selector"):
+        return
+    spec["selector"] = {"matchLabels": {JOB_UID_LABEL: uid}}
+    template = spec.get("template")
+    if not isinstance(template, dict):
+        return
+    tmeta = template.get("metadata")
+    if not isinstance(tmeta, dict):
+        tmeta = template["metadata"] = {}
+    labels = tmeta.get("labels")
+    if not isinstance(labels, dict):
+        labels = tmeta["labels"] = {}
+    labels.setdefault(JOB_UID_LABEL, uid)
+    labels.setdefault("controller-uid", uid)
+    if name:
+        labels.setdefault(JOB_NAME_LABEL, name)
+        labels.setdefault("job-name", name)
 
 
 def _default_service(obj: Obj) -> None:

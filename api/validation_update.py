@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
+from api.defaults import default_pod_spec
 from api.validation_common import Errs, forbidden, invalid
 
 Obj = dict[str, Any]
@@ -51,8 +53,16 @@ def _mask_pod_spec(spec: Any, old_spec: Any) -> Any:
 
 def _validate_pod_update(errs: Errs, new: Obj, old: Obj) -> None:
     ns, os_ = new.get("spec"), old.get("spec")
-    if _mask_pod_spec(ns, os_) != _mask_pod_spec(os_, os_):
-        where = first_difference(_mask_pod_spec(os_, os_), _mask_pod_spec(ns, os_), "spec")
+    masked_new = _mask_pod_spec(ns, os_)
+    masked_old = _mask_pod_spec(os_, os_)
+    if masked_new != masked_old and isinstance(os_, dict):
+        # An object stored before a newer default existed differs only by that default:
+        # default a copy of the old spec the way the new one was, then compare again.
+        redefaulted = copy.deepcopy(os_)
+        default_pod_spec(redefaulted)
+        masked_old = _mask_pod_spec(redefaulted, os_)
+    if masked_new != masked_old:
+        where = first_difference(masked_old, masked_new, "spec")
         forbidden(errs, "spec", f"{_POD_UPDATE_MSG} (changed: {where})")
     if not isinstance(ns, dict) or not isinstance(os_, dict):
         return

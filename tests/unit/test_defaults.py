@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from api.defaults import apply_defaults, image_pull_policy
+from api.defaults import apply_defaults, generate_job_selector, image_pull_policy
 
 
 def _pod(**spec: Any) -> dict[str, Any]:
@@ -165,10 +165,19 @@ def test_job_selector_generated_from_uid() -> None:
         "spec": {"template": {"spec": {"containers": []}}},
     }
     apply_defaults("Job", job)
+    assert "selector" not in job["spec"]  # immutable: only ever generated on create
+    generate_job_selector(job)
     assert job["spec"]["selector"] == {"matchLabels": {"batch.kubernetes.io/controller-uid": "u-1"}}
     labels = job["spec"]["template"]["metadata"]["labels"]
     assert labels["batch.kubernetes.io/controller-uid"] == "u-1"
     assert labels["batch.kubernetes.io/job-name"] == "train"
+    manual = {
+        "kind": "Job",
+        "metadata": {"uid": "u"},
+        "spec": {"manualSelector": True, "template": {}},
+    }
+    generate_job_selector(manual)
+    assert "selector" not in manual["spec"]
 
 
 def test_service_defaults() -> None:

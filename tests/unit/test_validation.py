@@ -532,3 +532,20 @@ def test_drop_unknown_fields() -> None:
     assert drop_unknown_fields("Pod", pod) == ["spec.containers[0].imagePullPolcy", "spec.foo"]
     assert "foo" not in pod["spec"] and "imagePullPolcy" not in pod["spec"]["containers"][0]
     assert unknown_fields("Pod", pod) == []
+
+
+def test_pod_stored_before_a_default_existed_can_still_be_labelled() -> None:
+    old = _pod()  # as stored by an older server: no defaults at all
+    new = copy.deepcopy(old)
+    new["metadata"]["labels"]["team"] = "ml"
+    apply_defaults("Pod", new)
+    assert validate("Pod", new, old) == []
+
+
+def test_job_update_after_create_keeps_its_selector_rules() -> None:
+    job = _job()
+    apply_defaults("Job", job)
+    job["metadata"]["uid"] = "u-1"  # the server assigns it after defaulting on create
+    updated = copy.deepcopy(job)
+    updated["metadata"]["labels"] = {"team": "ml"}
+    assert errors("Job", updated, job) == {}
