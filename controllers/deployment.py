@@ -182,3 +182,100 @@ def _status(
 
 
 __all__ = ["reconcile", "is_complete", "scale_action"]
+
+
+# --- the shell ---------------------------------------------------------------------------
+
+from client import ApiError  # noqa: E402
+
+from .base import Controller, apply_action  # noqa: E402
+from .deployment_util import templates_equal  # noqa: E402
+from .objutil import key_of, labels_of  # noqa: E402
+
+
+class DeploymentController(Controller):
+    """Feeds ``reconcile`` from the Deployment, ReplicaSet and pod informers."""
+
+    name = "deployment"
+
+    def setup(self) -> None:
+        self.deployments = self.ctx.index("deployments")
+        self.rss = self.ctx.index("replicasets")
+        self.pods = self.ctx.index("pods")
+        self.deployments.informer.add_handler(
+            on_add=lambda o: self.enqueue(key_of(o)),
+            on_update=lambda o, n: self.enqueue(key_of(n)),
+            on_delete=lambda o: self.enqueue(key_of(o)),
+        )
+        self.rss.informer.add_handler(
+            on_add=self._rs_changed,
+            on_update=self._rs_updated,
+            on_delete=self._rs_changed,
+        )
+        # Recreate waits for old pods to be gone: their deletion must wake it up.
+        self.pods.informer.add_handler(on_delete=self._pod_deleted)
+
+    def _rs_updated(self, old: Obj, new: Obj) -> None:
+        if controller_ref(old) != controller_ref(new):
+            self._rs_changed(old)
+        self._rs_changed(new)
+
+    def _rs_changed(self, rs: Obj) -> None:
+        ref = controller_ref(rs)
+        if ref is not None:
+            if ref.get("kind") == "Deployment":
+                self.enqueue(f"{namespace_of(rs)}/{ref.get('name')}")
+            return
+        for d in self.deployments.in_namespace(namespace_of(rs)):
+            if selector_matches((d.get("spec") or {}).get("selector"), labels_of(rs)):
+                self.enqueue(key_of(d))
+
+    def _pod_deleted(self, pod: Obj) -> None:
+        ref = controller_ref(pod)
+        if ref is None or ref.get("kind") != "ReplicaSet":
+            return
+        rs = self.rss.get(f"{namespace_of(pod)}/{ref.get('name')}")
+        if rs is not None:
+            self._rs_changed(rs)
+
+    async def sync(self, key: str) -> float | None:
+        d = self.deployments.get(key)
+        if d is None:
+            return None
+        d = self.ctx.overlay.latest("deployments", d)
+        ns = namespace_of(d)
+        rss = self.ctx.overlay.merged("replicasets", self.rss.in_namespace(ns), ns)
+        recreate = ((d.get("spec") or {}).get("strategy") or {}).get("type") == "Recreate"
+        pods = self.pods.in_namespace(ns) if recreate else []
+        res = reconcile(d, rss, pods, self.ctx.clock())
+        for a in res.actions:
+            if a.verb == "create" and a.resource == "replicasets":
+                if not await self._create_rs(d, a):
+                    return 0.0
+            else:
+                await apply_action(self.ctx, a)
+        return res.requeue_after
+
+    async def _create_rs(self, d: Obj, a: A.Action) -> bool:
+        """Create the new RS; on a name clash with a different template, bump collisionCount."""
+        try:
+            await apply_action(self.ctx, a)
+            return True
+        except ApiError as e:
+            if e.code != 409:
+                raise
+        assert a.body is not None
+        existing = await self.ctx.client.get("replicasets", a.name, a.namespace)
+        ours = (controller_ref(existing) or {}).get("uid") == uid_of(d)
+        if ours and templates_equal(existing["spec"]["template"], a.body["spec"]["template"]):
+            self.ctx.overlay.remember("replicasets", existing)  # the informer is just behind
+            return True
+        count = int((d.get("status") or {}).get("collisionCount") or 0) + 1
+        await self.ctx.client.patch(
+            "deployments",
+            name_of(d),
+            {"status": {"collisionCount": count}},
+            namespace_of(d),
+            subresource="status",
+        )
+        return False

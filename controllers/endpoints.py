@@ -161,3 +161,59 @@ def reconcile(
         body["subsets"] = want["subsets"]
         res.actions.append(A.Action("replace", "endpoints", namespace, name, body=body))
     return res
+
+
+# --- the shell ---------------------------------------------------------------------------
+
+from .base import Controller, apply_all  # noqa: E402
+from .objutil import key_of  # noqa: E402
+
+
+class EndpointsController(Controller):
+    """Keeps the Endpoints of every Service with a selector in step with its pods."""
+
+    name = "endpoints"
+
+    def setup(self) -> None:
+        self.services = self.ctx.index("services")
+        self.pods = self.ctx.index("pods")
+        self.endpoints = self.ctx.index("endpoints")
+        self.nodes = self.ctx.index("nodes")
+        self.services.informer.add_handler(
+            on_add=lambda o: self.enqueue(key_of(o)),
+            on_update=lambda o, n: self.enqueue(key_of(n)),
+            on_delete=lambda o: self.enqueue(key_of(o)),
+        )
+        # Endpoints changed by someone else: put ours back (only where a Service exists, so
+        # hand-made Endpoints of selector-less or absent Services are left alone).
+        self.endpoints.informer.add_handler(
+            on_update=lambda o, n: self._endpoints_changed(n),
+            on_delete=self._endpoints_changed,
+        )
+        self.pods.informer.add_handler(
+            on_add=lambda p: self._pod_changed(p, None),
+            on_update=lambda o, n: self._pod_changed(n, o),
+            on_delete=lambda p: self._pod_changed(p, None),
+        )
+
+    def _endpoints_changed(self, ep: Obj) -> None:
+        if self.services.get(key_of(ep)) is not None:
+            self.enqueue(key_of(ep))
+
+    def _pod_changed(self, pod: Obj, old: Obj | None) -> None:
+        label_sets = [labels_of(pod)] + ([labels_of(old)] if old is not None else [])
+        for svc in self.services.in_namespace(namespace_of(pod)):
+            sel = (svc.get("spec") or {}).get("selector")
+            if any(map_selector_matches(sel, ls) for ls in label_sets):
+                self.enqueue(key_of(svc))
+
+    async def sync(self, key: str) -> float | None:
+        ns, _, name = key.partition("/")
+        svc = self.services.get(key)
+        existing = self.endpoints.get(key)
+        if existing is not None:
+            existing = self.ctx.overlay.latest("endpoints", existing)
+        nodes = {name_of(n): node_address(n) for n in self.nodes.informer.list()}
+        res = reconcile(svc, existing, self.pods.in_namespace(ns), nodes, namespace=ns, name=name)
+        await apply_all(self.ctx, res.actions)
+        return res.requeue_after

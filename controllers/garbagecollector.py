@@ -159,17 +159,17 @@ def reconcile_namespace(ns: Obj, contents: list[tuple[Obj, Ref]]) -> A.Result:
         res.requeue(1.0)
         return res
     spec_f, meta_f = namespace_finalizers(ns)
-    if NAMESPACE_FINALIZER in spec_f:
-        body = {
-            **ns,
-            "spec": {
-                **(ns.get("spec") or {}),
-                "finalizers": [f for f in spec_f if f != NAMESPACE_FINALIZER],
-            },
-        }
-        res.actions.append(
-            A.Action("replace", "namespaces", None, name, body=body, subresource="finalize")
-        )
+    # Always finalize: that write is what lets the apiserver remove an emptied namespace.
+    body = {
+        **ns,
+        "spec": {
+            **(ns.get("spec") or {}),
+            "finalizers": [f for f in spec_f if f != NAMESPACE_FINALIZER],
+        },
+    }
+    res.actions.append(
+        A.Action("replace", "namespaces", None, name, body=body, subresource="finalize")
+    )
     if NAMESPACE_FINALIZER in meta_f:
         res.actions.append(
             A.patch("namespaces", None, name, remove_finalizer_patch(ns, NAMESPACE_FINALIZER))
@@ -185,3 +185,153 @@ __all__ = [
     "reconcile_namespace",
     "namespace_of",
 ]
+
+
+# --- the shells --------------------------------------------------------------------------
+
+import logging  # noqa: E402
+from functools import partial  # noqa: E402
+
+from api.registry import RESOURCES, by_kind  # noqa: E402
+from client import ApiError  # noqa: E402
+
+from .base import Controller, apply_all  # noqa: E402
+from .cache import Index  # noqa: E402
+from .objutil import key_of, split_key, uid_of  # noqa: E402
+
+log = logging.getLogger(__name__)
+
+# Kinds the collector follows (owners and dependents). Events and Leases never own anything.
+GRAPH_RESOURCES = (
+    "deployments",
+    "replicasets",
+    "pods",
+    "jobs",
+    "services",
+    "endpoints",
+    "configmaps",
+    "secrets",
+    "serviceaccounts",
+)
+
+
+class GarbageCollector(Controller):
+    """Deletes dependents of deleted owners; runs the orphan and foreground finalizers."""
+
+    name = "garbagecollector"
+
+    def setup(self) -> None:
+        self.indexes: dict[str, Index] = {r: self.ctx.index(r) for r in GRAPH_RESOURCES}
+        self.uids: dict[str, tuple[str, str]] = {}  # uid -> (resource, key)
+        for resource, idx in self.indexes.items():
+            idx.informer.add_handler(
+                on_add=partial(self._seen, resource),
+                on_update=partial(self._updated, resource),
+                on_delete=partial(self._gone, resource),
+            )
+
+    def _updated(self, resource: str, old: Obj, new: Obj) -> None:
+        self._seen(resource, new)
+
+    def _seen(self, resource: str, obj: Obj) -> None:
+        self.uids[uid_of(obj)] = (resource, key_of(obj))
+        if owner_refs(obj) or (is_deleting(obj) and {FOREGROUND, ORPHAN} & set(finalizers(obj))):
+            self.enqueue(f"{resource}|{key_of(obj)}")
+        if is_deleting(obj):
+            self._wake_dependents(obj)
+
+    def _gone(self, resource: str, obj: Obj) -> None:
+        self.uids.pop(uid_of(obj), None)
+        self._wake_dependents(obj)
+        # The owners of a dependent that went away may be waiting for it (foreground).
+        for ref in owner_refs(obj):
+            owner = self.uids.get(ref.get("uid", ""))
+            if owner is not None:
+                self.enqueue(f"{owner[0]}|{owner[1]}")
+
+    def _wake_dependents(self, owner: Obj) -> None:
+        uid = uid_of(owner)
+        for resource, idx in self.indexes.items():
+            for dep in idx.owned_by(uid):
+                self.enqueue(f"{resource}|{key_of(dep)}")
+
+    def _dependents(self, uid: str) -> list[tuple[Obj, Ref]]:
+        out = []
+        for resource, idx in self.indexes.items():
+            for dep in idx.owned_by(uid):
+                out.append((dep, Ref(resource, namespace_of(dep), name_of(dep))))
+        return out
+
+    async def _owner_state(self, obj: Obj, ref: Obj) -> OwnerState:
+        uid = ref.get("uid", "")
+        known = self.uids.get(uid)
+        owner = self.indexes[known[0]].get(known[1]) if known else None
+        if owner is None:
+            # Not in our caches: ask the server before deleting anything (informer lag).
+            info = by_kind(ref.get("apiVersion", ""), ref.get("kind", ""))
+            if info is None:
+                return OwnerState.PRESENT  # a kind we do not know: never delete for it
+            try:
+                owner = await self.ctx.client.get(
+                    info, ref.get("name", ""), namespace_of(obj) if info.namespaced else None
+                )
+            except ApiError as e:
+                if e.code == 404:
+                    return OwnerState.ABSENT
+                raise
+            if uid_of(owner) != uid:
+                return OwnerState.ABSENT
+        if is_deleting(owner) and FOREGROUND in finalizers(owner):
+            return OwnerState.FOREGROUND
+        return OwnerState.PRESENT
+
+    async def sync(self, key: str) -> float | None:
+        resource, _, okey = key.partition("|")
+        idx = self.indexes.get(resource)
+        obj = idx.get(okey) if idx else None
+        if obj is None:
+            return None
+        ns, name = split_key(okey)
+        ref = Ref(resource, ns, name)
+        if is_deleting(obj) and {FOREGROUND, ORPHAN} & set(finalizers(obj)):
+            res = reconcile_owner(obj, ref, self._dependents(uid_of(obj)))
+            await apply_all(self.ctx, res.actions)
+            return res.requeue_after
+        refs = owner_refs(obj)
+        if not refs or is_deleting(obj):
+            return None
+        states = {r.get("uid", ""): await self._owner_state(obj, r) for r in refs}
+        res = reconcile_dependent(obj, ref, states)
+        await apply_all(self.ctx, res.actions)
+        return res.requeue_after
+
+
+class NamespaceController(Controller):
+    """Empties a namespace that is being deleted, then lets the apiserver remove it."""
+
+    name = "namespace"
+
+    def setup(self) -> None:
+        self.namespaces = self.ctx.index("namespaces")
+        self.namespaces.informer.add_handler(
+            on_add=self._changed, on_update=lambda o, n: self._changed(n)
+        )
+
+    def _changed(self, ns: Obj) -> None:
+        if is_deleting(ns):
+            self.enqueue(name_of(ns))
+
+    async def sync(self, key: str) -> float | None:
+        ns = self.namespaces.get(key)
+        if ns is None or not is_deleting(ns):
+            return None
+        contents: list[tuple[Obj, Ref]] = []
+        for info in RESOURCES:
+            if not info.namespaced:
+                continue
+            listing = await self.ctx.client.list(info, key)
+            for obj in listing.get("items") or []:
+                contents.append((obj, Ref(info.plural, key, name_of(obj))))
+        res = reconcile_namespace(ns, contents)
+        await apply_all(self.ctx, res.actions)
+        return res.requeue_after

@@ -212,3 +212,31 @@ def reconcile(
             A.patch("jobs", ns, name_of(job), {"status": status}, subresource="status")
         )
     return res
+
+
+# --- the shell ---------------------------------------------------------------------------
+
+from .replicaset import ReplicaSetController  # noqa: E402
+
+
+class JobController(ReplicaSetController):
+    """The ReplicaSet shell (informers, expectations, slow start) around the Job reconcile."""
+
+    name = "job"
+    kind = "Job"
+    resource = "jobs"
+
+    def reconcile(self, owner: Obj, pods: list[Obj], now: float, satisfied: bool) -> A.Result:
+        res = reconcile(
+            owner,
+            pods,
+            now,
+            backoff_base=self.ctx.options.job_backoff_base,
+            backoff_max=self.ctx.options.job_backoff_max,
+        )
+        if not satisfied:
+            # Creations or deletions still in flight: do not repeat them, just look again.
+            res.actions = [
+                a for a in res.actions if a.resource != "pods" or a.verb not in ("create", "delete")
+            ]
+        return res

@@ -173,3 +173,72 @@ def _pod_not_ready(pod: Obj, now: float) -> list[Obj]:
             c["reason"] = "NodeNotReady"
             c["lastTransitionTime"] = format_time(now)
     return conds
+
+
+# --- the shell ---------------------------------------------------------------------------
+
+from .base import Controller, apply_all  # noqa: E402
+from .podutil import is_active  # noqa: E402
+
+NODE_LEASE_NAMESPACE = "kube-node-lease"
+
+
+class NodeLifecycleController(Controller):
+    """Watches node Leases and Ready heartbeats; looks at every node each monitor period."""
+
+    name = "nodelifecycle"
+
+    def setup(self) -> None:
+        self.nodes = self.ctx.index("nodes")
+        self.leases = self.ctx.index("leases")
+        self.pods = self.ctx.index("pods")
+        # node name -> (what we last saw, when we saw it change, by our clock)
+        self.heartbeats: dict[str, tuple[tuple[str, str], float]] = {}
+        self.nodes.informer.add_handler(
+            on_add=self._node_seen,
+            on_update=lambda o, n: self._node_seen(n),
+            on_delete=lambda o: self.heartbeats.pop(name_of(o), None),
+        )
+        self.leases.informer.add_handler(
+            on_add=self._lease_seen, on_update=lambda o, n: self._lease_seen(n)
+        )
+
+    def _beat(self, node: str, part: int, value: str) -> None:
+        seen, at = self.heartbeats.get(node, (("", ""), 0.0))
+        new = (value, seen[1]) if part == 0 else (seen[0], value)
+        if new != seen or node not in self.heartbeats:
+            # First sight counts as a heartbeat: a restarted controller gives every node
+            # a full grace period instead of declaring them all dead at once.
+            self.heartbeats[node] = (new, self.ctx.clock())
+            self.enqueue(node)
+
+    def _lease_seen(self, lease: Obj) -> None:
+        if namespace_of(lease) == NODE_LEASE_NAMESPACE:
+            self._beat(name_of(lease), 0, str((lease.get("spec") or {}).get("renewTime") or ""))
+
+    def _node_seen(self, node: Obj) -> None:
+        ready = get_condition(node, "Ready") or {}
+        self._beat(name_of(node), 1, str(ready.get("lastHeartbeatTime") or ""))
+        self.enqueue(name_of(node))
+
+    async def sync(self, key: str) -> float | None:
+        node = self.nodes.get(key)
+        if node is None:
+            return None
+        now = self.ctx.clock()
+        if key not in self.heartbeats:
+            self.heartbeats[key] = (("", ""), now)
+        last = self.heartbeats[key][1]
+        timing = Timing(
+            self.ctx.options.node_monitor_grace_period, self.ctx.options.pod_eviction_timeout
+        )
+        silent = now - last > timing.grace_period
+        pods = (
+            [p for p in self.pods.informer.list() if node_name(p) == key and is_active(p)]
+            if silent
+            else []
+        )
+        res = reconcile(node, last, pods, now, timing)
+        await apply_all(self.ctx, res.actions)
+        period = self.ctx.options.node_monitor_period
+        return min(res.requeue_after if res.requeue_after is not None else period, period)

@@ -116,3 +116,164 @@ def slow_start_batches(n: int, initial: int = 1) -> list[int]:
         remaining -= batch
         batch = min(2 * batch, remaining)
     return out
+
+
+# --- the shell ---------------------------------------------------------------------------
+
+import asyncio  # noqa: E402
+import logging  # noqa: E402
+
+from client import ApiError  # noqa: E402
+
+from .base import Controller, apply_action, apply_all  # noqa: E402
+from .expectations import Expectations  # noqa: E402
+from .objutil import controller_ref, is_deleting, key_of  # noqa: E402
+
+log = logging.getLogger(__name__)
+
+
+async def run_slow_start(
+    n: int, create_one: Any, initial: int = 1
+) -> tuple[int, list[BaseException]]:
+    """Call ``create_one()`` n times in batches 1, 2, 4, …; stop after a batch with errors.
+
+    Returns how many calls were made and the errors seen.
+    """
+    made = 0
+    errors: list[BaseException] = []
+    for size in slow_start_batches(n, initial):
+        results = await asyncio.gather(*(create_one() for _ in range(size)), return_exceptions=True)
+        made += size
+        errors = [r for r in results if isinstance(r, BaseException)]
+        if errors:
+            break
+    return made, errors
+
+
+class ReplicaSetController(Controller):
+    """Feeds ``reconcile`` from the shared pod/ReplicaSet informers and applies its actions."""
+
+    name = "replicaset"
+    kind = "ReplicaSet"
+    resource = "replicasets"
+
+    def setup(self) -> None:
+        self.owners = self.ctx.index(self.resource)
+        self.pods = self.ctx.index("pods")
+        self.expectations = Expectations()
+        self.owners.informer.add_handler(
+            on_add=lambda o: self.enqueue(key_of(o)),
+            on_update=lambda o, n: self.enqueue(key_of(n)),
+            on_delete=lambda o: self.enqueue(key_of(o)),
+        )
+        self.pods.informer.add_handler(self._pod_added, self._pod_updated, self._pod_deleted)
+
+    def _owner_key(self, pod: Obj) -> str | None:
+        ref = controller_ref(pod)
+        if ref is None or ref.get("kind") != self.kind:
+            return None
+        return f"{namespace_of(pod)}/{ref.get('name')}"
+
+    def _orphan(self, pod: Obj) -> None:
+        # A pod without a controller: any of our objects whose selector matches may adopt it.
+        for owner in self.owners.in_namespace(namespace_of(pod)):
+            if selector_matches((owner.get("spec") or {}).get("selector"), labels_of(pod)):
+                self.enqueue(key_of(owner))
+
+    def _pod_added(self, pod: Obj) -> None:
+        key = self._owner_key(pod)
+        if key is None:
+            self._orphan(pod)
+            return
+        self.expectations.creation_observed(key)
+        if is_deleting(pod):
+            self.expectations.deletion_observed(key, key_of(pod))
+        self.enqueue(key)
+
+    def _pod_updated(self, old: Obj, new: Obj) -> None:
+        key, old_key = self._owner_key(new), self._owner_key(old)
+        if old_key and old_key != key:
+            self.enqueue(old_key)
+        if key is None:
+            if labels_of(old) != labels_of(new) or old_key:
+                self._orphan(new)
+            return
+        if is_deleting(new):
+            self.expectations.deletion_observed(key, key_of(new))
+        self.enqueue(key)
+
+    def _pod_deleted(self, pod: Obj) -> None:
+        key = self._owner_key(pod)
+        if key is not None:
+            self.expectations.deletion_observed(key, key_of(pod))
+            self.enqueue(key)
+
+    def reconcile(self, owner: Obj, pods: list[Obj], now: float, satisfied: bool) -> A.Result:
+        return reconcile(
+            owner,
+            pods,
+            now,
+            expectations_satisfied=satisfied,
+            burst=self.ctx.options.burst_replicas,
+        )
+
+    async def sync(self, key: str) -> float | None:
+        owner = self.owners.get(key)
+        if owner is None:
+            self.expectations.forget(key)
+            return None
+        owner = self.ctx.overlay.latest(self.resource, owner)
+        pods = self.pods.in_namespace(namespace_of(owner))
+        res = self.reconcile(owner, pods, self.ctx.clock(), self.expectations.satisfied(key))
+        creates = res.of("create", "pods")
+        deletes = res.of("delete", "pods")
+        first = [a for a in res.actions if a.verb == "patch" and a.resource == "pods"]
+        last = [a for a in res.actions if a not in creates and a not in deletes and a not in first]
+        await apply_all(self.ctx, first)
+        if creates:
+            await self._create(key, owner, creates)
+        if deletes:
+            await self._delete(key, owner, deletes)
+        await apply_all(self.ctx, last)
+        return res.requeue_after
+
+    async def _create(self, key: str, owner: Obj, creates: list[A.Action]) -> None:
+        self.expectations.expect(key, adds=len(creates))
+        todo = iter(creates)
+
+        async def one() -> None:
+            action = next(todo)
+            out = await apply_action(self.ctx, action)
+            self.ctx.recorder.record(
+                owner,
+                "Normal",
+                "SuccessfulCreate",
+                f"Created pod: {name_of(out or action.body or {})}",
+            )
+
+        made, errors = await run_slow_start(len(creates), one)
+        # Creations that failed or were skipped will never be observed.
+        self.expectations.creation_observed(key, len(errors) + len(creates) - made)
+        if errors:
+            err = errors[0]
+            self.ctx.recorder.record(owner, "Warning", "FailedCreate", f"Error creating: {err}")
+            if isinstance(err, ApiError):
+                raise err
+            raise RuntimeError(str(err))
+
+    async def _delete(self, key: str, owner: Obj, deletes: list[A.Action]) -> None:
+        ns = namespace_of(owner)
+        self.expectations.expect(key, deletes=[f"{ns}/{a.name}" for a in deletes])
+        results = await asyncio.gather(
+            *(apply_action(self.ctx, a) for a in deletes), return_exceptions=True
+        )
+        for a, r in zip(deletes, results, strict=True):
+            if isinstance(r, BaseException) or r is None:
+                # Failed, or already gone (404): no event for it may come any more.
+                self.expectations.deletion_observed(key, f"{ns}/{a.name}")
+                if r is not None:
+                    log.warning("%s: deleting pod %s/%s: %s", self.name, ns, a.name, r)
+            else:
+                self.ctx.recorder.record(
+                    owner, "Normal", "SuccessfulDelete", f"Deleted pod: {a.name}"
+                )

@@ -1,0 +1,199 @@
+"""`kubelab controllers`: run the controller manager (with leader election)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+
+from client import AsyncClient
+
+from .base import Options
+from .leader import LeaderConfig, LeaderElector
+from .manager import CONTROLLERS, ControllerManager
+
+log = logging.getLogger("controllers")
+
+
+def default_kubeconfig() -> str:
+    home = os.environ.get("KUBELAB_HOME") or str(Path.home() / ".kubelab")
+    return str(Path(home) / "kubeconfig")
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="kubelab controllers", description="Run the kubelab controller manager."
+    )
+    p.add_argument(
+        "--kubeconfig",
+        default=None,
+        help="kubeconfig to reach the API (default $KUBELAB_HOME/kubeconfig)",
+    )
+    p.add_argument(
+        "--controllers",
+        default="*",
+        help=f"comma-separated controllers to run: * for all, -name to leave one out ({', '.join(CONTROLLERS)})",
+    )
+    p.add_argument(
+        "--workers", type=int, default=5, help="concurrent workers per controller (default 5)"
+    )
+    p.add_argument(
+        "--burst-replicas",
+        type=int,
+        default=500,
+        help="most pods one ReplicaSet/Job sync creates or deletes (default 500)",
+    )
+    p.add_argument(
+        "--node-monitor-grace-period",
+        type=float,
+        default=40.0,
+        help="seconds without a node heartbeat before the node is Unknown (default 40)",
+    )
+    p.add_argument(
+        "--node-monitor-period",
+        type=float,
+        default=5.0,
+        help="seconds between looks at each node (default 5)",
+    )
+    p.add_argument(
+        "--pod-eviction-timeout",
+        type=float,
+        default=300.0,
+        help="default toleration seconds for the unreachable taint before pods are evicted (default 300)",
+    )
+    p.add_argument(
+        "--job-backoff-base",
+        type=float,
+        default=10.0,
+        help="first delay before re-creating a failed Job pod (default 10 s)",
+    )
+    p.add_argument(
+        "--job-backoff-max",
+        type=float,
+        default=360.0,
+        help="longest Job back-off delay (default 360 s)",
+    )
+    p.add_argument(
+        "--leader-elect",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="take a Lease before running, so only one copy is active (default on)",
+    )
+    p.add_argument(
+        "--leader-elect-lease-duration",
+        type=float,
+        default=15.0,
+        help="lease duration in seconds (default 15)",
+    )
+    p.add_argument(
+        "--leader-elect-renew-deadline",
+        type=float,
+        default=10.0,
+        help="give up leading after failing to renew this long (default 10)",
+    )
+    p.add_argument(
+        "--leader-elect-retry-period",
+        type=float,
+        default=2.0,
+        help="seconds between acquire/renew attempts (default 2)",
+    )
+    p.add_argument(
+        "--leader-elect-resource-namespace",
+        default="kube-system",
+        help="namespace of the Lease (default kube-system)",
+    )
+    p.add_argument(
+        "--leader-elect-resource-name",
+        default="kubelab-controller-manager",
+        help="name of the Lease",
+    )
+    p.add_argument(
+        "--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR (default INFO)"
+    )
+    return p
+
+
+def options_from(args: argparse.Namespace) -> Options:
+    return Options(
+        workers=args.workers,
+        burst_replicas=args.burst_replicas,
+        node_monitor_grace_period=args.node_monitor_grace_period,
+        node_monitor_period=args.node_monitor_period,
+        pod_eviction_timeout=args.pod_eviction_timeout,
+        job_backoff_base=args.job_backoff_base,
+        job_backoff_max=args.job_backoff_max,
+        controllers=tuple(c.strip() for c in args.controllers.split(",") if c.strip()),
+    )
+
+
+async def run(args: argparse.Namespace) -> int:
+    client = AsyncClient.from_kubeconfig(args.kubeconfig or default_kubeconfig())
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    elector: LeaderElector | None = None
+    code = 0
+    try:
+        if args.leader_elect:
+            elector = LeaderElector(
+                client,
+                LeaderConfig(
+                    name=args.leader_elect_resource_name,
+                    namespace=args.leader_elect_resource_namespace,
+                    lease_duration=args.leader_elect_lease_duration,
+                    renew_deadline=args.leader_elect_renew_deadline,
+                    retry_period=args.leader_elect_retry_period,
+                ),
+            )
+            acquire = asyncio.create_task(elector.acquire())
+            stopped = asyncio.create_task(stop.wait())
+            await asyncio.wait({acquire, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            if stop.is_set():
+                acquire.cancel()
+                return 0
+            stopped.cancel()
+        manager = ControllerManager(client, options_from(args))
+        if elector is not None:
+            keeper = asyncio.create_task(elector.keep())
+
+            def lost(_: asyncio.Task[None]) -> None:
+                nonlocal code
+                if not stop.is_set():
+                    code = 1  # like kube: a manager that lost its lease exits and restarts
+                    stop.set()
+
+            keeper.add_done_callback(lost)
+        await manager.run(stop)
+        if elector is not None:
+            keeper.cancel()
+            if code == 0:
+                await elector.release()
+    finally:
+        await client.close()
+    return code
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of `kubelab controllers`."""
+    args = parser().parse_args(argv)
+    logging.basicConfig(
+        level=getattr(logging, str(args.log_level).upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        from .manager import select
+
+        select(options_from(args).controllers)
+    except ValueError as e:
+        print(f"kubelab controllers: {e}", file=sys.stderr)
+        return 2
+    return asyncio.run(run(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

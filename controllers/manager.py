@@ -1,0 +1,82 @@
+"""The controller manager: shared informers, one work queue and N workers per controller."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+
+from client import AsyncClient, InformerFactory
+
+from .base import Context, Controller, Options
+from .deployment import DeploymentController
+from .endpoints import EndpointsController
+from .events import EventRecorder
+from .garbagecollector import GarbageCollector, NamespaceController
+from .job import JobController
+from .nodelifecycle import NodeLifecycleController
+from .replicaset import ReplicaSetController
+
+log = logging.getLogger(__name__)
+
+CONTROLLERS: dict[str, type[Controller]] = {
+    "replicaset": ReplicaSetController,
+    "deployment": DeploymentController,
+    "job": JobController,
+    "endpoints": EndpointsController,
+    "nodelifecycle": NodeLifecycleController,
+    "garbagecollector": GarbageCollector,
+    "namespace": NamespaceController,
+}
+
+
+def select(names: tuple[str, ...]) -> list[str]:
+    """Controller names from a kube-style list (``*``, ``name``, ``-name``)."""
+    wanted = list(names) or ["*"]
+    chosen: list[str] = []
+    for n in CONTROLLERS:
+        if f"-{n}" in wanted:
+            continue
+        if "*" in wanted or n in wanted:
+            chosen.append(n)
+    unknown = [w for w in wanted if w.lstrip("-") not in CONTROLLERS and w != "*"]
+    if unknown:
+        raise ValueError(f"unknown controllers {unknown}; known: {', '.join(CONTROLLERS)}")
+    return chosen
+
+
+class ControllerManager:
+    """Builds the controllers on one shared informer factory and runs them."""
+
+    def __init__(
+        self, client: AsyncClient, options: Options, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.client = client
+        self.options = options
+        self.informers = InformerFactory(client)
+        self.recorder = EventRecorder(client, clock=clock)
+        self.ctx = Context(client, self.informers, self.recorder, options, clock)
+        self.controllers = [CONTROLLERS[n](self.ctx) for n in select(options.controllers)]
+        for c in self.controllers:
+            c.setup()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Sync the informers, run every controller until ``stop`` is set."""
+        self.informers.start()
+        recorder = asyncio.create_task(self.recorder.run(), name="events")
+        try:
+            await self.informers.wait_synced()
+            log.info("caches synced; starting %s", ", ".join(c.name for c in self.controllers))
+            tasks = [
+                asyncio.create_task(c.run(self.options.workers), name=c.name)
+                for c in self.controllers
+            ]
+            await stop.wait()
+        finally:
+            for c in self.controllers:
+                c.queue.shutdown()
+            for t in locals().get("tasks", []):
+                t.cancel()
+            recorder.cancel()
+            await self.informers.stop()
