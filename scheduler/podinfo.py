@@ -129,6 +129,12 @@ def pod_key(pod: Obj) -> str:
     return f"{meta.get('namespace') or 'default'}/{meta.get('name', '')}"
 
 
+def is_finished(pod: Obj) -> bool:
+    """Phase Succeeded or Failed."""
+    phase = (pod.get("status") or {}).get("phase")
+    return phase == "Succeeded" or phase == "Failed"
+
+
 def is_terminal(pod: Obj) -> bool:
     """A pod that no longer holds resources: finished, or being deleted."""
     if (pod.get("metadata") or {}).get("deletionTimestamp"):
@@ -165,6 +171,9 @@ class PodInfo:
     node_selector: dict[str, str]
     required_affinity: Obj | None  # nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution
     signature: bytes  # identifies the pod's node-static constraints, for caching
+    # Being deleted but still running: holds only its GPU UUIDs (the devices are busy
+    # until the container stops, and the apiserver refuses them until the pod is gone).
+    terminating: bool = False
 
     @property
     def namespace(self) -> str:

@@ -16,7 +16,16 @@ from typing import Any
 
 import orjson
 
-from scheduler.podinfo import GPU_RESOURCE, PodInfo, is_terminal, pod_info, pod_key, resource_list
+from scheduler.podinfo import (
+    GPU_RESOURCE,
+    PodInfo,
+    gpu_uuids_of,
+    is_finished,
+    is_terminal,
+    pod_info,
+    pod_key,
+    resource_list,
+)
 from scheduler.podinfo import quantity_value as _value
 
 Obj = dict[str, Any]
@@ -80,6 +89,13 @@ def node_static_key(node: Obj) -> bytes:
             status.get("allocatable") or {},
         ],
         option=orjson.OPT_SORT_KEYS,
+    )
+
+
+def terminating_ghost(pi: PodInfo) -> PodInfo:
+    """What a pod being deleted still holds: its GPUs, nothing else."""
+    return dataclasses.replace(
+        pi, cpu=0, memory=0, nonzero_cpu=0, nonzero_memory=0, scalar={}, terminating=True
     )
 
 
@@ -164,7 +180,8 @@ class NodeInfo:
         self.nonzero_cpu += pi.nonzero_cpu
         self.nonzero_memory += pi.nonzero_memory
         self.req_gpus += pi.gpus
-        self.pod_count += 1
+        if not pi.terminating:
+            self.pod_count += 1
         for name, v in pi.scalar.items():
             self.req_scalar[name] = self.req_scalar.get(name, 0) + v
         for uuid in pi.gpu_uuids:
@@ -180,7 +197,8 @@ class NodeInfo:
         self.nonzero_cpu -= pi.nonzero_cpu
         self.nonzero_memory -= pi.nonzero_memory
         self.req_gpus -= pi.gpus
-        self.pod_count -= 1
+        if not pi.terminating:
+            self.pod_count -= 1
         for name, v in pi.scalar.items():
             self.req_scalar[name] = self.req_scalar.get(name, 0) - v
         for uuid in pi.gpu_uuids:
@@ -322,7 +340,13 @@ class Snapshot:
         self.clear_nomination(key)
         if is_terminal(pod):
             self.assumed.pop(key, None)
-            return self._uncount(key) is not None
+            old = self._uncount(key)
+            if not is_finished(pod) and gpu_uuids_of(pod):
+                # Deleting but maybe still running (also when first seen so, after a
+                # restart): keep its GPUs, free the rest.
+                self._count(terminating_ghost(pod_info(pod)))
+                return old is not None and not old.terminating
+            return old is not None
         self.assumed.pop(key, None)  # the bound pod confirms (or overrides) the assumption
         self._uncount(key)
         pi = pod_info(pod)

@@ -41,7 +41,10 @@ def describe_gpus(node: NodeInfo) -> list[str]:
     for g in node.gpus:
         holder = node.gpus_in_use.get(g.uuid)
         if holder:
-            state = f"in use by {holder}"
+            owner = node.pods.get(holder)
+            state = f"in use by {holder}" + (
+                " (terminating)" if owner and owner.terminating else ""
+            )
         elif not g.healthy:
             state = "unhealthy"
         else:

@@ -14,7 +14,7 @@ from scheduler.snapshot import NodeInfo, Snapshot
 
 @dataclass
 class Preemption:
-    """The chosen node and the pods to delete there."""
+    """The chosen node and the pods to delete there (none: wait for terminating pods)."""
 
     node: str
     victims: list[PodInfo]
@@ -36,14 +36,21 @@ def select_victims(
 
     As kube-scheduler does: remove every lower-priority pod, check the pod fits, then give
     back ("reprieve") the most important ones first while it still fits. None when even
-    removing all of them is not enough. ``protected`` pods (assumed, mid-Binding) stay.
+    removing all of them is not enough; ``[]`` when pods already terminating there will
+    make room. ``protected`` pods (assumed, mid-Binding) stay.
     """
+    sim = node.clone()
+    # Pods already being deleted will go away on their own: never victims, and the
+    # simulation assumes they are gone.
+    for p in [p for p in node.pods.values() if p.terminating]:
+        sim.remove_pod(p.key)
+    if _fits(fw, pod, sim):
+        return []  # only terminating pods are in the way: wait for them
     candidates = [
-        p for p in node.pods.values() if p.priority < pod.priority and p.key not in protected
+        p for p in sim.pods.values() if p.priority < pod.priority and p.key not in protected
     ]
     if not candidates:
         return None
-    sim = node.clone()
     for p in candidates:
         sim.remove_pod(p.key)
     if not _fits(fw, pod, sim):
@@ -73,11 +80,11 @@ def find_preemption(
         if node is None:
             continue
         victims = select_victims(fw, pod, node, protected)
-        if not victims:
+        if victims is None:
             continue
         rank = (
             len(victims),
-            max(v.priority for v in victims),
+            max((v.priority for v in victims), default=-(2**63)),
             sum(v.priority for v in victims),
             name,
         )

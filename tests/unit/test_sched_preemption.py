@@ -74,3 +74,12 @@ def test_cpu_preemption_counts_several_small_victims() -> None:
     choice = _preempt(snap, pod("vip", cpu="600m", priority=5))
     assert choice is not None
     assert len(choice.victims) == 3
+
+
+def test_terminating_pods_are_not_victims_and_make_the_preemptor_wait() -> None:
+    gone = _gpu_pod("gone", "a", [0], 0)
+    gone["metadata"]["deletionTimestamp"] = "2024-01-01T00:01:00Z"
+    snap = snapshot([node("a", gpus=1)], [gone])
+    choice = _preempt(snap, pod("vip", gpus=1, priority=10))
+    assert choice is not None
+    assert choice.node == "a" and choice.victims == []

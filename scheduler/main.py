@@ -1,0 +1,138 @@
+"""``kubelab scheduler``: run the scheduler against an API server."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+
+from client import AsyncClient
+from scheduler.metrics import SchedulerMetrics, serve_metrics
+from scheduler.plugins import default_framework
+from scheduler.scheduler import DEFAULT_SCHEDULER_NAMES, Scheduler
+
+log = logging.getLogger("scheduler")
+
+
+def default_kubeconfig() -> str:
+    home = os.environ.get("KUBELAB_HOME") or os.path.expanduser("~/.kubelab")
+    return os.path.join(home, "kubeconfig")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="kubelab scheduler",
+        description="Place pending pods on nodes by resources, GPUs, taints and affinity.",
+    )
+    p.add_argument(
+        "--kubeconfig",
+        default=None,
+        help="kubeconfig of the API server (default: $KUBELAB_HOME/kubeconfig, "
+        "$KUBELAB_HOME defaulting to ~/.kubelab)",
+    )
+    p.add_argument("--context", default=None, help="kubeconfig context to use")
+    p.add_argument(
+        "--metrics-port",
+        type=int,
+        default=10251,
+        help="port for Prometheus /metrics on --metrics-address; 0 turns it off (default 10251)",
+    )
+    p.add_argument("--metrics-address", default="127.0.0.1", help="address /metrics listens on")
+    p.add_argument(
+        "--scheduler-name",
+        action="append",
+        default=None,
+        help="spec.schedulerName values this scheduler serves; repeat for several "
+        "(default: empty, default-scheduler and kubelab)",
+    )
+    p.add_argument(
+        "--percentage-of-nodes-to-score",
+        type=int,
+        default=0,
+        help="stop filtering after this share of nodes was found feasible "
+        "(0: adaptive as kube-scheduler, 50%% minus 1%% per 125 nodes, at least 5%%; "
+        "100: check every node)",
+    )
+    p.add_argument(
+        "--bind-concurrency",
+        type=int,
+        default=32,
+        help="most Binding requests in flight at once (default 32)",
+    )
+    p.add_argument(
+        "--no-scheduled-events",
+        action="store_true",
+        help="do not write a 'Scheduled' event per bound pod (FailedScheduling and "
+        "preemption events are always written)",
+    )
+    p.add_argument(
+        "--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR (default INFO)"
+    )
+    return p
+
+
+async def run(args: argparse.Namespace) -> int:
+    kubeconfig = args.kubeconfig or default_kubeconfig()
+    client = AsyncClient.from_kubeconfig(kubeconfig, args.context)
+    metrics = SchedulerMetrics()
+    sched = Scheduler(
+        client,
+        framework=default_framework(args.percentage_of_nodes_to_score),
+        scheduler_names=args.scheduler_name or DEFAULT_SCHEDULER_NAMES,
+        bind_concurrency=args.bind_concurrency,
+        metrics=metrics,
+        identity=f"{socket.gethostname()}-{os.getpid()}",
+        scheduled_events=not args.no_scheduled_events,
+    )
+    server = None
+    if args.metrics_port:
+        try:
+            server = await serve_metrics(metrics, args.metrics_port, args.metrics_address)
+            log.info("metrics on http://%s:%d/metrics", args.metrics_address, args.metrics_port)
+        except OSError as exc:  # a second scheduler on the same box: keep scheduling
+            log.warning("cannot serve metrics on port %d: %s", args.metrics_port, exc)
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+
+    await sched.start()
+    log.info("scheduler started (%s)", kubeconfig)
+    runner = asyncio.create_task(sched.run())
+    stopper = asyncio.create_task(stop.wait())
+    done, _ = await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    if runner in done and runner.exception():
+        log.error("scheduler loop died: %r", runner.exception())
+    await sched.stop()
+    runner.cancel()
+    stopper.cancel()
+    if server is not None:
+        server.close()
+    await client.close()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``kubelab scheduler``."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=getattr(logging, str(args.log_level).upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    try:
+        import uvloop  # faster event loop when installed (it comes with uvicorn[standard])
+
+        return uvloop.run(run(args))
+    except ImportError:
+        return asyncio.run(run(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

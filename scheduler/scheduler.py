@@ -1,0 +1,318 @@
+"""The scheduling loop: pop a pod, run the framework, assume, bind asynchronously.
+
+Everything runs on one asyncio loop, so the cache needs no locks: informer handlers,
+the loop and the binding tasks take turns. A cycle (filter, score, reserve, assume) is
+synchronous and short; the Binding is a separate task, with at most ``bind_concurrency``
+in flight, so the next pod is scheduled while earlier Bindings are on the wire.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from api.errors import ApiError
+from client import AsyncClient, Informer
+from scheduler.events import EventRecorder
+from scheduler.framework import Diagnosis, Framework, ScheduleResult
+from scheduler.metrics import SchedulerMetrics
+from scheduler.plugins import default_framework
+from scheduler.plugins.preemption import find_preemption, may_preempt
+from scheduler.podinfo import (
+    GPU_UUIDS_ANNOTATION,
+    REASONS_ANNOTATION,
+    PodInfo,
+    is_terminal,
+    pod_info,
+    pod_key,
+    pod_priority,
+)
+from scheduler.reporting import Reporter, preemption_summary, reasons_document
+
+log = logging.getLogger(__name__)
+
+Obj = dict[str, Any]
+
+DEFAULT_SCHEDULER_NAMES = ("", "default-scheduler", "kubelab")
+COMPONENT = "default-scheduler"
+
+
+def _bound(pod: Obj) -> bool:
+    return bool((pod.get("spec") or {}).get("nodeName"))
+
+
+def binding_body(pi: PodInfo, node: str, gpu_uuids: Iterable[str]) -> Obj:
+    """The Binding that puts ``pi`` on ``node`` with exactly ``gpu_uuids``."""
+    meta: Obj = {"name": pi.name, "namespace": pi.namespace}
+    if pi.uid:
+        meta["uid"] = pi.uid
+    uuids = ",".join(gpu_uuids)
+    if uuids:
+        meta["annotations"] = {GPU_UUIDS_ANNOTATION: uuids}
+    return {
+        "apiVersion": "v1",
+        "kind": "Binding",
+        "metadata": meta,
+        "target": {"apiVersion": "v1", "kind": "Node", "name": node},
+    }
+
+
+class Scheduler:
+    """Watches pods and nodes, places pending pods, writes Bindings."""
+
+    def __init__(
+        self,
+        client: AsyncClient,
+        *,
+        framework: Framework | None = None,
+        scheduler_names: Iterable[str] = DEFAULT_SCHEDULER_NAMES,
+        bind_concurrency: int = 32,
+        metrics: SchedulerMetrics | None = None,
+        identity: str = "",
+        initial_backoff: float = 1.0,
+        max_backoff: float = 10.0,
+        scheduled_events: bool = True,
+    ) -> None:
+        from scheduler.queue import SchedulingQueue
+        from scheduler.snapshot import Snapshot
+
+        self.client = client
+        self.framework = framework or default_framework()
+        self.scheduler_names = frozenset(scheduler_names)
+        self.snapshot = Snapshot()
+        self.queue = SchedulingQueue(initial_backoff, max_backoff)
+        self.metrics = metrics or SchedulerMetrics()
+        self.metrics.pending = self.queue.counts
+        self.events = EventRecorder(client, COMPONENT, identity)
+        self.reporter = Reporter(client, self.events)
+        self.scheduled_events = scheduled_events
+        self.pods = Informer(client, "pods")
+        self.nodes = Informer(client, "nodes")
+        self._bind_slots = asyncio.Semaphore(bind_concurrency)
+        self._binding: set[str] = set()  # pods whose Binding is in flight
+        self._preempting: set[str] = set()  # preemptors whose victims are being deleted
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._stopping = False
+        self.pods.add_handler(self._pod_added, self._pod_updated, self._pod_deleted)
+        self.nodes.add_handler(self._node_added, self._node_updated, self._node_deleted)
+
+    # -- which pods are ours -------------------------------------------------------------
+
+    def responsible_for(self, pod: Obj) -> bool:
+        """An unbound, live pod naming one of our scheduler names."""
+        spec = pod.get("spec") or {}
+        return (
+            not spec.get("nodeName")
+            and (spec.get("schedulerName") or "") in self.scheduler_names
+            and not is_terminal(pod)
+        )
+
+    def _enqueue(self, pod: Obj) -> None:
+        meta = pod.get("metadata") or {}
+        self.queue.add(pod_key(pod), pod_priority(pod), meta.get("creationTimestamp") or "")
+
+    # -- informer handlers (they only touch the cache and the queue) ---------------------
+
+    def _pod_added(self, pod: Obj) -> None:
+        if _bound(pod):
+            if self.snapshot.set_pod(pod):
+                self.queue.move_all_to_active()
+            self.queue.delete(pod_key(pod))
+        elif self.responsible_for(pod):
+            self._enqueue(pod)
+
+    def _pod_updated(self, old: Obj, new: Obj) -> None:
+        key = pod_key(new)
+        if _bound(new):
+            if self.snapshot.set_pod(new):
+                self.queue.move_all_to_active()
+            if key not in self._binding:
+                self.queue.delete(key)
+            return
+        if not self.responsible_for(new):
+            self.queue.delete(key)
+            return
+        where = self.queue.where(key)
+        if where is None:
+            if key not in self._binding:
+                self._enqueue(new)
+        elif where == "unschedulable" and (
+            old.get("spec") != new.get("spec")
+            or (old.get("metadata") or {}).get("labels")
+            != (new.get("metadata") or {}).get("labels")
+        ):
+            self._enqueue(new)  # the pod itself changed: worth another try now
+
+    def _pod_deleted(self, pod: Obj) -> None:
+        self.queue.delete(pod_key(pod))
+        if self.snapshot.delete_pod(pod):
+            self.queue.move_all_to_active()
+
+    def _node_added(self, node: Obj) -> None:
+        self.snapshot.add_node(node)
+        self.queue.move_all_to_active()
+
+    def _node_updated(self, old: Obj, new: Obj) -> None:
+        if self.snapshot.update_node(new):
+            self.queue.move_all_to_active()
+
+    def _node_deleted(self, node: Obj) -> None:
+        self.snapshot.remove_node((node.get("metadata") or {}).get("name", ""))
+
+    # -- running ------------------------------------------------------------------------
+
+    async def start(self, sync_timeout: float | None = None) -> None:
+        """Start the informers and the event writers; return once both caches are full."""
+        self._spawn(self.nodes.run())
+        self._spawn(self.pods.run())
+        self.events.start()
+        await self.nodes.wait_synced(sync_timeout)
+        await self.pods.wait_synced(sync_timeout)
+        log.info(
+            "caches synced: %d nodes, %d pods, %d pending",
+            len(self.snapshot.nodes),
+            len(self.pods),
+            self.queue.pending(),
+        )
+
+    async def run(self) -> None:
+        """Schedule until ``stop``. Call ``start`` first."""
+        while not self._stopping:
+            await self._bind_slots.acquire()  # back-pressure: bounded Bindings in flight
+            key = await self.queue.pop()
+            if key is None:
+                self._bind_slots.release()
+                break
+            binding = False
+            try:
+                binding = self.schedule_one(key)
+            except Exception:
+                log.exception("scheduling %s failed", key)
+                self.queue.requeue_backoff(key)
+                self.metrics.attempt("error")
+            finally:
+                if not binding:
+                    self._bind_slots.release()
+            # A cycle never awaits; give informers and Bindings their turn.
+            await asyncio.sleep(0)
+
+    async def stop(self) -> None:
+        """Stop scheduling, let in-flight Bindings finish briefly, stop informers."""
+        self._stopping = True
+        self.queue.close()
+        pending = [t for t in self._tasks if not t.done()]
+        if pending:
+            await asyncio.wait(pending, timeout=2)
+        self.pods.stop()
+        self.nodes.stop()
+        await self.events.stop(flush_timeout=1)
+        for t in list(self._tasks):
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    # -- one cycle ------------------------------------------------------------------------
+
+    def schedule_one(self, key: str) -> bool:
+        """Run one scheduling cycle for ``key``. True when a Binding task was started
+        (it then owns one bind slot)."""
+        pod = self.pods.get(key)
+        if pod is None or not self.responsible_for(pod) or self.snapshot.is_counted(key):
+            self.queue.done(key)  # gone, bound, or assumed and binding
+            return False
+        started = time.perf_counter()
+        pi = pod_info(pod)
+        result = self.framework.schedule(pi, self.snapshot)
+        if isinstance(result, ScheduleResult):
+            uuids = result.allocations.get("gpus", [])
+            self.snapshot.assume(pi, result.node.name, uuids)
+            self._binding.add(key)
+            self._spawn(self._bind(pi, result.node.name, uuids, started))
+            return True
+        self._unschedulable(pi, result, started)
+        return False
+
+    async def _bind(self, pi: PodInfo, node: str, uuids: list[str], started: float) -> None:
+        key = pi.key
+        try:
+            await self.client.create(
+                "pods",
+                binding_body(pi, node, uuids),
+                namespace=pi.namespace,
+                subresource="binding",
+                name=pi.name,
+            )
+        except ApiError as exc:
+            self.snapshot.forget(key)
+            if exc.code == 404:  # deleted meanwhile
+                self.queue.done(key)
+                return
+            if exc.code == 409:
+                # Bound by another scheduler, or one of our GPUs is taken: the watch
+                # brings the truth; retry after backoff if the pod is still pending.
+                self.metrics.binding_conflicts += 1
+                log.info("binding %s to %s refused: %s", key, node, exc.message)
+            else:
+                log.warning("binding %s to %s failed: %s", key, node, exc)
+            self.metrics.attempt("error", time.perf_counter() - started)
+            self.queue.requeue_backoff(key)
+        except Exception as exc:  # unreachable apiserver, timeouts
+            self.snapshot.forget(key)
+            log.warning("binding %s to %s failed: %s", key, node, exc)
+            self.metrics.attempt("error", time.perf_counter() - started)
+            self.queue.requeue_backoff(key)
+        else:
+            self.queue.done(key)
+            self.metrics.attempt("scheduled", time.perf_counter() - started)
+            if self.scheduled_events:
+                suffix = f" with GPUs {','.join(uuids)}" if uuids else ""
+                self.events.record(
+                    pi.pod, "Normal", "Scheduled", f"Successfully assigned {key} to {node}{suffix}"
+                )
+            if REASONS_ANNOTATION in ((pi.pod.get("metadata") or {}).get("annotations") or {}):
+                self._spawn(self.reporter.clear_reasons(pi.pod))
+        finally:
+            self._binding.discard(key)
+            self._bind_slots.release()
+
+    def _unschedulable(self, pi: PodInfo, diag: Diagnosis, started: float) -> None:
+        """Park the pod, try preemption, and report why (in the background)."""
+        self.metrics.attempt("unschedulable", time.perf_counter() - started)
+        post = ""
+        if pi.key in self._preempting:
+            pass  # its victims are being deleted; wait for them
+        elif may_preempt(pi):
+            choice = (
+                find_preemption(self.framework, pi, self.snapshot, diag)
+                if diag.resolvable
+                else None
+            )
+            if choice is not None and not choice.victims:
+                self.snapshot.nominate(pi, choice.node)
+                post = f"preemption: waiting for terminating pod(s) on node {choice.node}"
+            elif choice is not None:
+                self.snapshot.nominate(pi, choice.node)
+                self._preempting.add(pi.key)
+                self._spawn(self._preempt(pi, choice))
+            else:
+                post = preemption_summary(pi, diag, tried=True)
+        summary = diag.summary(post)
+        doc = reasons_document(pi, diag, self.snapshot, summary)
+        self.queue.requeue_unschedulable(pi.key)
+        self._spawn(self.reporter.unschedulable(pi.pod, summary, doc))
+
+    async def _preempt(self, pi: PodInfo, choice: Any) -> None:
+        try:
+            n = await self.reporter.preempt(pi, choice)
+            self.metrics.preemption_victims += n
+            log.info("%s preempted %d pod(s) on %s", pi.key, n, choice.node)
+        finally:
+            self._preempting.discard(pi.key)
