@@ -26,6 +26,7 @@ KNOWN_MODELS: dict[str, tuple[str, int]] = {
     "RTX4090": ("NVIDIA GeForce RTX 4090", 24564),
 }
 DEFAULT_FAKE_MODEL = "H100-80GB"
+_said_no_driver = False
 _FAKE_NAMESPACE = uuid.UUID("8f0b6a52-3c1e-4a8e-9a57-6b1d2f0c9e11")
 
 
@@ -169,7 +170,10 @@ def nvml_gpus() -> list[GpuDevice]:
     try:
         nvml.nvmlInit()
     except Exception as e:  # noqa: BLE001 - NVMLError_LibraryNotFound, DriverNotLoaded, ...
-        log.info("no NVIDIA driver found (%s); this node reports no GPUs", e)
+        global _said_no_driver
+        if not _said_no_driver:
+            _said_no_driver = True
+            log.info("no NVIDIA driver found (%s); this node reports no GPUs", e)
         return []
     try:
         count = nvml.nvmlDeviceGetCount()

@@ -175,6 +175,7 @@ class KubeletServer:
 
     async def stop(self) -> None:
         self.server.should_exit = True
+        self.server.force_exit = True  # do not wait for the apiserver's idle keep-alives
         if self.task is not None:
             try:
                 await asyncio.wait_for(self.task, 3)
