@@ -70,7 +70,9 @@ class ApiServer:
             if ns not in self.state.namespaces:
                 obj = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}
                 try:
-                    await self.objects.create(ns_info, obj, None, WriteOptions(field_validation="Ignore"))
+                    await self.objects.create(
+                        ns_info, obj, None, WriteOptions(field_validation="Ignore")
+                    )
                 except ApiError as exc:
                     if exc.code != 409:
                         raise
@@ -89,15 +91,19 @@ class ApiServer:
                 return special
             target = parse_resource_path(path)
             if target is None:
-                raise ApiError(404, f"the server could not find the requested resource {path}", "NotFound")
+                raise ApiError(
+                    404, f"the server could not find the requested resource {path}", "NotFound"
+                )
             assert user is not None
-            self.authz.authorize(user, request, target)
+            await self.authz.authorize(user, request, target)
             return await self.rest.handle(request, target)
         except ApiError as err:
             return status_response(err)
         except Exception as exc:  # a bug: answer with a Status, keep serving
             log.exception("internal error on %s %s", request.method, path)
-            return status_response(ApiError(500, f"internal error: {type(exc).__name__}: {exc}", "InternalError"))
+            return status_response(
+                ApiError(500, f"internal error: {type(exc).__name__}: {exc}", "InternalError")
+            )
 
     def _special(self, request: Request, path: str) -> Response | None:
         p = path.rstrip("/") or "/"
@@ -108,14 +114,18 @@ class ApiServer:
         if p in ("/healthz", "/readyz", "/livez"):
             return PlainTextResponse("ok")
         if p == "/api":
-            if "apidiscovery.k8s.io" in request.headers.get("accept", "") and "v=v2;" in request.headers.get("accept", ""):
+            if "apidiscovery.k8s.io" in request.headers.get(
+                "accept", ""
+            ) and "v=v2;" in request.headers.get("accept", ""):
                 return Response(
                     orjson.dumps(discovery.aggregated_discovery(core=True)),
                     media_type=DISCOVERY_V2,
                 )
             return json_response(discovery.api_versions(self.config.server_address))
         if p == "/apis":
-            if "apidiscovery.k8s.io" in request.headers.get("accept", "") and "v=v2;" in request.headers.get("accept", ""):
+            if "apidiscovery.k8s.io" in request.headers.get(
+                "accept", ""
+            ) and "v=v2;" in request.headers.get("accept", ""):
                 return Response(
                     orjson.dumps(discovery.aggregated_discovery(core=False)),
                     media_type=DISCOVERY_V2,
@@ -131,7 +141,9 @@ class ApiServer:
             if len(parts) == 2:
                 groups = [g for g in discovery.api_group_list()["groups"] if g["name"] == parts[1]]
                 if not groups:
-                    raise ApiError(404, f"the server does not serve the API group {parts[1]}", "NotFound")
+                    raise ApiError(
+                        404, f"the server does not serve the API group {parts[1]}", "NotFound"
+                    )
                 return json_response({"kind": "APIGroup", "apiVersion": "v1", **groups[0]})
             rl = discovery.api_resource_list(parts[1], parts[2])
             if rl is None:
@@ -142,7 +154,7 @@ class ApiServer:
         if p == "/openapi/v3":
             return json_response(openapi.openapi_v3_root())
         if p.startswith("/openapi/v3/"):
-            doc = openapi.openapi_v3_document(p[len("/openapi/v3/"):])
+            doc = openapi.openapi_v3_document(p[len("/openapi/v3/") :])
             if doc is None:
                 raise ApiError(404, f"no OpenAPI document for {p}", "NotFound")
             return json_response(doc)

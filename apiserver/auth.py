@@ -72,7 +72,9 @@ class TokenAuthenticator:
             if hmac.compare_digest(known, given):
                 found = user
         if found is None:
-            raise ApiError(401, "Unauthorized: the bearer token is not known to this cluster", "Unauthorized")
+            raise ApiError(
+                401, "Unauthorized: the bearer token is not known to this cluster", "Unauthorized"
+            )
         if len(self._cache) < 10000:
             self._cache[token] = found
         return found

@@ -42,7 +42,9 @@ def decode_body(raw: bytes, content_type: str) -> Any:
     """Parse a request body by its Content-Type; 400/415 with a readable message if not."""
     ct = content_type.split(";")[0].strip().lower()
     if not raw.strip():
-        raise ApiError(400, "the request body is empty: send the object as JSON or YAML", "BadRequest")
+        raise ApiError(
+            400, "the request body is empty: send the object as JSON or YAML", "BadRequest"
+        )
     if ct == "application/vnd.kubernetes.protobuf":
         from apiserver.protobuf import decode_protobuf
 
@@ -55,7 +57,12 @@ def decode_body(raw: bytes, content_type: str) -> Any:
                 "(kubectl: add -o yaml --dry-run=client and pipe to kubectl apply -f -)",
                 "UnsupportedMediaType",
             ) from exc
-    if ct in ("application/yaml", "application/x-yaml", "text/yaml", "application/apply-patch+yaml"):
+    if ct in (
+        "application/yaml",
+        "application/x-yaml",
+        "text/yaml",
+        "application/apply-patch+yaml",
+    ):
         obj = _yaml(raw)
     elif ct in ("", "application/json", "text/plain", "application/octet-stream") or ct.endswith(
         "+json"
@@ -97,7 +104,9 @@ def json_response(obj: Any, status: int = 200, headers: dict[str, str] | None = 
     return Response(orjson.dumps(obj), status, headers, media_type="application/json")
 
 
-def raw_json_response(data: bytes, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+def raw_json_response(
+    data: bytes, status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
     return Response(data, status, headers, media_type="application/json")
 
 
@@ -108,7 +117,9 @@ def status_response(err: ApiError) -> Response:
     return json_response(err.to_status(), err.code, headers)
 
 
-def success_status(kind: str, name: str, group: str = "", uid: str = "", code: int = 200) -> dict[str, Any]:
+def success_status(
+    kind: str, name: str, group: str = "", uid: str = "", code: int = 200
+) -> dict[str, Any]:
     details: dict[str, Any] = {"name": name, "kind": kind}
     if group:
         details["group"] = group

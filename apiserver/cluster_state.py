@@ -14,6 +14,7 @@ import orjson
 
 from api.errors import ApiError
 from api.registry import ResourceInfo
+from apiserver.admission import check_pod_security
 
 Obj = dict[str, Any]
 
@@ -46,18 +47,21 @@ class ClusterState:
 
     def __init__(self) -> None:
         self.namespaces: dict[str, bool] = {}  # name -> terminating
+        self.namespace_labels: dict[str, dict[str, str]] = {}
         self.gpu_holder: dict[tuple[str, str], str] = {}  # (node, uuid) -> "ns/pod"
         self.node_ports: dict[int, str] = {}  # nodePort -> "ns/service"
 
     def rebuild(self, store: Any) -> None:
         """Reload every index from the store (at start, and after a failed commit)."""
         self.namespaces.clear()
+        self.namespace_labels.clear()
         self.gpu_holder.clear()
         self.node_ports.clear()
         _, nss = store.list_raw("/namespaces")
         for raw in nss:
             ns = orjson.loads(raw)
             self.namespaces[ns["metadata"]["name"]] = bool(ns["metadata"].get("deletionTimestamp"))
+            self.namespace_labels[ns["metadata"]["name"]] = dict(ns["metadata"].get("labels") or {})
         _, pods = store.list_raw("/pods")
         for raw in pods:
             pod = orjson.loads(raw)
@@ -132,7 +136,7 @@ class ClusterState:
                 if holder is not None and holder != key:
                     raise ApiError(
                         422,
-                        f"Service \"{key.split('/')[1]}\" is invalid: spec.ports.nodePort: "
+                        f'Service "{key.split("/")[1]}" is invalid: spec.ports.nodePort: '
                         f"Invalid value: {want}: provided port is already allocated to {holder}; "
                         "leave nodePort out to get a free one",
                         "Invalid",
@@ -148,8 +152,14 @@ class ClusterState:
             else:
                 raise ApiError(500, "no free node port left in 30000-32767", "InternalError")
 
+    def admit(self, info: ResourceInfo, obj: Obj) -> None:
+        """Admission checks for a new or changed object: Pod Security baseline."""
+        ns = (obj.get("metadata") or {}).get("namespace") or ""
+        check_pod_security(info.kind, obj, self.namespace_labels.get(ns, {}))
+
     def admit_create(self, info: ResourceInfo, obj: Obj) -> None:
         """Checks and allocations for a new object (before it is written)."""
+        self.admit(info, obj)
         if info.kind == "Service":
             meta = obj["metadata"]
             self._allocate_node_ports(obj, f"{meta.get('namespace')}/{meta.get('name')}")
@@ -165,8 +175,10 @@ class ClusterState:
         elif info.kind == "Namespace":
             if new is None:
                 self.namespaces.pop(name, None)
+                self.namespace_labels.pop(name, None)
             else:
                 self.namespaces[name] = bool(new["metadata"].get("deletionTimestamp"))
+                self.namespace_labels[name] = dict(new["metadata"].get("labels") or {})
         elif info.kind == "Service":
             key = f"{ns}/{name}"
             if old is not None:
@@ -195,6 +207,7 @@ class ClusterState:
 
     def waits_for_kubelet(self, info: ResourceInfo, obj: Obj) -> bool:
         """A terminating pod whose finalizers are gone still waits for its kubelet."""
-        return self.graceful_delete(info, obj, None) and (obj["metadata"].get(
-            "deletionGracePeriodSeconds"
-        ) or 0) > 0
+        return (
+            self.graceful_delete(info, obj, None)
+            and (obj["metadata"].get("deletionGracePeriodSeconds") or 0) > 0
+        )

@@ -20,7 +20,12 @@ def default_home() -> Path:
 
 
 def write_kubeconfig(
-    path: Path, server: str, ca_pem: bytes, token: str, user: str = "admin", cluster: str = "kubelab"
+    path: Path,
+    server: str,
+    ca_pem: bytes,
+    token: str,
+    user: str = "admin",
+    cluster: str = "kubelab",
 ) -> None:
     """A standard kubeconfig that kl, kubectl and the Python client all read (mode 0600)."""
     cfg = {
@@ -55,21 +60,45 @@ def build_parser() -> argparse.ArgumentParser:
         description="Serve the Kubernetes API (HTTPS, bearer tokens) backed by SQLite or PostgreSQL.",
         epilog="example: kubelab apiserver --home ~/.kubelab --port 6443",
     )
-    p.add_argument("--home", type=Path, default=default_home(),
-                   help="state directory: state.db, pki/, tokens.csv, kubeconfig (default $KUBELAB_HOME or ~/.kubelab)")
+    p.add_argument(
+        "--home",
+        type=Path,
+        default=default_home(),
+        help="state directory: state.db, pki/, tokens.csv, kubeconfig (default $KUBELAB_HOME or ~/.kubelab)",
+    )
     p.add_argument("--port", type=int, default=6443, help="HTTPS port (default 6443)")
     p.add_argument("--listen", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    p.add_argument("--db", default="",
-                   help="database URL: sqlite:///PATH (default HOME/state.db) or postgresql+psycopg://user@host/db")
-    p.add_argument("--advertise-address", default="",
-                   help="address clients and nodes use to reach this server (default: --listen, or 127.0.0.1)")
-    p.add_argument("--tls-san", action="append", default=[],
-                   help="extra host name or IP for the serving certificate (repeatable)")
-    p.add_argument("--tokens-file", type=Path, default=None,
-                   help="static token file token,user,uid,\"groups\" (default HOME/tokens.csv)")
-    p.add_argument("--rbac-file", type=Path, default=None, help="roles and bindings (default HOME/rbac.yaml)")
-    p.add_argument("--keep-revisions", type=int, default=1000,
-                   help="change-log revisions kept for resuming watches (default 1000)")
+    p.add_argument(
+        "--db",
+        default="",
+        help="database URL: sqlite:///PATH (default HOME/state.db) or postgresql+psycopg://user@host/db",
+    )
+    p.add_argument(
+        "--advertise-address",
+        default="",
+        help="address clients and nodes use to reach this server (default: --listen, or 127.0.0.1)",
+    )
+    p.add_argument(
+        "--tls-san",
+        action="append",
+        default=[],
+        help="extra host name or IP for the serving certificate (repeatable)",
+    )
+    p.add_argument(
+        "--tokens-file",
+        type=Path,
+        default=None,
+        help='static token file token,user,uid,"groups" (default HOME/tokens.csv)',
+    )
+    p.add_argument(
+        "--rbac-file", type=Path, default=None, help="roles and bindings (default HOME/rbac.yaml)"
+    )
+    p.add_argument(
+        "--keep-revisions",
+        type=int,
+        default=1000,
+        help="change-log revisions kept for resuming watches (default 1000)",
+    )
     p.add_argument("--log-level", default="warning", help="debug, info, warning, error")
     return p
 
@@ -81,7 +110,7 @@ def prepare_home(args: argparse.Namespace) -> tuple[str, Path, Path, str, str]:
     os.chmod(home, 0o700)
     db_url = args.db or f"sqlite:///{home / 'state.db'}"
     if db_url.startswith("postgresql://"):
-        db_url = "postgresql+psycopg://" + db_url[len("postgresql://"):]
+        db_url = "postgresql+psycopg://" + db_url[len("postgresql://") :]
     ca_cert, _ = ensure_ca(home)
     hosts = default_hosts(args.listen) + list(args.tls_san)
     if args.advertise_address:
@@ -89,15 +118,21 @@ def prepare_home(args: argparse.Namespace) -> tuple[str, Path, Path, str, str]:
     cert, key = issue_serving_cert(home, "apiserver", hosts)
     token = ensure_admin_token(home)
     secret = ensure_secret_file(home / "kubelet-secret")
-    advertise = args.advertise_address or ("127.0.0.1" if args.listen in ("0.0.0.0", "::") else args.listen)
+    advertise = args.advertise_address or (
+        "127.0.0.1" if args.listen in ("0.0.0.0", "::") else args.listen
+    )
     host = f"[{advertise}]" if ":" in advertise else advertise
-    write_kubeconfig(home / "kubeconfig", f"https://{host}:{args.port}", ca_cert.read_bytes(), token)
+    write_kubeconfig(
+        home / "kubeconfig", f"https://{host}:{args.port}", ca_cert.read_bytes(), token
+    )
     return db_url, cert, key, token, secret
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s"
+    )
     import uvicorn
 
     from apiserver.app import ServerConfig, create_app

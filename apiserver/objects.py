@@ -7,7 +7,6 @@ This layer knows nothing of HTTP; ``rest.py`` turns requests into calls here.
 from __future__ import annotations
 
 import copy
-import re
 import secrets
 import uuid
 from collections.abc import Callable
@@ -43,25 +42,6 @@ class WriteOptions:
     warnings: list[str] | None = None
 
 
-_PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
-
-
-def _drop_path(obj: Any, path: str) -> None:
-    """Remove the field at a path like ``spec.containers[0].imagee`` (unknown fields)."""
-    parts: list[str | int] = [
-        m.group(1) if m.group(1) is not None else int(m.group(2)) for m in _PATH_PART.finditer(path)
-    ]
-    cur = obj
-    for part in parts[:-1]:
-        try:
-            cur = cur[part]
-        except (KeyError, IndexError, TypeError):
-            return
-    last = parts[-1] if parts else None
-    if isinstance(cur, dict) and isinstance(last, str):
-        cur.pop(last, None)
-
-
 def _random_suffix(n: int = 5) -> str:
     alphabet = "bcdfghjklmnpqrstvwxz2456789"
     return "".join(secrets.choice(alphabet) for _ in range(n))
@@ -81,7 +61,7 @@ class ObjectService:
         api_version = obj.get("apiVersion")
         if kind is not None and kind != info.kind:
             raise bad_request(
-                f'the body is a {kind}, but the URL is for {info.plural}: send it to the '
+                f"the body is a {kind}, but the URL is for {info.plural}: send it to the "
                 f"{kind}'s own path, or fix the body's kind to {info.kind!r}"
             )
         if api_version is not None and api_version != info.api_version:
@@ -93,25 +73,23 @@ class ObjectService:
         obj["apiVersion"] = info.api_version
 
     def _check_fields(self, info: ResourceInfo, obj: Obj, opts: WriteOptions) -> None:
-        if opts.field_validation == "Ignore":
-            return
-        unknown = validation.unknown_fields(info.kind, obj)
-        if not unknown:
-            return
+        """fieldValidation: Strict refuses unknown fields; Warn and Ignore drop them."""
         if opts.field_validation == "Strict":
-            raise invalid(
-                info.kind,
-                str((obj.get("metadata") or {}).get("name") or ""),
-                [
-                    Cause(f, f'unknown field "{f}": remove it, or check its spelling', "FieldValueInvalid")
-                    for f in unknown
-                ],
-                info.group,
-            )
-        if opts.warnings is not None and opts.field_validation == "Warn":
-            opts.warnings.extend(f'unknown field "{f}"' for f in unknown)
-        for f in unknown:
-            _drop_path(obj, f)
+            unknown = validation.unknown_fields(info.kind, obj)
+            if unknown:
+                raise invalid(
+                    info.kind,
+                    str((obj.get("metadata") or {}).get("name") or ""),
+                    [
+                        Cause(f, f'unknown field "{f}": remove it, or check its spelling')
+                        for f in unknown
+                    ],
+                    info.group,
+                )
+            return
+        dropped = validation.drop_unknown_fields(info.kind, obj)
+        if dropped and opts.warnings is not None and opts.field_validation == "Warn":
+            opts.warnings.extend(f'unknown field "{f}"' for f in dropped)
 
     def _validate(self, info: ResourceInfo, obj: Obj, old: Obj | None) -> None:
         causes = validation.validate(info.kind, obj, old)
@@ -129,14 +107,18 @@ class ObjectService:
         ns = namespace or body_ns or "default"
         if body_ns and namespace and body_ns != namespace:
             raise bad_request(
-                f'the namespace of the object ({body_ns}) does not match the namespace on the '
+                f"the namespace of the object ({body_ns}) does not match the namespace on the "
                 f"request ({namespace}): drop metadata.namespace or send it to namespace {body_ns}"
             )
         meta["namespace"] = ns
         return str(ns)
 
     async def _write(
-        self, info: ResourceInfo, ns: str, name: str, compute: Callable[[Obj | None], Obj | None],
+        self,
+        info: ResourceInfo,
+        ns: str,
+        name: str,
+        compute: Callable[[Obj | None], Obj | None],
         opts: WriteOptions,
     ) -> Event:
         key = store_key(info)
@@ -179,8 +161,16 @@ class ObjectService:
         name = str(meta.get("name") or "")
         if ns:
             self.state.require_namespace_open(ns)
-        for k in ("uid", "resourceVersion", "creationTimestamp", "deletionTimestamp",
-                  "deletionGracePeriodSeconds", "generation", "selfLink", "managedFields"):
+        for k in (
+            "uid",
+            "resourceVersion",
+            "creationTimestamp",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "generation",
+            "selfLink",
+            "managedFields",
+        ):
             meta.pop(k, None)
         if info.kind in _SEPARATE_STATUS:
             obj.pop("status", None)
@@ -189,6 +179,8 @@ class ObjectService:
         self.state.admit_create(info, obj)
         meta["uid"] = str(uuid.uuid4())
         meta["creationTimestamp"] = rfc3339()
+        if info.kind == "Job":
+            defaults.generate_job_selector(obj)
         if info.has_spec:
             meta["generation"] = 1
 
@@ -202,9 +194,7 @@ class ObjectService:
 
     # -- update --------------------------------------------------------------------------
 
-    def _merge_update(
-        self, info: ResourceInfo, current: Obj, new: Obj, subresource: str
-    ) -> Obj:
+    def _merge_update(self, info: ResourceInfo, current: Obj, new: Obj, subresource: str) -> Obj:
         """The object to store for a PUT of ``new`` over ``current``."""
         cur_meta = current.get("metadata") or {}
         new_meta = new.setdefault("metadata", {})
@@ -220,8 +210,15 @@ class ObjectService:
             else:
                 out.pop("status", None)
             return out
-        for k in ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds",
-                  "generation", "namespace", "name"):
+        for k in (
+            "uid",
+            "creationTimestamp",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "generation",
+            "namespace",
+            "name",
+        ):
             if k in cur_meta:
                 new_meta[k] = cur_meta[k]
             else:
@@ -231,6 +228,11 @@ class ObjectService:
                 new["status"] = current["status"]
             else:
                 new.pop("status", None)
+        if info.kind == "Service":
+            old_ip = (current.get("spec") or {}).get("clusterIP")
+            new_spec = new.get("spec")
+            if old_ip and isinstance(new_spec, dict) and not new_spec.get("clusterIP"):
+                new_spec["clusterIP"] = old_ip
         defaults.apply_defaults(info.kind, new)
         if info.has_spec and new.get("spec") != current.get("spec"):
             new_meta["generation"] = int(cur_meta.get("generation") or 0) + 1
@@ -239,6 +241,8 @@ class ObjectService:
     def _finish_update(self, info: ResourceInfo, current: Obj, out: Obj) -> Obj | None:
         """Validate; remove an object whose deletion was only waiting for finalizers."""
         self._validate(info, out, current)
+        if out.get("spec") != current.get("spec"):
+            self.state.admit(info, out)
         meta = out["metadata"]
         if meta.get("deletionTimestamp") and not meta.get("finalizers"):
             if not self.state.waits_for_kubelet(info, out):
@@ -264,7 +268,7 @@ class ObjectService:
         body_name = body["metadata"].get("name")
         if body_name and body_name != name:
             raise bad_request(
-                f'the name of the object ({body_name}) does not match the name on the URL '
+                f"the name of the object ({body_name}) does not match the name on the URL "
                 f"({name}): they must be the same"
             )
         body["metadata"]["name"] = name
@@ -372,4 +376,3 @@ class ObjectService:
 
         ev = await self._write(info, ns, name, compute, opts)
         return ev.obj, ev.type == DELETED
-

@@ -52,7 +52,9 @@ def parse_resource_path(path: str) -> Target | None:
     return _target(info, None, rest[1:], group, version)
 
 
-def _target(info: ResourceInfo, ns: str | None, rest: list[str], group: str, version: str) -> Target:
+def _target(
+    info: ResourceInfo, ns: str | None, rest: list[str], group: str, version: str
+) -> Target:
     if version != info.version:
         raise _unknown(group, version, info.plural)
     name = rest[0] if rest else ""

@@ -61,7 +61,9 @@ def scale_of(obj: dict[str, Any]) -> dict[str, Any]:
 
 
 class PodSubresources:
-    def __init__(self, store: Store, state: ClusterState, objects: ObjectService, kubelet_secret: str):
+    def __init__(
+        self, store: Store, state: ClusterState, objects: ObjectService, kubelet_secret: str
+    ):
         self.store = store
         self.state = state
         self.objects = objects
@@ -81,7 +83,9 @@ class PodSubresources:
         target = body.get("target") or {}
         node = target.get("name") if isinstance(target, dict) else None
         if not node:
-            raise invalid("Binding", t.name, [Cause("target.name", "Required value: the node to bind to")])
+            raise invalid(
+                "Binding", t.name, [Cause("target.name", "Required value: the node to bind to")]
+            )
         meta = body.get("metadata") or {}
         annotations = meta.get("annotations") or {}
         gpus = [u for u in str(annotations.get(GPU_ANNOTATION) or "").split(",") if u.strip()]
@@ -97,10 +101,14 @@ class PodSubresources:
                 raise ApiError(
                     409,
                     f'pod {t.name} is already assigned to node "{spec["nodeName"]}"',
-                    "Conflict", name=t.name, kind="pods",
+                    "Conflict",
+                    name=t.name,
+                    kind="pods",
                 )
             if pod["metadata"].get("deletionTimestamp"):
-                raise ApiError(409, f"pod {t.name} is being deleted; it cannot be bound", "Conflict")
+                raise ApiError(
+                    409, f"pod {t.name} is being deleted; it cannot be bound", "Conflict"
+                )
             self.state.check_gpus_free(ns, t.name, node, gpus)
             spec["nodeName"] = node
             if annotations:
@@ -109,8 +117,14 @@ class PodSubresources:
                 )
             status = pod.setdefault("status", {})
             conds = [c for c in status.get("conditions") or [] if c.get("type") != "PodScheduled"]
-            conds.append({"type": "PodScheduled", "status": "True", "lastProbeTime": None,
-                          "lastTransitionTime": rfc3339()})
+            conds.append(
+                {
+                    "type": "PodScheduled",
+                    "status": "True",
+                    "lastProbeTime": None,
+                    "lastTransitionTime": rfc3339(),
+                }
+            )
             status["conditions"] = conds
             return pod
 
@@ -146,7 +160,11 @@ class PodSubresources:
         if request.method == "PUT":
             body = decode_body(raw, ct)
             replicas = (body.get("spec") or {}).get("replicas") if isinstance(body, dict) else None
-            want_rv = ((body.get("metadata") or {}).get("resourceVersion")) if isinstance(body, dict) else None
+            want_rv = (
+                ((body.get("metadata") or {}).get("resourceVersion"))
+                if isinstance(body, dict)
+                else None
+            )
 
             def apply(cur: dict[str, Any]) -> dict[str, Any]:
                 if want_rv and want_rv != cur["metadata"].get("resourceVersion"):
@@ -194,24 +212,34 @@ class PodSubresources:
         name = pod["metadata"]["name"]
         if not node_name:
             raise ApiError(
-                400, f'pod "{name}" is not scheduled to a node yet: wait until it is bound',
+                400,
+                f'pod "{name}" is not scheduled to a node yet: wait until it is bound',
                 "BadRequest",
             )
         node = self.store.get("/nodes", "", node_name)
         if node is None:
-            raise ApiError(503, f'node "{node_name}" of pod "{name}" is not registered', "ServiceUnavailable")
+            raise ApiError(
+                503, f'node "{node_name}" of pod "{name}" is not registered', "ServiceUnavailable"
+            )
         status = node.get("status") or {}
         addr = next(
-            (a.get("address") for a in status.get("addresses") or [] if a.get("type") == "InternalIP"),
+            (
+                a.get("address")
+                for a in status.get("addresses") or []
+                if a.get("type") == "InternalIP"
+            ),
             None,
         ) or next((a.get("address") for a in status.get("addresses") or []), None)
         port = ((status.get("daemonEndpoints") or {}).get("kubeletEndpoint") or {}).get("Port")
         if not addr or not port:
             raise ApiError(
-                503, f'node "{node_name}" does not advertise a kubelet address and port',
+                503,
+                f'node "{node_name}" does not advertise a kubelet address and port',
                 "ServiceUnavailable",
             )
-        scheme = ((node["metadata"].get("annotations") or {}).get("kubelab.io/kubelet-scheme")) or "https"
+        scheme = (
+            (node["metadata"].get("annotations") or {}).get("kubelab.io/kubelet-scheme")
+        ) or "https"
         host = f"[{addr}]" if ":" in str(addr) else addr
         return f"{scheme}://{host}:{port}"
 
@@ -220,13 +248,13 @@ class PodSubresources:
         if requested:
             if requested not in containers:
                 raise bad_request(
-                    f'container {requested} is not valid for pod {pod["metadata"]["name"]}: '
+                    f"container {requested} is not valid for pod {pod['metadata']['name']}: "
                     f"choose one of [{' '.join(str(c) for c in containers)}]"
                 )
             return requested
         if len(containers) != 1:
             raise bad_request(
-                f'a container name must be specified for pod {pod["metadata"]["name"]}, choose '
+                f"a container name must be specified for pod {pod['metadata']['name']}, choose "
                 f"one of: [{' '.join(str(c) for c in containers)}]"
             )
         return str(containers[0])
@@ -242,8 +270,11 @@ class PodSubresources:
         q = request.query_params
         container = self._container(pod, q.get("container"))
         base = self._kubelet_url(pod)
-        params = {k: v for k, v in q.items() if k in ("follow", "tailLines", "previous", "timestamps",
-                                                       "sinceSeconds", "limitBytes")}
+        params = {
+            k: v
+            for k, v in q.items()
+            if k in ("follow", "tailLines", "previous", "timestamps", "sinceSeconds", "limitBytes")
+        }
         url = f"{base}/containerLogs/{pod['metadata']['namespace']}/{t.name}/{container}"
         headers = {"Authorization": f"Bearer {self.kubelet_secret}"}
         try:
@@ -289,12 +320,15 @@ class PodSubresources:
         url = f"{base}/exec/{pod['metadata']['namespace']}/{t.name}/{container}"
         try:
             resp = await self._http.post(
-                url, json={"command": command},
-                headers={"Authorization": f"Bearer {self.kubelet_secret}"}, timeout=300,
+                url,
+                json={"command": command},
+                headers={"Authorization": f"Bearer {self.kubelet_secret}"},
+                timeout=300,
             )
         except httpx.HTTPError as exc:
             raise ApiError(
-                503, f"cannot reach the kubelet at {base}: {exc}; check that its kubelet is running",
+                503,
+                f"cannot reach the kubelet at {base}: {exc}; check that its kubelet is running",
                 "ServiceUnavailable",
             ) from exc
         return Response(resp.content, resp.status_code, media_type="application/json")
@@ -303,7 +337,8 @@ class PodSubresources:
 def _with_replicas(info: ResourceInfo, cur: dict[str, Any], replicas: Any) -> dict[str, Any]:
     if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
         raise invalid(
-            "Scale", cur["metadata"]["name"],
+            "Scale",
+            cur["metadata"]["name"],
             [Cause("spec.replicas", f"Invalid value: {replicas!r}: must be a whole number >= 0")],
         )
     out = copy.deepcopy(cur)

@@ -141,7 +141,7 @@ class ResourceHandler:
             if method == "GET":
                 if _bool(request.query_params.get("watch")):
                     return await self.watch(request, t)
-                return await self.list(request, t)
+                return await self.list_collection(request, t)
             if method == "POST":
                 if t.namespace is None and info.namespaced:
                     raise ApiError(
@@ -151,7 +151,9 @@ class ResourceHandler:
                         "MethodNotAllowed",
                     )
                 opts = self.write_options(request)
-                body = decode_body(await self.read_body(request), request.headers.get("content-type", ""))
+                body = decode_body(
+                    await self.read_body(request), request.headers.get("content-type", "")
+                )
                 created = await self.objects.create(info, body, t.namespace, opts)
                 return self._respond(created, 201, opts)
             if method == "DELETE":
@@ -159,7 +161,9 @@ class ResourceHandler:
             raise ApiError(405, f"{method} is not allowed on a collection", "MethodNotAllowed")
         ns = t.namespace if info.namespaced else None
         if info.namespaced and ns is None:
-            raise ApiError(404, f"{info.plural} are namespaced: use {info.object_path(t.name, 'default')}")
+            raise ApiError(
+                404, f"{info.plural} are namespaced: use {info.object_path(t.name, 'default')}"
+            )
         if method == "GET":
             if _bool(request.query_params.get("watch")):
                 return await self.watch(request, t)
@@ -167,11 +171,15 @@ class ResourceHandler:
             if raw is None:
                 raise not_found(info.plural, t.name, info.group)
             if _wants_table(request):
-                return self.table_response([orjson.loads(raw)], info, str(self.store.committed_rv), request)
+                return self.table_response(
+                    [orjson.loads(raw)], info, str(self.store.committed_rv), request
+                )
             return raw_json_response(raw)
         if method == "PUT":
             opts = self.write_options(request)
-            body = decode_body(await self.read_body(request), request.headers.get("content-type", ""))
+            body = decode_body(
+                await self.read_body(request), request.headers.get("content-type", "")
+            )
             out = await self.objects.update(info, t.name, body, ns, opts)
             return self._respond(out, 200, opts)
         if method == "PATCH":
@@ -183,7 +191,11 @@ class ResourceHandler:
     # -- reads ---------------------------------------------------------------------------
 
     def table_response(
-        self, objs: list[dict[str, Any]], info: ResourceInfo, rv: str, request: Request,
+        self,
+        objs: list[dict[str, Any]],
+        info: ResourceInfo,
+        rv: str,
+        request: Request,
         cont: str = "",
     ) -> Response:
         include = request.query_params.get("includeObject") or "Metadata"
@@ -193,7 +205,7 @@ class ResourceHandler:
             table["metadata"]["continue"] = cont
         return Response(orjson.dumps(table), 200, media_type=TABLE_CT)
 
-    async def list(self, request: Request, t: Target) -> Response:
+    async def list_collection(self, request: Request, t: Target) -> Response:
         info = t.info
         q = request.query_params
         ls, fs = _selectors(q)
@@ -220,7 +232,9 @@ class ResourceHandler:
                 objs = objs[:limit]
             rows = [orjson.dumps(o) for o in objs] if not _wants_table(request) else []
         else:
-            more = bool(limit and len(rows) == limit and self._has_more(key, t.namespace, node, rows))
+            more = bool(
+                limit and len(rows) == limit and self._has_more(key, t.namespace, node, rows)
+            )
         cont = ""
         if more:
             last = objs[-1] if objs else orjson.loads(rows[-1])
@@ -235,14 +249,23 @@ class ResourceHandler:
             meta += b',"continue":"' + cont.encode() + b'"'
         meta += b"}"
         body = (
-            b'{"kind":"' + info.list_kind.encode() + b'","apiVersion":"' + info.api_version.encode()
-            + b'","metadata":' + meta + b',"items":[' + b",".join(rows) + b"]}"
+            b'{"kind":"'
+            + info.list_kind.encode()
+            + b'","apiVersion":"'
+            + info.api_version.encode()
+            + b'","metadata":'
+            + meta
+            + b',"items":['
+            + b",".join(rows)
+            + b"]}"
         )
         return raw_json_response(body)
 
     def _has_more(self, key: str, ns: str | None, node: str | None, rows: list[bytes]) -> bool:
         last = orjson.loads(rows[-1])["metadata"]
-        _, nxt = self.store.list_raw(key, ns, node=node, after=(last.get("namespace", ""), last["name"]), limit=1)
+        _, nxt = self.store.list_raw(
+            key, ns, node=node, after=(last.get("namespace", ""), last["name"]), limit=1
+        )
         return bool(nxt)
 
     async def watch(self, request: Request, t: Target) -> Response:
@@ -251,7 +274,11 @@ class ResourceHandler:
         ls, fs = _selectors(q)
         if t.name:
             name_fs = FieldSelector.parse(f"metadata.name={t.name}")
-            fs = name_fs if fs is None else FieldSelector.parse(f"{q.get('fieldSelector')},metadata.name={t.name}")
+            fs = (
+                name_fs
+                if fs is None
+                else FieldSelector.parse(f"{q.get('fieldSelector')},metadata.name={t.name}")
+            )
         timeout = float(_int_param(q, "timeoutSeconds") or DEFAULT_WATCH_TIMEOUT)
         bookmarks = _bool(q.get("allowWatchBookmarks"))
         send_initial = _bool(q.get("sendInitialEvents"))
@@ -276,7 +303,9 @@ class ResourceHandler:
             try:
                 start_rv = int(rv_param)
             except ValueError as exc:
-                raise bad_request(f"resourceVersion {rv_param!r} is not valid: use one from a list") from exc
+                raise bad_request(
+                    f"resourceVersion {rv_param!r} is not valid: use one from a list"
+                ) from exc
             if start_rv < self.store.compacted_rv:
                 from apiserver.watch import expired
 
@@ -296,8 +325,16 @@ class ResourceHandler:
                 return event_line(etype, orjson.dumps(table))
 
         gen = stream(
-            self.hub, w, initial, start_rv, timeout, bookmarks or send_initial, info.kind,
-            info.api_version, send_initial, render,
+            self.hub,
+            w,
+            initial,
+            start_rv,
+            timeout,
+            bookmarks or send_initial,
+            info.kind,
+            info.api_version,
+            send_initial,
+            render,
         )
         media = TABLE_CT if as_table else "application/json"
         return StreamingResponse(gen, media_type=media)
@@ -321,7 +358,9 @@ class ResourceHandler:
             except PatchError as exc:
                 if exc.code == 400:
                     raise bad_request(f"the patch is malformed: {exc}") from exc
-                raise invalid(info.kind, t.name, [Cause("", f"the patch cannot be applied: {exc}")]) from exc
+                raise invalid(
+                    info.kind, t.name, [Cause("", f"the patch cannot be applied: {exc}")]
+                ) from exc
 
         create = None
         if is_apply and not subresource:
@@ -355,8 +394,14 @@ class ResourceHandler:
             propagation = "Orphan"
         pre = body.get("preconditions") or {}
         obj, _removed = await self.objects.delete(
-            info, t.name, t.namespace if info.namespaced else None, opts, propagation, grace,
-            pre.get("uid"), pre.get("resourceVersion"),
+            info,
+            t.name,
+            t.namespace if info.namespaced else None,
+            opts,
+            propagation,
+            grace,
+            pre.get("uid"),
+            pre.get("resourceVersion"),
         )
         if info.kind == "Pod" or not _removed:
             return self._respond(obj, 200, opts)
@@ -379,7 +424,11 @@ class ResourceHandler:
             m = o["metadata"]
             try:
                 out, _ = await self.objects.delete(
-                    info, m["name"], m.get("namespace"), opts, q.get("propagationPolicy"),
+                    info,
+                    m["name"],
+                    m.get("namespace"),
+                    opts,
+                    q.get("propagationPolicy"),
                     _int_param(q, "gracePeriodSeconds"),
                 )
                 items.append(out)
@@ -387,8 +436,12 @@ class ResourceHandler:
                 if exc.code != 404:
                     raise
         return json_response(
-            {"kind": info.list_kind, "apiVersion": info.api_version,
-             "metadata": {"resourceVersion": str(self.store.committed_rv)}, "items": items}
+            {
+                "kind": info.list_kind,
+                "apiVersion": info.api_version,
+                "metadata": {"resourceVersion": str(self.store.committed_rv)},
+                "items": items,
+            }
         )
 
     # -- subresources --------------------------------------------------------------------
@@ -404,18 +457,24 @@ class ResourceHandler:
                 return raw_json_response(raw)
             if method == "PUT":
                 opts = self.write_options(request)
-                body = decode_body(await self.read_body(request), request.headers.get("content-type", ""))
+                body = decode_body(
+                    await self.read_body(request), request.headers.get("content-type", "")
+                )
                 if sub == "finalize":
                     out = await self.pods.finalize_namespace(info, t.name, body, opts)
                 else:
-                    out = await self.objects.update(info, t.name, body, ns, opts, subresource="status")
+                    out = await self.objects.update(
+                        info, t.name, body, ns, opts, subresource="status"
+                    )
                 return self._respond(out, 200, opts)
             if method == "PATCH" and sub == "status":
                 return await self.patch(request, t, subresource="status")
         elif sub == "scale":
             return await self.pods.scale(request, t, self)
         elif sub == "binding" and method == "POST":
-            body = decode_body(await self.read_body(request), request.headers.get("content-type", ""))
+            body = decode_body(
+                await self.read_body(request), request.headers.get("content-type", "")
+            )
             return await self.pods.bind(t, body, self.write_options(request))
         elif sub == "eviction" and method == "POST":
             raw = await self.read_body(request)

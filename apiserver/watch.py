@@ -162,17 +162,19 @@ async def stream(
             if remaining <= 0:
                 return
             try:
-                ev = await asyncio.wait_for(w.queue.get(), min(remaining, bookmark_every))
+                got: Event | None = await asyncio.wait_for(
+                    w.queue.get(), min(remaining, bookmark_every)
+                )
             except TimeoutError:
                 if bookmarks and loop.time() < deadline:
                     yield bookmark_line(kind, api_version, max(last, hub.store.committed_rv))
                 continue
-            if ev is None:  # overflowed: end the stream, the client resumes from `last`
+            if got is None:  # overflowed: end the stream, the client resumes from `last`
                 return
-            if ev.rv <= last:
+            if got.rv <= last:
                 continue
-            last = ev.rv
-            batch = [line(ev.type, ev.data, ev)]
+            last = got.rv
+            batch = [line(got.type, got.data, got)]
             # Drain what is already queued into one write: fewer syscalls under load.
             while not w.queue.empty() and len(batch) < 256:
                 nxt = w.queue.get_nowait()

@@ -15,9 +15,11 @@ COMPONENTS = {
     "token": ("kubelab.token", "create join and user tokens"),
 }
 
-USAGE = "usage: kubelab COMMAND [flags]\n\ncommands:\n" + "\n".join(
-    f"  {name:<12} {desc}" for name, (_, desc) in COMPONENTS.items()
-) + "\n\nexample: kubelab up --runtime fake --fake-gpus 4\nrun `kubelab COMMAND --help` for its flags."
+USAGE = (
+    "usage: kubelab COMMAND [flags]\n\ncommands:\n"
+    + "\n".join(f"  {name:<12} {desc}" for name, (_, desc) in COMPONENTS.items())
+    + "\n\nexample: kubelab up --runtime fake --fake-gpus 4\nrun `kubelab COMMAND --help` for its flags."
+)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -86,11 +86,15 @@ def docker_engine() -> None:
     if docker_reachable():
         return
     if os.environ.get("KUBELAB_REQUIRE_DOCKER") == "1":
-        pytest.fail("the Docker engine is not reachable but KUBELAB_REQUIRE_DOCKER=1 (.ci/docker.sh starts it)")
+        pytest.fail(
+            "the Docker engine is not reachable but KUBELAB_REQUIRE_DOCKER=1 (.ci/docker.sh starts it)"
+        )
     pytest.skip("no Docker engine reachable (run .ci/docker.sh)")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
-        if item.get_closest_marker("docker") and "docker_engine" not in getattr(item, "fixturenames", []):
+        if item.get_closest_marker("docker") and "docker_engine" not in getattr(
+            item, "fixturenames", []
+        ):
             item.fixturenames.append("docker_engine")  # type: ignore[attr-defined]

@@ -50,8 +50,12 @@ class Component:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            kubelab_cmd(*self.args), stdout=log, stderr=subprocess.STDOUT, env=_env(self.home),
-            cwd=str(REPO), start_new_session=True,
+            kubelab_cmd(*self.args),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=_env(self.home),
+            cwd=str(REPO),
+            start_new_session=True,
         )
         log.close()
         return self
@@ -129,7 +133,9 @@ class ApiServer:
             except Exception as exc:  # not up yet
                 last = exc
             time.sleep(0.1)
-        raise RuntimeError(f"apiserver not ready after {timeout}s: {last}\n{self.component.log() if self.component else ''}")
+        raise RuntimeError(
+            f"apiserver not ready after {timeout}s: {last}\n{self.component.log() if self.component else ''}"
+        )
 
     def kill(self) -> None:
         if self.component:

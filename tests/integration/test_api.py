@@ -17,7 +17,9 @@ def pod(name: str, labels: dict[str, str] | None = None, image: str = "busybox")
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": {"name": name, "labels": labels or {"app": "web"}},
-        "spec": {"containers": [{"name": "main", "image": image, "ports": [{"containerPort": 80}]}]},
+        "spec": {
+            "containers": [{"name": "main", "image": image, "ports": [{"containerPort": 80}]}]
+        },
     }
 
 
@@ -54,11 +56,18 @@ def test_pod_crud_list_patch_delete(apiserver_any_db: ApiServer) -> None:
 
     got = c.get("pods", "web-1", "default")
     assert got["metadata"]["uid"] == meta["uid"]
-    names = [p["metadata"]["name"] for p in c.list("pods", "default", label_selector="app=web")["items"]]
+    names = [
+        p["metadata"]["name"] for p in c.list("pods", "default", label_selector="app=web")["items"]
+    ]
     assert names == ["web-1"]
-    names = [p["metadata"]["name"] for p in c.list("pods", "default", label_selector="app in (web,db)")["items"]]
+    names = [
+        p["metadata"]["name"]
+        for p in c.list("pods", "default", label_selector="app in (web,db)")["items"]
+    ]
     assert sorted(names) == ["db-1", "web-1"]
-    names = [p["metadata"]["name"] for p in c.list("pods", field_selector="metadata.name=db-1")["items"]]
+    names = [
+        p["metadata"]["name"] for p in c.list("pods", field_selector="metadata.name=db-1")["items"]
+    ]
     assert names == ["db-1"]
 
     patched = c.patch("pods", "web-1", {"metadata": {"labels": {"tier": "front"}}}, "default")
@@ -121,7 +130,11 @@ def test_watch_sees_create_update_delete_in_order(apiserver_any_db: ApiServer) -
 
 def test_stale_resource_version_exactly_one_wins(apiserver_any_db: ApiServer) -> None:
     c = apiserver_any_db.client()
-    obj = c.create("configmaps", {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cfg"}, "data": {"a": "1"}}, "default")
+    obj = c.create(
+        "configmaps",
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cfg"}, "data": {"a": "1"}},
+        "default",
+    )
     rv_before = c.list("configmaps", "default")["metadata"]["resourceVersion"]
     results: list[Any] = []
     barrier = threading.Barrier(2)
@@ -157,7 +170,9 @@ def test_many_writers_two_watches_identical_gap_free(apiserver: ApiServer) -> No
     def write(w: int) -> None:
         cl = apiserver.client()
         for i in range(per_writer):
-            cl.create("configmaps", {"metadata": {"name": f"w{w}-{i}"}, "data": {"i": str(i)}}, "default")
+            cl.create(
+                "configmaps", {"metadata": {"name": f"w{w}-{i}"}, "data": {"i": str(i)}}, "default"
+            )
 
     threads = [threading.Thread(target=write, args=(w,)) for w in range(n_writers)]
     for t in threads:
@@ -165,7 +180,9 @@ def test_many_writers_two_watches_identical_gap_free(apiserver: ApiServer) -> No
     streams: list[list[int]] = []
     for _ in range(2):
         revs: list[int] = []
-        for ev in apiserver.client().watch("configmaps", "default", resource_version=str(start), timeout_seconds=30):
+        for ev in apiserver.client().watch(
+            "configmaps", "default", resource_version=str(start), timeout_seconds=30
+        ):
             if ev["type"] == "BOOKMARK":
                 continue
             revs.append(int(ev["object"]["metadata"]["resourceVersion"]))
@@ -187,7 +204,9 @@ def test_kill_9_loses_no_acknowledged_write(apiserver_any_db: ApiServer) -> None
     start = c.list("configmaps", "default")["metadata"]["resourceVersion"]
     acked = []
     for i in range(200):
-        o = c.create("configmaps", {"metadata": {"name": f"cm-{i}"}, "data": {"i": str(i)}}, "default")
+        o = c.create(
+            "configmaps", {"metadata": {"name": f"cm-{i}"}, "data": {"i": str(i)}}, "default"
+        )
         acked.append(o["metadata"]["resourceVersion"])
     srv.kill()
     srv.start()
@@ -213,11 +232,17 @@ def test_watch_from_compacted_revision_is_410(tmp_path: Any) -> None:
     srv = start_apiserver(tmp_path / "h", extra_args=["--keep-revisions", "50"])
     try:
         c = srv.client()
-        first = int(c.create("configmaps", {"metadata": {"name": "c0"}}, "default")["metadata"]["resourceVersion"])
+        first = int(
+            c.create("configmaps", {"metadata": {"name": "c0"}}, "default")["metadata"][
+                "resourceVersion"
+            ]
+        )
         for i in range(1, 700):
             c.create("configmaps", {"metadata": {"name": f"c{i}"}}, "default")
         with pytest.raises(ApiError) as err:
-            for _ in c.watch("configmaps", "default", resource_version=str(first), timeout_seconds=2):
+            for _ in c.watch(
+                "configmaps", "default", resource_version=str(first), timeout_seconds=2
+            ):
                 pass
         assert err.value.code == 410
     finally:
@@ -240,22 +265,56 @@ def test_bad_input_gets_status_and_changes_nothing(apiserver: ApiServer) -> None
     cases: list[tuple[str, str, Any, dict[str, str], int]] = [
         ("POST", base, b"{not json", {"Content-Type": "application/json"}, 400),
         ("POST", base, b"a: [b\n  c: :", {"Content-Type": "application/yaml"}, 400),
-        ("POST", "/api/v1/namespaces/default/widgets", b"{}", {"Content-Type": "application/json"}, 404),
-        ("POST", base, b'{"apiVersion":"v1","kind":"Pod","metadata":{"name":"Bad_Name"},"spec":{"containers":[{"name":"a","image":"x"}]}}', {"Content-Type": "application/json"}, 422),
-        ("POST", base, b'{"apiVersion":"v1","kind":"Pod","metadata":{"name":"nocont"},"spec":{}}', {"Content-Type": "application/json"}, 422),
-        ("POST", base, b"{" + b'"x":"' + b"a" * (4 * 1024 * 1024) + b'"}', {"Content-Type": "application/json"}, 413),
-        ("POST", "/api/v1/namespaces/nope/pods", b'{"apiVersion":"v1","kind":"Pod","metadata":{"name":"x"},"spec":{"containers":[{"name":"a","image":"x"}]}}', {"Content-Type": "application/json"}, 404),
+        (
+            "POST",
+            "/api/v1/namespaces/default/widgets",
+            b"{}",
+            {"Content-Type": "application/json"},
+            404,
+        ),
+        (
+            "POST",
+            base,
+            b'{"apiVersion":"v1","kind":"Pod","metadata":{"name":"Bad_Name"},"spec":{"containers":[{"name":"a","image":"x"}]}}',
+            {"Content-Type": "application/json"},
+            422,
+        ),
+        (
+            "POST",
+            base,
+            b'{"apiVersion":"v1","kind":"Pod","metadata":{"name":"nocont"},"spec":{}}',
+            {"Content-Type": "application/json"},
+            422,
+        ),
+        (
+            "POST",
+            base,
+            b"{" + b'"x":"' + b"a" * (4 * 1024 * 1024) + b'"}',
+            {"Content-Type": "application/json"},
+            413,
+        ),
+        (
+            "POST",
+            "/api/v1/namespaces/nope/pods",
+            b'{"apiVersion":"v1","kind":"Pod","metadata":{"name":"x"},"spec":{"containers":[{"name":"a","image":"x"}]}}',
+            {"Content-Type": "application/json"},
+            404,
+        ),
     ]
     keep = c.get("pods", "keep", "default")
     stale = {**keep, "metadata": {**keep["metadata"], "resourceVersion": "1"}}
     import orjson
 
-    cases.append(("PUT", f"{base}/keep", orjson.dumps(stale), {"Content-Type": "application/json"}, 409))
+    cases.append(
+        ("PUT", f"{base}/keep", orjson.dumps(stale), {"Content-Type": "application/json"}, 409)
+    )
     for method, path, body, headers, code in cases:
         r = h.request(method, path, content=body, headers=headers)
         assert r.status_code == code, (method, path, r.status_code, r.text[:300])
         status = r.json()
-        assert status["kind"] == "Status" and status["status"] == "Failure" and status["code"] == code
+        assert (
+            status["kind"] == "Status" and status["status"] == "Failure" and status["code"] == code
+        )
         assert status["message"]
     invalid = h.post(base, content=cases[3][2], headers={"Content-Type": "application/json"}).json()
     assert any(cause["field"] == "metadata.name" for cause in invalid["details"]["causes"])
@@ -267,7 +326,8 @@ def test_unauthenticated_is_401(apiserver: ApiServer) -> None:
     r = httpx.get(f"{apiserver.url}/api/v1/pods", verify=str(apiserver.ca_file))
     assert r.status_code == 401 and r.json()["reason"] == "Unauthorized"
     r = httpx.get(
-        f"{apiserver.url}/api/v1/pods", verify=str(apiserver.ca_file),
+        f"{apiserver.url}/api/v1/pods",
+        verify=str(apiserver.ca_file),
         headers={"Authorization": "Bearer wrong"},
     )
     assert r.status_code == 401
@@ -304,8 +364,12 @@ def test_bound_pod_delete_is_graceful_and_binding_guards_gpus(apiserver: ApiServ
     for name in ("g1", "g2"):
         c.create("pods", pod(name), "default")
     ann = {"kubelab.io/gpu-uuids": "GPU-aaa"}
-    binding = {"apiVersion": "v1", "kind": "Binding", "metadata": {"name": "g1", "annotations": ann},
-               "target": {"kind": "Node", "name": "n1"}}
+    binding = {
+        "apiVersion": "v1",
+        "kind": "Binding",
+        "metadata": {"name": "g1", "annotations": ann},
+        "target": {"kind": "Node", "name": "n1"},
+    }
     c.create("pods", binding, "default", subresource="binding", name="g1")
     g1 = c.get("pods", "g1", "default")
     assert g1["spec"]["nodeName"] == "n1"
