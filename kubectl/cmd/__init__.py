@@ -1,0 +1,1 @@
+"""One module per ``kl`` verb; each exposes ``register(sub, parent)``."""

@@ -1,0 +1,84 @@
+"""``kl apply -f``: create or update objects from manifests, keeping what others set."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from api.errors import ApiError
+from kubectl.applypatch import apply_patch, with_last_applied
+from kubectl.cli import add_file_flags, add_verb
+from kubectl.context import Ctx
+from kubectl.errors import CliError, one_line
+from kubectl.manifests import Manifest, load_manifests, resolve_manifest
+from kubectl.printers.names import object_name
+
+EXAMPLES = """
+  kl apply -f web.yaml                 # create, or update what changed
+  kl apply -f manifests/ -R            # every .yaml/.yml/.json below a directory
+  cat web.yaml | kl apply -f -         # from stdin
+  kl get deploy web -o yaml | kl apply -f -   # a no-op: prints "unchanged"
+"""
+
+CONFLICT_RETRIES = 5
+
+
+def register(sub: Any, parent: argparse.ArgumentParser) -> None:
+    p = add_verb(sub, parent, "apply", "Create or update objects from manifests", EXAMPLES)
+    add_file_flags(p, required=True)
+    p.add_argument(
+        "-o",
+        "--output",
+        choices=["name"],
+        default=None,
+        help="'name' prints only kind/name of each object",
+    )
+    p.set_defaults(run=run)
+
+
+def apply_one(ctx: Ctx, m: Manifest) -> str:
+    """Apply one object; returns ``created``, ``configured`` or ``unchanged``."""
+    info, ns = resolve_manifest(m, ctx.namespace, ctx.explicit_namespace)
+    name = m.obj["metadata"].get("name")
+    if not name:
+        raise CliError(
+            f"from {m.source}: apply needs metadata.name (generateName cannot be applied)"
+        )
+    c = ctx.client
+    for attempt in range(CONFLICT_RETRIES):
+        try:
+            live = c.get(info, name, ns)
+        except ApiError as e:
+            if e.code != 404:
+                raise
+            c.create(info, with_last_applied(m.obj), ns)
+            return "created"
+        patch = apply_patch(m.obj, live)
+        if not patch:
+            return "unchanged"
+        try:
+            c.patch(info, name, patch, ns, patch_type="strategic")
+            return "configured"
+        except ApiError as e:
+            # A conflict caused by a resourceVersion the user wrote will not go away.
+            user_rv = (m.obj.get("metadata") or {}).get("resourceVersion")
+            if e.code != 409 or user_rv or attempt == CONFLICT_RETRIES - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def run(ctx: Ctx) -> int:
+    manifests = load_manifests(ctx.args.filename, ctx.args.recursive, ctx.stdin)
+    failed = 0
+    for m in manifests:
+        try:
+            result = apply_one(ctx, m)
+        except (ApiError, CliError) as e:
+            if isinstance(e, ApiError) and e.code in (401, 403) or len(manifests) == 1:
+                raise
+            ctx.err(f"error: {one_line(str(e))}")
+            failed += 1
+            continue
+        name = object_name(m.obj)
+        ctx.out(name if ctx.args.output == "name" else f"{name} {result}")
+    return 1 if failed else 0

@@ -1,0 +1,254 @@
+"""``kl rollout status|history|undo|restart|pause|resume`` for Deployments."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from typing import Any
+
+from api.errors import ApiError
+from api.registry import ResourceInfo
+from kubectl.cli import KlParser, add_bool_flag
+from kubectl.context import Ctx
+from kubectl.describing.common import pod_template
+from kubectl.describing.writer import Page
+from kubectl.errors import CliError
+from kubectl.printers.age import rfc3339
+from kubectl.printers.names import kind_prefix, plural_prefix
+from kubectl.printers.table import render_table
+from kubectl.resources import parse_one
+from kubectl.rollouts import (
+    RESTARTED_AT,
+    RolloutFailed,
+    find_revision,
+    history,
+    owned_replicasets,
+    revision_of,
+    rollback_patch,
+    rollback_template,
+    same_template,
+    status_message,
+)
+
+EXAMPLES = {
+    "status": "  kl rollout status deploy/web              # progress until done (exit 1 if it fails)\n"
+    "  kl rollout status deploy/web --timeout=120\n"
+    "  kl rollout status deploy/web --watch=false # one line, now",
+    "history": "  kl rollout history deploy/web\n  kl rollout history deploy/web --revision=2",
+    "undo": "  kl rollout undo deploy/web                 # back to the previous revision\n"
+    "  kl rollout undo deploy/web --to-revision=1",
+    "restart": "  kl rollout restart deploy/web              # new pods, same spec",
+    "pause": "  kl rollout pause deploy/web                # edits pile up without a rollout",
+    "resume": "  kl rollout resume deploy/web",
+}
+
+
+def register(sub: Any, parent: argparse.ArgumentParser) -> None:
+    p = sub.add_parser(
+        "rollout",
+        parents=[parent],
+        help="Manage the rollout of a Deployment",
+        description="Manage the rollout of a Deployment.",
+        epilog="examples:\n" + "\n".join(EXAMPLES.values()),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.set_defaults(run=_need_verb)
+    verbs = p.add_subparsers(title="rollout verbs", metavar="VERB", parser_class=KlParser)
+    summaries = {
+        "status": "Show the rollout's progress until it completes",
+        "history": "List the revisions",
+        "undo": "Roll back to an earlier revision",
+        "restart": "Replace every pod (same spec)",
+        "pause": "Stop rolling out changes",
+        "resume": "Roll out changes again",
+    }
+    runners = {
+        "status": status,
+        "history": show_history,
+        "undo": undo,
+        "restart": restart,
+        "pause": pause,
+        "resume": resume,
+    }
+    for name, summary in summaries.items():
+        v = verbs.add_parser(
+            name,
+            parents=[parent],
+            help=summary,
+            description=summary,
+            epilog="examples:\n" + EXAMPLES[name],
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        v.add_argument("targets", nargs="+", metavar="TYPE NAME | TYPE/NAME")
+        if name == "status":
+            add_bool_flag(v, "--watch", True, "keep watching until done (default true)")
+            v.add_argument(
+                "--timeout",
+                type=float,
+                default=0,
+                help="give up after this many seconds (0: no limit)",
+            )
+            v.add_argument(
+                "--revision", type=int, default=0, help="accepted for kubectl compatibility"
+            )
+        if name in ("history",):
+            v.add_argument("--revision", type=int, default=0, help="show this revision's template")
+        if name == "undo":
+            v.add_argument(
+                "--to-revision",
+                type=int,
+                default=0,
+                help="the revision to go back to (0: the previous one)",
+            )
+        v.set_defaults(run=runners[name])
+
+
+def _need_verb(ctx: Ctx) -> int:
+    raise CliError("say which: kl rollout status|history|undo|restart|pause|resume TYPE/NAME")
+
+
+def _deployment(ctx: Ctx) -> tuple[ResourceInfo, str]:
+    info, name = parse_one(ctx.args.targets, "rollout")
+    if info.kind != "Deployment":
+        raise CliError(f"rollout works on deployments; {info.plural} have no rollouts")
+    return info, name
+
+
+def status(ctx: Ctx) -> int:
+    info, name = _deployment(ctx)
+    ns = ctx.namespace
+    deadline = time.monotonic() + ctx.args.timeout if ctx.args.timeout else None
+    last_line = ""
+
+    def show(d: dict[str, Any]) -> bool:
+        nonlocal last_line
+        try:
+            msg, done = status_message(d)
+        except RolloutFailed as e:
+            raise CliError(str(e)) from e
+        if msg != last_line:
+            ctx.out(msg)
+            last_line = msg
+        return done
+
+    d = ctx.client.get(info, name, ns)
+    if show(d) or not ctx.args.watch:
+        return 0
+    rv = str(d["metadata"].get("resourceVersion", ""))
+    while True:
+        remaining = None if deadline is None else deadline - time.monotonic()
+        if remaining is not None and remaining <= 0:
+            raise CliError(f"timed out waiting for the condition ({last_line})")
+        try:
+            for ev in ctx.client.watch(
+                info,
+                ns,
+                resource_version=rv,
+                field_selector=f"metadata.name={name}",
+                timeout_seconds=max(1, int(min(remaining or 60, 60))),
+            ):
+                obj = ev.get("object") or {}
+                if ev.get("type") == "DELETED":
+                    raise CliError(f'deployment "{name}" was deleted')
+                rv = str((obj.get("metadata") or {}).get("resourceVersion") or rv)
+                if ev.get("type") in ("ADDED", "MODIFIED") and show(obj):
+                    return 0
+        except ApiError as e:
+            if e.code != 410:
+                raise
+            d = ctx.client.get(info, name, ns)
+            rv = str(d["metadata"].get("resourceVersion", ""))
+            if show(d):
+                return 0
+
+
+def _replicasets(ctx: Ctx, d: dict[str, Any]) -> list[dict[str, Any]]:
+    sel = (d.get("spec") or {}).get("selector") or {}
+    text = ",".join(f"{k}={v}" for k, v in sorted((sel.get("matchLabels") or {}).items()))
+    items = ctx.client.list_all(
+        "replicasets", d["metadata"].get("namespace"), label_selector=text or None
+    )["items"]
+    return owned_replicasets(d, items)
+
+
+def show_history(ctx: Ctx) -> int:
+    info, name = _deployment(ctx)
+    d = ctx.client.get(info, name, ctx.namespace)
+    rss = _replicasets(ctx, d)
+    prefix = f"{kind_prefix(info)}/{name}"
+    if ctx.args.revision:
+        rs = find_revision(rss, ctx.args.revision)
+        if rs is None:
+            raise CliError(f"unable to find the specified revision {ctx.args.revision}")
+        page = Page()
+        pod_template(page, 0, rollback_template(rs))
+        ctx.out(f"{prefix} with revision #{ctx.args.revision}")
+        ctx.stdout.write(page.text())
+        return 0
+    rows = [[str(rev), cause] for rev, cause in history(rss)]
+    ctx.out(f"{prefix} ")
+    ctx.stdout.write(render_table(["REVISION", "CHANGE-CAUSE"], rows))
+    ctx.out("")
+    return 0
+
+
+def undo(ctx: Ctx) -> int:
+    info, name = _deployment(ctx)
+    d = ctx.client.get(info, name, ctx.namespace)
+    prefix = f"{kind_prefix(info)}/{name}"
+    if (d.get("spec") or {}).get("paused"):
+        raise CliError(
+            "you cannot rollback a paused deployment; resume it first with "
+            f"'kl rollout resume {prefix}' and try again"
+        )
+    rss = _replicasets(ctx, d)
+    to = ctx.args.to_revision
+    rs = find_revision(rss, to)
+    if rs is None:
+        if to:
+            raise CliError(f"unable to find specified revision {to} in history")
+        raise CliError(f'no rollout history found for deployment "{name}"')
+    rev = revision_of(rs)
+    if same_template((d.get("spec") or {}).get("template") or {}, rollback_template(rs)):
+        ctx.out(f"{prefix} skipped rollback (current template already matches revision {rev})")
+        return 0
+    ctx.client.patch(info, name, rollback_patch(d, rs), ctx.namespace, patch_type="json")
+    ctx.out(f"{prefix} rolled back")
+    return 0
+
+
+def restart(ctx: Ctx) -> int:
+    info, name = _deployment(ctx)
+    d = ctx.client.get(info, name, ctx.namespace)
+    prefix = f"{kind_prefix(info)}/{name}"
+    if (d.get("spec") or {}).get("paused"):
+        raise CliError(f"can't restart paused deployment (run 'kl rollout resume {prefix}' first)")
+    patch = {"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: rfc3339()}}}}}
+    ctx.client.patch(info, name, patch, ctx.namespace, patch_type="strategic")
+    ctx.out(f"{prefix} restarted")
+    return 0
+
+
+def _set_paused(ctx: Ctx, paused: bool) -> int:
+    info, name = _deployment(ctx)
+    d = ctx.client.get(info, name, ctx.namespace)
+    if bool((d.get("spec") or {}).get("paused")) == paused:
+        state = "already paused" if paused else "not paused"
+        raise CliError(f'{plural_prefix(info)} "{name}" is {state}')
+    ctx.client.patch(
+        info,
+        name,
+        {"spec": {"paused": True if paused else None}},
+        ctx.namespace,
+        patch_type="strategic",
+    )
+    ctx.out(f"{kind_prefix(info)}/{name} {'paused' if paused else 'resumed'}")
+    return 0
+
+
+def pause(ctx: Ctx) -> int:
+    return _set_paused(ctx, True)
+
+
+def resume(ctx: Ctx) -> int:
+    return _set_paused(ctx, False)

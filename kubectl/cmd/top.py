@@ -1,0 +1,217 @@
+"""``kl top nodes|pods|gpus``: what is requested against what each node offers, and who
+holds each GPU."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from api.quantity import bytes_value, cpu_millis
+from kubectl.cli import KlParser
+from kubectl.context import Ctx
+from kubectl.errors import CliError
+from kubectl.gpus import GPU_RESOURCE, holders, mib, node_gpus, pod_gpu_uuids, pod_is_live, pod_key
+from kubectl.printers.table import render_table
+from kubectl.usage import pod_requests_limits
+
+EXAMPLES = """
+  kl top nodes            # cpu and memory requested vs allocatable, GPUs used/total
+  kl top gpus             # one line per GPU: node, model, memory, utilization, holder
+  kl top pods -A          # what each pod requests, and its GPUs
+"""
+
+
+def register(sub: Any, parent: argparse.ArgumentParser) -> None:
+    p = sub.add_parser(
+        "top",
+        parents=[parent],
+        help="Show resource use of nodes, pods and GPUs",
+        description="Show resource use of nodes, pods and GPUs. CPU and memory "
+        "are what pods request (kubelab has no metrics server).",
+        epilog="examples:\n" + EXAMPLES.strip("\n"),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.set_defaults(run=_need_what)
+    what = p.add_subparsers(title="what", metavar="WHAT", parser_class=KlParser)
+    for name, aliases, fn, summary in (
+        ("nodes", ["node", "no"], top_nodes, "cpu, memory and GPUs per node"),
+        ("pods", ["pod", "po"], top_pods, "requests and GPUs per pod"),
+        ("gpus", ["gpu"], top_gpus, "one line per GPU and the pod holding it"),
+    ):
+        v = what.add_parser(
+            name,
+            aliases=aliases,
+            parents=[parent],
+            help=summary,
+            description=summary,
+            epilog="examples:\n" + EXAMPLES.strip("\n"),
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        v.add_argument("names", nargs="*", metavar="NAME")
+        v.add_argument("-l", "--selector", help="label selector")
+        v.add_argument("--no-headers", action="store_true", help="print no header line")
+        if name == "gpus":
+            v.add_argument("-o", "--output", choices=["wide"], help="'wide' adds the GPU UUID")
+        v.set_defaults(run=fn)
+
+
+def _need_what(ctx: Ctx) -> int:
+    raise CliError("say what: kl top nodes|pods|gpus")
+
+
+def _live_pods(ctx: Ctx, ns: str | None = None) -> list[dict[str, Any]]:
+    return [p for p in ctx.client.list_all("pods", ns)["items"] if pod_is_live(p)]
+
+
+def _nodes(ctx: Ctx) -> list[dict[str, Any]]:
+    nodes = ctx.client.list_all("nodes", label_selector=ctx.args.selector)["items"]
+    if ctx.args.names:
+        nodes = [n for n in nodes if n["metadata"]["name"] in ctx.args.names]
+        missing = set(ctx.args.names) - {n["metadata"]["name"] for n in nodes}
+        if missing:
+            raise CliError(f'nodes "{sorted(missing)[0]}" not found')
+    return nodes
+
+
+def _cpu(millis: int) -> str:
+    return f"{millis}m" if millis % 1000 else f"{millis // 1000}"
+
+
+def _mem(n: int) -> str:
+    return f"{n // (1024 * 1024)}Mi"
+
+
+def _pct(used: int, total: int) -> str:
+    return f"{used * 100 // total}%" if total else "-"
+
+
+def node_rows(nodes: list[dict[str, Any]], pods: list[dict[str, Any]]) -> list[list[str]]:
+    """NAME, CPU(requests), CPU%, MEMORY(requests), MEMORY%, GPUS used/total per node."""
+    rows = []
+    for n in sorted(nodes, key=lambda n: n["metadata"]["name"]):
+        name = n["metadata"]["name"]
+        alloc = (n.get("status") or {}).get("allocatable") or {}
+        cpu = mem = 0
+        used_gpus = 0
+        for p in pods:
+            if (p.get("spec") or {}).get("nodeName") != name:
+                continue
+            req, _ = pod_requests_limits(p)
+            cpu += req.get("cpu", 0)
+            mem += req.get("memory", 0)
+            used_gpus += len(pod_gpu_uuids(p)) or req.get(GPU_RESOURCE, 0)
+        total_gpus = len(node_gpus(n)) or int(bytes_value(alloc.get(GPU_RESOURCE, 0)))
+        cpu_total = cpu_millis(alloc.get("cpu", 0))
+        mem_total = bytes_value(alloc.get("memory", 0))
+        rows.append(
+            [
+                name,
+                _cpu(cpu),
+                _pct(cpu, cpu_total),
+                _mem(mem),
+                _pct(mem, mem_total),
+                f"{used_gpus}/{total_gpus}" if total_gpus or used_gpus else "-",
+            ]
+        )
+    return rows
+
+
+def top_nodes(ctx: Ctx) -> int:
+    nodes = _nodes(ctx)
+    if not nodes:
+        ctx.err("No resources found")
+        return 0
+    rows = node_rows(nodes, _live_pods(ctx))
+    headers = (
+        []
+        if ctx.args.no_headers
+        else ["NAME", "CPU(requests)", "CPU%", "MEMORY(requests)", "MEMORY%", "GPUS"]
+    )
+    ctx.stdout.write(render_table(headers, rows))
+    return 0
+
+
+def top_pods(ctx: Ctx) -> int:
+    pods = [
+        p
+        for p in ctx.client.list_all(
+            "pods", ctx.list_namespace(), label_selector=ctx.args.selector
+        )["items"]
+        if pod_is_live(p)
+    ]
+    if ctx.args.names:
+        pods = [p for p in pods if p["metadata"]["name"] in ctx.args.names]
+    if not pods:
+        ctx.err(
+            "No resources found"
+            if ctx.all_namespaces
+            else f"No resources found in {ctx.namespace} namespace."
+        )
+        return 0
+    rows = []
+    for p in sorted(pods, key=pod_key):
+        req, _ = pod_requests_limits(p)
+        row = [
+            p["metadata"]["name"],
+            _cpu(req.get("cpu", 0)),
+            _mem(req.get("memory", 0)),
+            ",".join(pod_gpu_uuids(p)) or str(req.get(GPU_RESOURCE, 0) or "-"),
+        ]
+        if ctx.all_namespaces:
+            row.insert(0, p["metadata"].get("namespace", ""))
+        rows.append(row)
+    headers = ["NAME", "CPU(requests)", "MEMORY(requests)", "GPUS"]
+    if ctx.all_namespaces:
+        headers.insert(0, "NAMESPACE")
+    ctx.stdout.write(render_table([] if ctx.args.no_headers else headers, rows))
+    return 0
+
+
+def _first(g: dict[str, Any], *keys: str) -> Any:
+    for k in keys:
+        if g.get(k) is not None:
+            return g[k]
+    return None
+
+
+def gpu_rows(
+    nodes: list[dict[str, Any]], pods: list[dict[str, Any]], wide: bool
+) -> list[list[str]]:
+    """NODE, INDEX, MODEL, MEMORY used/total, UTIL, HEALTH, POD (and UUID when wide)."""
+    held = holders(pods)
+    rows = []
+    for n in sorted(nodes, key=lambda n: n["metadata"]["name"]):
+        name = n["metadata"]["name"]
+        for g in node_gpus(n):
+            uuid = str(g.get("uuid", ""))
+            holder = held.get((name, uuid))
+            used = _first(g, "memoryUsedMiB", "memoryUsed")
+            util = _first(g, "utilizationPercent", "utilization", "utilizationGpu")
+            memory = f"{mib(used) if used is not None else '-'}/{mib(g.get('memoryMiB'))}"
+            row = [
+                name,
+                str(g.get("index", "")),
+                str(g.get("model", "")),
+                memory,
+                f"{util}%" if util is not None else "-",
+                str(g.get("health", "")),
+                pod_key(holder) if holder else "<free>",
+            ]
+            if wide:
+                row.insert(2, uuid)
+            rows.append(row)
+    return rows
+
+
+def top_gpus(ctx: Ctx) -> int:
+    nodes = _nodes(ctx)
+    wide = ctx.args.output == "wide"
+    rows = gpu_rows(nodes, _live_pods(ctx), wide)
+    if not rows:
+        ctx.err("No GPUs found (start a kubelet on a GPU box, or one with --fake-gpus 4)")
+        return 0
+    headers = ["NODE", "INDEX", "MODEL", "MEMORY(used/total)", "UTIL", "HEALTH", "POD"]
+    if wide:
+        headers.insert(2, "UUID")
+    ctx.stdout.write(render_table([] if ctx.args.no_headers else headers, rows))
+    return 0

@@ -1,0 +1,1 @@
+"""``kl describe``: a human-readable page per object, one module per family of kinds."""

@@ -1,0 +1,1 @@
+"""Printers for ``kl`` output: tables, YAML, JSON, names and JSONPath."""

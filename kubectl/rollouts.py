@@ -1,0 +1,133 @@
+"""Deployment rollout state as kubectl reads it: progress messages, ReplicaSet revisions,
+and the template to roll back to. Pure functions over plain objects."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+REVISION = "deployment.kubernetes.io/revision"
+CHANGE_CAUSE = "kubernetes.io/change-cause"
+POD_TEMPLATE_HASH = "pod-template-hash"
+RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
+
+# Deployment annotations a rollback never copies from a ReplicaSet (kubectl's list).
+ANNOTATIONS_TO_SKIP = {
+    "kubectl.kubernetes.io/last-applied-configuration",
+    REVISION,
+    "deployment.kubernetes.io/revision-history",
+    "deployment.kubernetes.io/desired-replicas",
+    "deployment.kubernetes.io/max-replicas",
+    "deprecated.deployment.rollback.to",
+}
+
+
+class RolloutFailed(Exception):
+    """The rollout cannot finish (its progress deadline passed)."""
+
+
+def status_message(d: dict[str, Any]) -> tuple[str, bool]:
+    """kubectl's DeploymentStatusViewer: (message, done). Raises RolloutFailed when the
+    Progressing condition says ProgressDeadlineExceeded."""
+    meta, spec, st = d.get("metadata") or {}, d.get("spec") or {}, d.get("status") or {}
+    name = meta.get("name", "")
+    if int(meta.get("generation") or 0) <= int(st.get("observedGeneration") or 0):
+        for c in st.get("conditions") or []:
+            if c.get("type") == "Progressing" and c.get("reason") == "ProgressDeadlineExceeded":
+                raise RolloutFailed(f'deployment "{name}" exceeded its progress deadline')
+        replicas = int(spec["replicas"]) if spec.get("replicas") is not None else 1
+        updated = int(st.get("updatedReplicas") or 0)
+        total = int(st.get("replicas") or 0)
+        available = int(st.get("availableReplicas") or 0)
+        prefix = f'Waiting for deployment "{name}" rollout to finish: '
+        if updated < replicas:
+            return f"{prefix}{updated} out of {replicas} new replicas have been updated...", False
+        if total > updated:
+            return f"{prefix}{total - updated} old replicas are pending termination...", False
+        if available < updated:
+            return f"{prefix}{available} of {updated} updated replicas are available...", False
+        return f'deployment "{name}" successfully rolled out', True
+    return "Waiting for deployment spec update to be observed...", False
+
+
+def revision_of(obj: dict[str, Any]) -> int:
+    """The revision annotation of a ReplicaSet or Deployment (0 when absent)."""
+    text = ((obj.get("metadata") or {}).get("annotations") or {}).get(REVISION)
+    try:
+        return int(text) if text else 0
+    except ValueError:
+        return 0
+
+
+def owned_replicasets(d: dict[str, Any], replicasets: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The ReplicaSets a Deployment controls, oldest revision first."""
+    uid = (d.get("metadata") or {}).get("uid")
+    owned = [
+        rs
+        for rs in replicasets
+        if any(
+            ref.get("controller") and ref.get("uid") == uid
+            for ref in (rs.get("metadata") or {}).get("ownerReferences") or []
+        )
+    ]
+    return sorted(owned, key=revision_of)
+
+
+def history(replicasets: list[dict[str, Any]]) -> list[tuple[int, str]]:
+    """(revision, change cause) for each revision, ascending."""
+    out = {}
+    for rs in replicasets:
+        rev = revision_of(rs)
+        if rev:
+            cause = ((rs.get("metadata") or {}).get("annotations") or {}).get(CHANGE_CAUSE)
+            out[rev] = cause or "<none>"
+    return sorted(out.items())
+
+
+def find_revision(replicasets: list[dict[str, Any]], revision: int) -> dict[str, Any] | None:
+    """The ReplicaSet of ``revision``; with 0, the one before the newest."""
+    by_rev = {revision_of(rs): rs for rs in replicasets if revision_of(rs)}
+    if revision:
+        return by_rev.get(revision)
+    revs = sorted(by_rev)
+    return by_rev[revs[-2]] if len(revs) >= 2 else None
+
+
+def rollback_template(rs: dict[str, Any]) -> dict[str, Any]:
+    """The ReplicaSet's pod template without the pod-template-hash label."""
+    template = copy.deepcopy((rs.get("spec") or {}).get("template") or {})
+    labels = (template.get("metadata") or {}).get("labels")
+    if isinstance(labels, dict):
+        labels.pop(POD_TEMPLATE_HASH, None)
+    return template
+
+
+def rollback_annotations(d: dict[str, Any], rs: dict[str, Any]) -> dict[str, str]:
+    """The Deployment's annotations after a rollback: its own, plus the ReplicaSet's
+    (such as the change cause) except the bookkeeping ones."""
+    out = dict((d.get("metadata") or {}).get("annotations") or {})
+    for k, v in ((rs.get("metadata") or {}).get("annotations") or {}).items():
+        if k not in ANNOTATIONS_TO_SKIP:
+            out[k] = v
+    return out
+
+
+def rollback_patch(d: dict[str, Any], rs: dict[str, Any]) -> list[dict[str, Any]]:
+    """The JSON patch (RFC 6902) kubectl sends for ``rollout undo``."""
+    return [
+        {"op": "replace", "path": "/spec/template", "value": rollback_template(rs)},
+        {"op": "add", "path": "/metadata/annotations", "value": rollback_annotations(d, rs)},
+    ]
+
+
+def same_template(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Whether two pod templates are equal, ignoring pod-template-hash."""
+
+    def norm(t: dict[str, Any]) -> dict[str, Any]:
+        t = copy.deepcopy(t)
+        labels = (t.get("metadata") or {}).get("labels")
+        if isinstance(labels, dict):
+            labels.pop(POD_TEMPLATE_HASH, None)
+        return t
+
+    return norm(a) == norm(b)
