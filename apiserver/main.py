@@ -11,7 +11,8 @@ from pathlib import Path
 
 import yaml
 
-from apiserver.auth import ensure_admin_token, ensure_secret_file
+from apiserver.auth import add_token, ensure_admin_token, ensure_secret_file
+from apiserver.authz import CONTROLLER_MANAGER_USER, NODE_USER_PREFIX, NODES_GROUP, SCHEDULER_USER
 from apiserver.tls import default_hosts, ensure_ca, issue_serving_cert
 
 
@@ -122,10 +123,42 @@ def prepare_home(args: argparse.Namespace) -> tuple[str, Path, Path, str, str]:
         "127.0.0.1" if args.listen in ("0.0.0.0", "::") else args.listen
     )
     host = f"[{advertise}]" if ":" in advertise else advertise
-    write_kubeconfig(
-        home / "kubeconfig", f"https://{host}:{args.port}", ca_cert.read_bytes(), token
-    )
+    server = f"https://{host}:{args.port}"
+    write_kubeconfig(home / "kubeconfig", server, ca_cert.read_bytes(), token)
+    # The scheduler and the controller manager run with identities of their own, so that
+    # authorization can tell them apart from the admin (ARCHITECTURE: built-in identities).
+    for component, user in (
+        ("scheduler", SCHEDULER_USER),
+        ("controllers", CONTROLLER_MANAGER_USER),
+    ):
+        tok = ensure_identity_token(home, user, [])
+        write_kubeconfig(
+            home / f"{component}.kubeconfig", server, ca_cert.read_bytes(), tok, user=user
+        )
     return db_url, cert, key, token, secret
+
+
+def ensure_identity_token(home: Path, user: str, groups: list[str]) -> str:
+    """The token of a built-in identity, created once and kept in ``home/identities/``."""
+    d = home / "identities"
+    d.mkdir(mode=0o700, exist_ok=True)
+    f = d / user.replace(":", "_")
+    if f.exists():
+        return f.read_text().strip()
+    tok = add_token(home / "tokens.csv", user, groups)
+    fd = os.open(f, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(tok + "\n")
+    return tok
+
+
+def node_kubeconfig(home: Path, node: str, server: str) -> Path:
+    """A kubeconfig for node ``node`` (user system:node:NAME, group system:nodes)."""
+    tok = ensure_identity_token(home, NODE_USER_PREFIX + node, [NODES_GROUP])
+    path = home / f"kubelet-{node}.kubeconfig"
+    ca = (home / "pki" / "ca.crt").read_bytes()
+    write_kubeconfig(path, server, ca, tok, user=NODE_USER_PREFIX + node)
+    return path
 
 
 def main(argv: list[str] | None = None) -> int:

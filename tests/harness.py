@@ -161,7 +161,10 @@ class ApiServer:
 
     def component_proc(self, name: str, *args: str) -> Component:
         """Another component (scheduler, controllers, kubelet) pointed at this server."""
-        full = [name, "--kubeconfig", str(self.kubeconfig), *args]
+        # The scheduler and controller manager use their own identities, as under `kubelab up`.
+        own = self.home / f"{name}.kubeconfig"
+        kubeconfig = own if own.exists() else self.kubeconfig
+        full = [name, "--kubeconfig", str(kubeconfig), *args]
         return Component(full, self.home, self.home / "logs" / f"{name}-{free_port()}.log")
 
 
