@@ -79,6 +79,17 @@ class ContainerTrack:
         return readiness.ok if readiness else True
 
 
+def _desired(pod: dict[str, Any]) -> tuple[Any, ...]:
+    """The parts of a pod that the worker acts on (not status, not resourceVersion)."""
+    meta = pod.get("metadata") or {}
+    return (
+        pod.get("spec"),
+        meta.get("deletionTimestamp"),
+        meta.get("deletionGracePeriodSeconds"),
+        meta.get("annotations"),
+    )
+
+
 async def _wait_event(event: asyncio.Event) -> None:
     await event.wait()
 
@@ -123,9 +134,13 @@ class PodWorker:
         self.task = asyncio.create_task(self.run(), name=f"pod-{self.key}")
 
     def update(self, pod: dict[str, Any]) -> None:
-        """The informer saw a newer version of the pod."""
+        """The informer saw a newer version of the pod. Only a change to what the kubelet
+        acts on wakes the worker: our own status writes come back here too, and a sync
+        for each of them would be wasted work."""
+        old = self.pod
         self.pod = pod
-        self.wake()
+        if _desired(old) != _desired(pod):
+            self.wake()
 
     def mark_deleted(self) -> None:
         """The pod object disappeared from the API: stop everything."""
@@ -443,10 +458,10 @@ class PodWorker:
             track.waiting_message = str(e)
             self._event(WARNING, "Failed", f'Failed to pull image "{image}": {e}', c)
             self._event(WARNING, "Failed", "Error: ErrImagePull", c)
-            # Start the backoff clock for this attempt now; a prompt resync shows
-            # ImagePullBackOff.
-            self.ctx.pull_backoff.remaining(key, str(track.pull_attempt))
-            self.wake_after(0.5)
+            # Start the backoff clock for this attempt now; a resync halfway through the
+            # wait shows ImagePullBackOff, as the real kubelet's periodic sync does.
+            wait = self.ctx.pull_backoff.remaining(key, str(track.pull_attempt))
+            self.wake_after(min(self.ctx.config.resync_period, wait / 2))
             return False
         track.pull_attempt += 1
         track.pull_error = ""
