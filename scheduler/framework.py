@@ -248,8 +248,8 @@ class Framework:
                 static_failed = static_failed or f.static
                 if not first:
                     first = rej.reasons
-                for r in rej.reasons:
-                    details.append(f"{r}: {rej.detail}" if rej.detail else r)
+                text = ", ".join(rej.reasons)
+                details.append(f"{text}: {rej.detail}" if rej.detail else text)
             if first:
                 diag.first[ni.name] = first
                 diag.details[ni.name] = details

@@ -95,6 +95,7 @@ class Scheduler:
         self._binding: set[str] = set()  # pods whose Binding is in flight
         self._preempting: set[str] = set()  # preemptors whose victims are being deleted
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._work_tasks: set[asyncio.Task[Any]] = set()  # bindings, reports, preemptions
         self._stopping = False
         self.pods.add_handler(self._pod_added, self._pod_updated, self._pod_deleted)
         self.nodes.add_handler(self._node_added, self._node_updated, self._node_deleted)
@@ -166,8 +167,8 @@ class Scheduler:
 
     async def start(self, sync_timeout: float | None = None) -> None:
         """Start the informers and the event writers; return once both caches are full."""
-        self._spawn(self.nodes.run())
-        self._spawn(self.pods.run())
+        self._spawn(self.nodes.run(), work=False)
+        self._spawn(self.pods.run(), work=False)
         self.events.start()
         await self.nodes.wait_synced(sync_timeout)
         await self.pods.wait_synced(sync_timeout)
@@ -203,8 +204,8 @@ class Scheduler:
         """Stop scheduling, let in-flight Bindings finish briefly, stop informers."""
         self._stopping = True
         self.queue.close()
-        pending = [t for t in self._tasks if not t.done()]
-        if pending:
+        pending = [t for t in self._work_tasks if not t.done()]
+        if pending:  # Bindings and reports already sent: let them land
             await asyncio.wait(pending, timeout=2)
         self.pods.stop()
         self.nodes.stop()
@@ -213,10 +214,13 @@ class Scheduler:
             t.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
-    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
+    def _spawn(self, coro: Any, work: bool = True) -> asyncio.Task[Any]:
         task = asyncio.create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        if work:
+            self._work_tasks.add(task)
+            task.add_done_callback(self._work_tasks.discard)
         return task
 
     # -- one cycle ------------------------------------------------------------------------
