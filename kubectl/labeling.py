@@ -13,7 +13,12 @@ from kubectl.resources import parse_targets
 
 
 def add_flags(p: argparse.ArgumentParser, what: str) -> None:
-    p.add_argument("words", nargs="+", metavar="TYPE NAME | TYPE/NAME  KEY=VALUE... KEY-...")
+    p.add_argument(
+        "words",
+        nargs="+",
+        metavar="ARG",
+        help="TYPE NAME (or TYPE/NAME), then KEY=VALUE to set and KEY- to remove",
+    )
     p.add_argument(
         "--overwrite", action="store_true", help=f"allow changing {what} that already have a value"
     )

@@ -29,7 +29,12 @@ def register(sub: Any, parent: KlParser) -> None:
         epilog="examples:\n" + EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    img.add_argument("words", nargs="+", metavar="TYPE NAME | TYPE/NAME  CONTAINER=IMAGE...")
+    img.add_argument(
+        "words",
+        nargs="+",
+        metavar="ARG",
+        help="TYPE NAME (or TYPE/NAME), then CONTAINER=IMAGE (or *=IMAGE) pairs",
+    )
     img.set_defaults(run=run)
     p.set_defaults(run=_need_field)
 
