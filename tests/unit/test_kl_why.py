@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from kubectl.cmd.why import explain_pending, explain_placed
 from kubectl.cmd.top import gpu_rows, node_rows
+from kubectl.cmd.why import explain_pending, explain_placed
 
 
 def gpu_pod(name: str, node: str | None = None, uuids: str = "", want: int = 2) -> dict[str, Any]:
