@@ -170,10 +170,11 @@ def reconcile_namespace(ns: Obj, contents: list[tuple[Obj, Ref]]) -> A.Result:
     res.actions.append(
         A.Action("replace", "namespaces", None, name, body=body, subresource="finalize")
     )
-    if NAMESPACE_FINALIZER in meta_f:
-        res.actions.append(
-            A.patch("namespaces", None, name, remove_finalizer_patch(ns, NAMESPACE_FINALIZER))
-        )
+    # And a metadata write: an apiserver without /finalize removes a terminating object on
+    # the first write that leaves it without finalizers.
+    res.actions.append(
+        A.patch("namespaces", None, name, remove_finalizer_patch(ns, NAMESPACE_FINALIZER))
+    )
     return res
 
 

@@ -185,6 +185,8 @@ def main(argv: list[str] | None = None) -> int:
         level=getattr(logging, str(args.log_level).upper(), logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # One line per HTTP request drowns what the controllers say.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
         from .manager import select
 

@@ -121,10 +121,9 @@ def test_namespace_deletes_contents_then_finalizes() -> None:
     res = gc.reconcile_namespace(ns, contents)
     assert [(a.verb, a.name) for a in res.actions] == [("delete", "p")]
     assert res.requeue_after is not None
-    (fin,) = gc.reconcile_namespace(ns, []).actions
-    assert (
-        fin.verb == "replace"
-        and fin.subresource == "finalize"
-        and fin.body["spec"]["finalizers"] == []
-    )  # type: ignore[index]
+    fin, meta = gc.reconcile_namespace(ns, []).actions
+    assert fin.verb == "replace" and fin.subresource == "finalize"
+    assert fin.body is not None and fin.body["spec"]["finalizers"] == []
+    assert meta.verb == "patch" and meta.body is not None
+    assert meta.body["metadata"]["finalizers"] is None
     assert gc.reconcile_namespace({"metadata": {"name": "live"}}, contents).actions == []
