@@ -1,0 +1,337 @@
+"""Controller benchmarks (issue 5).
+
+1. Scale 0 → 1,000 replicas on hollow nodes: pods created per second by the ReplicaSet
+   controller (peer: kube-controller-manager's default client limit, about 20 pods/s).
+2. Rolling update of 10 replicas with a readiness probe on the real Docker engine
+   (maxSurge 25 %, maxUnavailable 25 %): spec change → 10 new pods Ready and the old ones
+   gone, beside Docker Swarm doing the same update on the same engine. Skipped, with a
+   line saying so, when no Docker engine is reachable.
+
+Run: ``.venv/bin/python -m tests.bench.bench_controllers`` (writes
+bench/results/controllers.json).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from tests.bench.common import QUICK, Results
+from tests.integration.ctrl_cluster import (
+    Cluster,
+    deployment,
+    is_ready,
+    live_pods,
+    rollout_done,
+    wait_for,
+)
+
+BENCH_IMAGE = os.environ.get("KUBELAB_BENCH_IMAGE", "kubelab/busybox:1")
+
+
+class PodCounter(threading.Thread):
+    """Counts pod ADDED events in a namespace through a watch; notes when N were seen."""
+
+    def __init__(self, client: Any, ns: str, target: int) -> None:
+        super().__init__(daemon=True)
+        self.client, self.ns, self.target = client, ns, target
+        self.seen: set[str] = set()
+        self.first: float | None = None
+        self.done_at: float | None = None
+        self.stop = False
+
+    def run(self) -> None:
+        rv = self.client.list("pods", self.ns)["metadata"].get("resourceVersion")
+        while not self.stop and self.done_at is None:
+            try:
+                for ev in self.client.watch(
+                    "pods", self.ns, resource_version=rv, timeout_seconds=30
+                ):
+                    obj = ev.get("object") or {}
+                    rv = (obj.get("metadata") or {}).get("resourceVersion", rv)
+                    if ev.get("type") == "ADDED":
+                        self.first = self.first or time.time()
+                        self.seen.add(obj["metadata"]["name"])
+                        if len(self.seen) >= self.target:
+                            self.done_at = time.time()
+                            return
+                    if self.stop:
+                        return
+            except Exception:
+                time.sleep(0.2)
+
+
+def bench_scale(res: Results, replicas: int, hollow: int) -> None:
+    home = Path(tempfile.mkdtemp(prefix="kl-bench-ctrl-")) / "home"
+    cl = Cluster(home, nodes=0, hollow=hollow, controller_flags=["--workers", "5"])
+    try:
+        wait_for(lambda: len(cl.ready_nodes()) >= hollow, 120, f"{hollow} hollow nodes")
+        c = cl.client
+        c.create(
+            "namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "scale"}}
+        )
+        c.create("deployments", deployment("big", 0, image=BENCH_IMAGE), "scale")
+        wait_for(lambda: c.list("replicasets", "scale")["items"], 30, "the ReplicaSet")
+        counter = PodCounter(c, "scale", replicas)
+        counter.start()
+        time.sleep(0.5)
+        t0 = time.time()
+        c.patch(
+            "deployments", "big", {"spec": {"replicas": replicas}}, "scale", subresource="scale"
+        )
+        counter.join(timeout=300)
+        counter.stop = True
+        if counter.done_at is None:
+            res.fail(f"scale: only {len(counter.seen)} of {replicas} pods created in 300 s")
+            return
+        created_s = counter.done_at - t0
+        rate = replicas / created_s
+        ready_s = None
+        try:
+            wait_for(
+                lambda: (
+                    (c.get("deployments", "big", "scale").get("status") or {}).get("readyReplicas")
+                    == replicas
+                ),
+                300,
+                "all ready",
+                interval=0.5,
+            )
+            ready_s = time.time() - t0
+        except AssertionError as e:
+            res.note(f"scale: not all pods ready: {e}")
+        res.add(
+            f"scale 0 → {replicas} replicas ({hollow} hollow nodes): pods created per second",
+            round(rate, 1),
+            "pods/s",
+            target="≥ 1000 pods/s",
+            met=rate >= 1000,
+            peer=20.0,
+            peer_label="kube-controller-manager default client QPS (≈20 pods/s)",
+            stats={
+                "created_seconds": round(created_s, 2),
+                "all_ready_seconds": round(ready_s, 2) if ready_s else None,
+                "first_pod_after_s": round((counter.first or t0) - t0, 3),
+            },
+            note="apiserver (SQLite), scheduler, hollow kubelets and controller manager share this machine",
+        )
+    finally:
+        cl.stop()
+
+
+def _docker_ok() -> str:
+    try:
+        import docker
+
+        cli = docker.from_env(timeout=5)
+        cli.ping()
+        cli.images.get(BENCH_IMAGE)
+        return ""
+    except Exception as e:  # no engine, or no image
+        return f"Docker engine or image {BENCH_IMAGE} not available: {e}"
+
+
+def _web(image: str, version: str) -> dict[str, Any]:
+    d = deployment("roll", 10, image=image)
+    ctr = d["spec"]["template"]["spec"]["containers"][0]
+    ctr["command"] = ["httpd", "-f", "-p", "8080"]
+    ctr["env"] = [{"name": "VERSION", "value": version}]
+    ctr["readinessProbe"] = {"tcpSocket": {"port": 8080}, "periodSeconds": 1}
+    d["spec"]["strategy"] = {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"},
+    }
+    return d
+
+
+def bench_rolling_docker(res: Results) -> None:
+    home = Path(tempfile.mkdtemp(prefix="kl-bench-roll-")) / "home"
+    cl = Cluster(home, nodes=0, controller_flags=["--workers", "5"])
+    kubelet = cl._start(
+        "kubelet",
+        "--home",
+        str(cl.api.home),
+        "--runtime",
+        "docker",
+        "--node-name",
+        "dock",
+        "--port",
+        "0",
+        "--scheme",
+        "http",
+    )
+    try:
+        wait_for(lambda: "dock" in cl.ready_nodes(), 60, "docker node")
+        c = cl.client
+        c.create("deployments", _web(BENCH_IMAGE, "1"), "default")
+        wait_for(
+            lambda: rollout_done(c.get("deployments", "roll", "default")), 120, "initial rollout"
+        )
+        t0 = time.time()
+        c.patch(
+            "deployments",
+            "roll",
+            {
+                "spec": {
+                    "template": {
+                        "spec": {
+                            "containers": [
+                                {"name": "srv", "env": [{"name": "VERSION", "value": "2"}]}
+                            ]
+                        }
+                    }
+                }
+            },
+            "default",
+            patch_type="strategic",
+        )
+
+        def done() -> bool:
+            pods = c.list("pods", "default")["items"]
+            new = [
+                p
+                for p in live_pods(c, "default")
+                if p["spec"]["containers"][0]["env"][0]["value"] == "2" and is_ready(p)
+            ]
+            return len(new) == 10 and len(pods) == 10
+
+        wait_for(done, 180, "rolling update on Docker", interval=0.05)
+        kl_s = time.time() - t0
+    finally:
+        kubelet.stop(30)
+        cl.stop()
+    swarm_s, swarm_note = _swarm_update()
+    res.add(
+        "rolling update of 10 replicas with a readiness probe on Docker (25 %/25 %)",
+        round(kl_s, 2),
+        "s",
+        target="≤ 3 s and faster than Swarm",
+        met=kl_s <= 3 and (swarm_s is None or kl_s < swarm_s),
+        peer=round(swarm_s, 2) if swarm_s is not None else None,
+        peer_label="Docker Swarm service update, same engine",
+        higher_is_better=False,
+        note=swarm_note,
+    )
+
+
+def _swarm_update() -> tuple[float | None, str]:
+    """`docker service update` of 10 replicas, parallelism 3, start-first (surge) with a health check."""
+    state = subprocess.run(
+        ["docker", "info", "--format", "{{.Swarm.LocalNodeState}}"], capture_output=True, text=True
+    ).stdout.strip()
+    joined_here = False
+    if state != "active":
+        r = subprocess.run(
+            ["docker", "swarm", "init", "--advertise-addr", "127.0.0.1"],
+            capture_output=True,
+            text=True,
+        )
+        if r.returncode != 0:
+            return None, f"swarm init failed: {r.stderr.strip()}"
+        joined_here = True
+    name = f"klbench-{uuid.uuid4().hex[:6]}"
+    try:
+        common = [
+            "--health-cmd",
+            "nc -z 127.0.0.1 8080 || exit 1",
+            "--health-interval",
+            "1s",
+            "--health-start-period",
+            "0s",
+        ]
+        r = subprocess.run(
+            [
+                "docker",
+                "service",
+                "create",
+                "--detach=false",
+                "-q",
+                "--name",
+                name,
+                "--replicas",
+                "10",
+                "--env",
+                "VERSION=1",
+                *common,
+                BENCH_IMAGE,
+                "httpd",
+                "-f",
+                "-p",
+                "8080",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        if r.returncode != 0:
+            return None, f"swarm service create failed: {r.stderr.strip()[:200]}"
+        t0 = time.time()
+        r = subprocess.run(
+            [
+                "docker",
+                "service",
+                "update",
+                "--detach=false",
+                "-q",
+                "--env-add",
+                "VERSION=2",
+                "--update-parallelism",
+                "3",
+                "--update-order",
+                "start-first",
+                "--update-delay",
+                "0s",
+                "--update-monitor",
+                "1s",
+                name,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        took = time.time() - t0
+        if r.returncode != 0:
+            return None, f"swarm update failed: {r.stderr.strip()[:200]}"
+        return took, "Swarm: --update-parallelism 3 --update-order start-first, health check 1 s"
+    finally:
+        subprocess.run(["docker", "service", "rm", name], capture_output=True)
+        if joined_here:
+            subprocess.run(["docker", "swarm", "leave", "--force"], capture_output=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument(
+        "--replicas",
+        type=int,
+        default=200 if QUICK else 1000,
+        help="replicas to scale to (default 1000)",
+    )
+    p.add_argument("--hollow", type=int, default=10, help="hollow nodes (default 10)")
+    p.add_argument(
+        "--skip-docker", action="store_true", help="skip the Docker rolling-update benchmark"
+    )
+    args = p.parse_args(argv)
+    res = Results("controllers")
+    bench_scale(res, args.replicas, args.hollow)
+    why = "skipped by --skip-docker" if args.skip_docker else _docker_ok()
+    if why:
+        res.add("rolling update of 10 replicas on Docker vs Swarm", None, "s", skipped=why)
+    else:
+        try:
+            bench_rolling_docker(res)
+        except Exception as e:
+            res.fail(f"rolling update on Docker: {e}")
+    print(f"wrote {res.write()}")
+    return 1 if res.failures else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
