@@ -15,7 +15,7 @@ from kubectl.describing.writer import Page
 from kubectl.errors import CliError
 from kubectl.printers.age import rfc3339
 from kubectl.printers.names import kind_prefix, plural_prefix
-from kubectl.printers.table import render_table
+from kubectl.printers.tabwriter import tabwrite
 from kubectl.resources import parse_one
 from kubectl.rollouts import (
     RESTARTED_AT,
@@ -186,8 +186,13 @@ def show_history(ctx: Ctx) -> int:
         ctx.stdout.write(page.text())
         return 0
     rows = [[str(rev), cause] for rev, cause in history(rss)]
+    if not rows:
+        ctx.out(f"No rollout history found for {prefix}.")
+        return 0
     ctx.out(f"{prefix} ")
-    ctx.stdout.write(render_table(["REVISION", "CHANGE-CAUSE"], rows))
+    # kubectl lays this table out with two spaces between columns, not three.
+    lines = [["REVISION", "CHANGE-CAUSE"], *rows]
+    ctx.stdout.write(tabwrite("\n".join("\t".join(r) for r in lines) + "\n", padding=2))
     ctx.out("")
     return 0
 

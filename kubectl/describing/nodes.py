@@ -91,7 +91,7 @@ def _gpus(page: Page, node: dict[str, Any], pods: list[dict[str, Any]]) -> None:
                 pod_key(holder) if holder else "<free>",
             ]
         )
-    page.table(1, ["Index", "UUID", "Model", "Memory", "Health", "Pod"], rows)
+    page.aligned_table(1, ["Index", "UUID", "Model", "Memory", "Health", "Pod"], rows)
 
 
 def _pods(page: Page, pods: list[dict[str, Any]]) -> None:

@@ -48,6 +48,13 @@ class Page:
         for r in rows:
             self.line(level, *r)
 
+    def aligned_table(self, level: int, headers: list[str], rows: list[list[Any]]) -> None:
+        """A table aligned on its own, so neighbouring lines do not widen its columns."""
+        lines = [headers, ["-" * len(h) for h in headers], *[[str(c) for c in r] for r in rows]]
+        text = tabwrite("\n".join("\t".join(line) for line in lines) + "\n", padding=2)
+        for line in text.splitlines():
+            self._lines.append("  " * level + line)
+
     def text(self) -> str:
         return tabwrite("\n".join(self._lines) + "\n", padding=2)
 
