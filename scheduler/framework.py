@@ -11,18 +11,21 @@ A scheduling cycle for one pod runs:
 - **Bind** — the Binding write (``scheduler.binder``).
 
 Plugins marked ``static`` read only the node object and the pod's spec, never other
-pods, so :class:`Framework` caches their verdicts per pod *shape* (tolerations,
+pods, so :class:`Framework` caches their verdicts per pod signature (tolerations,
 selectors, affinity, GPU or not) until a node changes. The dynamic plugins (resources,
-GPUs) then run in a tight loop over the statically feasible nodes only.
+GPUs) run only over those nodes, and incrementally: ``scheduler.score_index`` keeps the
+feasible nodes of each pod shape in a heap and rescores only nodes that changed. Every
+node is considered; there is no sampling (percentageOfNodesToScore) to tune.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple, Protocol, runtime_checkable
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 from scheduler.podinfo import PodInfo
+from scheduler.score_index import ScoreIndex
 from scheduler.snapshot import NodeInfo, Snapshot
 
 
@@ -114,26 +117,11 @@ class Diagnosis:
 
 @dataclass
 class ScheduleResult:
-    """A feasible placement: the node, the devices reserved there, and how many nodes
-    were checked and found feasible (for metrics and tests)."""
+    """A feasible placement: the node and the devices reserved there."""
 
     node: NodeInfo
     allocations: dict[str, list[str]]
-    evaluated: int
-    feasible: int
-
-
-def num_feasible_nodes_to_find(num_nodes: int, percentage: int) -> int:
-    """How many feasible nodes to find before scoring (kube's percentageOfNodesToScore).
-
-    ``percentage`` 0 means adaptive: 50 % minus 1 % per 125 nodes, at least 5 %; and never
-    fewer than 100 nodes, so small clusters are always searched completely.
-    """
-    if num_nodes < 100 or percentage >= 100:
-        return num_nodes
-    if percentage <= 0:
-        percentage = max(5, 50 - num_nodes // 125)
-    return max(100, num_nodes * percentage // 100)
+    evaluated: int  # nodes filtered and scored in this cycle (few, once the index is warm)
 
 
 class _StaticEntry(NamedTuple):
@@ -150,7 +138,6 @@ class Framework:
         scores: Sequence[ScorePlugin],
         pre_filters: Sequence[PreFilterPlugin] = (),
         reserves: Sequence[ReservePlugin] = (),
-        percentage_of_nodes_to_score: int = 0,
     ) -> None:
         self.filters = list(filters)
         self.static_filters = [f for f in self.filters if f.static]
@@ -158,9 +145,8 @@ class Framework:
         self.scores = list(scores)
         self.pre_filters = list(pre_filters)
         self.reserves = list(reserves)
-        self.percentage = percentage_of_nodes_to_score
         self._static_cache: dict[bytes, _StaticEntry] = {}
-        self._next_start = 0
+        self.index = ScoreIndex()
 
     # -- static part (cached per pod shape) ------------------------------------------------
 
@@ -189,36 +175,19 @@ class Framework:
             if rej is not None:
                 return Diagnosis(len(snapshot.node_list), pre_filter="; ".join(rej.reasons))
         candidates = self._static_candidates(pod, snapshot)
-        n = len(candidates)
-        if n == 0:
+        if not candidates:
             return self.diagnose(pod, snapshot)
         dyn_filters = [f.filter for f in self.dynamic_filters if f.relevant(pod)]
         dyn_scores = [(s.weight, s.score) for s in self.scores if not s.static and s.relevant(pod)]
-        to_find = num_feasible_nodes_to_find(len(snapshot.node_list), self.percentage)
-        start = self._next_start % n
-
-        best: NodeInfo | None = None
-        best_score = -1
-        found = 0
-        checked = 0
-        # Start where the previous pod stopped, so that large clusters are covered evenly.
-        for idx in range(start, start + n):
-            ni, score = candidates[idx - n if idx >= n else idx]
-            checked += 1
-            if ni.nominated and _blocked_by_nominated(pod, ni, dyn_filters):
-                continue
-            for f in dyn_filters:
-                if f(pod, ni) is not None:
-                    break
-            else:
-                found += 1
-                for weight, fn in dyn_scores:
-                    score += weight * fn(pod, ni)
-                if score > best_score:
-                    best, best_score = ni, score
-                if found >= to_find:
-                    break
-        self._next_start = start + checked
+        before = self.index.evaluations
+        best = self.index.best(
+            pod,
+            snapshot,
+            candidates,
+            dyn_filters,
+            dyn_scores,
+            lambda ni: _blocked_by_nominated(pod, ni, dyn_filters),
+        )
         if best is None:
             return self.diagnose(pod, snapshot)
         allocations: dict[str, list[str]] = {}
@@ -227,7 +196,7 @@ class Framework:
             if got is None:  # cannot happen when filters agree with reserve; be safe
                 return self.diagnose(pod, snapshot)
             allocations.update(got)
-        return ScheduleResult(best, allocations, checked, found)
+        return ScheduleResult(best, allocations, self.index.evaluations - before)
 
     # -- diagnosis (slow path, only for pods that fit nowhere) -----------------------------
 
@@ -269,7 +238,7 @@ def _with_nominated(pod: PodInfo, ni: NodeInfo) -> NodeInfo | None:
     return sim
 
 
-def _blocked_by_nominated(pod: PodInfo, ni: NodeInfo, dyn_filters: list) -> bool:  # type: ignore[type-arg]
+def _blocked_by_nominated(pod: PodInfo, ni: NodeInfo, dyn_filters: list[Any]) -> bool:
     """True when room held for higher-priority preemptors leaves none for ``pod``."""
     sim = _with_nominated(pod, ni)
     if sim is None:

@@ -11,6 +11,7 @@ import signal
 import socket
 
 from client import AsyncClient
+from scheduler.binder import HttpBinder
 from scheduler.metrics import SchedulerMetrics, serve_metrics
 from scheduler.plugins import default_framework
 from scheduler.scheduler import DEFAULT_SCHEDULER_NAMES, Scheduler
@@ -50,14 +51,6 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: empty, default-scheduler and kubelab)",
     )
     p.add_argument(
-        "--percentage-of-nodes-to-score",
-        type=int,
-        default=0,
-        help="stop filtering after this share of nodes was found feasible "
-        "(0: adaptive as kube-scheduler, 50%% minus 1%% per 125 nodes, at least 5%%; "
-        "100: check every node)",
-    )
-    p.add_argument(
         "--bind-concurrency",
         type=int,
         default=32,
@@ -81,12 +74,15 @@ async def run(args: argparse.Namespace) -> int:
     metrics = SchedulerMetrics()
     sched = Scheduler(
         client,
-        framework=default_framework(args.percentage_of_nodes_to_score),
+        framework=default_framework(),
         scheduler_names=args.scheduler_name or DEFAULT_SCHEDULER_NAMES,
         bind_concurrency=args.bind_concurrency,
         metrics=metrics,
         identity=f"{socket.gethostname()}-{os.getpid()}",
         scheduled_events=not args.no_scheduled_events,
+        binder=HttpBinder.from_kubeconfig(
+            kubeconfig, args.context, connections=args.bind_concurrency
+        ),
     )
     server = None
     if args.metrics_port:

@@ -16,6 +16,7 @@ from typing import Any
 
 from api.errors import ApiError
 from client import AsyncClient, Informer
+from scheduler.binder import Binder, ClientBinder
 from scheduler.events import EventRecorder
 from scheduler.framework import Diagnosis, Framework, ScheduleResult
 from scheduler.metrics import SchedulerMetrics
@@ -75,11 +76,13 @@ class Scheduler:
         initial_backoff: float = 1.0,
         max_backoff: float = 10.0,
         scheduled_events: bool = True,
+        binder: Binder | None = None,
     ) -> None:
         from scheduler.queue import SchedulingQueue
         from scheduler.snapshot import Snapshot
 
         self.client = client
+        self.binder: Binder = binder or ClientBinder(client)
         self.framework = framework or default_framework()
         self.scheduler_names = frozenset(scheduler_names)
         self.snapshot = Snapshot()
@@ -210,6 +213,7 @@ class Scheduler:
         self.pods.stop()
         self.nodes.stop()
         await self.events.stop(flush_timeout=1)
+        await self.binder.close()
         for t in list(self._tasks):
             t.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -247,13 +251,7 @@ class Scheduler:
     async def _bind(self, pi: PodInfo, node: str, uuids: list[str], started: float) -> None:
         key = pi.key
         try:
-            await self.client.create(
-                "pods",
-                binding_body(pi, node, uuids),
-                namespace=pi.namespace,
-                subresource="binding",
-                name=pi.name,
-            )
+            await self.binder.bind(pi.namespace, pi.name, binding_body(pi, node, uuids))
         except ApiError as exc:
             self.snapshot.forget(key)
             if exc.code == 404:  # deleted meanwhile

@@ -10,6 +10,7 @@ Pods being deleted or finished (Succeeded/Failed) hold nothing.
 from __future__ import annotations
 
 import dataclasses
+import random
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -127,6 +128,8 @@ class NodeInfo:
         "pods",
         "gpus_in_use",
         "nominated",
+        "version",
+        "tiebreak",
     )
 
     def __init__(self, node: Obj) -> None:
@@ -140,6 +143,10 @@ class NodeInfo:
         self.nonzero_cpu = 0
         self.nonzero_memory = 0
         self.pod_count = 0
+        self.version = 0  # bumped on every change: score caches compare it
+        # A per-process random order among equally good nodes, so two schedulers do not
+        # both reach for the same node first.
+        self.tiebreak = random.random()
         self.set_node(node)
 
     def set_node(self, node: Obj) -> None:
@@ -147,6 +154,7 @@ class NodeInfo:
         meta = node.get("metadata") or {}
         spec = node.get("spec") or {}
         status = node.get("status") or {}
+        self.version += 1
         self.node = node
         self.name: str = meta.get("name", "")
         self.labels: dict[str, str] = meta.get("labels") or {}
@@ -174,6 +182,7 @@ class NodeInfo:
         """Count ``pi`` against this node (replacing an older version of it)."""
         if pi.key in self.pods:
             self.remove_pod(pi.key)
+        self.version += 1
         self.pods[pi.key] = pi
         self.req_cpu += pi.cpu
         self.req_memory += pi.memory
@@ -192,6 +201,7 @@ class NodeInfo:
         pi = self.pods.pop(key, None)
         if pi is None:
             return None
+        self.version += 1
         self.req_cpu -= pi.cpu
         self.req_memory -= pi.memory
         self.nonzero_cpu -= pi.nonzero_cpu
@@ -242,6 +252,9 @@ class NodeInfo:
         )
 
 
+MAX_CHANGE_LOG = 100_000
+
+
 class Snapshot:
     """All nodes and the pods counted on them, plus the scheduler's assumptions.
 
@@ -259,6 +272,16 @@ class Snapshot:
         # Bound pods whose node the cache has not seen yet (watch order across informers).
         self._orphans: dict[str, dict[str, PodInfo]] = {}
         self._nominated_node: dict[str, str] = {}  # preemptor key -> nominated node
+        # Nodes in the order they changed, for incremental score indexes; ``log_epoch``
+        # changes when the log is trimmed (readers then rebuild).
+        self.changes: list[NodeInfo] = []
+        self.log_epoch = 0
+
+    def _touch(self, ni: NodeInfo) -> None:
+        if len(self.changes) >= MAX_CHANGE_LOG:
+            self.changes.clear()
+            self.log_epoch += 1
+        self.changes.append(ni)
 
     # -- nodes -----------------------------------------------------------------------------
 
@@ -286,6 +309,7 @@ class Snapshot:
             return True
         old_key = ni.static_key
         ni.set_node(node)
+        self._touch(ni)
         if ni.static_key != old_key:
             self.static_generation += 1
             return True
@@ -308,6 +332,7 @@ class Snapshot:
         ni = self.nodes.get(pi.node_name)
         if ni is not None:
             ni.add_pod(pi)
+            self._touch(ni)
         else:
             self._orphans.setdefault(pi.node_name, {})[pi.key] = pi
 
@@ -317,6 +342,7 @@ class Snapshot:
             return None
         ni = self.nodes.get(node_name)
         if ni is not None:
+            self._touch(ni)
             return ni.remove_pod(key)
         orphans = self._orphans.get(node_name)
         if orphans is not None:
@@ -391,6 +417,8 @@ class Snapshot:
         if ni is None:
             return
         ni.nominated[pi.key] = pi
+        ni.version += 1
+        self._touch(ni)
         self._nominated_node[pi.key] = node_name
 
     def clear_nomination(self, key: str) -> None:
@@ -399,6 +427,8 @@ class Snapshot:
             ni = self.nodes.get(node_name)
             if ni is not None:
                 ni.nominated.pop(key, None)
+                ni.version += 1
+                self._touch(ni)
 
     def nominated_node(self, key: str) -> str | None:
         return self._nominated_node.get(key)

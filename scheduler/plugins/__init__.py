@@ -11,7 +11,7 @@ from scheduler.plugins.resources_fit import NodeResourcesFit
 from scheduler.plugins.taint_toleration import TaintToleration
 
 
-def default_framework(percentage_of_nodes_to_score: int = 0) -> Framework:
+def default_framework() -> Framework:
     """The plugins kubelab schedules with, in kube-scheduler's filter order."""
     taints = TaintToleration()
     resources = NodeResourcesFit()
@@ -19,5 +19,4 @@ def default_framework(percentage_of_nodes_to_score: int = 0) -> Framework:
         filters=[NodeUnschedulable(), NodeReady(), taints, NodeAffinity(), resources, GpuFit()],
         scores=[taints, resources, GpuPack(), GpuAvoid()],
         reserves=[GpuReserve()],
-        percentage_of_nodes_to_score=percentage_of_nodes_to_score,
     )

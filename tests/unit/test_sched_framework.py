@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from scheduler.framework import Diagnosis, ScheduleResult, num_feasible_nodes_to_find
+import random
+
+from scheduler.framework import Diagnosis, ScheduleResult
 from scheduler.plugins import default_framework
 from tests.unit.sched_world import info, node, pod, snapshot
 
@@ -82,23 +84,68 @@ def test_empty_cluster_summary() -> None:
     assert res.summary() == "0/0 nodes are available."
 
 
-def test_num_feasible_nodes_to_find_is_adaptive() -> None:
-    assert num_feasible_nodes_to_find(50, 0) == 50
-    assert num_feasible_nodes_to_find(1000, 0) == 420  # 42 %
-    assert num_feasible_nodes_to_find(5000, 0) == 500  # 10 %
-    assert num_feasible_nodes_to_find(100_000, 0) == 5000  # floor of 5 %
-    assert num_feasible_nodes_to_find(5000, 100) == 5000
-    assert num_feasible_nodes_to_find(150, 10) == 100
+def _brute_force_best(snap, p) -> int:  # type: ignore[no-untyped-def]
+    """The best total score over every node, computed directly from the plugins."""
+    fw = default_framework()
+    pi = info(p)
+    best = -1
+    for ni in snap.node_list:
+        if any(f.relevant(pi) and f.filter(pi, ni) is not None for f in fw.filters):
+            continue
+        score = sum(s.weight * s.score(pi, ni) for s in fw.scores if s.relevant(pi))
+        best = max(best, score)
+    return best
 
 
-def test_large_cluster_search_stops_early_and_rotates() -> None:
+def _total(fw, p, ni) -> int:  # type: ignore[no-untyped-def]
+    pi = info(p)
+    return sum(s.weight * s.score(pi, ni) for s in fw.scores if s.relevant(pi))
+
+
+def test_incremental_index_always_finds_the_best_node_of_the_cluster() -> None:
+    rng = random.Random(7)
+    nodes = [
+        node(
+            f"n{i}",
+            cpu=rng.choice(["2", "4", "8"]),
+            memory=rng.choice(["8Gi", "32Gi"]),
+            gpus=rng.choice([0, 0, 4, 8]),
+        )
+        for i in range(60)
+    ]
+    snap = snapshot(nodes)
+    fw = default_framework()
+    for i in range(400):
+        p = pod(
+            f"p{i}",
+            cpu=rng.choice(["100m", "500m", "1"]),
+            memory="500Mi",
+            gpus=rng.choice([0, 0, 0, 1, 2]),
+        )
+        res = fw.schedule(info(p), snap)
+        expected = _brute_force_best(snap, p)
+        if expected < 0:
+            assert isinstance(res, Diagnosis)
+            continue
+        assert isinstance(res, ScheduleResult)
+        assert _total(fw, p, res.node) == expected
+        pi = info(p)
+        snap.assume(pi, res.node.name, res.allocations["gpus"])
+        if rng.random() < 0.2:  # some pods finish, freeing room the index must notice
+            victim = rng.choice([k for k in snap.assumed])
+            snap.forget(victim)
+
+
+def test_warm_index_rescores_only_changed_nodes() -> None:
     fw = default_framework()
     snap = snapshot([node(f"n{i}") for i in range(1000)])
-    a = fw.schedule(info(pod("a")), snap)
-    b = fw.schedule(info(pod("b")), snap)
-    assert isinstance(a, ScheduleResult) and isinstance(b, ScheduleResult)
-    assert a.evaluated == a.feasible == 420
-    assert a.node.name != b.node.name
+    first = fw.schedule(info(pod("a")), snap)
+    assert isinstance(first, ScheduleResult) and first.evaluated == 1000
+    snap.assume(info(pod("a")), first.node.name)
+    second = fw.schedule(info(pod("b")), snap)
+    assert isinstance(second, ScheduleResult)
+    assert second.evaluated == 1  # only the node "a" went to
+    assert second.node.name != first.node.name  # and the pods spread
 
 
 def test_nominated_preemptor_keeps_its_room() -> None:

@@ -81,7 +81,9 @@ def test_a_deleting_pod_keeps_its_gpus_until_gone_or_finished() -> None:
     snap = snapshot([node("n", gpus=2)])
     snap.set_pod(pod("a", cpu="1", gpus=1, node_name="n", gpu_uuids="GPU-n-0"))
     ni = snap.nodes["n"]
-    assert snap.set_pod(pod("a", cpu="1", gpus=1, node_name="n", gpu_uuids="GPU-n-0", deleting=True))
+    assert snap.set_pod(
+        pod("a", cpu="1", gpus=1, node_name="n", gpu_uuids="GPU-n-0", deleting=True)
+    )
     # cpu and the pod slot are free at once; the device is not (the apiserver agrees).
     assert (ni.req_cpu, ni.pod_count, ni.req_gpus) == (0, 0, 1)
     assert ni.gpus_in_use == {"GPU-n-0": "default/a"}

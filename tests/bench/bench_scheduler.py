@@ -1,0 +1,365 @@
+"""Scheduler throughput, scheduler_perf's way (SchedulingBasic and an extended-resource
+variant), apiserver included.
+
+For each variant: a fresh apiserver (SQLite); ``--nodes`` Node objects (a quarter with 8
+simulated GPUs in ``status.gpus`` and ``nvidia.com/gpu`` allocatable), created
+concurrently through the AsyncClient; ``--init-pods`` pods already placed (created with
+``spec.nodeName``); ``--pods`` pending pods created up front; then a ``kubelab
+scheduler`` process is started and the bench samples its
+``scheduler_schedule_attempts_total{result="scheduled"}`` counter — Bindings the
+apiserver answered 201, i.e. persisted — once per second until every pod is bound.
+Reported: average pods/s (pods / time from first to last bind) and the p50/p90/p99 of
+the per-second samples, as scheduler_perf's throughput collector does. At the end all
+pods are listed to check every one is bound and no GPU UUID is held twice.
+
+    .venv/bin/python tests/bench/bench_scheduler.py                 # the issue's sizes
+    .venv/bin/python tests/bench/bench_scheduler.py --nodes 500 --pods 1000 --init-pods 100
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+
+from client import AsyncClient  # noqa: E402
+from tests.harness import ApiServer, Component, free_port, start_apiserver  # noqa: E402
+
+Obj = dict[str, Any]
+
+
+def node_body(i: int, gpus: int) -> tuple[Obj, Obj]:
+    """A Node like scheduler_perf's node-default.yaml (4 cpu, 32Gi, 110 pods), optionally
+    with ``gpus`` simulated GPUs. Returns (object, status)."""
+    name = f"node-{i:05d}"
+    alloc = {"cpu": "4", "memory": "32Gi", "pods": "110"}
+    labels = {"kubernetes.io/hostname": name}
+    status: Obj = {"conditions": [{"type": "Ready", "status": "True"}]}
+    if gpus:
+        alloc["nvidia.com/gpu"] = str(gpus)
+        labels.update({"nvidia.com/gpu.product": "H100-80GB", "nvidia.com/gpu.count": str(gpus)})
+        status["gpus"] = [
+            {
+                "index": g,
+                "uuid": f"GPU-{i:05d}-{g}",
+                "model": "H100-80GB",
+                "memoryMiB": 81920,
+                "health": "Healthy",
+            }
+            for g in range(gpus)
+        ]
+    status["allocatable"] = alloc
+    status["capacity"] = dict(alloc)
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {"name": name, "labels": labels},
+    }, status
+
+
+def pod_body(name: str, gpu: bool, node: str = "") -> Obj:
+    """A pod like scheduler_perf's pod-default.yaml (100m cpu, 500Mi); GPU pods also ask
+    for one nvidia.com/gpu."""
+    resources: Obj = {"requests": {"cpu": "100m", "memory": "500Mi"}}
+    if gpu:
+        resources["limits"] = {"nvidia.com/gpu": "1"}
+    spec: Obj = {"containers": [{"name": "pause", "image": "pause:3.9", "resources": resources}]}
+    if node:
+        spec["nodeName"] = node
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": spec}
+
+
+async def run_concurrently(jobs: list[Any], concurrency: int) -> None:
+    """Await the coroutine factories in ``jobs`` with at most ``concurrency`` in flight."""
+    it = iter(jobs)
+
+    async def worker() -> None:
+        for job in it:
+            await job()
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+
+
+async def populate(
+    srv: ApiServer, args: argparse.Namespace, gpu_percent: float
+) -> dict[str, float]:
+    """Create nodes, placed pods and pending pods; returns how long each step took."""
+    times: dict[str, float] = {}
+    async with AsyncClient.from_kubeconfig(str(srv.kubeconfig)) as c:
+        gpu_nodes = int(args.nodes * args.gpu_node_fraction)
+
+        def make_node(i: int) -> Any:
+            async def job() -> None:
+                body, status = node_body(i, args.gpus_per_node if i < gpu_nodes else 0)
+                await c.create("nodes", body)
+                await c.patch(
+                    "nodes", body["metadata"]["name"], {"status": status}, subresource="status"
+                )
+
+            return job
+
+        t = time.perf_counter()
+        await run_concurrently([make_node(i) for i in range(args.nodes)], args.concurrency)
+        times["nodes_s"] = time.perf_counter() - t
+
+        # Placed pods go on non-GPU nodes, round robin, as a scheduler would spread them.
+        cpu_nodes = [f"node-{i:05d}" for i in range(gpu_nodes, args.nodes)] or ["node-00000"]
+
+        def make_pod(name: str, gpu: bool, node: str = "") -> Any:
+            async def job() -> None:
+                await c.create("pods", pod_body(name, gpu, node), "default")
+
+            return job
+
+        t = time.perf_counter()
+        await run_concurrently(
+            [
+                make_pod(f"init-{i}", False, cpu_nodes[i % len(cpu_nodes)])
+                for i in range(args.init_pods)
+            ],
+            args.concurrency,
+        )
+        times["init_pods_s"] = time.perf_counter() - t
+        every = round(100 / gpu_percent) if gpu_percent else 0
+        t = time.perf_counter()
+        await run_concurrently(
+            [make_pod(f"pod-{i}", bool(every) and i % every == 0) for i in range(args.pods)],
+            args.concurrency,
+        )
+        times["pending_pods_s"] = time.perf_counter() - t
+    return times
+
+
+def scrape(port: int) -> dict[str, float]:
+    """The scheduler's /metrics as {series: value}."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+        text = r.read().decode()
+    out = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            out[name] = float(value)
+    return out
+
+
+def percentile(sorted_values: list[float], q: float) -> float:
+    if not sorted_values:
+        return 0.0
+    idx = min(len(sorted_values) - 1, max(0, int(round(q / 100 * len(sorted_values) + 0.5)) - 1))
+    return sorted_values[idx]
+
+
+def measure(srv: ApiServer, args: argparse.Namespace) -> Obj:
+    """Start the scheduler and sample its bound-pod counter every second."""
+    port = free_port()
+    sched_args = ["--metrics-port", str(port), "--log-level", "WARNING"]
+    sched_args += list(args.scheduler_arg or [])
+    sched: Component = srv.component_proc("scheduler", *sched_args)
+    profiles: list[Any] = []
+    sched.start()
+    try:
+        deadline = time.time() + args.timeout
+        key = 'scheduler_schedule_attempts_total{result="scheduled"}'
+        # Wait for the first Binding: startup (imports, listing 11k pods) is not measured.
+        last = 0.0
+        while time.time() < deadline:
+            try:
+                last = scrape(port).get(key, 0.0)
+            except OSError:
+                last = 0.0
+            if last > 0:
+                break
+            if not sched.alive():
+                raise RuntimeError(f"scheduler exited:\n{sched.log()[-3000:]}")
+            time.sleep(0.05)
+        profiles = []
+        if args.profile and sched.proc is not None:
+            import subprocess
+
+            assert srv.component is not None and srv.component.proc is not None
+            for who, pid in (("scheduler", sched.proc.pid), ("apiserver", srv.component.proc.pid)):
+                out = Path(args.out).with_suffix(f".{args.variant_name}.{who}.folded")
+                profiles.append(
+                    subprocess.Popen(
+                        [
+                            str(Path(sys.executable).parent / "py-spy"),
+                            "record",
+                            "-o",
+                            str(out),
+                            "--format",
+                            "raw",
+                            "-p",
+                            str(pid),
+                            "-d",
+                            str(args.profile),
+                            "-r",
+                            "50",
+                        ],
+                        stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL,
+                    )
+                )
+        start = time.perf_counter()
+        first_bound = last
+        samples: list[float] = []
+        prev_t, prev_n = start, last
+        while last < args.pods and time.time() < deadline:
+            time.sleep(max(0.0, 1.0 - (time.perf_counter() - prev_t)))
+            now = time.perf_counter()
+            last = scrape(port).get(key, 0.0)
+            samples.append((last - prev_n) / (now - prev_t))
+            prev_t, prev_n = now, last
+        end = prev_t
+        metrics = scrape(port)
+    finally:
+        sched.stop()
+        for prof in profiles:
+            prof.wait(60)
+    if last < args.pods:
+        raise RuntimeError(
+            f"only {last:.0f}/{args.pods} pods bound before the timeout\n{sched.log()[-3000:]}"
+        )
+    # The last sample is usually a partial second: leave it out of the percentiles.
+    full = sorted(samples[:-1] if len(samples) > 1 else samples)
+    return {
+        "pods_per_second_avg": round((args.pods - first_bound) / (end - start), 1),
+        "pods_per_second_p50": round(percentile(full, 50), 1),
+        "pods_per_second_p90": round(percentile(full, 90), 1),
+        "pods_per_second_p99": round(percentile(full, 99), 1),
+        "duration_s": round(end - start, 2),
+        "samples": [round(s, 1) for s in samples],
+        "binding_conflicts": metrics.get("scheduler_binding_conflicts_total", 0),
+        "errors": metrics.get('scheduler_schedule_attempts_total{result="error"}', 0),
+        "mean_attempt_latency_ms": round(
+            1000
+            * metrics.get("scheduler_scheduling_duration_seconds_sum", 0)
+            / max(metrics.get("scheduler_scheduling_duration_seconds_count", 1), 1),
+            2,
+        ),
+        "scheduler_log_tail": sched.log()[-1500:],
+    }
+
+
+async def verify(srv: ApiServer, args: argparse.Namespace) -> Obj:
+    """Every pod bound (persisted), GPU pods with one UUID each, no UUID twice."""
+    async with AsyncClient.from_kubeconfig(str(srv.kubeconfig)) as c:
+        pods = (await c.list("pods", "default"))["items"]
+    bound = sum(1 for p in pods if p["spec"].get("nodeName"))
+    seen: dict[tuple[str, str], str] = {}
+    twice = 0
+    gpu_pods = 0
+    for p in pods:
+        raw = (p["metadata"].get("annotations") or {}).get("kubelab.io/gpu-uuids", "")
+        if raw:
+            gpu_pods += 1
+        for u in filter(None, raw.split(",")):
+            k = (p["spec"]["nodeName"], u)
+            if k in seen:
+                twice += 1
+            seen[k] = p["metadata"]["name"]
+    return {
+        "pods": len(pods),
+        "bound": bound,
+        "gpu_pods_with_uuids": gpu_pods,
+        "gpu_uuids_held_twice": twice,
+    }
+
+
+def run_variant(args: argparse.Namespace, name: str, gpu_percent: float) -> Obj:
+    home = Path(tempfile.mkdtemp(prefix=f"kl-bench-{name}-"))
+    srv = start_apiserver(home / "home")
+    try:
+        print(
+            f"[{name}] populating {args.nodes} nodes, {args.init_pods} placed pods, {args.pods} pending pods",
+            flush=True,
+        )
+        times = asyncio.run(populate(srv, args, gpu_percent))
+        print(f"[{name}] populated in {sum(times.values()):.1f}s {times}", flush=True)
+        args.variant_name = name
+        result = measure(srv, args)
+        result["verify"] = asyncio.run(verify(srv, args))
+        result["populate"] = {k: round(v, 1) for k, v in times.items()}
+        result["gpu_pod_percent"] = gpu_percent
+        print(
+            f"[{name}] avg {result['pods_per_second_avg']} pods/s, p50 {result['pods_per_second_p50']}, "
+            f"p90 {result['pods_per_second_p90']}, p99 {result['pods_per_second_p99']} "
+            f"over {result['duration_s']}s; {result['verify']}",
+            flush=True,
+        )
+        return result
+    finally:
+        srv.stop()
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("--nodes", type=int, default=5000, help="Node objects (default 5000)")
+    p.add_argument("--gpu-node-fraction", type=float, default=0.25, help="share of nodes with GPUs")
+    p.add_argument("--gpus-per-node", type=int, default=8, help="simulated GPUs per GPU node")
+    p.add_argument("--init-pods", type=int, default=1000, help="pods already placed (default 1000)")
+    p.add_argument("--pods", type=int, default=10000, help="pods measured (default 10000)")
+    p.add_argument(
+        "--gpu-percent", type=float, default=5.0, help="GPU pods in the GPU variant (%%)"
+    )
+    p.add_argument("--variants", default="basic,gpu", help="comma list of: basic, gpu")
+    p.add_argument(
+        "--concurrency", type=int, default=48, help="concurrent creates while populating"
+    )
+    p.add_argument("--scheduler-arg", action="append", help="extra flag for the scheduler (repeat)")
+    p.add_argument(
+        "--timeout", type=float, default=600, help="give up after this many seconds per variant"
+    )
+    p.add_argument(
+        "--profile",
+        type=int,
+        default=0,
+        help="py-spy the scheduler for N seconds (collapsed stacks next to --out)",
+    )
+    p.add_argument(
+        "--out", default=str(REPO / "bench" / "results" / "scheduler.json"), help="result file"
+    )
+    args = p.parse_args(argv)
+
+    results: Obj = {
+        "benchmark": "scheduler",
+        "method": "scheduler_perf style: nodes, placed pods and pending pods created first; "
+        "a scheduler process then binds every pending pod; pods/s sampled each second from "
+        "its count of Bindings answered 201; apiserver (SQLite) on the same machine",
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
+        "config": {k: v for k, v in vars(args).items() if k not in ("out", "variant_name")},
+        "targets": {"basic_avg_pods_per_second": 1500, "gpu_avg_pods_per_second": 500},
+        "variants": {},
+    }
+    for name in [v.strip() for v in args.variants.split(",") if v.strip()]:
+        gpu_percent = args.gpu_percent if name == "gpu" else 0.0
+        results["variants"][name] = run_variant(args, name, gpu_percent)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(results, indent=2) + "\n")
+    tmp.replace(out)
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
