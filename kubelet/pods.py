@@ -138,7 +138,7 @@ class PodManager:
                 async for ev in self.ctx.runtime.events({LABEL_NODE: self.ctx.node_name}):
                     worker = self.workers.get(ev.labels.get(LABEL_POD_UID, ""))
                     if worker is not None:
-                        worker.wake()
+                        worker.container_event(ev.action, ev.container_id)
             except asyncio.CancelledError:
                 raise
             except Exception as e:  # noqa: BLE001 - the engine restarted; resubscribe

@@ -67,6 +67,13 @@ def _project(
             existing.unlink()
 
 
+def secret_mode(spec: dict[str, Any]) -> int:
+    """File mode for a Secret volume: 0400 (owner read-only) unless another mode was asked
+    for. The API defaults ``defaultMode`` to 0644 (420), so that value also means 0400."""
+    mode = spec.get("defaultMode")
+    return 0o400 if mode in (None, 420) else int(mode)
+
+
 def prepare_volumes(
     root_dir: str | Path,
     pod: dict[str, Any],
@@ -120,9 +127,7 @@ def prepare_volumes(
                 target.mkdir(parents=True, exist_ok=True)
             else:
                 try:
-                    _project(
-                        target, secret_items(secret), spec, int(spec.get("defaultMode", 0o400))
-                    )
+                    _project(target, secret_items(secret), spec, secret_mode(spec))
                 except VolumeError as e:
                     raise VolumeError(
                         f'volume "{name}": secret "{spec.get("secretName")}": {e}'

@@ -121,6 +121,7 @@ class PodWorker:
         self._wake = asyncio.Event()
         self._wake_at: float | None = None
         self._info: dict[str, ContainerInfo] = {}
+        self._dying: dict[str, float] = {}  # container id -> give up waiting for its exit
         self._adopting = True  # the first sync may adopt running containers
         self.task: asyncio.Task[None] | None = None
 
@@ -149,6 +150,14 @@ class PodWorker:
 
     def wake(self) -> None:
         self._wake.set()
+
+    def container_event(self, action: str, container_id: str) -> None:
+        """A container of this pod started or died in the engine."""
+        if action in ("die", "oom"):
+            # Docker sends "die" before it records the exit, so a sync right now may still
+            # see the container running: keep looking until it does not (see _refresh).
+            self._dying[container_id] = time.monotonic() + 5.0
+        self.wake()
 
     def wake_after(self, seconds: float) -> None:
         at = time.monotonic() + max(0.0, seconds)
@@ -246,7 +255,13 @@ class PodWorker:
         )
         by_name: dict[str, list[ContainerInfo]] = defaultdict(list)
         seen: set[str] = set()
+        now = time.monotonic()
         for info in listed:
+            if info.id in self._dying:
+                if info.running and now < self._dying[info.id]:
+                    self.wake_after(0.05)
+                else:
+                    del self._dying[info.id]
             cached = self._info.get(info.id)
             if cached is None or cached.state != info.state:
                 full = await rt.inspect(info.id)
@@ -405,6 +420,9 @@ class PodWorker:
         if info is not None:
             self._info[cid] = info
             if track.current is not None and track.current.id != cid:
+                # Keep one dead instance (for lastState and `logs --previous`), no more.
+                if track.previous is not None:
+                    await self._remove(track.previous)
                 track.previous = track.current
             track.current = info
         track.waiting_reason = None

@@ -47,6 +47,14 @@ def test_configmap_secret_emptydir(tmp_path: Path) -> None:
     assert not Path(paths["e"]).exists()
 
 
+def test_secret_mode_defaults_to_owner_read_only(tmp_path: Path) -> None:
+    # 420 (0644) is what the API fills in when the manifest says nothing.
+    for spec, mode in (({}, 0o400), ({"defaultMode": 420}, 0o400), ({"defaultMode": 0o440}, 0o440)):
+        p = pod([{"name": "s", "secret": {"secretName": "creds", **spec}}])
+        paths = prepare_volumes(tmp_path, p, {}, SECRETS)
+        assert stat.S_IMODE(os.stat(Path(paths["s"], "token")).st_mode) == mode
+
+
 def test_items_and_modes(tmp_path: Path) -> None:
     p = pod(
         [
