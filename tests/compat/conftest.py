@@ -88,16 +88,9 @@ def _start_components(api: ApiServer) -> dict[str, Component]:
         comps["controllers"] = api.component_proc("controllers").start()
     if component_available("kubelet"):
         secret = api.home / "kubelet-secret"
-        args = [
-            "--runtime",
-            "fake",
-            "--node-name",
-            NODE_NAME,
-            "--address",
-            "127.0.0.1",
-            "--port",
-            str(free_port()),
-        ]
+        # Simulated GPUs, so GPU scheduling and the GPU columns show through kubectl.
+        args = ["--runtime", "fake", "--node-name", NODE_NAME, "--address", "127.0.0.1"]
+        args += ["--port", str(free_port()), "--fake-gpus", "2xH100-80GB"]
         if secret.exists():
             args += ["--kubelet-secret-file", str(secret)]
         comps["kubelet"] = api.component_proc("kubelet", *args).start()

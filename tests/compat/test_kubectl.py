@@ -771,6 +771,130 @@ def test_logs_container_tail_and_follow(kubectl: Kubectl, cluster: Cluster, name
         proc.wait(10)
 
 
+# ---------------------------------------------------------------- patch, replace, paging
+
+
+def test_patch_types_replace_and_set_image(
+    kubectl: Kubectl, cluster: Cluster, namespace: str, tmp_path: Path
+) -> None:
+    cl = cluster.client()
+    cl.create("deployments", deployment("web"), namespace)
+    # Default (strategic): the container list is merged by name, its ports survive.
+    kubectl(
+        "patch",
+        "deployment",
+        "web",
+        "-n",
+        namespace,
+        "-p",
+        json.dumps(
+            {
+                "spec": {
+                    "template": {
+                        "spec": {
+                            "containers": [
+                                {"name": "main", "env": [{"name": "MODE", "value": "fast"}]}
+                            ]
+                        }
+                    }
+                }
+            }
+        ),
+    )
+    (c,) = cl.get("deployments", "web", namespace)["spec"]["template"]["spec"]["containers"]
+    assert c["env"] == [{"name": "MODE", "value": "fast"}] and c["ports"][0]["containerPort"] == 80
+    kubectl(
+        "patch",
+        "deployment",
+        "web",
+        "-n",
+        namespace,
+        "--type=merge",
+        "-p",
+        '{"metadata":{"labels":{"patched":"merge"}}}',
+    )
+    kubectl(
+        "patch",
+        "deployment",
+        "web",
+        "-n",
+        namespace,
+        "--type=json",
+        "-p",
+        '[{"op":"replace","path":"/spec/replicas","value":4}]',
+    )
+    dep = cl.get("deployments", "web", namespace)
+    assert dep["metadata"]["labels"]["patched"] == "merge" and dep["spec"]["replicas"] == 4
+
+    kubectl("set", "image", "deployment/web", "main=nginx:1.28", "-n", namespace)
+    dep = cl.get("deployments", "web", namespace)
+    assert dep["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:1.28"
+
+    cl.create("configmaps", configmap("cfg", a="1"), namespace)
+    live = yaml.safe_load(kubectl("get", "cm", "cfg", "-n", namespace, "-o", "yaml"))
+    live["data"] = {"replaced": "yes"}
+    f = write(tmp_path / "cfg.yaml", live)
+    assert "configmap/cfg replaced" in kubectl("replace", "-f", str(f), "-n", namespace)
+    assert cl.get("configmaps", "cfg", namespace)["data"] == {"replaced": "yes"}
+    # The file still carries the old resourceVersion: a second replace is a conflict.
+    p = kubectl.fails("replace", "-f", str(f), "-n", namespace)
+    assert "the object has been modified" in p.stderr
+
+
+def test_paging_field_selectors_and_custom_columns(
+    kubectl: Kubectl, cluster: Cluster, namespace: str
+) -> None:
+    cl = cluster.client()
+    for i in range(5):
+        cl.create("configmaps", configmap(f"page-{i}", n=str(i)), namespace)
+    # --chunk-size makes kubectl follow metadata.continue through several requests.
+    paged = kubectl("get", "cm", "-n", namespace, "--chunk-size=2", "-o", "name", "-v=6")
+    names = [ln for ln in paged.split() if ln.startswith("configmap/page-")]
+    assert names == [f"configmap/page-{i}" for i in range(5)]
+    cols = kubectl(
+        "get",
+        "cm",
+        "-n",
+        namespace,
+        "--field-selector",
+        "metadata.name=page-3",
+        "-o",
+        "custom-columns=NAME:.metadata.name,VALUE:.data.n",
+    )
+    assert rows(cols) == {"page-3": {"NAME": "page-3", "VALUE": "3"}}
+    out = kubectl("delete", "cm", "--all", "-n", namespace)
+    assert out.count("deleted") >= 5
+    assert not [
+        i
+        for i in cl.list("configmaps", namespace)["items"]
+        if i["metadata"]["name"].startswith("page-")
+    ]
+
+
+def test_gpu_columns_show_the_assigned_devices(
+    kubectl: Kubectl, cluster: Cluster, namespace: str
+) -> None:
+    cluster.require("scheduler", "kubelet")
+    cl = cluster.client()
+    node = cl.get("nodes", cluster.node_name)
+    uuids = [g["uuid"] for g in node["status"].get("gpus") or []]
+    assert len(uuids) == 2, node["status"]
+    nodes = rows(kubectl("get", "nodes", "-o", "wide"))
+    assert nodes[cluster.node_name]["GPUS"].startswith("2x")
+    gpu_pod = pod("trainer")
+    gpu_pod["spec"]["containers"][0]["resources"] = {"limits": {"nvidia.com/gpu": 1}}
+    cl.create("pods", gpu_pod, namespace)
+
+    def assigned() -> dict[str, str] | None:
+        r = rows(kubectl("get", "pods", "-o", "wide", "-n", namespace))["trainer"]
+        return r if r["GPUS"] not in ("", "<none>") else None
+
+    row = wait_for(assigned, 30, 0.3, "a GPU in the GPUS column")
+    annotated = cl.get("pods", "trainer", namespace)["metadata"]["annotations"]
+    assert row["GPUS"] == annotated["kubelab.io/gpu-uuids"]
+    assert row["GPUS"] in uuids
+
+
 # ---------------------------------------------------------------- nodes: cordon, drain
 
 
