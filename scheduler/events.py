@@ -2,7 +2,10 @@
 
 Like client-go's event recorder this is lossy on purpose: events go through a bounded
 queue served by a few workers, and when the API is busy binding pods the overflow is
-dropped rather than slowing scheduling down. A repeat of the same event (same pod,
+dropped rather than slowing scheduling down. Routine events (``Scheduled``, one per
+bound pod) also pass a token bucket (``qps``/``burst``, as client-go's client QPS limit
+does for kube-scheduler): at a thousand bindings a second, writing one event per pod
+would halve the apiserver's capacity for the bindings themselves. A repeat of the same event (same pod,
 reason and message) patches ``count`` and ``lastTimestamp`` instead of creating a new one.
 """
 
@@ -11,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import time
 from collections import OrderedDict
 from datetime import UTC, datetime
 from typing import Any
@@ -60,7 +64,9 @@ def event_body(
 
 
 class EventRecorder:
-    """Queue events and write them with ``workers`` concurrent requests."""
+    """Queue events and write them with ``workers`` concurrent requests. Keep one worker
+    unless repeats may be written as separate events: aggregation (create, then patch
+    the count) relies on one event being written before its repeat is looked at."""
 
     def __init__(
         self,
@@ -68,8 +74,11 @@ class EventRecorder:
         component: str = "default-scheduler",
         instance: str = "",
         max_queue: int = 1000,
-        workers: int = 2,
+        workers: int = 1,
         cache_size: int = 4096,
+        qps: float = 50.0,
+        burst: int = 100,
+        limited_reasons: frozenset[str] = frozenset({"Scheduled"}),
     ) -> None:
         self.client = client
         self.component = component
@@ -82,9 +91,27 @@ class EventRecorder:
         self.dropped = 0
         self.written = 0
         self._tasks: list[asyncio.Task[None]] = []
+        self.qps = qps
+        self.burst = burst
+        self.limited_reasons = limited_reasons
+        self._tokens = float(burst)
+        self._refilled = time.monotonic()
+
+    def _take_token(self) -> bool:
+        now = time.monotonic()
+        self._tokens = min(self.burst, self._tokens + (now - self._refilled) * self.qps)
+        self._refilled = now
+        if self._tokens >= 1.0:
+            self._tokens -= 1.0
+            return True
+        return False
 
     def record(self, obj: Obj, event_type: str, reason: str, message: str) -> None:
-        """Queue an event about ``obj``; dropped (and counted) when the queue is full."""
+        """Queue an event about ``obj``; dropped (and counted) when the queue is full or
+        a routine event finds the rate limit spent."""
+        if reason in self.limited_reasons and self.qps > 0 and not self._take_token():
+            self.dropped += 1
+            return
         try:
             self._queue.put_nowait((obj, event_type, reason, message))
         except asyncio.QueueFull:

@@ -63,6 +63,13 @@ def build_parser() -> argparse.ArgumentParser:
         "preemption events are always written)",
     )
     p.add_argument(
+        "--event-qps",
+        type=float,
+        default=50.0,
+        help="most 'Scheduled' events written per second (burst twice that); the rest are "
+        "dropped, as client-go's rate limit does (0: no limit; default 50)",
+    )
+    p.add_argument(
         "--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR (default INFO)"
     )
     return p
@@ -80,6 +87,7 @@ async def run(args: argparse.Namespace) -> int:
         metrics=metrics,
         identity=f"{socket.gethostname()}-{os.getpid()}",
         scheduled_events=not args.no_scheduled_events,
+        event_qps=args.event_qps,
         binder=HttpBinder.from_kubeconfig(
             kubeconfig, args.context, connections=args.bind_concurrency
         ),

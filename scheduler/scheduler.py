@@ -77,6 +77,7 @@ class Scheduler:
         max_backoff: float = 10.0,
         scheduled_events: bool = True,
         binder: Binder | None = None,
+        event_qps: float = 50.0,
     ) -> None:
         from scheduler.queue import SchedulingQueue
         from scheduler.snapshot import Snapshot
@@ -89,7 +90,9 @@ class Scheduler:
         self.queue = SchedulingQueue(initial_backoff, max_backoff)
         self.metrics = metrics or SchedulerMetrics()
         self.metrics.pending = self.queue.counts
-        self.events = EventRecorder(client, COMPONENT, identity)
+        self.events = EventRecorder(
+            client, COMPONENT, identity, qps=event_qps, burst=max(1, int(2 * event_qps))
+        )
         self.reporter = Reporter(client, self.events)
         self.scheduled_events = scheduled_events
         self.pods = Informer(client, "pods")
