@@ -30,6 +30,8 @@ class PodManager:
         self.by_key: dict[str, str] = {}  # "ns/name" -> uid of the newest pod of that name
         self._tasks: list[asyncio.Task[Any]] = []
         self.ready = asyncio.Event()
+        self._scanned = False  # the start-up container scan succeeded
+        self._with_containers: set[str] = set()  # pod uids that had containers at start-up
 
     # -- lookups for the log server -------------------------------------------------------
 
@@ -71,6 +73,10 @@ class PodManager:
         except RuntimeError_ as e:
             log.warning("cannot list containers for cleanup: %s", e)
             containers = []
+            self._scanned = False
+        else:
+            self._scanned = True
+        self._with_containers = {c.labels.get(LABEL_POD_UID, "") for c in containers}
         orphans = [c for c in containers if c.labels.get(LABEL_POD_UID) not in live]
         for c in orphans:
             log.info(
@@ -107,7 +113,8 @@ class PodManager:
         if old_uid and old_uid != uid and old_uid in self.workers:
             # Same name, new pod: the old one must be gone.
             self.workers[old_uid].mark_deleted()
-        worker = PodWorker(self.ctx, pod)
+        fresh = self._scanned and uid not in self._with_containers
+        worker = PodWorker(self.ctx, pod, fresh=fresh)
         self.workers[uid] = worker
         self.by_key[key] = uid
         worker.start()

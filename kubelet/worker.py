@@ -107,7 +107,7 @@ def default_pull_policy(image: str) -> str:
 class PodWorker:
     """Drives one pod (identified by uid) on this node until it is gone."""
 
-    def __init__(self, ctx: NodeContext, pod: dict[str, Any]) -> None:
+    def __init__(self, ctx: NodeContext, pod: dict[str, Any], fresh: bool = False) -> None:
         self.ctx = ctx
         self.pod = pod
         self.uid: str = pod["metadata"]["uid"]
@@ -123,6 +123,9 @@ class PodWorker:
         self._info: dict[str, ContainerInfo] = {}
         self._dying: dict[str, float] = {}  # container id -> give up waiting for its exit
         self._adopting = True  # the first sync may adopt running containers
+        # A pod first seen after the kubelet's start-up scan has no containers yet, so the
+        # first sync need not ask the runtime.
+        self._fresh = fresh
         self.task: asyncio.Task[None] | None = None
 
     # -- outside world -------------------------------------------------------------------
@@ -250,9 +253,13 @@ class PodWorker:
         """Load this pod's containers from the runtime: the newest instance of each
         container is ``current``, the one before it ``previous``; older ones are removed."""
         rt = self.ctx.runtime
-        listed = await rt.list(
-            {cspec.LABEL_POD_UID: self.uid, cspec.LABEL_NODE: self.ctx.node_name}
-        )
+        if self._fresh:
+            self._fresh = False
+            listed = []
+        else:
+            listed = await rt.list(
+                {cspec.LABEL_POD_UID: self.uid, cspec.LABEL_NODE: self.ctx.node_name}
+            )
         by_name: dict[str, list[ContainerInfo]] = defaultdict(list)
         seen: set[str] = set()
         now = time.monotonic()

@@ -33,6 +33,7 @@ from kubelet.runtime.base import (
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+IMAGE_PRESENT_TTL = 30.0
 _END = object()
 
 
@@ -60,6 +61,7 @@ class DockerRuntime:
         self.api = self.client.api
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="docker")
         self._closed = False
+        self._present: dict[str, float] = {}  # image -> until when it is known present
 
     @classmethod
     async def connect(cls, base_url: str | None = None) -> DockerRuntime:
@@ -94,11 +96,18 @@ class DockerRuntime:
         return f"docker://{info.get('Version', 'unknown')}"
 
     async def image_present(self, image: str) -> bool:
+        # A burst of pods asks this for the same image many times; a recent yes is enough
+        # (the engine is the bottleneck in a burst, so every call saved counts).
+        loop = asyncio.get_running_loop()
+        if self._present.get(image, 0.0) > loop.time():
+            return True
         try:
             await self._call(self.api.inspect_image, image)
-            return True
         except docker.errors.NotFound:
+            self._present.pop(image, None)
             return False
+        self._present[image] = loop.time() + IMAGE_PRESENT_TTL
+        return True
 
     async def image_id(self, image: str) -> str:
         try:
