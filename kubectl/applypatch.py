@@ -53,17 +53,23 @@ def merge_key(path: tuple[str, ...], field: str) -> str | None:
 
 def applied_config(obj: dict[str, Any], keep_last_applied: bool = False) -> dict[str, Any]:
     """What the user wrote, as recorded in the annotation: no status, no server metadata,
-    no earlier last-applied annotation (unless ``keep_last_applied``)."""
+    no earlier last-applied annotation (unless ``keep_last_applied``).
+
+    ``metadata.annotations`` is always present, ``{}`` when empty: kubectl's
+    GetModifiedConfiguration sets it before serialising, and writing the same text as
+    kubectl lets the two tools take turns applying a manifest without a spurious change.
+    """
     out = copy.deepcopy(obj)
     out.pop("status", None)
-    meta = out.get("metadata") or {}
+    meta = out.setdefault("metadata", {})
     for k in SERVER_METADATA:
         meta.pop(k, None)
     ann = meta.get("annotations")
-    if isinstance(ann, dict) and not keep_last_applied:
+    if not isinstance(ann, dict):
+        ann = {}
+        meta["annotations"] = ann
+    if not keep_last_applied:
         ann.pop(LAST_APPLIED, None)
-        if not ann:
-            meta.pop("annotations")
     return out
 
 
@@ -110,7 +116,8 @@ def _diff_map(
                 patch[key] = None
             continue
         if cv is _MISSING or cv is None:
-            patch[key] = copy.deepcopy(mv)
+            if mv != {}:  # an empty map adds nothing (e.g. kubectl's "annotations": {})
+                patch[key] = copy.deepcopy(mv)
         elif isinstance(mv, dict) and isinstance(cv, dict):
             sub = _diff_map(ov if isinstance(ov, dict) else {}, mv, cv, (*path, key))
             if sub:

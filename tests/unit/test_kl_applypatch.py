@@ -110,3 +110,17 @@ def test_service_ports_merge_by_port() -> None:
     assert three_way_patch(original, modified, current) == {
         "spec": {"ports": [{"port": 80, "targetPort": 9090}, {"port": 443}]}
     }
+
+
+def test_annotation_text_matches_kubectl() -> None:
+    """Byte for byte what kubectl writes, so kl and kubectl can take turns applying."""
+    cm = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "x", "namespace": "default"},
+        "data": {"b": "2", "a": "1"},
+    }
+    assert with_last_applied(cm)["metadata"]["annotations"][LAST_APPLIED] == (
+        '{"apiVersion":"v1","data":{"a":"1","b":"2"},"kind":"ConfigMap",'
+        '"metadata":{"annotations":{},"name":"x","namespace":"default"}}\n'
+    )
