@@ -83,6 +83,14 @@ class _PendingWrite:
     future: asyncio.Future[Event]
 
 
+_GET_SQL = "SELECT data FROM objects WHERE resource = ? AND namespace = ? AND name = ?"
+_GET_STMT = sa.select(objects_table.c.data).where(
+    objects_table.c.resource == sa.bindparam("r"),
+    objects_table.c.namespace == sa.bindparam("ns"),
+    objects_table.c.name == sa.bindparam("n"),
+)
+
+
 class StorageError(ApiError):
     """The database refused a write (full disk, lost connection)."""
 
@@ -150,6 +158,12 @@ class Store:
         self._writer: threading.Thread | None = None
         self._listeners: list[Callable[[list[Event]], None]] = []
         self._failed: BaseException | None = None
+        # SQLite: one DBAPI connection held for reads on the event loop (WAL: readers see
+        # every committed write and never block the writer).
+        self._sqlite_reader: Any = None
+        if self.engine.dialect.name == "sqlite":
+            self._sqlite_fairy = self.engine.raw_connection()
+            self._sqlite_reader = self._sqlite_fairy.driver_connection
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -164,6 +178,9 @@ class Store:
             self._queue.put(None)
             self._writer.join(timeout=10)
             self._writer = None
+        if self._sqlite_reader is not None:
+            self._sqlite_reader = None
+            self._sqlite_fairy.close()
         self.engine.dispose()
 
     def add_listener(self, fn: Callable[[list[Event]], None]) -> None:
@@ -174,13 +191,14 @@ class Store:
 
     def get_raw(self, resource: str, namespace: str, name: str) -> bytes | None:
         """The committed JSON of one object, or None."""
-        t = objects_table.c
+        if self._sqlite_reader is not None:
+            # The hot path of every GET and write: one prepared statement on a held DBAPI
+            # connection, skipping SQLAlchemy's per-call expression building and pool checkout.
+            cur = self._sqlite_reader.execute(_GET_SQL, (resource, namespace, name))
+            rows = cur.fetchall()
+            return bytes(rows[0][0]) if rows else None
         with self.engine.connect() as conn:
-            row = conn.execute(
-                sa.select(t.data).where(
-                    t.resource == resource, t.namespace == namespace, t.name == name
-                )
-            ).first()
+            row = conn.execute(_GET_STMT, {"r": resource, "ns": namespace, "n": name}).first()
         return bytes(row[0]) if row else None
 
     def get(self, resource: str, namespace: str, name: str) -> dict[str, Any] | None:
