@@ -48,6 +48,13 @@ def parser() -> argparse.ArgumentParser:
         help="most pods one ReplicaSet/Job sync creates or deletes (default 500)",
     )
     p.add_argument(
+        "--create-concurrency",
+        type=int,
+        default=4,
+        help="most pod creations in flight per sync (default 4: on a small box a few kept-alive "
+        "connections beat many concurrent TLS requests; 0: a whole slow-start batch)",
+    )
+    p.add_argument(
         "--node-monitor-grace-period",
         type=float,
         default=40.0,
@@ -121,6 +128,7 @@ def options_from(args: argparse.Namespace) -> Options:
     return Options(
         workers=args.workers,
         burst_replicas=args.burst_replicas,
+        create_concurrency=args.create_concurrency,
         node_monitor_grace_period=args.node_monitor_grace_period,
         node_monitor_period=args.node_monitor_period,
         pod_eviction_timeout=args.pod_eviction_timeout,
