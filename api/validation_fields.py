@@ -51,6 +51,8 @@ def _fields_of(model: type[BaseModel]) -> dict[str, Node]:
 
 
 def _walk(value: Any, node: Node, path: str, found: list[str], drop: bool) -> None:
+    # Hot on every write: leaves (node None) are skipped without a call, and a child's
+    # path string is built only when it is reported or descended into.
     if node is None:
         return
     tag, inner = node
@@ -58,19 +60,20 @@ def _walk(value: Any, node: Node, path: str, found: list[str], drop: bool) -> No
         if not isinstance(value, dict):
             return
         fields = _fields_of(inner)
-        for key in list(value):
-            child = f"{path}.{key}" if path else str(key)
+        for key in list(value) if drop else value:
             if key not in fields:
-                found.append(child)
+                found.append(f"{path}.{key}" if path else str(key))
                 if drop:
                     del value[key]
-            else:
-                _walk(value[key], fields[key], child, found, drop)
+                continue
+            sub = fields[key]
+            if sub is not None:
+                _walk(value[key], sub, f"{path}.{key}" if path else str(key), found, drop)
     elif tag == "list":
-        if isinstance(value, list):
+        if isinstance(value, list) and inner is not None:
             for i, item in enumerate(value):
                 _walk(item, inner, f"{path}[{i}]", found, drop)
-    elif tag == "map" and isinstance(value, dict):
+    elif tag == "map" and isinstance(value, dict) and inner is not None:
         for k, item in value.items():
             _walk(item, inner, f"{path}[{k}]", found, drop)
 
