@@ -148,7 +148,9 @@ def run(ctx: Ctx) -> int:
                 )
             )
         else:
-            ctx.out(f"{quoted_name(info, name)} deleted")
+            # kubectl 1.35 names the namespace it deleted from.
+            where = f" from {ns} namespace" if ns else ""
+            ctx.out(f"{quoted_name(info, name)} deleted{where}")
     if a.wait and deleted:
         left = wait_deleted(ctx.client, deleted, a.timeout or None)
         for info, name, _ in left:

@@ -55,7 +55,11 @@ def render(ctx: Ctx, info: ResourceInfo, obj: dict[str, Any]) -> str:
     if kind == "Pod":
         describe_pod(page, obj, info)
     elif kind == "Node":
-        describe_node(page, obj, info, c.list_all("pods", None)["items"])
+        try:
+            lease = c.get("leases", obj["metadata"]["name"], "kube-node-lease")
+        except ApiError:
+            lease = None
+        describe_node(page, obj, info, c.list_all("pods", None)["items"], lease)
     elif kind == "Deployment":
         rs = c.list_all("replicasets", ns, label_selector=_selector(obj))["items"]
         describe_deployment(page, obj, info, rs)

@@ -233,10 +233,8 @@ def pod_template(page: Page, level: int, template: dict[str, Any]) -> None:
     for c in spec.get("containers") or []:
         container(page, level + 1, c, None, name_indent=" ")
     volumes(page, level + 1, spec.get("volumes"))
-    if spec.get("nodeSelector"):
-        page.map(level + 1, "Node-Selectors", spec.get("nodeSelector"))
-    if spec.get("tolerations"):
-        tolerations(page, level + 1, spec["tolerations"])
+    page.map(level + 1, "Node-Selectors", spec.get("nodeSelector"))
+    tolerations(page, level + 1, spec.get("tolerations"))
 
 
 def tolerations(page: Page, level: int, tols: list[dict[str, Any]] | None) -> None:
@@ -294,15 +292,24 @@ def fetch_events(client: Client, obj: dict[str, Any], kind: str) -> list[dict[st
     ]
 
 
-def conditions_table(page: Page, level: int, conds: list[dict[str, Any]], cols: list[str]) -> None:
-    """A ``Conditions:`` table with the given condition fields as columns."""
+def conditions_table(
+    page: Page,
+    level: int,
+    conds: list[dict[str, Any]],
+    cols: list[str],
+    padded: int = 0,
+    underline: bool = True,
+) -> None:
+    """A ``Conditions:`` table with the given condition fields as columns. kubectl writes
+    a space after the first ``padded`` cells of each row (so those columns come out one
+    wider); this copies it to keep the layout identical."""
     page.line(level, "Conditions:")
     titles = [c[0].upper() + c[1:] for c in cols]
-    rows = [
-        [str(c.get(k, "")) if not k.endswith("Time") else when(c.get(k)) for k in cols]
-        for c in conds
-    ]
-    page.table(level + 1, titles, rows)
+    rows = []
+    for c in conds:
+        row = [str(c.get(k, "")) if not k.endswith("Time") else when(c.get(k)) for k in cols]
+        rows.append([cell + " " if i < padded else cell for i, cell in enumerate(row)])
+    page.table(level + 1, titles, rows, underline=underline)
 
 
 def raw_section(page: Page, level: int, label: str, value: Any) -> None:

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from api.quantity import bytes_value, cpu_millis, format_quantity
 from api.registry import ResourceInfo
 from kubectl.describing.common import annotations_section, conditions_table
 from kubectl.describing.writer import NONE, Page, when
-from kubectl.gpus import GPU_RESOURCE, holders, mib, node_gpus, pod_gpu_uuids, pod_is_live, pod_key
+from kubectl.gpus import holders, mib, node_gpus, pod_gpu_uuids, pod_is_live, pod_key
 from kubectl.printers.age import age
 from kubectl.printers.columns import node_roles
 from kubectl.usage import pod_requests_limits
 
 
 def describe_node(
-    page: Page, node: dict[str, Any], info: ResourceInfo, pods: list[dict[str, Any]]
+    page: Page,
+    node: dict[str, Any],
+    info: ResourceInfo,
+    pods: list[dict[str, Any]],
+    lease: dict[str, Any] | None = None,
 ) -> None:
     m, spec, st = node.get("metadata") or {}, node.get("spec") or {}, node.get("status") or {}
     name = m.get("name", "")
@@ -35,6 +40,7 @@ def describe_node(
     else:
         page.kv(0, "Taints", NONE)
     page.kv(0, "Unschedulable", "true" if spec.get("unschedulable") else "false")
+    lease_section(page, lease)
     conds = st.get("conditions") or []
     if conds:
         conditions_table(
@@ -42,6 +48,7 @@ def describe_node(
             0,
             conds,
             ["type", "status", "lastHeartbeatTime", "lastTransitionTime", "reason", "message"],
+            padded=5,
         )
     page.line(0, "Addresses:")
     for a in st.get("addresses") or []:
@@ -62,12 +69,26 @@ def describe_node(
         ("Architecture", "architecture"),
         ("Container Runtime Version", "containerRuntimeVersion"),
         ("Kubelet Version", "kubeletVersion"),
+        ("Kube-Proxy Version", "kubeProxyVersion"),
     ):
         page.kv(1, label, ni.get(key, ""))
     on_node = [p for p in pods if (p.get("spec") or {}).get("nodeName") == name and pod_is_live(p)]
+    allocatable = st.get("allocatable") or {}
+    _pods(page, on_node, allocatable)
+    _allocated(page, allocatable, on_node)
+    # kubelab's own section last, so everything above lines up exactly as in kubectl.
     _gpus(page, node, on_node)
-    _pods(page, on_node)
-    _allocated(page, st.get("allocatable") or {}, on_node)
+
+
+def lease_section(page: Page, lease: dict[str, Any] | None) -> None:
+    """``Lease:`` (holder, acquire and renew times), between Unschedulable and Conditions."""
+    if lease is None:
+        return
+    spec = lease.get("spec") or {}
+    page.line(0, "Lease:")
+    page.kv(1, "HolderIdentity", spec.get("holderIdentity") or NONE)
+    page.kv(1, "AcquireTime", when(spec.get("acquireTime")))
+    page.kv(1, "RenewTime", when(spec.get("renewTime")))
 
 
 def _gpus(page: Page, node: dict[str, Any], pods: list[dict[str, Any]]) -> None:
@@ -94,10 +115,12 @@ def _gpus(page: Page, node: dict[str, Any], pods: list[dict[str, Any]]) -> None:
     page.aligned_table(1, ["Index", "UUID", "Model", "Memory", "Health", "Pod"], rows)
 
 
-def _pods(page: Page, pods: list[dict[str, Any]]) -> None:
+def _pods(page: Page, pods: list[dict[str, Any]], allocatable: dict[str, Any]) -> None:
     page.line(0, f"Non-terminated Pods:\t({len(pods)} in total)")
     if not pods:
         return
+    cpu_total = cpu_millis(allocatable.get("cpu", 0))
+    mem_total = bytes_value(allocatable.get("memory", 0))
     rows = []
     for p in sorted(pods, key=pod_key):
         req, lim = pod_requests_limits(p)
@@ -105,59 +128,78 @@ def _pods(page: Page, pods: list[dict[str, Any]]) -> None:
             [
                 p["metadata"].get("namespace", ""),
                 p["metadata"].get("name", ""),
-                format_quantity(req.get("cpu", 0) / 1000) if req.get("cpu") else "0",
-                format_quantity(lim.get("cpu", 0) / 1000) if lim.get("cpu") else "0",
-                format_quantity(req.get("memory", 0)) if req.get("memory") else "0",
-                format_quantity(lim.get("memory", 0)) if lim.get("memory") else "0",
+                _cpu_pct(req.get("cpu", 0), cpu_total),
+                _cpu_pct(lim.get("cpu", 0), cpu_total),
+                _mem_pct(req.get("memory", 0), mem_total),
+                _mem_pct(lim.get("memory", 0), mem_total),
                 str(len(pod_gpu_uuids(p))),
                 age(p["metadata"].get("creationTimestamp")),
             ]
         )
-    page.table(
-        1,
-        [
-            "Namespace",
-            "Name",
-            "CPU Requests",
-            "CPU Limits",
-            "Memory Requests",
-            "Memory Limits",
-            "GPUs",
-            "Age",
-        ],
-        rows,
-    )
+    headers = [
+        "Namespace",
+        "Name",
+        "CPU Requests",
+        "CPU Limits",
+        "Memory Requests",
+        "Memory Limits",
+        "GPUs",
+        "Age",
+    ]
+    page.table(1, headers, rows)
 
 
 def _percent(used: int, total: int) -> str:
     return f"{(used * 100 // total) if total else 0}%"
 
 
+def _cpu_pct(millis: int, total: int) -> str:
+    text = format_quantity(Decimal(millis) / 1000) if millis else "0"
+    return f"{text} ({_percent(millis, total)})"
+
+
+def _mem_pct(n: int, total: int) -> str:
+    return f"{format_quantity(n) if n else 0} ({_percent(n, total)})"
+
+
+# Resources kubectl lists under "Allocated resources" before the extended ones.
+_BASE = ("cpu", "memory", "ephemeral-storage")
+
+
 def _allocated(page: Page, allocatable: dict[str, Any], pods: list[dict[str, Any]]) -> None:
-    req_cpu = lim_cpu = req_mem = lim_mem = gpus = 0
+    req_sum: dict[str, int] = {}
+    lim_sum: dict[str, int] = {}
     for p in pods:
         req, lim = pod_requests_limits(p)
-        req_cpu += req.get("cpu", 0)
-        lim_cpu += lim.get("cpu", 0)
-        req_mem += req.get("memory", 0)
-        lim_mem += lim.get("memory", 0)
-        gpus += req.get(GPU_RESOURCE, 0)
-    cpu_total = cpu_millis(allocatable.get("cpu", 0))
-    mem_total = bytes_value(allocatable.get("memory", 0))
+        for k, v in req.items():
+            req_sum[k] = req_sum.get(k, 0) + v
+        for k, v in lim.items():
+            lim_sum[k] = lim_sum.get(k, 0) + v
     page.line(0, "Allocated resources:")
     page.line(1, "(Total limits may be over 100 percent, i.e., overcommitted.)")
     rows = [
         [
             "cpu",
-            f"{format_quantity(req_cpu / 1000) if req_cpu else 0} ({_percent(req_cpu, cpu_total)})",
-            f"{format_quantity(lim_cpu / 1000) if lim_cpu else 0} ({_percent(lim_cpu, cpu_total)})",
+            _cpu_pct(req_sum.get("cpu", 0), cpu_millis(allocatable.get("cpu", 0))),
+            _cpu_pct(lim_sum.get("cpu", 0), cpu_millis(allocatable.get("cpu", 0))),
         ],
         [
             "memory",
-            f"{format_quantity(req_mem) if req_mem else 0} ({_percent(req_mem, mem_total)})",
-            f"{format_quantity(lim_mem) if lim_mem else 0} ({_percent(lim_mem, mem_total)})",
+            _mem_pct(req_sum.get("memory", 0), bytes_value(allocatable.get("memory", 0))),
+            _mem_pct(lim_sum.get("memory", 0), bytes_value(allocatable.get("memory", 0))),
         ],
     ]
-    if allocatable.get(GPU_RESOURCE) is not None or gpus:
-        rows.append([GPU_RESOURCE, str(gpus), str(gpus)])
+    if "ephemeral-storage" in allocatable:
+        total = bytes_value(allocatable["ephemeral-storage"])
+        rows.append(
+            [
+                "ephemeral-storage",
+                _mem_pct(req_sum.get("ephemeral-storage", 0), total),
+                _mem_pct(lim_sum.get("ephemeral-storage", 0), total),
+            ]
+        )
+    for k in sorted(allocatable):
+        if k in _BASE or k == "pods" or k.startswith("hugepages-"):
+            continue
+        rows.append([k, str(req_sum.get(k, 0)), str(lim_sum.get(k, 0))])
     page.table(1, ["Resource", "Requests", "Limits"], rows)

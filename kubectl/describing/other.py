@@ -18,7 +18,9 @@ def describe_service(
     header(page, svc, info, with_created=False)
     page.kv(0, "Selector", format_labels(spec.get("selector")))
     page.kv(0, "Type", spec.get("type") or "ClusterIP")
-    page.kv(0, "IP", spec.get("clusterIP"))
+    page.kv(0, "IP Families", ",".join(spec.get("ipFamilies") or []) or NONE)
+    page.line(0, "IP:", spec.get("clusterIP") or "")
+    page.kv(0, "IPs", ",".join(spec.get("clusterIPs") or []) or NONE)
     for p in spec.get("ports") or []:
         proto = p.get("protocol") or "TCP"
         page.kv(0, "Port", f"{p.get('name') or '<unset>'}  {p.get('port')}/{proto}")

@@ -18,15 +18,16 @@ from kubectl.describing.common import (
 from kubectl.describing.writer import NONE, Page, when
 from kubectl.gpus import pod_gpu_uuids, scheduling_reasons
 from kubectl.printers.age import age
-from kubectl.printers.columns import pod_status
 
 
 def describe_pod(page: Page, pod: dict[str, Any], info: ResourceInfo) -> None:
     m, spec, st = pod.get("metadata") or {}, pod.get("spec") or {}, pod.get("status") or {}
     page.kv(0, "Name", m.get("name"))
     page.kv(0, "Namespace", m.get("namespace"))
-    page.kv(0, "Priority", spec.get("priority", 0))
-    page.kv(0, "Service Account", spec.get("serviceAccountName") or "default")
+    if spec.get("priority") is not None:
+        page.kv(0, "Priority", spec["priority"])
+    if spec.get("serviceAccountName"):
+        page.kv(0, "Service Account", spec["serviceAccountName"])
     node = spec.get("nodeName")
     page.kv(0, "Node", f"{node}/{st.get('hostIP')}" if node and st.get("hostIP") else node)
     page.kv(0, "Start Time", when(st.get("startTime")) if st.get("startTime") else None)
@@ -44,6 +45,13 @@ def describe_pod(page: Page, pod: dict[str, Any], info: ResourceInfo) -> None:
     if st.get("message"):
         page.kv(0, "Message", " ".join(str(st["message"]).split()))
     page.kv(0, "IP", st.get("podIP"))
+    ips = [i.get("ip") for i in st.get("podIPs") or []] or (
+        [st["podIP"]] if st.get("podIP") else []
+    )
+    if ips:
+        page.line(0, "IPs:")
+        for ip in ips:
+            page.kv(1, "IP", ip)
     uuids = pod_gpu_uuids(pod)
     page.kv(0, "GPUs", ", ".join(uuids) if uuids else None)
     ctrl = controlled_by(pod)
@@ -65,8 +73,9 @@ def describe_pod(page: Page, pod: dict[str, Any], info: ResourceInfo) -> None:
         container(page, 1, c, statuses.get(c.get("name"), {}), host_ports)
     conds = st.get("conditions") or []
     if conds:
-        conditions_table(page, 0, conds, ["type", "status"])
+        conditions_table(page, 0, conds, ["type", "status"], padded=2, underline=False)
     volumes(page, 0, spec.get("volumes"))
+    page.kv(0, "QoS Class", st.get("qosClass") or qos_class(pod))
     page.map(0, "Node-Selectors", spec.get("nodeSelector"), sep="=")
     tolerations(page, 0, spec.get("tolerations"))
     if not node:
@@ -84,6 +93,24 @@ def _scheduling(page: Page, pod: dict[str, Any]) -> None:
         page.line(1, f"{node}:", text)
 
 
-def ready_summary(pod: dict[str, Any]) -> str:
-    reason, ready, total, restarts, _ = pod_status(pod)
-    return f"{ready}/{total} {reason}"
+def qos_class(pod: dict[str, Any]) -> str:
+    """Guaranteed, Burstable or BestEffort, by Kubernetes' rules on cpu and memory."""
+    containers = [
+        *((pod.get("spec") or {}).get("containers") or []),
+        *((pod.get("spec") or {}).get("initContainers") or []),
+    ]
+    any_set = False
+    guaranteed = True
+    for c in containers:
+        res = c.get("resources") or {}
+        limits = {k: v for k, v in (res.get("limits") or {}).items() if k in ("cpu", "memory")}
+        requests = {k: v for k, v in (res.get("requests") or {}).items() if k in ("cpu", "memory")}
+        if limits or requests:
+            any_set = True
+        if set(limits) != {"cpu", "memory"} or any(
+            requests.get(k, limits[k]) != limits[k] for k in limits
+        ):
+            guaranteed = False
+    if not any_set:
+        return "BestEffort"
+    return "Guaranteed" if guaranteed else "Burstable"

@@ -59,15 +59,12 @@ def describe_deployment(
     pod_template(page, 0, spec.get("template") or {})
     conds = st.get("conditions") or []
     if conds:
-        conditions_table(page, 0, conds, ["type", "status", "reason"])
+        conditions_table(page, 0, conds, ["type", "status", "reason"], padded=1)
     owned = owned_replicasets(d, replicasets)
     current = revision_of(d)
     new = [rs for rs in owned if revision_of(rs) == current and current]
-    old = [
-        rs
-        for rs in owned
-        if rs not in new and int((rs.get("status") or {}).get("replicas") or 0) > 0
-    ]
+    # In list order (by name), as kubectl prints them.
+    old = sorted((rs for rs in owned if rs not in new), key=lambda rs: rs["metadata"]["name"])
     page.kv(0, "OldReplicaSets", ", ".join(_rs_line(rs) for rs in old) or NONE)
     page.kv(0, "NewReplicaSet", _rs_line(new[0]) if new else NONE)
 
@@ -75,9 +72,12 @@ def describe_deployment(
 def describe_replicaset(
     page: Page, rs: dict[str, Any], info: ResourceInfo, pods: list[dict[str, Any]]
 ) -> None:
-    spec, st = rs.get("spec") or {}, rs.get("status") or {}
-    header(page, rs, info, with_created=False)
+    spec, st, m = rs.get("spec") or {}, rs.get("status") or {}, rs.get("metadata") or {}
+    page.kv(0, "Name", m.get("name"))
+    page.kv(0, "Namespace", m.get("namespace"))
     page.kv(0, "Selector", selector_text(rs))
+    page.map(0, "Labels", m.get("labels"))
+    annotations_section(page, 0, m.get("annotations"))
     ctrl = controlled_by(rs)
     if ctrl:
         page.kv(0, "Controlled By", ctrl)
@@ -88,6 +88,9 @@ def describe_replicaset(
     )
     page.kv(0, "Pods Status", _pod_phases(pods))
     pod_template(page, 0, spec.get("template") or {})
+    conds = st.get("conditions") or []
+    if conds:
+        conditions_table(page, 0, conds, ["type", "status", "reason"], padded=1)
 
 
 def _pod_phases(pods: list[dict[str, Any]]) -> str:

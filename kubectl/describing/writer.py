@@ -41,10 +41,19 @@ class Page:
             else:
                 self.line(level, "", text)
 
-    def table(self, level: int, headers: list[str], rows: list[list[Any]]) -> None:
-        """A small table with a dashed underline, as under ``Events:``."""
+    def table(
+        self,
+        level: int,
+        headers: list[str],
+        rows: list[list[Any]],
+        dashes: list[str] | None = None,
+        underline: bool = True,
+    ) -> None:
+        """A small table with a dashed underline (``dashes`` when kubectl's differ from the
+        headers' lengths, as "----" under "Age"), as under ``Events:``."""
         self.line(level, *headers)
-        self.line(level, *["-" * len(h) for h in headers])
+        if underline:
+            self.line(level, *(dashes or ["-" * len(h) for h in headers]))
         for r in rows:
             self.line(level, *r)
 
@@ -86,19 +95,14 @@ def event_rows(events: list[dict[str, Any]]) -> list[list[str]]:
         when_text = age(last(ev))
         if count > 1:
             when_text = f"{when_text} (x{count} over {age(first)})"
+        # kubectl 1.35 shows the component alone, and the sub-object before the message.
         src = ev.get("source") or {}
-        source = src.get("component") or ev.get("reportingComponent") or ""
-        if src.get("host"):
-            source = f"{source}, {src['host']}" if source else src["host"]
-        rows.append(
-            [
-                ev.get("type") or "",
-                ev.get("reason") or "",
-                when_text,
-                source,
-                " ".join(str(ev.get("message") or "").split()),
-            ]
-        )
+        source = src.get("component") or ev.get("reportingComponent") or "<unknown>"
+        message = " ".join(str(ev.get("message") or "").split())
+        field_path = (ev.get("involvedObject") or {}).get("fieldPath")
+        if field_path:
+            message = f"{field_path}: {message}"
+        rows.append([ev.get("type") or "", ev.get("reason") or "", when_text, source, message])
     return rows
 
 
@@ -110,4 +114,9 @@ def events_section(page: Page, events: list[dict[str, Any]] | None) -> None:
         page.kv(0, "Events", NONE)
         return
     page.line(0, "Events:")
-    page.table(1, ["Type", "Reason", "Age", "From", "Message"], event_rows(events))
+    page.table(
+        1,
+        ["Type", "Reason", "Age", "From", "Message"],
+        event_rows(events),
+        dashes=["----", "------", "----", "----", "-------"],
+    )

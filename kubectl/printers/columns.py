@@ -18,11 +18,20 @@ RowFn = Callable[[dict[str, Any], datetime], Row]
 class Columns:
     """A kind's headers, its ``-o wide`` extra headers and the functions filling them."""
 
-    def __init__(self, headers: list[str], row: RowFn, wide: list[str], wide_row: RowFn) -> None:
+    def __init__(
+        self,
+        headers: list[str],
+        row: RowFn,
+        wide: list[str],
+        wide_row: RowFn,
+        wide_replaces: bool = False,
+    ) -> None:
         self.headers = headers
         self.row = row
         self.wide = wide
         self.wide_row = wide_row
+        # Events put their extra columns in the middle: ``wide`` is then the whole row.
+        self.wide_replaces = wide_replaces
 
 
 def _meta(obj: dict[str, Any]) -> dict[str, Any]:
@@ -430,16 +439,18 @@ def lease_row(lease: dict[str, Any], at: datetime) -> Row:
 # ----- events ---------------------------------------------------------------------------
 
 
+def _first_seen(ev: dict[str, Any], at: datetime) -> str:
+    return age(ev.get("firstTimestamp") or ev.get("eventTime"), at)
+
+
 def event_last_seen(ev: dict[str, Any], at: datetime) -> str:
-    """``5m`` or, for repeated events, ``5m (x3 over 10m)``."""
-    last = ev.get("lastTimestamp") or ev.get("eventTime") or ev.get("firstTimestamp")
-    last = last or _meta(ev).get("creationTimestamp")
-    first = ev.get("firstTimestamp") or ev.get("eventTime") or last
-    count = _int(ev.get("count"), 1)
-    text = age(last, at)
-    if count > 1:
-        text += f" (x{count} over {age(first, at)})"
-    return text
+    """kubectl's LAST SEEN: the last timestamp (else the first, else the series')."""
+    series = ev.get("series") or {}
+    if series.get("lastObservedTime"):
+        return age(series["lastObservedTime"], at)
+    if ev.get("lastTimestamp"):
+        return age(ev["lastTimestamp"], at)
+    return _first_seen(ev, at)
 
 
 def event_object(ev: dict[str, Any]) -> str:
@@ -459,12 +470,21 @@ def event_row(ev: dict[str, Any], at: datetime) -> Row:
 
 def event_wide(ev: dict[str, Any], at: datetime) -> Row:
     src = ev.get("source") or {}
-    source = ", ".join(x for x in (src.get("component"), src.get("host")) if x)
+    component = src.get("component") or ev.get("reportingComponent") or ""
+    host = src.get("host") or ev.get("reportingInstance") or ""
+    source = f"{component}, {host}" if component and host else component or "<unknown>"
+    series = ev.get("series") or {}
+    count = _int(series.get("count") if series else ev.get("count"), 1) or 1
     return [
+        event_last_seen(ev, at),
+        ev.get("type") or "",
+        ev.get("reason") or "",
+        event_object(ev),
         (ev.get("involvedObject") or {}).get("fieldPath") or "",
         source,
-        age(ev.get("firstTimestamp") or ev.get("eventTime"), at),
-        str(_int(ev.get("count"), 1)),
+        " ".join(str(ev.get("message") or "").split()),
+        _first_seen(ev, at),
+        str(count),
         _meta(ev).get("name", ""),
     ]
 
@@ -520,8 +540,20 @@ COLUMNS: dict[str, Columns] = {
     "Event": Columns(
         ["LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"],
         event_row,
-        ["SUBOBJECT", "SOURCE", "FIRST SEEN", "COUNT", "NAME"],
+        [
+            "LAST SEEN",
+            "TYPE",
+            "REASON",
+            "OBJECT",
+            "SUBOBJECT",
+            "SOURCE",
+            "MESSAGE",
+            "FIRST SEEN",
+            "COUNT",
+            "NAME",
+        ],
         event_wide,
+        wide_replaces=True,
     ),
 }
 
@@ -553,7 +585,10 @@ def build_rows(
     ``-o wide`` and LABELS columns and a ``kind/`` prefix on names (several kinds)."""
     at = at or now()
     cols = columns_for(kind)
-    headers = list(cols.headers) + (list(cols.wide) if wide else [])
+    if wide and cols.wide_replaces:
+        headers = list(cols.wide)
+    else:
+        headers = list(cols.headers) + (list(cols.wide) if wide else [])
     if with_namespace:
         headers.insert(0, "NAMESPACE")
     if show_labels:
@@ -561,11 +596,12 @@ def build_rows(
     name_idx = name_column_index(kind)
     rows: list[Row] = []
     for obj in objects:
-        row = cols.row(obj, at)
+        if wide and cols.wide_replaces:
+            row = cols.wide_row(obj, at)
+        else:
+            row = cols.row(obj, at) + (cols.wide_row(obj, at) if wide else [])
         if name_prefix and name_idx is not None:
             row[name_idx] = name_prefix + row[name_idx]
-        if wide:
-            row += cols.wide_row(obj, at)
         if with_namespace:
             row.insert(0, _meta(obj).get("namespace") or "")
         if show_labels:

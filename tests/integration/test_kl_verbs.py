@@ -158,10 +158,14 @@ def test_scale_set_image_label_annotate_rollout_verbs(k: Kl, tmp_path: Path) -> 
 def test_delete_forms(k: Kl, tmp_path: Path) -> None:
     for name, app in (("d1", "a"), ("d2", "a"), ("d3", "b"), ("d4", "c")):
         k("apply", "-f", "-", stdin=yaml.safe_dump(pod_manifest(name, labels={"app": app}))).ok()
-    assert k("delete", "pod", "d1").ok().out == 'pod "d1" deleted\n'
-    assert k("delete", "pods", "-l", "app=a").ok().out == 'pod "d2" deleted\n'
+    assert k("delete", "pod", "d1").ok().out == f'pod "d1" deleted from {k.ns} namespace\n'
+    assert (
+        k("delete", "pods", "-l", "app=a").ok().out == f'pod "d2" deleted from {k.ns} namespace\n'
+    )
     f = write(tmp_path, "d3.yaml", yaml.safe_dump(pod_manifest("d3")))
-    assert k("delete", "-f", f, "--wait=false").ok().out == 'pod "d3" deleted\n'
+    assert (
+        k("delete", "-f", f, "--wait=false").ok().out == f'pod "d3" deleted from {k.ns} namespace\n'
+    )
     assert k("delete", "pod", "d3").one_error_line() == 'error: pods "d3" not found'
     assert k("delete", "pods", "--all", "-o", "name").ok().out == "pod/d4\n"
     assert k.c.list("pods", k.ns)["items"] == []

@@ -216,12 +216,33 @@ def test_workload_and_service_rows() -> None:
     }
     assert build_rows("Event", [ev], at=AT)[1] == [
         [
-            "60s (x3 over 10m)",
+            "60s",
             "Warning",
             "FailedScheduling",
             "pod/p",
             "0/2 nodes are available: 2 Insufficient nvidia.com/gpu.",
         ]
+    ]
+    headers, rows = build_rows("Event", [ev], wide=True, at=AT)
+    assert headers == [
+        "LAST SEEN",
+        "TYPE",
+        "REASON",
+        "OBJECT",
+        "SUBOBJECT",
+        "SOURCE",
+        "MESSAGE",
+        "FIRST SEEN",
+        "COUNT",
+        "NAME",
+    ]
+    assert rows[0][4:] == [
+        "",
+        "<unknown>",
+        "0/2 nodes are available: 2 Insufficient nvidia.com/gpu.",
+        "10m",
+        "3",
+        "e1",
     ]
 
 
