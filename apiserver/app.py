@@ -81,7 +81,7 @@ class ApiServer:
         self.store.stop()
 
     async def dispatch(self, request: Request) -> Response:
-        path = request.url.path
+        path = request.scope["path"]  # request.url would parse and rebuild the whole URL
         try:
             user: User | None = None
             if path not in PUBLIC_PATHS:

@@ -186,8 +186,10 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:
         print(f"kubelab apiserver: cannot open the store {db_url}: {exc}", file=sys.stderr)
         return 1
+    from apiserver.asgi import DirectDispatch
+
     uv = uvicorn.Config(
-        app,
+        DirectDispatch(app),
         host=args.listen,
         port=args.port,
         ssl_certfile=str(cert),
@@ -200,6 +202,7 @@ def main(argv: list[str] | None = None) -> int:
         timeout_keep_alive=30,
         timeout_graceful_shutdown=2,
         lifespan="on",
+        proxy_headers=False,  # no proxy in front: skip parsing X-Forwarded-* on every request
     )
     server = uvicorn.Server(uv)
     server.run()
