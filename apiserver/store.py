@@ -90,6 +90,14 @@ _GET_STMT = sa.select(objects_table.c.data).where(
     objects_table.c.name == sa.bindparam("n"),
 )
 
+_DEL_SQL = "DELETE FROM objects WHERE resource = ? AND namespace = ? AND name = ?"
+_INS_OBJ_SQL = (
+    "INSERT INTO objects (resource, namespace, name, rv, node, data) VALUES (?, ?, ?, ?, ?, ?)"
+)
+_INS_CHANGE_SQL = (
+    "INSERT INTO changes (rv, resource, namespace, name, type, data) VALUES (?, ?, ?, ?, ?, ?)"
+)
+
 
 class StorageError(ApiError):
     """The database refused a write (full disk, lost connection)."""
@@ -161,6 +169,7 @@ class Store:
         # SQLite: one DBAPI connection held for reads on the event loop (WAL: readers see
         # every committed write and never block the writer).
         self._sqlite_reader: Any = None
+        self._sqlite_writer: tuple[Any, Any] | None = None  # opened by the writer thread
         if self.engine.dialect.name == "sqlite":
             self._sqlite_fairy = self.engine.raw_connection()
             self._sqlite_reader = self._sqlite_fairy.driver_connection
@@ -178,6 +187,9 @@ class Store:
             self._queue.put(None)
             self._writer.join(timeout=10)
             self._writer = None
+        if self._sqlite_writer is not None:
+            self._sqlite_writer[0].close()
+            self._sqlite_writer = None
         if self._sqlite_reader is not None:
             self._sqlite_reader = None
             self._sqlite_fairy.close()
@@ -368,6 +380,9 @@ class Store:
                     "data": e.data,
                 }
             )
+        if self._sqlite_reader is not None:
+            self._commit_sqlite(changes, last)
+            return
         t = objects_table
         dels = [{"b_resource": k[0], "b_namespace": k[1], "b_name": k[2]} for k in last]
         ups = [v for v in last.values() if v is not None]
@@ -383,6 +398,42 @@ class Store:
             if ups:
                 conn.execute(t.insert(), ups)
             conn.execute(changes_table.insert(), changes)
+
+    def _commit_sqlite(
+        self,
+        changes: list[dict[str, Any]],
+        last: dict[tuple[str, str, str], dict[str, Any] | None],
+    ) -> None:
+        """The same transaction as ``_commit`` through the writer's own DBAPI connection:
+        SQLAlchemy's per-batch statement handling cost as much as the writes themselves."""
+        if self._sqlite_writer is None:
+            fairy = self.engine.raw_connection()
+            con = fairy.driver_connection
+            con.isolation_level = None  # BEGIN and COMMIT are ours
+            self._sqlite_writer = (fairy, con)
+        con = self._sqlite_writer[1]
+        con.execute("BEGIN")
+        try:
+            con.executemany(_DEL_SQL, list(last))
+            ups = [
+                (v["resource"], v["namespace"], v["name"], v["rv"], v["node"], v["data"])
+                for v in last.values()
+                if v is not None
+            ]
+            if ups:
+                con.executemany(_INS_OBJ_SQL, ups)
+            con.executemany(
+                _INS_CHANGE_SQL,
+                [
+                    (c["rv"], c["resource"], c["namespace"], c["name"], c["type"], c["data"])
+                    for c in changes
+                ],
+            )
+            con.execute("COMMIT")
+        except BaseException:
+            if con.in_transaction:
+                con.execute("ROLLBACK")
+            raise
 
     def _finish(self, batch: list[_PendingWrite], error: BaseException | None) -> None:
         """On the loop: resolve futures, drop overlay entries, publish events."""
