@@ -671,8 +671,8 @@ class PodWorker:
     # -- termination ---------------------------------------------------------------------
 
     async def terminate(self) -> None:
-        """Stop every container (SIGTERM, grace, SIGKILL), finish the deletion in the API,
-        then remove the containers and the pod's volumes."""
+        """Stop every container (SIGTERM, grace, SIGKILL), remove them, finish the deletion
+        in the API, then remove the pod's volumes."""
         rt = self.ctx.runtime
         for t in self.tracks.values():
             t.stop_probes()
@@ -695,10 +695,12 @@ class PodWorker:
         for r in results:
             if isinstance(r, Exception):
                 log.warning("pod %s: stop failed: %s", self.key, r)
-        if not self.deleted:
-            await self._finish_deletion()
+        # Remove the containers before the object goes: once a user sees the pod gone,
+        # nothing of it is left on the node.
         for info in listed:
             await self._remove(info)
+        if not self.deleted:
+            await self._finish_deletion()
         await asyncio.to_thread(remove_pod_dir, self.ctx.config.root_dir, self.uid)
         if self.host_ports:
             self.ctx.host_ports_in_use.difference_update(self.host_ports.values())

@@ -140,11 +140,22 @@ class Cluster:
 
         return wait_for(ok, timeout, f"{name} Running and Ready")
 
-    def containers(self, pod: str, all: bool = True) -> list[Any]:
-        return self.docker.containers.list(
-            all=all,
+    def containers(self, pod: str) -> list[Any]:
+        """The pod's containers on this node (ones removed while we look are skipped: the
+        SDK's own list would fail on them)."""
+        import docker.errors
+
+        rows = self.docker.api.containers(
+            all=True,
             filters={"label": [f"io.kubelab.pod.name={pod}", f"io.kubelab.node={self.node}"]},
         )
+        out = []
+        for r in rows:
+            try:
+                out.append(self.docker.containers.get(r["Id"]))
+            except docker.errors.NotFound:
+                pass
+        return out
 
     def delete(self, name: str, wait: bool = False) -> None:
         try:
@@ -483,7 +494,7 @@ def test_kubelet_kill9_restart_adopts_and_cleans_up(cluster: Cluster) -> None:
     cluster.start_kubelet()
 
     def doomed_removed() -> bool:
-        return not any(c.id in doomed_ids for c in cluster.docker.containers.list(all=True))
+        return not any(r["Id"] in doomed_ids for r in cluster.docker.api.containers(all=True))
 
     wait_for(doomed_removed, 20, "orphan container removed")
     time.sleep(2)
@@ -496,3 +507,24 @@ def test_kubelet_kill9_restart_adopts_and_cleans_up(cluster: Cluster) -> None:
     assert cluster.api.log("survivor", NS) == ""
     cluster.delete("survivor", wait=True)
     assert cluster.containers("survivor") == []
+
+
+def test_follow_logs_and_exec_through_the_api(cluster: Cluster) -> None:
+    cluster.create(
+        cluster.pod("ticker", "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.3; done")
+    )
+    cluster.wait_phase("ticker", "Running")
+    lines = []
+    for line in cluster.api.stream_log("ticker", NS):
+        lines.append(line.rstrip("\n"))
+        if len(lines) == 4:
+            break
+    assert lines == ["tick 0", "tick 1", "tick 2", "tick 3"]
+    r = cluster.api.request(
+        "POST",
+        f"/api/v1/namespaces/{NS}/pods/ticker/exec",
+        json={"command": ["sh", "-c", "echo out; echo err >&2; exit 7"]},
+    )
+    body = r.json()
+    assert (body["stdout"], body["stderr"], body["exitCode"]) == ("out\n", "err\n", 7)
+    cluster.delete("ticker")
