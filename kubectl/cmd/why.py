@@ -50,7 +50,6 @@ def explain_pending(
 ) -> list[str]:
     """Lines explaining why ``pod`` is not placed: the scheduler's summary, each node's
     reasons, each GPU's, the PodScheduled condition and the FailedScheduling events."""
-    m = pod.get("metadata") or {}
     lines = [f"pod {pod_key(pod)} is Pending: not scheduled yet"]
     want = pod_gpu_request(pod)
     if want:
@@ -106,7 +105,6 @@ def explain_pending(
         lines.append(
             "there are no nodes in the cluster: start a kubelet (`kubelab kubelet` or `kubelab up`)"
         )
-    _ = m
     return lines
 
 
