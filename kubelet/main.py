@@ -181,10 +181,6 @@ def resolve_options(args: argparse.Namespace) -> Options:
         kubeconfig = str(home / "kubeconfig")
     secret_path = Path(args.kubelet_secret_file or home / "kubelet-secret").expanduser()
     secret = secret_path.read_text().strip() if secret_path.exists() else None
-    if secret is None:
-        log.warning(
-            "no kubelet secret at %s: the log server will refuse every request", secret_path
-        )
     root_base = args.root_dir.expanduser() if args.root_dir else home / "kubelet"
     return Options(args, home, kubeconfig, secret, root_base)
 
@@ -212,6 +208,11 @@ async def run(opts: Options, stop: asyncio.Event | None = None) -> int:
     args = opts.args
     stop = stop or asyncio.Event()
     runtime = await make_runtime(args)
+    if opts.secret is None:
+        log.warning(
+            "no kubelet secret (--kubelet-secret-file): the log server will refuse "
+            "every request, so `kl logs` cannot work"
+        )
     client = AsyncClient.from_kubeconfig(opts.kubeconfig)
     names = (
         [f"{args.node_name}-{i}" for i in range(args.hollow)] if args.hollow else [args.node_name]

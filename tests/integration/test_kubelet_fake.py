@@ -442,3 +442,29 @@ def test_log_server_refuses_requests_without_the_secret(shared_apiserver: ApiSer
         assert r.status_code == 404 and r.json()["kind"] == "Status"
     finally:
         kubelet.stop()
+
+
+def test_unreachable_docker_is_one_clear_line_and_exit_1(tmp_path: Path) -> None:
+    import subprocess
+
+    from tests.harness import kubelab_cmd
+
+    proc = subprocess.run(
+        kubelab_cmd(
+            "kubelet",
+            "--docker-host",
+            f"unix://{tmp_path}/no-docker.sock",
+            "--home",
+            str(tmp_path),
+            "--port",
+            "0",
+        ),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=str(Path(__file__).resolve().parents[2]),
+    )
+    assert proc.returncode == 1
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, proc.stderr
+    assert "cannot reach the Docker engine" in lines[0] and "--runtime fake" in lines[0]
