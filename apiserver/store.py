@@ -67,6 +67,7 @@ class Event:
     name: str
     data: bytes  # the object's JSON, resourceVersion included
     _obj: dict[str, Any] | None = field(default=None, repr=False)
+    line: bytes | None = field(default=None, repr=False)  # the watch line, built once
 
     @property
     def obj(self) -> dict[str, Any]:

@@ -54,33 +54,59 @@ class WatchHub:
     def __init__(self, store: Store) -> None:
         self.store = store
         self._by_resource: dict[str, set[Watcher]] = {}
+        # Pod watchers with an exact spec.nodeName selector (kubelets), by node name.
+        self._by_node: dict[str, dict[str, set[Watcher]]] = {}
         store.add_listener(self._publish)
 
     @property
     def count(self) -> int:
-        return sum(len(s) for s in self._by_resource.values())
+        return sum(len(s) for s in self._by_resource.values()) + sum(
+            len(ws) for nodes in self._by_node.values() for ws in nodes.values()
+        )
 
     def _publish(self, events: list[Event]) -> None:
         for ev in events:
             watchers = self._by_resource.get(ev.resource)
-            if not watchers:
+            if watchers:
+                self._offer(ev, watchers)
+            by_node = self._by_node.get(ev.resource)
+            if by_node:
+                # Only the watchers of this pod's node can match (one per kubelet).
+                node = (ev.obj.get("spec") or {}).get("nodeName") or ""
+                targets = by_node.get(str(node))
+                if targets:
+                    self._offer(ev, targets)
+
+    @staticmethod
+    def _offer(ev: Event, watchers: set[Watcher]) -> None:
+        for w in watchers:
+            if w.overflowed or not w.wants(ev):
                 continue
-            for w in watchers:
-                if w.overflowed or not w.wants(ev):
-                    continue
-                if w.queue.qsize() >= MAX_QUEUED:
-                    w.overflowed = True
-                    w.queue.put_nowait(None)
-                    continue
-                w.queue.put_nowait(ev)
+            if w.queue.qsize() >= MAX_QUEUED:
+                w.overflowed = True
+                w.queue.put_nowait(None)
+                continue
+            w.queue.put_nowait(ev)
 
     def register(self, w: Watcher) -> None:
-        self._by_resource.setdefault(w.resource, set()).add(w)
+        node = w.fields.exact("spec.nodeName") if w.fields is not None else None
+        if node is not None and w.resource == "/pods":
+            self._by_node.setdefault(w.resource, {}).setdefault(node, set()).add(w)
+        else:
+            self._by_resource.setdefault(w.resource, set()).add(w)
 
     def unregister(self, w: Watcher) -> None:
         s = self._by_resource.get(w.resource)
         if s is not None:
             s.discard(w)
+        node = w.fields.exact("spec.nodeName") if w.fields is not None else None
+        by_node = self._by_node.get(w.resource)
+        if node is not None and by_node:
+            ws = by_node.get(node)
+            if ws is not None:
+                ws.discard(w)
+                if not ws:
+                    del by_node[node]
 
     def backlog(self, w: Watcher, rv: int) -> list[Event]:
         """Events after ``rv`` that ``w`` wants, from memory or the log; 410 if compacted."""
@@ -118,6 +144,15 @@ def event_line(etype: str, data: bytes) -> bytes:
     return b'{"type":"' + etype.encode() + b'","object":' + data + b"}\n"
 
 
+def _shared_line(etype: str, data: bytes, ev: Event | None) -> bytes:
+    """The plain watch line, built once per event and shared by every watcher."""
+    if ev is None:
+        return event_line(etype, data)
+    if ev.line is None:
+        ev.line = event_line(etype, data)
+    return ev.line
+
+
 def bookmark_line(kind: str, api_version: str, rv: int, initial_end: bool = False) -> bytes:
     meta: dict[str, Any] = {"resourceVersion": str(rv)}
     if initial_end:
@@ -144,7 +179,7 @@ async def stream(
     ``w`` must already be registered, so nothing published after ``start_rv`` is missed;
     events at or below the last revision sent are skipped, so nothing is sent twice.
     """
-    line = render or (lambda t, d, _e: event_line(t, d))
+    line = render or _shared_line
     last = start_rv
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
@@ -162,9 +197,13 @@ async def stream(
             if remaining <= 0:
                 return
             try:
-                got: Event | None = await asyncio.wait_for(
-                    w.queue.get(), min(remaining, bookmark_every)
-                )
+                got: Event | None
+                if w.queue.empty():
+                    # asyncio.timeout, not wait_for: no extra task per event and watcher
+                    async with asyncio.timeout(min(remaining, bookmark_every)):
+                        got = await w.queue.get()
+                else:
+                    got = w.queue.get_nowait()
             except TimeoutError:
                 if bookmarks and loop.time() < deadline:
                     yield bookmark_line(kind, api_version, max(last, hub.store.committed_rv))
