@@ -1,11 +1,12 @@
 """Scheduler throughput, scheduler_perf's way (SchedulingBasic and an extended-resource
 variant), apiserver included.
 
-For each variant: a fresh apiserver (SQLite); ``--nodes`` Node objects (a quarter with 8
-simulated GPUs in ``status.gpus`` and ``nvidia.com/gpu`` allocatable), created
-concurrently through the AsyncClient; ``--init-pods`` pods already placed (created with
-``spec.nodeName``); ``--pods`` pending pods created up front; then a ``kubelab
-scheduler`` process is started and the bench samples its
+Once: an apiserver (SQLite) gets ``--nodes`` Node objects (a quarter with 8 simulated
+GPUs in ``status.gpus`` and ``nvidia.com/gpu`` allocatable) and ``--init-pods`` pods
+already placed (created with ``spec.nodeName``), created concurrently through the
+AsyncClient; it is stopped and its home kept. Each variant starts an apiserver on a copy
+of that home, creates ``--pods`` pending pods up front, then starts a ``kubelab
+scheduler`` process and the bench samples its
 ``scheduler_schedule_attempts_total{result="scheduled"}`` counter — Bindings the
 apiserver answered 201, i.e. persisted — once per second until every pod is bound.
 Reported: average pods/s (pods / time from first to last bind) and the p50/p90/p99 of
@@ -93,9 +94,10 @@ async def run_concurrently(jobs: list[Any], concurrency: int) -> None:
 
 
 async def populate(
-    srv: ApiServer, args: argparse.Namespace, gpu_percent: float
+    srv: ApiServer, args: argparse.Namespace, gpu_percent: float | None
 ) -> dict[str, float]:
-    """Create nodes, placed pods and pending pods; returns how long each step took."""
+    """With ``gpu_percent`` None: create the nodes and the placed pods. Otherwise: create
+    the pending pods, ``gpu_percent`` % of them asking for a GPU. Returns step timings."""
     times: dict[str, float] = {}
     async with AsyncClient.from_kubeconfig(str(srv.kubeconfig)) as c:
         gpu_nodes = int(args.nodes * args.gpu_node_fraction)
@@ -110,35 +112,35 @@ async def populate(
 
             return job
 
-        t = time.perf_counter()
-        await run_concurrently([make_node(i) for i in range(args.nodes)], args.concurrency)
-        times["nodes_s"] = time.perf_counter() - t
-
-        # Placed pods go on non-GPU nodes, round robin, as a scheduler would spread them.
-        cpu_nodes = [f"node-{i:05d}" for i in range(gpu_nodes, args.nodes)] or ["node-00000"]
-
         def make_pod(name: str, gpu: bool, node: str = "") -> Any:
             async def job() -> None:
                 await c.create("pods", pod_body(name, gpu, node), "default")
 
             return job
 
-        t = time.perf_counter()
-        await run_concurrently(
-            [
-                make_pod(f"init-{i}", False, cpu_nodes[i % len(cpu_nodes)])
-                for i in range(args.init_pods)
-            ],
-            args.concurrency,
-        )
-        times["init_pods_s"] = time.perf_counter() - t
-        every = round(100 / gpu_percent) if gpu_percent else 0
-        t = time.perf_counter()
-        await run_concurrently(
-            [make_pod(f"pod-{i}", bool(every) and i % every == 0) for i in range(args.pods)],
-            args.concurrency,
-        )
-        times["pending_pods_s"] = time.perf_counter() - t
+        if gpu_percent is None:
+            t = time.perf_counter()
+            await run_concurrently([make_node(i) for i in range(args.nodes)], args.concurrency)
+            times["nodes_s"] = time.perf_counter() - t
+            # Placed pods go on non-GPU nodes, round robin, as a scheduler would spread them.
+            cpu_nodes = [f"node-{i:05d}" for i in range(gpu_nodes, args.nodes)] or ["node-00000"]
+            t = time.perf_counter()
+            await run_concurrently(
+                [
+                    make_pod(f"init-{i}", False, cpu_nodes[i % len(cpu_nodes)])
+                    for i in range(args.init_pods)
+                ],
+                args.concurrency,
+            )
+            times["init_pods_s"] = time.perf_counter() - t
+        else:
+            every = round(100 / gpu_percent) if gpu_percent else 0
+            t = time.perf_counter()
+            await run_concurrently(
+                [make_pod(f"pod-{i}", bool(every) and i % every == 0) for i in range(args.pods)],
+                args.concurrency,
+            )
+            times["pending_pods_s"] = time.perf_counter() - t
     return times
 
 
@@ -277,31 +279,45 @@ async def verify(srv: ApiServer, args: argparse.Namespace) -> Obj:
     }
 
 
-def run_variant(args: argparse.Namespace, name: str, gpu_percent: float) -> Obj:
-    home = Path(tempfile.mkdtemp(prefix=f"kl-bench-{name}-"))
-    srv = start_apiserver(home / "home")
+def build_base(args: argparse.Namespace, workdir: Path) -> tuple[Path, dict[str, float]]:
+    """Nodes and placed pods, created once; each variant starts from a copy of this home."""
+    base = workdir / "base" / "home"
+    srv = start_apiserver(base)
     try:
-        print(
-            f"[{name}] populating {args.nodes} nodes, {args.init_pods} placed pods, {args.pods} pending pods",
-            flush=True,
-        )
+        print(f"populating {args.nodes} nodes and {args.init_pods} placed pods", flush=True)
+        times = asyncio.run(populate(srv, args, None))
+        print(f"populated in {sum(times.values()):.1f}s {times}", flush=True)
+    finally:
+        srv.stop()
+    return base, times
+
+
+def run_variant(
+    args: argparse.Namespace, name: str, gpu_percent: float, base: Path, workdir: Path
+) -> Obj:
+    home = workdir / name / "home"
+    shutil.copytree(base, home)
+    srv = start_apiserver(home)
+    try:
         times = asyncio.run(populate(srv, args, gpu_percent))
-        print(f"[{name}] populated in {sum(times.values()):.1f}s {times}", flush=True)
+        print(
+            f"[{name}] {args.pods} pending pods created in {sum(times.values()):.1f}s", flush=True
+        )
         args.variant_name = name
         result = measure(srv, args)
         result["verify"] = asyncio.run(verify(srv, args))
         result["populate"] = {k: round(v, 1) for k, v in times.items()}
         result["gpu_pod_percent"] = gpu_percent
         print(
-            f"[{name}] avg {result['pods_per_second_avg']} pods/s, p50 {result['pods_per_second_p50']}, "
-            f"p90 {result['pods_per_second_p90']}, p99 {result['pods_per_second_p99']} "
-            f"over {result['duration_s']}s; {result['verify']}",
+            f"[{name}] avg {result['pods_per_second_avg']} pods/s, "
+            f"p50 {result['pods_per_second_p50']}, p90 {result['pods_per_second_p90']}, "
+            f"p99 {result['pods_per_second_p99']} over {result['duration_s']}s; {result['verify']}",
             flush=True,
         )
         return result
     finally:
         srv.stop()
-        shutil.rmtree(home, ignore_errors=True)
+        shutil.rmtree(home.parent, ignore_errors=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -349,9 +365,15 @@ def main(argv: list[str] | None = None) -> int:
         "targets": {"basic_avg_pods_per_second": 1500, "gpu_avg_pods_per_second": 500},
         "variants": {},
     }
-    for name in [v.strip() for v in args.variants.split(",") if v.strip()]:
-        gpu_percent = args.gpu_percent if name == "gpu" else 0.0
-        results["variants"][name] = run_variant(args, name, gpu_percent)
+    workdir = Path(tempfile.mkdtemp(prefix="kl-bench-sched-"))
+    try:
+        base, times = build_base(args, workdir)
+        results["populate_cluster"] = {k: round(v, 1) for k, v in times.items()}
+        for name in [v.strip() for v in args.variants.split(",") if v.strip()]:
+            gpu_percent = args.gpu_percent if name == "gpu" else 0.0
+            results["variants"][name] = run_variant(args, name, gpu_percent, base, workdir)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".json.tmp")
