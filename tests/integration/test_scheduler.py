@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.request
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from tests.harness import ApiServer, Component
+from tests.harness import ApiServer, Component, free_port
 from tests.unit.sched_world import node as node_obj
 from tests.unit.sched_world import pod as pod_obj
 
@@ -57,8 +58,8 @@ def bound_to(c: Any, name: str) -> str:
     return get_pod(c, name)["spec"].get("nodeName") or ""
 
 
-def start_scheduler(srv: ApiServer) -> Component:
-    return srv.component_proc("scheduler", "--metrics-port", "0").start()
+def start_scheduler(srv: ApiServer, metrics_port: int = 0) -> Component:
+    return srv.component_proc("scheduler", "--metrics-port", str(metrics_port)).start()
 
 
 @pytest.fixture
@@ -66,6 +67,11 @@ def scheduler(apiserver: ApiServer) -> Any:
     comp = start_scheduler(apiserver)
     yield comp
     comp.stop()
+
+
+def scrape(port: int) -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+        return str(r.read().decode())
 
 
 def live_gpu_holders(c: Any) -> dict[tuple[str, str], list[str]]:
@@ -80,9 +86,20 @@ def live_gpu_holders(c: Any) -> dict[tuple[str, str], list[str]]:
     return holders
 
 
-def test_placements_by_resources_gpus_selectors_affinity_and_taints(
-    apiserver: ApiServer, scheduler: Component
-) -> None:
+def test_placements_by_resources_gpus_selectors_affinity_and_taints(apiserver: ApiServer) -> None:
+    port = free_port()
+    scheduler = start_scheduler(apiserver, port)
+    try:
+        _placements(apiserver, scheduler)
+        wait_for("metrics", lambda: 'result="scheduled"} 4' in scrape(port), sched=scheduler)
+        text = scrape(port)
+        assert "scheduler_scheduling_duration_seconds_count 4" in text
+        assert 'scheduler_pending_pods{queue="active"} 0' in text
+    finally:
+        scheduler.stop()
+
+
+def _placements(apiserver: ApiServer, scheduler: Component) -> None:
     c = apiserver.client()
     add_node(c, "cpu-1", cpu="2")
     add_node(
