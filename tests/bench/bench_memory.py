@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -160,6 +161,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             c.stop()
         srv.stop()
         res.write()
+        shutil.rmtree(wd, ignore_errors=True)
     return res.as_dict()
 
 

@@ -46,6 +46,12 @@ def discover() -> list[str]:
 def run_one(name: str, out: Path, quick: bool) -> int:
     """In the child process: run module ``bench_<name>`` and make sure ``out`` holds its result."""
     os.environ["KUBELAB_BENCH_OUT"] = str(out)
+
+    def _terminate(_sig: int, _frame: Any) -> None:
+        # SIGTERM from the runner at the budget: unwind, so `finally` stops the servers
+        raise SystemExit(143)
+
+    signal.signal(signal.SIGTERM, _terminate)
     mod = importlib.import_module(f"tests.bench.bench_{name}")
     args = argparse.Namespace(quick=quick, out=out)
     if hasattr(mod, "run"):
@@ -104,18 +110,40 @@ def launch(name: str, timeout: float, quick: bool, logdir: Path) -> dict[str, An
     return result
 
 
-def _kill_group(proc: subprocess.Popen[bytes]) -> None:
-    """Stop the module and everything it started (its own session/process group)."""
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            proc.wait(10)
-            return
-        except subprocess.TimeoutExpired:
+def _descendants(pid: int) -> list[int]:
+    """Every live process below ``pid`` (servers started in their own sessions included)."""
+    children: dict[int, list[int]] = {}
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
             continue
+        try:
+            ppid = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(d.name))
+    out, todo = [], [pid]
+    while todo:
+        for c in children.get(todo.pop(), []):
+            out.append(c)
+            todo.append(c)
+    return out
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    """Stop the module: SIGTERM (its `finally` blocks stop what it started), then SIGKILL
+    whatever is left below it, by process id."""
+    below = _descendants(proc.pid)
+    proc.terminate()
+    try:
+        proc.wait(25)
+    except subprocess.TimeoutExpired:
+        pass
+    for pid in [proc.pid, *below]:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+    proc.wait(10)
 
 
 def _scheduler_lines(result: dict[str, Any]) -> list[dict[str, Any]]:
