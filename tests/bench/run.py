@@ -62,7 +62,9 @@ def run_one(name: str, out: Path, quick: bool) -> int:
         return 0
     if hasattr(mod, "main"):
         # main(argv) modules read a quick run from $KUBELAB_BENCH_QUICK (set by launch)
-        rc = mod.main([])
+        src = Path(mod.__file__ or "").read_text()
+        # a module with its own --out flag is told where this run's result goes
+        rc = mod.main(["--out", str(out)] if '"--out"' in src else [])
         return int(rc or 0)
     raise SystemExit(f"tests/bench/bench_{name}.py has neither run(args) nor main(argv)")
 
@@ -77,6 +79,7 @@ def launch(name: str, timeout: float, quick: bool, logdir: Path) -> dict[str, An
         cmd.append("--quick")
     log_path = logdir / f"{name}.log"
     t0 = time.monotonic()
+    started_wall = time.time()
     status = "ok"
     print(f"== {name} (budget {timeout:.0f}s, log {log_path})", flush=True)
     with open(log_path, "wb") as log:
@@ -95,7 +98,9 @@ def launch(name: str, timeout: float, quick: bool, logdir: Path) -> dict[str, An
             _kill_group(proc)
     took = time.monotonic() - t0
     result: dict[str, Any] = {"name": name, "lines": [], "failures": [], "notes": []}
-    if out.exists():
+    if out.exists() and out.stat().st_mtime < started_wall:
+        status += "; its result file predates this run (ignored)"
+    elif out.exists():
         try:
             result = json.loads(out.read_text())
         except ValueError as exc:
