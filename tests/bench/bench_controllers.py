@@ -208,6 +208,8 @@ def bench_rolling_docker(res: Results) -> None:
         kubelet.stop(30)
         cl.stop()
     swarm_s, swarm_note = _swarm_update()
+    if swarm_s is None:
+        res.note(f"Docker Swarm comparison not measured: {swarm_note}")
     res.add(
         "rolling update of 10 replicas with a readiness probe on Docker (25 %/25 %)",
         round(kl_s, 2),
