@@ -3,6 +3,7 @@ identity and the tunables (backoffs, resync period)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,6 +41,9 @@ class NodeContext:
     restart_backoff: Backoff
     pull_backoff: Backoff
     host_ports_in_use: set[int] = field(default_factory=set)
+    # Service variables for a namespace (<NAME>_SERVICE_HOST...); set by the Service
+    # proxy when it runs (kubelet/proxy.py, issue 8), read by PodWorker.service_env.
+    service_env: Callable[[str], dict[str, str]] | None = None
 
     @property
     def node_name(self) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import functools
 import logging
 import os
@@ -19,6 +20,7 @@ from kubelet.agent import NodeKubelet
 from kubelet.context import KubeletConfig
 from kubelet.gpu import discover_gpus, parse_fake_spec
 from kubelet.node import NodeFacts
+from kubelet.proxy import ServiceProxy
 from kubelet.runtime.base import ContainerRuntime, RuntimeUnavailable
 from kubelet.server import KubeletServer, make_app
 from kubelet.tls import ensure_serving_cert
@@ -160,6 +162,15 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="override the memory capacity reported (e.g. '512Gi')",
     )
+    # issue 8: the Service proxy (kubelet/proxy.py)
+    p.add_argument(
+        "--proxy",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="run the Service proxy: a TCP listener per Service port (NodePort on --address, "
+        "ClusterIP on 127.0.0.1) forwarding to ready endpoints (default on; --no-proxy for "
+        "a second kubelet on the same box)",
+    )
     p.add_argument("--node-labels", default="", help="extra node labels, comma-separated k=v pairs")
     p.add_argument("--log-level", default="info", help="debug, info, warning, error")
     return p
@@ -236,7 +247,15 @@ async def run(opts: Options, stop: asyncio.Event | None = None) -> int:
         make_app(lookup, runtime, opts.secret), args.address, args.port, certfile, keyfile
     )
     server.start()
+    proxy: ServiceProxy | None = None  # issue 8: the Service proxy
     try:
+        if args.proxy:
+            proxy = ServiceProxy(client, args.address)
+            await proxy.start()
+            # Containers started from now on get the Service variables, so wait for the
+            # Services to be known first (a slow API only delays them, never blocks).
+            with contextlib.suppress(TimeoutError):
+                await proxy.services.wait_synced(10.0)
         for name in names:
             gpus_spec = args.fake_gpus
             config = KubeletConfig(
@@ -268,6 +287,8 @@ async def run(opts: Options, stop: asyncio.Event | None = None) -> int:
             k = NodeKubelet(
                 config, client, runtime, facts, functools.partial(discover_gpus, gpus_spec, name)
             )
+            if proxy is not None:
+                k.ctx.service_env = proxy.service_env
             await k.start()
             kubelets.append(k)
             by_name[name] = k
@@ -282,6 +303,8 @@ async def run(opts: Options, stop: asyncio.Event | None = None) -> int:
         await stop.wait()
     finally:
         await asyncio.gather(*(k.stop() for k in kubelets), return_exceptions=True)
+        if proxy is not None:
+            await proxy.stop()
         await server.stop()
         await client.close()
         await runtime.close()

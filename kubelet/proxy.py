@@ -1,0 +1,319 @@
+"""The node's Service proxy: a small asyncio TCP proxy per Service port.
+
+kubelab has no virtual network and no cluster IPs, so a Service is reached on a port of
+the node itself:
+
+- ``type: NodePort`` (and ``LoadBalancer``): the node address, on ``ports[].nodePort``
+  (allocated by the apiserver from 30000-32767 when not given);
+- ``type: ClusterIP`` (``clusterIP`` not ``None``): loopback ``127.0.0.1``, on the
+  Service's own ``ports[].port``. ``spec.clusterIP`` stays unset: 127.0.0.1 plays its part.
+  (A port below 1024 needs root; a port another Service already holds is reported once in
+  the log and retried.)
+
+Each new connection goes to the next *ready* endpoint of the Service's Endpoints object
+(round robin); the endpoints controller keeps that object current from the pods'
+readiness, so a pod that turns not-ready stops getting new connections as soon as its
+Endpoints update arrives. Open connections are left to finish.
+
+Containers find Services through the Kubernetes variables ``<NAME>_SERVICE_HOST`` and
+``<NAME>_SERVICE_PORT`` (plus the Docker-link style ``<NAME>_PORT_...``), built by
+``service_env`` from the same listen addresses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from client import AsyncClient
+from client.informer import Informer
+
+log = logging.getLogger(__name__)
+
+Obj = dict[str, Any]
+LOOPBACK = "127.0.0.1"
+NODE_PORT_TYPES = ("NodePort", "LoadBalancer")
+RETRY_BIND_SECONDS = 10.0
+CONNECT_TIMEOUT = 3.0
+
+
+@dataclass(frozen=True)
+class ListenSpec:
+    """Where one Service port is served on this node, and which Endpoints port it feeds."""
+
+    service: str  # "ns/name"
+    port_name: str
+    address: str
+    port: int
+    protocol: str = "TCP"
+
+
+def listen_specs(svc: Obj, node_address: str) -> list[ListenSpec]:
+    """The listeners a Service asks for on a node with ``node_address`` (pure)."""
+    meta = svc.get("metadata") or {}
+    spec = svc.get("spec") or {}
+    key = f"{meta.get('namespace', 'default')}/{meta.get('name', '')}"
+    stype = spec.get("type") or "ClusterIP"
+    if stype == "ExternalName" or spec.get("clusterIP") == "None":
+        return []  # nothing to proxy: a DNS alias, or a headless Service
+    out = []
+    for p in spec.get("ports") or []:
+        proto = str(p.get("protocol") or "TCP").upper()
+        if proto != "TCP":
+            continue  # the proxy speaks TCP only
+        name = str(p.get("name") or "")
+        if stype in NODE_PORT_TYPES:
+            if p.get("nodePort"):
+                out.append(ListenSpec(key, name, node_address, int(p["nodePort"]), proto))
+        elif p.get("port"):
+            out.append(ListenSpec(key, name, LOOPBACK, int(p["port"]), proto))
+    return out
+
+
+def ready_backends(endpoints: Obj | None, port_name: str) -> list[tuple[str, int]]:
+    """``(ip, port)`` of every ready address of ``endpoints`` for the Service port named
+    ``port_name`` (pure; not-ready addresses never get traffic)."""
+    if not endpoints:
+        return []
+    out: list[tuple[str, int]] = []
+    for subset in endpoints.get("subsets") or []:
+        ports = subset.get("ports") or []
+        match = [p for p in ports if str(p.get("name") or "") == port_name]
+        if not match and len(ports) == 1 and not port_name:
+            match = ports
+        if not match:
+            continue
+        port = int(match[0]["port"])
+        for addr in subset.get("addresses") or []:
+            if addr.get("ip"):
+                out.append((str(addr["ip"]), port))
+    return sorted(set(out))
+
+
+def _env_name(text: str) -> str:
+    return text.upper().replace("-", "_").replace(".", "_")
+
+
+def service_env_vars(services: list[Obj], node_address: str) -> dict[str, str]:
+    """The Kubernetes Service variables for ``services`` (one namespace), pointing at the
+    addresses this node's proxy listens on (pure)."""
+    env: dict[str, str] = {}
+    for svc in sorted(services, key=lambda s: (s.get("metadata") or {}).get("name", "")):
+        specs = listen_specs(svc, node_address)
+        if not specs:
+            continue
+        name = _env_name((svc.get("metadata") or {}).get("name", ""))
+        first = specs[0]
+        env[f"{name}_SERVICE_HOST"] = first.address
+        env[f"{name}_SERVICE_PORT"] = str(first.port)
+        env[f"{name}_PORT"] = f"{first.protocol.lower()}://{first.address}:{first.port}"
+        for s in specs:
+            if s.port_name:
+                env[f"{name}_SERVICE_PORT_{_env_name(s.port_name)}"] = str(s.port)
+            prefix = f"{name}_PORT_{s.port}_{s.protocol}"
+            env[prefix] = f"{s.protocol.lower()}://{s.address}:{s.port}"
+            env[f"{prefix}_PROTO"] = s.protocol.lower()
+            env[f"{prefix}_PORT"] = str(s.port)
+            env[f"{prefix}_ADDR"] = s.address
+    return env
+
+
+@dataclass
+class _Listener:
+    spec: ListenSpec
+    server: asyncio.base_events.Server | None = None
+    next_index: int = 0
+    bind_error: str = ""
+    retry_at: float = 0.0
+    connections: set[asyncio.Task[Any]] = field(default_factory=set)
+
+
+class ServiceProxy:
+    """Keeps one TCP listener per Service port and forwards each connection round robin
+    to a ready endpoint."""
+
+    def __init__(self, client: AsyncClient, node_address: str) -> None:
+        self.node_address = node_address
+        self.services = Informer(client, "services")
+        self.endpoints = Informer(client, "endpoints")
+        self._listeners: dict[tuple[str, int], _Listener] = {}
+        self._changed = asyncio.Event()
+        self._tasks: list[asyncio.Task[Any]] = []
+        self.connections_served = 0
+        for inf in (self.services, self.endpoints):
+            inf.add_handler(
+                on_add=lambda _o: self._changed.set(),
+                on_update=lambda _o, _n: self._changed.set(),
+                on_delete=lambda _o: self._changed.set(),
+            )
+
+    # -- what containers see -------------------------------------------------------------
+
+    def service_env(self, namespace: str) -> dict[str, str]:
+        """``<NAME>_SERVICE_HOST``/``_PORT`` for the Services of ``namespace``."""
+        svcs = [
+            s
+            for s in self.services.list()
+            if (s.get("metadata") or {}).get("namespace") == namespace
+        ]
+        return service_env_vars(svcs, self.node_address)
+
+    def listening(self) -> dict[tuple[str, int], str]:
+        """``(address, port) -> "ns/service"`` for every listener bound right now."""
+        return {k: v.spec.service for k, v in self._listeners.items() if v.server is not None}
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start the informers and the reconcile loop (returns at once)."""
+        self._tasks = [
+            asyncio.create_task(self.services.run(), name="proxy-services"),
+            asyncio.create_task(self.endpoints.run(), name="proxy-endpoints"),
+            asyncio.create_task(self._loop(), name="proxy-reconcile"),
+        ]
+
+    async def stop(self) -> None:
+        """Close every listener and open connection, stop the informers."""
+        self.services.stop()
+        self.endpoints.stop()
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+        for key in list(self._listeners):
+            await self._close(key)
+
+    async def _loop(self) -> None:
+        await self.services.wait_synced()
+        await self.endpoints.wait_synced()
+        while True:
+            self._changed.clear()
+            try:
+                await self.reconcile()
+            except Exception:  # keep proxying whatever happens to one Service
+                log.exception("service proxy: reconcile failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), RETRY_BIND_SECONDS)
+
+    async def reconcile(self) -> None:
+        """Open listeners for new Service ports, close those no Service asks for."""
+        wanted: dict[tuple[str, int], ListenSpec] = {}
+        for svc in self.services.list():
+            if (svc.get("metadata") or {}).get("deletionTimestamp"):
+                continue
+            for spec in listen_specs(svc, self.node_address):
+                # Two Services on one port: the first (by name) keeps it, the other is
+                # reported by the bind error of its own listener below.
+                wanted.setdefault((spec.address, spec.port), spec)
+        for key in list(self._listeners):
+            if key not in wanted or self._listeners[key].spec != wanted[key]:
+                await self._close(key)
+        loop = asyncio.get_running_loop()
+        for key, spec in wanted.items():
+            lst = self._listeners.setdefault(key, _Listener(spec))
+            if lst.server is not None or loop.time() < lst.retry_at:
+                continue
+            try:
+                lst.server = await asyncio.start_server(
+                    functools.partial(self._accept, lst),
+                    spec.address,
+                    spec.port,
+                    reuse_address=True,
+                )
+                lst.bind_error = ""
+                log.info(
+                    "service proxy: %s port %s on %s:%d",
+                    spec.service,
+                    spec.port_name or "-",
+                    spec.address,
+                    spec.port,
+                )
+            except OSError as e:
+                lst.retry_at = loop.time() + RETRY_BIND_SECONDS
+                if str(e) != lst.bind_error:
+                    lst.bind_error = str(e)
+                    log.warning(
+                        "service proxy: cannot listen on %s:%d for %s (%s); retrying every %.0fs",
+                        spec.address,
+                        spec.port,
+                        spec.service,
+                        e,
+                        RETRY_BIND_SECONDS,
+                    )
+
+    async def _close(self, key: tuple[str, int]) -> None:
+        lst = self._listeners.pop(key, None)
+        if lst is None:
+            return
+        if lst.server is not None:
+            lst.server.close()
+        for t in list(lst.connections):
+            t.cancel()
+        if lst.server is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(lst.server.wait_closed(), 2.0)
+
+    # -- forwarding ----------------------------------------------------------------------
+
+    def backends_for(self, spec: ListenSpec) -> list[tuple[str, int]]:
+        """The ready endpoints a new connection to ``spec`` may go to, right now."""
+        return ready_backends(self.endpoints.get(spec.service), spec.port_name)
+
+    async def _accept(
+        self, lst: _Listener, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            lst.connections.add(task)
+        try:
+            await self._forward(lst, reader, writer)
+        finally:
+            if task is not None:
+                lst.connections.discard(task)
+
+    async def _forward(
+        self, lst: _Listener, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        backends = self.backends_for(lst.spec)
+        upstream: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+        # Round robin; a backend that refuses is skipped for this connection.
+        for _ in range(len(backends)):
+            host, port = backends[lst.next_index % len(backends)]
+            lst.next_index += 1
+            try:
+                upstream = await asyncio.wait_for(
+                    asyncio.open_connection(host, port), CONNECT_TIMEOUT
+                )
+                break
+            except (OSError, TimeoutError):
+                log.debug("service proxy: %s: %s:%d refused", lst.spec.service, host, port)
+        if upstream is None:
+            writer.close()
+            return
+        self.connections_served += 1
+        up_reader, up_writer = upstream
+        try:
+            await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
+        finally:
+            for w in (writer, up_writer):
+                w.close()
+
+
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Copy until EOF, then half-close the other side (so request/response protocols end)."""
+    try:
+        while True:
+            data = await reader.read(65536)
+            if not data:
+                break
+            writer.write(data)
+            await writer.drain()
+        if writer.can_write_eof():
+            writer.write_eof()
+    except (ConnectionError, OSError):
+        writer.close()
