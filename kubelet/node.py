@@ -332,7 +332,9 @@ class NodeAgent:
         try:
             await self.client.create("namespaces", body)
         except ApiError as e:
-            if e.code != 409:
+            # 403: a node identity (system:node:NAME) may not create namespaces; the
+            # apiserver creates kube-node-lease itself (issue 8: joined nodes, kubelab up).
+            if e.code not in (409, 403):
                 raise
 
     def _lease_spec(self) -> dict[str, Any]:
