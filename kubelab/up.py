@@ -208,8 +208,9 @@ def api_ready(home: Path, url: str) -> bool:
         return False
 
 
-def ready_nodes(home: Path, url: str) -> set[str]:
-    """Names of the nodes whose Ready condition is True."""
+def ready_nodes(home: Path, url: str, since: str = "") -> set[str]:
+    """Names of the nodes whose Ready condition is True, heard from at or after ``since``
+    (RFC 3339; a node Ready from the last run counts only once its kubelet is back)."""
     token = (home / "admin-token").read_text().strip()
     req = urllib.request.Request(
         f"{url}/api/v1/nodes", headers={"Authorization": f"Bearer {token}"}
@@ -222,7 +223,11 @@ def ready_nodes(home: Path, url: str) -> set[str]:
     out = set()
     for n in nodes.get("items") or []:
         for c in (n.get("status") or {}).get("conditions") or []:
-            if c.get("type") == "Ready" and c.get("status") == "True":
+            if (
+                c.get("type") == "Ready"
+                and c.get("status") == "True"
+                and str(c.get("lastHeartbeatTime") or "") >= since
+            ):
                 out.add(n["metadata"]["name"])
     return out
 
@@ -451,6 +456,7 @@ def _supervise(
 ) -> int:
     want = expected_nodes(settings)
     started = time.monotonic()
+    since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 1))
     announced = warned = False
     next_check = 0.0
     while not stop.requested:
@@ -459,7 +465,7 @@ def _supervise(
         now = time.monotonic()
         if not announced and now >= next_check:
             next_check = now + 0.5
-            if want <= ready_nodes(home, url):
+            if want <= ready_nodes(home, url, since):
                 print(ready_line(home, settings, url), flush=True)
                 log.info("ready: %s", ", ".join(sorted(want)))
                 announced = True
