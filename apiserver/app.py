@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from api.errors import ApiError
-from apiserver import discovery, openapi
+from apiserver import discovery, join, openapi
 from apiserver.auth import TokenAuthenticator, User
 from apiserver.authz import Authorizer
 from apiserver.bodies import json_response, status_response
@@ -85,6 +85,9 @@ class ApiServer:
         try:
             user: User | None = None
             if path not in PUBLIC_PATHS:
+                # issue 8: joining a node authenticates with a bootstrap token instead
+                if path.startswith(join.PREFIX):
+                    return await join.handle(self.config.home, request, path)
                 user = self.authn.authenticate(request.headers.get("authorization"))
             special = self._special(request, path)
             if special is not None:

@@ -28,6 +28,7 @@ from typing import Any
 
 import yaml
 
+from kubelab.netaddr import is_wildcard, route_address
 from kubelab.supervisor import Child, Supervisor, env_with_home
 
 log = logging.getLogger("kubelab.up")
@@ -410,6 +411,9 @@ def _run(home: Path, settings: dict[str, Any], ready_timeout: float, stop: _Stop
     ]
     if settings["db"]:
         apiserver_args += ["--db", settings["db"]]
+    if is_wildcard(settings["listen"]):
+        # Other boxes reach the API on this box's address: the certificate must name it.
+        apiserver_args += ["--tls-san", route_address()]
     apiserver = sup.add(
         Child(
             "apiserver",

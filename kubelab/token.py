@@ -1,0 +1,175 @@
+"""`kubelab token`: bootstrap tokens for joining boxes, and tokens for people.
+
+- ``kubelab token create`` prints the join command for another box:
+  ``kubelab join --server URL --token abcdef.0123456789abcdef --ca-fingerprint sha256:...``
+- ``kubelab token create --user alice --role edit --namespace team-a`` makes a user
+  token bound to a role and writes a kubeconfig for that user.
+- ``kubelab token list`` shows the bootstrap tokens and when they expire.
+
+Run on the control-plane box: it writes into the cluster's home (the apiserver re-reads
+those files on its own).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import re
+import sys
+from pathlib import Path
+from urllib.parse import urlparse
+
+import yaml
+
+from apiserver.auth import add_token
+from apiserver.authz import ROLES, add_binding
+from apiserver.join import create_token, load_tokens
+from apiserver.main import write_kubeconfig
+from apiserver.tls import ca_fingerprint
+from kubelab.netaddr import is_loopback, is_wildcard, route_address
+
+_DURATION = re.compile(r"^(\d+)([smhd]?)$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "": 1}
+
+
+def default_home() -> Path:
+    return Path(os.environ.get("KUBELAB_HOME") or Path.home() / ".kubelab")
+
+
+def parse_ttl(text: str) -> datetime.timedelta | None:
+    """``24h``, ``30m``, ``7d``, ``90s``; ``0`` means never expires (None)."""
+    m = _DURATION.match(text.strip())
+    if m is None:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration like 24h, 30m or 7d")
+    seconds = int(m.group(1)) * _UNITS[m.group(2)]
+    return datetime.timedelta(seconds=seconds) if seconds else None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="kubelab token",
+        description="Create and list tokens: bootstrap tokens that let another box join, "
+        "and user tokens bound to a role.",
+        epilog="examples: kubelab token create | kubelab token create --user alice --role "
+        "edit --namespace team-a | kubelab token list",
+    )
+    p.add_argument("verb", choices=("create", "list"), help="create a token, or list them")
+    p.add_argument(
+        "--home",
+        type=Path,
+        default=None,
+        help="the cluster's home (default $KUBELAB_HOME or ~/.kubelab)",
+    )
+    p.add_argument(
+        "--ttl",
+        type=parse_ttl,
+        default=datetime.timedelta(hours=24),
+        help="how long a bootstrap token stays valid: 24h (default), 30m, 7d; 0 for ever",
+    )
+    p.add_argument(
+        "--server",
+        default=None,
+        help="API URL the joining box should use (default: this box's address and the API port)",
+    )
+    p.add_argument("--description", default="", help="a note kept with a bootstrap token")
+    p.add_argument("--user", default=None, help="make a token for this user instead")
+    p.add_argument(
+        "--role",
+        choices=ROLES,
+        default=None,
+        help="role the user gets: admin, edit (deploy and debug) or view (read-only)",
+    )
+    p.add_argument(
+        "--namespace",
+        action="append",
+        default=[],
+        help="limit the user's role to this namespace (repeatable; default every namespace)",
+    )
+    return p
+
+
+def _saved_up_settings(home: Path) -> dict[str, object]:
+    try:
+        return dict(json.loads((home / "up.json").read_text()))
+    except (OSError, ValueError):
+        return {}
+
+
+def join_server(home: Path, given: str | None) -> tuple[str, str]:
+    """The server URL to print in the join command, and a warning ('' if none)."""
+    if given:
+        return given, ""
+    cfg = yaml.safe_load((home / "kubeconfig").read_text())
+    url = urlparse(str(cfg["clusters"][0]["cluster"]["server"]))
+    port = url.port or 6443
+    listen = str(_saved_up_settings(home).get("listen") or url.hostname or "")
+    if is_wildcard(listen):
+        return f"https://{route_address()}:{port}", ""
+    if is_loopback(listen):
+        return (
+            f"https://{url.hostname}:{port}",
+            "note: the API listens on loopback only, so only this box can join; to let "
+            "other boxes join, restart with `kubelab up --listen 0.0.0.0`",
+        )
+    return f"https://{listen}:{port}", ""
+
+
+def create_join_token(
+    home: Path, ttl: datetime.timedelta | None, server: str | None, description: str = ""
+) -> tuple[str, str]:
+    """A new bootstrap token; (the join command, a warning or '')."""
+    token = create_token(home, ttl, description)
+    url, warning = join_server(home, server)
+    fingerprint = ca_fingerprint((home / "pki" / "ca.crt").read_bytes())
+    return (
+        f"kubelab join --server {url} --token {token} --ca-fingerprint {fingerprint}",
+        warning,
+    )
+
+
+def create_user_token(home: Path, user: str, role: str, namespaces: list[str]) -> Path:
+    """A token for ``user`` bound to ``role``; returns the kubeconfig written for them."""
+    token = add_token(home / "tokens.csv", user, [])
+    add_binding(home / "rbac.yaml", user, role, namespaces)
+    cfg = yaml.safe_load((home / "kubeconfig").read_text())
+    server = str(cfg["clusters"][0]["cluster"]["server"])
+    out = home / "users" / f"{user}.kubeconfig"
+    out.parent.mkdir(mode=0o700, exist_ok=True)
+    write_kubeconfig(out, server, (home / "pki" / "ca.crt").read_bytes(), token, user=user)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    home = (args.home or default_home()).expanduser().resolve()
+    if not (home / "pki" / "ca.crt").exists() or not (home / "kubeconfig").exists():
+        print(
+            f"kubelab token: no cluster in {home}: run `kubelab up` first (or pass --home)",
+            file=sys.stderr,
+        )
+        return 1
+    if args.verb == "list":
+        print(f"{'ID':<8} {'EXPIRES':<22} DESCRIPTION")
+        for t in load_tokens(home):
+            state = " (expired)" if t.expired() else ""
+            print(f"{t.id:<8} {(t.expires or 'never') + state:<22} {t.description}")
+        return 0
+    if args.user:
+        if not args.role:
+            print("kubelab token: --user needs --role admin|edit|view", file=sys.stderr)
+            return 2
+        path = create_user_token(home, args.user, args.role, args.namespace)
+        ns = ", ".join(args.namespace) or "every namespace"
+        print(f"kubeconfig for {args.user} ({args.role} in {ns}): {path}")
+        return 0
+    command, warning = create_join_token(home, args.ttl, args.server, args.description)
+    print(command)
+    if warning:
+        print(warning, file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
