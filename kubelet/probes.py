@@ -159,6 +159,10 @@ async def run_probe(
 ) -> ProbeOutcome:
     """One attempt of whichever action the probe declares."""
     timeout = float(spec.get("timeoutSeconds") or 1)
+    if runtime.name == "fake" and ("httpGet" in spec or "tcpSocket" in spec):
+        # issue 8: a fake container has no process to answer, so network probes pass as
+        # its exec probes do (examples with readiness probes run on fake-runtime clusters).
+        return ProbeOutcome(True)
     if "httpGet" in spec:
         return await http_get(spec["httpGet"], target, timeout)
     if "tcpSocket" in spec:
