@@ -236,6 +236,13 @@ class LabelSelector:
         if d is None:
             return _NOTHING
         reqs: list[Requirement] = []
+        # Manifests come from users: a wrong type is a ValueError (a 422), never a crash.
+        if not isinstance(d, Mapping):
+            raise ValueError("invalid label selector: must be an object with matchLabels")
+        if not isinstance(d.get("matchLabels") or {}, Mapping):
+            raise ValueError("invalid label selector: matchLabels must be an object of key: value")
+        if not isinstance(d.get("matchExpressions") or [], list):
+            raise ValueError("invalid label selector: matchExpressions must be a list")
         for key, value in (d.get("matchLabels") or {}).items():
             _check_key_value("matchLabels", str(key), [str(value)])
             reqs.append(Requirement(str(key), "=", (str(value),)))
@@ -253,6 +260,8 @@ class LabelSelector:
                     f"invalid label selector: {where}.operator {op_name!r} is not supported; "
                     "use one of In, NotIn, Exists, DoesNotExist"
                 )
+            if not isinstance(expr.get("values") or [], list):
+                raise ValueError(f"invalid label selector: {where}.values must be a list")
             values = tuple(str(v) for v in expr.get("values") or ())
             if op in ("in", "notin") and not values:
                 raise ValueError(

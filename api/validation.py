@@ -17,6 +17,7 @@ from api.errors import Cause
 from api.selectors import LabelSelector, qualified_name_error
 from api.validation_common import (
     Errs,
+    as_dict,
     check_int,
     check_labels,
     check_name,
@@ -140,11 +141,7 @@ def _check_selector(errs: Errs, field: str, sel: Any, template: Any, template_fi
     except ValueError as e:
         invalid(errs, field, sel, str(e))
         return
-    labels = (
-        ((template or {}).get("metadata") or {}).get("labels")
-        if isinstance(template, dict)
-        else None
-    )
+    labels = as_dict(template.get("metadata")).get("labels") if isinstance(template, dict) else None
     if not parsed.matches(labels if isinstance(labels, dict) else {}):
         invalid(
             errs,
@@ -165,7 +162,7 @@ def _validate_template(errs: Errs, spec: Obj, allowed_restart: tuple[str, ...]) 
         )
         return None
     check_labels(
-        errs, "spec.template.metadata.labels", (template.get("metadata") or {}).get("labels")
+        errs, "spec.template.metadata.labels", as_dict(template.get("metadata")).get("labels")
     )
     tspec = template.get("spec")
     validate_pod_spec(errs, "spec.template.spec", tspec, allowed_restart)

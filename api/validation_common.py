@@ -37,6 +37,21 @@ DNS1035_MSG = (
 )
 
 
+def hashable(value: Any) -> Any:
+    """``value``, or its repr when it cannot be a set member (a list or object a user wrote
+    where a scalar belongs; that mistake is reported by the type checks)."""
+    try:
+        hash(value)
+    except TypeError:
+        return repr(value)
+    return value
+
+
+def as_dict(value: Any) -> dict[str, Any]:
+    """``value`` if it is an object, else ``{}`` (its type is reported where it is checked)."""
+    return value if isinstance(value, dict) else {}
+
+
 def show(value: Any) -> str:
     """A value as kube-apiserver prints it in a message: JSON, compact."""
     try:

@@ -12,12 +12,14 @@ from typing import Any
 from api.selectors import qualified_name_error
 from api.validation_common import (
     Errs,
+    as_dict,
     check_int,
     check_labels,
     check_name,
     check_port,
     duplicate,
     forbidden,
+    hashable,
     invalid,
     required,
     too_long,
@@ -101,10 +103,10 @@ def validate_service(errs: Errs, obj: Obj) -> None:
             )
         if name:
             check_name(errs, f"{pf}.name", name, "label")
-            if name in names:
+            if hashable(name) in names:
                 duplicate(errs, f"{pf}.name", name, "port names must be unique within a service")
-            names.add(name)
-        pair = (p.get("port"), proto)
+            names.add(hashable(name))
+        pair = (hashable(p.get("port")), hashable(proto))
         if pair in pairs:
             duplicate(
                 errs,
@@ -148,7 +150,7 @@ def validate_node(errs: Errs, obj: Obj) -> None:
                 invalid(errs, f"{tf}.key", key, err)
             if t.get("effect") not in effects:
                 unsupported(errs, f"{tf}.effect", t.get("effect"), effects)
-            pair = (key, t.get("effect"))
+            pair = (hashable(key), hashable(t.get("effect")))
             if pair in seen:
                 duplicate(
                     errs,
@@ -209,7 +211,9 @@ def validate_configmap(errs: Errs, obj: Obj) -> None:
     """Data keys, string values, total size at most 1 MiB."""
     size = _check_data_keys(errs, "data", obj.get("data"))
     size += _check_data_keys(errs, "binaryData", obj.get("binaryData"))
-    both = set(obj.get("data") or {}) & set(obj.get("binaryData") or {})
+    data, binary = obj.get("data"), obj.get("binaryData")
+    # A non-object data was reported above; only two objects can share keys.
+    both = set(data) & set(binary) if isinstance(data, dict) and isinstance(binary, dict) else ()
     for k in sorted(both):
         duplicate(errs, "data", k, "a key may be in data or binaryData, not both")
     if size > _DATA_MAX:
@@ -254,11 +258,11 @@ def validate_endpoints(errs: Errs, obj: Obj) -> None:
     for i, s in enumerate(obj.get("subsets") or []):
         sf = f"subsets[{i}]"
         for key in ("addresses", "notReadyAddresses"):
-            for j, a in enumerate((s or {}).get(key) or []):
+            for j, a in enumerate(as_dict(s).get(key) or []):
                 if not isinstance(a, dict) or not a.get("ip"):
                     required(errs, f"{sf}.{key}[{j}].ip", "every endpoint address needs an ip")
-        for j, p in enumerate((s or {}).get("ports") or []):
-            check_port(errs, f"{sf}.ports[{j}].port", (p or {}).get("port"))
+        for j, p in enumerate(as_dict(s).get("ports") or []):
+            check_port(errs, f"{sf}.ports[{j}].port", as_dict(p).get("port"))
 
 
 def validate_lease(errs: Errs, obj: Obj) -> None:

@@ -10,12 +10,14 @@ from api.quantity import parse_quantity
 from api.selectors import qualified_name_error
 from api.validation_common import (
     Errs,
+    as_dict,
     check_int,
     check_labels,
     check_name,
     check_port,
     duplicate,
     forbidden,
+    hashable,
     invalid,
     required,
     unsupported,
@@ -222,7 +224,7 @@ def _check_container(errs: Errs, field: str, c: dict[str, Any], volumes: set[str
                 proto = p.get("protocol", "TCP")
                 if proto not in _PROTOCOLS:
                     unsupported(errs, f"{pf}.protocol", proto, _PROTOCOLS)
-                key = (p.get("containerPort"), proto)
+                key = (hashable(p.get("containerPort")), hashable(proto))
                 if key in seen:
                     duplicate(
                         errs,
@@ -234,11 +236,11 @@ def _check_container(errs: Errs, field: str, c: dict[str, Any], volumes: set[str
                 pn = p.get("name")
                 if pn:
                     check_port(errs, f"{pf}.name", pn, allow_name=True)
-                    if pn in names:
+                    if hashable(pn) in names:
                         duplicate(
                             errs, f"{pf}.name", pn, "port names must be unique within a container"
                         )
-                    names.add(pn)
+                    names.add(hashable(pn))
     _check_env(errs, f"{field}.env", c.get("env"))
     _check_resources(errs, f"{field}.resources", c.get("resources"))
     _check_probe(errs, f"{field}.livenessProbe", c.get("livenessProbe"), True)
@@ -288,9 +290,9 @@ def _check_volumes(errs: Errs, field: str, volumes: Any) -> set[str]:
             required(errs, f"{vf}.name", "every volume needs a name")
         else:
             check_name(errs, f"{vf}.name", name, "label")
-            if name in names:
+            if hashable(name) in names:
                 duplicate(errs, f"{vf}.name", name, "volume names must be unique within a pod")
-            names.add(name)
+            names.add(hashable(name))
         sources = [k for k, s in v.items() if k != "name" and s is not None]
         if not sources:
             required(
@@ -394,13 +396,13 @@ def _check_affinity(errs: Errs, field: str, affinity: Any) -> None:
             required(errs, rf, "must have at least one node selector term")
         for i, term in enumerate(terms or []):
             for key in ("matchExpressions", "matchFields"):
-                for j, r in enumerate((term or {}).get(key) or []):
+                for j, r in enumerate(as_dict(term).get(key) or []):
                     check_node_selector_requirement(errs, f"{rf}[{i}].{key}[{j}]", r)
     pref = na.get("preferredDuringSchedulingIgnoredDuringExecution")
     for i, p in enumerate(pref or []):
         pf = f"{nf}.preferredDuringSchedulingIgnoredDuringExecution[{i}]"
-        check_int(errs, f"{pf}.weight", (p or {}).get("weight"), 1, 100)
-        for j, r in enumerate(((p or {}).get("preference") or {}).get("matchExpressions") or []):
+        check_int(errs, f"{pf}.weight", as_dict(p).get("weight"), 1, 100)
+        for j, r in enumerate(as_dict(as_dict(p).get("preference")).get("matchExpressions") or []):
             check_node_selector_requirement(errs, f"{pf}.preference.matchExpressions[{j}]", r)
 
 

@@ -6,7 +6,7 @@ import copy
 from typing import Any
 
 from api.defaults import default_pod_spec
-from api.validation_common import Errs, forbidden, invalid
+from api.validation_common import Errs, as_dict, forbidden, invalid
 
 Obj = dict[str, Any]
 
@@ -101,8 +101,8 @@ def _immutable(errs: Errs, new: Obj, old: Obj, path: tuple[str, ...], fix: str) 
 
 def validate_update(errs: Errs, kind: str, new: Obj, old: Obj) -> None:
     """Append a Cause for every immutable field ``new`` changes relative to ``old``."""
-    nm = new.get("metadata") or {}
-    om = old.get("metadata") or {}
+    nm = as_dict(new.get("metadata"))
+    om = as_dict(old.get("metadata"))
     if nm.get("name") != om.get("name"):
         invalid(
             errs,
@@ -144,8 +144,8 @@ def validate_update(errs: Errs, kind: str, new: Obj, old: Obj) -> None:
             "delete and recreate the Job to change its pod template",
         )
     elif kind == "Service":
-        old_ip = (old.get("spec") or {}).get("clusterIP")
-        new_ip = (new.get("spec") or {}).get("clusterIP")
+        old_ip = as_dict(old.get("spec")).get("clusterIP")
+        new_ip = as_dict(new.get("spec")).get("clusterIP")
         if old_ip and new_ip and new_ip != old_ip:
             invalid(
                 errs,

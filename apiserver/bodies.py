@@ -98,6 +98,10 @@ def decode_body(raw: bytes, content_type: str) -> Any:
 def _yaml(raw: bytes) -> Any:
     try:
         return yaml.safe_load(raw)
+    except RecursionError as exc:  # flow-style nesting ([[[[...) deeper than the parser goes
+        raise ApiError(
+            400, f"the body is nested deeper than {MAX_DEPTH} levels", "BadRequest"
+        ) from exc
     except yaml.YAMLError as exc:
         first = str(exc).splitlines()[0] if str(exc) else "syntax error"
         raise ApiError(

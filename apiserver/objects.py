@@ -181,6 +181,9 @@ class ObjectService:
         meta["creationTimestamp"] = rfc3339()
         if info.kind == "Job":
             defaults.generate_job_selector(obj)
+            # The generated job-name label must itself be valid: a name over 63 characters is
+            # refused here, as Kubernetes does, rather than stored with an invalid template.
+            self._validate(info, obj, None)
         if info.has_spec:
             meta["generation"] = 1
 

@@ -49,6 +49,14 @@ def _int_param(q: Any, name: str) -> int | None:
         raise bad_request(f"query parameter {name}={v!r} must be an integer") from exc
 
 
+def _header_safe(text: str) -> str:
+    """``text`` as a valid HTTP header value: a field name a user wrote may hold any
+    character, and a header carries only printable Latin-1 (anything else, escaped)."""
+    if text.isascii() and text.isprintable():
+        return text
+    return "".join(c if " " <= c <= "~" else ascii(c)[1:-1] for c in text)
+
+
 def _wants_table(request: Request) -> bool:
     accept = request.headers.get("accept", "")
     return "as=Table" in accept
@@ -129,7 +137,8 @@ class ResourceHandler:
     def _respond(self, obj: Any, code: int, opts: WriteOptions | None = None) -> Response:
         headers: dict[str, str] = {}
         if opts is not None and opts.warnings:
-            headers["Warning"] = ", ".join(f'299 - "{w}"' for w in opts.warnings[:20])
+            text = ", ".join(f'299 - "{w}"' for w in opts.warnings[:20])
+            headers["Warning"] = _header_safe(text)
         return json_response(obj, code, headers)
 
     async def handle(self, request: Request, t: Target) -> Response:
@@ -210,6 +219,8 @@ class ResourceHandler:
         q = request.query_params
         ls, fs = _selectors(q)
         limit = _int_param(q, "limit")
+        if limit is not None and limit <= 0:
+            limit = None  # as in Kubernetes: a limit of zero or less is no limit
         after = _decode_continue(q["continue"]) if q.get("continue") else None
         node = _node_of_selector(info, fs)
         key = store_key(info)
