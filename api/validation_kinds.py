@@ -180,11 +180,14 @@ def validate_node(errs: Errs, obj: Obj) -> None:
                 uuids.add(uuid)
 
 
-def _check_data_keys(errs: Errs, field: str, data: Any) -> int:
+def _check_data_keys(errs: Errs, field: str, data: Any, redact: bool = False) -> int:
+    """Keys and string values of ``data``; with ``redact`` (a Secret) no value is echoed."""
     if data is None:
         return 0
     if not isinstance(data, dict):
-        invalid(errs, field, data, "must be a map of keys to string values")
+        invalid(
+            errs, field, "<value>" if redact else data, "must be a map of keys to string values"
+        )
         return 0
     size = 0
     for k, v in data.items():
@@ -201,7 +204,8 @@ def _check_data_keys(errs: Errs, field: str, data: Any) -> int:
                 "a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name', or 'KEY_NAME', or 'key-name')",
             )
         if not isinstance(v, str):
-            invalid(errs, f"{field}[{k}]", v, 'values must be strings; quote it (e.g. "8080")')
+            shown = "<value>" if redact else v
+            invalid(errs, f"{field}[{k}]", shown, 'values must be strings; quote it (e.g. "8080")')
             continue
         size += len(v)
     return size
@@ -222,7 +226,7 @@ def validate_configmap(errs: Errs, obj: Obj) -> None:
 
 def validate_secret(errs: Errs, obj: Obj) -> None:
     """Data keys, base64 values (never echoed back), size, type."""
-    size = _check_data_keys(errs, "data", obj.get("data"))
+    size = _check_data_keys(errs, "data", obj.get("data"), redact=True)
     for k, v in (obj.get("data") or {}).items() if isinstance(obj.get("data"), dict) else ():
         if isinstance(v, str):
             try:
@@ -234,7 +238,7 @@ def validate_secret(errs: Errs, obj: Obj) -> None:
                     "<value>",
                     "must be base64-encoded; encode it (base64) or put the plain text under stringData",
                 )
-    _check_data_keys(errs, "stringData", obj.get("stringData"))
+    _check_data_keys(errs, "stringData", obj.get("stringData"), redact=True)
     if size > _DATA_MAX:
         too_long(errs, "data", _DATA_MAX, "bytes")
     t = obj.get("type")

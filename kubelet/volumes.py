@@ -34,7 +34,12 @@ def _write_file(path: Path, data: bytes, mode: int) -> None:
         os.chmod(path, mode)
         return
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
+    # Created owner-only: a secret must not be readable by others even for the moment
+    # between writing and the chmod to its final mode.
+    tmp.unlink(missing_ok=True)  # a leftover of a crash keeps its old mode
+    fd = os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
     os.chmod(tmp, mode)
     os.replace(tmp, path)
 
