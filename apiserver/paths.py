@@ -41,6 +41,16 @@ def parse_resource_path(path: str) -> Target | None:
         return None
     if not rest:
         return None
+    ns_info = by_plural("", "namespaces")
+    if (
+        rest[0] == "namespaces"
+        and len(rest) == 3
+        and ns_info is not None
+        and rest[2] in ns_info.subresources
+        and not group
+    ):
+        # /api/v1/namespaces/NAME/status|finalize: a subresource of the namespace itself.
+        return _target(ns_info, None, rest[1:], group, version)
     if rest[0] == "namespaces" and len(rest) >= 3:
         info = by_plural(group, rest[2])
         if info is None or not info.namespaced:

@@ -194,14 +194,6 @@ def test_what_one_applies_the_other_lists_identically(
     assert table(k_all) == table(l_all), f"kubectl:\n{k_all}\nkl:\n{l_all}"
 
 
-KL_ANNOTATIONS_BUG = (
-    "kl records the last-applied configuration without `metadata.annotations: {}`; kubectl "
-    "always writes that empty map (GetModifiedConfiguration sets the annotations before "
-    "serialising), so the two annotations differ and the second tool says `configured`"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=KL_ANNOTATIONS_BUG)
 @pytest.mark.parametrize("first", ["kl", "kubectl"])
 def test_apply_by_one_is_unchanged_for_the_other(
     first: str, kubectl: Kubectl, kl: Kl, namespace: str, tmp_path: Path
