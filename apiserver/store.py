@@ -167,6 +167,8 @@ class Store:
         self._writer: threading.Thread | None = None
         self._listeners: list[Callable[[list[Event]], None]] = []
         self._failed: BaseException | None = None
+        self._stopping = threading.Event()
+        self._checkpointer: threading.Thread | None = None
         # SQLite: one DBAPI connection held for reads on the event loop (WAL: readers see
         # every committed write and never block the writer).
         self._sqlite_reader: Any = None
@@ -182,8 +184,29 @@ class Store:
         self._loop = loop
         self._writer = threading.Thread(target=self._write_loop, name="store-writer", daemon=True)
         self._writer.start()
+        if self._sqlite_reader is not None:
+            self._checkpointer = threading.Thread(
+                target=self._checkpoint_loop, name="store-checkpoint", daemon=True
+            )
+            self._checkpointer.start()
+
+    def _checkpoint_loop(self, period: float = 1.0) -> None:
+        """Copy the WAL back into the database file now and then (PASSIVE: never blocks
+        the writer or readers), so the WAL stays small without slowing any commit."""
+        fairy = self.engine.raw_connection()
+        con = fairy.driver_connection
+        assert con is not None
+        try:
+            while not self._stopping.wait(period):
+                try:
+                    con.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                except Exception as exc:  # a full disk: try again later
+                    log.warning("WAL checkpoint failed: %s", exc)
+        finally:
+            fairy.close()
 
     def stop(self) -> None:
+        self._stopping.set()
         if self._writer is not None:
             self._queue.put(None)
             self._writer.join(timeout=10)
@@ -410,7 +433,11 @@ class Store:
         if self._sqlite_writer is None:
             fairy = self.engine.raw_connection()
             con = fairy.driver_connection
+            assert con is not None
             con.isolation_level = None  # BEGIN and COMMIT are ours
+            # Checkpoints run on their own thread (_checkpoint_loop), not inside a commit
+            # that a client is waiting for: they fsync the whole database file.
+            con.execute("PRAGMA wal_autocheckpoint=0")
             self._sqlite_writer = (fairy, con)
         con = self._sqlite_writer[1]
         con.execute("BEGIN")
