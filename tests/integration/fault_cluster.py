@@ -25,6 +25,9 @@ NS = "default"
 GPU_ANN = "kubelab.io/gpu-uuids"
 NODE_LABEL = "io.kubelab.node"
 POD_UID_LABEL = "io.kubelab.pod.uid"
+# The fake-runtime nodes carry this label and the workloads select it, so that only pods
+# made for it (with a real image) land on a Docker node.
+FAKE_NODES = {"kubelab.io/runtime": "fake"}
 
 
 class FaultCluster:
@@ -78,9 +81,7 @@ class FaultCluster:
             "4",
             "--no-proxy",
         ]
-        if runtime == "docker":
-            # Only pods that ask for it land on the Docker node (they need a real image).
-            args += ["--node-labels", "kubelab.io/runtime=docker"]
+        args += ["--node-labels", f"kubelab.io/runtime={runtime}"]
         self._add(f"kubelet/{node}", *args)
 
     @property
@@ -216,7 +217,11 @@ def deployment(name: str, replicas: int, gpus: int = 0, **extra: Any) -> dict[st
     container: dict[str, Any] = {"name": "main", "image": "app:1"}
     if gpus:
         container["resources"] = {"limits": {"nvidia.com/gpu": str(gpus)}}
-    spec: dict[str, Any] = {"containers": [container], "terminationGracePeriodSeconds": 0}
+    spec: dict[str, Any] = {
+        "containers": [container],
+        "terminationGracePeriodSeconds": 0,
+        "nodeSelector": dict(FAKE_NODES),
+    }
     spec.update(extra.pop("pod_spec", {}))
     return {
         "apiVersion": "apps/v1",
@@ -238,6 +243,7 @@ def gpu_pod(name: str) -> dict[str, Any]:
         "metadata": {"name": name, "labels": {"role": "gpu-bare"}},
         "spec": {
             "terminationGracePeriodSeconds": 0,
+            "nodeSelector": dict(FAKE_NODES),
             "containers": [
                 {"name": "main", "image": "app:1", "resources": {"limits": {"nvidia.com/gpu": "1"}}}
             ],
@@ -258,6 +264,7 @@ def job(name: str, parallelism: int = 2) -> dict[str, Any]:
                 "spec": {
                     "restartPolicy": "Never",
                     "terminationGracePeriodSeconds": 0,
+                    "nodeSelector": dict(FAKE_NODES),
                     "containers": [{"name": "work", "image": "app:1"}],
                 }
             },
