@@ -143,6 +143,7 @@ class ServiceProxy:
         self._listeners: dict[tuple[str, int], _Listener] = {}
         self._changed = asyncio.Event()
         self._tasks: list[asyncio.Task[Any]] = []
+        self._stopping = False
         self.connections_served = 0
         for inf in (self.services, self.endpoints):
             inf.add_handler(
@@ -178,6 +179,8 @@ class ServiceProxy:
 
     async def stop(self) -> None:
         """Close every listener and open connection, stop the informers."""
+        self._stopping = True
+        self._changed.set()
         self.services.stop()
         self.endpoints.stop()
         for t in self._tasks:
@@ -191,14 +194,17 @@ class ServiceProxy:
     async def _loop(self) -> None:
         await self.services.wait_synced()
         await self.endpoints.wait_synced()
-        while True:
+        while not self._stopping:
             self._changed.clear()
             try:
                 await self.reconcile()
             except Exception:  # keep proxying whatever happens to one Service
                 log.exception("service proxy: reconcile failed")
+            # asyncio.timeout, not wait_for: Python 3.11's wait_for can swallow a
+            # cancellation that lands as the event fires, and stop() would wait for ever.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), RETRY_BIND_SECONDS)
+                async with asyncio.timeout(RETRY_BIND_SECONDS):
+                    await self._changed.wait()
 
     async def reconcile(self) -> None:
         """Open listeners for new Service ports, close those no Service asks for."""
@@ -256,7 +262,8 @@ class ServiceProxy:
             t.cancel()
         if lst.server is not None:
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(lst.server.wait_closed(), 2.0)
+                async with asyncio.timeout(2.0):
+                    await lst.server.wait_closed()
 
     # -- forwarding ----------------------------------------------------------------------
 
@@ -286,9 +293,8 @@ class ServiceProxy:
             host, port = backends[lst.next_index % len(backends)]
             lst.next_index += 1
             try:
-                upstream = await asyncio.wait_for(
-                    asyncio.open_connection(host, port), CONNECT_TIMEOUT
-                )
+                async with asyncio.timeout(CONNECT_TIMEOUT):
+                    upstream = await asyncio.open_connection(host, port)
                 break
             except (OSError, TimeoutError):
                 log.debug("service proxy: %s: %s:%d refused", lst.spec.service, host, port)
