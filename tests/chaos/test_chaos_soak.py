@@ -11,6 +11,7 @@ kubelet runs real containers (and containers get killed with `docker kill`).
 
 from __future__ import annotations
 
+import os
 import random
 import time
 from collections.abc import Callable
@@ -35,6 +36,8 @@ from tests.integration.fault_cluster import (
 
 FINAL = {"web": 4, "api": 2, "gpu-train": 3}
 RANGES = {"web": (2, 6), "api": (1, 3), "gpu-train": (1, 4)}
+# Fixed, so a failure replays the same faults; set KUBELAB_CHAOS_SEED to explore others.
+SEED = int(os.environ.get("KUBELAB_CHAOS_SEED", "99"))
 
 
 def _converge(problems: Callable[[], list[str]], timeout: float) -> list[str]:
@@ -161,8 +164,8 @@ def test_chaos_soak(tmp_path: Path, chaos_seconds: float) -> None:
             final["dock"] = 2
 
         rec = Recorder(cl.api.client()).start()
-        wl = Workload(cl.api.client(), dict(RANGES), seed=2).start()
-        chaos = Chaos(cl, seed=99)
+        wl = Workload(cl.api.client(), dict(RANGES), seed=SEED).start()
+        chaos = Chaos(cl, seed=SEED)
         end = time.time() + chaos_seconds
         next_fault = time.time() + 2
         while time.time() < end:
@@ -195,7 +198,7 @@ def test_chaos_soak(tmp_path: Path, chaos_seconds: float) -> None:
         assert not rec.gpu_violations, f"GPUs held twice: {rec.gpu_violations[:10]}"
         assert sum(v for k, v in chaos.counts.items() if "not done" not in k) >= chaos_seconds / 6
         print(
-            f"chaos soak: {chaos_seconds:.0f} s, faults {chaos.counts}, "
+            f"chaos soak (seed {SEED}): {chaos_seconds:.0f} s, faults {chaos.counts}, "
             f"{wl.writes_ok} writes acknowledged ({len(wl.acked)} ConfigMaps checked), "
             f"{wl.writes_failed} refused or failed, {rec.samples} pod samples, "
             f"{len(rec.nodes_of)} pods seen, docker={'yes' if use_docker else 'no'}, "

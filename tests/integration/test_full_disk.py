@@ -12,6 +12,7 @@ import errno
 import sqlite3
 import subprocess
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -126,6 +127,12 @@ def test_full_disk_refuses_writes_then_recovers(small_disk: Path, tmp_path: Path
         assert refused >= 10, "the disk never filled up: the test proved nothing"
         codes = {write("one-more", "c").status_code for _ in range(3)}
         assert codes <= {507, 500}, codes
+        # Concurrent writers: writes batched behind a failed commit fail too, none half-done.
+        with ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(lambda i: write(f"burst-{i}", "e"), range(24)))
+        for r in answers:
+            if r.status_code != 201:
+                _check_refusal(r)
 
         # Reads still work while the disk is full.
         listed = h.get(coll)
