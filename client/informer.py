@@ -7,6 +7,12 @@ resourceVersion seen; a 410 Expired relists and turns the difference into add, u
 delete calls; other failures (unreachable server, 5xx) are retried with exponential
 backoff. Events whose object is older than the cached one are ignored.
 
+An optional ``transform`` (client-go's ``SetTransform``) rewrites every object before it
+enters the cache and before any handler sees it -- listed, watched or relisted alike -- so
+a component can drop the fields it never reads (``managedFields``, env, probes...) and
+keep its cache small. It must return a dict with the same metadata name, namespace and
+resourceVersion; it may return its argument, modified.
+
 Handlers are plain callables (a coroutine function also works: it is awaited) and run in
 the informer's task, so they should only enqueue keys, not do slow work. An exception in
 a handler is logged and does not stop the informer.
@@ -34,6 +40,7 @@ Obj = dict[str, Any]
 AddHandler = Callable[[Obj], Any]
 UpdateHandler = Callable[[Obj, Obj], Any]
 DeleteHandler = Callable[[Obj], Any]
+Transform = Callable[[Obj], Obj]
 
 
 @dataclass
@@ -57,6 +64,7 @@ class Informer:
         page_size: int = 500,
         watch_timeout: int = 300,
         max_backoff: float = 30.0,
+        transform: Transform | None = None,
     ) -> None:
         self.client = client
         self.resource = resolve(resource)
@@ -66,6 +74,7 @@ class Informer:
         self.page_size = page_size
         self.watch_timeout = watch_timeout
         self.max_backoff = max_backoff
+        self.transform = transform
         self._cache: dict[str, Obj] = {}
         self._handlers: list[_Handlers] = []
         self._synced = asyncio.Event()
@@ -184,7 +193,10 @@ class Informer:
             field_selector=self.field_selector,
             page_size=self.page_size,
         )
-        fresh: dict[str, Obj] = {object_key(o): o for o in listing["items"]}
+        items: builtins.list[Obj] = listing["items"]
+        if self.transform is not None:
+            items = [self.transform(o) for o in items]
+        fresh: dict[str, Obj] = {object_key(o): o for o in items}
         old_cache = self._cache
         self._cache = dict(old_cache)
         for key, obj in fresh.items():
@@ -227,6 +239,8 @@ class Informer:
             if rv is not None:
                 self.last_rv = rv
             return
+        if self.transform is not None:
+            obj = self.transform(obj)
         key = object_key(obj)
         cached = self._cache.get(key)
         if etype in ("ADDED", "MODIFIED"):
@@ -294,16 +308,27 @@ class InformerFactory:
         namespace: str | None = None,
         label_selector: str | None = None,
         field_selector: str | None = None,
+        *,
+        transform: Transform | None = None,
     ) -> Informer:
+        """The shared informer for these arguments (made on first use). ``transform`` is
+        given to the informer when this call makes it; a later call asking for the same
+        informer with a different transform is an error, since they would share a cache."""
         info = resolve(resource)
         ns = namespace if namespace is not None else self.namespace
         key = (f"{info.group}/{info.plural}", ns, label_selector, field_selector)
         inf = self._informers.get(key)
         if inf is None:
-            inf = Informer(self.client, info, ns, label_selector, field_selector)
+            inf = Informer(
+                self.client, info, ns, label_selector, field_selector, transform=transform
+            )
             self._informers[key] = inf
             if self._started:
                 self._start(inf)
+        elif transform is not None and inf.transform is not transform:
+            raise ValueError(
+                f"informer for {info.plural} already made with transform {inf.transform!r}"
+            )
         return inf
 
     def _start(self, inf: Informer) -> None:

@@ -17,12 +17,18 @@ from client import (
     ServerUnreachable,
     WorkQueue,
 )
+from client.slim import pod_slimmer
 
 from . import actions as A
 from .cache import Index, Overlay
 from .events import EventRecorder
 
 log = logging.getLogger(__name__)
+
+# The pod annotations any controller reads (endpoints: the kubelet's published host
+# ports). Cached pods keep only these: see ``client.slim``. Add a key here before
+# reading a new one from an informer's pod.
+POD_ANNOTATIONS_READ = frozenset({"kubelab.io/host-ports"})
 
 
 @dataclass
@@ -53,10 +59,14 @@ class Context:
     _indexes: dict[str, Index] = field(default_factory=dict)
 
     def index(self, resource: str) -> Index:
-        """The shared informer for ``resource`` (all namespaces) with its indexes."""
+        """The shared informer for ``resource`` (all namespaces) with its indexes. Pods
+        are cached slimmed (``client.slim``): no env, probes, volumes, managedFields or
+        annotations outside ``POD_ANNOTATIONS_READ`` -- controllers read pod templates
+        from their owners, never from cached pods."""
         idx = self._indexes.get(resource)
         if idx is None:
-            idx = Index(self.informers.informer(resource))
+            transform = pod_slimmer(POD_ANNOTATIONS_READ) if resource == "pods" else None
+            idx = Index(self.informers.informer(resource, transform=transform))
             self._indexes[resource] = idx
         return idx
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from api.errors import ApiError
 from client import AsyncClient, Informer
+from client.slim import pod_slimmer
 from scheduler.binder import Binder, ClientBinder
 from scheduler.events import EventRecorder
 from scheduler.framework import Diagnosis, Framework, ScheduleResult
@@ -95,7 +96,11 @@ class Scheduler:
         )
         self.reporter = Reporter(client, self.events)
         self.scheduled_events = scheduled_events
-        self.pods = Informer(client, "pods")
+        # Pods are cached slimmed (no env, probes, volumes, managedFields, and only the
+        # annotations read here): see client.slim.
+        self.pods = Informer(
+            client, "pods", transform=pod_slimmer((GPU_UUIDS_ANNOTATION, REASONS_ANNOTATION))
+        )
         self.nodes = Informer(client, "nodes")
         self._bind_slots = asyncio.Semaphore(bind_concurrency)
         self._binding: set[str] = set()  # pods whose Binding is in flight

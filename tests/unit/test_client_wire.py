@@ -904,6 +904,67 @@ def test_informer_feeding_a_workqueue(url: str, api: FakeApi) -> None:
     assert arun(main) == {"default/w0", "default/w1", "default/w2"}
 
 
+def _strip_image(obj: Obj) -> Obj:
+    """A transform for the tests: drops the containers' image, marks the object."""
+    out = copy.deepcopy(obj)
+    for c in out.get("spec", {}).get("containers", []):
+        c.pop("image", None)
+    out["metadata"]["labels"]["transformed"] = "yes"
+    return out
+
+
+def test_informer_transform_applies_to_list_watch_and_relist(url: str, api: FakeApi) -> None:
+    """Every object, listed, watched or relisted, is transformed before the cache and the
+    handlers see it."""
+    api.put("pods", pod("a"))
+    api.put("pods", pod("b"))
+
+    def untransformed(o: Obj) -> bool:
+        return o["metadata"]["labels"].get("transformed") != "yes" or any(
+            "image" in c for c in o["spec"]["containers"]
+        )
+
+    async def main() -> None:
+        async with AsyncClient(url, token=TOKEN) as ac:
+            factory = InformerFactory(ac)
+            inf = factory.informer("pods", transform=_strip_image)
+            assert inf.transform is _strip_image
+            assert factory.informer("pods") is inf  # no transform named: the shared one
+            with pytest.raises(ValueError):
+                factory.informer("pods", transform=lambda o: o)
+            seen: list[Obj] = []
+            inf.add_handler(
+                on_add=seen.append,
+                on_update=lambda old, new: seen.extend((old, new)),
+                on_delete=seen.append,
+            )
+            factory.start()
+            await factory.wait_synced(10)
+            await eventually(lambda: api.watch_count == 1)
+
+            api.put("pods", pod("a", changed="1"))  # MODIFIED by watch
+            api.put("pods", pod("w"))  # ADDED by watch
+            api.remove("pods", "default", "b")  # DELETED by watch
+            await eventually(lambda: len(seen) == 6)
+            assert inf.get("default/a")["metadata"]["labels"]["changed"] == "1"  # type: ignore[index]
+
+            api.put("pods", pod("a", changed="2"))
+            api.put("pods", pod("r"))
+            api.compact()
+            with api.lock:
+                api.log.clear()
+            api.expire_open_watches()
+            await eventually(lambda: inf.relists == 1 and inf.get("default/r") is not None)
+            assert sorted(inf.keys()) == ["default/a", "default/r", "default/w"]
+            assert inf.get("default/a")["metadata"]["labels"]["changed"] == "2"  # type: ignore[index]
+
+            assert len(seen) == 9 and not [o for o in seen if untransformed(o)]
+            assert not [o for o in inf.list() if untransformed(o)]
+            await factory.stop()
+
+    arun(main)
+
+
 # -- transport retry --------------------------------------------------------------------
 
 
