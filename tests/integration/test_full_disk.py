@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import sqlite3
+import ssl
 import subprocess
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -89,7 +90,7 @@ def test_full_disk_refuses_writes_then_recovers(small_disk: Path, tmp_path: Path
     try:
         h = httpx.Client(
             base_url=api.url,
-            verify=str(api.ca_file),
+            verify=ssl.create_default_context(cafile=str(api.ca_file)),
             headers={"Authorization": f"Bearer {api.token}"},
             timeout=30,
         )
@@ -165,7 +166,7 @@ def test_full_disk_refuses_writes_then_recovers(small_disk: Path, tmp_path: Path
         h.close()
         h = httpx.Client(
             base_url=api.url,
-            verify=str(api.ca_file),
+            verify=ssl.create_default_context(cafile=str(api.ca_file)),
             headers={"Authorization": f"Bearer {api.token}"},
             timeout=30,
         )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import itertools
 import json
+import ssl
 from collections.abc import Iterator
 from typing import Any
 
@@ -340,7 +341,7 @@ def fz(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ApiServer, ht
     srv = start_apiserver(tmp_path_factory.mktemp("fuzz") / "home")
     h = httpx.Client(
         base_url=srv.url,
-        verify=str(srv.ca_file),
+        verify=ssl.create_default_context(cafile=str(srv.ca_file)),
         headers={"Authorization": f"Bearer {srv.token}"},
         timeout=20,
     )

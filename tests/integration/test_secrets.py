@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import os
+import ssl
 import stat
 import uuid
 from collections.abc import Iterator
@@ -126,7 +127,9 @@ def test_secret_values_never_leak_and_files_are_private(
     )
     # Error paths that might echo a value: not base64, a bad key, a wrong type.
     h = httpx.Client(
-        base_url=api.url, verify=str(api.ca_file), headers={"Authorization": f"Bearer {api.token}"}
+        base_url=api.url,
+        verify=ssl.create_default_context(cafile=str(api.ca_file)),
+        headers={"Authorization": f"Bearer {api.token}"},
     )
     for data in (
         {"k": bad_value + "!!not base64"},
