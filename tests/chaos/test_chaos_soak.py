@@ -18,6 +18,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.conftest import docker_reachable
 from tests.integration.fault_cluster import (
     NODE_LABEL,
@@ -141,6 +143,8 @@ def _docker_deployment(image: str) -> dict[str, Any]:
 
 def test_chaos_soak(tmp_path: Path, chaos_seconds: float) -> None:
     use_docker = docker_reachable()
+    if not use_docker and os.environ.get("KUBELAB_REQUIRE_DOCKER") == "1":
+        pytest.fail("KUBELAB_REQUIRE_DOCKER=1 but no Docker engine is reachable for the soak")
     cl = FaultCluster(tmp_path / "home", nodes=3, gpus="4", docker=use_docker)
     rec: Recorder | None = None
     wl: Workload | None = None
