@@ -42,6 +42,17 @@ class WriteOptions:
     warnings: list[str] | None = None
 
 
+def _shortens_grace(meta: Obj, grace_period: int | None) -> int | None:
+    """The new grace period when a DELETE asks for less than the one running, else None."""
+    if grace_period is None:
+        return None
+    current = meta.get("deletionGracePeriodSeconds")
+    wanted = max(0, int(grace_period))
+    if current is None or wanted >= int(current):
+        return None
+    return wanted
+
+
 def _random_suffix(n: int = 5) -> str:
     alphabet = "bcdfghjklmnpqrstvwxz2456789"
     return "".join(secrets.choice(alphabet) for _ in range(n))
@@ -366,7 +377,17 @@ class ObjectService:
             if meta.get("deletionTimestamp"):
                 if grace_period == 0 and not finalizers:
                     return None
-                if finalizers == list(meta.get("finalizers") or []):
+                shorter = _shortens_grace(meta, grace_period)
+                if shorter is not None:
+                    # As in Kubernetes, a DELETE with a shorter grace period moves the
+                    # deadline in. The kubelet's final DELETE (grace 0) must be recorded
+                    # even while finalizers hold the object, or removing the last
+                    # finalizer would leave a pod that nobody deletes any more.
+                    meta["deletionGracePeriodSeconds"] = shorter
+                    meta["deletionTimestamp"] = rfc3339(
+                        datetime.now(UTC) + timedelta(seconds=shorter)
+                    )
+                elif finalizers == list(meta.get("finalizers") or []):
                     return current  # already going away; a repeated DELETE changes nothing
             meta["finalizers"] = finalizers
             if not meta.get("deletionTimestamp"):

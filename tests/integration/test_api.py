@@ -389,6 +389,32 @@ def test_bound_pod_delete_is_graceful_and_binding_guards_gpus(apiserver: ApiServ
     c.create("pods", b2, "default", subresource="binding", name="g2")
 
 
+def test_final_delete_of_a_pod_held_by_a_finalizer_is_recorded(apiserver: ApiServer) -> None:
+    """The kubelet's DELETE (grace 0) may come before the garbage collector removes the
+    foregroundDeletion finalizer: it must shorten the grace period, so that removing the
+    last finalizer removes the pod (it used to stay Terminating for ever)."""
+    c = apiserver.client()
+    c.create("pods", pod("held"), "default")
+    binding = {
+        "apiVersion": "v1",
+        "kind": "Binding",
+        "metadata": {"name": "held"},
+        "target": {"kind": "Node", "name": "n1"},
+    }
+    c.create("pods", binding, "default", subresource="binding", name="held")
+    c.delete("pods", "held", "default", propagation_policy="Foreground")
+    meta = c.get("pods", "held", "default")["metadata"]
+    assert meta["finalizers"] == ["foregroundDeletion"]
+    assert meta["deletionGracePeriodSeconds"] == 30
+    c.delete("pods", "held", "default", grace_period_seconds=0)
+    meta = c.get("pods", "held", "default")["metadata"]
+    assert meta["deletionGracePeriodSeconds"] == 0 and meta["finalizers"] == ["foregroundDeletion"]
+    c.patch("pods", "held", {"metadata": {"finalizers": None}}, "default")
+    with pytest.raises(ApiError) as err:
+        c.get("pods", "held", "default")
+    assert err.value.code == 404
+
+
 def test_list_paging_with_continue(apiserver: ApiServer) -> None:
     c = apiserver.client()
     for i in range(25):
