@@ -223,89 +223,101 @@ def bench_rolling_docker(res: Results) -> None:
     )
 
 
+SWARM_START_S = 60.0  # Swarm that cannot start 10 tasks in this long will not (sandboxes)
+SWARM_UPDATE_S = 120.0
+
+
+def _docker_cli(*args: str, timeout: float = 30.0) -> subprocess.CompletedProcess[str]:
+    """Run the docker CLI; a hung call becomes a failed one instead of eating the budget."""
+    try:
+        return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return subprocess.CompletedProcess(
+            ["docker", *args], 124, "", f"timed out after {timeout}s"
+        )
+
+
+def _swarm_running(name: str) -> tuple[int, str]:
+    """How many of the service's tasks run, and the last task error Swarm reported."""
+    r = _docker_cli(
+        "service", "ps", name, "--filter", "desired-state=running",
+        "--format", "{{.CurrentState}}|{{.Error}}",
+    )  # fmt: skip
+    running, error = 0, ""
+    for line in r.stdout.splitlines():
+        state, _, err = line.partition("|")
+        running += state.startswith("Running")
+        error = err.strip() or error
+    return running, error
+
+
+def _swarm_wait(name: str, want: int, seconds: float, updated: bool = False) -> str | None:
+    """Wait until ``want`` tasks run (and, if ``updated``, the update completed); None when
+    done, else why not."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        running, error = _swarm_running(name)
+        if running >= want:
+            if not updated:
+                return None
+            state = _docker_cli(
+                "service", "inspect", name, "--format", "{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}"
+            ).stdout.strip()  # fmt: skip
+            if state == "completed":
+                return None
+            if state in ("paused", "rollback_completed", "rollback_paused"):
+                return f"Swarm update ended {state}"
+        time.sleep(0.2)
+    running, error = _swarm_running(name)
+    return f"{running}/{want} tasks running after {seconds:.0f} s" + (
+        f"; Swarm says: {error[:160]}" if error else ""
+    )
+
+
 def _swarm_update() -> tuple[float | None, str]:
-    """`docker service update` of 10 replicas, parallelism 3, start-first (surge) with a health check."""
-    state = subprocess.run(
-        ["docker", "info", "--format", "{{.Swarm.LocalNodeState}}"], capture_output=True, text=True
-    ).stdout.strip()
+    """`docker service update` of 10 replicas, parallelism 3, start-first (surge) with a
+    health check. Every step has a hard deadline: in some sandboxes Swarm accepts the service
+    but never starts a task, and that must cost a minute, not the benchmark's budget."""
+    state = _docker_cli("info", "--format", "{{.Swarm.LocalNodeState}}").stdout.strip()
     joined_here = False
     if state != "active":
-        r = subprocess.run(
-            ["docker", "swarm", "init", "--advertise-addr", "127.0.0.1"],
-            capture_output=True,
-            text=True,
-        )
+        r = _docker_cli("swarm", "init", "--advertise-addr", "127.0.0.1")
         if r.returncode != 0:
-            return None, f"swarm init failed: {r.stderr.strip()}"
+            return None, f"swarm init failed: {r.stderr.strip()[:200]}"
         joined_here = True
     name = f"klbench-{uuid.uuid4().hex[:6]}"
     try:
-        common = [
-            "--health-cmd",
-            "nc -z 127.0.0.1 8080 || exit 1",
-            "--health-interval",
-            "1s",
-            "--health-start-period",
-            "0s",
-        ]
-        r = subprocess.run(
-            [
-                "docker",
-                "service",
-                "create",
-                "--detach=false",
-                "-q",
-                "--name",
-                name,
-                "--replicas",
-                "10",
-                "--env",
-                "VERSION=1",
-                *common,
-                BENCH_IMAGE,
-                "httpd",
-                "-f",
-                "-p",
-                "8080",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        health = [
+            "--health-cmd", "nc -z 127.0.0.1 8080 || exit 1",
+            "--health-interval", "1s",
+            "--health-start-period", "0s",
+        ]  # fmt: skip
+        r = _docker_cli(
+            "service", "create", "--detach", "-q", "--name", name, "--replicas", "10",
+            "--env", "VERSION=1", *health, BENCH_IMAGE, "httpd", "-f", "-p", "8080",
+        )  # fmt: skip
         if r.returncode != 0:
             return None, f"swarm service create failed: {r.stderr.strip()[:200]}"
+        why = _swarm_wait(name, 10, SWARM_START_S)
+        if why:
+            return None, f"Swarm could not start the service here: {why}"
         t0 = time.time()
-        r = subprocess.run(
-            [
-                "docker",
-                "service",
-                "update",
-                "--detach=false",
-                "-q",
-                "--env-add",
-                "VERSION=2",
-                "--update-parallelism",
-                "3",
-                "--update-order",
-                "start-first",
-                "--update-delay",
-                "0s",
-                "--update-monitor",
-                "1s",
-                name,
-            ],
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        took = time.time() - t0
+        r = _docker_cli(
+            "service", "update", "--detach", "-q", "--env-add", "VERSION=2",
+            "--update-parallelism", "3", "--update-order", "start-first",
+            "--update-delay", "0s", "--update-monitor", "1s", name,
+        )  # fmt: skip
         if r.returncode != 0:
             return None, f"swarm update failed: {r.stderr.strip()[:200]}"
+        why = _swarm_wait(name, 10, SWARM_UPDATE_S, updated=True)
+        took = time.time() - t0
+        if why:
+            return None, f"Swarm update did not finish: {why}"
         return took, "Swarm: --update-parallelism 3 --update-order start-first, health check 1 s"
     finally:
-        subprocess.run(["docker", "service", "rm", name], capture_output=True)
+        _docker_cli("service", "rm", name)
         if joined_here:
-            subprocess.run(["docker", "swarm", "leave", "--force"], capture_output=True)
+            _docker_cli("swarm", "leave", "--force")
 
 
 def main(argv: list[str] | None = None) -> int:
