@@ -85,6 +85,10 @@ class ApiServer:
     def stop(self) -> None:
         self.store.stop()
 
+    def _node_lease(self, node: str) -> dict[str, Any] | None:
+        """The heartbeat Lease of node ``node`` (kube-node-lease/NAME), if there is one."""
+        return self.store.get("coordination.k8s.io/leases", "kube-node-lease", node)
+
     async def dispatch(self, request: Request) -> Response:
         path = request.scope["path"]  # request.url would parse and rebuild the whole URL
         try:
@@ -92,7 +96,7 @@ class ApiServer:
             if path not in PUBLIC_PATHS:
                 # issue 8: joining a node authenticates with a bootstrap token instead
                 if path.startswith(join.PREFIX):
-                    return await join.handle(self.config.home, request, path)
+                    return await join.handle(self.config.home, request, path, self._node_lease)
                 user = self.authn.authenticate(request.headers.get("authorization"))
             special = self._special(request, path)
             if special is not None:

@@ -29,13 +29,16 @@ import os
 import re
 import secrets
 import string
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
+from api.durations import parse_time
 from api.errors import ApiError
 from apiserver.authz import NODE_USER_PREFIX, NODES_GROUP
 from apiserver.bodies import json_response
@@ -145,6 +148,31 @@ def cluster_info(home: Path) -> dict[str, str]:
     }
 
 
+def lease_liveness(lease: dict[str, Any] | None, now: datetime.datetime) -> str | None:
+    """How a node's Lease shows it alive ("renewed 3 s ago"), or None when it has expired."""
+    spec = (lease or {}).get("spec") or {}
+    renewed = parse_time(spec.get("renewTime"))
+    if renewed is None:
+        return None
+    age = (now - renewed).total_seconds()
+    if age > float(spec.get("leaseDurationSeconds") or 40):
+        return None
+    return f"its lease was renewed {max(0, round(age))} s ago"
+
+
+def holds_node_identity(home: Path, node: str, token: object) -> bool:
+    """Whether ``token`` is the current token of ``system:node:<node>``: the box that joined
+    under that name before, asking again (a kubelet rerun with the same home)."""
+    if not isinstance(token, str) or not token:
+        return False
+    f = home / "identities" / (NODE_USER_PREFIX + node).replace(":", "_")
+    try:
+        current = f.read_text().strip()
+    except FileNotFoundError:
+        return False
+    return hmac.compare_digest(current.encode(), token.encode())
+
+
 def issue_node_credentials(home: Path, node: str) -> dict[str, str]:
     """The token of ``system:node:<node>`` (created once, then the same one) and the rest a
     kubelet needs."""
@@ -163,8 +191,18 @@ def issue_node_credentials(home: Path, node: str) -> dict[str, str]:
     }
 
 
-async def handle(home: Path, request: Request, path: str) -> Response:
-    """Serve ``/kubelab/v1/cluster-info`` and ``/kubelab/v1/join``."""
+async def handle(
+    home: Path,
+    request: Request,
+    path: str,
+    node_lease: Callable[[str], dict[str, Any] | None] = lambda _: None,
+) -> Response:
+    """Serve ``/kubelab/v1/cluster-info`` and ``/kubelab/v1/join``.
+
+    ``node_lease(name)`` is the node's heartbeat Lease, if any: a bootstrap token must not
+    let a second box take the name (and so the credentials) of a node that is alive. The
+    box that holds that node's token may ask again (a rerun of ``kubelab join``); a node
+    whose lease has expired may be taken over, which is how a reinstalled box rejoins."""
     p = path.rstrip("/")
     if p == CLUSTER_INFO_PATH and request.method == "GET":
         return json_response(cluster_info(home))
@@ -184,6 +222,17 @@ async def handle(home: Path, request: Request, path: str) -> Response:
             f"nodeName: Invalid value: {node!r}: a node name is a lowercase DNS name "
             "(letters, digits, '-', '.'), e.g. gpu2; pass --node-name",
             "Invalid",
+        )
+    live = lease_liveness(node_lease(node), datetime.datetime.now(datetime.UTC))
+    if live and not holds_node_identity(home, node, (body or {}).get("nodeToken")):
+        raise ApiError(
+            409,
+            f"node {node} is already part of the cluster and alive ({live}); join this box "
+            "under another --node-name, or stop that node's kubelet and retry once its "
+            "lease has expired",
+            "AlreadyExists",
+            name=node,
+            kind="nodes",
         )
     creds = issue_node_credentials(home, node)
     log.warning("node %s joined with bootstrap token %s", node, token_id)

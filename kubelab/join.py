@@ -25,6 +25,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 import httpx
+import yaml
 
 from apiserver.main import write_kubeconfig
 from apiserver.tls import ca_fingerprint
@@ -136,12 +137,31 @@ def verify_ca(ca_pem: bytes, expected: str | None, skip: bool) -> str:
     return seen
 
 
-def request_credentials(server: str, token: str, node: str, ca_file: Path) -> dict[str, Any]:
+def previous_node_token(home: Path, node: str) -> str | None:
+    """The token this home got when it joined as ``node`` before, if it did: it lets the
+    server tell a rerun of this box from a second box taking a live node's name."""
+    try:
+        config = yaml.safe_load((home / "kubeconfig").read_text()) or {}
+    except (OSError, yaml.YAMLError):
+        return None
+    for entry in config.get("users") or []:
+        if (entry or {}).get("name") == f"system:node:{node}":
+            token = ((entry or {}).get("user") or {}).get("token")
+            return str(token) if token else None
+    return None
+
+
+def request_credentials(
+    server: str, token: str, node: str, ca_file: Path, node_token: str | None = None
+) -> dict[str, Any]:
     ctx = ssl.create_default_context(cafile=str(ca_file))
+    body: dict[str, str] = {"nodeName": node}
+    if node_token:
+        body["nodeToken"] = node_token
     try:
         r = httpx.post(
             f"{server}/kubelab/v1/join",
-            json={"nodeName": node},
+            json=body,
             headers={"Authorization": f"Bearer {token}"},
             verify=ctx,
             timeout=15,
@@ -177,7 +197,7 @@ def join(args: argparse.Namespace) -> tuple[Path, str, str]:
     pki.mkdir(mode=0o700, exist_ok=True)
     ca_file = pki / "ca.crt"
     ca_file.write_bytes(ca_pem)
-    creds = request_credentials(server, args.token, node, ca_file)
+    creds = request_credentials(server, args.token, node, ca_file, previous_node_token(home, node))
     write_kubeconfig(home / "kubeconfig", server, ca_pem, creds["token"], user=creds["user"])
     _write_private(home / "kubelet-secret", creds["kubeletSecret"] + "\n")
     address = args.address or route_address(urlparse(server).hostname or "127.0.0.1")

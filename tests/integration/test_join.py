@@ -144,6 +144,37 @@ def test_second_box_joins_runs_pods_and_is_confined_to_itself(
         with pytest.raises(ApiError) as exc:
             node.delete("pods", "on-box1", "default")
         assert exc.value.code == 403
+
+        # A bootstrap token cannot take the name, and so the credentials, of a live node:
+        # neither the first box's nor the second's.
+        for taken in ("box1", "box2"):
+            thief = _run(
+                cluster,
+                "join",
+                "--server", flags["--server"],
+                "--token", flags["--token"],
+                "--ca-fingerprint", flags["--ca-fingerprint"],
+                "--home", str(tmp_path / f"thief-{taken}"),
+                "--node-name", taken,
+                "--no-run",
+            )  # fmt: skip
+            assert thief.returncode == 1, thief.stdout
+            assert f"node {taken} is already part of the cluster and alive" in thief.stderr
+            assert "another --node-name" in thief.stderr
+            assert not (tmp_path / f"thief-{taken}" / "kubeconfig").exists()
+        # The box that joined as box2 may run join again (same home, same identity).
+        again = _run(
+            cluster,
+            "join",
+            "--server", flags["--server"],
+            "--token", flags["--token"],
+            "--ca-fingerprint", flags["--ca-fingerprint"],
+            "--home", str(home2),
+            "--node-name", "box2",
+            "--no-run",
+        )  # fmt: skip
+        assert again.returncode == 0, again.stderr
+        assert Client.from_kubeconfig(str(home2 / "kubeconfig")).get("nodes", "box2")
     finally:
         kubelet.stop()
 
