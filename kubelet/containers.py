@@ -14,6 +14,7 @@ from api.quantity import parse_quantity
 from kubelet.envvars import expand
 from kubelet.runtime.base import (
     LABEL_CONTAINER_HASH,
+    LABEL_CONTAINER_INIT,
     LABEL_CONTAINER_NAME,
     LABEL_NODE,
     LABEL_POD_NAME,
@@ -56,12 +57,18 @@ def pod_labels(node: str, pod: dict[str, Any]) -> dict[str, str]:
 
 
 def container_labels(
-    node: str, pod: dict[str, Any], container: dict[str, Any], restart_count: int
+    node: str,
+    pod: dict[str, Any],
+    container: dict[str, Any],
+    restart_count: int,
+    init: bool = False,
 ) -> dict[str, str]:
     labels = pod_labels(node, pod)
     labels[LABEL_CONTAINER_NAME] = container["name"]
     labels[LABEL_CONTAINER_HASH] = spec_hash(container)
     labels[LABEL_RESTART_COUNT] = str(restart_count)
+    if init:
+        labels[LABEL_CONTAINER_INIT] = "true"
     return labels
 
 
@@ -173,8 +180,9 @@ def build_spec(
     mounts: list[Mount],
     host_ports: Mapping[str, int],
     real_gpus: bool,
+    init: bool = False,
 ) -> ContainerSpec:
-    """The runtime spec for one container instance."""
+    """The runtime spec for one container instance (``init``: of spec.initContainers)."""
     gpus = gpu_uuids(pod)
     env = dict(env)
     # Exactly the bound GPUs, never "all"; "void" hides every GPU from a pod without any.
@@ -192,7 +200,7 @@ def build_spec(
     return ContainerSpec(
         name=container_name(pod, container, restart_count),
         image=container["image"],
-        labels=container_labels(node, pod, container, restart_count),
+        labels=container_labels(node, pod, container, restart_count, init),
         command=[expand(str(a), env) for a in command] if command else None,
         args=[expand(str(a), env) for a in args] if args else None,
         working_dir=container.get("workingDir") or None,

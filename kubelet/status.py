@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from kubelet.initcontainers import succeeded
 from kubelet.runtime.base import ContainerInfo
 from kubelet.timeutil import to_rfc3339
 
@@ -24,6 +25,7 @@ class ContainerView:
     waiting_message: str = ""
     ready: bool = False
     started: bool = False
+    init: bool = False  # an init container: ready means it ran to a zero exit
 
 
 def runtime_id(runtime: str, container_id: str) -> str:
@@ -51,14 +53,22 @@ def terminated_state(info: ContainerInfo, runtime: str) -> dict[str, Any]:
     return {k: v for k, v in state.items() if v is not None}
 
 
-def container_status(view: ContainerView, runtime: str) -> dict[str, Any]:
-    """One entry of ``status.containerStatuses`` (all fields the Python client requires)."""
+def container_status(
+    view: ContainerView, runtime: str, default_waiting: str = "ContainerCreating"
+) -> dict[str, Any]:
+    """One entry of ``status.containerStatuses`` or ``initContainerStatuses`` (all fields
+    the Python client requires). ``default_waiting`` is the reason of a container with no
+    instance yet: PodInitializing in a pod with init containers, as in Kubernetes."""
     cur = view.current
+    if view.init:
+        ready = succeeded(cur)
+    else:
+        ready = bool(view.ready and cur is not None and cur.running)
     status: dict[str, Any] = {
         "name": view.name,
         "image": view.image,
         "imageID": (cur.image_id if cur else "") or "",
-        "ready": bool(view.ready and cur is not None and cur.running),
+        "ready": ready,
         "restartCount": int(view.restart_count),
         "started": bool(view.started and cur is not None and cur.running),
     }
@@ -83,14 +93,32 @@ def container_status(view: ContainerView, runtime: str) -> dict[str, Any]:
         if view.previous is not None and view.previous.exited:
             last = {"terminated": terminated_state(view.previous, runtime)}
     else:
-        state = {"waiting": {"reason": "ContainerCreating"}}
+        state = {"waiting": {"reason": default_waiting}}
     status["state"] = state
     status["lastState"] = last
     return status
 
 
-def pod_phase(statuses: list[dict[str, Any]], restart_policy: str) -> str:
-    """The pod phase from its container statuses (Kubernetes' ``getPhase``)."""
+def _init_failed(s: dict[str, Any]) -> bool:
+    """An init container whose last run failed (now dead, or waiting to restart)."""
+    state = s.get("state") or {}
+    term = state.get("terminated")
+    if term is None and "waiting" in state:
+        term = (s.get("lastState") or {}).get("terminated")
+    return term is not None and term.get("exitCode") != 0
+
+
+def pod_phase(
+    statuses: list[dict[str, Any]],
+    restart_policy: str,
+    init_statuses: list[dict[str, Any]] | None = None,
+    initialized: bool = True,
+) -> str:
+    """The pod phase from its container statuses (Kubernetes' ``getPhase``): Pending
+    while init containers run, Failed when one failed and restartPolicy is Never."""
+    if not initialized:
+        failed = any(_init_failed(s) for s in init_statuses or [])
+        return "Failed" if failed and restart_policy == "Never" else "Pending"
     waiting = running = stopped = succeeded = 0
     for s in statuses:
         state = s.get("state") or {}
@@ -124,7 +152,12 @@ def pod_phase(statuses: list[dict[str, Any]], restart_policy: str) -> str:
 
 
 def _condition(
-    ctype: str, ok: bool, previous: dict[str, dict[str, Any]], now: str, reason: str = ""
+    ctype: str,
+    ok: bool,
+    previous: dict[str, dict[str, Any]],
+    now: str,
+    reason: str = "",
+    message: str = "",
 ) -> dict[str, Any]:
     status = "True" if ok else "False"
     prev = previous.get(ctype)
@@ -137,6 +170,8 @@ def _condition(
     }
     if reason and not ok:
         cond["reason"] = reason
+        if message:
+            cond["message"] = message
     return cond
 
 
@@ -147,20 +182,36 @@ def pod_status(
     runtime: str,
     host_ip: str,
     now: str,
+    init_views: list[ContainerView] | None = None,
 ) -> dict[str, Any]:
-    """The full ``status`` the kubelet writes for ``pod``."""
+    """The full ``status`` the kubelet writes for ``pod``; ``init_views`` are its init
+    containers, in spec order."""
     old = pod.get("status") or {}
     previous = {c.get("type", ""): c for c in old.get("conditions") or []}
-    statuses = [container_status(v, runtime) for v in views]
+    inits = init_views or []
+    # Once an app container exists the pod was initialized (Kubernetes' rule), even if
+    # an init container's instance has since been removed.
+    incomplete = [v.name for v in inits if not succeeded(v.current)]
+    initialized = not incomplete or any(v.current is not None for v in views)
+    default_waiting = "PodInitializing" if inits else "ContainerCreating"
+    statuses = [container_status(v, runtime, default_waiting) for v in views]
+    init_statuses = [container_status(v, runtime, "PodInitializing") for v in inits]
     policy = (pod.get("spec") or {}).get("restartPolicy") or "Always"
-    phase = pod_phase(statuses, policy)
+    phase = pod_phase(statuses, policy, init_statuses, initialized)
     all_ready = bool(statuses) and all(s["ready"] for s in statuses)
     if phase in ("Succeeded", "Failed"):
         all_ready = False
     not_ready_reason = "PodCompleted" if phase in ("Succeeded", "Failed") else "ContainersNotReady"
     conditions = [
         _condition("PodScheduled", True, previous, now),
-        _condition("Initialized", True, previous, now),
+        _condition(
+            "Initialized",
+            initialized,
+            previous,
+            now,
+            "ContainersNotInitialized",
+            f"containers with incomplete status: [{' '.join(incomplete)}]",
+        ),
         _condition("ContainersReady", all_ready, previous, now, not_ready_reason),
         _condition("Ready", all_ready, previous, now, not_ready_reason),
     ]
@@ -173,6 +224,7 @@ def pod_status(
         "podIPs": [{"ip": host_ip}],
         "startTime": old.get("startTime") or now,
         "containerStatuses": statuses,
+        **({"initContainerStatuses": init_statuses} if inits else {}),
         "qosClass": old.get("qosClass") or qos_class(pod),
     }
     return status

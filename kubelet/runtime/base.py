@@ -18,6 +18,9 @@ LABEL_POD_NAME = "io.kubelab.pod.name"
 LABEL_CONTAINER_NAME = "io.kubelab.container.name"
 LABEL_CONTAINER_HASH = "io.kubelab.container.hash"
 LABEL_RESTART_COUNT = "io.kubelab.container.restart-count"
+# "true" on init containers (spec.initContainers): readable in `docker ps`, and it lets the
+# fake runtime finish them.
+LABEL_CONTAINER_INIT = "io.kubelab.container.init"
 
 
 class RuntimeError_(Exception):  # noqa: N801 - avoid shadowing the builtin RuntimeError

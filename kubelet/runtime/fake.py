@@ -1,17 +1,23 @@
 """An in-memory runtime: no containers, every container is Running the moment it starts.
 
 Used for hollow nodes (``--hollow N``) in scale benchmarks and for fast integration tests.
-Tests can make a container exit with ``exit(container_id, code)``.
+Tests can make a container exit with ``exit(container_id, code)``. A few commands are
+modelled, so init containers can be tested without Docker: a shell script that ends in
+``exit N`` (``["sh", "-c", "exit 1"]``), ``true`` and ``false`` exit with that code right
+after they start; any other init container finishes with 0 at once (it did its job),
+unless it runs ``sleep`` (it then runs until ``exit`` is called).
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import re
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
 
 from kubelet.runtime.base import (
+    LABEL_CONTAINER_INIT,
     ContainerInfo,
     ContainerSpec,
     ExecResult,
@@ -21,6 +27,23 @@ from kubelet.runtime.base import (
 from kubelet.timeutil import now_rfc3339
 
 MISSING_IMAGE_MARK = "does-not-exist"
+
+_EXIT_AT_END = re.compile(r"(?:^|[;&|\n])\s*exit\s+(\d+)\s*;?\s*$")
+
+
+def modelled_exit(spec: ContainerSpec) -> int | None:
+    """The exit code the fake runtime gives a container right after it starts, or None
+    when it keeps running (see the module docstring)."""
+    words = [*(spec.command or []), *(spec.args or [])]
+    if words and words[0] in ("true", "false"):
+        return 0 if words[0] == "true" else 1
+    if "-c" in words[:-1]:
+        m = _EXIT_AT_END.search(words[words.index("-c") + 1])
+        if m:
+            return int(m.group(1))
+    if spec.labels.get(LABEL_CONTAINER_INIT) == "true":
+        return None if any("sleep" in w for w in words) else 0
+    return None
 
 
 class FakeRuntime:
@@ -75,6 +98,10 @@ class FakeRuntime:
         c = self._containers[container_id]
         self._containers[container_id] = replace(c, state="running", started_at=now_rfc3339())
         self._emit("start", container_id)
+        code = modelled_exit(self._specs[container_id])
+        if code is not None:
+            # Soon, not now: like a real engine, the caller sees it running first.
+            asyncio.get_running_loop().call_soon(self.exit, container_id, code)
 
     def exit(self, container_id: str, code: int) -> None:
         """Make a running container exit with ``code`` (tests, simulated crashes)."""

@@ -1,0 +1,61 @@
+"""Ending a pod on this node: stop every container (SIGTERM, grace, SIGKILL), remove
+them, complete the deletion in the API, then free its volumes, ports and backoffs."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from api.errors import ApiError
+from kubelet import containers as cspec
+from kubelet.events import NORMAL
+from kubelet.podhandle import PodHandle
+from kubelet.volumes import remove_pod_dir
+
+log = logging.getLogger(__name__)
+
+
+async def terminate(h: PodHandle) -> None:
+    """Stop and remove every container of the pod, then finish its deletion."""
+    rt = h.ctx.runtime
+    for t in h.tracks.values():
+        t.stop_probes()
+    grace = h.grace()
+    listed = await rt.list({cspec.LABEL_POD_UID: h.uid, cspec.LABEL_NODE: h.ctx.node_name})
+    running = [i for i in listed if i.state == "running"]
+    specs = {c["name"]: c for c in h.init_containers() + h.app_containers()}
+    for info in running:
+        h.event(
+            NORMAL,
+            "Killing",
+            f"Stopping container {info.container_name}",
+            specs.get(info.container_name),
+        )
+    results = await asyncio.gather(*(rt.stop(i.id, grace) for i in running), return_exceptions=True)
+    for r in results:
+        if isinstance(r, Exception):
+            log.warning("pod %s: stop failed: %s", h.key, r)
+    # Remove the containers before the object goes: once a user sees the pod gone,
+    # nothing of it is left on the node.
+    for info in listed:
+        await h.remove_instance(info)
+    if not h.deleted:
+        await finish_deletion(h)
+    await asyncio.to_thread(remove_pod_dir, h.ctx.config.root_dir, h.uid)
+    if h.host_ports:
+        h.ctx.host_ports_in_use.difference_update(h.host_ports.values())
+    h.ctx.restart_backoff.forget_prefix(f"{h.uid}/")
+    h.ctx.pull_backoff.forget_prefix(f"{h.uid}/")
+
+
+async def finish_deletion(h: PodHandle) -> None:
+    """DELETE with gracePeriodSeconds=0, but only our pod: a pod of the same name made
+    since (another uid) is left alone."""
+    try:
+        current = await h.ctx.client.get("pods", h.name, h.namespace)
+        if (current.get("metadata") or {}).get("uid") != h.uid:
+            return
+        await h.ctx.client.delete("pods", h.name, h.namespace, grace_period_seconds=0)
+    except ApiError as e:
+        if e.code != 404:
+            raise
