@@ -245,11 +245,14 @@ class PodSubresources:
 
     def _container(self, pod: dict[str, Any], requested: str | None) -> str:
         containers = [c.get("name") for c in (pod.get("spec") or {}).get("containers") or []]
+        inits = [c.get("name") for c in (pod.get("spec") or {}).get("initContainers") or []]
         if requested:
-            if requested not in containers:
+            if requested not in containers + inits:
+                also = f" or one of the init containers: [{' '.join(map(str, inits))}]"
                 raise bad_request(
                     f"container {requested} is not valid for pod {pod['metadata']['name']}: "
                     f"choose one of [{' '.join(str(c) for c in containers)}]"
+                    + (also if inits else "")
                 )
             return requested
         if len(containers) != 1:
