@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 import threading
 from typing import Any
 
@@ -251,7 +252,9 @@ def test_watch_from_compacted_revision_is_410(tmp_path: Any) -> None:
 
 def _raw(srv: ApiServer) -> httpx.Client:
     return httpx.Client(
-        base_url=srv.url, verify=str(srv.ca_file), headers={"Authorization": f"Bearer {srv.token}"}
+        base_url=srv.url,
+        verify=ssl.create_default_context(cafile=str(srv.ca_file)),
+        headers={"Authorization": f"Bearer {srv.token}"},
     )
 
 
@@ -323,15 +326,24 @@ def test_bad_input_gets_status_and_changes_nothing(apiserver: ApiServer) -> None
 
 
 def test_unauthenticated_is_401(apiserver: ApiServer) -> None:
-    r = httpx.get(f"{apiserver.url}/api/v1/pods", verify=str(apiserver.ca_file))
+    r = httpx.get(
+        f"{apiserver.url}/api/v1/pods",
+        verify=ssl.create_default_context(cafile=str(apiserver.ca_file)),
+    )
     assert r.status_code == 401 and r.json()["reason"] == "Unauthorized"
     r = httpx.get(
         f"{apiserver.url}/api/v1/pods",
-        verify=str(apiserver.ca_file),
+        verify=ssl.create_default_context(cafile=str(apiserver.ca_file)),
         headers={"Authorization": "Bearer wrong"},
     )
     assert r.status_code == 401
-    assert httpx.get(f"{apiserver.url}/healthz", verify=str(apiserver.ca_file)).text == "ok"
+    assert (
+        httpx.get(
+            f"{apiserver.url}/healthz",
+            verify=ssl.create_default_context(cafile=str(apiserver.ca_file)),
+        ).text
+        == "ok"
+    )
 
 
 def test_field_validation_strict_names_the_field(apiserver: ApiServer) -> None:
