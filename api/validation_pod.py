@@ -186,6 +186,25 @@ def _check_env(errs: Errs, field: str, env: Any) -> None:
                 )
 
 
+def _check_init_container(errs: Errs, field: str, c: dict[str, Any]) -> None:
+    """Init containers run once to completion: no probes or lifecycle hooks (Kubernetes'
+    rule), and no sidecars (restartPolicy: Always), which kubelab does not run."""
+    for hook in ("livenessProbe", "readinessProbe", "startupProbe", "lifecycle"):
+        if c.get(hook) is not None:
+            forbidden(
+                errs,
+                f"{field}.{hook}",
+                "may not be set for init containers: they run to completion; remove it",
+            )
+    if c.get("restartPolicy") is not None:
+        forbidden(
+            errs,
+            f"{field}.restartPolicy",
+            "sidecar init containers (restartPolicy: Always) are not supported; remove "
+            "restartPolicy, or run the sidecar in spec.containers",
+        )
+
+
 def _check_container(errs: Errs, field: str, c: dict[str, Any], volumes: set[str]) -> None:
     name = c.get("name")
     if not name:
@@ -434,6 +453,8 @@ def validate_pod_spec(
                 invalid(errs, cf, c, "must be an object with name and image")
                 continue
             _check_container(errs, cf, c, volumes)
+            if key == "initContainers":
+                _check_init_container(errs, cf, c)
             name = c.get("name")
             if isinstance(name, str) and name:
                 if name in seen:

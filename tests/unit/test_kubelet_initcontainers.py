@@ -186,3 +186,29 @@ def test_fake_runtime_models_exits() -> None:
     assert modelled_exit(_spec("sh", "-c", "echo hi")) is None  # an app container runs
     assert modelled_exit(_spec("sh", "-c", "echo hi", init=True)) == 0  # init: done
     assert modelled_exit(_spec("sleep", "3600", init=True)) is None
+
+
+def test_validation_forbids_probes_and_sidecars_on_init_containers() -> None:
+    from api.validation import validate
+
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "p", "namespace": "default"},
+        "spec": {
+            "initContainers": [
+                {"name": "ok", "image": "busybox"},
+                {
+                    "name": "bad",
+                    "image": "busybox",
+                    "readinessProbe": {"exec": {"command": ["true"]}},
+                    "restartPolicy": "Always",
+                },
+            ],
+            "containers": [{"name": "app", "image": "busybox"}],
+        },
+    }
+    fields = {c.field: c.message for c in validate("Pod", pod)}
+    assert "Forbidden" in fields["spec.initContainers[1].readinessProbe"]
+    assert "remove restartPolicy" in fields["spec.initContainers[1].restartPolicy"]
+    assert not [f for f in fields if f.startswith("spec.initContainers[0]")]
