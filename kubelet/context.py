@@ -24,6 +24,9 @@ class KubeletConfig:
     backoff_max: float = 300.0
     backoff_reset: float = 600.0
     resync_period: float = 10.0  # each worker re-checks its pod at least this often
+    # ConfigMap and Secret volumes of running pods are rewritten from the API this often
+    # (Kubernetes shows an update within about a minute).
+    volume_refresh_period: float = 60.0
     status_report_period: float = 60.0
     lease_duration: int = 40
     lease_renew: float = 10.0

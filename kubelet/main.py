@@ -153,6 +153,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="each pod is re-checked at least this often, in seconds (default 10)",
     )
     p.add_argument(
+        "--volume-refresh-period",
+        type=float,
+        default=60.0,
+        help="seconds between refreshes of the ConfigMap and Secret volumes of running pods "
+        "(default 60)",
+    )
+    p.add_argument(
         "--capacity-cpu",
         default=None,
         help="override the CPU capacity reported (e.g. '64'; useful for hollow nodes)",
@@ -266,6 +273,7 @@ async def run(opts: Options, stop: asyncio.Event | None = None) -> int:
                 backoff_max=args.backoff_max,
                 backoff_reset=args.backoff_reset,
                 resync_period=args.resync_period,
+                volume_refresh_period=args.volume_refresh_period,
                 status_report_period=args.status_report_period,
                 lease_duration=args.lease_duration,
                 lease_renew=args.lease_renew,

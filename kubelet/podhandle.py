@@ -39,6 +39,7 @@ class PodHandle:
         # A pod first seen after the kubelet's start-up scan has no containers yet, so the
         # first sync need not ask the runtime.
         self.fresh = fresh
+        self.volumes_refreshed_at: float | None = None  # monotonic; see volume_refresh
         self._wake = asyncio.Event()
         self._wake_at: float | None = None
 

@@ -26,6 +26,7 @@ from kubelet.podhandle import TERMINAL, PodHandle
 from kubelet.runtime.base import RuntimeError_
 from kubelet.status_writer import write_status
 from kubelet.termination import terminate
+from kubelet.volume_refresh import refresh_volumes
 
 log = logging.getLogger(__name__)
 
@@ -160,6 +161,7 @@ class PodWorker(PodHandle):
                 await sync_container(self, c)
         # A failed init container under restartPolicy Never: nothing to start; the status
         # written below says Failed.
+        await refresh_volumes(self)
         self.adopting = False
         await write_status(self)
         return False
