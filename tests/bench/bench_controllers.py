@@ -238,17 +238,26 @@ def _docker_cli(*args: str, timeout: float = 30.0) -> subprocess.CompletedProces
 
 
 def _swarm_running(name: str) -> tuple[int, str]:
-    """How many of the service's tasks run, and the last task error Swarm reported."""
+    """How many of the service's tasks run, and what the others are doing (their states,
+    and the last task error Swarm reported)."""
     r = _docker_cli(
         "service", "ps", name, "--filter", "desired-state=running",
         "--format", "{{.CurrentState}}|{{.Error}}",
     )  # fmt: skip
     running, error = 0, ""
+    others: dict[str, int] = {}
     for line in r.stdout.splitlines():
         state, _, err = line.partition("|")
-        running += state.startswith("Running")
+        word = state.split(" ", 1)[0]  # "Pending 2 minutes ago" -> "Pending"
+        if word == "Running":
+            running += 1
+        else:
+            others[word] = others.get(word, 0) + 1
         error = err.strip() or error
-    return running, error
+    detail = ", ".join(f"{n} {w}" for w, n in sorted(others.items()))
+    if error:
+        detail += f"; Swarm says: {error[:160]}"
+    return running, detail
 
 
 def _swarm_wait(name: str, want: int, seconds: float, updated: bool = False) -> str | None:
@@ -256,7 +265,7 @@ def _swarm_wait(name: str, want: int, seconds: float, updated: bool = False) -> 
     done, else why not."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        running, error = _swarm_running(name)
+        running, _ = _swarm_running(name)
         if running >= want:
             if not updated:
                 return None
@@ -268,16 +277,17 @@ def _swarm_wait(name: str, want: int, seconds: float, updated: bool = False) -> 
             if state in ("paused", "rollback_completed", "rollback_paused"):
                 return f"Swarm update ended {state}"
         time.sleep(0.2)
-    running, error = _swarm_running(name)
+    running, detail = _swarm_running(name)
     return f"{running}/{want} tasks running after {seconds:.0f} s" + (
-        f"; Swarm says: {error[:160]}" if error else ""
+        f" (others: {detail})" if detail else ""
     )
 
 
 def _swarm_update() -> tuple[float | None, str]:
     """`docker service update` of 10 replicas, parallelism 3, start-first (surge) with a
-    health check. Every step has a hard deadline: in some sandboxes Swarm accepts the service
-    but never starts a task, and that must cost a minute, not the benchmark's budget."""
+    health check. Every step has a hard deadline: a service whose tasks never become healthy
+    (as with the old `nc -z` health check, which busybox's nc does not have) must cost a
+    minute, not the benchmark's budget."""
     state = _docker_cli("info", "--format", "{{.Swarm.LocalNodeState}}").stdout.strip()
     joined_here = False
     if state != "active":
@@ -288,7 +298,8 @@ def _swarm_update() -> tuple[float | None, str]:
     name = f"klbench-{uuid.uuid4().hex[:6]}"
     try:
         health = [
-            "--health-cmd", "nc -z 127.0.0.1 8080 || exit 1",
+            # A TCP check like the kubelab side's tcpSocket probe (busybox nc has no -z).
+            "--health-cmd", "echo | nc -w 1 127.0.0.1 8080 >/dev/null || exit 1",
             "--health-interval", "1s",
             "--health-start-period", "0s",
         ]  # fmt: skip
