@@ -75,7 +75,11 @@ class Informer:
         self.watch_timeout = watch_timeout
         self.max_backoff = max_backoff
         self.transform = transform
-        self._cache: dict[str, Obj] = {}
+        # namespace ("" for cluster-scoped kinds) -> name -> object. Keyed by the name
+        # string the object already holds, so a cached object costs no key string of its
+        # own (with 100,000 pods that is ~8 MiB); ``ns/name`` keys are made on demand.
+        self._cache: dict[str, dict[str, Obj]] = {}
+        self._count = 0
         self._handlers: list[_Handlers] = []
         self._synced = asyncio.Event()
         self._stopped = False
@@ -94,25 +98,52 @@ class Informer:
         ``on_add`` for every cached object right away, as client-go does."""
         self._handlers.append(_Handlers(on_add, on_update, on_delete))
         if on_add is not None and self.has_synced:
-            for obj in list(self._cache.values()):
+            for obj in self.list():
                 result = on_add(obj)
                 if inspect.isawaitable(result):
                     asyncio.ensure_future(result)
 
     def get(self, key: str) -> Obj | None:
         """The cached object for ``ns/name`` (or ``name``), or None."""
-        return self._cache.get(key)
+        ns, _, name = key.rpartition("/")
+        bucket = self._cache.get(ns)
+        return bucket.get(name) if bucket is not None else None
 
     def list(self) -> builtins.list[Obj]:
         """Every cached object (a snapshot list; the dicts are the cache's own, don't
         mutate them)."""
-        return list(self._cache.values())
+        return [obj for bucket in self._cache.values() for obj in bucket.values()]
+
+    def in_namespace(self, namespace: str | None) -> builtins.list[Obj]:
+        """The cached objects of one namespace (``None`` or "": cluster-scoped ones)."""
+        return list(self._cache.get(namespace or "", {}).values())
 
     def keys(self) -> builtins.list[str]:
-        return list(self._cache)
+        return [f"{ns}/{name}" if ns else name for ns, b in self._cache.items() for name in b]
 
     def __len__(self) -> int:
-        return len(self._cache)
+        return self._count
+
+    def _put(self, obj: Obj) -> Obj | None:
+        """Cache ``obj``; returns the object it replaces, if any."""
+        meta = obj.get("metadata") or {}
+        ns, name = meta.get("namespace") or "", meta.get("name", "")
+        bucket = self._cache.get(ns)
+        if bucket is None:
+            bucket = self._cache[ns] = {}
+        old = bucket.get(name)
+        bucket[name] = obj
+        if old is None:
+            self._count += 1
+        return old
+
+    def _drop(self, key: str) -> None:
+        ns, _, name = key.rpartition("/")
+        bucket = self._cache.get(ns)
+        if bucket is not None and bucket.pop(name, None) is not None:
+            self._count -= 1
+            if not bucket:
+                del self._cache[ns]
 
     @property
     def has_synced(self) -> bool:
@@ -197,19 +228,16 @@ class Informer:
         if self.transform is not None:
             items = [self.transform(o) for o in items]
         fresh: dict[str, Obj] = {object_key(o): o for o in items}
-        old_cache = self._cache
-        self._cache = dict(old_cache)
-        for key, obj in fresh.items():
-            old = old_cache.get(key)
-            self._cache[key] = obj
+        gone = [(k, o) for k in self.keys() if k not in fresh and (o := self.get(k)) is not None]
+        for obj in fresh.values():
+            old = self._put(obj)
             if old is None:
                 await self._dispatch_add(obj)
             elif resource_version(old) != resource_version(obj):
                 await self._dispatch_update(old, obj)
-        for key, old in old_cache.items():
-            if key not in fresh:
-                del self._cache[key]
-                await self._dispatch_delete(old)
+        for key, old in gone:
+            self._drop(key)
+            await self._dispatch_delete(old)
         self.last_rv = resource_version(listing)
         self._synced.set()
 
@@ -242,19 +270,19 @@ class Informer:
         if self.transform is not None:
             obj = self.transform(obj)
         key = object_key(obj)
-        cached = self._cache.get(key)
+        cached = self.get(key)
         if etype in ("ADDED", "MODIFIED"):
             if cached is not None and not rv_newer(obj, cached):
                 pass  # a replay of a version we already have
             else:
-                self._cache[key] = obj
+                self._put(obj)
                 if cached is None:
                     await self._dispatch_add(obj)
                 else:
                     await self._dispatch_update(cached, obj)
         elif etype == "DELETED":
             if cached is not None and (rv_newer(obj, cached) or rv == resource_version(cached)):
-                del self._cache[key]
+                self._drop(key)
                 await self._dispatch_delete(obj)
         else:
             log.warning("%s informer: unknown event type %r", self.resource.plural, etype)

@@ -1,151 +1,154 @@
-"""Informer transforms that shrink cached pods to what a control-plane component reads.
+"""Informer transforms that shrink cached objects to the fields a component reads.
 
 A pod as served is ~2.4 KB of JSON but ~10 KB of Python objects, and the scheduler and
-the controller manager each cache every pod in the cluster. ``pod_slimmer`` returns a
-transform for ``Informer(..., transform=...)`` that rebuilds a pod without:
+the controller manager each cache every pod in the cluster. ``slimmer(fields)`` returns a
+transform for ``Informer(..., transform=...)`` that rebuilds an object keeping only what
+an allow-list names (``Struct``: these keys, each with its own rule; ``Each``: every item
+of a list by one rule; ``SHARED`` / ``UNIQUE``: the value as served). A field the
+component never reads costs nothing; a field it reads but the list omits is a bug, so
+each component keeps its list beside the code that reads the pods, with a test that runs
+that code on full and on slimmed pods and compares the answers.
 
-- ``metadata.managedFields``;
-- annotations outside ``keep_annotations`` (the last-applied configuration, user
-  annotations -- nothing in these components reads them);
-- the containers' ``env``, ``envFrom``, ``command``, ``args``, ``workingDir``,
-  ``volumeMounts``, ``volumeDevices``, probes and ``lifecycle`` (for containers, init
-  containers and ephemeral containers);
-- ``spec.volumes``.
+What is kept is shared: pods stamped from one template have equal specs, equal labels,
+equal owner references, equal conditions when they changed in the same second. The
+``Interner`` hands out one canonical copy of each equal value (keyed by its JSON), so
+10,000 replicas hold one spec, not 10,000; recurring strings go through ``sys.intern``.
+Only the names, uids and resourceVersions (``UNIQUE``) and the two small dicts that hold
+them are each pod's own.
 
-Everything else is kept as served (resources, ports, nodeSelector, affinity,
-tolerations, priority, nodeName, labels, ownerReferences, status...). Strings that
-recur from pod to pod (namespace, labels, node name, image, owner uids, phases) are
-interned so the cache holds one copy of each.
-
-Only cached *pods* are slimmed: never write a slimmed pod back with PUT (patches of the
-fields kept are fine), and do not use this on pod templates.
+Cached objects are shared between pods, so they must never be modified (the informer's
+rule already), and a slimmed object must never be written back with PUT (merge patches
+of the fields kept are fine).
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
+
+import orjson
 
 Obj = dict[str, Any]
 
-LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+SHARED = "shared"  # keep as served, one copy shared among equal values
+UNIQUE = "unique"  # keep as served; no two objects have it (names, uids, versions)
 
-# Container fields no control-plane component reads (the kubelet does, from its own watch).
-DROPPED_CONTAINER_FIELDS = frozenset(
-    {
-        "env",
-        "envFrom",
-        "command",
-        "args",
-        "workingDir",
-        "volumeMounts",
-        "volumeDevices",
-        "livenessProbe",
-        "readinessProbe",
-        "startupProbe",
-        "lifecycle",
-    }
-)
-DROPPED_SPEC_FIELDS = frozenset({"volumes"})
-_CONTAINER_LISTS = ("containers", "initContainers", "ephemeralContainers")
+
+@dataclass(frozen=True)
+class Struct:
+    """An object: keep only the keys named, each by its own rule. ``shared``: equal
+    results are one object (False for a level that holds ``UNIQUE`` fields)."""
+
+    fields: Mapping[str, Rule]
+    shared: bool = True
+
+
+@dataclass(frozen=True)
+class Each:
+    """A list: every item by ``item``."""
+
+    item: Rule
+
+
+Rule = Struct | Each | str
 
 _intern = sys.intern
+_ATOMS = (int, float, bool, type(None))
 
 
-def _istr(v: Any) -> Any:
-    return _intern(v) if type(v) is str else v
+class Interner:
+    """Canonical copies of equal JSON values, at most ``limit`` of them (oldest first
+    out: a value pushed out is only shared less, never wrong)."""
+
+    def __init__(self, limit: int = 4096) -> None:
+        self.limit = limit
+        self._values: dict[bytes, Any] = {}
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def share(self, value: Any) -> Any:
+        """``value``, or an equal value seen before."""
+        t = type(value)
+        if t is str:
+            return _intern(value)
+        if t in _ATOMS:
+            return value
+        try:
+            key = orjson.dumps(value)
+        except TypeError:
+            return value  # not JSON (a test's stand-in object): keep it unshared
+        got = self._values.get(key)
+        if got is not None:
+            return got
+        if len(self._values) >= self.limit:
+            del self._values[next(iter(self._values))]
+        self._values[key] = value
+        return value
 
 
-def _interned_map(d: Any) -> Any:
-    """A str -> str map (labels, nodeSelector, resource lists) with interned keys/values."""
-    if not isinstance(d, dict):
-        return d
-    return {_istr(k): _istr(v) for k, v in d.items()}
-
-
-def _slim_container(c: Any) -> Any:
-    if not isinstance(c, dict):
-        return c
+def pick(value: Any, rule: Rule, interner: Interner) -> Any:
+    """``value`` reduced to what ``rule`` keeps (the argument is not modified)."""
+    if type(rule) is str:
+        return value if rule == UNIQUE else interner.share(value)
+    if type(rule) is Each:
+        if type(value) is not list:
+            return interner.share(value)  # malformed: keep as served
+        return interner.share([pick(v, rule.item, interner) for v in value])
+    assert type(rule) is Struct
+    if type(value) is not dict:
+        return interner.share(value)
+    fields = rule.fields
     out: Obj = {}
-    for k, v in c.items():
-        if k in DROPPED_CONTAINER_FIELDS:
-            continue
-        if k == "resources" and isinstance(v, dict):
-            v = {rk: _interned_map(rv) for rk, rv in v.items()}
-        else:
-            v = _istr(v)
-        out[k] = v
-    return out
+    for k, v in value.items():
+        sub = fields.get(k)
+        if sub is not None:
+            out[_intern(k)] = pick(v, sub, interner)
+    return interner.share(out) if rule.shared else out
 
 
-def _slim_metadata(meta: Obj, keep: frozenset[str]) -> Obj:
-    out: Obj = {}
-    for k, v in meta.items():
-        if k == "managedFields":
-            continue
-        if k == "annotations":
-            if not isinstance(v, dict):
-                continue
-            kept = {ak: av for ak, av in v.items() if ak in keep}
-            if not kept:
-                continue
-            v = {_intern(ak): av for ak, av in kept.items()}
-        elif k == "labels":
-            v = _interned_map(v)
-        elif k == "ownerReferences" and isinstance(v, list):
-            v = [_interned_map(ref) for ref in v]
-        elif k != "name":  # names are unique; everything else recurs
-            v = _istr(v)
-        out[k] = v
-    return out
+def slimmer(
+    rule: Struct, interner: Interner | None = None, *, limit: int = 4096
+) -> Callable[[Obj], Obj]:
+    """An informer transform keeping what ``rule`` names, with its own ``Interner``."""
+    shared = interner if interner is not None else Interner(limit)
 
-
-def _slim_spec(spec: Obj) -> Obj:
-    out: Obj = {}
-    for k, v in spec.items():
-        if k in DROPPED_SPEC_FIELDS:
-            continue
-        if k in _CONTAINER_LISTS and isinstance(v, list):
-            v = [_slim_container(c) for c in v]
-        elif k == "nodeSelector":
-            v = _interned_map(v)
-        else:
-            v = _istr(v)
-        out[k] = v
-    return out
-
-
-def _slim_status(status: Obj) -> Obj:
-    return {k: _istr(v) for k, v in status.items()}
-
-
-def slim_pod(pod: Obj, keep_annotations: frozenset[str] = frozenset()) -> Obj:
-    """A copy of ``pod`` without the fields listed in the module docstring (the argument
-    is not modified; the copy shares the sub-objects it keeps unchanged)."""
-    if not isinstance(pod, dict):
-        return pod
-    out: Obj = {}
-    for k, v in pod.items():
-        if isinstance(v, dict):
-            if k == "metadata":
-                v = _slim_metadata(v, keep_annotations)
-            elif k == "spec":
-                v = _slim_spec(v)
-            elif k == "status":
-                v = _slim_status(v)
-        else:
-            v = _istr(v)
-        out[k] = v
-    return out
-
-
-def pod_slimmer(keep_annotations: Iterable[str] = ()) -> Callable[[Obj], Obj]:
-    """An informer transform: ``slim_pod`` keeping the annotations named (the ones the
-    component reads; every other annotation is dropped)."""
-    keep = frozenset(keep_annotations)
-
-    def transform(pod: Obj) -> Obj:
-        return slim_pod(pod, keep)
+    def transform(obj: Obj) -> Obj:
+        out: Obj = pick(obj, rule, shared)
+        return out
 
     return transform
+
+
+# -- the parts of a pod most consumers keep --------------------------------------------------
+
+# Who the pod is: unique per pod, in a dict of its own.
+POD_IDENTITY: dict[str, Rule] = {
+    "name": UNIQUE,
+    "namespace": SHARED,
+    "uid": UNIQUE,
+    "resourceVersion": UNIQUE,
+    "creationTimestamp": SHARED,
+    "deletionTimestamp": SHARED,
+}
+
+
+def only_annotations(*keys: str) -> Struct:
+    """Only these annotations (the last-applied configuration and user notes go)."""
+    return Struct({k: SHARED for k in keys})
+
+
+def pod_rule(metadata: Mapping[str, Rule], spec: Struct, status: Struct) -> Struct:
+    """A pod: ``apiVersion``/``kind``, ``metadata`` (with ``POD_IDENTITY``), spec, status."""
+    return Struct(
+        {
+            "apiVersion": SHARED,
+            "kind": SHARED,
+            "metadata": Struct({**POD_IDENTITY, **metadata}, shared=False),
+            "spec": spec,
+            "status": status,
+        },
+        shared=False,
+    )

@@ -17,18 +17,13 @@ from client import (
     ServerUnreachable,
     WorkQueue,
 )
-from client.slim import pod_slimmer
 
 from . import actions as A
 from .cache import Index, Overlay
+from .cached_pod import cached_pod_transform
 from .events import EventRecorder
 
 log = logging.getLogger(__name__)
-
-# The pod annotations any controller reads (endpoints: the kubelet's published host
-# ports). Cached pods keep only these: see ``client.slim``. Add a key here before
-# reading a new one from an informer's pod.
-POD_ANNOTATIONS_READ = frozenset({"kubelab.io/host-ports"})
 
 
 @dataclass
@@ -60,12 +55,11 @@ class Context:
 
     def index(self, resource: str) -> Index:
         """The shared informer for ``resource`` (all namespaces) with its indexes. Pods
-        are cached slimmed (``client.slim``): no env, probes, volumes, managedFields or
-        annotations outside ``POD_ANNOTATIONS_READ`` -- controllers read pod templates
-        from their owners, never from cached pods."""
+        are cached with only the fields controllers read (``controllers.cached_pod``):
+        controllers read pod templates from their owners, never from cached pods."""
         idx = self._indexes.get(resource)
         if idx is None:
-            transform = pod_slimmer(POD_ANNOTATIONS_READ) if resource == "pods" else None
+            transform = cached_pod_transform() if resource == "pods" else None
             idx = Index(self.informers.informer(resource, transform=transform))
             self._indexes[resource] = idx
         return idx

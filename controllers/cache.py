@@ -9,42 +9,38 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 
+from api.registry import by_kind
 from client import Informer
 from client.core import rv_newer
 
-from .objutil import Obj, key_of, namespace_of, owner_refs
+from .objutil import Obj, key_of, name_of, namespace_of, owner_refs
 
 
 class Index:
-    """Objects of one informer by namespace and by owner uid, kept current by its handlers."""
+    """Objects of one informer by namespace (the informer's own buckets) and by owner uid
+    (kept current by its handlers)."""
 
     def __init__(self, informer: Informer) -> None:
         self.informer = informer
-        self.by_ns: dict[str, dict[str, Obj]] = defaultdict(dict)
+        # owner uid -> dependent -> object. The dependent is keyed by its name (a string
+        # it already holds) when the owner is namespaced, since Kubernetes keeps such
+        # owners and their dependents in one namespace; by ``ns/name`` otherwise.
         self.by_owner: dict[str, dict[str, Obj]] = defaultdict(dict)
         informer.add_handler(on_add=self._add, on_update=self._update, on_delete=self._delete)
 
     def _add(self, obj: Obj) -> None:
-        key = key_of(obj)
-        self.by_ns[namespace_of(obj) or ""][key] = obj
         for ref in owner_refs(obj):
-            self.by_owner[ref.get("uid", "")][key] = obj
+            self.by_owner[ref.get("uid", "")][_dependent_key(obj, ref)] = obj
 
     def _delete(self, obj: Obj) -> None:
-        key = key_of(obj)
-        ns = namespace_of(obj) or ""
-        bucket = self.by_ns.get(ns)
-        if bucket is not None:
-            bucket.pop(key, None)
-            if not bucket:
-                del self.by_ns[ns]
         for ref in owner_refs(obj):
             uid = ref.get("uid", "")
             owned = self.by_owner.get(uid)
             if owned is not None:
-                owned.pop(key, None)
+                owned.pop(_dependent_key(obj, ref), None)
                 if not owned:
                     del self.by_owner[uid]
 
@@ -53,7 +49,7 @@ class Index:
         self._add(new)
 
     def in_namespace(self, namespace: str | None) -> list[Obj]:
-        return list(self.by_ns.get(namespace or "", {}).values())
+        return self.informer.in_namespace(namespace)
 
     def owned_by(self, uid: str) -> list[Obj]:
         return list(self.by_owner.get(uid, {}).values())
@@ -62,16 +58,42 @@ class Index:
         return self.informer.get(key)
 
 
+@lru_cache(maxsize=256)
+def _namespaced_kind(api_version: str, kind: str) -> bool:
+    info = by_kind(api_version, kind)
+    return info is not None and info.namespaced
+
+
+def _dependent_key(obj: Obj, ref: Obj) -> str:
+    if _namespaced_kind(str(ref.get("apiVersion", "")), str(ref.get("kind", ""))):
+        return name_of(obj)
+    return key_of(obj)
+
+
+# The resources controllers read through the overlay (``latest``/``merged``). Pods are
+# not among them: a ReplicaSet scaling up would otherwise hold up to ``limit`` full pods
+# (~10 KB each) that nothing reads. Add a resource here before reading it that way.
+OVERLAID = frozenset({"deployments", "replicasets", "endpoints"})
+
+
 class Overlay:
     """The newest copy of objects we wrote, until the informer shows the same or newer."""
 
-    def __init__(self, limit: int = 10000, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        limit: int = 10000,
+        clock: Callable[[], float] = time.monotonic,
+        resources: frozenset[str] = OVERLAID,
+    ) -> None:
         self._objs: dict[tuple[str, str], Obj] = {}
         self._written: dict[tuple[str, str], float] = {}
         self._limit = limit
         self._clock = clock
+        self.resources = resources
 
     def remember(self, resource: str, obj: Any) -> None:
+        if resource not in self.resources:
+            return  # nobody reads it through the overlay: keeping it only costs memory
         if not isinstance(obj, dict) or not (obj.get("metadata") or {}).get("resourceVersion"):
             return
         if len(self._objs) >= self._limit:

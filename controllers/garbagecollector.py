@@ -223,7 +223,9 @@ class GarbageCollector(Controller):
 
     def setup(self) -> None:
         self.indexes: dict[str, Index] = {r: self.ctx.index(r) for r in GRAPH_RESOURCES}
-        self.uids: dict[str, tuple[str, str]] = {}  # uid -> (resource, key)
+        # resource -> uid -> the cached object: owners by uid. One dict per resource
+        # holding the informer's own objects costs a slot per object, no key or tuple.
+        self.uids: dict[str, dict[str, Obj]] = {r: {} for r in GRAPH_RESOURCES}
         for resource, idx in self.indexes.items():
             idx.informer.add_handler(
                 on_add=partial(self._seen, resource),
@@ -235,20 +237,28 @@ class GarbageCollector(Controller):
         self._seen(resource, new)
 
     def _seen(self, resource: str, obj: Obj) -> None:
-        self.uids[uid_of(obj)] = (resource, key_of(obj))
+        self.uids[resource][uid_of(obj)] = obj
         if owner_refs(obj) or (is_deleting(obj) and {FOREGROUND, ORPHAN} & set(finalizers(obj))):
             self.enqueue(f"{resource}|{key_of(obj)}")
         if is_deleting(obj):
             self._wake_dependents(obj)
 
     def _gone(self, resource: str, obj: Obj) -> None:
-        self.uids.pop(uid_of(obj), None)
+        self.uids[resource].pop(uid_of(obj), None)
         self._wake_dependents(obj)
         # The owners of a dependent that went away may be waiting for it (foreground).
         for ref in owner_refs(obj):
-            owner = self.uids.get(ref.get("uid", ""))
+            owner = self._known(ref.get("uid", ""))
             if owner is not None:
-                self.enqueue(f"{owner[0]}|{owner[1]}")
+                self.enqueue(f"{owner[0]}|{key_of(owner[1])}")
+
+    def _known(self, uid: str) -> tuple[str, Obj] | None:
+        """The resource and the cached object with ``uid``, if a cache holds it."""
+        for resource, objs in self.uids.items():
+            obj = objs.get(uid)
+            if obj is not None:
+                return resource, obj
+        return None
 
     def _wake_dependents(self, owner: Obj) -> None:
         uid = uid_of(owner)
@@ -265,8 +275,8 @@ class GarbageCollector(Controller):
 
     async def _owner_state(self, obj: Obj, ref: Obj) -> OwnerState:
         uid = ref.get("uid", "")
-        known = self.uids.get(uid)
-        owner = self.indexes[known[0]].get(known[1]) if known else None
+        known = self._known(uid)
+        owner = self.indexes[known[0]].get(key_of(known[1])) if known else None
         if owner is None:
             # Not in our caches: ask the server before deleting anything (informer lag).
             info = by_kind(ref.get("apiVersion", ""), ref.get("kind", ""))

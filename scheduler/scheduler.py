@@ -16,8 +16,8 @@ from typing import Any
 
 from api.errors import ApiError
 from client import AsyncClient, Informer
-from client.slim import pod_slimmer
 from scheduler.binder import Binder, ClientBinder
+from scheduler.cached_pod import cached_pod_transform
 from scheduler.events import EventRecorder
 from scheduler.framework import Diagnosis, Framework, ScheduleResult
 from scheduler.metrics import SchedulerMetrics
@@ -96,11 +96,8 @@ class Scheduler:
         )
         self.reporter = Reporter(client, self.events)
         self.scheduled_events = scheduled_events
-        # Pods are cached slimmed (no env, probes, volumes, managedFields, and only the
-        # annotations read here): see client.slim.
-        self.pods = Informer(
-            client, "pods", transform=pod_slimmer((GPU_UUIDS_ANNOTATION, REASONS_ANNOTATION))
-        )
+        # Pods are cached with only the fields read here: see scheduler.cached_pod.
+        self.pods = Informer(client, "pods", transform=cached_pod_transform())
         self.nodes = Informer(client, "nodes")
         self._bind_slots = asyncio.Semaphore(bind_concurrency)
         self._binding: set[str] = set()  # pods whose Binding is in flight
@@ -151,12 +148,10 @@ class Scheduler:
         if where is None:
             if key not in self._binding:
                 self._enqueue(new)
-        elif where == "unschedulable" and (
-            old.get("spec") != new.get("spec")
-            or (old.get("metadata") or {}).get("labels")
-            != (new.get("metadata") or {}).get("labels")
-        ):
-            self._enqueue(new)  # the pod itself changed: worth another try now
+        elif where == "unschedulable" and old.get("spec") != new.get("spec"):
+            # The pod itself changed: worth another try now. (Its labels are not cached:
+            # no plugin reads them, so a label change cannot change the outcome.)
+            self._enqueue(new)
 
     def _pod_deleted(self, pod: Obj) -> None:
         self.queue.delete(pod_key(pod))

@@ -1,0 +1,66 @@
+"""What the controller manager keeps of each pod it caches: exactly the fields it reads.
+
+Every other field is dropped before the pod enters the shared informer's cache (see
+``client.slim``); controllers build new pods from their owners' templates, never from
+cached pods. The readers, so that a new read is added here first:
+
+- ``claim`` / ``objutil``: labels, ownerReferences (written back whole by the adopt,
+  release and strip-owner patches, so every field of each), finalizers,
+  deletionTimestamp, creationTimestamp, resourceVersion, uid;
+- ``podutil`` (ReplicaSet, Job, Deployment): ``status.phase``, the ``Ready`` condition's
+  status and lastTransitionTime, ``containerStatuses[].restartCount``, ``nodeName``;
+- ``job``: ``containerStatuses[].state.terminated.finishedAt``;
+- ``endpoints``: ``containers[].name`` and ``ports``, the ``kubelab.io/host-ports``
+  annotation, ``status.hostIP`` and ``podIP``, ``nodeName``;
+- ``nodelifecycle``: ``tolerations``, and every field of ``status.conditions`` (it writes
+  the list back whole when a node goes silent);
+- ``events``: apiVersion, kind, name, namespace, uid, resourceVersion.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from client.slim import SHARED, Each, Obj, Struct, only_annotations, pod_rule, slimmer
+
+# The pod annotations any controller reads (endpoints: the kubelet's published host ports,
+# ``endpoints.HOST_PORTS``; not imported, since endpoints imports the controller base).
+POD_ANNOTATIONS_READ = frozenset({"kubelab.io/host-ports"})
+
+_CONTAINER_STATUS = Struct(
+    {
+        "name": SHARED,
+        "restartCount": SHARED,
+        "state": Struct({"terminated": Struct({"finishedAt": SHARED})}),
+    }
+)
+
+CACHED_POD = pod_rule(
+    {
+        "labels": SHARED,
+        "ownerReferences": Each(SHARED),
+        "finalizers": SHARED,
+        "annotations": only_annotations(*sorted(POD_ANNOTATIONS_READ)),
+    },
+    Struct(
+        {
+            "nodeName": SHARED,
+            "containers": Each(Struct({"name": SHARED, "ports": SHARED})),
+            "tolerations": Each(SHARED),
+        }
+    ),
+    Struct(
+        {
+            "phase": SHARED,
+            "conditions": Each(SHARED),
+            "hostIP": SHARED,
+            "podIP": SHARED,
+            "containerStatuses": Each(_CONTAINER_STATUS),
+        }
+    ),
+)
+
+
+def cached_pod_transform(limit: int = 4096) -> Callable[[Obj], Obj]:
+    """The controller manager's informer transform for pods (one per manager)."""
+    return slimmer(CACHED_POD, limit=limit)
