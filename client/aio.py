@@ -372,6 +372,8 @@ class AsyncClient:
         tail_lines: int | None = None,
         previous: bool = False,
         timestamps: bool = False,
+        since_seconds: int | None = None,
+        limit_bytes: int | None = None,
     ) -> str:
         """A container's log as text (with ``follow`` it returns when the stream ends)."""
         spec = self._build.log(
@@ -382,6 +384,8 @@ class AsyncClient:
             tail_lines=tail_lines,
             previous=previous,
             timestamps=timestamps,
+            since_seconds=since_seconds,
+            limit_bytes=limit_bytes,
         )
         if follow:
             return "".join([line async for line in self._stream_text(spec)])
@@ -400,6 +404,8 @@ class AsyncClient:
         tail_lines: int | None = None,
         previous: bool = False,
         timestamps: bool = False,
+        since_seconds: int | None = None,
+        limit_bytes: int | None = None,
     ) -> AsyncGenerator[str, None]:
         """A container's log as it arrives, one line at a time, each ending in ``\\n``."""
         spec = self._build.log(
@@ -410,6 +416,8 @@ class AsyncClient:
             tail_lines=tail_lines,
             previous=previous,
             timestamps=timestamps,
+            since_seconds=since_seconds,
+            limit_bytes=limit_bytes,
         )
         return self._stream_text(spec)
 

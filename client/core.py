@@ -264,6 +264,8 @@ class RequestBuilder:
         tail_lines: int | None = None,
         previous: bool = False,
         timestamps: bool = False,
+        since_seconds: int | None = None,
+        limit_bytes: int | None = None,
     ) -> RequestSpec:
         info = resolve("pods")
         params: dict[str, str] = {}
@@ -277,6 +279,10 @@ class RequestBuilder:
             params["previous"] = "true"
         if timestamps:
             params["timestamps"] = "true"
+        if since_seconds is not None:
+            params["sinceSeconds"] = str(since_seconds)
+        if limit_bytes is not None:
+            params["limitBytes"] = str(limit_bytes)
         return RequestSpec("GET", info.object_path(name, self._ns(info, namespace), "log"), params)
 
 

@@ -384,6 +384,8 @@ class Client:
         tail_lines: int | None = None,
         previous: bool = False,
         timestamps: bool = False,
+        since_seconds: int | None = None,
+        limit_bytes: int | None = None,
     ) -> str:
         """A container's log as text (with ``follow`` it returns when the stream ends)."""
         spec = self._build.log(
@@ -394,6 +396,8 @@ class Client:
             tail_lines=tail_lines,
             previous=previous,
             timestamps=timestamps,
+            since_seconds=since_seconds,
+            limit_bytes=limit_bytes,
         )
         if follow:
             return "".join(self._stream_text(spec))
@@ -412,6 +416,8 @@ class Client:
         tail_lines: int | None = None,
         previous: bool = False,
         timestamps: bool = False,
+        since_seconds: int | None = None,
+        limit_bytes: int | None = None,
     ) -> Generator[str, None, None]:
         """A container's log as it arrives, one line at a time, each ending in ``\\n``
         (write them out unchanged)."""
@@ -423,6 +429,8 @@ class Client:
             tail_lines=tail_lines,
             previous=previous,
             timestamps=timestamps,
+            since_seconds=since_seconds,
+            limit_bytes=limit_bytes,
         )
         return self._stream_text(spec)
 

@@ -1,6 +1,7 @@
 """The kubelet's own HTTP(S) server: container logs and exec, for the apiserver only.
 
-    GET  /containerLogs/NS/POD/CONTAINER?follow&tailLines&previous&timestamps
+    GET  /containerLogs/NS/POD/CONTAINER?follow&tailLines&previous&timestamps&sinceSeconds
+         &limitBytes
     POST /exec/NS/POD/CONTAINER   {"command": [...]} → {"stdout", "stderr", "exitCode"}
     GET  /healthz
 
@@ -16,7 +17,8 @@ import contextlib
 import hmac
 import logging
 import socket
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import uvicorn
@@ -38,6 +40,40 @@ _TRUE = ("1", "true", "True", "yes")
 
 def _status(err: ApiError) -> JSONResponse:
     return JSONResponse(err.to_status(), status_code=err.code)
+
+
+def _whole(q: Any, name: str, minimum: int) -> int | None:
+    """An optional whole-number query parameter of at least ``minimum``."""
+    raw = q.get(name)
+    if raw in (None, ""):
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        value = minimum - 1
+    if value < minimum:
+        raise ApiError(
+            400,
+            f"{name}: Invalid value: {raw!r}: must be a whole number of at least {minimum}",
+            "BadRequest",
+        )
+    return value
+
+
+async def _limited(stream: AsyncIterator[bytes], limit: int) -> AsyncIterator[bytes]:
+    """The first ``limit`` bytes of a log stream (``limitBytes`` with ``follow``)."""
+    left = limit
+    try:
+        async for chunk in stream:
+            yield chunk[:left]
+            left -= len(chunk)
+            if left <= 0:
+                break
+    finally:
+        # Close the engine's log stream now, not whenever the generator is collected.
+        aclose = getattr(stream, "aclose", None)
+        if aclose is not None:
+            await aclose()
 
 
 def make_app(lookup: PodLookup, runtime: ContainerRuntime, secret: str | None) -> Starlette:
@@ -83,17 +119,20 @@ def make_app(lookup: PodLookup, runtime: ContainerRuntime, secret: str | None) -
         q = request.query_params
         try:
             _, cid = find(request, previous=q.get("previous", "") in _TRUE)
-            tail = int(q["tailLines"]) if q.get("tailLines") not in (None, "") else None
+            tail = _whole(q, "tailLines", 0)
+            since_seconds = _whole(q, "sinceSeconds", 1)
+            limit = _whole(q, "limitBytes", 1)
         except ApiError as e:
             return _status(e)
-        except ValueError:
-            return _status(ApiError(400, "tailLines must be a whole number", "BadRequest"))
         timestamps = q.get("timestamps", "") in _TRUE
+        since = time.time() - since_seconds if since_seconds is not None else None
         if q.get("follow", "") in _TRUE:
-            stream = runtime.stream_logs(cid, tail=tail, timestamps=timestamps)
+            stream = runtime.stream_logs(cid, tail=tail, timestamps=timestamps, since=since)
+            if limit is not None:
+                stream = _limited(stream, limit)
             return StreamingResponse(stream, media_type="text/plain")
-        data = await runtime.logs(cid, tail=tail, timestamps=timestamps)
-        return Response(data, media_type="text/plain")
+        data = await runtime.logs(cid, tail=tail, timestamps=timestamps, since=since)
+        return Response(data if limit is None else data[:limit], media_type="text/plain")
 
     async def exec_command(request: Request) -> Response:
         if not authorized(request):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import math
+import re
 from typing import Any
 
 from kubectl.cli import add_verb
@@ -15,7 +17,35 @@ EXAMPLES = """
   kl logs -f job/train                # follow a pod of the job
   kl logs web-0 --previous            # the container before its last restart
   kl logs deploy/web --all-containers --timestamps
+  kl logs web-0 --since=10m --limit-bytes=65536
 """
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?)(ms|s|m|h)")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def since_seconds(text: str) -> int:
+    """``--since``: a duration like 5s, 2m, 3h or 1h30m, as whole seconds rounded up
+    (kubectl's rule)."""
+    parts = _DURATION_PART.findall(text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        raise argparse.ArgumentTypeError(
+            f"invalid duration {text!r}: use a number and a unit, like 30s, 5m or 1h30m"
+        )
+    seconds = sum(float(n) * _UNIT_SECONDS[u] for n, u in parts)
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError(f"--since must be more than 0, got {text!r}")
+    return math.ceil(seconds)
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a whole number above 0, got {text!r}")
+    return value
 
 
 def register(sub: Any, parent: argparse.ArgumentParser) -> None:
@@ -31,6 +61,18 @@ def register(sub: Any, parent: argparse.ArgumentParser) -> None:
         "-p", "--previous", action="store_true", help="the log of the previous (crashed) instance"
     )
     p.add_argument("--timestamps", action="store_true", help="prefix each line with its time")
+    p.add_argument(
+        "--since",
+        type=since_seconds,
+        default=None,
+        help="only lines newer than this duration, like 5s, 2m or 3h",
+    )
+    p.add_argument(
+        "--limit-bytes",
+        type=positive_int,
+        default=None,
+        help="at most this many bytes of each container's log",
+    )
     p.add_argument(
         "--all-containers", action="store_true", help="every container, one after another"
     )
@@ -53,6 +95,8 @@ def run(ctx: Ctx) -> int:
             "tail_lines": tail,
             "previous": a.previous,
             "timestamps": a.timestamps,
+            "since_seconds": a.since,
+            "limit_bytes": a.limit_bytes,
         }
         if a.follow:
             for line in ctx.client.stream_log(name, ns, follow=True, **kwargs):

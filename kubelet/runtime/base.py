@@ -176,11 +176,23 @@ class ContainerRuntime(Protocol):
         ...
 
     async def logs(
-        self, container_id: str, *, tail: int | None = None, timestamps: bool = False
-    ) -> bytes: ...
+        self,
+        container_id: str,
+        *,
+        tail: int | None = None,
+        timestamps: bool = False,
+        since: float | None = None,
+    ) -> bytes:
+        """The container's output; ``since`` (Unix time) drops lines written before it."""
+        ...
 
     def stream_logs(
-        self, container_id: str, *, tail: int | None = None, timestamps: bool = False
+        self,
+        container_id: str,
+        *,
+        tail: int | None = None,
+        timestamps: bool = False,
+        since: float | None = None,
     ) -> AsyncIterator[bytes]:
         """Existing output then new output until the container stops (``follow``)."""
         ...

@@ -271,7 +271,12 @@ class DockerRuntime:
     # -- logs and exec ---------------------------------------------------------------------
 
     async def logs(
-        self, container_id: str, *, tail: int | None = None, timestamps: bool = False
+        self,
+        container_id: str,
+        *,
+        tail: int | None = None,
+        timestamps: bool = False,
+        since: float | None = None,
     ) -> bytes:
         try:
             data = await self._call(
@@ -281,13 +286,19 @@ class DockerRuntime:
                 stderr=True,
                 timestamps=timestamps,
                 tail="all" if tail is None else tail,
+                since=since,
             )
         except docker.errors.NotFound:
             return b""
         return data if isinstance(data, bytes) else b""
 
     async def stream_logs(
-        self, container_id: str, *, tail: int | None = None, timestamps: bool = False
+        self,
+        container_id: str,
+        *,
+        tail: int | None = None,
+        timestamps: bool = False,
+        since: float | None = None,
     ) -> AsyncIterator[bytes]:
         def open_stream() -> Any:
             return self.api.logs(
@@ -298,6 +309,7 @@ class DockerRuntime:
                 follow=True,
                 timestamps=timestamps,
                 tail="all" if tail is None else tail,
+                since=since,
             )
 
         try:

@@ -24,7 +24,7 @@ from kubelet.runtime.base import (
     ImagePullError,
     RuntimeEvent,
 )
-from kubelet.timeutil import now_rfc3339
+from kubelet.timeutil import now_rfc3339, parse_time
 
 MISSING_IMAGE_MARK = "does-not-exist"
 
@@ -134,18 +134,32 @@ class FakeRuntime:
         return self._containers.get(container_id)
 
     async def logs(
-        self, container_id: str, *, tail: int | None = None, timestamps: bool = False
+        self,
+        container_id: str,
+        *,
+        tail: int | None = None,
+        timestamps: bool = False,
+        since: float | None = None,
     ) -> bytes:
+        """One line, written when the container started (so ``since`` can drop it)."""
         c = self._containers.get(container_id)
-        if c is None:
+        if c is None or tail == 0:
+            return b""
+        started = parse_time(c.started_at)
+        if since is not None and started is not None and started.timestamp() < since:
             return b""
         line = f"fake runtime: container {c.name} has no output\n"
         return (f"{c.started_at} " + line).encode() if timestamps else line.encode()
 
     async def stream_logs(
-        self, container_id: str, *, tail: int | None = None, timestamps: bool = False
+        self,
+        container_id: str,
+        *,
+        tail: int | None = None,
+        timestamps: bool = False,
+        since: float | None = None,
     ) -> AsyncIterator[bytes]:
-        yield await self.logs(container_id, tail=tail, timestamps=timestamps)
+        yield await self.logs(container_id, tail=tail, timestamps=timestamps, since=since)
 
     async def exec(
         self, container_id: str, command: Sequence[str], timeout: float | None = None
