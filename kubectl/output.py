@@ -7,7 +7,7 @@ from typing import Any
 
 from api.registry import ResourceInfo
 from kubectl.errors import CliError
-from kubectl.printers import jsonpath
+from kubectl.printers import custom, jsonpath
 from kubectl.printers.columns import build_rows
 from kubectl.printers.names import kind_prefix, object_name
 from kubectl.printers.serial import as_list, to_json, to_yaml
@@ -31,9 +31,16 @@ def check_format(fmt: str | None) -> None:
         return
     if fmt.startswith("jsonpath"):
         raise CliError("jsonpath output needs a template: -o jsonpath='{.metadata.name}'")
+    if fmt in ("custom-columns", "custom-columns-file"):
+        raise CliError(
+            f"{fmt} output needs its columns: -o custom-columns=NAME:.metadata.name,"
+            "NODE:.spec.nodeName (or -o custom-columns-file=FILE)"
+        )
+    if custom.columns_for(fmt) is not None:  # parses now: a bad spec fails before any call
+        return
     raise CliError(
-        f'unable to match a printer suitable for the output format "{fmt}", '
-        "allowed formats are: json, jsonpath, name, wide, yaml"
+        f'unable to match a printer suitable for the output format "{fmt}", allowed formats '
+        "are: custom-columns, custom-columns-file, json, jsonpath, name, wide, yaml"
     )
 
 
@@ -70,9 +77,14 @@ def render_table_groups(
     return "\n".join(blocks)
 
 
-def render_objects(objects: list[dict[str, Any]], fmt: str, single: bool) -> str:
-    """yaml, json, name or jsonpath output for typed objects; one object prints bare
-    when ``single``, several as a ``List``."""
+def render_objects(
+    objects: list[dict[str, Any]], fmt: str, single: bool, no_headers: bool = False
+) -> str:
+    """yaml, json, name, jsonpath or custom-columns output for typed objects; one object
+    prints bare when ``single``, several as a ``List``."""
+    columns = custom.columns_for(fmt)
+    if columns is not None:
+        return custom.render(columns, objects, no_headers)
     data: Any = objects[0] if single and len(objects) == 1 else as_list(objects)
     if fmt == "yaml":
         return to_yaml(data)

@@ -17,6 +17,7 @@ from kubectl.output import (
     render_table_groups,
     with_type_meta,
 )
+from kubectl.printers import custom
 from kubectl.printers.columns import build_rows
 from kubectl.printers.names import kind_prefix
 from kubectl.printers.table import column_widths, render_lines
@@ -30,6 +31,8 @@ EXAMPLES = """
   kl get pods -A --field-selector spec.nodeName=gpu-box-1
   kl get pods -o jsonpath='{range .items[*]}{.metadata.name}{"\\n"}{end}'
   kl get pods -w                       # keep printing changes
+  kl get pods --sort-by=.metadata.creationTimestamp
+  kl get pods -o custom-columns=NAME:.metadata.name,GPUS:.metadata.annotations.kubelab\\.io/gpu-uuids
 """
 
 
@@ -40,6 +43,11 @@ def register(sub: Any, parent: argparse.ArgumentParser) -> None:
     p.add_argument("-l", "--selector", help="label selector, e.g. app=web,tier!=db")
     p.add_argument("--field-selector", help="field selector, e.g. status.phase=Running")
     p.add_argument("--show-labels", action="store_true", help="add a LABELS column")
+    p.add_argument(
+        "--sort-by",
+        metavar="JSONPATH",
+        help="sort the list by this field, e.g. .metadata.name or .status.startTime",
+    )
     p.add_argument("--no-headers", action="store_true", help="print tables without headers")
     p.add_argument(
         "-w", "--watch", action="store_true", help="after listing, keep printing changes"
@@ -106,7 +114,12 @@ def run(ctx: Ctx) -> int:
     watching = args.watch or args.watch_only
     if watching and len(targets) != 1:
         raise CliError("watch works on one resource type at a time")
+    if args.sort_by:
+        custom.relaxed(args.sort_by)  # an empty path fails before any call
     groups, errors = ([], []) if args.watch_only else fetch(ctx, targets)
+    if args.sort_by:
+        for g in groups:
+            g.objects = custom.sort_objects(g.objects, args.sort_by)
     if args.watch_only:
         listing = ctx.client.list(
             targets[0].info,
@@ -141,12 +154,15 @@ def run(ctx: Ctx) -> int:
         else:
             single = len(targets) == 1 and len(targets[0].names) == 1
             if all_objects or not single:
-                ctx.stdout.write(render_objects(all_objects, fmt, single))
+                ctx.stdout.write(render_objects(all_objects, fmt, single, args.no_headers))
+            if not all_objects and not errors and custom.columns_for(fmt) is not None:
+                ctx.err(_no_resources(ctx, targets))
         ctx.stdout.flush()
     for e in errors:
         ctx.err(f"error: {e}")
     if watching:
-        _watch(ctx, targets[0], groups[0].resource_version, with_kind, widths)
+        headed = bool(all_objects) and custom.columns_for(fmt or "") is not None
+        _watch(ctx, targets[0], groups[0].resource_version, with_kind, widths, headed)
     return 1 if errors else 0
 
 
@@ -166,7 +182,12 @@ def _rows(
 
 
 def _watch(
-    ctx: Ctx, target: Target, resource_version: str, with_kind: bool, widths: list[int] | None
+    ctx: Ctx,
+    target: Target,
+    resource_version: str,
+    with_kind: bool,
+    widths: list[int] | None,
+    headed: bool = False,
 ) -> None:
     """Print each change after ``resource_version`` until interrupted."""
     args = ctx.args
@@ -176,7 +197,7 @@ def _watch(
         by_name = f"metadata.name={target.names[0]}"
         field_selector = f"{field_selector},{by_name}" if field_selector else by_name
     fmt = args.output
-    header_done = widths is not None or args.no_headers
+    header_done = widths is not None or args.no_headers or headed
     for event in ctx.client.watch_forever(
         info,
         ctx.list_namespace() if info.namespaced else None,
@@ -202,6 +223,9 @@ def _watch(
                 w = [max(a, b) for a, b in zip(w, widths + [0] * len(w), strict=False)]
             widths = w
             ctx.stdout.write(render_lines(lines, widths))
+        elif custom.columns_for(fmt) is not None:
+            ctx.stdout.write(render_objects([obj], fmt, True, no_headers=header_done))
+            header_done = True
         elif fmt == "yaml":
             ctx.stdout.write("---\n" + render_objects([obj], fmt, True))
         else:
