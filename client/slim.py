@@ -85,7 +85,9 @@ class Interner:
             return got
         if len(self._values) >= self.limit:
             del self._values[next(iter(self._values))]
-        self._values[key] = value
+        # orjson's result keeps its ~4 KB encoder buffer however short the JSON is: keep
+        # an exact-size copy, or 4,096 keys would hold 16 MiB.
+        self._values[bytes(memoryview(key))] = value
         return value
 
 

@@ -150,6 +150,30 @@ def gpu_uuids_of(pod: Obj) -> tuple[str, ...]:
     return tuple(u.strip() for u in raw.split(",") if u.strip())
 
 
+# Shared empty values for PodInfo fields (never modified: PodInfo is read-only).
+_NO_TOLERATIONS: list[Obj] = []
+_NO_SELECTOR: dict[str, str] = {}
+_NO_SCALAR: dict[str, int] = {}
+
+_SHARED_BYTES: dict[bytes, bytes] = {}
+_SHARED_BYTES_LIMIT = 4096
+
+
+def shared_bytes(raw: bytes) -> bytes:
+    """One exact-size copy of ``raw`` per distinct value.
+
+    A bytes object from ``orjson.dumps`` keeps the encoder's ~4 KB buffer behind it
+    however short the JSON is; kept per pod (signatures), that was ~4 KB of RSS per
+    bound pod. The copy is exact, and pods of one template share it."""
+    got = _SHARED_BYTES.get(raw)
+    if got is None:
+        if len(_SHARED_BYTES) >= _SHARED_BYTES_LIMIT:
+            _SHARED_BYTES.clear()  # only less sharing, never a wrong answer
+        got = bytes(memoryview(raw))
+        _SHARED_BYTES[got] = got  # keyed by the copy too: ``raw`` is the 4 KB one
+    return got
+
+
 @dataclass(slots=True)
 class PodInfo:
     """A pod plus everything filters and scores read, precomputed."""
@@ -191,15 +215,17 @@ def pod_info(pod: Obj) -> PodInfo:
     req = pod_requests(pod)
     scalar = dict(req.scalar)
     gpus = scalar.pop(GPU_RESOURCE, 0)
-    tolerations = list(spec.get("tolerations") or ())
-    node_selector = dict(spec.get("nodeSelector") or {})
+    # Read-only views of the (immutable) cached pod, not copies: the snapshot holds one
+    # PodInfo per bound pod, and pods of one template share these lists and maps.
+    tolerations = spec.get("tolerations") or _NO_TOLERATIONS
+    node_selector = spec.get("nodeSelector") or _NO_SELECTOR
     affinity = ((spec.get("affinity") or {}).get("nodeAffinity") or {}).get(
         "requiredDuringSchedulingIgnoredDuringExecution"
     )
     # Everything node-static plugins read; pods from one template share it, so their
     # static filter results are computed once.
-    signature = orjson.dumps(
-        [tolerations, node_selector, affinity, gpus > 0], option=orjson.OPT_SORT_KEYS
+    signature = shared_bytes(
+        orjson.dumps([tolerations, node_selector, affinity, gpus > 0], option=orjson.OPT_SORT_KEYS)
     )
     return PodInfo(
         pod=pod,
@@ -210,7 +236,7 @@ def pod_info(pod: Obj) -> PodInfo:
         node_name=spec.get("nodeName") or "",
         cpu=req.cpu,
         memory=req.memory,
-        scalar=scalar,
+        scalar=scalar or _NO_SCALAR,
         gpus=gpus,
         nonzero_cpu=req.cpu or DEFAULT_MILLI_CPU_REQUEST,
         nonzero_memory=req.memory or DEFAULT_MEMORY_REQUEST,

@@ -80,7 +80,7 @@ def node_static_key(node: Obj) -> bytes:
     meta = node.get("metadata") or {}
     spec = node.get("spec") or {}
     status = node.get("status") or {}
-    return orjson.dumps(
+    raw = orjson.dumps(
         [
             meta.get("labels") or {},
             spec.get("taints") or [],
@@ -91,6 +91,8 @@ def node_static_key(node: Obj) -> bytes:
         ],
         option=orjson.OPT_SORT_KEYS,
     )
+    # Kept per node: an exact-size copy, not orjson's ~4 KB buffer (see shared_bytes).
+    return bytes(memoryview(raw))
 
 
 def terminating_ghost(pi: PodInfo) -> PodInfo:

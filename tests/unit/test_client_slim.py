@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import copy
+import gc
 import sys
+import tracemalloc
 from typing import Any
 
 from client.slim import SHARED, UNIQUE, Each, Interner, Struct, pick, slimmer
@@ -77,3 +79,16 @@ def test_the_interner_is_bounded_and_forgets_the_oldest() -> None:
     again = interner.share({"n": 0})
     assert again == first and again is not first  # forgotten: a new canonical copy
     assert interner.share({"n": 4}) is interner.share({"n": 4})
+
+
+def test_interned_values_cost_about_their_size() -> None:
+    # orjson's output keeps a ~4 KB buffer: the interner must not keep it as its key.
+    interner = Interner(limit=10_000)
+    gc.collect()
+    tracemalloc.start()
+    try:
+        kept = [interner.share({"n": i}) for i in range(2000)]
+        per = tracemalloc.get_traced_memory()[0] / len(kept)
+    finally:
+        tracemalloc.stop()
+    assert per < 1000, per
