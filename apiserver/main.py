@@ -187,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"kubelab apiserver: cannot open the store {db_url}: {exc}", file=sys.stderr)
         return 1
     from apiserver.asgi import DirectDispatch
+    from apiserver.http_protocol import CoalescingHttpToolsProtocol
 
     uv = uvicorn.Config(
         DirectDispatch(app),
@@ -197,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
         log_level=args.log_level,
         access_log=False,
         loop="uvloop",
-        http="httptools",
+        http=CoalescingHttpToolsProtocol,
         backlog=4096,
         timeout_keep_alive=30,
         timeout_graceful_shutdown=2,

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import copy
 import secrets
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -18,6 +17,7 @@ from api import defaults, validation
 from api.errors import ApiError, Cause, already_exists, bad_request, conflict, invalid, not_found
 from api.registry import ResourceInfo
 from apiserver.cluster_state import ClusterState
+from apiserver.ids import new_uid, now_rfc3339
 from apiserver.store import DELETED, Event, Store
 
 Obj = dict[str, Any]
@@ -32,7 +32,9 @@ def store_key(info: ResourceInfo) -> str:
 
 
 def rfc3339(t: datetime | None = None) -> str:
-    return (t or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if t is None:
+        return now_rfc3339()
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass
@@ -131,6 +133,7 @@ class ObjectService:
         name: str,
         compute: Callable[[Obj | None], Obj | None],
         opts: WriteOptions,
+        create: bool = False,
     ) -> Event:
         key = store_key(info)
         if opts.dry_run:
@@ -148,7 +151,7 @@ class ObjectService:
             return new
 
         try:
-            return await self.store.mutate(key, ns, name, guarded)
+            return await self.store.mutate(key, ns, name, guarded, create=create)
         except ApiError:
             raise
         except Exception:
@@ -161,6 +164,12 @@ class ObjectService:
         self, info: ResourceInfo, obj: Obj, namespace: str | None, opts: WriteOptions
     ) -> Obj:
         """POST: a new object with server-owned metadata; 409 if the name is taken."""
+        return (await self.create_event(info, obj, namespace, opts)).obj
+
+    async def create_event(
+        self, info: ResourceInfo, obj: Obj, namespace: str | None, opts: WriteOptions
+    ) -> Event:
+        """``create``, answering with the committed Event (its JSON already serialised)."""
         if not isinstance(obj, dict):
             raise bad_request("the body must be a JSON or YAML object")
         self._check_kind(info, obj)
@@ -188,7 +197,7 @@ class ObjectService:
         defaults.apply_defaults(info.kind, obj)
         self._validate(info, obj, None)
         self.state.admit_create(info, obj)
-        meta["uid"] = str(uuid.uuid4())
+        meta["uid"] = new_uid()
         meta["creationTimestamp"] = rfc3339()
         if info.kind == "Job":
             defaults.generate_job_selector(obj)
@@ -203,8 +212,7 @@ class ObjectService:
                 raise already_exists(info.plural, name, info.group)
             return obj
 
-        ev = await self._write(info, ns, name, compute, opts)
-        return ev.obj
+        return await self._write(info, ns, name, compute, opts, create=True)
 
     # -- update --------------------------------------------------------------------------
 
@@ -273,6 +281,18 @@ class ObjectService:
         subresource: str = "",
     ) -> Obj:
         """PUT: replace the object (or its status); 409 on a stale resourceVersion."""
+        return (await self.update_event(info, name, body, namespace, opts, subresource)).obj
+
+    async def update_event(
+        self,
+        info: ResourceInfo,
+        name: str,
+        body: Obj,
+        namespace: str | None,
+        opts: WriteOptions,
+        subresource: str = "",
+    ) -> Event:
+        """``update``, answering with the committed Event."""
         if not isinstance(body, dict):
             raise bad_request("the body must be a JSON or YAML object")
         self._check_kind(info, body)
@@ -293,8 +313,7 @@ class ObjectService:
             out = self._merge_update(info, current, copy.deepcopy(body), subresource)
             return self._finish_update(info, current, out)
 
-        ev = await self._write(info, ns, name, compute, opts)
-        return ev.obj
+        return await self._write(info, ns, name, compute, opts)
 
     async def patch(
         self,
@@ -307,13 +326,29 @@ class ObjectService:
         create_if_missing: Callable[[], Obj] | None = None,
     ) -> tuple[Obj, bool]:
         """PATCH: ``apply`` maps the current object to the patched one. Returns (obj, created)."""
+        ev, created = await self.patch_event(
+            info, name, namespace, apply, opts, subresource, create_if_missing
+        )
+        return ev.obj, created
+
+    async def patch_event(
+        self,
+        info: ResourceInfo,
+        name: str,
+        namespace: str | None,
+        apply: Callable[[Obj], Obj],
+        opts: WriteOptions,
+        subresource: str = "",
+        create_if_missing: Callable[[], Obj] | None = None,
+    ) -> tuple[Event, bool]:
+        """``patch``, answering with the committed Event and whether it created the object."""
         ns = (namespace or "default") if info.namespaced else ""
         if create_if_missing is not None:
             key = store_key(info)
             if self.store._current_for_write(key, ns, name) is None:
                 obj = create_if_missing()
                 obj.setdefault("metadata", {})["name"] = name
-                return await self.create(info, obj, ns or None, opts), True
+                return await self.create_event(info, obj, ns or None, opts), True
 
         def compute(current: Obj | None) -> Obj | None:
             if current is None:
@@ -332,8 +367,7 @@ class ObjectService:
             out = self._merge_update(info, current, patched, subresource)
             return self._finish_update(info, current, out)
 
-        ev = await self._write(info, ns, name, compute, opts)
-        return ev.obj, False
+        return await self._write(info, ns, name, compute, opts), False
 
     # -- delete --------------------------------------------------------------------------
 

@@ -28,7 +28,7 @@ from apiserver.bodies import (
 from apiserver.objects import ObjectService, WriteOptions, store_key
 from apiserver.paths import Target
 from apiserver.pods import PodSubresources
-from apiserver.store import Store
+from apiserver.store import Event, Store
 from apiserver.watch import Watcher, WatchHub, event_line, stream
 
 TABLE_CT = "application/json;as=Table;v=v1;g=meta.k8s.io"
@@ -125,6 +125,9 @@ class ResourceHandler:
         return raw
 
     def write_options(self, request: Request) -> WriteOptions:
+        if not request.scope.get("query_string"):
+            # Most writes carry no parameters: skip building the query mapping.
+            return WriteOptions(dry_run=False, field_validation="Warn", warnings=[])
         q = request.query_params
         fv = q.get("fieldValidation") or "Warn"
         if fv not in ("Strict", "Warn", "Ignore"):
@@ -140,6 +143,17 @@ class ResourceHandler:
             text = ", ".join(f'299 - "{w}"' for w in opts.warnings[:20])
             headers["Warning"] = _header_safe(text)
         return json_response(obj, code, headers)
+
+    def _respond_event(self, ev: Event, code: int, opts: WriteOptions) -> Response:
+        """The written object, answered with the JSON the store already serialised
+        (a dry run has none: it is serialised here)."""
+        if not ev.data:
+            return self._respond(ev.obj, code, opts)
+        headers: dict[str, str] = {}
+        if opts.warnings:
+            text = ", ".join(f'299 - "{w}"' for w in opts.warnings[:20])
+            headers["Warning"] = _header_safe(text)
+        return raw_json_response(ev.data, code, headers)
 
     async def handle(self, request: Request, t: Target) -> Response:
         method = request.method
@@ -163,8 +177,8 @@ class ResourceHandler:
                 body = decode_body(
                     await self.read_body(request), request.headers.get("content-type", "")
                 )
-                created = await self.objects.create(info, body, t.namespace, opts)
-                return self._respond(created, 201, opts)
+                created = await self.objects.create_event(info, body, t.namespace, opts)
+                return self._respond_event(created, 201, opts)
             if method == "DELETE":
                 return await self.delete_collection(request, t)
             raise ApiError(405, f"{method} is not allowed on a collection", "MethodNotAllowed")
@@ -189,8 +203,8 @@ class ResourceHandler:
             body = decode_body(
                 await self.read_body(request), request.headers.get("content-type", "")
             )
-            out = await self.objects.update(info, t.name, body, ns, opts)
-            return self._respond(out, 200, opts)
+            out = await self.objects.update_event(info, t.name, body, ns, opts)
+            return self._respond_event(out, 200, opts)
         if method == "PATCH":
             return await self.patch(request, t)
         if method == "DELETE":
@@ -378,10 +392,10 @@ class ResourceHandler:
             if not isinstance(patch_body, dict):
                 raise bad_request("an apply patch must be an object")
             create = lambda: copy.deepcopy(patch_body)  # noqa: E731
-        out, created = await self.objects.patch(
+        out, created = await self.objects.patch_event(
             info, t.name, ns, apply, opts, subresource, create_if_missing=create
         )
-        return self._respond(out, 201 if created else 200, opts)
+        return self._respond_event(out, 201 if created else 200, opts)
 
     async def delete(self, request: Request, t: Target) -> Response:
         info = t.info
@@ -474,9 +488,10 @@ class ResourceHandler:
                 if sub == "finalize":
                     out = await self.pods.finalize_namespace(info, t.name, body, opts)
                 else:
-                    out = await self.objects.update(
+                    ev = await self.objects.update_event(
                         info, t.name, body, ns, opts, subresource="status"
                     )
+                    return self._respond_event(ev, 200, opts)
                 return self._respond(out, 200, opts)
             if method == "PATCH" and sub == "status":
                 return await self.patch(request, t, subresource="status")

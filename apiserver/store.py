@@ -26,6 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from api.errors import ApiError
+from apiserver.keyfilter import Key, KeyFilter
 
 log = logging.getLogger("kubelab.store")
 
@@ -91,6 +92,8 @@ _GET_STMT = sa.select(objects_table.c.data).where(
     objects_table.c.name == sa.bindparam("n"),
 )
 
+_COMPACT_SQL = "DELETE FROM changes WHERE rv <= ?"
+_KEYS_SQL = "SELECT resource, namespace, name FROM objects"
 _DEL_SQL = "DELETE FROM objects WHERE resource = ? AND namespace = ? AND name = ?"
 _INS_OBJ_SQL = (
     "INSERT INTO objects (resource, namespace, name, rv, node, data) VALUES (?, ?, ?, ?, ?, ?)"
@@ -176,6 +179,8 @@ class Store:
         if self.engine.dialect.name == "sqlite":
             self._sqlite_fairy = self.engine.raw_connection()
             self._sqlite_reader = self._sqlite_fairy.driver_connection
+        # Which keys may exist: lets a create skip the database read for a free name.
+        self._keys = self._load_keys()
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -241,6 +246,17 @@ class Store:
         raw = self.get_raw(resource, namespace, name)
         return orjson.loads(raw) if raw is not None else None
 
+    def _load_keys(self) -> KeyFilter:
+        """A key filter holding every stored key and every pending (uncommitted) one."""
+        if self._sqlite_reader is not None:
+            rows: list[Any] = self._sqlite_reader.execute(_KEYS_SQL).fetchall()
+        else:
+            with self.engine.connect() as conn:
+                rows = list(conn.exec_driver_sql(_KEYS_SQL).all())
+        keys: list[Key] = [(str(r[0]), str(r[1]), str(r[2])) for r in rows]
+        keys.extend(self._overlay)
+        return KeyFilter.of(keys, len(keys))
+
     def _current_for_write(self, resource: str, namespace: str, name: str) -> dict[str, Any] | None:
         pending = self._overlay.get((resource, namespace, name))
         if pending is not None:
@@ -303,16 +319,23 @@ class Store:
         namespace: str,
         name: str,
         compute: Callable[[dict[str, Any] | None], dict[str, Any] | None],
+        create: bool = False,
     ) -> Event:
         """Apply one write and wait until it is durable.
 
         ``compute`` gets the current object (None if absent) and returns the new object,
         or None to delete it; it may raise ApiError to refuse. It runs on the loop, one
-        mutation at a time, so it sees every earlier write, committed or not.
+        mutation at a time, so it sees every earlier write, committed or not. ``create``
+        says the caller expects no current object: a name the key filter has never seen
+        is then known to be free without reading the database.
         """
         if self._failed is not None:
             raise StorageError(503, f"the store is unavailable: {self._failed}")
-        current = self._current_for_write(resource, namespace, name)
+        key = (resource, namespace, name)
+        if create and key not in self._overlay and not self._keys.may_contain(key):
+            current = None
+        else:
+            current = self._current_for_write(resource, namespace, name)
         new = compute(current)
         if new is None and current is None:
             raise ApiError(404, f'{resource.split("/")[-1]} "{name}" not found', name=name)
@@ -331,7 +354,11 @@ class Store:
         ev = Event(rv, etype, resource, namespace, name, data, final)
         assert self._loop is not None, "Store.start() was not called"
         fut: asyncio.Future[Event] = self._loop.create_future()
-        self._overlay[(resource, namespace, name)] = ev
+        self._overlay[key] = ev
+        if current is None:
+            self._keys.add(key)
+            if self._keys.full:
+                self._keys = self._load_keys()
         self._queue.put(_PendingWrite(ev, _node_of(resource, final), fut))
         return await fut
 
@@ -353,8 +380,14 @@ class Store:
                     break
                 batch.append(nxt)
             error: BaseException | None = None
+            # Compaction rides in the batch's own transaction: a separate one would cost
+            # the writer a second fsync while clients wait behind it.
+            compact_upto = self._compact_upto() if since_compact >= 200 else None
             try:
-                self._commit(batch)
+                self._commit(batch, compact_upto)
+                if compact_upto is not None:
+                    since_compact = 0
+                    self.compacted_rv = compact_upto
             except Exception as exc:  # the disk is full, the database went away
                 log.error("commit of %d writes failed: %s", len(batch), exc)
                 error = exc
@@ -371,11 +404,15 @@ class Store:
             assert self._loop is not None
             self._loop.call_soon_threadsafe(self._finish, batch, error)
             since_compact += len(batch)
-            if error is None and since_compact >= 200:
-                since_compact = 0
-                self._compact_step()
 
-    def _commit(self, batch: list[_PendingWrite]) -> None:
+    def _compact_upto(self) -> int | None:
+        """The revision up to which the log may be dropped now (small steps), or None."""
+        floor = self.committed_rv - self.keep_revisions
+        if floor <= self.compacted_rv:
+            return None
+        return min(floor, self.compacted_rv + 5000)
+
+    def _commit(self, batch: list[_PendingWrite], compact_upto: int | None = None) -> None:
         """One transaction for the batch: the objects' last states and every log row."""
         changes: list[dict[str, Any]] = []
         # The same key may be written twice in a batch: only its last state is stored.
@@ -405,7 +442,7 @@ class Store:
                 }
             )
         if self._sqlite_reader is not None:
-            self._commit_sqlite(changes, last)
+            self._commit_sqlite(changes, last, compact_upto)
             return
         t = objects_table
         dels = [{"b_resource": k[0], "b_namespace": k[1], "b_name": k[2]} for k in last]
@@ -422,11 +459,14 @@ class Store:
             if ups:
                 conn.execute(t.insert(), ups)
             conn.execute(changes_table.insert(), changes)
+            if compact_upto is not None:
+                conn.execute(changes_table.delete().where(changes_table.c.rv <= compact_upto))
 
     def _commit_sqlite(
         self,
         changes: list[dict[str, Any]],
         last: dict[tuple[str, str, str], dict[str, Any] | None],
+        compact_upto: int | None = None,
     ) -> None:
         """The same transaction as ``_commit`` through the writer's own DBAPI connection:
         SQLAlchemy's per-batch statement handling cost as much as the writes themselves."""
@@ -457,6 +497,8 @@ class Store:
                     for c in changes
                 ],
             )
+            if compact_upto is not None:
+                con.execute(_COMPACT_SQL, (compact_upto,))
             con.execute("COMMIT")
         except BaseException:
             if con.in_transaction:
@@ -482,7 +524,12 @@ class Store:
             return
         if events:
             self.committed_rv = events[-1].rv
-            self.recent.extend(events)
+            # The ring keeps each event's JSON only: thousands of parsed objects held
+            # there would sit in the cyclic GC's oldest generation and make every full
+            # collection long (tens of ms, straight into the p99 of every request).
+            self.recent.extend(
+                Event(e.rv, e.type, e.resource, e.namespace, e.name, e.data) for e in events
+            )
             for fn in self._listeners:
                 try:
                     fn(events)
@@ -491,19 +538,6 @@ class Store:
         for w in batch:
             if not w.future.done():
                 w.future.set_result(w.event)
-
-    def _compact_step(self) -> None:
-        """Drop old log rows in small chunks so writers are never blocked for long."""
-        floor = self.committed_rv - self.keep_revisions
-        if floor <= self.compacted_rv:
-            return
-        upto = min(floor, self.compacted_rv + 5000)
-        try:
-            with self.engine.begin() as conn:
-                conn.execute(changes_table.delete().where(changes_table.c.rv <= upto))
-            self.compacted_rv = upto
-        except Exception as exc:
-            log.warning("compaction failed: %s", exc)
 
     def events_since(self, rv: int) -> Iterable[Event] | None:
         """Events after ``rv`` from memory when it reaches back that far, else None."""
