@@ -85,7 +85,11 @@ def run(ctx: Ctx) -> int:
     name = pod["metadata"]["name"]
     ns = pod["metadata"].get("namespace") or ctx.namespace
     if a.all_containers:
-        containers = [c["name"] for c in (pod.get("spec") or {}).get("containers") or []]
+        # Init containers first, in the order they ran (kubectl does the same).
+        spec = pod.get("spec") or {}
+        containers = [
+            c["name"] for c in (spec.get("initContainers") or []) + (spec.get("containers") or [])
+        ]
     else:
         containers = [pick_container(ctx, pod, a.container or a.container_arg)]
     tail = a.tail if a.tail >= 0 else None

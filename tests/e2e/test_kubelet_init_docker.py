@@ -15,6 +15,7 @@ import pytest
 
 from tests.e2e.test_kubelet_docker import NS, Cluster, wait_for
 from tests.harness import ApiServer
+from tests.integration.kl_helpers import kl
 
 pytestmark = pytest.mark.docker
 
@@ -87,6 +88,8 @@ def test_init_container_fills_an_emptydir_the_app_serves(init_cluster: Cluster) 
     port = json.loads(cl.get("site")["metadata"]["annotations"]["kubelab.io/host-ports"])["main/80"]
     assert httpx.get(f"http://127.0.0.1:{port}/index.html").text == "hello from init\nsecond\n"
     assert cl.api.log("site", NS, container="init0") == "wrote it\n"
+    every = kl(cl.srv.kubeconfig, "logs", "site", "-n", NS, "--all-containers").ok().out
+    assert every.startswith("wrote it\n")  # init containers first, as kubectl prints them
     labels = {c.labels["io.kubelab.container.name"]: c.labels for c in cl.containers("site")}
     assert labels["init0"]["io.kubelab.container.init"] == "true"
     assert "io.kubelab.container.init" not in labels["main"]
