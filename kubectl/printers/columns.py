@@ -187,9 +187,26 @@ def pod_gpus(pod: dict[str, Any]) -> str:
     return (_meta(pod).get("annotations") or {}).get(GPU_UUIDS) or NONE
 
 
+def pod_readiness_gates(pod: dict[str, Any]) -> str:
+    """``true/declared`` readiness gates, or ``<none>`` when the pod declares none."""
+    gates = _spec(pod).get("readinessGates") or []
+    if not gates:
+        return NONE
+    conds = {c.get("type"): c.get("status") for c in _status(pod).get("conditions") or []}
+    true = sum(1 for g in gates if conds.get(g.get("conditionType")) == "True")
+    return f"{true}/{len(gates)}"
+
+
 def pod_wide(pod: dict[str, Any], at: datetime) -> Row:
+    """kubectl's wide columns (IP, NODE, NOMINATED NODE, READINESS GATES), then GPUS."""
     status = _status(pod)
-    return [status.get("podIP") or NONE, _spec(pod).get("nodeName") or NONE, pod_gpus(pod)]
+    return [
+        status.get("podIP") or NONE,
+        _spec(pod).get("nodeName") or NONE,
+        status.get("nominatedNodeName") or NONE,
+        pod_readiness_gates(pod),
+        pod_gpus(pod),
+    ]
 
 
 # ----- nodes ----------------------------------------------------------------------------
@@ -499,7 +516,10 @@ def _nothing(obj: dict[str, Any], at: datetime) -> Row:
 
 COLUMNS: dict[str, Columns] = {
     "Pod": Columns(
-        ["NAME", "READY", "STATUS", "RESTARTS", "AGE"], pod_row, ["IP", "NODE", "GPUS"], pod_wide
+        ["NAME", "READY", "STATUS", "RESTARTS", "AGE"],
+        pod_row,
+        ["IP", "NODE", "NOMINATED NODE", "READINESS GATES", "GPUS"],
+        pod_wide,
     ),
     "Node": Columns(
         ["NAME", "STATUS", "ROLES", "AGE", "VERSION"],

@@ -192,6 +192,10 @@ def test_what_one_applies_the_other_lists_identically(
     assert_same_listing(kubectl, kl, "pods", "-n", namespace, "-l", f"app={prefix}-web")
     k_all, l_all = kubectl("get", "all", "-n", namespace), kl("get", "all", "-n", namespace)
     assert table(k_all) == table(l_all), f"kubectl:\n{k_all}\nkl:\n{l_all}"
+    wide = ("get", "pods", "-n", namespace, "-o", "wide")
+    k_wide, l_wide = kubectl(*wide), kl(*wide)
+    assert table(k_wide) == table(l_wide), f"kubectl:\n{k_wide}\nkl:\n{l_wide}"
+    assert k_wide.splitlines()[0].split() == l_wide.splitlines()[0].split()
 
 
 @pytest.mark.parametrize("first", ["kl", "kubectl"])

@@ -158,8 +158,8 @@ def test_gpu_pods_top_why_describe(k: Kl) -> None:
     assert len(uuids) == 2
 
     wide = k("get", "pod", "trainer", "-o", "wide").ok().out.splitlines()
-    assert wide[0].split()[-3:] == ["IP", "NODE", "GPUS"]
-    assert wide[1].split()[-2:] == [NODE, ",".join(uuids)]
+    assert wide[0].split()[-7:] == ["IP", "NODE", "NOMINATED", "NODE", "READINESS", "GATES", "GPUS"]
+    assert wide[1].split()[-4:] == [NODE, "<none>", "<none>", ",".join(uuids)]
 
     gpus = [line.split() for line in k("top", "gpus", "-o", "wide").ok().out.splitlines()]
     assert gpus[0] == [

@@ -71,11 +71,16 @@ def test_pod_table_golden() -> None:
     p1 = pod("web-0", **RUNNING)
     p1["metadata"]["annotations"] = {"kubelab.io/gpu-uuids": "GPU-aaa,GPU-bbb"}
     headers, rows = build_rows("Pod", [p1, pod("web-1", **crash), p3], wide=True, at=AT)
+    # kubectl's wide columns, then kubelab's GPUS (as the apiserver's Table has them)
     assert render_table(headers, rows) == (
-        "NAME    READY   STATUS             RESTARTS     AGE   IP          NODE     GPUS\n"
-        "web-0   2/2     Running            3 (2m ago)   5m    127.0.0.1   gpu-1    GPU-aaa,GPU-bbb\n"
-        "web-1   1/2     CrashLoopBackOff   5            5m    <none>      gpu-1    <none>\n"
-        "web-2   0/2     Pending            0            5m    <none>      <none>   <none>\n"
+        "NAME    READY   STATUS             RESTARTS     AGE   IP          NODE     "
+        "NOMINATED NODE   READINESS GATES   GPUS\n"
+        "web-0   2/2     Running            3 (2m ago)   5m    127.0.0.1   gpu-1    "
+        "<none>           <none>            GPU-aaa,GPU-bbb\n"
+        "web-1   1/2     CrashLoopBackOff   5            5m    <none>      gpu-1    "
+        "<none>           <none>            <none>\n"
+        "web-2   0/2     Pending            0            5m    <none>      <none>   "
+        "<none>           <none>            <none>\n"
     )
 
 
