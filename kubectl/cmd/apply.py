@@ -18,6 +18,7 @@ EXAMPLES = """
   kl apply -f manifests/ -R            # every .yaml/.yml/.json below a directory
   cat web.yaml | kl apply -f -         # from stdin
   kl get deploy web -o yaml | kl apply -f -   # a no-op: prints "unchanged"
+  kl apply --server-side -f web.yaml   # the server merges (field manager "kl")
 """
 
 CONFLICT_RETRIES = 5
@@ -33,7 +34,41 @@ def register(sub: Any, parent: argparse.ArgumentParser) -> None:
         default=None,
         help="'name' prints only kind/name of each object",
     )
+    p.add_argument(
+        "--server-side",
+        action="store_true",
+        help="let the server merge the manifest (an apply patch) instead of kl",
+    )
+    p.add_argument(
+        "--field-manager",
+        default="kl",
+        help="with --server-side: the name that owns the fields applied (default kl)",
+    )
+    p.add_argument(
+        "--force-conflicts",
+        action="store_true",
+        help="with --server-side: take fields that another manager set",
+    )
     p.set_defaults(run=run)
+
+
+def apply_server_side(ctx: Ctx, m: Manifest) -> str:
+    """One apply patch: the server creates the object or merges the manifest into it."""
+    info, ns = resolve_manifest(m, ctx.namespace, ctx.explicit_namespace)
+    name = (m.obj.get("metadata") or {}).get("name")
+    if not name:
+        raise CliError(f"from {m.source}: apply needs metadata.name")
+    args = ctx.args
+    ctx.client.patch(
+        info,
+        name,
+        m.obj,
+        ns,
+        patch_type="apply",
+        field_manager=args.field_manager,
+        force=True if args.force_conflicts else None,
+    )
+    return "serverside-applied"
 
 
 def apply_one(ctx: Ctx, m: Manifest) -> str:
@@ -68,11 +103,15 @@ def apply_one(ctx: Ctx, m: Manifest) -> str:
 
 
 def run(ctx: Ctx) -> int:
-    manifests = load_manifests(ctx.args.filename, ctx.args.recursive, ctx.stdin)
+    args = ctx.args
+    if not args.server_side and (args.force_conflicts or args.field_manager != "kl"):
+        raise CliError("--force-conflicts and --field-manager go with --server-side")
+    manifests = load_manifests(args.filename, args.recursive, ctx.stdin)
+    apply = apply_server_side if args.server_side else apply_one
     failed = 0
     for m in manifests:
         try:
-            result = apply_one(ctx, m)
+            result = apply(ctx, m)
         except (ApiError, CliError) as e:
             if isinstance(e, ApiError) and e.code in (401, 403) or len(manifests) == 1:
                 raise

@@ -260,3 +260,19 @@ def test_version_and_api_resources(srv: ApiServer) -> None:
     assert rows[0] == ["NAME", "SHORTNAMES", "APIVERSION", "NAMESPACED", "KIND"]
     assert ["deployments", "deploy", "apps/v1", "true", "Deployment"] in rows
     assert ["nodes", "no", "v1", "false", "Node"] in rows
+
+
+def test_apply_server_side(k: Kl) -> None:
+    def cm(**data: str) -> str:
+        return yaml.safe_dump(
+            {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "ssa"}, "data": data}
+        )
+
+    out = k("apply", "--server-side", "-f", "-", stdin=cm(a="1")).ok().out
+    assert out == "configmap/ssa serverside-applied\n"
+    assert k.c.get("configmaps", "ssa", k.ns)["data"] == {"a": "1"}
+    # Someone else's field survives the next apply; ours change.
+    k.c.patch("configmaps", "ssa", {"data": {"theirs": "x"}}, k.ns)
+    k("apply", "--server-side", "-f", "-", stdin=cm(a="2", b="3")).ok()
+    assert k.c.get("configmaps", "ssa", k.ns)["data"] == {"a": "2", "b": "3", "theirs": "x"}
+    assert "go with --server-side" in k("apply", "--force-conflicts", "-f", "-").one_error_line()
