@@ -24,6 +24,7 @@ class Action:
     patch_type: str = "merge"
     subresource: str = ""
     propagation_policy: str | None = None
+    grace_period_seconds: int | None = None  # delete: 0 removes a pod without its kubelet
     # For events: the object the event is about and its type/reason/message.
     event_type: str = ""
     reason: str = ""
@@ -64,10 +65,22 @@ def create(resource: str, namespace: str | None, body: dict[str, Any]) -> Action
 
 
 def delete(
-    resource: str, namespace: str | None, name: str, *, propagation_policy: str | None = None
+    resource: str,
+    namespace: str | None,
+    name: str,
+    *,
+    propagation_policy: str | None = None,
+    grace_period_seconds: int | None = None,
 ) -> Action:
     """Delete one object."""
-    return Action("delete", resource, namespace, name, propagation_policy=propagation_policy)
+    return Action(
+        "delete",
+        resource,
+        namespace,
+        name,
+        propagation_policy=propagation_policy,
+        grace_period_seconds=grace_period_seconds,
+    )
 
 
 def patch(

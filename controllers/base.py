@@ -38,6 +38,9 @@ class Options:
     pod_eviction_timeout: float = 300.0
     job_backoff_base: float = 10.0
     job_backoff_max: float = 360.0
+    terminated_pod_gc_threshold: int = 12500
+    pod_gc_period: float = 20.0
+    pod_gc_orphan_quarantine: float = 40.0
     controllers: tuple[str, ...] = ()
 
 
@@ -134,7 +137,11 @@ async def apply_action(ctx: Context, a: A.Action) -> Any:
             out = await c.create(a.resource, a.body, a.namespace)
         elif a.verb == "delete":
             out = await c.delete(
-                a.resource, a.name, a.namespace, propagation_policy=a.propagation_policy
+                a.resource,
+                a.name,
+                a.namespace,
+                propagation_policy=a.propagation_policy,
+                grace_period_seconds=a.grace_period_seconds,
             )
         elif a.verb == "patch":
             out = await c.patch(

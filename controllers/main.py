@@ -119,6 +119,25 @@ def parser() -> argparse.ArgumentParser:
         help="name of the Lease",
     )
     p.add_argument(
+        "--terminated-pod-gc-threshold",
+        type=int,
+        default=12500,
+        help="finished (Succeeded/Failed) pods kept before the oldest are deleted; 0 keeps "
+        "all (default 12500)",
+    )
+    p.add_argument(
+        "--pod-gc-period",
+        type=float,
+        default=20.0,
+        help="seconds between pod garbage collections (default 20)",
+    )
+    p.add_argument(
+        "--pod-gc-orphan-quarantine",
+        type=float,
+        default=40.0,
+        help="seconds a pod's node must be missing before the pod is deleted (default 40)",
+    )
+    p.add_argument(
         "--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR (default INFO)"
     )
     return p
@@ -134,6 +153,9 @@ def options_from(args: argparse.Namespace) -> Options:
         pod_eviction_timeout=args.pod_eviction_timeout,
         job_backoff_base=args.job_backoff_base,
         job_backoff_max=args.job_backoff_max,
+        terminated_pod_gc_threshold=args.terminated_pod_gc_threshold,
+        pod_gc_period=args.pod_gc_period,
+        pod_gc_orphan_quarantine=args.pod_gc_orphan_quarantine,
         controllers=tuple(c.strip() for c in args.controllers.split(",") if c.strip()),
     )
 

@@ -16,6 +16,7 @@ from .events import EventRecorder
 from .garbagecollector import GarbageCollector, NamespaceController
 from .job import JobController
 from .nodelifecycle import NodeLifecycleController
+from .podgc import PodGCController
 from .replicaset import ReplicaSetController
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,7 @@ CONTROLLERS: dict[str, type[Controller]] = {
     "nodelifecycle": NodeLifecycleController,
     "garbagecollector": GarbageCollector,
     "namespace": NamespaceController,
+    "podgc": PodGCController,
 }
 
 
