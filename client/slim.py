@@ -103,12 +103,41 @@ def pick(value: Any, rule: Rule, interner: Interner) -> Any:
     if type(value) is not dict:
         return interner.share(value)
     fields = rule.fields
-    out: Obj = {}
+    if rule.shared:
+        out: Obj = {}
+        for k, v in value.items():
+            sub = fields.get(k)
+            if sub is not None:
+                out[_intern(k)] = pick(v, sub, interner)
+        return interner.share(out)
+    keys: list[str] = []
+    values: list[Any] = []
     for k, v in value.items():
         sub = fields.get(k)
         if sub is not None:
-            out[_intern(k)] = pick(v, sub, interner)
-    return interner.share(out) if rule.shared else out
+            keys.append(k)
+            values.append(pick(v, sub, interner))
+    return _own_dict(tuple(keys), values)
+
+
+# Each object's own dicts (a pod and its metadata) are built as the attribute dict of an
+# instance of a class made for their key order: CPython then stores one keys table per
+# class and only the values per dict (a 5-key dict: 160 B instead of 224; 7 keys: 184
+# instead of 312). They are ordinary ``dict``s to every reader. A few shapes recur (which
+# optional fields a pod has); past ``_SHAPES_LIMIT`` plain dicts are built.
+_SHAPES: dict[tuple[str, ...], type] = {}
+_SHAPES_LIMIT = 512
+
+
+def _own_dict(keys: tuple[str, ...], values: list[Any]) -> Obj:
+    shape = _SHAPES.get(keys)
+    if shape is None:
+        if len(_SHAPES) >= _SHAPES_LIMIT or not all(type(k) is str for k in keys):
+            return dict(zip(keys, values, strict=True))
+        shape = _SHAPES[keys] = type("CachedObject", (), {})
+    out: Obj = shape().__dict__
+    out.update(zip(keys, values, strict=True))
+    return out
 
 
 def slimmer(

@@ -8,6 +8,8 @@ import sys
 import tracemalloc
 from typing import Any
 
+import orjson
+
 from client.slim import SHARED, UNIQUE, Each, Interner, Struct, pick, slimmer
 
 Obj = dict[str, Any]
@@ -92,3 +94,29 @@ def test_interned_values_cost_about_their_size() -> None:
     finally:
         tracemalloc.stop()
     assert per < 1000, per
+
+
+def test_own_dicts_are_plain_dicts_of_their_own() -> None:
+    transform = slimmer(RULE)
+    a, b = transform(thing(1)), transform(thing(2))
+    assert type(a) is dict and list(a) == ["id", "tags", "items", "inner"]
+    assert orjson.loads(orjson.dumps(a)) == a
+    assert copy.deepcopy(a) == a and {**a} == a
+    a["id"] = "changed"  # readers must not, but a write stays in its own dict
+    assert b["id"] == "id-2"
+    c = transform({"inner": {"a": 1}, "id": "first-the-other-way"})
+    assert list(c) == ["inner", "id"] and c["id"] == "first-the-other-way"
+
+
+def test_own_dicts_cost_less_than_plain_ones() -> None:
+    transform = slimmer(RULE)
+    things = [{"id": f"id-{i}", "tags": {}} for i in range(2000)]
+    gc.collect()
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        kept = [transform(t) for t in things]
+        per = (tracemalloc.get_traced_memory()[0] - base) / len(kept)
+    finally:
+        tracemalloc.stop()
+    assert per < 150, per  # a plain 2-key dict: ~220 B
