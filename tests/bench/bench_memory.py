@@ -6,7 +6,11 @@ Pods are the API benchmark's ~2 KB pod with a schedulerName no scheduler serves,
 components cache them (their real footprint) but nothing writes them again. They are
 created by the load generator with 32 connections.
 
-    python -m tests.bench.bench_memory [--quick] [--out FILE]
+With ``--bound`` the pods are created bound to one node (``spec.nodeName``; no such
+node exists, so nothing runs them): the scheduler then also counts every pod on that
+node, which is what it holds for the pods of a real cluster.
+
+    python -m tests.bench.bench_memory [--quick] [--bound] [--out FILE]
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from tests.harness import ApiServer, Component, start_apiserver
 
 K3S_SERVER_MB = 1596.0  # k3s docs, resource profiling: server with an agent, the documented peak
 NAMESPACE = "bench-mem"
+BOUND_NODE = "bench-mem-node"
 
 
 def _rss(procs: dict[str, int]) -> dict[str, float]:
@@ -50,6 +55,7 @@ def _settle(procs: dict[str, int], seconds: float) -> dict[str, float]:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     quick = bool(getattr(args, "quick", False)) or QUICK
+    bound = bool(getattr(args, "bound", False))
     res = Results("memory")
     raise_nofile()
     wd = workdir("memory")
@@ -81,8 +87,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if r.status_code not in (201, 409):
             raise RuntimeError(f"namespace: {r.status_code} {r.text[:200]}")
         empty = _settle(procs, 6)
-        lg = LoadGen(srv.url, srv.token, srv.ca_file, wd)
-        res.note(f"pods created by {lg.tool}, 32 connections; ~2 KB pods nobody schedules")
+        lg = LoadGen(srv.url, srv.token, srv.ca_file, wd, node_name=BOUND_NODE if bound else "")
+        what = f"bound to node {BOUND_NODE}" if bound else "nobody schedules"
+        suffix = " (bound pods)" if bound else ""
+        res.note(f"pods created by {lg.tool}, 32 connections; ~2 KB pods {what}")
 
         t0 = time.monotonic()
         lg.creates(NAMESPACE, "m1", 32, limit=10_000)
@@ -112,7 +120,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         per_k = (at_big["total"] - at10k["total"]) / ((big - 10_000) / 1000)
         detail = {k: round(v, 1) for k, v in at10k.items() if k != "total"}
         res.add(
-            "control-plane RSS, 10,000 pods",
+            f"control-plane RSS, 10,000 pods{suffix}",
             round(at10k["total"], 1),
             "MiB",
             target="—",
@@ -121,7 +129,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         detail = {k: round(v, 1) for k, v in at_big.items() if k != "total"}
         total_mb = at_big["total"] * 1.048576
         res.add(
-            f"control-plane RSS, {big:,} pods",
+            f"control-plane RSS, {big:,} pods{suffix}",
             round(total_mb, 1),
             "MB",
             target="< 400 MB",
@@ -137,7 +145,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             note="" if big == 100_000 else "quick run: 30,000 pods, the target is for 100,000",
         )
         res.add(
-            "control-plane MiB per 1,000 pods",
+            f"control-plane MiB per 1,000 pods{suffix}",
             round(per_k, 2),
             "MiB",
             target="<= 1.5 MiB",
@@ -168,6 +176,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description="kubelab control-plane memory benchmark")
     p.add_argument("--quick", action="store_true", help="30,000 pods instead of 100,000")
+    p.add_argument("--bound", action="store_true", help="pods bound to a node at creation")
     p.add_argument(
         "--out", type=Path, default=None, help="result file (default bench/results/memory.json)"
     )

@@ -142,10 +142,11 @@ def _short(line: dict[str, Any]) -> str:
 
 
 def bench_pod(
-    name: str, namespace: str = "default", scheduler: str = "bench-none"
+    name: str, namespace: str = "default", scheduler: str = "bench-none", node_name: str = ""
 ) -> dict[str, Any]:
-    """A ~2 KB pod (about 2.4 KB once defaulted) that no scheduler picks up."""
-    return {
+    """A ~2 KB pod (about 2.4 KB once defaulted) that no scheduler picks up (or, with
+    ``node_name``, one bound at creation, as the scheduler counts it on that node)."""
+    pod: dict[str, Any] = {
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": {
@@ -176,11 +177,15 @@ def bench_pod(
             "terminationGracePeriodSeconds": 5,
         },
     }
+    if node_name:
+        pod["spec"]["nodeName"] = node_name
+    return pod
 
 
-def pod_template(namespace: str = "default") -> tuple[str, str]:
+def pod_template(namespace: str = "default", node_name: str = "") -> tuple[str, str]:
     """The JSON of ``bench_pod`` split around its name: (before, after)."""
-    body = json.dumps(bench_pod("NAME_PLACEHOLDER", namespace), separators=(",", ":"))
+    pod = bench_pod("NAME_PLACEHOLDER", namespace, node_name=node_name)
+    body = json.dumps(pod, separators=(",", ":"))
     pre, post = body.split("NAME_PLACEHOLDER")
     return pre, post
 
@@ -273,8 +278,11 @@ def ensure_wrk() -> str | None:
 class LoadGen:
     """Runs HTTP load in a separate process (so the server keeps its core): wrk or Python."""
 
-    def __init__(self, url: str, token: str, ca_file: Path, workdir: Path) -> None:
+    def __init__(
+        self, url: str, token: str, ca_file: Path, workdir: Path, node_name: str = ""
+    ) -> None:
         self.url = url
+        self.node_name = node_name  # created pods are bound to it (none: unbound)
         self.token = token
         self.ca_file = ca_file
         self.workdir = workdir
@@ -282,7 +290,7 @@ class LoadGen:
         self.tool = "wrk" if self.wrk else "python loadgen"
 
     def _lua(self, what: str, method: str, path: str, namespace: str) -> Path:
-        pre, post = pod_template(namespace)
+        pre, post = pod_template(namespace, self.node_name)
         script = _LUA % {
             "what": what,
             "method": method,
@@ -371,6 +379,8 @@ class LoadGen:
             str(limit),
             "--pool",
             str(pool),
+            "--node-name",
+            self.node_name,
         ]
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 120, cwd=REPO)
         for ln in out.stdout.splitlines():
