@@ -14,6 +14,7 @@ cached pods. The readers, so that a new read is added here first:
   annotation, ``status.hostIP`` and ``podIP``, ``nodeName``;
 - ``nodelifecycle``: ``tolerations``, and every field of ``status.conditions`` (it writes
   the list back whole when a node goes silent);
+- ``podgc``: ``nodeName``, ``status.phase``, deletionTimestamp, creationTimestamp;
 - ``events``: apiVersion, kind, name, namespace, uid, resourceVersion.
 """
 

@@ -222,10 +222,10 @@ class GarbageCollector(Controller):
     name = "garbagecollector"
 
     def setup(self) -> None:
+        # Owners are found from an ownerReference's kind, name and uid (the dependent's
+        # namespace for namespaced kinds), as Kubernetes' collector verifies them: no
+        # map from uid to object, which would cost a slot for every cached object.
         self.indexes: dict[str, Index] = {r: self.ctx.index(r) for r in GRAPH_RESOURCES}
-        # resource -> uid -> the cached object: owners by uid. One dict per resource
-        # holding the informer's own objects costs a slot per object, no key or tuple.
-        self.uids: dict[str, dict[str, Obj]] = {r: {} for r in GRAPH_RESOURCES}
         for resource, idx in self.indexes.items():
             idx.informer.add_handler(
                 on_add=partial(self._seen, resource),
@@ -237,28 +237,32 @@ class GarbageCollector(Controller):
         self._seen(resource, new)
 
     def _seen(self, resource: str, obj: Obj) -> None:
-        self.uids[resource][uid_of(obj)] = obj
         if owner_refs(obj) or (is_deleting(obj) and {FOREGROUND, ORPHAN} & set(finalizers(obj))):
             self.enqueue(f"{resource}|{key_of(obj)}")
         if is_deleting(obj):
             self._wake_dependents(obj)
 
     def _gone(self, resource: str, obj: Obj) -> None:
-        self.uids[resource].pop(uid_of(obj), None)
         self._wake_dependents(obj)
         # The owners of a dependent that went away may be waiting for it (foreground).
         for ref in owner_refs(obj):
-            owner = self._known(ref.get("uid", ""))
+            owner = self._cached_owner(obj, ref)
             if owner is not None:
                 self.enqueue(f"{owner[0]}|{key_of(owner[1])}")
 
-    def _known(self, uid: str) -> tuple[str, Obj] | None:
-        """The resource and the cached object with ``uid``, if a cache holds it."""
-        for resource, objs in self.uids.items():
-            obj = objs.get(uid)
-            if obj is not None:
-                return resource, obj
-        return None
+    def _cached_owner(self, dependent: Obj, ref: Obj) -> tuple[str, Obj] | None:
+        """The resource and the cached object ``ref`` names, if a cache holds it with the
+        uid the reference gives."""
+        info = by_kind(str(ref.get("apiVersion", "")), str(ref.get("kind", "")))
+        idx = self.indexes.get(info.plural) if info is not None else None
+        if info is None or idx is None:
+            return None
+        name = str(ref.get("name", ""))
+        ns = namespace_of(dependent) if info.namespaced else None
+        owner = idx.get(f"{ns}/{name}" if ns else name)
+        if owner is None or uid_of(owner) != ref.get("uid", ""):
+            return None
+        return info.plural, owner
 
     def _wake_dependents(self, owner: Obj) -> None:
         uid = uid_of(owner)
@@ -275,8 +279,8 @@ class GarbageCollector(Controller):
 
     async def _owner_state(self, obj: Obj, ref: Obj) -> OwnerState:
         uid = ref.get("uid", "")
-        known = self._known(uid)
-        owner = self.indexes[known[0]].get(key_of(known[1])) if known else None
+        known = self._cached_owner(obj, ref)
+        owner = known[1] if known is not None else None
         if owner is None:
             # Not in our caches: ask the server before deleting anything (informer lag).
             info = by_kind(ref.get("apiVersion", ""), ref.get("kind", ""))

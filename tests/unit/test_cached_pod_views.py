@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from controllers import deployment, endpoints, job, nodelifecycle, replicaset
+from controllers import deployment, endpoints, job, nodelifecycle, podgc, replicaset
 from controllers import garbagecollector as gc
 from controllers.actions import Action
 from controllers.cached_pod import POD_ANNOTATIONS_READ
@@ -531,3 +531,14 @@ def test_deployment_and_garbage_collector_decide_the_same(
         want = gc.reconcile_owner(f, ref, [(p, ref) for p in full])
         got = gc.reconcile_owner(s, ref, [(p, ref) for p in for_controllers])
         assert _norm(got.actions) == _norm(want.actions)
+
+
+def test_pod_gc_decides_the_same(full: list[Obj], for_controllers: list[Obj]) -> None:
+    nodes = {"node-2"}
+    want = podgc.missing_nodes(full, nodes, {}, NOW)
+    assert want and podgc.missing_nodes(for_controllers, nodes, {}, NOW) == want
+    gone = set(want)
+    assert podgc.orphan_deletions(for_controllers, gone) == podgc.orphan_deletions(full, gone)
+    for threshold in (0, 1, 2):
+        got = podgc.terminated_deletions(for_controllers, threshold)
+        assert got == podgc.terminated_deletions(full, threshold)
