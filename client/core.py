@@ -8,7 +8,7 @@ import errno
 import ssl
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 import orjson
@@ -293,7 +293,20 @@ def stream_timeout(timeout_seconds: int | None) -> httpx.Timeout:
     return httpx.Timeout(10.0, read=read)
 
 
-def decode(resp: httpx.Response) -> dict[str, Any]:
+class Reply(Protocol):
+    """A complete response: an ``httpx.Response`` or the lean pool's ``http1.Reply``."""
+
+    @property
+    def status_code(self) -> int: ...
+
+    @property
+    def content(self) -> bytes: ...
+
+    @property
+    def text(self) -> str: ...
+
+
+def decode(resp: Reply) -> dict[str, Any]:
     """The JSON object of a 2xx response, or the ApiError its Status body describes."""
     if resp.status_code >= 300:
         raise error_from(resp.status_code, resp.content)
@@ -409,6 +422,19 @@ def describe_transport_error(exc: BaseException) -> str:
     if "refused" in text.lower():
         return "connection refused"
     return text or type(exc).__name__
+
+
+def proxied(base_url: str) -> bool:
+    """Whether requests to ``base_url`` go through a proxy of the environment
+    (HTTPS_PROXY, HTTP_PROXY, ALL_PROXY), that is, unless NO_PROXY exempts the host."""
+    from urllib.parse import urlsplit
+    from urllib.request import getproxies, proxy_bypass
+
+    u = urlsplit(base_url)
+    proxies = getproxies()
+    if not (proxies.get(u.scheme) or proxies.get("all")):
+        return False
+    return not proxy_bypass(u.hostname or "")
 
 
 def retryable(method: str, exc: httpx.TransportError) -> bool:
