@@ -226,7 +226,11 @@ class ObjectService:
         if new_meta.get("uid") not in (None, "", cur_meta.get("uid")):
             raise conflict(info.plural, str(cur_meta.get("name")), info.group)
         if subresource == "status":
-            out = copy.deepcopy(current)
+            # ``current`` is this write's own parse of the stored JSON (never shared) and
+            # is not used once the write is decided: a shallow copy will do, with its own
+            # metadata, which the store stamps with the new resourceVersion.
+            out = dict(current)
+            out["metadata"] = dict(cur_meta)
             if "status" in new:
                 out["status"] = new["status"]
             else:
@@ -310,7 +314,8 @@ class ObjectService:
         def compute(current: Obj | None) -> Obj | None:
             if current is None:
                 raise not_found(info.plural, name, info.group)
-            out = self._merge_update(info, current, copy.deepcopy(body), subresource)
+            # compute runs once per request, so the request's own body can be merged into.
+            out = self._merge_update(info, current, body, subresource)
             return self._finish_update(info, current, out)
 
         return await self._write(info, ns, name, compute, opts)
@@ -340,8 +345,11 @@ class ObjectService:
         opts: WriteOptions,
         subresource: str = "",
         create_if_missing: Callable[[], Obj] | None = None,
+        pure_apply: bool = False,
     ) -> tuple[Event, bool]:
-        """``patch``, answering with the committed Event and whether it created the object."""
+        """``patch``, answering with the committed Event and whether it created the object.
+        ``pure_apply``: ``apply`` returns a new object and leaves its argument alone (the
+        patch functions of ``api.patch`` do), so it needs no defensive copy."""
         ns = (namespace or "default") if info.namespaced else ""
         if create_if_missing is not None:
             key = store_key(info)
@@ -353,7 +361,7 @@ class ObjectService:
         def compute(current: Obj | None) -> Obj | None:
             if current is None:
                 raise not_found(info.plural, name, info.group)
-            patched = apply(copy.deepcopy(current))
+            patched = apply(current if pure_apply else copy.deepcopy(current))
             if not isinstance(patched, dict):
                 raise bad_request("the patch did not produce an object")
             self._check_kind(info, patched)

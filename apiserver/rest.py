@@ -393,7 +393,7 @@ class ResourceHandler:
                 raise bad_request("an apply patch must be an object")
             create = lambda: copy.deepcopy(patch_body)  # noqa: E731
         out, created = await self.objects.patch_event(
-            info, t.name, ns, apply, opts, subresource, create_if_missing=create
+            info, t.name, ns, apply, opts, subresource, create_if_missing=create, pure_apply=True
         )
         return self._respond_event(out, 201 if created else 200, opts)
 
