@@ -32,7 +32,7 @@ class Options:
 
     workers: int = 5
     burst_replicas: int = 500
-    create_concurrency: int = 4
+    create_concurrency: int = 32
     node_monitor_grace_period: float = 40.0
     node_monitor_period: float = 5.0
     pod_eviction_timeout: float = 300.0

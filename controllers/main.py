@@ -50,9 +50,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--create-concurrency",
         type=int,
-        default=4,
-        help="most pod creations in flight per sync (default 4: on a small box a few kept-alive "
-        "connections beat many concurrent TLS requests; 0: a whole slow-start batch)",
+        default=32,
+        help="most pod creations in flight per sync (default 32: enough to fill the API "
+        "server's group commits; 0: a whole slow-start batch)",
     )
     p.add_argument(
         "--node-monitor-grace-period",
