@@ -137,7 +137,12 @@ def invalid(kind: str, name: str, causes: list[Cause], group: str = "") -> ApiEr
     parts = "; ".join(f"{c.field}: {c.message}" if c.field else c.message for c in causes)
     n = f' "{name}"' if name else ""
     return ApiError(
-        422, f"{kind}{n} is invalid: {parts}", "Invalid", name=name, kind=kind, group=group,
+        422,
+        f"{kind}{n} is invalid: {parts}",
+        "Invalid",
+        name=name,
+        kind=kind,
+        group=group,
         causes=causes,
     )
 

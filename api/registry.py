@@ -64,6 +64,8 @@ class ResourceInfo:
 
 _ALL = ("all",)
 
+# One row per kind: kept as a table on purpose.
+# fmt: off
 RESOURCES: tuple[ResourceInfo, ...] = (
     ResourceInfo("", "v1", "Namespace", "namespaces", "namespace", False, ("ns",),
                  subresources=("status", "finalize")),
@@ -85,6 +87,7 @@ RESOURCES: tuple[ResourceInfo, ...] = (
     ResourceInfo("batch", "v1", "Job", "jobs", "job", True, (), _ALL, subresources=("status",)),
     ResourceInfo("coordination.k8s.io", "v1", "Lease", "leases", "lease", True, ()),
 )
+# fmt: on
 
 _BY_PLURAL: dict[tuple[str, str], ResourceInfo] = {(r.group, r.plural): r for r in RESOURCES}
 _BY_KIND: dict[tuple[str, str], ResourceInfo] = {(r.api_version, r.kind): r for r in RESOURCES}
