@@ -11,6 +11,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -179,29 +180,41 @@ class Cluster:
         return self.api.list("events", NS, field_selector=f"involvedObject.name={name}")["items"]
 
 
-@pytest.fixture(scope="module")
-def cluster(
-    shared_apiserver: ApiServer, tmp_path_factory: pytest.TempPathFactory
+@contextmanager
+def running_node(
+    api: ApiServer, prefix: str, root: Path, all_pods: bool = False
 ) -> Iterator[Cluster]:
-    node = f"dock-{uuid.uuid4().hex[:6]}"
-    cl = Cluster(shared_apiserver, node, tmp_path_factory.mktemp("kubelet-root"))
-    # The graceful-termination test mounts a hostPath, which PodSecurity "baseline" forbids.
-    cl.api.patch(
-        "namespaces",
-        NS,
-        {"metadata": {"labels": {"pod-security.kubernetes.io/enforce": "privileged"}}},
-    )
+    """A docker kubelet for a fresh node name. On exit its pods (or, with ``all_pods``, every
+    pod of the namespace), the kubelet and any container left of the node are removed."""
+    node = f"{prefix}-{uuid.uuid4().hex[:6]}"
+    cl = Cluster(api, node, root)
     cl.start_kubelet()
     try:
         yield cl
     finally:
-        for p in cl.api.list("pods", NS)["items"]:
+        selector = None if all_pods else f"spec.nodeName={node}"
+        for p in cl.api.list("pods", NS, field_selector=selector)["items"]:
             cl.delete(p["metadata"]["name"])
         time.sleep(1)
         if cl.kubelet is not None:
             cl.kubelet.stop()
         for c in cl.docker.containers.list(all=True, filters={"label": f"io.kubelab.node={node}"}):
             c.remove(force=True)
+
+
+@pytest.fixture(scope="module")
+def cluster(
+    shared_apiserver: ApiServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Cluster]:
+    # The graceful-termination test mounts a hostPath, which PodSecurity "baseline" forbids.
+    shared_apiserver.client().patch(
+        "namespaces",
+        NS,
+        {"metadata": {"labels": {"pod-security.kubernetes.io/enforce": "privileged"}}},
+    )
+    root = tmp_path_factory.mktemp("kubelet-root")
+    with running_node(shared_apiserver, "dock", root, all_pods=True) as cl:
+        yield cl
 
 
 def test_pod_runs_with_labels_logs_and_published_port(cluster: Cluster) -> None:

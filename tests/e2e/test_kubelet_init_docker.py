@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.e2e.test_kubelet_docker import NS, Cluster, wait_for
+from tests.e2e.test_kubelet_docker import NS, Cluster, running_node, wait_for
 from tests.harness import ApiServer
 from tests.integration.kl_helpers import kl
 
@@ -24,19 +23,8 @@ pytestmark = pytest.mark.docker
 def init_cluster(
     shared_apiserver: ApiServer, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Cluster]:
-    node = f"init-{uuid.uuid4().hex[:6]}"
-    cl = Cluster(shared_apiserver, node, tmp_path_factory.mktemp("kubelet-init-root"))
-    cl.start_kubelet()
-    try:
+    with running_node(shared_apiserver, "init", tmp_path_factory.mktemp("kubelet-init-root")) as cl:
         yield cl
-    finally:
-        for p in cl.api.list("pods", NS, field_selector=f"spec.nodeName={node}")["items"]:
-            cl.delete(p["metadata"]["name"])
-        time.sleep(1)
-        if cl.kubelet is not None:
-            cl.kubelet.stop()
-        for c in cl.docker.containers.list(all=True, filters={"label": f"io.kubelab.node={node}"}):
-            c.remove(force=True)
 
 
 def _with_init(

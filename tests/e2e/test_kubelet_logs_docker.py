@@ -4,13 +4,12 @@ the apiserver to the kubelet and the real Docker engine."""
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Iterator
 
 import pytest
 
 from api.errors import ApiError
-from tests.e2e.test_kubelet_docker import NS, Cluster, wait_for
+from tests.e2e.test_kubelet_docker import NS, Cluster, running_node, wait_for
 from tests.harness import ApiServer
 from tests.integration.kl_helpers import kl
 
@@ -21,19 +20,8 @@ pytestmark = pytest.mark.docker
 def log_cluster(
     shared_apiserver: ApiServer, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Cluster]:
-    node = f"logs-{uuid.uuid4().hex[:6]}"
-    cl = Cluster(shared_apiserver, node, tmp_path_factory.mktemp("kubelet-logs-root"))
-    cl.start_kubelet()
-    try:
+    with running_node(shared_apiserver, "logs", tmp_path_factory.mktemp("kubelet-logs-root")) as cl:
         yield cl
-    finally:
-        for p in cl.api.list("pods", NS, field_selector=f"spec.nodeName={node}")["items"]:
-            cl.delete(p["metadata"]["name"])
-        time.sleep(1)
-        if cl.kubelet is not None:
-            cl.kubelet.stop()
-        for c in cl.docker.containers.list(all=True, filters={"label": f"io.kubelab.node={node}"}):
-            c.remove(force=True)
 
 
 def test_logs_since_and_limit_bytes(log_cluster: Cluster) -> None:
