@@ -17,7 +17,9 @@ Key = tuple[str, str, str]
 
 _BITS_PER_KEY = 16  # with 4 probes: about 0.25 % false positives at capacity
 _PROBES = 4
-_MIN_CAPACITY = 1 << 15
+# A rebuild reads every key and stalls the event loop (about 1.5 s per million keys), so
+# the filter starts big enough for half a million keys (1 MiB): most servers never rebuild.
+_MIN_CAPACITY = 1 << 19
 
 
 class KeyFilter:
@@ -32,7 +34,7 @@ class KeyFilter:
     @classmethod
     def of(cls, keys: Iterable[Key], expected: int) -> KeyFilter:
         """A filter holding ``keys``, with room for twice ``expected`` of them (and at
-        least tens of thousands, so that a small store is not rebuilt often)."""
+        least half a million, so that a store is rarely rebuilt)."""
         f = cls(max(_MIN_CAPACITY, 2 * expected))
         for k in keys:
             f.add(k)
