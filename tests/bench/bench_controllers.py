@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import tempfile
 import threading
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
+from tests.bench import swarm
 from tests.bench.common import QUICK, Results
 from tests.integration.ctrl_cluster import (
     Cluster,
@@ -223,112 +222,41 @@ def bench_rolling_docker(res: Results) -> None:
     )
 
 
-SWARM_START_S = 60.0  # Swarm that cannot start 10 tasks in this long will not (sandboxes)
-SWARM_UPDATE_S = 120.0
-
-
-def _docker_cli(*args: str, timeout: float = 30.0) -> subprocess.CompletedProcess[str]:
-    """Run the docker CLI; a hung call becomes a failed one instead of eating the budget."""
-    try:
-        return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return subprocess.CompletedProcess(
-            ["docker", *args], 124, "", f"timed out after {timeout}s"
-        )
-
-
-def _swarm_running(name: str) -> tuple[int, str]:
-    """How many of the service's tasks run, and what the others are doing (their states,
-    and the last task error Swarm reported)."""
-    r = _docker_cli(
-        "service", "ps", name, "--filter", "desired-state=running",
-        "--format", "{{.CurrentState}}|{{.Error}}",
-    )  # fmt: skip
-    running, error = 0, ""
-    others: dict[str, int] = {}
-    for line in r.stdout.splitlines():
-        state, _, err = line.partition("|")
-        word = state.split(" ", 1)[0]  # "Pending 2 minutes ago" -> "Pending"
-        if word == "Running":
-            running += 1
-        else:
-            others[word] = others.get(word, 0) + 1
-        error = err.strip() or error
-    detail = ", ".join(f"{n} {w}" for w, n in sorted(others.items()))
-    if error:
-        detail += f"; Swarm says: {error[:160]}"
-    return running, detail
-
-
-def _swarm_wait(name: str, want: int, seconds: float, updated: bool = False) -> str | None:
-    """Wait until ``want`` tasks run (and, if ``updated``, the update completed); None when
-    done, else why not."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        running, _ = _swarm_running(name)
-        if running >= want:
-            if not updated:
-                return None
-            state = _docker_cli(
-                "service", "inspect", name, "--format", "{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}"
-            ).stdout.strip()  # fmt: skip
-            if state == "completed":
-                return None
-            if state in ("paused", "rollback_completed", "rollback_paused"):
-                return f"Swarm update ended {state}"
-        time.sleep(0.2)
-    running, detail = _swarm_running(name)
-    return f"{running}/{want} tasks running after {seconds:.0f} s" + (
-        f" (others: {detail})" if detail else ""
-    )
-
-
 def _swarm_update() -> tuple[float | None, str]:
     """`docker service update` of 10 replicas, parallelism 3, start-first (surge) with a
-    health check. Every step has a hard deadline: a service whose tasks never become healthy
-    (as with the old `nc -z` health check, which busybox's nc does not have) must cost a
-    minute, not the benchmark's budget."""
-    state = _docker_cli("info", "--format", "{{.Swarm.LocalNodeState}}").stdout.strip()
-    joined_here = False
-    if state != "active":
-        r = _docker_cli("swarm", "init", "--advertise-addr", "127.0.0.1")
-        if r.returncode != 0:
-            return None, f"swarm init failed: {r.stderr.strip()[:200]}"
-        joined_here = True
-    name = f"klbench-{uuid.uuid4().hex[:6]}"
+    health check."""
+    health = [
+        # A TCP check like the kubelab side's tcpSocket probe (busybox nc has no -z).
+        "--health-cmd", "echo | nc -w 1 127.0.0.1 8080 >/dev/null || exit 1",
+        "--health-interval", "1s",
+        "--health-start-period", "0s",
+    ]  # fmt: skip
     try:
-        health = [
-            # A TCP check like the kubelab side's tcpSocket probe (busybox nc has no -z).
-            "--health-cmd", "echo | nc -w 1 127.0.0.1 8080 >/dev/null || exit 1",
-            "--health-interval", "1s",
-            "--health-start-period", "0s",
-        ]  # fmt: skip
-        r = _docker_cli(
-            "service", "create", "--detach", "-q", "--name", name, "--replicas", "10",
-            "--env", "VERSION=1", *health, BENCH_IMAGE, "httpd", "-f", "-p", "8080",
-        )  # fmt: skip
-        if r.returncode != 0:
-            return None, f"swarm service create failed: {r.stderr.strip()[:200]}"
-        why = _swarm_wait(name, 10, SWARM_START_S)
-        if why:
-            return None, f"Swarm could not start the service here: {why}"
-        t0 = time.time()
-        r = _docker_cli(
-            "service", "update", "--detach", "-q", "--env-add", "VERSION=2",
-            "--update-parallelism", "3", "--update-order", "start-first",
-            "--update-delay", "0s", "--update-monitor", "1s", name,
-        )  # fmt: skip
-        if r.returncode != 0:
-            return None, f"swarm update failed: {r.stderr.strip()[:200]}"
-        why = _swarm_wait(name, 10, SWARM_UPDATE_S, updated=True)
-        took = time.time() - t0
-        if why:
-            return None, f"Swarm update did not finish: {why}"
-        return took, "Swarm: --update-parallelism 3 --update-order start-first, health check 1 s"
-    finally:
-        _docker_cli("service", "rm", name)
-        if joined_here:
-            _docker_cli("swarm", "leave", "--force")
+        with swarm.swarm(), swarm.service(
+            "--replicas", "10", "--env", "VERSION=1", *health,
+            BENCH_IMAGE, "httpd", "-f", "-p", "8080",
+        ) as name:  # fmt: skip
+            why = swarm.swarm_wait(name, 10, swarm.SWARM_START_S)
+            if why:
+                return None, f"Swarm could not start the service here: {why}"
+            t0 = time.time()
+            r = swarm.docker_cli(
+                "service", "update", "--detach", "-q", "--env-add", "VERSION=2",
+                "--update-parallelism", "3", "--update-order", "start-first",
+                "--update-delay", "0s", "--update-monitor", "1s", name,
+            )  # fmt: skip
+            if r.returncode != 0:
+                return None, f"swarm update failed: {r.stderr.strip()[:200]}"
+            why = swarm.swarm_wait(name, 10, swarm.SWARM_UPDATE_S, updated=True)
+            took = time.time() - t0
+            if why:
+                return None, f"Swarm update did not finish: {why}"
+            return (
+                took,
+                "Swarm: --update-parallelism 3 --update-order start-first, health check 1 s",
+            )
+    except swarm.SwarmUnavailable as e:
+        return None, str(e)
 
 
 def main(argv: list[str] | None = None) -> int:
