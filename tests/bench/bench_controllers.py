@@ -150,6 +150,16 @@ def _web(image: str, version: str) -> dict[str, Any]:
     return d
 
 
+def _remove_node_containers(node: str) -> None:
+    """A stopped kubelet leaves its containers running (a restarted one adopts them): the
+    benchmark's cluster is gone, so are they."""
+    import docker
+
+    dk = docker.from_env(timeout=30)
+    for c in dk.containers.list(all=True, filters={"label": f"io.kubelab.node={node}"}):
+        c.remove(force=True)
+
+
 def bench_rolling_docker(res: Results) -> None:
     home = Path(tempfile.mkdtemp(prefix="kl-bench-roll-")) / "home"
     cl = Cluster(home, nodes=0, controller_flags=["--workers", "5"])
@@ -206,6 +216,7 @@ def bench_rolling_docker(res: Results) -> None:
     finally:
         kubelet.stop(30)
         cl.stop()
+        _remove_node_containers("dock")
     swarm_s, swarm_note = _swarm_update()
     if swarm_s is None:
         res.note(f"Docker Swarm comparison not measured: {swarm_note}")
