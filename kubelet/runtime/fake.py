@@ -18,6 +18,7 @@ from dataclasses import replace
 
 from kubelet.runtime.base import (
     LABEL_CONTAINER_INIT,
+    LABEL_POD_UID,
     ContainerInfo,
     ContainerSpec,
     ExecResult,
@@ -55,6 +56,9 @@ class FakeRuntime:
     def __init__(self) -> None:
         self._containers: dict[str, ContainerInfo] = {}
         self._specs: dict[str, ContainerSpec] = {}
+        # Container ids by pod uid: pod workers list their own pod's containers on every
+        # sync, and a hollow kubelet holds thousands; a scan per call made that quadratic.
+        self._by_pod: dict[str, set[str]] = {}
         self._ids = itertools.count(1)
         self._subscribers: list[tuple[dict[str, str], asyncio.Queue[RuntimeEvent]]] = []
         self.images: set[str] = set()
@@ -88,6 +92,7 @@ class FakeRuntime:
             image_id=f"fake://{spec.image}",
             created_at=now_rfc3339(),
         )
+        self._by_pod.setdefault(spec.labels.get(LABEL_POD_UID, ""), set()).add(cid)
         return cid
 
     def spec(self, container_id: str) -> ContainerSpec | None:
@@ -120,15 +125,24 @@ class FakeRuntime:
         self.exit(container_id, 137)
 
     async def remove(self, container_id: str) -> None:
-        self._containers.pop(container_id, None)
+        c = self._containers.pop(container_id, None)
         self._specs.pop(container_id, None)
+        if c is not None:
+            uid = c.labels.get(LABEL_POD_UID, "")
+            ids = self._by_pod.get(uid)
+            if ids is not None:
+                ids.discard(container_id)
+                if not ids:
+                    del self._by_pod[uid]
 
     async def list(self, labels: dict[str, str]) -> list[ContainerInfo]:
-        return [
-            c
-            for c in self._containers.values()
-            if all(c.labels.get(k) == v for k, v in labels.items())
-        ]
+        uid = labels.get(LABEL_POD_UID)
+        if uid is not None:
+            ids = sorted(self._by_pod.get(uid, ()))  # creation order, as a full scan gives
+            candidates = [self._containers[i] for i in ids if i in self._containers]
+        else:
+            candidates = list(self._containers.values())
+        return [c for c in candidates if all(c.labels.get(k) == v for k, v in labels.items())]
 
     async def inspect(self, container_id: str) -> ContainerInfo | None:
         return self._containers.get(container_id)
