@@ -144,7 +144,9 @@ class Http1Pool:
         content: bytes | None,
         headers: dict[str, str] | None,
     ) -> bytes:
-        target = self.prefix + path
+        # Percent-encode what may not stand raw in a request line (a space, CR/LF from a
+        # name typed by a user), as httpx does; "%" stays so encoded paths pass unchanged.
+        target = quote(self.prefix + path, safe="/%:@!$&'()*+,;=-._~")
         if params:
             target += "?" + urlencode(params, quote_via=quote, safe="")
         head = f"{method} {target} HTTP/1.1\r\n{self._base_head}"

@@ -157,3 +157,25 @@ def test_transport_errors_are_httpx_errors() -> None:
             await p.request("GET", "/x")
 
     asyncio.run(main())
+
+
+def test_path_is_percent_encoded_never_raw() -> None:
+    """A name typed by a user cannot break the request line or add a header."""
+
+    async def handler(_req: bytes) -> bytes:
+        return b"HTTP/1.1 404 Not Found\r\nContent-Length: 2\r\n\r\n{}"
+
+    async def main() -> None:
+        srv = Scripted(handler)
+        async with srv as url:
+            p = pool(url)
+            r = await p.request("GET", "/api/v1/namespaces/default/pods/a b\r\nX-Evil: 1")
+            assert r.status_code == 404
+            r = await p.request("GET", "/api/v1/pods/already%20encoded")
+            await p.close()
+        first, second = (req.split(b"\r\n")[0] for req in srv.requests)
+        assert first == b"GET /api/v1/namespaces/default/pods/a%20b%0D%0AX-Evil:%201 HTTP/1.1"
+        assert second == b"GET /api/v1/pods/already%20encoded HTTP/1.1"
+        assert not any(b"X-Evil: 1" in req for req in srv.requests)
+
+    asyncio.run(main())
