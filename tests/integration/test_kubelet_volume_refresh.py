@@ -68,8 +68,11 @@ def test_configmap_and_secret_volumes_refresh_in_a_running_pod(
             await c.patch("secrets", "livesec", {"stringData": {"pw": "y"}}, NS)
 
             async def refreshed() -> bool:
-                files = {p.name: p.read_text() for p in cfg.iterdir() if p.is_file()}
-                return files == {"a": "10", "c": "3"} and (sec / "pw").read_text() == "y"
+                try:
+                    files = {p.name: p.read_text() for p in cfg.iterdir() if p.is_file()}
+                    return files == {"a": "10", "c": "3"} and (sec / "pw").read_text() == "y"
+                except FileNotFoundError:
+                    return False  # listed, then removed by the refresh: look again
 
             await until(refreshed, 10, "volume files follow the objects")
             assert stat.S_IMODE((sec / "pw").stat().st_mode) == 0o400
