@@ -425,10 +425,21 @@ def deployment_problems(client: Any) -> list[str]:
         ready = [p for p in mine if is_ready(p)]
         st = d.get("status") or {}
         if not rollout_done(d) or len(mine) != n or len(ready) != n:
+            # Where each unready pod is and what it says, for whoever reads a failure.
+            unready = "; ".join(
+                f"{p['metadata']['name']} on {p['spec'].get('nodeName') or '-'}: "
+                f"{(p.get('status') or {}).get('phase')}, conditions "
+                + ",".join(
+                    f"{c.get('type')}={c.get('status')}"
+                    for c in (p.get("status") or {}).get("conditions") or []
+                )
+                for p in mine
+                if not is_ready(p)
+            )
             out.append(
                 f"{name}: want {n}, {len(mine)} live pods, {len(ready)} ready, status "
                 f"ready={st.get('readyReplicas')} updated={st.get('updatedReplicas')} "
-                f"available={st.get('availableReplicas')}"
+                f"available={st.get('availableReplicas')}" + (f" [{unready}]" if unready else "")
             )
     return out
 
