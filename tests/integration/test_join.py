@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,6 +18,35 @@ def _run(up: UpCluster, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         kubelab_cmd(*args), capture_output=True, text=True, env=up.env(), cwd=str(REPO), timeout=60
     )
+
+
+def _join_no_run(
+    up: UpCluster, flags: dict[str, str], home: Path, node: str
+) -> subprocess.CompletedProcess[str]:
+    """`kubelab join ... --no-run` with the printed command's flags, for ``node``."""
+    return _run(
+        up,
+        "join",
+        "--server", flags["--server"],
+        "--token", flags["--token"],
+        "--ca-fingerprint", flags["--ca-fingerprint"],
+        "--home", str(home),
+        "--node-name", node,
+        "--no-run",
+    )  # fmt: skip
+
+
+def _pinned_pod(name: str, node: str) -> dict[str, Any]:
+    """A pod that only ``node`` may run (its hostname label)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name},
+        "spec": {
+            "nodeSelector": {"kubernetes.io/hostname": node},
+            "containers": [{"name": "c", "image": "busybox"}],
+        },
+    }
 
 
 @pytest.fixture
@@ -95,19 +125,7 @@ def test_second_box_joins_runs_pods_and_is_confined_to_itself(
             what=f"node box2 Ready\n{kubelet.log()}",
         )
         # It runs pods: one pinned to it goes Running.
-        admin.create(
-            "pods",
-            {
-                "apiVersion": "v1",
-                "kind": "Pod",
-                "metadata": {"name": "on-box2"},
-                "spec": {
-                    "nodeSelector": {"kubernetes.io/hostname": "box2"},
-                    "containers": [{"name": "c", "image": "busybox"}],
-                },
-            },
-            "default",
-        )
+        admin.create("pods", _pinned_pod("on-box2", "box2"), "default")
         wait_for(
             lambda: admin.get("pods", "on-box2", "default")["status"].get("phase") == "Running",
             what="pod on box2 Running",
@@ -124,19 +142,7 @@ def test_second_box_joins_runs_pods_and_is_confined_to_itself(
         assert 'User "system:node:box2" cannot patch resource "nodes"' in str(exc.value)
         assert "hijacked" not in (admin.get("nodes", "box1")["metadata"].get("labels") or {})
         # Nor the pods bound to the first node.
-        admin.create(
-            "pods",
-            {
-                "apiVersion": "v1",
-                "kind": "Pod",
-                "metadata": {"name": "on-box1"},
-                "spec": {
-                    "nodeSelector": {"kubernetes.io/hostname": "box1"},
-                    "containers": [{"name": "c", "image": "busybox"}],
-                },
-            },
-            "default",
-        )
+        admin.create("pods", _pinned_pod("on-box1", "box1"), "default")
         wait_for(
             lambda: admin.get("pods", "on-box1", "default")["spec"].get("nodeName") == "box1",
             what="pod bound to box1",
@@ -148,31 +154,13 @@ def test_second_box_joins_runs_pods_and_is_confined_to_itself(
         # A bootstrap token cannot take the name, and so the credentials, of a live node:
         # neither the first box's nor the second's.
         for taken in ("box1", "box2"):
-            thief = _run(
-                cluster,
-                "join",
-                "--server", flags["--server"],
-                "--token", flags["--token"],
-                "--ca-fingerprint", flags["--ca-fingerprint"],
-                "--home", str(tmp_path / f"thief-{taken}"),
-                "--node-name", taken,
-                "--no-run",
-            )  # fmt: skip
+            thief = _join_no_run(cluster, flags, tmp_path / f"thief-{taken}", taken)
             assert thief.returncode == 1, thief.stdout
             assert f"node {taken} is already part of the cluster and alive" in thief.stderr
             assert "another --node-name" in thief.stderr
             assert not (tmp_path / f"thief-{taken}" / "kubeconfig").exists()
         # The box that joined as box2 may run join again (same home, same identity).
-        again = _run(
-            cluster,
-            "join",
-            "--server", flags["--server"],
-            "--token", flags["--token"],
-            "--ca-fingerprint", flags["--ca-fingerprint"],
-            "--home", str(home2),
-            "--node-name", "box2",
-            "--no-run",
-        )  # fmt: skip
+        again = _join_no_run(cluster, flags, home2, "box2")
         assert again.returncode == 0, again.stderr
         assert Client.from_kubeconfig(str(home2 / "kubeconfig")).get("nodes", "box2")
     finally:
