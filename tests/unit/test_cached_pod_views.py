@@ -17,12 +17,13 @@ from typing import Any
 
 import pytest
 
-from controllers import deployment, endpoints, job, nodelifecycle, podgc, replicaset
+from controllers import endpoints, job, nodelifecycle, podgc, replicaset
 from controllers import garbagecollector as gc
 from controllers.actions import Action
 from controllers.cached_pod import POD_ANNOTATIONS_READ
 from controllers.cached_pod import cached_pod_transform as controllers_transform
 from controllers.claim import claim
+from controllers.deployment import controller as deployment
 from controllers.events import involved_object
 from controllers.objutil import selector_matches
 from controllers.podutil import (

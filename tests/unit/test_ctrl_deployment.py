@@ -9,8 +9,9 @@ import random
 import pytest
 from ctrl_world import World
 
-from controllers import deployment, replicaset
-from controllers.deployment_util import (
+from controllers import replicaset
+from controllers.deployment import controller as deployment
+from controllers.deployment.util import (
     HASH_LABEL,
     REVISION,
     surge_and_unavailable,

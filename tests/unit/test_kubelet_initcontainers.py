@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from apiserver.table_pods import pod_status_reason
+from apiserver.tables.pods import pod_status_reason
 from kubectl.printers.columns import pod_status as kl_pod_status
 from kubelet.initcontainers import InitStep, incomplete, next_init_step
 from kubelet.runtime.base import (

@@ -10,7 +10,7 @@ import re
 from typing import Any
 
 from api.selectors import qualified_name_error
-from api.validation_common import (
+from api.validation.common import (
     Errs,
     as_dict,
     check_int,

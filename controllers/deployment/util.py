@@ -7,7 +7,7 @@ import json
 import math
 from typing import Any
 
-from .objutil import Obj, annotations_of, creation_time, meta, name_of
+from ..objutil import Obj, annotations_of, creation_time, meta, name_of
 
 HASH_LABEL = "pod-template-hash"
 REVISION = "deployment.kubernetes.io/revision"

@@ -6,7 +6,7 @@ import copy
 from typing import Any
 
 from api.defaults import default_pod_spec
-from api.validation_common import Errs, as_dict, forbidden, invalid
+from api.validation.common import Errs, as_dict, forbidden, invalid
 
 Obj = dict[str, Any]
 

@@ -6,22 +6,9 @@
 
 from __future__ import annotations
 
-from . import actions as A
-from .claim import claim
-from .deployment_rollout import Step, cleanup_old, paused_step, recreate_step, rolling_step
-from .deployment_status import compute_status, is_complete
-from .deployment_util import (
-    DESIRED_REPLICAS,
-    MAX_REPLICAS,
-    REVISION,
-    find_new_rs,
-    max_revision,
-    new_replica_set,
-    revision_of,
-    spec_replicas,
-    surge_and_unavailable,
-)
-from .objutil import (
+from .. import actions as A
+from ..claim import claim
+from ..objutil import (
     Obj,
     annotations_of,
     controller_ref,
@@ -33,7 +20,20 @@ from .objutil import (
     status_differs,
     uid_of,
 )
-from .podutil import phase
+from ..podutil import phase
+from .rollout import Step, cleanup_old, paused_step, recreate_step, rolling_step
+from .status import compute_status, is_complete
+from .util import (
+    DESIRED_REPLICAS,
+    MAX_REPLICAS,
+    REVISION,
+    find_new_rs,
+    max_revision,
+    new_replica_set,
+    revision_of,
+    spec_replicas,
+    surge_and_unavailable,
+)
 
 
 def scale_action(d: Obj, rs: Obj, replicas: int) -> A.Action:
@@ -188,9 +188,9 @@ __all__ = ["reconcile", "is_complete", "scale_action"]
 
 from client import ApiError  # noqa: E402
 
-from .base import Controller, apply_action  # noqa: E402
-from .deployment_util import templates_equal  # noqa: E402
-from .objutil import key_of, labels_of  # noqa: E402
+from ..base import Controller, apply_action  # noqa: E402
+from ..objutil import key_of, labels_of  # noqa: E402
+from .util import templates_equal  # noqa: E402
 
 
 class DeploymentController(Controller):

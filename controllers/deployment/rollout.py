@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .deployment_util import (
+from ..objutil import Obj, creation_time, is_deleting, uid_of
+from .util import (
     by_creation,
     revision_of,
     spec_replicas,
     status_int,
     surge_and_unavailable,
 )
-from .objutil import Obj, creation_time, is_deleting, uid_of
 
 
 @dataclass

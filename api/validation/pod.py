@@ -8,7 +8,7 @@ from typing import Any
 
 from api.quantity import parse_quantity
 from api.selectors import qualified_name_error
-from api.validation_common import (
+from api.validation.common import (
     Errs,
     as_dict,
     check_int,

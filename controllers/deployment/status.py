@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .deployment_util import spec_replicas, status_int, surge_and_unavailable
-from .objutil import Obj, format_time, get_condition, meta, name_of, parse_time, set_condition
+from ..objutil import Obj, format_time, get_condition, meta, name_of, parse_time, set_condition
+from .util import spec_replicas, status_int, surge_and_unavailable
 
 NEW_RS_CREATED = "NewReplicaSetCreated"
 FOUND_NEW_RS = "FoundNewReplicaSet"

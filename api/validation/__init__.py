@@ -12,10 +12,10 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from api import validation_kinds as kinds
 from api.errors import Cause
 from api.selectors import LabelSelector, qualified_name_error
-from api.validation_common import (
+from api.validation import kinds
+from api.validation.common import (
     Errs,
     as_dict,
     check_int,
@@ -28,9 +28,9 @@ from api.validation_common import (
     too_long,
     unsupported,
 )
-from api.validation_fields import drop_unknown_fields, unknown_fields
-from api.validation_pod import validate_pod_spec
-from api.validation_update import validate_update
+from api.validation.fields import drop_unknown_fields, unknown_fields
+from api.validation.pod import validate_pod_spec
+from api.validation.update import validate_update
 
 __all__ = ["drop_unknown_fields", "unknown_fields", "validate"]
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from apiserver.table_format import (
+from apiserver.tables.format import (
     AGE_COL,
     NAME_COL,
     Column,
@@ -31,7 +31,7 @@ from apiserver.table_format import (
     parse_time,
     since,
 )
-from apiserver.table_kinds import (
+from apiserver.tables.kinds import (
     DEPLOYMENT_COLUMNS,
     EVENT_COLUMNS,
     JOB_COLUMNS,
@@ -45,7 +45,7 @@ from apiserver.table_kinds import (
     replicaset_cells,
     service_cells,
 )
-from apiserver.table_pods import (
+from apiserver.tables.pods import (
     GPU_ANNOTATION,
     NODE_COLUMNS,
     POD_COLUMNS,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from apiserver.table_format import (
+from apiserver.tables.format import (
     AGE_COL,
     CONTAINERS_COLS,
     NAME_COL,
