@@ -2,32 +2,42 @@
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+# Two installs, two stamps: `make up` needs only the runtime; the test tools (pytest,
+# mypy, the kubernetes client, ...) come with the first `make test`, `make lint` or
+# `make bench`. pip itself is not upgraded: the venv's own pip installs these wheels.
+RUNTIME_STAMP := $(VENV)/.installed-runtime
+TEST_STAMP := $(VENV)/.installed-test
 ARGS ?=
 
-.PHONY: up test bench lint chaos clean
+.PHONY: up install test bench lint chaos clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
 
-$(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test]'
-	touch $(STAMP)
+$(RUNTIME_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e .
+	touch $@
 
-up: $(STAMP)
+# '.[test]' is the runtime plus the test extra, so it brings the runtime stamp up to date too.
+$(TEST_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[test]'
+	touch $(RUNTIME_STAMP) $@
+
+install: $(RUNTIME_STAMP)
+
+up: $(RUNTIME_STAMP)
 	$(BIN)/kubelab up $(ARGS)
 
-test: $(STAMP)
+test: $(TEST_STAMP)
 	$(BIN)/pytest -q -ra $(ARGS)
 
-bench: $(STAMP)
+bench: $(TEST_STAMP)
 	$(BIN)/python -m tests.bench.run $(ARGS)
 
-chaos: $(STAMP)
+chaos: $(TEST_STAMP)
 	$(BIN)/pytest -q tests/chaos --chaos-seconds=$${SECONDS_TO_RUN:-600} $(ARGS)
 
-lint: $(STAMP)
+lint: $(TEST_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy api client apiserver scheduler kubelet controllers kubectl kubelab
