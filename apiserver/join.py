@@ -42,6 +42,7 @@ from api.durations import parse_time
 from api.errors import ApiError
 from apiserver.authz import NODE_USER_PREFIX, NODES_GROUP
 from apiserver.bodies import json_response
+from apiserver.identities import ensure_identity_token
 
 log = logging.getLogger("kubelab.apiserver.join")
 
@@ -176,8 +177,6 @@ def holds_node_identity(home: Path, node: str, token: object) -> bool:
 def issue_node_credentials(home: Path, node: str) -> dict[str, str]:
     """The token of ``system:node:<node>`` (created once, then the same one) and the rest a
     kubelet needs."""
-    from apiserver.main import ensure_identity_token  # the launcher's helper, shared
-
     token = ensure_identity_token(home, NODE_USER_PREFIX + node, [NODES_GROUP])
     return {
         "apiVersion": "kubelab.io/v1",

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import yaml
 
-from apiserver.auth import add_token, ensure_admin_token, ensure_secret_file
+from apiserver.auth import ensure_admin_token, ensure_secret_file
 from apiserver.authz import CONTROLLER_MANAGER_USER, NODE_USER_PREFIX, NODES_GROUP, SCHEDULER_USER
+from apiserver.identities import ensure_identity_token
 from apiserver.tls import default_hosts, ensure_ca, issue_serving_cert
 
 
@@ -136,20 +137,6 @@ def prepare_home(args: argparse.Namespace) -> tuple[str, Path, Path, str, str]:
             home / f"{component}.kubeconfig", server, ca_cert.read_bytes(), tok, user=user
         )
     return db_url, cert, key, token, secret
-
-
-def ensure_identity_token(home: Path, user: str, groups: list[str]) -> str:
-    """The token of a built-in identity, created once and kept in ``home/identities/``."""
-    d = home / "identities"
-    d.mkdir(mode=0o700, exist_ok=True)
-    f = d / user.replace(":", "_")
-    if f.exists():
-        return f.read_text().strip()
-    tok = add_token(home / "tokens.csv", user, groups)
-    fd = os.open(f, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as out:
-        out.write(tok + "\n")
-    return tok
 
 
 def node_kubeconfig(home: Path, node: str, server: str) -> Path:

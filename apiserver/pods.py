@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import copy
 import ssl
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 import orjson
@@ -20,9 +20,6 @@ from apiserver.cluster_state import GPU_ANNOTATION, ClusterState
 from apiserver.objects import ObjectService, WriteOptions, rfc3339, store_key
 from apiserver.paths import Target
 from apiserver.store import Store
-
-if TYPE_CHECKING:
-    from apiserver.rest import ResourceHandler
 
 PODS = by_plural("", "pods")
 NODES = by_plural("", "nodes")
@@ -146,18 +143,21 @@ class PodSubresources:
 
     # -- scale ---------------------------------------------------------------------------
 
-    async def scale(self, request: Request, t: Target, rest: ResourceHandler) -> Response:
+    def get_scale(self, t: Target) -> Response:
+        """GET .../scale: the Scale view of the object."""
+        info = t.info
+        obj = self.store.get(store_key(info), t.namespace or "default", t.name)
+        if obj is None:
+            raise not_found(info.plural, t.name, info.group)
+        return json_response(scale_of(obj))
+
+    async def write_scale(
+        self, method: str, t: Target, ct: str, raw: bytes, opts: WriteOptions
+    ) -> Response:
+        """PUT or PATCH .../scale with the request's body ``raw`` of content type ``ct``."""
         info = t.info
         ns = t.namespace or "default"
-        if request.method == "GET":
-            obj = self.store.get(store_key(info), ns, t.name)
-            if obj is None:
-                raise not_found(info.plural, t.name, info.group)
-            return json_response(scale_of(obj))
-        opts = rest.write_options(request)
-        raw = await rest.read_body(request)
-        ct = request.headers.get("content-type", "")
-        if request.method == "PUT":
+        if method == "PUT":
             body = decode_body(raw, ct)
             replicas = (body.get("spec") or {}).get("replicas") if isinstance(body, dict) else None
             want_rv = (
@@ -170,7 +170,7 @@ class PodSubresources:
                 if want_rv and want_rv != cur["metadata"].get("resourceVersion"):
                     raise conflict(info.plural, t.name, info.group)
                 return _with_replicas(info, cur, replicas)
-        elif request.method == "PATCH":
+        elif method == "PATCH":
             from api.patch import PatchError, UnsupportedPatchType, apply_patch
 
             patch_body = decode_body(raw, "application/json")
@@ -186,7 +186,7 @@ class PodSubresources:
                     raise invalid("Scale", t.name, [Cause("", str(exc))]) from exc
                 return _with_replicas(info, cur, (new_scale.get("spec") or {}).get("replicas"))
         else:
-            raise ApiError(405, f"{request.method} is not allowed on scale", "MethodNotAllowed")
+            raise ApiError(405, f"{method} is not allowed on scale", "MethodNotAllowed")
         out, _ = await self.objects.patch(info, t.name, ns, apply, opts)
         return json_response(scale_of(out))
 

@@ -57,6 +57,17 @@ def _header_safe(text: str) -> str:
     return "".join(c if " " <= c <= "~" else ascii(c)[1:-1] for c in text)
 
 
+def warning_header(warnings: list[str]) -> str:
+    """The ``Warning`` header for ``warnings``: ``299 - "text"`` values, comma-separated,
+    each text a quoted-string (RFC 9111), so a quote in it (``unknown field "spec.x"``)
+    is escaped and clients such as kubectl can read it back."""
+    values = []
+    for w in warnings[:20]:
+        quoted = w.replace("\\", "\\\\").replace('"', '\\"')
+        values.append(f'299 - "{quoted}"')
+    return _header_safe(", ".join(values))
+
+
 def _wants_table(request: Request) -> bool:
     accept = request.headers.get("accept", "")
     return "as=Table" in accept
@@ -140,8 +151,7 @@ class ResourceHandler:
     def _respond(self, obj: Any, code: int, opts: WriteOptions | None = None) -> Response:
         headers: dict[str, str] = {}
         if opts is not None and opts.warnings:
-            text = ", ".join(f'299 - "{w}"' for w in opts.warnings[:20])
-            headers["Warning"] = _header_safe(text)
+            headers["Warning"] = warning_header(opts.warnings)
         return json_response(obj, code, headers)
 
     def _respond_event(self, ev: Event, code: int, opts: WriteOptions) -> Response:
@@ -151,8 +161,7 @@ class ResourceHandler:
             return self._respond(ev.obj, code, opts)
         headers: dict[str, str] = {}
         if opts.warnings:
-            text = ", ".join(f'299 - "{w}"' for w in opts.warnings[:20])
-            headers["Warning"] = _header_safe(text)
+            headers["Warning"] = warning_header(opts.warnings)
         return raw_json_response(ev.data, code, headers)
 
     async def handle(self, request: Request, t: Target) -> Response:
@@ -496,7 +505,12 @@ class ResourceHandler:
             if method == "PATCH" and sub == "status":
                 return await self.patch(request, t, subresource="status")
         elif sub == "scale":
-            return await self.pods.scale(request, t, self)
+            if method == "GET":
+                return self.pods.get_scale(t)
+            opts = self.write_options(request)
+            raw = await self.read_body(request)
+            ct = request.headers.get("content-type", "")
+            return await self.pods.write_scale(method, t, ct, raw, opts)
         elif sub == "binding" and method == "POST":
             body = decode_body(
                 await self.read_body(request), request.headers.get("content-type", "")
