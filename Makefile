@@ -41,6 +41,7 @@ lint: $(TEST_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy api client apiserver scheduler kubelet controllers kubectl kubelab
+	$(BIN)/lint-imports  # the layer contracts of pyproject.toml [tool.importlinter]
 
 clean:
 	rm -rf $(VENV) .cache build *.egg-info
