@@ -4,8 +4,8 @@
 - A key being processed (between ``get`` and ``done``) is never handed to a second
   worker; if it is added meanwhile, it is queued again when ``done`` is called.
 - ``add_after`` delays a key; if it is already waiting, the earlier time wins.
-- ``add_rate_limited`` delays a key by a per-key exponential backoff
-  (``base_delay * 2**(failures-1)``, capped at ``max_delay``) and, optionally, by an
+- ``add_rate_limited`` delays a key by a per-key exponential backoff (``client.backoff``:
+  ``base_delay * 2**(failures-1)``, capped at ``max_delay``) and, optionally, by an
   overall token bucket (``qps``/``burst``); ``forget`` resets the key's backoff.
 - ``shutdown`` wakes every waiting ``get``, which then raises ``QueueShutDown``; keys still
   queued are dropped (controllers are level-triggered and relist on start).
@@ -19,6 +19,8 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
+
+from client.backoff import Backoff
 
 
 class QueueShutDown(Exception):
@@ -58,12 +60,12 @@ class WorkQueue:
         disables it). The default is generous; client-go's is 10 qps, burst 100."""
         self.base_delay = base_delay
         self.max_delay = max_delay
+        self._backoff = Backoff(base_delay, cap=max_delay).per_key()
         self._bucket = TokenBucket(qps, burst) if qps else None
         self._queue: deque[str] = deque()
         self._dirty: set[str] = set()  # queued, or re-added while processing
         self._processing: set[str] = set()
         self._waiting: dict[str, tuple[float, asyncio.TimerHandle]] = {}
-        self._failures: dict[str, int] = {}
         self._getters: deque[asyncio.Future[None]] = deque()
         self._shutting_down = False
 
@@ -102,24 +104,22 @@ class WorkQueue:
 
     def when(self, key: str) -> float:
         """The per-key backoff that the next ``add_rate_limited(key)`` will use."""
-        n = self._failures.get(key, 0)
-        return min(self.max_delay, self.base_delay * (2.0 ** min(n, 1023)))
+        return self._backoff.next_delay(key)
 
     def add_rate_limited(self, key: str) -> None:
         """Queue ``key`` after its exponential backoff (and the overall bucket's delay)."""
-        delay = self.when(key)
-        self._failures[key] = self._failures.get(key, 0) + 1
+        delay = self._backoff.failed(key)
         if self._bucket is not None:
             delay = max(delay, self._bucket.reserve())
         self.add_after(key, delay)
 
     def forget(self, key: str) -> None:
         """Reset ``key``'s backoff (call after it was processed successfully)."""
-        self._failures.pop(key, None)
+        self._backoff.forget(key)
 
     def num_requeues(self, key: str) -> int:
         """How many times ``key`` was rate-limited since it was last forgotten."""
-        return self._failures.get(key, 0)
+        return self._backoff.failures(key)
 
     # -- working -------------------------------------------------------------------------
 

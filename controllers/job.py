@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from client.backoff import Backoff
+
 from . import actions as A
 from .objutil import (
     Obj,
@@ -186,7 +188,7 @@ def reconcile(
             # Exponential back-off after failures: 10 s, 20 s, 40 s, … (capped), like kube.
             wait = 0.0
             if failed_pods and restart_policy == "Never":
-                delay = min(backoff_base * 2 ** (len(failed_pods) - 1), backoff_max)
+                delay = Backoff(backoff_base, cap=backoff_max).delay(len(failed_pods))
                 last = max(_finish_time(p) for p in failed_pods)
                 wait = last + delay - now
             if wait > 0:

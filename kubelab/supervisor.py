@@ -19,6 +19,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from client.backoff import Backoff
+
 log = logging.getLogger("kubelab.up")
 
 PR_SET_PDEATHSIG = 1
@@ -34,7 +36,7 @@ def _die_with_parent() -> None:  # runs in the child between fork and exec
 
 def restart_delay(failures: int, initial: float = 1.0, maximum: float = 30.0) -> float:
     """Seconds to wait before restart number ``failures`` (1, 2, 4, ... capped)."""
-    return min(maximum, initial * 2 ** max(0, failures - 1))
+    return Backoff(initial, cap=maximum).delay(failures)
 
 
 @dataclass

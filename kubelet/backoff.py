@@ -4,7 +4,8 @@ The first restart after a crash is immediate; each further one waits twice as lo
 one before (``initial`` doubling up to ``maximum``). A container that ran for at least
 ``reset_after`` seconds before it died starts again from the beginning. Each death is
 identified by the dead container's id, so asking again during the same backoff (the worker
-is level-triggered and asks on every sync) returns the same wait.
+is level-triggered and asks on every sync) returns the same wait. The delays themselves
+are ``client.backoff.Backoff``'s, the policy every retry in kubelab waits by.
 """
 
 from __future__ import annotations
@@ -13,17 +14,19 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from client.backoff import Backoff
+
 
 @dataclass
 class _Entry:
-    next_delay: float
+    deaths: int  # deaths counted since the key was new or last reset
     death_id: str = ""  # the dead container (or failed attempt) this entry last answered for
     restart_at: float = 0.0
     delay: float = 0.0
 
 
-class Backoff:
-    """Per-key exponential backoff (keys are ``pod-uid/container``)."""
+class RestartBackoff:
+    """Per-key exponential backoff of restarts and pulls (keys are ``pod-uid/container``)."""
 
     def __init__(
         self,
@@ -38,6 +41,7 @@ class Backoff:
         self.reset_after = reset_after
         self.clock = clock
         self.first_immediate = first_immediate
+        self.policy = Backoff(initial, cap=maximum)
         self._entries: dict[str, _Entry] = {}
 
     def restart_at(self, key: str, death_id: str, ran_for: float = 0.0) -> float:
@@ -49,15 +53,12 @@ class Backoff:
         if entry is not None and ran_for >= self.reset_after:
             entry = None
         if entry is None:
-            delay = 0.0 if self.first_immediate else self.initial
-            following = (
-                self.initial if self.first_immediate else min(self.initial * 2, self.maximum)
-            )
-            entry = _Entry(next_delay=following)
-            self._entries[key] = entry
+            entry = self._entries[key] = _Entry(deaths=1)
         else:
-            delay = entry.next_delay
-            entry.next_delay = min(entry.next_delay * 2, self.maximum)
+            entry.deaths += 1
+        # With an immediate first restart, death n waits as retry n-1 of the policy.
+        retry = entry.deaths - 1 if self.first_immediate else entry.deaths
+        delay = self.policy.delay(retry) if retry > 0 else 0.0
         entry.death_id, entry.restart_at, entry.delay = death_id, now + delay, delay
         return entry.restart_at
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from client import AsyncClient
-from kubelet.backoff import Backoff
+from kubelet.backoff import RestartBackoff
 from kubelet.events import EventRecorder
 from kubelet.runtime.base import ContainerRuntime
 
@@ -41,8 +41,8 @@ class NodeContext:
     client: AsyncClient
     runtime: ContainerRuntime
     recorder: EventRecorder
-    restart_backoff: Backoff
-    pull_backoff: Backoff
+    restart_backoff: RestartBackoff
+    pull_backoff: RestartBackoff
     host_ports_in_use: set[int] = field(default_factory=set)
     # Service variables for a namespace (<NAME>_SERVICE_HOST...); set by the Service
     # proxy when it runs (kubelet/proxy.py, issue 8), read by PodWorker.service_env.
@@ -69,12 +69,12 @@ class NodeContext:
             client=client,
             runtime=runtime,
             recorder=recorder or EventRecorder(client, config.node_name),
-            restart_backoff=Backoff(
+            restart_backoff=RestartBackoff(
                 config.backoff_initial, config.backoff_max, config.backoff_reset
             ),
             # An image pull is retried only after a wait, never at once (ErrImagePull,
             # then ImagePullBackOff).
-            pull_backoff=Backoff(
+            pull_backoff=RestartBackoff(
                 config.backoff_initial,
                 config.backoff_max,
                 config.backoff_reset,

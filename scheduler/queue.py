@@ -21,6 +21,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from client.backoff import Backoff
+
 
 @dataclass(slots=True)
 class QueuedPod:
@@ -44,8 +46,7 @@ class SchedulingQueue:
         unschedulable_timeout: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.initial_backoff = initial_backoff
-        self.max_backoff = max_backoff
+        self.pod_backoff = Backoff(initial_backoff, cap=max_backoff)
         self.unschedulable_timeout = unschedulable_timeout
         self.clock = clock
         self._info: dict[str, QueuedPod] = {}
@@ -174,9 +175,6 @@ class SchedulingQueue:
 
     # -- after an attempt ------------------------------------------------------------------
 
-    def _backoff_for(self, attempts: int) -> float:
-        return min(self.initial_backoff * (2 ** max(attempts - 1, 0)), self.max_backoff)
-
     def done(self, key: str) -> None:
         """Scheduled (or gone): forget the pod entirely."""
         self.delete(key)
@@ -187,7 +185,7 @@ class SchedulingQueue:
         if info is None:
             return
         info.attempts += 1
-        info.backoff_until = self.clock() + self._backoff_for(info.attempts)
+        info.backoff_until = self.clock() + self.pod_backoff.delay(info.attempts)
         self._popped_cycle.pop(key, None)
         self._push_backoff(info)
 
@@ -199,7 +197,7 @@ class SchedulingQueue:
             return
         info.attempts += 1
         now = self.clock()
-        info.backoff_until = now + self._backoff_for(info.attempts)
+        info.backoff_until = now + self.pod_backoff.delay(info.attempts)
         popped = self._popped_cycle.pop(key, self._move_cycle)
         if popped != self._move_cycle:
             self._push_backoff(info)

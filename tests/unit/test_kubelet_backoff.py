@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kubelet.backoff import Backoff
+from kubelet.backoff import RestartBackoff as Backoff
 
 
 class Clock:
