@@ -8,18 +8,89 @@ controller create hundreds of pods a second and a scheduler bind them on a small
 Watches and logs keep using httpx's streaming. Failures are raised as the httpx
 exceptions the client already translates (``ConnectError``, ``ReadError``, timeouts), so
 retries and error messages stay the same.
+
+A kept-alive connection can die while it sits in the pool: the server closes it after
+its keep-alive timeout, or restarts. The pool drops a connection idle for longer than
+``max_idle_seconds`` (a margin below the apiserver's timeout), looks at the socket
+before reusing one (as urllib3 and httpcore do), and retries a request once on a fresh
+connection when a reused one fails before any byte of the reply, if that cannot apply
+the request twice (``may_retry``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import enum
+import select
 import ssl
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import quote, urlencode, urlsplit
 
 import httpx
 
 _MAX_HEAD = 64 * 1024  # the longest status line and headers accepted
+
+# The apiserver closes a connection idle for 30 s (uvicorn's ``timeout_keep_alive`` in
+# apiserver/main.py; uvicorn's default is 5 s). A connection idle for longer than this is
+# closed by the pool instead of reused: the margin covers a busy event loop on either side
+# and the time a request takes to reach the server, so the pool never writes into a
+# connection at the moment the server's timer closes it.
+MAX_IDLE_SECONDS = 20.0
+
+# RFC 9110 section 9.2.2: a request with one of these methods means the same done twice
+# as done once. (For Kubernetes, a repeated PUT with a resourceVersion answers 409 and a
+# repeated DELETE 404 when the first had arrived: the state is still what was asked.)
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"})
+
+
+class Failure(enum.Enum):
+    """How far a request got on a connection that broke before any byte of the reply."""
+
+    UNSENT = "unsent"  # the write itself failed: not one byte of the request left us
+    NO_REPLY = "no-reply"  # written, then EOF or reset before the first byte of a reply
+
+
+def may_retry(method: str, reused: bool, failure: Failure) -> bool:
+    """Whether a request that failed as ``failure`` may be sent again on a new connection.
+
+    Only a *reused* connection is retried: a fresh one that fails says the server is
+    down, and trying again at once would not help. A request whose write failed (the
+    kernel refused it: the connection had already been reset) never reached the server,
+    so any method is retried. A request written in full and met by a close may or may
+    not have been read and applied by the server: usually the server closed the idle
+    connection as the request was on its way, but it could also have crashed after
+    applying it, and nothing on the wire tells the two apart. So only idempotent methods
+    are retried then; a POST or PATCH is not (urllib3, httpcore and Go's net/http do the
+    same), and its caller sees the error.
+    """
+    if not reused:
+        return False
+    if failure is Failure.UNSENT:
+        return True
+    return method.upper() in IDEMPOTENT_METHODS
+
+
+class _BrokenBeforeReply(Exception):
+    """The connection broke before the first byte of a reply (internal)."""
+
+    def __init__(self, failure: Failure, cause: BaseException | None) -> None:
+        super().__init__(failure.value)
+        self.failure = failure
+        self.cause = cause
+
+
+def _socket_has_news(writer: asyncio.StreamWriter) -> bool:
+    """Whether the socket under an idle connection is readable: EOF, a reset or stray
+    bytes from the server, none of which an idle HTTP/1.1 connection may carry. The
+    event loop may not have looked yet (it was busy), so ask the kernel directly."""
+    sock = writer.get_extra_info("socket")
+    if sock is None:
+        return False
+    poller = select.poll()
+    poller.register(sock.fileno(), select.POLLIN)
+    return bool(poller.poll(0))
 
 
 @dataclass
@@ -38,26 +109,42 @@ class Reply:
 class _Connection:
     """One kept-alive connection: a request written in one go, its reply read whole."""
 
-    __slots__ = ("reader", "writer")
+    __slots__ = ("reader", "writer", "idle_since")
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.reader = reader
         self.writer = writer
+        self.idle_since = 0.0  # the pool's clock when it went back to the pool
 
-    @property
-    def usable(self) -> bool:
-        # The server closed an idle connection (restart, keep-alive timeout): EOF is seen.
-        return not self.reader.at_eof() and not self.writer.is_closing()
+    def usable(self, now: float, max_idle: float) -> bool:
+        """Whether an idle connection may carry the next request."""
+        if now - self.idle_since > max_idle:
+            return False  # the server's keep-alive timer may fire at any moment now
+        # The server closed it (restart, keep-alive timeout): EOF seen by the loop, or
+        # still only in the kernel when the loop was busy.
+        if self.reader.at_eof() or self.writer.is_closing():
+            return False
+        return not _socket_has_news(self.writer)
 
     def close(self) -> None:
         self.writer.close()
 
     async def exchange(self, request: bytes, head_only: bool) -> tuple[Reply, bool]:
-        """Send ``request``; the reply and whether the connection may be reused."""
+        """Send ``request``; the reply and whether the connection may be reused.
+
+        Raises ``_BrokenBeforeReply`` when the connection fails before the reply began."""
         self.writer.write(request)
+        if self.writer.is_closing():
+            # The transport tries to send at once and closes itself when the kernel
+            # refuses (ECONNRESET, EPIPE): the request was not sent, not even in part.
+            raise _BrokenBeforeReply(Failure.UNSENT, None)
         reader = self.reader
+        try:
+            first = await reader.readexactly(1)
+        except (asyncio.IncompleteReadError, ConnectionError, OSError, ssl.SSLError) as e:
+            raise _BrokenBeforeReply(Failure.NO_REPLY, e) from e
+        head = first + await reader.readuntil(b"\r\n\r\n")
         while True:
-            head = await reader.readuntil(b"\r\n\r\n")
             lines = head.decode("latin-1").split("\r\n")
             parts = lines[0].split(" ", 2)
             if len(parts) < 2 or not parts[0].startswith("HTTP/1."):
@@ -65,6 +152,7 @@ class _Connection:
             status = int(parts[1])
             if status >= 200 or status == 101:
                 break  # 1xx informational replies (100 Continue) precede the real one
+            head = await reader.readuntil(b"\r\n\r\n")
         headers: dict[str, str] = {}
         for line in lines[1:]:
             if line:
@@ -89,6 +177,15 @@ class _Connection:
         return Reply(status, await reader.read(), headers), False  # until the server closes
 
 
+def _transport_error(e: _BrokenBeforeReply) -> httpx.TransportError:
+    """The httpx exception the client maps, for a request that got no reply."""
+    if e.failure is Failure.UNSENT:
+        return httpx.WriteError("the connection was reset before the request could be sent")
+    if isinstance(e.cause, asyncio.IncompleteReadError):
+        return httpx.RemoteProtocolError("the server closed the connection without replying")
+    return httpx.ReadError(str(e.cause) or type(e.cause).__name__)
+
+
 class Http1Pool:
     """Keep-alive connections to one server, reused last-in first-out."""
 
@@ -100,6 +197,8 @@ class Http1Pool:
         timeout: httpx.Timeout,
         max_idle: int = 50,
         max_in_flight: int = 100,
+        max_idle_seconds: float = MAX_IDLE_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         u = urlsplit(base_url)
         self.host = u.hostname or "127.0.0.1"
@@ -115,6 +214,8 @@ class Http1Pool:
         self.connect_timeout = timeout.connect
         self.read_timeout = timeout.read
         self.max_idle = max_idle
+        self.max_idle_seconds = max_idle_seconds
+        self._clock = clock
         self._idle: list[_Connection] = []
         self._slots: asyncio.Semaphore | None = None
         self._max_in_flight = max_in_flight
@@ -172,37 +273,61 @@ class Http1Pool:
             self._slots = asyncio.Semaphore(self._max_in_flight)
         data = self._encode(method, path, params, content, headers)
         async with self._slots:
-            conn = None
-            while self._idle:
-                c = self._idle.pop()
-                if c.usable:
-                    conn = c
-                    break
-                c.close()
+            conn = self._reusable()
+            reused = conn is not None
             if conn is None:
                 conn = await self._connect()
             try:
-                async with asyncio.timeout(self.read_timeout):
-                    reply, keep = await conn.exchange(data, method == "HEAD")
-            except TimeoutError as e:
-                conn.close()
-                raise httpx.ReadTimeout(f"no reply to {method} {path} in time") from e
-            except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError) as e:
-                conn.close()
-                raise httpx.RemoteProtocolError(
-                    f"the server closed the connection mid-reply ({type(e).__name__})"
-                ) from e
-            except (ConnectionError, ssl.SSLError, OSError) as e:
-                conn.close()
-                raise httpx.ReadError(str(e) or type(e).__name__) from e
-            except BaseException:
-                conn.close()  # cancelled mid-request: the connection's state is unknown
-                raise
-            if keep and not self._closed and len(self._idle) < self.max_idle:
-                self._idle.append(conn)
-            else:
-                conn.close()
-            return reply
+                return await self._exchange(conn, method, path, data)
+            except _BrokenBeforeReply as e:
+                if not may_retry(method, reused, e.failure):
+                    raise _transport_error(e) from e.cause
+            # Once, on a new connection: the others in the pool are as old as this one.
+            conn = await self._connect()
+            try:
+                return await self._exchange(conn, method, path, data)
+            except _BrokenBeforeReply as e:
+                raise _transport_error(e) from e.cause
+
+    def _reusable(self) -> _Connection | None:
+        """The most recently used idle connection that is still good, or None."""
+        now = self._clock()
+        idle = self._idle
+        # The oldest are at the bottom: drop every one past its idle limit at once.
+        while idle and now - idle[0].idle_since > self.max_idle_seconds:
+            idle.pop(0).close()
+        while idle:
+            c = idle.pop()
+            if c.usable(now, self.max_idle_seconds):
+                return c
+            c.close()
+        return None
+
+    async def _exchange(self, conn: _Connection, method: str, path: str, data: bytes) -> Reply:
+        """One request on ``conn``; the connection goes back to the pool or is closed."""
+        try:
+            async with asyncio.timeout(self.read_timeout):
+                reply, keep = await conn.exchange(data, method == "HEAD")
+        except TimeoutError as e:
+            conn.close()
+            raise httpx.ReadTimeout(f"no reply to {method} {path} in time") from e
+        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError) as e:
+            conn.close()
+            raise httpx.RemoteProtocolError(
+                f"the server closed the connection mid-reply ({type(e).__name__})"
+            ) from e
+        except (ConnectionError, ssl.SSLError, OSError) as e:
+            conn.close()
+            raise httpx.ReadError(str(e) or type(e).__name__) from e
+        except BaseException:
+            conn.close()  # cancelled mid-request, or broken before the reply: state unknown
+            raise
+        if keep and not self._closed and len(self._idle) < self.max_idle:
+            conn.idle_since = self._clock()
+            self._idle.append(conn)
+        else:
+            conn.close()
+        return reply
 
     async def close(self) -> None:
         self._closed = True
