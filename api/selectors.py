@@ -23,6 +23,8 @@ __all__ = [
     "FieldSelector",
     "LabelSelector",
     "Requirement",
+    "SelectionPredicate",
+    "SelectorError",
     "label_value_error",
     "match_node_selector_requirement",
     "match_node_selector_term",
@@ -472,28 +474,36 @@ class FieldSelector:
     def __str__(self) -> str:
         return self.to_string()
 
+    def with_requirement(self, field: str, value: str) -> FieldSelector:
+        """This selector and also ``field=value`` (no string round trip, so any value)."""
+        return FieldSelector((*self.requirements, FieldRequirement(field, "=", value)))
+
     @staticmethod
-    def parse(text: str | None) -> FieldSelector:
+    def parse(text: str | None, *, skip_empty_terms: bool = False) -> FieldSelector:
         """Parse ``a.b=x,c!=y`` (``==`` means ``=``; ``\\,`` and ``\\=`` escape).
 
+        An empty term (``a=b,,c=d``, ``a=b,``) is an error unless ``skip_empty_terms``:
+        the API's query parameter skips them, as Kubernetes' ``fields.ParseSelector`` does.
         Raises ValueError naming the selector and the bad term.
         """
         if text is None:
             return _ALL_FIELDS
-        return _parse_field_selector(text)
+        return _parse_field_selector(text, skip_empty_terms)
 
 
 _ALL_FIELDS = FieldSelector()
 
 
 @lru_cache(maxsize=1024)
-def _parse_field_selector(text: str) -> FieldSelector:
+def _parse_field_selector(text: str, skip_empty_terms: bool = False) -> FieldSelector:
     if not text.strip():
         return _ALL_FIELDS
     reqs: list[FieldRequirement] = []
     for term in _split_unescaped(text, ","):
         t = term.strip()
         if not t:
+            if skip_empty_terms:
+                continue
             raise ValueError(f"invalid field selector {text!r}: empty term (stray comma?)")
         found = _find_operator(t)
         if found is None:
@@ -511,6 +521,73 @@ def _parse_field_selector(text: str) -> FieldSelector:
             )
         reqs.append(FieldRequirement(field, "=" if op == "==" else op, value))
     return FieldSelector(tuple(reqs))
+
+
+# --- selection predicate ---------------------------------------------------------------
+
+
+class SelectorError(ValueError):
+    """A selector query parameter that does not parse; ``parameter`` names it."""
+
+    def __init__(self, parameter: str, message: str) -> None:
+        super().__init__(f"{parameter}: {message}")
+        self.parameter = parameter
+
+
+@dataclass(frozen=True, slots=True)
+class SelectionPredicate:
+    """What a list, watch or deletecollection selects: a label selector and a field
+    selector, parsed once (the apiserver's ``storage.SelectionPredicate``).
+
+    The one rule for "does this object match the request's selectors": an empty
+    predicate matches every object.
+    """
+
+    labels: LabelSelector = _EVERYTHING
+    fields: FieldSelector = _ALL_FIELDS
+
+    @property
+    def empty(self) -> bool:
+        """True when nothing is selected on (every object matches)."""
+        return self.labels.empty and self.fields.empty
+
+    def matches(self, obj: Mapping[str, Any]) -> bool:
+        """Whether the object (a plain API dict) satisfies both selectors."""
+        if not self.labels.empty:
+            meta = obj.get("metadata")
+            if not self.labels.matches(meta.get("labels") if isinstance(meta, Mapping) else None):
+                return False
+        return self.fields.matches(obj)
+
+    def exact_field(self, field: str) -> str | None:
+        """The value of a ``field=value`` requirement, if there is one (for index lookups)."""
+        return self.fields.exact(field)
+
+    def with_name(self, name: str) -> SelectionPredicate:
+        """This predicate narrowed to the object called ``name`` (a watch on one object)."""
+        return SelectionPredicate(self.labels, self.fields.with_requirement("metadata.name", name))
+
+    @staticmethod
+    def from_query(label_selector: str | None, field_selector: str | None) -> SelectionPredicate:
+        """Parse the ``labelSelector`` and ``fieldSelector`` query parameters.
+
+        Raises SelectorError naming the parameter and what is wrong with it.
+        """
+        try:
+            labels = LabelSelector.parse(label_selector)
+        except ValueError as exc:
+            raise SelectorError("labelSelector", str(exc)) from exc
+        try:
+            fields = FieldSelector.parse(field_selector, skip_empty_terms=True)
+        except ValueError as exc:
+            raise SelectorError("fieldSelector", str(exc)) from exc
+        if labels.empty and fields.empty:
+            return EVERYTHING
+        return SelectionPredicate(labels, fields)
+
+
+EVERYTHING = SelectionPredicate()
+"""The predicate of a request without selectors."""
 
 
 # --- node selector requirements (node affinity) ----------------------------------------

@@ -15,7 +15,7 @@ from starlette.responses import Response, StreamingResponse
 from api.errors import ApiError, Cause, bad_request, invalid, not_found
 from api.patch import PatchError, UnsupportedPatchType, apply_patch
 from api.registry import ResourceInfo
-from api.selectors import FieldSelector, LabelSelector
+from api.selectors import SelectionPredicate, SelectorError
 from apiserver import tables
 from apiserver.bodies import (
     MAX_BODY,
@@ -73,20 +73,12 @@ def _wants_table(request: Request) -> bool:
     return "as=Table" in accept
 
 
-def _selectors(q: Any) -> tuple[LabelSelector | None, FieldSelector | None]:
-    ls = fs = None
+def _predicate(q: Any) -> SelectionPredicate:
+    """The request's labelSelector and fieldSelector; 400 naming a parameter that is bad."""
     try:
-        if q.get("labelSelector"):
-            ls = LabelSelector.parse(q["labelSelector"])
-        if q.get("fieldSelector"):
-            fs = FieldSelector.parse(q["fieldSelector"])
-    except ValueError as exc:
-        raise bad_request(f"invalid selector: {exc}") from exc
-    if ls is not None and ls.empty:
-        ls = None
-    if fs is not None and fs.empty:
-        fs = None
-    return ls, fs
+        return SelectionPredicate.from_query(q.get("labelSelector"), q.get("fieldSelector"))
+    except SelectorError as exc:
+        raise bad_request(f"query parameter {exc}") from exc
 
 
 def _encode_continue(rv: int, ns: str, name: str) -> str:
@@ -105,11 +97,11 @@ def _decode_continue(token: str) -> tuple[str, str]:
         ) from exc
 
 
-def _node_of_selector(info: ResourceInfo, fs: FieldSelector | None) -> str | None:
+def _node_of_selector(info: ResourceInfo, pred: SelectionPredicate) -> str | None:
     """``spec.nodeName=X`` on pods is answered from the store's node index."""
-    if info.kind != "Pod" or fs is None:
+    if info.kind != "Pod":
         return None
-    return fs.exact("spec.nodeName")
+    return pred.exact_field("spec.nodeName")
 
 
 class ResourceHandler:
@@ -240,14 +232,14 @@ class ResourceHandler:
     async def list_collection(self, request: Request, t: Target) -> Response:
         info = t.info
         q = request.query_params
-        ls, fs = _selectors(q)
+        pred = _predicate(q)
         limit = _int_param(q, "limit")
         if limit is not None and limit <= 0:
             limit = None  # as in Kubernetes: a limit of zero or less is no limit
         after = _decode_continue(q["continue"]) if q.get("continue") else None
-        node = _node_of_selector(info, fs)
+        node = _node_of_selector(info, pred)
         key = store_key(info)
-        filtering = ls is not None or fs is not None
+        filtering = not pred.empty
         rv, rows = self.store.list_raw(
             key, t.namespace, node=node, after=after, limit=None if filtering else limit
         )
@@ -256,11 +248,8 @@ class ResourceHandler:
             objs = []
             for raw in rows:
                 o = orjson.loads(raw)
-                if ls is not None and not ls.matches((o.get("metadata") or {}).get("labels") or {}):
-                    continue
-                if fs is not None and not fs.matches(o):
-                    continue
-                objs.append(o)
+                if pred.matches(o):
+                    objs.append(o)
             more = bool(limit and len(objs) > limit)
             if limit:
                 objs = objs[:limit]
@@ -305,34 +294,23 @@ class ResourceHandler:
     async def watch(self, request: Request, t: Target) -> Response:
         info = t.info
         q = request.query_params
-        ls, fs = _selectors(q)
+        pred = _predicate(q)
         if t.name:
-            name_fs = FieldSelector.parse(f"metadata.name={t.name}")
-            fs = (
-                name_fs
-                if fs is None
-                else FieldSelector.parse(f"{q.get('fieldSelector')},metadata.name={t.name}")
-            )
+            pred = pred.with_name(t.name)
         timeout = float(_int_param(q, "timeoutSeconds") or DEFAULT_WATCH_TIMEOUT)
         bookmarks = _bool(q.get("allowWatchBookmarks"))
         send_initial = _bool(q.get("sendInitialEvents"))
         rv_param = q.get("resourceVersion") or ""
-        w = Watcher(store_key(info), t.namespace, ls, fs)
+        w = Watcher(store_key(info), t.namespace, pred)
         initial: list[bytes] = []
         if send_initial or rv_param in ("", "0"):
             # Register before the snapshot: every later commit lands in the queue.
             self.hub.register(w)
             start_rv, rows = self.store.list_raw(store_key(info), t.namespace)
-            for raw in rows:
-                if ls is None and fs is None:
-                    initial.append(raw)
-                    continue
-                o = orjson.loads(raw)
-                if ls is not None and not ls.matches((o.get("metadata") or {}).get("labels") or {}):
-                    continue
-                if fs is not None and not fs.matches(o):
-                    continue
-                initial.append(raw)
+            if pred.empty:
+                initial = rows
+            else:
+                initial = [raw for raw in rows if pred.matches(orjson.loads(raw))]
         else:
             try:
                 start_rv = int(rv_param)
@@ -445,15 +423,13 @@ class ResourceHandler:
     async def delete_collection(self, request: Request, t: Target) -> Response:
         info = t.info
         q = request.query_params
-        ls, fs = _selectors(q)
+        pred = _predicate(q)
         opts = self.write_options(request)
         _, rows = self.store.list_raw(store_key(info), t.namespace)
         items = []
         for raw in rows:
             o = orjson.loads(raw)
-            if ls is not None and not ls.matches((o.get("metadata") or {}).get("labels") or {}):
-                continue
-            if fs is not None and not fs.matches(o):
+            if not pred.matches(o):
                 continue
             m = o["metadata"]
             try:

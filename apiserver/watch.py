@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 
 from api.errors import ApiError
-from api.selectors import FieldSelector, LabelSelector
+from api.selectors import SelectionPredicate
 from apiserver.store import ADDED, Event, Store
 
 MAX_QUEUED = 20000  # a watcher this far behind is closed; its client resumes from its RV
@@ -27,8 +27,7 @@ class Watcher:
 
     resource: str
     namespace: str | None
-    labels: LabelSelector | None
-    fields: FieldSelector | None
+    selection: SelectionPredicate
     queue: asyncio.Queue[Event | None] = field(default_factory=asyncio.Queue)
     overflowed: bool = False
 
@@ -37,15 +36,7 @@ class Watcher:
             return False
         if self.namespace and ev.namespace != self.namespace:
             return False
-        if self.labels is not None or self.fields is not None:
-            obj = ev.obj
-            if self.labels is not None and not self.labels.matches(
-                (obj.get("metadata") or {}).get("labels") or {}
-            ):
-                return False
-            if self.fields is not None and not self.fields.matches(obj):
-                return False
-        return True
+        return self.selection.empty or self.selection.matches(ev.obj)
 
 
 class WatchHub:
@@ -89,7 +80,7 @@ class WatchHub:
             w.queue.put_nowait(ev)
 
     def register(self, w: Watcher) -> None:
-        node = w.fields.exact("spec.nodeName") if w.fields is not None else None
+        node = w.selection.exact_field("spec.nodeName")
         if node is not None and w.resource == "/pods":
             self._by_node.setdefault(w.resource, {}).setdefault(node, set()).add(w)
         else:
@@ -99,7 +90,7 @@ class WatchHub:
         s = self._by_resource.get(w.resource)
         if s is not None:
             s.discard(w)
-        node = w.fields.exact("spec.nodeName") if w.fields is not None else None
+        node = w.selection.exact_field("spec.nodeName")
         by_node = self._by_node.get(w.resource)
         if node is not None and by_node:
             ws = by_node.get(node)

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
+
+from api.selectors import LabelSelector
 
 Obj = dict[str, Any]
 
@@ -136,54 +139,66 @@ def release_patch(obj: Obj, owner_uid: str) -> Obj:
 
 
 # --- label selectors --------------------------------------------------------------------
+# The matching rule is api.selectors.LabelSelector's; what controllers add is the policy that
+# an empty or unusable selector selects nothing, so a controller never claims every pod of a
+# namespace because a selector was left out.
 
 
 def selector_matches(selector: Obj | None, labels: dict[str, str]) -> bool:
     """Whether a LabelSelector (matchLabels + matchExpressions) selects ``labels``.
 
-    An empty or missing selector selects nothing here: controllers must never claim every
-    pod of a namespace because a selector was left out.
+    An empty, missing or invalid selector selects nothing here.
     """
-    if not selector:
+    if not selector or not (selector.get("matchLabels") or selector.get("matchExpressions")):
         return False
-    match_labels = selector.get("matchLabels") or {}
-    exprs = selector.get("matchExpressions") or []
-    if not match_labels and not exprs:
-        return False
-    for k, v in match_labels.items():
-        if labels.get(k) != v:
-            return False
-    for e in exprs:
-        key, op, values = e.get("key", ""), e.get("operator", ""), e.get("values") or []
-        if op == "In" and labels.get(key) not in values:
-            return False
-        if op == "NotIn" and key in labels and labels[key] in values:
-            return False
-        if op == "Exists" and key not in labels:
-            return False
-        if op == "DoesNotExist" and key in labels:
-            return False
-    return True
+    parsed = _parsed_selector(selector)
+    return parsed is not None and parsed.matches(labels)
 
 
 def map_selector_matches(selector: dict[str, str] | None, labels: dict[str, str]) -> bool:
     """A Service-style selector (plain map); empty selects nothing."""
     if not selector:
         return False
-    return all(labels.get(k) == v for k, v in selector.items())
+    parsed = _parsed_selector({"matchLabels": selector})
+    return parsed is not None and parsed.matches(labels)
 
 
-def selector_string(selector: Obj | None) -> str:
-    """The string form (``a=b,c in (d)``) of a LabelSelector, as Scale.status.selector shows."""
-    parts = [f"{k}={v}" for k, v in sorted((selector or {}).get("matchLabels", {}).items())]
-    for e in (selector or {}).get("matchExpressions") or []:
-        op, key, vals = e.get("operator"), e.get("key"), ",".join(e.get("values") or [])
-        parts.append(
-            {"In": f"{key} in ({vals})", "NotIn": f"{key} notin ({vals})", "Exists": key}.get(
-                str(op), f"!{key}"
-            )
+_SelectorKey = tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str, tuple[str, ...]], ...]]
+
+
+def _parsed_selector(selector: Obj) -> LabelSelector | None:
+    """``selector`` parsed by api.selectors (None if it is invalid), cached by its content:
+    the controllers match the same few selectors against every pod of a sync."""
+    try:
+        key: _SelectorKey = (
+            tuple((str(k), str(v)) for k, v in (selector.get("matchLabels") or {}).items()),
+            tuple(
+                (
+                    str(e.get("key", "")),
+                    str(e.get("operator", "")),
+                    tuple(map(str, e.get("values") or ())),
+                )
+                for e in selector.get("matchExpressions") or ()
+            ),
         )
-    return ",".join(parts)
+    except (AttributeError, TypeError):  # not the shape of a selector: selects nothing
+        return None
+    return _parse_selector_key(key)
+
+
+@lru_cache(maxsize=1024)
+def _parse_selector_key(key: _SelectorKey) -> LabelSelector | None:
+    match_labels, exprs = key
+    as_dict: Obj = {
+        "matchLabels": dict(match_labels),
+        "matchExpressions": [
+            {"key": k, "operator": op, "values": list(values)} for k, op, values in exprs
+        ],
+    }
+    try:
+        return LabelSelector.from_dict(as_dict)
+    except ValueError:
+        return None
 
 
 # --- conditions -------------------------------------------------------------------------
