@@ -14,6 +14,7 @@ from client import AsyncClient
 from kubelet.context import KubeletConfig, NodeContext
 from kubelet.gpu import GpuDevice
 from kubelet.node import NodeAgent, NodeFacts
+from kubelet.ownership import fetch_cluster_uid
 from kubelet.pods import PodManager
 from kubelet.runtime.base import ContainerRuntime
 from kubelet.worker import PodWorker
@@ -57,6 +58,9 @@ class NodeKubelet:
         """Register the node, then start heartbeats and pod workers (returns at once)."""
         self.ctx.recorder.start()
         await self.node.register()
+        if not self.config.cluster_uid:
+            # Before any container is listed: ownership rests on it (kubelet/ownership.py).
+            self.config.cluster_uid = await fetch_cluster_uid(self.ctx.client)
         self._tasks = [
             asyncio.create_task(self.node.run(), name=f"heartbeat-{self.name}"),
             asyncio.create_task(self.pods.run(), name=f"pods-{self.name}"),

@@ -12,7 +12,9 @@ from typing import Any
 
 from api.quantity import parse_quantity
 from kubelet.envvars import expand
+from kubelet.podspec_runtime import container_security, pod_identity
 from kubelet.runtime.base import (
+    LABEL_CLUSTER,
     LABEL_CONTAINER_HASH,
     LABEL_CONTAINER_INIT,
     LABEL_CONTAINER_NAME,
@@ -45,10 +47,12 @@ def spec_hash(container: dict[str, Any]) -> str:
     return hashlib.sha256(blob).hexdigest()[:12]
 
 
-def pod_labels(node: str, pod: dict[str, Any]) -> dict[str, str]:
-    """The labels that find every container of a pod on this node."""
+def pod_labels(node: str, pod: dict[str, Any], cluster: str = "") -> dict[str, str]:
+    """The labels that find every container of a pod on this node; ``cluster`` is the
+    cluster UID that makes the container this kubelet's (kubelet/ownership.py)."""
     meta = pod["metadata"]
     return {
+        **({LABEL_CLUSTER: cluster} if cluster else {}),
         LABEL_NODE: node,
         LABEL_POD_UID: meta["uid"],
         LABEL_POD_NAMESPACE: meta.get("namespace", "default"),
@@ -62,8 +66,9 @@ def container_labels(
     container: dict[str, Any],
     restart_count: int,
     init: bool = False,
+    cluster: str = "",
 ) -> dict[str, str]:
-    labels = pod_labels(node, pod)
+    labels = pod_labels(node, pod, cluster)
     labels[LABEL_CONTAINER_NAME] = container["name"]
     labels[LABEL_CONTAINER_HASH] = spec_hash(container)
     labels[LABEL_RESTART_COUNT] = str(restart_count)
@@ -140,6 +145,8 @@ def plan_ports(pod: dict[str, Any], address: str, used: Iterable[int] = ()) -> d
             previous = {}
     taken = set(used)
     plan: dict[str, int] = {}
+    # On the node's network a container listens on the node's port itself.
+    host_network = (pod.get("spec") or {}).get("hostNetwork") is True
     for c in (pod.get("spec") or {}).get("containers") or []:
         wanted: list[tuple[int, int | None]] = []
         for p in c.get("ports") or []:
@@ -151,7 +158,9 @@ def plan_ports(pod: dict[str, Any], address: str, used: Iterable[int] = ()) -> d
             key = port_key(c["name"], cport)
             if key in plan:
                 continue
-            if hport:
+            if host_network:
+                plan[key] = cport
+            elif hport:
                 plan[key] = int(hport)
             elif key in previous:
                 plan[key] = previous[key]
@@ -181,6 +190,7 @@ def build_spec(
     host_ports: Mapping[str, int],
     real_gpus: bool,
     init: bool = False,
+    cluster: str = "",
 ) -> ContainerSpec:
     """The runtime spec for one container instance (``init``: of spec.initContainers)."""
     gpus = gpu_uuids(pod)
@@ -197,10 +207,14 @@ def build_spec(
             ports.append(PortMapping(cport, int(hport), address, protocols.get(cport, "TCP")))
     command = container.get("command")
     args = container.get("args")
+    identity = pod_identity(pod)
+    security = container_security(pod, container)
+    if identity.host_network:
+        ports = []  # the container's ports are the node's already
     return ContainerSpec(
         name=container_name(pod, container, restart_count),
         image=container["image"],
-        labels=container_labels(node, pod, container, restart_count, init),
+        labels=container_labels(node, pod, container, restart_count, init, cluster),
         command=[expand(str(a), env) for a in command] if command else None,
         args=[expand(str(a), env) for a in args] if args else None,
         working_dir=container.get("workingDir") or None,
@@ -213,4 +227,16 @@ def build_spec(
         real_gpus=real_gpus and bool(gpus),
         tty=bool(container.get("tty")),
         stdin=bool(container.get("stdin")),
+        hostname=identity.hostname,
+        domainname=identity.domainname,
+        host_network=identity.host_network,
+        extra_hosts=list(identity.extra_hosts),
+        user=security.user,
+        group_add=list(security.group_add),
+        privileged=security.privileged,
+        cap_add=list(security.cap_add),
+        cap_drop=list(security.cap_drop),
+        read_only_rootfs=security.read_only_rootfs,
+        security_opt=list(security.security_opt),
+        sysctls=dict(security.sysctls),
     )

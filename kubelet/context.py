@@ -31,6 +31,8 @@ class KubeletConfig:
     lease_duration: int = 40
     lease_renew: float = 10.0
     real_gpus: bool = False
+    # This cluster's UID (kubelet/ownership.py); learned from the API at start when empty.
+    cluster_uid: str = ""
 
 
 @dataclass
@@ -51,6 +53,10 @@ class NodeContext:
     @property
     def node_name(self) -> str:
         return self.config.node_name
+
+    @property
+    def cluster_uid(self) -> str:
+        return self.config.cluster_uid
 
     @property
     def address(self) -> str:

@@ -8,7 +8,7 @@ import time
 from collections import defaultdict
 from typing import Any
 
-from kubelet import containers as cspec
+from kubelet.ownership import pod_containers
 from kubelet.podhandle import PodHandle
 from kubelet.runtime.base import ContainerInfo
 from kubelet.track import ContainerTrack
@@ -21,7 +21,7 @@ async def refresh(h: PodHandle, containers: list[dict[str, Any]]) -> None:
         h.fresh = False
         listed = []
     else:
-        listed = await rt.list({cspec.LABEL_POD_UID: h.uid, cspec.LABEL_NODE: h.ctx.node_name})
+        listed = await pod_containers(rt, h.ctx.cluster_uid, h.ctx.node_name, h.uid)
     by_name: dict[str, list[ContainerInfo]] = defaultdict(list)
     seen: set[str] = set()
     now = time.monotonic()

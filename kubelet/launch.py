@@ -17,7 +17,7 @@ from kubelet.podhandle import PodHandle
 from kubelet.probing import ensure_probes
 from kubelet.runtime.base import ContainerSpec, RuntimeError_
 from kubelet.track import ContainerTrack
-from kubelet.volumes import VolumeError, container_mounts, prepare_volumes
+from kubelet.volumes import VolumeError, container_mounts, prepare_volumes, read_only_volumes
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +111,7 @@ async def build_spec(
         prepare_volumes, h.ctx.config.root_dir, h.pod, configmaps, secrets
     )
     env = resolve_env(h.pod, c, configmaps, secrets, h.ctx.address, service_env(h))
-    mounts = container_mounts(c, volume_paths)
+    mounts = container_mounts(c, volume_paths, read_only_volumes(h.pod))
     return cspec.build_spec(
         node=h.ctx.node_name,
         address=h.ctx.address,
@@ -123,6 +123,7 @@ async def build_spec(
         host_ports=h.host_ports or {},
         real_gpus=h.ctx.config.real_gpus,
         init=init,
+        cluster=h.ctx.cluster_uid,
     )
 
 

@@ -20,6 +20,7 @@ from kubelet.agent import NodeKubelet
 from kubelet.context import KubeletConfig
 from kubelet.gpu import discover_gpus, parse_fake_spec
 from kubelet.node import NodeFacts
+from kubelet.ownership import ClusterIdError, fetch_cluster_uid
 from kubelet.proxy import ServiceProxy
 from kubelet.runtime.base import ContainerRuntime, RuntimeUnavailable
 from kubelet.server import KubeletServer, make_app
@@ -256,6 +257,7 @@ async def run(opts: Options, stop: asyncio.Event | None = None) -> int:
     server.start()
     proxy: ServiceProxy | None = None  # issue 8: the Service proxy
     try:
+        cluster_uid = await fetch_cluster_uid(client)  # once for all hollow nodes
         if args.proxy:
             proxy = ServiceProxy(client, args.address)
             await proxy.start()
@@ -278,6 +280,7 @@ async def run(opts: Options, stop: asyncio.Event | None = None) -> int:
                 lease_duration=args.lease_duration,
                 lease_renew=args.lease_renew,
                 real_gpus=not gpus_spec and runtime.real_gpus_supported,
+                cluster_uid=cluster_uid,
             )
             facts = NodeFacts(
                 name=name,
@@ -353,7 +356,7 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
-    except KubeconfigError as e:
+    except (KubeconfigError, ClusterIdError) as e:
         print(f"kubelab kubelet: {e}", file=sys.stderr)
         return 1
     except OSError as e:

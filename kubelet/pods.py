@@ -11,7 +11,8 @@ from typing import Any
 
 from client import Informer
 from kubelet.context import NodeContext
-from kubelet.runtime.base import LABEL_NODE, LABEL_POD_UID, RuntimeError_
+from kubelet.ownership import StartupScan, sort_startup_scan
+from kubelet.runtime.base import LABEL_CLUSTER, LABEL_NODE, LABEL_POD_UID, RuntimeError_
 from kubelet.volumes import remove_pod_dir
 from kubelet.worker import PodWorker
 
@@ -66,7 +67,8 @@ class PodManager:
         await asyncio.gather(*(w.stop() for w in list(self.workers.values())))
 
     async def _remove_orphans(self) -> None:
-        """Containers and pod directories of pods no longer bound here are removed."""
+        """Our containers and pod directories of pods no longer bound here are removed;
+        containers of another cluster (same node name, same engine) are left alone."""
         live = {p["metadata"]["uid"] for p in self.informer.list()}
         try:
             containers = await self.ctx.runtime.list({LABEL_NODE: self.ctx.node_name})
@@ -76,9 +78,10 @@ class PodManager:
             self._scanned = False
         else:
             self._scanned = True
-        self._with_containers = {c.labels.get(LABEL_POD_UID, "") for c in containers}
-        orphans = [c for c in containers if c.labels.get(LABEL_POD_UID) not in live]
-        for c in orphans:
+        scan = sort_startup_scan(containers, self.ctx.cluster_uid, self.ctx.node_name, live)
+        self._log_scan(scan)
+        self._with_containers = {c.labels.get(LABEL_POD_UID, "") for c in scan.kept}
+        for c in scan.orphans:
             log.info(
                 "removing container %s of pod %s/%s that is gone",
                 c.id[:12],
@@ -96,6 +99,39 @@ class PodManager:
             for d in pods_dir.iterdir():
                 if d.name not in live:
                     await asyncio.to_thread(remove_pod_dir, self.ctx.config.root_dir, d.name)
+
+    def _log_scan(self, scan: StartupScan) -> None:
+        """Say once, at start, what this kubelet found but will not touch or adopts."""
+        node = self.ctx.node_name
+        if scan.other_cluster:
+            clusters = sorted({c.labels.get(LABEL_CLUSTER, "") for c in scan.other_cluster})
+            log.warning(
+                "found %d container(s) of node %s from another cluster (%s %s; this cluster "
+                "is %s): leaving them alone. Two clusters share this Docker engine under one "
+                "node name; give one kubelet another --node-name",
+                len(scan.other_cluster),
+                node,
+                LABEL_CLUSTER,
+                ", ".join(clusters),
+                self.ctx.cluster_uid,
+            )
+        for c in scan.adopted_legacy:
+            log.info(
+                "adopting container %s of pod %s/%s, made by an older kubelab (no %s label)",
+                c.id[:12],
+                c.labels.get("io.kubelab.pod.namespace"),
+                c.labels.get("io.kubelab.pod.name"),
+                LABEL_CLUSTER,
+            )
+        if scan.unclaimed_legacy:
+            log.warning(
+                "found %d container(s) of node %s without a cluster label (made by an older "
+                "kubelab) whose pods are not bound here: leaving them alone, as they may be "
+                "another cluster's; remove them with `docker rm -f` if they are not (%s)",
+                len(scan.unclaimed_legacy),
+                node,
+                " ".join(c.id[:12] for c in scan.unclaimed_legacy),
+            )
 
     # -- informer handlers (only enqueue, never wait) --------------------------------------
 

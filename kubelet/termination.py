@@ -7,8 +7,8 @@ import asyncio
 import logging
 
 from api.errors import ApiError
-from kubelet import containers as cspec
 from kubelet.events import NORMAL
+from kubelet.ownership import pod_containers
 from kubelet.podhandle import PodHandle
 from kubelet.volumes import remove_pod_dir
 
@@ -21,7 +21,7 @@ async def terminate(h: PodHandle) -> None:
     for t in h.tracks.values():
         t.stop_probes()
     grace = h.grace()
-    listed = await rt.list({cspec.LABEL_POD_UID: h.uid, cspec.LABEL_NODE: h.ctx.node_name})
+    listed = await pod_containers(rt, h.ctx.cluster_uid, h.ctx.node_name, h.uid)
     running = [i for i in listed if i.state == "running"]
     specs = {c["name"]: c for c in h.init_containers() + h.app_containers()}
     for info in running:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -147,8 +147,27 @@ def prepare_volumes(
     return paths
 
 
-def container_mounts(container: dict[str, Any], volume_paths: Mapping[str, str]) -> list[Mount]:
-    """The bind mounts for one container's ``volumeMounts`` (with ``subPath``)."""
+# Volumes the kubelet writes from API objects: mounted read-only, as on Kubernetes, so a
+# process cannot write into them and have the next refresh silently overwrite its work.
+READ_ONLY_SOURCES = ("configMap", "secret")
+
+
+def read_only_volumes(pod: dict[str, Any]) -> set[str]:
+    """Names of the pod's volumes that every container gets read-only."""
+    return {
+        str(v.get("name", ""))
+        for v in (pod.get("spec") or {}).get("volumes") or []
+        if any(k in v for k in READ_ONLY_SOURCES)
+    }
+
+
+def container_mounts(
+    container: dict[str, Any],
+    volume_paths: Mapping[str, str],
+    read_only: Collection[str] = (),
+) -> list[Mount]:
+    """The bind mounts for one container's ``volumeMounts`` (with ``subPath``); the
+    volumes named in ``read_only`` are read-only whatever the mount says."""
     mounts = []
     for vm in container.get("volumeMounts") or []:
         name = vm.get("name", "")
@@ -159,7 +178,8 @@ def container_mounts(container: dict[str, Any], volume_paths: Mapping[str, str])
             host = os.path.join(host, vm["subPath"])
             if not os.path.exists(host):
                 os.makedirs(host, exist_ok=True)
-        mounts.append(Mount(host, vm.get("mountPath", ""), bool(vm.get("readOnly", False))))
+        ro = bool(vm.get("readOnly", False)) or name in read_only
+        mounts.append(Mount(host, vm.get("mountPath", ""), ro))
     return mounts
 
 

@@ -22,6 +22,7 @@ from api.validation.common import (
     required,
     unsupported,
 )
+from api.validation.pod_support import check_supported
 
 RESTART_POLICIES = ("Always", "OnFailure", "Never")
 _DNS_POLICIES = ("ClusterFirst", "ClusterFirstWithHostNet", "Default", "None")
@@ -481,3 +482,5 @@ def validate_pod_spec(
         check_name(errs, f"{field}.nodeName", nn, "subdomain")
     _check_tolerations(errs, f"{field}.tolerations", spec.get("tolerations"))
     _check_affinity(errs, f"{field}.affinity", spec.get("affinity"))
+    # Last: fields kubelab does not act on (docs/pod-fields.md lists those it does).
+    check_supported(errs, field, spec)

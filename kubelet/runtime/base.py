@@ -11,6 +11,9 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 # Labels every kubelet-made container carries; adoption after a restart relies on them.
+# A container is a kubelet's own only when both the cluster and the node match: two
+# clusters on one Docker engine may well name their nodes alike (after the host name).
+LABEL_CLUSTER = "io.kubelab.cluster.uid"
 LABEL_NODE = "io.kubelab.node"
 LABEL_POD_UID = "io.kubelab.pod.uid"
 LABEL_POD_NAMESPACE = "io.kubelab.pod.namespace"
@@ -73,6 +76,18 @@ class ContainerSpec:
     real_gpus: bool = False  # a Docker device request only when the GPUs exist
     tty: bool = False
     stdin: bool = False
+    hostname: str | None = None  # None: the engine's choice (the node's, on the host network)
+    domainname: str | None = None  # with hostname, the FQDN ``hostname.domainname``
+    host_network: bool = False  # the node's network namespace: no ports to publish
+    extra_hosts: list[str] = field(default_factory=list)  # "name:ip" lines for /etc/hosts
+    user: str | None = None  # "uid" or "uid:gid"; None: the image's USER
+    group_add: list[str] = field(default_factory=list)
+    privileged: bool = False
+    cap_add: list[str] = field(default_factory=list)
+    cap_drop: list[str] = field(default_factory=list)
+    read_only_rootfs: bool = False
+    security_opt: list[str] = field(default_factory=list)  # Docker's --security-opt
+    sysctls: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass

@@ -142,6 +142,22 @@ class DockerRuntime:
             ]
             or None,
         }
+        if spec.host_network:
+            # The node's own network: the container's ports are the node's already.
+            host_config_args["network_mode"] = "host"
+            host_config_args["port_bindings"] = None
+            exposed = []
+        optional: dict[str, Any] = {
+            "extra_hosts": spec.extra_hosts,
+            "group_add": spec.group_add,
+            "privileged": spec.privileged,
+            "cap_add": spec.cap_add,
+            "cap_drop": spec.cap_drop,
+            "read_only": spec.read_only_rootfs,
+            "security_opt": spec.security_opt,
+            "sysctls": spec.sysctls,
+        }
+        host_config_args.update({k: v for k, v in optional.items() if v})
         if spec.nano_cpus:
             host_config_args["nano_cpus"] = spec.nano_cpus
         if spec.memory_bytes:
@@ -165,6 +181,9 @@ class DockerRuntime:
             "ports": exposed or None,
             "tty": spec.tty,
             "stdin_open": spec.stdin,
+            "hostname": spec.hostname,
+            "domainname": spec.domainname,
+            "user": spec.user,
         }
         try:
             created = self.api.create_container(**kwargs)

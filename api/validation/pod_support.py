@@ -1,0 +1,302 @@
+"""Pod-spec fields kubelab does not act on: refused with a Status naming the field and
+what to do instead, so that no field is accepted and silently ignored.
+
+Only values that would change behaviour are refused: charts and kubectl send many fields
+with their default or empty value (``hostPID: false``, ``imagePullSecrets: []``,
+``seccompProfile: {type: RuntimeDefault}``), and those mean what kubelab does anyway.
+The fields kubelab does act on, and where, are listed in docs/pod-fields.md; a field that
+gets an implementation leaves this module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from api.validation.common import Errs, as_dict, check_name, forbidden, invalid
+
+# Volume sources the kubelet provides (kubelet/volumes.py).
+VOLUME_SOURCES = ("emptyDir", "hostPath", "configMap", "secret")
+
+Rule = tuple[str, Callable[[Any], bool], str]
+
+
+def _non_empty(v: Any) -> bool:
+    return v not in (None, "", [], {})
+
+
+def _list(v: Any) -> list[Any]:
+    return v if isinstance(v, list) else []
+
+
+def _true(v: Any) -> bool:
+    return v is True
+
+
+_POD_RULES: tuple[Rule, ...] = (
+    ("hostPID", _true, "the host's PID namespace is not supported; remove hostPID"),
+    ("hostIPC", _true, "the host's IPC namespace is not supported; remove hostIPC"),
+    (
+        "shareProcessNamespace",
+        _true,
+        "containers of a pod do not share a PID namespace in kubelab; remove it",
+    ),
+    ("hostUsers", lambda v: v is False, "user namespaces are not supported; remove hostUsers"),
+    (
+        "ephemeralContainers",
+        _non_empty,
+        "ephemeral containers are not supported; use `kl exec` into a running container",
+    ),
+    (
+        "runtimeClassName",
+        _non_empty,
+        "runtime classes are not supported: every pod runs on the node's Docker engine, and "
+        "GPUs are handed out by the nvidia.com/gpu limit; remove runtimeClassName",
+    ),
+    (
+        "topologySpreadConstraints",
+        _non_empty,
+        "the scheduler does not spread by topology; remove it, or pin pods with "
+        "nodeSelector or nodeAffinity",
+    ),
+    (
+        "readinessGates",
+        _non_empty,
+        "readiness gates are not evaluated; remove them and use a readinessProbe",
+    ),
+    ("resourceClaims", _non_empty, "dynamic resource allocation is not supported; remove it"),
+    (
+        "resources",
+        _non_empty,
+        "pod-level resources are not supported; set resources on each container",
+    ),
+    (
+        "schedulingGates",
+        _non_empty,
+        "scheduling gates are not supported: the scheduler would bind the pod anyway; "
+        "remove them and create the pod when it may run",
+    ),
+    (
+        "imagePullSecrets",
+        _non_empty,
+        "the kubelet pulls with the node's own Docker credentials; remove imagePullSecrets "
+        "and run `docker login` on each node",
+    ),
+    (
+        "automountServiceAccountToken",
+        _true,
+        "kubelab mounts no service account token into pods; remove it or set it to false",
+    ),
+    (
+        "dnsConfig",
+        _non_empty,
+        "custom DNS settings are not supported; remove dnsConfig (pods use the node's resolver)",
+    ),
+    (
+        "dnsPolicy",
+        lambda v: v == "None",
+        "dnsPolicy None needs dnsConfig, which is not supported; use ClusterFirst or Default",
+    ),
+)
+
+_CONTAINER_RULES: tuple[Rule, ...] = (
+    (
+        "lifecycle",
+        _non_empty,
+        "postStart and preStop hooks are not run; remove lifecycle (a container gets "
+        "SIGTERM, then SIGKILL after terminationGracePeriodSeconds)",
+    ),
+    ("resizePolicy", _non_empty, "in-place resize is not supported; remove resizePolicy"),
+    ("volumeDevices", _non_empty, "raw block devices are not supported; remove volumeDevices"),
+    (
+        "terminationMessagePath",
+        lambda v: v not in (None, "/dev/termination-log"),
+        "termination messages are not read; remove terminationMessagePath",
+    ),
+    (
+        "terminationMessagePolicy",
+        lambda v: v not in (None, "File"),
+        "termination messages are not read; remove terminationMessagePolicy (use `kl logs "
+        "--previous` for a crashed container's output)",
+    ),
+)
+
+_SECURITY_RULES: tuple[Rule, ...] = (
+    ("seLinuxOptions", _non_empty, "SELinux labels are not supported; remove seLinuxOptions"),
+    ("windowsOptions", _non_empty, "Windows containers are not supported; remove windowsOptions"),
+    (
+        "appArmorProfile",
+        lambda v: _non_empty(v) and as_dict(v).get("type") != "RuntimeDefault",
+        "only the runtime's default AppArmor profile is supported; use type RuntimeDefault",
+    ),
+    (
+        "seccompProfile",
+        lambda v: _non_empty(v) and as_dict(v).get("type") not in ("RuntimeDefault", "Unconfined"),
+        "only the RuntimeDefault and Unconfined seccomp profiles are supported",
+    ),
+)
+
+_POD_SECURITY_RULES: tuple[Rule, ...] = (
+    *_SECURITY_RULES,
+    (
+        "fsGroup",
+        lambda v: v is not None,
+        "volume ownership is not changed; remove fsGroup and use runAsGroup or "
+        "supplementalGroups (emptyDir volumes are writable by every user)",
+    ),
+    ("fsGroupChangePolicy", _non_empty, "fsGroup is not supported; remove fsGroupChangePolicy"),
+    (
+        "supplementalGroupsPolicy",
+        lambda v: v not in (None, "Merge"),
+        "only the Merge policy is supported",
+    ),
+    ("seLinuxChangePolicy", _non_empty, "SELinux labels are not supported; remove it"),
+)
+
+_CONTAINER_SECURITY_RULES: tuple[Rule, ...] = (
+    *_SECURITY_RULES,
+    (
+        "procMount",
+        lambda v: v not in (None, "Default"),
+        "only the Default procMount is supported",
+    ),
+)
+
+
+def _apply(errs: Errs, field: str, obj: dict[str, Any], rules: tuple[Rule, ...]) -> None:
+    for key, refused, why in rules:
+        if key in obj and refused(obj[key]):
+            forbidden(errs, f"{field}.{key}", why)
+
+
+def _check_run_as_non_root(errs: Errs, field: str, pod_sc: Any, sc: Any) -> None:
+    """runAsNonRoot is checked here, at admission, against the uid the container will run
+    as: the kubelet does not read the image's USER, so a uid must be given."""
+    non_root = as_dict(sc).get("runAsNonRoot", as_dict(pod_sc).get("runAsNonRoot"))
+    if non_root is not True:
+        return
+    uid = as_dict(sc).get("runAsUser", as_dict(pod_sc).get("runAsUser"))
+    if uid is None:
+        forbidden(
+            errs,
+            f"{field}.runAsNonRoot",
+            "needs runAsUser (a non-zero uid) here or in the pod's securityContext: the "
+            "image's own USER is not checked",
+        )
+    elif uid == 0:
+        invalid(errs, f"{field}.runAsUser", uid, "must not be 0 when runAsNonRoot is true")
+
+
+def _check_container(errs: Errs, field: str, c: dict[str, Any], pod_sc: Any, init: bool) -> None:
+    _apply(errs, field, c, _CONTAINER_RULES)
+    if not init and c.get("restartPolicy") is not None:
+        forbidden(
+            errs,
+            f"{field}.restartPolicy",
+            "may only be set on init containers; remove it (spec.restartPolicy applies)",
+        )
+    sc = c.get("securityContext")
+    if isinstance(sc, dict):
+        _apply(errs, f"{field}.securityContext", sc, _CONTAINER_SECURITY_RULES)
+    _check_run_as_non_root(errs, f"{field}.securityContext", pod_sc, sc)
+    for i, p in enumerate(_list(c.get("ports"))):
+        if isinstance(p, dict) and _non_empty(p.get("hostIP")):
+            forbidden(
+                errs,
+                f"{field}.ports[{i}].hostIP",
+                "ports are published on the node's address (kubelet --address); remove hostIP",
+            )
+    for key in ("livenessProbe", "readinessProbe", "startupProbe"):
+        if as_dict(c.get(key)).get("grpc") is not None:
+            forbidden(
+                errs,
+                f"{field}.{key}.grpc",
+                "gRPC probes are not supported; use tcpSocket on the same port, or exec",
+            )
+    for i, m in enumerate(_list(c.get("volumeMounts"))):
+        if not isinstance(m, dict):
+            continue
+        mf = f"{field}.volumeMounts[{i}]"
+        if m.get("mountPropagation") not in (None, "None"):
+            forbidden(errs, f"{mf}.mountPropagation", "mount propagation is not supported")
+        if _non_empty(m.get("subPathExpr")):
+            forbidden(errs, f"{mf}.subPathExpr", "use subPath with a fixed path instead")
+        if m.get("recursiveReadOnly") not in (None, "Disabled"):
+            forbidden(errs, f"{mf}.recursiveReadOnly", "use readOnly: true instead")
+
+
+def _check_volume(errs: Errs, field: str, v: dict[str, Any]) -> None:
+    for key, source in v.items():
+        if key == "name" or source is None:
+            continue
+        if key not in VOLUME_SOURCES:
+            forbidden(
+                errs,
+                f"{field}.{key}",
+                f"{key} volumes are not supported; use one of {', '.join(VOLUME_SOURCES)}",
+            )
+    ed = as_dict(v.get("emptyDir"))
+    if ed.get("medium") not in (None, ""):
+        forbidden(
+            errs,
+            f"{field}.emptyDir.medium",
+            "only disk-backed emptyDir volumes are supported; remove medium",
+        )
+    if ed.get("sizeLimit") is not None:
+        forbidden(errs, f"{field}.emptyDir.sizeLimit", "size limits are not enforced; remove it")
+
+
+def _check_host_network(errs: Errs, field: str, spec: dict[str, Any]) -> None:
+    """On the node's network a container port is the host port (Kubernetes' rule)."""
+    if spec.get("hostNetwork") is not True:
+        return
+    for group in ("initContainers", "containers"):
+        for i, c in enumerate(_list(spec.get(group))):
+            for j, p in enumerate(_list(as_dict(c).get("ports"))):
+                p = as_dict(p)
+                hp = p.get("hostPort")
+                if hp not in (None, 0) and hp != p.get("containerPort"):
+                    invalid(
+                        errs,
+                        f"{field}.{group}[{i}].ports[{j}].hostPort",
+                        hp,
+                        "must match containerPort when hostNetwork is true",
+                    )
+
+
+def check_supported(errs: Errs, field: str, spec: dict[str, Any]) -> None:
+    """Refuse every field of a PodSpec at ``field`` that kubelab would not act on."""
+    _apply(errs, field, spec, _POD_RULES)
+    os_name = as_dict(spec.get("os")).get("name")
+    if os_name not in (None, "linux"):
+        forbidden(
+            errs, f"{field}.os.name", "only linux nodes exist; use os.name linux or remove os"
+        )
+    affinity = as_dict(spec.get("affinity"))
+    for key in ("podAffinity", "podAntiAffinity"):
+        if _non_empty(affinity.get(key)):
+            forbidden(
+                errs,
+                f"{field}.affinity.{key}",
+                "inter-pod affinity is not supported by the scheduler; use nodeAffinity or "
+                "nodeSelector",
+            )
+    pod_sc = spec.get("securityContext")
+    if isinstance(pod_sc, dict):
+        _apply(errs, f"{field}.securityContext", pod_sc, _POD_SECURITY_RULES)
+    for key in ("hostname", "subdomain"):
+        if _non_empty(spec.get(key)):
+            check_name(errs, f"{field}.{key}", spec[key], "label")
+    _check_host_network(errs, field, spec)
+    for i, v in enumerate(_list(spec.get("volumes"))):
+        if isinstance(v, dict):
+            _check_volume(errs, f"{field}.volumes[{i}]", v)
+    for group in ("initContainers", "containers"):
+        members = spec.get(group)
+        if not isinstance(members, list):
+            continue
+        for i, c in enumerate(members):
+            if isinstance(c, dict):
+                _check_container(
+                    errs, f"{field}.{group}[{i}]", c, pod_sc, group == "initContainers"
+                )

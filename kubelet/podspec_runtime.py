@@ -1,0 +1,104 @@
+"""The pod-level and security settings of a container, from the pod spec to the runtime
+spec: hostname and FQDN, the host network, /etc/hosts entries, user and groups,
+privileges and capabilities, sysctls. Pure functions; docs/pod-fields.md lists every
+pod-spec field the kubelet reads, and api/validation/pod_support.py refuses the others.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+CLUSTER_DOMAIN = "cluster.local"
+HOSTNAME_MAX = 63  # a DNS label; Kubernetes truncates a longer pod name the same way
+
+
+@dataclass(frozen=True)
+class PodIdentity:
+    """What a container's UTS namespace and network are."""
+
+    hostname: str | None  # None on the host network: the node's own name
+    domainname: str | None
+    host_network: bool
+    extra_hosts: tuple[str, ...] = ()  # "name:ip" lines for /etc/hosts (hostAliases)
+
+
+def pod_identity(pod: dict[str, Any]) -> PodIdentity:
+    """Hostname ``spec.hostname`` or the pod name; with ``spec.subdomain`` the FQDN is
+    ``hostname.subdomain.namespace.svc.cluster.local`` (``setHostnameAsFQDN`` makes the
+    FQDN the hostname itself), as on Kubernetes. A host-network pod keeps the node's."""
+    meta = pod.get("metadata") or {}
+    spec = pod.get("spec") or {}
+    aliases = tuple(
+        f"{name}:{a.get('ip')}"
+        for a in spec.get("hostAliases") or []
+        for name in a.get("hostnames") or []
+    )
+    if spec.get("hostNetwork") is True:
+        return PodIdentity(None, None, True, aliases)
+    hostname = str(spec.get("hostname") or meta.get("name") or "")[:HOSTNAME_MAX].rstrip("-.")
+    sub = spec.get("subdomain")
+    if not sub:
+        return PodIdentity(hostname, None, False, aliases)
+    domain = f"{sub}.{meta.get('namespace') or 'default'}.svc.{CLUSTER_DOMAIN}"
+    if spec.get("setHostnameAsFQDN") is True:
+        fqdn = f"{hostname}.{domain}"
+        if len(fqdn) > 64:
+            raise ValueError(
+                f"FQDN {fqdn!r} is longer than 64 characters, too long for a hostname "
+                "(setHostnameAsFQDN); shorten the hostname or subdomain"
+            )
+        return PodIdentity(fqdn, None, False, aliases)
+    return PodIdentity(hostname, domain, False, aliases)
+
+
+@dataclass(frozen=True)
+class Security:
+    """A container's user, groups and privileges (its and its pod's securityContext)."""
+
+    user: str | None = None  # "uid" or "uid:gid"
+    group_add: tuple[str, ...] = ()
+    privileged: bool = False
+    cap_add: tuple[str, ...] = ()
+    cap_drop: tuple[str, ...] = ()
+    read_only_rootfs: bool = False
+    security_opt: tuple[str, ...] = ()
+    sysctls: dict[str, str] = field(default_factory=dict)
+
+
+def _cap(name: Any) -> str:
+    """Kubernetes writes ``NET_ADMIN``; Docker takes that, or ``ALL``."""
+    return str(name).upper().removeprefix("CAP_")
+
+
+def container_security(pod: dict[str, Any], container: dict[str, Any]) -> Security:
+    """The Docker-level settings of ``container``: the container's securityContext wins
+    over the pod's for the fields both have (runAsUser, runAsGroup, seccompProfile)."""
+    psc = (pod.get("spec") or {}).get("securityContext") or {}
+    csc = container.get("securityContext") or {}
+
+    def pick(key: str) -> Any:
+        return csc[key] if csc.get(key) is not None else psc.get(key)
+
+    uid, gid = pick("runAsUser"), pick("runAsGroup")
+    user = None
+    if uid is not None:
+        user = f"{int(uid)}:{int(gid)}" if gid is not None else str(int(uid))
+    elif gid is not None:
+        raise ValueError("runAsGroup needs runAsUser: Docker sets a group only with a user")
+    caps = csc.get("capabilities") or {}
+    opts: list[str] = []
+    if csc.get("allowPrivilegeEscalation") is False:
+        opts.append("no-new-privileges:true")
+    if (pick("seccompProfile") or {}).get("type") == "Unconfined":
+        opts.append("seccomp=unconfined")
+    return Security(
+        user=user,
+        group_add=tuple(str(int(g)) for g in psc.get("supplementalGroups") or []),
+        privileged=csc.get("privileged") is True,
+        cap_add=tuple(_cap(c) for c in caps.get("add") or []),
+        cap_drop=tuple(_cap(c) for c in caps.get("drop") or []),
+        read_only_rootfs=csc.get("readOnlyRootFilesystem") is True,
+        security_opt=tuple(opts),
+        sysctls={str(s.get("name")): str(s.get("value")) for s in psc.get("sysctls") or []},
+    )
