@@ -4,10 +4,9 @@ httpx.AsyncClient per instance (use it from one event loop)."""
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
-from collections.abc import AsyncGenerator, AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from contextlib import aclosing, asynccontextmanager
 from typing import Any
 
 import httpx
@@ -15,11 +14,10 @@ import httpx
 from api.errors import ApiError
 from api.registry import ResourceInfo
 from client import core
-from client.core import RequestSpec, ServerUnreachable
+from client.core import RequestSpec
 from client.http1 import Http1Pool
 from client.kubeconfig import ClusterConfig, load_kubeconfig
-
-log = logging.getLogger(__name__)
+from client.reflector import Listing, Reflector, retry_backoff
 
 
 class AsyncClient:
@@ -324,6 +322,64 @@ class AsyncClient:
             for line in splitter.flush():
                 yield core.parse_event(line)
 
+    async def list_and_watch(
+        self,
+        resource: str | ResourceInfo,
+        namespace: str | None = None,
+        *,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        page_size: int = 500,
+        reflector: Reflector | None = None,
+        stopped: Callable[[], bool] = lambda: False,
+    ) -> AsyncGenerator[Listing | dict[str, Any], None]:
+        """The reflector's loop: a ``Listing`` for every (re)list, then each watch event,
+        resuming, relisting on 410 and backing off as ``reflector`` decides (see
+        ``client.reflector``). Ends when ``stopped()`` says so; raises what the reflector
+        does not retry."""
+        info = core.resolve(resource)
+        r = reflector or Reflector(info.plural)
+        while not stopped():
+            listing = r.need_list
+            try:
+                if listing:
+                    body = await self.list_all(
+                        info,
+                        namespace,
+                        label_selector=label_selector,
+                        field_selector=field_selector,
+                        page_size=page_size,
+                    )
+                    r.listed(body)
+                    listing = False
+                    yield Listing(body)
+                    if stopped():
+                        return
+                rv, timeout = r.watch_params()
+                async with aclosing(
+                    self.watch(
+                        info,
+                        namespace,
+                        resource_version=rv,
+                        label_selector=label_selector,
+                        field_selector=field_selector,
+                        timeout_seconds=timeout,
+                    )
+                ) as stream:
+                    async for event in stream:
+                        r.observed(event)
+                        yield event
+                        if stopped():
+                            return
+                delay = r.watch_ended()
+            except Exception as e:
+                failed = r.failed(e, listing)
+                if failed is None:
+                    raise
+                delay = failed
+            if delay > 0:
+                await asyncio.sleep(delay)
+
     async def watch_forever(
         self,
         resource: str | ResourceInfo,
@@ -335,48 +391,42 @@ class AsyncClient:
         timeout_seconds: int | None = 300,
         max_backoff: float = 30.0,
     ) -> AsyncGenerator[dict[str, Any], None]:
-        """An endless watch that resumes after stream ends and drops, and relists on 410
-        with synthetic events so the caller's view converges (see ``Client.watch_forever``)."""
+        """An endless watch that survives stream ends, dropped connections and 410s.
+
+        Without ``resource_version`` it first lists and yields an ADDED event per existing
+        object. Each stream resumes from the last resourceVersion seen (BOOKMARKs count and
+        are yielded). On 410 Expired it lists again and yields synthetic events — ADDED for
+        new objects, MODIFIED for changed ones, DELETED (with the last known state) for
+        vanished ones — so the caller's view converges on the server's, then watches on.
+        Only objects seen through this generator are known, so with an explicit starting
+        ``resource_version`` a 410 yields ADDED for objects it never reported. Unreachable
+        servers are retried with exponential backoff up to ``max_backoff`` seconds; other
+        ApiErrors (401, 404, ...) and a failing list propagate.
+        """
+        info = core.resolve(resource)
         conv = core.Converger()
-        if resource_version is None:
-            listing = await self.list_all(
-                resource, namespace, label_selector=label_selector, field_selector=field_selector
+        reflector = Reflector(
+            info.plural,
+            resource_version,
+            backoff=retry_backoff(max_backoff),
+            watch_timeout=timeout_seconds,
+        )
+        async with aclosing(
+            self.list_and_watch(
+                info,
+                namespace,
+                label_selector=label_selector,
+                field_selector=field_selector,
+                reflector=reflector,
             )
-            for ev in conv.relisted(listing):
-                yield ev
-        else:
-            conv.last_rv = resource_version
-        backoff = 0.0
-        while True:
-            try:
-                async for event in self.watch(
-                    resource,
-                    namespace,
-                    resource_version=conv.last_rv,
-                    label_selector=label_selector,
-                    field_selector=field_selector,
-                    timeout_seconds=timeout_seconds,
-                ):
-                    backoff = 0.0
-                    conv.observe(event)
-                    yield event
-                backoff = 0.0
-            except ApiError as e:
-                if e.code != 410:
-                    raise
-                log.info("watch of %s expired at %s; relisting", resource, conv.last_rv)
-                listing = await self.list_all(
-                    resource,
-                    namespace,
-                    label_selector=label_selector,
-                    field_selector=field_selector,
-                )
-                for ev in conv.relisted(listing):
-                    yield ev
-            except ServerUnreachable as e:
-                backoff = min(max_backoff, backoff * 2 or 0.2)
-                log.warning("watch of %s interrupted (%s); retrying in %.1fs", resource, e, backoff)
-                await asyncio.sleep(backoff)
+        ) as items:
+            async for item in items:
+                if isinstance(item, Listing):
+                    for event in conv.relisted(item.body):
+                        yield event
+                else:
+                    conv.observe(item)
+                    yield item
 
     # -- logs ----------------------------------------------------------------------------
 

@@ -1,11 +1,13 @@
 """Informers: list + watch one resource into an in-memory cache and call handlers.
 
-The cache is keyed ``ns/name`` (``name`` for cluster-scoped kinds). ``run`` lists the
-collection page by page, calls ``on_add`` for every object, marks the informer synced,
-then watches from the list's resourceVersion. A stream that ends is resumed from the last
-resourceVersion seen; a 410 Expired relists and turns the difference into add, update and
-delete calls; other failures (unreachable server, 5xx) are retried with exponential
-backoff. Events whose object is older than the cached one are ignored.
+The cache is keyed ``ns/name`` (``name`` for cluster-scoped kinds). ``run`` follows the
+client's reflector loop (``AsyncClient.list_and_watch``, decisions in ``client.reflector``):
+it lists the collection page by page, calls ``on_add`` for every object, marks the
+informer synced, then watches from the list's resourceVersion. A stream that ends is
+resumed from the last resourceVersion seen; a 410 Expired relists and turns the
+difference into add, update and delete calls; other failures (unreachable server, 5xx)
+are retried with jittered exponential backoff. Events whose object is older than the
+cached one are ignored.
 
 An optional ``transform`` (client-go's ``SetTransform``) rewrites every object before it
 enters the cache and before any handler sees it -- listed, watched or relisted alike -- so
@@ -24,15 +26,15 @@ import asyncio
 import builtins
 import inspect
 import logging
-import random
 from collections.abc import Callable
+from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any
 
-from api.errors import ApiError
 from api.registry import ResourceInfo
 from client.aio import AsyncClient
-from client.core import ServerUnreachable, object_key, resolve, resource_version, rv_newer
+from client.core import object_key, resolve, resource_version, rv_newer
+from client.reflector import Listing, Reflector, retry_backoff
 
 log = logging.getLogger(__name__)
 
@@ -83,8 +85,23 @@ class Informer:
         self._handlers: list[_Handlers] = []
         self._synced = asyncio.Event()
         self._stopped = False
-        self.last_rv: str | None = None
-        self.relists = 0  # how many times a 410 forced a relist (visible for tests/metrics)
+        self.reflector = Reflector(
+            f"{self.resource.plural} informer",
+            backoff=retry_backoff(max_backoff),
+            persistent=True,
+            watch_timeout=watch_timeout or None,
+            spread_timeout=True,
+        )
+
+    @property
+    def last_rv(self) -> str | None:
+        """The resourceVersion the next watch resumes from."""
+        return self.reflector.last_rv
+
+    @property
+    def relists(self) -> int:
+        """How many times a 410 forced a relist (visible for tests/metrics)."""
+        return self.reflector.relists
 
     # -- handlers and cache ----------------------------------------------------------------
 
@@ -165,65 +182,32 @@ class Informer:
 
     async def run(self) -> None:
         """List, then watch forever (until cancelled or ``stop``)."""
-        loop = asyncio.get_running_loop()
-        backoff = 0.0
-        need_list = True
         while not self._stopped:
             try:
-                if need_list:
-                    await self._relist()
-                    need_list = False
-                started = loop.time()
-                received = await self._watch_once()
-                if received or loop.time() - started > 1.0:
-                    backoff = 0.0
-                else:
-                    # A stream that ends at once with nothing in it (a server shutting
-                    # down, a proxy cutting idle streams) must not become a busy loop.
-                    backoff = self._next_backoff(backoff)
-                    await asyncio.sleep(backoff)
-            except ApiError as e:
-                if e.code == 410:
-                    log.info(
-                        "%s watch expired at %s; relisting", self.resource.plural, self.last_rv
+                async with aclosing(
+                    self.client.list_and_watch(
+                        self.resource,
+                        self.namespace,
+                        label_selector=self.label_selector,
+                        field_selector=self.field_selector,
+                        page_size=self.page_size,
+                        reflector=self.reflector,
+                        stopped=lambda: self._stopped,
                     )
-                    self.relists += 1
-                    need_list = True
-                    continue
-                backoff = self._next_backoff(backoff)
-                log.warning(
-                    "%s informer: %s (%s); retrying in %.1fs",
-                    self.resource.plural,
-                    e,
-                    e.code,
-                    backoff,
-                )
-                await asyncio.sleep(backoff)
-            except ServerUnreachable as e:
-                backoff = self._next_backoff(backoff)
-                log.warning("%s informer: %s; retrying in %.1fs", self.resource.plural, e, backoff)
-                await asyncio.sleep(backoff)
-            except Exception:
-                # Anything unexpected (a malformed reply) must not end a component's cache.
-                backoff = self._next_backoff(backoff)
-                log.exception(
-                    "%s informer failed; retrying in %.1fs", self.resource.plural, backoff
-                )
-                need_list = True
-                await asyncio.sleep(backoff)
+                ) as items:
+                    async for item in items:
+                        if isinstance(item, Listing):
+                            await self._replace(item.body)
+                        else:
+                            await self._apply(item)
+            except Exception as e:
+                # Applying failed (a transform that raised): the reflector's rule for the
+                # unexpected holds, a fresh list after a backoff.
+                delay = self.reflector.failed(e, listing=False) or 0.0
+                await asyncio.sleep(delay)
 
-    def _next_backoff(self, current: float) -> float:
-        nxt = min(self.max_backoff, current * 2 or 0.1)
-        return nxt * (0.8 + 0.4 * random.random())  # jitter so informers don't stampede
-
-    async def _relist(self) -> None:
-        listing = await self.client.list_all(
-            self.resource,
-            self.namespace,
-            label_selector=self.label_selector,
-            field_selector=self.field_selector,
-            page_size=self.page_size,
-        )
+    async def _replace(self, listing: dict[str, Any]) -> None:
+        """Take the cache to a fresh list, telling the handlers the difference."""
         items: builtins.list[Obj] = listing["items"]
         if self.transform is not None:
             items = [self.transform(o) for o in items]
@@ -238,35 +222,13 @@ class Informer:
         for key, old in gone:
             self._drop(key)
             await self._dispatch_delete(old)
-        self.last_rv = resource_version(listing)
         self._synced.set()
-
-    async def _watch_once(self) -> int:
-        """Follow one watch stream to its end; returns how many events it carried."""
-        received = 0
-        timeout = int(self.watch_timeout * (1 + random.random())) if self.watch_timeout else None
-        async for event in self.client.watch(
-            self.resource,
-            self.namespace,
-            resource_version=self.last_rv,
-            label_selector=self.label_selector,
-            field_selector=self.field_selector,
-            timeout_seconds=timeout,
-        ):
-            if self._stopped:
-                break
-            received += 1
-            await self._apply(event)
-        return received
 
     async def _apply(self, event: dict[str, Any]) -> None:
         etype = event.get("type")
         obj: Obj = event.get("object") or {}
-        rv = resource_version(obj)
         if etype == "BOOKMARK":
-            if rv is not None:
-                self.last_rv = rv
-            return
+            return  # only a resourceVersion to resume from, which the reflector keeps
         if self.transform is not None:
             obj = self.transform(obj)
         key = object_key(obj)
@@ -281,13 +243,12 @@ class Informer:
                 else:
                     await self._dispatch_update(cached, obj)
         elif etype == "DELETED":
-            if cached is not None and (rv_newer(obj, cached) or rv == resource_version(cached)):
+            same = resource_version(obj) == resource_version(cached or {})
+            if cached is not None and (rv_newer(obj, cached) or same):
                 self._drop(key)
                 await self._dispatch_delete(obj)
         else:
             log.warning("%s informer: unknown event type %r", self.resource.plural, etype)
-        if rv is not None:
-            self.last_rv = rv
 
     # -- dispatch --------------------------------------------------------------------------
 
