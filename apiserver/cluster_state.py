@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from api.errors import ApiError
+from api.errors import ApiError, Cause, invalid
 from api.registry import ResourceInfo
 from apiserver.admission import check_pod_security
 
@@ -20,6 +20,7 @@ Obj = dict[str, Any]
 
 GPU_ANNOTATION = "kubelab.io/gpu-uuids"
 NODE_PORT_RANGE = (30000, 32767)
+NODE_PORT_TYPES = ("NodePort", "LoadBalancer")
 ALWAYS_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 
 
@@ -40,6 +41,23 @@ def _service_node_ports(svc: Obj) -> list[int]:
         for p in (svc.get("spec") or {}).get("ports") or []
         if isinstance(p, dict) and isinstance(p.get("nodePort"), int)
     ]
+
+
+def _keep_node_ports(old: Obj, new: Obj) -> None:
+    """An update that leaves a port's nodePort out keeps the one it had (matched by port
+    and protocol), as Kubernetes does, instead of moving it to a new random port."""
+    if (new.get("spec") or {}).get("type") not in NODE_PORT_TYPES:
+        return
+    had = {
+        (p.get("port"), p.get("protocol") or "TCP"): p["nodePort"]
+        for p in (old.get("spec") or {}).get("ports") or []
+        if isinstance(p, dict) and isinstance(p.get("nodePort"), int) and p["nodePort"]
+    }
+    for p in (new.get("spec") or {}).get("ports") or []:
+        if isinstance(p, dict) and not p.get("nodePort"):
+            kept = had.get((p.get("port"), p.get("protocol") or "TCP"))
+            if kept is not None:
+                p["nodePort"] = kept
 
 
 class ClusterState:
@@ -123,34 +141,59 @@ class ClusterState:
 
     # -- services ------------------------------------------------------------------------
 
-    def _allocate_node_ports(self, svc: Obj, key: str) -> None:
+    def _assign_node_ports(self, svc: Obj, key: str) -> list[int]:
+        """Check the nodePorts a Service asks for and fill in free ones where none is
+        given; the ports it will hold. Raises 422 naming each port another Service
+        holds, before anything changes: the index is not touched here."""
         spec = svc.get("spec") or {}
-        if spec.get("type") not in ("NodePort", "LoadBalancer"):
-            return
-        for p in spec.get("ports") or []:
-            if not isinstance(p, dict):
-                continue
+        if spec.get("type") not in NODE_PORT_TYPES:
+            return []
+        ports = [p for p in spec.get("ports") or [] if isinstance(p, dict)]
+        ns, _, name = key.partition("/")
+        causes = []
+        held: list[int] = []
+        for i, p in enumerate(ports):
             want = p.get("nodePort")
             if isinstance(want, int) and want:
                 holder = self.node_ports.get(want)
                 if holder is not None and holder != key:
-                    raise ApiError(
-                        422,
-                        f'Service "{key.split("/")[1]}" is invalid: spec.ports.nodePort: '
-                        f"Invalid value: {want}: provided port is already allocated to {holder}; "
-                        "leave nodePort out to get a free one",
-                        "Invalid",
+                    by = (
+                        f" by Service {holder.split('/', 1)[1]}"
+                        if holder.startswith(f"{ns}/")
+                        else ""
                     )
-                continue
-            lo, hi = NODE_PORT_RANGE
-            for _ in range(hi - lo + 1):
-                cand = random.randint(lo, hi)
-                if cand not in self.node_ports:
-                    p["nodePort"] = cand
-                    self.node_ports[cand] = key
-                    break
-            else:
-                raise ApiError(500, "no free node port left in 30000-32767", "InternalError")
+                    causes.append(
+                        Cause(
+                            f"spec.ports[{i}].nodePort",
+                            f"Invalid value: {want}: provided port is already allocated{by}; "
+                            "leave nodePort out to get a free one",
+                        )
+                    )
+                held.append(want)
+        if causes:
+            raise invalid("Service", name, causes)
+        for p in ports:
+            if not (isinstance(p.get("nodePort"), int) and p["nodePort"]):
+                p["nodePort"] = self._free_node_port(held)
+                held.append(p["nodePort"])
+        return held
+
+    def _free_node_port(self, also_taken: list[int]) -> int:
+        """A random free port of the range (random, so that a deleted Service's port is
+        not handed straight to the next one); a scan once the range is nearly full."""
+        lo, hi = NODE_PORT_RANGE
+        for _ in range(64):
+            cand = random.randint(lo, hi)
+            if cand not in self.node_ports and cand not in also_taken:
+                return cand
+        for cand in range(lo, hi + 1):
+            if cand not in self.node_ports and cand not in also_taken:
+                return cand
+        raise ApiError(
+            500,
+            f"no free node port left in {lo}-{hi}: delete a NodePort Service first",
+            "InternalError",
+        )
 
     def admit(self, info: ResourceInfo, obj: Obj) -> None:
         """Admission checks for a new or changed object: Pod Security baseline."""
@@ -158,11 +201,14 @@ class ClusterState:
         check_pod_security(info.kind, obj, self.namespace_labels.get(ns, {}))
 
     def admit_create(self, info: ResourceInfo, obj: Obj) -> None:
-        """Checks and allocations for a new object (before it is written)."""
+        """Checks for a new object (before its write is decided). A Service's nodePorts
+        are checked and filled in here, so a dry run shows them, but only reserved by
+        ``before_write``: a create that fails later (the name is taken, a dry run, a
+        failed commit) holds no port."""
         self.admit(info, obj)
         if info.kind == "Service":
             meta = obj["metadata"]
-            self._allocate_node_ports(obj, f"{meta.get('namespace')}/{meta.get('name')}")
+            self._assign_node_ports(obj, f"{meta.get('namespace')}/{meta.get('name')}")
 
     # -- the write hook ------------------------------------------------------------------
 
@@ -180,13 +226,19 @@ class ClusterState:
                 self.namespaces[name] = bool(new["metadata"].get("deletionTimestamp"))
                 self.namespace_labels[name] = dict(new["metadata"].get("labels") or {})
         elif info.kind == "Service":
+            # Check first, then change the index: a refused write leaves every port with
+            # the Service that held it. This runs inside the store's mutation, one write
+            # at a time, so two Services created at once cannot both get one port.
             key = f"{ns}/{name}"
+            if old is not None and new is not None:
+                _keep_node_ports(old, new)
+            held = self._assign_node_ports(new, key) if new is not None else []
             if old is not None:
                 for port in _service_node_ports(old):
                     if self.node_ports.get(port) == key:
                         del self.node_ports[port]
-            if new is not None:
-                self._allocate_node_ports(new, key)
+            for port in held:
+                self.node_ports[port] = key
 
     # -- graceful deletion ---------------------------------------------------------------
 
