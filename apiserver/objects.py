@@ -44,6 +44,23 @@ class WriteOptions:
     warnings: list[str] | None = None
 
 
+def strict_decoding_error(info: ResourceInfo, obj: Obj, unknown: list[str]) -> ApiError:
+    """The 400 Kubernetes answers ``fieldValidation=Strict`` with, worded as upstream's
+    decoder (kubectl prints it as is); each cause names a field and the fix."""
+    fields = ", ".join(f'unknown field "{f}"' for f in unknown)
+    err = bad_request(
+        f'{info.kind} in version "{info.version}" cannot be handled as a {info.kind}: '
+        f"strict decoding error: {fields}"
+    )
+    err.kind, err.group = info.kind, info.group
+    err.name = str((obj.get("metadata") or {}).get("name") or "")
+    err.causes = [
+        Cause(f, f'unknown field "{f}": remove it, or check its spelling', "FieldValueInvalid")
+        for f in unknown
+    ]
+    return err
+
+
 def _shortens_grace(meta: Obj, grace_period: int | None) -> int | None:
     """The new grace period when a DELETE asks for less than the one running, else None."""
     if grace_period is None:
@@ -90,15 +107,7 @@ class ObjectService:
         if opts.field_validation == "Strict":
             unknown = validation.unknown_fields(info.kind, obj)
             if unknown:
-                raise invalid(
-                    info.kind,
-                    str((obj.get("metadata") or {}).get("name") or ""),
-                    [
-                        Cause(f, f'unknown field "{f}": remove it, or check its spelling')
-                        for f in unknown
-                    ],
-                    info.group,
-                )
+                raise strict_decoding_error(info, obj, unknown)
             return
         dropped = validation.drop_unknown_fields(info.kind, obj)
         if dropped and opts.warnings is not None and opts.field_validation == "Warn":
@@ -365,6 +374,9 @@ class ObjectService:
             if not isinstance(patched, dict):
                 raise bad_request("the patch did not produce an object")
             self._check_kind(info, patched)
+            if subresource != "status":
+                # A patch may bring unknown fields as a body does (kubectl apply's typo).
+                self._check_fields(info, patched, opts)
             pm = patched.setdefault("metadata", {})
             if not isinstance(pm, dict):
                 raise invalid(info.kind, name, [Cause("metadata", "must be an object")])
