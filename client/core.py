@@ -5,8 +5,9 @@ error translation. No I/O happens here, so both clients stay thin wrappers aroun
 from __future__ import annotations
 
 import errno
+import re
 import ssl
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -96,6 +97,11 @@ def bool_param(value: bool) -> str:
     return "true" if value else "false"
 
 
+def write_params(field_validation: str | None) -> dict[str, str]:
+    """Query parameters of a write: ``fieldValidation`` (Strict | Warn | Ignore) when set."""
+    return {"fieldValidation": field_validation} if field_validation else {}
+
+
 class RequestBuilder:
     """Builds the REST paths and bodies of the client contract for one default namespace."""
 
@@ -147,6 +153,7 @@ class RequestBuilder:
         namespace: str | None,
         subresource: str = "",
         name: str = "",
+        field_validation: str | None = None,
     ) -> RequestSpec:
         """POST to the collection, or to ``name/subresource`` (binding, eviction)."""
         info = resolve(resource)
@@ -161,7 +168,13 @@ class RequestBuilder:
             path = info.object_path(name, ns, subresource)
         else:
             path = info.collection_path(ns)
-        return RequestSpec("POST", path, content=dumps(body), headers={"Content-Type": JSON})
+        return RequestSpec(
+            "POST",
+            path,
+            write_params(field_validation),
+            content=dumps(body),
+            headers={"Content-Type": JSON},
+        )
 
     def replace(
         self,
@@ -170,11 +183,18 @@ class RequestBuilder:
         body: dict[str, Any],
         namespace: str | None,
         subresource: str = "",
+        field_validation: str | None = None,
     ) -> RequestSpec:
         info = resolve(resource)
         ns = namespace or (body.get("metadata") or {}).get("namespace")
         path = info.object_path(name, self._ns(info, ns), subresource)
-        return RequestSpec("PUT", path, content=dumps(body), headers={"Content-Type": JSON})
+        return RequestSpec(
+            "PUT",
+            path,
+            write_params(field_validation),
+            content=dumps(body),
+            headers={"Content-Type": JSON},
+        )
 
     def patch(
         self,
@@ -186,6 +206,7 @@ class RequestBuilder:
         subresource: str = "",
         field_manager: str = FIELD_MANAGER,
         force: bool | None = None,
+        field_validation: str | None = None,
     ) -> RequestSpec:
         """PATCH with the content type of ``patch_type`` (merge|strategic|json|apply)."""
         info = resolve(resource)
@@ -195,7 +216,7 @@ class RequestBuilder:
             raise ValueError(
                 f"unknown patch_type {patch_type!r}: use one of {', '.join(PATCH_CONTENT_TYPES)}"
             ) from None
-        params: dict[str, str] = {}
+        params = write_params(field_validation)
         if patch_type == "apply":
             params["fieldManager"] = field_manager
             if force is not None:
@@ -300,14 +321,54 @@ class Reply(Protocol):
     def status_code(self) -> int: ...
 
     @property
+    def headers(self) -> Mapping[str, str]: ...
+
+    @property
     def content(self) -> bytes: ...
 
     @property
     def text(self) -> str: ...
 
 
-def decode(resp: Reply) -> dict[str, Any]:
-    """The JSON object of a 2xx response, or the ApiError its Status body describes."""
+# Told each warning the server attaches to a reply (kubectl prints them as "Warning: ...").
+WarningHandler = Callable[[str], None]
+
+# RFC 9111 warning-value: warn-code SP warn-agent SP quoted warn-text [SP quoted date].
+_WARNING = re.compile(r'\s*(\d{3})\s+(\S+)\s+"((?:[^"\\]|\\.)*)"(?:\s+"[^"]*")?\s*(?:,|$)')
+
+
+def parse_warnings(value: str) -> list[str]:
+    """The texts of a ``Warning`` header (one or several comma-separated values, as
+    Kubernetes sends them: ``299 - "unknown field \\"spec.x\\""``). A value that does not
+    follow the format is kept whole rather than lost."""
+    out: list[str] = []
+    pos = 0
+    while pos < len(value):
+        m = _WARNING.match(value, pos)
+        if m is None or m.end() == pos:
+            rest = value[pos:].strip(" ,")
+            if rest:
+                out.append(rest)
+            break
+        out.append(re.sub(r"\\(.)", r"\1", m.group(3)))
+        pos = m.end()
+    return out
+
+
+def report_warnings(headers: Mapping[str, str], on_warning: WarningHandler | None) -> None:
+    """Hand each warning of a reply's headers to ``on_warning`` (nothing when None)."""
+    if on_warning is None:
+        return
+    value = headers.get("warning")  # httpx's headers ignore case; http1's are lower case
+    if value:
+        for text in parse_warnings(value):
+            on_warning(text)
+
+
+def decode(resp: Reply, on_warning: WarningHandler | None = None) -> dict[str, Any]:
+    """The JSON object of a 2xx response, or the ApiError its Status body describes;
+    warnings in its headers go to ``on_warning`` first (error replies carry them too)."""
+    report_warnings(resp.headers, on_warning)
     if resp.status_code >= 300:
         raise error_from(resp.status_code, resp.content)
     if not resp.content:

@@ -37,8 +37,10 @@ class Client:
         *,
         namespace: str = "default",
         timeout: float | httpx.Timeout = core.DEFAULT_TIMEOUT,
+        on_warning: core.WarningHandler | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.on_warning = on_warning  # told each Warning header text of every reply
         self.namespace = namespace or "default"
         self._build = core.RequestBuilder(self.namespace)
         headers = {"User-Agent": core.USER_AGENT, "Accept": core.JSON}
@@ -98,7 +100,7 @@ class Client:
         raise AssertionError("unreachable")
 
     def _call(self, spec: RequestSpec) -> dict[str, Any]:
-        return core.decode(self._send(spec))
+        return core.decode(self._send(spec), self.on_warning)
 
     @contextmanager
     def _stream(self, spec: RequestSpec, timeout: httpx.Timeout) -> Iterator[httpx.Response]:
@@ -107,6 +109,7 @@ class Client:
             with self._http.stream(
                 spec.method, spec.path, params=spec.params or None, timeout=timeout
             ) as resp:
+                core.report_warnings(resp.headers, self.on_warning)
                 if resp.status_code >= 300:
                     resp.read()
                     raise core.error_from(resp.status_code, resp.content)
@@ -137,6 +140,7 @@ class Client:
             )
         except httpx.TransportError as e:
             raise core.unreachable(self.base_url, e) from e
+        core.report_warnings(resp.headers, self.on_warning)
         if raise_for_status and resp.status_code >= 300:
             raise core.error_from(resp.status_code, resp.content)
         return resp
@@ -225,10 +229,13 @@ class Client:
         *,
         subresource: str = "",
         name: str = "",
+        field_validation: str | None = None,
     ) -> dict[str, Any]:
         """POST an object (namespace None: the body's, else the default). With
-        ``subresource`` (binding, eviction) it POSTs to ``name/subresource``."""
-        return self._call(self._build.create(resource, body, namespace, subresource, name))
+        ``subresource`` (binding, eviction) it POSTs to ``name/subresource``.
+        ``field_validation``: Strict | Warn | Ignore, for fields the server does not know."""
+        spec = self._build.create(resource, body, namespace, subresource, name, field_validation)
+        return self._call(spec)
 
     def replace(
         self,
@@ -237,9 +244,12 @@ class Client:
         body: dict[str, Any],
         namespace: str | None = None,
         subresource: str = "",
+        *,
+        field_validation: str | None = None,
     ) -> dict[str, Any]:
         """PUT an object; its metadata.resourceVersion makes it a conditional update (409)."""
-        return self._call(self._build.replace(resource, name, body, namespace, subresource))
+        spec = self._build.replace(resource, name, body, namespace, subresource, field_validation)
+        return self._call(spec)
 
     def patch(
         self,
@@ -252,10 +262,19 @@ class Client:
         subresource: str = "",
         field_manager: str = core.FIELD_MANAGER,
         force: bool | None = None,
+        field_validation: str | None = None,
     ) -> dict[str, Any]:
         """PATCH with ``patch_type`` merge | strategic | json (a list of ops) | apply."""
         spec = self._build.patch(
-            resource, name, patch, namespace, patch_type, subresource, field_manager, force
+            resource,
+            name,
+            patch,
+            namespace,
+            patch_type,
+            subresource,
+            field_manager,
+            force,
+            field_validation,
         )
         return self._call(spec)
 
@@ -402,6 +421,7 @@ class Client:
         if follow:
             return "".join(self._stream_text(spec))
         resp = self._send(spec)
+        core.report_warnings(resp.headers, self.on_warning)
         if resp.status_code >= 300:
             raise core.error_from(resp.status_code, resp.content)
         return resp.text
