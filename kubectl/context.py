@@ -5,10 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 from functools import cached_property
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-from client import Client, ClusterConfig, KubeconfigError, load_kubeconfig
 from kubectl.errors import CliError
+
+if TYPE_CHECKING:
+    from client.kubeconfig import ClusterConfig
+    from client.sync import Client
 
 
 class Ctx:
@@ -25,12 +28,15 @@ class Ctx:
         self.stdin = stdin or sys.stdin
         self.stdout = stdout or sys.stdout
         self.stderr = stderr or sys.stderr
+        self._warned: set[str] = set()
 
     # -- configuration -----------------------------------------------------------------
 
     @cached_property
     def config(self) -> ClusterConfig:
         """The kubeconfig context in use, with ``--server``/``--token`` applied on top."""
+        from client.kubeconfig import ClusterConfig, KubeconfigError, load_kubeconfig
+
         server = getattr(self.args, "server", None)
         token = getattr(self.args, "token", None)
         try:
@@ -49,8 +55,18 @@ class Ctx:
 
     @cached_property
     def client(self) -> Client:
-        """The API client for the selected context (built on first use)."""
-        return Client.from_config(self.config)
+        """The API client for the selected context (built on first use); every warning
+        the server sends with a reply is printed by :meth:`warn`."""
+        from client.sync import Client  # here: a verb that makes no request never loads it
+
+        return Client.from_config(self.config, on_warning=self.warn)
+
+    def warn(self, text: str) -> None:
+        """``Warning: TEXT`` on stderr, each text once per invocation (as kubectl does)."""
+        if text in self._warned:
+            return
+        self._warned.add(text)
+        self.err(f"Warning: {text}")
 
     @property
     def namespace(self) -> str:

@@ -10,6 +10,7 @@ from typing import IO, Any
 
 import yaml
 
+from api.errors import ApiError
 from api.registry import ResourceInfo, by_kind
 from kubectl.errors import CliError, one_line
 
@@ -145,3 +146,34 @@ def resolve_manifest(
         ns = namespace
         meta["namespace"] = ns
     return info, str(ns)
+
+
+class ObjectError(Exception):
+    """One manifest object that the server refused while kl was ``action`` it
+    ("creating", "patching", ...): reported on its own line, the others still go."""
+
+    def __init__(self, action: str, error: ApiError) -> None:
+        super().__init__(error.message)
+        self.action = action
+        self.error = error
+
+
+def failure_line(m: Manifest, e: Exception) -> str:
+    """kubectl's line for an object that failed: ``Error from server (Reason): error when
+    creating "web.yaml": ...`` for what the server refused, ``error: ...`` for the rest."""
+    if isinstance(e, ObjectError):
+        err = e.error
+        return (
+            f"Error from server ({err.reason}): error when {e.action} "
+            f'"{m.source}": {one_line(err.message)}'
+        )
+    if isinstance(e, ApiError):
+        return f"Error from server ({e.reason}): {one_line(e.message)}"
+    return f"error: {one_line(str(e))}"
+
+
+def unauthorized(e: Exception) -> ApiError | None:
+    """The 401 behind ``e``: the token is refused for every object alike, so kl stops and
+    says so once instead of once per object."""
+    err = e.error if isinstance(e, ObjectError) else e
+    return err if isinstance(err, ApiError) and err.code == 401 else None

@@ -9,8 +9,16 @@ from api.errors import ApiError
 from kubectl.applypatch import apply_patch, with_last_applied
 from kubectl.cli import add_file_flags, add_verb
 from kubectl.context import Ctx
-from kubectl.errors import CliError, one_line
-from kubectl.manifests import Manifest, load_manifests, resolve_manifest
+from kubectl.errors import CliError
+from kubectl.fieldvalidation import add_validate_flag
+from kubectl.manifests import (
+    Manifest,
+    ObjectError,
+    failure_line,
+    load_manifests,
+    resolve_manifest,
+    unauthorized,
+)
 from kubectl.printers.names import object_name
 
 EXAMPLES = """
@@ -19,6 +27,7 @@ EXAMPLES = """
   cat web.yaml | kl apply -f -         # from stdin
   kl get deploy web -o yaml | kl apply -f -   # a no-op: prints "unchanged"
   kl apply --server-side -f web.yaml   # the server merges (field manager "kl")
+  kl apply --validate=warn -f web.yaml # drop unknown fields with a warning (default: refuse)
 """
 
 CONFLICT_RETRIES = 5
@@ -49,6 +58,7 @@ def register(sub: Any, parent: argparse.ArgumentParser) -> None:
         action="store_true",
         help="with --server-side: take fields that another manager set",
     )
+    add_validate_flag(p)
     p.set_defaults(run=run)
 
 
@@ -59,20 +69,25 @@ def apply_server_side(ctx: Ctx, m: Manifest) -> str:
     if not name:
         raise CliError(f"from {m.source}: apply needs metadata.name")
     args = ctx.args
-    ctx.client.patch(
-        info,
-        name,
-        m.obj,
-        ns,
-        patch_type="apply",
-        field_manager=args.field_manager,
-        force=True if args.force_conflicts else None,
-    )
+    try:
+        ctx.client.patch(
+            info,
+            name,
+            m.obj,
+            ns,
+            patch_type="apply",
+            field_manager=args.field_manager,
+            force=True if args.force_conflicts else None,
+            field_validation=args.validate,
+        )
+    except ApiError as e:
+        raise ObjectError("patching", e) from e
     return "serverside-applied"
 
 
 def apply_one(ctx: Ctx, m: Manifest) -> str:
-    """Apply one object; returns ``created``, ``configured`` or ``unchanged``."""
+    """Apply one object; returns ``created``, ``configured`` or ``unchanged``. A refusal
+    raises ObjectError naming what kl was doing, worded as kubectl's."""
     info, ns = resolve_manifest(m, ctx.namespace, ctx.explicit_namespace)
     name = m.obj["metadata"].get("name")
     if not name:
@@ -80,29 +95,39 @@ def apply_one(ctx: Ctx, m: Manifest) -> str:
             f"from {m.source}: apply needs metadata.name (generateName cannot be applied)"
         )
     c = ctx.client
+    validation = ctx.args.validate
     for attempt in range(CONFLICT_RETRIES):
         try:
             live = c.get(info, name, ns)
         except ApiError as e:
             if e.code != 404:
-                raise
-            c.create(info, with_last_applied(m.obj), ns)
+                where = f' in namespace "{ns}"' if ns else ""
+                raise ObjectError(
+                    f'retrieving current configuration of {info.plural} "{name}"{where} '
+                    "from server for:",
+                    e,
+                ) from e
+            try:
+                c.create(info, with_last_applied(m.obj), ns, field_validation=validation)
+            except ApiError as e:
+                raise ObjectError("creating", e) from e
             return "created"
         patch = apply_patch(m.obj, live)
         if not patch:
             return "unchanged"
         try:
-            c.patch(info, name, patch, ns, patch_type="strategic")
+            c.patch(info, name, patch, ns, patch_type="strategic", field_validation=validation)
             return "configured"
         except ApiError as e:
             # A conflict caused by a resourceVersion the user wrote will not go away.
             user_rv = (m.obj.get("metadata") or {}).get("resourceVersion")
             if e.code != 409 or user_rv or attempt == CONFLICT_RETRIES - 1:
-                raise
+                raise ObjectError("patching", e) from e
     raise AssertionError("unreachable")
 
 
 def run(ctx: Ctx) -> int:
+    """Apply every object, each failure on its own line (as kubectl), exit 1 if any failed."""
     args = ctx.args
     if not args.server_side and (args.force_conflicts or args.field_manager != "kl"):
         raise CliError("--force-conflicts and --field-manager go with --server-side")
@@ -112,10 +137,11 @@ def run(ctx: Ctx) -> int:
     for m in manifests:
         try:
             result = apply(ctx, m)
-        except (ApiError, CliError) as e:
-            if isinstance(e, ApiError) and e.code in (401, 403) or len(manifests) == 1:
-                raise
-            ctx.err(f"error: {one_line(str(e))}")
+        except (ObjectError, ApiError, CliError) as e:
+            refused = unauthorized(e)
+            if refused is not None:
+                raise refused from e
+            ctx.err(failure_line(m, e))
             failed += 1
             continue
         name = object_name(m.obj)

@@ -12,8 +12,15 @@ from api.errors import ApiError
 from api.registry import ResourceInfo, lookup
 from kubectl.cli import KlParser, add_file_flags, add_verb
 from kubectl.context import Ctx
-from kubectl.errors import CliError, one_line
-from kubectl.manifests import load_manifests, resolve_manifest
+from kubectl.errors import CliError
+from kubectl.fieldvalidation import add_validate_flag
+from kubectl.manifests import (
+    ObjectError,
+    failure_line,
+    load_manifests,
+    resolve_manifest,
+    unauthorized,
+)
 from kubectl.printers.names import object_name
 
 EXAMPLES = """
@@ -36,6 +43,7 @@ def register(sub: Any, parent: KlParser) -> None:
         default=None,
         help="'name' prints only kind/name of each object",
     )
+    add_validate_flag(p)
     p.set_defaults(run=run_files)
     gens = p.add_subparsers(title="generators", metavar="GENERATOR", parser_class=KlParser)
 
@@ -47,6 +55,7 @@ def register(sub: Any, parent: KlParser) -> None:
         epilog="example: kl create namespace lab",
     )
     g.add_argument("name")
+    add_validate_flag(g)
     g.set_defaults(run=lambda ctx: _create(ctx, lookup("namespaces"), _namespace(ctx.args)))
 
     g = gens.add_parser(
@@ -57,6 +66,7 @@ def register(sub: Any, parent: KlParser) -> None:
         epilog="example: kl create deployment web --image=nginx:1.27 --replicas=2",
     )
     g.add_argument("name")
+    add_validate_flag(g)
     g.add_argument("--image", required=True, action="append", help="container image (repeatable)")
     g.add_argument("--replicas", type=int, default=1, help="number of replicas")
     g.add_argument("--port", type=int, help="container port to declare")
@@ -70,6 +80,7 @@ def register(sub: Any, parent: KlParser) -> None:
         epilog="example: kl create configmap app --from-literal=mode=fast",
     )
     g.add_argument("name")
+    add_validate_flag(g)
     g.add_argument("--from-literal", action="append", default=[], metavar="KEY=VALUE")
     g.add_argument("--from-file", action="append", default=[], metavar="[KEY=]PATH")
     g.set_defaults(run=lambda ctx: _create(ctx, lookup("configmaps"), _configmap(ctx)))
@@ -82,6 +93,7 @@ def register(sub: Any, parent: KlParser) -> None:
     )
     g.add_argument("secret_type", choices=["generic"], help="only 'generic' is supported")
     g.add_argument("name")
+    add_validate_flag(g)
     g.add_argument("--from-literal", action="append", default=[], metavar="KEY=VALUE")
     g.add_argument("--from-file", action="append", default=[], metavar="[KEY=]PATH")
     g.add_argument("--type", default="Opaque", help="the secret's type")
@@ -94,6 +106,7 @@ def register(sub: Any, parent: KlParser) -> None:
         epilog="example: kl create job once --image=busybox -- echo hello",
     )
     g.add_argument("name")
+    add_validate_flag(g)
     g.add_argument("--image", required=True, help="container image")
     g.set_defaults(run=lambda ctx: _create(ctx, lookup("jobs"), _job(ctx)))
 
@@ -106,11 +119,15 @@ def run_files(ctx: Ctx) -> int:
     for m in manifests:
         try:
             info, ns = resolve_manifest(m, ctx.namespace, ctx.explicit_namespace)
-            created = ctx.client.create(info, m.obj, ns)
-        except (ApiError, CliError) as e:
-            if isinstance(e, ApiError) and e.code in (401, 403) or len(manifests) == 1:
-                raise
-            ctx.err(f"error: {one_line(str(e))}")
+            try:
+                created = ctx.client.create(info, m.obj, ns, field_validation=ctx.args.validate)
+            except ApiError as e:
+                raise ObjectError("creating", e) from e
+        except (ObjectError, CliError) as e:
+            refused = unauthorized(e)
+            if refused is not None:
+                raise refused from e
+            ctx.err(failure_line(m, e))
             failed += 1
             continue
         _report(ctx, {**m.obj, "metadata": created.get("metadata") or m.obj["metadata"]})
@@ -127,7 +144,7 @@ def _create(ctx: Ctx, info: ResourceInfo | None, obj: dict[str, Any]) -> int:
     ns = ctx.namespace if info.namespaced else None
     if ns:
         obj["metadata"]["namespace"] = ns
-    ctx.client.create(info, obj, ns)
+    ctx.client.create(info, obj, ns, field_validation=ctx.opt("validate", "Strict"))
     _report(ctx, obj)
     return 0
 

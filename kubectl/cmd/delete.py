@@ -10,7 +10,14 @@ from api.registry import ResourceInfo
 from kubectl.cli import add_bool_flag, add_file_flags, add_verb
 from kubectl.context import Ctx
 from kubectl.errors import CliError, one_line
-from kubectl.manifests import load_manifests, resolve_manifest
+from kubectl.manifests import (
+    Manifest,
+    ObjectError,
+    failure_line,
+    load_manifests,
+    resolve_manifest,
+    unauthorized,
+)
 from kubectl.printers.names import object_name, quoted_name
 from kubectl.resources import parse_targets
 from kubectl.waiting import wait_deleted
@@ -75,18 +82,25 @@ def register(sub: Any, parent: argparse.ArgumentParser) -> None:
     p.set_defaults(run=run)
 
 
-def _collect(ctx: Ctx) -> tuple[list[tuple[ResourceInfo, str, str | None]], list[str]]:
-    """(kind, name, namespace) of everything to delete, and not-found errors."""
+Item = tuple[ResourceInfo, str, str | None]
+
+
+def _collect(ctx: Ctx) -> tuple[list[Item], dict[Item, Manifest], list[str]]:
+    """(kind, name, namespace) of everything to delete, the manifest each came from
+    (with -f), and the errors found on the way."""
     a = ctx.args
-    items: list[tuple[ResourceInfo, str, str | None]] = []
+    items: list[Item] = []
+    sources: dict[Item, Manifest] = {}
     errors: list[str] = []
     if a.filename:
         if a.targets:
             raise CliError("give either -f or TYPE NAME, not both")
         for m in load_manifests(a.filename, a.recursive, ctx.stdin):
             info, ns = resolve_manifest(m, ctx.namespace, ctx.explicit_namespace)
-            items.append((info, m.obj["metadata"]["name"], ns))
-        return items, errors
+            item = (info, m.obj["metadata"]["name"], ns)
+            items.append(item)
+            sources[item] = m
+        return items, sources, errors
     if not a.targets:
         raise CliError(
             "you must specify the type of resource to delete, e.g. 'kl delete pod NAME', or -f FILE"
@@ -110,12 +124,12 @@ def _collect(ctx: Ctx) -> tuple[list[tuple[ResourceInfo, str, str | None]], list
         for obj in listing["items"]:
             meta = obj.get("metadata") or {}
             items.append((t.info, meta.get("name", ""), meta.get("namespace") or None))
-    return items, errors
+    return items, sources, errors
 
 
 def run(ctx: Ctx) -> int:
     a = ctx.args
-    items, errors = _collect(ctx)
+    items, sources, errors = _collect(ctx)
     grace: int | None = None if a.grace_period < 0 else a.grace_period
     if a.now:
         grace = 1
@@ -131,13 +145,19 @@ def run(ctx: Ctx) -> int:
                 info, name, ns, propagation_policy=CASCADE[a.cascade], grace_period_seconds=grace
             )
         except ApiError as e:
-            if e.code == 404:
-                if not a.ignore_not_found:
-                    errors.append(e.message)
+            # Every object is tried (a 403 for one kind says nothing of the next);
+            # only a refused token stops, since it fails every request alike.
+            if e.code == 404 and a.ignore_not_found:
                 continue
-            if e.code in (401, 403) or len(items) == 1:
+            m = sources.get((info, name, ns))
+            if m is not None:
+                if unauthorized(e):
+                    raise
+                errors.append(failure_line(m, ObjectError("deleting", e)))
+                continue
+            if e.code != 404 and (e.code == 401 or len(items) == 1):
                 raise
-            errors.append(e.message)
+            errors.append(f"error: {one_line(e.message)}")
             continue
         deleted.append((info, name, ns))
         if a.output == "name":
@@ -154,7 +174,7 @@ def run(ctx: Ctx) -> int:
     if a.wait and deleted:
         left = wait_deleted(ctx.client, deleted, a.timeout or None)
         for info, name, _ in left:
-            errors.append(f"timed out waiting for {quoted_name(info, name)} to be deleted")
-    for message in errors:
-        ctx.err(f"error: {one_line(message)}")
+            errors.append(f"error: timed out waiting for {quoted_name(info, name)} to be deleted")
+    for line in errors:
+        ctx.err(line)
     return 1 if errors else 0

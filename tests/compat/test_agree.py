@@ -294,3 +294,53 @@ def test_sort_by_and_custom_columns_print_what_kubectl_prints(
         args = (*base, "--sort-by=.metadata.name", "-o", f"custom-columns={spec}")
         assert kl(*args) == kubectl(*args), spec
         assert kl(*args, "--no-headers") == kubectl(*args, "--no-headers"), spec
+
+
+def test_unknown_fields_are_refused_and_warned_about_alike(
+    kubectl: Kubectl, kl: Kl, namespace: str, tmp_path: Path
+) -> None:
+    """Both refuse a misspelled field by default with the same line, and print the
+    server's warning the same way with --validate=warn (the header must be well formed)."""
+    dep = manifests("typo")[-1]
+    dep["spec"]["template"]["spec"]["containers"][0]["comand"] = ["sleep", "1"]
+    f = tmp_path / "typo.yaml"
+    f.write_text(yaml.safe_dump(dep))
+    field = "spec.template.spec.containers[0].comand"
+    refused = (
+        f'Error from server (BadRequest): error when creating "{f}": Deployment in version '
+        f'"v1" cannot be handled as a Deployment: strict decoding error: unknown field "{field}"\n'
+    )
+    for run in (kubectl.run, kl.run):
+        p = run("apply", "-f", str(f), "-n", namespace)
+        assert (p.returncode, p.stdout, p.stderr) == (1, "", refused)
+    warned = kubectl.run("apply", "--validate=warn", "-f", str(f), "-n", namespace)
+    assert warned.returncode == 0 and warned.stderr == f'Warning: unknown field "{field}"\n'
+    kubectl("delete", "-f", str(f), "-n", namespace)
+    mine = kl.run("apply", "--validate=warn", "-f", str(f), "-n", namespace)
+    assert (mine.returncode, mine.stdout, mine.stderr) == (0, warned.stdout, warned.stderr)
+
+
+def test_a_dead_nodes_status_agrees(kubectl: Kubectl, kl: Kl, cluster: Cluster) -> None:
+    """A node whose kubelet stopped reporting (Ready=Unknown) is NotReady in both."""
+    cl = cluster.client()
+    name = "agree-dead-node"
+    cl.create("nodes", {"metadata": {"name": name}})
+    try:
+        live = cl.get("nodes", name)
+        live["status"] = {
+            # No NodeStatusUnknown reason: the lifecycle controller would take a fresh
+            # status with that reason as the kubelet coming back, and mark it Ready.
+            "conditions": [{"type": "Ready", "status": "Unknown"}],
+            "capacity": {"nvidia.com/gpu": "2"},
+            "gpus": [
+                {"index": i, "uuid": f"GPU-{i}", "model": "NVIDIA H100 80GB HBM3"} for i in range(2)
+            ],
+        }
+        cl.replace("nodes", name, live, subresource="status")
+        for wide in ((), ("-o", "wide")):
+            k_rows = table(kubectl("get", "nodes", name, *wide))
+            assert k_rows == table(kl("get", "nodes", name, *wide))
+            assert k_rows[0]["STATUS"] == "NotReady"
+        assert table(kl("get", "nodes", name, "-o", "wide"))[0]["GPUS"] == "2xNVIDIA-H100-80GB-HBM3"
+    finally:
+        cl.delete("nodes", name)

@@ -238,13 +238,19 @@ def test_error_paths_are_one_line(k: Kl, tmp_path: Path) -> None:
 
 def test_conflicts_are_one_line(k: Kl, tmp_path: Path) -> None:
     k("apply", "-f", write(tmp_path, "web.yaml", WEB)).ok()
-    # 409 AlreadyExists from create.
-    assert k(
-        "create", "-f", write(tmp_path, "cm.yaml", WEB.split("---\n")[2])
-    ).one_error_line() == ('error: configmaps "settings" already exists')
+    # 409 AlreadyExists from create, worded as kubectl's (the file named).
+    cm = write(tmp_path, "cm.yaml", WEB.split("---\n")[2])
+    res = k("create", "-f", cm)
+    assert res.rc == 1 and res.out == ""
+    assert res.err == (
+        f'Error from server (AlreadyExists): error when creating "{cm}": '
+        'configmaps "settings" already exists\n'
+    )
     # 409 Conflict: a stale copy (old resourceVersion) that would undo someone's change.
     stale = k("get", "deploy", "web", "-o", "yaml").ok().out
     k("scale", "deploy/web", "--replicas=4").ok()
-    line = k("apply", "-f", "-", stdin=stale.replace("replicas: 2", "replicas: 7")).one_error_line()
-    assert "the object has been modified" in line
+    res = k("apply", "-f", "-", stdin=stale.replace("replicas: 2", "replicas: 7"))
+    assert res.rc == 1 and len(res.err.splitlines()) == 1, res.err
+    assert res.err.startswith('Error from server (Conflict): error when patching "STDIN": ')
+    assert "the object has been modified" in res.err
     assert k.c.get("deployments", "web", k.ns)["spec"]["replicas"] == 4
