@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from api.gpus import node_gpu_summary
 from apiserver.tables.format import (
     AGE_COL,
     NAME_COL,
@@ -201,19 +202,8 @@ def pod_row_conditions(pod: Obj) -> list[Obj] | None:
 
 
 def node_gpus(node: Obj) -> str:
-    """``2xNVIDIA H100 80GB HBM3`` from status.gpus (``+1 unhealthy``), else capacity."""
-    status = node.get("status") or {}
-    gpus = status.get("gpus") or []
-    if gpus:
-        models: dict[str, int] = {}
-        for g in gpus:
-            model = str(g.get("model") or "GPU")
-            models[model] = models.get(model, 0) + 1
-        text = ",".join(f"{n}x{m}" for m, n in models.items())
-        unhealthy = sum(1 for g in gpus if str(g.get("health", "Healthy")) != "Healthy")
-        return f"{text} ({unhealthy} unhealthy)" if unhealthy else text
-    count = (status.get("capacity") or {}).get("nvidia.com/gpu")
-    return str(count) if count not in (None, "", "0", 0) else "<none>"
+    """The GPUS cell, summed up as kl prints it (``api.gpus``)."""
+    return node_gpu_summary(node)
 
 
 def node_roles(node: Obj) -> str:

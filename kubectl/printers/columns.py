@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from api.gpus import node_gpu_summary
 from kubectl.printers.age import age, human_duration, now, parse_time
 
 GPU_UUIDS = "kubelab.io/gpu-uuids"
@@ -214,10 +215,11 @@ def pod_wide(pod: dict[str, Any], at: datetime) -> Row:
 
 def node_status(node: dict[str, Any]) -> str:
     """``Ready``, ``NotReady`` or ``Unknown``, plus ``,SchedulingDisabled`` when cordoned."""
-    text = "Unknown"
+    text = "Unknown"  # no Ready condition at all
     for c in _status(node).get("conditions") or []:
         if c.get("type") == "Ready":
-            text = {"True": "Ready", "False": "NotReady"}.get(c.get("status"), "Unknown")
+            # As kubectl: anything but True is NotReady, a silent node's Unknown included.
+            text = "Ready" if c.get("status") == "True" else "NotReady"
     if _spec(node).get("unschedulable"):
         text += ",SchedulingDisabled"
     return text
@@ -235,24 +237,9 @@ def node_roles(node: dict[str, Any]) -> str:
     return ",".join(sorted(roles)) or NONE
 
 
-def node_gpu_count(node: dict[str, Any]) -> int:
-    gpus = _status(node).get("gpus")
-    if isinstance(gpus, list) and gpus:
-        return len(gpus)
-    cap = _status(node).get("capacity") or {}
-    return _int(cap.get("nvidia.com/gpu"))
-
-
 def node_gpus(node: dict[str, Any]) -> str:
-    """``4xNVIDIA-H100-80GB`` (count and product) or ``<none>``."""
-    n = node_gpu_count(node)
-    if not n:
-        return NONE
-    product = (_meta(node).get("labels") or {}).get("nvidia.com/gpu.product")
-    if not product:
-        gpus = _status(node).get("gpus") or []
-        product = gpus[0].get("model") if gpus and isinstance(gpus[0], dict) else None
-    return f"{n}x{product}" if product else str(n)
+    """``2xNVIDIA-H100-80GB-HBM3``: the GPUS cell, the same as the server's Table."""
+    return node_gpu_summary(node)
 
 
 def node_address(node: dict[str, Any], kind: str) -> str:

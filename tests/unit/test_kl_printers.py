@@ -169,7 +169,7 @@ def test_node_table_golden() -> None:
         "EXTERNAL-IP   OS-IMAGE       KERNEL-VERSION   CONTAINER-RUNTIME   GPUS\n"
         "gpu-1   Ready,SchedulingDisabled   control-plane   4d    v1.35.0-kubelab   10.0.0.5      "
         "<none>        Ubuntu 24.04   6.8.0            docker://27.1       2xH100-80GB\n"
-        "cpu-1   Unknown                    <none>          3h                      <none>        "
+        "cpu-1   NotReady                   <none>          3h                      <none>        "
         "<none>        <unknown>      <unknown>        <unknown>           <none>\n"
     )
 
