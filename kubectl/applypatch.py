@@ -4,6 +4,7 @@ writes now, and what the server holds, so fields set by others are preserved."""
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 from typing import Any
@@ -181,6 +182,22 @@ def three_way_patch(
     return _diff_map(original, modified, current, ())
 
 
+def as_stored(obj: dict[str, Any]) -> dict[str, Any]:
+    """``obj`` as the server keeps it: a Secret's ``stringData`` is write-only, stored
+    base64-encoded in ``data`` (a key in both takes stringData's value). Comparing in this
+    form lets a re-applied, unchanged stringData Secret be "unchanged"."""
+    string_data = obj.get("stringData")
+    if obj.get("kind") != "Secret" or not isinstance(string_data, dict):
+        return obj
+    out = dict(obj)
+    data = dict(out.get("data") or {})
+    for k, v in string_data.items():
+        data[k] = base64.b64encode(str(v).encode()).decode()
+    out["data"] = data
+    del out["stringData"]
+    return out
+
+
 def apply_patch(new_obj: dict[str, Any], live: dict[str, Any]) -> dict[str, Any]:
     """The patch ``kl apply`` sends for ``new_obj`` given the ``live`` object; {} when
     the object already matches (then apply prints "unchanged").
@@ -189,13 +206,14 @@ def apply_patch(new_obj: dict[str, Any], live: dict[str, Any]) -> dict[str, Any]
     -f -` is a no-op. A resourceVersion written in the file is sent along with a real
     change, so applying a stale copy fails with 409 instead of undoing someone's edit.
     """
-    config = applied_config(new_obj)
-    original = last_applied_of(live)
+    written = applied_config(new_obj)
+    config = as_stored(written)
+    original = as_stored(last_applied_of(live))
     if not three_way_patch(original, config, applied_config(live)):
         return {}
     modified = copy.deepcopy(config)
     modified.setdefault("metadata", {}).setdefault("annotations", {})[LAST_APPLIED] = (
-        annotation_value(config)
+        annotation_value(written)
     )
     patch = three_way_patch(original, modified, applied_config(live, keep_last_applied=True))
     rv = (new_obj.get("metadata") or {}).get("resourceVersion")
