@@ -17,6 +17,8 @@ import fcntl
 import json
 import logging
 import os
+import shlex
+import shutil
 import signal
 import socket
 import ssl
@@ -311,11 +313,45 @@ def expected_nodes(settings: dict[str, Any]) -> set[str]:
     return names
 
 
+def _bin_dir() -> Path:
+    """Where this installation's ``kl`` and ``kubelab`` scripts are (``.venv/bin`` after
+    ``make up``): beside the interpreter, which is not on a fresh shell's PATH."""
+    return Path(sys.executable).parent
+
+
+def shell_setup(home: Path) -> str:
+    """The line that points a fresh shell at this cluster: ``kl`` (and ``kubelab``) on
+    PATH, ``KUBELAB_HOME`` for the tutorial's ``$KUBELAB_HOME/...`` and a bare
+    ``kubelab up`` resume, ``KUBECONFIG`` for ``kl`` and the real ``kubectl``."""
+    parts = []
+    if (_bin_dir() / "kl").exists():
+        # `$PATH` unquoted: an assignment's value is not split, and it must expand.
+        parts.append(f"PATH={shlex.quote(str(_bin_dir()))}:$PATH")
+    parts.append(f"KUBELAB_HOME={shlex.quote(str(home))}")
+    parts.append(f"KUBECONFIG={shlex.quote(str(home / 'kubeconfig'))}")
+    return "export " + " ".join(parts)
+
+
 def try_command(home: Path) -> str:
-    """The `kl` command that works from a fresh shell."""
-    if "KUBECONFIG" not in os.environ and home == default_home().expanduser().resolve():
-        return "kl get nodes"
-    return f"kl --kubeconfig {home / 'kubeconfig'} get nodes"
+    """What to paste into another shell to use the cluster, exactly as printed."""
+    if (_bin_dir() / "kl").exists() or shutil.which("kl"):
+        kl = "kl"
+    else:  # run from a checkout that was never installed
+        kl = f"{shlex.quote(sys.executable)} -m kubectl.main"
+    return f"{shell_setup(home)}; {kl} get nodes"
+
+
+def resume_command(home: Path) -> str:
+    """The command that resumes this cluster from the shell ``kubelab up`` runs in: with
+    ``--home`` unless it is the plain default, by full path unless ``kubelab`` is on PATH."""
+    mine = _bin_dir() / "kubelab"
+    found = shutil.which("kubelab")
+    on_path = not mine.exists() or (found is not None and Path(found).resolve() == mine.resolve())
+    cmd = "kubelab" if on_path else shlex.quote(str(mine))
+    cmd += " up"
+    if home != (Path.home() / ".kubelab").resolve():
+        cmd += f" --home {shlex.quote(str(home))}"
+    return cmd
 
 
 def ready_line(home: Path, settings: dict[str, Any], url: str) -> str:
@@ -324,7 +360,7 @@ def ready_line(home: Path, settings: dict[str, Any], url: str) -> str:
     gpus = f", simulated GPUs {settings['fake_gpus']}" if settings["fake_gpus"] else ""
     return (
         f"kubelab is up: node {settings['node_name']}{extra} Ready ({runtime}{gpus}), "
-        f"API {url}, state in {home}; try: {try_command(home)}"
+        f"API {url}, state in {home}; in another shell try: {try_command(home)}"
     )
 
 
@@ -480,7 +516,7 @@ def _supervise(
                     f"see {home / 'logs' / 'kubelet.log'}"
                 )
         time.sleep(0.2)
-    _say(f"stopping (state kept in {home}; run `kubelab up` again to resume)")
+    _say(f"stopping (state kept in {home}; run `{resume_command(home)}` again to resume)")
     return 0
 
 

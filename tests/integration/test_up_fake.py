@@ -55,7 +55,7 @@ def test_up_supervises_stops_and_resumes(tmp_path: Path) -> None:
         up.start()
         ready = up.ready_lines()
         assert len(ready) == 1
-        assert f"kl --kubeconfig {up.home / 'kubeconfig'} get nodes" in ready[0]
+        assert f"KUBECONFIG={up.home / 'kubeconfig'}; kl get nodes" in ready[0]
         c = up.client()
         names = {n["metadata"]["name"] for n in c.list("nodes")["items"]}
         assert names == {_node_name(up), "sim-0"}
