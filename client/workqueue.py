@@ -17,32 +17,14 @@ Every method but ``get`` is synchronous and must be called from the event loop's
 from __future__ import annotations
 
 import asyncio
-import time
 from collections import deque
 
 from client.backoff import Backoff
+from client.ratelimit import TokenBucket  # the overall limit of add_rate_limited
 
 
 class QueueShutDown(Exception):
     """Raised by ``WorkQueue.get`` once the queue is shut down."""
-
-
-class TokenBucket:
-    """Overall rate limit for retries (client-go's BucketRateLimiter): each call reserves
-    one token and returns how long the caller must wait for it."""
-
-    def __init__(self, qps: float, burst: int) -> None:
-        self.qps = qps
-        self.burst = burst
-        self._tokens = float(burst)
-        self._last = time.monotonic()
-
-    def reserve(self) -> float:
-        now = time.monotonic()
-        self._tokens = min(float(self.burst), self._tokens + (now - self._last) * self.qps)
-        self._last = now
-        self._tokens -= 1.0
-        return 0.0 if self._tokens >= 0 else -self._tokens / self.qps
 
 
 class WorkQueue:

@@ -17,11 +17,11 @@ from client import (
     ServerUnreachable,
     WorkQueue,
 )
+from client.events import EventRecorder
 
 from . import actions as A
 from .cache import Index, Overlay
 from .cached_pod import cached_pod_transform
-from .events import EventRecorder
 
 log = logging.getLogger(__name__)
 

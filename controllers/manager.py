@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
 import time
 from collections.abc import Callable
 
 from client import AsyncClient, InformerFactory
+from client.events import EventRecorder
 
 from .base import Context, Controller, Options
 from .deployment import DeploymentController
 from .endpoints import EndpointsController
-from .events import EventRecorder
 from .garbagecollector import GarbageCollector, NamespaceController
 from .job import JobController
 from .nodelifecycle import NodeLifecycleController
@@ -20,6 +22,7 @@ from .podgc import PodGCController
 from .replicaset import ReplicaSetController
 
 log = logging.getLogger(__name__)
+COMPONENT = "kubelab-controller-manager"
 
 CONTROLLERS: dict[str, type[Controller]] = {
     "replicaset": ReplicaSetController,
@@ -57,7 +60,8 @@ class ControllerManager:
         self.client = client
         self.options = options
         self.informers = InformerFactory(client)
-        self.recorder = EventRecorder(client, clock=clock)
+        instance = f"{socket.gethostname()}-{os.getpid()}"
+        self.recorder = EventRecorder(client, COMPONENT, instance, clock=clock, queue_size=5000)
         self.ctx = Context(client, self.informers, self.recorder, options, clock)
         self.controllers = [CONTROLLERS[n](self.ctx) for n in select(options.controllers)]
         for c in self.controllers:

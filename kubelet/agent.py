@@ -80,5 +80,4 @@ class NodeKubelet:
                 await t
             except (asyncio.CancelledError, Exception):  # noqa: BLE001
                 pass
-        await self.ctx.recorder.flush(1.0)
-        await self.ctx.recorder.stop()
+        await self.ctx.recorder.stop(flush_timeout=1.0)

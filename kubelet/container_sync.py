@@ -7,8 +7,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from client.events import NORMAL, WARNING
 from kubelet import containers as cspec
-from kubelet.events import NORMAL, WARNING
 from kubelet.launch import create_and_start, start
 from kubelet.podhandle import PodHandle
 from kubelet.probes import STARTUP

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from client import AsyncClient
+from client.events import EventRecorder
 from kubelet.backoff import RestartBackoff
-from kubelet.events import EventRecorder
 from kubelet.runtime.base import ContainerRuntime
 
 
@@ -74,7 +74,8 @@ class NodeContext:
             config=config,
             client=client,
             runtime=runtime,
-            recorder=recorder or EventRecorder(client, config.node_name),
+            recorder=recorder
+            or EventRecorder(client, "kubelet", config.node_name, host=config.node_name),
             restart_backoff=RestartBackoff(
                 config.backoff_initial, config.backoff_max, config.backoff_reset
             ),

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from kubelet.events import NORMAL, WARNING
+from client.events import NORMAL, WARNING
 from kubelet.podhandle import PodHandle
 from kubelet.runtime.base import ImagePullError
 from kubelet.track import ContainerTrack

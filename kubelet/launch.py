@@ -9,9 +9,9 @@ import logging
 from typing import Any
 
 from api.errors import ApiError
+from client.events import NORMAL, WARNING
 from kubelet import containers as cspec
 from kubelet.envvars import EnvError, referenced_config, resolve_env
-from kubelet.events import NORMAL, WARNING
 from kubelet.images import ensure_image
 from kubelet.podhandle import PodHandle
 from kubelet.probing import ensure_probes

@@ -85,7 +85,7 @@ class PodHandle:
             inits = {i.get("name") for i in self.init_containers()}
             group = "initContainers" if c["name"] in inits else "containers"
             field_path = f"spec.{group}{{{c['name']}}}"
-        self.ctx.recorder.event(self.pod, type_, reason, message, field_path)
+        self.ctx.recorder.record(self.pod, type_, reason, message, field_path)
 
     async def remove_instance(self, info: ContainerInfo) -> None:
         """Remove one container instance from the runtime (a failure is only logged)."""

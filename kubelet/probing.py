@@ -8,7 +8,7 @@ import functools
 import time
 from typing import Any
 
-from kubelet.events import WARNING
+from client.events import WARNING
 from kubelet.podhandle import PodHandle
 from kubelet.probes import (
     LIVENESS,

@@ -7,7 +7,7 @@ import asyncio
 import logging
 
 from api.errors import ApiError
-from kubelet.events import NORMAL
+from client.events import NORMAL
 from kubelet.ownership import pod_containers
 from kubelet.podhandle import PodHandle
 from kubelet.volumes import remove_pod_dir

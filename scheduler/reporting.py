@@ -5,13 +5,15 @@ condition, the ``kubelab.io/scheduling-reasons`` annotation read by ``kl why``, 
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import orjson
 
 from api.errors import ApiError
 from client import AsyncClient
-from scheduler.events import EventRecorder, now_rfc3339
+from client.eventcorrelation import EventLimits, format_time
+from client.events import EventRecorder, EventSink
 from scheduler.framework import Diagnosis
 from scheduler.plugins.gpu import describe_gpus
 from scheduler.plugins.preemption import Preemption
@@ -25,6 +27,24 @@ Obj = dict[str, Any]
 # Annotations are limited to 256 KiB in all; a 5,000-node cluster must not blow that.
 MAX_NODES_IN_REASONS = 200
 MAX_GPU_NODES_IN_REASONS = 50
+
+COMPONENT = "default-scheduler"
+# One per bound pod: at a thousand bindings a second, an event for each would halve the
+# API's capacity for the bindings themselves. They share one token bucket (client-go
+# limits kube-scheduler's events by its client QPS); failures are never limited so.
+ROUTINE_REASONS = frozenset({"Scheduled"})
+
+
+def event_recorder(
+    client: EventSink, identity: str = "", qps: float = 50.0, burst: int | None = None
+) -> EventRecorder:
+    """The scheduler's event recorder: routine events at ``qps`` (``burst``: 2 s worth)."""
+    limits = EventLimits(
+        routine_reasons=ROUTINE_REASONS,
+        routine_qps=qps,
+        routine_burst=max(1, int(2 * qps)) if burst is None else burst,
+    )
+    return EventRecorder(client, COMPONENT, identity, limits=limits)
 
 
 def reasons_document(pod: PodInfo, diag: Diagnosis, snapshot: Snapshot, summary: str) -> Obj:
@@ -76,7 +96,7 @@ def scheduled_condition(pod: Obj, message: str) -> list[Obj]:
     transition = (
         old.get("lastTransitionTime")
         if old and old.get("status") == "False" and old.get("lastTransitionTime")
-        else now_rfc3339()
+        else format_time(time.time())
     )
     conditions.append(
         {

@@ -18,7 +18,6 @@ from api.errors import ApiError
 from client import AsyncClient, Informer
 from scheduler.binder import Binder, ClientBinder
 from scheduler.cached_pod import cached_pod_transform
-from scheduler.events import EventRecorder
 from scheduler.framework import Diagnosis, Framework, ScheduleResult
 from scheduler.metrics import SchedulerMetrics
 from scheduler.plugins import default_framework
@@ -32,14 +31,13 @@ from scheduler.podinfo import (
     pod_key,
     pod_priority,
 )
-from scheduler.reporting import Reporter, preemption_summary, reasons_document
+from scheduler.reporting import Reporter, event_recorder, preemption_summary, reasons_document
 
 log = logging.getLogger(__name__)
 
 Obj = dict[str, Any]
 
 DEFAULT_SCHEDULER_NAMES = ("", "default-scheduler", "kubelab")
-COMPONENT = "default-scheduler"
 
 
 def _bound(pod: Obj) -> bool:
@@ -91,9 +89,7 @@ class Scheduler:
         self.queue = SchedulingQueue(initial_backoff, max_backoff)
         self.metrics = metrics or SchedulerMetrics()
         self.metrics.pending = self.queue.counts
-        self.events = EventRecorder(
-            client, COMPONENT, identity, qps=event_qps, burst=max(1, int(2 * event_qps))
-        )
+        self.events = event_recorder(client, identity, qps=event_qps)
         self.reporter = Reporter(client, self.events)
         self.scheduled_events = scheduled_events
         # Pods are cached with only the fields read here: see scheduler.cached_pod.

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from client.eventcorrelation import event_body, involved_object
 from controllers import endpoints, job, nodelifecycle, podgc, replicaset
 from controllers import garbagecollector as gc
 from controllers.actions import Action
@@ -24,7 +25,6 @@ from controllers.cached_pod import POD_ANNOTATIONS_READ
 from controllers.cached_pod import cached_pod_transform as controllers_transform
 from controllers.claim import claim
 from controllers.deployment import controller as deployment
-from controllers.events import involved_object
 from controllers.objutil import selector_matches
 from controllers.podutil import (
     deletion_rank,
@@ -37,7 +37,6 @@ from controllers.podutil import (
 )
 from scheduler import reporting
 from scheduler.cached_pod import cached_pod_transform as scheduler_transform
-from scheduler.events import event_body
 from scheduler.plugins.preemption import may_preempt
 from scheduler.podinfo import (
     GPU_UUIDS_ANNOTATION,

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from controllers.events import EventRecorder
+from client.events import EventRecorder
 from controllers.expectations import Expectations
 from controllers.leader import may_take
 from controllers.manager import select
@@ -75,7 +75,7 @@ def test_controller_selection() -> None:
 
 def test_event_recorder_aggregates_similar_messages() -> None:
     async def run() -> list[tuple[str, str]]:
-        r = EventRecorder(None)
+        r = EventRecorder(None, "kubelab-controller-manager")  # type: ignore[arg-type]
         obj = {
             "apiVersion": "apps/v1",
             "kind": "ReplicaSet",
@@ -85,8 +85,8 @@ def test_event_recorder_aggregates_similar_messages() -> None:
             r.record(obj, "Normal", "SuccessfulCreate", f"Created pod: rs-{i}")
         out = []
         while not r.queue.empty():
-            key, _, _, _, msg = r.queue.get_nowait()
-            out.append((key[-1], msg))
+            write = r.queue.get_nowait()
+            out.append((write.key[-1], write.event["message"]))
         return out
 
     out = asyncio.run(run())

@@ -7,10 +7,15 @@ import urllib.request
 from typing import Any
 
 from api.errors import ApiError
-from scheduler.events import EventRecorder
+from client.events import EventRecorder
 from scheduler.framework import Diagnosis
 from scheduler.metrics import SchedulerMetrics, serve_metrics
-from scheduler.reporting import preemption_summary, reasons_document, scheduled_condition
+from scheduler.reporting import (
+    event_recorder,
+    preemption_summary,
+    reasons_document,
+    scheduled_condition,
+)
 from tests.unit.sched_world import info, node, pod, snapshot
 
 
@@ -75,7 +80,7 @@ class FakeEvents:
 def test_repeated_events_bump_count_and_routine_ones_are_rate_limited() -> None:
     async def go() -> tuple[FakeEvents, EventRecorder]:
         fake = FakeEvents()
-        rec = EventRecorder(fake, qps=0.001, burst=2)  # type: ignore[arg-type]
+        rec = event_recorder(fake, qps=0.001, burst=2)
         rec.start()
         p = pod("p")
         for _ in range(3):
