@@ -259,7 +259,14 @@ async def run(opts: Options, stop: asyncio.Event | None = None) -> int:
     try:
         cluster_uid = await fetch_cluster_uid(client)  # once for all hollow nodes
         if args.proxy:
-            proxy = ServiceProxy(client, args.address)
+            # A fake-runtime node runs no containers: there is nothing to forward to, so
+            # its proxy takes no host port (two fake clusters on one box must not collide).
+            proxy = ServiceProxy(
+                client,
+                args.address,
+                node_name=args.node_name,
+                serves_traffic=runtime.name != "fake",
+            )
             await proxy.start()
             # Containers started from now on get the Service variables, so wait for the
             # Services to be known first (a slow API only delays them, never blocks).

@@ -7,8 +7,13 @@ the node itself:
   (allocated by the apiserver from 30000-32767 when not given);
 - ``type: ClusterIP`` (``clusterIP`` not ``None``): loopback ``127.0.0.1``, on the
   Service's own ``ports[].port``. ``spec.clusterIP`` stays unset: 127.0.0.1 plays its part.
-  (A port below 1024 needs root; a port another Service already holds is reported once in
-  the log and retried.)
+  (A port below 1024 needs root; a port already taken on the host, by another program or
+  another cluster on the same box, is reported once in the log and as a Warning event on
+  the Service, ``NodePortUnavailable``, and retried.)
+
+A node on the fake runtime runs no containers, so there is nothing to forward to: its
+proxy binds no host port at all (two fake clusters on one box cannot collide) and says
+so once per Service, in the log and as a Normal event, ``NotServed``.
 
 Each new connection goes to the next *ready* endpoint of the Service's Endpoints object
 (round robin); the endpoints controller keeps that object current from the pods'
@@ -24,12 +29,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import functools
 import logging
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
 from client import AsyncClient
+from client.events import NORMAL, WARNING, EventRecorder
 from client.informer import Informer
 
 log = logging.getLogger(__name__)
@@ -132,12 +140,56 @@ class _Listener:
     connections: set[asyncio.Task[Any]] = field(default_factory=set)
 
 
+_BIND_HINTS = {
+    errno.EADDRINUSE: " (another program, or another cluster on this host, holds it)",
+    errno.EACCES: " (a port below 1024 needs root)",
+}
+
+
+def bind_failure_event(svc: Obj, spec: ListenSpec, node: str, err: OSError) -> tuple[str, str]:
+    """The reason and message of the Warning event for a port that cannot be bound (pure)."""
+    why = os.strerror(err.errno).lower() if err.errno else str(err)
+    stype = (svc.get("spec") or {}).get("type") or "ClusterIP"
+    what = "nodePort" if stype in NODE_PORT_TYPES else "port"
+    reason = "NodePortUnavailable" if stype in NODE_PORT_TYPES else "PortUnavailable"
+    hint = _BIND_HINTS.get(err.errno or 0, "")
+    return reason, (
+        f"cannot listen on {what} {spec.port} ({spec.address}:{spec.port}) on node {node}: "
+        f"{why}{hint}; retrying every {RETRY_BIND_SECONDS:.0f}s"
+    )
+
+
+def not_served_message(specs: list[ListenSpec], node: str) -> str:
+    """The Normal event of a Service on a fake-runtime node (pure)."""
+    ports = ", ".join(f"{s.address}:{s.port}" for s in specs)
+    return (
+        f"node {node} runs the fake runtime (no containers): it serves no traffic, so "
+        f"nothing listens on {ports} there"
+    )
+
+
+def _event_target(svc: Obj) -> Obj:
+    # Informer items carry no kind: the event must name a Service, not the recorder's Pod.
+    return {**svc, "apiVersion": "v1", "kind": "Service"}
+
+
 class ServiceProxy:
     """Keeps one TCP listener per Service port and forwards each connection round robin
-    to a ready endpoint."""
+    to a ready endpoint. With ``serves_traffic`` False (the fake runtime) it listens
+    nowhere and records that on each Service instead."""
 
-    def __init__(self, client: AsyncClient, node_address: str) -> None:
+    def __init__(
+        self,
+        client: AsyncClient,
+        node_address: str,
+        node_name: str = "",
+        serves_traffic: bool = True,
+    ) -> None:
         self.node_address = node_address
+        self.node_name = node_name or node_address
+        self.serves_traffic = serves_traffic
+        self.recorder = EventRecorder(client, "kubelet", self.node_name, host=self.node_name)
+        self._not_served: dict[str, list[ListenSpec]] = {}  # reported, by "ns/name"
         self.services = Informer(client, "services")
         self.endpoints = Informer(client, "endpoints")
         self._listeners: dict[tuple[str, int], _Listener] = {}
@@ -171,6 +223,7 @@ class ServiceProxy:
 
     async def start(self) -> None:
         """Start the informers and the reconcile loop (returns at once)."""
+        self.recorder.start()
         self._tasks = [
             asyncio.create_task(self.services.run(), name="proxy-services"),
             asyncio.create_task(self.endpoints.run(), name="proxy-endpoints"),
@@ -190,6 +243,7 @@ class ServiceProxy:
                 await t
         for key in list(self._listeners):
             await self._close(key)
+        await self.recorder.stop(flush_timeout=2.0)
 
     async def _loop(self) -> None:
         await self.services.wait_synced()
@@ -209,13 +263,23 @@ class ServiceProxy:
     async def reconcile(self) -> None:
         """Open listeners for new Service ports, close those no Service asks for."""
         wanted: dict[tuple[str, int], ListenSpec] = {}
+        services: dict[str, Obj] = {}
         for svc in self.services.list():
             if (svc.get("metadata") or {}).get("deletionTimestamp"):
                 continue
-            for spec in listen_specs(svc, self.node_address):
+            specs = listen_specs(svc, self.node_address)
+            if specs:
+                services[specs[0].service] = svc
+            if not self.serves_traffic:
+                self._report_not_served(svc, specs)
+                continue
+            for spec in specs:
                 # Two Services on one port: the first (by name) keeps it, the other is
                 # reported by the bind error of its own listener below.
                 wanted.setdefault((spec.address, spec.port), spec)
+        if not self.serves_traffic:
+            for gone in set(self._not_served) - set(services):
+                del self._not_served[gone]  # report it again should it come back
         for key in list(self._listeners):
             if key not in wanted or self._listeners[key].spec != wanted[key]:
                 await self._close(key)
@@ -251,6 +315,19 @@ class ServiceProxy:
                         e,
                         RETRY_BIND_SECONDS,
                     )
+                    owner = services.get(spec.service)
+                    if owner is not None:
+                        reason, message = bind_failure_event(owner, spec, self.node_name, e)
+                        self.recorder.record(_event_target(owner), WARNING, reason, message)
+
+    def _report_not_served(self, svc: Obj, specs: list[ListenSpec]) -> None:
+        """Once per Service (and again when its ports change): no listener on this node."""
+        if not specs or self._not_served.get(specs[0].service) == specs:
+            return
+        self._not_served[specs[0].service] = specs
+        message = not_served_message(specs, self.node_name)
+        log.info("service proxy: %s: %s", specs[0].service, message)
+        self.recorder.record(_event_target(svc), NORMAL, "NotServed", message)
 
     async def _close(self, key: tuple[str, int]) -> None:
         lst = self._listeners.pop(key, None)
