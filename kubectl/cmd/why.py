@@ -1,4 +1,7 @@
-"""``kl why POD``: why a pod is pending (node by node, GPU by GPU), or where it went."""
+"""``kl why POD``: the whole life of a pod in a few lines: why it is not scheduled (node
+by node, GPU by GPU), or where it went and why it is not running yet (each container's
+reason, the last event, the fix), not ready (the probe and its last failure), running
+and ready, or finished (phase and exit codes)."""
 
 from __future__ import annotations
 
@@ -17,12 +20,14 @@ from kubectl.gpus import (
     pod_key,
     scheduling_reasons,
 )
+from kubectl.podlife import explain_lifecycle
 from kubectl.printers.age import age
 from kubectl.printers.columns import node_status
 from kubectl.resources import registry_info
 
 EXAMPLES = """
   kl why train-7x2k9            # pending: every node's reason; running: where and which GPUs
+  kl why web-5d8f-x2x4          # placed but not running: ErrImagePull, CrashLoopBackOff, ...
   kl why pod/train-7x2k9 -n research
 """
 
@@ -32,7 +37,7 @@ NODES = registry_info("nodes")
 
 def register(sub: Any, parent: argparse.ArgumentParser) -> None:
     p = add_verb(
-        sub, parent, "why", "Explain where a pod runs, or why it is still pending", EXAMPLES
+        sub, parent, "why", "Explain where a pod is in its life, and what holds it", EXAMPLES
     )
     p.add_argument("pod", metavar="POD | pod/NAME")
     p.set_defaults(run=run)
@@ -182,6 +187,7 @@ def run(ctx: Ctx) -> int:
             if e.code != 404:
                 raise
         lines = explain_placed(pod, node, events)
+        lines.extend(explain_lifecycle(pod, events))
     for line in lines:
         ctx.out(line)
     return 0
