@@ -1,15 +1,17 @@
-"""Shared fixtures: a real apiserver process, database backends, the Docker engine."""
+"""Shared fixtures: a real apiserver process, an in-process one, database backends, the
+Docker engine; and the test tiers as markers."""
 
 from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.harness import ApiServer, start_apiserver
+from tests.inprocess import InProcessApi, inprocess_apiserver
 
 PG_URL_ENV = "KUBELAB_TEST_PG_URL"  # e.g. postgresql://postgres@127.0.0.1:5432/postgres
 
@@ -68,6 +70,14 @@ def shared_apiserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiSe
         yield srv
     finally:
         srv.stop()
+
+
+@pytest.fixture
+async def inprocess_api(tmp_path: Path) -> AsyncIterator[InProcessApi]:
+    """The apiserver's app in this process over httpx.ASGITransport (tests/inprocess.py);
+    for tests marked anyio (``pytestmark = pytest.mark.anyio``)."""
+    async with inprocess_apiserver(tmp_path / "home") as api:
+        yield api
 
 
 def docker_reachable() -> bool:
