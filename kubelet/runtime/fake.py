@@ -1,23 +1,22 @@
 """An in-memory runtime: no containers, every container is Running the moment it starts.
 
 Used for hollow nodes (``--hollow N``) in scale benchmarks and for fast integration tests.
-Tests can make a container exit with ``exit(container_id, code)``. A few commands are
-modelled, so init containers can be tested without Docker: a shell script that ends in
-``exit N`` (``["sh", "-c", "exit 1"]``), ``true`` and ``false`` exit with that code right
-after they start; any other init container finishes with 0 at once (it did its job),
-unless it runs ``sleep`` (it then runs until ``exit`` is called).
+Tests can make a container exit with ``exit(container_id, code)``. What a container's
+command does (``echo`` to its log, ``sleep N`` then exit 0, ``false`` exits 1, a server runs
+on) comes from the one command model, ``fake_model``, so Jobs complete and ``kl logs``
+shows their output as on Docker.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
-import re
+import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
+from datetime import UTC, datetime
 
 from kubelet.runtime.base import (
-    LABEL_CONTAINER_INIT,
     LABEL_POD_UID,
     ContainerInfo,
     ContainerSpec,
@@ -25,26 +24,10 @@ from kubelet.runtime.base import (
     ImagePullError,
     RuntimeEvent,
 )
-from kubelet.timeutil import now_rfc3339, parse_time
+from kubelet.runtime.fake_model import Run, model
+from kubelet.timeutil import now_rfc3339
 
 MISSING_IMAGE_MARK = "does-not-exist"
-
-_EXIT_AT_END = re.compile(r"(?:^|[;&|\n])\s*exit\s+(\d+)\s*;?\s*$")
-
-
-def modelled_exit(spec: ContainerSpec) -> int | None:
-    """The exit code the fake runtime gives a container right after it starts, or None
-    when it keeps running (see the module docstring)."""
-    words = [*(spec.command or []), *(spec.args or [])]
-    if words and words[0] in ("true", "false"):
-        return 0 if words[0] == "true" else 1
-    if "-c" in words[:-1]:
-        m = _EXIT_AT_END.search(words[words.index("-c") + 1])
-        if m:
-            return int(m.group(1))
-    if spec.labels.get(LABEL_CONTAINER_INIT) == "true":
-        return None if any("sleep" in w for w in words) else 0
-    return None
 
 
 class FakeRuntime:
@@ -62,6 +45,10 @@ class FakeRuntime:
         self._ids = itertools.count(1)
         self._subscribers: list[tuple[dict[str, str], asyncio.Queue[RuntimeEvent]]] = []
         self.images: set[str] = set()
+        # Per started container: what its command does, when (Unix time) it started, and
+        # the timer of its modelled exit.
+        self._runs: dict[str, tuple[Run, float]] = {}
+        self._exits: dict[str, asyncio.TimerHandle] = {}
 
     async def version(self) -> str:
         return "fake://0.1.0"
@@ -103,16 +90,22 @@ class FakeRuntime:
         c = self._containers[container_id]
         self._containers[container_id] = replace(c, state="running", started_at=now_rfc3339())
         self._emit("start", container_id)
-        code = modelled_exit(self._specs[container_id])
-        if code is not None:
-            # Soon, not now: like a real engine, the caller sees it running first.
-            asyncio.get_running_loop().call_soon(self.exit, container_id, code)
+        run = model(self._specs[container_id])
+        self._runs[container_id] = (run, time.time())
+        if run.exit_code is not None:
+            # Later, never now: like a real engine, the caller sees it running first.
+            self._exits[container_id] = asyncio.get_running_loop().call_later(
+                run.after, self.exit, container_id, run.exit_code
+            )
 
     def exit(self, container_id: str, code: int) -> None:
         """Make a running container exit with ``code`` (tests, simulated crashes)."""
         c = self._containers.get(container_id)
         if c is None or c.state != "running":
             return
+        timer = self._exits.pop(container_id, None)
+        if timer is not None:
+            timer.cancel()
         self._containers[container_id] = replace(
             c, state="exited", exit_code=code, finished_at=now_rfc3339()
         )
@@ -127,6 +120,10 @@ class FakeRuntime:
     async def remove(self, container_id: str) -> None:
         c = self._containers.pop(container_id, None)
         self._specs.pop(container_id, None)
+        self._runs.pop(container_id, None)
+        timer = self._exits.pop(container_id, None)
+        if timer is not None:
+            timer.cancel()
         if c is not None:
             uid = c.labels.get(LABEL_POD_UID, "")
             ids = self._by_pod.get(uid)
@@ -155,15 +152,28 @@ class FakeRuntime:
         timestamps: bool = False,
         since: float | None = None,
     ) -> bytes:
-        """One line, written when the container started (so ``since`` can drop it)."""
+        """What the modelled command wrote so far (``echo``), each line at its time; a
+        command the model does not know gets one line saying so."""
         c = self._containers.get(container_id)
-        if c is None or tail == 0:
+        entry = self._runs.get(container_id)
+        if c is None or entry is None or tail == 0:
             return b""
-        started = parse_time(c.started_at)
-        if since is not None and started is not None and started.timestamp() < since:
-            return b""
-        line = f"fake runtime: container {c.name} has no output\n"
-        return (f"{c.started_at} " + line).encode() if timestamps else line.encode()
+        run, started = entry
+        written = run.output or (
+            () if run.modelled else ((0.0, f"fake runtime: container {c.name} has no output\n"),)
+        )
+        now = time.time()
+        lines: list[str] = []
+        for offset, text in written:
+            at = started + offset
+            if (c.running and at > now) or (since is not None and at < since):
+                continue
+            stamp = datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+            for line in text.splitlines(keepends=True):
+                lines.append(f"{stamp} {line}" if timestamps else line)
+        if tail is not None:
+            lines = lines[-tail:]
+        return "".join(lines).encode()
 
     async def stream_logs(
         self,
@@ -200,4 +210,6 @@ class FakeRuntime:
                 queue.put_nowait(RuntimeEvent(action, container_id, dict(c.labels)))
 
     async def close(self) -> None:
-        return None
+        for timer in self._exits.values():
+            timer.cancel()
+        self._exits.clear()

@@ -17,7 +17,7 @@ from kubelet.runtime.base import (
     ContainerInfo,
     ContainerSpec,
 )
-from kubelet.runtime.fake import modelled_exit
+from kubelet.runtime.fake_model import model
 from kubelet.status import ContainerView, pod_status
 
 NOW = "2026-11-26T12:00:00Z"
@@ -180,12 +180,13 @@ def _spec(*command: str, init: bool = False) -> ContainerSpec:
 
 
 def test_fake_runtime_models_exits() -> None:
-    assert modelled_exit(_spec("sh", "-c", "exit 1")) == 1
-    assert modelled_exit(_spec("sh", "-c", "echo hi > /x; exit 0")) == 0
-    assert modelled_exit(_spec("false")) == 1
-    assert modelled_exit(_spec("sh", "-c", "echo hi")) is None  # an app container runs
-    assert modelled_exit(_spec("sh", "-c", "echo hi", init=True)) == 0  # init: done
-    assert modelled_exit(_spec("sleep", "3600", init=True)) is None
+    assert model(_spec("sh", "-c", "exit 1")).exit_code == 1
+    assert model(_spec("sh", "-c", "echo hi > /x; exit 0")).exit_code == 0
+    assert model(_spec("false")).exit_code == 1
+    assert model(_spec("sh", "-c", "echo hi")).exit_code == 0  # echo ends, as on Docker
+    assert model(_spec("sh", "-c", "echo hi", init=True)).exit_code == 0
+    sleeper = model(_spec("sleep", "3600", init=True))
+    assert (sleeper.exit_code, sleeper.after) == (0, 3600.0)  # runs for an hour
 
 
 def test_validation_forbids_probes_and_sidecars_on_init_containers() -> None:
