@@ -22,8 +22,18 @@ USAGE = (
 )
 
 
+def name_process(args: list[str]) -> None:
+    """Show this process as ``kubelab COMMAND FLAGS`` in ``ps`` and /proc/PID/cmdline
+    (the README's promise), not as the interpreter running ``-m kubelab``."""
+    from setproctitle import setproctitle  # here: only a process of its own needs it
+
+    setproctitle(" ".join(["kubelab", *args]))
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
+    if argv is None:  # a process of its own (`kubelab ...`, `python -m kubelab ...`)
+        name_process(args)
     if not args or args[0] in ("-h", "--help", "help"):
         print(USAGE)
         return 0
