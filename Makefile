@@ -42,6 +42,7 @@ lint: $(TEST_STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy api client apiserver scheduler kubelet controllers kubectl kubelab
 	$(BIN)/lint-imports  # the layer contracts of pyproject.toml [tool.importlinter]
+	$(BIN)/python tools/gen_sync_client.py --check  # client/sync.py is generated from client/aio.py
 
 clean:
 	rm -rf $(VENV) .cache build *.egg-info

@@ -1,5 +1,11 @@
-"""The asyncio client: the same verbs as ``client.sync.Client``, awaited; one keep-alive
-httpx.AsyncClient per instance (use it from one event loop)."""
+"""The asyncio client: one keep-alive connection pool per instance (use it from one event
+loop). Objects are plain dicts exactly as the API serves them.
+
+This file is the source of both clients: ``client/sync.py`` (the blocking ``Client``) is
+generated from it by ``tools/gen_sync_client.py`` (unasync: ``async``/``await`` dropped,
+``AsyncClient`` -> ``Client``, ``AsyncTransport`` -> ``SyncTransport``, ...), and ``make
+lint`` fails when the two differ. Edit this file, then run the tool.
+"""
 
 from __future__ import annotations
 
@@ -14,15 +20,20 @@ import httpx
 from api.errors import ApiError
 from api.registry import ResourceInfo
 from client import core
+from client.aio_transport import AsyncTransport
 from client.core import RequestSpec
-from client.http1 import Http1Pool
 from client.kubeconfig import ClusterConfig, load_kubeconfig
 from client.reflector import Listing, Reflector, retry_backoff
+from client.transport import Endpoint
 
 
 class AsyncClient:
-    """The async Kubernetes REST client. See ``client.sync.Client`` for the semantics of
-    each verb; they are identical here."""
+    """A Kubernetes REST client for kubelab (and any Kubernetes API server).
+
+    Objects are plain dicts exactly as the API serves them. Every non-2xx reply raises
+    ``ApiError``; an unreachable server raises ``ServerUnreachable``. ``on_warning`` is
+    told the text of each ``Warning`` header the server sends (kubectl prints them).
+    """
 
     def __init__(
         self,
@@ -34,30 +45,17 @@ class AsyncClient:
         *,
         namespace: str = "default",
         timeout: float | httpx.Timeout = core.DEFAULT_TIMEOUT,
+        on_warning: core.WarningHandler | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.on_warning = on_warning  # told each Warning header text of every reply
         self.namespace = namespace or "default"
         self._build = core.RequestBuilder(self.namespace)
         headers = {"User-Agent": core.USER_AGENT, "Accept": core.JSON}
         if token:
             headers["Authorization"] = f"Bearer {token}"
         tls = core.ssl_context(ca_data, ca_file, verify)
-        self._http = httpx.AsyncClient(
-            base_url=self.base_url,
-            headers=headers,
-            verify=tls,
-            timeout=timeout,
-            http1=True,
-            http2=False,
-            # Informers hold one connection per watch, so allow plenty.
-            limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
-        )
-        # Ordinary requests go through a lean keep-alive pool (a fifth of httpx's CPU per
-        # request); watches and logs stream through httpx. Through a proxy, httpx does all.
-        self._pool: Http1Pool | None = None
-        if not core.proxied(self.base_url):
-            t = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
-            self._pool = Http1Pool(self.base_url, tls, headers, t)
+        self._io = AsyncTransport(Endpoint(self.base_url, headers, tls, timeout))
 
     @classmethod
     def from_config(cls, cfg: ClusterConfig, **kwargs: Any) -> AsyncClient:
@@ -76,11 +74,9 @@ class AsyncClient:
     # -- lifecycle ---------------------------------------------------------------------
 
     async def close(self) -> None:
-        if self._pool is not None:
-            await self._pool.close()
-        await self._http.aclose()
+        await self._io.close()
 
-    aclose = close
+    aclose = close  # async only
 
     async def __aenter__(self) -> AsyncClient:
         return self
@@ -90,41 +86,19 @@ class AsyncClient:
 
     # -- transport -----------------------------------------------------------------------
 
-    async def _send(self, spec: RequestSpec) -> core.Reply:
-        for attempt in (1, 2):
-            try:
-                if self._pool is not None:
-                    return await self._pool.request(
-                        spec.method,
-                        spec.path,
-                        spec.params or None,
-                        spec.content,
-                        spec.headers or None,
-                    )
-                return await self._http.request(
-                    spec.method,
-                    spec.path,
-                    params=spec.params or None,
-                    content=spec.content,
-                    headers=spec.headers or None,
-                )
-            except httpx.TransportError as e:
-                if attempt == 1 and core.retryable(spec.method, e):
-                    continue
-                raise core.unreachable(self.base_url, e) from e
-        raise AssertionError("unreachable")
-
     async def _call(self, spec: RequestSpec) -> dict[str, Any]:
-        return core.decode(await self._send(spec))
+        return core.decode(await self._io.send(spec), self.on_warning)
 
     @asynccontextmanager
     async def _stream(
         self, spec: RequestSpec, timeout: httpx.Timeout
     ) -> AsyncIterator[httpx.Response]:
+        """A streamed response; non-2xx raises ApiError, transport errors ServerUnreachable."""
         try:
-            async with self._http.stream(
+            async with self._io.http.stream(
                 spec.method, spec.path, params=spec.params or None, timeout=timeout
             ) as resp:
+                core.report_warnings(resp.headers, self.on_warning)
                 if resp.status_code >= 300:
                     await resp.aread()
                     raise core.error_from(resp.status_code, resp.content)
@@ -143,18 +117,19 @@ class AsyncClient:
         headers: dict[str, str] | None = None,
         raise_for_status: bool = True,
     ) -> httpx.Response:
-        """A raw request to any path. Non-2xx raises ApiError unless ``raise_for_status``
-        is False."""
+        """A raw request to any path (discovery, /healthz, ...). Non-2xx raises ApiError
+        unless ``raise_for_status`` is False."""
         hdrs = dict(headers or {})
         if json is not None:
             content = core.dumps(json)
             hdrs.setdefault("Content-Type", core.JSON)
         try:
-            resp = await self._http.request(
+            resp = await self._io.http.request(
                 method, path, params=params, content=content, headers=hdrs or None
             )
         except httpx.TransportError as e:
             raise core.unreachable(self.base_url, e) from e
+        core.report_warnings(resp.headers, self.on_warning)
         if raise_for_status and resp.status_code >= 300:
             raise core.error_from(resp.status_code, resp.content)
         return resp
@@ -182,7 +157,8 @@ class AsyncClient:
         continue_token: str | None = None,
         resource_version: str | None = None,
     ) -> dict[str, Any]:
-        """One page of a collection (namespace None: all namespaces)."""
+        """One page of a collection (namespace None: all namespaces); ``items`` is always a
+        list and ``metadata.continue`` is set when more pages follow."""
         spec = self._build.list(
             resource,
             namespace,
@@ -203,7 +179,9 @@ class AsyncClient:
         field_selector: str | None = None,
         page_size: int = 500,
     ) -> dict[str, Any]:
-        """Every item of a collection, following ``continue`` tokens (see Client.list_all)."""
+        """Every item of a collection, following ``continue`` tokens; the returned List
+        carries the first page's resourceVersion (the snapshot all pages come from).
+        An expired continue token (410) restarts the listing."""
         while True:
             items: list[dict[str, Any]] = []
             first: dict[str, Any] | None = None
@@ -240,9 +218,13 @@ class AsyncClient:
         *,
         subresource: str = "",
         name: str = "",
+        field_validation: str | None = None,
     ) -> dict[str, Any]:
-        """POST an object, or to ``name/subresource`` (binding, eviction)."""
-        return await self._call(self._build.create(resource, body, namespace, subresource, name))
+        """POST an object (namespace None: the body's, else the default). With
+        ``subresource`` (binding, eviction) it POSTs to ``name/subresource``.
+        ``field_validation``: Strict | Warn | Ignore, for fields the server does not know."""
+        spec = self._build.create(resource, body, namespace, subresource, name, field_validation)
+        return await self._call(spec)
 
     async def replace(
         self,
@@ -251,9 +233,12 @@ class AsyncClient:
         body: dict[str, Any],
         namespace: str | None = None,
         subresource: str = "",
+        *,
+        field_validation: str | None = None,
     ) -> dict[str, Any]:
-        """PUT an object (conditional on its metadata.resourceVersion)."""
-        return await self._call(self._build.replace(resource, name, body, namespace, subresource))
+        """PUT an object; its metadata.resourceVersion makes it a conditional update (409)."""
+        spec = self._build.replace(resource, name, body, namespace, subresource, field_validation)
+        return await self._call(spec)
 
     async def patch(
         self,
@@ -266,10 +251,19 @@ class AsyncClient:
         subresource: str = "",
         field_manager: str = core.FIELD_MANAGER,
         force: bool | None = None,
+        field_validation: str | None = None,
     ) -> dict[str, Any]:
-        """PATCH with ``patch_type`` merge | strategic | json | apply."""
+        """PATCH with ``patch_type`` merge | strategic | json (a list of ops) | apply."""
         spec = self._build.patch(
-            resource, name, patch, namespace, patch_type, subresource, field_manager, force
+            resource,
+            name,
+            patch,
+            namespace,
+            patch_type,
+            subresource,
+            field_manager,
+            force,
+            field_validation,
         )
         return await self._call(spec)
 
@@ -301,7 +295,9 @@ class AsyncClient:
         timeout_seconds: int | None = None,
         allow_bookmarks: bool = True,
     ) -> AsyncGenerator[dict[str, Any], None]:
-        """One watch stream as an async iterator (see ``Client.watch``)."""
+        """One watch stream: yields ``{"type", "object"}`` events (BOOKMARKs included) until
+        the server ends it. An expired resourceVersion raises ``ApiError(410, "Expired")``;
+        a dropped connection raises ``ServerUnreachable``."""
         spec = self._build.watch(
             resource,
             namespace,
@@ -457,7 +453,8 @@ class AsyncClient:
         )
         if follow:
             return "".join([line async for line in self._stream_text(spec)])
-        resp = await self._send(spec)
+        resp = await self._io.send(spec)
+        core.report_warnings(resp.headers, self.on_warning)
         if resp.status_code >= 300:
             raise core.error_from(resp.status_code, resp.content)
         return resp.text
@@ -475,7 +472,8 @@ class AsyncClient:
         since_seconds: int | None = None,
         limit_bytes: int | None = None,
     ) -> AsyncGenerator[str, None]:
-        """A container's log as it arrives, one line at a time, each ending in ``\\n``."""
+        """A container's log as it arrives, one line at a time, each ending in ``\\n``
+        (write them out unchanged)."""
         spec = self._build.log(
             name,
             namespace,

@@ -1,12 +1,16 @@
-"""The blocking client: one keep-alive httpx.Client per instance (thread-safe)."""
+"""The blocking client: the verbs of ``client.aio.AsyncClient``, not awaited; one
+keep-alive httpx.Client per instance (thread-safe).
+
+GENERATED from client/aio.py by tools/gen_sync_client.py: do not edit it by hand; edit
+client/aio.py and run the tool (``make lint`` fails when this file differs from its output).
+"""
 
 from __future__ import annotations
 
-import logging
 import os
 import time
-from collections.abc import Generator, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Generator, Iterator
+from contextlib import closing, contextmanager
 from typing import Any
 
 import httpx
@@ -14,17 +18,18 @@ import httpx
 from api.errors import ApiError
 from api.registry import ResourceInfo
 from client import core
-from client.core import RequestSpec, ServerUnreachable
+from client.core import RequestSpec
 from client.kubeconfig import ClusterConfig, load_kubeconfig
-
-log = logging.getLogger(__name__)
+from client.reflector import Listing, Reflector, retry_backoff
+from client.transport import Endpoint, SyncTransport
 
 
 class Client:
     """A Kubernetes REST client for kubelab (and any Kubernetes API server).
 
     Objects are plain dicts exactly as the API serves them. Every non-2xx reply raises
-    ``ApiError``; an unreachable server raises ``ServerUnreachable``.
+    ``ApiError``; an unreachable server raises ``ServerUnreachable``. ``on_warning`` is
+    told the text of each ``Warning`` header the server sends (kubectl prints them).
     """
 
     def __init__(
@@ -46,15 +51,8 @@ class Client:
         headers = {"User-Agent": core.USER_AGENT, "Accept": core.JSON}
         if token:
             headers["Authorization"] = f"Bearer {token}"
-        self._http = httpx.Client(
-            base_url=self.base_url,
-            headers=headers,
-            verify=core.ssl_context(ca_data, ca_file, verify),
-            timeout=timeout,
-            http1=True,
-            http2=False,
-            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
-        )
+        tls = core.ssl_context(ca_data, ca_file, verify)
+        self._io = SyncTransport(Endpoint(self.base_url, headers, tls, timeout))
 
     @classmethod
     def from_config(cls, cfg: ClusterConfig, **kwargs: Any) -> Client:
@@ -73,7 +71,7 @@ class Client:
     # -- lifecycle ---------------------------------------------------------------------
 
     def close(self) -> None:
-        self._http.close()
+        self._io.close()
 
     def __enter__(self) -> Client:
         return self
@@ -83,30 +81,14 @@ class Client:
 
     # -- transport -----------------------------------------------------------------------
 
-    def _send(self, spec: RequestSpec) -> httpx.Response:
-        for attempt in (1, 2):
-            try:
-                return self._http.request(
-                    spec.method,
-                    spec.path,
-                    params=spec.params or None,
-                    content=spec.content,
-                    headers=spec.headers or None,
-                )
-            except httpx.TransportError as e:
-                if attempt == 1 and core.retryable(spec.method, e):
-                    continue
-                raise core.unreachable(self.base_url, e) from e
-        raise AssertionError("unreachable")
-
     def _call(self, spec: RequestSpec) -> dict[str, Any]:
-        return core.decode(self._send(spec), self.on_warning)
+        return core.decode(self._io.send(spec), self.on_warning)
 
     @contextmanager
     def _stream(self, spec: RequestSpec, timeout: httpx.Timeout) -> Iterator[httpx.Response]:
         """A streamed response; non-2xx raises ApiError, transport errors ServerUnreachable."""
         try:
-            with self._http.stream(
+            with self._io.http.stream(
                 spec.method, spec.path, params=spec.params or None, timeout=timeout
             ) as resp:
                 core.report_warnings(resp.headers, self.on_warning)
@@ -135,7 +117,7 @@ class Client:
             content = core.dumps(json)
             hdrs.setdefault("Content-Type", core.JSON)
         try:
-            resp = self._http.request(
+            resp = self._io.http.request(
                 method, path, params=params, content=content, headers=hdrs or None
             )
         except httpx.TransportError as e:
@@ -305,7 +287,7 @@ class Client:
         field_selector: str | None = None,
         timeout_seconds: int | None = None,
         allow_bookmarks: bool = True,
-    ) -> Generator[dict[str, Any], None, None]:
+    ) -> Generator[dict[str, Any], None]:
         """One watch stream: yields ``{"type", "object"}`` events (BOOKMARKs included) until
         the server ends it. An expired resourceVersion raises ``ApiError(410, "Expired")``;
         a dropped connection raises ``ServerUnreachable``."""
@@ -329,6 +311,64 @@ class Client:
             for line in splitter.flush():
                 yield core.parse_event(line)
 
+    def list_and_watch(
+        self,
+        resource: str | ResourceInfo,
+        namespace: str | None = None,
+        *,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        page_size: int = 500,
+        reflector: Reflector | None = None,
+        stopped: Callable[[], bool] = lambda: False,
+    ) -> Generator[Listing | dict[str, Any], None]:
+        """The reflector's loop: a ``Listing`` for every (re)list, then each watch event,
+        resuming, relisting on 410 and backing off as ``reflector`` decides (see
+        ``client.reflector``). Ends when ``stopped()`` says so; raises what the reflector
+        does not retry."""
+        info = core.resolve(resource)
+        r = reflector or Reflector(info.plural)
+        while not stopped():
+            listing = r.need_list
+            try:
+                if listing:
+                    body = self.list_all(
+                        info,
+                        namespace,
+                        label_selector=label_selector,
+                        field_selector=field_selector,
+                        page_size=page_size,
+                    )
+                    r.listed(body)
+                    listing = False
+                    yield Listing(body)
+                    if stopped():
+                        return
+                rv, timeout = r.watch_params()
+                with closing(
+                    self.watch(
+                        info,
+                        namespace,
+                        resource_version=rv,
+                        label_selector=label_selector,
+                        field_selector=field_selector,
+                        timeout_seconds=timeout,
+                    )
+                ) as stream:
+                    for event in stream:
+                        r.observed(event)
+                        yield event
+                        if stopped():
+                            return
+                delay = r.watch_ended()
+            except Exception as e:
+                failed = r.failed(e, listing)
+                if failed is None:
+                    raise
+                delay = failed
+            if delay > 0:
+                time.sleep(delay)
+
     def watch_forever(
         self,
         resource: str | ResourceInfo,
@@ -339,7 +379,7 @@ class Client:
         field_selector: str | None = None,
         timeout_seconds: int | None = 300,
         max_backoff: float = 30.0,
-    ) -> Generator[dict[str, Any], None, None]:
+    ) -> Generator[dict[str, Any], None]:
         """An endless watch that survives stream ends, dropped connections and 410s.
 
         Without ``resource_version`` it first lists and yields an ADDED event per existing
@@ -350,46 +390,31 @@ class Client:
         Only objects seen through this generator are known, so with an explicit starting
         ``resource_version`` a 410 yields ADDED for objects it never reported. Unreachable
         servers are retried with exponential backoff up to ``max_backoff`` seconds; other
-        ApiErrors (401, 404, ...) propagate.
+        ApiErrors (401, 404, ...) and a failing list propagate.
         """
+        info = core.resolve(resource)
         conv = core.Converger()
-        if resource_version is None:
-            listing = self.list_all(
-                resource, namespace, label_selector=label_selector, field_selector=field_selector
+        reflector = Reflector(
+            info.plural,
+            resource_version,
+            backoff=retry_backoff(max_backoff),
+            watch_timeout=timeout_seconds,
+        )
+        with closing(
+            self.list_and_watch(
+                info,
+                namespace,
+                label_selector=label_selector,
+                field_selector=field_selector,
+                reflector=reflector,
             )
-            yield from conv.relisted(listing)
-        else:
-            conv.last_rv = resource_version
-        backoff = 0.0
-        while True:
-            try:
-                for event in self.watch(
-                    resource,
-                    namespace,
-                    resource_version=conv.last_rv,
-                    label_selector=label_selector,
-                    field_selector=field_selector,
-                    timeout_seconds=timeout_seconds,
-                ):
-                    backoff = 0.0
-                    conv.observe(event)
-                    yield event
-                backoff = 0.0
-            except ApiError as e:
-                if e.code != 410:
-                    raise
-                log.info("watch of %s expired at %s; relisting", resource, conv.last_rv)
-                listing = self.list_all(
-                    resource,
-                    namespace,
-                    label_selector=label_selector,
-                    field_selector=field_selector,
-                )
-                yield from conv.relisted(listing)
-            except ServerUnreachable as e:
-                backoff = min(max_backoff, backoff * 2 or 0.2)
-                log.warning("watch of %s interrupted (%s); retrying in %.1fs", resource, e, backoff)
-                time.sleep(backoff)
+        ) as items:
+            for item in items:
+                if isinstance(item, Listing):
+                    yield from conv.relisted(item.body)
+                else:
+                    conv.observe(item)
+                    yield item
 
     # -- logs ----------------------------------------------------------------------------
 
@@ -419,8 +444,8 @@ class Client:
             limit_bytes=limit_bytes,
         )
         if follow:
-            return "".join(self._stream_text(spec))
-        resp = self._send(spec)
+            return "".join([line for line in self._stream_text(spec)])
+        resp = self._io.send(spec)
         core.report_warnings(resp.headers, self.on_warning)
         if resp.status_code >= 300:
             raise core.error_from(resp.status_code, resp.content)
@@ -438,7 +463,7 @@ class Client:
         timestamps: bool = False,
         since_seconds: int | None = None,
         limit_bytes: int | None = None,
-    ) -> Generator[str, None, None]:
+    ) -> Generator[str, None]:
         """A container's log as it arrives, one line at a time, each ending in ``\\n``
         (write them out unchanged)."""
         spec = self._build.log(
@@ -454,7 +479,7 @@ class Client:
         )
         return self._stream_text(spec)
 
-    def _stream_text(self, spec: RequestSpec) -> Generator[str, None, None]:
+    def _stream_text(self, spec: RequestSpec) -> Generator[str, None]:
         with self._stream(spec, core.stream_timeout(None)) as resp:
             try:
                 for line in resp.iter_lines():

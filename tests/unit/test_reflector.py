@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import types
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Callable, Iterator
 from typing import Any
 
 import pytest
@@ -17,6 +17,7 @@ from client.aio import AsyncClient
 from client.backoff import Backoff
 from client.core import ServerUnreachable
 from client.reflector import Listing, Reflector
+from client.sync import Client
 
 Obj = dict[str, Any]
 Step = Obj | BaseException  # a listing or an error, for list_all; an event or error for watch
@@ -207,3 +208,58 @@ def test_watch_timeouts_are_spread_only_when_asked() -> None:
     assert r.watch_params() == (None, 450)
     assert Reflector("pods", "7", watch_timeout=300).watch_params() == ("7", 300)
     assert Reflector("pods", watch_timeout=None, spread_timeout=True).watch_params()[1] is None
+
+
+# -- the generated blocking loop (client/sync.py) -----------------------------------------
+
+
+class ScriptedSync(Client):
+    """The blocking twin of ``Scripted``: the same script through Client.list_and_watch."""
+
+    def __init__(self, lists: list[Step], streams: list[list[Step]]) -> None:
+        super().__init__("http://127.0.0.1:1")
+        self.lists = lists
+        self.streams = streams
+        self.calls: list[tuple[str, str | None]] = []
+
+    def list_all(self, resource: Any, namespace: Any = None, **kw: Any) -> Obj:
+        self.calls.append(("list", None))
+        step = self.lists.pop(0)
+        if isinstance(step, BaseException):
+            raise step
+        return step
+
+    def watch(  # type: ignore[override]
+        self, resource: Any, namespace: Any = None, *, resource_version: str | None, **kw: Any
+    ) -> Iterator[Obj]:
+        self.calls.append(("watch", resource_version))
+        for step in self.streams.pop(0) if self.streams else []:
+            if isinstance(step, BaseException):
+                raise step
+            yield step
+
+
+def test_the_blocking_client_runs_the_same_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    waits: list[float] = []
+    monkeypatch.setattr("client.sync.time", types.SimpleNamespace(sleep=waits.append))
+    c = ScriptedSync(
+        [listing(10), listing(20)],
+        [
+            [ev("ADDED", pod("a", 11)), ServerUnreachable("s", "dropped")],
+            [bookmark(15), ApiError(410, "too old", "Expired")],
+            [ev("ADDED", pod("b", 21))],
+        ],
+    )
+    r = no_jitter()
+    items: list[Any] = []
+    with c:
+        for item in c.list_and_watch("pods", reflector=r, stopped=lambda: len(items) == 5):
+            items.append(item.body if isinstance(item, Listing) else item)
+    assert c.calls == [
+        ("list", None),
+        ("watch", "10"),
+        ("watch", "11"),
+        ("list", None),
+        ("watch", "20"),
+    ]
+    assert items[-1] == ev("ADDED", pod("b", 21)) and r.relists == 1 and waits == [0.1]
