@@ -68,32 +68,47 @@ class ClusterState:
         self.namespace_labels: dict[str, dict[str, str]] = {}
         self.gpu_holder: dict[tuple[str, str], str] = {}  # (node, uuid) -> "ns/pod"
         self.node_ports: dict[int, str] = {}  # nodePort -> "ns/service"
+        # Set when a decided write failed to commit: its reservations (node ports, GPUs)
+        # are in the indexes but not in the store, so they are reloaded before the next
+        # write is checked.
+        self.stale = False
+        self._store: Any = None
 
     def rebuild(self, store: Any) -> None:
-        """Reload every index from the store (at start, and after a failed commit)."""
-        self.namespaces.clear()
-        self.namespace_labels.clear()
-        self.gpu_holder.clear()
-        self.node_ports.clear()
+        """Reload every index from the store (at start, and after a failed commit). The
+        indexes are replaced only once all is read: a read that fails keeps the old ones."""
+        self._store = store
+        fresh = ClusterState()
         _, nss = store.list_raw("/namespaces")
         for raw in nss:
             ns = orjson.loads(raw)
-            self.namespaces[ns["metadata"]["name"]] = bool(ns["metadata"].get("deletionTimestamp"))
-            self.namespace_labels[ns["metadata"]["name"]] = dict(ns["metadata"].get("labels") or {})
+            name = ns["metadata"]["name"]
+            fresh.namespaces[name] = bool(ns["metadata"].get("deletionTimestamp"))
+            fresh.namespace_labels[name] = dict(ns["metadata"].get("labels") or {})
         _, pods = store.list_raw("/pods")
         for raw in pods:
             pod = orjson.loads(raw)
-            self._index_pod(pod["metadata"]["namespace"], pod["metadata"]["name"], None, pod)
+            fresh._index_pod(pod["metadata"]["namespace"], pod["metadata"]["name"], None, pod)
         _, svcs = store.list_raw("/services")
         for raw in svcs:
             svc = orjson.loads(raw)
             key = f"{svc['metadata']['namespace']}/{svc['metadata']['name']}"
             for port in _service_node_ports(svc):
-                self.node_ports[port] = key
+                fresh.node_ports[port] = key
+        self.namespaces = fresh.namespaces
+        self.namespace_labels = fresh.namespace_labels
+        self.gpu_holder = fresh.gpu_holder
+        self.node_ports = fresh.node_ports
+        self.stale = False
+
+    def _reload_if_stale(self) -> None:
+        if self.stale and self._store is not None:
+            self.rebuild(self._store)
 
     # -- namespaces ----------------------------------------------------------------------
 
     def require_namespace_open(self, ns: str) -> None:
+        self._reload_if_stale()
         if ns not in self.namespaces:
             raise ApiError(
                 404,
@@ -126,6 +141,7 @@ class ClusterState:
 
     def check_gpus_free(self, ns: str, name: str, node: str, uuids: list[str]) -> None:
         """409 if another live pod on ``node`` holds one of ``uuids``."""
+        self._reload_if_stale()
         key = f"{ns}/{name}"
         for u in uuids:
             holder = self.gpu_holder.get((node, u))
@@ -205,6 +221,7 @@ class ClusterState:
         are checked and filled in here, so a dry run shows them, but only reserved by
         ``before_write``: a create that fails later (the name is taken, a dry run, a
         failed commit) holds no port."""
+        self._reload_if_stale()
         self.admit(info, obj)
         if info.kind == "Service":
             meta = obj["metadata"]
@@ -216,6 +233,7 @@ class ClusterState:
         self, info: ResourceInfo, ns: str, name: str, old: Obj | None, new: Obj | None
     ) -> None:
         """Keep the indexes in step with a write that has just been decided."""
+        self._reload_if_stale()
         if info.kind == "Pod":
             self._index_pod(ns, name, old, new)
         elif info.kind == "Namespace":

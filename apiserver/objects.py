@@ -18,7 +18,7 @@ from api.errors import ApiError, Cause, already_exists, bad_request, conflict, i
 from api.registry import ResourceInfo
 from apiserver.cluster_state import ClusterState
 from apiserver.ids import new_uid, now_rfc3339
-from apiserver.store import DELETED, Event, Store
+from apiserver.store import DELETED, Event, StorageError, Store
 
 Obj = dict[str, Any]
 
@@ -161,6 +161,9 @@ class ObjectService:
 
         try:
             return await self.store.mutate(key, ns, name, guarded, create=create)
+        except StorageError:
+            self.state.stale = True  # decided but never stored: forget what it reserved
+            raise
         except ApiError:
             raise
         except Exception:

@@ -5,6 +5,7 @@ refused or never-committed write holds no port; an update keeps the ports it had
 from __future__ import annotations
 
 import asyncio
+import errno
 from typing import Any
 
 import pytest
@@ -100,3 +101,21 @@ async def test_update_without_node_port_keeps_the_one_it_had(inprocess_api: InPr
     code, replaced = await inprocess_api.status_of("PUT", f"{SVCS}/a", json=body)
     assert code == 200, replaced
     assert node_port_of(replaced) == node_port_of(a)
+
+
+async def test_a_create_whose_commit_fails_holds_no_port(
+    inprocess_api: InProcessApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = inprocess_api.server.store
+    commit = store._commit
+
+    def disk_full_once(*args: Any, **kwargs: Any) -> None:
+        monkeypatch.setattr(store, "_commit", commit)
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(store, "_commit", disk_full_once)
+    code, status = await inprocess_api.status_of("POST", SVCS, json=node_port_svc("a", 30110))
+    assert code == 507, status
+    # Space is back: the port of the Service that was never stored is free.
+    b = await inprocess_api.create(SVCS, node_port_svc("b", 30110))
+    assert node_port_of(b) == 30110
