@@ -9,11 +9,12 @@ import socket
 import ssl
 import subprocess
 import sys
-import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from tests.wait import wait_for
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -83,6 +84,19 @@ class Component:
         except FileNotFoundError:
             return ""
 
+    def tail(self, chars: int = 3000) -> str:
+        """The end of the log: what a failure message shows."""
+        return self.log()[-chars:]
+
+    def check_alive(self) -> None:
+        """Raise ``ComponentExited`` (with its log) when the process has ended."""
+        if not self.alive():
+            raise ComponentExited(f"{' '.join(self.args[:1])} exited:\n{self.tail(4000)}")
+
+
+class ComponentExited(RuntimeError):
+    """A component process ended while a test waited on it: waiting longer cannot help."""
+
 
 @dataclass
 class ApiServer:
@@ -119,22 +133,21 @@ class ApiServer:
         return self
 
     def wait_ready(self, timeout: float = 30) -> None:
-        deadline = time.time() + timeout
-        last: Exception | None = None
-        while time.time() < deadline:
-            assert self.component is not None
-            if not self.component.alive():
-                raise RuntimeError(f"apiserver exited:\n{self.component.log()[-4000:]}")
-            try:
-                ctx = ssl.create_default_context(cafile=str(self.ca_file))
-                with urllib.request.urlopen(f"{self.url}/readyz", context=ctx, timeout=2) as r:
-                    if r.status == 200 and self.kubeconfig.exists():
-                        return
-            except Exception as exc:  # not up yet
-                last = exc
-            time.sleep(0.1)
-        raise RuntimeError(
-            f"apiserver not ready after {timeout}s: {last}\n{self.component.log() if self.component else ''}"
+        component = self.component
+        assert component is not None
+
+        def ready() -> bool:
+            component.check_alive()
+            ctx = ssl.create_default_context(cafile=str(self.ca_file))
+            with urllib.request.urlopen(f"{self.url}/readyz", context=ctx, timeout=2) as r:
+                return r.status == 200 and self.kubeconfig.exists()
+
+        wait_for(
+            ready,
+            f"apiserver {self.url} ready",
+            timeout,
+            give_up_on=(ComponentExited,),
+            diagnostics=component.log,
         )
 
     def kill(self) -> None:

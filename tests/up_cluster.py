@@ -5,12 +5,12 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.harness import REPO, free_port, kubelab_cmd
+from tests.harness import REPO, ComponentExited, free_port, kubelab_cmd
+from tests.wait import wait_for
 
 
 @dataclass
@@ -68,17 +68,24 @@ class UpCluster:
         return [ln for ln in text.splitlines() if ln.startswith("kubelab is up")]
 
     def wait_ready(self, timeout: float = 90, before: int = 0) -> None:
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            assert self.proc is not None
+        proc = self.proc
+        assert proc is not None
+
+        def ready() -> bool:
             if len(self.ready_lines()) > before:
-                return
-            if self.proc.poll() is not None:
-                raise RuntimeError(
-                    f"kubelab up exited {self.proc.returncode}:\n{self.diagnostics()}"
-                )
-            time.sleep(0.2)
-        raise RuntimeError(f"kubelab up not ready in {timeout}s:\n{self.diagnostics()}")
+                return True
+            if proc.poll() is not None:
+                raise ComponentExited(f"kubelab up exited {proc.returncode}:\n{self.diagnostics()}")
+            return False
+
+        wait_for(
+            ready,
+            "the 'kubelab is up' line",
+            timeout,
+            interval=0.2,
+            give_up_on=(ComponentExited,),
+            diagnostics=self.diagnostics,
+        )
 
     def diagnostics(self) -> str:
         parts = [f"--- stdout\n{_read(self.out_path)}", f"--- stderr\n{_read(self.err_path)}"]
@@ -136,18 +143,3 @@ def _read(p: Path) -> str:
         return p.read_text(errors="replace")
     except OSError:
         return ""
-
-
-def wait_for(pred: Any, timeout: float = 30, what: str = "condition") -> Any:
-    """Poll ``pred`` until it returns something truthy; that value."""
-    deadline = time.time() + timeout
-    last: Any = None
-    while time.time() < deadline:
-        try:
-            last = pred()
-        except Exception as e:  # not there yet
-            last = e
-        if last and not isinstance(last, Exception):
-            return last
-        time.sleep(0.2)
-    raise AssertionError(f"{what} not met in {timeout}s (last: {last!r})")

@@ -23,14 +23,8 @@ from typing import Any
 
 from tests.bench import swarm
 from tests.bench.common import QUICK, Results
-from tests.integration.ctrl_cluster import (
-    Cluster,
-    deployment,
-    is_ready,
-    live_pods,
-    rollout_done,
-    wait_for,
-)
+from tests.integration.ctrl_cluster import Cluster, deployment, is_ready, live_pods, rollout_done
+from tests.wait import wait_for
 
 BENCH_IMAGE = os.environ.get("KUBELAB_BENCH_IMAGE", "kubelab/busybox:1")
 
@@ -71,13 +65,13 @@ def bench_scale(res: Results, replicas: int, hollow: int) -> None:
     home = Path(tempfile.mkdtemp(prefix="kl-bench-ctrl-")) / "home"
     cl = Cluster(home, nodes=0, hollow=hollow, controller_flags=["--workers", "5"])
     try:
-        wait_for(lambda: len(cl.ready_nodes()) >= hollow, 120, f"{hollow} hollow nodes")
+        wait_for(lambda: len(cl.ready_nodes()) >= hollow, f"{hollow} hollow nodes", 120)
         c = cl.client
         c.create(
             "namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "scale"}}
         )
         c.create("deployments", deployment("big", 0, image=BENCH_IMAGE), "scale")
-        wait_for(lambda: c.list("replicasets", "scale")["items"], 30, "the ReplicaSet")
+        wait_for(lambda: c.list("replicasets", "scale")["items"], "the ReplicaSet")
         counter = PodCounter(c, "scale", replicas)
         counter.start()
         time.sleep(0.5)
@@ -99,8 +93,8 @@ def bench_scale(res: Results, replicas: int, hollow: int) -> None:
                     (c.get("deployments", "big", "scale").get("status") or {}).get("readyReplicas")
                     == replicas
                 ),
-                300,
                 "all ready",
+                300,
                 interval=0.5,
             )
             ready_s = time.time() - t0
@@ -177,11 +171,11 @@ def bench_rolling_docker(res: Results) -> None:
         "http",
     )
     try:
-        wait_for(lambda: "dock" in cl.ready_nodes(), 60, "docker node")
+        wait_for(lambda: "dock" in cl.ready_nodes(), "docker node", 60)
         c = cl.client
         c.create("deployments", _web(BENCH_IMAGE, "1"), "default")
         wait_for(
-            lambda: rollout_done(c.get("deployments", "roll", "default")), 120, "initial rollout"
+            lambda: rollout_done(c.get("deployments", "roll", "default")), "initial rollout", 120
         )
         t0 = time.time()
         c.patch(
@@ -211,7 +205,7 @@ def bench_rolling_docker(res: Results) -> None:
             ]
             return len(new) == 10 and len(pods) == 10
 
-        wait_for(done, 180, "rolling update on Docker", interval=0.05)
+        wait_for(done, "rolling update on Docker", 180, interval=0.05)
         kl_s = time.time() - t0
     finally:
         kubelet.stop(30)

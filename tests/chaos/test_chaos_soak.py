@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import random
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +26,7 @@ from tests.integration.fault_cluster import (
     FaultCluster,
     Recorder,
     Workload,
+    converge,
     deployment,
     deployment_problems,
     job,
@@ -40,20 +40,6 @@ FINAL = {"web": 4, "api": 2, "gpu-train": 3}
 RANGES = {"web": (2, 6), "api": (1, 3), "gpu-train": (1, 4)}
 # Fixed, so a failure replays the same faults; set KUBELAB_CHAOS_SEED to explore others.
 SEED = int(os.environ.get("KUBELAB_CHAOS_SEED", "99"))
-
-
-def _converge(problems: Callable[[], list[str]], timeout: float) -> list[str]:
-    deadline = time.time() + timeout
-    last: list[str] = ["never checked"]
-    while time.time() < deadline:
-        try:
-            last = problems()
-        except Exception as e:  # noqa: BLE001 - the API may still be starting
-            last = [f"error: {e}"]
-        if not last:
-            return []
-        time.sleep(0.5)
-    return last
 
 
 class Chaos:
@@ -126,7 +112,7 @@ class Chaos:
 
     def _apiserver(self) -> None:
         self.cl.kill("apiserver")
-        time.sleep(self.rng.uniform(0.0, 1.0))
+        time.sleep(self.rng.uniform(0.0, 1.0))  # the outage itself: how long it stays down
         self.cl.start("apiserver")
 
 
@@ -177,7 +163,7 @@ def test_chaos_soak(tmp_path: Path, chaos_seconds: float) -> None:
             if time.time() >= next_fault:
                 chaos.step()
                 next_fault = time.time() + chaos.rng.uniform(2.0, 5.0)
-            time.sleep(0.2)
+            time.sleep(0.2)  # the fault injector's tick, not a wait for a condition
         wl.stop()
 
         # Afterwards: everything back up, one last acknowledged scale, then 60 s to converge.
@@ -192,7 +178,7 @@ def test_chaos_soak(tmp_path: Path, chaos_seconds: float) -> None:
                 out += [f"orphan container {o}" for o in orphan_containers(c, cl.docker_node)]
             return out
 
-        left = _converge(problems, 60 - (time.time() - began))
+        left = converge(problems, 60 - (time.time() - began))
         assert not left, f"not converged within 60 s: {left}\n{cl.logs()}"
         converged_in = time.time() - began
         rec.sample()

@@ -10,9 +10,8 @@ from __future__ import annotations
 import importlib.util
 import os
 import subprocess
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -21,6 +20,7 @@ import pytest
 
 from tests.harness import ApiServer, Component, free_port, start_apiserver
 from tests.tools.kubectl import ensure_kubectl
+from tests.wait import wait_for
 
 NODE_NAME = "compat-node"
 T = TypeVar("T")
@@ -29,24 +29,6 @@ T = TypeVar("T")
 def component_available(name: str) -> bool:
     """True once ``<name>/main.py`` (the component's entry point) exists."""
     return importlib.util.find_spec(f"{name}.main") is not None
-
-
-def wait_for(
-    probe: Callable[[], T], timeout: float = 30.0, interval: float = 0.1, what: str = ""
-) -> T:
-    """Call ``probe`` until it returns something truthy; fail with ``what`` after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        try:
-            last = probe()
-        except Exception as exc:  # not there yet (404, connection...)
-            last = exc
-        else:
-            if last:
-                return last
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what or probe}: last={last!r}")
 
 
 @dataclass
@@ -113,7 +95,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
                 return any(x.get("type") == "Ready" and x.get("status") == "True" for x in conds)
 
             try:
-                wait_for(node_ready, 60, 0.2, "the kubelet's node to be Ready")
+                wait_for(node_ready, "the kubelet's node to be Ready", 60, interval=0.2)
             except AssertionError as exc:
                 raise AssertionError(f"{exc}\n{c.logs()}") from None
         yield c

@@ -17,8 +17,9 @@ import pytest
 import yaml
 
 from api.errors import ApiError
-from tests.compat.conftest import Cluster, Kubectl, component_available, wait_for
+from tests.compat.conftest import Cluster, Kubectl, component_available
 from tests.harness import REPO
+from tests.wait import wait_for
 
 pytestmark = [
     pytest.mark.timeout(180),
@@ -163,7 +164,7 @@ def settle(cluster: Cluster, ns: str, prefix: str) -> None:
             "updatedReplicas"
         ) == 2
 
-    wait_for(ready, 60, what=f"{prefix}-web ready")
+    wait_for(ready, f"{prefix}-web ready", 60)
 
 
 @pytest.mark.parametrize("creator", ["kl", "kubectl"])

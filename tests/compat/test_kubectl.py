@@ -22,7 +22,8 @@ import pytest
 import yaml
 
 from api.errors import ApiError
-from tests.compat.conftest import Cluster, Kubectl, wait_for
+from tests.compat.conftest import Cluster, Kubectl
+from tests.wait import wait_for
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -418,8 +419,7 @@ def test_get_all_and_workload_columns(
     if cluster.has("controllers"):
         wait_for(
             lambda: cl.list("replicasets", namespace, label_selector="app=web")["items"],
-            30,
-            what="the deployment's ReplicaSet",
+            "the deployment's ReplicaSet",
         )
         rs = kubectl("get", "rs", "-n", namespace)
         assert header(rs) == ["NAME", "DESIRED", "CURRENT", "READY", "AGE"]
@@ -451,7 +451,7 @@ def test_get_pods_columns_and_wide(kubectl: Kubectl, cluster: Cluster, namespace
             r = rows(kubectl("get", "pods", "-o", "wide", "-n", namespace))["p1"]
             return r if r["STATUS"] == "Running" else None
 
-        r = wait_for(running, 30, 0.3, "p1 Running in kubectl get pods")
+        r = wait_for(running, "p1 Running in kubectl get pods", interval=0.3)
         assert r["READY"] == "1/1" and r["NODE"] == cluster.node_name
         assert r["IP"] != "<none>"
     some_node(cluster)
@@ -549,8 +549,7 @@ def test_delete_pod_waits_until_it_is_gone(
     if cluster.has("scheduler", "kubelet"):
         wait_for(
             lambda: cl.get("pods", "doomed", namespace)["status"].get("phase") == "Running",
-            30,
-            what="pod Running",
+            "pod Running",
         )
     assert 'pod "doomed" deleted' in kubectl(
         "delete", "pod", "doomed", "-n", namespace, "--timeout=60s"
@@ -611,8 +610,8 @@ def test_scale_deployment(kubectl: Kubectl, cluster: Cluster, namespace: str) ->
     if cluster.has("controllers", "scheduler", "kubelet"):
         wait_for(
             lambda: len(cl.list("pods", namespace, label_selector="app=web")["items"]) == 3,
+            "three pods",
             60,
-            what="three pods",
         )
         kubectl("scale", "deployment/web", "--replicas=1", "-n", namespace)
         wait_for(
@@ -626,8 +625,8 @@ def test_scale_deployment(kubectl: Kubectl, cluster: Cluster, namespace: str) ->
                 )
                 == 1
             ),
+            "one pod",
             60,
-            what="one pod",
         )
 
 
@@ -753,8 +752,7 @@ def test_logs_container_tail_and_follow(kubectl: Kubectl, cluster: Cluster, name
     cl.create("pods", pod("talker", "first", "second"), namespace)
     wait_for(
         lambda: cl.get("pods", "talker", namespace)["status"].get("phase") == "Running",
-        30,
-        what="talker Running",
+        "talker Running",
     )
     out = kubectl("logs", "talker", "-c", "second", "-n", namespace)
     assert "second" in out and "first" not in out
@@ -889,7 +887,7 @@ def test_gpu_columns_show_the_assigned_devices(
         r = rows(kubectl("get", "pods", "-o", "wide", "-n", namespace))["trainer"]
         return r if r["GPUS"] not in ("", "<none>") else None
 
-    row = wait_for(assigned, 30, 0.3, "a GPU in the GPUS column")
+    row = wait_for(assigned, "a GPU in the GPUS column", interval=0.3)
     annotated = cl.get("pods", "trainer", namespace)["metadata"]["annotations"]
     assert row["GPUS"] == annotated["kubelab.io/gpu-uuids"]
     assert row["GPUS"] in uuids
@@ -940,7 +938,7 @@ def test_drain_evicts_pods(kubectl: Kubectl, cluster: Cluster, namespace: str) -
         ]
         return ok if len(ok) == 2 else []
 
-    before = {p["metadata"]["name"] for p in wait_for(running_on_node, 60, what="2 pods")}
+    before = {p["metadata"]["name"] for p in wait_for(running_on_node, "2 pods", 60)}
     try:
         # Only this test's pods: other tests leave bare pods, which drain refuses without --force.
         p = kubectl.run(
@@ -966,4 +964,4 @@ def test_drain_evicts_pods(kubectl: Kubectl, cluster: Cluster, namespace: str) -
             assert i["spec"].get("nodeName") in (None, "")
     finally:
         kubectl("uncordon", node)
-    wait_for(running_on_node, 60, what="pods back after uncordon")
+    wait_for(running_on_node, "pods back after uncordon", 60)

@@ -20,7 +20,8 @@ from kubernetes import config, watch
 from kubernetes.client.exceptions import ApiException
 
 from api.errors import ApiError
-from tests.compat.conftest import Cluster, wait_for
+from tests.compat.conftest import Cluster
+from tests.wait import wait_for
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -243,7 +244,7 @@ def test_pods_nodes_events_and_logs(core: k8s.CoreV1Api, cluster: Cluster, names
             p = core.read_namespaced_pod("talker", namespace)
             return p if p.status.phase == "Running" else None
 
-        p = wait_for(running, 30, what="talker Running")
+        p = wait_for(running, "talker Running")
         assert p.spec.node_name == cluster.node_name
         assert {s.name for s in p.status.container_statuses} == {"first", "second"}
         assert all(s.ready for s in p.status.container_statuses)
@@ -260,7 +261,7 @@ def test_pods_nodes_events_and_logs(core: k8s.CoreV1Api, cluster: Cluster, names
 
     deleted = core.delete_namespaced_pod("talker", namespace)
     assert isinstance(deleted, k8s.V1Pod)
-    wait_for(lambda: gone(cluster, "pods", "talker", namespace), 60, what="talker deleted")
+    wait_for(lambda: gone(cluster, "pods", "talker", namespace), "talker deleted", 60)
 
 
 def test_events_with_field_selectors(core: k8s.CoreV1Api, namespace: str) -> None:
@@ -318,7 +319,7 @@ def test_deployment_create_scale_replace_delete(
         def replicasets() -> list[Any]:
             return apps.list_namespaced_replica_set(namespace, label_selector="app=web").items
 
-        rs = wait_for(replicasets, 30, what="ReplicaSets of web")
+        rs = wait_for(replicasets, "ReplicaSets of web")
         assert all(r.metadata.owner_references[0].kind == "Deployment" for r in rs)
     if cluster.has("controllers", "scheduler", "kubelet"):
 
@@ -326,12 +327,12 @@ def test_deployment_create_scale_replace_delete(
             d = apps.read_namespaced_deployment_status("web", namespace)
             return (d.status.available_replicas or 0) == 3 and d.status.updated_replicas == 3
 
-        wait_for(available, 90, what="3 available replicas")
+        wait_for(available, "3 available replicas", 90)
 
     # Foreground deletion needs the garbage collector to remove the dependents first.
     policy = "Foreground" if cluster.has("controllers") else "Background"
     apps.delete_namespaced_deployment("web", namespace, propagation_policy=policy)
-    wait_for(lambda: gone(cluster, "deployments", "web", namespace), 60, what="web deleted")
+    wait_for(lambda: gone(cluster, "deployments", "web", namespace), "web deleted", 60)
 
 
 def test_job_create_list_delete(batch: k8s.BatchV1Api, cluster: Cluster, namespace: str) -> None:
@@ -363,9 +364,9 @@ def test_job_create_list_delete(batch: k8s.BatchV1Api, cluster: Cluster, namespa
         def active() -> bool:
             return batch.read_namespaced_job_status("once", namespace).status.active == 1
 
-        wait_for(active, 60, what="the job's pod active")
+        wait_for(active, "the job's pod active", 60)
     batch.delete_namespaced_job("once", namespace, propagation_policy="Background")
-    wait_for(lambda: gone(cluster, "jobs", "once", namespace), 30, what="job deleted")
+    wait_for(lambda: gone(cluster, "jobs", "once", namespace), "job deleted")
 
 
 # ---------------------------------------------------------------- watch
@@ -381,6 +382,8 @@ def test_watch_stream_sees_added_modified_deleted(
 
     def writer() -> None:
         cl = cluster.client()
+        # A head start for the watch so the writes arrive live; made earlier they would be
+        # replayed from start_rv, so this picks the path under test, never the outcome.
         time.sleep(0.3)
         cl.create("configmaps", cm("w1", a="1"), namespace)
         cl.patch("configmaps", "w1", {"data": {"a": "2"}}, namespace)
@@ -428,4 +431,4 @@ def test_namespace_lifecycle(core: k8s.CoreV1Api, cluster: Cluster) -> None:
     assert exc.value.status == 409
     core.delete_namespace(name)
     if cluster.has("controllers"):
-        wait_for(lambda: gone(cluster, "namespaces", name, None), 60, what="namespace gone")
+        wait_for(lambda: gone(cluster, "namespaces", name, None), "namespace gone", 60)

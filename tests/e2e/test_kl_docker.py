@@ -3,10 +3,8 @@ kubelet (pods are bound by name, so no scheduler is needed)."""
 
 from __future__ import annotations
 
-import time
 import uuid
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 import pytest
 import yaml
@@ -15,18 +13,9 @@ from api.errors import ApiError
 from tests.e2e.images import IMAGE, ensure_busybox_image
 from tests.harness import ApiServer, Component
 from tests.integration.kl_helpers import Kl, namespaced_kl
+from tests.wait import wait_for
 
 pytestmark = pytest.mark.docker
-
-
-def wait_for(what: str, fn: Callable[[], Any], timeout: float = 60.0) -> Any:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        got = fn()
-        if got:
-            return got
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +51,7 @@ def node(shared_apiserver: ApiServer, tmp_path_factory: pytest.TempPathFactory) 
         return any(x["type"] == "Ready" and x["status"] == "True" for x in conds)
 
     try:
-        wait_for(f"node {name} Ready", ready)
+        wait_for(ready, f"node {name} Ready", 60)
         yield name
     finally:
         kubelet.stop()
@@ -98,21 +87,21 @@ def phase(k: Kl, name: str) -> str:
 
 def test_logs_tail_and_follow(k: Kl, node: str) -> None:
     run_pod(k, node, "talker", "echo hello; echo world; sleep 3600")
-    wait_for("talker running", lambda: phase(k, "talker") == "Running")
-    wait_for("two log lines", lambda: k("logs", "talker").out == "hello\nworld\n")
+    wait_for(lambda: phase(k, "talker") == "Running", "talker running", 60)
+    wait_for(lambda: k("logs", "talker").out == "hello\nworld\n", "two log lines", 60)
     assert k("logs", "talker", "--tail=1").ok().out == "world\n"
     stamped = k("logs", "pod/talker", "--timestamps").ok().out.splitlines()
     assert stamped[0].endswith(" hello") and stamped[0][:4].isdigit()
 
     run_pod(k, node, "counter", "for i in 1 2 3; do echo line$i; sleep 0.3; done", "Never")
-    wait_for("counter started", lambda: phase(k, "counter") in ("Running", "Succeeded"))
+    wait_for(lambda: phase(k, "counter") in ("Running", "Succeeded"), "counter started", 60)
     # -f returns when the container ends, with every line.
     assert k("logs", "-f", "counter", timeout=60).ok().out == "line1\nline2\nline3\n"
 
 
 def test_exec_output_and_exit_code(k: Kl, node: str) -> None:
     run_pod(k, node, "shell", "sleep 3600")
-    wait_for("shell running", lambda: phase(k, "shell") == "Running")
+    wait_for(lambda: phase(k, "shell") == "Running", "shell running", 60)
     ok = k("exec", "shell", "--", "sh", "-c", "echo out; echo err >&2").ok()
     assert ok.out == "out\n" and ok.err == "err\n"
     bad = k("exec", "shell", "--", "sh", "-c", "echo partial; exit 3")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -20,26 +20,12 @@ import pytest
 from api.errors import ApiError
 from tests.e2e.images import IMAGE, ensure_busybox_image
 from tests.harness import ApiServer, Component
+from tests.wait import wait_for
 
 pytestmark = pytest.mark.docker
 
 NS = "default"
 RESYNC = 30.0
-
-
-def wait_for(check: Callable[[], Any], timeout: float = 20.0, what: str = "") -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        try:
-            last = check()
-        except ApiError as e:
-            last = e
-        else:
-            if last:
-                return last
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}: last={last!r}")
 
 
 class Cluster:
@@ -80,7 +66,7 @@ class Cluster:
             "--lease-renew",
             "2",
         ).start()
-        wait_for(self._ready, 30, f"node {self.node} Ready")
+        wait_for(self._ready, f"node {self.node} Ready")
 
     def _ready(self) -> bool:
         assert self.kubelet is not None
@@ -127,8 +113,8 @@ class Cluster:
     def wait_phase(self, name: str, phase: str, timeout: float = 20) -> dict[str, Any]:
         return wait_for(
             lambda: self.status(name) if self.status(name).get("phase") == phase else None,
-            timeout,
             f"{name} {phase}",
+            timeout,
         )
 
     def wait_running_ready(self, name: str, timeout: float = 20) -> dict[str, Any]:
@@ -139,7 +125,7 @@ class Cluster:
             )
             return st if st.get("phase") == "Running" and ready else None
 
-        return wait_for(ok, timeout, f"{name} Running and Ready")
+        return wait_for(ok, f"{name} Running and Ready", timeout)
 
     def containers(self, pod: str) -> list[Any]:
         """The pod's containers on this node (ones removed while we look are skipped: the
@@ -174,7 +160,7 @@ class Cluster:
             except ApiError as e:
                 return e.code == 404
 
-        wait_for(gone, timeout, f"{name} deleted")
+        wait_for(gone, f"{name} deleted", timeout)
 
     def events(self, name: str) -> list[dict[str, Any]]:
         return self.api.list("events", NS, field_selector=f"involvedObject.name={name}")["items"]
@@ -195,7 +181,11 @@ def running_node(
         selector = None if all_pods else f"spec.nodeName={node}"
         for p in cl.api.list("pods", NS, field_selector=selector)["items"]:
             cl.delete(p["metadata"]["name"])
-        time.sleep(1)
+        # The kubelet finishes its pods' deletion before it stops (no pod left terminating).
+        wait_for(
+            lambda: not cl.api.list("pods", NS, field_selector=selector)["items"],
+            f"the pods of {node} deleted",
+        )
         if cl.kubelet is not None:
             cl.kubelet.stop()
         for c in cl.docker.containers.list(all=True, filters={"label": f"io.kubelab.node={node}"}):
@@ -264,7 +254,7 @@ def test_docker_kill_restarts_then_backs_off(cluster: Cluster) -> None:
         cs = cluster.cstatus("crash")
         return cs if cs.get("restartCount") == 1 and "running" in cs.get("state", {}) else None
 
-    cs = wait_for(restarted, 15, "first restart")
+    cs = wait_for(restarted, "first restart", 15)
     # Seen through Docker's die event, long before the 30 s resync.
     assert time.monotonic() - killed_at < RESYNC / 3
     assert cs["lastState"]["terminated"]["exitCode"] == 137
@@ -281,7 +271,7 @@ def test_docker_kill_restarts_then_backs_off(cluster: Cluster) -> None:
         waiting = cs.get("state", {}).get("waiting") or {}
         return cs if waiting.get("reason") == "CrashLoopBackOff" else None
 
-    cs = wait_for(backing_off, 10, "CrashLoopBackOff")
+    cs = wait_for(backing_off, "CrashLoopBackOff", 10)
     assert cs["restartCount"] == 1
     assert cs["lastState"]["terminated"]["exitCode"] == 137
 
@@ -289,7 +279,7 @@ def test_docker_kill_restarts_then_backs_off(cluster: Cluster) -> None:
         cs = cluster.cstatus("crash")
         return cs.get("restartCount") == 2 and "running" in cs.get("state", {})
 
-    wait_for(restarted_twice, 15, "second restart after the backoff")
+    wait_for(restarted_twice, "second restart after the backoff", 15)
     assert any(e["reason"] == "BackOff" for e in cluster.events("crash"))
     # Only the current and the previous instance are kept.
     assert len(cluster.containers("crash")) == 2
@@ -321,13 +311,13 @@ def test_liveness_failure_restarts_and_readiness_failure_does_not(cluster: Clust
     def restarted() -> bool:
         return cluster.cstatus("live").get("restartCount", 0) >= 1
 
-    wait_for(restarted, 30, "liveness restart")
+    wait_for(restarted, "liveness restart")
     reasons = [(e["reason"], e["message"]) for e in cluster.events("live")]
     assert any(r == "Unhealthy" and "Liveness probe failed" in m for r, m in reasons), reasons
     assert any(r == "Killing" and "failed liveness probe" in m for r, m in reasons), reasons
 
     st = cluster.wait_phase("unready", "Running")
-    time.sleep(3)
+    time.sleep(3)  # readiness probes fail all along: to prove it stays unready, not restarted
     st = cluster.status("unready")
     conds = {c["type"]: c["status"] for c in st["conditions"]}
     assert conds["Ready"] == "False" and conds["ContainersReady"] == "False"
@@ -437,8 +427,8 @@ def test_env_configmap_secret_and_volume(cluster: Cluster) -> None:
     cluster.wait_phase("envpod", "Running")
     log = wait_for(
         lambda: cluster.api.log("envpod", NS) if "-r--" in cluster.api.log("envpod", NS) else None,
-        10,
         "log",
+        10,
     )
     lines = log.splitlines()
     assert lines[0] == "MODE=fast PW=s3cret FROM_CM=fast"
@@ -473,7 +463,7 @@ def test_missing_image_err_image_pull_then_backoff(cluster: Cluster) -> None:
             seen[waiting["reason"]] = waiting.get("message", "")
         return len(seen) == 2
 
-    wait_for(both, 30, "ErrImagePull and ImagePullBackOff")
+    wait_for(both, "ErrImagePull and ImagePullBackOff")
     assert all(image in m for m in seen.values()), seen
     assert cluster.status("noimage")["phase"] == "Pending"
     reasons = {e["reason"] for e in cluster.events("noimage")}
@@ -488,7 +478,7 @@ def test_simulated_gpus_visible_devices(cluster: Cluster) -> None:
     p["metadata"]["annotations"] = {"kubelab.io/gpu-uuids": gpus[1]}
     cluster.create(p)
     cluster.wait_phase("gpujob", "Running")
-    assert wait_for(lambda: cluster.api.log("gpujob", NS), 10, "log") == f"{gpus[1]}\n"
+    assert wait_for(lambda: cluster.api.log("gpujob", NS), "log", 10) == f"{gpus[1]}\n"
     (c,) = cluster.containers("gpujob")
     assert not c.attrs["HostConfig"].get("DeviceRequests")  # simulated: no device request
     cluster.delete("gpujob")
@@ -509,8 +499,8 @@ def test_kubelet_kill9_restart_adopts_and_cleans_up(cluster: Cluster) -> None:
     def doomed_removed() -> bool:
         return not any(r["Id"] in doomed_ids for r in cluster.docker.api.containers(all=True))
 
-    wait_for(doomed_removed, 20, "orphan container removed")
-    time.sleep(2)
+    wait_for(doomed_removed, "orphan container removed", 20)
+    time.sleep(2)  # to prove the adopted survivor is neither restarted nor replaced
     after = {c.id for c in cluster.containers("survivor")}
     assert after == before
     cs = cluster.cstatus("survivor")

@@ -12,9 +12,10 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.test_kubelet_docker import NS, Cluster, running_node, wait_for
+from tests.e2e.test_kubelet_docker import NS, Cluster, running_node
 from tests.harness import ApiServer
 from tests.integration.kl_helpers import kl
+from tests.wait import wait_for
 
 pytestmark = pytest.mark.docker
 
@@ -87,7 +88,7 @@ def test_init_container_fills_an_emptydir_the_app_serves(init_cluster: Cluster) 
     assert cl.kubelet is not None
     cl.kubelet.kill()
     cl.start_kubelet()
-    time.sleep(3)
+    time.sleep(3)  # to prove the restarted kubelet runs no init container again
     assert {c.id for c in cl.containers("site")} == before
     st = cl.wait_running_ready("site", 10)
     assert [s["restartCount"] for s in st["initContainerStatuses"]] == [0, 0]
@@ -108,7 +109,7 @@ def test_failing_init_container_keeps_the_pod_pending_with_restarts(init_cluster
         return st if s.get("restartCount", 0) >= 2 else None
 
     # Backoff 2 s then 4 s in this kubelet: two restarts within ~10 s.
-    st = wait_for(restarted_twice, 30, "two restarts of the failing init container")
+    st = wait_for(restarted_twice, "two restarts of the failing init container")
     assert "CrashLoopBackOff" in reasons
     s = st["initContainerStatuses"][0]
     last = s["lastState"].get("terminated") or s["state"].get("terminated")

@@ -9,9 +9,10 @@ from collections.abc import Iterator
 import pytest
 
 from api.errors import ApiError
-from tests.e2e.test_kubelet_docker import NS, Cluster, running_node, wait_for
+from tests.e2e.test_kubelet_docker import NS, Cluster, running_node
 from tests.harness import ApiServer
 from tests.integration.kl_helpers import kl
+from tests.wait import wait_for
 
 pytestmark = pytest.mark.docker
 
@@ -27,7 +28,7 @@ def log_cluster(
 def test_logs_since_and_limit_bytes(log_cluster: Cluster) -> None:
     cl = log_cluster
     cl.create(cl.pod("talker", "echo early-line; sleep 4; echo late-line; exec sleep 3600"))
-    wait_for(lambda: "late-line" in cl.api.log("talker", NS), 30, "both lines")
+    wait_for(lambda: "late-line" in cl.api.log("talker", NS), "both lines")
     # early-line is ~4 s old, late-line fresh: a 2 s window holds only the late one.
     assert cl.api.log("talker", NS, since_seconds=2) == "late-line\n"
     assert cl.api.log("talker", NS, since_seconds=60) == "early-line\nlate-line\n"

@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 
 from tests.e2e.images import IMAGE, ensure_busybox_image
-from tests.up_cluster import UpCluster, wait_for
+from tests.up_cluster import UpCluster
+from tests.wait import wait_for
 
 pytestmark = pytest.mark.docker
 
@@ -114,30 +115,28 @@ def test_up_with_docker_services_supervision_and_resume(tmp_path: Path) -> None:
             lambda: (
                 c.get("deployments", "hello", "default")["status"].get("readyReplicas") == REPLICAS
             ),
-            timeout=90,
-            what="3 ready replicas",
+            "3 ready replicas",
+            90,
         )
-        wait_for(lambda: _ready_endpoints(c) == REPLICAS, what="3 ready endpoints")
+        wait_for(lambda: _ready_endpoints(c) == REPLICAS, "3 ready endpoints")
         pods = {p["metadata"]["name"] for p in c.list("pods", "default")["items"]}
 
         # Every replica answers through the Service port on 127.0.0.1 (round robin).
-        answers = wait_for(
-            lambda: [_get(port) for _ in range(REPLICAS * 3)], what="service answers"
-        )
+        answers = wait_for(lambda: [_get(port) for _ in range(REPLICAS * 3)], "service answers")
         assert set(answers) == pods, answers
 
         # One replica turns not-ready: after its Endpoints update it gets nothing new.
         victim = sorted(pods)[0]
         cid = _containers(dc, node)[victim]
         dc.containers.get(cid).exec_run(["rm", "/www/healthz.html"])
-        wait_for(lambda: _ready_endpoints(c) == REPLICAS - 1, timeout=10, what="victim dropped")
+        wait_for(lambda: _ready_endpoints(c) == REPLICAS - 1, "victim dropped", 10)
         answers = [_get(port) for _ in range(REPLICAS * 4)]
         assert victim not in answers and set(answers) == pods - {victim}
 
         # A killed scheduler is restarted by kubelab up.
         old = up.child_pid("scheduler")
         os.kill(old, signal.SIGKILL)
-        wait_for(lambda: up.child_pid("scheduler") != old, what="scheduler restarted")
+        wait_for(lambda: up.child_pid("scheduler") != old, "scheduler restarted")
 
         # Stop and start again: the same objects and the very same containers.
         objects = {
@@ -156,8 +155,8 @@ def test_up_with_docker_services_supervision_and_resume(tmp_path: Path) -> None:
                 c.get("deployments", "hello", "default")["status"].get("readyReplicas")
                 == REPLICAS - 1
             ),
-            timeout=60,
-            what="replicas adopted",
+            "replicas adopted",
+            60,
         )
         after = {
             (p["metadata"]["name"], p["metadata"]["uid"])
@@ -166,7 +165,7 @@ def test_up_with_docker_services_supervision_and_resume(tmp_path: Path) -> None:
         assert after == objects
         assert _containers(dc, node) == containers
         assert c.get("services", "hello", "default")["spec"]["ports"][0]["nodePort"] == port
-        answers = wait_for(lambda: [_get(port) for _ in range(4)], what="service after resume")
+        answers = wait_for(lambda: [_get(port) for _ in range(4)], "service after resume")
         assert set(answers) == pods - {victim}
     finally:
         try:
@@ -174,7 +173,7 @@ def test_up_with_docker_services_supervision_and_resume(tmp_path: Path) -> None:
                 up.client().delete(
                     "deployments", "hello", "default", propagation_policy="Foreground"
                 )
-                wait_for(lambda: not _containers(dc, node), timeout=60, what="containers removed")
+                wait_for(lambda: not _containers(dc, node), "containers removed", 60)
         finally:
             up.stop()
             for ct in dc.containers.list(all=True, filters={"label": f"io.kubelab.node={node}"}):

@@ -3,12 +3,11 @@ scheduler, fake-runtime kubelets and the controller manager, each its own proces
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from tests.harness import ApiServer, Component, start_apiserver
+from tests.wait import wait_for
 
 # Shortened timings so node failure, leases and Job back-off play out in seconds.
 FAST_CONTROLLER_FLAGS = [
@@ -93,7 +92,7 @@ class Cluster:
         return self._start("controllers", *self.controller_flags, *extra)
 
     def wait_nodes(self, n: int, timeout: float = 30) -> None:
-        wait_for(lambda: len(self.ready_nodes()) >= n, timeout, f"{n} ready nodes")
+        wait_for(lambda: len(self.ready_nodes()) >= n, f"{n} ready nodes", timeout)
 
     def ready_nodes(self) -> list[str]:
         out = []
@@ -110,21 +109,6 @@ class Cluster:
         for p in reversed(self.procs):
             p.stop(5)
         self.api.stop()
-
-
-def wait_for(cond: Callable[[], Any], timeout: float, what: str, interval: float = 0.1) -> Any:
-    """Poll ``cond`` until it returns something truthy; fail naming ``what``."""
-    deadline = time.time() + timeout
-    last_exc: Exception | None = None
-    while time.time() < deadline:
-        try:
-            v = cond()
-            if v:
-                return v
-        except Exception as e:  # the API may be restarting
-            last_exc = e
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last error: {last_exc})")
 
 
 def deployment(name: str, replicas: int, image: str = "nginx:1", **spec: Any) -> dict[str, Any]:

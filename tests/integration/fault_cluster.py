@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from tests.harness import ApiServer, Component, start_apiserver
-from tests.integration.ctrl_cluster import FAST_CONTROLLER_FLAGS, is_ready, rollout_done, wait_for
+from tests.integration.ctrl_cluster import FAST_CONTROLLER_FLAGS, is_ready, rollout_done
+from tests.wait import WaitTimeout, wait_for
 
 NS = "default"
 GPU_ANN = "kubelab.io/gpu-uuids"
@@ -111,7 +112,7 @@ class FaultCluster:
 
     def wait_nodes_ready(self, timeout: float = 60) -> None:
         names = [k.split("/", 1)[1] for k in self.components if k.startswith("kubelet/")]
-        wait_for(lambda: set(names) <= set(self.ready_nodes()), timeout, f"nodes {names} Ready")
+        wait_for(lambda: set(names) <= set(self.ready_nodes()), f"nodes {names} Ready", timeout)
 
     def ready_nodes(self) -> list[str]:
         out = []
@@ -404,9 +405,27 @@ def settle(client: Any, replicas: dict[str, int]) -> None:
             lambda name=name, n=n: client.patch(
                 "deployments", name, {"spec": {"replicas": n}}, NS, subresource="scale"
             ),
-            30,
             f"scale of {name}",
         )
+
+
+def converge(problems: Callable[[], list[str]], timeout: float) -> list[str]:
+    """Wait until ``problems()`` is empty; ``[]`` then, else the last problems seen."""
+    last: list[str] = ["never checked"]
+
+    def none_left() -> bool:
+        nonlocal last
+        try:
+            last = problems()
+        except Exception as e:  # the API may still be starting
+            last = [f"error: {e}"]
+        return not last
+
+    try:
+        wait_for(none_left, "no problems left", timeout, interval=0.5)
+    except WaitTimeout:
+        return last
+    return []
 
 
 def deployment_problems(client: Any) -> list[str]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import queue
 import threading
-import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
@@ -23,6 +22,7 @@ from client import (
     object_key,
 )
 from tests.harness import ApiServer, start_apiserver
+from tests.wait import wait_for_async
 
 Obj = dict[str, Any]
 
@@ -47,13 +47,6 @@ def pod(name: str, **labels: str) -> Obj:
 
 def arun(fn: Callable[[], Awaitable[Any]], timeout: float = 60) -> Any:
     return asyncio.run(asyncio.wait_for(fn(), timeout))
-
-
-async def eventually(cond: Callable[[], bool], timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < deadline, "condition not reached"
-        await asyncio.sleep(0.02)
 
 
 @pytest.fixture
@@ -286,15 +279,27 @@ def test_watch_forever_and_informer_survive_a_restart(apiserver: ApiServer) -> N
             assert await asyncio.to_thread(next_event) == ("ADDED", "before")
 
             await asyncio.to_thread(c.create, "pods", pod("live"))
-            await eventually(lambda: inf.get("default/live") is not None)
+            await wait_for_async(
+                lambda: inf.get("default/live") is not None,
+                "live pod in the cache",
+                20,
+            )
             assert await asyncio.to_thread(next_event) == ("ADDED", "live")
 
             await asyncio.to_thread(apiserver.restart)
 
             await asyncio.to_thread(c.create, "pods", pod("after"))
             await asyncio.to_thread(c.delete, "pods", "before")
-            await eventually(lambda: inf.get("default/after") is not None)
-            await eventually(lambda: inf.get("default/before") is None)
+            await wait_for_async(
+                lambda: inf.get("default/after") is not None,
+                "the pod created after the restart in the cache",
+                20,
+            )
+            await wait_for_async(
+                lambda: inf.get("default/before") is None,
+                "the pod deleted meanwhile gone from the cache",
+                20,
+            )
             assert await asyncio.to_thread(next_event) == ("ADDED", "after")
             assert await asyncio.to_thread(next_event) == ("DELETED", "before")
             assert log == [

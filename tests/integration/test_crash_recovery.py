@@ -12,13 +12,13 @@ from __future__ import annotations
 import os
 import random
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 from tests.integration.fault_cluster import (
     FaultCluster,
     Recorder,
     Workload,
+    converge,
     deployment,
     deployment_problems,
     settle,
@@ -28,21 +28,6 @@ CHAOS_SECONDS = 35
 FINAL = {"web": 3, "gpu-train": 3}
 # Fixed, so a failure replays the same kill order; set KUBELAB_CHAOS_SEED to explore others.
 SEED = int(os.environ.get("KUBELAB_CHAOS_SEED", "20240601"))
-
-
-def converge(problems: Callable[[], list[str]], timeout: float) -> list[str]:
-    """Poll until ``problems()`` is empty; the last problems seen if it never is."""
-    deadline = time.time() + timeout
-    last: list[str] = ["never checked"]
-    while time.time() < deadline:
-        try:
-            last = problems()
-        except Exception as e:  # the API may still be starting
-            last = [f"error: {e}"]
-        if not last:
-            return []
-        time.sleep(0.5)
-    return last
 
 
 def test_sigkill_of_any_component_loses_nothing(tmp_path: Path) -> None:
@@ -63,10 +48,10 @@ def test_sigkill_of_any_component_loses_nothing(tmp_path: Path) -> None:
         order = [*cl.targets]
         rng.shuffle(order)
         while time.time() < end or order:
-            time.sleep(rng.uniform(0.5, 2.5))
+            time.sleep(rng.uniform(0.5, 2.5))  # the workload runs between faults
             target = order.pop() if order else rng.choice(cl.targets)
             cl.kill(target)
-            time.sleep(rng.uniform(0.0, 1.5))
+            time.sleep(rng.uniform(0.0, 1.5))  # the outage itself: how long it stays down
             cl.start(target)
         wl.stop()
 

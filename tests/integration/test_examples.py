@@ -9,7 +9,8 @@ from pathlib import Path
 import yaml
 
 from tests.harness import REPO
-from tests.up_cluster import UpCluster, wait_for
+from tests.up_cluster import UpCluster
+from tests.wait import wait_for
 
 EXAMPLES = REPO / "deploy" / "examples"
 
@@ -34,7 +35,7 @@ def test_every_example_applies_and_runs(tmp_path: Path) -> None:
             lambda: (
                 c.get("deployments", "model-server", "default")["status"].get("readyReplicas") == 2
             ),
-            what="model-server 2/2 ready",
+            "model-server 2/2 ready",
         )
         wait_for(
             lambda: (
@@ -44,7 +45,7 @@ def test_every_example_applies_and_runs(tmp_path: Path) -> None:
                 )
                 == 2
             ),
-            what="2 ready endpoints",
+            "2 ready endpoints",
         )
         svc = c.get("services", "model-server", "default")
         assert svc["spec"]["ports"][0]["nodePort"] == 30080
@@ -55,7 +56,7 @@ def test_every_example_applies_and_runs(tmp_path: Path) -> None:
             running = [p for p in pods if p["status"].get("phase") == "Running"]
             return running[0] if running else None
 
-        pod = wait_for(gpu_pod, what="training pod Running")
+        pod = wait_for(gpu_pod, "training pod Running")
         uuids = pod["metadata"]["annotations"]["kubelab.io/gpu-uuids"].split(",")
         node = c.get("nodes", pod["spec"]["nodeName"])
         assert len(uuids) == 1 and uuids[0] in {g["uuid"] for g in node["status"]["gpus"]}

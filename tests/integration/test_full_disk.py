@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from tests.harness import ApiServer, start_apiserver
-from tests.integration.ctrl_cluster import wait_for
+from tests.wait import wait_for
 
 NS = "default"
 DISK_MIB = 6
@@ -147,7 +147,7 @@ def test_full_disk_refuses_writes_then_recovers(small_disk: Path, tmp_path: Path
         # Space returns: writes work again (within a few seconds), nothing acknowledged lost.
         (small_disk / "filler").unlink()
         wait_for(
-            lambda: write("after-0", "d").status_code == 201, 15, "a write after space returned"
+            lambda: write("after-0", "d").status_code == 201, "a write after space returned", 15
         )
         for i in range(1, 5):
             assert write(f"after-{i}", "d").status_code == 201

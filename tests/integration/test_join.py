@@ -11,7 +11,8 @@ import pytest
 
 from api.errors import ApiError
 from tests.harness import REPO, Component, kubelab_cmd
-from tests.up_cluster import UpCluster, wait_for
+from tests.up_cluster import UpCluster
+from tests.wait import wait_for
 
 
 def _run(up: UpCluster, *args: str) -> subprocess.CompletedProcess[str]:
@@ -121,14 +122,14 @@ def test_second_box_joins_runs_pods_and_is_confined_to_itself(
                 c["type"] == "Ready" and c["status"] == "True"
                 for c in admin.get("nodes", "box2")["status"]["conditions"]
             ),
-            timeout=60,
-            what=f"node box2 Ready\n{kubelet.log()}",
+            f"node box2 Ready\n{kubelet.log()}",
+            60,
         )
         # It runs pods: one pinned to it goes Running.
         admin.create("pods", _pinned_pod("on-box2", "box2"), "default")
         wait_for(
             lambda: admin.get("pods", "on-box2", "default")["status"].get("phase") == "Running",
-            what="pod on box2 Running",
+            "pod on box2 Running",
         )
 
         # The node's own credentials: its own Node yes, the first node no.
@@ -145,7 +146,7 @@ def test_second_box_joins_runs_pods_and_is_confined_to_itself(
         admin.create("pods", _pinned_pod("on-box1", "box1"), "default")
         wait_for(
             lambda: admin.get("pods", "on-box1", "default")["spec"].get("nodeName") == "box1",
-            what="pod bound to box1",
+            "pod bound to box1",
         )
         with pytest.raises(ApiError) as exc:
             node.delete("pods", "on-box1", "default")

@@ -6,10 +6,8 @@ and drain."""
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
@@ -17,18 +15,9 @@ import yaml
 from api.errors import ApiError
 from tests.harness import ApiServer, Component, start_apiserver
 from tests.integration.kl_helpers import WEB, Kl, kl, namespaced_kl, pod_manifest, write
+from tests.wait import wait_for
 
 NODE = "gpu-1"
-
-
-def wait_for(what: str, fn: Callable[[], Any], timeout: float = 30.0) -> Any:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        got = fn()
-        if got:
-            return got
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 class Cluster:
@@ -85,7 +74,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
             return any(x.get("type") == "Ready" and x.get("status") == "True" for x in conds)
 
         try:
-            wait_for("the kubelet's node to be Ready", node_ready)
+            wait_for(node_ready, "the kubelet's node to be Ready")
         except AssertionError as e:
             raise AssertionError(f"{e}\n{c.logs()}") from e
         yield c
@@ -127,7 +116,7 @@ def test_rollout_status_history_undo(k: Kl, tmp_path: Path) -> None:
     dep = k.c.get("deployments", "web", k.ns)
     assert dep["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:1.25"
     k("rollout", "status", "deploy/web", "--timeout", "60").ok()
-    wait_for("revision 3", lambda: "3 " in k("rollout", "history", "deploy/web").out)
+    wait_for(lambda: "3 " in k("rollout", "history", "deploy/web").out, "revision 3")
     assert k("rollout", "undo", "deploy/web", "--to-revision=3").ok().out == (
         "deployment.apps/web skipped rollback (current template already matches revision 3)\n"
     )
@@ -152,7 +141,7 @@ def test_rollout_status_fails_on_progress_deadline(k: Kl) -> None:
 
 def test_gpu_pods_top_why_describe(k: Kl) -> None:
     k("apply", "-f", "-", stdin=yaml.safe_dump(pod_manifest("trainer", gpus=2))).ok()
-    wait_for("trainer to run", lambda: phase(k, "trainer") == "Running")
+    wait_for(lambda: phase(k, "trainer") == "Running", "trainer to run")
     pod = k.c.get("pods", "trainer", k.ns)
     uuids = pod["metadata"]["annotations"]["kubelab.io/gpu-uuids"].split(",")
     assert len(uuids) == 2
@@ -184,10 +173,10 @@ def test_gpu_pods_top_why_describe(k: Kl) -> None:
     # No GPU left: the next one waits, and kl says why, node by node.
     k("apply", "-f", "-", stdin=yaml.safe_dump(pod_manifest("waiter", gpus=1))).ok()
     reasons = wait_for(
-        "the scheduler's reasons",
         lambda: (k.c.get("pods", "waiter", k.ns)["metadata"].get("annotations") or {}).get(
             "kubelab.io/scheduling-reasons"
         ),
+        "the scheduler's reasons",
     )
     assert NODE in json.loads(reasons)["nodes"]
     why = k("why", "waiter").ok().out
@@ -207,9 +196,8 @@ def test_gpu_pods_top_why_describe(k: Kl) -> None:
 def test_drain_evicts_and_waits(k: Kl, cluster: Cluster) -> None:
     k("apply", "-f", "-", stdin=yaml.safe_dump(pod_manifest("lonely"))).ok()
     k("create", "deployment", "kept", "--image=busybox", "--replicas=2").ok()
-    wait_for("pods to run", lambda: phase(k, "lonely") == "Running")
+    wait_for(lambda: phase(k, "lonely") == "Running", "pods to run")
     wait_for(
-        "2 deployment pods",
         lambda: (
             len(
                 [
@@ -220,6 +208,7 @@ def test_drain_evicts_and_waits(k: Kl, cluster: Cluster) -> None:
             )
             == 2
         ),
+        "2 deployment pods",
     )
     cfg = cluster.api.kubeconfig
     try:

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ from kubelet.gpu import discover_gpus
 from kubelet.node import NodeFacts
 from kubelet.runtime.fake import FakeRuntime
 from tests.harness import ApiServer
+from tests.wait import wait_for, wait_for_async
 
 NS = "default"
 
@@ -42,22 +42,6 @@ def pod(
             **extra,
         },
     }
-
-
-async def until(check: Callable[[], Awaitable[Any]], timeout: float = 10.0, what: str = "") -> Any:
-    """Poll ``check`` until it returns something truthy."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        try:
-            last = await check()
-        except ApiError as e:
-            last = e
-        else:
-            if last:
-                return last
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what or check}: last={last!r}")
 
 
 def make_kubelet(
@@ -121,14 +105,14 @@ def test_node_registration_lease_and_pod_lifecycle(
                 lease = await c.get("leases", "reg1", "kube-node-lease")
                 return bool(lease["spec"]["renewTime"] != first)
 
-            await until(renewed, 5, "lease renewal")
+            await wait_for_async(renewed, "lease renewal", 5)
 
             await c.create("pods", pod("life", "reg1"), NS)
 
             async def running() -> bool:
                 return (await _status(c, "life")).get("phase") == "Running"
 
-            await until(running, 10, "Running")
+            await wait_for_async(running, "Running", 10)
             p = await c.get("pods", "life", NS)
             ports = json.loads(p["metadata"]["annotations"]["kubelab.io/host-ports"])
             assert set(ports) == {"main/8080"}
@@ -145,7 +129,7 @@ def test_node_registration_lease_and_pod_lifecycle(
                 reasons = {e["reason"] for e in evs["items"]}
                 return reasons if {"Pulling", "Pulled", "Created", "Started"} <= reasons else set()
 
-            await until(events, 5, "events")
+            await wait_for_async(events, "events", 5)
 
             await c.delete("pods", "life", NS)
 
@@ -156,7 +140,7 @@ def test_node_registration_lease_and_pod_lifecycle(
                 except ApiError as e:
                     return e.code == 404
 
-            await until(gone, 10, "pod deleted")
+            await wait_for_async(gone, "pod deleted", 10)
             assert await rt.list({"io.kubelab.pod.name": "life"}) == []
             assert not (tmp_path / "reg1" / "pods" / p["metadata"]["uid"]).exists()
         finally:
@@ -188,7 +172,7 @@ def test_restart_policies_and_crash_loop_backoff(
                 ]
                 return phases == ["Running"] * 4
 
-            await until(all_running, 10, "all Running")
+            await wait_for_async(all_running, "all Running", 10)
 
             async def cid(name: str) -> str:
                 infos = [i for i in await rt.list({"io.kubelab.pod.name": name}) if i.running]
@@ -201,7 +185,7 @@ def test_restart_policies_and_crash_loop_backoff(
                 cs = await _cstatus(c, "always")
                 return cs.get("restartCount") == 1 and "running" in cs.get("state", {})
 
-            await until(restarted_once, 10, "first restart")
+            await wait_for_async(restarted_once, "first restart", 10)
             cs = await _cstatus(c, "always")
             assert cs["lastState"]["terminated"]["exitCode"] == 1
             rt.exit(await cid("always"), 2)
@@ -211,7 +195,7 @@ def test_restart_policies_and_crash_loop_backoff(
                 waiting = cs.get("state", {}).get("waiting") or {}
                 return cs if waiting.get("reason") == "CrashLoopBackOff" else {}
 
-            cs = await until(backing_off, 10, "CrashLoopBackOff")
+            cs = await wait_for_async(backing_off, "CrashLoopBackOff", 10)
             assert "back-off 30s" in cs["state"]["waiting"]["message"]
             assert cs["lastState"]["terminated"]["exitCode"] == 2
             assert cs["restartCount"] == 1
@@ -223,7 +207,7 @@ def test_restart_policies_and_crash_loop_backoff(
                 st = await _status(c, "never")
                 return st if st.get("phase") == "Failed" else {}
 
-            st = await until(failed, 10, "Failed")
+            st = await wait_for_async(failed, "Failed", 10)
             term = st["containerStatuses"][0]["state"]["terminated"]
             assert term["exitCode"] == 3 and term["reason"] == "Error"
 
@@ -233,13 +217,13 @@ def test_restart_policies_and_crash_loop_backoff(
             async def onfail_restarted() -> bool:
                 return (await _cstatus(c, "onfail")).get("restartCount") == 1
 
-            await until(onfail_restarted, 10, "OnFailure restart")
+            await wait_for_async(onfail_restarted, "OnFailure restart", 10)
             rt.exit(await cid("done"), 0)
 
             async def succeeded() -> bool:
                 return (await _status(c, "done")).get("phase") == "Succeeded"
 
-            await until(succeeded, 10, "Succeeded")
+            await wait_for_async(succeeded, "Succeeded", 10)
             assert (await _cstatus(c, "done"))["state"]["terminated"]["reason"] == "Completed"
             assert len(await rt.list({"io.kubelab.pod.name": "done"})) == 1  # not restarted
 
@@ -247,7 +231,7 @@ def test_restart_policies_and_crash_loop_backoff(
                 evs = await c.list("events", NS, field_selector="involvedObject.name=always")
                 return any(e["reason"] == "BackOff" for e in evs["items"])
 
-            await until(backoff_event, 5, "BackOff event")
+            await wait_for_async(backoff_event, "BackOff event", 5)
         finally:
             await k.stop()
             await c.close()
@@ -275,7 +259,7 @@ def test_image_pull_errors_and_env_config_errors(
                     assert "example/does-not-exist:1" in waiting.get("message", "")
                 return {"ErrImagePull", "ImagePullBackOff"} <= seen
 
-            await until(both_reasons, 15, "ErrImagePull then ImagePullBackOff")
+            await wait_for_async(both_reasons, "ErrImagePull then ImagePullBackOff", 15)
             assert (await _status(c, "noimg"))["phase"] == "Pending"
 
             spec = pod("needcm", "img1")
@@ -288,13 +272,13 @@ def test_image_pull_errors_and_env_config_errors(
                 waiting = (await _cstatus(c, "needcm")).get("state", {}).get("waiting") or {}
                 return waiting.get("reason") == "CreateContainerConfigError"
 
-            await until(config_error, 10, "CreateContainerConfigError")
+            await wait_for_async(config_error, "CreateContainerConfigError", 10)
             await c.create("configmaps", {"metadata": {"name": "later"}, "data": {"x": "42"}}, NS)
 
             async def runs_now() -> bool:
                 return (await _status(c, "needcm")).get("phase") == "Running"
 
-            await until(runs_now, 15, "Running once the ConfigMap exists")
+            await wait_for_async(runs_now, "Running once the ConfigMap exists", 15)
             (info,) = await rt.list({"io.kubelab.pod.name": "needcm"})
             spec_used = rt.spec(info.id)
             assert spec_used is not None and spec_used.env["X"] == "42"
@@ -323,7 +307,7 @@ def test_kubelet_restart_adopts_containers_and_removes_orphans(
                     [(await _status(c, n)).get("phase") == "Running" for n in ("keep", "drop")]
                 )
 
-            await until(both_running, 10, "Running")
+            await wait_for_async(both_running, "Running", 10)
             before = {i.id for i in await rt.list({"io.kubelab.pod.name": "keep"})}
             keep_rv = (await c.get("pods", "keep", NS))["metadata"]["resourceVersion"]
         finally:
@@ -335,7 +319,8 @@ def test_kubelet_restart_adopts_containers_and_removes_orphans(
             await k2.start()
             await k2.wait_ready(10)
             assert await rt.list({"io.kubelab.pod.name": "drop"}) == []
-            await asyncio.sleep(1.5)  # a resync or two
+            # A resync or two (resync_period=1): to prove the adopted containers are kept.
+            await asyncio.sleep(1.5)
             after = {i.id for i in await rt.list({"io.kubelab.pod.name": "keep"})}
             assert after == before
             p = await c.get("pods", "keep", NS)
@@ -371,17 +356,16 @@ def test_hollow_nodes_and_log_proxy(shared_apiserver: ApiServer) -> None:
     ).start()
     c = shared_apiserver.client()
     try:
-        deadline = time.time() + 20
-        names: list[str] = []
-        while time.time() < deadline:
+
+        def three_hollow() -> list[str] | None:
             names = sorted(
                 n["metadata"]["name"]
                 for n in c.list("nodes")["items"]
                 if n["metadata"]["name"].startswith("hollow-")
             )
-            if len(names) == 3:
-                break
-            time.sleep(0.2)
+            return names if len(names) == 3 else None
+
+        names = wait_for(three_hollow, "three hollow nodes", 20, diagnostics=kubelet.tail)
         assert names == ["hollow-0", "hollow-1", "hollow-2"], kubelet.log()
         node = c.get("nodes", "hollow-1")
         assert node["status"]["capacity"]["cpu"] == "64"
@@ -389,11 +373,11 @@ def test_hollow_nodes_and_log_proxy(shared_apiserver: ApiServer) -> None:
         gpu_uuids = {g["uuid"] for n in names for g in c.get("nodes", n)["status"]["gpus"]}
         assert len(gpu_uuids) == 12
         c.create("pods", pod("hp", "hollow-2"), NS)
-        deadline = time.time() + 10
-        while time.time() < deadline:
-            if (c.get("pods", "hp", NS).get("status") or {}).get("phase") == "Running":
-                break
-            time.sleep(0.1)
+        wait_for(
+            lambda: (c.get("pods", "hp", NS).get("status") or {}).get("phase") == "Running",
+            "pod hp Running",
+            10,
+        )
         assert c.get("pods", "hp", NS)["status"]["phase"] == "Running"
         text = c.log("hp", NS)
         assert "fake runtime" in text
@@ -421,15 +405,11 @@ def test_log_server_refuses_requests_without_the_secret(shared_apiserver: ApiSer
     ).start()
     c = shared_apiserver.client()
     try:
-        deadline = time.time() + 20
-        port = None
-        while time.time() < deadline and port is None:
-            try:
-                port = c.get("nodes", "sec1")["status"]["daemonEndpoints"]["kubeletEndpoint"][
-                    "Port"
-                ]
-            except ApiError:
-                time.sleep(0.2)
+        port = wait_for(
+            lambda: c.get("nodes", "sec1")["status"]["daemonEndpoints"]["kubeletEndpoint"]["Port"],
+            "node sec1 with its kubelet port",
+            20,
+        )
         assert port
         assert (
             c.get("nodes", "sec1")["metadata"]["annotations"]["kubelab.io/kubelet-scheme"] == "http"

@@ -13,7 +13,8 @@ from client import AsyncClient
 from kubelet.runtime.fake import FakeRuntime
 from tests.harness import ApiServer
 from tests.integration.kl_helpers import kl
-from tests.integration.test_kubelet_fake import NS, make_kubelet, run, until
+from tests.integration.test_kubelet_fake import NS, make_kubelet, run
+from tests.wait import wait_for_async
 
 
 def init_pod(
@@ -80,7 +81,7 @@ def test_init_containers_run_in_order_then_the_app(
                 ok = [_state(s) for s in inits] == ["terminated", "running"]
                 return st if ok else {}
 
-            st = await until(second_running, 10, "init0 done, init1 running")
+            st = await wait_for_async(second_running, "init0 done, init1 running", 10)
             assert st["phase"] == "Pending"
             assert st["initContainerStatuses"][0]["state"]["terminated"]["reason"] == "Completed"
             assert st["initContainerStatuses"][0]["ready"] is True
@@ -104,7 +105,7 @@ def test_init_containers_run_in_order_then_the_app(
                 st = await _status(c, "ordered")
                 return st if st.get("phase") == "Running" else {}
 
-            st = await until(app_running, 10, "app Running")
+            st = await wait_for_async(app_running, "app Running", 10)
             init = next(x for x in st["conditions"] if x["type"] == "Initialized")
             assert init["status"] == "True"
             (app,) = await rt.list({"io.kubelab.container.name": "app"})
@@ -120,7 +121,8 @@ def test_init_containers_run_in_order_then_the_app(
         try:
             await k2.start()
             await k2.wait_ready(10)
-            await asyncio.sleep(1.5)  # a resync or two
+            # A resync or two (resync_period=1): to prove init does not run again.
+            await asyncio.sleep(1.5)
             after = {i.id for i in await rt.list({"io.kubelab.pod.name": "ordered"})}
             assert after == before
             st = await _status(c, "ordered")
@@ -156,7 +158,7 @@ def test_failing_init_container_backs_off_or_fails_the_pod(
                 return st if waiting.get("reason") == "CrashLoopBackOff" else {}
 
             # The first restart is immediate, the second waits 30 s.
-            st = await until(backing_off, 10, "Init:CrashLoopBackOff")
+            st = await wait_for_async(backing_off, "Init:CrashLoopBackOff", 10)
             assert st["phase"] == "Pending"
             first = st["initContainerStatuses"][0]
             assert first["restartCount"] == 1
@@ -174,7 +176,7 @@ def test_failing_init_container_backs_off_or_fails_the_pod(
                 st = await _status(c, "never")
                 return st if st.get("phase") == "Failed" else {}
 
-            st = await until(failed, 10, "Failed under Never")
+            st = await wait_for_async(failed, "Failed under Never", 10)
             term = st["initContainerStatuses"][0]["state"]["terminated"]
             assert term["exitCode"] == 2 and term["reason"] == "Error"
             assert st["initContainerStatuses"][0]["restartCount"] == 0

@@ -11,7 +11,8 @@ from typing import Any
 from kubelet.context import KubeletConfig
 from kubelet.runtime.fake import FakeRuntime
 from tests.harness import ApiServer
-from tests.integration.test_kubelet_fake import NS, make_kubelet, run, until
+from tests.integration.test_kubelet_fake import NS, make_kubelet, run
+from tests.wait import wait_for_async
 
 
 def test_configmap_and_secret_volumes_refresh_in_a_running_pod(
@@ -60,7 +61,7 @@ def test_configmap_and_secret_volumes_refresh_in_a_running_pod(
                 p = await c.get("pods", "reader", NS)
                 return (p.get("status") or {}).get("phase") == "Running"
 
-            await until(running, 10, "Running")
+            await wait_for_async(running, "Running", 10)
             assert (cfg / "a").read_text() == "1" and (sec / "pw").read_text() == "x"
             (before,) = await rt.list({"io.kubelab.pod.name": "reader"})
 
@@ -74,7 +75,7 @@ def test_configmap_and_secret_volumes_refresh_in_a_running_pod(
                 except FileNotFoundError:
                     return False  # listed, then removed by the refresh: look again
 
-            await until(refreshed, 10, "volume files follow the objects")
+            await wait_for_async(refreshed, "volume files follow the objects", 10)
             assert stat.S_IMODE((sec / "pw").stat().st_mode) == 0o400
             (after,) = await rt.list({"io.kubelab.pod.name": "reader"})
             assert after.id == before.id and after.running  # nothing restarted

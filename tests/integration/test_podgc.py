@@ -15,8 +15,8 @@ from tests.integration.ctrl_cluster import (
     is_ready,
     live_pods,
     rollout_done,
-    wait_for,
 )
+from tests.wait import wait_for
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -48,7 +48,7 @@ def test_pods_of_a_deleted_node_are_removed_and_replaced(tmp_path: Path) -> None
         cl.wait_nodes(2)
         c = cl.client
         c.create("deployments", deployment("web", 4), "default")
-        wait_for(lambda: rollout_done(c.get("deployments", "web", "default")), 60, "rollout")
+        wait_for(lambda: rollout_done(c.get("deployments", "web", "default")), "rollout", 60)
         on = {p["metadata"]["name"]: p["spec"]["nodeName"] for p in live_pods(c, "default")}
         victim = sorted(set(on.values()))[0]
         survivor = next(n for n in cl.kubelets if n != victim)
@@ -63,7 +63,7 @@ def test_pods_of_a_deleted_node_are_removed_and_replaced(tmp_path: Path) -> None
                 if p["spec"].get("nodeName") == victim
             ]
 
-        wait_for(lambda: not victims_left(), 30, f"the pods of deleted node {victim} gone")
+        wait_for(lambda: not victims_left(), f"the pods of deleted node {victim} gone")
         wait_for(
             lambda: (
                 len(
@@ -75,8 +75,8 @@ def test_pods_of_a_deleted_node_are_removed_and_replaced(tmp_path: Path) -> None
                 )
                 == 4
             ),
-            60,
             "4 replicas on the surviving node",
+            60,
         )
 
         # Finished pods beyond the threshold (2) go, oldest first; running ones stay.
@@ -91,7 +91,7 @@ def test_pods_of_a_deleted_node_are_removed_and_replaced(tmp_path: Path) -> None
                 if p["metadata"]["name"].startswith("done-")
             )
 
-        wait_for(lambda: finished() == ["done-2", "done-3"], 30, "the two newest kept")
+        wait_for(lambda: finished() == ["done-2", "done-3"], "the two newest kept")
         assert len(live_pods(c, "default", "app=web")) == 4
     finally:
         cl.stop()

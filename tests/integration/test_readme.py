@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.harness import REPO, free_port
-from tests.up_cluster import wait_for
+from tests.wait import wait_for
 
 README = REPO / "README.md"
 
@@ -69,8 +69,8 @@ class Tutorial:
             out.close()
             wait_for(
                 lambda: "kubelab is up" in (self.tmp / "up.out").read_text(),
-                timeout=90,
-                what=f"ready line\n{(self.tmp / 'up.out').read_text()}",
+                f"ready line\n{(self.tmp / 'up.out').read_text()}",
+                90,
             )
             return
         r = subprocess.run(
@@ -114,7 +114,7 @@ def test_every_tutorial_command_runs(tmp_path: Path) -> None:
                             "pods", "default", label_selector="job-name=train"
                         )["items"]
                     ),
-                    what="training pod bound to a GPU",
+                    "training pod bound to a GPU",
                 )
             if cmd.startswith("kill -9"):
                 scheduler_pid = int((t.home / "run" / "scheduler.pid").read_text())
@@ -123,7 +123,7 @@ def test_every_tutorial_command_runs(tmp_path: Path) -> None:
             if cmd == "kl get nodes -o wide":
                 assert len(re.findall(r"\bReady\b", t.outputs[cmd])) == 3, t.outputs[cmd]
             if cmd.startswith("kl scale"):
-                wait_for(lambda c=c: _ready(c, 4), what="4 ready replicas")
+                wait_for(lambda c=c: _ready(c, 4), "4 ready replicas")
             if cmd.startswith("kl get pods -l job-name=train"):
                 pod = c.list("pods", "default", label_selector="job-name=train")["items"][0]
                 uuid = pod["metadata"]["annotations"]["kubelab.io/gpu-uuids"]
@@ -138,10 +138,10 @@ def test_every_tutorial_command_runs(tmp_path: Path) -> None:
                     lambda old=scheduler_pid: (
                         int((t.home / "run" / "scheduler.pid").read_text()) != old
                     ),
-                    what="scheduler restarted by kubelab up",
+                    "scheduler restarted by kubelab up",
                 )
         # The end state the tutorial describes: four ready replicas, healed.
-        wait_for(lambda: _ready(t.client(), 4), what="4 ready replicas at the end")
+        wait_for(lambda: _ready(t.client(), 4), "4 ready replicas at the end")
         assert "scheduler exited" in (t.home / "logs" / "up.log").read_text()
     finally:
         t.stop()

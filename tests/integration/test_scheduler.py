@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import time
 import urllib.request
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -14,24 +13,12 @@ import pytest
 from tests.harness import ApiServer, Component, free_port
 from tests.unit.sched_world import node as node_obj
 from tests.unit.sched_world import pod as pod_obj
+from tests.wait import wait_for
 
 Obj = dict[str, Any]
 GPU_ANN = "kubelab.io/gpu-uuids"
 REASONS_ANN = "kubelab.io/scheduling-reasons"
 BROKEN = {"key": "gpu", "value": "broken", "effect": "NoSchedule"}
-
-
-def wait_for(
-    what: str, fn: Callable[[], Any], timeout: float = 20.0, sched: Component | None = None
-) -> Any:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        got = fn()
-        if got:
-            return got
-        time.sleep(0.1)
-    log = sched.log()[-3000:] if sched else ""
-    raise AssertionError(f"timed out waiting for {what}\n{log}")
 
 
 def add_node(c: Any, name: str, **kw: Any) -> None:
@@ -91,7 +78,12 @@ def test_placements_by_resources_gpus_selectors_affinity_and_taints(apiserver: A
     scheduler = start_scheduler(apiserver, port)
     try:
         _placements(apiserver, scheduler)
-        wait_for("metrics", lambda: 'result="scheduled"} 4' in scrape(port), sched=scheduler)
+        wait_for(
+            lambda: 'result="scheduled"} 4' in scrape(port),
+            "metrics",
+            20,
+            diagnostics=scheduler.tail,
+        )
         text = scrape(port)
         assert "scheduler_scheduling_duration_seconds_count 4" in text
         assert 'scheduler_pending_pods{queue="active"} 0' in text
@@ -151,9 +143,10 @@ def _placements(apiserver: ApiServer, scheduler: Component) -> None:
     )
 
     wait_for(
-        "all four placed",
         lambda: all(bound_to(c, n) for n in ("web", "train-a10", "train-big-mem", "fixer")),
-        sched=scheduler,
+        "all four placed",
+        20,
+        diagnostics=scheduler.tail,
     )
     assert bound_to(c, "web") == "cpu-1"  # CPU-only pods stay off GPU boxes
     a10 = get_pod(c, "train-a10")
@@ -174,7 +167,7 @@ def test_unschedulable_pod_says_why_node_by_node_and_gpu_by_gpu(
     add_node(c, "gpu-box-2", gpus=4)
     add_node(c, "gpu-box-3", gpus=4, taints=[BROKEN])
     add_pod(c, "holder", gpus=3, node_selector={"kubernetes.io/hostname": "gpu-box-2"})
-    wait_for("holder bound", lambda: bound_to(c, "holder"), sched=scheduler)
+    wait_for(lambda: bound_to(c, "holder"), "holder bound", 20, diagnostics=scheduler.tail)
     add_pod(c, "needs-two", gpus=2)
 
     def reported() -> Obj | None:
@@ -183,7 +176,7 @@ def test_unschedulable_pod_says_why_node_by_node_and_gpu_by_gpu(
         ann = (p["metadata"].get("annotations") or {}).get(REASONS_ANN)
         return p if conds and ann else None
 
-    p = wait_for("unschedulable report", reported, sched=scheduler)
+    p = wait_for(reported, "unschedulable report", 20, diagnostics=scheduler.tail)
     assert not p["spec"].get("nodeName")
     cond = next(x for x in p["status"]["conditions"] if x["type"] == "PodScheduled")
     assert (cond["status"], cond["reason"]) == ("False", "Unschedulable")
@@ -208,7 +201,7 @@ def test_unschedulable_pod_says_why_node_by_node_and_gpu_by_gpu(
                 return e
         return None
 
-    ev = wait_for("FailedScheduling event", failed_event, sched=scheduler)
+    ev = wait_for(failed_event, "FailedScheduling event", 20, diagnostics=scheduler.tail)
     assert ev["type"] == "Warning"
     assert ev["source"]["component"] == "default-scheduler"
     assert ev["message"] == cond["message"]
@@ -221,7 +214,10 @@ def test_unschedulable_pod_says_why_node_by_node_and_gpu_by_gpu(
     # A new node with room is a cluster event: the pod is retried and lands there.
     add_node(c, "gpu-box-4", gpus=2)
     wait_for(
-        "placed on the new node", lambda: bound_to(c, "needs-two") == "gpu-box-4", sched=scheduler
+        lambda: bound_to(c, "needs-two") == "gpu-box-4",
+        "placed on the new node",
+        20,
+        diagnostics=scheduler.tail,
     )
 
 
@@ -240,7 +236,7 @@ def test_two_pods_race_for_the_last_gpu(apiserver: ApiServer, scheduler: Compone
         conds = loser["status"].get("conditions") or []
         return any("Insufficient nvidia.com/gpu" in (x.get("message") or "") for x in conds)
 
-    wait_for("one winner, one Insufficient", settled, sched=scheduler)
+    wait_for(settled, "one winner, one Insufficient", 20, diagnostics=scheduler.tail)
     time.sleep(0.5)  # and it stays that way
     assert settled()
     assert all(len(v) == 1 for v in live_gpu_holders(c).values())
@@ -259,18 +255,20 @@ def test_preemption_evicts_the_fewest_lower_priority_pods(
         c, "peer-b", cpu="100m", priority=100, node_selector={"kubernetes.io/hostname": "box-b"}
     )
     wait_for(
-        "low pods bound",
         lambda: all(bound_to(c, n) for n in ("low-a1", "low-a2", "low-b", "peer-b")),
-        sched=scheduler,
+        "low pods bound",
+        20,
+        diagnostics=scheduler.tail,
     )
 
     add_pod(c, "vip", gpus=2, priority=100)
     victim = wait_for(
-        "a victim being deleted",
         lambda: [
             p for p in c.list("pods", "default")["items"] if p["metadata"].get("deletionTimestamp")
         ],
-        sched=scheduler,
+        "a victim being deleted",
+        20,
+        diagnostics=scheduler.tail,
     )
     # One victim (box-b) beats two (box-a); the equal-priority peer is never touched.
     assert [p["metadata"]["name"] for p in victim] == ["low-b"]
@@ -285,15 +283,19 @@ def test_preemption_evicts_the_fewest_lower_priority_pods(
             for e in c.list("events", "default")["items"]
         )
 
-    wait_for("Preempted event", lambda: events_for("low-b", "Preempted"), sched=scheduler)
-    wait_for("Preempting event", lambda: events_for("vip", "Preempting"), sched=scheduler)
+    wait_for(
+        lambda: events_for("low-b", "Preempted"), "Preempted event", 20, diagnostics=scheduler.tail
+    )
+    wait_for(
+        lambda: events_for("vip", "Preempting"), "Preempting event", 20, diagnostics=scheduler.tail
+    )
     assert get_pod(c, "vip")["status"].get("nominatedNodeName") == "box-b"
     # The GPUs stay held until the pod is gone (no kubelet here: finish the delete as one would).
-    time.sleep(0.5)
+    time.sleep(0.5)  # to prove vip does not bind while low-b still holds the GPUs
     assert not bound_to(c, "vip")
     c.delete("pods", "low-b", "default", grace_period_seconds=0)
     wait_for(
-        "vip bound on box-b", lambda: bound_to(c, "vip") == "box-b", timeout=30, sched=scheduler
+        lambda: bound_to(c, "vip") == "box-b", "vip bound on box-b", diagnostics=scheduler.tail
     )
     assert sorted(get_pod(c, "vip")["metadata"]["annotations"][GPU_ANN].split(",")) == [
         "GPU-box-b-0",
@@ -315,15 +317,15 @@ def test_two_schedulers_and_a_killed_one_never_share_a_gpu(apiserver: ApiServer)
         def bound_count() -> int:
             return sum(1 for p in c.list("pods", "default")["items"] if p["spec"].get("nodeName"))
 
-        wait_for("some bound", lambda: bound_count() >= 4, sched=first)
+        wait_for(lambda: bound_count() >= 4, "some bound", 20, diagnostics=first.tail)
         first.kill()  # SIGKILL mid-run, Bindings possibly in flight
         restarted = start_scheduler(apiserver)
         try:
             wait_for(
-                "every GPU used",
                 lambda: bound_count() == nodes * per_node,
-                timeout=40,
-                sched=restarted,
+                "every GPU used",
+                40,
+                diagnostics=restarted.tail,
             )
             time.sleep(1.0)  # nothing more may bind: every GPU is taken
             assert bound_count() == nodes * per_node

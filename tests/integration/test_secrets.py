@@ -23,7 +23,7 @@ import httpx
 import pytest
 
 from tests.harness import ApiServer, Component, start_apiserver
-from tests.integration.ctrl_cluster import wait_for
+from tests.wait import wait_for
 
 NS = "default"
 NODE = "sec-node"
@@ -162,14 +162,14 @@ def test_secret_values_never_leak_and_files_are_private(
         NS,
     )
     c.create("pods", _pod("nokey", "db", key="no-such-key"), NS)
-    wait_for(lambda: _running(c, "direct"), 60, "pod direct Running")
+    wait_for(lambda: _running(c, "direct"), "pod direct Running", 60)
     wait_for(
         lambda: any(
             (p.get("status") or {}).get("phase") == "Running"
             for p in c.list("pods", NS, label_selector="app=web")["items"]
         ),
-        60,
         "the Deployment's pod Running",
+        60,
     )
     wait_for(
         lambda: any(
@@ -177,7 +177,6 @@ def test_secret_values_never_leak_and_files_are_private(
             or (e.get("involvedObject") or {}).get("name") == "nokey"
             for e in c.list("events", NS)["items"]
         ),
-        30,
         "an event about the pod with a missing key",
     )
 
@@ -185,7 +184,7 @@ def test_secret_values_never_leak_and_files_are_private(
     direct = c.get("pods", "direct", NS)
     root = api.home / "kubelet" / NODE
     vol = root / "pods" / direct["metadata"]["uid"] / "volumes" / "secret" / "cred"
-    wait_for(lambda: (vol / "password").exists(), 30, f"secret file under {vol}")
+    wait_for(lambda: (vol / "password").exists(), f"secret file under {vol}")
     assert (vol / "password").read_text() == password
     assert (vol / "token").read_text() == token
     for f in (vol / "password", vol / "token"):
@@ -199,7 +198,7 @@ def test_secret_values_never_leak_and_files_are_private(
     sec["data"]["password"] = base64.b64encode(rotated.encode()).decode()
     c.replace("secrets", "db", sec, NS)
     c.create("pods", _pod("after", "db"), NS)
-    wait_for(lambda: _running(c, "after"), 60, "pod after Running")
+    wait_for(lambda: _running(c, "after"), "pod after Running", 60)
     after = c.get("pods", "after", NS)
     vol2 = root / "pods" / after["metadata"]["uid"] / "volumes" / "secret" / "cred"
     assert (vol2 / "password").read_text() == rotated

@@ -8,6 +8,7 @@ from typing import Any
 
 from kubelet.proxy import ServiceProxy
 from tests.harness import ApiServer, free_port
+from tests.wait import wait_for_async
 
 
 async def _backend(name: str) -> tuple[asyncio.base_events.Server, int]:
@@ -36,13 +37,6 @@ def _endpoints(ready: list[int], not_ready: list[int]) -> list[dict[str, Any]]:
         }
         for p in ready + not_ready
     ]
-
-
-async def _until(pred: Any, timeout: float = 10.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not pred():
-        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
-        await asyncio.sleep(0.05)
 
 
 def test_round_robin_over_ready_endpoints_and_not_ready_dropped(apiserver: ApiServer) -> None:
@@ -79,7 +73,11 @@ def test_round_robin_over_ready_endpoints_and_not_ready_dropped(apiserver: ApiSe
         proxy = ServiceProxy(client, "127.0.0.1")
         await proxy.start()
         try:
-            await _until(lambda: ("127.0.0.1", node_port) in proxy.listening())
+            await wait_for_async(
+                lambda: ("127.0.0.1", node_port) in proxy.listening(),
+                "the NodePort listener",
+                10,
+            )
             answers = [await _ask(node_port) for _ in range(6)]
             assert sorted(answers) == ["a", "a", "b", "b", "c", "c"]
             assert proxy.service_env("default")["WEB_SERVICE_PORT"] == str(node_port)
@@ -92,13 +90,21 @@ def test_round_robin_over_ready_endpoints_and_not_ready_dropped(apiserver: ApiSe
                 {"subsets": _endpoints([ports[0], ports[2]], [ports[1]])},
                 "default",
             )
-            await _until(lambda: len(proxy.backends_for(proxy_spec(proxy))) == 2)
+            await wait_for_async(
+                lambda: len(proxy.backends_for(proxy_spec(proxy))) == 2,
+                "two ready backends",
+                10,
+            )
             answers = [await _ask(node_port) for _ in range(6)]
             assert sorted(set(answers)) == ["a", "c"]
 
             # The Service goes: so does its listener.
             await client.delete("services", "web", "default")
-            await _until(lambda: ("127.0.0.1", node_port) not in proxy.listening())
+            await wait_for_async(
+                lambda: ("127.0.0.1", node_port) not in proxy.listening(),
+                "the NodePort listener closed",
+                10,
+            )
         finally:
             await proxy.stop()
             for s, _ in backends:

@@ -11,7 +11,8 @@ import subprocess
 from pathlib import Path
 
 from tests.harness import REPO, kubelab_cmd
-from tests.up_cluster import UpCluster, wait_for
+from tests.up_cluster import UpCluster
+from tests.wait import wait_for
 
 
 def _alive(pid: int) -> bool:
@@ -82,8 +83,7 @@ def test_up_supervises_stops_and_resumes(tmp_path: Path) -> None:
         os.kill(pids["scheduler"], signal.SIGKILL)
         new_pid = wait_for(
             lambda: (p := up.child_pid("scheduler")) != pids["scheduler"] and _alive(p) and p,
-            timeout=30,
-            what="scheduler restarted",
+            "scheduler restarted",
         )
         assert "scheduler" in _cmdline(new_pid)
         assert (
@@ -94,7 +94,7 @@ def test_up_supervises_stops_and_resumes(tmp_path: Path) -> None:
         up.kl("create", "deployment", "web", "--image", "nginx:1.27", "--replicas", "3")
         wait_for(
             lambda: c.get("deployments", "web", "default")["status"].get("readyReplicas") == 3,
-            what="3 ready replicas",
+            "3 ready replicas",
         )
         pods_before = {
             p["metadata"]["name"]: p["metadata"]["uid"] for p in c.list("pods", "default")["items"]
@@ -104,7 +104,7 @@ def test_up_supervises_stops_and_resumes(tmp_path: Path) -> None:
         assert up.stop() == 0
         for name, pid in pids.items():
             if name != "scheduler":
-                wait_for(lambda pid=pid: not _alive(pid), timeout=15, what=f"{name} stopped")
+                wait_for(lambda pid=pid: not _alive(pid), f"{name} stopped", 15)
         assert not _alive(new_pid)
 
         # Start again with no flags: the same cluster, the same pods, the same settings.

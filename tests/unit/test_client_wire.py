@@ -35,6 +35,7 @@ from client import (
     object_key,
 )
 from client.informer import InformerFactory
+from tests.wait import wait_for, wait_for_async
 
 TOKEN = "wire-token"
 Obj = dict[str, Any]
@@ -304,7 +305,7 @@ class FakeApi:
                         bm = {"kind": "Pod", "metadata": {"resourceVersion": str(since)}}
                         yield orjson.dumps({"type": "BOOKMARK", "object": bm}) + b"\n"
                     return
-                await asyncio.sleep(0.005)
+                await asyncio.sleep(0.005)  # the fake server's watch loop polls its store
 
         return StreamingResponse(stream(), media_type="application/json")
 
@@ -315,7 +316,7 @@ class FakeApi:
         async def chunks() -> AsyncIterator[bytes]:
             for part in (b"alpha\nbe", b"ta\n", b"gamma\n"):
                 yield part
-                await asyncio.sleep(0.01)
+                await asyncio.sleep(0.01)  # paced, so the client sees separate chunks
 
         return StreamingResponse(chunks(), media_type="text/plain")
 
@@ -344,10 +345,7 @@ class ServerThread:
 
     def __enter__(self) -> ServerThread:
         self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            assert time.monotonic() < deadline, "fake apiserver did not start"
-            time.sleep(0.01)
+        wait_for(lambda: self.server.started, "the fake apiserver started", 10, interval=0.01)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -391,13 +389,6 @@ def pod(name: str, ns: str = "default", **labels: str) -> Obj:
 
 def arun(fn: Callable[[], Awaitable[Any]], timeout: float = 20) -> Any:
     return asyncio.run(asyncio.wait_for(fn(), timeout))
-
-
-async def eventually(cond: Callable[[], bool], timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < deadline, "condition not reached"
-        await asyncio.sleep(0.01)
 
 
 # -- request shape ----------------------------------------------------------------------
@@ -655,7 +646,7 @@ def test_async_watch_sees_live_events(url: str, api: FakeApi) -> None:
                         return
 
             task = asyncio.create_task(consume())
-            await eventually(lambda: api.watch_count == 1)
+            await wait_for_async(lambda: api.watch_count == 1, "one open watch", 10)
             api.put("pods", pod("live"))
             api.remove("pods", "default", "live")
             await task
@@ -710,10 +701,7 @@ def test_sync_watch_forever_resumes_relists_and_converges(client: Client, api: F
         return out
 
     def wait_for_watches(n: int) -> None:
-        deadline = time.monotonic() + 10
-        while api.watch_count < n:
-            assert time.monotonic() < deadline
-            time.sleep(0.01)
+        wait_for(lambda: api.watch_count >= n, f"{n} open watches", 10, interval=0.01)
 
     assert take(2) == [("ADDED", "a"), ("ADDED", "b")]  # from the initial list
     api.put("pods", pod("c"))
@@ -809,7 +797,7 @@ def test_informer_pages_syncs_and_follows(url: str, api: FakeApi) -> None:
             api.put("pods", pod("p0", app="web", v="2"))
             api.remove("pods", "default", "p1")
             api.put("pods", pod("p9", app="web"))
-            await eventually(lambda: len(log) == 8)
+            await wait_for_async(lambda: len(log) == 8, "eight log entries", 10)
             assert log[5:] == [("update", "p0"), ("delete", "p1"), ("add", "p9")]
             assert inf.get("default/p0")["metadata"]["labels"]["v"] == "2"  # type: ignore[index]
 
@@ -820,7 +808,11 @@ def test_informer_pages_syncs_and_follows(url: str, api: FakeApi) -> None:
             stale["metadata"]["labels"]["stale"] = "yes"
             api.inject({"type": "MODIFIED", "object": stale})
             api.put("pods", pod("marker", app="web"))
-            await eventually(lambda: inf.get("default/marker") is not None)
+            await wait_for_async(
+                lambda: inf.get("default/marker") is not None,
+                "the marker pod in the cache",
+                10,
+            )
             assert "stale" not in inf.get("default/p2")["metadata"]["labels"]  # type: ignore[index]
             assert ("update", "p2") not in log
 
@@ -848,7 +840,7 @@ def test_informer_relists_on_410_and_reconnects_after_drop(url: str, api: FakeAp
             )
             factory.start()
             await factory.wait_synced(10)
-            await eventually(lambda: api.watch_count == 1)
+            await wait_for_async(lambda: api.watch_count == 1, "one open watch", 10)
 
             api.put("pods", pod("a", changed="1"))
             api.remove("pods", "default", "b")
@@ -857,13 +849,17 @@ def test_informer_relists_on_410_and_reconnects_after_drop(url: str, api: FakeAp
             with api.lock:
                 api.log.clear()
             api.expire_open_watches()
-            await eventually(lambda: inf.relists == 1 and inf.get("default/c") is not None)
+            await wait_for_async(
+                lambda: inf.relists == 1 and inf.get("default/c") is not None,
+                "one relist and pod c in the cache",
+                10,
+            )
             assert sorted(inf.keys()) == ["default/a", "default/c"]
             assert sorted(events[2:]) == [("add", "c"), ("delete", "b"), ("update", "a")]
 
             api.drop_open_watches()
             api.put("pods", pod("d"))
-            await eventually(lambda: inf.get("default/d") is not None)
+            await wait_for_async(lambda: inf.get("default/d") is not None, "pod d in the cache", 10)
             assert events.count(("add", "d")) == 1
             assert inf.relists == 1  # a drop resumes, it does not relist
 
@@ -940,12 +936,12 @@ def test_informer_transform_applies_to_list_watch_and_relist(url: str, api: Fake
             )
             factory.start()
             await factory.wait_synced(10)
-            await eventually(lambda: api.watch_count == 1)
+            await wait_for_async(lambda: api.watch_count == 1, "one open watch", 10)
 
             api.put("pods", pod("a", changed="1"))  # MODIFIED by watch
             api.put("pods", pod("w"))  # ADDED by watch
             api.remove("pods", "default", "b")  # DELETED by watch
-            await eventually(lambda: len(seen) == 6)
+            await wait_for_async(lambda: len(seen) == 6, "six events seen", 10)
             assert inf.get("default/a")["metadata"]["labels"]["changed"] == "1"  # type: ignore[index]
 
             api.put("pods", pod("a", changed="2"))
@@ -954,7 +950,11 @@ def test_informer_transform_applies_to_list_watch_and_relist(url: str, api: Fake
             with api.lock:
                 api.log.clear()
             api.expire_open_watches()
-            await eventually(lambda: inf.relists == 1 and inf.get("default/r") is not None)
+            await wait_for_async(
+                lambda: inf.relists == 1 and inf.get("default/r") is not None,
+                "one relist and pod r in the cache",
+                10,
+            )
             assert sorted(inf.keys()) == ["default/a", "default/r", "default/w"]
             assert inf.get("default/a")["metadata"]["labels"]["changed"] == "2"  # type: ignore[index]
 

@@ -31,7 +31,7 @@ def test_slow_start_stops_after_the_first_failing_batch() -> None:
         mine = state["n"]
         state["in_flight"] += 1
         state["peak"] = max(state["peak"], state["in_flight"])
-        await asyncio.sleep(0)
+        await asyncio.sleep(0)  # a creation in flight: lets the others overlap it
         state["in_flight"] -= 1
         if mine == 5:  # in the third batch (1, 2, 4)
             raise RuntimeError("boom")

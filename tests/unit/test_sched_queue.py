@@ -114,7 +114,7 @@ def test_async_pop_wakes_on_add() -> None:
     async def scenario() -> str | None:
         q = SchedulingQueue()
         task = asyncio.create_task(q.pop())
-        await asyncio.sleep(0.01)
+        await asyncio.sleep(0.01)  # to prove pop waits while the queue is empty
         assert not task.done()
         q.add("a")
         return await asyncio.wait_for(task, 2)

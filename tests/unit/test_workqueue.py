@@ -11,6 +11,7 @@ import pytest
 
 from client import QueueShutDown, WorkQueue
 from client.workqueue import TokenBucket
+from tests.wait import wait_for_async
 
 
 def run(fn: Callable[[], Awaitable[Any]]) -> Any:
@@ -40,7 +41,7 @@ def test_key_in_processing_is_not_handed_out_again_until_done() -> None:
         q.add("a")
         assert len(q) == 0  # held back, not queued twice
         second = asyncio.create_task(q.get())
-        await asyncio.sleep(0.01)
+        await asyncio.sleep(0.01)  # to prove the second getter stays blocked meanwhile
         assert not second.done()  # nobody else gets "a" while it is processing
         q.done("a")
         assert await second == "a"  # re-queued exactly once after done
@@ -71,15 +72,14 @@ def test_concurrent_workers_never_process_one_key_at_once() -> None:
                 if processed < 200:
                     q.add(key)  # re-added while processing, as informers do
                 processed += 1
-                await asyncio.sleep(0)
+                await asyncio.sleep(0)  # and again before done: a window for a double hand-out
                 active.discard(key)
                 q.done(key)
 
         workers = [asyncio.create_task(worker()) for _ in range(8)]
         for i in range(20):
             q.add(f"k{i % 4}")
-        while processed < 200:
-            await asyncio.sleep(0.001)
+        await wait_for_async(lambda: processed >= 200, "200 keys processed", 10, interval=0.001)
         q.shutdown()
         await asyncio.gather(*workers)
         return overlaps, processed
@@ -158,7 +158,7 @@ def test_shutdown_wakes_waiters_and_ignores_later_adds() -> None:
         q = WorkQueue()
         waiters = [asyncio.create_task(q.get()) for _ in range(3)]
         q.add_after("later", 5)
-        await asyncio.sleep(0.01)
+        await asyncio.sleep(0.01)  # the getters block first: shutdown must wake them
         q.shutdown()
         results = await asyncio.gather(*waiters, return_exceptions=True)
         assert all(isinstance(r, QueueShutDown) for r in results)
@@ -176,7 +176,7 @@ def test_cancelled_getter_does_not_strand_a_key() -> None:
         q = WorkQueue()
         first = asyncio.create_task(q.get())
         second = asyncio.create_task(q.get())
-        await asyncio.sleep(0)
+        await asyncio.sleep(0)  # one turn of the loop: both getters are waiting
         q.add("a")  # wakes `first`...
         first.cancel()  # ...which is cancelled before it runs
         assert await second == "a"
