@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from api.errors import ApiError
+from client.backoff import Backoff
 from client.eventcorrelation import Correlation, EventCorrelator, EventLimits, coalesce
 
 log = logging.getLogger(__name__)
@@ -139,7 +140,7 @@ class EventRecorder:
                 if not _retriable(e) or attempt == self.tries - 1:
                     log.debug("event %s not written: %s", write.event["reason"], e)
                     break
-            await asyncio.sleep(self.retry_delay * 2**attempt)
+            await asyncio.sleep(Backoff(self.retry_delay).delay(attempt + 1))
         self.failed += 1
 
     async def _send(self, write: Correlation) -> None:
