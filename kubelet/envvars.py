@@ -147,8 +147,11 @@ def resolve_env(
 ) -> dict[str, str]:
     """The container's environment, in Kubernetes order: ``base`` (service variables),
     then ``envFrom``, then ``env`` (later wins). Raises EnvError for a missing
-    non-optional reference."""
+    non-optional reference. ``enableServiceLinks: false`` keeps only the API server's
+    own variables (``KUBERNETES_*``) of ``base``, as Kubernetes does."""
     env: dict[str, str] = dict(base or {})
+    if (pod.get("spec") or {}).get("enableServiceLinks") is False:
+        env = {k: v for k, v in env.items() if k.startswith("KUBERNETES_")}
     for ef in container.get("envFrom") or []:
         prefix = ef.get("prefix") or ""
         if "configMapRef" in ef:

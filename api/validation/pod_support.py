@@ -93,6 +93,12 @@ _POD_RULES: tuple[Rule, ...] = (
         "custom DNS settings are not supported; remove dnsConfig (pods use the node's resolver)",
     ),
     (
+        "activeDeadlineSeconds",
+        lambda v: v is not None,
+        "the kubelet does not end pods at a deadline; remove it (a Job's own "
+        "spec.activeDeadlineSeconds is supported)",
+    ),
+    (
         "dnsPolicy",
         lambda v: v == "None",
         "dnsPolicy None needs dnsConfig, which is not supported; use ClusterFirst or Default",
@@ -171,11 +177,20 @@ def _apply(errs: Errs, field: str, obj: dict[str, Any], rules: tuple[Rule, ...])
 
 def _check_run_as_non_root(errs: Errs, field: str, pod_sc: Any, sc: Any) -> None:
     """runAsNonRoot is checked here, at admission, against the uid the container will run
-    as: the kubelet does not read the image's USER, so a uid must be given."""
+    as: the kubelet does not read the image's USER, so a uid must be given. The same for
+    runAsGroup, which Docker applies only with a user."""
+    uid = as_dict(sc).get("runAsUser", as_dict(pod_sc).get("runAsUser"))
+    gid = as_dict(sc).get("runAsGroup", as_dict(pod_sc).get("runAsGroup"))
+    if gid is not None and uid is None:
+        forbidden(
+            errs,
+            f"{field}.runAsGroup",
+            "needs runAsUser here or in the pod's securityContext: Docker sets a group "
+            "only together with a user",
+        )
     non_root = as_dict(sc).get("runAsNonRoot", as_dict(pod_sc).get("runAsNonRoot"))
     if non_root is not True:
         return
-    uid = as_dict(sc).get("runAsUser", as_dict(pod_sc).get("runAsUser"))
     if uid is None:
         forbidden(
             errs,

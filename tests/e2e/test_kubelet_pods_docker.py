@@ -150,6 +150,36 @@ def test_host_network_pod_is_on_the_nodes_network(node: Cluster) -> None:
     node.delete("hostnet", wait=True)
 
 
+def test_security_context_and_host_aliases_reach_the_container(node: Cluster) -> None:
+    body = node.pod(
+        "secure",
+        "id -u; id -G; touch /rootfs-write; echo rootfs-rc=$?; exec sleep 3600",
+        securityContext={
+            "runAsUser": 1234,
+            "runAsGroup": 2345,
+            "readOnlyRootFilesystem": True,
+            "allowPrivilegeEscalation": False,
+            "capabilities": {"drop": ["ALL"]},
+        },
+    )
+    body["spec"]["securityContext"] = {"supplementalGroups": [777]}
+    body["spec"]["hostAliases"] = [{"ip": "10.9.8.7", "hostnames": ["db.lab"]}]
+    node.create(body)
+    node.wait_phase("secure", "Running")
+    out = wait_for(
+        lambda: (lambda s: s if "rootfs-rc=" in s else None)(_logs(node, "secure")),
+        "the container's report",
+    )
+    lines = out.splitlines()
+    assert lines[0] == "1234" and "2345" in lines[1].split() and "777" in lines[1].split()
+    assert "rootfs-rc=1" in out, out
+    assert "10.9.8.7\tdb.lab" in _exec(node, "secure", "cat", "/etc/hosts")
+    (c,) = node.containers("secure")
+    hc = c.attrs["HostConfig"]
+    assert hc["CapDrop"] == ["ALL"] and "no-new-privileges:true" in hc["SecurityOpt"]
+    node.delete("secure", wait=True)
+
+
 # -- two clusters on one engine -------------------------------------------------------------
 
 

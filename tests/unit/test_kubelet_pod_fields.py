@@ -1,0 +1,235 @@
+"""Pod fields the kubelet does not act on are refused with a Status naming the field;
+default or empty values (what charts and kubectl send) are accepted; the fields it does
+act on reach the runtime spec (hostname, hostNetwork, hostAliases, securityContext,
+read-only ConfigMap/Secret mounts)."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from api.defaults import apply_defaults
+from api.validation import validate
+from kubelet import containers as cs
+from kubelet.podspec_runtime import container_security, pod_identity
+from kubelet.volumes import container_mounts, read_only_volumes
+
+
+def _pod(container: dict[str, Any] | None = None, **spec: Any) -> dict[str, Any]:
+    c = {"name": "app", "image": "busybox", **(container or {})}
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "web-1", "namespace": "team", "uid": "u-1"},
+        "spec": {"containers": [c], **spec},
+    }
+
+
+def _causes(pod: dict[str, Any]) -> dict[str, str]:
+    pod = copy.deepcopy(pod)
+    apply_defaults("Pod", pod)
+    return {c.field: c.message for c in validate("Pod", pod)}
+
+
+REFUSED = [
+    ({"hostPID": True}, "spec.hostPID"),
+    ({"activeDeadlineSeconds": 60}, "spec.activeDeadlineSeconds"),
+    ({"hostIPC": True}, "spec.hostIPC"),
+    ({"shareProcessNamespace": True}, "spec.shareProcessNamespace"),
+    ({"hostUsers": False}, "spec.hostUsers"),
+    ({"ephemeralContainers": [{"name": "dbg", "image": "busybox"}]}, "spec.ephemeralContainers"),
+    ({"runtimeClassName": "nvidia"}, "spec.runtimeClassName"),
+    (
+        {"topologySpreadConstraints": [{"maxSkew": 1, "topologyKey": "zone"}]},
+        "spec.topologySpreadConstraints",
+    ),
+    ({"readinessGates": [{"conditionType": "x"}]}, "spec.readinessGates"),
+    ({"os": {"name": "windows"}}, "spec.os.name"),
+    ({"resourceClaims": [{"name": "gpu"}]}, "spec.resourceClaims"),
+    ({"resources": {"limits": {"cpu": "1"}}}, "spec.resources"),
+    ({"schedulingGates": [{"name": "wait"}]}, "spec.schedulingGates"),
+    ({"imagePullSecrets": [{"name": "reg"}]}, "spec.imagePullSecrets"),
+    ({"automountServiceAccountToken": True}, "spec.automountServiceAccountToken"),
+    ({"dnsConfig": {"nameservers": ["1.1.1.1"]}}, "spec.dnsConfig"),
+    ({"affinity": {"podAntiAffinity": {"x": 1}}}, "spec.affinity.podAntiAffinity"),
+    ({"securityContext": {"fsGroup": 2000}}, "spec.securityContext.fsGroup"),
+    (
+        {"securityContext": {"seLinuxOptions": {"level": "s0"}}},
+        "spec.securityContext.seLinuxOptions",
+    ),
+    (
+        {"volumes": [{"name": "d", "persistentVolumeClaim": {"claimName": "c"}}]},
+        "spec.volumes[0].persistentVolumeClaim",
+    ),
+    ({"volumes": [{"name": "d", "projected": {"sources": []}}]}, "spec.volumes[0].projected"),
+    (
+        {"volumes": [{"name": "d", "emptyDir": {"medium": "Memory"}}]},
+        "spec.volumes[0].emptyDir.medium",
+    ),
+]
+
+
+@pytest.mark.parametrize(("spec", "field"), REFUSED)
+def test_pod_fields_the_kubelet_ignores_are_refused(spec: dict[str, Any], field: str) -> None:
+    causes = _causes(_pod(**spec))
+    assert field in causes, causes
+    assert causes[field].startswith("Forbidden: ") and len(causes[field]) > 30
+
+
+CONTAINER_REFUSED = [
+    ({"lifecycle": {"preStop": {"exec": {"command": ["sleep", "5"]}}}}, "lifecycle"),
+    ({"restartPolicy": "Always"}, "restartPolicy"),
+    ({"ports": [{"containerPort": 80, "hostIP": "10.0.0.1"}]}, "ports[0].hostIP"),
+    ({"readinessProbe": {"grpc": {"port": 9000}}}, "readinessProbe.grpc"),
+    ({"terminationMessagePolicy": "FallbackToLogsOnError"}, "terminationMessagePolicy"),
+    ({"securityContext": {"runAsNonRoot": True}}, "securityContext.runAsNonRoot"),
+    ({"securityContext": {"procMount": "Unmasked"}}, "securityContext.procMount"),
+    ({"securityContext": {"runAsGroup": 10}}, "securityContext.runAsGroup"),
+    (
+        {"securityContext": {"seccompProfile": {"type": "Localhost"}}},
+        "securityContext.seccompProfile",
+    ),
+]
+
+
+@pytest.mark.parametrize(("container", "field"), CONTAINER_REFUSED)
+def test_container_fields_the_kubelet_ignores_are_refused(
+    container: dict[str, Any], field: str
+) -> None:
+    causes = _causes(_pod(container))
+    assert f"spec.containers[0].{field}" in causes, causes
+
+
+def test_defaults_and_empty_values_charts_send_are_accepted() -> None:
+    pod = _pod(
+        {
+            "terminationMessagePath": "/dev/termination-log",
+            "terminationMessagePolicy": "File",
+            "securityContext": {
+                "runAsNonRoot": True,
+                "runAsUser": 1000,
+                "allowPrivilegeEscalation": False,
+                "readOnlyRootFilesystem": True,
+                "capabilities": {"drop": ["ALL"]},
+                "seccompProfile": {"type": "RuntimeDefault"},
+            },
+            "stdin": True,
+            "stdinOnce": True,
+            "tty": True,
+        },
+        hostPID=False,
+        hostIPC=False,
+        hostNetwork=False,
+        shareProcessNamespace=False,
+        automountServiceAccountToken=False,
+        imagePullSecrets=[],
+        topologySpreadConstraints=[],
+        readinessGates=[],
+        os={"name": "linux"},
+        schedulerName="default-scheduler",
+        priorityClassName="system-node-critical",
+        enableServiceLinks=True,
+        dnsPolicy="ClusterFirst",
+        affinity={"podAntiAffinity": {}},
+        securityContext={"runAsUser": 1000, "supplementalGroups": [5]},
+        hostAliases=[{"ip": "10.0.0.9", "hostnames": ["db"]}],
+        hostname="web-0",
+        subdomain="grp",
+        volumes=[{"name": "scratch", "emptyDir": {}}],
+    )
+    assert _causes(pod) == {}
+
+
+def test_host_network_ports_must_match() -> None:
+    pod = _pod({"ports": [{"containerPort": 80, "hostPort": 8080}]}, hostNetwork=True)
+    assert "spec.containers[0].ports[0].hostPort" in _causes(pod)
+    assert _causes(_pod({"ports": [{"containerPort": 80}]}, hostNetwork=True)) == {}
+
+
+def test_hostname_subdomain_and_fqdn() -> None:
+    assert pod_identity(_pod()).hostname == "web-1"
+    ident = pod_identity(_pod(hostname="web-0", subdomain="grp"))
+    assert (ident.hostname, ident.domainname) == ("web-0", "grp.team.svc.cluster.local")
+    fqdn = pod_identity(_pod(hostname="web-0", subdomain="grp", setHostnameAsFQDN=True))
+    assert fqdn.hostname == "web-0.grp.team.svc.cluster.local" and fqdn.domainname is None
+    long = _pod()
+    long["metadata"]["name"] = "x" * 62 + "-abc"
+    assert pod_identity(long).hostname == "x" * 62  # 63 characters, trailing dash cut
+    host = pod_identity(
+        _pod(hostNetwork=True, hostAliases=[{"ip": "1.2.3.4", "hostnames": ["a", "b"]}])
+    )
+    assert (host.hostname, host.host_network, host.extra_hosts) == (
+        None,
+        True,
+        ("a:1.2.3.4", "b:1.2.3.4"),
+    )
+
+
+def test_runtime_spec_carries_identity_network_and_security() -> None:
+    pod = _pod(
+        {
+            "ports": [{"containerPort": 8080}],
+            "securityContext": {
+                "runAsUser": 1000,
+                "privileged": True,
+                "capabilities": {"add": ["NET_ADMIN"], "drop": ["ALL"]},
+                "readOnlyRootFilesystem": True,
+                "allowPrivilegeEscalation": False,
+            },
+        },
+        hostNetwork=True,
+        securityContext={
+            "runAsGroup": 3000,
+            "supplementalGroups": [7],
+            "sysctls": [{"name": "kernel.msgmax", "value": "65536"}],
+        },
+    )
+    ports = cs.plan_ports(pod, "127.0.0.1")
+    assert ports == {"app/8080": 8080}  # on the node's network the port is the node's
+    spec = cs.build_spec(
+        node="n",
+        address="127.0.0.1",
+        pod=pod,
+        container=pod["spec"]["containers"][0],
+        restart_count=0,
+        env={},
+        mounts=[],
+        host_ports=ports,
+        real_gpus=False,
+    )
+    assert spec.host_network and spec.ports == [] and spec.hostname is None
+    assert spec.user == "1000:3000" and spec.group_add == ["7"]
+    assert spec.privileged and spec.cap_add == ["NET_ADMIN"] and spec.cap_drop == ["ALL"]
+    assert spec.read_only_rootfs and spec.security_opt == ["no-new-privileges:true"]
+    assert spec.sysctls == {"kernel.msgmax": "65536"}
+    assert container_security(_pod(), {"name": "c"}).user is None  # the image's USER
+
+
+def test_configmap_and_secret_mounts_are_read_only() -> None:
+    pod = _pod(
+        volumes=[
+            {"name": "cfg", "configMap": {"name": "c"}},
+            {"name": "sec", "secret": {"secretName": "s"}},
+            {"name": "scratch", "emptyDir": {}},
+        ]
+    )
+    c = {"volumeMounts": [{"name": n, "mountPath": f"/{n}"} for n in ("cfg", "sec", "scratch")]}
+    paths = {"cfg": "/h/cfg", "sec": "/h/sec", "scratch": "/h/scratch"}
+    mounts = container_mounts(c, paths, read_only_volumes(pod))
+    assert [(m.container_path, m.read_only) for m in mounts] == [
+        ("/cfg", True),
+        ("/sec", True),
+        ("/scratch", False),
+    ]
+
+
+def test_enable_service_links_false_drops_the_service_variables() -> None:
+    from kubelet.envvars import resolve_env
+
+    base = {"WEB_SERVICE_HOST": "10.43.0.5", "KUBERNETES_SERVICE_HOST": "10.43.0.1"}
+    c = {"name": "app"}
+    assert resolve_env(_pod(), c, {}, {}, "127.0.0.1", base) == base
+    off = resolve_env(_pod(enableServiceLinks=False), c, {}, {}, "127.0.0.1", base)
+    assert off == {"KUBERNETES_SERVICE_HOST": "10.43.0.1"}
