@@ -31,6 +31,11 @@ up: $(RUNTIME_STAMP)
 test: $(TEST_STAMP)
 	$(BIN)/pytest -q -ra $(ARGS)
 
+# The fast tiers only: unit tests and the in-process apiserver tests (about 20 s here).
+.PHONY: test-fast
+test-fast: $(TEST_STAMP)
+	$(BIN)/pytest -q -m "unit or inprocess" $(ARGS)
+
 bench: $(TEST_STAMP)
 	$(BIN)/python -m tests.bench.run $(ARGS)
 

@@ -102,8 +102,27 @@ def docker_engine() -> None:
     pytest.skip("no Docker engine reachable (run .ci/docker.sh)")
 
 
+# Test tiers, one folder each: the folder marks its tests (`-m unit`, `-m "not e2e"`).
+TIERS = ("unit", "integration", "e2e", "compat", "chaos")
+TESTS_DIR = Path(__file__).resolve().parent
+
+
+def tier_of(path: Path) -> str | None:
+    """The tier of a test file: the folder under tests/ it is in (None outside the tiers)."""
+    try:
+        parts = path.resolve().relative_to(TESTS_DIR).parts
+    except ValueError:
+        return None
+    return parts[0] if len(parts) > 1 and parts[0] in TIERS else None
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
+        tier = tier_of(item.path)
+        if tier is not None and item.get_closest_marker(tier) is None:
+            item.add_marker(tier)
+        if "inprocess_api" in getattr(item, "fixturenames", []):
+            item.add_marker("inprocess")
         if item.get_closest_marker("docker") and "docker_engine" not in getattr(
             item, "fixturenames", []
         ):

@@ -21,7 +21,7 @@ from apiserver.store import Store
 from apiserver.watch import Watcher, WatchHub, stream
 from tests.inprocess import InProcessApi, inprocess_apiserver
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.inprocess]
 
 CONFIGMAPS = "/api/v1/namespaces/default/configmaps"
 MERGE = {"content-type": "application/merge-patch+json"}
