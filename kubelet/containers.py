@@ -231,6 +231,8 @@ def build_spec(
         domainname=identity.domainname,
         host_network=identity.host_network,
         extra_hosts=list(identity.extra_hosts),
+        host_pid=identity.host_pid,
+        host_ipc=identity.host_ipc,
         user=security.user,
         group_add=list(security.group_add),
         privileged=security.privileged,

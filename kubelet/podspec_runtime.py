@@ -15,12 +15,14 @@ HOSTNAME_MAX = 63  # a DNS label; Kubernetes truncates a longer pod name the sam
 
 @dataclass(frozen=True)
 class PodIdentity:
-    """What a container's UTS namespace and network are."""
+    """What a container's UTS, network, PID and IPC namespaces are."""
 
     hostname: str | None  # None on the host network: the node's own name
     domainname: str | None
     host_network: bool
     extra_hosts: tuple[str, ...] = ()  # "name:ip" lines for /etc/hosts (hostAliases)
+    host_pid: bool = False  # the node's PID namespace (hostPID)
+    host_ipc: bool = False  # the node's IPC namespace (hostIPC)
 
 
 def pod_identity(pod: dict[str, Any]) -> PodIdentity:
@@ -34,12 +36,13 @@ def pod_identity(pod: dict[str, Any]) -> PodIdentity:
         for a in spec.get("hostAliases") or []
         for name in a.get("hostnames") or []
     )
+    host = {"host_pid": spec.get("hostPID") is True, "host_ipc": spec.get("hostIPC") is True}
     if spec.get("hostNetwork") is True:
-        return PodIdentity(None, None, True, aliases)
+        return PodIdentity(None, None, True, aliases, **host)
     hostname = str(spec.get("hostname") or meta.get("name") or "")[:HOSTNAME_MAX].rstrip("-.")
     sub = spec.get("subdomain")
     if not sub:
-        return PodIdentity(hostname, None, False, aliases)
+        return PodIdentity(hostname, None, False, aliases, **host)
     domain = f"{sub}.{meta.get('namespace') or 'default'}.svc.{CLUSTER_DOMAIN}"
     if spec.get("setHostnameAsFQDN") is True:
         fqdn = f"{hostname}.{domain}"
@@ -48,8 +51,8 @@ def pod_identity(pod: dict[str, Any]) -> PodIdentity:
                 f"FQDN {fqdn!r} is longer than 64 characters, too long for a hostname "
                 "(setHostnameAsFQDN); shorten the hostname or subdomain"
             )
-        return PodIdentity(fqdn, None, False, aliases)
-    return PodIdentity(hostname, domain, False, aliases)
+        return PodIdentity(fqdn, None, False, aliases, **host)
+    return PodIdentity(hostname, domain, False, aliases, **host)
 
 
 @dataclass(frozen=True)

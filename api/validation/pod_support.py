@@ -34,8 +34,6 @@ def _true(v: Any) -> bool:
 
 
 _POD_RULES: tuple[Rule, ...] = (
-    ("hostPID", _true, "the host's PID namespace is not supported; remove hostPID"),
-    ("hostIPC", _true, "the host's IPC namespace is not supported; remove hostIPC"),
     (
         "shareProcessNamespace",
         _true,

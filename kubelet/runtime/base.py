@@ -80,6 +80,8 @@ class ContainerSpec:
     domainname: str | None = None  # with hostname, the FQDN ``hostname.domainname``
     host_network: bool = False  # the node's network namespace: no ports to publish
     extra_hosts: list[str] = field(default_factory=list)  # "name:ip" lines for /etc/hosts
+    host_pid: bool = False  # the node's PID namespace
+    host_ipc: bool = False  # the node's IPC namespace
     user: str | None = None  # "uid" or "uid:gid"; None: the image's USER
     group_add: list[str] = field(default_factory=list)
     privileged: bool = False

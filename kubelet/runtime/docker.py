@@ -158,6 +158,10 @@ class DockerRuntime:
             "sysctls": spec.sysctls,
         }
         host_config_args.update({k: v for k, v in optional.items() if v})
+        if spec.host_pid:
+            host_config_args["pid_mode"] = "host"
+        if spec.host_ipc:
+            host_config_args["ipc_mode"] = "host"
         if spec.nano_cpus:
             host_config_args["nano_cpus"] = spec.nano_cpus
         if spec.memory_bytes:

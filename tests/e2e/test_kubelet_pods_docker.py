@@ -127,7 +127,7 @@ def test_pod_hostname_is_its_name_and_subdomain_gives_the_fqdn(node: Cluster) ->
         node.delete(name, wait=True)
 
 
-def test_host_network_pod_is_on_the_nodes_network(node: Cluster) -> None:
+def test_host_network_pid_and_ipc_pod_is_on_the_nodes_namespaces(node: Cluster) -> None:
     import httpx
 
     port = free_port()
@@ -137,11 +137,14 @@ def test_host_network_pod_is_on_the_nodes_network(node: Cluster) -> None:
         ports=[{"containerPort": port}],
         readinessProbe={"httpGet": {"port": port, "path": "/"}, "periodSeconds": 1},
     )
-    body["spec"]["hostNetwork"] = True
+    body["spec"].update(hostNetwork=True, hostPID=True, hostIPC=True)
     node.create(body)
     st = node.wait_running_ready("hostnet")
     (c,) = node.containers("hostnet")
     assert c.attrs["HostConfig"]["NetworkMode"] == "host"
+    assert c.attrs["HostConfig"]["PidMode"] == "host" == c.attrs["HostConfig"]["IpcMode"]
+    # In the node's PID namespace, PID 1 is the node's init, not the container's httpd.
+    assert _exec(node, "hostnet", "cat", "/proc/1/comm").strip() != "httpd"
     assert not c.attrs["HostConfig"].get("PortBindings")
     assert st["podIP"] == st["hostIP"] == "127.0.0.1"
     ann = node.get("hostnet")["metadata"]["annotations"]["kubelab.io/host-ports"]

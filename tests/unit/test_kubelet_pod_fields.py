@@ -34,9 +34,7 @@ def _causes(pod: dict[str, Any]) -> dict[str, str]:
 
 
 REFUSED = [
-    ({"hostPID": True}, "spec.hostPID"),
     ({"activeDeadlineSeconds": 60}, "spec.activeDeadlineSeconds"),
-    ({"hostIPC": True}, "spec.hostIPC"),
     ({"shareProcessNamespace": True}, "spec.shareProcessNamespace"),
     ({"hostUsers": False}, "spec.hostUsers"),
     ({"ephemeralContainers": [{"name": "dbg", "image": "busybox"}]}, "spec.ephemeralContainers"),
@@ -180,6 +178,8 @@ def test_runtime_spec_carries_identity_network_and_security() -> None:
             },
         },
         hostNetwork=True,
+        hostPID=True,
+        hostIPC=True,
         securityContext={
             "runAsGroup": 3000,
             "supplementalGroups": [7],
@@ -200,6 +200,7 @@ def test_runtime_spec_carries_identity_network_and_security() -> None:
         real_gpus=False,
     )
     assert spec.host_network and spec.ports == [] and spec.hostname is None
+    assert spec.host_pid and spec.host_ipc
     assert spec.user == "1000:3000" and spec.group_add == ["7"]
     assert spec.privileged and spec.cap_add == ["NET_ADMIN"] and spec.cap_drop == ["ALL"]
     assert spec.read_only_rootfs and spec.security_opt == ["no-new-privileges:true"]
