@@ -18,6 +18,7 @@ which every informer and watch helper runs.
 from __future__ import annotations
 
 import logging
+import math
 import random
 import time
 from collections.abc import Callable
@@ -64,6 +65,7 @@ class Reflector:
         watch_timeout: int | None = 300,
         spread_timeout: bool = False,
         short_watch: float = 1.0,
+        deadline: float | None = None,
         clock: Callable[[], float] = time.monotonic,
         rand: Callable[[], float] = random.random,
     ) -> None:
@@ -74,12 +76,17 @@ class Reflector:
         self.watch_timeout = watch_timeout
         self.spread_timeout = spread_timeout
         self.short_watch = short_watch
+        self.deadline = deadline  # a ``clock`` time no watch should last past
         self.clock = clock
         self.rand = rand
         self.relists = 0  # how many times a 410 forced a list again (tests, metrics)
         self._retry = (backoff or retry_backoff()).retry()
         self._watch_started = 0.0
         self._received = 0
+
+    def expired(self) -> bool:
+        """Whether the deadline (if any) has passed: a ``stopped`` for the loop."""
+        return self.deadline is not None and self.clock() >= self.deadline
 
     @property
     def failures(self) -> int:
@@ -98,12 +105,16 @@ class Reflector:
     def watch_params(self) -> tuple[str | None, int | None]:
         """The resourceVersion and timeoutSeconds of the next watch; starts its clock.
         With ``spread_timeout`` the timeout is stretched by up to 2x at random, so that
-        informers started together do not all reconnect together."""
-        self._watch_started = self.clock()
+        informers started together do not all reconnect together; with a ``deadline`` it
+        ends by then (a second at least)."""
+        self._watch_started = now = self.clock()
         self._received = 0
         timeout = self.watch_timeout
         if timeout and self.spread_timeout:
             timeout = int(timeout * (1 + self.rand()))
+        if self.deadline is not None:
+            left = max(1, math.ceil(self.deadline - now))
+            timeout = left if timeout is None else min(timeout, left)
         return self.last_rv, timeout
 
     def observed(self, event: dict[str, Any]) -> None:

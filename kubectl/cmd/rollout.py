@@ -6,8 +6,8 @@ import argparse
 import time
 from typing import Any
 
-from api.errors import ApiError
 from api.registry import ResourceInfo
+from client.reflector import Listing, Reflector
 from kubectl.cli import KlParser, add_bool_flag
 from kubectl.context import Ctx
 from kubectl.describing.common import pod_template
@@ -134,32 +134,35 @@ def status(ctx: Ctx) -> int:
     d = ctx.client.get(info, name, ns)
     if show(d) or not ctx.args.watch:
         return 0
-    rv = str(d["metadata"].get("resourceVersion", ""))
-    while True:
-        remaining = None if deadline is None else deadline - time.monotonic()
-        if remaining is not None and remaining <= 0:
-            raise CliError(f"timed out waiting for the condition ({last_line})")
-        try:
-            for ev in ctx.client.watch(
-                info,
-                ns,
-                resource_version=rv,
-                field_selector=f"metadata.name={name}",
-                timeout_seconds=max(1, int(min(remaining or 60, 60))),
-            ):
-                obj = ev.get("object") or {}
-                if ev.get("type") == "DELETED":
-                    raise CliError(f'deployment "{name}" was deleted')
-                rv = str((obj.get("metadata") or {}).get("resourceVersion") or rv)
-                if ev.get("type") in ("ADDED", "MODIFIED") and show(obj):
-                    return 0
-        except ApiError as e:
-            if e.code != 410:
-                raise
-            d = ctx.client.get(info, name, ns)
-            rv = str(d["metadata"].get("resourceVersion", ""))
-            if show(d):
-                return 0
+    # Watch on from what was read; the reflector resumes dropped streams, lists again
+    # (this one Deployment) after a 410 and ends each stream by the deadline.
+    reflector = Reflector(
+        f"deployment {name}",
+        str(d["metadata"].get("resourceVersion", "")) or None,
+        watch_timeout=60,
+        deadline=deadline,
+    )
+    for item in ctx.client.list_and_watch(
+        info,
+        ns,
+        field_selector=f"metadata.name={name}",
+        reflector=reflector,
+        stopped=reflector.expired,
+    ):
+        if isinstance(item, Listing):
+            found = item.body["items"]
+            if not found:
+                raise CliError(f'deployment "{name}" was deleted')
+            obj = found[0]
+        elif item.get("type") == "DELETED":
+            raise CliError(f'deployment "{name}" was deleted')
+        elif item.get("type") in ("ADDED", "MODIFIED"):
+            obj = item.get("object") or {}
+        else:
+            continue  # a BOOKMARK: only where to resume from
+        if show(obj):
+            return 0
+    raise CliError(f"timed out waiting for the condition ({last_line})")
 
 
 def _replicasets(ctx: Ctx, d: dict[str, Any]) -> list[dict[str, Any]]:

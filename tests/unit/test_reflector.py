@@ -263,3 +263,14 @@ def test_the_blocking_client_runs_the_same_loop(monkeypatch: pytest.MonkeyPatch)
         ("watch", "20"),
     ]
     assert items[-1] == ev("ADDED", pod("b", 21)) and r.relists == 1 and waits == [0.1]
+
+
+def test_a_deadline_caps_each_watch_and_stops_the_loop() -> None:
+    now = [100.0]
+    r = Reflector("deployment web", "7", watch_timeout=60, deadline=130.5, clock=lambda: now[0])
+    assert r.watch_params() == ("7", 31) and not r.expired()
+    now[0] = 130.2
+    assert r.watch_params() == ("7", 1)  # never a zero timeout (that would not end at all)
+    now[0] = 130.5
+    assert r.expired()
+    assert not Reflector("pods").expired()
