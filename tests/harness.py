@@ -61,6 +61,11 @@ class Component:
         log.close()
         return self
 
+    def with_new_log(self) -> Component:
+        """The same command, not started, logging to a file of its own."""
+        path = self.log_path.with_name(f"{self.log_path.stem}-{free_port()}.log")
+        return Component(list(self.args), self.home, path)
+
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 

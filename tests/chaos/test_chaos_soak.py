@@ -19,21 +19,23 @@ from typing import Any
 
 import pytest
 
+from tests.cluster import Cluster
 from tests.conftest import docker_reachable
 from tests.integration.fault_cluster import (
     NODE_LABEL,
     NS,
-    FaultCluster,
     Recorder,
     Workload,
     converge,
     deployment,
     deployment_problems,
+    docker_node_of,
     job,
     job_problems,
     orphan_containers,
     remove_node_containers,
     settle,
+    start_fault_cluster,
 )
 
 FINAL = {"web": 4, "api": 2, "gpu-train": 3}
@@ -45,7 +47,7 @@ SEED = int(os.environ.get("KUBELAB_CHAOS_SEED", "99"))
 class Chaos:
     """The fault injector: one random fault per step, every fault counted."""
 
-    def __init__(self, cl: FaultCluster, seed: int) -> None:
+    def __init__(self, cl: Cluster, seed: int) -> None:
         self.cl = cl
         self.rng = random.Random(seed)
         self.client = cl.api.client()
@@ -54,7 +56,7 @@ class Chaos:
 
     def step(self) -> None:
         faults = ["pod", "pod", "kubelet", "scheduler", "controllers", "apiserver"]
-        if self.cl.docker_node:
+        if docker_node_of(self.cl):
             faults += ["container", "container"]
         fault = self.rng.choice(faults)
         try:
@@ -91,7 +93,7 @@ class Chaos:
 
         dc = docker.from_env(timeout=10)
         try:
-            cs = dc.containers.list(filters={"label": f"{NODE_LABEL}={self.cl.docker_node}"})
+            cs = dc.containers.list(filters={"label": f"{NODE_LABEL}={docker_node_of(self.cl)}"})
             if cs:
                 self.rng.choice(cs).kill()
         finally:
@@ -131,11 +133,11 @@ def test_chaos_soak(tmp_path: Path, chaos_seconds: float) -> None:
     use_docker = docker_reachable()
     if not use_docker and os.environ.get("KUBELAB_REQUIRE_DOCKER") == "1":
         pytest.fail("KUBELAB_REQUIRE_DOCKER=1 but no Docker engine is reachable for the soak")
-    cl = FaultCluster(tmp_path / "home", nodes=3, gpus="4", docker=use_docker)
+    cl = start_fault_cluster(tmp_path / "home", nodes=3, gpus="4", docker=use_docker)
     rec: Recorder | None = None
     wl: Workload | None = None
     try:
-        cl.wait_nodes_ready(60)
+        cl.wait_nodes_ready(timeout=60)
         c = cl.client
         final = dict(FINAL)
         for name, n in final.items():
@@ -168,14 +170,14 @@ def test_chaos_soak(tmp_path: Path, chaos_seconds: float) -> None:
 
         # Afterwards: everything back up, one last acknowledged scale, then 60 s to converge.
         cl.ensure_all_running()
-        cl.wait_nodes_ready(90)
+        cl.wait_nodes_ready(timeout=90)
         began = time.time()
         settle(c, {k: v for k, v in final.items() if k in RANGES})
 
         def problems() -> list[str]:
             out = deployment_problems(c) + job_problems(c)
-            if cl.docker_node:
-                out += [f"orphan container {o}" for o in orphan_containers(c, cl.docker_node)]
+            if docker_node_of(cl):
+                out += [f"orphan container {o}" for o in orphan_containers(c, docker_node_of(cl))]
             return out
 
         left = converge(problems, 60 - (time.time() - began))
@@ -200,5 +202,5 @@ def test_chaos_soak(tmp_path: Path, chaos_seconds: float) -> None:
         if rec is not None:
             rec.stop()
         cl.stop()
-        if cl.docker_node:
-            remove_node_containers(cl.docker_node)
+        if docker_node_of(cl):
+            remove_node_containers(docker_node_of(cl))

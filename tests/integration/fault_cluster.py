@@ -2,7 +2,8 @@
 
 Used by the SIGKILL recovery test (tests/integration/test_crash_recovery.py) and the chaos
 soak (tests/chaos/). Every component is its own process, killed with SIGKILL the way a
-crash or a power cut ends it; a ``Recorder`` samples every pod all along so a pod that
+crash or a power cut ends it (the cluster is tests/cluster.py's, built by
+``start_fault_cluster``); a ``Recorder`` samples every pod all along so a pod that
 changed node or a GPU held by two live pods is seen even if it lasted a moment; a
 ``Workload`` keeps writing (scales, rollouts, GPU pods, Jobs, ConfigMaps) and remembers
 which writes the API acknowledged.
@@ -18,8 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.harness import ApiServer, Component, start_apiserver
-from tests.integration.ctrl_cluster import FAST_CONTROLLER_FLAGS, is_ready, rollout_done
+from tests.cluster import FAST_CONTROLLER_FLAGS, FAST_KUBELET_FLAGS, Cluster
+from tests.integration.ctrl_cluster import is_ready, rollout_done
 from tests.wait import WaitTimeout, wait_for
 
 NS = "default"
@@ -31,109 +32,46 @@ POD_UID_LABEL = "io.kubelab.pod.uid"
 FAKE_NODES = {"kubelab.io/runtime": "fake"}
 
 
-class FaultCluster:
+DOCKER_NODE = "docker-0"
+
+
+def start_fault_cluster(
+    home: Path, nodes: int = 2, gpus: str = "4", docker: bool = False
+) -> Cluster:
     """apiserver, scheduler, controller manager and fake-runtime kubelets with simulated
-    GPUs (plus, optionally, one Docker kubelet), each restartable after a SIGKILL."""
-
-    def __init__(self, home: Path, nodes: int = 2, gpus: str = "4", docker: bool = False) -> None:
-        self.api: ApiServer = start_apiserver(home)
-        self.client = self.api.client()
-        self.gpus = gpus
-        self.components: dict[str, Component] = {}
-        self.kills: list[tuple[float, str]] = []
-        self._add("scheduler", "--metrics-port", "0")
-        self._add("controllers", *FAST_CONTROLLER_FLAGS)
+    GPUs (plus, optionally, one Docker kubelet ``DOCKER_NODE``), each restartable after a
+    SIGKILL; short resync and backoff so recovery plays out in seconds."""
+    cl = Cluster(home)
+    try:
+        cl.add_scheduler()
+        cl.add_controllers(*FAST_CONTROLLER_FLAGS)
         for i in range(nodes):
-            self._add_kubelet(f"node-{i}", "fake")
-        self.docker_node = ""
+            _add_kubelet(cl, f"node-{i}", "fake", gpus)
         if docker:
-            self.docker_node = "docker-0"
-            self._add_kubelet(self.docker_node, "docker")
+            _add_kubelet(cl, DOCKER_NODE, "docker", gpus)
+    except BaseException:
+        cl.stop()
+        raise
+    return cl
 
-    def _add(self, key: str, *args: str) -> Component:
-        name = key.split("/")[0]
-        c = self.api.component_proc(name, *args).start()
-        self.components[key] = c
-        return c
 
-    def _add_kubelet(self, node: str, runtime: str) -> None:
-        args = [
-            "--home",
-            str(self.api.home),
-            "--runtime",
-            runtime,
-            "--node-name",
-            node,
-            "--port",
-            "0",
-            "--scheme",
-            "http",
-            "--fake-gpus",
-            self.gpus,
-            "--lease-renew",
-            "1",
-            "--status-report-period",
-            "1",
-            "--resync-period",
-            "1",
-            "--backoff-initial",
-            "1",
-            "--backoff-max",
-            "4",
-            "--no-proxy",
-        ]
-        args += ["--node-labels", f"kubelab.io/runtime={runtime}"]
-        self._add(f"kubelet/{node}", *args)
+def _add_kubelet(cl: Cluster, node: str, runtime: str, gpus: str) -> None:
+    cl.add_kubelet(
+        node,
+        *FAST_KUBELET_FLAGS,
+        "--resync-period", "1",
+        "--backoff-initial", "1",
+        "--backoff-max", "4",
+        "--no-proxy",
+        "--node-labels", f"kubelab.io/runtime={runtime}",
+        runtime=runtime,
+        fake_gpus=gpus,
+    )  # fmt: skip
 
-    @property
-    def targets(self) -> list[str]:
-        """Everything that can be killed: 'apiserver' and the component keys."""
-        return ["apiserver", *self.components]
 
-    def kill(self, target: str) -> None:
-        """SIGKILL one process."""
-        self.kills.append((time.time(), target))
-        if target == "apiserver":
-            self.api.kill()
-        else:
-            self.components[target].kill()
-
-    def start(self, target: str) -> None:
-        """Start a killed process again (the apiserver on the same port and home)."""
-        if target == "apiserver":
-            if not (self.api.component and self.api.component.alive()):
-                self.api.start(timeout=60)
-        elif not self.components[target].alive():
-            self.components[target].start()
-
-    def ensure_all_running(self) -> None:
-        for t in self.targets:
-            self.start(t)
-
-    def wait_nodes_ready(self, timeout: float = 60) -> None:
-        names = [k.split("/", 1)[1] for k in self.components if k.startswith("kubelet/")]
-        wait_for(lambda: set(names) <= set(self.ready_nodes()), f"nodes {names} Ready", timeout)
-
-    def ready_nodes(self) -> list[str]:
-        out = []
-        for node in self.client.list("nodes")["items"]:
-            for c in (node.get("status") or {}).get("conditions") or []:
-                if c.get("type") == "Ready" and c.get("status") == "True":
-                    out.append(node["metadata"]["name"])
-        return out
-
-    def logs(self, tail: int = 3000) -> str:
-        parts = [
-            f"==== apiserver\n{self.api.component.log()[-tail:] if self.api.component else ''}"
-        ]
-        for k, c in self.components.items():
-            parts.append(f"==== {k}\n{c.log()[-tail:]}")
-        return "\n".join(parts)
-
-    def stop(self) -> None:
-        for c in reversed(list(self.components.values())):
-            c.stop(5)
-        self.api.stop()
+def docker_node_of(cl: Cluster) -> str:
+    """The Docker kubelet's node of a fault cluster, or "" when it has none."""
+    return DOCKER_NODE if f"kubelet/{DOCKER_NODE}" in cl.components else ""
 
 
 # ---------------------------------------------------------------------------------------

@@ -15,13 +15,13 @@ import time
 from pathlib import Path
 
 from tests.integration.fault_cluster import (
-    FaultCluster,
     Recorder,
     Workload,
     converge,
     deployment,
     deployment_problems,
     settle,
+    start_fault_cluster,
 )
 
 CHAOS_SECONDS = 35
@@ -31,11 +31,11 @@ SEED = int(os.environ.get("KUBELAB_CHAOS_SEED", "20240601"))
 
 
 def test_sigkill_of_any_component_loses_nothing(tmp_path: Path) -> None:
-    cl = FaultCluster(tmp_path / "home", nodes=2, gpus="4")
+    cl = start_fault_cluster(tmp_path / "home", nodes=2, gpus="4")
     rec: Recorder | None = None
     wl: Workload | None = None
     try:
-        cl.wait_nodes_ready(60)
+        cl.wait_nodes_ready(timeout=60)
         c = cl.client
         c.create("deployments", deployment("web", 3), "default")
         c.create("deployments", deployment("gpu-train", 2, gpus=1), "default")
@@ -56,7 +56,7 @@ def test_sigkill_of_any_component_loses_nothing(tmp_path: Path) -> None:
         wl.stop()
 
         cl.ensure_all_running()
-        cl.wait_nodes_ready(60)
+        cl.wait_nodes_ready(timeout=60)
         settle(c, FINAL)
         left = converge(lambda: deployment_problems(c), 60)
         assert not left, f"Deployments did not reach their replicas: {left}\n{cl.logs()}"
