@@ -23,7 +23,8 @@ from typing import Any
 
 from tests.bench import swarm
 from tests.bench.common import QUICK, Results
-from tests.integration.ctrl_cluster import Cluster, deployment, is_ready, live_pods, rollout_done
+from tests.cluster import start_cluster
+from tests.integration.ctrl_cluster import deployment, is_ready, live_pods, rollout_done
 from tests.wait import wait_for
 
 BENCH_IMAGE = os.environ.get("KUBELAB_BENCH_IMAGE", "kubelab/busybox:1")
@@ -63,8 +64,9 @@ class PodCounter(threading.Thread):
 
 def bench_scale(res: Results, replicas: int, hollow: int) -> None:
     home = Path(tempfile.mkdtemp(prefix="kl-bench-ctrl-")) / "home"
-    cl = Cluster(home, nodes=0, hollow=hollow, controller_flags=["--workers", "5"])
+    cl = start_cluster(home, nodes=0, controller_flags=["--workers", "5"])
     try:
+        cl.add_kubelet("hollow", hollow=hollow)
         wait_for(lambda: len(cl.ready_nodes()) >= hollow, f"{hollow} hollow nodes", 120)
         c = cl.client
         c.create(
@@ -156,21 +158,9 @@ def _remove_node_containers(node: str) -> None:
 
 def bench_rolling_docker(res: Results) -> None:
     home = Path(tempfile.mkdtemp(prefix="kl-bench-roll-")) / "home"
-    cl = Cluster(home, nodes=0, controller_flags=["--workers", "5"])
-    kubelet = cl._start(
-        "kubelet",
-        "--home",
-        str(cl.api.home),
-        "--runtime",
-        "docker",
-        "--node-name",
-        "dock",
-        "--port",
-        "0",
-        "--scheme",
-        "http",
-    )
+    cl = start_cluster(home, nodes=0, controller_flags=["--workers", "5"])
     try:
+        kubelet = cl.add_kubelet("dock", runtime="docker")
         wait_for(lambda: "dock" in cl.ready_nodes(), "docker node", 60)
         c = cl.client
         c.create("deployments", _web(BENCH_IMAGE, "1"), "default")

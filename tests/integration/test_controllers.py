@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from api.errors import ApiError
-from tests.integration.ctrl_cluster import Cluster, deployment, is_ready, live_pods, rollout_done
+from tests.cluster import FAST_CONTROLLER_FLAGS, Cluster, start_cluster
+from tests.integration.ctrl_cluster import deployment, is_ready, live_pods, rollout_done
 from tests.wait import wait_for
 
 pytestmark = pytest.mark.timeout(240)
@@ -20,9 +21,9 @@ pytestmark = pytest.mark.timeout(240)
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    c = Cluster(tmp_path_factory.mktemp("ctrl") / "home", nodes=2)
+    c = start_cluster(tmp_path_factory.mktemp("ctrl") / "home", nodes=2)
     try:
-        c.wait_nodes(2)
+        c.wait_nodes_ready(timeout=30)
         yield c
     finally:
         c.stop()
@@ -403,14 +404,14 @@ def test_namespace_deletion_removes_everything(cluster: Cluster, ns: str) -> Non
 def test_leader_election_standby_takes_over(cluster: Cluster) -> None:
     c = cluster.client
     holder = c.get("leases", "kubelab-controller-manager", "kube-system")["spec"]["holderIdentity"]
-    standby = cluster.start_controllers()
+    standby = cluster.add_controllers(*FAST_CONTROLLER_FLAGS)
     time.sleep(2)  # to prove a second manager stands by instead of taking the lease
     assert (
         c.get("leases", "kubelab-controller-manager", "kube-system")["spec"]["holderIdentity"]
         == holder
     )
     assert "standing by" in standby.log()
-    cluster.controllers.kill()
+    cluster.kill("controllers")
 
     def new_holder() -> str | None:
         h = c.get("leases", "kubelab-controller-manager", "kube-system")["spec"]["holderIdentity"]
@@ -418,7 +419,6 @@ def test_leader_election_standby_takes_over(cluster: Cluster) -> None:
 
     new = wait_for(new_holder, "standby takes the lease", 20)
     assert new
-    cluster.controllers = standby
     # The new leader works: a ReplicaSet gets its pods.
     c.create(
         "replicasets",
@@ -441,16 +441,16 @@ def test_leader_election_standby_takes_over(cluster: Cluster) -> None:
 
 
 def test_stopped_kubelet_node_unknown_and_pods_recreated(tmp_path: Path) -> None:
-    cl = Cluster(tmp_path / "home", nodes=2)
+    cl = start_cluster(tmp_path / "home", nodes=2)
     try:
-        cl.wait_nodes(2)
+        cl.wait_nodes_ready(timeout=30)
         c = cl.client
         c.create("deployments", deployment("svc", 4), "default")
         wait_for(lambda: rollout_done(c.get("deployments", "svc", "default")), "rollout", 60)
         on = {p["metadata"]["name"]: p["spec"]["nodeName"] for p in live_pods(c, "default")}
         victim = next(iter(sorted(set(on.values()))))
-        survivor = next(n for n in cl.kubelets if n != victim)
-        cl.kubelets[victim].kill()
+        survivor = next(n for n in cl.node_names() if n != victim)
+        cl.kill(f"kubelet/{victim}")
 
         def tainted() -> bool:
             node = c.get("nodes", victim)
@@ -477,7 +477,7 @@ def test_stopped_kubelet_node_unknown_and_pods_recreated(tmp_path: Path) -> None
             60,
         )
         assert any(e["reason"] == "NodeNotReady" for e in c.list("events", "default")["items"])
-        cl.start_kubelet(victim)
+        cl.start(f"kubelet/{victim}")
         wait_for(
             lambda: (
                 not [
@@ -493,19 +493,19 @@ def test_stopped_kubelet_node_unknown_and_pods_recreated(tmp_path: Path) -> None
 
 
 def test_kill_controllers_and_apiserver_mid_rollout(tmp_path: Path) -> None:
-    cl = Cluster(tmp_path / "home", nodes=2)
+    cl = start_cluster(tmp_path / "home", nodes=2)
     try:
-        cl.wait_nodes(2)
+        cl.wait_nodes_ready(timeout=30)
         c = cl.client
         c.create("deployments", deployment("roll", 8), "default")
         wait_for(lambda: rollout_done(c.get("deployments", "roll", "default")), "rollout", 60)
         set_image(c, "default", "roll", "nginx:2")
         wait_for(lambda: "nginx:2" in images(live_pods(c, "default")), "rollout started")
-        cl.controllers.kill()
-        cl.api.kill()
-        cl.api.start()
+        cl.kill("controllers")
+        cl.kill("apiserver")
+        cl.start("apiserver")
         c = cl.client = cl.api.client()
-        cl.controllers = cl.start_controllers()
+        cl.start("controllers")
         wait_for(
             lambda: (
                 rollout_done(c.get("deployments", "roll", "default"))

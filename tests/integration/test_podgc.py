@@ -8,14 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.ctrl_cluster import (
-    FAST_CONTROLLER_FLAGS,
-    Cluster,
-    deployment,
-    is_ready,
-    live_pods,
-    rollout_done,
-)
+from tests.cluster import FAST_CONTROLLER_FLAGS, start_cluster
+from tests.integration.ctrl_cluster import deployment, is_ready, live_pods, rollout_done
 from tests.wait import wait_for
 
 pytestmark = pytest.mark.timeout(180)
@@ -43,17 +37,17 @@ def _bare_pod(name: str, node: str) -> dict[str, object]:
 
 
 def test_pods_of_a_deleted_node_are_removed_and_replaced(tmp_path: Path) -> None:
-    cl = Cluster(tmp_path / "home", nodes=2, controller_flags=PODGC_FLAGS)
+    cl = start_cluster(tmp_path / "home", nodes=2, controller_flags=PODGC_FLAGS)
     try:
-        cl.wait_nodes(2)
+        cl.wait_nodes_ready(timeout=30)
         c = cl.client
         c.create("deployments", deployment("web", 4), "default")
         wait_for(lambda: rollout_done(c.get("deployments", "web", "default")), "rollout", 60)
         on = {p["metadata"]["name"]: p["spec"]["nodeName"] for p in live_pods(c, "default")}
         victim = sorted(set(on.values()))[0]
-        survivor = next(n for n in cl.kubelets if n != victim)
+        survivor = next(n for n in cl.node_names() if n != victim)
         # The box died and the admin removed it: nothing is left to finish its pods.
-        cl.kubelets[victim].kill()
+        cl.kill(f"kubelet/{victim}")
         c.delete("nodes", victim)
 
         def victims_left() -> list[str]:
