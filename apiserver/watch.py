@@ -8,7 +8,7 @@ from below the compacted revision gets 410 Expired, as in Kubernetes.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -164,7 +164,7 @@ async def stream(
     initial_end_bookmark: bool,
     render: Callable[[str, bytes, Event | None], bytes] | None = None,
     bookmark_every: float = 30.0,
-) -> AsyncIterator[bytes]:
+) -> AsyncGenerator[bytes, None]:
     """Yield watch lines: initial ADDED objects, the backlog after ``start_rv``, then live.
 
     ``w`` must already be registered, so nothing published after ``start_rv`` is missed;
