@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from kubelet.proxy import ServiceProxy
-from tests.harness import ApiServer, start_apiserver
+from tests.harness import ApiServer, ComponentExited, start_apiserver
 from tests.integration.kl_helpers import kl
+from tests.wait import wait_for, wait_for_async
 
 
 @contextmanager
@@ -53,17 +54,6 @@ def node_port_service(name: str, port: int) -> dict[str, Any]:
     }
 
 
-async def wait_until(check: Callable[[], Awaitable[Any]], what: str, timeout: float = 20) -> Any:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        got = await check()
-        if got:
-            return got
-        assert loop.time() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.1)
-
-
 def events_about(client: Any, name: str, reason: str) -> Callable[[], Awaitable[list[Any]]]:
     async def check() -> list[Any]:
         items = (
@@ -81,9 +71,10 @@ def test_node_port_bound_on_the_host_is_a_warning_event(apiserver: ApiServer) ->
         proxy = ServiceProxy(client, "127.0.0.1", node_name="box-1")
         await proxy.start()
         try:
-            [event] = await wait_until(
+            found: list[Any] = await wait_for_async(
                 events_about(client, "web", "NodePortUnavailable"), "the Warning event"
             )
+            [event] = found
             assert event["type"] == "Warning"
             involved = event["involvedObject"]
             assert (involved["kind"], involved["name"], involved["uid"]) == (
@@ -129,9 +120,10 @@ def test_fake_runtime_nodes_bind_no_host_port(apiserver: ApiServer, tmp_path: Pa
                 await c.create("services", node_port_service("web", port), "default")
                 await p.start()
             for i, c in enumerate(clients):
-                [event] = await wait_until(
+                found: list[Any] = await wait_for_async(
                     events_about(c, "web", "NotServed"), f"cluster {i}'s NotServed event"
                 )
+                [event] = found
                 assert event["type"] == "Normal"
                 assert event["involvedObject"]["kind"] == "Service"
                 assert f"node fake-{i} runs the fake runtime" in event["message"]
@@ -173,12 +165,18 @@ def test_a_fake_runtime_kubelet_takes_no_node_port(apiserver: ApiServer) -> None
     ).start()
     try:
 
-        async def not_served() -> list[Any]:
+        def not_served() -> list[Any]:
             kubelet.check_alive()
             items = c.list("events", "default", field_selector="involvedObject.name=web")
             return [e for e in items["items"] if e.get("reason") == "NotServed"]
 
-        [event] = asyncio.run(wait_until(not_served, "the kubelet's NotServed event", 30))
+        [event] = wait_for(
+            not_served,
+            "the kubelet's NotServed event",
+            30,
+            give_up_on=(ComponentExited,),
+            diagnostics=kubelet.tail,
+        )
         assert "node fakebox runs the fake runtime" in event["message"]
         with socket.socket() as s:
             s.bind(("127.0.0.1", port))  # still free: the kubelet did not take it

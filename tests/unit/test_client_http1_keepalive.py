@@ -29,6 +29,7 @@ from client import http1
 from client.http1 import Failure, Http1Pool, may_retry
 from kubelet.tls import ensure_serving_cert
 from scheduler.binder import HttpBinder
+from tests.wait import wait_for, wait_for_async
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 
@@ -310,18 +311,17 @@ def test_binding_after_the_servers_keep_alive_timeout_succeeds(tmp_path: Path) -
             for pod in ("p1", "p2", "p3"):
                 await binder.bind("default", pod, body)
                 # Idle until the server has closed the kept-alive connection.
-                deadline = time.monotonic() + 10
-                while server.server_state.connections:
-                    assert time.monotonic() < deadline, "the server kept the connection"
-                    await asyncio.sleep(0.01)
+                await wait_for_async(
+                    lambda: not server.server_state.connections,
+                    "uvicorn to close the idle connection",
+                    10,
+                    interval=0.01,
+                )
         finally:
             await binder.close()
 
     try:
-        deadline = time.monotonic() + 10
-        while not server.started:
-            assert time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.01)
+        wait_for(lambda: server.started, "uvicorn to start", 10, interval=0.01)
         asyncio.run(main())
     finally:
         server.should_exit = True
