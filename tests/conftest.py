@@ -80,6 +80,13 @@ async def inprocess_api(tmp_path: Path) -> AsyncIterator[InProcessApi]:
         yield api
 
 
+@pytest.fixture
+async def inprocess_api_any_db(tmp_path: Path, db_url: str) -> AsyncIterator[InProcessApi]:
+    """The in-process apiserver on each store backend in turn (SQLite, then PostgreSQL)."""
+    async with inprocess_apiserver(tmp_path / "home", db_url=db_url) as api:
+        yield api
+
+
 def docker_reachable() -> bool:
     try:
         import docker
@@ -121,7 +128,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         tier = tier_of(item.path)
         if tier is not None and item.get_closest_marker(tier) is None:
             item.add_marker(tier)
-        if "inprocess_api" in getattr(item, "fixturenames", []):
+        fixtures = getattr(item, "fixturenames", [])
+        if "inprocess_api" in fixtures or "inprocess_api_any_db" in fixtures:
             item.add_marker("inprocess")
         if item.get_closest_marker("docker") and "docker_engine" not in getattr(
             item, "fixturenames", []

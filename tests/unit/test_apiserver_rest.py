@@ -113,9 +113,9 @@ async def test_a_bad_selector_is_a_400_status_naming_the_parameter_and_changes_n
 
 
 async def test_update_with_a_stale_resource_version_is_a_409_and_changes_nothing(
-    inprocess_api: InProcessApi,
+    inprocess_api_any_db: InProcessApi,
 ) -> None:
-    api = inprocess_api
+    api = inprocess_api_any_db
     first = await api.create(CONFIGMAPS, configmap("cfg"))
     fresh = dict(first, data={"k": "v2"})
     r = await api.client.put(f"{CONFIGMAPS}/cfg", json=fresh)
@@ -188,9 +188,9 @@ async def test_a_bound_pod_is_deleted_gracefully_and_an_unbound_one_at_once(
 
 
 async def test_deletecollection_deletes_only_what_the_selectors_select(
-    inprocess_api: InProcessApi,
+    inprocess_api_any_db: InProcessApi,
 ) -> None:
-    api = inprocess_api
+    api = inprocess_api_any_db
     await api.create(CONFIGMAPS, configmap("a", app="web"))
     await api.create(CONFIGMAPS, configmap("b", app="web"))
     await api.create(CONFIGMAPS, configmap("c", app="db"))

@@ -58,9 +58,9 @@ async def change_configmaps(api: InProcessApi) -> None:
 
 
 async def test_watch_from_a_resource_version_replays_added_modified_deleted(
-    inprocess_api: InProcessApi,
+    inprocess_api_any_db: InProcessApi,
 ) -> None:
-    api = inprocess_api
+    api = inprocess_api_any_db
     rv = await list_rv(api, CONFIGMAPS)
     await change_configmaps(api)
     r = await api.client.get(
