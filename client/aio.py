@@ -13,9 +13,7 @@ import asyncio
 import os
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import aclosing, asynccontextmanager
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from api.errors import ApiError
 from api.registry import ResourceInfo
@@ -25,6 +23,11 @@ from client.core import RequestSpec
 from client.kubeconfig import ClusterConfig, load_kubeconfig
 from client.reflector import Listing, Reflector, retry_backoff
 from client.transport import Endpoint
+
+if TYPE_CHECKING:
+    # Streams and raw requests import httpx where they use it: a client that makes only
+    # ordinary requests (the blocking one in a one-shot `kl get pods`) never loads it.
+    import httpx
 
 
 class AsyncClient:
@@ -44,7 +47,7 @@ class AsyncClient:
         verify: bool = True,
         *,
         namespace: str = "default",
-        timeout: float | httpx.Timeout = core.DEFAULT_TIMEOUT,
+        timeout: float | httpx.Timeout | None = None,
         on_warning: core.WarningHandler | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
@@ -94,6 +97,8 @@ class AsyncClient:
         self, spec: RequestSpec, timeout: httpx.Timeout
     ) -> AsyncIterator[httpx.Response]:
         """A streamed response; non-2xx raises ApiError, transport errors ServerUnreachable."""
+        import httpx
+
         try:
             async with self._io.http.stream(
                 spec.method, spec.path, params=spec.params or None, timeout=timeout
@@ -119,6 +124,8 @@ class AsyncClient:
     ) -> httpx.Response:
         """A raw request to any path (discovery, /healthz, ...). Non-2xx raises ApiError
         unless ``raise_for_status`` is False."""
+        import httpx
+
         hdrs = dict(headers or {})
         if json is not None:
             content = core.dumps(json)
@@ -307,6 +314,8 @@ class AsyncClient:
             timeout_seconds=timeout_seconds,
             allow_bookmarks=allow_bookmarks,
         )
+        import httpx
+
         async with self._stream(spec, core.stream_timeout(timeout_seconds)) as resp:
             splitter = core.LineSplitter()
             try:
@@ -488,6 +497,8 @@ class AsyncClient:
         return self._stream_text(spec)
 
     async def _stream_text(self, spec: RequestSpec) -> AsyncGenerator[str, None]:
+        import httpx
+
         async with self._stream(spec, core.stream_timeout(None)) as resp:
             try:
                 async for line in resp.aiter_lines():

@@ -21,9 +21,9 @@ class AsyncTransport:
         self.http = httpx.AsyncClient(**endpoint.httpx_settings(200, 50))
         self._pool: Http1Pool | None = None
         if not core.proxied(endpoint.base_url):
-            t = endpoint.timeout
-            timeout = t if isinstance(t, httpx.Timeout) else httpx.Timeout(t)
-            self._pool = Http1Pool(endpoint.base_url, endpoint.tls, endpoint.headers, timeout)
+            self._pool = Http1Pool(
+                endpoint.base_url, endpoint.tls, endpoint.headers, endpoint.httpx_timeout()
+            )
 
     async def send(self, spec: core.RequestSpec) -> core.Reply:
         """One ordinary request and its complete reply, whatever its status."""

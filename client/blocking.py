@@ -81,8 +81,8 @@ class BlockingPool:
         base_url: str,
         tls: ssl.SSLContext | bool,
         headers: dict[str, str],
-        connect_timeout: float,
-        read_timeout: float,
+        connect_timeout: float | None,  # None: wait for ever
+        read_timeout: float | None,
         max_idle: int = 20,
         max_idle_seconds: float = MAX_IDLE_SECONDS,
         clock: Callable[[], float] = time.monotonic,

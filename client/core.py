@@ -34,17 +34,7 @@ JSON = "application/json"
 # Ordinary requests: fail in well under a minute. Watches and followed logs have no read
 # timeout of their own (the server ends them), see ``stream_timeout``.
 REQUEST_TIMEOUT_SECONDS = 60.0
-CONNECT_TIMEOUT_SECONDS = 10.0
-
-
-def __getattr__(name: str) -> Any:
-    # ``DEFAULT_TIMEOUT`` is an httpx.Timeout, made on first use: importing this module
-    # must not import httpx (a one-shot ``kl get pods`` never needs it).
-    if name == "DEFAULT_TIMEOUT":
-        import httpx
-
-        return httpx.Timeout(REQUEST_TIMEOUT_SECONDS, connect=CONNECT_TIMEOUT_SECONDS)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+CONNECT_TIMEOUT_SECONDS = 10.0  # a client's default (client.transport.Endpoint)
 
 
 class ServerUnreachable(ConnectionError):
@@ -521,13 +511,18 @@ def proxied(base_url: str) -> bool:
     return not proxy_bypass(u.hostname or "")
 
 
-def retryable(method: str, exc: httpx.TransportError) -> bool:
+def retryable(method: str, exc: BaseException) -> bool:
     """Whether to retry once: a GET on a kept-alive connection the server had already
     closed (e.g. it restarted) fails without an answer; a new connection usually works.
-    Writes are not retried, since the server may have applied them."""
-    import httpx
-
-    return method in ("GET", "HEAD") and isinstance(
+    Writes are not retried, since the server may have applied them. ``exc`` is httpx's
+    or, from ``client.blocking``, the standard library's (``RemoteDisconnected`` is a
+    ``ConnectionResetError``)."""
+    if method not in ("GET", "HEAD"):
+        return False
+    if isinstance(exc, ConnectionResetError | BrokenPipeError):
+        return True
+    httpx = sys.modules.get("httpx")  # not loaded: exc is not one of its errors
+    return httpx is not None and isinstance(
         exc, httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError
     )
 

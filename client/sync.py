@@ -1,5 +1,5 @@
-"""The blocking client: the verbs of ``client.aio.AsyncClient``, not awaited; one
-keep-alive httpx.Client per instance (thread-safe).
+"""The blocking client: the verbs of ``client.aio.AsyncClient``, not awaited, over
+``client.transport.SyncTransport`` (thread-safe).
 
 GENERATED from client/aio.py by tools/gen_sync_client.py: do not edit it by hand; edit
 client/aio.py and run the tool (``make lint`` fails when this file differs from its output).
@@ -11,9 +11,7 @@ import os
 import time
 from collections.abc import Callable, Generator, Iterator
 from contextlib import closing, contextmanager
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from api.errors import ApiError
 from api.registry import ResourceInfo
@@ -22,6 +20,11 @@ from client.core import RequestSpec
 from client.kubeconfig import ClusterConfig, load_kubeconfig
 from client.reflector import Listing, Reflector, retry_backoff
 from client.transport import Endpoint, SyncTransport
+
+if TYPE_CHECKING:
+    # Streams and raw requests import httpx where they use it: a client that makes only
+    # ordinary requests (the blocking one in a one-shot `kl get pods`) never loads it.
+    import httpx
 
 
 class Client:
@@ -41,7 +44,7 @@ class Client:
         verify: bool = True,
         *,
         namespace: str = "default",
-        timeout: float | httpx.Timeout = core.DEFAULT_TIMEOUT,
+        timeout: float | httpx.Timeout | None = None,
         on_warning: core.WarningHandler | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
@@ -87,6 +90,8 @@ class Client:
     @contextmanager
     def _stream(self, spec: RequestSpec, timeout: httpx.Timeout) -> Iterator[httpx.Response]:
         """A streamed response; non-2xx raises ApiError, transport errors ServerUnreachable."""
+        import httpx
+
         try:
             with self._io.http.stream(
                 spec.method, spec.path, params=spec.params or None, timeout=timeout
@@ -112,6 +117,8 @@ class Client:
     ) -> httpx.Response:
         """A raw request to any path (discovery, /healthz, ...). Non-2xx raises ApiError
         unless ``raise_for_status`` is False."""
+        import httpx
+
         hdrs = dict(headers or {})
         if json is not None:
             content = core.dumps(json)
@@ -300,6 +307,8 @@ class Client:
             timeout_seconds=timeout_seconds,
             allow_bookmarks=allow_bookmarks,
         )
+        import httpx
+
         with self._stream(spec, core.stream_timeout(timeout_seconds)) as resp:
             splitter = core.LineSplitter()
             try:
@@ -480,6 +489,8 @@ class Client:
         return self._stream_text(spec)
 
     def _stream_text(self, spec: RequestSpec) -> Generator[str, None]:
+        import httpx
+
         with self._stream(spec, core.stream_timeout(None)) as resp:
             try:
                 for line in resp.iter_lines():

@@ -12,61 +12,62 @@ import sys
 import traceback
 
 from api.errors import ApiError
-from client import KubeconfigError, ServerUnreachable
 from kubectl.cli import KlParser, add_global_flags
 from kubectl.context import Ctx
 from kubectl.errors import CliError, one_line
 
-VERB_MODULES = (
-    "get",
-    "describe",
-    "apply",
-    "create",
-    "delete",
-    "logs",
-    "exec",
-    "scale",
-    "set_image",
-    "rollout",
-    "node",
-    "label",
-    "annotate",
-    "top",
-    "why",
-    "config",
-    "version",
-    "api_resources",
-    "completion",
-)
-
-# What a user types (for completion and help).
-VERB_NAMES = (
-    "get",
-    "describe",
-    "apply",
-    "create",
-    "delete",
-    "logs",
-    "exec",
-    "scale",
-    "set",
-    "rollout",
-    "cordon",
-    "uncordon",
-    "drain",
-    "label",
-    "annotate",
-    "top",
-    "why",
-    "config",
-    "version",
-    "api-resources",
-    "completion",
+# What a user types -> the module under kubectl/cmd/ that registers it. Only the module of
+# the verb typed is imported (each brings its printers, YAML, ...): a CLI typed all day must
+# start fast. ``kl``, ``kl --help`` and an unknown verb build the whole parser.
+VERBS: dict[str, str] = {
+    "get": "get",
+    "describe": "describe",
+    "apply": "apply",
+    "create": "create",
+    "delete": "delete",
+    "logs": "logs",
+    "exec": "exec",
+    "scale": "scale",
+    "set": "set_image",
+    "rollout": "rollout",
+    "cordon": "node",
+    "uncordon": "node",
+    "drain": "node",
+    "label": "label",
+    "annotate": "annotate",
+    "top": "top",
+    "why": "why",
+    "config": "config",
+    "version": "version",
+    "api-resources": "api_resources",
+    "completion": "completion",
+}
+VERB_MODULES = tuple(dict.fromkeys(VERBS.values()))
+VERB_NAMES = tuple(VERBS)  # for completion and help
+# Global flags that take a value (``-n team get pods``): their value is not the verb.
+_VALUE_FLAGS = frozenset(
+    {"--kubeconfig", "--context", "-n", "--namespace", "--server", "-s", "--token"}
 )
 
 
-def build_parser() -> KlParser:
-    """The full ``kl`` parser with every verb."""
+def verb_in(argv: list[str]) -> str | None:
+    """The verb of a command line (the first word that is neither a global flag nor a
+    global flag's value), or None when there is none."""
+    i = 0
+    while i < len(argv):
+        word = argv[i]
+        if word in _VALUE_FLAGS:
+            i += 2
+            continue
+        if not word.startswith("-") or word == "-":
+            return word
+        i += 1
+    return None
+
+
+def build_parser(verb: str | None = None) -> KlParser:
+    """The ``kl`` parser: with only ``verb``'s module registered when it is a known verb,
+    else with every verb (for ``--help`` and the error that lists the verbs)."""
     parser = KlParser(
         prog="kl",
         description="kl controls a kubelab cluster (a small kubectl for a GPU lab).",
@@ -78,7 +79,8 @@ def build_parser() -> KlParser:
     parent = KlParser(add_help=False)
     add_global_flags(parent, suppress=True)
     sub = parser.add_subparsers(title="verbs", metavar="VERB", parser_class=KlParser)
-    for name in VERB_MODULES:
+    modules = (VERBS[verb],) if verb in VERBS else VERB_MODULES
+    for name in modules:
         importlib.import_module(f"kubectl.cmd.{name}").register(sub, parent)
     return parser
 
@@ -110,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         args_in, trailing = args_in[:i], args_in[i + 1 :]
     debug = "--debug" in args_in
     try:
-        parser = build_parser()
+        parser = build_parser(verb_in(args_in))
         args = parser.parse_args(args_in)
     except CliError as e:
         print(f"error: {one_line(e.message)}", file=sys.stderr)
@@ -131,6 +133,11 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as e:  # every failure becomes one line; --debug shows where
         if debug:
             traceback.print_exc()
+        # The client's exception types, imported here: `kl get pods` must not pay for them
+        # (client.core imports httpx) unless a request was made, and then they are loaded.
+        from client.core import ServerUnreachable
+        from client.kubeconfig import KubeconfigError
+
         if isinstance(e, CliError):
             line, code = e.message, e.exit_code
         elif isinstance(e, ApiError):

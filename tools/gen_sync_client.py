@@ -44,8 +44,8 @@ REPLACEMENTS = {
 
 ASYNC_ONLY = "# async only"
 
-HEADER = '''"""The blocking client: the verbs of ``client.aio.AsyncClient``, not awaited; one
-keep-alive httpx.Client per instance (thread-safe).
+HEADER = '''"""The blocking client: the verbs of ``client.aio.AsyncClient``, not awaited, over
+``client.transport.SyncTransport`` (thread-safe).
 
 GENERATED from client/aio.py by tools/gen_sync_client.py: do not edit it by hand; edit
 client/aio.py and run the tool (``make lint`` fails when this file differs from its output).
