@@ -156,7 +156,7 @@ def settle(cluster: Cluster, ns: str, prefix: str) -> None:
     """Wait until the controllers have finished reacting, so both CLIs see one state."""
     if not cluster.has("controllers", "scheduler", "kubelet"):
         return
-    cl = cluster.client()
+    cl = cluster.api.client()
 
     def ready() -> bool:
         d = cl.get("deployments", f"{prefix}-web", ns)
@@ -235,7 +235,7 @@ def test_labels_set_by_one_select_in_the_other(
 def test_what_one_deletes_the_other_no_longer_lists(
     kubectl: Kubectl, kl: Kl, cluster: Cluster, namespace: str
 ) -> None:
-    cl = cluster.client()
+    cl = cluster.api.client()
     kubectl("create", "configmap", "one", "-n", namespace, "--from-literal=a=1")
     kl("create", "configmap", "two", "-n", namespace, "--from-literal=a=1")
     kl("delete", "configmap", "one", "-n", namespace)
@@ -262,7 +262,7 @@ def test_nodes_and_namespaces_agree(
 def test_sort_by_and_custom_columns_print_what_kubectl_prints(
     kubectl: Kubectl, kl: Kl, cluster: Cluster, namespace: str
 ) -> None:
-    cl = cluster.client()
+    cl = cluster.api.client()
     for name, rank, cpu in (
         ("cm-10", "10", "2"),
         ("cm-9", "9", "250m"),
@@ -323,7 +323,7 @@ def test_unknown_fields_are_refused_and_warned_about_alike(
 
 def test_a_dead_nodes_status_agrees(kubectl: Kubectl, kl: Kl, cluster: Cluster) -> None:
     """A node whose kubelet stopped reporting (Ready=Unknown) is NotReady in both."""
-    cl = cluster.client()
+    cl = cluster.api.client()
     name = "agree-dead-node"
     cl.create("nodes", {"metadata": {"name": name}})
     try:

@@ -128,7 +128,7 @@ def test_api_resources_lists_every_kind(kubectl: Kubectl) -> None:
 
 def test_create_generators_send_protobuf_and_are_stored(kubectl: Kubectl, cluster: Cluster) -> None:
     ns = "gen-" + uuid.uuid4().hex[:6]
-    cl = cluster.client()
+    cl = cluster.api.client()
     assert "created" in kubectl("create", "namespace", ns)
     assert cl.get("namespaces", ns)["metadata"]["name"] == ns
 
@@ -169,7 +169,7 @@ def test_create_from_file(
 ) -> None:
     f = write(tmp_path / "cm.yaml", configmap("from-file", key="value"))
     assert "configmap/from-file created" in kubectl("create", "-f", str(f), "-n", namespace)
-    cm = cluster.client().get("configmaps", "from-file", namespace)
+    cm = cluster.api.client().get("configmaps", "from-file", namespace)
     assert cm["data"] == {"key": "value"}
     # create never writes the last-applied annotation (only apply does).
     assert "kubectl.kubernetes.io/last-applied-configuration" not in (
@@ -187,7 +187,7 @@ LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 def test_apply_create_unchanged_configured(
     kubectl: Kubectl, cluster: Cluster, namespace: str, tmp_path: Path
 ) -> None:
-    cl = cluster.client()
+    cl = cluster.api.client()
     f = write(tmp_path / "web.yaml", deployment("web"))
     assert "deployment.apps/web created" in kubectl("apply", "-f", str(f), "-n", namespace)
     first = cl.get("deployments", "web", namespace)
@@ -224,7 +224,7 @@ def test_apply_create_unchanged_configured(
 def test_apply_directory_multidoc_and_stdin(
     kubectl: Kubectl, cluster: Cluster, namespace: str, tmp_path: Path
 ) -> None:
-    cl = cluster.client()
+    cl = cluster.api.client()
     d = tmp_path / "manifests"
     d.mkdir()
     write(d / "a-config.yaml", configmap("one", x="1"), configmap("two", b="2"))
@@ -265,7 +265,7 @@ def test_apply_directory_multidoc_and_stdin(
 def test_apply_server_side(
     kubectl: Kubectl, cluster: Cluster, namespace: str, tmp_path: Path
 ) -> None:
-    cl = cluster.client()
+    cl = cluster.api.client()
     f = write(tmp_path / "ssa.yaml", configmap("ssa", a="1"))
     out = kubectl("apply", "--server-side", "-f", str(f), "-n", namespace)
     assert "configmap/ssa serverside-applied" in out
@@ -286,7 +286,7 @@ def test_apply_with_server_dry_run_stores_nothing(
     f = write(tmp_path / "dry.yaml", configmap("dry", a="1"))
     out = kubectl("apply", "--dry-run=server", "-f", str(f), "-n", namespace)
     assert "configmap/dry created (server dry run)" in out
-    assert gone(cluster.client(), "configmaps", "dry", namespace)
+    assert gone(cluster.api.client(), "configmaps", "dry", namespace)
 
 
 def test_apply_rejects_unknown_field_with_a_readable_error(
@@ -297,7 +297,7 @@ def test_apply_rejects_unknown_field_with_a_readable_error(
     f = write(tmp_path / "typo.yaml", bad)
     p = kubectl.fails("apply", "-f", str(f), "-n", namespace)
     assert "dta" in p.stderr
-    assert gone(cluster.client(), "configmaps", "typo", namespace)
+    assert gone(cluster.api.client(), "configmaps", "typo", namespace)
 
 
 # ---------------------------------------------------------------- get
@@ -306,7 +306,7 @@ def test_apply_rejects_unknown_field_with_a_readable_error(
 def test_get_tables_names_labels_and_output_formats(
     kubectl: Kubectl, cluster: Cluster, namespace: str
 ) -> None:
-    cl = cluster.client()
+    cl = cluster.api.client()
     cl.create(
         "configmaps",
         {**configmap("alpha", a="1"), "metadata": {"name": "alpha", "labels": {"tier": "db"}}},
@@ -366,7 +366,7 @@ def test_get_tables_names_labels_and_output_formats(
 def test_get_all_and_workload_columns(
     kubectl: Kubectl, cluster: Cluster, namespace: str, tmp_path: Path
 ) -> None:
-    cl = cluster.client()
+    cl = cluster.api.client()
     cl.create("deployments", deployment("web", replicas=2), namespace)
     cl.create(
         "services",
@@ -427,7 +427,7 @@ def test_get_all_and_workload_columns(
 
 
 def test_get_pods_columns_and_wide(kubectl: Kubectl, cluster: Cluster, namespace: str) -> None:
-    cl = cluster.client()
+    cl = cluster.api.client()
     cl.create("pods", pod("p1"), namespace)
     out = kubectl("get", "pods", "-n", namespace)
     assert header(out) == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
@@ -495,7 +495,7 @@ def _read_until(proc: subprocess.Popen[bytes], needle: str, timeout: float) -> s
 def test_get_watch_shows_new_and_changed_objects(
     kubectl: Kubectl, cluster: Cluster, namespace: str
 ) -> None:
-    cl = cluster.client()
+    cl = cluster.api.client()
     cl.create("configmaps", configmap("before", a="1"), namespace)
     proc = kubectl.popen("get", "configmaps", "-w", "-n", namespace)
     try:
@@ -517,7 +517,7 @@ def test_get_watch_shows_new_and_changed_objects(
 def test_delete_by_name_file_and_selector(
     kubectl: Kubectl, cluster: Cluster, namespace: str, tmp_path: Path
 ) -> None:
-    cl = cluster.client()
+    cl = cluster.api.client()
     for name, tier in [("a", "x"), ("b", "x"), ("c", "y"), ("d", "y")]:
         cl.create(
             "configmaps",
@@ -544,7 +544,7 @@ def test_delete_by_name_file_and_selector(
 def test_delete_pod_waits_until_it_is_gone(
     kubectl: Kubectl, cluster: Cluster, namespace: str
 ) -> None:
-    cl = cluster.client()
+    cl = cluster.api.client()
     cl.create("pods", pod("doomed"), namespace)
     if cluster.has("scheduler", "kubelet"):
         wait_for(
@@ -564,14 +564,14 @@ def test_delete_namespace(kubectl: Kubectl, cluster: Cluster) -> None:
     kubectl("create", "namespace", ns)
     kubectl("create", "configmap", "x", "-n", ns, "--from-literal=a=1")
     kubectl("delete", "namespace", ns, "--timeout=60s")
-    assert gone(cluster.client(), "namespaces", ns, None)
+    assert gone(cluster.api.client(), "namespaces", ns, None)
 
 
 # ---------------------------------------------------------------- label, annotate, scale
 
 
 def test_label_and_annotate(kubectl: Kubectl, cluster: Cluster, namespace: str) -> None:
-    cl = cluster.client()
+    cl = cluster.api.client()
     cl.create("configmaps", configmap("cfg", a="1"), namespace)
     kubectl("label", "configmap", "cfg", "team=ml", "env=dev", "-n", namespace)
     assert cl.get("configmaps", "cfg", namespace)["metadata"]["labels"] == {
@@ -594,7 +594,7 @@ def test_label_and_annotate(kubectl: Kubectl, cluster: Cluster, namespace: str) 
 
 
 def test_scale_deployment(kubectl: Kubectl, cluster: Cluster, namespace: str) -> None:
-    cl = cluster.client()
+    cl = cluster.api.client()
     cl.create("deployments", deployment("web", replicas=1), namespace)
     assert "deployment.apps/web scaled" in kubectl(
         "scale", "deployment", "web", "--replicas=3", "-n", namespace
@@ -636,7 +636,7 @@ def test_scale_deployment(kubectl: Kubectl, cluster: Cluster, namespace: str) ->
 def test_describe_shows_the_objects_events(
     kubectl: Kubectl, cluster: Cluster, namespace: str
 ) -> None:
-    cl = cluster.client()
+    cl = cluster.api.client()
     p = cl.create("pods", pod("described"), namespace)
     other = cl.create("pods", pod("other"), namespace)
     now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
@@ -694,7 +694,7 @@ def test_rollout_status_wait_history_undo_restart(
     kubectl: Kubectl, cluster: Cluster, namespace: str, tmp_path: Path
 ) -> None:
     cluster.require("controllers", "scheduler", "kubelet")
-    cl = cluster.client()
+    cl = cluster.api.client()
     f = write(tmp_path / "web.yaml", deployment("web", image="nginx:1.26", replicas=2))
     kubectl("apply", "-f", str(f), "-n", namespace)
     out = kubectl("rollout", "status", "deployment/web", "-n", namespace, "--timeout=90s")
@@ -733,7 +733,7 @@ def test_wait_for_job_complete_and_pod_ready(
     kubectl: Kubectl, cluster: Cluster, namespace: str
 ) -> None:
     cluster.require("controllers", "scheduler", "kubelet")
-    cl = cluster.client()
+    cl = cluster.api.client()
     cl.create("pods", pod("ready-me"), namespace)
     kubectl("wait", "--for=condition=Ready", "pod/ready-me", "-n", namespace, "--timeout=60s")
     assert cl.get("pods", "ready-me", namespace)["status"]["phase"] == "Running"
@@ -748,7 +748,7 @@ def test_wait_for_job_complete_and_pod_ready(
 
 def test_logs_container_tail_and_follow(kubectl: Kubectl, cluster: Cluster, namespace: str) -> None:
     cluster.require("scheduler", "kubelet")
-    cl = cluster.client()
+    cl = cluster.api.client()
     cl.create("pods", pod("talker", "first", "second"), namespace)
     wait_for(
         lambda: cl.get("pods", "talker", namespace)["status"].get("phase") == "Running",
@@ -775,7 +775,7 @@ def test_logs_container_tail_and_follow(kubectl: Kubectl, cluster: Cluster, name
 def test_patch_types_replace_and_set_image(
     kubectl: Kubectl, cluster: Cluster, namespace: str, tmp_path: Path
 ) -> None:
-    cl = cluster.client()
+    cl = cluster.api.client()
     cl.create("deployments", deployment("web"), namespace)
     # Default (strategic): the container list is merged by name, its ports survive.
     kubectl(
@@ -842,7 +842,7 @@ def test_patch_types_replace_and_set_image(
 def test_paging_field_selectors_and_custom_columns(
     kubectl: Kubectl, cluster: Cluster, namespace: str
 ) -> None:
-    cl = cluster.client()
+    cl = cluster.api.client()
     for i in range(5):
         cl.create("configmaps", configmap(f"page-{i}", n=str(i)), namespace)
     # --chunk-size makes kubectl follow metadata.continue through several requests.
@@ -873,7 +873,7 @@ def test_gpu_columns_show_the_assigned_devices(
     kubectl: Kubectl, cluster: Cluster, namespace: str
 ) -> None:
     cluster.require("scheduler", "kubelet")
-    cl = cluster.client()
+    cl = cluster.api.client()
     node = cl.get("nodes", cluster.node_name)
     uuids = [g["uuid"] for g in node["status"].get("gpus") or []]
     assert len(uuids) == 2, node["status"]
@@ -904,14 +904,14 @@ def some_node(cluster: Cluster) -> str:
     """The kubelet's node, or (before the kubelet exists) a Node object made by hand."""
     if cluster.node_name:
         return cluster.node_name
-    cl = cluster.client()
+    cl = cluster.api.client()
     if gone(cl, "nodes", "paper-node", None):
         cl.create("nodes", {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "paper-node"}})
     return "paper-node"
 
 
 def test_cordon_and_uncordon(kubectl: Kubectl, cluster: Cluster) -> None:
-    cl = cluster.client()
+    cl = cluster.api.client()
     node = some_node(cluster)
     try:
         assert f"node/{node} cordoned" in kubectl("cordon", node)
@@ -925,7 +925,7 @@ def test_cordon_and_uncordon(kubectl: Kubectl, cluster: Cluster) -> None:
 
 def test_drain_evicts_pods(kubectl: Kubectl, cluster: Cluster, namespace: str) -> None:
     cluster.require("controllers", "scheduler", "kubelet")
-    cl = cluster.client()
+    cl = cluster.api.client()
     node = cluster.node_name
     cl.create("deployments", deployment("drained", replicas=2), namespace)
 

@@ -81,7 +81,7 @@ def deployment(name: str, replicas: int = 1, image: str = "nginx:1.26") -> dict[
 
 def gone(cluster: Cluster, resource: str, name: str, ns: str | None) -> bool:
     try:
-        cluster.client().get(resource, name, ns)
+        cluster.api.client().get(resource, name, ns)
     except ApiError as exc:
         return exc.code == 404
     return False
@@ -151,7 +151,7 @@ def test_configmap_create_read_list_patch_replace_delete(
     with pytest.raises(ApiException) as exc:
         core.replace_namespaced_config_map("one", namespace, current)
     assert exc.value.status == 409
-    assert cluster.client().get("configmaps", "one", namespace)["data"] == {"only": "this"}
+    assert cluster.api.client().get("configmaps", "one", namespace)["data"] == {"only": "this"}
 
     core.delete_namespaced_config_map("one", namespace)
     assert gone(cluster, "configmaps", "one", namespace)
@@ -206,7 +206,7 @@ def test_secret_service_serviceaccount_endpoints(
     assert ep.subsets[0].ports[0].port == 8080
     core.list_namespaced_endpoints(namespace)
     core.list_service_for_all_namespaces()
-    assert cluster.client().get("serviceaccounts", "runner", namespace)
+    assert cluster.api.client().get("serviceaccounts", "runner", namespace)
 
 
 def test_pods_nodes_events_and_logs(core: k8s.CoreV1Api, cluster: Cluster, namespace: str) -> None:
@@ -298,7 +298,7 @@ def test_deployment_create_scale_replace_delete(
     scale = apps.patch_namespaced_deployment_scale("web", namespace, {"spec": {"replicas": 3}})
     assert scale.spec.replicas == 3
     assert apps.read_namespaced_deployment_scale("web", namespace).spec.replicas == 3
-    assert cluster.client().get("deployments", "web", namespace)["spec"]["replicas"] == 3
+    assert cluster.api.client().get("deployments", "web", namespace)["spec"]["replicas"] == 3
 
     def new_image() -> Any:
         current = apps.read_namespaced_deployment("web", namespace)
@@ -381,7 +381,7 @@ def test_watch_stream_sees_added_modified_deleted(
     w = watch.Watch()
 
     def writer() -> None:
-        cl = cluster.client()
+        cl = cluster.api.client()
         # A head start for the watch so the writes arrive live; made earlier they would be
         # replayed from start_rv, so this picks the path under test, never the outcome.
         time.sleep(0.3)
