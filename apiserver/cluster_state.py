@@ -22,6 +22,8 @@ GPU_ANNOTATION = "kubelab.io/gpu-uuids"
 NODE_PORT_RANGE = (30000, 32767)
 NODE_PORT_TYPES = ("NodePort", "LoadBalancer")
 ALWAYS_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+# Never deleted (Kubernetes' rule): kube-system's uid is the cluster's identity.
+PROTECTED_NAMESPACES = frozenset({"default", "kube-system", "kube-public"})
 
 
 def pod_gpus(pod: Obj) -> list[str]:

@@ -16,7 +16,7 @@ from typing import Any
 from api import defaults, validation
 from api.errors import ApiError, Cause, already_exists, bad_request, conflict, invalid, not_found
 from api.registry import ResourceInfo
-from apiserver.cluster_state import ClusterState
+from apiserver.cluster_state import PROTECTED_NAMESPACES, ClusterState
 from apiserver.ids import new_uid, now_rfc3339
 from apiserver.store import DELETED, Event, StorageError, Store
 
@@ -410,6 +410,17 @@ class ObjectService:
         if propagation not in (None, "", "Background", "Foreground", "Orphan"):
             raise bad_request(
                 f'propagationPolicy "{propagation}" is not one of Background, Foreground, Orphan'
+            )
+
+        if info.plural == "namespaces" and not info.group and name in PROTECTED_NAMESPACES:
+            # kube-system's uid is the cluster's identity (kubelet/ownership.py), as on
+            # Kubernetes, which refuses these deletions too.
+            raise ApiError(
+                403,
+                f'namespaces "{name}" is forbidden: this namespace may not be deleted',
+                "Forbidden",
+                name=name,
+                kind="namespaces",
             )
 
         def compute(current: Obj | None) -> Obj | None:
