@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import binascii
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -207,6 +206,8 @@ def write_kubeconfig(
     }
     target = Path(path).expanduser()
     target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    import tempfile  # here: reading a kubeconfig (every kl command) never needs it
+
     fd, tmp = tempfile.mkstemp(prefix=".kubeconfig.", dir=target.parent)
     try:
         # mkstemp creates the file 0600, so the token is never readable by others.

@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-import traceback
 
 from api.errors import ApiError
 from kubectl.cli import KlParser, add_global_flags
@@ -132,6 +131,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     except Exception as e:  # every failure becomes one line; --debug shows where
         if debug:
+            import traceback
+
             traceback.print_exc()
         # The client's exception types, imported here: `kl get pods` must not pay for them
         # (client.core imports httpx) unless a request was made, and then they are loaded.
