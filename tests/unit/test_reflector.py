@@ -23,6 +23,17 @@ Obj = dict[str, Any]
 Step = Obj | BaseException  # a listing or an error, for list_all; an event or error for watch
 
 
+class ScriptEnded(BaseException):
+    """The loop asked for more than the script holds (a BaseException, so that no retry
+    rule can swallow it and a wrong loop fails at once instead of spinning)."""
+
+
+def next_step(steps: list[Any], what: str) -> Any:
+    if not steps:
+        raise ScriptEnded(f"the loop asked for one {what} more than scripted")
+    return steps.pop(0)
+
+
 def pod(name: str, rv: int) -> Obj:
     return {"metadata": {"name": name, "namespace": "default", "resourceVersion": str(rv)}}
 
@@ -52,7 +63,7 @@ class Scripted(AsyncClient):
 
     async def list_all(self, resource: Any, namespace: Any = None, **kw: Any) -> Obj:
         self.calls.append(("list", None))
-        step = self.lists.pop(0)
+        step = next_step(self.lists, "list")
         if isinstance(step, BaseException):
             raise step
         return step
@@ -61,7 +72,7 @@ class Scripted(AsyncClient):
         self, resource: Any, namespace: Any = None, *, resource_version: str | None, **kw: Any
     ) -> AsyncGenerator[Obj, None]:
         self.calls.append(("watch", resource_version))
-        for step in self.streams.pop(0) if self.streams else []:
+        for step in next_step(self.streams, "watch"):
             if isinstance(step, BaseException):
                 raise step
             yield step
@@ -224,7 +235,7 @@ class ScriptedSync(Client):
 
     def list_all(self, resource: Any, namespace: Any = None, **kw: Any) -> Obj:
         self.calls.append(("list", None))
-        step = self.lists.pop(0)
+        step = next_step(self.lists, "list")
         if isinstance(step, BaseException):
             raise step
         return step
@@ -233,7 +244,7 @@ class ScriptedSync(Client):
         self, resource: Any, namespace: Any = None, *, resource_version: str | None, **kw: Any
     ) -> Iterator[Obj]:
         self.calls.append(("watch", resource_version))
-        for step in self.streams.pop(0) if self.streams else []:
+        for step in next_step(self.streams, "watch"):
             if isinstance(step, BaseException):
                 raise step
             yield step
