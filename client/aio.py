@@ -21,13 +21,14 @@ from client import core
 from client.aio_transport import AsyncTransport
 from client.core import RequestSpec
 from client.kubeconfig import ClusterConfig, load_kubeconfig
-from client.reflector import Listing, Reflector, retry_backoff
 from client.transport import Endpoint
 
 if TYPE_CHECKING:
     # Streams and raw requests import httpx where they use it: a client that makes only
     # ordinary requests (the blocking one in a one-shot `kl get pods`) never loads it.
     import httpx
+
+    from client.reflector import Listing, Reflector
 
 
 class AsyncClient:
@@ -342,6 +343,8 @@ class AsyncClient:
         resuming, relisting on 410 and backing off as ``reflector`` decides (see
         ``client.reflector``). Ends when ``stopped()`` says so; raises what the reflector
         does not retry."""
+        from client.reflector import Listing, Reflector  # only long-lived clients watch
+
         info = core.resolve(resource)
         r = reflector or Reflector(info.plural)
         while not stopped():
@@ -408,6 +411,8 @@ class AsyncClient:
         servers are retried with exponential backoff up to ``max_backoff`` seconds; other
         ApiErrors (401, 404, ...) and a failing list propagate.
         """
+        from client.reflector import Listing, Reflector, retry_backoff
+
         info = core.resolve(resource)
         conv = core.Converger()
         reflector = Reflector(

@@ -18,13 +18,14 @@ from api.registry import ResourceInfo
 from client import core
 from client.core import RequestSpec
 from client.kubeconfig import ClusterConfig, load_kubeconfig
-from client.reflector import Listing, Reflector, retry_backoff
 from client.transport import Endpoint, SyncTransport
 
 if TYPE_CHECKING:
     # Streams and raw requests import httpx where they use it: a client that makes only
     # ordinary requests (the blocking one in a one-shot `kl get pods`) never loads it.
     import httpx
+
+    from client.reflector import Listing, Reflector
 
 
 class Client:
@@ -335,6 +336,8 @@ class Client:
         resuming, relisting on 410 and backing off as ``reflector`` decides (see
         ``client.reflector``). Ends when ``stopped()`` says so; raises what the reflector
         does not retry."""
+        from client.reflector import Listing, Reflector  # only long-lived clients watch
+
         info = core.resolve(resource)
         r = reflector or Reflector(info.plural)
         while not stopped():
@@ -401,6 +404,8 @@ class Client:
         servers are retried with exponential backoff up to ``max_backoff`` seconds; other
         ApiErrors (401, 404, ...) and a failing list propagate.
         """
+        from client.reflector import Listing, Reflector, retry_backoff
+
         info = core.resolve(resource)
         conv = core.Converger()
         reflector = Reflector(

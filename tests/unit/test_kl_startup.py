@@ -23,6 +23,8 @@ HEAVY = (
     "httpx",  # the sync client's ordinary requests go through client.blocking
     "httpcore",
     "asyncio",  # the async client, informers, work queue
+    "client.informer",
+    "client.reflector",  # watches only
     "pydantic",  # api.models: kl prints the API's dicts, never builds models
     "api.models",
     "sqlalchemy",
