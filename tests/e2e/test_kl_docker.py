@@ -9,9 +9,9 @@ from collections.abc import Iterator
 import pytest
 import yaml
 
-from api.errors import ApiError
+from tests.cluster import Cluster
 from tests.e2e.images import IMAGE, ensure_busybox_image
-from tests.harness import ApiServer, Component
+from tests.harness import ApiServer
 from tests.integration.kl_helpers import Kl, namespaced_kl
 from tests.wait import wait_for
 
@@ -25,36 +25,14 @@ def node(shared_apiserver: ApiServer, tmp_path_factory: pytest.TempPathFactory) 
     engine = docker.from_env()
     ensure_busybox_image(engine)
     name = f"kl-{uuid.uuid4().hex[:6]}"
-    kubelet: Component = shared_apiserver.component_proc(
-        "kubelet",
-        "--runtime",
-        "docker",
-        "--node-name",
-        name,
-        "--port",
-        "0",
-        "--home",
-        str(shared_apiserver.home),
-        "--root-dir",
-        str(tmp_path_factory.mktemp("kl-kubelet")),
-    ).start()
-    c = shared_apiserver.client()
-
-    def ready() -> bool:
-        if not kubelet.alive():
-            raise AssertionError(f"kubelet exited:\n{kubelet.log()[-3000:]}")
-        try:
-            n = c.get("nodes", name)
-        except ApiError:
-            return False
-        conds = (n.get("status") or {}).get("conditions") or []
-        return any(x["type"] == "Ready" and x["status"] == "True" for x in conds)
-
+    cl = Cluster.on(shared_apiserver)
     try:
-        wait_for(ready, f"node {name} Ready", 60)
+        root = tmp_path_factory.mktemp("kl-kubelet")
+        cl.add_kubelet(name, runtime="docker", scheme=None, root_dir=root)
+        cl.wait_nodes_ready(timeout=60)
         yield name
     finally:
-        kubelet.stop()
+        cl.stop()
         for ctr in engine.containers.list(all=True, filters={"label": f"io.kubelab.node={name}"}):
             ctr.remove(force=True)
 

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from api.errors import ApiError
+from tests import cluster as builder
 from tests.e2e.images import IMAGE, ensure_busybox_image
 from tests.harness import ApiServer, Component
 from tests.wait import wait_for
@@ -28,8 +29,9 @@ NS = "default"
 RESYNC = 30.0
 
 
-class Cluster:
-    """An apiserver, one Docker-backed kubelet, and clients for both."""
+class DockerNode:
+    """One Docker-backed kubelet on a real apiserver (started by tests/cluster.py's
+    builder), with pod helpers and the Docker client to look at its containers."""
 
     def __init__(self, srv: ApiServer, node: str, root: Path) -> None:
         import docker
@@ -37,49 +39,33 @@ class Cluster:
         self.srv = srv
         self.node = node
         self.root = root
+        self.cluster = builder.Cluster.on(srv)
         self.api = srv.client()
         self.docker = docker.from_env()
         ensure_busybox_image(self.docker)
-        self.kubelet: Component | None = None
+
+    @property
+    def kubelet(self) -> Component | None:
+        return self.cluster.components.get(f"kubelet/{self.node}")
 
     def start_kubelet(self) -> None:
-        self.kubelet = self.srv.component_proc(
-            "kubelet",
-            "--runtime",
-            "docker",
-            "--node-name",
-            self.node,
-            "--port",
-            "0",
-            "--home",
-            str(self.srv.home),
-            "--root-dir",
-            str(self.root),
-            "--fake-gpus",
-            "2xH100-80GB",
-            "--backoff-initial",
-            "2",
-            "--backoff-max",
-            "4",
-            "--resync-period",
-            str(RESYNC),
-            "--lease-renew",
-            "2",
-        ).start()
-        wait_for(self._ready, f"node {self.node} Ready")
-
-    def _ready(self) -> bool:
-        assert self.kubelet is not None
-        if not self.kubelet.alive():
-            raise AssertionError(f"kubelet exited:\n{self.kubelet.log()[-3000:]}")
-        try:
-            node = self.api.get("nodes", self.node)
-        except ApiError:
-            return False
-        return any(
-            c["type"] == "Ready" and c["status"] == "True"
-            for c in (node.get("status") or {}).get("conditions") or []
-        )
+        """Start the kubelet (again, after a stop or kill: into a log of its own) and wait
+        for its node to be Ready."""
+        if self.kubelet is None:
+            self.cluster.add_kubelet(
+                self.node,
+                "--backoff-initial", "2",
+                "--backoff-max", "4",
+                "--resync-period", str(RESYNC),
+                "--lease-renew", "2",
+                runtime="docker",
+                scheme=None,
+                root_dir=self.root,
+                fake_gpus="2xH100-80GB",
+            )  # fmt: skip
+        else:
+            self.cluster.start(f"kubelet/{self.node}", new_log=True)
+        self.cluster.wait_nodes_ready(self.node, timeout=30)
 
     def pod(
         self, name: str, script: str, *, policy: str = "Always", grace: int = 2, **container: Any
@@ -169,11 +155,11 @@ class Cluster:
 @contextmanager
 def running_node(
     api: ApiServer, prefix: str, root: Path, all_pods: bool = False
-) -> Iterator[Cluster]:
+) -> Iterator[DockerNode]:
     """A docker kubelet for a fresh node name. On exit its pods (or, with ``all_pods``, every
     pod of the namespace), the kubelet and any container left of the node are removed."""
     node = f"{prefix}-{uuid.uuid4().hex[:6]}"
-    cl = Cluster(api, node, root)
+    cl = DockerNode(api, node, root)
     cl.start_kubelet()
     try:
         yield cl
@@ -195,7 +181,7 @@ def running_node(
 @pytest.fixture(scope="module")
 def cluster(
     shared_apiserver: ApiServer, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Cluster]:
+) -> Iterator[DockerNode]:
     # The graceful-termination test mounts a hostPath, which PodSecurity "baseline" forbids.
     shared_apiserver.client().patch(
         "namespaces",
@@ -207,7 +193,7 @@ def cluster(
         yield cl
 
 
-def test_pod_runs_with_labels_logs_and_published_port(cluster: Cluster) -> None:
+def test_pod_runs_with_labels_logs_and_published_port(cluster: DockerNode) -> None:
     import httpx
 
     p = cluster.pod(
@@ -241,7 +227,7 @@ def test_pod_runs_with_labels_logs_and_published_port(cluster: Cluster) -> None:
     cluster.delete("web")
 
 
-def test_docker_kill_restarts_then_backs_off(cluster: Cluster) -> None:
+def test_docker_kill_restarts_then_backs_off(cluster: DockerNode) -> None:
     cluster.create(
         cluster.pod("crash", 'echo "run $(cat /proc/sys/kernel/random/uuid)"; exec sleep 3600')
     )
@@ -286,7 +272,7 @@ def test_docker_kill_restarts_then_backs_off(cluster: Cluster) -> None:
     cluster.delete("crash")
 
 
-def test_liveness_failure_restarts_and_readiness_failure_does_not(cluster: Cluster) -> None:
+def test_liveness_failure_restarts_and_readiness_failure_does_not(cluster: DockerNode) -> None:
     live = cluster.pod(
         "live",
         "mkdir -p /w && echo ok > /w/healthz && httpd -p 80 -h /w && sleep 3 && rm /w/healthz; exec sleep 3600",
@@ -331,7 +317,7 @@ def test_liveness_failure_restarts_and_readiness_failure_does_not(cluster: Clust
     cluster.delete("unready")
 
 
-def test_exit_codes_and_restart_policies(cluster: Cluster) -> None:
+def test_exit_codes_and_restart_policies(cluster: DockerNode) -> None:
     cluster.create(cluster.pod("fail-never", "echo bye; exit 3", policy="Never"))
     cluster.create(cluster.pod("ok-onfailure", "exit 0", policy="OnFailure"))
     flaky = cluster.pod(
@@ -364,7 +350,7 @@ def test_exit_codes_and_restart_policies(cluster: Cluster) -> None:
         cluster.delete(n)
 
 
-def test_graceful_termination(cluster: Cluster, tmp_path: Path) -> None:
+def test_graceful_termination(cluster: DockerNode, tmp_path: Path) -> None:
     out = tmp_path / "out"
     out.mkdir()
     polite = cluster.pod(
@@ -396,7 +382,7 @@ def test_graceful_termination(cluster: Cluster, tmp_path: Path) -> None:
     assert any(e["reason"] == "Killing" for e in cluster.events("stubborn"))
 
 
-def test_env_configmap_secret_and_volume(cluster: Cluster) -> None:
+def test_env_configmap_secret_and_volume(cluster: DockerNode) -> None:
     cluster.api.create(
         "configmaps",
         {"metadata": {"name": "appcfg"}, "data": {"MODE": "fast", "app.conf": "port=80"}},
@@ -437,7 +423,7 @@ def test_env_configmap_secret_and_volume(cluster: Cluster) -> None:
     cluster.delete("envpod")
 
 
-def test_cpu_and_memory_limits_in_docker(cluster: Cluster) -> None:
+def test_cpu_and_memory_limits_in_docker(cluster: DockerNode) -> None:
     cluster.create(
         cluster.pod(
             "limited", "exec sleep 3600", resources={"limits": {"cpu": "250m", "memory": "64Mi"}}
@@ -452,7 +438,7 @@ def test_cpu_and_memory_limits_in_docker(cluster: Cluster) -> None:
     cluster.delete("limited")
 
 
-def test_missing_image_err_image_pull_then_backoff(cluster: Cluster) -> None:
+def test_missing_image_err_image_pull_then_backoff(cluster: DockerNode) -> None:
     image = "kubelab-test/does-not-exist:1"
     cluster.create(cluster.pod("noimage", "true", image=image))
     seen: dict[str, str] = {}
@@ -471,7 +457,7 @@ def test_missing_image_err_image_pull_then_backoff(cluster: Cluster) -> None:
     cluster.delete("noimage")
 
 
-def test_simulated_gpus_visible_devices(cluster: Cluster) -> None:
+def test_simulated_gpus_visible_devices(cluster: DockerNode) -> None:
     gpus = [g["uuid"] for g in cluster.api.get("nodes", cluster.node)["status"]["gpus"]]
     assert len(gpus) == 2
     p = cluster.pod("gpujob", 'echo "$NVIDIA_VISIBLE_DEVICES"; exec sleep 3600')
@@ -484,7 +470,7 @@ def test_simulated_gpus_visible_devices(cluster: Cluster) -> None:
     cluster.delete("gpujob")
 
 
-def test_kubelet_kill9_restart_adopts_and_cleans_up(cluster: Cluster) -> None:
+def test_kubelet_kill9_restart_adopts_and_cleans_up(cluster: DockerNode) -> None:
     cluster.create(cluster.pod("survivor", "exec sleep 3600"))
     cluster.create(cluster.pod("doomed", "exec sleep 3600"))
     cluster.wait_phase("survivor", "Running")
@@ -512,7 +498,7 @@ def test_kubelet_kill9_restart_adopts_and_cleans_up(cluster: Cluster) -> None:
     assert cluster.containers("survivor") == []
 
 
-def test_follow_logs_and_exec_through_the_api(cluster: Cluster) -> None:
+def test_follow_logs_and_exec_through_the_api(cluster: DockerNode) -> None:
     cluster.create(
         cluster.pod("ticker", "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.3; done")
     )
@@ -531,3 +517,7 @@ def test_follow_logs_and_exec_through_the_api(cluster: Cluster) -> None:
     body = r.json()
     assert (body["stdout"], body["stderr"], body["exitCode"]) == ("out\n", "err\n", 7)
     cluster.delete("ticker")
+
+
+# The old name, for tests/e2e/test_kubelet_pods_docker.py, which still imports it.
+Cluster = DockerNode

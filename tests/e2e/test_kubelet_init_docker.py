@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.test_kubelet_docker import NS, Cluster, running_node
+from tests.e2e.test_kubelet_docker import NS, DockerNode, running_node
 from tests.harness import ApiServer
 from tests.integration.kl_helpers import kl
 from tests.wait import wait_for
@@ -23,13 +23,13 @@ pytestmark = pytest.mark.docker
 @pytest.fixture(scope="module")
 def init_cluster(
     shared_apiserver: ApiServer, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Cluster]:
+) -> Iterator[DockerNode]:
     with running_node(shared_apiserver, "init", tmp_path_factory.mktemp("kubelet-init-root")) as cl:
         yield cl
 
 
 def _with_init(
-    cl: Cluster, name: str, app: str, inits: list[str], **app_extra: Any
+    cl: DockerNode, name: str, app: str, inits: list[str], **app_extra: Any
 ) -> dict[str, Any]:
     body = cl.pod(name, app, **app_extra)
     mount = [{"name": "site", "mountPath": "/site"}]
@@ -48,7 +48,7 @@ def _with_init(
     return body
 
 
-def test_init_container_fills_an_emptydir_the_app_serves(init_cluster: Cluster) -> None:
+def test_init_container_fills_an_emptydir_the_app_serves(init_cluster: DockerNode) -> None:
     cl = init_cluster
     body = _with_init(
         cl,
@@ -96,7 +96,9 @@ def test_init_container_fills_an_emptydir_the_app_serves(init_cluster: Cluster) 
     assert cl.containers("site") == []
 
 
-def test_failing_init_container_keeps_the_pod_pending_with_restarts(init_cluster: Cluster) -> None:
+def test_failing_init_container_keeps_the_pod_pending_with_restarts(
+    init_cluster: DockerNode,
+) -> None:
     cl = init_cluster
     cl.create(_with_init(cl, "stuck", "exec sleep 3600", ["echo failing; exit 3"]))
     reasons: set[str] = set()

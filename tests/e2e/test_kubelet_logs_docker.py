@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from api.errors import ApiError
-from tests.e2e.test_kubelet_docker import NS, Cluster, running_node
+from tests.e2e.test_kubelet_docker import NS, DockerNode, running_node
 from tests.harness import ApiServer
 from tests.integration.kl_helpers import kl
 from tests.wait import wait_for
@@ -20,12 +20,12 @@ pytestmark = pytest.mark.docker
 @pytest.fixture(scope="module")
 def log_cluster(
     shared_apiserver: ApiServer, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Cluster]:
+) -> Iterator[DockerNode]:
     with running_node(shared_apiserver, "logs", tmp_path_factory.mktemp("kubelet-logs-root")) as cl:
         yield cl
 
 
-def test_logs_since_and_limit_bytes(log_cluster: Cluster) -> None:
+def test_logs_since_and_limit_bytes(log_cluster: DockerNode) -> None:
     cl = log_cluster
     cl.create(cl.pod("talker", "echo early-line; sleep 4; echo late-line; exec sleep 3600"))
     wait_for(lambda: "late-line" in cl.api.log("talker", NS), "both lines")
