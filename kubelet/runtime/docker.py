@@ -21,6 +21,9 @@ import docker.types
 from docker.utils import parse_repository_tag
 
 from kubelet.runtime.base import (
+    LABEL_CLUSTER,
+    LABEL_NODE,
+    LABEL_POD_UID,
     ContainerInfo,
     ContainerSpec,
     ExecResult,
@@ -195,7 +198,10 @@ class DockerRuntime:
             if e.status_code != 409:
                 raise
             # A leftover with the same name (a kubelet that died between create and
-            # record): it carries no state we need.
+            # record): it carries no state we need, but only if it is this pod's.
+            existing = (self.api.inspect_container(spec.name).get("Config") or {}).get("Labels")
+            if not same_pod_container(existing or {}, spec.labels):
+                raise
             self.api.remove_container(spec.name, force=True)
             created = self.api.create_container(**kwargs)
         return str(created["Id"])
@@ -380,6 +386,17 @@ class DockerRuntime:
             self.client.close()
         except Exception:  # noqa: BLE001
             pass
+
+
+def same_pod_container(existing: dict[str, str], wanted: dict[str, str]) -> bool:
+    """Whether a container found under the name we want is an instance of the same pod on
+    the same node and cluster (one without a cluster label predates that label), so it
+    may be replaced; another cluster's container is never removed."""
+    return (
+        existing.get(LABEL_NODE) == wanted.get(LABEL_NODE)
+        and existing.get(LABEL_POD_UID) == wanted.get(LABEL_POD_UID)
+        and existing.get(LABEL_CLUSTER) in (None, "", wanted.get(LABEL_CLUSTER))
+    )
 
 
 def _state(status: str, error: str) -> str:

@@ -60,3 +60,14 @@ def test_new_containers_carry_the_cluster_uid() -> None:
     labels = cs.container_labels("box", pod, {"name": "c", "image": "i"}, 0, cluster=US)
     assert labels[LABEL_CLUSTER] == US
     assert owner(labels, US, "box") is Owner.OURS
+
+
+def test_a_name_clash_replaces_only_this_pods_leftover() -> None:
+    from kubelet.runtime.docker import same_pod_container
+
+    wanted = info("new", "p1").labels
+    assert same_pod_container(info("old", "p1").labels, wanted)
+    assert same_pod_container(info("old", "p1", cluster=None).labels, wanted)  # older kubelab
+    assert not same_pod_container(info("old", "p1", cluster=THEM).labels, wanted)
+    assert not same_pod_container(info("old", "p2").labels, wanted)
+    assert not same_pod_container({}, wanted)
