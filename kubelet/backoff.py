@@ -17,12 +17,40 @@ from dataclasses import dataclass
 from client.backoff import Backoff
 
 
-@dataclass
-class _Entry:
+@dataclass(frozen=True)
+class BackoffEntry:
+    """One key's backoff after its latest death: a value, so a pure sync plan can take it
+    and hand back the next one (``CrashLoopRule.after``)."""
+
     deaths: int  # deaths counted since the key was new or last reset
     death_id: str = ""  # the dead container (or failed attempt) this entry last answered for
     restart_at: float = 0.0
     delay: float = 0.0
+
+
+@dataclass(frozen=True)
+class CrashLoopRule:
+    """The backoff rule itself, without the per-key memory: pure."""
+
+    initial: float = 10.0
+    maximum: float = 300.0
+    reset_after: float = 600.0
+    first_immediate: bool = True
+
+    def after(
+        self, entry: BackoffEntry | None, death_id: str, ran_for: float, now: float
+    ) -> BackoffEntry:
+        """The entry once the death ``death_id`` is counted (the same entry when it already
+        is: a level-triggered sync asks on every pass and must not extend the wait)."""
+        if entry is not None and entry.death_id == death_id:
+            return entry
+        if entry is not None and ran_for >= self.reset_after:
+            entry = None
+        deaths = 1 if entry is None else entry.deaths + 1
+        # With an immediate first restart, death n waits as retry n-1 of the policy.
+        retry = deaths - 1 if self.first_immediate else deaths
+        delay = Backoff(self.initial, cap=self.maximum).delay(retry) if retry > 0 else 0.0
+        return BackoffEntry(deaths, death_id, now + delay, delay)
 
 
 class RestartBackoff:
@@ -36,30 +64,22 @@ class RestartBackoff:
         clock: Callable[[], float] = time.monotonic,
         first_immediate: bool = True,
     ) -> None:
-        self.initial = initial
-        self.maximum = maximum
-        self.reset_after = reset_after
+        self.rule = CrashLoopRule(initial, maximum, reset_after, first_immediate)
         self.clock = clock
-        self.first_immediate = first_immediate
-        self.policy = Backoff(initial, cap=maximum)
-        self._entries: dict[str, _Entry] = {}
+        self._entries: dict[str, BackoffEntry] = {}
+
+    def entry(self, key: str) -> BackoffEntry | None:
+        """What the key remembers (None: no death counted since it was new or forgotten)."""
+        return self._entries.get(key)
+
+    def record(self, key: str, entry: BackoffEntry) -> None:
+        """Keep ``entry`` (from ``rule.after``) as the key's state."""
+        self._entries[key] = entry
 
     def restart_at(self, key: str, death_id: str, ran_for: float = 0.0) -> float:
         """The clock time at which the container that died as ``death_id`` may restart."""
-        entry = self._entries.get(key)
-        if entry is not None and entry.death_id == death_id:
-            return entry.restart_at
-        now = self.clock()
-        if entry is not None and ran_for >= self.reset_after:
-            entry = None
-        if entry is None:
-            entry = self._entries[key] = _Entry(deaths=1)
-        else:
-            entry.deaths += 1
-        # With an immediate first restart, death n waits as retry n-1 of the policy.
-        retry = entry.deaths - 1 if self.first_immediate else entry.deaths
-        delay = self.policy.delay(retry) if retry > 0 else 0.0
-        entry.death_id, entry.restart_at, entry.delay = death_id, now + delay, delay
+        entry = self.rule.after(self._entries.get(key), death_id, ran_for, self.clock())
+        self._entries[key] = entry
         return entry.restart_at
 
     def remaining(self, key: str, death_id: str, ran_for: float = 0.0) -> float:
