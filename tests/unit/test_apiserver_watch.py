@@ -86,8 +86,12 @@ async def test_watch_with_selectors_sees_only_what_they_select_live_and_replayed
     params = {"watch": "true", "resourceVersion": rv, "timeoutSeconds": "1"}
     # One watch opened before the writes (they reach it live or from the backlog), one
     # after them (the backlog only): both must see the same events.
+    # The early watch's window must outlast the writes (ASGITransport answers when it
+    # closes): 3 s, where the four writes take milliseconds.
     early = asyncio.ensure_future(
-        api.client.get(CONFIGMAPS, params={**params, "labelSelector": "app=web"})
+        api.client.get(
+            CONFIGMAPS, params={**params, "labelSelector": "app=web", "timeoutSeconds": "3"}
+        )
     )
     await change_configmaps(api)
     late = await api.client.get(
