@@ -13,73 +13,21 @@ import pytest
 import yaml
 
 from api.errors import ApiError
-from tests.harness import ApiServer, Component, start_apiserver
+from tests.cluster import Cluster
 from tests.integration.kl_helpers import WEB, Kl, kl, namespaced_kl, pod_manifest, write
 from tests.wait import wait_for
 
 NODE = "gpu-1"
 
 
-class Cluster:
-    def __init__(self, home: Path) -> None:
-        self.api: ApiServer = start_apiserver(home)
-        self.procs: list[Component] = []
-        try:
-            self.procs.append(self.api.component_proc("scheduler", "--metrics-port", "0").start())
-            self.procs.append(self.api.component_proc("controllers").start())
-            self.procs.append(
-                self.api.component_proc(
-                    "kubelet",
-                    "--home",
-                    str(home),
-                    "--runtime",
-                    "fake",
-                    "--node-name",
-                    NODE,
-                    "--fake-gpus",
-                    "2xH100-80GB",
-                    "--port",
-                    "0",
-                    "--scheme",
-                    "http",
-                    "--status-report-period",
-                    "1",
-                ).start()
-            )
-        except BaseException:
-            self.stop()
-            raise
-
-    def logs(self) -> str:
-        return "\n".join(f"=== {p.args[0]}\n{p.log()[-2000:]}" for p in self.procs)
-
-    def stop(self) -> None:
-        for p in reversed(self.procs):
-            p.stop(5)
-        self.api.stop()
-
-
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    c = Cluster(tmp_path_factory.mktemp("klcluster") / "home")
-    try:
-        client = c.api.client()
-
-        def node_ready() -> bool:
-            try:
-                node = client.get("nodes", NODE)
-            except Exception:
-                return False
-            conds = (node.get("status") or {}).get("conditions") or []
-            return any(x.get("type") == "Ready" and x.get("status") == "True" for x in conds)
-
-        try:
-            wait_for(node_ready, "the kubelet's node to be Ready")
-        except AssertionError as e:
-            raise AssertionError(f"{e}\n{c.logs()}") from e
+    with Cluster(tmp_path_factory.mktemp("klcluster") / "home") as c:
+        c.add_scheduler()
+        c.add_controllers()
+        c.add_kubelet(NODE, "--status-report-period", "1", fake_gpus="2xH100-80GB")
+        c.wait_nodes_ready(timeout=30)
         yield c
-    finally:
-        c.stop()
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ from kubelet.context import KubeletConfig
 from kubelet.gpu import discover_gpus
 from kubelet.node import NodeFacts
 from kubelet.runtime.fake import FakeRuntime
+from tests.cluster import Cluster
 from tests.harness import ApiServer
 from tests.wait import wait_for, wait_for_async
 
@@ -335,25 +336,16 @@ def test_kubelet_restart_adopts_containers_and_removes_orphans(
 
 
 def test_hollow_nodes_and_log_proxy(shared_apiserver: ApiServer) -> None:
-    kubelet = shared_apiserver.component_proc(
-        "kubelet",
-        "--runtime",
-        "fake",
-        "--hollow",
-        "3",
-        "--node-name",
+    kubelet = Cluster.on(shared_apiserver).add_kubelet(
         "hollow",
-        "--port",
-        "0",
-        "--home",
-        str(shared_apiserver.home),
-        "--fake-gpus",
-        "4",
         "--capacity-cpu",
         "64",
         "--capacity-memory",
         "512Gi",
-    ).start()
+        scheme=None,
+        fake_gpus="4",
+        hollow=3,
+    )
     c = shared_apiserver.client()
     try:
 
@@ -390,19 +382,7 @@ def test_hollow_nodes_and_log_proxy(shared_apiserver: ApiServer) -> None:
 def test_log_server_refuses_requests_without_the_secret(shared_apiserver: ApiServer) -> None:
     import httpx
 
-    kubelet = shared_apiserver.component_proc(
-        "kubelet",
-        "--runtime",
-        "fake",
-        "--node-name",
-        "sec1",
-        "--port",
-        "0",
-        "--scheme",
-        "http",
-        "--home",
-        str(shared_apiserver.home),
-    ).start()
+    kubelet = Cluster.on(shared_apiserver).add_kubelet("sec1")
     c = shared_apiserver.client()
     try:
         port = wait_for(

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from tests.cluster import Cluster
 from tests.harness import ApiServer, Component, free_port
 from tests.unit.sched_world import node as node_obj
 from tests.unit.sched_world import pod as pod_obj
@@ -46,7 +47,7 @@ def bound_to(c: Any, name: str) -> str:
 
 
 def start_scheduler(srv: ApiServer, metrics_port: int = 0) -> Component:
-    return srv.component_proc("scheduler", "--metrics-port", str(metrics_port)).start()
+    return Cluster.on(srv).add_scheduler("--metrics-port", str(metrics_port))
 
 
 @pytest.fixture

@@ -22,7 +22,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.harness import ApiServer, Component, start_apiserver
+from tests.cluster import Cluster
+from tests.harness import ApiServer, Component
 from tests.wait import wait_for
 
 NS = "default"
@@ -31,39 +32,11 @@ NODE = "sec-node"
 
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[tuple[ApiServer, list[Component]]]:
-    api = start_apiserver(tmp_path / "home", extra_args=["--log-level", "debug"])
-    procs: list[Component] = []
-    try:
-        for name, args in (
-            ("scheduler", ["--metrics-port", "0", "--log-level", "DEBUG"]),
-            ("controllers", ["--no-leader-elect", "--log-level", "DEBUG"]),
-            (
-                "kubelet",
-                [
-                    "--home",
-                    str(api.home),
-                    "--runtime",
-                    "fake",
-                    "--node-name",
-                    NODE,
-                    "--port",
-                    "0",
-                    "--scheme",
-                    "http",
-                    "--no-proxy",
-                    "--resync-period",
-                    "1",
-                    "--log-level",
-                    "debug",
-                ],
-            ),
-        ):
-            procs.append(api.component_proc(name, *args).start())
-        yield api, procs
-    finally:
-        for p in procs:
-            p.stop(5)
-        api.stop()
+    with Cluster(tmp_path / "home", apiserver_args=["--log-level", "debug"]) as cl:
+        cl.add_scheduler("--log-level", "DEBUG")
+        cl.add_controllers("--no-leader-elect", "--log-level", "DEBUG")
+        cl.add_kubelet(NODE, "--no-proxy", "--resync-period", "1", "--log-level", "debug")
+        yield cl.api, list(cl.components.values())
 
 
 def _forms(value: str) -> list[str]:
