@@ -97,7 +97,12 @@ def container_security(pod: dict[str, Any], container: dict[str, Any]) -> Securi
         opts.append("seccomp=unconfined")
     return Security(
         user=user,
-        group_add=tuple(str(int(g)) for g in psc.get("supplementalGroups") or []),
+        # fsGroup is a supplementary group of every container too (it owns the volumes).
+        group_add=tuple(
+            str(int(g))
+            for g in [*(psc.get("supplementalGroups") or []), psc.get("fsGroup")]
+            if g is not None
+        ),
         privileged=csc.get("privileged") is True,
         cap_add=tuple(_cap(c) for c in caps.get("add") or []),
         cap_drop=tuple(_cap(c) for c in caps.get("drop") or []),

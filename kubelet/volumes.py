@@ -3,7 +3,8 @@
 Layout: ``ROOT/pods/<pod uid>/volumes/<kind>/<volume name>``. ConfigMap and Secret volumes
 are files written from the objects (Secrets mode 0400 unless ``defaultMode`` says
 otherwise); emptyDir is an empty directory that lives as long as the pod; hostPath is the
-host's own path.
+host's own path. With ``securityContext.fsGroup`` the pod's volumes (not hostPath) belong
+to that group, as on Kubernetes.
 """
 
 from __future__ import annotations
@@ -26,11 +27,32 @@ def pod_dir(root_dir: str | Path, pod_uid: str) -> Path:
     return Path(root_dir) / "pods" / pod_uid
 
 
-def _write_file(path: Path, data: bytes, mode: int) -> None:
+def fs_group(pod: dict[str, Any]) -> int | None:
+    """``securityContext.fsGroup``: the group that owns the pod's volumes."""
+    value = ((pod.get("spec") or {}).get("securityContext") or {}).get("fsGroup")
+    return None if value is None else int(value)
+
+
+def _own(path: Path, gid: int | None) -> None:
+    """Give ``path`` to group ``gid`` (fsGroup), as the Kubernetes kubelet does; that
+    needs the kubelet to run as root (the systemd units do)."""
+    if gid is None:
+        return
+    try:
+        os.chown(path, -1, gid)
+    except PermissionError as e:
+        raise VolumeError(
+            f"fsGroup {gid}: cannot give {path} to the group ({e.strerror}); the kubelet "
+            "must run as root for fsGroup"
+        ) from e
+
+
+def _write_file(path: Path, data: bytes, mode: int, gid: int | None = None) -> None:
     """Write atomically and only when the content changed, so running readers never see
-    a half-written file."""
+    a half-written file; ``gid`` (fsGroup) owns it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.exists() and path.read_bytes() == data:
+        _own(path, gid)
         os.chmod(path, mode)
         return
     tmp = path.with_name(f".{path.name}.tmp")
@@ -40,15 +62,21 @@ def _write_file(path: Path, data: bytes, mode: int) -> None:
     fd = os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as f:
         f.write(data)
+    _own(tmp, gid)
     os.chmod(tmp, mode)
     os.replace(tmp, path)
 
 
 def _project(
-    target: Path, items_by_key: dict[str, bytes], spec: dict[str, Any], default_mode: int
+    target: Path,
+    items_by_key: dict[str, bytes],
+    spec: dict[str, Any],
+    default_mode: int,
+    gid: int | None = None,
 ) -> None:
     """Write a ConfigMap/Secret projection: all keys, or only ``items`` (key → path)."""
     target.mkdir(parents=True, exist_ok=True)
+    _own(target, gid)
     wanted: dict[str, tuple[bytes, int]] = {}
     if spec.get("items"):
         for item in spec["items"]:
@@ -65,18 +93,21 @@ def _project(
         dest = (target / rel).resolve()
         if not str(dest).startswith(str(target.resolve())):
             raise VolumeError(f"item path {rel!r} leaves the volume")
-        _write_file(dest, data, mode)
+        _write_file(dest, data, mode, gid)
     # Keys removed from the object disappear from the volume too.
     for existing in target.rglob("*"):
         if existing.is_file() and str(existing.relative_to(target)) not in wanted:
             existing.unlink()
 
 
-def secret_mode(spec: dict[str, Any]) -> int:
+def secret_mode(spec: dict[str, Any], gid: int | None = None) -> int:
     """File mode for a Secret volume: 0400 (owner read-only) unless another mode was asked
-    for. The API defaults ``defaultMode`` to 0644 (420), so that value also means 0400."""
+    for. The API defaults ``defaultMode`` to 0644 (420), so that value also means 0400;
+    with an fsGroup the group may read too (0440), so a non-root process of it can."""
     mode = spec.get("defaultMode")
-    return 0o400 if mode in (None, 420) else int(mode)
+    if mode in (None, 420):
+        return 0o440 if gid is not None else 0o400
+    return int(mode)
 
 
 def prepare_volumes(
@@ -88,6 +119,7 @@ def prepare_volumes(
     """Create or refresh every volume of ``pod``; returns volume name → host path."""
     uid = pod["metadata"]["uid"]
     base = pod_dir(root_dir, uid) / "volumes"
+    gid = fs_group(pod)
     paths: dict[str, str] = {}
     for vol in (pod.get("spec") or {}).get("volumes") or []:
         name = vol.get("name", "")
@@ -112,9 +144,11 @@ def prepare_volumes(
                 if not spec.get("optional"):
                     raise VolumeError(f'volume "{name}": configmap "{spec.get("name")}" not found')
                 target.mkdir(parents=True, exist_ok=True)
+                _own(target, gid)
             else:
                 try:
-                    _project(target, configmap_items(cm), spec, int(spec.get("defaultMode", 0o644)))
+                    mode = int(spec.get("defaultMode", 0o644))
+                    _project(target, configmap_items(cm), spec, mode, gid)
                 except VolumeError as e:
                     raise VolumeError(
                         f'volume "{name}": configmap "{spec.get("name")}": {e}'
@@ -130,9 +164,10 @@ def prepare_volumes(
                         f'volume "{name}": secret "{spec.get("secretName")}" not found'
                     )
                 target.mkdir(parents=True, exist_ok=True)
+                _own(target, gid)
             else:
                 try:
-                    _project(target, secret_items(secret), spec, secret_mode(spec))
+                    _project(target, secret_items(secret), spec, secret_mode(spec, gid), gid)
                 except VolumeError as e:
                     raise VolumeError(
                         f'volume "{name}": secret "{spec.get("secretName")}": {e}'
@@ -142,7 +177,9 @@ def prepare_volumes(
             # emptyDir, and anything we do not implement, gets a pod-lifetime directory.
             target = base / "empty-dir" / name
             target.mkdir(parents=True, exist_ok=True)
-            os.chmod(target, 0o777)
+            _own(target, gid)
+            # setgid with an fsGroup: what the pod writes there belongs to the group too.
+            os.chmod(target, 0o2777 if gid is not None else 0o777)
             paths[name] = str(target)
     return paths
 

@@ -143,12 +143,10 @@ _SECURITY_RULES: tuple[Rule, ...] = (
 _POD_SECURITY_RULES: tuple[Rule, ...] = (
     *_SECURITY_RULES,
     (
-        "fsGroup",
-        lambda v: v is not None,
-        "volume ownership is not changed; remove fsGroup and use runAsGroup or "
-        "supplementalGroups (emptyDir volumes are writable by every user)",
+        "fsGroupChangePolicy",
+        lambda v: v not in (None, "Always"),
+        "volumes are always given to the fsGroup; remove fsGroupChangePolicy",
     ),
-    ("fsGroupChangePolicy", _non_empty, "fsGroup is not supported; remove fsGroupChangePolicy"),
     (
         "supplementalGroupsPolicy",
         lambda v: v not in (None, "Merge"),

@@ -78,7 +78,7 @@ def test_configmap_and_secret_volumes_are_read_only_and_still_refreshed(node: Cl
     )
     body = node.pod(
         "ro-vols",
-        "echo x > /cfg/greeting; echo cfg-rc=$?; touch /sec/new; echo sec-rc=$?; "
+        "exec 2>&1; echo x > /cfg/greeting; echo cfg-rc=$?; touch /sec/new; echo sec-rc=$?; "
         "echo y > /sub-greeting; echo sub-rc=$?; exec sleep 3600",
         volumeMounts=[
             {"name": "cfg", "mountPath": "/cfg"},
@@ -154,9 +154,15 @@ def test_host_network_pid_and_ipc_pod_is_on_the_nodes_namespaces(node: Cluster) 
 
 
 def test_security_context_and_host_aliases_reach_the_container(node: Cluster) -> None:
+    node.api.create(
+        "secrets",
+        {"metadata": {"name": "fs-sec"}, "data": {"token": base64.b64encode(b"s3").decode()}},
+        NS,
+    )
     body = node.pod(
         "secure",
-        "id -u; id -G; touch /rootfs-write; echo rootfs-rc=$?; exec sleep 3600",
+        "exec 2>&1; id -u; id -G; touch /rootfs-write; echo rootfs-rc=$?; cat /sec/token; echo; "
+        "touch /scratch/f; echo scratch-rc=$?; exec sleep 3600",
         securityContext={
             "runAsUser": 1234,
             "runAsGroup": 2345,
@@ -164,18 +170,29 @@ def test_security_context_and_host_aliases_reach_the_container(node: Cluster) ->
             "allowPrivilegeEscalation": False,
             "capabilities": {"drop": ["ALL"]},
         },
+        volumeMounts=[
+            {"name": "sec", "mountPath": "/sec"},
+            {"name": "scratch", "mountPath": "/scratch"},
+        ],
     )
-    body["spec"]["securityContext"] = {"supplementalGroups": [777]}
+    body["spec"]["securityContext"] = {"supplementalGroups": [777], "fsGroup": 888}
     body["spec"]["hostAliases"] = [{"ip": "10.9.8.7", "hostnames": ["db.lab"]}]
+    body["spec"]["volumes"] = [
+        {"name": "sec", "secret": {"secretName": "fs-sec"}},
+        {"name": "scratch", "emptyDir": {}},
+    ]
     node.create(body)
     node.wait_phase("secure", "Running")
     out = wait_for(
-        lambda: (lambda s: s if "rootfs-rc=" in s else None)(_logs(node, "secure")),
+        lambda: (lambda s: s if "scratch-rc=" in s else None)(_logs(node, "secure")),
         "the container's report",
     )
     lines = out.splitlines()
-    assert lines[0] == "1234" and "2345" in lines[1].split() and "777" in lines[1].split()
+    assert lines[0] == "1234", out
+    assert {"2345", "777", "888"} <= set(lines[1].split()), out
     assert "rootfs-rc=1" in out, out
+    # A non-root user of the fsGroup reads the Secret and writes to the emptyDir.
+    assert "s3" in lines and "scratch-rc=0" in out, out
     assert "10.9.8.7\tdb.lab" in _exec(node, "secure", "cat", "/etc/hosts")
     (c,) = node.containers("secure")
     hc = c.attrs["HostConfig"]

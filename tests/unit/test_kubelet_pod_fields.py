@@ -52,7 +52,10 @@ REFUSED = [
     ({"automountServiceAccountToken": True}, "spec.automountServiceAccountToken"),
     ({"dnsConfig": {"nameservers": ["1.1.1.1"]}}, "spec.dnsConfig"),
     ({"affinity": {"podAntiAffinity": {"x": 1}}}, "spec.affinity.podAntiAffinity"),
-    ({"securityContext": {"fsGroup": 2000}}, "spec.securityContext.fsGroup"),
+    (
+        {"securityContext": {"fsGroupChangePolicy": "OnRootMismatch"}},
+        "spec.securityContext.fsGroupChangePolicy",
+    ),
     (
         {"securityContext": {"seLinuxOptions": {"level": "s0"}}},
         "spec.securityContext.seLinuxOptions",
@@ -131,7 +134,7 @@ def test_defaults_and_empty_values_charts_send_are_accepted() -> None:
         enableServiceLinks=True,
         dnsPolicy="ClusterFirst",
         affinity={"podAntiAffinity": {}},
-        securityContext={"runAsUser": 1000, "supplementalGroups": [5]},
+        securityContext={"runAsUser": 1000, "supplementalGroups": [5], "fsGroup": 2000},
         hostAliases=[{"ip": "10.0.0.9", "hostnames": ["db"]}],
         hostname="web-0",
         subdomain="grp",
@@ -234,3 +237,23 @@ def test_enable_service_links_false_drops_the_service_variables() -> None:
     assert resolve_env(_pod(), c, {}, {}, "127.0.0.1", base) == base
     off = resolve_env(_pod(enableServiceLinks=False), c, {}, {}, "127.0.0.1", base)
     assert off == {"KUBERNETES_SERVICE_HOST": "10.43.0.1"}
+
+
+def test_fs_group_owns_the_pods_volumes(tmp_path: Any) -> None:
+    import os
+
+    from kubelet.volumes import prepare_volumes
+
+    pod = _pod(
+        securityContext={"fsGroup": 4321},
+        volumes=[
+            {"name": "scratch", "emptyDir": {}},
+            {"name": "sec", "secret": {"secretName": "s", "defaultMode": 420}},
+        ],
+    )
+    secret = {"metadata": {"name": "s"}, "data": {"token": "czE="}}
+    paths = prepare_volumes(tmp_path, pod, {}, {"s": secret})
+    scratch, token = os.stat(paths["scratch"]), os.stat(os.path.join(paths["sec"], "token"))
+    assert scratch.st_gid == 4321 and scratch.st_mode & 0o2000  # setgid: new files too
+    assert token.st_gid == 4321 and token.st_mode & 0o777 == 0o440
+    assert container_security(pod, {"name": "c"}).group_add == ("4321",)
