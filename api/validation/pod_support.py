@@ -292,6 +292,16 @@ def check_supported(errs: Errs, field: str, spec: dict[str, Any]) -> None:
                 "inter-pod affinity is not supported by the scheduler; use nodeAffinity or "
                 "nodeSelector",
             )
+    preferred = as_dict(affinity.get("nodeAffinity")).get(
+        "preferredDuringSchedulingIgnoredDuringExecution"
+    )
+    if _non_empty(preferred):
+        forbidden(
+            errs,
+            f"{field}.affinity.nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution",
+            "the scheduler does not score preferred node affinity; make it "
+            "requiredDuringSchedulingIgnoredDuringExecution or remove it",
+        )
     pod_sc = spec.get("securityContext")
     if isinstance(pod_sc, dict):
         _apply(errs, f"{field}.securityContext", pod_sc, _POD_SECURITY_RULES)

@@ -53,6 +53,18 @@ REFUSED = [
     ({"dnsConfig": {"nameservers": ["1.1.1.1"]}}, "spec.dnsConfig"),
     ({"affinity": {"podAntiAffinity": {"x": 1}}}, "spec.affinity.podAntiAffinity"),
     (
+        {
+            "affinity": {
+                "nodeAffinity": {
+                    "preferredDuringSchedulingIgnoredDuringExecution": [
+                        {"weight": 1, "preference": {"matchExpressions": []}}
+                    ]
+                }
+            }
+        },
+        "spec.affinity.nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution",
+    ),
+    (
         {"securityContext": {"fsGroupChangePolicy": "OnRootMismatch"}},
         "spec.securityContext.fsGroupChangePolicy",
     ),
