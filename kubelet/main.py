@@ -311,8 +311,9 @@ async def run(opts: Options, stop: asyncio.Event | None = None) -> int:
             kubelets.append(k)
             by_name[name] = k
         log.info(
-            "kubelet running: %s (runtime %s, logs on %s://%s:%d)",
+            "kubelet running: %s of cluster %s (runtime %s, logs on %s://%s:%d)",
             ", ".join(names),
+            cluster_uid,
             runtime.name,
             server.scheme,
             args.address,
