@@ -110,7 +110,9 @@ class Cluster:
         hollow: int = 0,
     ) -> Component:
         """A kubelet for ``node`` (``hollow`` > 0: that many simulated nodes ``node-0``...),
-        state in the apiserver's home; ``args`` are further kubelet flags."""
+        state in the apiserver's home; ``args`` are further kubelet flags. Its server is
+        plain HTTP on a free port unless told otherwise (``scheme=None``: the kubelet's
+        own default, HTTPS), so a test needs no kubelet certificate."""
         flags = ["--home", str(self.api.home), "--runtime", runtime, "--node-name", node]
         flags += ["--port", str(port)]
         if scheme:
@@ -131,9 +133,6 @@ class Cluster:
         """Everything that can be killed: 'apiserver' (when this cluster runs it) and the
         component keys."""
         return (["apiserver"] if self.owns_api else []) + list(self.components)
-
-    def component(self, key: str) -> Component:
-        return self.components[key]
 
     def kill(self, target: str) -> None:
         """SIGKILL one process, the way a crash or a power cut ends it."""
@@ -156,11 +155,6 @@ class Cluster:
         if new_log:
             old = self.components[target] = old.with_new_log()
         old.start()
-
-    def restart(self, target: str) -> None:
-        """SIGKILL ``target`` and start it again."""
-        self.kill(target)
-        self.start(target)
 
     def ensure_all_running(self) -> None:
         for t in self.targets:
