@@ -30,6 +30,7 @@ from api.validation.common import (
 )
 from api.validation.fields import drop_unknown_fields, unknown_fields
 from api.validation.pod import validate_pod_spec
+from api.validation.pod_support import ratchet
 from api.validation.update import validate_update
 
 __all__ = ["drop_unknown_fields", "unknown_fields", "validate"]
@@ -303,5 +304,6 @@ def validate(kind: str, obj: Obj, old: Obj | None = None) -> list[Cause]:
     if f is not None:
         f(errs, obj)
     if old is not None:
+        errs = ratchet(errs, kind, old)  # fields refused since the object was stored
         validate_update(errs, kind, obj, old)
     return errs

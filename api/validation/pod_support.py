@@ -321,3 +321,31 @@ def check_supported(errs: Errs, field: str, spec: dict[str, Any]) -> None:
                 _check_container(
                     errs, f"{field}.{group}[{i}]", c, pod_sc, group == "initContainers"
                 )
+
+
+# Where each kind keeps its pod spec.
+POD_SPEC_PATHS = {
+    "Pod": ("spec",),
+    "Deployment": ("spec", "template", "spec"),
+    "ReplicaSet": ("spec", "template", "spec"),
+    "Job": ("spec", "template", "spec"),
+}
+
+
+def ratchet(errs: Errs, kind: str, old: dict[str, Any]) -> Errs:
+    """On an update, drop the refusals the stored object already had: an object stored
+    before a field was refused here must still take status writes, finalizers and scale
+    changes (Kubernetes ratchets new validation the same way). A changed value is still
+    refused, since its message or field then differs."""
+    path = POD_SPEC_PATHS.get(kind)
+    if path is None:
+        return errs
+    spec: Any = old
+    for key in path:
+        spec = as_dict(spec).get(key)
+    if not isinstance(spec, dict):
+        return errs
+    before: Errs = []
+    check_supported(before, ".".join(path), spec)
+    known = {(c.field, c.message) for c in before}
+    return [c for c in errs if (c.field, c.message) not in known]

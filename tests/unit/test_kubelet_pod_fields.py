@@ -269,3 +269,33 @@ def test_fs_group_owns_the_pods_volumes(tmp_path: Any) -> None:
     assert scratch.st_gid == 4321 and scratch.st_mode & 0o2000  # setgid: new files too
     assert token.st_gid == 4321 and token.st_mode & 0o777 == 0o440
     assert container_security(pod, {"name": "c"}).group_add == ("4321",)
+
+
+def test_objects_stored_before_a_refusal_still_take_updates() -> None:
+    old = _pod(imagePullSecrets=[{"name": "reg"}])
+    apply_defaults("Pod", old)
+    new = copy.deepcopy(old)
+    new["metadata"]["labels"] = {"touched": "yes"}
+    assert validate("Pod", new, old) == []  # e.g. a label, a finalizer, a status write
+    worse = copy.deepcopy(new)
+    worse["spec"]["imagePullSecrets"] = [{"name": "other"}]
+    worse["spec"]["containers"][0]["lifecycle"] = {"preStop": {"exec": {"command": ["x"]}}}
+    fields = {c.field for c in validate("Pod", worse, old)}
+    assert "spec.containers[0].lifecycle" in fields
+    dep = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "d", "namespace": "team"},
+        "spec": {
+            "selector": {"matchLabels": {"a": "b"}},
+            "template": {
+                "metadata": {"labels": {"a": "b"}},
+                "spec": {"runtimeClassName": "nvidia", "containers": [{"name": "c", "image": "i"}]},
+            },
+        },
+    }
+    apply_defaults("Deployment", dep)
+    assert "spec.template.spec.runtimeClassName" in {c.field for c in validate("Deployment", dep)}
+    scaled = copy.deepcopy(dep)
+    scaled["spec"]["replicas"] = 3
+    assert validate("Deployment", scaled, dep) == []
