@@ -3,8 +3,9 @@ has, so the examples and the README tutorial behave as on Docker without any con
 
 Modelled, alone or in a ``sh -c`` script joined by ``;``, ``&&``, ``||`` or newlines:
 ``echo`` (its words go to the container's log), ``true``, ``:``, ``false``, ``sleep N``
-(exits after N seconds), ``exit N``, ``set -e``, ``exec CMD``, and ``nvidia-smi`` (lists the
-GPUs the scheduler bound). A command it does not model keeps running from that point, as a
+(exits after N seconds), ``exit N``, ``set -e``, ``exec CMD``, ``nvidia-smi`` (lists the
+GPUs the scheduler bound), and ``wget URL`` / ``curl URL`` (succeed at once, as network
+probes do on the fake runtime: the ``helm test`` hook of ``helm create``). A command it does not model keeps running from that point, as a
 server would (``python -m http.server``, ``httpd``, a ``while`` loop), except in a script
 that ends in ``exit N``: there the others count as instant successes and the script exits
 with N. An init container whose command is not modelled finishes with 0 at once (it did
@@ -90,6 +91,10 @@ def _step(words: list[str], spec: ContainerSpec, last: int) -> _Step | object:
         return _Step(0, errexit=any("e" in a for a in args if a.startswith("-")))
     if cmd == "nvidia-smi":
         return _nvidia_smi(spec)
+    if cmd in ("wget", "curl") and any(not a.startswith("-") for a in args):
+        # Network calls succeed, as the fake runtime's network probes do (no process
+        # answers, but the pods behind a Service count as serving): `helm test` hooks.
+        return _Step(0)
     return _UNKNOWN
 
 

@@ -47,6 +47,14 @@ def test_the_training_job_of_the_examples_completes_with_its_output() -> None:
     assert model(spec("nvidia-smi", "-L")).exit_code == 6  # no GPU bound: none visible
 
 
+def test_helm_test_hook_wget_succeeds() -> None:
+    # The test hook `helm create` scaffolds: command ["wget"], args ["NAME:PORT"].
+    hook = ContainerSpec("n", "busybox", {}, command=["wget"], args=["web-chart:80"])
+    assert model(hook).exit_code == 0
+    assert model(spec("curl", "-sf", "http://web/")).exit_code == 0
+    assert model(spec("wget")).exit_code is None  # no URL: not a modelled call
+
+
 def test_commands_it_does_not_model_keep_running() -> None:
     assert model(spec("python", "-m", "http.server", "8080")).exit_code is None
     assert model(spec()).exit_code is None  # the image's own command
