@@ -93,9 +93,9 @@ class Tutorial:
         assert args[:2] == ["make", "up"] and args[2].startswith("ARGS="), cmd
         args[2] += f" --port {self.port}"
         # `-o`: the venv the tests run in is installed already; `make up` must not
-        # reinstall it (that would reach PyPI), only run `kubelab up` from it.
-        stamp = BIN.parent / ".installed-runtime"
-        make = ["make", "-o", str(stamp), f"BIN={BIN}", *args[1:]]
+        # reinstall it (that would reach PyPI), only run `kubelab up` from it. The stamp
+        # is named as the Makefile spells it ($(VENV)/...), or make does not match it.
+        make = ["make", "-o", ".venv/.installed-runtime", f"BIN={BIN}", *args[1:]]
         out = open(self.tmp / "up.out", "wb")
         self.up = subprocess.Popen(
             make,
@@ -107,6 +107,7 @@ class Tutorial:
         )
         out.close()
         line = wait_for(self.ready_line, "the ready line", 90, give_up_on=(UpExited,))
+        assert "pip install" not in self.up_output(), self.up_output()
         # What to paste into the second terminal, exactly as printed.
         pasted = line.split(" try: ", 1)[1]
         self.printed_setup, _, try_cmd = pasted.rpartition("; ")
