@@ -78,7 +78,8 @@ def read_kubeconfig(path: str | os.PathLike[str] | None = None) -> tuple[Path, d
     """The resolved path and the parsed YAML document of a kubeconfig."""
     p = resolve_kubeconfig_path(path)
     try:
-        doc = yaml.safe_load(p.read_text())
+        # libyaml's parser when PyYAML has it: every kl command reads this file.
+        doc = yaml.load(p.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except (OSError, yaml.YAMLError) as e:
         raise KubeconfigError(f"cannot read kubeconfig {p}: {e}") from e
     if not isinstance(doc, dict):
