@@ -1,5 +1,6 @@
 """Which init container a pod needs next, Kubernetes' rules: one at a time, in order,
-each to a zero exit before the next (and before any app container). Pure functions."""
+each to a zero exit before the next (and before any app container). Pure functions, used
+by the sync plan (``plan.compute_pod_actions``) and the status (``status.pod_status``)."""
 
 from __future__ import annotations
 

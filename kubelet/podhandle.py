@@ -1,7 +1,8 @@
-"""The state one pod's worker keeps between syncs, and the small services every step of a
-sync uses (events, wake-ups, grace period). The steps themselves live in their own modules
-(instances, images, launch, container_sync, probing, status_writer, termination) and take
-a ``PodHandle``; ``worker.PodWorker`` adds the loop that drives them.
+"""The state one pod's worker keeps between syncs, and the small services the I/O of a
+sync uses (events, wake-ups, removing an instance). The decisions are ``plan``'s; the
+runtime and API calls live in ``executor`` and the modules it calls (instances, images,
+launch, probing, status_writer, termination), which take a ``PodHandle``;
+``worker.PodWorker`` adds the loop that drives them.
 """
 
 from __future__ import annotations
@@ -16,8 +17,6 @@ from kubelet.runtime.base import ContainerInfo, RuntimeError_
 from kubelet.track import ContainerTrack
 
 log = logging.getLogger(__name__)
-
-TERMINAL = ("Succeeded", "Failed")
 
 
 class PodHandle:
@@ -68,15 +67,6 @@ class PodHandle:
     def phase(self) -> str:
         status = self.last_written if self.last_written is not None else self.pod.get("status")
         return str((status or {}).get("phase") or "Pending")
-
-    def grace(self) -> float:
-        """Seconds between SIGTERM and SIGKILL: the deletion's grace period when the pod is
-        being deleted, else the spec's terminationGracePeriodSeconds."""
-        meta = self.pod.get("metadata") or {}
-        if meta.get("deletionGracePeriodSeconds") is not None:
-            return float(meta["deletionGracePeriodSeconds"])
-        value = self.spec.get("terminationGracePeriodSeconds")
-        return float(30 if value is None else value)
 
     def event(self, type_: str, reason: str, message: str, c: dict[str, Any] | None = None) -> None:
         """Record a pod event; ``c`` names the container in involvedObject.fieldPath."""

@@ -11,7 +11,6 @@ from typing import Any
 from client.events import WARNING
 from kubelet.podhandle import PodHandle
 from kubelet.probes import (
-    LIVENESS,
     PROBE_KEYS,
     READINESS,
     STARTUP,
@@ -59,15 +58,6 @@ def ensure_probes(h: PodHandle, c: dict[str, Any], track: ContainerTrack) -> Non
         )
         runner.start()
         track.runners.append(runner)
-
-
-def probe_says_kill(track: ContainerTrack) -> bool:
-    """Liveness failed, or startup failed past its threshold: restart the container."""
-    live = track.probes.get(LIVENESS)
-    if live is not None and not live.ok:
-        return True
-    startup = track.probes.get(STARTUP)
-    return bool(startup and not startup.ok and startup.failures >= startup.failure_threshold)
 
 
 def _restore_probe_results(h: PodHandle, name: str, cid: str, track: ContainerTrack) -> None:

@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from api.errors import ApiError
-from kubelet.podhandle import TERMINAL, PodHandle
+from kubelet.plan import TERMINAL
+from kubelet.podhandle import PodHandle
 from kubelet.status import ContainerView, pod_status, status_differs
 from kubelet.timeutil import now_rfc3339
 from kubelet.track import ContainerTrack

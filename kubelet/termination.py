@@ -1,5 +1,6 @@
-"""Ending a pod on this node: stop every container (SIGTERM, grace, SIGKILL), remove
-them, complete the deletion in the API, then free its volumes, ports and backoffs."""
+"""Ending a pod on this node, as its plan says (``plan.Termination``): stop the running
+containers (SIGTERM, grace, SIGKILL), remove every instance, complete the deletion in the
+API, then free its volumes, ports and backoffs."""
 
 from __future__ import annotations
 
@@ -8,38 +9,34 @@ import logging
 
 from api.errors import ApiError
 from client.events import NORMAL
-from kubelet.ownership import pod_containers
+from kubelet.plan import Termination
 from kubelet.podhandle import PodHandle
 from kubelet.volumes import remove_pod_dir
 
 log = logging.getLogger(__name__)
 
 
-async def terminate(h: PodHandle) -> None:
+async def terminate(h: PodHandle, plan: Termination) -> None:
     """Stop and remove every container of the pod, then finish its deletion."""
     rt = h.ctx.runtime
     for t in h.tracks.values():
         t.stop_probes()
-    grace = h.grace()
-    listed = await pod_containers(rt, h.ctx.cluster_uid, h.ctx.node_name, h.uid)
-    running = [i for i in listed if i.state == "running"]
     specs = {c["name"]: c for c in h.init_containers() + h.app_containers()}
-    for info in running:
-        h.event(
-            NORMAL,
-            "Killing",
-            f"Stopping container {info.container_name}",
-            specs.get(info.container_name),
-        )
-    results = await asyncio.gather(*(rt.stop(i.id, grace) for i in running), return_exceptions=True)
+    for s in plan.stop:
+        h.event(NORMAL, "Killing", s.message, specs.get(s.container_name))
+    results = await asyncio.gather(
+        *(rt.stop(s.container_id, plan.grace) for s in plan.stop), return_exceptions=True
+    )
     for r in results:
         if isinstance(r, Exception):
             log.warning("pod %s: stop failed: %s", h.key, r)
     # Remove the containers before the object goes: once a user sees the pod gone,
     # nothing of it is left on the node.
-    for info in listed:
+    for info in plan.remove:
         await h.remove_instance(info)
-    if not h.deleted:
+    # The object may have gone while the containers stopped: then there is nothing to
+    # delete (and finish_deletion's DELETE would only answer 404).
+    if plan.finish_deletion and not h.deleted:
         await finish_deletion(h)
     await asyncio.to_thread(remove_pod_dir, h.ctx.config.root_dir, h.uid)
     if h.host_ports:

@@ -4,9 +4,10 @@ Level-triggered: every wake-up (pod changed, a container started or died, a prob
 a backoff expired, the resync period passed) runs ``sync``, which looks at the whole pod
 again. Nothing depends on which of those woke it, so a missed event only costs a resync.
 
-The steps live in their own modules: ``instances`` (what the runtime has),
-``initcontainers`` (which init container is next), ``container_sync`` (one container),
-``status_writer`` and ``termination``.
+A sync is observe, plan, execute, as the Kubernetes kubelet's ``computePodActions`` then
+``SyncPod``: ``executor.observe`` builds an immutable view (what the runtime has, probe
+results, restart backoff), ``plan.compute_pod_actions`` decides purely what to do, and
+``executor.execute`` only makes the runtime and API calls the plan names.
 """
 
 from __future__ import annotations
@@ -17,16 +18,11 @@ import time
 from typing import Any
 
 from api.errors import ApiError
-from kubelet.container_sync import sync_container
 from kubelet.context import NodeContext
-from kubelet.initcontainers import next_init_step
-from kubelet.instances import refresh
-from kubelet.launch import publish_ports
-from kubelet.podhandle import TERMINAL, PodHandle
+from kubelet.executor import execute, observe
+from kubelet.plan import compute_pod_actions
+from kubelet.podhandle import PodHandle
 from kubelet.runtime.base import RuntimeError_
-from kubelet.status_writer import write_status
-from kubelet.termination import terminate
-from kubelet.volume_refresh import refresh_volumes
 
 log = logging.getLogger(__name__)
 
@@ -134,34 +130,4 @@ class PodWorker(PodHandle):
 
     async def sync(self) -> bool:
         """One reconcile step; True when the pod is finished and the worker can end."""
-        meta = self.pod.get("metadata") or {}
-        if self.deleted or meta.get("deletionTimestamp"):
-            await terminate(self)
-            return True
-        inits = self.init_containers()
-        containers = self.app_containers()
-        await refresh(self, inits + containers)
-        if self.phase() in TERMINAL:
-            for t in self.tracks.values():
-                t.stop_probes()
-            await write_status(self)
-            return False
-        if self.host_ports is None:
-            await publish_ports(self)
-        step = next_init_step(
-            [c["name"] for c in inits],
-            {c["name"]: self.tracks[c["name"]].current for c in inits},
-            app_started=any(self.tracks[c["name"]].current is not None for c in containers),
-            restart_policy=self.spec.get("restartPolicy") or "Always",
-        )
-        if step.container is not None:
-            await sync_container(self, next(c for c in inits if c["name"] == step.container), True)
-        elif step.initialized:
-            for c in containers:
-                await sync_container(self, c)
-        # A failed init container under restartPolicy Never: nothing to start; the status
-        # written below says Failed.
-        await refresh_volumes(self)
-        self.adopting = False
-        await write_status(self)
-        return False
+        return await execute(self, compute_pod_actions(await observe(self)))
