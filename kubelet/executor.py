@@ -91,9 +91,10 @@ async def execute(h: PodHandle, actions: PodActions) -> bool:
             t.stop_probes()
         await write_status(h)
         return False
+    # The containers of the pod the plan was made from (publishing ports re-reads it).
+    specs = {c["name"]: c for c in h.init_containers() + h.app_containers()}
     if actions.publish_ports:
         await publish_ports(h)
-    specs = {c["name"]: c for c in h.init_containers() + h.app_containers()}
     for step in actions.steps:
         await _run_step(h, step, specs[step.name], h.tracks[step.name])
     await refresh_volumes(h)

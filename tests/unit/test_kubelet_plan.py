@@ -339,3 +339,32 @@ def test_the_plan_leaves_its_view_as_it_was() -> None:
     v = view(p, init0=inst(I0, "exited", 1))
     assert compute_pod_actions(v) == compute_pod_actions(v)
     assert v.observed["init0"].backoff is None
+
+
+def test_the_plan_module_does_no_io() -> None:
+    # The plan must stay a pure function: no coroutines, and nothing imported that reaches
+    # the runtime, the API client, the node context or the event loop.
+    import ast
+    from pathlib import Path
+
+    import kubelet.plan
+
+    tree = ast.parse(Path(kubelet.plan.__file__).read_text())
+    assert not [n for n in ast.walk(tree) if isinstance(n, ast.AsyncFunctionDef | ast.Await)]
+    imported = {
+        *(a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names),
+        *(n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module),
+    }
+    allowed = {
+        "__future__",
+        "collections.abc",
+        "dataclasses",
+        "typing",
+        "kubelet.backoff",
+        "kubelet.containers",
+        "kubelet.initcontainers",
+        "kubelet.probes",
+        "kubelet.runtime.base",
+        "kubelet.timeutil",
+    }
+    assert imported <= allowed, imported - allowed
