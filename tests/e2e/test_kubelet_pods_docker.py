@@ -13,7 +13,7 @@ from typing import Any, cast
 
 import pytest
 
-from tests.e2e.test_kubelet_docker import NS, Cluster, running_node
+from tests.e2e.test_kubelet_docker import NS, DockerNode, running_node
 from tests.harness import ApiServer, Component, free_port, start_apiserver
 from tests.wait import wait_for
 
@@ -47,24 +47,24 @@ def _privileged(srv: ApiServer) -> None:
 @pytest.fixture(scope="module")
 def node(
     shared_apiserver: ApiServer, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Cluster]:
+) -> Iterator[DockerNode]:
     _privileged(shared_apiserver)
     srv = cast(ApiServer, _KubeletArgs(shared_apiserver, "--volume-refresh-period", "1"))
     with running_node(srv, "pods", tmp_path_factory.mktemp("kubelet-root")) as cl:
         yield cl
 
 
-def _logs(cl: Cluster, pod: str) -> str:
+def _logs(cl: DockerNode, pod: str) -> str:
     (c,) = cl.containers(pod)
     return str(c.logs().decode(errors="replace"))
 
 
-def _exec(cl: Cluster, pod: str, *cmd: str) -> str:
+def _exec(cl: DockerNode, pod: str, *cmd: str) -> str:
     (c,) = cl.containers(pod)
     return str(c.exec_run(list(cmd)).output.decode(errors="replace"))
 
 
-def test_configmap_and_secret_volumes_are_read_only_and_still_refreshed(node: Cluster) -> None:
+def test_configmap_and_secret_volumes_are_read_only_and_still_refreshed(node: DockerNode) -> None:
     api = node.api
     api.create(
         "configmaps",
@@ -110,7 +110,7 @@ def test_configmap_and_secret_volumes_are_read_only_and_still_refreshed(node: Cl
     node.delete("ro-vols", wait=True)
 
 
-def test_pod_hostname_is_its_name_and_subdomain_gives_the_fqdn(node: Cluster) -> None:
+def test_pod_hostname_is_its_name_and_subdomain_gives_the_fqdn(node: DockerNode) -> None:
     plain = node.pod("host-plain", "hostname; exec sleep 3600")
     named = node.pod("host-named", "hostname; exec sleep 3600")
     named["spec"]["hostname"] = "web-0"
@@ -127,7 +127,7 @@ def test_pod_hostname_is_its_name_and_subdomain_gives_the_fqdn(node: Cluster) ->
         node.delete(name, wait=True)
 
 
-def test_host_network_pid_and_ipc_pod_is_on_the_nodes_namespaces(node: Cluster) -> None:
+def test_host_network_pid_and_ipc_pod_is_on_the_nodes_namespaces(node: DockerNode) -> None:
     import httpx
 
     port = free_port()
@@ -153,7 +153,7 @@ def test_host_network_pid_and_ipc_pod_is_on_the_nodes_namespaces(node: Cluster) 
     node.delete("hostnet", wait=True)
 
 
-def test_security_context_and_host_aliases_reach_the_container(node: Cluster) -> None:
+def test_security_context_and_host_aliases_reach_the_container(node: DockerNode) -> None:
     node.api.create(
         "secrets",
         {"metadata": {"name": "fs-sec"}, "data": {"token": base64.b64encode(b"s3").decode()}},
@@ -203,11 +203,11 @@ def test_security_context_and_host_aliases_reach_the_container(node: Cluster) ->
 # -- two clusters on one engine -------------------------------------------------------------
 
 
-def _ids(cl: Cluster, pod: str) -> list[str]:
+def _ids(cl: DockerNode, pod: str) -> list[str]:
     return sorted(c.id for c in cl.containers(pod) if c.status == "running")
 
 
-def _cluster_uid(cl: Cluster) -> str:
+def _cluster_uid(cl: DockerNode) -> str:
     return str(cl.api.get("namespaces", "kube-system")["metadata"]["uid"])
 
 
@@ -217,7 +217,7 @@ def test_two_clusters_with_one_node_name_keep_each_others_containers(
     other = start_apiserver(tmp_path / "other-home")
     try:
         with running_node(shared_apiserver, "twin", tmp_path / "root-a") as a:
-            b = Cluster(other, a.node, tmp_path / "root-b")  # the same node name
+            b = DockerNode(other, a.node, tmp_path / "root-b")  # the same node name
             b.start_kubelet()
             try:
                 _run_twins(a, b)
@@ -233,7 +233,7 @@ def test_two_clusters_with_one_node_name_keep_each_others_containers(
         other.stop()
 
 
-def _run_twins(a: Cluster, b: Cluster) -> None:
+def _run_twins(a: DockerNode, b: DockerNode) -> None:
     assert _cluster_uid(a) != _cluster_uid(b)
     a.create(a.pod("twin-a", "exec sleep 3600"))
     b.create(b.pod("twin-b", "exec sleep 3600"))
