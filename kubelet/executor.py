@@ -56,12 +56,12 @@ async def observe(h: PodHandle) -> PodView:
             api_deleted=h.deleted,
             instances=tuple(listed),
         )
-    names = [c["name"] for c in h.init_containers() + h.app_containers()]
-    await refresh(h, h.init_containers() + h.app_containers())
+    containers = h.init_containers() + h.app_containers()
+    await refresh(h, containers)
     return PodView(
         pod=h.pod,
         now=backoff.clock(),
-        observed={n: _observed(h, n, h.tracks[n]) for n in names},
+        observed={c["name"]: _observed(h, c["name"], h.tracks[c["name"]]) for c in containers},
         rule=backoff.rule,
         api_deleted=h.deleted,
         phase=h.phase(),
