@@ -40,8 +40,6 @@ from tests.integration.fault_cluster import (
 
 FINAL = {"web": 4, "api": 2, "gpu-train": 3}
 RANGES = {"web": (2, 6), "api": (1, 3), "gpu-train": (1, 4)}
-# Fixed, so a failure replays the same faults; set KUBELAB_CHAOS_SEED to explore others.
-SEED = int(os.environ.get("KUBELAB_CHAOS_SEED", "99"))
 
 
 class Chaos:
@@ -53,6 +51,8 @@ class Chaos:
         self.client = cl.api.client()
         self.counts: dict[str, int] = {}
         self.down: dict[str, float] = {}  # killed target -> when to start it again
+        self.began = time.time()
+        self.log: list[str] = []  # "at 12.3 s: kill kubelet/node-0 for 2.0 s", in order
 
     def step(self) -> None:
         faults = ["pod", "pod", "kubelet", "scheduler", "controllers", "apiserver"]
@@ -64,6 +64,10 @@ class Chaos:
             self.counts[fault] = self.counts.get(fault, 0) + 1
         except Exception:  # noqa: BLE001 - e.g. the API is down while we pick a pod
             self.counts[f"{fault} (not done)"] = self.counts.get(f"{fault} (not done)", 0) + 1
+            self._note(f"{fault} (not done)")
+
+    def _note(self, what: str) -> None:
+        self.log.append(f"at {time.time() - self.began:.1f} s: {what}")
 
     def revive(self) -> None:
         """Start what was killed once its downtime is over."""
@@ -72,12 +76,14 @@ class Chaos:
             if now >= at:
                 self.cl.start(target)
                 del self.down[target]
+                self._note(f"start {target}")
 
     def _kill(self, target: str, downtime: float) -> None:
         if target in self.down:
             return
         self.cl.kill(target)
         self.down[target] = time.time() + downtime
+        self._note(f"kill {target} for {downtime:.1f} s")
 
     def _pod(self) -> None:
         pods = [
@@ -86,7 +92,9 @@ class Chaos:
             if not p["metadata"].get("deletionTimestamp")
         ]
         if pods:
-            self.client.delete("pods", self.rng.choice(pods)["metadata"]["name"], NS)
+            name = self.rng.choice(pods)["metadata"]["name"]
+            self.client.delete("pods", name, NS)
+            self._note(f"delete pod {name}")
 
     def _container(self) -> None:
         import docker
@@ -95,7 +103,9 @@ class Chaos:
         try:
             cs = dc.containers.list(filters={"label": f"{NODE_LABEL}={docker_node_of(self.cl)}"})
             if cs:
-                self.rng.choice(cs).kill()
+                victim = self.rng.choice(cs)
+                victim.kill()
+                self._note(f"docker kill {victim.name}")
         finally:
             dc.close()
 
@@ -114,8 +124,10 @@ class Chaos:
 
     def _apiserver(self) -> None:
         self.cl.kill("apiserver")
-        time.sleep(self.rng.uniform(0.0, 1.0))  # the outage itself: how long it stays down
+        outage = self.rng.uniform(0.0, 1.0)
+        time.sleep(outage)  # the outage itself: how long it stays down
         self.cl.start("apiserver")
+        self._note(f"kill apiserver, started again after {outage:.1f} s")
 
 
 def _docker_deployment(image: str) -> dict[str, Any]:
@@ -129,7 +141,7 @@ def _docker_deployment(image: str) -> dict[str, Any]:
     )
 
 
-def test_chaos_soak(tmp_path: Path, chaos_seconds: float) -> None:
+def test_chaos_soak(tmp_path: Path, chaos_seconds: float, chaos_seed: int) -> None:
     use_docker = docker_reachable()
     if not use_docker and os.environ.get("KUBELAB_REQUIRE_DOCKER") == "1":
         pytest.fail("KUBELAB_REQUIRE_DOCKER=1 but no Docker engine is reachable for the soak")
@@ -156,8 +168,8 @@ def test_chaos_soak(tmp_path: Path, chaos_seconds: float) -> None:
             final["dock"] = 2
 
         rec = Recorder(cl.api.client()).start()
-        wl = Workload(cl.api.client(), dict(RANGES), seed=SEED).start()
-        chaos = Chaos(cl, seed=SEED)
+        wl = Workload(cl.api.client(), dict(RANGES), seed=chaos_seed).start()
+        chaos = Chaos(cl, seed=chaos_seed)
         end = time.time() + chaos_seconds
         next_fault = time.time() + 2
         while time.time() < end:
@@ -181,7 +193,10 @@ def test_chaos_soak(tmp_path: Path, chaos_seconds: float) -> None:
             return out
 
         left = converge(problems, 60 - (time.time() - began))
-        assert not left, f"not converged within 60 s: {left}\n{cl.logs()}"
+        assert not left, (
+            f"not converged within 60 s (replay: --chaos-seed={chaos_seed}; faults, newest "
+            f"last: {chaos.log[-8:]}): {left}\n{cl.logs()}"
+        )
         converged_in = time.time() - began
         rec.sample()
         lost = wl.check_acknowledged()
@@ -190,7 +205,7 @@ def test_chaos_soak(tmp_path: Path, chaos_seconds: float) -> None:
         assert not rec.gpu_violations, f"GPUs held twice: {rec.gpu_violations[:10]}"
         assert sum(v for k, v in chaos.counts.items() if "not done" not in k) >= chaos_seconds / 6
         print(
-            f"chaos soak (seed {SEED}): {chaos_seconds:.0f} s, faults {chaos.counts}, "
+            f"chaos soak (seed {chaos_seed}): {chaos_seconds:.0f} s, faults {chaos.counts}, "
             f"{wl.writes_ok} writes acknowledged ({len(wl.acked)} ConfigMaps checked), "
             f"{wl.writes_failed} refused or failed, {rec.samples} pod samples, "
             f"{len(rec.nodes_of)} pods seen, docker={'yes' if use_docker else 'no'}, "

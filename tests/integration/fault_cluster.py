@@ -387,7 +387,10 @@ def deployment_problems(client: Any) -> list[str]:
                 f"{p['metadata']['name']} on {p['spec'].get('nodeName') or '-'}: "
                 f"{(p.get('status') or {}).get('phase')}, conditions "
                 + ",".join(
+                    # The reason says who wrote it: ContainersNotReady is the kubelet's,
+                    # NodeNotReady the node lifecycle controller's.
                     f"{c.get('type')}={c.get('status')}"
+                    + (f"({c['reason']})" if c.get("reason") else "")
                     for c in (p.get("status") or {}).get("conditions") or []
                 )
                 for p in mine
