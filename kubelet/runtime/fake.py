@@ -188,10 +188,19 @@ class FakeRuntime:
     async def exec(
         self, container_id: str, command: Sequence[str], timeout: float | None = None
     ) -> ExecResult:
+        """The command model again (``kl exec POD -- nvidia-smi -L`` lists the pod's GPUs,
+        ``echo`` prints, ``false`` fails); a command it does not model succeeds silently,
+        and a modelled ``sleep`` longer than ``timeout`` times out, as on Docker."""
         c = self._containers.get(container_id)
-        if c is None or not c.running:
+        spec = self._specs.get(container_id)
+        if c is None or spec is None or not c.running:
             return ExecResult(126, b"", b"container is not running\n")
-        return ExecResult(0, b"", b"")
+        run = model(replace(spec, command=list(command), args=None, labels={}))
+        if run.exit_code is None:
+            return ExecResult(0, b"", b"")
+        if timeout is not None and run.after > timeout:
+            raise TimeoutError(f"exec {command[0]!r} ran past {timeout:g}s")
+        return ExecResult(run.exit_code, "".join(t for _, t in run.output).encode(), b"")
 
     async def events(self, labels: dict[str, str]) -> AsyncIterator[RuntimeEvent]:
         queue: asyncio.Queue[RuntimeEvent] = asyncio.Queue()

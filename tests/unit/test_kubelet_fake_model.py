@@ -91,3 +91,23 @@ def test_fake_runtime_runs_the_model_and_logs_what_echo_printed() -> None:
         await rt.close()
 
     asyncio.run(asyncio.wait_for(go(), 10))
+
+
+def test_fake_exec_runs_the_same_model() -> None:
+    async def go() -> None:
+        rt = FakeRuntime()
+        cid = await rt.create(spec("python", "-m", "http.server", gpus=("GPU-x",)))
+        await rt.start(cid)
+        listed = await rt.exec(cid, ["nvidia-smi", "-L"])
+        assert (listed.exit_code, listed.stdout) == (0, b"GPU 0: NVIDIA GPU (UUID: GPU-x)\n")
+        assert (await rt.exec(cid, ["sh", "-c", "echo hi; exit 4"])).exit_code == 4
+        assert (await rt.exec(cid, ["false"])).exit_code == 1
+        assert (await rt.exec(cid, ["cat", "/tmp/healthy"])).exit_code == 0  # not modelled
+        try:
+            await rt.exec(cid, ["sleep", "5"], timeout=1)
+            raise AssertionError("a 5 s sleep must time out a 1 s exec")
+        except TimeoutError:
+            pass
+        await rt.close()
+
+    asyncio.run(asyncio.wait_for(go(), 10))
