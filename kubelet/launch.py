@@ -14,6 +14,7 @@ from kubelet import containers as cspec
 from kubelet.envvars import EnvError, referenced_config, resolve_env
 from kubelet.images import ensure_image
 from kubelet.podhandle import PodHandle
+from kubelet.podspec_runtime import check_image_user, needs_image_user
 from kubelet.probing import ensure_probes
 from kubelet.runtime.base import ContainerSpec, RuntimeError_
 from kubelet.track import ContainerTrack
@@ -112,6 +113,8 @@ async def build_spec(
     )
     env = resolve_env(h.pod, c, configmaps, secrets, h.ctx.address, service_env(h))
     mounts = container_mounts(c, volume_paths, read_only_volumes(h.pod))
+    if needs_image_user(h.pod, c):
+        check_image_user(await h.ctx.runtime.image_user(c["image"]), h.name, c["name"])
     return cspec.build_spec(
         node=h.ctx.node_name,
         address=h.ctx.address,

@@ -110,3 +110,32 @@ def container_security(pod: dict[str, Any], container: dict[str, Any]) -> Securi
         security_opt=tuple(opts),
         sysctls={str(s.get("name")): str(s.get("value")) for s in psc.get("sysctls") or []},
     )
+
+
+def needs_image_user(pod: dict[str, Any], container: dict[str, Any]) -> bool:
+    """Whether ``runAsNonRoot`` must be checked against the image's own USER: it is asked
+    for and no ``runAsUser`` says which uid the container runs as."""
+    psc = (pod.get("spec") or {}).get("securityContext") or {}
+    csc = container.get("securityContext") or {}
+    non_root = (
+        csc["runAsNonRoot"] if csc.get("runAsNonRoot") is not None else psc.get("runAsNonRoot")
+    )
+    uid = csc["runAsUser"] if csc.get("runAsUser") is not None else psc.get("runAsUser")
+    return non_root is True and uid is None
+
+
+def check_image_user(image_user: str, pod: str, container: str) -> None:
+    """The Kubernetes kubelet's runAsNonRoot check of an image's USER (``uid``,
+    ``uid:gid`` or a name): root, or a name it cannot verify, keeps the container from
+    being made (CreateContainerConfigError, with Kubernetes' message)."""
+    user = image_user.split(":", 1)[0]
+    where = f'(pod: "{pod}", container: {container})'
+    if not user.isdigit():
+        if user and user != "root":
+            raise ValueError(
+                f"container has runAsNonRoot and image has non-numeric user ({user}), "
+                f"cannot verify user is non-root {where}"
+            )
+        raise ValueError(f"container has runAsNonRoot and image will run as root {where}")
+    if int(user) == 0:
+        raise ValueError(f"container has runAsNonRoot and image will run as root {where}")

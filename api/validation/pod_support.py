@@ -172,9 +172,9 @@ def _apply(errs: Errs, field: str, obj: dict[str, Any], rules: tuple[Rule, ...])
 
 
 def _check_run_as_non_root(errs: Errs, field: str, pod_sc: Any, sc: Any) -> None:
-    """runAsNonRoot is checked here, at admission, against the uid the container will run
-    as: the kubelet does not read the image's USER, so a uid must be given. The same for
-    runAsGroup, which Docker applies only with a user."""
+    """runAsGroup needs runAsUser (Docker applies a group only with a user); runAsNonRoot
+    with runAsUser 0 can never run. Without a runAsUser the kubelet checks the image's
+    USER when it makes the container (kubelet/podspec_runtime.py)."""
     uid = as_dict(sc).get("runAsUser", as_dict(pod_sc).get("runAsUser"))
     gid = as_dict(sc).get("runAsGroup", as_dict(pod_sc).get("runAsGroup"))
     if gid is not None and uid is None:
@@ -185,16 +185,7 @@ def _check_run_as_non_root(errs: Errs, field: str, pod_sc: Any, sc: Any) -> None
             "only together with a user",
         )
     non_root = as_dict(sc).get("runAsNonRoot", as_dict(pod_sc).get("runAsNonRoot"))
-    if non_root is not True:
-        return
-    if uid is None:
-        forbidden(
-            errs,
-            f"{field}.runAsNonRoot",
-            "needs runAsUser (a non-zero uid) here or in the pod's securityContext: the "
-            "image's own USER is not checked",
-        )
-    elif uid == 0:
+    if non_root is True and uid == 0:
         invalid(errs, f"{field}.runAsUser", uid, "must not be 0 when runAsNonRoot is true")
 
 

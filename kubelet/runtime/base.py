@@ -168,6 +168,10 @@ class ContainerRuntime(Protocol):
 
     async def image_id(self, image: str) -> str: ...
 
+    async def image_user(self, image: str) -> str:
+        """The image's USER (``uid``, ``uid:gid`` or a name); "" when it sets none."""
+        ...
+
     async def create(self, spec: ContainerSpec) -> str:
         """Create (not start) a container; returns its id."""
         ...

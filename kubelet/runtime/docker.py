@@ -119,6 +119,13 @@ class DockerRuntime:
             return ""
         return f"docker://{info.get('Id', '')}"
 
+    async def image_user(self, image: str) -> str:
+        try:
+            info = await self._call(self.api.inspect_image, image)
+        except docker.errors.NotFound:
+            return ""
+        return str((info.get("Config") or {}).get("User") or "")
+
     async def pull(self, image: str) -> None:
         repo, tag = parse_repository_tag(image)
         try:

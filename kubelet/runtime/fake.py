@@ -67,6 +67,10 @@ class FakeRuntime:
     async def image_id(self, image: str) -> str:
         return f"fake://{image}"
 
+    async def image_user(self, image: str) -> str:
+        # A fake image sets no USER, so it runs as root, as busybox does.
+        return ""
+
     async def create(self, spec: ContainerSpec) -> str:
         cid = f"fake{next(self._ids):012d}"
         self._specs[cid] = spec

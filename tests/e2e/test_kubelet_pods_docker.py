@@ -200,6 +200,32 @@ def test_security_context_and_host_aliases_reach_the_container(node: DockerNode)
     node.delete("secure", wait=True)
 
 
+def test_run_as_non_root_checks_the_images_user(node: DockerNode) -> None:
+    # The test image sets no USER, so it would run as root: the container is not made.
+    root = node.pod("nonroot-refused", "exec sleep 3600", securityContext={"runAsNonRoot": True})
+    ok = node.pod(
+        "nonroot-ok",
+        "id -u; exec sleep 3600",
+        securityContext={"runAsNonRoot": True, "runAsUser": 4242},
+    )
+    node.create(root)
+    node.create(ok)
+    wait_for(
+        lambda: (
+            (node.cstatus("nonroot-refused").get("state") or {}).get("waiting", {}).get("reason")
+            == "CreateContainerConfigError"
+        ),
+        "CreateContainerConfigError",
+    )
+    message = node.cstatus("nonroot-refused")["state"]["waiting"]["message"]
+    assert "container has runAsNonRoot and image will run as root" in message
+    assert node.containers("nonroot-refused") == []
+    node.wait_phase("nonroot-ok", "Running")
+    wait_for(lambda: _logs(node, "nonroot-ok").strip() == "4242", "the pod's uid")
+    for name in ("nonroot-refused", "nonroot-ok"):
+        node.delete(name, wait=True)
+
+
 # -- two clusters on one engine -------------------------------------------------------------
 
 

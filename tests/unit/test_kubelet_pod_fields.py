@@ -97,7 +97,7 @@ CONTAINER_REFUSED = [
     ({"ports": [{"containerPort": 80, "hostIP": "10.0.0.1"}]}, "ports[0].hostIP"),
     ({"readinessProbe": {"grpc": {"port": 9000}}}, "readinessProbe.grpc"),
     ({"terminationMessagePolicy": "FallbackToLogsOnError"}, "terminationMessagePolicy"),
-    ({"securityContext": {"runAsNonRoot": True}}, "securityContext.runAsNonRoot"),
+    ({"securityContext": {"runAsNonRoot": True, "runAsUser": 0}}, "securityContext.runAsUser"),
     ({"securityContext": {"procMount": "Unmasked"}}, "securityContext.procMount"),
     ({"securityContext": {"runAsGroup": 10}}, "securityContext.runAsGroup"),
     (
@@ -299,3 +299,20 @@ def test_objects_stored_before_a_refusal_still_take_updates() -> None:
     scaled = copy.deepcopy(dep)
     scaled["spec"]["replicas"] = 3
     assert validate("Deployment", scaled, dep) == []
+
+
+def test_run_as_non_root_is_checked_against_the_images_user() -> None:
+    from kubelet.podspec_runtime import check_image_user, needs_image_user
+
+    c = {"name": "app", "securityContext": {"runAsNonRoot": True}}
+    assert needs_image_user(_pod(), c)
+    assert not needs_image_user(_pod(securityContext={"runAsUser": 1000}), c)
+    assert needs_image_user(_pod(securityContext={"runAsNonRoot": True}), {"name": "app"})
+    assert not needs_image_user(_pod(), {"name": "app"})
+    check_image_user("65532", "web-1", "app")
+    check_image_user("1000:1000", "web-1", "app")
+    for root in ("", "0", "0:0", "root"):
+        with pytest.raises(ValueError, match="image will run as root"):
+            check_image_user(root, "web-1", "app")
+    with pytest.raises(ValueError, match=r"non-numeric user \(nginx\), cannot verify"):
+        check_image_user("nginx", "web-1", "app")
