@@ -9,12 +9,21 @@ Defaulting only adds what is missing; it never overwrites a value the user gave.
 from __future__ import annotations
 
 import base64
+import binascii
 from collections.abc import Callable
 from typing import Any
 
 from api.quantity import format_quantity
 
-__all__ = ["apply_defaults", "default_pod_spec", "generate_job_selector", "image_pull_policy"]
+__all__ = [
+    "DEFAULT_TOLERATION_SECONDS",
+    "apply_defaults",
+    "default_own_pod_spec",
+    "default_pod_spec",
+    "default_tolerations",
+    "generate_job_selector",
+    "image_pull_policy",
+]
 
 Obj = dict[str, Any]
 
@@ -28,6 +37,12 @@ _PROBE_DEFAULTS = (
 # Labels the Job controller selects its pods by (set when the server has given the Job a uid).
 JOB_UID_LABEL = "batch.kubernetes.io/controller-uid"
 JOB_NAME_LABEL = "batch.kubernetes.io/job-name"
+
+# The taints the node lifecycle controller puts on a node that is not ready / silent.
+NOT_READY_TAINT = "node.kubernetes.io/not-ready"
+UNREACHABLE_TAINT = "node.kubernetes.io/unreachable"
+# kube-apiserver's --default-not-ready-toleration-seconds / --default-unreachable-...
+DEFAULT_TOLERATION_SECONDS = 300
 
 
 def image_pull_policy(image: str) -> str:
@@ -109,6 +124,8 @@ def default_pod_spec(spec: Any, restart_policy: str | None = "Always") -> None:
     if restart_policy is not None:
         spec.setdefault("restartPolicy", restart_policy)
     spec.setdefault("dnsPolicy", "ClusterFirst")
+    if spec.get("securityContext") is None:
+        spec["securityContext"] = {}
     spec.setdefault("schedulerName", "default-scheduler")
     spec.setdefault("terminationGracePeriodSeconds", 30)
     for key in ("containers", "initContainers"):
@@ -127,13 +144,73 @@ def default_pod_spec(spec: Any, restart_policy: str | None = "Always") -> None:
                     s.setdefault("defaultMode", 420)
 
 
+def _tolerates(tolerations: list[Any], key: str) -> bool:
+    """Whether some toleration already covers the ``key``:NoExecute taint (an empty key
+    or effect matches any), as the DefaultTolerationSeconds plugin checks."""
+    for t in tolerations:
+        if not isinstance(t, dict):
+            continue
+        if t.get("key") in (None, "", key) and t.get("effect") in (None, "", "NoExecute"):
+            return True
+    return False
+
+
+def default_tolerations(
+    pod: Obj,
+    not_ready_seconds: int = DEFAULT_TOLERATION_SECONDS,
+    unreachable_seconds: int = DEFAULT_TOLERATION_SECONDS,
+) -> None:
+    """Kubernetes' DefaultTolerationSeconds admission on a Pod (not on templates): a pod
+    that does not tolerate the not-ready / unreachable NoExecute taints gets tolerations of
+    them for the given seconds, so that it is evicted from a dead node after that long."""
+    spec = pod.get("spec")
+    if not isinstance(spec, dict):
+        return
+    tolerations = spec.get("tolerations")
+    if tolerations is None:
+        tolerations = []
+    if not isinstance(tolerations, list):
+        return  # left for validation to report
+    added = []
+    for key, seconds in (
+        (NOT_READY_TAINT, not_ready_seconds),
+        (UNREACHABLE_TAINT, unreachable_seconds),
+    ):
+        if not _tolerates(tolerations, key):
+            added.append(
+                {
+                    "key": key,
+                    "operator": "Exists",
+                    "effect": "NoExecute",
+                    "tolerationSeconds": seconds,
+                }
+            )
+    if added:
+        spec["tolerations"] = [*tolerations, *added]
+
+
 def _template_spec(obj: Obj) -> Any:
     template = (obj.get("spec") or {}).get("template")
     return template.get("spec") if isinstance(template, dict) else None
 
 
+def default_own_pod_spec(spec: Any) -> None:
+    """The defaults of a Pod's own spec beyond those of a template's (SetDefaults_Pod, and
+    the ServiceAccount admission plugin): apply after :func:`default_pod_spec`."""
+    if not isinstance(spec, dict):
+        return
+    spec.setdefault("enableServiceLinks", True)
+    # The namespace's default account; the deprecated serviceAccount field mirrors
+    # serviceAccountName (which is taken from it if only it was given), as the v1
+    # conversion does.
+    if not spec.get("serviceAccountName"):
+        spec["serviceAccountName"] = spec.get("serviceAccount") or "default"
+    spec["serviceAccount"] = spec["serviceAccountName"]
+
+
 def _default_pod(obj: Obj) -> None:
     default_pod_spec(obj.get("spec"))
+    default_own_pod_spec(obj.get("spec"))
     status = obj.get("status")
     if not isinstance(status, dict):
         status = obj["status"] = {}
@@ -234,8 +311,30 @@ def _default_namespace(obj: Obj) -> None:
     status.setdefault("phase", "Active")
 
 
+def _normalise_base64(data: Any) -> None:
+    """Byte values (Secret ``data``, ConfigMap ``binaryData``) in the form Kubernetes stores
+    and serves them: Go's decoder skips line breaks (wrapped base64, as ``base64`` prints
+    it), and the bytes are encoded again, unwrapped. A value that is not base64 is left
+    for validation to report."""
+    if not isinstance(data, dict):
+        return
+    for k, v in data.items():
+        if not isinstance(v, str):
+            continue
+        try:
+            raw = base64.b64decode(v.replace("\r", "").replace("\n", ""), validate=True)
+        except (binascii.Error, ValueError):
+            continue
+        data[k] = base64.b64encode(raw).decode()
+
+
+def _default_configmap(obj: Obj) -> None:
+    _normalise_base64(obj.get("binaryData"))
+
+
 def _default_secret(obj: Obj) -> None:
     obj.setdefault("type", "Opaque")
+    _normalise_base64(obj.get("data"))
     # stringData is write-only: it is merged into data (base64) and never stored.
     string_data = obj.pop("stringData", None)
     if isinstance(string_data, dict) and string_data:
@@ -265,6 +364,7 @@ _DEFAULTERS: dict[str, Callable[[Obj], None]] = {
     "Service": _default_service,
     "Namespace": _default_namespace,
     "Secret": _default_secret,
+    "ConfigMap": _default_configmap,
     "Node": _default_node,
 }
 

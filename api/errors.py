@@ -60,7 +60,8 @@ class ApiError(Exception):
         return self.message
 
     def to_status(self) -> dict[str, Any]:
-        """The ``Status`` body for this error."""
+        """The ``Status`` body for this error (details keys in StatusDetails' order:
+        name, group, kind, causes, retryAfterSeconds)."""
         details: dict[str, Any] = {}
         if self.name:
             details["name"] = self.name
@@ -72,6 +73,8 @@ class ApiError(Exception):
             details["causes"] = [c.to_dict() for c in self.causes]
         if self.retry_after_seconds is not None:
             details["retryAfterSeconds"] = self.retry_after_seconds
+        # Keys in the order of metav1.Status's Go fields, which is the order Kubernetes
+        # writes them in: some clients compare a Status byte for byte.
         status: dict[str, Any] = {
             "kind": "Status",
             "apiVersion": "v1",
@@ -79,10 +82,10 @@ class ApiError(Exception):
             "status": "Failure",
             "message": self.message,
             "reason": self.reason,
-            "code": self.code,
         }
         if details:
             status["details"] = details
+        status["code"] = self.code
         return status
 
     @classmethod

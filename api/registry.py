@@ -34,6 +34,9 @@ class ResourceInfo:
     )
     # Kinds that have a ``spec`` whose changes bump metadata.generation.
     has_spec: bool = True
+    # A DELETE that removes the object at once answers with its last state, not a Status
+    # (the generic registry's ReturnDeletedObject; the official clients type the reply so).
+    returns_deleted_object: bool = False
     extra: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
 
     @property
@@ -68,18 +71,19 @@ _ALL = ("all",)
 # fmt: off
 RESOURCES: tuple[ResourceInfo, ...] = (
     ResourceInfo("", "v1", "Namespace", "namespaces", "namespace", False, ("ns",),
-                 subresources=("status", "finalize")),
+                 subresources=("status", "finalize"), returns_deleted_object=True),
     ResourceInfo("", "v1", "Node", "nodes", "node", False, ("no",), subresources=("status",)),
     ResourceInfo("", "v1", "Pod", "pods", "pod", True, ("po",), _ALL,
-                 subresources=("status", "binding", "log", "eviction", "exec")),
+                 subresources=("status", "binding", "log", "eviction", "exec"),
+                 returns_deleted_object=True),
     ResourceInfo("", "v1", "Service", "services", "service", True, ("svc",), _ALL,
-                 subresources=("status",)),
+                 subresources=("status",), returns_deleted_object=True),
     ResourceInfo("", "v1", "Endpoints", "endpoints", "endpoints", True, ("ep",), has_spec=False),
     ResourceInfo("", "v1", "ConfigMap", "configmaps", "configmap", True, ("cm",), has_spec=False),
     ResourceInfo("", "v1", "Secret", "secrets", "secret", True, (), has_spec=False),
     ResourceInfo("", "v1", "Event", "events", "event", True, ("ev",), has_spec=False),
     ResourceInfo("", "v1", "ServiceAccount", "serviceaccounts", "serviceaccount", True, ("sa",),
-                 has_spec=False),
+                 has_spec=False, returns_deleted_object=True),
     ResourceInfo("apps", "v1", "Deployment", "deployments", "deployment", True, ("deploy",), _ALL,
                  subresources=("status", "scale")),
     ResourceInfo("apps", "v1", "ReplicaSet", "replicasets", "replicaset", True, ("rs",), _ALL,

@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
+from api.defaults import DEFAULT_TOLERATION_SECONDS
 from api.errors import ApiError
 from apiserver import discovery, join, openapi
 from apiserver.auth import TokenAuthenticator, User
@@ -43,6 +44,9 @@ class ServerConfig:
     server_address: str = "127.0.0.1:6443"
     keep_revisions: int = 1000
     rbac_file: Path | None = None
+    # Tolerations of a not-ready / unreachable node that every new Pod gets (seconds).
+    not_ready_toleration_seconds: int = DEFAULT_TOLERATION_SECONDS
+    unreachable_toleration_seconds: int = DEFAULT_TOLERATION_SECONDS
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -54,7 +58,11 @@ class ApiServer:
         self.store = Store(config.db_url, keep_revisions=config.keep_revisions)
         self.state = ClusterState()
         self.hub = WatchHub(self.store)
-        self.objects = ObjectService(self.store, self.state)
+        self.objects = ObjectService(
+            self.store,
+            self.state,
+            (config.not_ready_toleration_seconds, config.unreachable_toleration_seconds),
+        )
         self.pods = PodSubresources(self.store, self.state, self.objects, config.kubelet_secret)
         self.rest = ResourceHandler(self.store, self.hub, self.objects, self.pods)
         self.authn = TokenAuthenticator(config.tokens_file)

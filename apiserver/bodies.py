@@ -119,26 +119,39 @@ def raw_json_response(
     return Response(data, status, headers, media_type="application/json")
 
 
+def status_bytes(status: dict[str, Any]) -> bytes:
+    """A ``Status`` body as kube-apiserver writes it: Go's JSON encoder, keys in the
+    struct's order (the dict's), and a trailing newline; clients may compare it byte for
+    byte."""
+    return orjson.dumps(status) + b"\n"
+
+
 def status_response(err: ApiError) -> Response:
+    """The reply for every failed request (4xx, 5xx): the error's ``Status``."""
     headers = {}
     if err.retry_after_seconds is not None:
         headers["Retry-After"] = str(err.retry_after_seconds)
-    return json_response(err.to_status(), err.code, headers)
+    return raw_json_response(status_bytes(err.to_status()), err.code, headers)
 
 
 def success_status(
-    kind: str, name: str, group: str = "", uid: str = "", code: int = 200
+    kind: str, name: str, group: str = "", uid: str = "", code: int | None = 200
 ) -> dict[str, Any]:
-    details: dict[str, Any] = {"name": name, "kind": kind}
+    """A ``Status`` of success about one object (``kind`` is its resource, as Kubernetes
+    fills it); ``code`` None leaves the code out, as the generic registry's DELETE does."""
+    details: dict[str, Any] = {"name": name}
     if group:
         details["group"] = group
+    details["kind"] = kind
     if uid:
         details["uid"] = uid
-    return {
+    status: dict[str, Any] = {
         "kind": "Status",
         "apiVersion": "v1",
         "metadata": {},
         "status": "Success",
         "details": details,
-        "code": code,
     }
+    if code is not None:
+        status["code"] = code
+    return status

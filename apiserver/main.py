@@ -11,6 +11,7 @@ from pathlib import Path
 
 import yaml
 
+from api.defaults import DEFAULT_TOLERATION_SECONDS
 from apiserver.auth import ensure_admin_token, ensure_secret_file
 from apiserver.authz import CONTROLLER_MANAGER_USER, NODE_USER_PREFIX, NODES_GROUP, SCHEDULER_USER
 from apiserver.identities import ensure_identity_token
@@ -54,6 +55,14 @@ def write_kubeconfig(
     with os.fdopen(fd, "w") as f:
         yaml.safe_dump(cfg, f, sort_keys=False)
     os.replace(tmp, path)
+
+
+def _seconds(text: str) -> int:
+    """A whole number of seconds, 0 or more (argparse turns the ValueError into a usage line)."""
+    value = int(text)
+    if value < 0:
+        raise ValueError(text)
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -101,6 +110,16 @@ def build_parser() -> argparse.ArgumentParser:
         default=1000,
         help="change-log revisions kept for resuming watches (default 1000)",
     )
+    for which in ("not-ready", "unreachable"):
+        p.add_argument(
+            f"--default-{which}-toleration-seconds",
+            type=_seconds,
+            default=DEFAULT_TOLERATION_SECONDS,
+            metavar="SECONDS",
+            help=f"how long a new pod tolerates a {which} node before it is evicted "
+            f"(the node.kubernetes.io/{which}:NoExecute toleration it gets; default "
+            f"{DEFAULT_TOLERATION_SECONDS})",
+        )
     p.add_argument("--log-level", default="warning", help="debug, info, warning, error")
     return p
 
@@ -167,6 +186,8 @@ def main(argv: list[str] | None = None) -> int:
         server_address=f"{args.advertise_address or args.listen}:{args.port}",
         keep_revisions=args.keep_revisions,
         rbac_file=args.rbac_file or home / "rbac.yaml",
+        not_ready_toleration_seconds=args.default_not_ready_toleration_seconds,
+        unreachable_toleration_seconds=args.default_unreachable_toleration_seconds,
     )
     try:
         app = create_app(config)

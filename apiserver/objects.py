@@ -80,9 +80,19 @@ def _random_suffix(n: int = 5) -> str:
 class ObjectService:
     """Create, update, patch and delete objects with Kubernetes semantics."""
 
-    def __init__(self, store: Store, state: ClusterState) -> None:
+    def __init__(
+        self,
+        store: Store,
+        state: ClusterState,
+        toleration_seconds: tuple[int, int] = (
+            defaults.DEFAULT_TOLERATION_SECONDS,
+            defaults.DEFAULT_TOLERATION_SECONDS,
+        ),
+    ) -> None:
         self.store = store
         self.state = state
+        # (not-ready, unreachable): kube-apiserver's --default-*-toleration-seconds.
+        self.toleration_seconds = toleration_seconds
 
     # -- helpers -------------------------------------------------------------------------
 
@@ -112,6 +122,13 @@ class ObjectService:
         dropped = validation.drop_unknown_fields(info.kind, obj)
         if dropped and opts.warnings is not None and opts.field_validation == "Warn":
             opts.warnings.extend(f'unknown field "{f}"' for f in dropped)
+
+    def _default(self, info: ResourceInfo, obj: Obj) -> None:
+        """Defaulting, plus what Kubernetes' admission adds to a Pod (its tolerations of a
+        not-ready or unreachable node, for this server's configured seconds)."""
+        defaults.apply_defaults(info.kind, obj)
+        if info.kind == "Pod":
+            defaults.default_tolerations(obj, *self.toleration_seconds)
 
     def _validate(self, info: ResourceInfo, obj: Obj, old: Obj | None) -> None:
         causes = validation.validate(info.kind, obj, old)
@@ -206,7 +223,7 @@ class ObjectService:
             meta.pop(k, None)
         if info.kind in _SEPARATE_STATUS:
             obj.pop("status", None)
-        defaults.apply_defaults(info.kind, obj)
+        self._default(info, obj)
         self._validate(info, obj, None)
         self.state.admit_create(info, obj)
         meta["uid"] = new_uid()
@@ -271,7 +288,7 @@ class ObjectService:
             new_spec = new.get("spec")
             if old_ip and isinstance(new_spec, dict) and not new_spec.get("clusterIP"):
                 new_spec["clusterIP"] = old_ip
-        defaults.apply_defaults(info.kind, new)
+        self._default(info, new)
         if info.has_spec and new.get("spec") != current.get("spec"):
             new_meta["generation"] = int(cur_meta.get("generation") or 0) + 1
         return new
@@ -312,8 +329,9 @@ class ObjectService:
         if not isinstance(body, dict):
             raise bad_request("the body must be a JSON or YAML object")
         self._check_kind(info, body)
-        if subresource != "status":
-            self._check_fields(info, body, opts)
+        # A status write is decoded like any other body: an unknown field is refused
+        # (Strict) or dropped, never stored in status.
+        self._check_fields(info, body, opts)
         ns = self._namespace_for(info, body, namespace)
         body_name = body["metadata"].get("name")
         if body_name and body_name != name:
@@ -377,9 +395,9 @@ class ObjectService:
             if not isinstance(patched, dict):
                 raise bad_request("the patch did not produce an object")
             self._check_kind(info, patched)
-            if subresource != "status":
-                # A patch may bring unknown fields as a body does (kubectl apply's typo).
-                self._check_fields(info, patched, opts)
+            # A patch may bring unknown fields as a body does (kubectl apply's typo), on
+            # /status as anywhere.
+            self._check_fields(info, patched, opts)
             pm = patched.setdefault("metadata", {})
             if not isinstance(pm, dict):
                 raise invalid(info.kind, name, [Cause("metadata", "must be an object")])

@@ -22,6 +22,7 @@ from apiserver.bodies import (
     decode_body,
     json_response,
     raw_json_response,
+    status_bytes,
     success_status,
     too_large,
 )
@@ -405,7 +406,7 @@ class ResourceHandler:
         if body.get("orphanDependents") is True and not propagation:
             propagation = "Orphan"
         pre = body.get("preconditions") or {}
-        obj, _removed = await self.objects.delete(
+        obj, removed = await self.objects.delete(
             info,
             t.name,
             t.namespace if info.namespaced else None,
@@ -415,10 +416,15 @@ class ResourceHandler:
             pre.get("uid"),
             pre.get("resourceVersion"),
         )
-        if info.kind == "Pod" or not _removed:
+        # As Kubernetes' generic registry: an object that is only marked for deletion
+        # (grace period, finalizers) is answered as it now is; one removed at once, with
+        # its last state where the kind returns it, else a Status of success (no code).
+        if not removed or info.returns_deleted_object:
             return self._respond(obj, 200, opts)
         uid = str((obj.get("metadata") or {}).get("uid") or "")
-        return self._respond(success_status(info.plural, t.name, info.group, uid), 200, opts)
+        status = success_status(info.plural, t.name, info.group, uid, code=None)
+        headers = {"Warning": warning_header(opts.warnings)} if opts.warnings else None
+        return raw_json_response(status_bytes(status), 200, headers)
 
     async def delete_collection(self, request: Request, t: Target) -> Response:
         info = t.info

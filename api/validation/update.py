@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from api.defaults import default_pod_spec
+from api.defaults import default_own_pod_spec, default_pod_spec
 from api.validation.common import Errs, as_dict, forbidden, invalid
 
 Obj = dict[str, Any]
@@ -60,6 +60,7 @@ def _validate_pod_update(errs: Errs, new: Obj, old: Obj) -> None:
         # default a copy of the old spec the way the new one was, then compare again.
         redefaulted = copy.deepcopy(os_)
         default_pod_spec(redefaulted)
+        default_own_pod_spec(redefaulted)
         masked_old = _mask_pod_spec(redefaulted, os_)
     if masked_new != masked_old:
         where = first_difference(masked_old, masked_new, "spec")

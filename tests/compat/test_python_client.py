@@ -432,3 +432,48 @@ def test_namespace_lifecycle(core: k8s.CoreV1Api, cluster: Cluster) -> None:
     core.delete_namespace(name)
     if cluster.has("controllers"):
         wait_for(lambda: gone(cluster, "namespaces", name, None), "namespace gone", 60)
+
+
+# ---------------------------------------------------------------- delete replies
+
+
+def test_delete_replies_are_what_the_client_types_them_as(
+    core: k8s.CoreV1Api, apps: k8s.AppsV1Api, cluster: Cluster, namespace: str
+) -> None:
+    """The client types a Service's and a Pod's DELETE reply as the object and others as a
+    Status: deleting a Service that answered a Status raised inside the client."""
+    svc = core.create_namespaced_service(
+        namespace, {"metadata": {"name": "gone"}, "spec": {"ports": [{"port": 80}]}}
+    )
+    deleted_svc = core.delete_namespaced_service("gone", namespace)
+    assert isinstance(deleted_svc, k8s.V1Service)
+    assert deleted_svc.metadata.uid == svc.metadata.uid
+    assert deleted_svc.spec.ports[0].port == 80
+    assert gone(cluster, "services", "gone", namespace)
+
+    pod = core.create_namespaced_pod(
+        namespace,
+        {
+            "metadata": {"name": "bye"},
+            "spec": {"containers": [{"name": "c", "image": "busybox:1.36"}]},
+        },
+    )
+    assert pod.spec.security_context is not None  # kubectl debug reads it
+    assert pod.spec.service_account_name == "default"
+    deleted_pod = core.delete_namespaced_pod("bye", namespace)
+    assert isinstance(deleted_pod, k8s.V1Pod)
+    assert deleted_pod.metadata.uid == pod.metadata.uid
+
+    core.create_namespaced_config_map(namespace, cm("old", a="b"))
+    status = core.delete_namespaced_config_map("old", namespace)
+    assert status["status"] == "Success" and status["details"]["name"] == "old"
+    assert status["details"]["kind"] == "configmaps"
+
+    apps.create_namespaced_deployment(namespace, deployment("retire"))
+    status = apps.delete_namespaced_deployment("retire", namespace)
+    assert status["status"] == "Success" and status["details"]["group"] == "apps"
+    held = apps.create_namespaced_deployment(namespace, deployment("held"))
+    answer = apps.delete_namespaced_deployment("held", namespace, propagation_policy="Foreground")
+    # Kept by its foregroundDeletion finalizer: answered as it now is, being deleted.
+    assert answer["kind"] == "Deployment" and answer["metadata"]["deletionTimestamp"]
+    assert answer["metadata"]["uid"] == held.metadata.uid
