@@ -18,7 +18,13 @@ from kubelet.podspec_runtime import check_image_user, needs_image_user
 from kubelet.probing import ensure_probes
 from kubelet.runtime.base import ContainerSpec, RuntimeError_
 from kubelet.track import ContainerTrack
-from kubelet.volumes import VolumeError, container_mounts, prepare_volumes, read_only_volumes
+from kubelet.volumes import (
+    MissingVolumeSource,
+    VolumeError,
+    container_mounts,
+    prepare_volumes,
+    read_only_volumes,
+)
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +56,16 @@ async def create_and_start(
         return
     try:
         spec = await build_spec(h, c, restarts, init)
+    except MissingVolumeSource as e:
+        # As the Kubernetes kubelet: the volumes are not mounted, so no container is made
+        # yet; the pod keeps waiting (and retrying) until the object exists.
+        track.waiting_reason = "PodInitializing" if init else "ContainerCreating"
+        track.waiting_message = str(e)
+        if track.failed_event_for != str(e):
+            track.failed_event_for = str(e)
+            h.event(WARNING, "FailedMount", str(e))
+        h.wake_after(min(5.0, h.ctx.config.backoff_initial))
+        return
     except (EnvError, VolumeError, ValueError) as e:
         track.waiting_reason = "CreateContainerConfigError"
         track.waiting_message = str(e)

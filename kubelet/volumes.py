@@ -23,6 +23,17 @@ class VolumeError(Exception):
     """A volume cannot be prepared (missing ConfigMap or Secret, bad path)."""
 
 
+class MissingVolumeSource(VolumeError):
+    """A volume's ConfigMap or Secret does not exist (and is not optional): the pod waits
+    in ContainerCreating until it does, as Kubernetes' FailedMount."""
+
+    def __init__(self, volume: str, source: str, name: str) -> None:
+        super().__init__(
+            f'MountVolume.SetUp failed for volume "{volume}" : {source} "{name}" not found'
+        )
+        self.volume = volume
+
+
 def pod_dir(root_dir: str | Path, pod_uid: str) -> Path:
     return Path(root_dir) / "pods" / pod_uid
 
@@ -142,7 +153,7 @@ def prepare_volumes(
             target = base / "configmap" / name
             if cm is None:
                 if not spec.get("optional"):
-                    raise VolumeError(f'volume "{name}": configmap "{spec.get("name")}" not found')
+                    raise MissingVolumeSource(name, "configmap", str(spec.get("name")))
                 target.mkdir(parents=True, exist_ok=True)
                 _own(target, gid)
             else:
@@ -160,9 +171,7 @@ def prepare_volumes(
             target = base / "secret" / name
             if secret is None:
                 if not spec.get("optional"):
-                    raise VolumeError(
-                        f'volume "{name}": secret "{spec.get("secretName")}" not found'
-                    )
+                    raise MissingVolumeSource(name, "secret", str(spec.get("secretName")))
                 target.mkdir(parents=True, exist_ok=True)
                 _own(target, gid)
             else:
