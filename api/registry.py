@@ -66,6 +66,7 @@ class ResourceInfo:
 
 
 _ALL = ("all",)
+_RBAC = "rbac.authorization.k8s.io"
 
 # One row per kind: kept as a table on purpose.
 # fmt: off
@@ -90,6 +91,11 @@ RESOURCES: tuple[ResourceInfo, ...] = (
                  subresources=("status", "scale")),
     ResourceInfo("batch", "v1", "Job", "jobs", "job", True, (), _ALL, subresources=("status",)),
     ResourceInfo("coordination.k8s.io", "v1", "Lease", "leases", "lease", True, ()),
+    ResourceInfo(_RBAC, "v1", "ClusterRoleBinding", "clusterrolebindings", "clusterrolebinding",
+                 False, has_spec=False),
+    ResourceInfo(_RBAC, "v1", "ClusterRole", "clusterroles", "clusterrole", False, has_spec=False),
+    ResourceInfo(_RBAC, "v1", "RoleBinding", "rolebindings", "rolebinding", True, has_spec=False),
+    ResourceInfo(_RBAC, "v1", "Role", "roles", "role", True, has_spec=False),
 )
 # fmt: on
 

@@ -25,6 +25,9 @@ from apiserver.cluster_state import ALWAYS_NAMESPACES, ClusterState
 from apiserver.objects import ObjectService, WriteOptions
 from apiserver.paths import parse_resource_path
 from apiserver.pods import PodSubresources
+from apiserver.rbac_bootstrap import ensure_bootstrap_policy
+from apiserver.rbac_file import FILE_LABEL, RbacFileSync
+from apiserver.rbac_index import RbacIndex
 from apiserver.rest import ResourceHandler
 from apiserver.store import Store
 from apiserver.watch import WatchHub
@@ -66,7 +69,11 @@ class ApiServer:
         self.pods = PodSubresources(self.store, self.state, self.objects, config.kubelet_secret)
         self.rest = ResourceHandler(self.store, self.hub, self.objects, self.pods)
         self.authn = TokenAuthenticator(config.tokens_file)
-        self.authz = Authorizer(config.rbac_file, self.store)
+        self.rbac = RbacIndex()
+        self.rbac_file = RbacFileSync(
+            config.rbac_file, self.objects, lambda: self.rbac.labelled_bindings(FILE_LABEL)
+        )
+        self.authz = Authorizer(self.rbac, self.rbac_file, self.store)
 
     async def start(self) -> None:
         self.store.start(asyncio.get_running_loop())
@@ -85,6 +92,9 @@ class ApiServer:
                 except ApiError as exc:
                     if exc.code != 409:
                         raise
+        self.rbac.load(self.store)
+        await ensure_bootstrap_policy(self.objects, self.rbac.has)
+        await self.rbac_file.refresh()
         # Everything loaded so far lives as long as the server: keep the cyclic garbage
         # collector from walking it again and again (long GC pauses show up as p99).
         gc.collect()

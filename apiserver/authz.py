@@ -1,67 +1,51 @@
-"""Authorization: who may do what.
+"""Authorization: who may do what, decided as Kubernetes does.
 
-- Group ``system:masters`` (the admin token) may do everything.
-- Built-in identities: ``system:kube-scheduler``, ``system:kube-controller-manager``, and
-  each node ``system:node:<name>`` (group ``system:nodes``), which may write only its own
-  Node and Lease, events, and the pods bound to it (the Kubernetes node authorizer's rule).
-- Everyone else gets what the RBAC file binds them to: roles ``admin`` (everything),
-  ``edit`` (workloads, in the binding's namespaces or everywhere), ``view`` (read-only,
-  never secrets).
-
-The RBAC file (``HOME/rbac.yaml``) is re-read when it changes::
-
-    bindings:
-      - user: alice            # or group: ml-team
-        role: edit
-        namespaces: [team-a]   # omit for every namespace
+1. Group ``system:masters`` (the admin token) may do everything, without looking further
+   (Kubernetes' privileged-group authorizer).
+2. Nodes (``system:node:<name>`` in group ``system:nodes``): the Node authorizer, in code
+   because it depends on which pods are bound to which node: a node writes only its own
+   Node and Lease, events, and the pods bound to it, and reads only the secrets those
+   pods use.
+3. RBAC: the Roles, ClusterRoles and their bindings stored as ``rbac.authorization.k8s.io/v1``
+   objects (bootstrap ones in apiserver/rbac_bootstrap.py), resolved from the in-memory
+   index of apiserver/rbac_index.py. ``HOME/rbac.yaml`` is translated into bindings
+   (apiserver/rbac_file.py); it is never consulted here.
 """
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import orjson
-import yaml
 from starlette.requests import Request
 
 from api.errors import ApiError
+from api.rbac_rules import Request as RbacRequest
+from api.rbac_rules import rules_allow
 from apiserver.auth import ADMIN_GROUP, User
 from apiserver.paths import Target
+from apiserver.rbac_bootstrap import AUTHENTICATED_GROUP, CONTROLLER_MANAGER_USER, SCHEDULER_USER
+from apiserver.rbac_file import ROLES, RbacFileSync, add_binding
+from apiserver.rbac_index import RbacIndex
+
+__all__ = [
+    "CONTROLLER_MANAGER_USER",
+    "NODES_GROUP",
+    "NODE_USER_PREFIX",
+    "ROLES",
+    "SCHEDULER_USER",
+    "Authorizer",
+    "add_binding",
+    "forbidden",
+    "request_verb",
+]
 
 _VERB_BY_METHOD = {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
 READ_VERBS = frozenset({"get", "list", "watch"})
 WRITE_VERBS = frozenset({"create", "update", "patch", "delete", "deletecollection"})
-ROLES = ("admin", "edit", "view")
 
-SCHEDULER_USER = "system:kube-scheduler"
-CONTROLLER_MANAGER_USER = "system:kube-controller-manager"
 NODES_GROUP = "system:nodes"
 NODE_USER_PREFIX = "system:node:"
-
-# What the `edit` role may write: the objects a lab user deploys and debugs.
-EDIT_RESOURCES = frozenset(
-    {
-        "pods",
-        "pods/log",
-        "pods/exec",
-        "pods/eviction",
-        "deployments",
-        "deployments/scale",
-        "replicasets",
-        "replicasets/scale",
-        "jobs",
-        "services",
-        "endpoints",
-        "configmaps",
-        "secrets",
-        "serviceaccounts",
-        "events",
-    }
-)
-SCHEDULER_WRITES = frozenset({"pods", "pods/binding", "pods/status", "events", "leases"})
 
 
 def request_verb(request: Request, target: Target) -> str:
@@ -77,109 +61,59 @@ def request_verb(request: Request, target: Target) -> str:
     return _VERB_BY_METHOD.get(request.method, request.method.lower())
 
 
-@dataclass(frozen=True)
-class Binding:
-    user: str
-    group: str
-    role: str
-    namespaces: tuple[str, ...]  # empty: every namespace
+def effective_groups(user: User) -> tuple[str, ...]:
+    """The user's groups as RBAC sees them: every authenticated user is also in
+    ``system:authenticated``."""
+    if AUTHENTICATED_GROUP in user.groups:
+        return user.groups
+    return (*user.groups, AUTHENTICATED_GROUP)
 
 
-def load_bindings(path: Path | None) -> list[Binding]:
-    if path is None or not path.exists():
-        return []
-    doc = yaml.safe_load(path.read_text()) or {}
-    out = []
-    for b in doc.get("bindings") or []:
-        role = str(b.get("role") or "")
-        if role not in ROLES:
-            raise ValueError(f"{path}: role {role!r} is not one of {', '.join(ROLES)}")
-        out.append(
-            Binding(
-                str(b.get("user") or ""),
-                str(b.get("group") or ""),
-                role,
-                tuple(str(n) for n in b.get("namespaces") or []),
-            )
-        )
-    return out
-
-
-def add_binding(path: Path, user: str, role: str, namespaces: list[str]) -> None:
-    """Bind ``user`` to ``role`` (in ``namespaces``, or everywhere) in the RBAC file."""
-    if role not in ROLES:
-        raise ValueError(f"role {role!r} is not one of {', '.join(ROLES)}")
-    doc: dict[str, Any] = {}
-    if path.exists():
-        doc = yaml.safe_load(path.read_text()) or {}
-    entry: dict[str, Any] = {"user": user, "role": role}
-    if namespaces:
-        entry["namespaces"] = list(namespaces)
-    doc.setdefault("bindings", []).append(entry)
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        yaml.safe_dump(doc, f, sort_keys=False)
-    os.replace(tmp, path)
-
-
-def _role_allows(role: str, verb: str, resource: str) -> bool:
-    if role == "admin":
-        return True
-    if resource == "secrets" and role == "view":
-        return False
-    if verb in READ_VERBS:
-        return role in ("edit", "view") and resource not in ("pods/exec",)
-    return role == "edit" and resource in EDIT_RESOURCES
+def rbac_request(verb: str, target: Target) -> RbacRequest:
+    return RbacRequest(
+        verb,
+        target.info.group,
+        target.info.plural,
+        target.subresource,
+        target.name,
+        target.namespace or "",
+    )
 
 
 class Authorizer:
-    def __init__(self, rbac_file: Path | None, store: Any) -> None:
-        self.rbac_file = rbac_file
+    def __init__(self, index: RbacIndex, file_sync: RbacFileSync | None, store: Any) -> None:
+        self.index = index
+        self.file_sync = file_sync
         self.store = store
-        self._mtime = -1.0
-        self._bindings: list[Binding] = []
 
-    def _current_bindings(self) -> list[Binding]:
-        if self.rbac_file is None:
-            return []
-        try:
-            mtime = self.rbac_file.stat().st_mtime
-        except FileNotFoundError:
-            return []
-        if mtime != self._mtime:
-            self._bindings = load_bindings(self.rbac_file)
-            self._mtime = mtime
-        return self._bindings
+    def allows(self, user: User, req: RbacRequest) -> bool:
+        """Whether ``user`` may do ``req`` (superuser group or RBAC; not the node rule)."""
+        if ADMIN_GROUP in user.groups:
+            return True
+        rules = self.index.rules_for(user.name, effective_groups(user), req.namespace)
+        return rules_allow(rules, req)
 
     async def authorize(self, user: User, request: Request, target: Target) -> None:
         """Return if ``user`` may make this request; raise a 403 Status naming it if not."""
-        if ADMIN_GROUP in user.groups or user.name == CONTROLLER_MANAGER_USER:
+        if ADMIN_GROUP in user.groups:
             return
         verb = request_verb(request, target)
         res = target.info.plural + (f"/{target.subresource}" if target.subresource else "")
-        ns = target.namespace or ""
-        if user.name == SCHEDULER_USER:
-            if verb in READ_VERBS or res in SCHEDULER_WRITES:
-                return
-        elif NODES_GROUP in user.groups and user.name.startswith(NODE_USER_PREFIX):
+        if NODES_GROUP in user.groups and user.name.startswith(NODE_USER_PREFIX):
             if await self._node_allows(
                 user.name[len(NODE_USER_PREFIX) :], verb, res, target, request
             ):
                 return
-        else:
-            for b in self._current_bindings():
-                if b.user and b.user != user.name:
-                    continue
-                if b.group and b.group not in user.groups:
-                    continue
-                if not b.user and not b.group:
-                    continue
-                if b.namespaces and (not target.info.namespaced or ns not in b.namespaces):
-                    # A namespaced role may still list across namespaces? No: like a RoleBinding.
-                    continue
-                if _role_allows(b.role, verb, res):
-                    return
+        req = rbac_request(verb, target)
+        if self.file_sync is not None:
+            await self.file_sync.refresh()
+        if self.allows(user, req):
+            return
+        if self.file_sync is not None:
+            # A binding of the file may have waited for its namespace: try it again.
+            await self.file_sync.refresh(retry=True)
+            if self.allows(user, req):
+                return
         raise forbidden(user.name, verb, res, target)
 
     async def _node_allows(
@@ -268,7 +202,8 @@ def forbidden(user: str, verb: str, res: str, target: Target) -> ApiError:
         403,
         f'{what} is forbidden: User "{user}" cannot {verb} resource "{res}" in API group '
         f'"{group}"{where}: ask an admin for a role that allows it '
-        "(kubelab token create --user USER --role edit|view --namespace NS)",
+        "(kubectl create rolebinding NAME --clusterrole=edit --user=USER --namespace=NS, "
+        "or kubelab token create --user USER --role edit|view --namespace NS)",
         "Forbidden",
         name=target.name,
         kind=target.info.plural,

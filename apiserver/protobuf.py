@@ -431,6 +431,28 @@ MESSAGES: dict[str, dict[int, Field]] = {
         14: Field("podReplacementPolicy", "string", keep_zero=True),
         15: Field("managedBy", "string", keep_zero=True),
     },
+    # k8s.io.api.rbac.v1
+    "PolicyRule": {
+        1: _strs("verbs"),
+        2: _strs("apiGroups"),
+        3: _strs("resources"),
+        4: _strs("resourceNames"),
+        5: _strs("nonResourceURLs"),
+    },
+    "Role": {1: _m("metadata", "ObjectMeta"), 2: _m("rules", "PolicyRule", repeated=True)},
+    "ClusterRole": {
+        1: _m("metadata", "ObjectMeta"),
+        2: _m("rules", "PolicyRule", repeated=True),
+        3: _m("aggregationRule", "AggregationRule"),
+    },
+    "AggregationRule": {1: _m("clusterRoleSelectors", "LabelSelector", repeated=True)},
+    "Subject": {1: _s("kind"), 2: _s("apiGroup"), 3: _s("name"), 4: _s("namespace")},
+    "RoleRef": {1: _s("apiGroup"), 2: _s("kind"), 3: _s("name")},
+    "RoleBinding": {
+        1: _m("metadata", "ObjectMeta"),
+        2: _m("subjects", "Subject", repeated=True),
+        3: _m("roleRef", "RoleRef"),
+    },
 }
 
 # (apiVersion, kind) -> top-level message.
@@ -444,6 +466,11 @@ KINDS: dict[tuple[str, str], str] = {
     ("apps/v1", "Deployment"): "Deployment",
     ("apps/v1", "ReplicaSet"): "ReplicaSet",
     ("batch/v1", "Job"): "Job",
+    ("rbac.authorization.k8s.io/v1", "Role"): "Role",
+    ("rbac.authorization.k8s.io/v1", "ClusterRole"): "ClusterRole",
+    ("rbac.authorization.k8s.io/v1", "RoleBinding"): "RoleBinding",
+    # Same fields as a RoleBinding's.
+    ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"): "RoleBinding",
 }
 
 

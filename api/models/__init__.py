@@ -20,6 +20,7 @@ from api.models.core import ConfigMap, Event, Namespace, Secret, ServiceAccount
 from api.models.meta import Condition, LabelSelector, ObjectMeta, OwnerReference
 from api.models.node import GPUDevice, Node, NodeSpec, NodeStatus, Taint
 from api.models.pod import Pod, PodSpec, PodStatus, PodTemplateSpec, Toleration, Volume
+from api.models.rbac import ClusterRole, ClusterRoleBinding, Role, RoleBinding
 from api.models.service import Endpoints, Service, ServicePort, ServiceSpec
 
 MODELS: dict[str, type[BaseModel]] = {
@@ -36,6 +37,10 @@ MODELS: dict[str, type[BaseModel]] = {
     "ReplicaSet": ReplicaSet,
     "Job": Job,
     "Lease": Lease,
+    "Role": Role,
+    "ClusterRole": ClusterRole,
+    "RoleBinding": RoleBinding,
+    "ClusterRoleBinding": ClusterRoleBinding,
 }
 
 

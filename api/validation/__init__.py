@@ -39,7 +39,9 @@ Obj = dict[str, Any]
 
 # Name style per kind: Namespaces are DNS labels, Services DNS-1035 labels, the rest subdomains.
 _NAME_STYLE = {"Namespace": "label", "Service": "dns1035"}
-_CLUSTER_SCOPED = frozenset({"Namespace", "Node"})
+# RBAC objects are named by path segments (system:kube-scheduler), as in Kubernetes.
+_PATH_SEGMENT_NAMED = frozenset({"Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"})
+_CLUSTER_SCOPED = frozenset({"Namespace", "Node", "ClusterRole", "ClusterRoleBinding"})
 _ANNOTATIONS_MAX = 256 * 1024
 _STRATEGIES = ("RollingUpdate", "Recreate")
 _PERCENT_RE = re.compile(r"^[0-9]+%$")
@@ -56,7 +58,11 @@ def _validate_meta(errs: Errs, kind: str, obj: Obj) -> None:
     style = _NAME_STYLE.get(kind, "subdomain")
     name = meta.get("name")
     gen = meta.get("generateName")
-    if not name:
+    if kind in _PATH_SEGMENT_NAMED and (name or gen):
+        kinds.check_path_segment_name(
+            errs, "metadata.name" if name else "metadata.generateName", name or gen
+        )
+    elif not name:
         if not gen:
             required(
                 errs,
@@ -286,6 +292,10 @@ _VALIDATORS: dict[str, Callable[[Errs, Obj], None]] = {
     "Event": kinds.validate_event,
     "Endpoints": kinds.validate_endpoints,
     "Lease": kinds.validate_lease,
+    "Role": kinds.validate_role,
+    "ClusterRole": kinds.validate_cluster_role,
+    "RoleBinding": kinds.validate_role_binding,
+    "ClusterRoleBinding": kinds.validate_cluster_role_binding,
 }
 
 

@@ -274,3 +274,178 @@ def validate_lease(errs: Errs, obj: Obj) -> None:
     spec = obj.get("spec") or {}
     check_int(errs, "spec.leaseDurationSeconds", spec.get("leaseDurationSeconds"), 1)
     check_int(errs, "spec.leaseTransitions", spec.get("leaseTransitions"), 0)
+
+
+# ---------------------------------------------------------------- RBAC
+
+_RBAC_GROUP = "rbac.authorization.k8s.io"
+_SUBJECT_KINDS = ("User", "Group", "ServiceAccount")
+
+
+def check_path_segment_name(errs: Errs, field: str, name: Any) -> None:
+    """RBAC names are path segments (``system:node`` is one): not . or .., no / or %."""
+    if not isinstance(name, str):
+        invalid(errs, field, name, "must be a string")
+    elif name in (".", ".."):
+        invalid(errs, field, name, 'may not be "." or ".."')
+    elif "/" in name or "%" in name:
+        invalid(
+            errs,
+            field,
+            name,
+            'may not contain "/" or "%"; try ' + repr(name.replace("/", "-").replace("%", "-")),
+        )
+
+
+def _validate_rules(errs: Errs, rules: Any, namespaced: bool) -> None:
+    if rules is None:
+        return
+    if not isinstance(rules, list):
+        invalid(errs, "rules", rules, "must be a list of rules")
+        return
+    for i, r in enumerate(rules):
+        rf = f"rules[{i}]"
+        if not isinstance(r, dict):
+            invalid(errs, rf, r, "must be an object with verbs, apiGroups and resources")
+            continue
+        for key in ("verbs", "apiGroups", "resources", "resourceNames", "nonResourceURLs"):
+            v = r.get(key)
+            if v is not None and (
+                not isinstance(v, list) or not all(isinstance(x, str) for x in v)
+            ):
+                invalid(errs, f"{rf}.{key}", v, "must be a list of strings")
+        if not r.get("verbs"):
+            required(
+                errs, f"{rf}.verbs", 'verbs must contain at least one value (e.g. ["get", "list"])'
+            )
+        urls = r.get("nonResourceURLs")
+        if urls:
+            if namespaced:
+                invalid(
+                    errs,
+                    f"{rf}.nonResourceURLs",
+                    urls,
+                    "namespaced rules cannot apply to non-resource URLs; use a ClusterRole",
+                )
+                continue
+            if r.get("apiGroups") or r.get("resources"):
+                invalid(
+                    errs,
+                    f"{rf}.nonResourceURLs",
+                    urls,
+                    "rules cannot apply to both regular resources and non-resource URLs; split it into two rules",
+                )
+            continue
+        if not r.get("apiGroups"):
+            required(
+                errs,
+                f"{rf}.apiGroups",
+                'resource rules must supply at least one api group ("" is the core group)',
+            )
+        if not r.get("resources"):
+            required(
+                errs,
+                f"{rf}.resources",
+                'resource rules must supply at least one resource (e.g. ["pods"])',
+            )
+
+
+def validate_role(errs: Errs, obj: Obj) -> None:
+    """Every rule has verbs, and apiGroups with resources (no URLs in a namespace)."""
+    _validate_rules(errs, obj.get("rules"), namespaced=True)
+
+
+def validate_cluster_role(errs: Errs, obj: Obj) -> None:
+    """Rules as a Role's (non-resource URLs allowed); aggregationRule selectors parse."""
+    _validate_rules(errs, obj.get("rules"), namespaced=False)
+    agg = obj.get("aggregationRule")
+    if agg is None:
+        return
+    sels = agg.get("clusterRoleSelectors") if isinstance(agg, dict) else None
+    if not isinstance(sels, list) or not sels:
+        required(
+            errs,
+            "aggregationRule.clusterRoleSelectors",
+            'at least one selector is required (e.g. [{matchLabels: {"rbac.example.com/aggregate-to-monitoring": "true"}}])',
+        )
+        return
+    from api.selectors import LabelSelector
+
+    for i, s in enumerate(sels):
+        try:
+            if not isinstance(s, dict):
+                raise ValueError("must be a label selector (matchLabels or matchExpressions)")
+            LabelSelector.from_dict(s)
+        except ValueError as exc:
+            invalid(errs, f"aggregationRule.clusterRoleSelectors[{i}]", s, str(exc))
+
+
+def _validate_binding(errs: Errs, obj: Obj, cluster: bool) -> None:
+    ref = obj.get("roleRef")
+    kinds_allowed = ("ClusterRole",) if cluster else ("Role", "ClusterRole")
+    if not isinstance(ref, dict):
+        required(
+            errs,
+            "roleRef",
+            f"name the role to grant, e.g. roleRef: {{apiGroup: {_RBAC_GROUP}, kind: ClusterRole, name: view}}",
+        )
+    else:
+        if ref.get("apiGroup") != _RBAC_GROUP:
+            unsupported(errs, "roleRef.apiGroup", ref.get("apiGroup"), (_RBAC_GROUP,))
+        if ref.get("kind") not in kinds_allowed:
+            unsupported(errs, "roleRef.kind", ref.get("kind"), kinds_allowed)
+        if not ref.get("name"):
+            required(errs, "roleRef.name", "name the Role or ClusterRole to grant")
+        else:
+            check_path_segment_name(errs, "roleRef.name", ref.get("name"))
+    subjects = obj.get("subjects")
+    if subjects is None:
+        return
+    if not isinstance(subjects, list):
+        invalid(errs, "subjects", subjects, "must be a list of subjects (kind, name)")
+        return
+    for i, s in enumerate(subjects):
+        sf = f"subjects[{i}]"
+        if not isinstance(s, dict):
+            invalid(errs, sf, s, "must be an object with kind and name")
+            continue
+        kind = s.get("kind")
+        if kind not in _SUBJECT_KINDS:
+            unsupported(errs, f"{sf}.kind", kind, _SUBJECT_KINDS)
+            continue
+        if not s.get("name"):
+            required(errs, f"{sf}.name", f"name the {kind}")
+        group = s.get("apiGroup") or ""
+        if kind == "ServiceAccount":
+            if group:
+                unsupported(errs, f"{sf}.apiGroup", group, ("",))
+            if cluster and not s.get("namespace"):
+                required(
+                    errs,
+                    f"{sf}.namespace",
+                    "a ServiceAccount subject of a ClusterRoleBinding needs its namespace",
+                )
+        elif group != _RBAC_GROUP:
+            unsupported(errs, f"{sf}.apiGroup", group, (_RBAC_GROUP,))
+
+
+def validate_role_binding(errs: Errs, obj: Obj) -> None:
+    """roleRef names a Role or ClusterRole of rbac.authorization.k8s.io; subjects are
+    Users, Groups or ServiceAccounts."""
+    _validate_binding(errs, obj, cluster=False)
+
+
+def validate_cluster_role_binding(errs: Errs, obj: Obj) -> None:
+    """As a RoleBinding's, but roleRef is a ClusterRole and ServiceAccounts name their namespace."""
+    _validate_binding(errs, obj, cluster=True)
+
+
+def validate_binding_update(errs: Errs, new: Obj, old: Obj) -> None:
+    """A binding's roleRef may not change: delete and recreate the binding."""
+    if new.get("roleRef") != old.get("roleRef"):
+        invalid(
+            errs,
+            "roleRef",
+            new.get("roleRef"),
+            "cannot change roleRef; delete the binding and create it again",
+        )

@@ -6,6 +6,7 @@ import copy
 from typing import Any
 
 from api.defaults import default_own_pod_spec, default_pod_spec
+from api.validation import kinds
 from api.validation.common import Errs, as_dict, forbidden, invalid
 
 Obj = dict[str, Any]
@@ -127,6 +128,8 @@ def validate_update(errs: Errs, kind: str, new: Obj, old: Obj) -> None:
         )
     if kind == "Pod":
         _validate_pod_update(errs, new, old)
+    elif kind in ("RoleBinding", "ClusterRoleBinding"):
+        kinds.validate_binding_update(errs, new, old)
     elif kind in ("Deployment", "ReplicaSet"):
         _immutable(
             errs,

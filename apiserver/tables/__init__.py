@@ -36,6 +36,8 @@ from apiserver.tables.kinds import (
     EVENT_COLUMNS,
     JOB_COLUMNS,
     REPLICASET_COLUMNS,
+    ROLE_BINDING_COLUMNS,
+    ROLE_COLUMNS,
     SERVICE_COLUMNS,
     deployment_cells,
     event_cells,
@@ -43,6 +45,8 @@ from apiserver.tables.kinds import (
     job_cells,
     job_status,
     replicaset_cells,
+    role_binding_cells,
+    role_cells,
     service_cells,
 )
 from apiserver.tables.pods import (
@@ -129,6 +133,10 @@ _TABLES: dict[str, tuple[list[Column], _Renderer]] = {
         ],
     ),
     "events": (EVENT_COLUMNS, event_cells),
+    "roles": (ROLE_COLUMNS, role_cells),
+    "clusterroles": (ROLE_COLUMNS, role_cells),
+    "rolebindings": (ROLE_BINDING_COLUMNS, role_binding_cells),
+    "clusterrolebindings": (ROLE_BINDING_COLUMNS, role_binding_cells),
     "leases": (
         _simple(
             col("Holder", "holderIdentity contains the identity of the holder of a current lease.")

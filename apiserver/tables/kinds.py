@@ -275,3 +275,54 @@ def event_cells(ev: Obj, now: datetime) -> list[Any]:
         count,
         obj_name(ev),
     ]
+
+
+# ---------------------------------------------------------------- RBAC
+
+ROLE_COLUMNS = [
+    NAME_COL,
+    col(
+        "Created At",
+        "CreationTimestamp is a timestamp representing the server time when this object was "
+        "created.",
+        ctype="date",
+    ),
+]
+
+
+def role_cells(r: Obj, now: datetime) -> list[Any]:
+    # Upstream prints the creation time itself (RFC 3339, UTC), not an age.
+    return [obj_name(r), obj_meta(r).get("creationTimestamp") or ""]
+
+
+ROLE_BINDING_COLUMNS = [
+    NAME_COL,
+    col("Role", "RoleRef can reference a Role in the current namespace or a ClusterRole."),
+    AGE_COL,
+    col("Users", "Users in the roleBinding", priority=1),
+    col("Groups", "Groups in the roleBinding", priority=1),
+    col("ServiceAccounts", "ServiceAccounts in the roleBinding", priority=1),
+]
+
+
+def role_binding_cells(b: Obj, now: datetime) -> list[Any]:
+    ref = b.get("roleRef") or {}
+    users: list[str] = []
+    groups: list[str] = []
+    sas: list[str] = []
+    for s in b.get("subjects") or []:
+        kind, name = s.get("kind"), str(s.get("name") or "")
+        if kind == "User":
+            users.append(name)
+        elif kind == "Group":
+            groups.append(name)
+        elif kind == "ServiceAccount":
+            sas.append(f"{s.get('namespace') or ''}:{name}")
+    return [
+        obj_name(b),
+        f"{ref.get('kind', '')}/{ref.get('name', '')}",
+        age_cell(b, now),
+        ", ".join(users),
+        ", ".join(groups),
+        ", ".join(sas),
+    ]

@@ -1,0 +1,260 @@
+"""The bootstrap RBAC policy: the ClusterRoles and ClusterRoleBindings every cluster has.
+
+Like Kubernetes' bootstrappolicy, they are created at first start when missing and are
+ordinary objects afterwards: a user may read and change them (an edited one is never
+overwritten). ``admin``, ``edit`` and ``view`` are aggregated: their rules are the union
+of the ClusterRoles labelled ``rbac.authorization.k8s.io/aggregate-to-<name>: "true"``
+(``system:aggregate-to-view`` holds view's own rules; ``view`` itself aggregates into
+``edit`` and ``edit`` into ``admin``), kept current by the ClusterRole aggregation
+controller; the apiserver fills them once when it creates them so that a cluster
+without a controller manager still has working roles.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from api.rbac_rules import AGGREGATE_LABEL_PREFIX, GROUP, aggregated_rules
+
+Obj = dict[str, Any]
+
+READ = ["get", "list", "watch"]
+WRITE = ["create", "delete", "deletecollection", "patch", "update"]
+BOOTSTRAP_LABELS = {"kubernetes.io/bootstrapping": "rbac-defaults"}
+AUTOUPDATE = {"rbac.authorization.kubernetes.io/autoupdate": "true"}
+
+SCHEDULER_USER = "system:kube-scheduler"
+CONTROLLER_MANAGER_USER = "system:kube-controller-manager"
+MASTERS_GROUP = "system:masters"
+AUTHENTICATED_GROUP = "system:authenticated"
+
+
+def rule(verbs: list[str], groups: list[str], resources: list[str]) -> Obj:
+    return {"verbs": list(verbs), "apiGroups": list(groups), "resources": list(resources)}
+
+
+def _cluster_role(
+    name: str,
+    rules: list[Obj],
+    labels: dict[str, str] | None = None,
+    aggregate_from: str = "",
+) -> Obj:
+    obj: Obj = {
+        "apiVersion": f"{GROUP}/v1",
+        "kind": "ClusterRole",
+        "metadata": {
+            "name": name,
+            "labels": {**BOOTSTRAP_LABELS, **(labels or {})},
+            "annotations": dict(AUTOUPDATE),
+        },
+        "rules": rules,
+    }
+    if aggregate_from:
+        obj["aggregationRule"] = {
+            "clusterRoleSelectors": [
+                {"matchLabels": {f"{AGGREGATE_LABEL_PREFIX}{aggregate_from}": "true"}}
+            ]
+        }
+    return obj
+
+
+def _binding(name: str, role: str, kind: str, subject: str) -> Obj:
+    subj: Obj = {"kind": kind, "name": subject, "apiGroup": GROUP}
+    return {
+        "apiVersion": f"{GROUP}/v1",
+        "kind": "ClusterRoleBinding",
+        "metadata": {
+            "name": name,
+            "labels": dict(BOOTSTRAP_LABELS),
+            "annotations": dict(AUTOUPDATE),
+        },
+        "roleRef": {"apiGroup": GROUP, "kind": "ClusterRole", "name": role},
+        "subjects": [subj],
+    }
+
+
+def _to(*names: str) -> dict[str, str]:
+    return {f"{AGGREGATE_LABEL_PREFIX}{n}": "true" for n in names}
+
+
+# What a namespace's readers see: every workload and its status, never secrets or exec.
+_VIEW_RULES = [
+    rule(
+        READ,
+        [""],
+        [
+            "configmaps",
+            "endpoints",
+            "persistentvolumeclaims",
+            "persistentvolumeclaims/status",
+            "pods",
+            "pods/log",
+            "pods/status",
+            "replicationcontrollers",
+            "replicationcontrollers/scale",
+            "replicationcontrollers/status",
+            "serviceaccounts",
+            "services",
+            "services/status",
+            "bindings",
+            "events",
+            "limitranges",
+            "resourcequotas",
+            "resourcequotas/status",
+            "namespaces",
+            "namespaces/status",
+        ],
+    ),
+    rule(
+        READ,
+        ["apps"],
+        [
+            "controllerrevisions",
+            "daemonsets",
+            "daemonsets/status",
+            "deployments",
+            "deployments/scale",
+            "deployments/status",
+            "replicasets",
+            "replicasets/scale",
+            "replicasets/status",
+            "statefulsets",
+            "statefulsets/scale",
+            "statefulsets/status",
+        ],
+    ),
+    rule(READ, ["autoscaling"], ["horizontalpodautoscalers", "horizontalpodautoscalers/status"]),
+    rule(READ, ["batch"], ["cronjobs", "cronjobs/status", "jobs", "jobs/status"]),
+    rule(READ, ["policy"], ["poddisruptionbudgets", "poddisruptionbudgets/status"]),
+    rule(READ, ["networking.k8s.io"], ["ingresses", "ingresses/status", "networkpolicies"]),
+    rule(READ, ["discovery.k8s.io"], ["endpointslices"]),
+]
+
+# What a namespace's developers may change: the objects a lab user deploys and debugs.
+_EDIT_RULES = [
+    rule(READ, [""], ["pods/attach", "pods/exec", "pods/portforward", "pods/proxy", "secrets"]),
+    rule(WRITE, [""], ["pods", "pods/attach", "pods/exec", "pods/portforward", "pods/proxy"]),
+    rule(["create"], [""], ["pods/eviction"]),
+    rule(
+        WRITE,
+        [""],
+        [
+            "configmaps",
+            "endpoints",
+            "events",
+            "persistentvolumeclaims",
+            "replicationcontrollers",
+            "replicationcontrollers/scale",
+            "secrets",
+            "serviceaccounts",
+            "services",
+        ],
+    ),
+    rule(
+        WRITE,
+        ["apps"],
+        [
+            "daemonsets",
+            "deployments",
+            "deployments/rollback",
+            "deployments/scale",
+            "replicasets",
+            "replicasets/scale",
+            "statefulsets",
+            "statefulsets/scale",
+        ],
+    ),
+    rule(WRITE, ["autoscaling"], ["horizontalpodautoscalers"]),
+    rule(WRITE, ["batch"], ["cronjobs", "jobs"]),
+    rule(WRITE, ["policy"], ["poddisruptionbudgets"]),
+    rule(WRITE, ["networking.k8s.io"], ["ingresses", "networkpolicies"]),
+    rule(WRITE + READ, ["coordination.k8s.io"], ["leases"]),
+]
+
+# A namespace's owner may also hand out roles in it.
+_ADMIN_RULES = [
+    rule(WRITE + READ, [GROUP], ["rolebindings", "roles"]),
+    rule(["create"], ["authorization.k8s.io"], ["localsubjectaccessreviews"]),
+]
+
+_EVERYTHING = [rule(["*"], ["*"], ["*"]), {"verbs": ["*"], "nonResourceURLs": ["*"]}]
+
+_SCHEDULER_RULES = [
+    rule(READ, ["*"], ["*"]),
+    rule(["*"], [""], ["pods", "pods/binding", "pods/status", "events"]),
+    rule(["*"], ["events.k8s.io"], ["events"]),
+    rule(["*"], ["coordination.k8s.io"], ["leases"]),
+]
+
+# What a kubelet may do at most; the Node authorizer (apiserver/authz.py) narrows it to its
+# own Node, Lease and pods. Unbound, as in Kubernetes since 1.8.
+_NODE_RULES = [
+    rule(READ, [""], ["nodes", "pods", "services", "endpoints", "configmaps", "namespaces"]),
+    rule(["create", "update", "patch"], [""], ["nodes", "nodes/status", "pods/status", "events"]),
+    rule(["delete"], [""], ["pods"]),
+    rule(["get"], [""], ["secrets"]),
+    rule(READ + ["create", "update", "patch"], ["coordination.k8s.io"], ["leases"]),
+]
+
+
+def bootstrap_cluster_roles() -> list[Obj]:
+    """Every bootstrap ClusterRole, aggregated ones with their rules filled in."""
+    roles = [
+        _cluster_role("cluster-admin", _EVERYTHING),
+        _cluster_role("system:aggregate-to-view", _VIEW_RULES, _to("view")),
+        _cluster_role("system:aggregate-to-edit", _EDIT_RULES, _to("edit")),
+        _cluster_role("system:aggregate-to-admin", _ADMIN_RULES, _to("admin")),
+        _cluster_role("view", [], _to("edit"), aggregate_from="view"),
+        _cluster_role("edit", [], _to("admin"), aggregate_from="edit"),
+        _cluster_role("admin", [], aggregate_from="admin"),
+        _cluster_role(SCHEDULER_USER, _SCHEDULER_RULES),
+        # kubelab runs every controller under one identity (no per-controller service
+        # accounts); the garbage collector and namespace cleanup touch every kind.
+        _cluster_role(CONTROLLER_MANAGER_USER, _EVERYTHING[:1]),
+        _cluster_role("system:node", _NODE_RULES),
+        _cluster_role(
+            "system:basic-user",
+            [
+                rule(["create"], ["authorization.k8s.io"], ["selfsubjectaccessreviews"]),
+                rule(["create"], ["authorization.k8s.io"], ["selfsubjectrulesreviews"]),
+                rule(["create"], ["authentication.k8s.io"], ["selfsubjectreviews"]),
+            ],
+        ),
+    ]
+    # view feeds edit feeds admin: fill them in that order.
+    for name in ("view", "edit", "admin"):
+        role = next(r for r in roles if r["metadata"]["name"] == name)
+        role["rules"] = aggregated_rules(role, roles) or []
+    return roles
+
+
+def bootstrap_cluster_role_bindings() -> list[Obj]:
+    return [
+        _binding("cluster-admin", "cluster-admin", "Group", MASTERS_GROUP),
+        _binding(SCHEDULER_USER, SCHEDULER_USER, "User", SCHEDULER_USER),
+        _binding(CONTROLLER_MANAGER_USER, CONTROLLER_MANAGER_USER, "User", CONTROLLER_MANAGER_USER),
+        _binding("system:basic-user", "system:basic-user", "Group", AUTHENTICATED_GROUP),
+    ]
+
+
+async def ensure_bootstrap_policy(objects: Any, existing: Any) -> None:
+    """Create every bootstrap ClusterRole and ClusterRoleBinding that is missing
+    (``existing(resource, name)`` says whether it is stored); changed ones stay as they are."""
+    from api.errors import ApiError
+    from api.registry import by_plural
+    from apiserver.objects import WriteOptions
+
+    for plural, objs in (
+        ("clusterroles", bootstrap_cluster_roles()),
+        ("clusterrolebindings", bootstrap_cluster_role_bindings()),
+    ):
+        info = by_plural(GROUP, plural)
+        assert info is not None
+        for obj in objs:
+            if existing(plural, obj["metadata"]["name"]):
+                continue
+            try:
+                await objects.create(info, obj, None, WriteOptions())
+            except ApiError as exc:
+                if exc.code != 409:
+                    raise

@@ -1,0 +1,177 @@
+"""RBAC objects through the real kubectl: a user's token bound to a namespaced Role may do
+exactly what the Role says; the kinds round-trip through apply, get -o yaml, describe and
+delete, and appear in api-resources."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from apiserver.auth import add_token
+from apiserver.main import write_kubeconfig
+from tests.harness import ApiServer
+
+KUBECTL = Path("/usr/bin/kubectl")
+pytestmark = [
+    pytest.mark.skipif(not KUBECTL.exists(), reason="the real kubectl is /usr/bin/kubectl"),
+    pytest.mark.timeout(180),
+]
+
+ROLE = {
+    "apiVersion": "rbac.authorization.k8s.io/v1",
+    "kind": "Role",
+    "metadata": {"name": "pod-reader", "namespace": "team-a"},
+    "rules": [
+        {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]},
+        {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["create"]},
+    ],
+}
+BINDING = {
+    "apiVersion": "rbac.authorization.k8s.io/v1",
+    "kind": "RoleBinding",
+    "metadata": {"name": "alice-reads-pods", "namespace": "team-a"},
+    "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "pod-reader"},
+    "subjects": [{"kind": "User", "name": "alice", "apiGroup": "rbac.authorization.k8s.io"}],
+}
+
+
+def kubectl(
+    cfg: Path, home: Path, *args: str, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {"KUBECONFIG": str(cfg), "HOME": str(home), "PATH": os.environ.get("PATH", "/usr/bin")}
+    return subprocess.run(
+        [str(KUBECTL), *args], input=stdin, capture_output=True, text=True, timeout=60, env=env
+    )
+
+
+def ok(p: subprocess.CompletedProcess[str]) -> str:
+    assert p.returncode == 0, f"{p.args}: {p.stderr}"
+    return p.stdout
+
+
+def refused(p: subprocess.CompletedProcess[str]) -> str:
+    assert p.returncode != 0, f"{p.args} unexpectedly succeeded: {p.stdout}"
+    assert "Error from server (Forbidden)" in p.stderr, p.stderr
+    return p.stderr
+
+
+def user_kubeconfig(srv: ApiServer, user: str, groups: list[str] | None = None) -> Path:
+    token = add_token(srv.home / "tokens.csv", user, groups or [])
+    path = srv.home / f"{user}.kubeconfig"
+    write_kubeconfig(path, srv.url, srv.ca_file.read_bytes(), token, user=user)
+    return path
+
+
+@pytest.fixture
+def admin(apiserver: ApiServer, tmp_path: Path) -> tuple[Path, Path]:
+    return apiserver.kubeconfig, tmp_path
+
+
+def test_user_bound_to_a_role_can_do_exactly_what_it_says(
+    apiserver: ApiServer, tmp_path: Path
+) -> None:
+    adm, home = apiserver.kubeconfig, tmp_path
+    ok(kubectl(adm, home, "create", "namespace", "team-a"))
+    ok(kubectl(adm, home, "create", "namespace", "team-b"))
+    ok(kubectl(adm, home, "apply", "-f", "-", stdin=yaml.safe_dump_all([ROLE, BINDING])))
+    ok(kubectl(adm, home, "-n", "team-a", "run", "web", "--image=nginx"))
+    alice = user_kubeconfig(apiserver, "alice")
+
+    assert "web" in ok(kubectl(alice, home, "-n", "team-a", "get", "pods"))
+    ok(kubectl(alice, home, "-n", "team-a", "create", "configmap", "c1", "--from-literal=a=b"))
+    err = refused(kubectl(alice, home, "-n", "team-a", "delete", "configmap", "c1"))
+    assert 'User "alice" cannot delete resource "configmaps" in API group ""' in err
+    assert 'in the namespace "team-a"' in err
+    refused(kubectl(alice, home, "-n", "team-a", "delete", "pod", "web"))
+    refused(kubectl(alice, home, "-n", "team-a", "get", "secrets"))
+    refused(kubectl(alice, home, "-n", "team-b", "get", "pods"))
+    refused(kubectl(alice, home, "get", "pods", "--all-namespaces"))
+    refused(kubectl(alice, home, "get", "nodes"))
+    refused(kubectl(alice, home, "-n", "team-a", "get", "roles"))
+    # The refused delete changed nothing.
+    assert "c1" in ok(kubectl(adm, home, "-n", "team-a", "get", "configmaps"))
+
+    # Round trips: get -o yaml, describe, delete; once unbound, alice reads nothing.
+    got = yaml.safe_load(
+        ok(kubectl(adm, home, "-n", "team-a", "get", "role", "pod-reader", "-o", "yaml"))
+    )
+    assert got["rules"] == ROLE["rules"]
+    desc = ok(kubectl(adm, home, "-n", "team-a", "describe", "rolebinding", "alice-reads-pods"))
+    assert "Role:" in desc and "pod-reader" in desc and "alice" in desc
+    desc = ok(kubectl(adm, home, "-n", "team-a", "describe", "role", "pod-reader"))
+    assert "pods" in desc and "[get list watch]" in desc
+    table = ok(kubectl(adm, home, "-n", "team-a", "get", "rolebindings", "-o", "wide"))
+    assert table.split("\n")[0].split() == [
+        "NAME",
+        "ROLE",
+        "AGE",
+        "USERS",
+        "GROUPS",
+        "SERVICEACCOUNTS",
+    ]
+    assert "Role/pod-reader" in table and "alice" in table
+    ok(kubectl(adm, home, "-n", "team-a", "delete", "rolebinding", "alice-reads-pods"))
+    refused(kubectl(alice, home, "-n", "team-a", "get", "pods"))
+
+
+def test_bootstrap_roles_are_objects_a_user_can_read_and_change(
+    apiserver: ApiServer, tmp_path: Path
+) -> None:
+    adm, home = apiserver.kubeconfig, tmp_path
+    names = ok(kubectl(adm, home, "get", "clusterroles", "-o", "name")).split()
+    for role in (
+        "cluster-admin",
+        "admin",
+        "edit",
+        "view",
+        "system:node",
+        "system:kube-scheduler",
+        "system:kube-controller-manager",
+    ):
+        assert f"clusterrole.rbac.authorization.k8s.io/{role}" in names
+    table = ok(kubectl(adm, home, "get", "clusterrolebindings"))
+    assert "ClusterRole/cluster-admin" in table
+    # Binding the bootstrap view role lets bob read pods everywhere, never secrets.
+    bob = user_kubeconfig(apiserver, "bob")
+    refused(kubectl(bob, home, "get", "pods", "-A"))
+    ok(
+        kubectl(
+            adm,
+            home,
+            "create",
+            "clusterrolebinding",
+            "bob-views",
+            "--clusterrole=view",
+            "--user=bob",
+        )
+    )
+    ok(kubectl(bob, home, "get", "pods", "-A"))
+    refused(kubectl(bob, home, "get", "secrets", "-A"))
+    # Changing the view role changes what bob may do.
+    view = yaml.safe_load(ok(kubectl(adm, home, "get", "clusterrole", "view", "-o", "yaml")))
+    view.pop("aggregationRule", None)
+    view["rules"] = [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["list"]}]
+    ok(kubectl(adm, home, "replace", "-f", "-", stdin=yaml.safe_dump(view)))
+    ok(kubectl(bob, home, "get", "secrets", "-A"))
+    refused(kubectl(bob, home, "get", "pods", "-A"))
+
+
+def test_api_resources_lists_the_rbac_kinds(apiserver: ApiServer, tmp_path: Path) -> None:
+    out = ok(
+        kubectl(
+            apiserver.kubeconfig, tmp_path, "api-resources", "--api-group=rbac.authorization.k8s.io"
+        )
+    )
+    rows = {line.split()[0]: line.split() for line in out.strip().split("\n")[1:]}
+    assert rows["roles"][1:] == ["rbac.authorization.k8s.io/v1", "true", "Role"]
+    assert rows["clusterroles"][1:] == ["rbac.authorization.k8s.io/v1", "false", "ClusterRole"]
+    assert rows["rolebindings"][1:] == ["rbac.authorization.k8s.io/v1", "true", "RoleBinding"]
+    assert rows["clusterrolebindings"][1:] == [
+        "rbac.authorization.k8s.io/v1",
+        "false",
+        "ClusterRoleBinding",
+    ]
