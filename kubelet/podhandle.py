@@ -32,6 +32,9 @@ class PodHandle:
         self.tracks: dict[str, ContainerTrack] = {}  # init and app containers, by name
         self.host_ports: dict[str, int] | None = None
         self.last_written: dict[str, Any] | None = None
+        # The pod's resourceVersion right after that write: a later version of the pod
+        # is someone else's write, whose status the next write compares with.
+        self.last_written_rv: str | None = None
         self.info: dict[str, ContainerInfo] = {}  # inspected instances, by container id
         self.dying: dict[str, float] = {}  # container id -> give up waiting for its exit
         self.adopting = True  # the first sync may adopt running containers

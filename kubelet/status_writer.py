@@ -1,11 +1,12 @@
 """Writing a pod's status to the API: computed from the worker's tracks (``status.py``),
-and written only when it changes; a finished pod's status is final."""
+and written only when it differs from what the API holds; a finished pod's status is final."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from api.errors import ApiError
+from client.core import resource_version, rv_newer
 from kubelet.plan import TERMINAL
 from kubelet.podhandle import PodHandle
 from kubelet.status import ContainerView, pod_status, status_differs
@@ -29,9 +30,24 @@ def _view(h: PodHandle, c: dict[str, Any], init: bool) -> ContainerView:
     )
 
 
+def api_status(h: PodHandle) -> dict[str, Any]:
+    """The pod's status in the API, as far as the worker knows: its own last write, unless
+    the informer has since brought a newer version of the pod. Then someone else may have
+    written the status (the node lifecycle controller marks a silent node's pods NotReady)
+    and that version's status is the one to correct, as the Kubernetes status manager's
+    ``needsReconcile`` does; otherwise the stale NotReady would stay forever."""
+    if h.last_written is None:
+        return h.pod.get("status") or {}
+    if h.last_written_rv is not None and rv_newer(
+        h.pod, {"metadata": {"resourceVersion": h.last_written_rv}}
+    ):
+        return h.pod.get("status") or {}
+    return h.last_written
+
+
 async def write_status(h: PodHandle) -> None:
-    """PATCH pods/NAME/status when what a reader would see changed."""
-    base = h.last_written if h.last_written is not None else (h.pod.get("status") or {})
+    """PATCH pods/NAME/status when what a reader would see differs from the API's."""
+    base = api_status(h)
     if base.get("phase") in TERMINAL:
         return  # a finished pod's status is final
     new = pod_status(
@@ -45,7 +61,9 @@ async def write_status(h: PodHandle) -> None:
     if not status_differs(base, new):
         return
     try:
-        await h.ctx.client.patch("pods", h.name, {"status": new}, h.namespace, subresource="status")
+        written = await h.ctx.client.patch(
+            "pods", h.name, {"status": new}, h.namespace, subresource="status"
+        )
     except ApiError as e:
         if e.code == 404:
             h.deleted = True
@@ -53,3 +71,4 @@ async def write_status(h: PodHandle) -> None:
             return
         raise
     h.last_written = new
+    h.last_written_rv = resource_version(written)
