@@ -26,6 +26,7 @@ from apiserver.objects import ObjectService, WriteOptions
 from apiserver.paths import parse_resource_path
 from apiserver.pods import PodSubresources
 from apiserver.rbac_bootstrap import ensure_bootstrap_policy
+from apiserver.rbac_escalation import EscalationCheck, acting_as
 from apiserver.rbac_file import FILE_LABEL, RbacFileSync
 from apiserver.rbac_index import RbacIndex
 from apiserver.rest import ResourceHandler
@@ -74,6 +75,7 @@ class ApiServer:
             config.rbac_file, self.objects, lambda: self.rbac.labelled_bindings(FILE_LABEL)
         )
         self.authz = Authorizer(self.rbac, self.rbac_file, self.store)
+        self.state.write_checks.append(EscalationCheck(self.authz))
 
     async def start(self) -> None:
         self.store.start(asyncio.get_running_loop())
@@ -126,7 +128,8 @@ class ApiServer:
                 )
             assert user is not None
             await self.authz.authorize(user, request, target)
-            return await self.rest.handle(request, target)
+            with acting_as(user):
+                return await self.rest.handle(request, target)
         except ApiError as err:
             return status_response(err)
         except Exception as exc:  # a bug: answer with a Status, keep serving

@@ -8,6 +8,7 @@ are decided one at a time: two bindings racing for one GPU can never both pass.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -75,6 +76,10 @@ class ClusterState:
         # write is checked.
         self.stale = False
         self._store: Any = None
+        # Checks that may refuse a decided write (RBAC escalation prevention): they run
+        # first, inside the store's mutation, so they see the object exactly as it would
+        # be stored, whatever the verb (create, update, any kind of patch).
+        self.write_checks: list[Callable[[ResourceInfo, Obj | None, Obj | None], None]] = []
 
     def rebuild(self, store: Any) -> None:
         """Reload every index from the store (at start, and after a failed commit). The
@@ -235,6 +240,8 @@ class ClusterState:
         self, info: ResourceInfo, ns: str, name: str, old: Obj | None, new: Obj | None
     ) -> None:
         """Keep the indexes in step with a write that has just been decided."""
+        for check in self.write_checks:
+            check(info, old, new)
         self._reload_if_stale()
         if info.kind == "Pod":
             self._index_pod(ns, name, old, new)

@@ -55,7 +55,9 @@ def ok(p: subprocess.CompletedProcess[str]) -> str:
 
 def refused(p: subprocess.CompletedProcess[str]) -> str:
     assert p.returncode != 0, f"{p.args} unexpectedly succeeded: {p.stdout}"
-    assert "Error from server (Forbidden)" in p.stderr, p.stderr
+    # kubectl's generic verbs print "Error from server (Forbidden)", its create generators
+    # "error: failed to create ...: ... is forbidden".
+    assert "Error from server (Forbidden)" in p.stderr or " is forbidden: " in p.stderr, p.stderr
     return p.stderr
 
 
@@ -175,3 +177,90 @@ def test_api_resources_lists_the_rbac_kinds(apiserver: ApiServer, tmp_path: Path
         "false",
         "ClusterRoleBinding",
     ]
+
+
+def _role(name: str, rules: list[dict[str, list[str]]], ns: str = "team-a") -> dict[str, object]:
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "Role",
+        "metadata": {"name": name, "namespace": ns},
+        "rules": rules,
+    }
+
+
+def test_escalation_is_refused_with_kubernetes_message(
+    apiserver: ApiServer, tmp_path: Path
+) -> None:
+    adm, home = apiserver.kubeconfig, tmp_path
+    ok(kubectl(adm, home, "create", "namespace", "team-a"))
+    maker = _role(
+        "role-maker",
+        [
+            {"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["roles", "rolebindings"],
+             "verbs": ["create", "get", "update", "patch"]},
+            {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list"]},
+        ],
+    )  # fmt: skip
+    bind = {
+        **BINDING,
+        "metadata": {"name": "carol-makes", "namespace": "team-a"},
+        "roleRef": {**BINDING["roleRef"], "name": "role-maker"},  # type: ignore[dict-item]
+        "subjects": [{"kind": "User", "name": "carol", "apiGroup": "rbac.authorization.k8s.io"}],
+    }
+    ok(kubectl(adm, home, "apply", "-f", "-", stdin=yaml.safe_dump_all([maker, bind])))
+    carol = user_kubeconfig(apiserver, "carol")
+
+    # What she holds she may grant; what she does not, not.
+    ok(kubectl(carol, home, "create", "-f", "-", stdin=yaml.safe_dump(_role(
+        "reader", [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}]))))  # fmt: skip
+    too_much = _role(
+        "too-much",
+        [{"apiGroups": [""], "resources": ["pods", "secrets"], "verbs": ["get", "delete"]}],
+    )
+    err = refused(kubectl(carol, home, "create", "-f", "-", stdin=yaml.safe_dump(too_much)))
+    assert (
+        'roles.rbac.authorization.k8s.io "too-much" is forbidden: user "carol" '
+        '(groups=["system:authenticated"]) is attempting to grant RBAC permissions not '
+        "currently held:\n"
+        '{APIGroups:[""], Resources:["pods"], Verbs:["delete"]}\n'
+        '{APIGroups:[""], Resources:["secrets"], Verbs:["delete" "get"]}'
+    ) in err
+    assert kubectl(adm, home, "-n", "team-a", "get", "role", "too-much").returncode != 0
+    # Nor by updating a role she may update.
+    grown = _role("reader", [{"apiGroups": [""], "resources": ["pods"], "verbs": ["*"]}])
+    refused(kubectl(carol, home, "apply", "-f", "-", stdin=yaml.safe_dump(grown)))
+    # Binding a role she does not hold (edit) is refused; one she holds is not.
+    ok(
+        kubectl(
+            carol,
+            home,
+            "-n",
+            "team-a",
+            "create",
+            "rolebinding",
+            "r",
+            "--role=reader",
+            "--user=dave",
+        )
+    )
+    err = refused(kubectl(carol, home, "-n", "team-a", "create", "rolebinding", "e",
+                          "--clusterrole=edit", "--user=dave"))  # fmt: skip
+    assert 'rolebindings.rbac.authorization.k8s.io "e" is forbidden: user "carol"' in err
+    assert "is attempting to grant RBAC permissions not currently held" in err
+
+    # The bind and escalate verbs lift the checks, as in Kubernetes.
+    lift = _role(
+        "lifter",
+        [
+            {"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["clusterroles"],
+             "verbs": ["bind"], "resourceNames": ["edit"]},
+            {"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["roles"],
+             "verbs": ["escalate"]},
+        ],
+    )  # fmt: skip
+    lift_binding = {**bind, "metadata": {"name": "carol-lifts", "namespace": "team-a"},
+                    "roleRef": {**BINDING["roleRef"], "name": "lifter"}}  # type: ignore[dict-item]  # fmt: skip
+    ok(kubectl(adm, home, "apply", "-f", "-", stdin=yaml.safe_dump_all([lift, lift_binding])))
+    ok(kubectl(carol, home, "-n", "team-a", "create", "rolebinding", "e",
+               "--clusterrole=edit", "--user=dave"))  # fmt: skip
+    ok(kubectl(carol, home, "create", "-f", "-", stdin=yaml.safe_dump(too_much)))

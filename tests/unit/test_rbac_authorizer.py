@@ -97,3 +97,44 @@ async def test_scheduler_and_controller_manager_identities_are_bound_roles(
     r = await api.client.delete(f"{RBAC}/clusterrolebindings/system:kube-scheduler")
     assert r.status_code == 200, r.text
     assert (await sched.get("/api/v1/nodes")).status_code == 403
+
+
+async def test_escalation_is_checked_on_patches_and_aggregation_rules(
+    inprocess_api: InProcessApi,
+) -> None:
+    api = inprocess_api
+    await api.create(
+        f"{RBAC}/clusterroles",
+        {"metadata": {"name": "role-admin"}, "rules": [
+            {"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["clusterroles"],
+             "verbs": ["create", "patch", "get"]}]},
+    )  # fmt: skip
+    await api.create(
+        f"{RBAC}/clusterrolebindings", binding("fay", "ClusterRole", "role-admin", who="fay")
+    )
+    fay = as_user(api, "fay")
+    mine = {"metadata": {"name": "fays"}, "rules": [
+        {"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["clusterroles"], "verbs": ["get"]}]}  # fmt: skip
+    assert (await fay.post(f"{RBAC}/clusterroles", json=mine)).status_code == 201
+    # A merge patch that grows the rules is checked on the object it would store.
+    r = await fay.patch(
+        f"{RBAC}/clusterroles/fays",
+        json={"rules": [{"apiGroups": [""], "resources": ["nodes"], "verbs": ["delete"]}]},
+        headers={"Content-Type": "application/merge-patch+json"},
+    )
+    assert r.status_code == 403, r.text
+    assert '{APIGroups:[""], Resources:["nodes"], Verbs:["delete"]}' in r.json()["message"]
+    got = (await api.client.get(f"{RBAC}/clusterroles/fays")).json()
+    assert got["rules"] == mine["rules"]
+    # A label change grants nothing and is not refused.
+    r = await fay.patch(
+        f"{RBAC}/clusterroles/fays",
+        json={"metadata": {"labels": {"team": "x"}}},
+        headers={"Content-Type": "application/merge-patch+json"},
+    )
+    assert r.status_code == 200, r.text
+    # An aggregationRule needs the escalate verb (its rules come from other roles).
+    agg = {"metadata": {"name": "fays-agg"}, "aggregationRule": {"clusterRoleSelectors": [
+        {"matchLabels": {"team": "x"}}]}}  # fmt: skip
+    r = await fay.post(f"{RBAC}/clusterroles", json=agg)
+    assert r.status_code == 403 and "aggregationRule" in r.json()["message"], r.text
