@@ -103,10 +103,12 @@ def limits(container: dict[str, Any]) -> tuple[int | None, int | None]:
 
 
 def _probe_ports(container: dict[str, Any]) -> list[int]:
-    """Numeric ports that probes reach (they must be published to be probed)."""
+    """Numeric ports that probes and lifecycle hooks reach (they must be published)."""
     out = []
-    for key in ("livenessProbe", "readinessProbe", "startupProbe"):
-        probe = container.get(key) or {}
+    hooks = container.get("lifecycle") or {}
+    handlers = [container.get(k) for k in ("livenessProbe", "readinessProbe", "startupProbe")]
+    for probe in [*handlers, hooks.get("postStart"), hooks.get("preStop")]:
+        probe = probe or {}
         for action in ("httpGet", "tcpSocket"):
             port = (probe.get(action) or {}).get("port")
             if isinstance(port, int):

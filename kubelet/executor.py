@@ -11,6 +11,7 @@ from typing import Any
 from client.events import NORMAL, WARNING
 from kubelet.instances import refresh
 from kubelet.launch import create_and_start, publish_ports, start
+from kubelet.lifecycle import stop_container
 from kubelet.ownership import pod_containers
 from kubelet.plan import (
     Completed,
@@ -140,7 +141,7 @@ async def _kill(h: PodHandle, c: dict[str, Any], track: ContainerTrack, step: Ki
     h.event(NORMAL, "Killing", step.message, c)
     track.stop_probes()
     try:
-        await h.ctx.runtime.stop(step.container_id, step.grace)
+        await stop_container(h, c, step.container_id, step.grace)  # preStop first
     except RuntimeError_ as e:
         log.warning("pod %s: stopping %s failed: %s", h.key, step.name, e)
     track.probes = {}

@@ -13,6 +13,7 @@ from client.events import NORMAL, WARNING
 from kubelet import containers as cspec
 from kubelet.envvars import EnvError, referenced_config, resolve_env
 from kubelet.images import ensure_image
+from kubelet.lifecycle import post_start
 from kubelet.podhandle import PodHandle
 from kubelet.podspec_runtime import check_image_user, needs_image_user
 from kubelet.probing import ensure_probes
@@ -99,6 +100,8 @@ async def start(
         h.wake()
         return
     h.event(NORMAL, "Started", f"Started container {c['name']}", c)
+    if not await post_start(h, c, cid):
+        h.wake()  # killed: the next sync restarts it as the restart policy says
     info = await h.ctx.runtime.inspect(cid)
     if info is not None:
         h.info[cid] = info

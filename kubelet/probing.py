@@ -43,7 +43,7 @@ def ensure_probes(h: PodHandle, c: dict[str, Any], track: ContainerTrack) -> Non
             _restore_probe_results(h, c["name"], cur.id, track)
     if STARTUP not in track.probes or track.probes[STARTUP].ok:
         track.startup_done.set()
-    target = _probe_target(h, c)
+    target = probe_target(h, c)
     started = time.monotonic() - max(0.0, seconds_between(cur.started_at, now_rfc3339()))
     for kind, state in track.probes.items():
         runner = ProbeRunner(
@@ -71,7 +71,8 @@ def _restore_probe_results(h: PodHandle, name: str, cid: str, track: ContainerTr
                 track.probes[STARTUP].ok = bool(s.get("started"))
 
 
-def _probe_target(h: PodHandle, c: dict[str, Any]) -> ProbeTarget:
+def probe_target(h: PodHandle, c: dict[str, Any]) -> ProbeTarget:
+    """Where ``c``'s probes and lifecycle hooks connect: the node and its published ports."""
     prefix = f"{c['name']}/"
     host_ports = {
         int(k[len(prefix) :]): v for k, v in (h.host_ports or {}).items() if k.startswith(prefix)

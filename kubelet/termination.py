@@ -9,6 +9,7 @@ import logging
 
 from api.errors import ApiError
 from client.events import NORMAL
+from kubelet.lifecycle import stop_container
 from kubelet.plan import Termination
 from kubelet.podhandle import PodHandle
 from kubelet.volumes import remove_pod_dir
@@ -18,14 +19,17 @@ log = logging.getLogger(__name__)
 
 async def terminate(h: PodHandle, plan: Termination) -> None:
     """Stop and remove every container of the pod, then finish its deletion."""
-    rt = h.ctx.runtime
     for t in h.tracks.values():
         t.stop_probes()
     specs = {c["name"]: c for c in h.init_containers() + h.app_containers()}
     for s in plan.stop:
         h.event(NORMAL, "Killing", s.message, specs.get(s.container_name))
     results = await asyncio.gather(
-        *(rt.stop(s.container_id, plan.grace) for s in plan.stop), return_exceptions=True
+        *(
+            stop_container(h, specs.get(s.container_name), s.container_id, plan.grace)
+            for s in plan.stop
+        ),
+        return_exceptions=True,
     )
     for r in results:
         if isinstance(r, Exception):

@@ -104,12 +104,6 @@ _POD_RULES: tuple[Rule, ...] = (
 )
 
 _CONTAINER_RULES: tuple[Rule, ...] = (
-    (
-        "lifecycle",
-        _non_empty,
-        "postStart and preStop hooks are not run; remove lifecycle (a container gets "
-        "SIGTERM, then SIGKILL after terminationGracePeriodSeconds)",
-    ),
     ("resizePolicy", _non_empty, "in-place resize is not supported; remove resizePolicy"),
     ("volumeDevices", _non_empty, "raw block devices are not supported; remove volumeDevices"),
     (
@@ -207,6 +201,16 @@ def _check_container(errs: Errs, field: str, c: dict[str, Any], pod_sc: Any, ini
                 errs,
                 f"{field}.ports[{i}].hostIP",
                 "ports are published on the node's address (kubelet --address); remove hostIP",
+            )
+    hooks = as_dict(c.get("lifecycle"))
+    if hooks.get("stopSignal") is not None:
+        forbidden(errs, f"{field}.lifecycle.stopSignal", "containers get SIGTERM; remove it")
+    for key in ("postStart", "preStop"):
+        if as_dict(hooks.get(key)).get("tcpSocket") is not None:
+            forbidden(
+                errs,
+                f"{field}.lifecycle.{key}.tcpSocket",
+                "tcpSocket is not a hook handler (Kubernetes ignores it); use exec, httpGet or sleep",
             )
     for key in ("livenessProbe", "readinessProbe", "startupProbe"):
         if as_dict(c.get(key)).get("grpc") is not None:

@@ -226,6 +226,37 @@ def test_run_as_non_root_checks_the_images_user(node: DockerNode) -> None:
         node.delete(name, wait=True)
 
 
+def test_lifecycle_hooks_run_post_start_and_pre_stop(node: DockerNode, tmp_path: Path) -> None:
+    out = tmp_path / "hooks"
+    out.mkdir()
+    body = node.pod(
+        "hooked",
+        "while [ ! -f /tmp/hook ]; do sleep 0.1; done; cat /tmp/hook; exec sleep 3600",
+        volumeMounts=[{"name": "out", "mountPath": "/out"}],
+        lifecycle={
+            "postStart": {"exec": {"command": ["sh", "-c", "echo started > /tmp/hook"]}},
+            "preStop": {"exec": {"command": ["sh", "-c", "echo stopping > /out/pre-stop"]}},
+        },
+    )
+    body["spec"]["volumes"] = [{"name": "out", "hostPath": {"path": str(out)}}]
+    failing = node.pod(
+        "hook-fails",
+        "exec sleep 3600",
+        policy="Never",
+        lifecycle={"postStart": {"exec": {"command": ["false"]}}},
+    )
+    node.create(body)
+    node.create(failing)
+    node.wait_phase("hooked", "Running")
+    wait_for(lambda: _logs(node, "hooked").strip() == "started", "the postStart hook's file")
+    node.delete("hooked", wait=True)
+    assert (out / "pre-stop").read_text() == "stopping\n"  # preStop ran before the stop
+    node.wait_phase("hook-fails", "Failed")
+    reasons = {e["reason"] for e in node.events("hook-fails")}
+    assert "FailedPostStartHook" in reasons, reasons
+    node.delete("hook-fails", wait=True)
+
+
 # -- two clusters on one engine -------------------------------------------------------------
 
 

@@ -92,7 +92,8 @@ def test_pod_fields_the_kubelet_ignores_are_refused(spec: dict[str, Any], field:
 
 
 CONTAINER_REFUSED = [
-    ({"lifecycle": {"preStop": {"exec": {"command": ["sleep", "5"]}}}}, "lifecycle"),
+    ({"lifecycle": {"preStop": {"tcpSocket": {"port": 80}}}}, "lifecycle.preStop.tcpSocket"),
+    ({"lifecycle": {"stopSignal": "SIGUSR1"}}, "lifecycle.stopSignal"),
     ({"restartPolicy": "Always"}, "restartPolicy"),
     ({"ports": [{"containerPort": 80, "hostIP": "10.0.0.1"}]}, "ports[0].hostIP"),
     ({"readinessProbe": {"grpc": {"port": 9000}}}, "readinessProbe.grpc"),
@@ -279,9 +280,9 @@ def test_objects_stored_before_a_refusal_still_take_updates() -> None:
     assert validate("Pod", new, old) == []  # e.g. a label, a finalizer, a status write
     worse = copy.deepcopy(new)
     worse["spec"]["imagePullSecrets"] = [{"name": "other"}]
-    worse["spec"]["containers"][0]["lifecycle"] = {"preStop": {"exec": {"command": ["x"]}}}
+    worse["spec"]["containers"][0]["volumeDevices"] = [{"name": "d", "devicePath": "/dev/x"}]
     fields = {c.field for c in validate("Pod", worse, old)}
-    assert "spec.containers[0].lifecycle" in fields
+    assert "spec.containers[0].volumeDevices" in fields
     dep = {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
