@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 from fastapi import FastAPI
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
@@ -194,6 +195,16 @@ class ApiServer:
         return None
 
 
+async def _http_exception_status(_request: Request, exc: Exception) -> Response:
+    code = exc.status_code if isinstance(exc, StarletteHTTPException) else 500
+    if code == 405:
+        return status_response(
+            ApiError(405, "the server does not allow this method on the requested resource")
+        )
+    detail = exc.detail if isinstance(exc, StarletteHTTPException) else str(exc)
+    return status_response(ApiError(code, str(detail)))
+
+
 def create_app(config: ServerConfig) -> FastAPI:
     """The ASGI application for ``config``; the store starts with the app."""
     server = ApiServer(config)
@@ -208,6 +219,9 @@ def create_app(config: ServerConfig) -> FastAPI:
 
     app = FastAPI(lifespan=lifespan, openapi_url=None, docs_url=None, redoc_url=None)
     app.state.server = server
+    # What the hand-made routing never sees (a method it does not serve, such as OPTIONS)
+    # is still answered with a Status, by the same function as every other failure.
+    app.add_exception_handler(StarletteHTTPException, _http_exception_status)
     methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
     # One Starlette route for everything: the REST paths are parsed by hand, which is both
     # faster than FastAPI's per-route dependency injection and closer to how kube routes.

@@ -250,3 +250,15 @@ async def test_a_status_write_drops_unknown_fields_too(inprocess_api: InProcessA
         params={"fieldValidation": "Strict"},
     )
     assert code == 400 and 'unknown field "status.bogus"' in body["message"]
+
+
+async def test_a_method_the_api_does_not_serve_is_answered_with_a_status(
+    inprocess_api: InProcessApi,
+) -> None:
+    r = await inprocess_api.client.request("OPTIONS", f"{NS}/pods")
+    assert r.status_code == 405
+    assert r.content == (
+        b'{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure",'
+        b'"message":"the server does not allow this method on the requested resource",'
+        b'"reason":"MethodNotAllowed","code":405}\n'
+    )
