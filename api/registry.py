@@ -67,6 +67,7 @@ class ResourceInfo:
 
 _ALL = ("all",)
 _RBAC = "rbac.authorization.k8s.io"
+_CREATE = ("create",)
 
 # One row per kind: kept as a table on purpose.
 # fmt: off
@@ -96,6 +97,19 @@ RESOURCES: tuple[ResourceInfo, ...] = (
     ResourceInfo(_RBAC, "v1", "ClusterRole", "clusterroles", "clusterrole", False, has_spec=False),
     ResourceInfo(_RBAC, "v1", "RoleBinding", "rolebindings", "rolebinding", True, has_spec=False),
     ResourceInfo(_RBAC, "v1", "Role", "roles", "role", True, has_spec=False),
+    # The review kinds: answered at once, never stored (apiserver/rbac_reviews.py).
+    ResourceInfo("authentication.k8s.io", "v1", "SelfSubjectReview", "selfsubjectreviews",
+                 "selfsubjectreview", False, verbs=_CREATE),
+    ResourceInfo("authentication.k8s.io", "v1", "TokenReview", "tokenreviews", "tokenreview",
+                 False, verbs=_CREATE),
+    ResourceInfo("authorization.k8s.io", "v1", "LocalSubjectAccessReview",
+                 "localsubjectaccessreviews", "localsubjectaccessreview", True, verbs=_CREATE),
+    ResourceInfo("authorization.k8s.io", "v1", "SelfSubjectAccessReview",
+                 "selfsubjectaccessreviews", "selfsubjectaccessreview", False, verbs=_CREATE),
+    ResourceInfo("authorization.k8s.io", "v1", "SelfSubjectRulesReview",
+                 "selfsubjectrulesreviews", "selfsubjectrulesreview", False, verbs=_CREATE),
+    ResourceInfo("authorization.k8s.io", "v1", "SubjectAccessReview", "subjectaccessreviews",
+                 "subjectaccessreview", False, verbs=_CREATE),
 )
 # fmt: on
 

@@ -26,10 +26,12 @@ from apiserver.cluster_state import ALWAYS_NAMESPACES, ClusterState
 from apiserver.objects import ObjectService, WriteOptions
 from apiserver.paths import parse_resource_path
 from apiserver.pods import PodSubresources
+from apiserver.priority import ensure_system_priority_classes
 from apiserver.rbac_bootstrap import ensure_bootstrap_policy
 from apiserver.rbac_escalation import EscalationCheck, acting_as
 from apiserver.rbac_file import FILE_LABEL, RbacFileSync
 from apiserver.rbac_index import RbacIndex
+from apiserver.rbac_reviews import REVIEW_GROUPS, Reviews
 from apiserver.rest import ResourceHandler
 from apiserver.store import Store
 from apiserver.watch import WatchHub
@@ -77,6 +79,7 @@ class ApiServer:
         )
         self.authz = Authorizer(self.rbac, self.rbac_file, self.store)
         self.state.write_checks.append(EscalationCheck(self.authz))
+        self.reviews = Reviews(self.authn, self.authz, self.rest.read_body)
 
     async def start(self) -> None:
         self.store.start(asyncio.get_running_loop())
@@ -95,6 +98,7 @@ class ApiServer:
                 except ApiError as exc:
                     if exc.code != 409:
                         raise
+        await ensure_system_priority_classes(self.objects, self.state.priority_classes)
         self.rbac.load(self.store)
         await ensure_bootstrap_policy(self.objects, self.rbac.has)
         await self.rbac_file.refresh()
@@ -119,6 +123,15 @@ class ApiServer:
                 if path.startswith(join.PREFIX):
                     return await join.handle(self.config.home, request, path, self._node_lease)
                 user = self.authn.authenticate(request.headers.get("authorization"))
+                if "impersonate-user" in request.headers or "impersonate-group" in request.headers:
+                    # Answering as the caller would act with the wrong identity (kubectl --as).
+                    raise ApiError(
+                        403,
+                        "impersonation (Impersonate-User, kubectl --as) is not supported by "
+                        "kubelab: use that user's own kubeconfig, or ask with a "
+                        "SubjectAccessReview",
+                        "Forbidden",
+                    )
             special = self._special(request, path)
             if special is not None:
                 return special
@@ -129,6 +142,8 @@ class ApiServer:
                 )
             assert user is not None
             await self.authz.authorize(user, request, target)
+            if target.info.group in REVIEW_GROUPS:
+                return await self.reviews.handle(request, target, user)
             with acting_as(user):
                 return await self.rest.handle(request, target)
         except ApiError as err:

@@ -124,7 +124,8 @@ def _paths_for(r: ResourceInfo) -> dict[str, Any]:
         item["patch"] = _op("patch", gvk, f"patch{r.kind}", list(_WRITE_PARAMS), _CREATED)
     if "delete" in verbs:
         item["delete"] = _op("delete", gvk, f"delete{r.kind}", [], _OK)
-    paths[f"{base}/{{name}}"] = item
+    if len(item) > 1:  # create-only kinds (the reviews) have no object paths
+        paths[f"{base}/{{name}}"] = item
 
     if r.namespaced and "list" in verbs:
         paths[f"{prefix}/{r.plural}"] = {

@@ -453,6 +453,51 @@ MESSAGES: dict[str, dict[int, Field]] = {
         2: _m("subjects", "Subject", repeated=True),
         3: _m("roleRef", "RoleRef"),
     },
+    # k8s.io.api.authorization.v1 and k8s.io.api.authentication.v1 (the review kinds)
+    "SelfSubjectAccessReview": {
+        1: _m("metadata", "ObjectMeta"),
+        2: _m("spec", "SelfSubjectAccessReviewSpec"),
+        3: Field("status", "skip"),
+    },
+    "SelfSubjectAccessReviewSpec": {
+        1: _m("resourceAttributes", "ResourceAttributes"),
+        2: _m("nonResourceAttributes", "NonResourceAttributes"),
+    },
+    "ResourceAttributes": {
+        1: _s("namespace"),
+        2: _s("verb"),
+        3: _s("group"),
+        4: _s("version"),
+        5: _s("resource"),
+        6: _s("subresource"),
+        7: _s("name"),
+    },
+    "NonResourceAttributes": {1: _s("path"), 2: _s("verb")},
+    "SubjectAccessReview": {
+        1: _m("metadata", "ObjectMeta"),
+        2: _m("spec", "SubjectAccessReviewSpec"),
+        3: Field("status", "skip"),
+    },
+    "SubjectAccessReviewSpec": {
+        1: _m("resourceAttributes", "ResourceAttributes"),
+        2: _m("nonResourceAttributes", "NonResourceAttributes"),
+        3: _s("user"),
+        4: _strs("groups"),
+        6: _s("uid"),
+    },
+    "SelfSubjectRulesReview": {
+        1: _m("metadata", "ObjectMeta"),
+        2: _m("spec", "SelfSubjectRulesReviewSpec"),
+        3: Field("status", "skip"),
+    },
+    "SelfSubjectRulesReviewSpec": {1: _s("namespace")},
+    "SelfSubjectReview": {1: _m("metadata", "ObjectMeta"), 2: Field("status", "skip")},
+    "TokenReview": {
+        1: _m("metadata", "ObjectMeta"),
+        2: _m("spec", "TokenReviewSpec"),
+        3: Field("status", "skip"),
+    },
+    "TokenReviewSpec": {1: _s("token"), 2: _strs("audiences")},
 }
 
 # (apiVersion, kind) -> top-level message.
@@ -471,6 +516,12 @@ KINDS: dict[tuple[str, str], str] = {
     ("rbac.authorization.k8s.io/v1", "RoleBinding"): "RoleBinding",
     # Same fields as a RoleBinding's.
     ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"): "RoleBinding",
+    ("authorization.k8s.io/v1", "SelfSubjectAccessReview"): "SelfSubjectAccessReview",
+    ("authorization.k8s.io/v1", "SubjectAccessReview"): "SubjectAccessReview",
+    ("authorization.k8s.io/v1", "LocalSubjectAccessReview"): "SubjectAccessReview",
+    ("authorization.k8s.io/v1", "SelfSubjectRulesReview"): "SelfSubjectRulesReview",
+    ("authentication.k8s.io/v1", "SelfSubjectReview"): "SelfSubjectReview",
+    ("authentication.k8s.io/v1", "TokenReview"): "TokenReview",
 }
 
 

@@ -170,3 +170,13 @@ class RbacIndex:
             if res in (ROLE_BINDINGS, CLUSTER_ROLE_BINDINGS)
             and ((obj.get("metadata") or {}).get("labels") or {}).get(label) == "true"
         }
+
+    def allowing_binding(self, user: str, groups: tuple[str, ...], req: Any) -> BindingEntry | None:
+        """The first binding whose role allows ``req`` for the user (a review's reason)."""
+        from api.rbac_rules import rules_allow
+
+        for b in self.bindings_for(user, groups, req.namespace):
+            rules = self.role_rules(b.role_kind, b.role_name, b.namespace)
+            if rules and rules_allow(rules, req):
+                return b
+        return None

@@ -342,7 +342,7 @@ class NamespaceController(Controller):
             return None
         contents: list[tuple[Obj, Ref]] = []
         for info in RESOURCES:
-            if not info.namespaced:
+            if not info.namespaced or "list" not in info.verbs:  # reviews are never stored
                 continue
             listing = await self.ctx.client.list(info, key)
             for obj in listing.get("items") or []:

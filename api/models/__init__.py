@@ -21,6 +21,14 @@ from api.models.meta import Condition, LabelSelector, ObjectMeta, OwnerReference
 from api.models.node import GPUDevice, Node, NodeSpec, NodeStatus, Taint
 from api.models.pod import Pod, PodSpec, PodStatus, PodTemplateSpec, Toleration, Volume
 from api.models.rbac import ClusterRole, ClusterRoleBinding, Role, RoleBinding
+from api.models.rbac_reviews import (
+    LocalSubjectAccessReview,
+    SelfSubjectAccessReview,
+    SelfSubjectReview,
+    SelfSubjectRulesReview,
+    SubjectAccessReview,
+    TokenReview,
+)
 from api.models.service import Endpoints, Service, ServicePort, ServiceSpec
 
 MODELS: dict[str, type[BaseModel]] = {
@@ -41,6 +49,12 @@ MODELS: dict[str, type[BaseModel]] = {
     "ClusterRole": ClusterRole,
     "RoleBinding": RoleBinding,
     "ClusterRoleBinding": ClusterRoleBinding,
+    "SelfSubjectReview": SelfSubjectReview,
+    "TokenReview": TokenReview,
+    "LocalSubjectAccessReview": LocalSubjectAccessReview,
+    "SelfSubjectAccessReview": SelfSubjectAccessReview,
+    "SelfSubjectRulesReview": SelfSubjectRulesReview,
+    "SubjectAccessReview": SubjectAccessReview,
 }
 
 

@@ -120,7 +120,17 @@ def test_api_resources_lists_every_kind(kubectl: Kubectl) -> None:
     assert table["nodes"]["NAMESPACED"] == "false"
     assert {"jobs", "leases", "serviceaccounts", "events", "endpoints"} <= set(table)
     cluster_scoped = kubectl("api-resources", "--namespaced=false", "-o", "name").split()
-    assert set(cluster_scoped) == {"namespaces", "nodes"}
+    assert set(cluster_scoped) == {
+        "namespaces",
+        "nodes",
+        "clusterrolebindings.rbac.authorization.k8s.io",
+        "clusterroles.rbac.authorization.k8s.io",
+        "selfsubjectreviews.authentication.k8s.io",
+        "tokenreviews.authentication.k8s.io",
+        "selfsubjectaccessreviews.authorization.k8s.io",
+        "selfsubjectrulesreviews.authorization.k8s.io",
+        "subjectaccessreviews.authorization.k8s.io",
+    }
 
 
 # ---------------------------------------------------------------- create

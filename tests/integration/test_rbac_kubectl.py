@@ -177,6 +177,20 @@ def test_api_resources_lists_the_rbac_kinds(apiserver: ApiServer, tmp_path: Path
         "false",
         "ClusterRoleBinding",
     ]
+    out = ok(kubectl(apiserver.kubeconfig, tmp_path, "api-resources", "--verbs=create",
+                     "-o", "name"))  # fmt: skip
+    for name in (
+        "selfsubjectreviews.authentication.k8s.io",
+        "tokenreviews.authentication.k8s.io",
+        "localsubjectaccessreviews.authorization.k8s.io",
+        "selfsubjectaccessreviews.authorization.k8s.io",
+        "selfsubjectrulesreviews.authorization.k8s.io",
+        "subjectaccessreviews.authorization.k8s.io",
+    ):
+        assert name in out.split()
+    # Create-only: they are not listed among what can be got.
+    out = ok(kubectl(apiserver.kubeconfig, tmp_path, "api-resources", "--verbs=list", "-o", "name"))
+    assert "tokenreviews.authentication.k8s.io" not in out.split()
 
 
 def _role(name: str, rules: list[dict[str, list[str]]], ns: str = "team-a") -> dict[str, object]:
@@ -264,3 +278,57 @@ def test_escalation_is_refused_with_kubernetes_message(
     ok(kubectl(carol, home, "-n", "team-a", "create", "rolebinding", "e",
                "--clusterrole=edit", "--user=dave"))  # fmt: skip
     ok(kubectl(carol, home, "create", "-f", "-", stdin=yaml.safe_dump(too_much)))
+
+
+def test_auth_can_i_and_whoami_answer_from_rbac(apiserver: ApiServer, tmp_path: Path) -> None:
+    adm, home = apiserver.kubeconfig, tmp_path
+    ok(kubectl(adm, home, "create", "namespace", "team-a"))
+    ok(kubectl(adm, home, "apply", "-f", "-", stdin=yaml.safe_dump_all([ROLE, BINDING])))
+    alice = user_kubeconfig(apiserver, "alice", ["ml"])
+
+    def can(cfg: Path, *args: str) -> tuple[int, str]:
+        p = kubectl(cfg, home, "auth", "can-i", *args)
+        return p.returncode, p.stdout.strip()
+
+    assert can(alice, "list", "pods", "-n", "team-a") == (0, "yes")
+    assert can(alice, "create", "configmaps", "-n", "team-a") == (0, "yes")
+    assert can(alice, "delete", "configmaps", "-n", "team-a") == (1, "no")
+    assert can(alice, "list", "pods", "-n", "team-b") == (1, "no")
+    assert can(alice, "get", "secrets", "-n", "team-a") == (1, "no")
+    assert can(alice, "list", "pods", "--all-namespaces") == (1, "no")
+    assert can(adm, "delete", "nodes") == (0, "yes")
+    # Another user's rights, asked by the admin (a SubjectAccessReview).
+    for verb, allowed in (("list", True), ("delete", False)):
+        sar = {
+            "apiVersion": "authorization.k8s.io/v1",
+            "kind": "SubjectAccessReview",
+            "spec": {
+                "user": "alice",
+                "resourceAttributes": {"namespace": "team-a", "verb": verb, "resource": "pods"},
+            },
+        }
+        got = yaml.safe_load(
+            ok(kubectl(adm, home, "create", "-f", "-", "-o", "yaml", stdin=yaml.safe_dump(sar)))
+        )
+        assert got["status"]["allowed"] is allowed
+        if allowed:
+            assert got["status"]["reason"] == (
+                'RBAC: allowed by RoleBinding "alice-reads-pods/team-a" of Role "pod-reader" '
+                'to User "alice"'
+            )
+    # kubelab does not impersonate: --as is refused, never silently answered as the admin.
+    p = kubectl(adm, home, "auth", "can-i", "delete", "pods", "--as=alice")
+    assert p.returncode != 0 and "impersonat" in p.stderr.lower(), p.stderr
+
+    listed = ok(kubectl(alice, home, "auth", "can-i", "--list", "-n", "team-a"))
+    rows = {line.split()[0]: line for line in listed.strip().split("\n")[1:]}
+    assert "[get list watch]" in rows["pods"] and "[create]" in rows["configmaps"]
+    assert "selfsubjectaccessreviews.authorization.k8s.io" in rows
+    assert "secrets" not in rows
+
+    who = ok(kubectl(alice, home, "auth", "whoami"))
+    assert "alice" in who and "ml" in who and "system:authenticated" in who
+    # Reviewing others needs its own permission.
+    sar = {"apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview",
+           "spec": {"user": "bob", "resourceAttributes": {"verb": "get", "resource": "pods"}}}  # fmt: skip
+    refused(kubectl(alice, home, "create", "-f", "-", stdin=yaml.safe_dump(sar)))

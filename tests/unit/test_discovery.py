@@ -24,7 +24,14 @@ def test_api_versions_names_server_address() -> None:
 def test_group_list_has_every_named_group_once_with_preferred_version() -> None:
     doc = discovery.api_group_list()
     names = [g["name"] for g in doc["groups"]]
-    assert names == ["apps", "batch", "coordination.k8s.io", "rbac.authorization.k8s.io"]
+    assert names == [
+        "apps",
+        "batch",
+        "coordination.k8s.io",
+        "rbac.authorization.k8s.io",
+        "authentication.k8s.io",
+        "authorization.k8s.io",
+    ]
     apps = doc["groups"][0]
     assert apps["versions"] == [{"groupVersion": "apps/v1", "version": "v1"}]
     assert apps["preferredVersion"] == {"groupVersion": "apps/v1", "version": "v1"}
@@ -118,7 +125,14 @@ def test_aggregated_core_has_one_unnamed_group() -> None:
 def test_aggregated_apis_has_one_item_per_group() -> None:
     doc = discovery.aggregated_discovery(core=False)
     names = [i["metadata"]["name"] for i in doc["items"]]
-    assert names == ["apps", "batch", "coordination.k8s.io", "rbac.authorization.k8s.io"]
+    assert names == [
+        "apps",
+        "batch",
+        "coordination.k8s.io",
+        "rbac.authorization.k8s.io",
+        "authentication.k8s.io",
+        "authorization.k8s.io",
+    ]
     apps = doc["items"][0]["versions"][0]["resources"]
     deploy = next(r for r in apps if r["resource"] == "deployments")
     assert deploy["categories"] == ["all"] and deploy["shortNames"] == ["deploy"]

@@ -138,3 +138,45 @@ async def test_escalation_is_checked_on_patches_and_aggregation_rules(
         {"matchLabels": {"team": "x"}}]}}  # fmt: skip
     r = await fay.post(f"{RBAC}/clusterroles", json=agg)
     assert r.status_code == 403 and "aggregationRule" in r.json()["message"], r.text
+
+
+async def test_review_apis_answer_without_storing(inprocess_api: InProcessApi) -> None:
+    api = inprocess_api
+    gus = as_user(api, "gus", ["lab"])
+    await api.create(
+        f"{RBAC}/namespaces/default/rolebindings", binding("gus", "ClusterRole", "view", who="gus")
+    )
+    tr = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview",
+          "spec": {"token": gus.headers["Authorization"][7:]}}  # fmt: skip
+    r = await api.client.post("/apis/authentication.k8s.io/v1/tokenreviews", json=tr)
+    assert r.status_code == 201, r.text
+    assert r.json()["status"]["authenticated"] is True
+    assert r.json()["status"]["user"]["username"] == "gus"
+    assert r.json()["status"]["user"]["groups"] == ["lab", "system:authenticated"]
+    tr["spec"] = {"token": "nope"}
+    r = await api.client.post("/apis/authentication.k8s.io/v1/tokenreviews", json=tr)
+    assert r.json()["status"]["authenticated"] is False
+    # Only who may create tokenreviews may ask; everyone may ask about themselves.
+    r = await gus.post("/apis/authentication.k8s.io/v1/tokenreviews", json=tr)
+    assert r.status_code == 403
+    rules = {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectRulesReview",
+             "spec": {"namespace": "default"}}  # fmt: skip
+    r = await gus.post("/apis/authorization.k8s.io/v1/selfsubjectrulesreviews", json=rules)
+    assert r.status_code == 201, r.text
+    got = r.json()["status"]["resourceRules"]
+    assert any("pods" in x["resources"] and "list" in x["verbs"] for x in got)
+    assert not any("secrets" in x["resources"] for x in got)
+    # A local review is decided in the URL's namespace.
+    lsar = {"apiVersion": "authorization.k8s.io/v1", "kind": "LocalSubjectAccessReview",
+            "spec": {"user": "gus", "resourceAttributes": {"verb": "list", "resource": "pods"}}}  # fmt: skip
+    path = "/apis/authorization.k8s.io/v1/namespaces/{}/localsubjectaccessreviews"
+    r = await api.client.post(path.format("default"), json=lsar)
+    assert r.status_code == 201 and r.json()["status"]["allowed"] is True, r.text
+    r = await api.client.post(path.format("kube-system"), json=lsar)
+    assert r.json()["status"]["allowed"] is False
+    # Reviews are not stored: no GET, and a misspelled field is refused, not ignored.
+    r = await api.client.get("/apis/authorization.k8s.io/v1/selfsubjectaccessreviews")
+    assert r.status_code == 405
+    bad = {"spec": {"resourceAttribute": {"verb": "get", "resource": "pods"}}}
+    r = await gus.post("/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", json=bad)
+    assert r.status_code == 400 and "spec.resourceAttribute" in r.json()["message"], r.text
