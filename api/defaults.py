@@ -356,6 +356,10 @@ def _default_node(obj: Obj) -> None:
         status["allocatable"] = dict(capacity)
 
 
+def _default_priority_class(obj: Obj) -> None:
+    obj.setdefault("preemptionPolicy", "PreemptLowerPriority")
+
+
 _DEFAULTERS: dict[str, Callable[[Obj], None]] = {
     "Pod": _default_pod,
     "Deployment": _default_deployment,
@@ -366,6 +370,7 @@ _DEFAULTERS: dict[str, Callable[[Obj], None]] = {
     "Secret": _default_secret,
     "ConfigMap": _default_configmap,
     "Node": _default_node,
+    "PriorityClass": _default_priority_class,
 }
 
 

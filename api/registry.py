@@ -110,6 +110,8 @@ RESOURCES: tuple[ResourceInfo, ...] = (
                  "selfsubjectrulesreviews", "selfsubjectrulesreview", False, verbs=_CREATE),
     ResourceInfo("authorization.k8s.io", "v1", "SubjectAccessReview", "subjectaccessreviews",
                  "subjectaccessreview", False, verbs=_CREATE),
+    ResourceInfo("scheduling.k8s.io", "v1", "PriorityClass", "priorityclasses", "priorityclass",
+                 False, ("pc",), has_spec=False),
 )
 # fmt: on
 

@@ -26,6 +26,7 @@ from apiserver.cluster_state import ALWAYS_NAMESPACES, ClusterState
 from apiserver.objects import ObjectService, WriteOptions
 from apiserver.paths import parse_resource_path
 from apiserver.pods import PodSubresources
+from apiserver.priority import ensure_system_priority_classes
 from apiserver.rbac_bootstrap import ensure_bootstrap_policy
 from apiserver.rbac_escalation import EscalationCheck, acting_as
 from apiserver.rbac_file import FILE_LABEL, RbacFileSync
@@ -97,6 +98,7 @@ class ApiServer:
                 except ApiError as exc:
                     if exc.code != 409:
                         raise
+        await ensure_system_priority_classes(self.objects, self.state.priority_classes)
         self.rbac.load(self.store)
         await ensure_bootstrap_policy(self.objects, self.rbac.has)
         await self.rbac_file.refresh()

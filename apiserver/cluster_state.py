@@ -16,6 +16,7 @@ import orjson
 from api.errors import ApiError, Cause, invalid
 from api.registry import ResourceInfo
 from apiserver.admission import check_pod_security
+from apiserver.priority import PriorityClasses
 
 Obj = dict[str, Any]
 
@@ -71,6 +72,7 @@ class ClusterState:
         self.namespace_labels: dict[str, dict[str, str]] = {}
         self.gpu_holder: dict[tuple[str, str], str] = {}  # (node, uuid) -> "ns/pod"
         self.node_ports: dict[int, str] = {}  # nodePort -> "ns/service"
+        self.priority_classes = PriorityClasses()
         # Set when a decided write failed to commit: its reservations (node ports, GPUs)
         # are in the indexes but not in the store, so they are reloaded before the next
         # write is checked.
@@ -102,10 +104,13 @@ class ClusterState:
             key = f"{svc['metadata']['namespace']}/{svc['metadata']['name']}"
             for port in _service_node_ports(svc):
                 fresh.node_ports[port] = key
+        _, pcs = store.list_raw("scheduling.k8s.io/priorityclasses")
+        fresh.priority_classes.load([orjson.loads(raw) for raw in pcs])
         self.namespaces = fresh.namespaces
         self.namespace_labels = fresh.namespace_labels
         self.gpu_holder = fresh.gpu_holder
         self.node_ports = fresh.node_ports
+        self.priority_classes = fresh.priority_classes
         self.stale = False
 
     def _reload_if_stale(self) -> None:
@@ -230,7 +235,9 @@ class ClusterState:
         failed commit) holds no port."""
         self._reload_if_stale()
         self.admit(info, obj)
-        if info.kind == "Service":
+        if info.kind == "Pod":
+            self.priority_classes.resolve_pod(obj)
+        elif info.kind == "Service":
             meta = obj["metadata"]
             self._assign_node_ports(obj, f"{meta.get('namespace')}/{meta.get('name')}")
 
@@ -245,6 +252,9 @@ class ClusterState:
         self._reload_if_stale()
         if info.kind == "Pod":
             self._index_pod(ns, name, old, new)
+        elif info.kind == "PriorityClass":
+            self.priority_classes.check_write(info, name, old, new)
+            self.priority_classes.record(name, new)
         elif info.kind == "Namespace":
             if new is None:
                 self.namespaces.pop(name, None)

@@ -29,6 +29,7 @@ from api.models.rbac_reviews import (
     SubjectAccessReview,
     TokenReview,
 )
+from api.models.scheduling import PriorityClass
 from api.models.service import Endpoints, Service, ServicePort, ServiceSpec
 
 MODELS: dict[str, type[BaseModel]] = {
@@ -55,6 +56,7 @@ MODELS: dict[str, type[BaseModel]] = {
     "SelfSubjectAccessReview": SelfSubjectAccessReview,
     "SelfSubjectRulesReview": SelfSubjectRulesReview,
     "SubjectAccessReview": SubjectAccessReview,
+    "PriorityClass": PriorityClass,
 }
 
 

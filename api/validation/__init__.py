@@ -8,13 +8,12 @@ so it works on plain dicts with precompiled regexes; pydantic is used only by
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any
 
 from api.errors import Cause
 from api.selectors import LabelSelector, qualified_name_error
-from api.validation import kinds
+from api.validation import kinds, policy
 from api.validation.common import (
     Errs,
     as_dict,
@@ -22,6 +21,7 @@ from api.validation.common import (
     check_labels,
     check_name,
     forbidden,
+    int_or_percent,
     invalid,
     required,
     show,
@@ -41,10 +41,11 @@ Obj = dict[str, Any]
 _NAME_STYLE = {"Namespace": "label", "Service": "dns1035"}
 # RBAC objects are named by path segments (system:kube-scheduler), as in Kubernetes.
 _PATH_SEGMENT_NAMED = frozenset({"Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"})
-_CLUSTER_SCOPED = frozenset({"Namespace", "Node", "ClusterRole", "ClusterRoleBinding"})
+_CLUSTER_SCOPED = frozenset(
+    {"Namespace", "Node", "ClusterRole", "ClusterRoleBinding", "PriorityClass"}
+)
 _ANNOTATIONS_MAX = 256 * 1024
 _STRATEGIES = ("RollingUpdate", "Recreate")
-_PERCENT_RE = re.compile(r"^[0-9]+%$")
 _COMPLETION_MODES = ("NonIndexed", "Indexed")
 
 
@@ -188,25 +189,6 @@ def _validate_replicated(errs: Errs, obj: Obj) -> Obj | None:
     return spec
 
 
-def _int_or_percent(errs: Errs, field: str, v: Any, max_percent: int | None = None) -> int | None:
-    """The number (or percent) of an IntOrString; None when invalid or unset."""
-    if v is None:
-        return None
-    if isinstance(v, bool):
-        invalid(errs, field, v, 'must be an integer or a percentage (e.g. 1 or "25%")')
-        return None
-    if isinstance(v, int):
-        return v if check_int(errs, field, v, 0) else None
-    if isinstance(v, str) and _PERCENT_RE.match(v):
-        pct = int(v[:-1])
-        if max_percent is not None and pct > max_percent:
-            invalid(errs, field, v, f"must not be greater than {max_percent}%")
-            return None
-        return pct
-    invalid(errs, field, v, 'must be an integer or a percentage (e.g. 1 or "25%")')
-    return None
-
-
 def _validate_deployment(errs: Errs, obj: Obj) -> None:
     spec = _validate_replicated(errs, obj)
     if spec is None:
@@ -234,8 +216,8 @@ def _validate_deployment(errs: Errs, obj: Obj) -> None:
         )
     if stype == "RollingUpdate" and isinstance(ru, dict):
         f = "spec.strategy.rollingUpdate"
-        unavailable = _int_or_percent(errs, f"{f}.maxUnavailable", ru.get("maxUnavailable"), 100)
-        surge = _int_or_percent(errs, f"{f}.maxSurge", ru.get("maxSurge"))
+        unavailable = int_or_percent(errs, f"{f}.maxUnavailable", ru.get("maxUnavailable"), 100)
+        surge = int_or_percent(errs, f"{f}.maxSurge", ru.get("maxSurge"))
         if unavailable == 0 and surge == 0:
             invalid(
                 errs,
@@ -296,6 +278,7 @@ _VALIDATORS: dict[str, Callable[[Errs, Obj], None]] = {
     "ClusterRole": kinds.validate_cluster_role,
     "RoleBinding": kinds.validate_role_binding,
     "ClusterRoleBinding": kinds.validate_cluster_role_binding,
+    "PriorityClass": policy.validate_priority_class,
 }
 
 

@@ -22,6 +22,7 @@ IANA_SVC_NAME_RE = re.compile(r"^[-a-z0-9]+$")
 _HAS_LETTER_RE = re.compile(r"[a-z]")
 _BAD_CHARS_RE = re.compile(r"[^a-z0-9.-]+")
 _BAD_LABEL_CHARS_RE = re.compile(r"[^a-z0-9-]+")
+PERCENT_RE = re.compile(r"^[0-9]+%$")
 
 SUBDOMAIN_MSG = (
     "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, "
@@ -192,3 +193,22 @@ def check_port(errs: Errs, field: str, value: Any, allow_name: bool = False) -> 
         invalid(errs, field, value, "must be a port number between 1 and 65535")
     elif not 1 <= value <= 65535:
         invalid(errs, field, value, "must be between 1 and 65535, inclusive")
+
+
+def int_or_percent(errs: Errs, field: str, v: Any, max_percent: int | None = None) -> int | None:
+    """The number (or percent) of an IntOrString; None when invalid or unset."""
+    if v is None:
+        return None
+    if isinstance(v, bool):
+        invalid(errs, field, v, 'must be an integer or a percentage (e.g. 1 or "25%")')
+        return None
+    if isinstance(v, int):
+        return v if check_int(errs, field, v, 0) else None
+    if isinstance(v, str) and PERCENT_RE.match(v):
+        pct = int(v[:-1])
+        if max_percent is not None and pct > max_percent:
+            invalid(errs, field, v, f"must not be greater than {max_percent}%")
+            return None
+        return pct
+    invalid(errs, field, v, 'must be an integer or a percentage (e.g. 1 or "25%")')
+    return None

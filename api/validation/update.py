@@ -6,7 +6,7 @@ import copy
 from typing import Any
 
 from api.defaults import default_own_pod_spec, default_pod_spec
-from api.validation import kinds
+from api.validation import kinds, policy
 from api.validation.common import Errs, as_dict, forbidden, invalid
 
 Obj = dict[str, Any]
@@ -130,6 +130,8 @@ def validate_update(errs: Errs, kind: str, new: Obj, old: Obj) -> None:
         _validate_pod_update(errs, new, old)
     elif kind in ("RoleBinding", "ClusterRoleBinding"):
         kinds.validate_binding_update(errs, new, old)
+    elif kind == "PriorityClass":
+        policy.validate_priority_class_update(errs, new, old)
     elif kind in ("Deployment", "ReplicaSet"):
         _immutable(
             errs,

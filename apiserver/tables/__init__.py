@@ -61,6 +61,7 @@ from apiserver.tables.pods import (
     pod_row_conditions,
     pod_status_reason,
 )
+from apiserver.tables.policy import PRIORITY_CLASS_COLUMNS, priority_class_cells
 
 __all__ = [
     "GPU_ANNOTATION",
@@ -137,6 +138,7 @@ _TABLES: dict[str, tuple[list[Column], _Renderer]] = {
     "clusterroles": (ROLE_COLUMNS, role_cells),
     "rolebindings": (ROLE_BINDING_COLUMNS, role_binding_cells),
     "clusterrolebindings": (ROLE_BINDING_COLUMNS, role_binding_cells),
+    "priorityclasses": (PRIORITY_CLASS_COLUMNS, priority_class_cells),
     "leases": (
         _simple(
             col("Holder", "holderIdentity contains the identity of the holder of a current lease.")

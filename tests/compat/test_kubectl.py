@@ -130,6 +130,7 @@ def test_api_resources_lists_every_kind(kubectl: Kubectl) -> None:
         "selfsubjectaccessreviews.authorization.k8s.io",
         "selfsubjectrulesreviews.authorization.k8s.io",
         "subjectaccessreviews.authorization.k8s.io",
+        "priorityclasses.scheduling.k8s.io",
     }
 
 

@@ -30,8 +30,11 @@ def add_node(c: Any, name: str, **kw: Any) -> None:
     c.patch("nodes", name, {"status": status}, subresource="status")
 
 
-def add_pod(c: Any, name: str, **kw: Any) -> Obj:
+def add_pod(c: Any, name: str, priority_class: str = "", **kw: Any) -> Obj:
     p = pod_obj(name, **kw)
+    if priority_class:
+        # The apiserver's Priority admission fills spec.priority from the class.
+        p["spec"]["priorityClassName"] = priority_class
     for k in ("uid", "creationTimestamp"):
         p["metadata"].pop(k, None)
     p.pop("status", None)
@@ -247,13 +250,33 @@ def test_preemption_evicts_the_fewest_lower_priority_pods(
     apiserver: ApiServer, scheduler: Component
 ) -> None:
     c = apiserver.client()
+    for name, value in (("low", 1), ("high", 100)):
+        c.create(
+            "priorityclasses",
+            {
+                "apiVersion": "scheduling.k8s.io/v1",
+                "kind": "PriorityClass",
+                "metadata": {"name": name},
+                "value": value,
+            },
+        )
     add_node(c, "box-a", gpus=2)
     add_node(c, "box-b", gpus=2)
-    add_pod(c, "low-a1", gpus=1, priority=1, node_selector={"kubernetes.io/hostname": "box-a"})
-    add_pod(c, "low-a2", gpus=1, priority=1, node_selector={"kubernetes.io/hostname": "box-a"})
-    add_pod(c, "low-b", gpus=2, priority=1, node_selector={"kubernetes.io/hostname": "box-b"})
     add_pod(
-        c, "peer-b", cpu="100m", priority=100, node_selector={"kubernetes.io/hostname": "box-b"}
+        c, "low-a1", gpus=1, priority_class="low", node_selector={"kubernetes.io/hostname": "box-a"}
+    )
+    add_pod(
+        c, "low-a2", gpus=1, priority_class="low", node_selector={"kubernetes.io/hostname": "box-a"}
+    )
+    add_pod(
+        c, "low-b", gpus=2, priority_class="low", node_selector={"kubernetes.io/hostname": "box-b"}
+    )
+    add_pod(
+        c,
+        "peer-b",
+        cpu="100m",
+        priority_class="high",
+        node_selector={"kubernetes.io/hostname": "box-b"},
     )
     wait_for(
         lambda: all(bound_to(c, n) for n in ("low-a1", "low-a2", "low-b", "peer-b")),
@@ -262,7 +285,7 @@ def test_preemption_evicts_the_fewest_lower_priority_pods(
         diagnostics=scheduler.tail,
     )
 
-    add_pod(c, "vip", gpus=2, priority=100)
+    add_pod(c, "vip", gpus=2, priority_class="high")
     victim = wait_for(
         lambda: [
             p for p in c.list("pods", "default")["items"] if p["metadata"].get("deletionTimestamp")

@@ -31,6 +31,7 @@ def test_group_list_has_every_named_group_once_with_preferred_version() -> None:
         "rbac.authorization.k8s.io",
         "authentication.k8s.io",
         "authorization.k8s.io",
+        "scheduling.k8s.io",
     ]
     apps = doc["groups"][0]
     assert apps["versions"] == [{"groupVersion": "apps/v1", "version": "v1"}]
@@ -132,6 +133,7 @@ def test_aggregated_apis_has_one_item_per_group() -> None:
         "rbac.authorization.k8s.io",
         "authentication.k8s.io",
         "authorization.k8s.io",
+        "scheduling.k8s.io",
     ]
     apps = doc["items"][0]["versions"][0]["resources"]
     deploy = next(r for r in apps if r["resource"] == "deployments")
