@@ -193,6 +193,7 @@ def build_spec(
     real_gpus: bool,
     init: bool = False,
     cluster: str = "",
+    termination_log: Mount | None = None,
 ) -> ContainerSpec:
     """The runtime spec for one container instance (``init``: of spec.initContainers)."""
     gpus = gpu_uuids(pod)
@@ -243,4 +244,5 @@ def build_spec(
         read_only_rootfs=security.read_only_rootfs,
         security_opt=list(security.security_opt),
         sysctls=dict(security.sysctls),
+        termination_log=termination_log,
     )

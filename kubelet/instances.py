@@ -11,6 +11,7 @@ from typing import Any
 from kubelet.ownership import pod_containers
 from kubelet.podhandle import PodHandle
 from kubelet.runtime.base import ContainerInfo
+from kubelet.termination_message import with_termination_message
 from kubelet.track import ContainerTrack
 
 
@@ -22,6 +23,7 @@ async def refresh(h: PodHandle, containers: list[dict[str, Any]]) -> None:
         listed = []
     else:
         listed = await pod_containers(rt, h.ctx.cluster_uid, h.ctx.node_name, h.uid)
+    specs = {c["name"]: c for c in containers}
     by_name: dict[str, list[ContainerInfo]] = defaultdict(list)
     seen: set[str] = set()
     now = time.monotonic()
@@ -38,6 +40,11 @@ async def refresh(h: PodHandle, containers: list[dict[str, Any]]) -> None:
             if full is None:
                 continue
             h.info[info.id] = full
+        known = h.info[info.id]
+        if known.exited and known.termination_message is None:
+            # Once per dead instance (it may have been seen exiting right at its start).
+            spec = specs.get(known.container_name)
+            h.info[info.id] = await with_termination_message(h, spec, known)
         seen.add(info.id)
         by_name[info.container_name].append(h.info[info.id])
     for cid in [c for c in h.info if c not in seen]:

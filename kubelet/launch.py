@@ -17,12 +17,15 @@ from kubelet.lifecycle import post_start
 from kubelet.podhandle import PodHandle
 from kubelet.podspec_runtime import check_image_user, needs_image_user
 from kubelet.probing import ensure_probes
-from kubelet.runtime.base import ContainerSpec, RuntimeError_
+from kubelet.runtime.base import ContainerSpec, Mount, RuntimeError_
+from kubelet.termination_message import with_termination_message
 from kubelet.track import ContainerTrack
 from kubelet.volumes import (
+    TERMINATION_LOG,
     MissingVolumeSource,
     VolumeError,
     container_mounts,
+    make_termination_log,
     prepare_volumes,
     read_only_volumes,
 )
@@ -103,6 +106,8 @@ async def start(
     if not await post_start(h, c, cid):
         h.wake()  # killed: the next sync restarts it as the restart policy says
     info = await h.ctx.runtime.inspect(cid)
+    if info is not None and info.exited:
+        info = await with_termination_message(h, c, info)  # it ended at once
     if info is not None:
         h.info[cid] = info
         if track.current is not None and track.current.id != cid:
@@ -132,6 +137,9 @@ async def build_spec(
     )
     env = resolve_env(h.pod, c, configmaps, secrets, h.ctx.address, service_env(h))
     mounts = container_mounts(c, volume_paths, read_only_volumes(h.pod))
+    message_file = await asyncio.to_thread(
+        make_termination_log, h.ctx.config.root_dir, h.uid, c["name"], restarts
+    )
     if needs_image_user(h.pod, c):
         check_image_user(await h.ctx.runtime.image_user(c["image"]), h.name, c["name"])
     return cspec.build_spec(
@@ -146,6 +154,9 @@ async def build_spec(
         real_gpus=h.ctx.config.real_gpus,
         init=init,
         cluster=h.ctx.cluster_uid,
+        termination_log=Mount(
+            str(message_file), c.get("terminationMessagePath") or TERMINATION_LOG
+        ),
     )
 
 

@@ -48,8 +48,8 @@ def terminated_state(info: ContainerInfo, runtime: str) -> dict[str, Any]:
         "finishedAt": to_rfc3339(info.finished_at),
         "containerID": runtime_id(runtime, info.id),
     }
-    if info.error:
-        state["message"] = info.error
+    if info.termination_message or info.error:
+        state["message"] = info.termination_message or info.error
     return {k: v for k, v in state.items() if v is not None}
 
 

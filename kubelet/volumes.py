@@ -229,6 +229,25 @@ def container_mounts(
     return mounts
 
 
+TERMINATION_LOG = "/dev/termination-log"  # terminationMessagePath's default
+
+
+def termination_log(root_dir: str | Path, pod_uid: str, container: str, restart: int) -> Path:
+    """The host file bind-mounted at one instance's ``terminationMessagePath``: outside the
+    container, so what it wrote is still there after it exited."""
+    return pod_dir(root_dir, pod_uid) / "termination" / f"{container}-{restart}"
+
+
+def make_termination_log(root_dir: str | Path, pod_uid: str, container: str, restart: int) -> Path:
+    """Create the (empty) termination-message file of one instance, writable by any user
+    the container may run as."""
+    path = termination_log(root_dir, pod_uid, container, restart)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"")
+    os.chmod(path, 0o666)
+    return path
+
+
 def remove_pod_dir(root_dir: str | Path, pod_uid: str) -> None:
     """Delete everything the kubelet wrote for a pod (emptyDirs included)."""
     shutil.rmtree(pod_dir(root_dir, pod_uid), ignore_errors=True)

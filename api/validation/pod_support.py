@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from api.validation.common import Errs, as_dict, check_name, forbidden, invalid
+from api.validation.common import Errs, as_dict, check_name, forbidden, invalid, unsupported
 
 # Volume sources the kubelet provides (kubelet/volumes.py).
 VOLUME_SOURCES = ("emptyDir", "hostPath", "configMap", "secret")
@@ -106,17 +106,6 @@ _POD_RULES: tuple[Rule, ...] = (
 _CONTAINER_RULES: tuple[Rule, ...] = (
     ("resizePolicy", _non_empty, "in-place resize is not supported; remove resizePolicy"),
     ("volumeDevices", _non_empty, "raw block devices are not supported; remove volumeDevices"),
-    (
-        "terminationMessagePath",
-        lambda v: v not in (None, "/dev/termination-log"),
-        "termination messages are not read; remove terminationMessagePath",
-    ),
-    (
-        "terminationMessagePolicy",
-        lambda v: v not in (None, "File"),
-        "termination messages are not read; remove terminationMessagePolicy (use `kl logs "
-        "--previous` for a crashed container's output)",
-    ),
 )
 
 _SECURITY_RULES: tuple[Rule, ...] = (
@@ -202,6 +191,14 @@ def _check_container(errs: Errs, field: str, c: dict[str, Any], pod_sc: Any, ini
                 f"{field}.ports[{i}].hostIP",
                 "ports are published on the node's address (kubelet --address); remove hostIP",
             )
+    tmp = c.get("terminationMessagePath")
+    if tmp is not None and not (isinstance(tmp, str) and tmp.startswith("/")):
+        invalid(errs, f"{field}.terminationMessagePath", tmp, "must be an absolute path")
+    tmpol = c.get("terminationMessagePolicy")
+    if tmpol is not None and tmpol not in ("File", "FallbackToLogsOnError"):
+        unsupported(
+            errs, f"{field}.terminationMessagePolicy", tmpol, ("File", "FallbackToLogsOnError")
+        )
     hooks = as_dict(c.get("lifecycle"))
     if hooks.get("stopSignal") is not None:
         forbidden(errs, f"{field}.lifecycle.stopSignal", "containers get SIGTERM; remove it")

@@ -90,6 +90,8 @@ class ContainerSpec:
     read_only_rootfs: bool = False
     security_opt: list[str] = field(default_factory=list)  # Docker's --security-opt
     sysctls: dict[str, str] = field(default_factory=dict)
+    # The host file at terminationMessagePath (kept apart from the volume mounts).
+    termination_log: Mount | None = None
 
 
 @dataclass
@@ -109,6 +111,10 @@ class ContainerInfo:
     oom_killed: bool = False
     error: str = ""
     pid: int = 0
+    # What the container left at its terminationMessagePath (or, with the policy
+    # FallbackToLogsOnError, its last log lines); read by the kubelet once it exited
+    # (None: not read yet).
+    termination_message: str | None = None
 
     @property
     def running(self) -> bool:

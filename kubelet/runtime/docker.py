@@ -148,7 +148,7 @@ class DockerRuntime:
             "port_bindings": port_bindings or None,
             "binds": [
                 f"{m.host_path}:{m.container_path}:{'ro' if m.read_only else 'rw'}"
-                for m in spec.mounts
+                for m in [*spec.mounts, *([spec.termination_log] if spec.termination_log else [])]
             ]
             or None,
         }

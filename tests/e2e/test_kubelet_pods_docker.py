@@ -100,7 +100,8 @@ def test_configmap_and_secret_volumes_are_read_only_and_still_refreshed(node: Do
     assert "cfg-rc=1" in out and "sec-rc=1" in out and "sub-rc=1" in out, out
     assert _exec(node, "ro-vols", "cat", "/cfg/greeting") == "one"
     (c,) = node.containers("ro-vols")
-    assert all(not m["RW"] for m in c.attrs["Mounts"]), c.attrs["Mounts"]
+    volumes = [m for m in c.attrs["Mounts"] if m["Destination"] != "/dev/termination-log"]
+    assert len(volumes) == 3 and not any(m["RW"] for m in volumes), volumes
     # The kubelet refreshes from the host side (atomic replace), read-only or not.
     api.patch("configmaps", "ro-cm", {"data": {"greeting": "two"}}, NS)
     wait_for(
@@ -255,6 +256,35 @@ def test_lifecycle_hooks_run_post_start_and_pre_stop(node: DockerNode, tmp_path:
     reasons = {e["reason"] for e in node.events("hook-fails")}
     assert "FailedPostStartHook" in reasons, reasons
     node.delete("hook-fails", wait=True)
+
+
+def test_termination_messages_reach_the_status(node: DockerNode) -> None:
+    written = node.pod(
+        "msg-file",
+        "echo 'disk full' > /dev/termination-log; exit 3",
+        policy="Never",
+        securityContext={"runAsUser": 1234, "readOnlyRootFilesystem": True},
+    )
+    custom = node.pod(
+        "msg-path", "echo done > /tmp/why", policy="Never", terminationMessagePath="/tmp/why"
+    )
+    logged = node.pod(
+        "msg-logs",
+        "echo first; echo boom; exit 2",
+        policy="Never",
+        terminationMessagePolicy="FallbackToLogsOnError",
+    )
+    for body in (written, custom, logged):
+        node.create(body)
+    expected = {"msg-file": "disk full\n", "msg-path": "done\n", "msg-logs": "first\nboom\n"}
+    for name, message in expected.items():
+        term = wait_for(
+            lambda n=name: (node.cstatus(n).get("state") or {}).get("terminated"),
+            f"{name} terminated",
+        )
+        assert term.get("message") == message, (name, term)
+    for name in expected:
+        node.delete(name, wait=True)
 
 
 # -- two clusters on one engine -------------------------------------------------------------

@@ -97,7 +97,8 @@ CONTAINER_REFUSED = [
     ({"restartPolicy": "Always"}, "restartPolicy"),
     ({"ports": [{"containerPort": 80, "hostIP": "10.0.0.1"}]}, "ports[0].hostIP"),
     ({"readinessProbe": {"grpc": {"port": 9000}}}, "readinessProbe.grpc"),
-    ({"terminationMessagePolicy": "FallbackToLogsOnError"}, "terminationMessagePolicy"),
+    ({"terminationMessagePolicy": "Sometimes"}, "terminationMessagePolicy"),
+    ({"terminationMessagePath": "relative/log"}, "terminationMessagePath"),
     ({"securityContext": {"runAsNonRoot": True, "runAsUser": 0}}, "securityContext.runAsUser"),
     ({"securityContext": {"procMount": "Unmasked"}}, "securityContext.procMount"),
     ({"securityContext": {"runAsGroup": 10}}, "securityContext.runAsGroup"),
@@ -120,7 +121,7 @@ def test_defaults_and_empty_values_charts_send_are_accepted() -> None:
     pod = _pod(
         {
             "terminationMessagePath": "/dev/termination-log",
-            "terminationMessagePolicy": "File",
+            "terminationMessagePolicy": "FallbackToLogsOnError",
             "securityContext": {
                 "runAsNonRoot": True,
                 "runAsUser": 1000,
