@@ -13,6 +13,7 @@ from client import AsyncClient, InformerFactory
 from client.events import EventRecorder
 
 from .base import Context, Controller, Options
+from .clusterrole_aggregation import ClusterRoleAggregationController
 from .deployment import DeploymentController
 from .endpoints import EndpointsController
 from .garbagecollector import GarbageCollector, NamespaceController
@@ -33,6 +34,7 @@ CONTROLLERS: dict[str, type[Controller]] = {
     "garbagecollector": GarbageCollector,
     "namespace": NamespaceController,
     "podgc": PodGCController,
+    "clusterrole-aggregation": ClusterRoleAggregationController,
 }
 
 
