@@ -318,3 +318,9 @@ def test_run_as_non_root_is_checked_against_the_images_user() -> None:
             check_image_user(root, "web-1", "app")
     with pytest.raises(ValueError, match=r"non-numeric user \(nginx\), cannot verify"):
         check_image_user("nginx", "web-1", "app")
+
+
+def test_hook_http_ports_are_published_so_the_kubelet_can_reach_them() -> None:
+    hooks = {"preStop": {"httpGet": {"port": 9090, "path": "/drain"}}}
+    pod = _pod({"ports": [{"containerPort": 80}], "lifecycle": hooks})
+    assert set(cs.plan_ports(pod, "127.0.0.1")) == {"app/80", "app/9090"}
