@@ -30,6 +30,16 @@ def _controller_flags() -> list[str]:
     return flags
 
 
+# The pods' own tolerations of the unreachable taint decide their eviction (the apiserver
+# adds them, as Kubernetes' DefaultTolerationSeconds): 60 s too, after the fast 2 s.
+SLOW_EVICTION_APISERVER_FLAGS = (
+    "--default-not-ready-toleration-seconds",
+    "60",
+    "--default-unreachable-toleration-seconds",
+    "60",
+)
+
+
 def _not_ready_by_node_controller(p: dict[str, Any]) -> bool:
     return any(
         c.get("type") == "Ready"
@@ -40,7 +50,12 @@ def _not_ready_by_node_controller(p: dict[str, Any]) -> bool:
 
 
 def test_pods_marked_not_ready_during_node_silence_are_ready_again(tmp_path: Path) -> None:
-    cl = start_cluster(tmp_path / "home", nodes=1, controller_flags=_controller_flags())
+    cl = start_cluster(
+        tmp_path / "home",
+        nodes=1,
+        controller_flags=_controller_flags(),
+        apiserver_args=SLOW_EVICTION_APISERVER_FLAGS,
+    )
     kubelet = cl.components[f"kubelet/{cl.node_name}"]
     assert kubelet.proc is not None
     stopped = False
