@@ -57,8 +57,9 @@ def write_kubeconfig(
     os.replace(tmp, path)
 
 
-def _seconds(text: str) -> int:
-    """A whole number of seconds, 0 or more (argparse turns the ValueError into a usage line)."""
+def seconds(text: str) -> int:
+    """A whole number of seconds, 0 or more (argparse turns the ValueError into a usage
+    line naming this function: "invalid seconds value")."""
     value = int(text)
     if value < 0:
         raise ValueError(text)
@@ -113,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     for which in ("not-ready", "unreachable"):
         p.add_argument(
             f"--default-{which}-toleration-seconds",
-            type=_seconds,
+            type=seconds,
             default=DEFAULT_TOLERATION_SECONDS,
             metavar="SECONDS",
             help=f"how long a new pod tolerates a {which} node before it is evicted "
