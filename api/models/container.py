@@ -138,21 +138,45 @@ class Capabilities(K8sModel):
     drop: list[str] | None = None
 
 
+class SELinuxOptions(K8sModel):
+    user: str | None = None
+    role: str | None = None
+    type: str | None = None
+    level: str | None = None
+
+
+class WindowsSecurityContextOptions(K8sModel):
+    gmsa_credential_spec_name: str | None = None
+    gmsa_credential_spec: str | None = None
+    run_as_user_name: str | None = None
+    host_process: bool | None = None
+
+
+class SeccompProfile(K8sModel):
+    type: str | None = None
+    localhost_profile: str | None = None
+
+
+class AppArmorProfile(K8sModel):
+    type: str | None = None
+    localhost_profile: str | None = None
+
+
 class SecurityContext(K8sModel):
     """Container-level security settings."""
 
     capabilities: Capabilities | None = None
     privileged: bool | None = None
-    se_linux_options: dict[str, Any] | None = None
-    windows_options: dict[str, Any] | None = None
+    se_linux_options: SELinuxOptions | None = None
+    windows_options: WindowsSecurityContextOptions | None = None
     run_as_user: int | None = None
     run_as_group: int | None = None
     run_as_non_root: bool | None = None
     read_only_root_filesystem: bool | None = None
     allow_privilege_escalation: bool | None = None
     proc_mount: str | None = None
-    seccomp_profile: dict[str, Any] | None = None
-    app_armor_profile: dict[str, Any] | None = None
+    seccomp_profile: SeccompProfile | None = None
+    app_armor_profile: AppArmorProfile | None = None
 
 
 class VolumeMount(K8sModel):

@@ -7,8 +7,14 @@ from typing import Any, Literal
 from pydantic import Field
 
 from api.models.base import K8sModel, Quantity, Time
-from api.models.container import Container
-from api.models.meta import Condition, LocalObjectReference, ObjectMeta
+from api.models.container import (
+    AppArmorProfile,
+    Container,
+    SeccompProfile,
+    SELinuxOptions,
+    WindowsSecurityContextOptions,
+)
+from api.models.meta import Condition, LabelSelector, LocalObjectReference, ObjectMeta
 
 # --- volumes ---------------------------------------------------------------------------
 
@@ -103,26 +109,88 @@ class NodeAffinity(K8sModel):
     )
 
 
+class PodAffinityTerm(K8sModel):
+    label_selector: LabelSelector | None = None
+    namespaces: list[str] | None = None
+    topology_key: str | None = None
+    namespace_selector: LabelSelector | None = None
+    match_label_keys: list[str] | None = None
+    mismatch_label_keys: list[str] | None = None
+
+
+class WeightedPodAffinityTerm(K8sModel):
+    weight: int | None = None
+    pod_affinity_term: PodAffinityTerm | None = None
+
+
+class PodAffinity(K8sModel):
+    """Also the shape of podAntiAffinity."""
+
+    required_during_scheduling_ignored_during_execution: list[PodAffinityTerm] | None = None
+    preferred_during_scheduling_ignored_during_execution: list[WeightedPodAffinityTerm] | None = (
+        None
+    )
+
+
 class Affinity(K8sModel):
     node_affinity: NodeAffinity | None = None
-    pod_affinity: Any = None
-    pod_anti_affinity: Any = None
+    pod_affinity: PodAffinity | None = None
+    pod_anti_affinity: PodAffinity | None = None
+
+
+class Sysctl(K8sModel):
+    name: str | None = None
+    value: str | None = None
 
 
 class PodSecurityContext(K8sModel):
-    se_linux_options: dict[str, Any] | None = None
-    windows_options: dict[str, Any] | None = None
+    se_linux_options: SELinuxOptions | None = None
+    windows_options: WindowsSecurityContextOptions | None = None
     run_as_user: int | None = None
     run_as_group: int | None = None
     run_as_non_root: bool | None = None
     supplemental_groups: list[int] | None = None
     supplemental_groups_policy: str | None = None
     fs_group: int | None = None
-    sysctls: list[dict[str, Any]] | None = None
+    sysctls: list[Sysctl] | None = None
     fs_group_change_policy: str | None = None
-    seccomp_profile: dict[str, Any] | None = None
-    app_armor_profile: dict[str, Any] | None = None
+    seccomp_profile: SeccompProfile | None = None
+    app_armor_profile: AppArmorProfile | None = None
     se_linux_change_policy: str | None = None
+
+
+class PodDNSConfigOption(K8sModel):
+    name: str | None = None
+    value: str | None = None
+
+
+class PodDNSConfig(K8sModel):
+    nameservers: list[str] | None = None
+    searches: list[str] | None = None
+    options: list[PodDNSConfigOption] | None = None
+
+
+class PodReadinessGate(K8sModel):
+    condition_type: str | None = None
+
+
+class PodSchedulingGate(K8sModel):
+    name: str | None = None
+
+
+class PodOS(K8sModel):
+    name: str | None = None
+
+
+class TopologySpreadConstraint(K8sModel):
+    max_skew: int | None = None
+    topology_key: str | None = None
+    when_unsatisfiable: str | None = None
+    label_selector: LabelSelector | None = None
+    min_domains: int | None = None
+    node_affinity_policy: str | None = None
+    node_taints_policy: str | None = None
+    match_label_keys: list[str] | None = None
 
 
 class HostAlias(K8sModel):
@@ -160,17 +228,17 @@ class PodSpec(K8sModel):
     host_aliases: list[HostAlias] | None = None
     priority_class_name: str | None = None
     priority: int | None = None
-    dns_config: dict[str, Any] | None = None
-    readiness_gates: list[dict[str, Any]] | None = None
+    dns_config: PodDNSConfig | None = None
+    readiness_gates: list[PodReadinessGate] | None = None
     runtime_class_name: str | None = None
     enable_service_links: bool | None = None
     preemption_policy: str | None = None
     overhead: dict[str, Quantity] | None = None
-    topology_spread_constraints: list[dict[str, Any]] | None = None
+    topology_spread_constraints: list[TopologySpreadConstraint] | None = None
     set_hostname_as_fqdn: bool | None = Field(default=None, alias="setHostnameAsFQDN")
-    os: dict[str, Any] | None = None
+    os: PodOS | None = None
     host_users: bool | None = None
-    scheduling_gates: list[dict[str, Any]] | None = None
+    scheduling_gates: list[PodSchedulingGate] | None = None
     resource_claims: list[dict[str, Any]] | None = None
     resources: dict[str, Any] | None = None
 
