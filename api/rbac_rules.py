@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from api.selectors import LabelSelector
 
@@ -32,9 +32,9 @@ class Rule:
     non_resource_urls: frozenset[str] = frozenset()
 
 
-@dataclass(frozen=True)
-class Request:
-    """What a request asks to do: Kubernetes' authorizer.Attributes."""
+class Request(NamedTuple):
+    """What a request asks to do: Kubernetes' authorizer.Attributes. A tuple: built on
+    every request, and hashable as a decision cache key."""
 
     verb: str
     api_group: str = ""

@@ -21,7 +21,6 @@ from starlette.requests import Request
 
 from api.errors import ApiError
 from api.rbac_rules import Request as RbacRequest
-from api.rbac_rules import rules_allow
 from apiserver.auth import ADMIN_GROUP, User
 from apiserver.paths import Target
 from apiserver.rbac_bootstrap import AUTHENTICATED_GROUP, CONTROLLER_MANAGER_USER, SCHEDULER_USER
@@ -50,15 +49,16 @@ NODE_USER_PREFIX = "system:node:"
 
 def request_verb(request: Request, target: Target) -> str:
     """The Kubernetes verb of a request: get, list, watch, create, update, patch, delete."""
-    if request.method == "GET":
+    method = request.method
+    if method == "GET":
         if request.query_params.get("watch") in ("true", "True", "1"):
             return "watch"
         if target.subresource in ("log", "exec"):
             return "get" if target.subresource == "log" else "create"
         return "get" if target.name else "list"
-    if request.method == "DELETE" and not target.name:
+    if method == "DELETE" and not target.name:
         return "deletecollection"
-    return _VERB_BY_METHOD.get(request.method, request.method.lower())
+    return _VERB_BY_METHOD.get(method, method.lower())
 
 
 def effective_groups(user: User) -> tuple[str, ...]:
@@ -90,8 +90,7 @@ class Authorizer:
         """Whether ``user`` may do ``req`` (superuser group or RBAC; not the node rule)."""
         if ADMIN_GROUP in user.groups:
             return True
-        rules = self.index.rules_for(user.name, effective_groups(user), req.namespace)
-        return rules_allow(rules, req)
+        return self.index.rule_set(user.name, effective_groups(user), req.namespace).allows(req)
 
     async def authorize(self, user: User, request: Request, target: Target) -> None:
         """Return if ``user`` may make this request; raise a 403 Status naming it if not."""
@@ -105,12 +104,13 @@ class Authorizer:
             ):
                 return
         req = rbac_request(verb, target)
-        if self.file_sync is not None:
-            await self.file_sync.refresh()
+        if self.file_sync is not None and self.file_sync.due():
+            await self.file_sync.refresh()  # a line removed from the file: revoked within 1 s
         if self.allows(user, req):
             return
         if self.file_sync is not None:
-            # A binding of the file may have waited for its namespace: try it again.
+            # Before refusing, look at the file now: a line just added grants at once (and a
+            # binding that waited for its namespace is tried again).
             await self.file_sync.refresh(retry=True)
             if self.allows(user, req):
                 return

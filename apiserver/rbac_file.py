@@ -12,7 +12,8 @@ Each entry becomes, per namespace, a RoleBinding ``kubelab-file:<role>:<user|gro
 the ClusterRole ``<role>``, or without namespaces a ClusterRoleBinding of that name (to
 ``cluster-admin`` for ``admin``: the file's ``admin`` always meant everything). The
 bindings carry the label ``kubelab.io/rbac-file: "true"``: they belong to the file, which
-is re-read when it changes (checked on each authorized request, one stat) and at start;
+is re-read when it changes (looked at, one stat, at most once a second while requests
+are allowed, and before any request is refused) and at start;
 bindings of removed lines are deleted, and one deleted by hand comes back at the next
 change or restart. Bindings made with kubectl are never touched.
 """
@@ -22,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -126,6 +128,15 @@ class RbacFileSync:
         self._seen: tuple[int, int, int] | None = None  # (mtime_ns, size, inode) translated
         self._incomplete = False  # a binding could not be written (its namespace is missing)
         self._lock = asyncio.Lock()
+        self._checked = 0.0  # monotonic time of the last look at the file
+
+    def due(self, period: float = 1.0) -> bool:
+        """Whether the file is to be looked at again (at most once per ``period``)."""
+        now = time.monotonic()
+        if now - self._checked < period:
+            return False
+        self._checked = now
+        return True
 
     def _stat(self) -> tuple[int, int, int]:
         if self.path is None:

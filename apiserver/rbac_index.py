@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from api.rbac_rules import GROUP, Rule, compile_rules
+from api.rbac_rules import GROUP, Request, Rule, compile_rules, rules_allow
 
 Obj = dict[str, Any]
 
@@ -65,6 +65,36 @@ class BindingEntry:
     subjects: Subjects
 
 
+class RuleSet:
+    """The rules that apply to one user in one namespace, with the decisions already made
+    on them remembered (a request's verb, group and resource repeat; its name matters only
+    when some rule names objects)."""
+
+    __slots__ = ("rules", "_named", "_memo")
+
+    def __init__(self, rules: tuple[Rule, ...]) -> None:
+        self.rules = rules
+        self._named = any(r.resource_names for r in rules)
+        self._memo: dict[tuple[object, ...], bool] = {}
+
+    def allows(self, req: Request) -> bool:
+        key = (
+            req.verb,
+            req.api_group,
+            req.resource,
+            req.subresource,
+            req.name if self._named else "",
+            req.path,
+        )
+        hit = self._memo.get(key)
+        if hit is None:
+            hit = rules_allow(self.rules, req)
+            if len(self._memo) >= 4096:
+                self._memo.clear()
+            self._memo[key] = hit
+        return hit
+
+
 class RbacIndex:
     """Roles and bindings by key, and the cache of what each user may do."""
 
@@ -72,7 +102,7 @@ class RbacIndex:
         self.roles: dict[tuple[str, str], tuple[Rule, ...]] = {}
         self.cluster_roles: dict[str, tuple[Rule, ...]] = {}
         self.bindings: dict[tuple[str, str, str], BindingEntry] = {}  # (resource, ns, name)
-        self._cache: dict[tuple[str, tuple[str, ...], str], tuple[Rule, ...]] = {}
+        self._cache: dict[tuple[str, tuple[str, ...], str], RuleSet] = {}
         self.objects: dict[tuple[str, str, str], Obj] = {}  # for reviews and escalation
 
     def load(self, store: Any) -> None:
@@ -130,6 +160,10 @@ class RbacIndex:
     def rules_for(self, user: str, groups: tuple[str, ...], namespace: str) -> tuple[Rule, ...]:
         """Every rule that applies to the user in ``namespace`` ("" : cluster-wide only):
         ClusterRoleBindings everywhere, RoleBindings of that namespace only."""
+        return self.rule_set(user, groups, namespace).rules
+
+    def rule_set(self, user: str, groups: tuple[str, ...], namespace: str) -> RuleSet:
+        """``rules_for`` as a RuleSet, resolved once until any RBAC object changes."""
         key = (user, groups, namespace)
         cached = self._cache.get(key)
         if cached is not None:
@@ -143,7 +177,7 @@ class RbacIndex:
             found = self.role_rules(b.role_kind, b.role_name, b.namespace)
             if found:
                 rules.extend(found)
-        out = tuple(rules)
+        out = RuleSet(tuple(rules))
         if len(self._cache) > 10000:  # many users or namespaces: start again
             self._cache.clear()
         self._cache[key] = out

@@ -11,6 +11,7 @@ import pytest
 from apiserver.auth import add_token
 from apiserver.authz import add_binding
 from tests.inprocess import InProcessApi
+from tests.wait import wait_for_async
 
 pytestmark = pytest.mark.anyio
 
@@ -78,9 +79,14 @@ async def test_rbac_file_is_translated_into_bindings_and_removal_revokes(
     r = await api.client.get(f"{RBAC}/namespaces/default/rolebindings/kubelab-file:view:erin")
     assert r.status_code == 200, r.text
     assert r.json()["roleRef"]["name"] == "view"
-    # The binding is the truth: the file only feeds it. Emptying the file removes it.
+    # The binding is the truth: the file only feeds it. Emptying the file removes it
+    # (looked at within a second while the user's requests are allowed).
     (api.home / "rbac.yaml").write_text("bindings: []\n")
-    assert (await erin.get(pods)).status_code == 403
+
+    async def refused() -> bool:
+        return (await erin.get(pods)).status_code == 403
+
+    await wait_for_async(refused, "the emptied RBAC file revokes erin's view", timeout=10)
     r = await api.client.get(f"{RBAC}/namespaces/default/rolebindings/kubelab-file:view:erin")
     assert r.status_code == 404
 
