@@ -123,6 +123,11 @@ def waiting_fix(reason: str, message: str, spec: Obj, pod: Obj) -> str | None:
             "a command that does not exist in the image, a bad mount or device): fix the "
             "container's command, volumes or resources"
         )
+    if reason in STARTING and message.startswith("MountVolume.SetUp failed"):
+        return (
+            "fix: a volume's ConfigMap or Secret is not there: create it in the pod's "
+            "namespace (or mark the volume optional: true); the pod starts by itself then"
+        )
     if reason in STARTING:
         return None
     return f"fix: see `kl describe pod {name}` for the kubelet's events about {reason}"
