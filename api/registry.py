@@ -110,6 +110,8 @@ RESOURCES: tuple[ResourceInfo, ...] = (
                  "selfsubjectrulesreviews", "selfsubjectrulesreview", False, verbs=_CREATE),
     ResourceInfo("authorization.k8s.io", "v1", "SubjectAccessReview", "subjectaccessreviews",
                  "subjectaccessreview", False, verbs=_CREATE),
+    ResourceInfo("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets",
+                 "poddisruptionbudget", True, ("pdb",), subresources=("status",)),
     ResourceInfo("scheduling.k8s.io", "v1", "PriorityClass", "priorityclasses", "priorityclass",
                  False, ("pc",), has_spec=False),
 )

@@ -23,7 +23,16 @@ from apiserver.store import DELETED, Event, StorageError, Store
 Obj = dict[str, Any]
 
 # Kinds whose status is written only through /status (the main resource ignores it).
-_SEPARATE_STATUS = {"Pod", "Node", "Service", "Deployment", "ReplicaSet", "Job", "Namespace"}
+_SEPARATE_STATUS = {
+    "Pod",
+    "Node",
+    "Service",
+    "Deployment",
+    "ReplicaSet",
+    "Job",
+    "Namespace",
+    "PodDisruptionBudget",
+}
 
 
 def store_key(info: ResourceInfo) -> str:
@@ -130,6 +139,12 @@ class ObjectService:
         if info.kind == "Pod":
             defaults.default_tolerations(obj, *self.toleration_seconds)
 
+    def _warn_unacted(self, info: ResourceInfo, obj: Obj, opts: WriteOptions) -> None:
+        """Add a reply ``Warning`` for each accepted field nothing acts on (soft scheduling
+        preferences), so that it is never silently ignored."""
+        if opts.warnings is not None:
+            opts.warnings.extend(validation.warnings(info.kind, obj))
+
     def _validate(self, info: ResourceInfo, obj: Obj, old: Obj | None) -> None:
         causes = validation.validate(info.kind, obj, old)
         if causes:
@@ -225,6 +240,7 @@ class ObjectService:
             obj.pop("status", None)
         self._default(info, obj)
         self._validate(info, obj, None)
+        self._warn_unacted(info, obj, opts)
         self.state.admit_create(info, obj)
         meta["uid"] = new_uid()
         meta["creationTimestamp"] = rfc3339()
@@ -346,6 +362,8 @@ class ObjectService:
                 raise not_found(info.plural, name, info.group)
             # compute runs once per request, so the request's own body can be merged into.
             out = self._merge_update(info, current, body, subresource)
+            if not subresource:
+                self._warn_unacted(info, out, opts)
             return self._finish_update(info, current, out)
 
         return await self._write(info, ns, name, compute, opts)
@@ -406,6 +424,8 @@ class ObjectService:
             if info.namespaced and pm.get("namespace", ns) != ns:
                 raise invalid(info.kind, name, [Cause("metadata.namespace", "field is immutable")])
             out = self._merge_update(info, current, patched, subresource)
+            if not subresource:
+                self._warn_unacted(info, out, opts)
             return self._finish_update(info, current, out)
 
         return await self._write(info, ns, name, compute, opts), False

@@ -12,9 +12,11 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
+from api.disruption import budgets_for
 from api.errors import ApiError, Cause, bad_request, conflict, invalid, not_found
 from api.registry import ResourceInfo, by_plural
 from api.selectors import LabelSelector
+from apiserver import eviction
 from apiserver.bodies import decode_body, json_response, success_status
 from apiserver.cluster_state import GPU_ANNOTATION, ClusterState
 from apiserver.objects import ObjectService, WriteOptions, rfc3339, store_key
@@ -23,6 +25,7 @@ from apiserver.store import Store
 
 PODS = by_plural("", "pods")
 NODES = by_plural("", "nodes")
+PDBS = by_plural("policy", "poddisruptionbudgets")
 
 
 def _selector_string(sel: dict[str, Any] | None) -> str:
@@ -132,12 +135,27 @@ class PodSubresources:
     # -- eviction ------------------------------------------------------------------------
 
     async def evict(self, t: Target, body: Any, opts: WriteOptions) -> Response:
-        assert PODS is not None
+        """Delete the pod unless that would break its PodDisruptionBudget (429)."""
+        assert PODS is not None and PDBS is not None
         grace = None
         if isinstance(body, dict):
             do = body.get("deleteOptions") or {}
             if isinstance(do.get("gracePeriodSeconds"), int):
                 grace = do["gracePeriodSeconds"]
+        ns = t.namespace or "default"
+        pod = self._pod(t)
+        if not eviction.ignores_budgets(pod):
+            pdbs = budgets_for(pod, eviction.stored_budgets(self.store, ns))
+            if len(pdbs) > 1:
+                raise ApiError(
+                    500,
+                    "This pod has more than one PodDisruptionBudget, which the eviction "
+                    "subresource does not support.",
+                    "InternalError",
+                )
+            if pdbs and not eviction.unhealthy_may_go(pod, pdbs[0]):
+                take = eviction.take_disruption(t.name, opts.dry_run)
+                await self.objects._write(PDBS, ns, pdbs[0]["metadata"]["name"], take, opts)
         await self.objects.delete(PODS, t.name, t.namespace, opts, None, grace)
         return json_response(success_status("pods", t.name), 201)
 

@@ -15,6 +15,7 @@ from client.events import EventRecorder
 from .base import Context, Controller, Options
 from .clusterrole_aggregation import ClusterRoleAggregationController
 from .deployment import DeploymentController
+from .disruption import DisruptionController
 from .endpoints import EndpointsController
 from .garbagecollector import GarbageCollector, NamespaceController
 from .job import JobController
@@ -34,6 +35,7 @@ CONTROLLERS: dict[str, type[Controller]] = {
     "garbagecollector": GarbageCollector,
     "namespace": NamespaceController,
     "podgc": PodGCController,
+    "disruption": DisruptionController,
     "clusterrole-aggregation": ClusterRoleAggregationController,
 }
 

@@ -20,6 +20,7 @@ from api.models.core import ConfigMap, Event, Namespace, Secret, ServiceAccount
 from api.models.meta import Condition, LabelSelector, ObjectMeta, OwnerReference
 from api.models.node import GPUDevice, Node, NodeSpec, NodeStatus, Taint
 from api.models.pod import Pod, PodSpec, PodStatus, PodTemplateSpec, Toleration, Volume
+from api.models.policy import PodDisruptionBudget
 from api.models.rbac import ClusterRole, ClusterRoleBinding, Role, RoleBinding
 from api.models.rbac_reviews import (
     LocalSubjectAccessReview,
@@ -57,6 +58,7 @@ MODELS: dict[str, type[BaseModel]] = {
     "SelfSubjectRulesReview": SelfSubjectRulesReview,
     "SubjectAccessReview": SubjectAccessReview,
     "PriorityClass": PriorityClass,
+    "PodDisruptionBudget": PodDisruptionBudget,
 }
 
 

@@ -30,7 +30,7 @@ from api.validation.common import (
 )
 from api.validation.fields import drop_unknown_fields, unknown_fields
 from api.validation.pod import validate_pod_spec
-from api.validation.pod_support import ratchet
+from api.validation.pod_support import pod_spec_of, ratchet, unscored_preferences
 from api.validation.update import validate_update
 
 __all__ = ["drop_unknown_fields", "unknown_fields", "validate"]
@@ -279,6 +279,7 @@ _VALIDATORS: dict[str, Callable[[Errs, Obj], None]] = {
     "RoleBinding": kinds.validate_role_binding,
     "ClusterRoleBinding": kinds.validate_cluster_role_binding,
     "PriorityClass": policy.validate_priority_class,
+    "PodDisruptionBudget": policy.validate_pod_disruption_budget,
 }
 
 
@@ -300,3 +301,10 @@ def validate(kind: str, obj: Obj, old: Obj | None = None) -> list[Cause]:
         errs = ratchet(errs, kind, old)  # fields refused since the object was stored
         validate_update(errs, kind, obj, old)
     return errs
+
+
+def warnings(kind: str, obj: Obj) -> list[str]:
+    """What the server accepts in ``obj`` but does not act on, as ``Warning`` texts for
+    the reply (soft scheduling preferences the scheduler does not score)."""
+    found = pod_spec_of(kind, obj) if isinstance(obj, dict) else None
+    return unscored_preferences(*found) if found else []

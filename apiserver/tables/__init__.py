@@ -61,7 +61,12 @@ from apiserver.tables.pods import (
     pod_row_conditions,
     pod_status_reason,
 )
-from apiserver.tables.policy import PRIORITY_CLASS_COLUMNS, priority_class_cells
+from apiserver.tables.policy import (
+    PDB_COLUMNS,
+    PRIORITY_CLASS_COLUMNS,
+    pdb_cells,
+    priority_class_cells,
+)
 
 __all__ = [
     "GPU_ANNOTATION",
@@ -139,6 +144,7 @@ _TABLES: dict[str, tuple[list[Column], _Renderer]] = {
     "rolebindings": (ROLE_BINDING_COLUMNS, role_binding_cells),
     "clusterrolebindings": (ROLE_BINDING_COLUMNS, role_binding_cells),
     "priorityclasses": (PRIORITY_CLASS_COLUMNS, priority_class_cells),
+    "poddisruptionbudgets": (PDB_COLUMNS, pdb_cells),
     "leases": (
         _simple(
             col("Holder", "holderIdentity contains the identity of the holder of a current lease.")

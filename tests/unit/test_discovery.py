@@ -31,6 +31,7 @@ def test_group_list_has_every_named_group_once_with_preferred_version() -> None:
         "rbac.authorization.k8s.io",
         "authentication.k8s.io",
         "authorization.k8s.io",
+        "policy",
         "scheduling.k8s.io",
     ]
     apps = doc["groups"][0]
@@ -97,7 +98,7 @@ def test_categories_all_on_exactly_the_workload_kinds() -> None:
 
 def test_unknown_group_version_is_none() -> None:
     assert discovery.api_resource_list("apps", "v2") is None
-    assert discovery.api_resource_list("policy", "v1") is None
+    assert discovery.api_resource_list("networking.k8s.io", "v1") is None
     assert discovery.api_resource_list("", "v2") is None
 
 
@@ -133,6 +134,7 @@ def test_aggregated_apis_has_one_item_per_group() -> None:
         "rbac.authorization.k8s.io",
         "authentication.k8s.io",
         "authorization.k8s.io",
+        "policy",
         "scheduling.k8s.io",
     ]
     apps = doc["items"][0]["versions"][0]["resources"]
