@@ -52,12 +52,6 @@ _POD_RULES: tuple[Rule, ...] = (
         "GPUs are handed out by the nvidia.com/gpu limit; remove runtimeClassName",
     ),
     (
-        "topologySpreadConstraints",
-        _non_empty,
-        "the scheduler does not spread by topology; remove it, or pin pods with "
-        "nodeSelector or nodeAffinity",
-    ),
-    (
         "readinessGates",
         _non_empty,
         "readiness gates are not evaluated; remove them and use a readinessProbe",
@@ -275,25 +269,27 @@ def check_supported(errs: Errs, field: str, spec: dict[str, Any]) -> None:
         forbidden(
             errs, f"{field}.os.name", "only linux nodes exist; use os.name linux or remove os"
         )
+    # Hard placement rules the scheduler cannot keep are refused; soft ones (preferences)
+    # are accepted with a warning (unscored_preferences), since ignoring a preference
+    # still places every pod where the rules allow.
     affinity = as_dict(spec.get("affinity"))
     for key in ("podAffinity", "podAntiAffinity"):
-        if _non_empty(affinity.get(key)):
+        if _non_empty(as_dict(affinity.get(key)).get(_REQUIRED)):
             forbidden(
                 errs,
-                f"{field}.affinity.{key}",
+                f"{field}.affinity.{key}.{_REQUIRED}",
                 "inter-pod affinity is not supported by the scheduler; use nodeAffinity or "
-                "nodeSelector",
+                f"nodeSelector, or make it {_PREFERRED} (accepted with a warning)",
             )
-    preferred = as_dict(affinity.get("nodeAffinity")).get(
-        "preferredDuringSchedulingIgnoredDuringExecution"
-    )
-    if _non_empty(preferred):
-        forbidden(
-            errs,
-            f"{field}.affinity.nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution",
-            "the scheduler does not score preferred node affinity; make it "
-            "requiredDuringSchedulingIgnoredDuringExecution or remove it",
-        )
+    for i, c in enumerate(_list(spec.get("topologySpreadConstraints"))):
+        if as_dict(c).get("whenUnsatisfiable", "DoNotSchedule") != "ScheduleAnyway":
+            forbidden(
+                errs,
+                f"{field}.topologySpreadConstraints[{i}].whenUnsatisfiable",
+                "the scheduler does not spread by topology; remove the constraint, pin pods "
+                "with nodeSelector or nodeAffinity, or set whenUnsatisfiable: ScheduleAnyway "
+                "(accepted with a warning)",
+            )
     pod_sc = spec.get("securityContext")
     if isinstance(pod_sc, dict):
         _apply(errs, f"{field}.securityContext", pod_sc, _POD_SECURITY_RULES)
@@ -324,20 +320,51 @@ POD_SPEC_PATHS = {
 }
 
 
+_REQUIRED = "requiredDuringSchedulingIgnoredDuringExecution"
+_PREFERRED = "preferredDuringSchedulingIgnoredDuringExecution"
+
+
+def unscored_preferences(field: str, spec: dict[str, Any]) -> list[str]:
+    """Warnings for the soft placement preferences of the PodSpec at ``field`` that the
+    scheduler accepts but does not score (as Kubernetes warns about what it accepts and
+    does not act on): the pod is placed as if they were absent."""
+    out: list[str] = []
+    affinity = as_dict(spec.get("affinity"))
+    for key in ("nodeAffinity", "podAffinity", "podAntiAffinity"):
+        if _non_empty(as_dict(affinity.get(key)).get(_PREFERRED)):
+            out.append(
+                f"{field}.affinity.{key}.{_PREFERRED}: not scored by kubelab's scheduler; "
+                "pods are placed without this preference"
+            )
+    for i, c in enumerate(_list(spec.get("topologySpreadConstraints"))):
+        if as_dict(c).get("whenUnsatisfiable") == "ScheduleAnyway":
+            out.append(
+                f"{field}.topologySpreadConstraints[{i}]: not scored by kubelab's scheduler; "
+                "pods are placed without spreading"
+            )
+    return out
+
+
+def pod_spec_of(kind: str, obj: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
+    """The field path and PodSpec of an object of ``kind`` that holds one, else None."""
+    path = POD_SPEC_PATHS.get(kind)
+    if path is None:
+        return None
+    spec: Any = obj
+    for key in path:
+        spec = as_dict(spec).get(key)
+    return (".".join(path), spec) if isinstance(spec, dict) else None
+
+
 def ratchet(errs: Errs, kind: str, old: dict[str, Any]) -> Errs:
     """On an update, drop the refusals the stored object already had: an object stored
     before a field was refused here must still take status writes, finalizers and scale
     changes (Kubernetes ratchets new validation the same way). A changed value is still
     refused, since its message or field then differs."""
-    path = POD_SPEC_PATHS.get(kind)
-    if path is None:
-        return errs
-    spec: Any = old
-    for key in path:
-        spec = as_dict(spec).get(key)
-    if not isinstance(spec, dict):
+    found = pod_spec_of(kind, old)
+    if found is None:
         return errs
     before: Errs = []
-    check_supported(before, ".".join(path), spec)
+    check_supported(before, *found)
     known = {(c.field, c.message) for c in before}
     return [c for c in errs if (c.field, c.message) not in known]

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from api.defaults import apply_defaults
-from api.validation import validate
+from api.validation import validate, warnings
 from kubelet import containers as cs
 from kubelet.podspec_runtime import container_security, pod_identity
 from kubelet.volumes import container_mounts, read_only_volumes
@@ -33,6 +33,9 @@ def _causes(pod: dict[str, Any]) -> dict[str, str]:
     return {c.field: c.message for c in validate("Pod", pod)}
 
 
+_REQUIRED = "requiredDuringSchedulingIgnoredDuringExecution"
+_PREFERRED = "preferredDuringSchedulingIgnoredDuringExecution"
+
 REFUSED = [
     ({"activeDeadlineSeconds": 60}, "spec.activeDeadlineSeconds"),
     ({"shareProcessNamespace": True}, "spec.shareProcessNamespace"),
@@ -41,7 +44,7 @@ REFUSED = [
     ({"runtimeClassName": "nvidia"}, "spec.runtimeClassName"),
     (
         {"topologySpreadConstraints": [{"maxSkew": 1, "topologyKey": "zone"}]},
-        "spec.topologySpreadConstraints",
+        "spec.topologySpreadConstraints[0].whenUnsatisfiable",
     ),
     ({"readinessGates": [{"conditionType": "x"}]}, "spec.readinessGates"),
     ({"os": {"name": "windows"}}, "spec.os.name"),
@@ -51,18 +54,13 @@ REFUSED = [
     ({"imagePullSecrets": [{"name": "reg"}]}, "spec.imagePullSecrets"),
     ({"automountServiceAccountToken": True}, "spec.automountServiceAccountToken"),
     ({"dnsConfig": {"nameservers": ["1.1.1.1"]}}, "spec.dnsConfig"),
-    ({"affinity": {"podAntiAffinity": {"x": 1}}}, "spec.affinity.podAntiAffinity"),
     (
-        {
-            "affinity": {
-                "nodeAffinity": {
-                    "preferredDuringSchedulingIgnoredDuringExecution": [
-                        {"weight": 1, "preference": {"matchExpressions": []}}
-                    ]
-                }
-            }
-        },
-        "spec.affinity.nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution",
+        {"affinity": {"podAntiAffinity": {_REQUIRED: [{"topologyKey": "zone"}]}}},
+        f"spec.affinity.podAntiAffinity.{_REQUIRED}",
+    ),
+    (
+        {"affinity": {"podAffinity": {_REQUIRED: [{"topologyKey": "zone"}]}}},
+        f"spec.affinity.podAffinity.{_REQUIRED}",
     ),
     (
         {"securityContext": {"fsGroupChangePolicy": "OnRootMismatch"}},
@@ -324,3 +322,45 @@ def test_hook_http_ports_are_published_so_the_kubelet_can_reach_them() -> None:
     hooks = {"preStop": {"httpGet": {"port": 9090, "path": "/drain"}}}
     pod = _pod({"ports": [{"containerPort": 80}], "lifecycle": hooks})
     assert set(cs.plan_ports(pod, "127.0.0.1")) == {"app/80", "app/9090"}
+
+
+# Soft placement preferences: accepted (a chart's default soft anti-affinity must install),
+# each with a warning saying the scheduler does not score it.
+WARNED = [
+    (
+        {"affinity": {"nodeAffinity": {_PREFERRED: [{"weight": 1, "preference": {}}]}}},
+        f"spec.affinity.nodeAffinity.{_PREFERRED}",
+    ),
+    (
+        {"affinity": {"podAntiAffinity": {_PREFERRED: [{"weight": 1, "podAffinityTerm": {}}]}}},
+        f"spec.affinity.podAntiAffinity.{_PREFERRED}",
+    ),
+    (
+        {"affinity": {"podAffinity": {_PREFERRED: [{"weight": 1, "podAffinityTerm": {}}]}}},
+        f"spec.affinity.podAffinity.{_PREFERRED}",
+    ),
+    (
+        {
+            "topologySpreadConstraints": [
+                {"maxSkew": 1, "topologyKey": "zone", "whenUnsatisfiable": "ScheduleAnyway"}
+            ]
+        },
+        "spec.topologySpreadConstraints[0]",
+    ),
+]
+
+
+@pytest.mark.parametrize(("spec", "field"), WARNED)
+def test_soft_preferences_are_accepted_with_a_warning(spec: dict[str, Any], field: str) -> None:
+    pod = _pod(**spec)
+    assert _causes(pod) == {}
+    found = warnings("Pod", pod)
+    assert len(found) == 1 and found[0].startswith(f"{field}: not scored"), found
+    # The same spec in a Deployment's template is warned about at its own path.
+    deploy = {"kind": "Deployment", "spec": {"template": {"spec": pod["spec"]}}}
+    assert warnings("Deployment", deploy)[0].startswith(f"spec.template.{field}: ")
+
+
+def test_no_warning_without_soft_preferences() -> None:
+    assert warnings("Pod", _pod(affinity={"podAntiAffinity": {}})) == []
+    assert warnings("ConfigMap", {"data": {}}) == []
