@@ -243,9 +243,13 @@ class AsyncClient:
         subresource: str = "",
         *,
         field_validation: str | None = None,
+        dry_run: bool = False,
     ) -> dict[str, Any]:
-        """PUT an object; its metadata.resourceVersion makes it a conditional update (409)."""
-        spec = self._build.replace(resource, name, body, namespace, subresource, field_validation)
+        """PUT an object; its metadata.resourceVersion makes it a conditional update (409).
+        ``dry_run``: the server checks and answers the result but stores nothing."""
+        spec = self._build.replace(
+            resource, name, body, namespace, subresource, field_validation, dry_run
+        )
         return await self._call(spec)
 
     async def patch(
@@ -260,8 +264,10 @@ class AsyncClient:
         field_manager: str = core.FIELD_MANAGER,
         force: bool | None = None,
         field_validation: str | None = None,
+        dry_run: bool = False,
     ) -> dict[str, Any]:
-        """PATCH with ``patch_type`` merge | strategic | json (a list of ops) | apply."""
+        """PATCH with ``patch_type`` merge | strategic | json (a list of ops) | apply;
+        ``dry_run``: the server checks and answers the result but stores nothing."""
         spec = self._build.patch(
             resource,
             name,
@@ -272,6 +278,7 @@ class AsyncClient:
             field_manager,
             force,
             field_validation,
+            dry_run,
         )
         return await self._call(spec)
 

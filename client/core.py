@@ -99,9 +99,13 @@ def bool_param(value: bool) -> str:
     return "true" if value else "false"
 
 
-def write_params(field_validation: str | None) -> dict[str, str]:
-    """Query parameters of a write: ``fieldValidation`` (Strict | Warn | Ignore) when set."""
-    return {"fieldValidation": field_validation} if field_validation else {}
+def write_params(field_validation: str | None, dry_run: bool = False) -> dict[str, str]:
+    """Query parameters of a write: ``fieldValidation`` (Strict | Warn | Ignore) when set,
+    ``dryRun=All`` (the server checks and answers the result but stores nothing)."""
+    params = {"fieldValidation": field_validation} if field_validation else {}
+    if dry_run:
+        params["dryRun"] = "All"
+    return params
 
 
 class RequestBuilder:
@@ -186,6 +190,7 @@ class RequestBuilder:
         namespace: str | None,
         subresource: str = "",
         field_validation: str | None = None,
+        dry_run: bool = False,
     ) -> RequestSpec:
         info = resolve(resource)
         ns = namespace or (body.get("metadata") or {}).get("namespace")
@@ -193,7 +198,7 @@ class RequestBuilder:
         return RequestSpec(
             "PUT",
             path,
-            write_params(field_validation),
+            write_params(field_validation, dry_run),
             content=dumps(body),
             headers={"Content-Type": JSON},
         )
@@ -209,6 +214,7 @@ class RequestBuilder:
         field_manager: str = FIELD_MANAGER,
         force: bool | None = None,
         field_validation: str | None = None,
+        dry_run: bool = False,
     ) -> RequestSpec:
         """PATCH with the content type of ``patch_type`` (merge|strategic|json|apply)."""
         info = resolve(resource)
@@ -218,7 +224,7 @@ class RequestBuilder:
             raise ValueError(
                 f"unknown patch_type {patch_type!r}: use one of {', '.join(PATCH_CONTENT_TYPES)}"
             ) from None
-        params = write_params(field_validation)
+        params = write_params(field_validation, dry_run)
         if patch_type == "apply":
             params["fieldManager"] = field_manager
             if force is not None:

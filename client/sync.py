@@ -236,9 +236,13 @@ class Client:
         subresource: str = "",
         *,
         field_validation: str | None = None,
+        dry_run: bool = False,
     ) -> dict[str, Any]:
-        """PUT an object; its metadata.resourceVersion makes it a conditional update (409)."""
-        spec = self._build.replace(resource, name, body, namespace, subresource, field_validation)
+        """PUT an object; its metadata.resourceVersion makes it a conditional update (409).
+        ``dry_run``: the server checks and answers the result but stores nothing."""
+        spec = self._build.replace(
+            resource, name, body, namespace, subresource, field_validation, dry_run
+        )
         return self._call(spec)
 
     def patch(
@@ -253,8 +257,10 @@ class Client:
         field_manager: str = core.FIELD_MANAGER,
         force: bool | None = None,
         field_validation: str | None = None,
+        dry_run: bool = False,
     ) -> dict[str, Any]:
-        """PATCH with ``patch_type`` merge | strategic | json (a list of ops) | apply."""
+        """PATCH with ``patch_type`` merge | strategic | json (a list of ops) | apply;
+        ``dry_run``: the server checks and answers the result but stores nothing."""
         spec = self._build.patch(
             resource,
             name,
@@ -265,6 +271,7 @@ class Client:
             field_manager,
             force,
             field_validation,
+            dry_run,
         )
         return self._call(spec)
 

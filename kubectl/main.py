@@ -40,6 +40,9 @@ VERBS: dict[str, str] = {
     "version": "version",
     "api-resources": "api_resources",
     "completion": "completion",
+    "patch": "patch",
+    "edit": "edit",
+    "replace": "replace",
 }
 VERB_MODULES = tuple(dict.fromkeys(VERBS.values()))
 VERB_NAMES = tuple(VERBS)  # for completion and help

@@ -39,7 +39,7 @@ _kl_complete() {
             return;;
     esac
     case "${verb}" in
-        get|describe|delete|label|annotate|scale|rollout|logs|exec|why|cordon|uncordon|drain|set|top)
+        get|describe|delete|label|annotate|scale|rollout|logs|exec|why|cordon|uncordon|drain|set|top|patch|edit)
             local kind="" w
             for w in "${COMP_WORDS[@]:2:COMP_CWORD-2}"; do
                 case "$w" in -*) ;; status|history|undo|restart|pause|resume|image) ;; *) kind="$w"; break;; esac
