@@ -19,6 +19,7 @@ from .disruption import DisruptionController
 from .endpoints import EndpointsController
 from .garbagecollector import GarbageCollector, NamespaceController
 from .job import JobController
+from .loadbalancer import LoadBalancerController
 from .nodelifecycle import NodeLifecycleController
 from .podgc import PodGCController
 from .replicaset import ReplicaSetController
@@ -36,6 +37,7 @@ CONTROLLERS: dict[str, type[Controller]] = {
     "namespace": NamespaceController,
     "podgc": PodGCController,
     "disruption": DisruptionController,
+    "loadbalancer": LoadBalancerController,
     "clusterrole-aggregation": ClusterRoleAggregationController,
 }
 

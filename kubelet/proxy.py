@@ -5,6 +5,12 @@ the node itself:
 
 - ``type: NodePort`` (and ``LoadBalancer``): the node address, on ``ports[].nodePort``
   (allocated by the apiserver from 30000-32767 when not given);
+- ``type: LoadBalancer``, besides: the node address on the Service's own ``ports[].port``,
+  as k3s' ServiceLB does, so the ``status.loadBalancer.ingress`` addresses that the
+  load-balancer controller publishes (every Ready node's) really answer on that port. A
+  node that cannot bind it says so (a ``LoadBalancerPortUnavailable`` Warning event) and
+  lists the Service in its Node annotation ``kubelab.io/lb-ports-unavailable``, which
+  leaves the node out of the Service's ingress until the port is free;
 - ``type: ClusterIP`` (``clusterIP`` not ``None``): loopback ``127.0.0.1``, on the
   Service's own ``ports[].port``. ``spec.clusterIP`` stays unset: 127.0.0.1 plays its part.
   (A port below 1024 needs root; a port already taken on the host, by another program or
@@ -33,9 +39,11 @@ import errno
 import functools
 import logging
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from api.loadbalancer import LB_UNAVAILABLE_ANNOTATION
 from client import AsyncClient
 from client.events import NORMAL, WARNING, EventRecorder
 from client.informer import Informer
@@ -58,6 +66,8 @@ class ListenSpec:
     address: str
     port: int
     protocol: str = "TCP"
+    # "nodePort", "port" (a ClusterIP Service on loopback) or "loadBalancer".
+    role: str = "port"
 
 
 def listen_specs(svc: Obj, node_address: str) -> list[ListenSpec]:
@@ -68,7 +78,7 @@ def listen_specs(svc: Obj, node_address: str) -> list[ListenSpec]:
     stype = spec.get("type") or "ClusterIP"
     if stype == "ExternalName" or spec.get("clusterIP") == "None":
         return []  # nothing to proxy: a DNS alias, or a headless Service
-    out = []
+    out, balanced = [], []
     for p in spec.get("ports") or []:
         proto = str(p.get("protocol") or "TCP").upper()
         if proto != "TCP":
@@ -76,10 +86,16 @@ def listen_specs(svc: Obj, node_address: str) -> list[ListenSpec]:
         name = str(p.get("name") or "")
         if stype in NODE_PORT_TYPES:
             if p.get("nodePort"):
-                out.append(ListenSpec(key, name, node_address, int(p["nodePort"]), proto))
+                out.append(
+                    ListenSpec(key, name, node_address, int(p["nodePort"]), proto, "nodePort")
+                )
+            if stype == "LoadBalancer" and p.get("port"):
+                balanced.append(
+                    ListenSpec(key, name, node_address, int(p["port"]), proto, "loadBalancer")
+                )
         elif p.get("port"):
             out.append(ListenSpec(key, name, LOOPBACK, int(p["port"]), proto))
-    return out
+    return out + balanced
 
 
 def ready_backends(endpoints: Obj | None, port_name: str) -> list[tuple[str, int]]:
@@ -111,7 +127,8 @@ def service_env_vars(services: list[Obj], node_address: str) -> dict[str, str]:
     addresses this node's proxy listens on (pure)."""
     env: dict[str, str] = {}
     for svc in sorted(services, key=lambda s: (s.get("metadata") or {}).get("name", "")):
-        specs = listen_specs(svc, node_address)
+        # Kubernetes' variables name the cluster-internal address, not the load balancer.
+        specs = [s for s in listen_specs(svc, node_address) if s.role != "loadBalancer"]
         if not specs:
             continue
         name = _env_name((svc.get("metadata") or {}).get("name", ""))
@@ -136,6 +153,7 @@ class _Listener:
     server: asyncio.base_events.Server | None = None
     next_index: int = 0
     bind_error: str = ""
+    failed: bool = False
     retry_at: float = 0.0
     connections: set[asyncio.Task[Any]] = field(default_factory=set)
 
@@ -149,13 +167,27 @@ _BIND_HINTS = {
 def bind_failure_event(svc: Obj, spec: ListenSpec, node: str, err: OSError) -> tuple[str, str]:
     """The reason and message of the Warning event for a port that cannot be bound (pure)."""
     why = os.strerror(err.errno).lower() if err.errno else str(err)
+    hint = _BIND_HINTS.get(err.errno or 0, "")
+    if spec.role == "loadBalancer":
+        return "LoadBalancerPortUnavailable", (
+            f"cannot listen on load balancer port {spec.port} ({spec.address}:{spec.port}) on "
+            f"node {node}: {why}{hint}; node {node} is left out of "
+            f"status.loadBalancer.ingress until it can; retrying every {RETRY_BIND_SECONDS:.0f}s"
+        )
     stype = (svc.get("spec") or {}).get("type") or "ClusterIP"
     what = "nodePort" if stype in NODE_PORT_TYPES else "port"
     reason = "NodePortUnavailable" if stype in NODE_PORT_TYPES else "PortUnavailable"
-    hint = _BIND_HINTS.get(err.errno or 0, "")
     return reason, (
         f"cannot listen on {what} {spec.port} ({spec.address}:{spec.port}) on node {node}: "
         f"{why}{hint}; retrying every {RETRY_BIND_SECONDS:.0f}s"
+    )
+
+
+def unavailable_balancers(listeners: Iterable[tuple[ListenSpec, bool]]) -> str:
+    """The value of ``LB_UNAVAILABLE_ANNOTATION``: the Services with a load balancer port
+    that failed to bind (``(spec, failed)`` pairs; pure)."""
+    return ",".join(
+        sorted({s.service for s, failed in listeners if failed and s.role == "loadBalancer"})
     )
 
 
@@ -185,8 +217,10 @@ class ServiceProxy:
         node_name: str = "",
         serves_traffic: bool = True,
     ) -> None:
+        self.client = client
         self.node_address = node_address
         self.node_name = node_name or node_address
+        self._published_unavailable: str | None = None  # last LB_UNAVAILABLE_ANNOTATION
         self.serves_traffic = serves_traffic
         self.recorder = EventRecorder(client, "kubelet", self.node_name, host=self.node_name)
         self._not_served: dict[str, list[ListenSpec]] = {}  # reported, by "ns/name"
@@ -296,6 +330,7 @@ class ServiceProxy:
                     reuse_address=True,
                 )
                 lst.bind_error = ""
+                lst.failed = False
                 log.info(
                     "service proxy: %s port %s on %s:%d",
                     spec.service,
@@ -305,6 +340,7 @@ class ServiceProxy:
                 )
             except OSError as e:
                 lst.retry_at = loop.time() + RETRY_BIND_SECONDS
+                lst.failed = True
                 if str(e) != lst.bind_error:
                     lst.bind_error = str(e)
                     log.warning(
@@ -319,6 +355,23 @@ class ServiceProxy:
                     if owner is not None:
                         reason, message = bind_failure_event(owner, spec, self.node_name, e)
                         self.recorder.record(_event_target(owner), WARNING, reason, message)
+        if self.serves_traffic:
+            await self._publish_unavailable(
+                unavailable_balancers((lst.spec, lst.failed) for lst in self._listeners.values())
+            )
+
+    async def _publish_unavailable(self, value: str) -> None:
+        """Tell the load-balancer controller which Services this node cannot serve on their
+        port (this node's own Node annotation; written only when it changes)."""
+        if value == self._published_unavailable:
+            return
+        patch = {"metadata": {"annotations": {LB_UNAVAILABLE_ANNOTATION: value or None}}}
+        try:
+            await self.client.patch("nodes", self.node_name, patch)
+        except Exception as exc:  # the Node may not be registered yet: next reconcile
+            log.debug("service proxy: cannot annotate node %s: %s", self.node_name, exc)
+            return
+        self._published_unavailable = value
 
     def _report_not_served(self, svc: Obj, specs: list[ListenSpec]) -> None:
         """Once per Service (and again when its ports change): no listener on this node."""

@@ -22,7 +22,9 @@ def test_cluster_ip_service_listens_on_loopback_at_its_port() -> None:
 
 def test_node_port_service_listens_on_node_address_at_node_port() -> None:
     s = svc("web", "NodePort", [{"name": "http", "port": 80, "nodePort": 30080}])
-    assert listen_specs(s, "10.0.0.5") == [ListenSpec("default/web", "http", "10.0.0.5", 30080)]
+    assert listen_specs(s, "10.0.0.5") == [
+        ListenSpec("default/web", "http", "10.0.0.5", 30080, "TCP", "nodePort")
+    ]
 
 
 def test_headless_external_name_and_udp_get_no_listener() -> None:
