@@ -186,3 +186,16 @@ async def test_review_apis_answer_without_storing(inprocess_api: InProcessApi) -
     bad = {"spec": {"resourceAttribute": {"verb": "get", "resource": "pods"}}}
     r = await gus.post("/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", json=bad)
     assert r.status_code == 400 and "spec.resourceAttribute" in r.json()["message"], r.text
+
+
+async def test_rbac_file_binding_waits_for_its_namespace(inprocess_api: InProcessApi) -> None:
+    api = inprocess_api
+    hal = as_user(api, "hal")
+    add_binding(api.home / "rbac.yaml", "hal", "edit", ["later"])
+    pods = "/api/v1/namespaces/later/pods"
+    assert (await hal.get(pods)).status_code == 403  # no namespace, so no RoleBinding yet
+    await api.create("/api/v1/namespaces", {"metadata": {"name": "later"}})
+    # The next refused request looks at the file again and writes the binding.
+    assert (await hal.get(pods)).status_code == 200
+    r = await api.client.get(f"{RBAC}/namespaces/later/rolebindings/kubelab-file:edit:hal")
+    assert r.status_code == 200 and r.json()["roleRef"]["name"] == "edit"
