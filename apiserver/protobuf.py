@@ -1,8 +1,8 @@
 """Decode the Kubernetes protobuf bodies that ``kubectl create <generator>`` sends.
 
 kubectl's typed clients POST ``application/vnd.kubernetes.protobuf`` bodies for
-``create namespace|configmap|secret|deployment|job|service|serviceaccount`` and do not
-fall back to JSON on 415 (API-COMPAT §0.4, §9). A body is the magic ``k8s\\x00`` followed
+``create namespace|configmap|secret|deployment|job|service|serviceaccount|pdb|priorityclass``
+and do not fall back to JSON on 415 (API-COMPAT §0.4, §9). A body is the magic ``k8s\\x00`` followed
 by a ``runtime.Unknown`` message: {1: TypeMeta{1: apiVersion, 2: kind}, 2: raw,
 3: contentEncoding, 4: contentType}; ``raw`` is the object encoded with the field numbers
 of upstream's ``generated.proto`` files.
@@ -498,6 +498,25 @@ MESSAGES: dict[str, dict[int, Field]] = {
         3: Field("status", "skip"),
     },
     "TokenReviewSpec": {1: _s("token"), 2: _strs("audiences")},
+    # k8s.io.api.scheduling.v1 and k8s.io.api.policy.v1
+    "PriorityClass": {
+        1: _m("metadata", "ObjectMeta"),
+        2: _i("value", keep_zero=True),
+        3: _b("globalDefault"),
+        4: _s("description"),
+        5: _s("preemptionPolicy"),
+    },
+    "PodDisruptionBudget": {
+        1: _m("metadata", "ObjectMeta"),
+        2: _m("spec", "PodDisruptionBudgetSpec"),
+        3: Field("status", "skip"),
+    },
+    "PodDisruptionBudgetSpec": {
+        1: Field("minAvailable", "intstr", keep_zero=True),
+        2: _m("selector", "LabelSelector"),
+        3: Field("maxUnavailable", "intstr", keep_zero=True),
+        4: _s("unhealthyPodEvictionPolicy"),
+    },
 }
 
 # (apiVersion, kind) -> top-level message.
@@ -522,6 +541,8 @@ KINDS: dict[tuple[str, str], str] = {
     ("authorization.k8s.io/v1", "SelfSubjectRulesReview"): "SelfSubjectRulesReview",
     ("authentication.k8s.io/v1", "SelfSubjectReview"): "SelfSubjectReview",
     ("authentication.k8s.io/v1", "TokenReview"): "TokenReview",
+    ("scheduling.k8s.io/v1", "PriorityClass"): "PriorityClass",
+    ("policy/v1", "PodDisruptionBudget"): "PodDisruptionBudget",
 }
 
 

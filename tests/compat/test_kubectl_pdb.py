@@ -62,3 +62,13 @@ def test_pdb_round_trip(kubectl: Kubectl, cluster: Cluster, namespace: str, tmp_
 
     kubectl("delete", "pdb", "guarded", "-n", namespace)
     assert gone(cl, "poddisruptionbudgets", "guarded", namespace)
+
+
+def test_create_pdb_generator(kubectl: Kubectl, cluster: Cluster, namespace: str) -> None:
+    # kubectl's generator sends a protobuf body (apiserver/protobuf.py decodes it).
+    kubectl("create", "pdb", "gen", "-n", namespace, "--selector=app=gen", "--max-unavailable=0")
+    made = cluster.api.client().get("poddisruptionbudgets", "gen", namespace)
+    assert made["spec"] == {"maxUnavailable": 0, "selector": {"matchLabels": {"app": "gen"}}}
+    kubectl("create", "pdb", "half", "-n", namespace, "--selector=app=gen", "--min-available=50%")
+    made = cluster.api.client().get("poddisruptionbudgets", "half", namespace)
+    assert made["spec"]["minAvailable"] == "50%"

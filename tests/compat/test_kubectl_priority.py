@@ -66,3 +66,24 @@ def test_priority_class_round_trip(
 
     kubectl("delete", "pc", "compat-high")
     assert gone(cl, "priorityclasses", "compat-high", None)
+
+
+def test_create_priorityclass_generator(kubectl: Kubectl, cluster: Cluster) -> None:
+    # kubectl's generator sends a protobuf body (apiserver/protobuf.py decodes it).
+    kubectl(
+        "create",
+        "priorityclass",
+        "gen-pc",
+        "--value=-42",
+        "--description=made by kubectl create",
+        "--preemption-policy=Never",
+    )
+    cl = cluster.api.client()
+    made = cl.get("priorityclasses", "gen-pc")
+    assert (made["value"], made["description"], made["preemptionPolicy"]) == (
+        -42,
+        "made by kubectl create",
+        "Never",
+    )
+    assert made.get("globalDefault") in (None, False)
+    kubectl("delete", "priorityclass", "gen-pc")
