@@ -4,6 +4,8 @@ them away when the label goes."""
 
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
 
 from apiserver.auth import add_token
@@ -49,8 +51,11 @@ def test_labelled_cluster_role_adds_its_rules_to_view_edit_and_admin(apiserver: 
         def rules_of(name: str) -> list[object]:
             return list(admin.get("clusterroles", name).get("rules") or [])
 
+        def holds(name: str, present: bool) -> bool:
+            return (WIDGETS in rules_of(name)) == present
+
         for name in ("view", "edit", "admin"):
-            wait_for(lambda n=name: WIDGETS in rules_of(n), f"{name} aggregates lease-lister")
+            wait_for(partial(holds, name, True), f"{name} aggregates lease-lister")
         assert can(viewer, "list", "leases", "coordination.k8s.io", "default")
         # view keeps its own rules beside the new ones.
         assert can(viewer, "list", "pods", "", "default")
@@ -58,6 +63,6 @@ def test_labelled_cluster_role_adds_its_rules_to_view_edit_and_admin(apiserver: 
         admin.patch("clusterroles", "lease-lister",
                     {"metadata": {"labels": {"rbac.authorization.k8s.io/aggregate-to-view": None}}})  # fmt: skip
         for name in ("view", "edit", "admin"):
-            wait_for(lambda n=name: WIDGETS not in rules_of(n), f"{name} drops lease-lister")
+            wait_for(partial(holds, name, False), f"{name} drops lease-lister")
         assert not can(viewer, "list", "leases", "coordination.k8s.io", "default")
         assert can(viewer, "list", "pods", "", "default")

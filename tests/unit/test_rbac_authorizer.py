@@ -86,7 +86,7 @@ async def test_rbac_file_is_translated_into_bindings_and_removal_revokes(
     async def refused() -> bool:
         return (await erin.get(pods)).status_code == 403
 
-    await wait_for_async(refused, "the emptied RBAC file revokes erin's view", timeout=10)
+    await wait_for_async(refused, "the emptied RBAC file revokes erin's view", timeout=10)  # type: ignore[arg-type]
     r = await api.client.get(f"{RBAC}/namespaces/default/rolebindings/kubelab-file:view:erin")
     assert r.status_code == 404
 

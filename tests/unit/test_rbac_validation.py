@@ -39,7 +39,7 @@ def test_names_are_path_segments() -> None:
 
 
 def test_bindings_name_a_role_and_proper_subjects() -> None:
-    ok = {"metadata": {"name": "b", "namespace": "ns"}, "roleRef": REF,
+    ok: dict[str, Any] = {"metadata": {"name": "b", "namespace": "ns"}, "roleRef": REF,
           "subjects": [{"kind": "ServiceAccount", "name": "default"}]}  # fmt: skip
     assert fields("RoleBinding", ok) == []
     # A ClusterRoleBinding's ServiceAccount needs its namespace; it may not name a Role.
