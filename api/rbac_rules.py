@@ -160,9 +160,13 @@ def uncovered(owner_rules: Sequence[Rule], wanted: Iterable[Rule]) -> list[Rule]
     return missing
 
 
+def go_quote(values: Iterable[str]) -> str:
+    """Go's ``%q`` of a []string, as Kubernetes' messages print lists: ``["a" "b"]``."""
+    return "[" + " ".join(json.dumps(v) for v in values) + "]"
+
+
 def _q(values: frozenset[str]) -> str:
-    # Go's %q of a []string: ["a" "b"]
-    return "[" + " ".join(json.dumps(v) for v in sorted(values)) + "]"
+    return go_quote(sorted(values))
 
 
 def compact_string(rule: Rule) -> str:

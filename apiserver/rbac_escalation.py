@@ -15,14 +15,22 @@ RBAC file) run with no user and are not checked.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
 from api.errors import ApiError
-from api.rbac_rules import GROUP, Request, Rule, compact, compact_string, compile_rules, uncovered
+from api.rbac_rules import (
+    GROUP,
+    Request,
+    Rule,
+    compact,
+    compact_string,
+    compile_rules,
+    go_quote,
+    uncovered,
+)
 from api.registry import ResourceInfo
 from apiserver.auth import ADMIN_GROUP, User
 
@@ -41,11 +49,6 @@ def acting_as(user: User | None) -> Iterator[None]:
         _acting.reset(token)
 
 
-def _go_quote(values: tuple[str, ...]) -> str:
-    # Go's %q of a []string: ["a" "b"]
-    return "[" + " ".join(json.dumps(v) for v in values) + "]"
-
-
 def escalation_forbidden(info: ResourceInfo, name: str, user: User, groups: tuple[str, ...],
                          missing: list[Rule]) -> ApiError:  # fmt: skip
     """403 in Kubernetes' words (ConfirmNoEscalation), one missing permission a line."""
@@ -53,7 +56,7 @@ def escalation_forbidden(info: ResourceInfo, name: str, user: User, groups: tupl
     return ApiError(
         403,
         f'{info.plural}.{GROUP} "{name}" is forbidden: user "{user.name}" '
-        f"(groups={_go_quote(groups)}) is attempting to grant RBAC permissions not currently "
+        f"(groups={go_quote(groups)}) is attempting to grant RBAC permissions not currently "
         "held:\n" + "\n".join(lines),
         "Forbidden",
         name=name,
