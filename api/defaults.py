@@ -357,6 +357,8 @@ def _default_node(obj: Obj) -> None:
 
 
 def _default_priority_class(obj: Obj) -> None:
+    # value is a plain int32 upstream: left out, it is 0 (and stored so).
+    obj.setdefault("value", 0)
     obj.setdefault("preemptionPolicy", "PreemptLowerPriority")
 
 

@@ -49,6 +49,9 @@ def test_priority_class_validation_and_defaults() -> None:
         in (causes(pc("huge", 1_000_000_001))["value"])
     )
     assert "must be an integer" in causes(pc("text", "10"))["value"]
+    unset = pc("zero", None)
+    del unset["value"]
+    assert causes(unset) == {} and unset["value"] == 0  # a Go int32: absent is 0
     assert "reserved" in causes(pc("system-mine", 5))["metadata.name"]
     assert causes(pc("system-node-critical", 2_000_001_000)) == {}
     assert (
