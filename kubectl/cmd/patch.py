@@ -91,6 +91,16 @@ def _objects(ctx: Ctx) -> list[tuple[ResourceInfo, str, str | None]]:
     return out
 
 
+def printed_name(info: ResourceInfo, name: str, obj: dict[str, Any]) -> str:
+    """kubectl names what the server answered: ``scale.autoscaling/web`` for a patch of
+    ``--subresource scale``, ``deployment.apps/web`` for the object itself."""
+    kind, api_version = str(obj.get("kind") or ""), str(obj.get("apiVersion") or "")
+    if not kind or kind == info.kind:
+        return f"{kind_prefix(info)}/{name}"
+    group = api_version.rpartition("/")[0]
+    return f"{kind.lower()}.{group}/{name}" if group else f"{kind.lower()}/{name}"
+
+
 def _print(ctx: Ctx, info: ResourceInfo, name: str, obj: dict[str, Any], outcome: str) -> None:
     fmt = ctx.args.output
     if fmt and fmt != "name":
@@ -98,9 +108,9 @@ def _print(ctx: Ctx, info: ResourceInfo, name: str, obj: dict[str, Any], outcome
 
         ctx.out(render_objects([obj], fmt, single=True), end="")
     elif fmt == "name":
-        ctx.out(f"{kind_prefix(info)}/{name}")
+        ctx.out(printed_name(info, name, obj))
     else:
-        ctx.out(f"{kind_prefix(info)}/{name} {outcome}")
+        ctx.out(f"{printed_name(info, name, obj)} {outcome}")
 
 
 def patch_one(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -31,7 +32,7 @@ from kubectl.patches import (
     patch_text,
 )
 
-DEPLOY = {
+DEPLOY: dict[str, Any] = {
     "apiVersion": "apps/v1",
     "kind": "Deployment",
     "metadata": {"name": "web", "uid": "u1", "resourceVersion": "7"},
