@@ -24,8 +24,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
+from scheduler.hints import ClusterEvent, EventKind, QueueingHint
 from scheduler.podinfo import PodInfo
-from scheduler.score_index import ScoreIndex
+from scheduler.score_index import ScoreIndex, shape_key
 from scheduler.snapshot import NodeInfo, Snapshot
 
 
@@ -41,6 +42,8 @@ class Rejection(NamedTuple):
 class FilterPlugin(Protocol):
     name: str
     static: bool
+    # The cluster events that can make a pod this plugin rejected schedulable.
+    events: frozenset[EventKind]
 
     def relevant(self, pod: PodInfo) -> bool:
         """False when the plugin can never reject this pod (PreFilter ``Skip``)."""
@@ -48,6 +51,10 @@ class FilterPlugin(Protocol):
 
     def filter(self, pod: PodInfo, node: NodeInfo) -> Rejection | None:
         """None when ``pod`` may run on ``node``."""
+        ...
+
+    def queueing_hint(self, pod: PodInfo, event: ClusterEvent) -> QueueingHint:
+        """For a pod this plugin rejected: QUEUE when ``event`` may let it in (pure)."""
         ...
 
 
@@ -94,6 +101,9 @@ class Diagnosis:
     # Nodes that fail only dynamic (resource-like) filters: preemption can help there.
     resolvable: list[str] = field(default_factory=list)
     pre_filter: str = ""
+    # Every plugin that rejected the pod on some node: only their queueing hints can say
+    # an event may help it (empty: no plugin did, so every event may).
+    rejectors: set[str] = field(default_factory=set)
 
     def summary(self, post_filter: str = "") -> str:
         """``0/3 nodes are available: 1 node(s) had untolerated taint {gpu: broken}, 2
@@ -124,9 +134,16 @@ class ScheduleResult:
     evaluated: int  # nodes filtered and scored in this cycle (few, once the index is warm)
 
 
-class _StaticEntry(NamedTuple):
+@dataclass
+class StaticEntry:
+    """The statically feasible nodes of one pod signature, with their static scores, as
+    of the snapshot's static log position ``pos``."""
+
     generation: int
-    candidates: list[tuple[NodeInfo, int]]  # statically feasible nodes and their static score
+    epoch: int
+    pos: int
+    by_name: dict[str, tuple[NodeInfo, int]]
+    candidates: list[tuple[NodeInfo, int]]
 
 
 class Framework:
@@ -145,26 +162,62 @@ class Framework:
         self.scores = list(scores)
         self.pre_filters = list(pre_filters)
         self.reserves = list(reserves)
-        self._static_cache: dict[bytes, _StaticEntry] = {}
+        self._static_cache: dict[bytes, StaticEntry] = {}
         self.index = ScoreIndex()
+        self._filter_names = frozenset(f.name for f in self.filters)
+        self.static_evaluations = 0  # nodes run through the static filters (tests, profiling)
+        # Diagnoses of the current snapshot state per pod shape: a backlog of alike pods
+        # failing in a row costs one pass over the nodes, not one each.
+        self._diagnoses: dict[tuple[object, ...], Diagnosis] = {}
+        self._diagnoses_at: tuple[int, int, int] = (-1, -1, -1)
 
     # -- static part (cached per pod shape) ------------------------------------------------
 
-    def _static_candidates(self, pod: PodInfo, snapshot: Snapshot) -> list[tuple[NodeInfo, int]]:
+    def _static_candidates(self, pod: PodInfo, snapshot: Snapshot) -> StaticEntry:
         entry = self._static_cache.get(pod.signature)
         if entry is not None and entry.generation == snapshot.static_generation:
-            return entry.candidates
+            return entry
         filters = [f for f in self.static_filters if f.relevant(pod)]
         scores = [s for s in self.scores if s.static and s.relevant(pod)]
-        candidates: list[tuple[NodeInfo, int]] = []
-        for ni in snapshot.node_list:
+
+        def judge(ni: NodeInfo) -> tuple[NodeInfo, int] | None:
+            self.static_evaluations += 1
             if any(f.filter(pod, ni) is not None for f in filters):
-                continue
-            candidates.append((ni, sum(s.weight * s.score(pod, ni) for s in scores)))
+                return None
+            return (ni, sum(s.weight * s.score(pod, ni) for s in scores))
+
+        changed = (
+            snapshot.static_since(entry.generation, entry.pos, entry.epoch)
+            if entry is not None
+            else None
+        )
+        if entry is not None and changed is not None:
+            # Catch up with the nodes added, changed or removed since.
+            for name, ni in changed:
+                got = judge(ni) if ni is not None else None
+                if got is None:
+                    entry.by_name.pop(name, None)
+                else:
+                    entry.by_name[name] = got
+            entry.candidates = list(entry.by_name.values())
+            entry.generation, entry.pos = snapshot.static_generation, len(snapshot.static_log)
+            return entry
+        by_name: dict[str, tuple[NodeInfo, int]] = {}
+        for ni in snapshot.node_list:
+            got = judge(ni)
+            if got is not None:
+                by_name[ni.name] = got
         if len(self._static_cache) > 512:  # pod shapes are few; this only bounds a leak
             self._static_cache.clear()
-        self._static_cache[pod.signature] = _StaticEntry(snapshot.static_generation, candidates)
-        return candidates
+        entry = StaticEntry(
+            snapshot.static_generation,
+            snapshot.static_epoch,
+            len(snapshot.static_log),
+            by_name,
+            list(by_name.values()),
+        )
+        self._static_cache[pod.signature] = entry
+        return entry
 
     # -- one scheduling cycle --------------------------------------------------------------
 
@@ -174,8 +227,8 @@ class Framework:
             rej = pf.pre_filter(pod, snapshot)
             if rej is not None:
                 return Diagnosis(len(snapshot.node_list), pre_filter="; ".join(rej.reasons))
-        candidates = self._static_candidates(pod, snapshot)
-        if not candidates:
+        static = self._static_candidates(pod, snapshot)
+        if not static.candidates:
             return self.diagnose(pod, snapshot)
         dyn_filters = [f.filter for f in self.dynamic_filters if f.relevant(pod)]
         dyn_scores = [(s.weight, s.score) for s in self.scores if not s.static and s.relevant(pod)]
@@ -183,7 +236,7 @@ class Framework:
         best = self.index.best(
             pod,
             snapshot,
-            candidates,
+            static,
             dyn_filters,
             dyn_scores,
             lambda ni: _blocked_by_nominated(pod, ni, dyn_filters),
@@ -198,10 +251,41 @@ class Framework:
             allocations.update(got)
         return ScheduleResult(best, allocations, self.index.evaluations - before)
 
+    # -- queueing hints ----------------------------------------------------------------------
+
+    def may_help(self, pod: PodInfo, rejectors: frozenset[str], event: ClusterEvent) -> bool:
+        """Whether ``event`` may make ``pod``, rejected by the plugins ``rejectors``,
+        schedulable: one of them says QUEUE. A pod no filter rejected (no nodes, a
+        PreFilter failure) may be helped by any event."""
+        if not rejectors or not rejectors <= self._filter_names:
+            return True
+        for f in self.filters:
+            if (
+                f.name in rejectors
+                and event.kind in f.events
+                and f.queueing_hint(pod, event) is QueueingHint.QUEUE
+            ):
+                return True
+        return False
+
     # -- diagnosis (slow path, only for pods that fit nowhere) -----------------------------
 
     def diagnose(self, pod: PodInfo, snapshot: Snapshot) -> Diagnosis:
-        """Run every filter on every node and record all reasons."""
+        """Run every filter on every node and record all reasons (the same answer for
+        every pod of one shape while the snapshot does not change)."""
+        if snapshot.nominations():
+            return self._diagnose(pod, snapshot)  # room held for preemptors: per pod
+        at = snapshot.revision()
+        if at != self._diagnoses_at:
+            self._diagnoses.clear()
+            self._diagnoses_at = at
+        key = shape_key(pod)
+        diag = self._diagnoses.get(key)
+        if diag is None:
+            diag = self._diagnoses[key] = self._diagnose(pod, snapshot)
+        return diag
+
+    def _diagnose(self, pod: PodInfo, snapshot: Snapshot) -> Diagnosis:
         diag = Diagnosis(len(snapshot.node_list))
         filters = [f for f in self.filters if f.relevant(pod)]
         for ni in snapshot.node_list:
@@ -215,6 +299,7 @@ class Framework:
                 if rej is None:
                     continue
                 static_failed = static_failed or f.static
+                diag.rejectors.add(f.name)
                 if not first:
                     first = rej.reasons
                 text = ", ".join(rej.reasons)

@@ -70,6 +70,21 @@ def build_parser() -> argparse.ArgumentParser:
         "dropped, as client-go's rate limit does (0: no limit; default 50)",
     )
     p.add_argument(
+        "--no-queueing-hints",
+        action="store_true",
+        help="move every unschedulable pod back on every node or pod event, backoff kept "
+        "(instead of only the pods the event may help, at once), and write every "
+        "unschedulable attempt's reasons as it comes: the behaviour before queueing hints",
+    )
+    p.add_argument(
+        "--report-hold",
+        type=float,
+        default=1.0,
+        help="seconds a changed report about a pod already reported unschedulable waits "
+        "for a newer one before it is written (0: write each attempt; default 1; "
+        "--no-queueing-hints implies 0)",
+    )
+    p.add_argument(
         "--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR (default INFO)"
     )
     return p
@@ -88,6 +103,8 @@ async def run(args: argparse.Namespace) -> int:
         identity=f"{socket.gethostname()}-{os.getpid()}",
         scheduled_events=not args.no_scheduled_events,
         event_qps=args.event_qps,
+        queueing_hints=not args.no_queueing_hints,
+        report_hold=0.0 if args.no_queueing_hints else args.report_hold,
         binder=HttpBinder.from_kubeconfig(
             kubeconfig, args.context, connections=args.bind_concurrency
         ),
@@ -124,7 +141,10 @@ async def run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``kubelab scheduler``."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.report_hold < 0:
+        parser.error(f"--report-hold must be 0 or more seconds, not {args.report_hold}")
     logging.basicConfig(
         level=getattr(logging, str(args.log_level).upper(), logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

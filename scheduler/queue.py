@@ -5,9 +5,14 @@ Three places a pending pod can be, as in kube-scheduler:
 - **active**: a heap ordered by ``spec.priority`` (highest first), then age (oldest first);
 - **backoff**: pods that failed recently wait 1 s, doubling per attempt up to 10 s;
 - **unschedulable**: pods that fit nowhere wait for a cluster event (a node added or
-  changed, a pod deleted or finished), which moves them all back — to active, or to
-  backoff while their backoff has not run out. A pod left there for longer than
-  ``unschedulable_timeout`` is retried anyway, in case an event was missed.
+  changed, a pod deleted or finished). With queueing hints (``move_for_event``) an event
+  moves back only the pods it may help, as the plugins that rejected them judge
+  (``scheduler.hints``), straight to active with their backoff reset: room has come, so
+  waiting out a backoff earned while there was none only leaves the room idle. Pods are
+  judged by group (same shape, same rejecting plugins), so an event costs one hint per
+  kind of pod, not one per pod. Without hints (``move_all_to_active``) every event moves
+  them all back, to active or to backoff while their backoff lasts. A pod left there for
+  longer than ``unschedulable_timeout`` is retried anyway, in case an event was missed.
 
 The clock is injectable so the logic is tested without sleeping.
 """
@@ -20,8 +25,17 @@ import itertools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from client.backoff import Backoff
+from scheduler.hints import ClusterEvent
+from scheduler.podinfo import PodInfo
+from scheduler.score_index import shape_key
+
+# Whether an event may help a pod rejected by the named plugins (Framework.may_help).
+MayHelp = Callable[[PodInfo, frozenset[str], ClusterEvent], bool]
+# Pods alike for the hints: their shape (score_index.shape_key) and rejecting plugins.
+HintGroup = tuple[tuple[Any, ...], frozenset[str]]
 
 
 @dataclass(slots=True)
@@ -34,6 +48,9 @@ class QueuedPod:
     attempts: int = 0
     backoff_until: float = 0.0
     unschedulable_since: float = 0.0
+    # Set while parked after a diagnosis: what the queueing hints judge it by.
+    pod: PodInfo | None = None
+    rejectors: frozenset[str] = frozenset()
 
 
 class SchedulingQueue:
@@ -63,6 +80,10 @@ class SchedulingQueue:
         # in that same cycle must not miss the event that might have helped it.
         self._move_cycle = 0
         self._popped_cycle: dict[str, int] = {}
+        # Parked pods (unschedulable, or in backoff after a diagnosis) by hint group:
+        # (shape, rejecting plugins) -> keys, insertion order = age.
+        self._groups: dict[HintGroup, dict[str, None]] = {}
+        self._group_of: dict[str, HintGroup] = {}
 
     # -- adding and removing ---------------------------------------------------------------
 
@@ -92,11 +113,29 @@ class SchedulingQueue:
         self._backoff_seq.pop(key, None)
         self._unschedulable.pop(key, None)
         self._popped_cycle.pop(key, None)
+        self._ungroup(key)
 
     def __contains__(self, key: str) -> bool:
         return key in self._where
 
+    def _group(self, info: QueuedPod) -> None:
+        if info.pod is None:
+            return
+        self._ungroup(info.key)
+        g = (shape_key(info.pod), info.rejectors)
+        self._groups.setdefault(g, {})[info.key] = None
+        self._group_of[info.key] = g
+
+    def _ungroup(self, key: str) -> None:
+        g = self._group_of.pop(key, None)
+        if g is not None:
+            members = self._groups[g]
+            members.pop(key, None)
+            if not members:
+                del self._groups[g]
+
     def _push_active(self, info: QueuedPod) -> None:
+        self._ungroup(info.key)
         seq = next(self._seq)
         self._active_seq[info.key] = seq
         self._backoff_seq.pop(info.key, None)
@@ -189,12 +228,17 @@ class SchedulingQueue:
         self._popped_cycle.pop(key, None)
         self._push_backoff(info)
 
-    def requeue_unschedulable(self, key: str) -> None:
+    def requeue_unschedulable(
+        self, key: str, pod: PodInfo | None = None, rejectors: frozenset[str] = frozenset()
+    ) -> None:
         """The pod fits nowhere: park it until a cluster event (or retry at once through
-        backoff, if such an event arrived while it was being scheduled)."""
+        backoff, if such an event arrived while it was being scheduled). ``pod`` and
+        ``rejectors`` (the plugins that rejected it) let ``move_for_event`` judge it."""
         info = self._info.get(key)
         if info is None:
             return
+        info.pod, info.rejectors = pod, rejectors
+        self._group(info)
         info.attempts += 1
         now = self.clock()
         info.backoff_until = now + self.pod_backoff.delay(info.attempts)
@@ -208,6 +252,24 @@ class SchedulingQueue:
         self._backoff_seq.pop(key, None)
         self._unschedulable.pop(key, None)
         self._unschedulable[key] = now
+
+    def move_for_event(self, event: ClusterEvent, may_help: MayHelp) -> int:
+        """Queueing hints: parked pods ``event`` may help go straight to active, their
+        backoff reset; the rest stay. One hint per group. Returns how many moved."""
+        self._move_cycle += 1
+        moved = 0
+        for (_, rejectors), members in list(self._groups.items()):
+            first = self._info[next(iter(members))]
+            assert first.pod is not None
+            if not may_help(first.pod, rejectors, event):
+                continue
+            for key in list(members):
+                info = self._info[key]
+                info.attempts = 0
+                info.backoff_until = 0.0
+                self._push_active(info)
+                moved += 1
+        return moved
 
     def move_all_to_active(self) -> int:
         """A cluster event may have made room: every unschedulable pod goes back to active,
@@ -232,6 +294,10 @@ class SchedulingQueue:
         for where in self._where.values():
             out[where] += 1
         return out
+
+    def has_active(self) -> bool:
+        """Whether a pod is ready to be tried now (backoff not counted)."""
+        return bool(self._active_seq)
 
     def pending(self) -> int:
         """Pods waiting to be scheduled (everything but those in flight)."""

@@ -4,8 +4,10 @@ condition, the ``kubelab.io/scheduling-reasons`` annotation read by ``kl why``, 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import orjson
@@ -18,6 +20,7 @@ from scheduler.framework import Diagnosis
 from scheduler.plugins.gpu import describe_gpus
 from scheduler.plugins.preemption import Preemption
 from scheduler.podinfo import REASONS_ANNOTATION, PodInfo
+from scheduler.report_hold import Report, ReportHold
 from scheduler.snapshot import Snapshot
 
 log = logging.getLogger(__name__)
@@ -111,22 +114,95 @@ def scheduled_condition(pod: Obj, message: str) -> list[Obj]:
     return conditions
 
 
-class Reporter:
-    """Writes unschedulable status, reasons and events; runs preemptions."""
+def reported_before(pod: Obj) -> bool:
+    """The cached pod already carries the scheduler's reasons or its PodScheduled=False."""
+    if REASONS_ANNOTATION in ((pod.get("metadata") or {}).get("annotations") or {}):
+        return True
+    return any(
+        c.get("type") == "PodScheduled" and c.get("status") == "False"
+        for c in (pod.get("status") or {}).get("conditions") or []
+    )
 
-    def __init__(self, client: AsyncClient, events: EventRecorder) -> None:
+
+class Reporter:
+    """Writes unschedulable status, reasons and events; runs preemptions.
+
+    ``hold`` > 0: reports go through :class:`~scheduler.report_hold.ReportHold` (a
+    repeat is not written, a change to a pod already reported waits ``hold`` seconds for
+    the latest); 0: every attempt is written as it comes (the behaviour before)."""
+
+    def __init__(
+        self,
+        client: AsyncClient,
+        events: EventRecorder,
+        hold: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+        concurrency: int = 16,
+    ) -> None:
         self.client = client
         self.events = events
+        self.hold = ReportHold(hold, clock) if hold > 0 else None
+        self.concurrency = concurrency
+        self._wake = asyncio.Event()
+        # Whether a pod is still parked: a held report is not written about a pod that
+        # is being tried again or bound meanwhile (its next attempt reports afresh).
+        self.still_parked: Callable[[str], bool] = lambda key: True
+        self._to_clear: dict[str, Obj] = {}  # bound pods whose reasons are to go
+        self._clear_wake = asyncio.Event()
+
+    def report(
+        self, key: str, pod: Obj, summary: str, doc: Obj
+    ) -> Coroutine[Any, Any, None] | None:
+        """An unschedulable attempt's report: the write to run now, or None (a repeat,
+        or held for ``run_held``)."""
+        encoded = orjson.dumps(doc, option=orjson.OPT_SORT_KEYS).decode()
+        if self.hold is None:
+            return self.write(pod, summary, encoded)
+        if self.hold.offer(Report(key, pod, summary, encoded), reported_before(pod)):
+            return self.write(pod, summary, encoded)
+        self._wake.set()
+        return None
+
+    def forget(self, key: str) -> None:
+        """The pod is bound or gone: nothing held about it is written."""
+        if self.hold is not None:
+            self.hold.forget(key)
+
+    async def run_held(self) -> None:
+        """Write held reports when they are due, ``concurrency`` at a time (forever)."""
+        hold = self.hold
+        if hold is None:
+            return
+        while True:
+            self._wake.clear()
+            ready = []
+            for r in hold.due():
+                if self.still_parked(r.key):
+                    ready.append(r)
+                else:
+                    hold.forget(r.key)
+            for i in range(0, len(ready), self.concurrency):
+                chunk = ready[i : i + self.concurrency]
+                await asyncio.gather(*(self.write(r.pod, r.summary, r.encoded) for r in chunk))
+            if ready:
+                continue  # more may have come due while writing
+            try:
+                await asyncio.wait_for(self._wake.wait(), hold.next_due_in())
+            except TimeoutError:
+                pass
 
     async def unschedulable(self, pod: Obj, summary: str, doc: Obj) -> None:
+        """Write one report now (see ``write``)."""
+        await self.write(pod, summary, orjson.dumps(doc, option=orjson.OPT_SORT_KEYS).decode())
+
+    async def write(self, pod: Obj, summary: str, encoded: str) -> None:
         """Annotate, set the condition, and record FailedScheduling (each best effort).
 
-        The annotation and condition are only written when they changed, so a pod that
-        keeps failing for the same reason costs one event patch per attempt, not three
-        writes."""
+        The annotation and condition are only written when they differ from the cached
+        pod's, so a pod that keeps failing for the same reason costs one event patch,
+        not three writes."""
         meta = pod.get("metadata") or {}
         ns, name = meta.get("namespace") or "default", meta.get("name", "")
-        encoded = orjson.dumps(doc, option=orjson.OPT_SORT_KEYS).decode()
         try:
             if (meta.get("annotations") or {}).get(REASONS_ANNOTATION) != encoded:
                 await self.client.patch(
@@ -159,6 +235,28 @@ class Reporter:
         except ConnectionError as exc:
             log.warning("cannot report %s/%s unschedulable: %s", ns, name, exc)
         self.events.record(pod, "Warning", "FailedScheduling", summary)
+
+    def clear_later(self, key: str, pod: Obj) -> None:
+        """A bound pod's stale reasons go once the scheduler is idle (``run_clears``):
+        while a backlog drains, the API's writes are the Bindings'."""
+        self._to_clear[key] = pod
+        self._clear_wake.set()
+
+    def clears_pending(self) -> int:
+        return len(self._to_clear)
+
+    async def run_clears(self, busy: Callable[[], bool], poll: float = 0.05) -> None:
+        """Clear what ``clear_later`` queued, ``concurrency`` at a time, whenever
+        ``busy()`` is false (forever)."""
+        while True:
+            await self._clear_wake.wait()
+            self._clear_wake.clear()
+            while self._to_clear:
+                if busy():
+                    await asyncio.sleep(poll)
+                    continue
+                batch = [self._to_clear.pop(k) for k in list(self._to_clear)[: self.concurrency]]
+                await asyncio.gather(*(self.clear_reasons(p) for p in batch))
 
     async def clear_reasons(self, pod: Obj) -> None:
         """Drop the stale reasons annotation once the pod is bound."""

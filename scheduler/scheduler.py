@@ -19,6 +19,7 @@ from client import AsyncClient, Informer
 from scheduler.binder import Binder, ClientBinder
 from scheduler.cached_pod import cached_pod_transform
 from scheduler.framework import Diagnosis, Framework, ScheduleResult
+from scheduler.hints import ClusterEvent, EventKind
 from scheduler.metrics import SchedulerMetrics
 from scheduler.plugins import default_framework
 from scheduler.plugins.preemption import find_preemption, may_preempt
@@ -32,12 +33,14 @@ from scheduler.podinfo import (
     pod_priority,
 )
 from scheduler.reporting import Reporter, event_recorder, preemption_summary, reasons_document
+from scheduler.snapshot import NodeInfo
 
 log = logging.getLogger(__name__)
 
 Obj = dict[str, Any]
 
 DEFAULT_SCHEDULER_NAMES = ("", "default-scheduler", "kubelab")
+PARKED = frozenset({"unschedulable", "backoff"})
 
 
 def _bound(pod: Obj) -> bool:
@@ -77,6 +80,8 @@ class Scheduler:
         scheduled_events: bool = True,
         binder: Binder | None = None,
         event_qps: float = 50.0,
+        queueing_hints: bool = True,
+        report_hold: float = 1.0,
     ) -> None:
         from scheduler.queue import SchedulingQueue
         from scheduler.snapshot import Snapshot
@@ -90,7 +95,10 @@ class Scheduler:
         self.metrics = metrics or SchedulerMetrics()
         self.metrics.pending = self.queue.counts
         self.events = event_recorder(client, identity, qps=event_qps)
-        self.reporter = Reporter(client, self.events)
+        self.reporter = Reporter(client, self.events, hold=report_hold)
+        self.reporter.still_parked = lambda key: self.queue.where(key) in PARKED
+        # Off: every cluster event moves every parked pod back (the behaviour before).
+        self.queueing_hints = queueing_hints
         self.scheduled_events = scheduled_events
         # Pods are cached with only the fields read here: see scheduler.cached_pod.
         self.pods = Informer(client, "pods", transform=cached_pod_transform())
@@ -121,11 +129,25 @@ class Scheduler:
 
     # -- informer handlers (they only touch the cache and the queue) ---------------------
 
+    def _cluster_event(self, kind: EventKind, node: NodeInfo | None) -> None:
+        """Wake the parked pods ``kind`` on ``node`` may help (all of them, without hints
+        or when the node is not known)."""
+        if not self.queueing_hints or node is None:
+            self.queue.move_all_to_active()
+            return
+        self.queue.move_for_event(ClusterEvent(kind, node), self.framework.may_help)
+
+    def _pod_gone_from(self, pod: Obj) -> None:
+        """A pod on a node finished or went away: room there."""
+        name = (pod.get("spec") or {}).get("nodeName") or ""
+        self._cluster_event(EventKind.ASSIGNED_POD_DELETE, self.snapshot.nodes.get(name))
+
     def _pod_added(self, pod: Obj) -> None:
         if _bound(pod):
             if self.snapshot.set_pod(pod):
-                self.queue.move_all_to_active()
+                self._pod_gone_from(pod)
             self.queue.delete(pod_key(pod))
+            self.reporter.forget(pod_key(pod))
         elif self.responsible_for(pod):
             self._enqueue(pod)
 
@@ -133,12 +155,14 @@ class Scheduler:
         key = pod_key(new)
         if _bound(new):
             if self.snapshot.set_pod(new):
-                self.queue.move_all_to_active()
+                self._pod_gone_from(new)
             if key not in self._binding:
                 self.queue.delete(key)
+            self.reporter.forget(key)
             return
         if not self.responsible_for(new):
             self.queue.delete(key)
+            self.reporter.forget(key)
             return
         where = self.queue.where(key)
         if where is None:
@@ -151,16 +175,17 @@ class Scheduler:
 
     def _pod_deleted(self, pod: Obj) -> None:
         self.queue.delete(pod_key(pod))
+        self.reporter.forget(pod_key(pod))
         if self.snapshot.delete_pod(pod):
-            self.queue.move_all_to_active()
+            self._pod_gone_from(pod)
 
     def _node_added(self, node: Obj) -> None:
-        self.snapshot.add_node(node)
-        self.queue.move_all_to_active()
+        self._cluster_event(EventKind.NODE_ADD, self.snapshot.add_node(node))
 
     def _node_updated(self, old: Obj, new: Obj) -> None:
         if self.snapshot.update_node(new):
-            self.queue.move_all_to_active()
+            name = (new.get("metadata") or {}).get("name", "")
+            self._cluster_event(EventKind.NODE_UPDATE, self.snapshot.nodes.get(name))
 
     def _node_deleted(self, node: Obj) -> None:
         self.snapshot.remove_node((node.get("metadata") or {}).get("name", ""))
@@ -172,6 +197,8 @@ class Scheduler:
         self._spawn(self.nodes.run(), work=False)
         self._spawn(self.pods.run(), work=False)
         self.events.start()
+        self._spawn(self.reporter.run_held(), work=False)
+        self._spawn(self.reporter.run_clears(self._busy), work=False)
         await self.nodes.wait_synced(sync_timeout)
         await self.pods.wait_synced(sync_timeout)
         log.info(
@@ -180,6 +207,10 @@ class Scheduler:
             len(self.pods),
             self.queue.pending(),
         )
+
+    def _busy(self) -> bool:
+        """Pods waiting to be tried, or Bindings on the wire."""
+        return self.queue.has_active() or bool(self._binding)
 
     async def run(self) -> None:
         """Schedule until ``stop``. Call ``start`` first."""
@@ -272,6 +303,7 @@ class Scheduler:
             self.queue.requeue_backoff(key)
         else:
             self.queue.done(key)
+            self.reporter.forget(key)
             self.metrics.attempt("scheduled", time.perf_counter() - started)
             if self.scheduled_events:
                 suffix = f" with GPUs {','.join(uuids)}" if uuids else ""
@@ -279,7 +311,10 @@ class Scheduler:
                     pi.pod, "Normal", "Scheduled", f"Successfully assigned {key} to {node}{suffix}"
                 )
             if REASONS_ANNOTATION in ((pi.pod.get("metadata") or {}).get("annotations") or {}):
-                self._spawn(self.reporter.clear_reasons(pi.pod))
+                if self.reporter.hold is None:
+                    self._spawn(self.reporter.clear_reasons(pi.pod))
+                else:
+                    self.reporter.clear_later(key, pi.pod)
         finally:
             self._binding.discard(key)
             self._bind_slots.release()
@@ -307,8 +342,10 @@ class Scheduler:
                 post = preemption_summary(pi, diag, tried=True)
         summary = diag.summary(post)
         doc = reasons_document(pi, diag, self.snapshot, summary)
-        self.queue.requeue_unschedulable(pi.key)
-        self._spawn(self.reporter.unschedulable(pi.pod, summary, doc))
+        self.queue.requeue_unschedulable(pi.key, pi, frozenset(diag.rejectors))
+        write = self.reporter.report(pi.key, pi.pod, summary, doc)
+        if write is not None:
+            self._spawn(write)
 
     async def _preempt(self, pi: PodInfo, choice: Any) -> None:
         try:

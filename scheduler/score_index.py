@@ -20,7 +20,7 @@ import heapq
 import itertools
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from scheduler.podinfo import PodInfo
 from scheduler.snapshot import NodeInfo, Snapshot
@@ -44,14 +44,31 @@ def shape_key(pod: PodInfo) -> tuple[Any, ...]:
     )
 
 
+class StaticView(Protocol):
+    """The statically feasible nodes of a pod shape (``framework.StaticEntry``)."""
+
+    candidates: list[tuple[NodeInfo, int]]
+    by_name: dict[str, tuple[NodeInfo, int]]
+
+
 class ShapeIndex:
     """The heap of feasible nodes for one pod shape."""
 
-    __slots__ = ("generation", "epoch", "pos", "heap", "static_scores")
+    __slots__ = (
+        "generation",
+        "epoch",
+        "pos",
+        "static_epoch",
+        "static_pos",
+        "heap",
+        "static_scores",
+    )
 
-    def __init__(self, generation: int, epoch: int) -> None:
+    def __init__(self, generation: int, epoch: int, static_epoch: int, static_pos: int) -> None:
         self.generation = generation
         self.epoch = epoch
+        self.static_epoch = static_epoch
+        self.static_pos = static_pos
         self.pos = 0
         # (-score, tiebreak, unique, version, node); ``unique`` keeps tuples comparable.
         self.heap: list[tuple[int, float, int, int, NodeInfo]] = []
@@ -89,22 +106,28 @@ class ScoreIndex:
         self,
         pod: PodInfo,
         snapshot: Snapshot,
-        candidates: list[tuple[NodeInfo, int]],
+        static: StaticView,
         filters: Sequence[FilterFn],
         scores: Sequence[tuple[int, ScoreFn]],
         blocked: Callable[[NodeInfo], bool],
     ) -> NodeInfo | None:
         """The highest-scoring node where ``pod`` fits, or None.
 
-        ``candidates`` are the statically feasible nodes with their static scores;
+        ``static`` holds the statically feasible nodes with their static scores;
         ``filters``/``scores`` the dynamic plugins relevant to the pod; ``blocked`` says
         whether room held for a preemptor keeps the pod off a node.
         """
         key = shape_key(pod)
+        candidates = static.candidates
         idx = self._shapes.get(key)
+        if idx is not None and idx.generation != snapshot.static_generation:
+            changed = snapshot.static_since(idx.generation, idx.static_pos, idx.static_epoch)
+            if changed is None:
+                idx = None
+            else:
+                self._static_catch_up(pod, snapshot, idx, static, changed, filters, scores)
         if (
             idx is None
-            or idx.generation != snapshot.static_generation
             or idx.epoch != snapshot.log_epoch
             or len(idx.heap) > 4 * len(candidates) + 64
         ):
@@ -143,7 +166,12 @@ class ScoreIndex:
         filters: Sequence[FilterFn],
         scores: Sequence[tuple[int, ScoreFn]],
     ) -> ShapeIndex:
-        idx = ShapeIndex(snapshot.static_generation, snapshot.log_epoch)
+        idx = ShapeIndex(
+            snapshot.static_generation,
+            snapshot.log_epoch,
+            snapshot.static_epoch,
+            len(snapshot.static_log),
+        )
         idx.pos = len(snapshot.changes)
         heap = idx.heap
         static_scores = idx.static_scores
@@ -155,6 +183,36 @@ class ScoreIndex:
         self.evaluations += len(candidates)
         heapq.heapify(heap)
         return idx
+
+    def _static_catch_up(
+        self,
+        pod: PodInfo,
+        snapshot: Snapshot,
+        idx: ShapeIndex,
+        static: StaticView,
+        changed: list[tuple[str, NodeInfo | None]],
+        filters: Sequence[FilterFn],
+        scores: Sequence[tuple[int, ScoreFn]],
+    ) -> None:
+        """Nodes added, changed or removed since the index was built: take their static
+        scores from ``static`` (already caught up) and push an entry for each feasible
+        one. A removed or changed node's old entries are stale by its version."""
+        seen: set[str] = set()
+        for name, _ in changed:
+            if name in seen:
+                continue
+            seen.add(name)
+            got = static.by_name.get(name)
+            if got is None:
+                idx.static_scores.pop(name, None)
+                continue
+            ni, static_score = got
+            idx.static_scores[name] = static_score
+            entry = _evaluate(pod, ni, static_score, filters, scores)
+            if entry is not None:
+                heapq.heappush(idx.heap, entry)
+        self.evaluations += len(seen)
+        idx.generation, idx.static_pos = snapshot.static_generation, len(snapshot.static_log)
 
     def _catch_up(
         self,

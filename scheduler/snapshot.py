@@ -262,7 +262,10 @@ class Snapshot:
 
     ``static_generation`` changes whenever a node appears, disappears or changes a field
     node-static plugins read (labels, taints, cordon, readiness, GPUs, allocatable), so
-    per-pod-shape filter results can be cached between changes.
+    per-pod-shape filter results can be cached between changes. Each such change is also
+    one entry of ``static_log`` (the node's name and its NodeInfo, None once removed), so
+    a cache can catch up with the few nodes that changed instead of starting over:
+    capacity arriving one node at a time must not cost a pass over every node per node.
     """
 
     def __init__(self) -> None:
@@ -278,12 +281,35 @@ class Snapshot:
         # changes when the log is trimmed (readers then rebuild).
         self.changes: list[NodeInfo] = []
         self.log_epoch = 0
+        # One entry per static_generation step; ``static_epoch`` changes when trimmed.
+        self.static_log: list[tuple[str, NodeInfo | None]] = []
+        self.static_epoch = 0
 
     def _touch(self, ni: NodeInfo) -> None:
         if len(self.changes) >= MAX_CHANGE_LOG:
             self.changes.clear()
             self.log_epoch += 1
         self.changes.append(ni)
+
+    def _static_change(self, name: str, ni: NodeInfo | None) -> None:
+        if len(self.static_log) >= MAX_CHANGE_LOG:
+            self.static_log.clear()
+            self.static_epoch += 1
+        self.static_log.append((name, ni))
+        self.static_generation += 1
+
+    def static_since(
+        self, generation: int, pos: int, epoch: int
+    ) -> list[tuple[str, NodeInfo | None]] | None:
+        """The static changes after a reader's (``generation``, log ``pos``, ``epoch``);
+        None when the log cannot tell (trimmed, or the generation moved without it):
+        the reader then rebuilds."""
+        log = self.static_log
+        if epoch != self.static_epoch or pos > len(log):
+            return None
+        if self.static_generation - generation != len(log) - pos:
+            return None
+        return log[pos:]
 
     # -- nodes -----------------------------------------------------------------------------
 
@@ -299,7 +325,7 @@ class Snapshot:
         self.node_list.append(ni)
         for pi in self._orphans.pop(name, {}).values():
             ni.add_pod(pi)
-        self.static_generation += 1
+        self._static_change(name, ni)
         return ni
 
     def update_node(self, node: Obj) -> bool:
@@ -313,7 +339,7 @@ class Snapshot:
         ni.set_node(node)
         self._touch(ni)
         if ni.static_key != old_key:
-            self.static_generation += 1
+            self._static_change(name, ni)
             return True
         return False
 
@@ -325,7 +351,8 @@ class Snapshot:
         self.node_list = [n for n in self.node_list if n.name != name]
         if ni.pods:
             self._orphans[name] = dict(ni.pods)
-        self.static_generation += 1
+        ni.version += 1  # its entries in score indexes are stale now
+        self._static_change(name, None)
 
     # -- pods ------------------------------------------------------------------------------
 
@@ -387,6 +414,15 @@ class Snapshot:
         self.assumed.pop(key, None)
         self.clear_nomination(key)
         return self._uncount(key) is not None
+
+    def revision(self) -> tuple[int, int, int]:
+        """Changes whenever any node, or what is counted on one, does. Node versions only
+        grow, so their sum names the state even when a NodeInfo is changed directly."""
+        return (self.static_generation, len(self.node_list), sum(n.version for n in self.node_list))
+
+    def nominations(self) -> int:
+        """How many preemptors wait for a nominated node."""
+        return len(self._nominated_node)
 
     def is_counted(self, key: str) -> bool:
         """Whether the pod ``key`` is counted on some node (bound or assumed)."""

@@ -13,6 +13,7 @@ should go.
 from __future__ import annotations
 
 from scheduler.framework import Rejection
+from scheduler.hints import ALL_EVENTS, ClusterEvent, QueueingHint, hint_if_passes
 from scheduler.podinfo import GPU_RESOURCE, PodInfo
 from scheduler.snapshot import NodeInfo
 
@@ -70,9 +71,14 @@ class GpuFit:
 
     name = "GpuFit"
     static = False
+    # The events that can undo a rejection: a node with enough free GPUs: added, changed, or a pod on it gone.
+    events = ALL_EVENTS
 
     def relevant(self, pod: PodInfo) -> bool:
         return pod.gpus > 0
+
+    def queueing_hint(self, pod: PodInfo, event: ClusterEvent) -> QueueingHint:
+        return hint_if_passes(self, pod, event)
 
     def filter(self, pod: PodInfo, node: NodeInfo) -> Rejection | None:
         if node.free_gpu_count() >= pod.gpus:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from api.selectors import match_node_selector_terms
 from scheduler.framework import Rejection
+from scheduler.hints import NODE_EVENTS, ClusterEvent, QueueingHint, hint_if_passes
 from scheduler.podinfo import PodInfo
 from scheduler.snapshot import NodeInfo
 
@@ -18,9 +19,14 @@ class NodeAffinity:
 
     name = "NodeAffinity"
     static = True
+    # The events that can undo a rejection: a node with the labels the pod selects.
+    events = NODE_EVENTS
 
     def relevant(self, pod: PodInfo) -> bool:
         return bool(pod.node_selector) or pod.required_affinity is not None
+
+    def queueing_hint(self, pod: PodInfo, event: ClusterEvent) -> QueueingHint:
+        return hint_if_passes(self, pod, event)
 
     def filter(self, pod: PodInfo, node: NodeInfo) -> Rejection | None:
         labels = node.labels

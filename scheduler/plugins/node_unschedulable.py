@@ -4,6 +4,7 @@ the pod tolerates the ``node.kubernetes.io/unschedulable`` taint (as DaemonSet p
 from __future__ import annotations
 
 from scheduler.framework import Rejection
+from scheduler.hints import NODE_EVENTS, ClusterEvent, QueueingHint, hint_if_passes
 from scheduler.plugins.taint_toleration import tolerated
 from scheduler.podinfo import PodInfo
 from scheduler.snapshot import NodeInfo
@@ -17,9 +18,14 @@ class NodeUnschedulable:
 
     name = "NodeUnschedulable"
     static = True
+    # The events that can undo a rejection: a node is uncordoned (or added uncordoned).
+    events = NODE_EVENTS
 
     def relevant(self, pod: PodInfo) -> bool:
         return True
+
+    def queueing_hint(self, pod: PodInfo, event: ClusterEvent) -> QueueingHint:
+        return hint_if_passes(self, pod, event)
 
     def filter(self, pod: PodInfo, node: NodeInfo) -> Rejection | None:
         if node.unschedulable and not tolerated(pod.tolerations, UNSCHEDULABLE_TAINT):

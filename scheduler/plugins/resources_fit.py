@@ -5,6 +5,7 @@ highest so that pods spread. GPUs (``nvidia.com/gpu``) are the GPU plugin's job.
 from __future__ import annotations
 
 from scheduler.framework import Rejection
+from scheduler.hints import ALL_EVENTS, ClusterEvent, QueueingHint, hint_if_passes
 from scheduler.podinfo import PodInfo
 from scheduler.snapshot import NodeInfo
 
@@ -21,10 +22,15 @@ class NodeResourcesFit:
 
     name = "NodeResourcesFit"
     static = False
+    # The events that can undo a rejection: a node whose free allocatable fits the pod: added, grown, or a pod on it gone.
+    events = ALL_EVENTS
     weight = 1
 
     def relevant(self, pod: PodInfo) -> bool:
         return True
+
+    def queueing_hint(self, pod: PodInfo, event: ClusterEvent) -> QueueingHint:
+        return hint_if_passes(self, pod, event)
 
     def filter(self, pod: PodInfo, node: NodeInfo) -> Rejection | None:
         # The common case in one expression: this runs for every node the loop checks.

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from scheduler.framework import Rejection
+from scheduler.hints import NODE_EVENTS, ClusterEvent, QueueingHint, hint_if_passes
 from scheduler.podinfo import PodInfo
 from scheduler.snapshot import NodeInfo
 
@@ -46,10 +47,15 @@ class TaintToleration:
 
     name = "TaintToleration"
     static = True
+    # The events that can undo a rejection: a node without the untolerated taints.
+    events = NODE_EVENTS
     weight = 3
 
     def relevant(self, pod: PodInfo) -> bool:
         return True
+
+    def queueing_hint(self, pod: PodInfo, event: ClusterEvent) -> QueueingHint:
+        return hint_if_passes(self, pod, event)
 
     def filter(self, pod: PodInfo, node: NodeInfo) -> Rejection | None:
         for taint in node.taints:
