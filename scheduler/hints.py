@@ -4,8 +4,9 @@ As kube-scheduler's ``QueueingHintFn``: every filter plugin declares the event k
 can undo its rejections (``events``) and, for each, a pure ``queueing_hint(pod, event)``
 saying ``QUEUE`` (this event may help the pod) or ``SKIP`` (it cannot). A pod parked as
 unschedulable remembers the plugins that rejected it on some node; an event moves it back
-to the active queue only when one of those plugins says ``QUEUE``, so a node that is too
-small, or lacks the labels a pod selects, wakes nobody up.
+to the active queue only when one of those plugins says ``QUEUE``
+(``Framework.may_help``), so a node that is too small, or lacks the labels a pod selects,
+wakes nobody up.
 
 Every event here concerns one node (added, changed, or a pod on it gone), and a pod that
 fits nowhere can only become schedulable on that node: so the hints ask "does this
@@ -16,7 +17,6 @@ wrongly would strand a pod, which the queue's periodic flush still catches.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
 from typing import NamedTuple, Protocol
 
 from scheduler.podinfo import PodInfo
@@ -45,15 +45,6 @@ class ClusterEvent(NamedTuple):
     node: NodeInfo
 
 
-class Rejector(Protocol):
-    """The part of a filter plugin the hints read."""
-
-    name: str
-    events: frozenset[EventKind]
-
-    def queueing_hint(self, pod: PodInfo, event: ClusterEvent) -> QueueingHint: ...
-
-
 class Filter(Protocol):
     def filter(self, pod: PodInfo, node: NodeInfo) -> object | None: ...
 
@@ -61,21 +52,3 @@ class Filter(Protocol):
 def hint_if_passes(plugin: Filter, pod: PodInfo, event: ClusterEvent) -> QueueingHint:
     """``QUEUE`` when ``plugin``'s filter now lets ``pod`` onto the event's node."""
     return QueueingHint.QUEUE if plugin.filter(pod, event.node) is None else QueueingHint.SKIP
-
-
-def should_queue(
-    plugins: Iterable[Rejector], rejectors: frozenset[str], pod: PodInfo, event: ClusterEvent
-) -> bool:
-    """Whether ``event`` may make ``pod`` (rejected by the plugins named ``rejectors``)
-    schedulable. A pod no plugin rejected (no nodes at all, or a PreFilter failure) is
-    woken by every event, as kube-scheduler does."""
-    if not rejectors:
-        return True
-    for p in plugins:
-        if (
-            p.name in rejectors
-            and event.kind in p.events
-            and p.queueing_hint(pod, event) is QueueingHint.QUEUE
-        ):
-            return True
-    return False
