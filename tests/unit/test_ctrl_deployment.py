@@ -7,7 +7,7 @@ import copy
 import random
 
 import pytest
-from ctrl_world import World
+from tests.unit.ctrl_world import World
 
 from controllers import replicaset
 from controllers.deployment import controller as deployment

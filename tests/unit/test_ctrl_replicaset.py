@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ctrl_world import World
+from tests.unit.ctrl_world import World
 
 from controllers import replicaset
 from controllers.objutil import format_time
