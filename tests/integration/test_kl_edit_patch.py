@@ -304,3 +304,15 @@ def test_replace_refusals_name_the_file(k: Kl, tmp_path: Path) -> None:
     )
     f = write(tmp_path, "unk.yaml", WEB.replace("replicas: 2", "replicaz: 2"))
     assert 'unknown field "spec.replicaz"' in k("replace", "-f", f).err
+
+
+def test_several_objects_are_edited_as_one_list(k: Kl, tmp_path: Path) -> None:
+    for name in ("a", "b"):
+        k("create", "configmap", name, "--from-literal=mode=slow", "--from-literal=level=1").ok()
+    # a's level goes (a removed key is deleted on the server); b is left as it was
+    body = 'sed -i \'0,/level: "1"/{/level: "1"/d}\' "$1"'
+    r = k("edit", "configmap", "a", "b", env=editor(tmp_path, body)).ok()
+    assert r.out == "configmap/a edited\nconfigmap/b skipped\n"
+    assert "kind: List" in seen(tmp_path)[0]
+    assert k.c.get("configmaps", "a", k.ns)["data"] == {"mode": "slow"}
+    assert k.c.get("configmaps", "b", k.ns)["data"] == {"mode": "slow", "level": "1"}
