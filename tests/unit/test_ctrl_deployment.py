@@ -7,7 +7,6 @@ import copy
 import random
 
 import pytest
-from tests.unit.ctrl_world import World
 
 from controllers import replicaset
 from controllers.deployment import controller as deployment
@@ -20,6 +19,7 @@ from controllers.deployment.util import (
 )
 from controllers.objutil import controller_ref, get_condition
 from controllers.podutil import is_active, is_ready
+from tests.unit.ctrl_world import World
 
 NOW = 1_700_000_000.0
 

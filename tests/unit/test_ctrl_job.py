@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from tests.unit.ctrl_world import World
-
 from controllers import job as jobc
 from controllers.objutil import format_time, get_condition
+from tests.unit.ctrl_world import World
 
 NOW = 1_700_000_000.0
 

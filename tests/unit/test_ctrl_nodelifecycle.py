@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from tests.unit.ctrl_world import World
-
 from controllers import nodelifecycle as nl
 from controllers.objutil import get_condition
+from tests.unit.ctrl_world import World
 
 T0 = 1_700_000_000.0
 TIMING = nl.Timing(grace_period=40, eviction_timeout=300)
