@@ -26,7 +26,7 @@ from apiserver.cluster_state import ALWAYS_NAMESPACES, ClusterState
 from apiserver.objects import ObjectService, WriteOptions
 from apiserver.paths import parse_resource_path
 from apiserver.pods import PodSubresources
-from apiserver.priority import ensure_system_priority_classes
+from apiserver.priority_bootstrap import ensure_system_priority_classes
 from apiserver.rbac_bootstrap import ensure_bootstrap_policy
 from apiserver.rbac_escalation import EscalationCheck, acting_as
 from apiserver.rbac_file import FILE_LABEL, RbacFileSync

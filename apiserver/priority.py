@@ -131,21 +131,3 @@ def system_priority_classes() -> list[Obj]:
         }
         for name, value in SYSTEM_PRIORITY_CLASSES.items()
     ]
-
-
-async def ensure_system_priority_classes(objects: Any, known: PriorityClasses) -> None:
-    """Create the built-in classes that are missing (a fresh store, or one from before they
-    existed); ``objects`` is the server's ObjectService."""
-    from api.registry import by_plural
-    from apiserver.objects import WriteOptions
-
-    info = by_plural("scheduling.k8s.io", "priorityclasses")
-    assert info is not None
-    for pc in system_priority_classes():
-        if pc["metadata"]["name"] in known.classes:
-            continue
-        try:
-            await objects.create(info, pc, None, WriteOptions())
-        except ApiError as exc:
-            if exc.code != 409:
-                raise
