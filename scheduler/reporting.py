@@ -245,14 +245,25 @@ class Reporter:
     def clears_pending(self) -> int:
         return len(self._to_clear)
 
-    async def run_clears(self, busy: Callable[[], bool], poll: float = 0.05) -> None:
-        """Clear what ``clear_later`` queued, ``concurrency`` at a time, whenever
-        ``busy()`` is false (forever)."""
+    async def run_clears(
+        self, busy: Callable[[], bool], poll: float = 0.05, quiet: float = 0.5
+    ) -> None:
+        """Clear what ``clear_later`` queued, ``concurrency`` at a time, once ``busy()``
+        has been false for ``quiet`` seconds (forever). The quiet spell keeps the clears
+        out of the short lulls while capacity arrives, when every write still counts."""
         while True:
             await self._clear_wake.wait()
             self._clear_wake.clear()
+            idle_since: float | None = None
             while self._to_clear:
                 if busy():
+                    idle_since = None
+                    await asyncio.sleep(poll)
+                    continue
+                now = time.monotonic()
+                if idle_since is None:
+                    idle_since = now
+                if now - idle_since < quiet:
                     await asyncio.sleep(poll)
                     continue
                 batch = [self._to_clear.pop(k) for k in list(self._to_clear)[: self.concurrency]]

@@ -188,7 +188,7 @@ def test_bound_pods_reasons_are_cleared_once_the_scheduler_is_idle() -> None:
 
     async def go() -> None:
         rep = Reporter(api, event_recorder(api), hold=1.0)  # type: ignore[arg-type]
-        clears = asyncio.create_task(rep.run_clears(lambda: busy[0], poll=0.01))
+        clears = asyncio.create_task(rep.run_clears(lambda: busy[0], poll=0.01, quiet=0.02))
         rep.clear_later("default/done", api.pod)
         await asyncio.sleep(0.05)
         assert api.pod_writes == []  # a backlog drains: the Bindings go first
