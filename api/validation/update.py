@@ -70,6 +70,9 @@ def _validate_pod_update(errs: Errs, new: Obj, old: Obj) -> None:
         return
     old_tol = os_.get("tolerations") or []
     new_tol = ns.get("tolerations") or []
+    # A tolerations value that is not a list is the spec validator's to report.
+    if not isinstance(old_tol, list) or not isinstance(new_tol, list):
+        old_tol = []
     for t in old_tol:
         if t not in new_tol:
             forbidden(

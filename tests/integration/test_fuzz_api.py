@@ -423,6 +423,8 @@ def _check_alive(h: httpx.Client) -> None:
 
 def _check_everything_stored_is_valid(h: httpx.Client) -> None:
     for info in RESOURCES:
+        if "list" not in info.verbs:
+            continue  # the review kinds are answered at once and never stored
         r = h.get(info.collection_path(None))
         assert r.status_code == 200, (info.plural, r.text[:300])
         for obj in r.json()["items"]:

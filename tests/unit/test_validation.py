@@ -549,3 +549,20 @@ def test_job_update_after_create_keeps_its_selector_rules() -> None:
     updated = copy.deepcopy(job)
     updated["metadata"]["labels"] = {"team": "ml"}
     assert errors("Job", updated, job) == {}
+
+
+def test_pod_update_with_tolerations_not_a_list_is_refused_not_a_crash() -> None:
+    """The fuzz suite found a 500: comparing old tolerations with a string."""
+    from api.validation import validate as _validate
+
+    old = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "p", "namespace": "default"},
+        "spec": {
+            "containers": [{"name": "c", "image": "busybox"}],
+            "tolerations": [{"key": "k", "operator": "Exists"}],
+        },
+    }
+    new = {**old, "spec": {**old["spec"], "tolerations": "x"}}
+    assert any(c.field.startswith("spec") for c in _validate("Pod", new, old))
