@@ -13,8 +13,16 @@ Reported: average pods/s (pods / time from first to last bind) and the p50/p90/p
 the per-second samples, as scheduler_perf's throughput collector does. At the end all
 pods are listed to check every one is bound and no GPU UUID is held twice.
 
+The ``churn`` variant is capacity arriving for a backlog (a lab powering boxes on, a
+control plane restart): ``--churn-pods`` pods are created on a cluster without nodes,
+the scheduler tries each (all unschedulable, reported), then ``--churn-nodes`` nodes are
+created. Reported: seconds from the last node created to the last pod bound, and pods/s
+overall (from the first node created to the last bind), beside the warm start: the same
+scheduler started on the same backlog with the nodes already there.
+
     .venv/bin/python tests/bench/bench_scheduler.py                 # the issue's sizes
     .venv/bin/python tests/bench/bench_scheduler.py --nodes 500 --pods 1000 --init-pods 100
+    .venv/bin/python tests/bench/bench_scheduler.py --variants churn --churn-hints off  # before
 """
 
 from __future__ import annotations
@@ -383,6 +391,171 @@ def run_variant(
     return result
 
 
+def _node_jobs(args: argparse.Namespace, count: int) -> list[list[tuple[str, str, Any]]]:
+    """POST each node, then PUT its status (Ready, allocatable): the two events a kubelet's
+    registration brings."""
+    jobs = []
+    for i in range(count):
+        body, status = node_body(i, 0)
+
+        def with_status(created: Obj, status: Obj = status) -> Obj:
+            return {**created, "status": status}
+
+        jobs.append(
+            [
+                ("POST", "/api/v1/nodes", body),
+                ("PUT", f"/api/v1/nodes/{body['metadata']['name']}/status", with_status),
+            ]
+        )
+    return jobs
+
+
+def _pending_jobs(count: int) -> list[list[tuple[str, str, Any]]]:
+    return [
+        [("POST", "/api/v1/namespaces/default/pods", pod_body(f"pod-{i}", False))]
+        for i in range(count)
+    ]
+
+
+async def _count_reported(srv: ApiServer) -> int:
+    """Pods the scheduler has reported PodScheduled=False on."""
+    async with AsyncClient.from_kubeconfig(str(srv.kubeconfig)) as c:
+        pods = (await c.list("pods", "default"))["items"]
+    return sum(
+        1
+        for p in pods
+        if any(
+            c.get("type") == "PodScheduled" and c.get("status") == "False"
+            for c in (p.get("status") or {}).get("conditions") or []
+        )
+    )
+
+
+async def _capacity_arrives(srv: ApiServer, args: argparse.Namespace, port: int) -> Obj:
+    """Create the nodes while polling the scheduler's bound counter every 20 ms."""
+    key = 'scheduler_schedule_attempts_total{result="scheduled"}'
+    creator = Creator(srv, args.concurrency)
+    t0 = time.perf_counter()
+    nodes_done: list[float] = []
+
+    async def create() -> None:
+        await creator.run(_node_jobs(args, args.churn_nodes))
+        nodes_done.append(time.perf_counter())
+
+    task = asyncio.create_task(create())
+    bound, last_bind = 0.0, 0.0
+    deadline = t0 + args.timeout
+    timeline: list[tuple[float, float]] = []  # (s since the first node, pods bound)
+    while time.perf_counter() < deadline:
+        bound = (await asyncio.to_thread(scrape, port)).get(key, 0.0)
+        now = time.perf_counter() - t0
+        if not timeline or now - timeline[-1][0] >= 0.25:
+            timeline.append((round(now, 2), bound))
+        if bound >= args.churn_pods:
+            last_bind = time.perf_counter()
+            break
+        if task.done() and task.exception():
+            break
+        await asyncio.sleep(0.02)
+    await task
+    if not last_bind:
+        raise RuntimeError(f"only {bound:.0f}/{args.churn_pods} pods bound before the timeout")
+    return {
+        "last_node_to_last_bind_s": round(last_bind - nodes_done[0], 2),
+        "nodes_created_s": round(nodes_done[0] - t0, 2),
+        "first_node_to_last_bind_s": round(last_bind - t0, 2),
+        "pods_per_second_overall": round(args.churn_pods / (last_bind - t0), 1),
+        "bound_timeline": timeline,
+    }
+
+
+def _profile(args: argparse.Namespace, name: str, sched: Component, srv: ApiServer) -> list[Any]:
+    """py-spy the scheduler and the apiserver for ``--profile`` seconds (raw stacks)."""
+    import subprocess
+
+    assert sched.proc is not None and srv.component is not None and srv.component.proc
+    out = []
+    for who, pid in (("scheduler", sched.proc.pid), ("apiserver", srv.component.proc.pid)):
+        path = Path(args.out).with_suffix(f".{name}.{who}.folded")
+        cmd = [str(Path(sys.executable).parent / "py-spy"), "record", "-o", str(path)]
+        cmd += ["--format", "raw", "-p", str(pid), "-d", str(args.profile), "-r", "50"]
+        out.append(subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    return out
+
+
+def run_churn(args: argparse.Namespace, workdir: Path) -> Obj:
+    """Pods pending on an empty cluster, then the nodes; then the warm start to compare."""
+    sched_args = list(args.scheduler_arg or [])
+    if args.churn_hints == "off":
+        sched_args.append("--no-queueing-hints")
+    # 1. The backlog with no node, every pod tried and reported; then capacity arrives.
+    srv = start_apiserver(workdir / "churn" / "home")
+    port = free_port()
+    sched: Component = srv.component_proc(
+        "scheduler", "--metrics-port", str(port), "--log-level", "WARNING", *sched_args
+    )
+    try:
+        asyncio.run(Creator(srv, args.concurrency).run(_pending_jobs(args.churn_pods)))
+        sched.start()
+        deadline = time.time() + args.timeout
+        reported = 0
+        while time.time() < deadline:
+            if not sched.alive():
+                raise RuntimeError(f"scheduler exited:\n{sched.log()[-3000:]}")
+            try:
+                tried = scrape(port).get(
+                    'scheduler_schedule_attempts_total{result="unschedulable"}', 0.0
+                )
+            except OSError:
+                tried = 0.0
+            if tried >= args.churn_pods:
+                reported = asyncio.run(_count_reported(srv))
+                if reported >= args.churn_pods:
+                    break
+            time.sleep(0.5)
+        if reported < args.churn_pods:
+            raise RuntimeError(f"only {reported}/{args.churn_pods} pods reported unschedulable")
+        profiles = _profile(args, "churn", sched, srv) if args.profile else []
+        churn = asyncio.run(_capacity_arrives(srv, args, port))
+        for prof in profiles:
+            prof.wait(60)
+        metrics = scrape(port)
+        churn["attempts_unschedulable"] = metrics.get(
+            'scheduler_schedule_attempts_total{result="unschedulable"}', 0
+        )
+        churn["verify"] = asyncio.run(verify(srv, args))
+    finally:
+        sched.stop()
+        srv.stop()
+        shutil.rmtree(workdir / "churn", ignore_errors=True)
+    # 2. Warm start: the same nodes and backlog, then the scheduler.
+    srv = start_apiserver(workdir / "churn-warm" / "home")
+    try:
+        creator = Creator(srv, args.concurrency)
+        asyncio.run(creator.run(_node_jobs(args, args.churn_nodes)))
+        asyncio.run(creator.run(_pending_jobs(args.churn_pods)))
+        warm_args = argparse.Namespace(
+            **{**vars(args), "pods": args.churn_pods, "scheduler_arg": sched_args, "profile": 0}
+        )
+        warm = measure(srv, warm_args)
+    finally:
+        srv.stop()
+        shutil.rmtree(workdir / "churn-warm", ignore_errors=True)
+    churn["warm_start_pods_per_second"] = warm["pods_per_second_avg"]
+    churn["warm_start_duration_s"] = warm["duration_s"]
+    churn["hints"] = args.churn_hints
+    print(
+        f"[churn] {args.churn_pods} pods pending, {args.churn_nodes} nodes created in "
+        f"{churn['nodes_created_s']}s: last bind {churn['last_node_to_last_bind_s']}s after "
+        f"the last node, {churn['pods_per_second_overall']} pods/s overall "
+        f"({churn['attempts_unschedulable']:.0f} unschedulable attempts); warm start "
+        f"{churn['warm_start_pods_per_second']} pods/s; hints {args.churn_hints}; "
+        f"{churn['verify']}",
+        flush=True,
+    )
+    return churn
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -400,7 +573,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--gpu-percent", type=float, default=5.0, help="GPU pods in the GPU variant (%%)"
     )
-    p.add_argument("--variants", default="basic,gpu", help="comma list of: basic, gpu")
+    p.add_argument("--variants", default="basic,gpu,churn", help="comma list of: basic, gpu, churn")
+    p.add_argument("--churn-pods", type=int, default=5000, help="churn: pods pending (5000)")
+    p.add_argument("--churn-nodes", type=int, default=1000, help="churn: nodes arriving (1000)")
+    p.add_argument(
+        "--churn-hints",
+        choices=("on", "off"),
+        default="on",
+        help="churn: off runs the scheduler with --no-queueing-hints (the figure before)",
+    )
     p.add_argument("--repeat", type=int, default=3, help="runs per variant (median reported)")
     p.add_argument(
         "--concurrency", type=int, default=32, help="connections creating objects while populating"
@@ -425,6 +606,7 @@ def main(argv: list[str] | None = None) -> int:
             min(args.init_pods, 100),
             min(args.pods, 1000),
         )
+        args.churn_pods, args.churn_nodes = min(args.churn_pods, 1000), min(args.churn_nodes, 200)
 
     results: Obj = {
         "benchmark": "scheduler",
@@ -437,14 +619,24 @@ def main(argv: list[str] | None = None) -> int:
             "platform": platform.platform(),
         },
         "config": {k: v for k, v in vars(args).items() if k not in ("out", "variant_name")},
-        "targets": {"basic_avg_pods_per_second": 1500, "gpu_avg_pods_per_second": 500},
+        "targets": {
+            "basic_avg_pods_per_second": 1500,
+            "gpu_avg_pods_per_second": 500,
+            "churn_last_node_to_last_bind_s": 1.0,
+            "churn_pods_per_second_overall": 2500,
+        },
         "variants": {},
     }
     workdir = Path(tempfile.mkdtemp(prefix="kl-bench-sched-"))
     try:
-        base, times = build_base(args, workdir)
-        results["populate_cluster"] = {k: round(v, 1) for k, v in times.items()}
-        for name in [v.strip() for v in args.variants.split(",") if v.strip()]:
+        names = [v.strip() for v in args.variants.split(",") if v.strip()]
+        if "churn" in names:
+            names.remove("churn")
+            results["variants"]["churn"] = run_churn(args, workdir)
+        if names:
+            base, times = build_base(args, workdir)
+            results["populate_cluster"] = {k: round(v, 1) for k, v in times.items()}
+        for name in names:
             gpu_percent = args.gpu_percent if name == "gpu" else 0.0
             results["variants"][name] = run_variant(args, name, gpu_percent, base, workdir)
     finally:
