@@ -23,6 +23,7 @@ from .loadbalancer import LoadBalancerController
 from .nodelifecycle import NodeLifecycleController
 from .podgc import PodGCController
 from .replicaset import ReplicaSetController
+from .serviceaccounts import ServiceAccountsController
 
 log = logging.getLogger(__name__)
 COMPONENT = "kubelab-controller-manager"
@@ -39,6 +40,7 @@ CONTROLLERS: dict[str, type[Controller]] = {
     "disruption": DisruptionController,
     "loadbalancer": LoadBalancerController,
     "clusterrole-aggregation": ClusterRoleAggregationController,
+    "serviceaccount": ServiceAccountsController,
 }
 
 
