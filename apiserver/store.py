@@ -69,6 +69,13 @@ class Event:
     data: bytes  # the object's JSON, resourceVersion included
     _obj: dict[str, Any] | None = field(default=None, repr=False)
     line: bytes | None = field(default=None, repr=False)  # the watch line, built once
+    # A MODIFIED event's object JSON before the change (the bytes the write read, kept by
+    # reference): a selective watch needs it to tell an object entering or leaving its
+    # selection. None for ADDED and DELETED, and where unknown (read back from the log).
+    prev: bytes | None = field(default=None, repr=False)
+    _prev_obj: dict[str, Any] | None = field(default=None, repr=False)
+    # What selective watchers are sent instead (ADDED, DELETED), built once, shared.
+    views: dict[str, Event] | None = field(default=None, repr=False)
 
     @property
     def obj(self) -> dict[str, Any]:
@@ -76,6 +83,13 @@ class Event:
         if self._obj is None:
             self._obj = orjson.loads(self.data)
         return self._obj
+
+    @property
+    def prev_obj(self) -> dict[str, Any] | None:
+        """``prev`` as a dict, parsed once and shared by every watcher (None if unknown)."""
+        if self._prev_obj is None and self.prev is not None:
+            self._prev_obj = orjson.loads(self.prev)
+        return self._prev_obj
 
 
 @dataclass
@@ -258,10 +272,15 @@ class Store:
         return KeyFilter.of(keys, len(keys))
 
     def _current_for_write(self, resource: str, namespace: str, name: str) -> dict[str, Any] | None:
+        raw = self._current_raw_for_write(resource, namespace, name)
+        return orjson.loads(raw) if raw is not None else None
+
+    def _current_raw_for_write(self, resource: str, namespace: str, name: str) -> bytes | None:
+        """The JSON a write starts from: its pending (uncommitted) state, else the stored one."""
         pending = self._overlay.get((resource, namespace, name))
         if pending is not None:
-            return None if pending.type == DELETED else orjson.loads(pending.data)
-        return self.get(resource, namespace, name)
+            return None if pending.type == DELETED else pending.data
+        return self.get_raw(resource, namespace, name)
 
     def list_raw(
         self,
@@ -332,10 +351,12 @@ class Store:
         if self._failed is not None:
             raise StorageError(503, f"the store is unavailable: {self._failed}")
         key = (resource, namespace, name)
+        prev: bytes | None = None
         if create and key not in self._overlay and not self._keys.may_contain(key):
             current = None
         else:
-            current = self._current_for_write(resource, namespace, name)
+            prev = self._current_raw_for_write(resource, namespace, name)
+            current = orjson.loads(prev) if prev is not None else None
         new = compute(current)
         if new is None and current is None:
             raise ApiError(404, f'{resource.split("/")[-1]} "{name}" not found', name=name)
@@ -352,6 +373,8 @@ class Store:
             etype = ADDED if current is None else MODIFIED
         data = orjson.dumps(final)
         ev = Event(rv, etype, resource, namespace, name, data, final)
+        if etype == MODIFIED:
+            ev.prev = prev  # the selective watches' transitions (apiserver/watch.py)
         assert self._loop is not None, "Store.start() was not called"
         fut: asyncio.Future[Event] = self._loop.create_future()
         self._overlay[key] = ev
@@ -527,8 +550,11 @@ class Store:
             # The ring keeps each event's JSON only: thousands of parsed objects held
             # there would sit in the cyclic GC's oldest generation and make every full
             # collection long (tens of ms, straight into the p99 of every request).
+            # MODIFIED ones keep their previous JSON too (bytes, not GC-tracked): a replay
+            # from the ring makes the same selection transitions as the live fan-out.
             self.recent.extend(
-                Event(e.rv, e.type, e.resource, e.namespace, e.name, e.data) for e in events
+                Event(e.rv, e.type, e.resource, e.namespace, e.name, e.data, prev=e.prev)
+                for e in events
             )
             for fn in self._listeners:
                 try:

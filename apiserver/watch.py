@@ -16,7 +16,7 @@ import orjson
 
 from api.errors import ApiError
 from api.selectors import SelectionPredicate
-from apiserver.store import ADDED, Event, Store
+from apiserver.store import ADDED, DELETED, MODIFIED, Event, Store
 
 MAX_QUEUED = 20000  # a watcher this far behind is closed; its client resumes from its RV
 
@@ -31,12 +31,55 @@ class Watcher:
     queue: asyncio.Queue[Event | None] = field(default_factory=asyncio.Queue)
     overflowed: bool = False
 
-    def wants(self, ev: Event) -> bool:
+    def view(self, ev: Event) -> Event | None:
+        """What this watch is sent for ``ev``: the event itself, or nothing, or, for a
+        change that moves an object into or out of the selection, ADDED or DELETED (the
+        watch cache's ``convertToWatchEvent``): a client's cache of the selected objects
+        stays exact as objects enter and leave the selection."""
         if ev.resource != self.resource:
-            return False
+            return None
         if self.namespace and ev.namespace != self.namespace:
-            return False
-        return self.selection.empty or self.selection.matches(ev.obj)
+            return None
+        sel = self.selection
+        if sel.empty:
+            return ev
+        now = sel.matches(ev.obj)
+        prev = ev.prev_obj if ev.type == MODIFIED else None
+        if prev is None:  # ADDED, DELETED (its object is the last state), or unknown
+            return ev if now else None
+        before = sel.matches(prev)
+        if now:
+            return ev if before else entered(ev)
+        return left(ev) if before else None
+
+
+def entered(ev: Event) -> Event:
+    """``ev`` as ADDED, for a watch whose selection the object just entered."""
+    views = ev.views if ev.views is not None else {}
+    ev.views = views
+    got = views.get(ADDED)
+    if got is None:
+        got = views[ADDED] = Event(
+            ev.rv, ADDED, ev.resource, ev.namespace, ev.name, ev.data, ev._obj
+        )
+    return got
+
+
+def left(ev: Event) -> Event:
+    """``ev`` as DELETED, for a watch whose selection the object just left: it carries
+    the object's previous state (the one the watch last matched) at the event's
+    resourceVersion, as Kubernetes sends it."""
+    assert ev.prev is not None
+    views = ev.views if ev.views is not None else {}
+    ev.views = views
+    got = views.get(DELETED)
+    if got is None:
+        obj = orjson.loads(ev.prev)  # a copy: the shared prev_obj stays as it was
+        obj.setdefault("metadata", {})["resourceVersion"] = str(ev.rv)
+        got = views[DELETED] = Event(
+            ev.rv, DELETED, ev.resource, ev.namespace, ev.name, orjson.dumps(obj), obj
+        )
+    return got
 
 
 class WatchHub:
@@ -62,22 +105,32 @@ class WatchHub:
                 self._offer(ev, watchers)
             by_node = self._by_node.get(ev.resource)
             if by_node:
-                # Only the watchers of this pod's node can match (one per kubelet).
-                node = (ev.obj.get("spec") or {}).get("nodeName") or ""
-                targets = by_node.get(str(node))
+                # Only the watchers of this pod's node can match (one per kubelet), and,
+                # when a change moved the pod off a node (a binding moves it off ""),
+                # that node's watchers, which are sent its DELETED.
+                node = _node(ev.obj)
+                targets = by_node.get(node)
                 if targets:
                     self._offer(ev, targets)
+                prev = ev.prev_obj if ev.type == MODIFIED else None
+                if prev is not None and _node(prev) != node:
+                    targets = by_node.get(_node(prev))
+                    if targets:
+                        self._offer(ev, targets)
 
     @staticmethod
     def _offer(ev: Event, watchers: set[Watcher]) -> None:
         for w in watchers:
-            if w.overflowed or not w.wants(ev):
+            if w.overflowed:
+                continue
+            sent = w.view(ev)
+            if sent is None:
                 continue
             if w.queue.qsize() >= MAX_QUEUED:
                 w.overflowed = True
                 w.queue.put_nowait(None)
                 continue
-            w.queue.put_nowait(ev)
+            w.queue.put_nowait(sent)
 
     def register(self, w: Watcher) -> None:
         node = w.selection.exact_field("spec.nodeName")
@@ -100,25 +153,55 @@ class WatchHub:
                     del by_node[node]
 
     def backlog(self, w: Watcher, rv: int) -> list[Event]:
-        """Events after ``rv`` that ``w`` wants, from memory or the log; 410 if compacted."""
+        """What ``w`` is sent for the events after ``rv`` (``Watcher.view``), from memory
+        or the log; 410 if compacted."""
         if rv < self.store.compacted_rv:
             raise expired(rv, self.store.compacted_rv)
-        recent = self.store.events_since(rv)
+        recent = self.store.events_since(rv)  # the ring: MODIFIED events carry prev
         if recent is None:
-            out: list[Event] = []
-            cursor = rv
-            while True:
-                chunk = self.store.changes_since(cursor)
-                if not chunk:
-                    break
-                out.extend(chunk)
-                cursor = chunk[-1].rv
-                if cursor >= self.store.committed_rv:
-                    break
-            if rv < self.store.compacted_rv:  # compaction raced with the read
+            recent = self._from_log(rv, selective=not w.selection.empty)
+        out: list[Event] = []
+        for e in recent:
+            sent = w.view(e)
+            if sent is not None:
+                out.append(sent)
+            elif e.type == MODIFIED and e.prev is None and not w.selection.empty:
+                # The object's state before this change is compacted away: whether the
+                # client holds it (and must be sent DELETED) cannot be told. Kubernetes'
+                # watch cache answers 410 for a revision its window does not cover; the
+                # client lists again, which is always right.
                 raise expired(rv, self.store.compacted_rv)
-            recent = out
-        return [e for e in recent if w.wants(e)]
+        return out
+
+    def _from_log(self, rv: int, selective: bool) -> list[Event]:
+        """Events after ``rv`` from the durable log. The log keeps no previous states:
+        for a selective watch it is read from its start and each MODIFIED event gets the
+        state of the key's change before it (None where that one is compacted too)."""
+        out: list[Event] = []
+        cursor = self.store.compacted_rv if selective else rv
+        while True:
+            chunk = self.store.changes_since(cursor)
+            if not chunk:
+                break
+            out.extend(chunk)
+            cursor = chunk[-1].rv
+            if cursor >= self.store.committed_rv:
+                break
+        if rv < self.store.compacted_rv:  # compaction raced with the read
+            raise expired(rv, self.store.compacted_rv)
+        if not selective:
+            return out
+        state: dict[tuple[str, str, str], bytes | None] = {}
+        for e in out:
+            key = (e.resource, e.namespace, e.name)
+            if e.type == MODIFIED:
+                e.prev = state.get(key)
+            state[key] = None if e.type == DELETED else e.data
+        return [e for e in out if e.rv > rv]
+
+
+def _node(pod: dict[str, Any]) -> str:
+    return str((pod.get("spec") or {}).get("nodeName") or "")
 
 
 def expired(rv: int, compacted: int) -> ApiError:
