@@ -188,6 +188,10 @@ class ObjectService:
 
         def guarded(current: Obj | None) -> Obj | None:
             new = compute(current)
+            # Before the store's no-op test (Store.mutate), which must see what this adds
+            # (a Service's kept nodePorts). A write the store then finds changes nothing
+            # leaves these indexes as they were: each is a function of the object (old's
+            # entries out, new's in), and new is old.
             self.state.before_write(info, ns, name, current, new)
             return new
 

@@ -31,6 +31,9 @@ from apiserver.keyfilter import Key, KeyFilter
 log = logging.getLogger("kubelab.store")
 
 ADDED, MODIFIED, DELETED = "ADDED", "MODIFIED", "DELETED"
+# The type of the Event ``mutate`` answers a write that changes nothing with: it is never
+# stored, logged or sent to a watcher, and its rv is the object's existing resourceVersion.
+UNCHANGED = "UNCHANGED"
 
 _metadata = sa.MetaData()
 objects_table = sa.Table(
@@ -69,13 +72,6 @@ class Event:
     data: bytes  # the object's JSON, resourceVersion included
     _obj: dict[str, Any] | None = field(default=None, repr=False)
     line: bytes | None = field(default=None, repr=False)  # the watch line, built once
-    # A MODIFIED event's object JSON before the change (the bytes the write read, kept by
-    # reference): a selective watch needs it to tell an object entering or leaving its
-    # selection. None for ADDED and DELETED, and where unknown (read back from the log).
-    prev: bytes | None = field(default=None, repr=False)
-    _prev_obj: dict[str, Any] | None = field(default=None, repr=False)
-    # What selective watchers are sent instead (ADDED, DELETED), built once, shared.
-    views: dict[str, Event] | None = field(default=None, repr=False)
 
     @property
     def obj(self) -> dict[str, Any]:
@@ -83,13 +79,6 @@ class Event:
         if self._obj is None:
             self._obj = orjson.loads(self.data)
         return self._obj
-
-    @property
-    def prev_obj(self) -> dict[str, Any] | None:
-        """``prev`` as a dict, parsed once and shared by every watcher (None if unknown)."""
-        if self._prev_obj is None and self.prev is not None:
-            self._prev_obj = orjson.loads(self.prev)
-        return self._prev_obj
 
 
 @dataclass
@@ -178,7 +167,8 @@ class Store:
         # Revisions at or below this are gone from the log: a watch from there gets 410.
         self.compacted_rv = int(low or 1) - 1
         self.recent: deque[Event] = deque(maxlen=memory_events)
-        self._overlay: dict[tuple[str, str, str], Event] = {}
+        # Each key's last write not yet committed.
+        self._overlay: dict[tuple[str, str, str], _PendingWrite] = {}
         self._queue: queue.Queue[_PendingWrite | None] = queue.Queue()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._writer: threading.Thread | None = None
@@ -279,7 +269,7 @@ class Store:
         """The JSON a write starts from: its pending (uncommitted) state, else the stored one."""
         pending = self._overlay.get((resource, namespace, name))
         if pending is not None:
-            return None if pending.type == DELETED else pending.data
+            return None if pending.event.type == DELETED else pending.event.data
         return self.get_raw(resource, namespace, name)
 
     def list_raw(
@@ -357,9 +347,22 @@ class Store:
         else:
             prev = self._current_raw_for_write(resource, namespace, name)
             current = orjson.loads(prev) if prev is not None else None
+        # Read before compute, which may change ``current`` in place.
+        old_rv = (current.get("metadata") or {}).get("resourceVersion") if current else None
         new = compute(current)
         if new is None and current is None:
             raise ApiError(404, f'{resource.split("/")[-1]} "{name}" not found', name=name)
+        if new is not None and prev is not None and old_rv and _same_object(prev, old_rv, new):
+            # As Kubernetes' GuaranteedUpdate: a write that changes nothing stores nothing,
+            # keeps the resourceVersion and sends no watch event.
+            same = Event(int(old_rv), UNCHANGED, resource, namespace, name, prev)
+            pending = self._overlay.get(key)
+            if pending is not None:
+                # The state this confirms is still being committed: answer once it is
+                # durable (or with its error). shield: a client that goes away must not
+                # cancel another write's future.
+                await asyncio.shield(pending.future)
+            return same
         rv = self._next_rv
         self._next_rv += 1
         if new is None:
@@ -373,16 +376,15 @@ class Store:
             etype = ADDED if current is None else MODIFIED
         data = orjson.dumps(final)
         ev = Event(rv, etype, resource, namespace, name, data, final)
-        if etype == MODIFIED:
-            ev.prev = prev  # the selective watches' transitions (apiserver/watch.py)
         assert self._loop is not None, "Store.start() was not called"
         fut: asyncio.Future[Event] = self._loop.create_future()
-        self._overlay[key] = ev
+        pending = _PendingWrite(ev, _node_of(resource, final), fut)
+        self._overlay[key] = pending
         if current is None:
             self._keys.add(key)
             if self._keys.full:
                 self._keys = self._load_keys()
-        self._queue.put(_PendingWrite(ev, _node_of(resource, final), fut))
+        self._queue.put(pending)
         return await fut
 
     def _write_loop(self) -> None:
@@ -534,7 +536,7 @@ class Store:
         for w in batch:
             e = w.event
             k = (e.resource, e.namespace, e.name)
-            if self._overlay.get(k) is e:
+            if self._overlay.get(k) is w:
                 del self._overlay[k]
             if error is not None:
                 if not w.future.done():
@@ -550,11 +552,8 @@ class Store:
             # The ring keeps each event's JSON only: thousands of parsed objects held
             # there would sit in the cyclic GC's oldest generation and make every full
             # collection long (tens of ms, straight into the p99 of every request).
-            # MODIFIED ones keep their previous JSON too (bytes, not GC-tracked): a replay
-            # from the ring makes the same selection transitions as the live fan-out.
             self.recent.extend(
-                Event(e.rv, e.type, e.resource, e.namespace, e.name, e.data, prev=e.prev)
-                for e in events
+                Event(e.rv, e.type, e.resource, e.namespace, e.name, e.data) for e in events
             )
             for fn in self._listeners:
                 try:
@@ -572,6 +571,31 @@ class Store:
         if not self.recent and rv >= self.committed_rv:
             return []
         return None
+
+
+def _same_object(stored: bytes, stored_rv: str, new: dict[str, Any]) -> bool:
+    """Whether ``new`` is the object ``stored`` holds (resourceVersion aside), as JSON.
+
+    ``stored`` is the JSON the write's ``current`` was parsed from: ``compute`` may have
+    changed ``current`` in place, so it cannot be compared with. The cheap test, about
+    2 us for a pod, serialises ``new`` under the stored resourceVersion and compares bytes:
+    a no-op patch keeps the stored key order. The same content in another key order (a
+    PUT body built elsewhere) has the same length in orjson's compact output, so only a
+    same-length difference pays for the exact test (both sides with sorted keys, ~15 us);
+    a change of length is a change. Sets new's resourceVersion, which a real write
+    overwrites anyway.
+    """
+    meta = new.get("metadata")
+    if not isinstance(meta, dict):
+        return False
+    meta["resourceVersion"] = stored_rv
+    data = orjson.dumps(new)
+    if data == stored:
+        return True
+    if len(data) != len(stored):
+        return False
+    sort = orjson.OPT_SORT_KEYS
+    return orjson.dumps(new, option=sort) == orjson.dumps(orjson.loads(stored), option=sort)
 
 
 def _storage_error(exc: BaseException) -> ApiError:

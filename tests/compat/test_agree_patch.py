@@ -57,11 +57,14 @@ def spec_of(cluster: Cluster, ns: str, name: str) -> dict[str, Any]:
     return spec
 
 
-# "patched (no change)" is left out: kubelab's apiserver writes a new resourceVersion on
-# a patch that changes nothing (Kubernetes does not), so kubectl says "patched" there.
+# A patch that changes nothing prints "patched (no change)": the apiserver then keeps the
+# resourceVersion, as Kubernetes does, and kubectl compares the object before and after.
 PATCHES = [
     ["-p", '{"spec":{"replicas":3}}'],
+    ["-p", '{"spec":{"replicas":3}}'],
     ["--type", "merge", "-p", "spec: {replicas: 4}"],
+    ["--type", "merge", "-p", "spec: {replicas: 4}"],
+    ["--type", "json", "-p", '[{"op":"replace","path":"/spec/replicas","value":5}]'],
     ["--type", "json", "-p", '[{"op":"replace","path":"/spec/replicas","value":5}]'],
     ["-p", '{"spec":{"template":{"spec":{"containers":[{"name":"side","image":"busybox"}]}}}}'],
     ["-p", '{"spec":{"replicas":6}}', "-o", "name"],
@@ -74,10 +77,14 @@ def test_the_same_patch_prints_the_same_and_does_the_same(
     cluster: Cluster, kubectl: Kubectl, kl: Kl, namespace: str
 ) -> None:
     twins(kubectl, namespace)
+    previous: list[str] = []
     for args in PATCHES:
         k_out = kubectl("patch", "-n", namespace, "deploy", "by-kubectl", *args)
         l_out = kl("patch", "-n", namespace, "deploy", "by-kl", *args)
         assert l_out == k_out.replace("by-kubectl", "by-kl"), args
+        if args == previous:  # the same patch again changes nothing, and says so
+            assert k_out.rstrip().endswith(" patched (no change)"), (args, k_out)
+        previous = args
         assert spec_of(cluster, namespace, "by-kl") == spec_of(cluster, namespace, "by-kubectl")
 
 
