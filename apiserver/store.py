@@ -72,6 +72,13 @@ class Event:
     data: bytes  # the object's JSON, resourceVersion included
     _obj: dict[str, Any] | None = field(default=None, repr=False)
     line: bytes | None = field(default=None, repr=False)  # the watch line, built once
+    # A MODIFIED event's object JSON before the change (the bytes the write read, kept by
+    # reference): a selective watch needs it to tell an object entering or leaving its
+    # selection. None for ADDED and DELETED, and where unknown (read back from the log).
+    prev: bytes | None = field(default=None, repr=False)
+    _prev_obj: dict[str, Any] | None = field(default=None, repr=False)
+    # What selective watchers are sent instead (ADDED, DELETED), built once, shared.
+    views: dict[str, Event] | None = field(default=None, repr=False)
 
     @property
     def obj(self) -> dict[str, Any]:
@@ -79,6 +86,13 @@ class Event:
         if self._obj is None:
             self._obj = orjson.loads(self.data)
         return self._obj
+
+    @property
+    def prev_obj(self) -> dict[str, Any] | None:
+        """``prev`` as a dict, parsed once and shared by every watcher (None if unknown)."""
+        if self._prev_obj is None and self.prev is not None:
+            self._prev_obj = orjson.loads(self.prev)
+        return self._prev_obj
 
 
 @dataclass
@@ -376,6 +390,8 @@ class Store:
             etype = ADDED if current is None else MODIFIED
         data = orjson.dumps(final)
         ev = Event(rv, etype, resource, namespace, name, data, final)
+        if etype == MODIFIED:
+            ev.prev = prev  # the selective watches' transitions (apiserver/watch.py)
         assert self._loop is not None, "Store.start() was not called"
         fut: asyncio.Future[Event] = self._loop.create_future()
         pending = _PendingWrite(ev, _node_of(resource, final), fut)
@@ -552,8 +568,11 @@ class Store:
             # The ring keeps each event's JSON only: thousands of parsed objects held
             # there would sit in the cyclic GC's oldest generation and make every full
             # collection long (tens of ms, straight into the p99 of every request).
+            # MODIFIED ones keep their previous JSON too (bytes, not GC-tracked): a replay
+            # from the ring makes the same selection transitions as the live fan-out.
             self.recent.extend(
-                Event(e.rv, e.type, e.resource, e.namespace, e.name, e.data) for e in events
+                Event(e.rv, e.type, e.resource, e.namespace, e.name, e.data, prev=e.prev)
+                for e in events
             )
             for fn in self._listeners:
                 try:
