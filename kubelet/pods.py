@@ -47,10 +47,18 @@ class PodManager:
         self._tasks.append(asyncio.create_task(self._runtime_events(), name="runtime-events"))
         self._tasks.append(asyncio.create_task(self.informer.run(), name="pod-informer"))
         await self.informer.wait_synced()
-        await self._remove_orphans()
+        scanned = {p["metadata"]["uid"]: p for p in self.informer.list()}
+        await self._remove_orphans(set(scanned))
+        # The handlers are added only now, so a pod deleted while the scan ran (a DELETED
+        # event with nobody listening) is absent from the cache and from the handler's
+        # replay: its containers were kept for it, yet no worker would ever stop them.
         self.informer.add_handler(
             on_add=self._on_pod, on_update=self._on_update, on_delete=self._on_delete
         )
+        # The replay gave every cached pod a worker: a scanned pod without one is gone.
+        for uid, pod in scanned.items():
+            if uid not in self.workers:
+                self._start_worker(pod, deleted=True)
         self.ready.set()
         await asyncio.gather(*self._tasks)
 
@@ -66,10 +74,10 @@ class PodManager:
                 pass
         await asyncio.gather(*(w.stop() for w in list(self.workers.values())))
 
-    async def _remove_orphans(self) -> None:
-        """Our containers and pod directories of pods no longer bound here are removed;
-        containers of another cluster (same node name, same engine) are left alone."""
-        live = {p["metadata"]["uid"] for p in self.informer.list()}
+    async def _remove_orphans(self, live: set[str]) -> None:
+        """Our containers and pod directories of pods no longer bound here (``live``: the
+        uids of those that are) are removed; containers of another cluster (same node
+        name, same engine) are left alone."""
         try:
             containers = await self.ctx.runtime.list({LABEL_NODE: self.ctx.node_name})
         except RuntimeError_ as e:
@@ -149,10 +157,19 @@ class PodManager:
         if old_uid and old_uid != uid and old_uid in self.workers:
             # Same name, new pod: the old one must be gone.
             self.workers[old_uid].mark_deleted()
+        self._start_worker(pod)
+
+    def _start_worker(self, pod: dict[str, Any], deleted: bool = False) -> None:
+        """A worker for a pod first seen here; ``deleted``: the pod is already gone from
+        the API (its worker only stops and removes what the pod left)."""
+        uid = pod["metadata"]["uid"]
         fresh = self._scanned and uid not in self._with_containers
         worker = PodWorker(self.ctx, pod, fresh=fresh)
         self.workers[uid] = worker
-        self.by_key[key] = uid
+        if deleted:
+            worker.mark_deleted()
+        else:
+            self.by_key[worker.key] = uid
         worker.start()
         asyncio.get_running_loop().create_task(self._reap(worker))
 
