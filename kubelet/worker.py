@@ -18,6 +18,7 @@ import time
 from typing import Any
 
 from api.errors import ApiError
+from client import ServerUnreachable
 from kubelet.context import NodeContext
 from kubelet.executor import execute, observe
 from kubelet.plan import compute_pod_actions
@@ -113,7 +114,7 @@ class PodWorker(PodHandle):
                         "pod %s: sync failed: %s",
                         self.key,
                         e,
-                        exc_info=not isinstance(e, (ApiError, RuntimeError_)),
+                        exc_info=not isinstance(e, (ApiError, RuntimeError_, ServerUnreachable)),
                     )
                     self.wake_after(1.0)
                 timeout = self.ctx.config.resync_period
