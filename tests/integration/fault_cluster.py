@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kubelet.runtime.base import LABEL_CLUSTER
 from tests.cluster import FAST_CONTROLLER_FLAGS, FAST_KUBELET_FLAGS, Cluster
 from tests.integration.ctrl_cluster import is_ready, rollout_done
 from tests.wait import WaitTimeout, wait_for
@@ -423,15 +424,19 @@ def job_problems(client: Any) -> list[str]:
 
 
 def orphan_containers(client: Any, node: str) -> list[str]:
-    """Docker containers of ``node`` whose pod is gone (only for the Docker kubelet)."""
+    """Docker containers of ``node`` in this cluster whose pod is gone (only for the Docker
+    kubelet). Another test cluster on the same engine may use the same node name (two
+    soaks at once): its containers carry its own cluster uid and are not ours to judge."""
     import docker
 
+    cluster_uid = client.get("namespaces", "kube-system")["metadata"]["uid"]
     uids = {p["metadata"]["uid"] for p in client.list("pods")["items"]}
+    labels = [f"{NODE_LABEL}={node}", f"{LABEL_CLUSTER}={cluster_uid}"]
     dc = docker.from_env(timeout=10)
     try:
         return [
             f"{c.name} (pod uid {c.labels.get(POD_UID_LABEL)})"
-            for c in dc.containers.list(filters={"label": f"{NODE_LABEL}={node}"})
+            for c in dc.containers.list(filters={"label": labels})
             if c.labels.get(POD_UID_LABEL) not in uids
         ]
     finally:
