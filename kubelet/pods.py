@@ -11,6 +11,7 @@ from typing import Any
 
 from client import Informer
 from kubelet.context import NodeContext
+from kubelet.housekeeping import run_housekeeping
 from kubelet.ownership import StartupScan, sort_startup_scan
 from kubelet.runtime.base import LABEL_CLUSTER, LABEL_NODE, LABEL_POD_UID, RuntimeError_
 from kubelet.volumes import remove_pod_dir
@@ -60,7 +61,15 @@ class PodManager:
             if uid not in self.workers:
                 self._start_worker(pod, deleted=True)
         self.ready.set()
+        self._tasks.append(
+            asyncio.create_task(run_housekeeping(self.ctx, self.known_uids), name="housekeeping")
+        )
         await asyncio.gather(*self._tasks)
+
+    def known_uids(self) -> set[str]:
+        """The pods this kubelet knows of: cached by its informer or driven by a worker."""
+        known = {str((p.get("metadata") or {}).get("uid") or "") for p in self.informer.list()}
+        return known | set(self.workers)
 
     async def stop(self) -> None:
         """Stop watching and stop the workers; containers are left running on purpose, so a

@@ -17,6 +17,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from kubelet.runtime.base import (
+    LABEL_NODE,
     LABEL_POD_UID,
     ContainerInfo,
     ContainerSpec,
@@ -30,6 +31,10 @@ from kubelet.timeutil import now_rfc3339
 MISSING_IMAGE_MARK = "does-not-exist"
 
 
+# The labels list() looks containers up by without a scan (most selective first).
+_INDEXED = (LABEL_POD_UID, LABEL_NODE)
+
+
 class FakeRuntime:
     """A ContainerRuntime that only keeps records."""
 
@@ -39,9 +44,10 @@ class FakeRuntime:
     def __init__(self) -> None:
         self._containers: dict[str, ContainerInfo] = {}
         self._specs: dict[str, ContainerSpec] = {}
-        # Container ids by pod uid: pod workers list their own pod's containers on every
-        # sync, and a hollow kubelet holds thousands; a scan per call made that quadratic.
-        self._by_pod: dict[str, set[str]] = {}
+        # Container ids by pod uid and by node: pod workers list their own pod's containers
+        # on every sync, and each hollow node's housekeeping lists its node's; a hollow
+        # kubelet holds thousands, and a scan per call made both quadratic.
+        self._by_label: dict[str, dict[str, set[str]]] = {k: {} for k in _INDEXED}
         self._ids = itertools.count(1)
         self._subscribers: list[tuple[dict[str, str], asyncio.Queue[RuntimeEvent]]] = []
         self.images: set[str] = set()
@@ -83,7 +89,8 @@ class FakeRuntime:
             image_id=f"fake://{spec.image}",
             created_at=now_rfc3339(),
         )
-        self._by_pod.setdefault(spec.labels.get(LABEL_POD_UID, ""), set()).add(cid)
+        for key, index in self._by_label.items():
+            index.setdefault(spec.labels.get(key, ""), set()).add(cid)
         return cid
 
     def spec(self, container_id: str) -> ContainerSpec | None:
@@ -129,17 +136,19 @@ class FakeRuntime:
         if timer is not None:
             timer.cancel()
         if c is not None:
-            uid = c.labels.get(LABEL_POD_UID, "")
-            ids = self._by_pod.get(uid)
-            if ids is not None:
-                ids.discard(container_id)
-                if not ids:
-                    del self._by_pod[uid]
+            for key, index in self._by_label.items():
+                value = c.labels.get(key, "")
+                ids = index.get(value)
+                if ids is not None:
+                    ids.discard(container_id)
+                    if not ids:
+                        del index[value]
 
     async def list(self, labels: dict[str, str]) -> list[ContainerInfo]:
-        uid = labels.get(LABEL_POD_UID)
-        if uid is not None:
-            ids = sorted(self._by_pod.get(uid, ()))  # creation order, as a full scan gives
+        key = next((k for k in _INDEXED if k in labels), None)
+        if key is not None:
+            # creation order, as a full scan gives
+            ids = sorted(self._by_label[key].get(labels[key], ()))
             candidates = [self._containers[i] for i in ids if i in self._containers]
         else:
             candidates = list(self._containers.values())
