@@ -262,7 +262,15 @@ async def stream(
             yield line(ADDED, data, None)
         if initial_end_bookmark:
             yield bookmark_line(kind, api_version, start_rv, initial_end=True)
-        for ev in hub.backlog(w, start_rv):
+        try:
+            backlog = hub.backlog(w, start_rv)
+        except ApiError as e:
+            # The response has started: a 410 found now goes in the stream as an ERROR
+            # event carrying the Status, as Kubernetes sends it, so the client lists again
+            # at once instead of seeing a dropped connection and retrying the same version.
+            yield event_line("ERROR", orjson.dumps(e.to_status()))
+            return
+        for ev in backlog:
             if ev.rv > last:
                 last = ev.rv
                 yield line(ev.type, ev.data, ev)

@@ -190,6 +190,18 @@ async def test_log_replay_whose_previous_state_is_compacted_is_410(tmp_path: Pat
         with pytest.raises(ApiError) as err:
             hub.backlog(w, start)
         assert err.value.code == 410
+        # Through the stream (the HTTP response has already started): one ERROR event
+        # carrying the 410 Status, as Kubernetes sends it, then the end; not a dropped
+        # connection that the client would retry at the same resourceVersion.
+        hub.register(w)
+        gen = stream(hub, w, [], start, 60, False, "ConfigMap", "v1", False)
+        async with asyncio.timeout(10):  # a deadline against a hang, not a timed assertion
+            lines = [line async for line in gen]
+        assert len(lines) == 1
+        ev = orjson.loads(lines[0])
+        assert ev["type"] == "ERROR"
+        assert ev["object"]["kind"] == "Status" and ev["object"]["code"] == 410
+        assert ev["object"]["reason"] == "Expired"
     finally:
         again.stop()
 
