@@ -46,25 +46,30 @@ async def observe(h: PodHandle) -> PodView:
     """What the plan decides from: the runtime's instances (loaded into ``h.tracks``), the
     probes' results, the restart backoff's memory and the clock."""
     backoff = h.ctx.restart_backoff
-    if terminating(h.pod, h.deleted):
+    # One version of the pod for the whole view: the informer replaces ``h.pod`` (and a
+    # DELETED event sets ``h.deleted``) while the runtime calls below are awaited. A view
+    # of running containers paired with a pod deleted meanwhile would plan a termination
+    # that lists no instance, so it would complete the deletion and leave them running.
+    pod, deleted = h.pod, h.deleted
+    if terminating(pod, deleted):
         # Every instance the runtime lists for the pod, whatever its name: all must go.
         listed = await pod_containers(h.ctx.runtime, h.ctx.cluster_uid, h.ctx.node_name, h.uid)
         return PodView(
-            pod=h.pod,
+            pod=pod,
             now=backoff.clock(),
             observed={},
             rule=backoff.rule,
-            api_deleted=h.deleted,
+            api_deleted=deleted,
             instances=tuple(listed),
         )
     containers = h.init_containers() + h.app_containers()
     await refresh(h, containers)
     return PodView(
-        pod=h.pod,
+        pod=pod,
         now=backoff.clock(),
         observed={c["name"]: _observed(h, c["name"], h.tracks[c["name"]]) for c in containers},
         rule=backoff.rule,
-        api_deleted=h.deleted,
+        api_deleted=deleted,
         phase=h.phase(),
         ports_published=h.host_ports is not None,
     )
