@@ -14,6 +14,7 @@ from __future__ import annotations
 import random
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +34,9 @@ POD_UID_LABEL = "io.kubelab.pod.uid"
 FAKE_NODES = {"kubelab.io/runtime": "fake"}
 
 
-DOCKER_NODE = "docker-0"
+# One name per test process: two fault clusters on one Docker engine (two soaks, or a soak
+# beside a CI run) must not see, kill or remove each other's containers by node label.
+DOCKER_NODE = f"docker-{uuid.uuid4().hex[:6]}"
 
 
 def start_fault_cluster(
