@@ -22,25 +22,11 @@ import ssl
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from client.reuse import MAX_IDLE_SECONDS, Failure, may_retry, request_target
+from client.reuse import MAX_IDLE_SECONDS, Failure, Reply, may_retry, request_target
 
 TRANSPORT_ERRORS = (OSError, http.client.HTTPException)
-
-
-@dataclass
-class Reply:
-    """A complete response: what ``core.decode`` and the client's callers read."""
-
-    status_code: int
-    content: bytes
-    headers: dict[str, str] = field(default_factory=dict)  # names in lower case
-
-    @property
-    def text(self) -> str:
-        return self.content.decode("utf-8", "replace")
 
 
 class _Broken(Exception):

@@ -325,7 +325,7 @@ def stream_timeout(timeout_seconds: int | None) -> httpx.Timeout:
 
 
 class Reply(Protocol):
-    """A complete response: an ``httpx.Response`` or the lean pool's ``http1.Reply``."""
+    """A complete response: an ``httpx.Response`` or the lean pools' ``reuse.Reply``."""
 
     @property
     def status_code(self) -> int: ...

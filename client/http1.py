@@ -24,12 +24,11 @@ import select
 import ssl
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 import httpx
 
-from client.reuse import MAX_IDLE_SECONDS, Failure, may_retry, request_target
+from client.reuse import MAX_IDLE_SECONDS, Failure, Reply, may_retry, request_target
 
 _MAX_HEAD = 64 * 1024  # the longest status line and headers accepted
 
@@ -53,19 +52,6 @@ def _socket_has_news(writer: asyncio.StreamWriter) -> bool:
     poller = select.poll()
     poller.register(sock.fileno(), select.POLLIN)
     return bool(poller.poll(0))
-
-
-@dataclass
-class Reply:
-    """A complete response: what ``core.decode`` and the client's callers read."""
-
-    status_code: int
-    content: bytes
-    headers: dict[str, str] = field(default_factory=dict)  # names in lower case
-
-    @property
-    def text(self) -> str:
-        return self.content.decode("utf-8", "replace")
 
 
 class _Connection:

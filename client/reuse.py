@@ -1,11 +1,12 @@
-"""When a kept-alive connection may carry a request again: the rules both lean
-HTTP/1.1 pools (``client.http1`` on asyncio, ``client.blocking`` on ``http.client``)
-follow. Pure: no I/O.
+"""What both lean HTTP/1.1 pools (``client.http1`` on asyncio, ``client.blocking`` on
+``http.client``) share: when a kept-alive connection may carry a request again, and the
+``Reply`` they answer with. Pure: no I/O.
 """
 
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass, field
 
 # The apiserver closes a connection idle for 30 s (uvicorn's ``timeout_keep_alive`` in
 # apiserver/main.py; uvicorn's default is 5 s). A connection idle for longer than this is
@@ -57,3 +58,16 @@ def request_target(prefix: str, path: str, params: dict[str, str] | None) -> str
     if params:
         target += "?" + urlencode(params, quote_via=quote, safe="")
     return target
+
+
+@dataclass
+class Reply:
+    """A complete response: what ``core.decode`` and the client's callers read."""
+
+    status_code: int
+    content: bytes
+    headers: dict[str, str] = field(default_factory=dict)  # names in lower case
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", "replace")
