@@ -350,10 +350,13 @@ def test_hollow_nodes_and_log_proxy(shared_apiserver: ApiServer) -> None:
     try:
 
         def three_hollow() -> list[str] | None:
+            # A kubelet creates its Node, then writes its status (the apiserver drops status
+            # on create): wait for both, or a node read in between has none.
             names = sorted(
                 n["metadata"]["name"]
                 for n in c.list("nodes")["items"]
                 if n["metadata"]["name"].startswith("hollow-")
+                and (n.get("status") or {}).get("gpus")
             )
             return names if len(names) == 3 else None
 
