@@ -41,6 +41,8 @@ class Options:
     terminated_pod_gc_threshold: int = 12500
     pod_gc_period: float = 20.0
     pod_gc_orphan_quarantine: float = 40.0
+    cluster_cidr: str = "10.42.0.0/16"  # node IPAM: cut into one subnet per node
+    node_cidr_mask_size: int = 24
     controllers: tuple[str, ...] = ()
 
 

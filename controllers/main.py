@@ -15,6 +15,7 @@ from client import AsyncClient
 from .base import Options
 from .leader import LeaderConfig, LeaderElector
 from .manager import CONTROLLERS, ControllerManager
+from .nodeipam import parse_cluster_cidr
 
 log = logging.getLogger("controllers")
 
@@ -138,6 +139,18 @@ def parser() -> argparse.ArgumentParser:
         help="seconds a pod's node must be missing before the pod is deleted (default 40)",
     )
     p.add_argument(
+        "--cluster-cidr",
+        default="10.42.0.0/16",
+        help="pod network of the cluster, cut into one subnet per node by nodeipam "
+        "(default 10.42.0.0/16)",
+    )
+    p.add_argument(
+        "--node-cidr-mask-size",
+        type=int,
+        default=24,
+        help="prefix length of each node's pod subnet (default 24)",
+    )
+    p.add_argument(
         "--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR (default INFO)"
     )
     return p
@@ -156,6 +169,8 @@ def options_from(args: argparse.Namespace) -> Options:
         terminated_pod_gc_threshold=args.terminated_pod_gc_threshold,
         pod_gc_period=args.pod_gc_period,
         pod_gc_orphan_quarantine=args.pod_gc_orphan_quarantine,
+        cluster_cidr=args.cluster_cidr,
+        node_cidr_mask_size=args.node_cidr_mask_size,
         controllers=tuple(c.strip() for c in args.controllers.split(",") if c.strip()),
     )
 
@@ -221,6 +236,7 @@ def main(argv: list[str] | None = None) -> int:
         from .manager import select
 
         select(options_from(args).controllers)
+        parse_cluster_cidr(args.cluster_cidr, args.node_cidr_mask_size)
     except ValueError as e:
         print(f"kubelab controllers: {e}", file=sys.stderr)
         return 2

@@ -20,6 +20,7 @@ from .endpoints import EndpointsController
 from .garbagecollector import GarbageCollector, NamespaceController
 from .job import JobController
 from .loadbalancer import LoadBalancerController
+from .nodeipam import NodeIpamController
 from .nodelifecycle import NodeLifecycleController
 from .podgc import PodGCController
 from .replicaset import ReplicaSetController
@@ -41,6 +42,7 @@ CONTROLLERS: dict[str, type[Controller]] = {
     "loadbalancer": LoadBalancerController,
     "clusterrole-aggregation": ClusterRoleAggregationController,
     "serviceaccount": ServiceAccountsController,
+    "nodeipam": NodeIpamController,
 }
 
 

@@ -36,7 +36,17 @@ from kubelab.supervisor import Child, Supervisor, env_with_home
 log = logging.getLogger("kubelab.up")
 
 # Flags remembered in HOME/up.json so that a bare rerun resumes the same cluster.
-REMEMBERED = ("port", "listen", "db", "runtime", "fake_gpus", "nodes", "node_name", "address")
+REMEMBERED = (
+    "port",
+    "listen",
+    "db",
+    "runtime",
+    "fake_gpus",
+    "nodes",
+    "node_name",
+    "address",
+    "cluster_cidr",
+)
 DEFAULTS: dict[str, Any] = {
     "port": 6443,
     "listen": "127.0.0.1",
@@ -46,6 +56,7 @@ DEFAULTS: dict[str, Any] = {
     "nodes": 0,
     "node_name": "",
     "address": "127.0.0.1",
+    "cluster_cidr": "10.42.0.0/16",
 }
 SIM_NODE_PREFIX = "sim"
 
@@ -111,6 +122,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="the local node's address: container ports and Services are published here "
         "(default 127.0.0.1)",
+    )
+    p.add_argument(
+        "--cluster-cidr",
+        default=None,
+        help="the pod network, one /24 of it per node (default 10.42.0.0/16)",
     )
     p.add_argument(
         "--ready-timeout",
@@ -254,7 +270,16 @@ def plan_children(home: Path, settings: dict[str, Any], node_kubeconfig: Path) -
 
     out = [
         child("scheduler", ["scheduler", "--kubeconfig", str(home / "scheduler.kubeconfig")]),
-        child("controllers", ["controllers", "--kubeconfig", str(home / "controllers.kubeconfig")]),
+        child(
+            "controllers",
+            [
+                "controllers",
+                "--kubeconfig",
+                str(home / "controllers.kubeconfig"),
+                "--cluster-cidr",
+                settings.get("cluster_cidr") or DEFAULTS["cluster_cidr"],
+            ],
+        ),
     ]
     kubelet = [
         "kubelet",

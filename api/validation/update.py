@@ -8,6 +8,11 @@ from typing import Any
 from api.defaults import default_own_pod_spec, default_pod_spec
 from api.validation import kinds, policy
 from api.validation.common import Errs, as_dict, forbidden, invalid
+from api.validation.storage import (
+    validate_persistent_volume_claim_update,
+    validate_persistent_volume_update,
+    validate_storage_class_update,
+)
 
 Obj = dict[str, Any]
 
@@ -104,6 +109,21 @@ def _immutable(errs: Errs, new: Obj, old: Obj, path: tuple[str, ...], fix: str) 
         invalid(errs, ".".join(path), a, f"field is immutable; {fix}")
 
 
+def _validate_node_update(errs: Errs, new: Obj, old: Obj) -> None:
+    """A node's pod subnet is set once (by node IPAM) and never changed, as in Kubernetes:
+    the kubelet's bridge and every peer's route were made for it."""
+    old_spec, new_spec = as_dict(old.get("spec")), as_dict(new.get("spec"))
+    for key in ("podCIDR", "podCIDRs"):
+        was, now = old_spec.get(key), new_spec.get(key)
+        if was and now != was:
+            forbidden(
+                errs,
+                f"spec.{key}",
+                f"node updates may not change {key} except from \"\" to valid; "
+                "delete and recreate the Node to give it another subnet",
+            )
+
+
 def validate_update(errs: Errs, kind: str, new: Obj, old: Obj) -> None:
     """Append a Cause for every immutable field ``new`` changes relative to ``old``."""
     nm = as_dict(new.get("metadata"))
@@ -135,7 +155,15 @@ def validate_update(errs: Errs, kind: str, new: Obj, old: Obj) -> None:
         kinds.validate_binding_update(errs, new, old)
     elif kind == "PriorityClass":
         policy.validate_priority_class_update(errs, new, old)
-    elif kind in ("Deployment", "ReplicaSet"):
+    elif kind == "PersistentVolume":
+        validate_persistent_volume_update(errs, new, old)
+    elif kind == "PersistentVolumeClaim":
+        validate_persistent_volume_claim_update(errs, new, old)
+    elif kind == "StorageClass":
+        validate_storage_class_update(errs, new, old)
+    elif kind == "ControllerRevision":
+        _immutable(errs, new, old, ("data",), "create a new ControllerRevision instead")
+    elif kind in ("Deployment", "ReplicaSet", "DaemonSet"):
         _immutable(
             errs,
             new,
@@ -143,6 +171,8 @@ def validate_update(errs: Errs, kind: str, new: Obj, old: Obj) -> None:
             ("spec", "selector"),
             "a new selector needs a new object; delete and recreate it",
         )
+    elif kind == "Node":
+        _validate_node_update(errs, new, old)
     elif kind == "Job":
         _immutable(errs, new, old, ("spec", "selector"), "delete and recreate the Job to change it")
         _immutable(
