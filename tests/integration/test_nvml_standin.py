@@ -1,0 +1,142 @@
+"""The kubelet's real NVML path (kubelet/gpu.py through the real ``pynvml``), run against the
+stand-in ``libnvidia-ml.so.1`` built from tests/nvml/standin.c: inventory, sensors a consumer
+card lacks, a lost GPU, one that falls off the bus, driver/library mismatch, and a kubelet
+process that reports what NVML says in its Node."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.cluster import Cluster
+from tests.nvml import Device, StandIn
+from tests.wait import wait_for
+
+REPO = Path(__file__).resolve().parents[2]
+H100 = "GPU-11111111-2222-3333-4444-555555555555"
+RTX = "GPU-aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
+
+# What the kubelet's node status loop calls: discover_gpus(None) = nvml_gpus().
+READ_GPUS = (
+    "import json, logging, sys; logging.basicConfig(stream=sys.stderr, level=logging.INFO);"
+    "from kubelet.gpu import discover_gpus;"
+    "print(json.dumps([d.as_dict() for d in discover_gpus(None, 'n')]))"
+)
+
+
+def read_gpus(standin: StandIn) -> tuple[list[dict[str, Any]], str]:
+    """The devices a fresh process reads through pynvml, and what it logged."""
+    out = subprocess.run(
+        [sys.executable, "-c", READ_GPUS],
+        env=standin.env(),
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return json.loads(out.stdout), out.stderr
+
+
+@pytest.fixture
+def standin(tmp_path: Path) -> StandIn:
+    return StandIn(
+        tmp_path,
+        devices=[
+            Device(H100, used_mib=1024, util=37, temp=41, power_mw=123_400),
+            Device(RTX, name="NVIDIA GeForce RTX 4090", memory_mib=24564, temp=None, power_mw=None),
+        ],
+    )
+
+
+def test_inventory_through_pynvml(standin: StandIn) -> None:
+    gpus, _ = read_gpus(standin)
+    assert [(g["index"], g["uuid"], g["model"]) for g in gpus] == [
+        (0, H100, "NVIDIA H100 80GB HBM3"),
+        (1, RTX, "NVIDIA GeForce RTX 4090"),
+    ]
+    h100, rtx = gpus
+    assert (h100["memory_mib"], h100["memory_used_mib"]) == (81559, 1024)
+    assert (h100["utilization"], h100["temperature"], h100["power_w"]) == (37, 41, 123.4)
+    assert h100["healthy"] and not h100["simulated"]
+    # A consumer card answers NOT_SUPPORTED for these sensors: missing, not a fault.
+    assert rtx["healthy"] and rtx["memory_mib"] == 24564
+
+
+def test_lost_gpu_is_unhealthy_and_the_others_are_not(standin: StandIn) -> None:
+    standin.devices[0].lost = True
+    standin.write()
+    gpus, log = read_gpus(standin)
+    assert [g["healthy"] for g in gpus] == [False, True]
+    assert "GPU is lost" in log
+    assert gpus[1]["uuid"] == RTX
+
+
+def test_a_gpu_that_falls_off_the_bus_leaves_the_inventory(standin: StandIn) -> None:
+    standin.devices[0].present = False
+    standin.write()
+    gpus, _ = read_gpus(standin)
+    assert [(g["index"], g["uuid"]) for g in gpus] == [(0, RTX)]
+
+
+@pytest.mark.parametrize(
+    ("code", "words"),
+    [(18, "version mismatch"), (9, "Driver Not Loaded")],
+)
+def test_driver_problems_mean_no_gpus_with_a_log_line(
+    standin: StandIn, code: int, words: str
+) -> None:
+    standin.init_error = code
+    standin.write()
+    gpus, log = read_gpus(standin)
+    assert gpus == []
+    assert "no NVIDIA driver found" in log and words in log
+
+
+def test_without_the_library_the_node_has_no_gpus(standin: StandIn) -> None:
+    env = standin.env()
+    env.pop("LD_LIBRARY_PATH")
+    out = subprocess.run(
+        [sys.executable, "-c", READ_GPUS],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert json.loads(out.stdout) == []
+
+
+def test_kubelet_reports_what_nvml_sees_and_follows_a_lost_gpu(
+    standin: StandIn, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The kubelet is a child process: it inherits the environment that finds the stand-in.
+    for key, value in standin.env().items():
+        monkeypatch.setenv(key, value)
+    with Cluster(tmp_path / "home") as cl:
+        cl.add_kubelet("gpu-box", "--status-report-period", "1")
+        cl.wait_nodes_ready()
+        api = cl.api.client()
+        node = api.get("Node", "gpu-box")
+        assert node["status"]["capacity"]["nvidia.com/gpu"] == "2"
+        assert [(g["uuid"], g["health"]) for g in node["status"]["gpus"]] == [
+            (H100, "Healthy"),
+            (RTX, "Healthy"),
+        ]
+        assert node["metadata"]["labels"]["nvidia.com/gpu.product"] == "NVIDIA-H100-80GB-HBM3"
+        standin.devices[1].lost = True
+        standin.write()
+
+        def rtx_unhealthy() -> dict[str, Any] | None:
+            got = api.get("Node", "gpu-box")["status"]
+            healthy = [g["health"] for g in got["gpus"]]
+            return got if healthy == ["Healthy", "Unhealthy"] else None
+
+        status = wait_for(rtx_unhealthy, "the lost GPU reported Unhealthy", timeout=30)
+        assert status["allocatable"]["nvidia.com/gpu"] == "1"
