@@ -11,8 +11,11 @@ from collections.abc import Callable
 from typing import Any
 
 from client import AsyncClient
+from kubelet.containers import gpu_uuids
 from kubelet.context import KubeletConfig, NodeContext
 from kubelet.gpu import GpuDevice
+from kubelet.gpu_health import GpuHealth
+from kubelet.gpu_monitor import GpuMonitor
 from kubelet.node import NodeAgent, NodeFacts
 from kubelet.ownership import fetch_cluster_uid
 from kubelet.pods import PodManager
@@ -35,16 +38,28 @@ class NodeKubelet:
     ) -> None:
         self.config = config
         self.ctx = NodeContext.create(config, client, runtime)
+        self.gpu_health = GpuHealth()
         self.node = NodeAgent(
             client,
             facts,
             runtime,
-            gpus,
+            lambda: self.gpu_health.apply(gpus()),
             lease_duration=config.lease_duration,
             lease_renew=config.lease_renew,
             status_report_period=config.status_report_period,
         )
         self.pods = PodManager(self.ctx)
+        self.gpu_monitor: GpuMonitor | None = None
+        if config.nvml_gpus:
+            self.gpu_monitor = GpuMonitor(
+                self.gpu_health,
+                self.ctx.recorder,
+                self._node_ref,
+                lambda: self.node.update_status(force=True),
+                self._pods_holding,
+                recheck_period=config.gpu_recheck_period,
+                health_command=config.gpu_health_command,
+            )
         self._tasks: list[asyncio.Task[Any]] = []
 
     @property
@@ -53,6 +68,13 @@ class NodeKubelet:
 
     def worker_for(self, namespace: str, name: str) -> PodWorker | None:
         return self.pods.worker_for(namespace, name)
+
+    def _node_ref(self) -> dict[str, Any]:
+        meta = {"name": self.name, "uid": self.node.node_uid or self.name}
+        return {"apiVersion": "v1", "kind": "Node", "metadata": meta}
+
+    def _pods_holding(self, uuid: str) -> list[dict[str, Any]]:
+        return [w.pod for w in self.pods.workers.values() if uuid in gpu_uuids(w.pod)]
 
     async def start(self) -> None:
         """Register the node, then start heartbeats and pod workers (returns at once)."""
@@ -65,6 +87,10 @@ class NodeKubelet:
             asyncio.create_task(self.node.run(), name=f"heartbeat-{self.name}"),
             asyncio.create_task(self.pods.run(), name=f"pods-{self.name}"),
         ]
+        if self.gpu_monitor is not None:
+            self._tasks.append(
+                asyncio.create_task(self.gpu_monitor.run(), name=f"gpu-health-{self.name}")
+            )
 
     async def wait_ready(self, timeout: float | None = None) -> None:
         """Until the pod informer synced and orphans were cleaned up."""

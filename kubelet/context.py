@@ -31,6 +31,10 @@ class KubeletConfig:
     lease_duration: int = 40
     lease_renew: float = 10.0
     real_gpus: bool = False
+    # GPUs come from NVML (not --fake-gpus): their health is watched (kubelet/gpu_monitor.py).
+    nvml_gpus: bool = False
+    gpu_recheck_period: float = 30.0
+    gpu_health_command: str = ""
     # This cluster's UID (kubelet/ownership.py); learned from the API at start when empty.
     cluster_uid: str = ""
 

@@ -206,3 +206,112 @@ def node_labels(gpus: list[GpuDevice]) -> dict[str, str]:
         "nvidia.com/gpu.count": str(len(gpus)),
         "nvidia.com/gpu.memory": str(gpus[0].memory_mib),
     }
+
+
+# -- health: NVML events and re-checks (driven by kubelet/gpu_monitor.py) ------------------
+
+EVENT_DOUBLE_BIT_ECC = 0x2  # nvmlEventTypeDoubleBitEccError
+EVENT_XID_CRITICAL = 0x8  # nvmlEventTypeXidCriticalError
+
+
+@dataclass(frozen=True)
+class GpuEvent:
+    """One NVML event: which GPU, what kind (the NVML event type) and its data (the Xid)."""
+
+    uuid: str
+    event_type: int
+    data: int
+
+
+class NvmlEventSource:
+    """Xid and double-bit ECC events of every GPU, from one NVML event set.
+
+    ``wait`` blocks in the driver (ctypes releases the GIL), so it runs on a thread of its
+    own. Devices that cannot report events (consumer cards answer NOT_SUPPORTED) are left
+    out, with a log line: their health then rests on the periodic inventory alone."""
+
+    def __init__(self) -> None:
+        self._nvml: Any = None
+        self._set: Any = None
+        self._uuids: dict[int, str] = {}  # device handle address -> UUID (a lost GPU has none)
+
+    def open(self) -> bool:
+        """Initialise NVML and register for events; False when there is no NVML."""
+        nvml = _import_nvml()
+        if nvml is None:
+            return False
+        try:
+            nvml.nvmlInit()
+        except Exception:  # noqa: BLE001 - no driver: nvml_gpus() already says so
+            return False
+        self._nvml = nvml
+        self._set = nvml.nvmlEventSetCreate()
+        wanted = EVENT_DOUBLE_BIT_ECC | EVENT_XID_CRITICAL
+        for i in range(nvml.nvmlDeviceGetCount()):
+            try:
+                handle = nvml.nvmlDeviceGetHandleByIndex(i)
+                uuid_text = _text(nvml.nvmlDeviceGetUUID(handle))
+                supported = int(nvml.nvmlDeviceGetSupportedEventTypes(handle))
+                nvml.nvmlDeviceRegisterEvents(handle, wanted & supported, self._set)
+            except nvml.NVMLError as e:
+                log.info(
+                    "GPU %d reports no health events (%s); the inventory still checks it", i, e
+                )
+                continue
+            self._uuids[_handle_key(handle)] = uuid_text
+        return True
+
+    def wait(self, timeout_ms: int) -> GpuEvent | None:
+        """The next event, or None when ``timeout_ms`` passed without one."""
+        nvml = self._nvml
+        try:
+            data = nvml.nvmlEventSetWait(self._set, timeout_ms)
+        except nvml.NVMLError as e:
+            if getattr(e, "value", None) == getattr(nvml, "NVML_ERROR_TIMEOUT", 10):
+                return None
+            raise
+        uuid_text = self._uuids.get(_handle_key(data.device), "")
+        return GpuEvent(uuid_text, int(data.eventType), int(data.eventData))
+
+    def close(self) -> None:
+        nvml, self._nvml = self._nvml, None
+        if nvml is None:
+            return
+        try:
+            nvml.nvmlEventSetFree(self._set)
+            nvml.nvmlShutdown()
+        except Exception:  # noqa: BLE001 - closing on the way out
+            pass
+
+
+def _handle_key(handle: Any) -> int:
+    import ctypes
+
+    return int(ctypes.cast(handle, ctypes.c_void_p).value or 0)
+
+
+def nvml_recheck(gpu_uuid: str) -> str:
+    """Why the GPU is not fit for work yet ("" when it is): it must answer NVML by its UUID
+    and hold no compute process (a leftover would keep memory the next job expects)."""
+    nvml = _import_nvml()
+    if nvml is None:
+        return "NVML is not available"
+    try:
+        nvml.nvmlInit()
+    except Exception as e:  # noqa: BLE001
+        return f"NVML does not start: {e}"
+    try:
+        handle = nvml.nvmlDeviceGetHandleByUUID(gpu_uuid)
+        nvml.nvmlDeviceGetMemoryInfo(handle)
+        procs = nvml.nvmlDeviceGetComputeRunningProcesses(handle)
+        if procs:
+            pids = ", ".join(str(p.pid) for p in procs)
+            return f"compute processes still hold it (pid {pids})"
+        return ""
+    except nvml.NVMLError as e:
+        return f"NVML: {e}"
+    finally:
+        try:
+            nvml.nvmlShutdown()
+        except Exception:  # noqa: BLE001
+            pass

@@ -85,6 +85,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="simulate GPUs instead of asking NVML: '4' or '2xH100-80GB'",
     )
     p.add_argument(
+        "--gpu-recheck-period",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="how often a GPU taken out of service by a hardware fault is re-checked",
+    )
+    p.add_argument(
+        "--gpu-health-command",
+        default="",
+        metavar="CMD",
+        help="a command a GPU must also pass to return to service, run with "
+        "NVIDIA_VISIBLE_DEVICES=<uuid> (e.g. 'dcgmi diag -r 1'); default: NVML checks only",
+    )
+    p.add_argument(
         "--hollow",
         type=int,
         default=0,
@@ -287,6 +301,9 @@ async def run(opts: Options, stop: asyncio.Event | None = None) -> int:
                 lease_duration=args.lease_duration,
                 lease_renew=args.lease_renew,
                 real_gpus=not gpus_spec and runtime.real_gpus_supported,
+                nvml_gpus=not gpus_spec and not args.hollow,
+                gpu_recheck_period=args.gpu_recheck_period,
+                gpu_health_command=args.gpu_health_command,
                 cluster_uid=cluster_uid,
             )
             facts = NodeFacts(

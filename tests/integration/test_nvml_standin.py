@@ -140,3 +140,91 @@ def test_kubelet_reports_what_nvml_sees_and_follows_a_lost_gpu(
 
         status = wait_for(rtx_unhealthy, "the lost GPU reported Unhealthy", timeout=30)
         assert status["allocatable"]["nvidia.com/gpu"] == "1"
+
+
+def events_of(api: Any, namespace: str, name: str, reason: str) -> list[dict[str, Any]]:
+    got = api.list("Event", namespace=namespace).get("items") or []
+    return [
+        e
+        for e in got
+        if e.get("reason") == reason and (e.get("involvedObject") or {}).get("name") == name
+    ]
+
+
+def gpu_health(api: Any, node: str) -> list[str]:
+    return [g["health"] for g in api.get("Node", node)["status"]["gpus"]]
+
+
+def test_xids_take_a_gpu_out_and_a_recheck_brings_it_back(
+    standin: StandIn, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for key, value in standin.env().items():
+        monkeypatch.setenv(key, value)
+    with Cluster(tmp_path / "home") as cl:
+        cl.add_scheduler()
+        # The periodic status write is far off: only the event can make the GPU leave fast.
+        cl.add_kubelet("gpu-box", "--status-report-period", "300", "--gpu-recheck-period", "1")
+        cl.wait_nodes_ready()
+        api = cl.api.client()
+        api.create(
+            "Pod",
+            {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {"name": "trainer", "namespace": "default"},
+                "spec": {
+                    "containers": [
+                        {
+                            "name": "t",
+                            "image": "busybox",
+                            "resources": {"limits": {"nvidia.com/gpu": "1"}},
+                        }
+                    ]
+                },
+            },
+            namespace="default",
+        )
+
+        def bound() -> str:
+            pod = api.get("Pod", "trainer", namespace="default")
+            return str(pod["metadata"].get("annotations", {}).get("kubelab.io/gpu-uuids", ""))
+
+        assert wait_for(bound, "the trainer pod bound to a GPU", timeout=30) == H100
+        wait_for(
+            lambda: api.get("Pod", "trainer", namespace="default")["status"].get("phase")
+            == "Running",
+            "the trainer pod running",
+        )
+
+        # An application's Xid: recorded on the pod holding the GPU, the GPU stays in service.
+        standin.events.append("xid 0 13")
+        standin.write()
+        wait_for(
+            lambda: events_of(api, "default", "trainer", "GPUApplicationError"),
+            "the application Xid recorded on the pod",
+        )
+        assert gpu_health(api, "gpu-box") == ["Healthy", "Healthy"]
+
+        # A hardware Xid with a leftover process on the GPU: out, and it stays out while the
+        # process holds it (the re-check says why), then comes back once it is gone.
+        standin.processes.append((1, 4242, 2048))
+        standin.events.append("xid 1 79")
+        standin.write()
+        wait_for(
+            lambda: gpu_health(api, "gpu-box") == ["Healthy", "Unhealthy"],
+            "the GPU with a hardware Xid out of service",
+        )
+        assert api.get("Node", "gpu-box")["status"]["allocatable"]["nvidia.com/gpu"] == "1"
+        failed = wait_for(
+            lambda: events_of(api, "default", "gpu-box", "GPURecheckFailed"),
+            "a failed re-check recorded",
+        )
+        assert "pid 4242" in failed[0]["message"]
+        assert "Xid 79" in events_of(api, "default", "gpu-box", "GPUUnhealthy")[0]["message"]
+        standin.processes.clear()
+        standin.write()
+        wait_for(
+            lambda: gpu_health(api, "gpu-box") == ["Healthy", "Healthy"],
+            "the GPU back in service after its re-check",
+        )
+        assert events_of(api, "default", "gpu-box", "GPUHealthy")
