@@ -362,6 +362,36 @@ def _default_priority_class(obj: Obj) -> None:
     obj.setdefault("preemptionPolicy", "PreemptLowerPriority")
 
 
+def _default_persistent_volume(obj: Obj) -> None:
+    spec = obj.get("spec")
+    if isinstance(spec, dict):
+        _stringify_quantities(spec.get("capacity"))
+        # A PV made by hand keeps its data; a provisioned one carries its class's policy.
+        spec.setdefault("persistentVolumeReclaimPolicy", "Retain")
+        spec.setdefault("volumeMode", "Filesystem")
+    status = obj.get("status")
+    if not isinstance(status, dict) or not status.get("phase"):
+        obj["status"] = {**(status if isinstance(status, dict) else {}), "phase": "Pending"}
+
+
+def _default_persistent_volume_claim(obj: Obj) -> None:
+    spec = obj.get("spec")
+    if isinstance(spec, dict):
+        resources = spec.get("resources")
+        if isinstance(resources, dict):
+            _stringify_quantities(resources.get("requests"))
+            _stringify_quantities(resources.get("limits"))
+        spec.setdefault("volumeMode", "Filesystem")
+    status = obj.get("status")
+    if not isinstance(status, dict) or not status.get("phase"):
+        obj["status"] = {**(status if isinstance(status, dict) else {}), "phase": "Pending"}
+
+
+def _default_storage_class(obj: Obj) -> None:
+    obj.setdefault("reclaimPolicy", "Delete")
+    obj.setdefault("volumeBindingMode", "Immediate")
+
+
 _DEFAULTERS: dict[str, Callable[[Obj], None]] = {
     "Pod": _default_pod,
     "Deployment": _default_deployment,
@@ -373,6 +403,9 @@ _DEFAULTERS: dict[str, Callable[[Obj], None]] = {
     "ConfigMap": _default_configmap,
     "Node": _default_node,
     "PriorityClass": _default_priority_class,
+    "PersistentVolume": _default_persistent_volume,
+    "PersistentVolumeClaim": _default_persistent_volume_claim,
+    "StorageClass": _default_storage_class,
 }
 
 

@@ -86,6 +86,10 @@ RESOURCES: tuple[ResourceInfo, ...] = (
     ResourceInfo("", "v1", "Event", "events", "event", True, ("ev",), has_spec=False),
     ResourceInfo("", "v1", "ServiceAccount", "serviceaccounts", "serviceaccount", True, ("sa",),
                  has_spec=False, returns_deleted_object=True),
+    ResourceInfo("", "v1", "PersistentVolume", "persistentvolumes", "persistentvolume", False,
+                 ("pv",), subresources=("status",)),
+    ResourceInfo("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims",
+                 "persistentvolumeclaim", True, ("pvc",), subresources=("status",)),
     ResourceInfo("apps", "v1", "Deployment", "deployments", "deployment", True, ("deploy",), _ALL,
                  subresources=("status", "scale")),
     ResourceInfo("apps", "v1", "ReplicaSet", "replicasets", "replicaset", True, ("rs",), _ALL,
@@ -114,6 +118,8 @@ RESOURCES: tuple[ResourceInfo, ...] = (
                  "poddisruptionbudget", True, ("pdb",), subresources=("status",)),
     ResourceInfo("scheduling.k8s.io", "v1", "PriorityClass", "priorityclasses", "priorityclass",
                  False, ("pc",), has_spec=False),
+    ResourceInfo("storage.k8s.io", "v1", "StorageClass", "storageclasses", "storageclass", False,
+                 ("sc",), has_spec=False),
 )
 # fmt: on
 

@@ -28,6 +28,7 @@ from apiserver.paths import parse_resource_path
 from apiserver.pods import PodSubresources
 from apiserver.priority_bootstrap import ensure_system_priority_classes
 from apiserver.rbac_bootstrap import ensure_bootstrap_policy
+from apiserver.storage_bootstrap import ensure_local_path_class
 from apiserver.rbac_escalation import EscalationCheck, acting_as
 from apiserver.rbac_file import FILE_LABEL, RbacFileSync
 from apiserver.rbac_index import RbacIndex
@@ -99,6 +100,7 @@ class ApiServer:
                     if exc.code != 409:
                         raise
         await ensure_system_priority_classes(self.objects, self.state.priority_classes)
+        await ensure_local_path_class(self.objects, self.state.storage_classes)
         self.rbac.load(self.store)
         await ensure_bootstrap_policy(self.objects, self.rbac.has)
         await self.rbac_file.refresh()

@@ -17,6 +17,7 @@ from api.errors import ApiError, Cause, invalid
 from api.registry import ResourceInfo
 from apiserver.admission import check_pod_security
 from apiserver.priority import PriorityClasses
+from apiserver.storage_admission import StorageClasses
 
 Obj = dict[str, Any]
 
@@ -73,6 +74,7 @@ class ClusterState:
         self.gpu_holder: dict[tuple[str, str], str] = {}  # (node, uuid) -> "ns/pod"
         self.node_ports: dict[int, str] = {}  # nodePort -> "ns/service"
         self.priority_classes = PriorityClasses()
+        self.storage_classes = StorageClasses()
         # Set when a decided write failed to commit: its reservations (node ports, GPUs)
         # are in the indexes but not in the store, so they are reloaded before the next
         # write is checked.
@@ -106,11 +108,14 @@ class ClusterState:
                 fresh.node_ports[port] = key
         _, pcs = store.list_raw("scheduling.k8s.io/priorityclasses")
         fresh.priority_classes.load([orjson.loads(raw) for raw in pcs])
+        _, scs = store.list_raw("storage.k8s.io/storageclasses")
+        fresh.storage_classes.load([orjson.loads(raw) for raw in scs])
         self.namespaces = fresh.namespaces
         self.namespace_labels = fresh.namespace_labels
         self.gpu_holder = fresh.gpu_holder
         self.node_ports = fresh.node_ports
         self.priority_classes = fresh.priority_classes
+        self.storage_classes = fresh.storage_classes
         self.stale = False
 
     def _reload_if_stale(self) -> None:
@@ -237,6 +242,8 @@ class ClusterState:
         self.admit(info, obj)
         if info.kind == "Pod":
             self.priority_classes.resolve_pod(obj)
+        elif info.kind in ("PersistentVolumeClaim", "PersistentVolume"):
+            self.storage_classes.admit_create(info.kind, obj)
         elif info.kind == "Service":
             meta = obj["metadata"]
             self._assign_node_ports(obj, f"{meta.get('namespace')}/{meta.get('name')}")
@@ -255,6 +262,10 @@ class ClusterState:
         elif info.kind == "PriorityClass":
             self.priority_classes.check_write(info, name, old, new)
             self.priority_classes.record(name, new)
+        elif info.kind == "StorageClass":
+            self.storage_classes.record(name, new)
+        elif info.kind == "PersistentVolumeClaim" and old is not None and new is not None:
+            self.storage_classes.check_claim_resize(name, old, new)
         elif info.kind == "Namespace":
             if new is None:
                 self.namespaces.pop(name, None)

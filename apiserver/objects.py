@@ -32,6 +32,8 @@ _SEPARATE_STATUS = {
     "Job",
     "Namespace",
     "PodDisruptionBudget",
+    "PersistentVolume",
+    "PersistentVolumeClaim",
 }
 
 

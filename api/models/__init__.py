@@ -32,6 +32,7 @@ from api.models.rbac_reviews import (
 )
 from api.models.scheduling import PriorityClass
 from api.models.service import Endpoints, Service, ServicePort, ServiceSpec
+from api.models.storage import PersistentVolume, PersistentVolumeClaim, StorageClass
 
 MODELS: dict[str, type[BaseModel]] = {
     "Namespace": Namespace,
@@ -59,6 +60,9 @@ MODELS: dict[str, type[BaseModel]] = {
     "SubjectAccessReview": SubjectAccessReview,
     "PriorityClass": PriorityClass,
     "PodDisruptionBudget": PodDisruptionBudget,
+    "PersistentVolume": PersistentVolume,
+    "PersistentVolumeClaim": PersistentVolumeClaim,
+    "StorageClass": StorageClass,
 }
 
 

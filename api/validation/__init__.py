@@ -31,6 +31,11 @@ from api.validation.common import (
 from api.validation.fields import drop_unknown_fields, unknown_fields
 from api.validation.pod import validate_pod_spec
 from api.validation.pod_support import pod_spec_of, ratchet, unscored_preferences
+from api.validation.storage import (
+    validate_persistent_volume,
+    validate_persistent_volume_claim,
+    validate_storage_class,
+)
 from api.validation.update import validate_update
 
 __all__ = ["drop_unknown_fields", "unknown_fields", "validate"]
@@ -42,7 +47,15 @@ _NAME_STYLE = {"Namespace": "label", "Service": "dns1035"}
 # RBAC objects are named by path segments (system:kube-scheduler), as in Kubernetes.
 _PATH_SEGMENT_NAMED = frozenset({"Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"})
 _CLUSTER_SCOPED = frozenset(
-    {"Namespace", "Node", "ClusterRole", "ClusterRoleBinding", "PriorityClass"}
+    {
+        "Namespace",
+        "Node",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "PriorityClass",
+        "PersistentVolume",
+        "StorageClass",
+    }
 )
 _ANNOTATIONS_MAX = 256 * 1024
 _STRATEGIES = ("RollingUpdate", "Recreate")
@@ -280,6 +293,9 @@ _VALIDATORS: dict[str, Callable[[Errs, Obj], None]] = {
     "ClusterRoleBinding": kinds.validate_cluster_role_binding,
     "PriorityClass": policy.validate_priority_class,
     "PodDisruptionBudget": policy.validate_pod_disruption_budget,
+    "PersistentVolume": validate_persistent_volume,
+    "PersistentVolumeClaim": validate_persistent_volume_claim,
+    "StorageClass": validate_storage_class,
 }
 
 

@@ -329,6 +329,14 @@ def _check_volumes(errs: Errs, field: str, volumes: Any) -> set[str]:
         hp = v.get("hostPath")
         if isinstance(hp, dict) and not hp.get("path"):
             required(errs, f"{vf}.hostPath.path", "give the path on the node (e.g. /data)")
+        pvc = v.get("persistentVolumeClaim")
+        if isinstance(pvc, dict):
+            if not pvc.get("claimName"):
+                required(errs, f"{vf}.persistentVolumeClaim.claimName", "name the claim to mount")
+            else:
+                check_name(
+                    errs, f"{vf}.persistentVolumeClaim.claimName", pvc["claimName"], "subdomain"
+                )
     return names
 
 

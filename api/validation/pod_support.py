@@ -16,7 +16,7 @@ from typing import Any
 from api.validation.common import Errs, as_dict, check_name, forbidden, invalid, unsupported
 
 # Volume sources the kubelet provides (kubelet/volumes.py).
-VOLUME_SOURCES = ("emptyDir", "hostPath", "configMap", "secret")
+VOLUME_SOURCES = ("emptyDir", "hostPath", "configMap", "secret", "persistentVolumeClaim")
 
 Rule = tuple[str, Callable[[Any], bool], str]
 

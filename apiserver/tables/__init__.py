@@ -67,6 +67,14 @@ from apiserver.tables.policy import (
     pdb_cells,
     priority_class_cells,
 )
+from apiserver.tables.storage import (
+    PV_COLUMNS,
+    PVC_COLUMNS,
+    STORAGE_CLASS_COLUMNS,
+    pv_cells,
+    pvc_cells,
+    storage_class_cells,
+)
 
 __all__ = [
     "GPU_ANNOTATION",
@@ -145,6 +153,9 @@ _TABLES: dict[str, tuple[list[Column], _Renderer]] = {
     "clusterrolebindings": (ROLE_BINDING_COLUMNS, role_binding_cells),
     "priorityclasses": (PRIORITY_CLASS_COLUMNS, priority_class_cells),
     "poddisruptionbudgets": (PDB_COLUMNS, pdb_cells),
+    "persistentvolumes": (PV_COLUMNS, pv_cells),
+    "persistentvolumeclaims": (PVC_COLUMNS, pvc_cells),
+    "storageclasses": (STORAGE_CLASS_COLUMNS, storage_class_cells),
     "leases": (
         _simple(
             col("Holder", "holderIdentity contains the identity of the holder of a current lease.")

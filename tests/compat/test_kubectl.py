@@ -131,6 +131,8 @@ def test_api_resources_lists_every_kind(kubectl: Kubectl) -> None:
         "selfsubjectrulesreviews.authorization.k8s.io",
         "subjectaccessreviews.authorization.k8s.io",
         "priorityclasses.scheduling.k8s.io",
+        "persistentvolumes",
+        "storageclasses.storage.k8s.io",
     }
 
 

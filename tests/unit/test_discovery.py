@@ -33,6 +33,7 @@ def test_group_list_has_every_named_group_once_with_preferred_version() -> None:
         "authorization.k8s.io",
         "policy",
         "scheduling.k8s.io",
+        "storage.k8s.io",
     ]
     apps = doc["groups"][0]
     assert apps["versions"] == [{"groupVersion": "apps/v1", "version": "v1"}]
@@ -136,6 +137,7 @@ def test_aggregated_apis_has_one_item_per_group() -> None:
         "authorization.k8s.io",
         "policy",
         "scheduling.k8s.io",
+        "storage.k8s.io",
     ]
     apps = doc["items"][0]["versions"][0]["resources"]
     deploy = next(r for r in apps if r["resource"] == "deployments")

@@ -406,6 +406,74 @@ OTHERS: list[dict[str, Any]] = [
         "automountServiceAccountToken": False,
     },
     {
+        "apiVersion": "v1",
+        "kind": "PersistentVolume",
+        "metadata": {
+            "name": "pvc-1b2c",
+            "annotations": {"pv.kubernetes.io/provisioned-by": "rancher.io/local-path"},
+            "finalizers": ["kubernetes.io/pv-protection"],
+        },
+        "spec": {
+            "capacity": {"storage": "10Gi"},
+            "accessModes": ["ReadWriteOnce"],
+            "persistentVolumeReclaimPolicy": "Delete",
+            "storageClassName": "local-path",
+            "volumeMode": "Filesystem",
+            "claimRef": {"kind": "PersistentVolumeClaim", "namespace": "default", "name": "data"},
+            "local": {"path": "/var/lib/kubelab/storage/pvc-1b2c"},
+            "nodeAffinity": {
+                "required": {
+                    "nodeSelectorTerms": [
+                        {
+                            "matchExpressions": [
+                                {
+                                    "key": "kubernetes.io/hostname",
+                                    "operator": "In",
+                                    "values": ["gpu-2"],
+                                }
+                            ]
+                        }
+                    ]
+                }
+            },
+        },
+        "status": {"phase": "Bound"},
+    },
+    {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": {
+            "name": "data",
+            "namespace": "default",
+            "annotations": {"volume.kubernetes.io/selected-node": "gpu-2"},
+        },
+        "spec": {
+            "accessModes": ["ReadWriteOnce"],
+            "resources": {"requests": {"storage": "10Gi"}},
+            "storageClassName": "local-path",
+            "volumeMode": "Filesystem",
+            "volumeName": "pvc-1b2c",
+            "selector": {"matchLabels": {"tier": "fast"}},
+        },
+        "status": {
+            "phase": "Bound",
+            "accessModes": ["ReadWriteOnce"],
+            "capacity": {"storage": "10Gi"},
+        },
+    },
+    {
+        "apiVersion": "storage.k8s.io/v1",
+        "kind": "StorageClass",
+        "metadata": {
+            "name": "local-path",
+            "annotations": {"storageclass.kubernetes.io/is-default-class": "true"},
+        },
+        "provisioner": "rancher.io/local-path",
+        "reclaimPolicy": "Delete",
+        "volumeBindingMode": "WaitForFirstConsumer",
+        "allowVolumeExpansion": False,
+    },
+    {
         "apiVersion": "apps/v1",
         "kind": "ReplicaSet",
         "metadata": {
