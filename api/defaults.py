@@ -356,6 +356,24 @@ def _default_node(obj: Obj) -> None:
         status["allocatable"] = dict(capacity)
 
 
+def _default_daemon_set(obj: Obj) -> None:
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        return
+    strategy = spec.get("updateStrategy")
+    if not isinstance(strategy, dict):
+        strategy = spec["updateStrategy"] = {}
+    strategy.setdefault("type", "RollingUpdate")
+    if strategy["type"] == "RollingUpdate":
+        ru = strategy.get("rollingUpdate")
+        if not isinstance(ru, dict):
+            ru = strategy["rollingUpdate"] = {}
+        ru.setdefault("maxUnavailable", 1)
+        ru.setdefault("maxSurge", 0)
+    spec.setdefault("revisionHistoryLimit", 10)
+    default_pod_spec(_template_spec(obj))
+
+
 def _default_priority_class(obj: Obj) -> None:
     # value is a plain int32 upstream: left out, it is 0 (and stored so).
     obj.setdefault("value", 0)
@@ -403,6 +421,7 @@ _DEFAULTERS: dict[str, Callable[[Obj], None]] = {
     "ConfigMap": _default_configmap,
     "Node": _default_node,
     "PriorityClass": _default_priority_class,
+    "DaemonSet": _default_daemon_set,
     "PersistentVolume": _default_persistent_volume,
     "PersistentVolumeClaim": _default_persistent_volume_claim,
     "StorageClass": _default_storage_class,

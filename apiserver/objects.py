@@ -32,6 +32,7 @@ _SEPARATE_STATUS = {
     "Job",
     "Namespace",
     "PodDisruptionBudget",
+    "DaemonSet",
     "PersistentVolume",
     "PersistentVolumeClaim",
 }

@@ -73,7 +73,7 @@ def _dependent_key(obj: Obj, ref: Obj) -> str:
 # The resources controllers read through the overlay (``latest``/``merged``). Pods are
 # not among them: a ReplicaSet scaling up would otherwise hold up to ``limit`` full pods
 # (~10 KB each) that nothing reads. Add a resource here before reading it that way.
-OVERLAID = frozenset({"deployments", "replicasets", "endpoints"})
+OVERLAID = frozenset({"deployments", "replicasets", "endpoints", "controllerrevisions"})
 
 
 class Overlay:

@@ -12,6 +12,8 @@ cached pods. The readers, so that a new read is added here first:
 - ``job``: ``containerStatuses[].state.terminated.finishedAt``;
 - ``endpoints``: ``containers[].name`` and ``ports``, the ``kubelab.io/host-ports``
   annotation, ``status.hostIP`` and ``podIP``, ``nodeName``;
+- ``daemonset``: ``nodeName`` and the required node affinity (``metadata.name``),
+  the ``controller-revision-hash`` label;
 - ``nodelifecycle``: ``tolerations``, and every field of ``status.conditions`` (it writes
   the list back whole when a node goes silent);
 - ``podgc``: ``nodeName``, ``status.phase``, deletionTimestamp, creationTimestamp;
@@ -48,6 +50,10 @@ CACHED_POD = pod_rule(
             "nodeName": SHARED,
             "containers": Each(Struct({"name": SHARED, "ports": SHARED})),
             "tolerations": Each(SHARED),
+            # daemonset: the node a pod not yet bound is meant for (its required affinity).
+            "affinity": Struct(
+                {"nodeAffinity": Struct({"requiredDuringSchedulingIgnoredDuringExecution": SHARED})}
+            ),
         }
     ),
     Struct(

@@ -14,6 +14,7 @@ from client.events import EventRecorder
 
 from .base import Context, Controller, Options
 from .clusterrole_aggregation import ClusterRoleAggregationController
+from .daemonset import DaemonSetController
 from .deployment import DeploymentController
 from .disruption import DisruptionController
 from .endpoints import EndpointsController
@@ -33,6 +34,8 @@ CONTROLLERS: dict[str, type[Controller]] = {
     "replicaset": ReplicaSetController,
     "deployment": DeploymentController,
     "job": JobController,
+    "statefulset": StatefulSetController,
+    "daemonset": DaemonSetController,
     "endpoints": EndpointsController,
     "nodelifecycle": NodeLifecycleController,
     "garbagecollector": GarbageCollector,

@@ -243,8 +243,13 @@ class ReplicaSetController(Controller):
             await self._create(key, owner, creates)
         if deletes:
             await self._delete(key, owner, deletes)
-        await apply_all(self.ctx, last)
+        for a in last:
+            await self.apply_other(a)
         return res.requeue_after
+
+    async def apply_other(self, a: A.Action) -> None:
+        """Apply one action that is neither a pod create nor a pod delete."""
+        await apply_action(self.ctx, a)
 
     async def _create(self, key: str, owner: Obj, creates: list[A.Action]) -> None:
         self.expectations.expect(key, adds=len(creates))

@@ -32,6 +32,7 @@ from api.models.rbac_reviews import (
 )
 from api.models.scheduling import PriorityClass
 from api.models.service import Endpoints, Service, ServicePort, ServiceSpec
+from api.models.workloads import ControllerRevision, DaemonSet
 from api.models.storage import PersistentVolume, PersistentVolumeClaim, StorageClass
 
 MODELS: dict[str, type[BaseModel]] = {
@@ -60,6 +61,8 @@ MODELS: dict[str, type[BaseModel]] = {
     "SubjectAccessReview": SubjectAccessReview,
     "PriorityClass": PriorityClass,
     "PodDisruptionBudget": PodDisruptionBudget,
+    "DaemonSet": DaemonSet,
+    "ControllerRevision": ControllerRevision,
     "PersistentVolume": PersistentVolume,
     "PersistentVolumeClaim": PersistentVolumeClaim,
     "StorageClass": StorageClass,

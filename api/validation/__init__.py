@@ -12,8 +12,8 @@ from collections.abc import Callable
 from typing import Any
 
 from api.errors import Cause
-from api.selectors import LabelSelector, qualified_name_error
-from api.validation import kinds, policy
+from api.selectors import qualified_name_error
+from api.validation import kinds, policy, workloads
 from api.validation.common import (
     Errs,
     as_dict,
@@ -31,6 +31,8 @@ from api.validation.common import (
 from api.validation.fields import drop_unknown_fields, unknown_fields
 from api.validation.pod import validate_pod_spec
 from api.validation.pod_support import pod_spec_of, ratchet, unscored_preferences
+from api.validation.templates import check_selector as _check_selector
+from api.validation.templates import validate_template as _validate_template
 from api.validation.storage import (
     validate_persistent_volume,
     validate_persistent_volume_claim,
@@ -147,49 +149,6 @@ def _validate_meta(errs: Errs, kind: str, obj: Obj) -> None:
                 invalid(errs, f"metadata.finalizers[{i}]", f, err)
 
 
-def _check_selector(errs: Errs, field: str, sel: Any, template: Any, template_field: str) -> None:
-    """Selector present, non-empty, parseable, and matching the template's labels."""
-    if not isinstance(sel, dict) or not (sel.get("matchLabels") or sel.get("matchExpressions")):
-        required(
-            errs,
-            field,
-            "a non-empty selector is required; set matchLabels to the template's labels "
-            "(e.g. selector: {matchLabels: {app: web}})",
-        )
-        return
-    try:
-        parsed = LabelSelector.from_dict(sel)
-    except ValueError as e:
-        invalid(errs, field, sel, str(e))
-        return
-    labels = as_dict(template.get("metadata")).get("labels") if isinstance(template, dict) else None
-    if not parsed.matches(labels if isinstance(labels, dict) else {}):
-        invalid(
-            errs,
-            f"{template_field}.metadata.labels",
-            labels or {},
-            f"`selector` does not match template `labels`; make {template_field}.metadata.labels "
-            f"satisfy {field} ({parsed.to_string()})",
-        )
-
-
-def _validate_template(errs: Errs, spec: Obj, allowed_restart: tuple[str, ...]) -> Any:
-    template = spec.get("template")
-    if not isinstance(template, dict):
-        required(
-            errs,
-            "spec.template",
-            "a pod template (metadata.labels and spec.containers) is required",
-        )
-        return None
-    check_labels(
-        errs, "spec.template.metadata.labels", as_dict(template.get("metadata")).get("labels")
-    )
-    tspec = template.get("spec")
-    validate_pod_spec(errs, "spec.template.spec", tspec, allowed_restart)
-    return template
-
-
 def _validate_replicated(errs: Errs, obj: Obj) -> Obj | None:
     spec = obj.get("spec")
     if not isinstance(spec, dict):
@@ -293,6 +252,8 @@ _VALIDATORS: dict[str, Callable[[Errs, Obj], None]] = {
     "ClusterRoleBinding": kinds.validate_cluster_role_binding,
     "PriorityClass": policy.validate_priority_class,
     "PodDisruptionBudget": policy.validate_pod_disruption_budget,
+    "DaemonSet": workloads.validate_daemon_set,
+    "ControllerRevision": workloads.validate_controller_revision,
     "PersistentVolume": validate_persistent_volume,
     "PersistentVolumeClaim": validate_persistent_volume_claim,
     "StorageClass": validate_storage_class,

@@ -67,6 +67,12 @@ from apiserver.tables.policy import (
     pdb_cells,
     priority_class_cells,
 )
+from apiserver.tables.workloads import (
+    CONTROLLER_REVISION_COLUMNS,
+    DAEMONSET_COLUMNS,
+    controller_revision_cells,
+    daemonset_cells,
+)
 from apiserver.tables.storage import (
     PV_COLUMNS,
     PVC_COLUMNS,
@@ -108,6 +114,8 @@ _TABLES: dict[str, tuple[list[Column], _Renderer]] = {
     "nodes": (NODE_COLUMNS, node_cells),
     "deployments": (DEPLOYMENT_COLUMNS, deployment_cells),
     "replicasets": (REPLICASET_COLUMNS, replicaset_cells),
+    "daemonsets": (DAEMONSET_COLUMNS, daemonset_cells),
+    "controllerrevisions": (CONTROLLER_REVISION_COLUMNS, controller_revision_cells),
     "jobs": (JOB_COLUMNS, job_cells),
     "services": (SERVICE_COLUMNS, service_cells),
     "endpoints": (

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from api.placement import tolerated, tolerates
 from scheduler.framework import Rejection
 from scheduler.hints import NODE_EVENTS, ClusterEvent, QueueingHint, hint_if_passes
 from scheduler.podinfo import PodInfo
@@ -13,28 +14,8 @@ from scheduler.snapshot import NodeInfo
 Obj = dict[str, Any]
 
 _FILTER_EFFECTS = ("NoSchedule", "NoExecute")
-
-
-def tolerates(toleration: Obj, taint: Obj) -> bool:
-    """Kubernetes' ToleratesTaint: an empty effect matches every effect, an empty key with
-    ``Exists`` matches every key, ``Exists`` ignores the value, ``Equal`` (default) compares it."""
-    effect = toleration.get("effect") or ""
-    if effect and effect != taint.get("effect"):
-        return False
-    key = toleration.get("key") or ""
-    op = toleration.get("operator") or "Equal"
-    if key and key != taint.get("key"):
-        return False
-    if op == "Exists":
-        return True
-    if op != "Equal":
-        return False
-    return (toleration.get("value") or "") == (taint.get("value") or "")
-
-
-def tolerated(tolerations: list[Obj], taint: Obj) -> bool:
-    """True when any of ``tolerations`` tolerates ``taint``."""
-    return any(tolerates(t, taint) for t in tolerations)
+# The toleration rule lives in api.placement, shared with the DaemonSet controller.
+__all__ = ["TaintToleration", "taint_text", "tolerated", "tolerates"]
 
 
 def taint_text(taint: Obj) -> str:

@@ -23,6 +23,10 @@ KINDS = {
     "endpoints": ("v1", "Endpoints"),
     "nodes": ("v1", "Node"),
     "services": ("v1", "Service"),
+    "daemonsets": ("apps/v1", "DaemonSet"),
+    "controllerrevisions": ("apps/v1", "ControllerRevision"),
+    "cronjobs": ("batch/v1", "CronJob"),
+    "replicationcontrollers": ("v1", "ReplicationController"),
 }
 
 

@@ -94,7 +94,7 @@ def test_categories_all_on_exactly_the_workload_kinds() -> None:
         for name, e in _entries(group, version).items():
             if "all" in e.get("categories", []):
                 in_all.add(name)
-    assert in_all == {"pods", "services", "deployments", "replicasets", "jobs"}
+    assert in_all == {"pods", "services", "deployments", "replicasets", "jobs", "daemonsets"}
 
 
 def test_unknown_group_version_is_none() -> None:
