@@ -25,6 +25,9 @@ AUTOUPDATE = {"rbac.authorization.kubernetes.io/autoupdate": "true"}
 
 SCHEDULER_USER = "system:kube-scheduler"
 CONTROLLER_MANAGER_USER = "system:kube-controller-manager"
+# The cluster DNS server (clusterdns/), a host process with a user of its own.
+KUBE_DNS_USER = "system:kube-dns"
+KUBE_DNS_NAMESPACE = "kube-system"
 MASTERS_GROUP = "system:masters"
 AUTHENTICATED_GROUP = "system:authenticated"
 
@@ -197,6 +200,24 @@ _NODE_RULES = [
 ]
 
 
+# Kubernetes' system:kube-dns: what a DNS server reads to answer (services, endpoints,
+# slices; pods and namespaces for CoreDNS' pod modes).
+_KUBE_DNS_RULES = [
+    rule(["list", "watch"], [""], ["endpoints", "services", "pods", "namespaces"]),
+    rule(["list", "watch"], ["discovery.k8s.io"], ["endpointslices"]),
+]
+
+# kubelab's DNS runs on the host, not as a pod: it publishes its own kube-dns Service
+# and Endpoints, and may touch no other object (a Role in kube-system only).
+_KUBE_DNS_PUBLISH_RULES = [
+    rule(["create"], [""], ["services", "endpoints"]),
+    {
+        **rule(["get", "update", "patch"], [""], ["services", "endpoints"]),
+        "resourceNames": ["kube-dns"],
+    },
+]
+
+
 def bootstrap_cluster_roles() -> list[Obj]:
     """Every bootstrap ClusterRole, aggregated ones with their rules filled in."""
     roles = [
@@ -212,6 +233,7 @@ def bootstrap_cluster_roles() -> list[Obj]:
         # accounts); the garbage collector and namespace cleanup touch every kind.
         _cluster_role(CONTROLLER_MANAGER_USER, _EVERYTHING[:1]),
         _cluster_role("system:node", _NODE_RULES),
+        _cluster_role(KUBE_DNS_USER, _KUBE_DNS_RULES),
         _cluster_role(
             "system:basic-user",
             [
@@ -233,8 +255,30 @@ def bootstrap_cluster_role_bindings() -> list[Obj]:
         _binding("cluster-admin", "cluster-admin", "Group", MASTERS_GROUP),
         _binding(SCHEDULER_USER, SCHEDULER_USER, "User", SCHEDULER_USER),
         _binding(CONTROLLER_MANAGER_USER, CONTROLLER_MANAGER_USER, "User", CONTROLLER_MANAGER_USER),
+        _binding(KUBE_DNS_USER, KUBE_DNS_USER, "User", KUBE_DNS_USER),
         _binding("system:basic-user", "system:basic-user", "Group", AUTHENTICATED_GROUP),
     ]
+
+
+def bootstrap_namespaced_policy() -> list[tuple[str, Obj]]:
+    """The bootstrap Roles and RoleBindings (plural, object), each in its namespace."""
+    name = "system:kube-dns-publisher"
+    role: Obj = {
+        "apiVersion": f"{GROUP}/v1",
+        "kind": "Role",
+        "metadata": {
+            "name": name,
+            "namespace": KUBE_DNS_NAMESPACE,
+            "labels": dict(BOOTSTRAP_LABELS),
+            "annotations": dict(AUTOUPDATE),
+        },
+        "rules": _KUBE_DNS_PUBLISH_RULES,
+    }
+    binding = _binding(name, name, "User", KUBE_DNS_USER)
+    binding["kind"] = "RoleBinding"
+    binding["metadata"]["namespace"] = KUBE_DNS_NAMESPACE
+    binding["roleRef"]["kind"] = "Role"
+    return [("roles", role), ("rolebindings", binding)]
 
 
 async def ensure_bootstrap_policy(objects: Any, existing: Any) -> None:
@@ -258,3 +302,14 @@ async def ensure_bootstrap_policy(objects: Any, existing: Any) -> None:
             except ApiError as exc:
                 if exc.code != 409:
                     raise
+    for plural, obj in bootstrap_namespaced_policy():
+        info = by_plural(GROUP, plural)
+        assert info is not None
+        ns = obj["metadata"]["namespace"]
+        if existing(plural, obj["metadata"]["name"], ns):
+            continue
+        try:
+            await objects.create(info, obj, ns, WriteOptions())
+        except ApiError as exc:
+            if exc.code != 409:
+                raise

@@ -10,6 +10,7 @@ COMPONENTS = {
     "scheduler": ("scheduler.main", "bind pending pods to nodes and GPUs"),
     "controllers": ("controllers.main", "run the controller manager"),
     "kubelet": ("kubelet.main", "run the node agent on this box"),
+    "dns": ("clusterdns.main", "serve cluster DNS for Services and pods"),
     "up": ("kubelab.up", "run a whole cluster on this machine"),
     "join": ("kubelab.join", "join this box to a cluster with a token"),
     "token": ("kubelab.token", "create join and user tokens"),

@@ -1,0 +1,172 @@
+"""`kubelab dns`: the cluster DNS server (UDP and TCP), answering from an informer cache."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import errno
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+
+from client import AsyncClient
+from clusterdns import kubedns
+from clusterdns.cache import ZoneCache
+from clusterdns.forward import Forwarder, Upstream, host_upstreams
+from clusterdns.resolver import Resolver
+from clusterdns.server import DNSServer
+from clusterdns.zone import Zone
+
+log = logging.getLogger("clusterdns")
+
+DEFAULT_TTL = 30  # kube-dns' TTL (CoreDNS' default is 5); --ttl changes it
+
+
+def default_kubeconfig() -> str:
+    home = os.environ.get("KUBELAB_HOME") or str(Path.home() / ".kubelab")
+    return str(Path(home) / "kubeconfig")
+
+
+def upstream(text: str) -> Upstream:
+    """``HOST`` or ``HOST:PORT`` (``[V6]:PORT``) of a resolver to forward to."""
+    host, sep, port = text.rpartition(":")
+    if not sep or (":" in host and not host.startswith("[")):
+        return Upstream(text.strip("[]"))
+    return Upstream(host.strip("[]"), int(port))
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="kubelab dns",
+        description="Serve cluster DNS (the Kubernetes DNS specification) for Services and "
+        "pods, from a cache of the API; every other name goes to the node's resolvers.",
+        epilog="example: kubelab dns --listen 127.0.0.1 --port 5353 --no-publish",
+    )
+    p.add_argument("--kubeconfig", default=None, help="default $KUBELAB_HOME/kubeconfig")
+    p.add_argument("--listen", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument(
+        "--port",
+        type=int,
+        default=53,
+        help="UDP and TCP port (default 53, which needs root or CAP_NET_BIND_SERVICE; 0: a "
+        "free one, published in the kube-dns Endpoints)",
+    )
+    p.add_argument(
+        "--advertise-address",
+        default="",
+        help="address pods reach this server on, written to the kube-dns Endpoints "
+        "(default: --listen; needed when --listen is 0.0.0.0)",
+    )
+    p.add_argument("--cluster-domain", default="cluster.local", help="default cluster.local")
+    p.add_argument(
+        "--cluster-ip",
+        default=kubedns.kube_dns_ip(),
+        help="ClusterIP of the kube-dns Service (default 10.43.0.10: the service CIDR's .10)",
+    )
+    p.add_argument(
+        "--publish",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="create the kube-dns Service in kube-system and point its Endpoints here (default on)",
+    )
+    p.add_argument("--ttl", type=int, default=DEFAULT_TTL, help=f"seconds (default {DEFAULT_TTL})")
+    p.add_argument(
+        "--resolv-conf",
+        default="/etc/resolv.conf",
+        help="the node's resolver file: its nameservers answer every name outside the "
+        "cluster (default /etc/resolv.conf)",
+    )
+    p.add_argument(
+        "--upstream",
+        action="append",
+        type=upstream,
+        default=[],
+        metavar="HOST[:PORT]",
+        help="forward to this resolver instead of --resolv-conf's (repeatable)",
+    )
+    p.add_argument(
+        "--forward-timeout",
+        type=float,
+        default=2.0,
+        help="seconds to wait for each upstream (default 2)",
+    )
+    p.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
+    return p
+
+
+def bind_problem(host: str, port: int, err: OSError) -> str:
+    """One readable line for a listener that could not be made."""
+    why = err.strerror or str(err)
+    hint = "pick another with --port"
+    if err.errno in (errno.EACCES, errno.EPERM) and 0 < port < 1024:
+        hint = f"port {port} needs root or CAP_NET_BIND_SERVICE; run as root or pick --port"
+    elif err.errno == errno.EADDRINUSE:
+        hint = "another DNS server (systemd-resolved, dnsmasq, another cluster) has it; pick --port"
+    return f"cannot listen on {host}:{port} (UDP+TCP): {why}: {hint}"
+
+
+async def run(args: argparse.Namespace) -> int:
+    advertise = args.advertise_address or args.listen
+    if advertise in ("0.0.0.0", "::", ""):
+        log.error("--listen %s needs --advertise-address (the address pods reach)", args.listen)
+        return 2
+    ups = list(args.upstream) or host_upstreams(args.resolv_conf)
+    # Never ask ourselves: a resolv.conf naming this very server would loop.
+    ups = [u for u in ups if not (u.host == advertise and u.port == args.port)]
+    log.info("forwarding names outside %s to %s", args.cluster_domain, ", ".join(map(str, ups)))
+    client = AsyncClient.from_kubeconfig(args.kubeconfig or default_kubeconfig())
+    zone = Zone(args.cluster_domain, args.ttl)
+    cache = ZoneCache(client, zone)
+    server = DNSServer(Resolver(zone, Forwarder(ups, args.forward_timeout)))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    cache.start()
+    try:
+        # Answer nothing before the cache is loaded: every name would be NXDOMAIN.
+        while not stop.is_set():
+            try:
+                await cache.wait_synced(timeout=10)
+                break
+            except TimeoutError:
+                log.warning("still loading Services and Endpoints from the API")
+        if stop.is_set():
+            return 0
+        try:
+            await server.start(args.listen, args.port)
+        except OSError as e:
+            log.error(bind_problem(args.listen, args.port, e))
+            return 1
+        log.info(
+            "serving %s on %s:%d (UDP and TCP), TTL %d s",
+            args.cluster_domain,
+            args.listen,
+            server.port,
+            args.ttl,
+        )
+        if args.publish:
+            await kubedns.publish(client, args.cluster_ip, advertise, server.port)
+        await stop.wait()
+        return 0
+    finally:
+        await server.stop()
+        await cache.stop()
+        await client.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of `kubelab dns`."""
+    args = parser().parse_args(argv)
+    logging.basicConfig(
+        level=getattr(logging, str(args.log_level).upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    return asyncio.run(run(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
