@@ -131,3 +131,69 @@ def same_template(a: dict[str, Any], b: dict[str, Any]) -> bool:
         return t
 
     return norm(a) == norm(b)
+
+
+# --- DaemonSets: status, and history kept in ControllerRevisions -------------------------
+
+
+def daemonset_status_message(ds: dict[str, Any]) -> tuple[str, bool]:
+    """kubectl's DaemonSetStatusViewer: (message, done). Raises RolloutFailed for a
+    strategy other than RollingUpdate, whose progress has no end to wait for."""
+    meta, spec, st = ds.get("metadata") or {}, ds.get("spec") or {}, ds.get("status") or {}
+    name = meta.get("name", "")
+    if ((spec.get("updateStrategy") or {}).get("type") or "RollingUpdate") != "RollingUpdate":
+        raise RolloutFailed("rollout status is only available for RollingUpdate strategy type")
+    if int(meta.get("generation") or 0) <= int(st.get("observedGeneration") or 0):
+        desired = int(st.get("desiredNumberScheduled") or 0)
+        updated = int(st.get("updatedNumberScheduled") or 0)
+        available = int(st.get("numberAvailable") or 0)
+        prefix = f'Waiting for daemon set "{name}" rollout to finish: '
+        if updated < desired:
+            return f"{prefix}{updated} out of {desired} new pods have been updated...", False
+        if available < desired:
+            return f"{prefix}{available} of {desired} updated pods are available...", False
+        return f'daemon set "{name}" successfully rolled out', True
+    return "Waiting for daemon set spec update to be observed...", False
+
+
+def owned_revisions(owner: dict[str, Any], revisions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The ControllerRevisions an owner controls, oldest revision first."""
+    uid = (owner.get("metadata") or {}).get("uid")
+    owned = [
+        r
+        for r in revisions
+        if any(
+            ref.get("controller") and ref.get("uid") == uid
+            for ref in (r.get("metadata") or {}).get("ownerReferences") or []
+        )
+    ]
+    return sorted(owned, key=lambda r: int(r.get("revision") or 0))
+
+
+def revision_history(revisions: list[dict[str, Any]]) -> list[tuple[int, str]]:
+    """(revision, change cause) of each ControllerRevision, ascending."""
+    return [
+        (
+            int(r.get("revision") or 0),
+            ((r.get("metadata") or {}).get("annotations") or {}).get(CHANGE_CAUSE) or "<none>",
+        )
+        for r in revisions
+    ]
+
+
+def find_controller_revision(
+    revisions: list[dict[str, Any]], revision: int
+) -> dict[str, Any] | None:
+    """The ControllerRevision numbered ``revision``; with 0, the one before the newest."""
+    by_rev = {int(r.get("revision") or 0): r for r in revisions}
+    if revision:
+        return by_rev.get(revision)
+    revs = sorted(by_rev)
+    return by_rev[revs[-2]] if len(revs) >= 2 else None
+
+
+def controller_revision_template(rev: dict[str, Any]) -> dict[str, Any]:
+    """The pod template a ControllerRevision holds."""
+    t = dict(((rev.get("data") or {}).get("spec") or {}).get("template") or {})
+    t.pop("$patch", None)
+    return t

@@ -1,9 +1,11 @@
-"""``kl rollout status|history|undo|restart|pause|resume`` for Deployments."""
+"""``kl rollout status|history|undo|restart|pause|resume`` for Deployments (and status,
+history, undo and restart for DaemonSets, whose history is in ControllerRevisions)."""
 
 from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Callable
 from typing import Any
 
 from api.registry import ResourceInfo
@@ -20,9 +22,14 @@ from kubectl.resources import parse_one
 from kubectl.rollouts import (
     RESTARTED_AT,
     RolloutFailed,
+    controller_revision_template,
+    daemonset_status_message,
+    find_controller_revision,
     find_revision,
     history,
     owned_replicasets,
+    owned_revisions,
+    revision_history,
     revision_of,
     rollback_patch,
     rollback_template,
@@ -100,22 +107,41 @@ def register(sub: Any, parent: argparse.ArgumentParser) -> None:
                 default=0,
                 help="the revision to go back to (0: the previous one)",
             )
-        v.set_defaults(run=runners[name])
+        v.set_defaults(run=runners[name], verb_name=name)
 
 
 def _need_verb(ctx: Ctx) -> int:
     raise CliError("say which: kl rollout status|history|undo|restart|pause|resume TYPE/NAME")
 
 
-def _deployment(ctx: Ctx) -> tuple[ResourceInfo, str]:
+# What ``rollout status`` reads from each kind: (message, done).
+STATUS_VIEWERS: dict[str, Callable[[dict[str, Any]], tuple[str, bool]]] = {
+    "Deployment": status_message,
+    "DaemonSet": daemonset_status_message,
+}
+# The kinds whose history ``rollout history/undo`` reads from ControllerRevisions.
+REVISION_KINDS = ("DaemonSet",)
+
+
+def _target(ctx: Ctx, kinds: tuple[str, ...]) -> tuple[ResourceInfo, str]:
     info, name = parse_one(ctx.args.targets, "rollout")
-    if info.kind != "Deployment":
-        raise CliError(f"rollout works on deployments; {info.plural} have no rollouts")
+    if info.kind not in kinds:
+        names = ", ".join(f"{k.lower()}s" for k in kinds)
+        raise CliError(f"rollout {ctx.args.verb_name} works on {names}; {info.plural} have none")
     return info, name
 
 
+def _deployment(ctx: Ctx) -> tuple[ResourceInfo, str]:
+    return _target(ctx, ("Deployment",))
+
+
+def _rollable(ctx: Ctx) -> tuple[ResourceInfo, str]:
+    return _target(ctx, ("Deployment", *REVISION_KINDS))
+
+
 def status(ctx: Ctx) -> int:
-    info, name = _deployment(ctx)
+    info, name = _target(ctx, tuple(STATUS_VIEWERS))
+    viewer = STATUS_VIEWERS[info.kind]
     ns = ctx.namespace
     deadline = time.monotonic() + ctx.args.timeout if ctx.args.timeout else None
     last_line = ""
@@ -123,7 +149,7 @@ def status(ctx: Ctx) -> int:
     def show(d: dict[str, Any]) -> bool:
         nonlocal last_line
         try:
-            msg, done = status_message(d)
+            msg, done = viewer(d)
         except RolloutFailed as e:
             raise CliError(str(e)) from e
         if msg != last_line:
@@ -137,7 +163,7 @@ def status(ctx: Ctx) -> int:
     # Watch on from what was read; the reflector resumes dropped streams, lists again
     # (this one Deployment) after a 410 and ends each stream by the deadline.
     reflector = Reflector(
-        f"deployment {name}",
+        f"{info.singular} {name}",
         str(d["metadata"].get("resourceVersion", "")) or None,
         watch_timeout=60,
         deadline=deadline,
@@ -152,10 +178,10 @@ def status(ctx: Ctx) -> int:
         if isinstance(item, Listing):
             found = item.body["items"]
             if not found:
-                raise CliError(f'deployment "{name}" was deleted')
+                raise CliError(f'{info.singular} "{name}" was deleted')
             obj = found[0]
         elif item.get("type") == "DELETED":
-            raise CliError(f'deployment "{name}" was deleted')
+            raise CliError(f'{info.singular} "{name}" was deleted')
         elif item.get("type") in ("ADDED", "MODIFIED"):
             obj = item.get("object") or {}
         else:
@@ -174,21 +200,37 @@ def _replicasets(ctx: Ctx, d: dict[str, Any]) -> list[dict[str, Any]]:
     return owned_replicasets(d, items)
 
 
+def _revisions(ctx: Ctx, owner: dict[str, Any]) -> list[dict[str, Any]]:
+    items = ctx.client.list_all("controllerrevisions", owner["metadata"].get("namespace"))
+    return owned_revisions(owner, items["items"])
+
+
 def show_history(ctx: Ctx) -> int:
-    info, name = _deployment(ctx)
+    info, name = _rollable(ctx)
     d = ctx.client.get(info, name, ctx.namespace)
-    rss = _replicasets(ctx, d)
     prefix = f"{kind_prefix(info)}/{name}"
+    if info.kind in REVISION_KINDS:
+        revs = _revisions(ctx, d)
+        entries = revision_history(revs)
+        template = (
+            controller_revision_template(r)
+            if ctx.args.revision and (r := find_controller_revision(revs, ctx.args.revision))
+            else None
+        )
+    else:
+        rss = _replicasets(ctx, d)
+        entries = history(rss)
+        rs = find_revision(rss, ctx.args.revision) if ctx.args.revision else None
+        template = rollback_template(rs) if rs is not None else None
     if ctx.args.revision:
-        rs = find_revision(rss, ctx.args.revision)
-        if rs is None:
+        if template is None:
             raise CliError(f"unable to find the specified revision {ctx.args.revision}")
         page = Page()
-        pod_template(page, 0, rollback_template(rs))
+        pod_template(page, 0, template)
         ctx.out(f"{prefix} with revision #{ctx.args.revision}")
         ctx.stdout.write(page.text())
         return 0
-    rows = [[str(rev), cause] for rev, cause in history(rss)]
+    rows = [[str(rev), cause] for rev, cause in entries]
     if not rows:
         ctx.out(f"No rollout history found for {prefix}.")
         return 0
@@ -200,10 +242,35 @@ def show_history(ctx: Ctx) -> int:
     return 0
 
 
+def _undo_from_revisions(ctx: Ctx, info: ResourceInfo, d: dict[str, Any], prefix: str) -> int:
+    """kubectl's DaemonSetRollbacker: the revision's data is the patch to send back."""
+    to = ctx.args.to_revision
+    rev = find_controller_revision(_revisions(ctx, d), to)
+    if rev is None:
+        if to:
+            raise CliError(f"unable to find specified revision {to} in history")
+        raise CliError(f'no rollout history found for {info.singular} "{d["metadata"]["name"]}"')
+    if same_template(
+        (d.get("spec") or {}).get("template") or {}, controller_revision_template(rev)
+    ):
+        ctx.out(
+            f"{prefix} skipped rollback (current template already matches revision "
+            f"{rev.get('revision')})"
+        )
+        return 0
+    ctx.client.patch(
+        info, d["metadata"]["name"], rev.get("data") or {}, ctx.namespace, patch_type="strategic"
+    )
+    ctx.out(f"{prefix} rolled back")
+    return 0
+
+
 def undo(ctx: Ctx) -> int:
-    info, name = _deployment(ctx)
+    info, name = _rollable(ctx)
     d = ctx.client.get(info, name, ctx.namespace)
     prefix = f"{kind_prefix(info)}/{name}"
+    if info.kind in REVISION_KINDS:
+        return _undo_from_revisions(ctx, info, d, prefix)
     if (d.get("spec") or {}).get("paused"):
         raise CliError(
             "you cannot rollback a paused deployment; resume it first with "
@@ -226,7 +293,7 @@ def undo(ctx: Ctx) -> int:
 
 
 def restart(ctx: Ctx) -> int:
-    info, name = _deployment(ctx)
+    info, name = _rollable(ctx)
     d = ctx.client.get(info, name, ctx.namespace)
     prefix = f"{kind_prefix(info)}/{name}"
     if (d.get("spec") or {}).get("paused"):
