@@ -245,6 +245,42 @@ def _default_replicaset(obj: Obj) -> None:
     default_pod_spec(_template_spec(obj))
 
 
+def _default_statefulset(obj: Obj) -> None:
+    # SetDefaults_StatefulSet, with the StatefulSetAutoDeletePVC gate on (beta since 1.27).
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        return
+    spec.setdefault("podManagementPolicy", "OrderedReady")
+    strategy = spec.get("updateStrategy")
+    if not isinstance(strategy, dict):
+        strategy = spec["updateStrategy"] = {}
+    strategy.setdefault("type", "RollingUpdate")
+    if strategy["type"] == "RollingUpdate":
+        ru = strategy.get("rollingUpdate")
+        if not isinstance(ru, dict):
+            ru = strategy["rollingUpdate"] = {}
+        ru.setdefault("partition", 0)
+    policy = spec.get("persistentVolumeClaimRetentionPolicy")
+    if not isinstance(policy, dict):
+        policy = spec["persistentVolumeClaimRetentionPolicy"] = {}
+    policy.setdefault("whenDeleted", "Retain")
+    policy.setdefault("whenScaled", "Retain")
+    spec.setdefault("replicas", 1)
+    spec.setdefault("revisionHistoryLimit", 10)
+    default_pod_spec(_template_spec(obj))
+    # Each claim template gets a claim's own defaults (volumeMode, phase Pending) and, as
+    # kube-apiserver serves them, its apiVersion and kind.
+    claim_defaults = _DEFAULTERS.get("PersistentVolumeClaim")
+    templates = spec.get("volumeClaimTemplates")
+    if isinstance(templates, list):
+        for t in templates:
+            if isinstance(t, dict):
+                t.setdefault("apiVersion", "v1")
+                t.setdefault("kind", "PersistentVolumeClaim")
+                if claim_defaults is not None:
+                    claim_defaults(t)
+
+
 def _default_job(obj: Obj) -> None:
     spec = obj.get("spec")
     if not isinstance(spec, dict):
@@ -414,6 +450,7 @@ _DEFAULTERS: dict[str, Callable[[Obj], None]] = {
     "Pod": _default_pod,
     "Deployment": _default_deployment,
     "ReplicaSet": _default_replicaset,
+    "StatefulSet": _default_statefulset,
     "Job": _default_job,
     "Service": _default_service,
     "Namespace": _default_namespace,

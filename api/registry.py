@@ -94,6 +94,8 @@ RESOURCES: tuple[ResourceInfo, ...] = (
                  subresources=("status", "scale")),
     ResourceInfo("apps", "v1", "ReplicaSet", "replicasets", "replicaset", True, ("rs",), _ALL,
                  subresources=("status", "scale")),
+    ResourceInfo("apps", "v1", "StatefulSet", "statefulsets", "statefulset", True, ("sts",),
+                 _ALL, subresources=("status", "scale")),
     ResourceInfo("apps", "v1", "DaemonSet", "daemonsets", "daemonset", True, ("ds",), _ALL,
                  subresources=("status",)),
     ResourceInfo("apps", "v1", "ControllerRevision", "controllerrevisions", "controllerrevision",

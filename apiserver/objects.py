@@ -29,6 +29,7 @@ _SEPARATE_STATUS = {
     "Service",
     "Deployment",
     "ReplicaSet",
+    "StatefulSet",
     "Job",
     "Namespace",
     "PodDisruptionBudget",

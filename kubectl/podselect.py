@@ -32,7 +32,7 @@ def resolve_pod(ctx: Ctx, word: str) -> dict[str, Any]:
     pods_info = lookup("pods")
     if info == pods_info:
         return ctx.client.get(info, name, ns)
-    if info.kind not in ("Deployment", "ReplicaSet", "Job", "Service"):
+    if info.kind not in ("Deployment", "ReplicaSet", "StatefulSet", "Job", "Service"):
         raise CliError(f"cannot find a pod for {info.plural}; name a pod or a workload")
     owner = ctx.client.get(info, name, ns)
     if info.kind == "Service":

@@ -32,6 +32,7 @@ from api.models.rbac_reviews import (
 )
 from api.models.scheduling import PriorityClass
 from api.models.service import Endpoints, Service, ServicePort, ServiceSpec
+from api.models.statefulset import StatefulSet
 from api.models.workloads import ControllerRevision, DaemonSet
 from api.models.storage import PersistentVolume, PersistentVolumeClaim, StorageClass
 
@@ -47,6 +48,7 @@ MODELS: dict[str, type[BaseModel]] = {
     "ServiceAccount": ServiceAccount,
     "Deployment": Deployment,
     "ReplicaSet": ReplicaSet,
+    "StatefulSet": StatefulSet,
     "Job": Job,
     "Lease": Lease,
     "Role": Role,

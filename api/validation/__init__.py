@@ -31,6 +31,7 @@ from api.validation.common import (
 from api.validation.fields import drop_unknown_fields, unknown_fields
 from api.validation.pod import validate_pod_spec
 from api.validation.pod_support import pod_spec_of, ratchet, unscored_preferences
+from api.validation.statefulset import validate_statefulset
 from api.validation.templates import check_selector as _check_selector
 from api.validation.templates import validate_template as _validate_template
 from api.validation.storage import (
@@ -238,6 +239,7 @@ _VALIDATORS: dict[str, Callable[[Errs, Obj], None]] = {
     "Pod": _validate_pod,
     "Deployment": _validate_deployment,
     "ReplicaSet": _validate_replicaset,
+    "StatefulSet": validate_statefulset,
     "Job": _validate_job,
     "Service": kinds.validate_service,
     "Node": kinds.validate_node,

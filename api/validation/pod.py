@@ -435,13 +435,20 @@ def _check_affinity(errs: Errs, field: str, affinity: Any) -> None:
 
 
 def validate_pod_spec(
-    errs: Errs, field: str, spec: Any, allowed_restart: tuple[str, ...] = RESTART_POLICIES
+    errs: Errs,
+    field: str,
+    spec: Any,
+    allowed_restart: tuple[str, ...] = RESTART_POLICIES,
+    claim_volumes: frozenset[str] = frozenset(),
 ) -> None:
-    """Validate a PodSpec at JSON path ``field`` (``spec`` or ``spec.template.spec``)."""
+    """Validate a PodSpec at JSON path ``field`` (``spec`` or ``spec.template.spec``).
+
+    ``claim_volumes``: names containers may mount besides ``volumes`` (a StatefulSet's
+    volumeClaimTemplates, which become volumes of each pod)."""
     if not isinstance(spec, dict):
         required(errs, field, "a pod spec with at least one container is required")
         return
-    volumes = _check_volumes(errs, f"{field}.volumes", spec.get("volumes"))
+    volumes = _check_volumes(errs, f"{field}.volumes", spec.get("volumes")) | claim_volumes
     containers = spec.get("containers")
     if not isinstance(containers, list) or not containers:
         required(

@@ -316,6 +316,7 @@ POD_SPEC_PATHS = {
     "Pod": ("spec",),
     "Deployment": ("spec", "template", "spec"),
     "ReplicaSet": ("spec", "template", "spec"),
+    "StatefulSet": ("spec", "template", "spec"),
     "Job": ("spec", "template", "spec"),
 }
 

@@ -67,6 +67,7 @@ from apiserver.tables.policy import (
     pdb_cells,
     priority_class_cells,
 )
+from apiserver.tables.statefulset import STATEFULSET_COLUMNS, statefulset_cells
 from apiserver.tables.workloads import (
     CONTROLLER_REVISION_COLUMNS,
     DAEMONSET_COLUMNS,
@@ -114,6 +115,7 @@ _TABLES: dict[str, tuple[list[Column], _Renderer]] = {
     "nodes": (NODE_COLUMNS, node_cells),
     "deployments": (DEPLOYMENT_COLUMNS, deployment_cells),
     "replicasets": (REPLICASET_COLUMNS, replicaset_cells),
+    "statefulsets": (STATEFULSET_COLUMNS, statefulset_cells),
     "daemonsets": (DAEMONSET_COLUMNS, daemonset_cells),
     "controllerrevisions": (CONTROLLER_REVISION_COLUMNS, controller_revision_cells),
     "jobs": (JOB_COLUMNS, job_cells),

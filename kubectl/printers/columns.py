@@ -303,6 +303,17 @@ def replicaset_row(rs: dict[str, Any], at: datetime) -> Row:
     ]
 
 
+def statefulset_row(sts: dict[str, Any], at: datetime) -> Row:
+    spec, st = _spec(sts), _status(sts)
+    desired = _int(spec.get("replicas"), 1) if "replicas" in spec else 1
+    return [_meta(sts).get("name", ""), f"{_int(st.get('readyReplicas'))}/{desired}", _age(sts, at)]
+
+
+def _template_containers(obj: dict[str, Any], at: datetime) -> Row:
+    names, images = _pod_template_cells(_spec(obj).get("template") or {})
+    return [names, images]
+
+
 def _has_job_condition(job: dict[str, Any], ctype: str) -> bool:
     return any(
         c.get("type") == ctype and c.get("status") == "True"
@@ -525,6 +536,9 @@ COLUMNS: dict[str, Columns] = {
         replicaset_row,
         ["CONTAINERS", "IMAGES", "SELECTOR"],
         _template_wide,
+    ),
+    "StatefulSet": Columns(
+        ["NAME", "READY", "AGE"], statefulset_row, ["CONTAINERS", "IMAGES"], _template_containers
     ),
     "Job": Columns(
         ["NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE"],

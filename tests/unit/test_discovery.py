@@ -86,6 +86,9 @@ def test_subresources_listed_separately() -> None:
     scale = apps["deployments/scale"]
     assert (scale["group"], scale["version"], scale["kind"]) == ("autoscaling", "v1", "Scale")
     assert "replicasets/scale" in apps
+    assert apps["statefulsets/scale"]["kind"] == "Scale"
+    assert apps["statefulsets"]["shortNames"] == ["sts"]
+    assert apps["statefulsets/status"]["kind"] == "StatefulSet"
 
 
 def test_categories_all_on_exactly_the_workload_kinds() -> None:
@@ -94,7 +97,15 @@ def test_categories_all_on_exactly_the_workload_kinds() -> None:
         for name, e in _entries(group, version).items():
             if "all" in e.get("categories", []):
                 in_all.add(name)
-    assert in_all == {"pods", "services", "deployments", "replicasets", "jobs", "daemonsets"}
+    assert in_all == {
+        "pods",
+        "services",
+        "deployments",
+        "replicasets",
+        "statefulsets",
+        "jobs",
+        "daemonsets",
+    }
 
 
 def test_unknown_group_version_is_none() -> None:

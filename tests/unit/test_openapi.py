@@ -72,6 +72,8 @@ def test_object_paths_follow_rest_layout() -> None:
     assert apps is not None
     scale = apps["paths"]["/apis/apps/v1/namespaces/{namespace}/deployments/{name}/scale"]
     assert scale["patch"]["x-kubernetes-group-version-kind"]["kind"] == "Scale"
+    sts_scale = apps["paths"]["/apis/apps/v1/namespaces/{namespace}/statefulsets/{name}/scale"]
+    assert sts_scale["put"]["x-kubernetes-group-version-kind"]["kind"] == "Scale"
 
 
 def test_no_patch_operation_advertises_a_strategic_merge_request_body() -> None:
