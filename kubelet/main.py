@@ -19,6 +19,7 @@ from client import AsyncClient, KubeconfigError
 from kubelet.agent import NodeKubelet
 from kubelet.context import KubeletConfig
 from kubelet.gpu import discover_gpus, parse_fake_spec
+from kubelet.kernelproxy import MODES, KernelProxy, KernelProxyError, start_kernel_proxy
 from kubelet.node import NodeFacts
 from kubelet.ownership import ClusterIdError, fetch_cluster_uid
 from kubelet.proxy import ServiceProxy
@@ -193,6 +194,20 @@ def build_parser() -> argparse.ArgumentParser:
         "ClusterIP on 127.0.0.1) forwarding to ready endpoints (default on; --no-proxy for "
         "a second kubelet on the same box)",
     )
+    p.add_argument(
+        "--proxy-mode",
+        choices=MODES,
+        default="auto",
+        help="how the Service proxy forwards ClusterIP and NodePort traffic: 'kernel' "
+        "(nftables DNAT, needs root and nft), 'userspace' (TCP listeners), 'auto' (kernel "
+        "where it works, else userspace, saying why in the log; the default)",
+    )
+    p.add_argument(
+        "--cleanup-proxy",
+        action="store_true",
+        help="remove this node's kernel Service rules (nftables table, ClusterIP interface) "
+        "and exit",
+    )
     p.add_argument("--node-labels", default="", help="extra node labels, comma-separated k=v pairs")
     p.add_argument("--log-level", default="info", help="debug, info, warning, error")
     return p
@@ -275,11 +290,15 @@ async def run(opts: Options, stop: asyncio.Event | None = None) -> int:
         if args.proxy:
             # A fake-runtime node runs no containers: there is nothing to forward to, so
             # its proxy takes no host port (two fake clusters on one box must not collide).
+            kernel = await start_kernel_proxy(
+                args.proxy_mode, runtime.name, cluster_uid, args.node_name
+            )
             proxy = ServiceProxy(
                 client,
                 args.address,
                 node_name=args.node_name,
                 serves_traffic=runtime.name != "fake",
+                kernel=kernel,
             )
             await proxy.start()
             # Containers started from now on get the Service variables, so wait for the
@@ -347,6 +366,18 @@ async def run(opts: Options, stop: asyncio.Event | None = None) -> int:
     return 0
 
 
+async def cleanup_proxy(opts: Options) -> int:
+    """`--cleanup-proxy`: remove this node's kernel Service rules (its cluster's, only)."""
+    client = AsyncClient.from_kubeconfig(opts.kubeconfig)
+    try:
+        kp = KernelProxy(await fetch_cluster_uid(client), opts.args.node_name)
+        found = await kp.cleanup()
+    finally:
+        await client.close()
+    print(f"{'removed' if found else 'no'} kernel Service rules ({kp.table}, {kp.dev})")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
@@ -373,7 +404,7 @@ def main(argv: list[str] | None = None) -> int:
         return await run(opts, stop)
 
     try:
-        return asyncio.run(amain())
+        return asyncio.run(cleanup_proxy(opts) if args.cleanup_proxy else amain())
     except RuntimeUnavailable as e:
         print(
             f"kubelab kubelet: {e}. Start Docker (e.g. `sudo systemctl start docker`) "
@@ -381,7 +412,7 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
-    except (KubeconfigError, ClusterIdError) as e:
+    except (KubeconfigError, ClusterIdError, KernelProxyError) as e:
         print(f"kubelab kubelet: {e}", file=sys.stderr)
         return 1
     except OSError as e:

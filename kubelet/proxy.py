@@ -47,6 +47,8 @@ from api.loadbalancer import LB_UNAVAILABLE_ANNOTATION
 from client import AsyncClient
 from client.events import NORMAL, WARNING, EventRecorder
 from client.informer import Informer
+from kubelet.kernelproxy import KernelProxy
+from kubelet.proxy_rules import kernel_served, plan, ready_backends
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +57,8 @@ LOOPBACK = "127.0.0.1"
 NODE_PORT_TYPES = ("NodePort", "LoadBalancer")
 RETRY_BIND_SECONDS = 10.0
 CONNECT_TIMEOUT = 3.0
+# kube-proxy's --min-sync-period: changes in a burst (a rollout) become one kernel sync.
+MIN_SYNC_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -98,24 +102,15 @@ def listen_specs(svc: Obj, node_address: str) -> list[ListenSpec]:
     return out + balanced
 
 
-def ready_backends(endpoints: Obj | None, port_name: str) -> list[tuple[str, int]]:
-    """``(ip, port)`` of every ready address of ``endpoints`` for the Service port named
-    ``port_name`` (pure; not-ready addresses never get traffic)."""
-    if not endpoints:
-        return []
-    out: list[tuple[str, int]] = []
-    for subset in endpoints.get("subsets") or []:
-        ports = subset.get("ports") or []
-        match = [p for p in ports if str(p.get("name") or "") == port_name]
-        if not match and len(ports) == 1 and not port_name:
-            match = ports
-        if not match:
-            continue
-        port = int(match[0]["port"])
-        for addr in subset.get("addresses") or []:
-            if addr.get("ip"):
-                out.append((str(addr["ip"]), port))
-    return sorted(set(out))
+def userspace_serves(svc: Obj, spec: ListenSpec, kernel: bool) -> bool:
+    """Whether the userspace listener ``spec`` is still needed (pure). With the kernel
+    path on, it serves only what the kernel does not: the LoadBalancer port on the node
+    address (its bind failures feed ``LB_UNAVAILABLE_ANNOTATION``), a NodePort on a
+    loopback node address (no ``route_localnet``: see ``kubelet/proxy_rules.py``), and
+    Services without a ClusterIP (127.0.0.1 plays its part, as before the service CIDR)."""
+    if not kernel or not kernel_served(svc) or spec.role == "loadBalancer":
+        return True
+    return spec.role == "nodePort" and spec.address.startswith("127.")
 
 
 def _env_name(text: str) -> str:
@@ -208,7 +203,9 @@ def _event_target(svc: Obj) -> Obj:
 class ServiceProxy:
     """Keeps one TCP listener per Service port and forwards each connection round robin
     to a ready endpoint. With ``serves_traffic`` False (the fake runtime) it listens
-    nowhere and records that on each Service instead."""
+    nowhere and records that on each Service instead. With ``kernel`` it programs the
+    kernel (nftables DNAT, ``kubelet/kernelproxy.py``) for ClusterIPs and NodePorts and
+    listens only for what ``userspace_serves`` leaves to it."""
 
     def __init__(
         self,
@@ -216,12 +213,17 @@ class ServiceProxy:
         node_address: str,
         node_name: str = "",
         serves_traffic: bool = True,
+        kernel: KernelProxy | None = None,
+        cluster_cidr: str | None = None,
     ) -> None:
         self.client = client
         self.node_address = node_address
         self.node_name = node_name or node_address
         self._published_unavailable: str | None = None  # last LB_UNAVAILABLE_ANNOTATION
         self.serves_traffic = serves_traffic
+        self.kernel = kernel
+        self.cluster_cidr = cluster_cidr  # sources not masqueraded (None: masquerade all)
+        self._kernel_reported: set[str] = set()  # notes and errors already logged
         self.recorder = EventRecorder(client, "kubelet", self.node_name, host=self.node_name)
         self._not_served: dict[str, list[ListenSpec]] = {}  # reported, by "ns/name"
         self.services = Informer(client, "services")
@@ -277,6 +279,12 @@ class ServiceProxy:
                 await t
         for key in list(self._listeners):
             await self._close(key)
+        if self.kernel is not None:
+            try:
+                await self.kernel.cleanup()
+                log.info("service proxy: removed kernel rules (table %s)", self.kernel.table)
+            except Exception as e:  # shutting down: say so, do not fail the stop
+                log.warning("service proxy: cannot remove kernel rules: %s", e)
         await self.recorder.stop(flush_timeout=2.0)
 
     async def _loop(self) -> None:
@@ -288,6 +296,8 @@ class ServiceProxy:
                 await self.reconcile()
             except Exception:  # keep proxying whatever happens to one Service
                 log.exception("service proxy: reconcile failed")
+            if self.kernel is not None:
+                await asyncio.sleep(MIN_SYNC_SECONDS)  # the min-sync-period, see above
             # asyncio.timeout, not wait_for: Python 3.11's wait_for can swallow a
             # cancellation that lands as the event fires, and stop() would wait for ever.
             with contextlib.suppress(TimeoutError):
@@ -308,6 +318,8 @@ class ServiceProxy:
                 self._report_not_served(svc, specs)
                 continue
             for spec in specs:
+                if not userspace_serves(svc, spec, self.kernel is not None):
+                    continue
                 # Two Services on one port: the first (by name) keeps it, the other is
                 # reported by the bind error of its own listener below.
                 wanted.setdefault((spec.address, spec.port), spec)
@@ -355,10 +367,40 @@ class ServiceProxy:
                     if owner is not None:
                         reason, message = bind_failure_event(owner, spec, self.node_name, e)
                         self.recorder.record(_event_target(owner), WARNING, reason, message)
+        if self.kernel is not None:
+            await self.sync_kernel()
         if self.serves_traffic:
             await self._publish_unavailable(
                 unavailable_balancers((lst.spec, lst.failed) for lst in self._listeners.values())
             )
+
+    async def sync_kernel(self) -> None:
+        """Program the kernel from the informers' Services and Endpoints (a no-op when the
+        plan is what the kernel already holds); notes and failures are logged once each."""
+        assert self.kernel is not None
+        endpoints: dict[str, Obj] = {}
+        for ep in self.endpoints.list():
+            meta = ep.get("metadata") or {}
+            endpoints[f"{meta.get('namespace', 'default')}/{meta.get('name', '')}"] = ep
+        wanted = plan(
+            self.kernel.cluster_uid,
+            self.kernel.node,
+            self.services.list(),
+            endpoints,
+            self.cluster_cidr,
+        )
+        for note in wanted.notes:
+            self._report_kernel(logging.INFO, note)
+        try:
+            if await self.kernel.apply(wanted):
+                log.debug("service proxy: kernel table %s synced", wanted.table)
+        except Exception as e:  # the next change or retry period tries again
+            self._report_kernel(logging.ERROR, f"cannot program the kernel: {e}")
+
+    def _report_kernel(self, level: int, message: str) -> None:
+        if message not in self._kernel_reported:
+            self._kernel_reported.add(message)
+            log.log(level, "service proxy: %s", message)
 
     async def _publish_unavailable(self, value: str) -> None:
         """Tell the load-balancer controller which Services this node cannot serve on their

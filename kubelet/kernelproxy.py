@@ -1,0 +1,200 @@
+"""The kernel Service proxy's executor: applies a ``kubelet/proxy_rules.py`` plan.
+
+Thin I/O only. Each sync replaces this kubelet's nftables table in one ``nft -f -``
+transaction (create-if-missing, delete, define: a packet sees the old rules or the new,
+never none or half), with the ``nft`` binary: the python ``nftables`` bindings ship with
+nftables itself (Debian's python3-nftables, PyPI has only third-party copies), and the
+binary speaks the same language. No iptables variant: where ``nft`` is
+missing the kubelet keeps its userspace proxy, with a log line saying why.
+
+Host -> ClusterIP. A packet the host itself sends does its route lookup *before* the nat
+OUTPUT hook, and the pod network installs ``unreachable 10.43.0.0/16`` (the service range
+must never leave the box), so without help a host process's connect() to a ClusterIP
+fails with "no route to host" before any DNAT could happen. As kube-proxy's IPVS mode
+does, this kubelet binds every ClusterIP it serves as a /32 on a dummy interface of its
+own, ``kl-<hash>`` (a bridge without ports where the kernel has no dummy module). Local
+routes live in the ``local`` table, consulted before ``main``, so the lookup finds one,
+the nat OUTPUT hook DNATs, and the packet is re-routed to the endpoint. Pods' packets are
+DNATed in PREROUTING, before any route lookup, and need none of this. A ClusterIP port that no
+Service defines then reaches the host's own sockets, as the pod's gateway address already
+does; ports without ready endpoints are rejected by the table.
+
+Leftovers. The first sync replaces whatever table of the same name a previous run left;
+``cleanup`` (called at clean shutdown, by ``kubelet --cleanup-proxy``, and at start when
+the kubelet runs the userspace proxy) deletes the table and the interface.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import json
+import logging
+import os
+import shutil
+from dataclasses import dataclass
+
+from kubelet.proxy_rules import Plan, owner_hash, table_name
+
+log = logging.getLogger(__name__)
+BRIDGE_NF_CALL = "/proc/sys/net/bridge/bridge-nf-call-iptables"
+
+
+class KernelProxyError(Exception):
+    """A command of the kernel path failed (its stderr is the message)."""
+
+
+@dataclass(frozen=True)
+class Command:
+    """One invocation: argv and the text fed on stdin."""
+
+    argv: tuple[str, ...]
+    stdin: str = ""
+
+
+async def _run(cmd: Command) -> str:
+    proc = await asyncio.create_subprocess_exec(
+        *cmd.argv,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await proc.communicate(cmd.stdin.encode())
+    if proc.returncode != 0:
+        raise KernelProxyError(
+            f"{' '.join(cmd.argv)}: {err.decode(errors='replace').strip() or proc.returncode}"
+        )
+    return out.decode(errors="replace")
+
+
+def unavailable_reason(runtime_name: str) -> str:
+    """Why the kernel path cannot run here ("" when it can); the caller logs it."""
+    if runtime_name == "fake":
+        return "the fake runtime runs no containers"
+    if os.geteuid() != 0:
+        return "not running as root (nftables needs CAP_NET_ADMIN)"
+    for tool in ("nft", "ip"):
+        if shutil.which(tool) is None:
+            return f"the {tool!r} command is not installed"
+    return ""
+
+
+def bridge_netfilter_on() -> bool:
+    """Whether bridged IPv4 frames pass netfilter (``br_netfilter``): without it the reply of
+    a pod to a client pod on the same bridge bypasses conntrack's un-DNAT, so every Service
+    connection must be masqueraded."""
+    try:
+        with open(BRIDGE_NF_CALL) as f:
+            return f.read().strip() == "1"
+    except OSError:
+        return False
+
+
+def replace_script(plan: Plan) -> str:
+    """The transaction that swaps ``plan.table`` for its new definition (pure)."""
+    return f"table ip {plan.table}\ndelete table ip {plan.table}\n{plan.script}"
+
+
+def interface_name(cluster_uid: str, node: str) -> str:
+    """The dummy interface holding this kubelet's ClusterIPs (15 characters at most)."""
+    return "kl-" + owner_hash(cluster_uid, node)
+
+
+def address_changes(current: set[str], wanted: set[str], dev: str) -> str:
+    """``ip -batch`` lines that make ``dev`` hold exactly ``wanted`` /32s (pure)."""
+    lines = [f"address del {ip}/32 dev {dev}" for ip in sorted(current - wanted)]
+    lines += [f"address add {ip}/32 dev {dev}" for ip in sorted(wanted - current)]
+    return "".join(line + "\n" for line in lines)
+
+
+class KernelProxy:
+    """Applies plans for one kubelet (``cluster_uid`` + ``node``)."""
+
+    def __init__(self, cluster_uid: str, node: str) -> None:
+        self.cluster_uid = cluster_uid
+        self.node = node
+        self.table = table_name(cluster_uid, node)
+        self.dev = interface_name(cluster_uid, node)
+        self.applied: str | None = None  # the script of the last successful sync
+
+    async def apply(self, plan: Plan) -> bool:
+        """Make the kernel hold ``plan``; False when it already did (nothing run)."""
+        script = replace_script(plan)
+        if script == self.applied:
+            return False
+        await self._sync_addresses(set(plan.cluster_ips))
+        await _run(Command(("nft", "-f", "-"), script))
+        self.applied = script
+        return True
+
+    async def cleanup(self) -> bool:
+        """Remove this kubelet's table and interface; True when there was something."""
+        found = False
+        tables = await _run(Command(("nft", "list", "tables", "ip")))
+        if f"table ip {self.table}" in tables.splitlines():
+            await _run(Command(("nft", "delete", "table", "ip", self.table)))
+            found = True
+        if await self._addresses() is not None:
+            await _run(Command(("ip", "link", "del", self.dev)))
+            found = True
+        self.applied = None
+        return found
+
+    async def _addresses(self) -> set[str] | None:
+        """The IPv4 addresses on our interface, None when it does not exist."""
+        try:
+            out = await _run(Command(("ip", "-j", "-4", "address", "show", "dev", self.dev)))
+        except KernelProxyError:
+            return None
+        found: set[str] = set()
+        for link in json.loads(out or "[]"):
+            for a in link.get("addr_info") or []:
+                if a.get("local"):
+                    found.add(str(ipaddress.ip_address(a["local"])))
+        return found
+
+    async def _sync_addresses(self, wanted: set[str]) -> None:
+        current = await self._addresses()
+        if current is None:
+            try:
+                await _run(Command(("ip", "link", "add", self.dev, "type", "dummy")))
+            except KernelProxyError:
+                # A kernel without the dummy module: a bridge without ports holds
+                # addresses just as well (Docker needs the bridge module anyway).
+                await _run(Command(("ip", "link", "add", self.dev, "type", "bridge")))
+            await _run(Command(("ip", "link", "set", "dev", self.dev, "up")))
+            current = set()
+        batch = address_changes(current, wanted, self.dev)
+        if batch:
+            await _run(Command(("ip", "-batch", "-"), batch))
+
+
+MODES = ("auto", "kernel", "userspace")
+
+
+async def start_kernel_proxy(
+    mode: str, runtime_name: str, cluster_uid: str, node: str
+) -> KernelProxy | None:
+    """The kernel proxy for ``--proxy-mode`` (None: the userspace proxy serves), with one
+    log line saying which and why. Leftovers of an earlier run are removed either way: the
+    kernel path replaces them with an empty table until its first sync, the userspace
+    path deletes them. ``mode`` "kernel" where the kernel path cannot work raises."""
+    kp = KernelProxy(cluster_uid, node)
+    reason = "--proxy-mode userspace" if mode == "userspace" else unavailable_reason(runtime_name)
+    if not reason:
+        try:
+            await kp.apply(Plan(kp.table, f"table ip {kp.table} {{\n}}\n"))
+            log.info("service proxy: kernel (nftables table %s, interface %s)", kp.table, kp.dev)
+            return kp
+        except (KernelProxyError, OSError) as e:
+            reason = f"nftables refused the table: {e}"
+    if mode == "kernel":
+        raise KernelProxyError(f"--proxy-mode kernel: the kernel path is unavailable: {reason}")
+    log.info("service proxy: userspace listeners (kernel path unavailable: %s)", reason)
+    if os.geteuid() == 0 and shutil.which("nft") and shutil.which("ip"):
+        try:
+            if await kp.cleanup():
+                log.info("service proxy: removed leftover kernel rules (%s)", kp.table)
+        except (KernelProxyError, OSError) as e:
+            log.warning("service proxy: cannot remove leftover kernel rules: %s", e)
+    return None

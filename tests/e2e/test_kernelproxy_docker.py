@@ -1,0 +1,190 @@
+"""The kernel Service proxy against the real kernel and Docker, without a cluster: a bridge
+network and two busybox httpd backends of the test's own, rules planned for a fake
+ClusterIP in 10.43.255.0/24 pointing at them, and a third container as the client.
+
+Safety: the test installs ``unreachable 10.43.255.0/24`` for its run (as the pod network
+does for the whole service range), so a packet for the fake ClusterIP that no rule
+catches fails on this box instead of leaving it; every address used is this machine's own
+(the bridge, its containers, the dummy interface).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import random
+import subprocess
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from kubelet.kernelproxy import KernelProxy, unavailable_reason
+from kubelet.proxy_rules import plan
+from tests.e2e.images import IMAGE, ensure_busybox_image
+from tests.wait import wait_for
+
+pytestmark = [pytest.mark.docker, pytest.mark.timeout(180)]
+
+GUARD_ROUTE = "10.43.255.0/24"
+WEB = "mkdir -p /www && echo {name} > /www/index.html && exec httpd -f -p 8080 -h /www"
+
+
+@dataclass
+class Lab:
+    engine: Any
+    net: Any
+    gateway: str
+    backends: dict[str, str]  # name -> IP
+    client: Any
+    kernel: KernelProxy
+    cluster_ip: str
+
+    def apply(self, services: list[dict[str, Any]], endpoints: dict[str, Any]) -> None:
+        asyncio.run(self.kernel.apply(plan(self.kernel.cluster_uid, "n", services, endpoints)))
+
+    def get(self, host: str, port: int) -> tuple[int, str]:
+        """One HTTP request from the client container: (exit code, last line). busybox nc
+        with a 5 s limit (this busybox's ``wget -T`` crashes)."""
+        request = f"printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 5 {host} {port}"
+        code, out = self.client.exec_run(["sh", "-c", request])
+        lines = out.decode(errors="replace").strip().splitlines()
+        return int(code), lines[-1] if lines else ""
+
+
+def service(lab: Lab, **spec: Any) -> dict[str, Any]:
+    return {
+        "metadata": {"name": "web", "namespace": "t"},
+        "spec": {"clusterIP": lab.cluster_ip, "ports": [{"name": "http", "port": 80}], **spec},
+    }
+
+
+def endpoints(ips: list[str]) -> dict[str, Any]:
+    return {
+        "t/web": {
+            "subsets": [
+                {"addresses": [{"ip": ip} for ip in ips], "ports": [{"name": "http", "port": 8080}]}
+            ]
+        }
+    }
+
+
+def nft_table(table: str) -> str:
+    done = subprocess.run(["nft", "list", "table", "ip", table], capture_output=True, text=True)
+    return done.stdout if done.returncode == 0 else ""
+
+
+@pytest.fixture
+def lab() -> Iterator[Lab]:
+    why = unavailable_reason("docker")
+    if why:
+        pytest.skip(f"kernel proxy unavailable: {why}")
+    import docker
+
+    engine = docker.from_env()
+    ensure_busybox_image(engine)
+    tag = uuid.uuid4().hex[:8]
+    labels = {"io.kubelab.test": "kernelproxy"}
+    kernel = KernelProxy(f"test-{tag}", "n")
+    route_added = subprocess.run(["ip", "route", "add", "unreachable", GUARD_ROUTE]).returncode == 0
+    net = engine.networks.create(f"kp-{tag}", driver="bridge", labels=labels)
+    containers: list[Any] = []
+    try:
+        net.reload()
+        gateway = net.attrs["IPAM"]["Config"][0]["Gateway"]
+        backends = {}
+        for name in ("alpha", "beta"):
+            c = engine.containers.run(
+                IMAGE,
+                ["sh", "-c", WEB.format(name=name)],
+                name=f"kp-{tag}-{name}",
+                network=net.name,
+                labels=labels,
+                detach=True,
+            )
+            containers.append(c)
+            c.reload()
+            backends[name] = c.attrs["NetworkSettings"]["Networks"][net.name]["IPAddress"]
+        client = engine.containers.run(
+            IMAGE, ["sleep", "600"], name=f"kp-{tag}-client", network=net.name,
+            labels=labels, detach=True,
+        )  # fmt: skip
+        containers.append(client)
+        cip = f"10.43.255.{random.randint(2, 250)}"
+        lab = Lab(engine, net, gateway, backends, client, kernel, cip)
+        for ip in backends.values():  # the backends answer directly before any rule
+            wait_for(functools.partial(answers, lab, ip), f"{ip} answers", 30)
+        yield lab
+    finally:
+        asyncio.run(kernel.cleanup())
+        for c in containers:
+            c.remove(force=True)
+        net.remove()
+        if route_added:
+            subprocess.run(["ip", "route", "del", "unreachable", GUARD_ROUTE])
+
+
+def answers(lab: Lab, ip: str) -> bool:
+    return lab.get(ip, 8080)[0] == 0
+
+
+def hits(lab: Lab, host: str, port: int, n: int) -> list[str]:
+    out = []
+    for _ in range(n):
+        code, body = lab.get(host, port)
+        assert code == 0, body
+        out.append(body)
+    return out
+
+
+def test_cluster_ip_balances_over_ready_endpoints_and_rules_follow_changes(lab: Lab) -> None:
+    alpha, beta = lab.backends["alpha"], lab.backends["beta"]
+    cip = lab.cluster_ip
+    lab.apply([service(lab)], endpoints([alpha, beta]))
+    # Random choice per connection: 40 requests all on one backend has odds 2**-39.
+    assert set(hits(lab, cip, 80, 40)) == {"alpha", "beta"}
+
+    # From the host too (the ClusterIP is bound on the kubelet's dummy interface, so the
+    # route lookup before nat OUTPUT finds it despite the unreachable route).
+    with urllib.request.urlopen(f"http://{cip}/", timeout=5) as r:
+        assert r.read().decode().strip() in ("alpha", "beta")
+
+    # beta turns not ready: the endpoints controller drops it, and no new connection goes
+    # to it.
+    lab.apply([service(lab)], endpoints([alpha]))
+    assert set(hits(lab, cip, 80, 15)) == {"alpha"}
+
+    # No ready endpoint: refused at once (ICMP port unreachable), not a hang.
+    lab.apply([service(lab)], endpoints([]))
+    code, out = lab.get(cip, 80)
+    assert code != 0 and "refused" in out.lower(), out
+
+    # The Service deleted: its rules and its address go.
+    lab.apply([], {})
+    assert lab.cluster_ip not in nft_table(lab.kernel.table)
+    addrs = subprocess.run(["ip", "-4", "addr", "show", "dev", lab.kernel.dev], text=True,
+                           capture_output=True).stdout  # fmt: skip
+    assert lab.cluster_ip not in addrs
+    code, out = lab.get(cip, 80)
+    assert code != 0, out
+
+    asyncio.run(lab.kernel.cleanup())
+    assert nft_table(lab.kernel.table) == ""
+    assert subprocess.run(["ip", "link", "show", lab.kernel.dev]).returncode != 0
+
+
+def test_node_port_on_the_node_address(lab: Lab) -> None:
+    svc = service(lab, type="NodePort")
+    svc["spec"]["ports"][0]["nodePort"] = 31999
+    lab.apply([svc], endpoints([lab.backends["alpha"], lab.backends["beta"]]))
+    # The bridge's gateway is one of this host's addresses: a NodePort answers there.
+    assert set(hits(lab, lab.gateway, 31999, 40)) == {"alpha", "beta"}
+
+
+def test_client_ip_affinity_sticks_to_one_endpoint(lab: Lab) -> None:
+    svc = service(lab, sessionAffinity="ClientIP")
+    lab.apply([svc], endpoints([lab.backends["alpha"], lab.backends["beta"]]))
+    assert len(set(hits(lab, lab.cluster_ip, 80, 20))) == 1
