@@ -1,8 +1,10 @@
-"""The kubelet's own HTTP(S) server: container logs and exec, for the apiserver only.
+"""The kubelet's own HTTP(S) server: container logs, exec and attach, for the apiserver only.
 
     GET  /containerLogs/NS/POD/CONTAINER?follow&tailLines&previous&timestamps&sinceSeconds
          &limitBytes
     POST /exec/NS/POD/CONTAINER   {"command": [...]} → {"stdout", "stderr", "exitCode"}
+    WS   /exec/NS/POD/CONTAINER?command&stdin&stdout&stderr&tty    (kubelet/streaming.py)
+    WS   /attach/NS/POD/CONTAINER?stdin&stdout&stderr&tty
     GET  /healthz
 
 Every request but /healthz needs ``Authorization: Bearer <secret>`` with the secret the
@@ -25,9 +27,11 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
 
 from api.errors import ApiError
+from kubelet import streaming
 from kubelet.runtime.base import ContainerRuntime
 from kubelet.worker import PodWorker
 
@@ -79,16 +83,21 @@ async def _limited(stream: AsyncIterator[bytes], limit: int) -> AsyncIterator[by
 def make_app(lookup: PodLookup, runtime: ContainerRuntime, secret: str | None) -> Starlette:
     """The ASGI app; ``lookup(namespace, pod)`` finds the worker of a pod on this node."""
 
-    def authorized(request: Request) -> bool:
+    def authorized_header(header: str) -> bool:
         if not secret:
-            return False  # no shared secret configured: nobody may read logs
-        header = request.headers.get("authorization", "")
+            return False  # no shared secret configured: nobody may read logs or exec
         return hmac.compare_digest(header.encode(), f"Bearer {secret}".encode())
 
+    def authorized(request: Request) -> bool:
+        return authorized_header(request.headers.get("authorization", ""))
+
     def find(request: Request, previous: bool = False) -> tuple[PodWorker, str]:
-        ns = request.path_params["namespace"]
-        pod = request.path_params["pod"]
-        container = request.path_params["container"]
+        p = request.path_params
+        return find_container(p["namespace"], p["pod"], p["container"], previous)
+
+    def find_container(
+        ns: str, pod: str, container: str, previous: bool = False
+    ) -> tuple[PodWorker, str]:
         worker = lookup(ns, pod)
         if worker is None:
             raise ApiError(
@@ -164,10 +173,24 @@ def make_app(lookup: PodLookup, runtime: ContainerRuntime, secret: str | None) -
     async def healthz(request: Request) -> Response:
         return PlainTextResponse("ok")
 
+    def stream_route(subresource: str) -> WebSocketRoute:
+        async def endpoint(ws: WebSocket) -> None:
+            await streaming.serve(
+                ws,
+                lambda header: authorized_header(header),
+                lambda ns, pod, container: find_container(ns, pod, container)[1],
+                runtime,
+                subresource,
+            )
+
+        return WebSocketRoute(f"/{subresource}/{{namespace}}/{{pod}}/{{container}}", endpoint)
+
     routes = [
         Route("/healthz", healthz),
         Route("/containerLogs/{namespace}/{pod}/{container}", container_logs),
         Route("/exec/{namespace}/{pod}/{container}", exec_command, methods=["POST"]),
+        stream_route("exec"),
+        stream_route("attach"),
     ]
     return Starlette(routes=routes)
 

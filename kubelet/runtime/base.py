@@ -156,6 +156,47 @@ class ExecResult:
     stderr: bytes
 
 
+@dataclass(frozen=True)
+class StreamRequest:
+    """Which standard streams an exec or attach session wants, and whether it is a TTY
+    (with a TTY, stderr is merged into stdout by the terminal, as on a real one)."""
+
+    stdin: bool = False
+    stdout: bool = True
+    stderr: bool = True
+    tty: bool = False
+
+
+class StreamSession(Protocol):
+    """A process's standard streams, live: what kubelet/streaming.py bridges to the
+    remote command channels. ``read`` until it returns None, then ``exit_code``."""
+
+    async def read(self) -> tuple[int, bytes] | None:
+        """The next output: (1 for stdout or 2 for stderr, bytes); None once both end."""
+        ...
+
+    async def write(self, data: bytes) -> None:
+        """Bytes for the process's stdin (ignored when stdin was not asked for)."""
+        ...
+
+    async def close_stdin(self) -> None:
+        """EOF on the process's stdin."""
+        ...
+
+    async def resize(self, width: int, height: int) -> None:
+        """The terminal's new size (TTY sessions; a no-op otherwise)."""
+        ...
+
+    async def exit_code(self) -> int | None:
+        """The process's exit code once its output ended; None when there is none to
+        report (attach: the container's own exit is its status's business)."""
+        ...
+
+    async def close(self) -> None:
+        """Let go of the streams (the process itself is not killed)."""
+        ...
+
+
 class ContainerRuntime(Protocol):
     """The operations the pod workers, the log server and the node agent use."""
 
@@ -227,6 +268,16 @@ class ContainerRuntime(Protocol):
     async def exec(
         self, container_id: str, command: Sequence[str], timeout: float | None = None
     ) -> ExecResult: ...
+
+    async def exec_stream(
+        self, container_id: str, command: Sequence[str], streams: StreamRequest
+    ) -> StreamSession:
+        """Start ``command`` in the container with live streams (``kubectl exec``)."""
+        ...
+
+    async def attach(self, container_id: str, streams: StreamRequest) -> StreamSession:
+        """The container's main process' streams from now on (``kubectl attach``)."""
+        ...
 
     def events(self, labels: dict[str, str]) -> AsyncIterator[RuntimeEvent]:
         """Container start/die/oom events for containers with these labels, as they happen."""

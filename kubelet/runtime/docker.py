@@ -20,6 +20,7 @@ import docker.errors
 import docker.types
 from docker.utils import parse_repository_tag
 
+from kubelet.runtime import docker_streams
 from kubelet.runtime.base import (
     LABEL_CLUSTER,
     LABEL_NODE,
@@ -31,6 +32,8 @@ from kubelet.runtime.base import (
     RuntimeError_,
     RuntimeEvent,
     RuntimeUnavailable,
+    StreamRequest,
+    StreamSession,
 )
 
 log = logging.getLogger(__name__)
@@ -366,6 +369,22 @@ class DockerRuntime:
 
         try:
             return await asyncio.wait_for(self._call(run), timeout)
+        except docker.errors.NotFound as e:
+            raise RuntimeError_(_explain(e)) from e
+
+    async def exec_stream(
+        self, container_id: str, command: Sequence[str], streams: StreamRequest
+    ) -> StreamSession:
+        try:
+            return await docker_streams.exec_stream(
+                self._call, self.api, container_id, list(command), streams
+            )
+        except docker.errors.NotFound as e:
+            raise RuntimeError_(_explain(e)) from e
+
+    async def attach(self, container_id: str, streams: StreamRequest) -> StreamSession:
+        try:
+            return await docker_streams.attach(self._call, self.api, container_id, streams)
         except docker.errors.NotFound as e:
             raise RuntimeError_(_explain(e)) from e
 

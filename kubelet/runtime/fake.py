@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 
+from kubelet.runtime import fake_streams
 from kubelet.runtime.base import (
     LABEL_NODE,
     LABEL_POD_UID,
@@ -23,7 +24,10 @@ from kubelet.runtime.base import (
     ContainerSpec,
     ExecResult,
     ImagePullError,
+    RuntimeError_,
     RuntimeEvent,
+    StreamRequest,
+    StreamSession,
 )
 from kubelet.runtime.fake_model import Run, model
 from kubelet.timeutil import now_rfc3339
@@ -214,6 +218,30 @@ class FakeRuntime:
         if timeout is not None and run.after > timeout:
             raise TimeoutError(f"exec {command[0]!r} ran past {timeout:g}s")
         return ExecResult(run.exit_code, "".join(t for _, t in run.output).encode(), b"")
+
+    async def exec_stream(
+        self, container_id: str, command: Sequence[str], streams: StreamRequest
+    ) -> StreamSession:
+        """A live session of the command model (kubelet/runtime/fake_streams.py)."""
+        spec = self._running_spec(container_id)
+        return fake_streams.exec_session(spec, list(command), streams)
+
+    async def attach(self, container_id: str, streams: StreamRequest) -> StreamSession:
+        self._running_spec(container_id)
+        run, started = self._runs.get(container_id, (Run(), time.time()))
+
+        def running() -> bool:
+            c = self._containers.get(container_id)
+            return c is not None and c.running
+
+        return fake_streams.attach_session(run, started, running, streams)
+
+    def _running_spec(self, container_id: str) -> ContainerSpec:
+        c = self._containers.get(container_id)
+        spec = self._specs.get(container_id)
+        if c is None or spec is None or not c.running:
+            raise RuntimeError_(f"container {container_id} is not running")
+        return spec
 
     async def events(self, labels: dict[str, str]) -> AsyncIterator[RuntimeEvent]:
         queue: asyncio.Queue[RuntimeEvent] = asyncio.Queue()
