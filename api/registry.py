@@ -76,7 +76,7 @@ RESOURCES: tuple[ResourceInfo, ...] = (
                  subresources=("status", "finalize"), returns_deleted_object=True),
     ResourceInfo("", "v1", "Node", "nodes", "node", False, ("no",), subresources=("status",)),
     ResourceInfo("", "v1", "Pod", "pods", "pod", True, ("po",), _ALL,
-                 subresources=("status", "binding", "log", "eviction", "exec"),
+                 subresources=("status", "binding", "log", "eviction", "exec", "attach"),
                  returns_deleted_object=True),
     ResourceInfo("", "v1", "Service", "services", "service", True, ("svc",), _ALL,
                  subresources=("status",), returns_deleted_object=True),

@@ -35,6 +35,7 @@ from apiserver.rbac_index import RbacIndex
 from apiserver.rbac_reviews import REVIEW_GROUPS, Reviews
 from apiserver.rest import ResourceHandler
 from apiserver.store import Store
+from apiserver.streaming import StreamProxy
 from apiserver.watch import WatchHub
 
 log = logging.getLogger("kubelab.apiserver")
@@ -81,6 +82,7 @@ class ApiServer:
         self.authz = Authorizer(self.rbac, self.rbac_file, self.store)
         self.state.write_checks.append(EscalationCheck(self.authz))
         self.reviews = Reviews(self.authn, self.authz, self.rest.read_body)
+        self.streams = StreamProxy(self.authn, self.authz, self.pods, config.kubelet_secret)
 
     async def start(self) -> None:
         self.store.start(asyncio.get_running_loop())
@@ -243,4 +245,6 @@ def create_app(config: ServerConfig) -> FastAPI:
     # One Starlette route for everything: the REST paths are parsed by hand, which is both
     # faster than FastAPI's per-route dependency injection and closer to how kube routes.
     app.router.add_route("/{path:path}", server.dispatch, methods=methods)
+    # WebSockets (pods/exec, pods/attach) reach the app past DirectDispatch: one route too.
+    app.router.add_websocket_route("/{path:path}", server.streams.handle)
     return app

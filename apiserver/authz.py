@@ -53,7 +53,7 @@ def request_verb(request: Request, target: Target) -> str:
     if method == "GET":
         if request.query_params.get("watch") in ("true", "True", "1"):
             return "watch"
-        if target.subresource in ("log", "exec"):
+        if target.subresource in ("log", "exec", "attach", "portforward"):
             return "get" if target.subresource == "log" else "create"
         return "get" if target.name else "list"
     if method == "DELETE" and not target.name:

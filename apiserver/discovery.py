@@ -30,6 +30,7 @@ _SUBRESOURCES: dict[str, tuple[str | None, str | None, str | None, tuple[str, ..
     "eviction": ("Eviction", "policy", "v1", ("create",)),
     "log": (None, None, None, ("get",)),
     "exec": ("PodExecOptions", None, None, ("create", "get")),
+    "attach": ("PodAttachOptions", None, None, ("create", "get")),
     "finalize": (None, None, None, ("update",)),
 }
 

@@ -16,7 +16,7 @@ from api.errors import ApiError, Cause, bad_request, invalid, not_found
 from api.patch import PatchError, UnsupportedPatchType, apply_patch
 from api.registry import ResourceInfo
 from api.selectors import SelectionPredicate, SelectorError
-from apiserver import tables
+from apiserver import streaming, tables
 from apiserver.bodies import (
     MAX_BODY,
     decode_body,
@@ -504,7 +504,14 @@ class ResourceHandler:
             return await self.pods.evict(t, body, self.write_options(request))
         elif sub == "log" and method == "GET":
             return await self.pods.log(request, t)
-        elif sub == "exec" and method in ("POST", "GET"):
+        elif sub in streaming.STREAMED and method in ("POST", "GET"):
+            if streaming.wants_other_upgrade(request):
+                raise streaming.refuse_spdy(self.pods, request, t)
+            if sub == "attach":
+                raise bad_request(
+                    "attach streams over WebSocket only (subprotocol v5.channel.k8s.io); "
+                    "use kubectl attach or kl attach"
+                )
             raw = await self.read_body(request)
             return await self.pods.exec(request, t, raw)
         raise ApiError(405, f"{method} is not allowed on {info.plural}/{sub}", "MethodNotAllowed")

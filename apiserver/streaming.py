@@ -1,0 +1,219 @@
+"""``pods/exec`` and ``pods/attach`` over WebSocket: authorise, find the pod's kubelet,
+and relay the remote command channels (api/remotecommand.py) both ways, untouched.
+
+kubectl (1.30 and later) and the official clients open a WebSocket with the subprotocols
+``v5.channel.k8s.io``, ``v4.channel.k8s.io``, ...; the apiserver checks the caller may
+``create`` the subresource (as Kubernetes RBAC has it), validates the options, then opens
+a WebSocket to the kubelet of the pod's node offering the same subprotocols, with the
+secret it shares with its kubelets (the same credential as the log proxy's), and answers
+the client with the one the kubelet chose. A refused handshake answers a Status, so every
+client prints why. The relay is message for message: the kubelet frames, the apiserver
+only carries, so a new protocol version needs no change here.
+
+The websockets package is the client (maintained, asyncio-native, the library uvicorn
+serves our own WebSockets with); Starlette's WebSocket is the server side.
+
+A SPDY/3.1 upgrade (kubectl's fallback, older clients) gets the same checks, then a 400
+Status saying which protocols kubelab speaks, never an empty error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import ssl
+from typing import Any
+from urllib.parse import urlencode
+
+import orjson
+import websockets
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.websockets import WebSocket, WebSocketDisconnect
+from websockets.asyncio.client import ClientConnection
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+
+from api import remotecommand as rc
+from api.errors import ApiError, bad_request
+from apiserver.auth import TokenAuthenticator
+from apiserver.authz import Authorizer
+from apiserver.paths import Target, parse_resource_path
+from apiserver.pods import PodSubresources
+
+log = logging.getLogger(__name__)
+
+STREAMED = ("exec", "attach")
+# Large enough for any frame a client sends (kubectl cp writes 32 KiB at a time).
+_MAX_MESSAGE = 16 * 1024 * 1024
+
+
+def kubelet_stream_url(pods: PodSubresources, t: Target, query: Any) -> str:
+    """The kubelet WebSocket URL for an exec or attach request; a Status (400, 404, 503)
+    for a request that cannot be served: no such pod or container, a finished pod, bad
+    options, a node without a kubelet address."""
+    opts = rc.stream_options(query, t.subresource)
+    pod = pods._pod(t)
+    phase = (pod.get("status") or {}).get("phase")
+    if phase in ("Succeeded", "Failed"):
+        raise bad_request(
+            f"cannot {t.subresource} into a container in a completed pod; current phase is {phase}"
+        )
+    if not (pod.get("spec") or {}).get("nodeName"):
+        raise bad_request(
+            f'pod "{t.name}" is not scheduled to a node yet: nothing runs to {t.subresource}'
+        )
+    container = pods._container(pod, opts.container)
+    base = pods._kubelet_url(pod)
+    ws_base = (
+        "wss" + base[len("https") :] if base.startswith("https") else "ws" + base[len("http") :]
+    )
+    ns = pod["metadata"]["namespace"]
+    query = urlencode([(k, v) for k, v in opts.query() if k != "container"])
+    return f"{ws_base}/{t.subresource}/{ns}/{t.name}/{container}?{query}"
+
+
+def wants_other_upgrade(request: Request) -> bool:
+    """A plain HTTP request asking to upgrade to something else than WebSocket (SPDY)."""
+    connection = request.headers.get("connection", "").lower()
+    return "upgrade" in connection and bool(request.headers.get("upgrade"))
+
+
+def refuse_spdy(pods: PodSubresources, request: Request, t: Target) -> ApiError:
+    """The answer to a SPDY upgrade of exec or attach: the request's own error if it has
+    one (kubectl falls back to SPDY on any refused WebSocket handshake, so this is what it
+    prints), else a 400 naming the WebSocket protocols."""
+    kubelet_stream_url(pods, t, request.query_params)
+    return ApiError(400, rc.WEBSOCKET_ONLY, "BadRequest")
+
+
+class StreamProxy:
+    """The WebSocket side of the apiserver (one route for every WebSocket path)."""
+
+    def __init__(
+        self,
+        authn: TokenAuthenticator,
+        authz: Authorizer,
+        pods: PodSubresources,
+        kubelet_secret: str,
+    ) -> None:
+        self.authn = authn
+        self.authz = authz
+        self.pods = pods
+        self.kubelet_secret = kubelet_secret
+        ctx = ssl.create_default_context()
+        # As the log proxy: kubelets serve self-signed certificates; the shared secret
+        # authenticates us to them, and their address comes from the Node we store.
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        self._tls = ctx
+
+    async def handle(self, ws: WebSocket) -> None:
+        try:
+            url = await self._admit(ws)
+        except ApiError as e:
+            await _refuse(ws, e)
+            return
+        offered = list(ws.scope.get("subprotocols") or [])
+        try:
+            upstream = await websockets.connect(
+                url,
+                subprotocols=offered or None,  # type: ignore[arg-type]
+                additional_headers={"Authorization": f"Bearer {self.kubelet_secret}"},
+                ssl=self._tls if url.startswith("wss:") else None,
+                max_size=_MAX_MESSAGE,
+                open_timeout=10,
+                compression=None,
+            )
+        except InvalidStatus as e:
+            await _refuse(ws, _status_error(e.response.status_code, bytes(e.response.body or b"")))
+            return
+        except (OSError, InvalidHandshake, TimeoutError) as e:
+            await _refuse(
+                ws,
+                ApiError(
+                    503,
+                    f"cannot reach the kubelet at {url.split('/')[2]}: {e}; "
+                    "check that its kubelet is running",
+                    "ServiceUnavailable",
+                ),
+            )
+            return
+        try:
+            await ws.accept(subprotocol=upstream.subprotocol or None)
+            await relay(ws, upstream)
+        finally:
+            await upstream.close()
+
+    async def _admit(self, ws: WebSocket) -> str:
+        """Authenticate, authorise and validate; the kubelet URL to relay to."""
+        path = ws.scope["path"]
+        user = self.authn.authenticate(ws.headers.get("authorization"))
+        if "impersonate-user" in ws.headers or "impersonate-group" in ws.headers:
+            raise ApiError(
+                403, "impersonation (kubectl --as) is not supported by kubelab", "Forbidden"
+            )
+        t = parse_resource_path(path)
+        if t is None or t.info.plural != "pods" or t.subresource not in STREAMED:
+            raise ApiError(
+                404,
+                f"the server serves no WebSocket at {path}: only pods/NAME/exec and "
+                "pods/NAME/attach are streamed",
+                "NotFound",
+            )
+        # The RBAC verb of a streamed subresource is create, whatever the method.
+        as_http = Request({**ws.scope, "type": "http", "method": "GET"})
+        await self.authz.authorize(user, as_http, t)
+        return kubelet_stream_url(self.pods, t, ws.query_params)
+
+
+async def relay(ws: WebSocket, upstream: ClientConnection) -> None:
+    """Carry messages both ways until one side closes; pass the kubelet's close on."""
+
+    async def client_to_kubelet() -> None:
+        while True:
+            msg = await ws.receive()
+            if msg["type"] == "websocket.disconnect":
+                return
+            data = msg.get("bytes")
+            await upstream.send(data if data is not None else msg.get("text") or "")
+
+    async def kubelet_to_client() -> int:
+        try:
+            async for message in upstream:
+                if isinstance(message, bytes):
+                    await ws.send_bytes(message)
+                else:
+                    await ws.send_text(message)
+        except ConnectionClosed:
+            return 1011  # the kubelet went away mid-stream
+        return upstream.close_code or 1000
+
+    inbound = asyncio.create_task(client_to_kubelet(), name="relay-in")
+    outbound = asyncio.create_task(kubelet_to_client(), name="relay-out")
+    try:
+        done, _ = await asyncio.wait({inbound, outbound}, return_when=asyncio.FIRST_COMPLETED)
+        if outbound in done:
+            code = outbound.result()
+            with contextlib.suppress(RuntimeError, WebSocketDisconnect, OSError):
+                await ws.close(code if code in (1000, 1011) else 1000)
+    except (WebSocketDisconnect, ConnectionClosed, RuntimeError, OSError) as e:
+        log.debug("stream relay ended: %s", e)
+    finally:
+        for task in (inbound, outbound):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+
+def _status_error(code: int, body: bytes | None) -> ApiError:
+    try:
+        return ApiError.from_status(orjson.loads(body or b""), code)
+    except orjson.JSONDecodeError:
+        text = (body or b"").decode(errors="replace")[:500]
+        return ApiError(code, text or f"the kubelet refused the stream ({code})")
+
+
+async def _refuse(ws: WebSocket, err: ApiError) -> None:
+    """Answer the handshake with the Status instead of upgrading."""
+    await ws.send_denial_response(JSONResponse(err.to_status(), status_code=err.code))
