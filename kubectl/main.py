@@ -26,6 +26,7 @@ VERBS: dict[str, str] = {
     "delete": "delete",
     "logs": "logs",
     "exec": "exec",
+    "attach": "attach",
     "scale": "scale",
     "set": "set_image",
     "rollout": "rollout",
