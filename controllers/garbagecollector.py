@@ -206,6 +206,9 @@ log = logging.getLogger(__name__)
 GRAPH_RESOURCES = (
     "deployments",
     "replicasets",
+    "statefulsets",
+    "controllerrevisions",
+    "persistentvolumeclaims",
     "pods",
     "jobs",
     "services",

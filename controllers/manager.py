@@ -26,6 +26,7 @@ from .nodelifecycle import NodeLifecycleController
 from .podgc import PodGCController
 from .replicaset import ReplicaSetController
 from .serviceaccounts import ServiceAccountsController
+from .statefulset import StatefulSetController
 
 log = logging.getLogger(__name__)
 COMPONENT = "kubelab-controller-manager"
@@ -33,6 +34,7 @@ COMPONENT = "kubelab-controller-manager"
 CONTROLLERS: dict[str, type[Controller]] = {
     "replicaset": ReplicaSetController,
     "deployment": DeploymentController,
+    "statefulset": StatefulSetController,
     "job": JobController,
     "statefulset": StatefulSetController,
     "daemonset": DaemonSetController,

@@ -1,0 +1,244 @@
+"""StatefulSets against a real apiserver, scheduler, controller manager and fake-runtime
+kubelets: ordered start, stable names and claims across scale-down and back, rolling
+update with a partition, a deleted pod coming back under its own name."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.cluster import Cluster, start_cluster
+from tests.wait import wait_for
+
+pytestmark = pytest.mark.timeout(240)
+
+Obj = dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    c = start_cluster(tmp_path_factory.mktemp("sts") / "home", nodes=2)
+    try:
+        c.wait_nodes_ready(timeout=30)
+        yield c
+    finally:
+        c.stop()
+
+
+@pytest.fixture
+def ns(cluster: Cluster, request: pytest.FixtureRequest) -> str:
+    name = request.node.name.replace("_", "-").lower()[:50].strip("-")
+    cluster.client.create(
+        "namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
+    )
+    return name
+
+
+def statefulset(name: str, replicas: int, image: str = "nginx:1", **spec: Any) -> Obj:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": {"name": name},
+        "spec": {
+            "serviceName": name,
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {
+                    "terminationGracePeriodSeconds": 0,
+                    "containers": [
+                        {
+                            "name": "srv",
+                            "image": image,
+                            "volumeMounts": [{"name": "data", "mountPath": "/data"}],
+                        }
+                    ],
+                },
+            },
+            "volumeClaimTemplates": [
+                {
+                    "metadata": {"name": "data"},
+                    "spec": {
+                        "accessModes": ["ReadWriteOnce"],
+                        "resources": {"requests": {"storage": "1Mi"}},
+                    },
+                }
+            ],
+            **spec,
+        },
+    }
+
+
+def pods_of(client: Any, ns: str, app: str) -> dict[str, Obj]:
+    items = client.list("pods", ns, label_selector=f"app={app}")["items"]
+    return {p["metadata"]["name"]: p for p in items}
+
+
+def ready(pod: Obj) -> bool:
+    conds = (pod.get("status") or {}).get("conditions") or []
+    return (pod.get("status") or {}).get("phase") == "Running" and any(
+        c.get("type") == "Ready" and c.get("status") == "True" for c in conds
+    )
+
+
+def claims_of(client: Any, ns: str) -> dict[str, Obj]:
+    return {c["metadata"]["name"]: c for c in client.list("persistentvolumeclaims", ns)["items"]}
+
+
+def status_of(client: Any, ns: str, name: str) -> Obj:
+    return client.get("statefulsets", name, ns).get("status") or {}
+
+
+def wait_ready(client: Any, ns: str, name: str, n: int, timeout: float = 60) -> dict[str, Obj]:
+    def check() -> dict[str, Obj] | None:
+        st = status_of(client, ns, name)
+        pods = pods_of(client, ns, name)
+        live = {k: p for k, p in pods.items() if not p["metadata"].get("deletionTimestamp")}
+        if st.get("readyReplicas") == n and len(live) == n and all(map(ready, live.values())):
+            return live
+        return None
+
+    return wait_for(check, f"{name}: {n} pods ready", timeout=timeout)
+
+
+def test_pods_come_up_in_order_with_their_identity_and_claims(cluster: Cluster, ns: str) -> None:
+    c = cluster.client
+    listed = c.list("pods", ns)
+    c.create("statefulsets", statefulset("web", 3), ns)
+    # Every change to the pods, in order (a poll could miss a pod made too early): the pods
+    # that exist are always web-0..k, and each exists only once every lower one is ready.
+    pods: dict[str, Obj] = {}
+    for ev in cluster.api.client().watch(
+        "pods", ns, resource_version=listed["metadata"]["resourceVersion"], timeout_seconds=60
+    ):
+        obj = ev.get("object") or {}
+        if ev.get("type") not in ("ADDED", "MODIFIED"):
+            continue
+        name = obj["metadata"]["name"]
+        if name not in pods:
+            assert sorted(pods) == [f"web-{i}" for i in range(len(pods))], sorted(pods)
+            assert name == f"web-{len(pods)}", f"{name} made after {sorted(pods)}"
+            assert all(map(ready, pods.values())), f"{name} made before its predecessors ran"
+        pods[name] = obj
+        if len(pods) == 3 and all(map(ready, pods.values())):
+            break
+    else:
+        pytest.fail(f"web-0..2 did not all get ready: {sorted(pods)}")
+    pods = pods_of(c, ns, "web")
+    p = pods["web-1"]
+    assert p["spec"]["hostname"] == "web-1"
+    assert p["spec"]["subdomain"] == "web"
+    labels = p["metadata"]["labels"]
+    assert labels["statefulset.kubernetes.io/pod-name"] == "web-1"
+    assert labels["apps.kubernetes.io/pod-index"] == "1"
+    st = wait_for(
+        lambda: (s := status_of(c, ns, "web")).get("availableReplicas") == 3 and s,
+        "status of 3 available",
+    )
+    assert labels["controller-revision-hash"] == st["updateRevision"] == st["currentRevision"]
+    assert st["observedGeneration"] == 1
+    (volume,) = [v for v in p["spec"]["volumes"] if v["name"] == "data"]
+    assert volume["persistentVolumeClaim"] == {"claimName": "data-web-1"}
+    assert set(claims_of(c, ns)) == {"data-web-0", "data-web-1", "data-web-2"}
+    revs = c.list("controllerrevisions", ns)["items"]
+    assert [r["metadata"]["name"] for r in revs] == [st["updateRevision"]]
+
+
+def test_scale_down_and_back_keeps_and_reuses_the_claims(cluster: Cluster, ns: str) -> None:
+    c = cluster.client
+    c.create("statefulsets", statefulset("db", 3), ns)
+    wait_ready(c, ns, "db", 3)
+    uids = {n: cl["metadata"]["uid"] for n, cl in claims_of(c, ns).items()}
+    assert set(uids) == {"data-db-0", "data-db-1", "data-db-2"}
+    c.patch("statefulsets", "db", {"spec": {"replicas": 1}}, ns, subresource="scale")
+    wait_for(lambda: set(pods_of(c, ns, "db")) == {"db-0"}, "scaled to db-0 alone")
+    # Retain: the claims of db-1 and db-2 stay, untouched.
+    assert {n: cl["metadata"]["uid"] for n, cl in claims_of(c, ns).items()} == uids
+    c.patch("statefulsets", "db", {"spec": {"replicas": 3}}, ns, subresource="scale")
+    pods = wait_ready(c, ns, "db", 3)
+    assert {n: cl["metadata"]["uid"] for n, cl in claims_of(c, ns).items()} == uids
+    for i in range(3):
+        vols = {v["name"]: v for v in pods[f"db-{i}"]["spec"]["volumes"]}
+        assert vols["data"]["persistentVolumeClaim"]["claimName"] == f"data-db-{i}"
+
+
+def test_when_scaled_delete_removes_the_claims_of_removed_replicas(
+    cluster: Cluster, ns: str
+) -> None:
+    c = cluster.client
+    policy = {"whenDeleted": "Retain", "whenScaled": "Delete"}
+    c.create("statefulsets", statefulset("q", 2, persistentVolumeClaimRetentionPolicy=policy), ns)
+    wait_ready(c, ns, "q", 2)
+    c.patch("statefulsets", "q", {"spec": {"replicas": 1}}, ns, subresource="scale")
+    wait_for(lambda: set(claims_of(c, ns)) == {"data-q-0"}, "data-q-1 removed with its pod")
+    c.patch("statefulsets", "q", {"spec": {"replicas": 2}}, ns, subresource="scale")
+    wait_ready(c, ns, "q", 2)
+    assert set(claims_of(c, ns)) == {"data-q-0", "data-q-1"}  # a fresh claim for q-1
+
+
+def test_rolling_update_with_partition_updates_only_the_ordinals_at_or_above_it(
+    cluster: Cluster, ns: str
+) -> None:
+    c = cluster.client
+    c.create("statefulsets", statefulset("app", 3), ns)
+    wait_ready(c, ns, "app", 3)
+    first = status_of(c, ns, "app")["updateRevision"]
+    c.patch(
+        "statefulsets",
+        "app",
+        {
+            "spec": {
+                "updateStrategy": {"rollingUpdate": {"partition": 1}},
+                "template": {"spec": {"containers": [{"name": "srv", "image": "nginx:2"}]}},
+            }
+        },
+        ns,
+        patch_type="strategic",
+    )
+
+    def partitioned() -> dict[str, str] | None:
+        st = status_of(c, ns, "app")
+        pods = pods_of(c, ns, "app")
+        images = {n: p["spec"]["containers"][0]["image"] for n, p in pods.items()}
+        done = st.get("updatedReplicas") == 2 and st.get("readyReplicas") == 3
+        return images if done and all(map(ready, pods.values())) else None
+
+    images = wait_for(partitioned, "app-1 and app-2 updated", timeout=60)
+    assert images == {"app-0": "nginx:1", "app-1": "nginx:2", "app-2": "nginx:2"}
+    st = status_of(c, ns, "app")
+    assert st["currentRevision"] == first != st["updateRevision"]
+    assert len(c.list("controllerrevisions", ns)["items"]) == 2
+    # Partition 0 finishes the roll-out: the update revision becomes the current one.
+    c.patch(
+        "statefulsets", "app", {"spec": {"updateStrategy": {"rollingUpdate": {"partition": 0}}}}, ns
+    )
+    wait_for(
+        lambda: (
+            (s := status_of(c, ns, "app")).get("currentRevision") == s.get("updateRevision")
+            and s.get("updatedReplicas") == 3
+        ),
+        "roll-out complete",
+        timeout=60,
+    )
+    pods = wait_ready(c, ns, "app", 3)
+    assert {p["spec"]["containers"][0]["image"] for p in pods.values()} == {"nginx:2"}
+
+
+def test_a_deleted_pod_comes_back_with_its_name_and_claim(cluster: Cluster, ns: str) -> None:
+    c = cluster.client
+    c.create("statefulsets", statefulset("cache", 2), ns)
+    old = wait_ready(c, ns, "cache", 2)["cache-1"]["metadata"]["uid"]
+    claim = claims_of(c, ns)["data-cache-1"]["metadata"]["uid"]
+    c.delete("pods", "cache-1", ns)
+
+    def back() -> Obj | None:
+        p = pods_of(c, ns, "cache").get("cache-1")
+        return p if p and p["metadata"]["uid"] != old and ready(p) else None
+
+    pod = wait_for(back, "cache-1 recreated", timeout=60)
+    (volume,) = [v for v in pod["spec"]["volumes"] if v["name"] == "data"]
+    assert volume["persistentVolumeClaim"]["claimName"] == "data-cache-1"
+    assert claims_of(c, ns)["data-cache-1"]["metadata"]["uid"] == claim
