@@ -331,6 +331,11 @@ def _default_service(obj: Obj) -> None:
         return
     spec.setdefault("type", "ClusterIP")
     spec.setdefault("sessionAffinity", "None")
+    # clusterIPs follows clusterIP when only the singular is given (an older client), as
+    # Kubernetes' PrepareForCreate does; the apiserver allocates both when neither is.
+    cip = spec.get("clusterIP")
+    if isinstance(cip, str) and cip and not spec.get("clusterIPs"):
+        spec["clusterIPs"] = [cip]
     ports = spec.get("ports")
     if isinstance(ports, list):
         for p in ports:

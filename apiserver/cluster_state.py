@@ -15,8 +15,16 @@ import orjson
 
 from api.errors import ApiError, Cause, invalid
 from api.registry import ResourceInfo
+from api.validation.common import invalid as field_invalid
 from apiserver.admission import check_pod_security
 from apiserver.priority import PriorityClasses
+from apiserver.service_ips import DEFAULT_SERVICE_CIDR, IPAllocationError, ServiceIPs
+from apiserver.service_ips_spec import (
+    allocated_ips,
+    init_ip_families,
+    set_cluster_ip,
+    wanted_cluster_ip,
+)
 from apiserver.storage_admission import StorageClasses
 
 Obj = dict[str, Any]
@@ -68,7 +76,8 @@ def _keep_node_ports(old: Obj, new: Obj) -> None:
 class ClusterState:
     """In-memory indexes over the stored objects that writes are checked against."""
 
-    def __init__(self) -> None:
+    def __init__(self, service_cidr: str = DEFAULT_SERVICE_CIDR) -> None:
+        self.service_ips = ServiceIPs.from_cidr(service_cidr)  # ClusterIP -> "ns/service"
         self.namespaces: dict[str, bool] = {}  # name -> terminating
         self.namespace_labels: dict[str, dict[str, str]] = {}
         self.gpu_holder: dict[tuple[str, str], str] = {}  # (node, uuid) -> "ns/pod"
@@ -89,7 +98,7 @@ class ClusterState:
         """Reload every index from the store (at start, and after a failed commit). The
         indexes are replaced only once all is read: a read that fails keeps the old ones."""
         self._store = store
-        fresh = ClusterState()
+        fresh = ClusterState(str(self.service_ips.network))
         _, nss = store.list_raw("/namespaces")
         for raw in nss:
             ns = orjson.loads(raw)
@@ -106,6 +115,8 @@ class ClusterState:
             key = f"{svc['metadata']['namespace']}/{svc['metadata']['name']}"
             for port in _service_node_ports(svc):
                 fresh.node_ports[port] = key
+            for ip in allocated_ips(svc):
+                fresh.service_ips.record(ip, key)
         _, pcs = store.list_raw("scheduling.k8s.io/priorityclasses")
         fresh.priority_classes.load([orjson.loads(raw) for raw in pcs])
         _, scs = store.list_raw("storage.k8s.io/storageclasses")
@@ -114,6 +125,7 @@ class ClusterState:
         self.namespace_labels = fresh.namespace_labels
         self.gpu_holder = fresh.gpu_holder
         self.node_ports = fresh.node_ports
+        self.service_ips = fresh.service_ips
         self.priority_classes = fresh.priority_classes
         self.storage_classes = fresh.storage_classes
         self.stale = False
@@ -228,6 +240,51 @@ class ClusterState:
             "InternalError",
         )
 
+    def _assign_cluster_ip(
+        self, svc: Obj, key: str, old: Obj | None, pick: bool = True
+    ) -> list[str]:
+        """Default the Service's IP families, check the ClusterIP it asks for and pick a
+        free one where it asks for none (``pick``); the addresses it will hold. Raises 422
+        before anything changes: the index is not touched here."""
+        spec = svc.get("spec")
+        if not isinstance(spec, dict):
+            return []
+        name = key.partition("/")[2]
+        old_spec = (old or {}).get("spec") if old is not None else None
+        causes = init_ip_families(spec, old_spec if isinstance(old_spec, dict) else None)
+        if causes:
+            raise invalid("Service", name, causes)
+        want = wanted_cluster_ip(spec)
+        if want is None:
+            return []
+        if want:
+            try:
+                self.service_ips.check_requested(want, key)
+            except IPAllocationError as exc:
+                field = "spec.clusterIPs" if spec.get("clusterIPs") else "spec.clusterIP"
+                errs: list[Cause] = []
+                field_invalid(
+                    errs,
+                    field,
+                    spec.get("clusterIPs") or [want],
+                    f"{exc}; leave clusterIP out to have a free one allocated",
+                )
+                raise invalid("Service", name, errs) from None
+            set_cluster_ip(spec, want)
+            return [want]
+        if not pick:
+            return []
+        ip = self.service_ips.pick()
+        if ip is None:
+            raise ApiError(
+                500,
+                f"failed to allocate a serviceIP: range is full ({self.service_ips.network}); "
+                "delete a Service, or restart the apiserver with a larger --service-cidr",
+                "InternalError",
+            )
+        set_cluster_ip(spec, ip)
+        return [ip]
+
     def admit(self, info: ResourceInfo, obj: Obj) -> None:
         """Admission checks for a new or changed object: Pod Security baseline."""
         ns = (obj.get("metadata") or {}).get("namespace") or ""
@@ -246,7 +303,11 @@ class ClusterState:
             self.storage_classes.admit_create(info.kind, obj)
         elif info.kind == "Service":
             meta = obj["metadata"]
-            self._assign_node_ports(obj, f"{meta.get('namespace')}/{meta.get('name')}")
+            key = f"{meta.get('namespace')}/{meta.get('name')}"
+            # Families and a requested ClusterIP are checked here (a dry run shows them); a
+            # free address is picked only in before_write, where it is also reserved.
+            self._assign_cluster_ip(obj, key, None, pick=False)
+            self._assign_node_ports(obj, key)
 
     # -- the write hook ------------------------------------------------------------------
 
@@ -280,7 +341,15 @@ class ClusterState:
             key = f"{ns}/{name}"
             if old is not None and new is not None:
                 _keep_node_ports(old, new)
+            ips = self._assign_cluster_ip(new, key, old) if new is not None else []
             held = self._assign_node_ports(new, key) if new is not None else []
+            for ip in allocated_ips(old):
+                self.service_ips.release(ip, key)
+            for ip in ips:
+                self.service_ips.record(ip, key)
+            if new is not None and isinstance(new.get("status") or {}, dict):
+                # As Kubernetes serialises it: an empty loadBalancer status, never none.
+                new.setdefault("status", {}).setdefault("loadBalancer", {})
             if old is not None:
                 for port in _service_node_ports(old):
                     if self.node_ports.get(port) == key:

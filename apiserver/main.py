@@ -16,6 +16,8 @@ from apiserver.auth import ensure_admin_token, ensure_secret_file
 from apiserver.authz import CONTROLLER_MANAGER_USER, NODE_USER_PREFIX, NODES_GROUP, SCHEDULER_USER
 from apiserver.identities import ensure_identity_token
 from apiserver.rbac_bootstrap import KUBE_DNS_USER
+from apiserver.service_ips import DEFAULT_SERVICE_CIDR, ServiceCIDRError, parse_service_cidr
+from apiserver.service_ips_bootstrap import endpoint_address
 from apiserver.tls import default_hosts, ensure_ca, issue_serving_cert
 
 
@@ -122,6 +124,13 @@ def build_parser() -> argparse.ArgumentParser:
             f"(the node.kubernetes.io/{which}:NoExecute toleration it gets; default "
             f"{DEFAULT_TOLERATION_SECONDS})",
         )
+    p.add_argument(
+        "--service-cidr",
+        default=DEFAULT_SERVICE_CIDR,
+        metavar="CIDR",
+        help=f"the range Services get their ClusterIPs from (default {DEFAULT_SERVICE_CIDR}; "
+        "its .1 is the kubernetes Service, its .10 cluster DNS)",
+    )
     p.add_argument("--log-level", default="warning", help="debug, info, warning, error")
     return p
 
@@ -171,7 +180,12 @@ def node_kubeconfig(home: Path, node: str, server: str) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        parse_service_cidr(args.service_cidr)
+    except ServiceCIDRError as exc:
+        parser.error(str(exc))
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s"
     )
@@ -191,6 +205,8 @@ def main(argv: list[str] | None = None) -> int:
         rbac_file=args.rbac_file or home / "rbac.yaml",
         not_ready_toleration_seconds=args.default_not_ready_toleration_seconds,
         unreachable_toleration_seconds=args.default_unreachable_toleration_seconds,
+        service_cidr=args.service_cidr,
+        advertise_address=endpoint_address(args.listen, args.advertise_address),
     )
     try:
         app = create_app(config)

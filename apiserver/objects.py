@@ -18,6 +18,7 @@ from api.errors import ApiError, Cause, already_exists, bad_request, conflict, i
 from api.registry import ResourceInfo
 from apiserver.cluster_state import PROTECTED_NAMESPACES, ClusterState
 from apiserver.ids import new_uid, now_rfc3339
+from apiserver.service_ips_spec import keep_on_update
 from apiserver.store import DELETED, Event, StorageError, Store
 
 Obj = dict[str, Any]
@@ -33,9 +34,9 @@ _SEPARATE_STATUS = {
     "Job",
     "Namespace",
     "PodDisruptionBudget",
-    "DaemonSet",
     "PersistentVolume",
     "PersistentVolumeClaim",
+    "DaemonSet",
 }
 
 
@@ -308,10 +309,9 @@ class ObjectService:
             else:
                 new.pop("status", None)
         if info.kind == "Service":
-            old_ip = (current.get("spec") or {}).get("clusterIP")
-            new_spec = new.get("spec")
-            if old_ip and isinstance(new_spec, dict) and not new_spec.get("clusterIP"):
-                new_spec["clusterIP"] = old_ip
+            old_spec, new_spec = current.get("spec"), new.get("spec")
+            if isinstance(old_spec, dict) and isinstance(new_spec, dict):
+                keep_on_update(old_spec, new_spec)
         self._default(info, new)
         if info.has_spec and new.get("spec") != current.get("spec"):
             new_meta["generation"] = int(cur_meta.get("generation") or 0) + 1

@@ -7,14 +7,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
 from client import AsyncClient
+from client.events import NORMAL, WARNING
 from kubelet.containers import gpu_uuids
 from kubelet.context import KubeletConfig, NodeContext
 from kubelet.gpu import GpuDevice
-from kubelet.gpu_health import GpuHealth
+from kubelet.gpu_health import GpuHealth, gate_unclean, leftovers
 from kubelet.gpu_monitor import GpuMonitor
 from kubelet.node import NodeAgent, NodeFacts
 from kubelet.ownership import fetch_cluster_uid
@@ -23,6 +25,9 @@ from kubelet.runtime.base import ContainerRuntime
 from kubelet.worker import PodWorker
 
 log = logging.getLogger(__name__)
+
+# How long a GPU may stay held by a leftover process before the kubelet says so again.
+LEFTOVER_TIMEOUT = 120.0
 
 
 class NodeKubelet:
@@ -39,11 +44,14 @@ class NodeKubelet:
         self.config = config
         self.ctx = NodeContext.create(config, client, runtime)
         self.gpu_health = GpuHealth()
+        self._discover_gpus = gpus
+        self._unclean: dict[str, float] = {}  # GPU UUID -> when the gate closed on it
+        self._loop: asyncio.AbstractEventLoop | None = None
         self.node = NodeAgent(
             client,
             facts,
             runtime,
-            lambda: self.gpu_health.apply(gpus()),
+            self._gpus,
             lease_duration=config.lease_duration,
             lease_renew=config.lease_renew,
             status_report_period=config.status_report_period,
@@ -76,9 +84,62 @@ class NodeKubelet:
     def _pods_holding(self, uuid: str) -> list[dict[str, Any]]:
         return [w.pod for w in self.pods.workers.values() if uuid in gpu_uuids(w.pod)]
 
+    def _held_gpus(self) -> set[str]:
+        """The GPUs of this node's pods that have not finished (read from the inventory's
+        thread: the workers dict may change meanwhile, so copy it and retry)."""
+        for _ in range(5):
+            try:
+                workers = list(self.pods.workers.values())
+                break
+            except RuntimeError:
+                continue
+        else:
+            return set()
+        held: set[str] = set()
+        for w in workers:
+            if (w.pod.get("status") or {}).get("phase") not in ("Succeeded", "Failed"):
+                held.update(gpu_uuids(w.pod))
+        return held
+
+    def _gpus(self) -> list[GpuDevice]:
+        """The inventory as the Node reports it: out-of-service GPUs and the clean-GPU gate
+        applied (runs on a thread: NVML calls block)."""
+        devices = gate_unclean(self.gpu_health.apply(self._discover_gpus()), self._held_gpus())
+        now = time.monotonic()
+        for d in devices:
+            gated = d.unhealthy_reason.startswith("LeftoverProcess")
+            since = self._unclean.get(d.uuid)
+            if gated and since is None:
+                self._unclean[d.uuid] = now
+                self._note(
+                    WARNING,
+                    "GPUNotClean",
+                    f"GPU {d.uuid} is held by {leftovers(d)} with no pod of this node on it; "
+                    "it is not assigned until they exit",
+                )
+            elif gated and since is not None and now - since > LEFTOVER_TIMEOUT:
+                self._unclean[d.uuid] = float("inf")  # said once per episode
+                self._note(
+                    WARNING,
+                    "GPULeftoverProcess",
+                    f"GPU {d.uuid} still held by {leftovers(d)} after "
+                    f"{LEFTOVER_TIMEOUT:.0f} s: end that process to return the GPU",
+                )
+            elif not gated and since is not None:
+                del self._unclean[d.uuid]
+                self._note(NORMAL, "GPUClean", f"GPU {d.uuid} is idle again")
+        return devices
+
+    def _note(self, kind: str, reason: str, message: str) -> None:
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(
+                self.ctx.recorder.record, self._node_ref(), kind, reason, message
+            )
+
     async def start(self) -> None:
         """Register the node, then start heartbeats and pod workers (returns at once)."""
         self.ctx.recorder.start()
+        self._loop = asyncio.get_running_loop()  # _gpus runs on a thread and notes from it
         await self.node.register()
         if not self.config.cluster_uid:
             # Before any container is listed: ownership rests on it (kubelet/ownership.py).

@@ -44,6 +44,9 @@ class GpuDevice:
     power_w: float = 0.0
     healthy: bool = True
     simulated: bool = False
+    # Compute processes NVML sees on it: (pid, MiB). Read for the clean-GPU gate.
+    processes: tuple[tuple[int, int], ...] = ()
+    unhealthy_reason: str = ""  # why it is out of service, when it is
 
     def to_status(self) -> dict[str, Any]:
         """The entry for the Node's ``status.gpus`` list (kubelab extension)."""
@@ -53,6 +56,7 @@ class GpuDevice:
             "model": self.model,
             "memoryMiB": self.memory_mib,
             "health": "Healthy" if self.healthy else "Unhealthy",
+            **({"reason": self.unhealthy_reason} if self.unhealthy_reason else {}),
         }
 
     def as_dict(self) -> dict[str, Any]:
@@ -130,6 +134,14 @@ def _read_device(nvml: Any, index: int) -> GpuDevice:
     except nvml.NVMLError as e:
         log.warning("GPU %d (%s): memory info failed: %s", index, uuid_text, e)
         dev.healthy = False
+    try:
+        procs = nvml.nvmlDeviceGetComputeRunningProcesses(handle)
+        dev.processes = tuple(
+            (int(p.pid), int(p.usedGpuMemory or 0) // (1024 * 1024)) for p in procs
+        )
+    except nvml.NVMLError as e:
+        if _is_fatal(nvml, e):
+            dev.healthy = False
     for what, read in (
         ("utilization", lambda: int(nvml.nvmlDeviceGetUtilizationRates(handle).gpu)),
         ("temperature", lambda: int(nvml.nvmlDeviceGetTemperature(handle, 0))),

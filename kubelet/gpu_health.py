@@ -67,4 +67,27 @@ class GpuHealth:
 
     def apply(self, devices: list[GpuDevice]) -> list[GpuDevice]:
         """The inventory with every GPU out of service marked unhealthy."""
-        return [replace(d, healthy=False) if d.uuid in self.faults else d for d in devices]
+        return [
+            replace(d, healthy=False, unhealthy_reason=self.faults[d.uuid].reason)
+            if d.uuid in self.faults
+            else d
+            for d in devices
+        ]
+
+
+def leftovers(device: GpuDevice) -> str:
+    """``pid 4242 (2048 MiB)``: the compute processes on a GPU, for messages."""
+    return ", ".join(f"pid {pid} ({mib} MiB)" for pid, mib in device.processes)
+
+
+def gate_unclean(devices: list[GpuDevice], held: set[str]) -> list[GpuDevice]:
+    """The clean-GPU gate: a GPU that no pod of this node holds but that still runs compute
+    processes (a finished job's leftover, or a program outside the cluster) is not handed
+    out, since the next job would find its memory taken. It returns as soon as NVML shows
+    it idle."""
+    return [
+        replace(d, healthy=False, unhealthy_reason=f"LeftoverProcess: {leftovers(d)}")
+        if d.healthy and d.processes and d.uuid not in held
+        else d
+        for d in devices
+    ]

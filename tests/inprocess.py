@@ -75,10 +75,12 @@ def server_config(home: Path, db_url: str = "", keep_revisions: int = 1000) -> S
 
 @asynccontextmanager
 async def inprocess_apiserver(
-    home: Path, db_url: str = "", keep_revisions: int = 1000
+    home: Path, db_url: str = "", keep_revisions: int = 1000, service_cidr: str = ""
 ) -> AsyncIterator[InProcessApi]:
     """Start the apiserver's app in this event loop; stop its store on the way out."""
     config = server_config(home, db_url, keep_revisions)
+    if service_cidr:
+        config.service_cidr = service_cidr
     token = ensure_admin_token(home)
     app = create_app(config)
     # ASGITransport sends no lifespan events: run the app's own lifespan around the client.

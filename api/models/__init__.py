@@ -17,6 +17,7 @@ from api.models.batch import Job, JobSpec
 from api.models.container import Container, ContainerPort, EnvVar, Probe, ResourceRequirements
 from api.models.coordination import Lease, LeaseSpec
 from api.models.core import ConfigMap, Event, Namespace, Secret, ServiceAccount
+from api.models.discovery import EndpointSlice
 from api.models.meta import Condition, LabelSelector, ObjectMeta, OwnerReference
 from api.models.node import GPUDevice, Node, NodeSpec, NodeStatus, Taint
 from api.models.pod import Pod, PodSpec, PodStatus, PodTemplateSpec, Toleration, Volume
@@ -33,8 +34,8 @@ from api.models.rbac_reviews import (
 from api.models.scheduling import PriorityClass
 from api.models.service import Endpoints, Service, ServicePort, ServiceSpec
 from api.models.statefulset import StatefulSet
-from api.models.workloads import ControllerRevision, DaemonSet
 from api.models.storage import PersistentVolume, PersistentVolumeClaim, StorageClass
+from api.models.workloads import ControllerRevision, DaemonSet
 
 MODELS: dict[str, type[BaseModel]] = {
     "Namespace": Namespace,
@@ -42,6 +43,7 @@ MODELS: dict[str, type[BaseModel]] = {
     "Pod": Pod,
     "Service": Service,
     "Endpoints": Endpoints,
+    "EndpointSlice": EndpointSlice,
     "ConfigMap": ConfigMap,
     "Secret": Secret,
     "Event": Event,
@@ -63,11 +65,11 @@ MODELS: dict[str, type[BaseModel]] = {
     "SubjectAccessReview": SubjectAccessReview,
     "PriorityClass": PriorityClass,
     "PodDisruptionBudget": PodDisruptionBudget,
-    "DaemonSet": DaemonSet,
-    "ControllerRevision": ControllerRevision,
     "PersistentVolume": PersistentVolume,
     "PersistentVolumeClaim": PersistentVolumeClaim,
     "StorageClass": StorageClass,
+    "DaemonSet": DaemonSet,
+    "ControllerRevision": ControllerRevision,
 }
 
 

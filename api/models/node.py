@@ -67,6 +67,8 @@ class GPUDevice(K8sModel):
     model: str | None = None
     memory_mib: int | None = Field(default=None, alias="memoryMiB")
     health: str | None = None
+    # Why an Unhealthy GPU is out of service: "Xid79", "LeftoverProcess: pid 4242 (2048 MiB)".
+    reason: str | None = None
 
 
 class NodeStatus(K8sModel):

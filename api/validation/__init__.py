@@ -28,6 +28,7 @@ from api.validation.common import (
     too_long,
     unsupported,
 )
+from api.validation.discovery import validate_endpoint_slice
 from api.validation.fields import drop_unknown_fields, unknown_fields
 from api.validation.pod import validate_pod_spec
 from api.validation.pod_support import pod_spec_of, ratchet, unscored_preferences
@@ -254,6 +255,7 @@ _VALIDATORS: dict[str, Callable[[Errs, Obj], None]] = {
     "ClusterRoleBinding": kinds.validate_cluster_role_binding,
     "PriorityClass": policy.validate_priority_class,
     "PodDisruptionBudget": policy.validate_pod_disruption_budget,
+    "EndpointSlice": validate_endpoint_slice,
     "DaemonSet": workloads.validate_daemon_set,
     "ControllerRevision": workloads.validate_controller_revision,
     "PersistentVolume": validate_persistent_volume,

@@ -25,6 +25,7 @@ from api.validation.common import (
     too_long,
     unsupported,
 )
+from api.validation.service_ips import validate_service_ips
 
 Obj = dict[str, Any]
 
@@ -56,6 +57,7 @@ def validate_service(errs: Errs, obj: Obj) -> None:
                 cip,
                 'must be a valid IP address, "None" for a headless service, or empty to have one allocated',
             )
+    validate_service_ips(errs, spec, stype)
     if stype == "ExternalName" and not spec.get("externalName"):
         required(
             errs,

@@ -8,6 +8,7 @@ from typing import Any
 from api.defaults import default_own_pod_spec, default_pod_spec
 from api.validation import kinds, policy
 from api.validation.common import Errs, as_dict, forbidden, invalid
+from api.validation.service_ips import validate_service_ips_update
 from api.validation.statefulset import validate_statefulset_update
 from api.validation.storage import (
     validate_persistent_volume_claim_update,
@@ -185,16 +186,10 @@ def validate_update(errs: Errs, kind: str, new: Obj, old: Obj) -> None:
             ("spec", "template"),
             "delete and recreate the Job to change its pod template",
         )
+    elif kind == "EndpointSlice":
+        _immutable(errs, new, old, ("addressType",), "create a new EndpointSlice instead")
     elif kind == "Service":
-        old_ip = as_dict(old.get("spec")).get("clusterIP")
-        new_ip = as_dict(new.get("spec")).get("clusterIP")
-        if old_ip and new_ip and new_ip != old_ip:
-            invalid(
-                errs,
-                "spec.clusterIP",
-                new_ip,
-                f"field is immutable; leave it out or keep {old_ip!r}",
-            )
+        validate_service_ips_update(errs, as_dict(new.get("spec")), as_dict(old.get("spec")))
     elif kind in ("ConfigMap", "Secret") and old.get("immutable"):
         for key in ("data", "binaryData", "immutable"):
             if new.get(key) != old.get(key):

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from apiserver.tables.discovery import ENDPOINT_SLICE_COLUMNS, endpoint_slice_cells
 from apiserver.tables.format import (
     AGE_COL,
     NAME_COL,
@@ -68,12 +69,6 @@ from apiserver.tables.policy import (
     priority_class_cells,
 )
 from apiserver.tables.statefulset import STATEFULSET_COLUMNS, statefulset_cells
-from apiserver.tables.workloads import (
-    CONTROLLER_REVISION_COLUMNS,
-    DAEMONSET_COLUMNS,
-    controller_revision_cells,
-    daemonset_cells,
-)
 from apiserver.tables.storage import (
     PV_COLUMNS,
     PVC_COLUMNS,
@@ -81,6 +76,12 @@ from apiserver.tables.storage import (
     pv_cells,
     pvc_cells,
     storage_class_cells,
+)
+from apiserver.tables.workloads import (
+    CONTROLLER_REVISION_COLUMNS,
+    DAEMONSET_COLUMNS,
+    controller_revision_cells,
+    daemonset_cells,
 )
 
 __all__ = [
@@ -120,6 +121,7 @@ _TABLES: dict[str, tuple[list[Column], _Renderer]] = {
     "controllerrevisions": (CONTROLLER_REVISION_COLUMNS, controller_revision_cells),
     "jobs": (JOB_COLUMNS, job_cells),
     "services": (SERVICE_COLUMNS, service_cells),
+    "endpointslices": (ENDPOINT_SLICE_COLUMNS, endpoint_slice_cells),
     "endpoints": (
         _simple(col("Endpoints", "The set of all endpoints is the union of all subsets.")),
         lambda o, now: [obj_name(o), format_endpoints(o), age_cell(o, now)],

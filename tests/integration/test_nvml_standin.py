@@ -191,8 +191,9 @@ def test_xids_take_a_gpu_out_and_a_recheck_brings_it_back(
 
         assert wait_for(bound, "the trainer pod bound to a GPU", timeout=30) == H100
         wait_for(
-            lambda: api.get("Pod", "trainer", namespace="default")["status"].get("phase")
-            == "Running",
+            lambda: (
+                api.get("Pod", "trainer", namespace="default")["status"].get("phase") == "Running"
+            ),
             "the trainer pod running",
         )
 
@@ -228,3 +229,66 @@ def test_xids_take_a_gpu_out_and_a_recheck_brings_it_back(
             "the GPU back in service after its re-check",
         )
         assert events_of(api, "default", "gpu-box", "GPUHealthy")
+
+
+def test_a_finished_jobs_leftover_process_keeps_its_gpu_from_the_next_pod(
+    standin: StandIn, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    standin.devices.pop()  # one GPU, so the next pod can only wait for it
+    standin.write()
+    for key, value in standin.env().items():
+        monkeypatch.setenv(key, value)
+
+    def gpu_pod(name: str) -> dict[str, Any]:
+        return {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": name, "namespace": "default"},
+            "spec": {
+                "containers": [
+                    {
+                        "name": "t",
+                        "image": "busybox",
+                        "resources": {"limits": {"nvidia.com/gpu": "1"}},
+                    }
+                ]
+            },
+        }
+
+    with Cluster(tmp_path / "home") as cl:
+        cl.add_scheduler()
+        cl.add_kubelet("gpu-box", "--status-report-period", "1")
+        cl.wait_nodes_ready()
+        api = cl.api.client()
+        api.create("Pod", gpu_pod("first"), namespace="default")
+        wait_for(
+            lambda: (
+                api.get("Pod", "first", namespace="default")["status"].get("phase") == "Running"
+            ),
+            "the first GPU pod running",
+        )
+        # Its process outlives it on the GPU.
+        standin.processes.append((0, 4242, 2048))
+        standin.write()
+        api.delete("Pod", "first", namespace="default")
+        wait_for(lambda: gpu_health(api, "gpu-box") == ["Unhealthy"], "the GPU gated as unclean")
+        reason = api.get("Node", "gpu-box")["status"]["gpus"][0]["reason"]
+        assert reason == "LeftoverProcess: pid 4242 (2048 MiB)"
+        note = wait_for(
+            lambda: events_of(api, "default", "gpu-box", "GPUNotClean"), "the gate's event"
+        )
+        assert "pid 4242" in note[0]["message"]
+        api.create("Pod", gpu_pod("second"), namespace="default")
+        wait_for(
+            lambda: events_of(api, "default", "second", "FailedScheduling"),
+            "the second pod waiting while the GPU is not clean",
+        )
+        assert not api.get("Pod", "second", namespace="default")["spec"].get("nodeName")
+        standin.processes.clear()
+        standin.write()
+        wait_for(
+            lambda: (
+                api.get("Pod", "second", namespace="default")["spec"].get("nodeName") == "gpu-box"
+            ),
+            "the second pod bound once the GPU is idle",
+        )

@@ -35,3 +35,18 @@ def test_health_marks_only_the_faulty_gpu_until_healed() -> None:
     assert devices[1].healthy  # the inventory itself is not changed
     assert health.heal("GPU-b") == fault
     assert [d.healthy for d in health.apply(devices)] == [True, True]
+
+
+def test_clean_gate_holds_a_gpu_with_a_process_no_pod_owns() -> None:
+    from kubelet.gpu_health import gate_unclean
+
+    devices = [
+        GpuDevice(0, "GPU-a", "m", 1, processes=((4242, 2048),)),
+        GpuDevice(1, "GPU-b", "m", 1, processes=((7, 10),)),
+        GpuDevice(2, "GPU-c", "m", 1),
+    ]
+    gated = gate_unclean(devices, held={"GPU-b"})
+    assert [d.healthy for d in gated] == [False, True, True]
+    assert gated[0].unhealthy_reason == "LeftoverProcess: pid 4242 (2048 MiB)"
+    assert gated[0].to_status()["reason"] == gated[0].unhealthy_reason
+    assert "reason" not in gated[2].to_status()

@@ -21,6 +21,7 @@ def test_root_lists_every_group_version_with_a_hashed_url() -> None:
         "apis/apps/v1",
         "apis/batch/v1",
         "apis/coordination.k8s.io/v1",
+        "apis/discovery.k8s.io/v1",
         "apis/rbac.authorization.k8s.io/v1",
         "apis/authentication.k8s.io/v1",
         "apis/authorization.k8s.io/v1",
