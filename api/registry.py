@@ -102,6 +102,8 @@ RESOURCES: tuple[ResourceInfo, ...] = (
                  True, has_spec=False),
     ResourceInfo("batch", "v1", "Job", "jobs", "job", True, (), _ALL, subresources=("status",)),
     ResourceInfo("coordination.k8s.io", "v1", "Lease", "leases", "lease", True, ()),
+    ResourceInfo("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", "endpointslice",
+                 True, (), has_spec=False),
     ResourceInfo(_RBAC, "v1", "ClusterRoleBinding", "clusterrolebindings", "clusterrolebinding",
                  False, has_spec=False),
     ResourceInfo(_RBAC, "v1", "ClusterRole", "clusterroles", "clusterrole", False, has_spec=False),

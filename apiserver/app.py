@@ -28,12 +28,14 @@ from apiserver.paths import parse_resource_path
 from apiserver.pods import PodSubresources
 from apiserver.priority_bootstrap import ensure_system_priority_classes
 from apiserver.rbac_bootstrap import ensure_bootstrap_policy
-from apiserver.storage_bootstrap import ensure_local_path_class
 from apiserver.rbac_escalation import EscalationCheck, acting_as
 from apiserver.rbac_file import FILE_LABEL, RbacFileSync
 from apiserver.rbac_index import RbacIndex
 from apiserver.rbac_reviews import REVIEW_GROUPS, Reviews
 from apiserver.rest import ResourceHandler
+from apiserver.service_ips import DEFAULT_SERVICE_CIDR
+from apiserver.service_ips_bootstrap import endpoint_address, ensure_kubernetes_service
+from apiserver.storage_bootstrap import ensure_local_path_class
 from apiserver.store import Store
 from apiserver.streaming import StreamProxy
 from apiserver.watch import WatchHub
@@ -56,6 +58,10 @@ class ServerConfig:
     # Tolerations of a not-ready / unreachable node that every new Pod gets (seconds).
     not_ready_toleration_seconds: int = DEFAULT_TOLERATION_SECONDS
     unreachable_toleration_seconds: int = DEFAULT_TOLERATION_SECONDS
+    # ClusterIPs come from here; the kubernetes Service's Endpoints point at
+    # advertise_address (default: server_address's host) on server_address's port.
+    service_cidr: str = DEFAULT_SERVICE_CIDR
+    advertise_address: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -65,7 +71,7 @@ class ApiServer:
     def __init__(self, config: ServerConfig) -> None:
         self.config = config
         self.store = Store(config.db_url, keep_revisions=config.keep_revisions)
-        self.state = ClusterState()
+        self.state = ClusterState(config.service_cidr)
         self.hub = WatchHub(self.store)
         self.objects = ObjectService(
             self.store,
@@ -102,6 +108,13 @@ class ApiServer:
                     if exc.code != 409:
                         raise
         await ensure_system_priority_classes(self.objects, self.state.priority_classes)
+        host, _, port = self.config.server_address.rpartition(":")
+        await ensure_kubernetes_service(
+            self.objects,
+            self.state.service_ips.kubernetes_ip,
+            self.config.advertise_address or endpoint_address(host.strip("[]")),
+            int(port),
+        )
         await ensure_local_path_class(self.objects, self.state.storage_classes)
         self.rbac.load(self.store)
         await ensure_bootstrap_policy(self.objects, self.rbac.has)
