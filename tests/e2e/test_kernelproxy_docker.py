@@ -23,9 +23,11 @@ from typing import Any
 import pytest
 
 from kubelet.kernelproxy import KernelProxy, unavailable_reason
+from kubelet.proxy import ServiceProxy
 from kubelet.proxy_rules import plan
 from tests.e2e.images import IMAGE, ensure_busybox_image
-from tests.wait import wait_for
+from tests.harness import ApiServer
+from tests.wait import wait_for, wait_for_async
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(180)]
 
@@ -188,3 +190,59 @@ def test_client_ip_affinity_sticks_to_one_endpoint(lab: Lab) -> None:
     svc = service(lab, sessionAffinity="ClientIP")
     lab.apply([svc], endpoints([lab.backends["alpha"], lab.backends["beta"]]))
     assert len(set(hits(lab, lab.cluster_ip, 80, 20))) == 1
+
+
+def test_service_proxy_programs_the_kernel_from_the_api(lab: Lab, apiserver: ApiServer) -> None:
+    """The kubelet's proxy with the kernel path: Services and Endpoints from a real
+    apiserver become rules, changes follow (debounced), and stop removes them."""
+    alpha, beta = lab.backends["alpha"], lab.backends["beta"]
+    cip = lab.cluster_ip
+
+    async def spread(n: int) -> set[str]:
+        return set(await asyncio.to_thread(hits, lab, cip, 80, n))
+
+    async def scenario() -> None:
+        client = apiserver.async_client()
+        ns = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "t"}}
+        await client.create("namespaces", ns)
+        body = service(lab)
+        await client.create("services", {"apiVersion": "v1", "kind": "Service", **body}, "t")
+        await client.create(
+            "endpoints",
+            {
+                "apiVersion": "v1",
+                "kind": "Endpoints",
+                "metadata": {"name": "web"},
+                "subsets": endpoints([alpha, beta])["t/web"]["subsets"],
+            },
+            "t",
+        )
+        proxy = ServiceProxy(client, "127.0.0.1", node_name="n", kernel=lab.kernel)
+        await proxy.start()
+        try:
+            await wait_for_async(
+                lambda: cip in nft_table(lab.kernel.table), "the Service's rules", 20
+            )
+            assert await spread(40) == {"alpha", "beta"}
+            # The ClusterIP is the kernel's: no userspace listener on 127.0.0.1:80.
+            assert proxy.listening() == {}
+
+            # beta turns not ready: the next sync leaves it out.
+            not_ready = {"addresses": [{"ip": alpha}], "notReadyAddresses": [{"ip": beta}]}
+            subsets = [{**not_ready, "ports": [{"name": "http", "port": 8080}]}]
+            await client.patch("endpoints", "web", {"subsets": subsets}, "t")
+            await wait_for_async(
+                lambda: beta not in nft_table(lab.kernel.table), "beta's rule removed", 20
+            )
+            assert await spread(15) == {"alpha"}
+
+            await client.delete("services", "web", "t")
+            await wait_for_async(
+                lambda: cip not in nft_table(lab.kernel.table), "the Service's rules gone", 20
+            )
+        finally:
+            await proxy.stop()
+            await client.close()
+        assert nft_table(lab.kernel.table) == ""
+
+    asyncio.run(scenario())
