@@ -31,6 +31,11 @@ class KubeletConfig:
     lease_duration: int = 40
     lease_renew: float = 10.0
     real_gpus: bool = False
+    # Pods' resolv.conf (kubelet/resolvconf.py): the cluster DNS servers (--cluster-dns),
+    # the cluster domain, and the node's own resolver file for dnsPolicy Default.
+    cluster_dns: tuple[str, ...] = ()
+    cluster_domain: str = "cluster.local"
+    resolv_conf: str = "/etc/resolv.conf"
     # GPUs come from NVML (not --fake-gpus): their health is watched (kubelet/gpu_monitor.py).
     nvml_gpus: bool = False
     gpu_recheck_period: float = 30.0

@@ -17,6 +17,7 @@ from kubelet.lifecycle import post_start
 from kubelet.podhandle import PodHandle
 from kubelet.podspec_runtime import check_image_user, needs_image_user
 from kubelet.probing import ensure_probes
+from kubelet.resolvconf import resolv_conf_mount
 from kubelet.runtime.base import ContainerSpec, Mount, RuntimeError_
 from kubelet.termination_message import with_termination_message
 from kubelet.track import ContainerTrack
@@ -137,6 +138,7 @@ async def build_spec(
     )
     env = resolve_env(h.pod, c, configmaps, secrets, h.ctx.address, service_env(h))
     mounts = container_mounts(c, volume_paths, read_only_volumes(h.pod))
+    mounts += await resolv_conf_mount(h, mounts)
     message_file = await asyncio.to_thread(
         make_termination_log, h.ctx.config.root_dir, h.uid, c["name"], restarts
     )

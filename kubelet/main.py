@@ -23,6 +23,7 @@ from kubelet.kernelproxy import MODES, KernelProxy, KernelProxyError, start_kern
 from kubelet.node import NodeFacts
 from kubelet.ownership import ClusterIdError, fetch_cluster_uid
 from kubelet.proxy import ServiceProxy
+from kubelet.resolvconf import host_resolv_conf_path
 from kubelet.runtime.base import ContainerRuntime, RuntimeUnavailable
 from kubelet.server import KubeletServer, make_app
 from kubelet.tls import ensure_serving_cert
@@ -208,6 +209,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="remove this node's kernel Service rules (nftables table, ClusterIP interface) "
         "and exit",
     )
+    p.add_argument(
+        "--cluster-dns",
+        default="",
+        metavar="IP[,IP]",
+        help="the cluster DNS server(s) pods with dnsPolicy ClusterFirst use (the kube-dns "
+        "Service, 10.43.0.10 under kubelab up); none: such pods get the node's resolvers",
+    )
+    p.add_argument(
+        "--cluster-domain",
+        default="cluster.local",
+        help="the cluster's DNS domain (default cluster.local)",
+    )
+    p.add_argument(
+        "--resolv-conf",
+        default=None,
+        help="the node's resolver file, for dnsPolicy Default and the search domains pods "
+        "inherit (default /etc/resolv.conf; systemd-resolved's upstream file when the stub "
+        "127.0.0.53 is in use)",
+    )
     p.add_argument("--node-labels", default="", help="extra node labels, comma-separated k=v pairs")
     p.add_argument("--log-level", default="info", help="debug, info, warning, error")
     return p
@@ -324,6 +344,9 @@ async def run(opts: Options, stop: asyncio.Event | None = None) -> int:
                 gpu_recheck_period=args.gpu_recheck_period,
                 gpu_health_command=args.gpu_health_command,
                 cluster_uid=cluster_uid,
+                cluster_dns=tuple(s.strip() for s in args.cluster_dns.split(",") if s.strip()),
+                cluster_domain=args.cluster_domain,
+                resolv_conf=args.resolv_conf or host_resolv_conf_path(),
             )
             facts = NodeFacts(
                 name=name,

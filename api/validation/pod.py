@@ -22,6 +22,7 @@ from api.validation.common import (
     required,
     unsupported,
 )
+from api.validation.pod_dns import check_pod_dns
 from api.validation.pod_support import check_supported
 
 RESTART_POLICIES = ("Always", "OnFailure", "Never")
@@ -487,6 +488,7 @@ def validate_pod_spec(
     dp = spec.get("dnsPolicy")
     if dp is not None and dp not in _DNS_POLICIES:
         unsupported(errs, f"{field}.dnsPolicy", dp, _DNS_POLICIES)
+    check_pod_dns(errs, field, spec)
     check_int(
         errs, f"{field}.terminationGracePeriodSeconds", spec.get("terminationGracePeriodSeconds"), 0
     )

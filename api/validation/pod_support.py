@@ -80,20 +80,10 @@ _POD_RULES: tuple[Rule, ...] = (
         "kubelab mounts no service account token into pods; remove it or set it to false",
     ),
     (
-        "dnsConfig",
-        _non_empty,
-        "custom DNS settings are not supported; remove dnsConfig (pods use the node's resolver)",
-    ),
-    (
         "activeDeadlineSeconds",
         lambda v: v is not None,
         "the kubelet does not end pods at a deadline; remove it (a Job's own "
         "spec.activeDeadlineSeconds is supported)",
-    ),
-    (
-        "dnsPolicy",
-        lambda v: v == "None",
-        "dnsPolicy None needs dnsConfig, which is not supported; use ClusterFirst or Default",
     ),
 )
 

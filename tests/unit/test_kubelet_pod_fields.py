@@ -53,7 +53,6 @@ REFUSED = [
     ({"schedulingGates": [{"name": "wait"}]}, "spec.schedulingGates"),
     ({"imagePullSecrets": [{"name": "reg"}]}, "spec.imagePullSecrets"),
     ({"automountServiceAccountToken": True}, "spec.automountServiceAccountToken"),
-    ({"dnsConfig": {"nameservers": ["1.1.1.1"]}}, "spec.dnsConfig"),
     (
         {"affinity": {"podAntiAffinity": {_REQUIRED: [{"topologyKey": "zone"}]}}},
         f"spec.affinity.podAntiAffinity.{_REQUIRED}",
