@@ -30,6 +30,7 @@ from typing import Any
 
 import yaml
 
+from clusterdns.kubedns import DEFAULT_SERVICE_CIDR, kube_dns_ip
 from kubelab.netaddr import is_wildcard, route_address
 from kubelab.supervisor import Child, Supervisor, env_with_home
 
@@ -45,6 +46,7 @@ REMEMBERED = (
     "nodes",
     "node_name",
     "address",
+    "dns_port",
     "cluster_cidr",
 )
 DEFAULTS: dict[str, Any] = {
@@ -56,6 +58,7 @@ DEFAULTS: dict[str, Any] = {
     "nodes": 0,
     "node_name": "",
     "address": "127.0.0.1",
+    "dns_port": 53,
     "cluster_cidr": "10.42.0.0/16",
 }
 SIM_NODE_PREFIX = "sim"
@@ -127,6 +130,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--cluster-cidr",
         default=None,
         help="the pod network, one /24 of it per node (default 10.42.0.0/16)",
+    )
+    p.add_argument(
+        "--dns-port",
+        type=int,
+        default=None,
+        help="port of the cluster DNS on --address, behind the kube-dns Service (default 53, "
+        "which needs root; 0: a free port)",
     )
     p.add_argument(
         "--ready-timeout",
@@ -281,6 +291,12 @@ def plan_children(home: Path, settings: dict[str, Any], node_kubeconfig: Path) -
             ],
         ),
     ]
+    # Cluster DNS: a host process on the node address, behind the kube-dns Service at the
+    # service range's .10, which every kubelet gives its pods as their nameserver.
+    dns_ip = kube_dns_ip(settings.get("service_cidr") or DEFAULT_SERVICE_CIDR)
+    dns = ["dns", "--kubeconfig", str(home / "dns.kubeconfig"), "--listen", settings["address"]]
+    dns += ["--port", str(settings.get("dns_port", 53)), "--cluster-ip", dns_ip]
+    out.append(child("dns", dns))
     kubelet = [
         "kubelet",
         "--home",
@@ -300,6 +316,7 @@ def plan_children(home: Path, settings: dict[str, Any], node_kubeconfig: Path) -
         "--port",
         "0",
     ]
+    kubelet += ["--cluster-dns", dns_ip]
     if settings["fake_gpus"]:
         kubelet += ["--fake-gpus", str(settings["fake_gpus"])]
     out.append(child("kubelet", kubelet))
@@ -326,6 +343,7 @@ def plan_children(home: Path, settings: dict[str, Any], node_kubeconfig: Path) -
             "--address",
             settings["address"],
         ]
+        hollow += ["--cluster-dns", dns_ip]
         if settings["fake_gpus"]:
             hollow += ["--fake-gpus", str(settings["fake_gpus"])]
         out.append(child("kubelet-sim", hollow))
