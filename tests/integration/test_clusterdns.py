@@ -116,16 +116,17 @@ def ns(shared_apiserver: ApiServer) -> str:
     )
     c.create(
         "services",
-        {"metadata": {"name": "ext"}, "spec": {"type": "ExternalName", "externalName": "outside.example"}},
+        {
+            "metadata": {"name": "ext"},
+            "spec": {"type": "ExternalName", "externalName": "outside.example"},
+        },
         name,
     )
     return name
 
 
 @pytest.fixture(scope="module")
-def dns_port(
-    shared_apiserver: ApiServer, ns: str, upstream: tuple[Upstream, int]
-) -> Iterator[int]:
+def dns_port(shared_apiserver: ApiServer, ns: str, upstream: tuple[Upstream, int]) -> Iterator[int]:
     port = free_port()
     home = shared_apiserver.home
     comp = Component(
