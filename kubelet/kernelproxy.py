@@ -19,6 +19,10 @@ DNATed in PREROUTING, before any route lookup, and need none of this. A ClusterI
 Service defines then reaches the host's own sockets, as the pod's gateway address already
 does; ports without ready endpoints are rejected by the table.
 
+UDP. A sync that removes an endpoint of a UDP port (or gives a port its first endpoint)
+deletes the conntrack entries that would keep clients' packets on the old path
+(``proxy_rules.stale_udp_flows``; netlink through pyroute2), as kube-proxy does.
+
 Leftovers. The first sync replaces whatever table of the same name a previous run left;
 ``cleanup`` (called at clean shutdown, by ``kubelet --cleanup-proxy``, and at start when
 the kubelet runs the userspace proxy) deletes the table and the interface.
@@ -32,9 +36,17 @@ import json
 import logging
 import os
 import shutil
+import socket
 from dataclasses import dataclass
 
-from kubelet.proxy_rules import Plan, owner_hash, table_name
+from kubelet.proxy_rules import (
+    Plan,
+    ServicePort,
+    StaleFlows,
+    owner_hash,
+    stale_udp_flows,
+    table_name,
+)
 
 log = logging.getLogger(__name__)
 BRIDGE_NF_CALL = "/proc/sys/net/bridge/bridge-nf-call-iptables"
@@ -116,6 +128,7 @@ class KernelProxy:
         self.table = table_name(cluster_uid, node)
         self.dev = interface_name(cluster_uid, node)
         self.applied: str | None = None  # the script of the last successful sync
+        self.applied_ports: list[ServicePort] = []
 
     async def apply(self, plan: Plan) -> bool:
         """Make the kernel hold ``plan``; False when it already did (nothing run)."""
@@ -125,6 +138,13 @@ class KernelProxy:
         await self._sync_addresses(set(plan.cluster_ips))
         await _run(Command(("nft", "-f", "-"), script))
         self.applied = script
+        stale = stale_udp_flows(self.applied_ports, plan.ports)
+        self.applied_ports = plan.ports
+        if stale:
+            try:
+                await asyncio.to_thread(delete_flows, stale)
+            except Exception as e:  # the rules are right; old UDP flows only linger
+                log.warning("service proxy: cannot delete stale UDP conntrack entries: %s", e)
         return True
 
     async def cleanup(self) -> bool:
@@ -138,6 +158,7 @@ class KernelProxy:
             await _run(Command(("ip", "link", "del", self.dev)))
             found = True
         self.applied = None
+        self.applied_ports = []
         return found
 
     async def _addresses(self) -> set[str] | None:
@@ -198,3 +219,26 @@ async def start_kernel_proxy(
         except (KernelProxyError, OSError) as e:
             log.warning("service proxy: cannot remove leftover kernel rules: %s", e)
     return None
+
+
+def delete_flows(flows: list[StaleFlows]) -> int:
+    """Delete the conntrack entries ``flows`` name (blocking netlink; pyroute2, as the
+    pod routes use); returns how many went."""
+    from pyroute2 import Conntrack
+    from pyroute2.netlink.nfnetlink.nfctsocket import NFCTAttrTuple
+
+    deleted = 0
+    with Conntrack() as ct:
+        for f in flows:
+            orig = NFCTAttrTuple(daddr=f.daddr or None, proto=socket.IPPROTO_UDP, dport=f.dport)
+            for entry in ct.dump_entries(tuple_orig=orig):
+                reply = entry.tuple_reply
+                if f.endpoint is None:
+                    # Not DNATed: the REJECT of a port without endpoints answered it.
+                    stale = reply.saddr == entry.tuple_orig.daddr
+                else:
+                    stale = (reply.saddr, reply.sport) == f.endpoint
+                if stale:
+                    ct.delete(entry)
+                    deleted += 1
+    return deleted

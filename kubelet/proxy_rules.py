@@ -111,6 +111,43 @@ class Plan:
     script: str
     cluster_ips: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    ports: list[ServicePort] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class StaleFlows:
+    """UDP conntrack entries to delete after a sync: those sent to ``dport`` (at
+    ``daddr``, or at any local address for a NodePort: ``daddr`` "") that were DNATed to
+    ``endpoint`` (or, with ``endpoint`` None, rejected: the port had no endpoint)."""
+
+    daddr: str
+    dport: int
+    endpoint: tuple[str, int] | None
+
+
+def stale_udp_flows(
+    before: Iterable[ServicePort], after: Iterable[ServicePort]
+) -> list[StaleFlows]:
+    """What a sync from ``before`` to ``after`` leaves stale in conntrack (pure). UDP has no
+    connection end, so an entry keeps a client's packets going where the first one went,
+    as long as the client keeps sending: to an endpoint that is gone, or to the REJECT of
+    a port that now has endpoints. kube-proxy deletes those entries; so does this proxy."""
+    old = {(sp.service, sp.port_name): sp for sp in before if sp.protocol == "udp"}
+    new = {(sp.service, sp.port_name): sp for sp in after if sp.protocol == "udp"}
+    out: list[StaleFlows] = []
+    for key in sorted(old.keys() | new.keys()):
+        was, now = old.get(key), new.get(key)
+        sp = now or was
+        assert sp is not None
+        targets = [(sp.cluster_ip, sp.port)] + ([("", sp.node_port)] if sp.node_port else [])
+        gone = sorted(set(was.backends if was else ()) - set(now.backends if now else ()))
+        for daddr, dport in targets:
+            out += [StaleFlows(daddr, dport, ep) for ep in gone]
+            # (A Service that had no endpoints, or no rules yet, sent its clients' packets
+            # to the REJECT or nowhere: those entries would keep them from the DNAT.)
+            if now is not None and now.backends and not (was and was.backends):
+                out.append(StaleFlows(daddr, dport, None))
+    return out
 
 
 def ready_backends(endpoints: Obj | None, port_name: str) -> list[tuple[str, int]]:
@@ -285,4 +322,4 @@ def plan(
     ports, notes = service_ports(services, endpoints)
     table = table_name(cluster_uid, node)
     ips = sorted({sp.cluster_ip for sp in ports}, key=ipaddress.ip_address)
-    return Plan(table, render(table, ports, cluster_cidr), ips, notes)
+    return Plan(table, render(table, ports, cluster_cidr), ips, notes, ports)

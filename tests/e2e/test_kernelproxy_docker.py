@@ -11,9 +11,12 @@ catches fails on this box instead of leaving it; every address used is this mach
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import random
+import socket
 import subprocess
+import threading
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -246,3 +249,48 @@ def test_service_proxy_programs_the_kernel_from_the_api(lab: Lab, apiserver: Api
         assert nft_table(lab.kernel.table) == ""
 
     asyncio.run(scenario())
+
+
+def test_udp_flows_follow_the_endpoints(lab: Lab) -> None:
+    """UDP has no connection end: a client that keeps its source port keeps its conntrack
+    entry, so without the proxy deleting it a removed endpoint would keep getting that
+    client's packets. Here the endpoints are two UDP servers of the test on the bridge's
+    gateway (an address of this host), the client a host socket with a fixed port."""
+    servers = []
+    for name in ("one", "two"):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.bind((lab.gateway, 0))
+        servers.append(s)
+        threading.Thread(target=echo_name, args=(s, name), daemon=True).start()
+    ports = [s.getsockname()[1] for s in servers]
+    svc = service(lab)
+    svc["spec"]["ports"] = [{"name": "dns", "port": 53, "protocol": "UDP"}]
+
+    def udp_endpoints(port: int) -> dict[str, Any]:
+        subsets = [{"addresses": [{"ip": lab.gateway}], "ports": [{"name": "dns", "port": port}]}]
+        return {"t/web": {"subsets": subsets}}
+
+    client = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    client.settimeout(5)
+    try:
+        client.bind(("0.0.0.0", 0))
+
+        def ask() -> str:
+            client.sendto(b"?", (lab.cluster_ip, 53))
+            return client.recv(64).decode()
+
+        lab.apply([svc], udp_endpoints(ports[0]))
+        assert ask() == "one"
+        lab.apply([svc], udp_endpoints(ports[1]))  # "one" is no endpoint any more
+        assert [ask() for _ in range(3)] == ["two"] * 3
+    finally:
+        client.close()
+        for s in servers:
+            s.close()
+
+
+def echo_name(sock: socket.socket, name: str) -> None:
+    with contextlib.suppress(OSError):  # closed at the test's end
+        while True:
+            _, peer = sock.recvfrom(64)
+            sock.sendto(name.encode(), peer)

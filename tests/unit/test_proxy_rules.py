@@ -7,7 +7,7 @@ from typing import Any
 
 from kubelet.kernelproxy import address_changes, interface_name, replace_script
 from kubelet.proxy import ListenSpec, userspace_serves
-from kubelet.proxy_rules import Plan, plan, table_name
+from kubelet.proxy_rules import Plan, ServicePort, StaleFlows, plan, stale_udp_flows, table_name
 
 UID = "c0ffee00-0000-4000-8000-000000000001"
 
@@ -229,3 +229,24 @@ def test_userspace_listeners_left_with_the_kernel_path() -> None:
     ]
     assert all(userspace_serves(without_ip, s, True) for s in (port, node_lo, node_eth, lb))
     assert all(userspace_serves(with_ip, s, False) for s in (port, node_lo, node_eth, lb))
+
+
+def udp_port(backends: list[tuple[str, int]], node_port: int = 0) -> ServicePort:
+    return ServicePort("default/dns", "dns", "udp", "10.43.0.10", 53, node_port, tuple(backends))
+
+
+def test_stale_udp_flows_of_removed_endpoints_and_of_a_port_that_had_none() -> None:
+    a, b = ("10.42.0.7", 5353), ("10.42.0.8", 5353)
+    assert stale_udp_flows([udp_port([a, b])], [udp_port([a, b])]) == []
+    assert stale_udp_flows([udp_port([a, b])], [udp_port([b])]) == [StaleFlows("10.43.0.10", 53, a)]
+    # No endpoint before (the REJECT answered, or no rule at all): those entries go.
+    assert stale_udp_flows([udp_port([])], [udp_port([a])]) == [StaleFlows("10.43.0.10", 53, None)]
+    assert stale_udp_flows([], [udp_port([a])]) == [StaleFlows("10.43.0.10", 53, None)]
+    # The Service deleted: the flows to its endpoints go, at the NodePort too.
+    assert stale_udp_flows([udp_port([a], node_port=30053)], []) == [
+        StaleFlows("10.43.0.10", 53, a),
+        StaleFlows("", 30053, a),
+    ]
+    # TCP ends its connections itself: nothing to delete.
+    tcp = ServicePort("default/web", "", "tcp", "10.43.0.5", 80, 0, (a,))
+    assert stale_udp_flows([tcp], []) == []
