@@ -11,7 +11,7 @@ import signal
 import sys
 from pathlib import Path
 
-from client import AsyncClient
+from client import AsyncClient, KubeconfigError
 from clusterdns import kubedns
 from clusterdns.cache import ZoneCache
 from clusterdns.forward import Forwarder, Upstream, host_upstreams
@@ -116,17 +116,29 @@ async def run(args: argparse.Namespace) -> int:
     # Never ask ourselves: a resolv.conf naming this very server would loop.
     ups = [u for u in ups if not (u.host == advertise and u.port == args.port)]
     log.info("forwarding names outside %s to %s", args.cluster_domain, ", ".join(map(str, ups)))
-    client = AsyncClient.from_kubeconfig(args.kubeconfig or default_kubeconfig())
+    try:
+        client = AsyncClient.from_kubeconfig(args.kubeconfig or default_kubeconfig())
+    except KubeconfigError as e:
+        log.error("%s (give --kubeconfig)", e)
+        return 2
     zone = Zone(args.cluster_domain, args.ttl)
     cache = ZoneCache(client, zone)
-    server = DNSServer(Resolver(zone, Forwarder(ups, args.forward_timeout)))
+    resolver = Resolver(zone, Forwarder(ups, args.forward_timeout))
+    resolver.synced = False
+    server = DNSServer(resolver)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    cache.start()
     try:
-        # Answer nothing before the cache is loaded: every name would be NXDOMAIN.
+        # Bind first, so a port that cannot be had is said at once; until the cache is
+        # loaded, cluster names are SERVFAIL (clients retry), never a false NXDOMAIN.
+        try:
+            await server.start(args.listen, args.port)
+        except OSError as e:
+            log.error(bind_problem(args.listen, args.port, e))
+            return 1
+        cache.start()
         while not stop.is_set():
             try:
                 await cache.wait_synced(timeout=10)
@@ -135,11 +147,7 @@ async def run(args: argparse.Namespace) -> int:
                 log.warning("still loading Services and Endpoints from the API")
         if stop.is_set():
             return 0
-        try:
-            await server.start(args.listen, args.port)
-        except OSError as e:
-            log.error(bind_problem(args.listen, args.port, e))
-            return 1
+        resolver.synced = True
         log.info(
             "serving %s on %s:%d (UDP and TCP), TTL %d s",
             args.cluster_domain,

@@ -23,6 +23,8 @@ class Resolver:
     def __init__(self, zone: Zone, forwarder: Forwarder) -> None:
         self.zone = zone
         self.forwarder = forwarder
+        # False until the informers have listed: the zone is not yet the cluster's.
+        self.synced = True
 
     async def handle(self, data: bytes, tcp: bool = False) -> bytes | None:
         """The reply to ``data`` (None: not a DNS query at all, dropped)."""
@@ -38,6 +40,8 @@ class Resolver:
         if q.qclass not in (CLASS.IN, QCLASS_ANY):
             return self._error(request, RCODE.REFUSED)
         answer = self.zone.lookup(str(q.qname), q.qtype)
+        if not self.synced and (answer is not None or self.zone.in_domain(str(q.qname))):
+            return self._error(request, RCODE.SERVFAIL)
         if answer is None:
             reply = await self.forwarder.forward(data, tcp)
             return reply if reply is not None else self._error(request, RCODE.SERVFAIL)
@@ -85,7 +89,7 @@ class Resolver:
             reply.add_auth(rr)
         for rr in answer.additional:
             reply.add_ar(rr)
-        packed: bytes = reply.pack()
+        packed = bytes(reply.pack())
         if not tcp and len(packed) > udp_limit(request):
             # Too big for UDP: the question and the TC flag send the client to TCP.
             short = DNSRecord(
@@ -94,14 +98,14 @@ class Resolver:
                 ),
                 q=request.q,
             )
-            packed = short.pack()
+            packed = bytes(short.pack())
         return packed
 
     def _error(self, request: DNSRecord, rcode: int) -> bytes:
         reply = request.reply()
         reply.header.aa = 0
         reply.header.rcode = rcode
-        out: bytes = reply.pack()
+        out = bytes(reply.pack())
         return out
 
 
