@@ -21,6 +21,7 @@ from .objutil import (
     namespace_of,
     uid_of,
 )
+from .podendpoint import PodEndpoint
 from .podutil import is_ready, node_name
 
 HOST_PORTS = "kubelab.io/host-ports"
@@ -71,14 +72,24 @@ def node_address(node: Obj) -> str:
     return str(addrs.get("InternalIP") or addrs.get("ExternalIP") or addrs.get("Hostname") or "")
 
 
-def desired_endpoints(svc: Obj, pods: list[Obj], node_addresses: dict[str, str]) -> Obj:
-    """The Endpoints object for ``svc``: ready and not-ready addresses grouped by port set."""
+def pod_endpoints(
+    svc: Obj, pods: list[Obj], node_addresses: dict[str, str], include_terminating: bool
+) -> list[PodEndpoint]:
+    """The endpoints of ``svc`` among ``pods`` (pure). As Kubernetes' ShouldPodBeInEndpoints:
+    a finished pod or one without an address is none; a terminating one only with
+    ``include_terminating`` (the EndpointSlice always, the Endpoints with
+    publishNotReadyAddresses)."""
     spec = svc.get("spec") or {}
     selector = spec.get("selector") or {}
     publish_not_ready = bool(spec.get("publishNotReadyAddresses"))
-    subsets: dict[tuple[tuple[str, int, str], ...], dict[str, list[Obj]]] = {}
+    out: list[PodEndpoint] = []
     for pod in pods:
-        if is_deleting(pod) or not map_selector_matches(selector, labels_of(pod)):
+        if not map_selector_matches(selector, labels_of(pod)):
+            continue
+        terminating = is_deleting(pod)
+        if terminating and not include_terminating:
+            continue
+        if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
             continue
         ip = pod_address(pod, node_addresses)
         if not ip:
@@ -91,22 +102,44 @@ def desired_endpoints(svc: Obj, pods: list[Obj], node_addresses: dict[str, str])
                 ports.append((str(sp.get("name") or ""), port, str(sp.get("protocol") or "TCP")))
         if not ports and spec.get("ports"):
             continue
-        addr: Obj = {
-            "ip": ip,
-            "targetRef": {
-                "kind": "Pod",
-                "namespace": namespace_of(pod),
-                "name": name_of(pod),
-                "uid": uid_of(pod),
-            },
-        }
-        if node_name(pod):
-            addr["nodeName"] = node_name(pod)
-        bucket = subsets.setdefault(tuple(ports), {"addresses": [], "notReadyAddresses": []})
-        ready = is_ready(pod) or publish_not_ready
-        if not ready and (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
-            continue
-        bucket["addresses" if ready else "notReadyAddresses"].append(addr)
+        pspec = pod.get("spec") or {}
+        hostname = ""
+        if pspec.get("hostname") and pspec.get("subdomain") == name_of(svc):
+            hostname = str(pspec["hostname"])
+        serving = is_ready(pod)
+        out.append(
+            PodEndpoint(
+                ip=ip,
+                ports=tuple(ports),
+                ready=publish_not_ready or (serving and not terminating),
+                serving=serving,
+                terminating=terminating,
+                target_ref={
+                    "kind": "Pod",
+                    "namespace": namespace_of(pod),
+                    "name": name_of(pod),
+                    "uid": uid_of(pod),
+                },
+                node_name=node_name(pod),
+                hostname=hostname,
+            )
+        )
+    return out
+
+
+def desired_endpoints(svc: Obj, pods: list[Obj], node_addresses: dict[str, str]) -> Obj:
+    """The Endpoints object for ``svc``: ready and not-ready addresses grouped by port set."""
+    publish_not_ready = bool((svc.get("spec") or {}).get("publishNotReadyAddresses"))
+    subsets: dict[tuple[tuple[str, int, str], ...], dict[str, list[Obj]]] = {}
+    for pe in pod_endpoints(svc, pods, node_addresses, include_terminating=publish_not_ready):
+        addr: Obj = {"ip": pe.ip}
+        if pe.hostname:
+            addr["hostname"] = pe.hostname
+        if pe.node_name:
+            addr["nodeName"] = pe.node_name
+        addr["targetRef"] = pe.target_ref
+        bucket = subsets.setdefault(pe.ports, {"addresses": [], "notReadyAddresses": []})
+        bucket["addresses" if pe.ready else "notReadyAddresses"].append(addr)
 
     out_subsets: list[Obj] = []
     for ports_key in sorted(subsets):
@@ -166,11 +199,17 @@ def reconcile(
 # --- the shell ---------------------------------------------------------------------------
 
 from .base import Controller, apply_all  # noqa: E402
+from .endpointslices import (  # noqa: E402
+    SERVICE_NAME_LABEL,
+    managed_slices,
+    reconcile_slices,
+)
 from .objutil import key_of  # noqa: E402
 
 
 class EndpointsController(Controller):
-    """Keeps the Endpoints of every Service with a selector in step with its pods."""
+    """Keeps the Endpoints and EndpointSlices of every Service with a selector in step
+    with its pods."""
 
     name = "endpoints"
 
@@ -178,6 +217,7 @@ class EndpointsController(Controller):
         self.services = self.ctx.index("services")
         self.pods = self.ctx.index("pods")
         self.endpoints = self.ctx.index("endpoints")
+        self.slices = self.ctx.index("endpointslices")
         self.nodes = self.ctx.index("nodes")
         self.services.informer.add_handler(
             on_add=lambda o: self.enqueue(key_of(o)),
@@ -190,6 +230,11 @@ class EndpointsController(Controller):
             on_update=lambda o, n: self._endpoints_changed(n),
             on_delete=self._endpoints_changed,
         )
+        # A managed slice changed or removed by someone else: put it back.
+        self.slices.informer.add_handler(
+            on_update=lambda o, n: self._slice_changed(n),
+            on_delete=self._slice_changed,
+        )
         self.pods.informer.add_handler(
             on_add=lambda p: self._pod_changed(p, None),
             on_update=lambda o, n: self._pod_changed(n, o),
@@ -199,6 +244,11 @@ class EndpointsController(Controller):
     def _endpoints_changed(self, ep: Obj) -> None:
         if self.services.get(key_of(ep)) is not None:
             self.enqueue(key_of(ep))
+
+    def _slice_changed(self, es: Obj) -> None:
+        service = labels_of(es).get(SERVICE_NAME_LABEL)
+        if service and managed_slices([es], service):
+            self.enqueue(f"{namespace_of(es)}/{service}")
 
     def _pod_changed(self, pod: Obj, old: Obj | None) -> None:
         label_sets = [labels_of(pod)] + ([labels_of(old)] if old is not None else [])
@@ -214,6 +264,10 @@ class EndpointsController(Controller):
         if existing is not None:
             existing = self.ctx.overlay.latest("endpoints", existing)
         nodes = {name_of(n): node_address(n) for n in self.nodes.informer.list()}
-        res = reconcile(svc, existing, self.pods.in_namespace(ns), nodes, namespace=ns, name=name)
+        pods = self.pods.in_namespace(ns)
+        res = reconcile(svc, existing, pods, nodes, namespace=ns, name=name)
+        slices = managed_slices(self.slices.in_namespace(ns), name)
+        members = pod_endpoints(svc, pods, nodes, include_terminating=True) if svc else []
+        res.actions += reconcile_slices(svc, slices, members, namespace=ns, name=name).actions
         await apply_all(self.ctx, res.actions)
         return res.requeue_after

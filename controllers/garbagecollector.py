@@ -213,6 +213,7 @@ GRAPH_RESOURCES = (
     "jobs",
     "services",
     "endpoints",
+    "endpointslices",
     "configmaps",
     "secrets",
     "serviceaccounts",

@@ -1,0 +1,149 @@
+"""The EndpointSlices of a Service with a selector (discovery.k8s.io/v1), from the same
+``pod_endpoints`` the Endpoints come from, as Kubernetes' EndpointSlice controller writes
+them: one slice per set of resolved ports (one in the common case; an empty placeholder
+when no pod matches), terminating pods kept with their conditions, labelled with the
+Service's name and this controller as manager, owned by the Service (the garbage
+collector removes them with it). Pure."""
+
+from __future__ import annotations
+
+import hashlib
+
+from . import actions as A
+from .objutil import Obj, is_deleting, labels_of, meta, name_of, namespace_of, uid_of
+from .podendpoint import PodEndpoint
+
+SERVICE_NAME_LABEL = "kubernetes.io/service-name"
+MANAGED_BY_LABEL = "endpointslice.kubernetes.io/managed-by"
+MANAGED_BY = "endpointslice-controller.k8s.io"
+HEADLESS_LABEL = "service.kubernetes.io/headless"
+RESOURCE = "endpointslices"
+
+Ports = tuple[tuple[str, int, str], ...]
+
+
+def slice_name(service: str, ports: Ports) -> str:
+    """A stable name per port set (Kubernetes uses generateName; a stable one lets a
+    level-triggered reconcile find its slice again without listing by label)."""
+    digest = hashlib.sha256(repr(ports).encode()).hexdigest()[:5]
+    return f"{service}-{digest}"
+
+
+def _endpoint(pe: PodEndpoint) -> Obj:
+    ep: Obj = {
+        "addresses": [pe.ip],
+        "conditions": {"ready": pe.ready, "serving": pe.serving, "terminating": pe.terminating},
+        "targetRef": pe.target_ref,
+    }
+    if pe.node_name:
+        ep["nodeName"] = pe.node_name
+    if pe.hostname:
+        ep["hostname"] = pe.hostname
+    return ep
+
+
+def _labels(svc: Obj) -> dict[str, str]:
+    labels = dict(labels_of(svc))
+    labels[SERVICE_NAME_LABEL] = name_of(svc)
+    labels[MANAGED_BY_LABEL] = MANAGED_BY
+    if (svc.get("spec") or {}).get("clusterIP") == "None":
+        labels[HEADLESS_LABEL] = ""
+    return labels
+
+
+def desired_endpoint_slices(svc: Obj, endpoints: list[PodEndpoint]) -> list[Obj]:
+    """The slices ``svc`` should have, sorted by name; ``endpoints`` are its pods as
+    ``pod_endpoints(..., include_terminating=True)`` finds them."""
+    groups: dict[Ports, list[PodEndpoint]] = {}
+    for pe in endpoints:
+        if ":" in pe.ip:
+            continue  # an IPv6 pod address has no place in this IPv4 cluster's slices
+        groups.setdefault(pe.ports, []).append(pe)
+    if not groups:
+        groups[()] = []  # Kubernetes' placeholder: the Service exists, nothing serves it
+    owner = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "name": name_of(svc),
+        "uid": uid_of(svc),
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+    out = []
+    for ports, members in groups.items():
+        members.sort(key=lambda pe: (pe.ip, pe.target_ref["name"]))
+        body: Obj = {
+            "apiVersion": "discovery.k8s.io/v1",
+            "kind": "EndpointSlice",
+            "metadata": {
+                "name": slice_name(name_of(svc), ports),
+                "namespace": namespace_of(svc),
+                "labels": _labels(svc),
+                "ownerReferences": [owner],
+            },
+            "addressType": "IPv4",
+            "endpoints": [_endpoint(pe) for pe in members],
+            "ports": [{"name": n, "port": p, "protocol": proto} for n, p, proto in ports],
+        }
+        out.append(body)
+    return sorted(out, key=lambda o: str(o["metadata"]["name"]))
+
+
+def managed_slices(slices: list[Obj], service: str) -> list[Obj]:
+    """The slices this controller keeps for ``service`` (others', such as the apiserver's
+    own for ``kubernetes``, or a user's, are left alone)."""
+    return [
+        s
+        for s in slices
+        if labels_of(s).get(SERVICE_NAME_LABEL) == service
+        and labels_of(s).get(MANAGED_BY_LABEL) == MANAGED_BY
+    ]
+
+
+def reconcile_slices(
+    svc: Obj | None,
+    existing: list[Obj],
+    endpoints: list[PodEndpoint],
+    *,
+    namespace: str,
+    name: str,
+) -> A.Result:
+    """Create, replace or delete the Service's managed slices (``existing``: those
+    ``managed_slices`` picked). Without a Service (or a selector) they go."""
+    res = A.Result()
+    if svc is None or is_deleting(svc) or not (svc.get("spec") or {}).get("selector"):
+        for s in existing:
+            res.actions.append(A.delete(RESOURCE, namespace, name_of(s)))
+        return res
+    want = {name_of(s): s for s in desired_endpoint_slices(svc, endpoints)}
+    have = {name_of(s): s for s in existing}
+    for sname, body in want.items():
+        cur = have.get(sname)
+        if cur is None:
+            res.actions.append(A.create(RESOURCE, namespace, body))
+            continue
+        cur_meta = meta(cur)
+        if (
+            cur.get("endpoints") or [],
+            cur.get("ports") or [],
+            labels_of(cur),
+            cur_meta.get("ownerReferences"),
+        ) == (
+            body["endpoints"],
+            body["ports"],
+            body["metadata"]["labels"],
+            body["metadata"]["ownerReferences"],
+        ):
+            continue
+        new = dict(cur)
+        new["metadata"] = {
+            **cur_meta,
+            "labels": body["metadata"]["labels"],
+            "ownerReferences": body["metadata"]["ownerReferences"],
+        }
+        new["endpoints"] = body["endpoints"]
+        new["ports"] = body["ports"]
+        res.actions.append(A.Action("replace", RESOURCE, namespace, sname, body=new))
+    for sname in sorted(set(have) - set(want)):
+        res.actions.append(A.delete(RESOURCE, namespace, sname))
+    return res
