@@ -415,6 +415,21 @@ def _default_daemon_set(obj: Obj) -> None:
     default_pod_spec(_template_spec(obj))
 
 
+def _default_cron_job(obj: Obj) -> None:
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        return
+    spec.setdefault("concurrencyPolicy", "Allow")
+    spec.setdefault("suspend", False)
+    spec.setdefault("successfulJobsHistoryLimit", 3)
+    spec.setdefault("failedJobsHistoryLimit", 1)
+    # Only the pod template is defaulted here; the Job's own defaults come when it is made.
+    jt = spec.get("jobTemplate")
+    job_spec = jt.get("spec") if isinstance(jt, dict) else None
+    if isinstance(job_spec, dict):
+        default_pod_spec(_template_spec({"spec": job_spec}), restart_policy=None)
+
+
 def _default_priority_class(obj: Obj) -> None:
     # value is a plain int32 upstream: left out, it is 0 (and stored so).
     obj.setdefault("value", 0)
@@ -464,6 +479,7 @@ _DEFAULTERS: dict[str, Callable[[Obj], None]] = {
     "Node": _default_node,
     "PriorityClass": _default_priority_class,
     "DaemonSet": _default_daemon_set,
+    "CronJob": _default_cron_job,
     "PersistentVolume": _default_persistent_volume,
     "PersistentVolumeClaim": _default_persistent_volume_claim,
     "StorageClass": _default_storage_class,

@@ -101,6 +101,8 @@ RESOURCES: tuple[ResourceInfo, ...] = (
     ResourceInfo("apps", "v1", "ControllerRevision", "controllerrevisions", "controllerrevision",
                  True, has_spec=False),
     ResourceInfo("batch", "v1", "Job", "jobs", "job", True, (), _ALL, subresources=("status",)),
+    ResourceInfo("batch", "v1", "CronJob", "cronjobs", "cronjob", True, ("cj",), _ALL,
+                 subresources=("status",)),
     ResourceInfo("coordination.k8s.io", "v1", "Lease", "leases", "lease", True, ()),
     ResourceInfo("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", "endpointslice",
                  True, (), has_spec=False),

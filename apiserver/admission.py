@@ -82,6 +82,10 @@ def check_pod_security(kind: str, obj: dict[str, Any], ns_labels: dict[str, str]
     elif kind in _TEMPLATE_KINDS:
         tmpl = (obj.get("spec") or {}).get("template") or {}
         causes = pod_spec_violations(tmpl.get("spec") or {}, "spec.template.spec")
+    elif kind == "CronJob":
+        job = ((obj.get("spec") or {}).get("jobTemplate") or {}).get("spec") or {}
+        tspec = (job.get("template") or {}).get("spec") or {}
+        causes = pod_spec_violations(tspec, "spec.jobTemplate.spec.template.spec")
     else:
         return
     if not causes:

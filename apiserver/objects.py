@@ -37,6 +37,7 @@ _SEPARATE_STATUS = {
     "PersistentVolume",
     "PersistentVolumeClaim",
     "DaemonSet",
+    "CronJob",
 }
 
 

@@ -14,6 +14,7 @@ from client.events import EventRecorder
 
 from .base import Context, Controller, Options
 from .clusterrole_aggregation import ClusterRoleAggregationController
+from .cronjob import CronJobController
 from .daemonset import DaemonSetController
 from .deployment import DeploymentController
 from .disruption import DisruptionController
@@ -37,6 +38,8 @@ CONTROLLERS: dict[str, type[Controller]] = {
     "statefulset": StatefulSetController,
     "job": JobController,
     "statefulset": StatefulSetController,
+    "job": JobController,
+    "cronjob": CronJobController,
     "daemonset": DaemonSetController,
     "endpoints": EndpointsController,
     "nodelifecycle": NodeLifecycleController,

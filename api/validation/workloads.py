@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from api.cronschedule import ScheduleError, parse_schedule, parse_time_zone
+from api.errors import Cause
 from api.validation.common import (
     Errs,
     check_int,
@@ -76,3 +79,67 @@ def validate_controller_revision(errs: Errs, obj: Obj) -> None:
     data = obj.get("data")
     if data is not None and not isinstance(data, dict):
         invalid(errs, "data", data, "must be an object (the snapshot of the controller's spec)")
+
+
+CONCURRENCY_POLICIES = ("Allow", "Forbid", "Replace")
+# A CronJob's Jobs are named <cronjob>-<minutes since the epoch> (11 more characters), and
+# the Job's name must fit in a label value.
+CRONJOB_NAME_MAX = 52
+
+
+def validate_cron_job(errs: Errs, obj: Obj, validate_job: Callable[[Errs, Obj], None]) -> None:
+    """batch/v1 CronJob: schedule and timeZone that parse, policies, limits, and a job
+    template valid as a Job's spec (checked by ``validate_job``, paths under jobTemplate)."""
+    name = (obj.get("metadata") or {}).get("name")
+    if isinstance(name, str) and len(name) > CRONJOB_NAME_MAX:
+        invalid(
+            errs,
+            "metadata.name",
+            name,
+            f"must be no more than {CRONJOB_NAME_MAX} characters (the Jobs it makes add 11 to it)",
+        )
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        required(errs, "spec", "a spec with schedule and jobTemplate is required")
+        return
+    schedule = spec.get("schedule")
+    if not schedule:
+        required(errs, "spec.schedule", 'set a cron schedule (e.g. schedule: "*/5 * * * *")')
+    elif not isinstance(schedule, str):
+        invalid(errs, "spec.schedule", schedule, "must be a string in cron format")
+    else:
+        try:
+            parse_schedule(schedule)
+        except ScheduleError as e:
+            invalid(errs, "spec.schedule", schedule, str(e))
+    tz = spec.get("timeZone")
+    if tz is not None:
+        if not isinstance(tz, str):
+            invalid(errs, "spec.timeZone", tz, "must be a time zone name (e.g. Europe/Berlin)")
+        else:
+            try:
+                parse_time_zone(tz)
+            except ScheduleError as e:
+                invalid(errs, "spec.timeZone", tz, str(e))
+    policy = spec.get("concurrencyPolicy")
+    if policy is None:
+        required(errs, "spec.concurrencyPolicy", "set one of Allow, Forbid or Replace")
+    elif policy not in CONCURRENCY_POLICIES:
+        unsupported(errs, "spec.concurrencyPolicy", policy, CONCURRENCY_POLICIES)
+    for key in ("startingDeadlineSeconds", "successfulJobsHistoryLimit", "failedJobsHistoryLimit"):
+        check_int(errs, f"spec.{key}", spec.get(key), 0)
+    suspend = spec.get("suspend")
+    if suspend is not None and not isinstance(suspend, bool):
+        invalid(errs, "spec.suspend", suspend, "must be true or false")
+    jt = spec.get("jobTemplate")
+    if not isinstance(jt, dict) or not isinstance(jt.get("spec"), dict):
+        required(
+            errs, "spec.jobTemplate.spec", "a job template (spec.template with the pod) is required"
+        )
+        return
+    found: Errs = []
+    validate_job(found, {"spec": jt["spec"]})
+    errs.extend(
+        Cause(f"spec.jobTemplate.{c.field}" if c.field else "spec.jobTemplate", c.message, c.reason)
+        for c in found
+    )

@@ -79,8 +79,10 @@ from apiserver.tables.storage import (
 )
 from apiserver.tables.workloads import (
     CONTROLLER_REVISION_COLUMNS,
+    CRONJOB_COLUMNS,
     DAEMONSET_COLUMNS,
     controller_revision_cells,
+    cronjob_cells,
     daemonset_cells,
 )
 
@@ -120,6 +122,7 @@ _TABLES: dict[str, tuple[list[Column], _Renderer]] = {
     "daemonsets": (DAEMONSET_COLUMNS, daemonset_cells),
     "controllerrevisions": (CONTROLLER_REVISION_COLUMNS, controller_revision_cells),
     "jobs": (JOB_COLUMNS, job_cells),
+    "cronjobs": (CRONJOB_COLUMNS, cronjob_cells),
     "services": (SERVICE_COLUMNS, service_cells),
     "endpointslices": (ENDPOINT_SLICE_COLUMNS, endpoint_slice_cells),
     "endpoints": (

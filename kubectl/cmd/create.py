@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import copy
 from pathlib import Path
 from typing import Any
 
@@ -102,12 +103,17 @@ def register(sub: Any, parent: KlParser) -> None:
     g = gens.add_parser(
         "job",
         parents=[parent],
-        help="a job running one image",
-        epilog="example: kl create job once --image=busybox -- echo hello",
+        help="a job running one image, or a run of a CronJob's job template now",
+        epilog="examples:\n  kl create job once --image=busybox -- echo hello\n"
+        "  kl create job backup-now --from=cronjob/backup",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     g.add_argument("name")
     add_validate_flag(g)
-    g.add_argument("--image", required=True, help="container image")
+    g.add_argument("--image", help="container image")
+    g.add_argument(
+        "--from", dest="from_", metavar="cronjob/NAME", help="copy a CronJob's job template"
+    )
     g.set_defaults(run=lambda ctx: _create(ctx, lookup("jobs"), _job(ctx)))
 
 
@@ -225,8 +231,50 @@ def _secret(ctx: Ctx) -> dict[str, Any]:
     }
 
 
+def job_from_cronjob(cj: dict[str, Any], name: str) -> dict[str, Any]:
+    """kubectl's createJobFromCronJob: the CronJob's job template as a Job owned by it,
+    annotated as started by hand."""
+    template = (cj.get("spec") or {}).get("jobTemplate") or {}
+    tmeta = template.get("metadata") or {}
+    meta = cj.get("metadata") or {}
+    job_meta: dict[str, Any] = {
+        "name": name,
+        "annotations": {
+            "cronjob.kubernetes.io/instantiate": "manual",
+            **(tmeta.get("annotations") or {}),
+        },
+        "ownerReferences": [
+            {
+                "apiVersion": "batch/v1",
+                "kind": "CronJob",
+                "name": meta.get("name", ""),
+                "uid": meta.get("uid", ""),
+                "controller": True,
+            }
+        ],
+    }
+    if tmeta.get("labels"):
+        job_meta["labels"] = dict(tmeta["labels"])
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": job_meta,
+        "spec": copy.deepcopy(template.get("spec") or {}),
+    }
+
+
 def _job(ctx: Ctx) -> dict[str, Any]:
     a = ctx.args
+    if a.from_:
+        if a.image or a.trailing:
+            raise CliError("either --image or --from may be given, not both")
+        kind, _, source = a.from_.partition("/")
+        info = lookup(kind) if source else None
+        if info is None or info.kind != "CronJob":
+            raise CliError(f"--from must name a CronJob as cronjob/NAME, not {a.from_!r}")
+        return job_from_cronjob(ctx.client.get(info, source, ctx.namespace), a.name)
+    if not a.image:
+        raise CliError("kl create job needs --image=IMAGE or --from=cronjob/NAME")
     container: dict[str, Any] = {"name": a.name, "image": a.image}
     if a.trailing:
         container["command"] = list(a.trailing)

@@ -309,6 +309,67 @@ def statefulset_row(sts: dict[str, Any], at: datetime) -> Row:
     return [_meta(sts).get("name", ""), f"{_int(st.get('readyReplicas'))}/{desired}", _age(sts, at)]
 
 
+def daemonset_row(ds: dict[str, Any], at: datetime) -> Row:
+    st = _status(ds)
+    node_selector = ((_spec(ds).get("template") or {}).get("spec") or {}).get("nodeSelector")
+    return [
+        _meta(ds).get("name", ""),
+        *(
+            str(_int(st.get(k)))
+            for k in (
+                "desiredNumberScheduled",
+                "currentNumberScheduled",
+                "numberReady",
+                "updatedNumberScheduled",
+                "numberAvailable",
+            )
+        ),
+        format_labels(node_selector),
+        _age(ds, at),
+    ]
+
+
+def cronjob_row(cj: dict[str, Any], at: datetime) -> Row:
+    spec, st = _spec(cj), _status(cj)
+    suspend = spec.get("suspend")
+    last = st.get("lastScheduleTime")
+    return [
+        _meta(cj).get("name", ""),
+        str(spec.get("schedule") or ""),
+        str(spec.get("timeZone") or NONE),
+        "<unset>" if suspend is None else str(bool(suspend)),
+        str(len(st.get("active") or [])),
+        age(last, at) if last else NONE,
+        _age(cj, at),
+    ]
+
+
+def _cronjob_wide(cj: dict[str, Any], at: datetime) -> Row:
+    job = (_spec(cj).get("jobTemplate") or {}).get("spec") or {}
+    names, images = _pod_template_cells(job.get("template") or {})
+    return [names, images, format_selector(job.get("selector"))]
+
+
+def _rc_wide(rc: dict[str, Any], at: datetime) -> Row:
+    names, images = _pod_template_cells(_spec(rc).get("template") or {})
+    return [names, images, format_labels(_spec(rc).get("selector"))]
+
+
+def controller_revision_row(cr: dict[str, Any], at: datetime) -> Row:
+    controller = NONE
+    for ref in _meta(cr).get("ownerReferences") or []:
+        if ref.get("controller"):
+            group = str(ref.get("apiVersion", "")).rpartition("/")[0]
+            kind = str(ref.get("kind", "")).lower()
+            controller = (
+                f"{kind}.{group}/{ref.get('name', '')}"
+                if group
+                else f"{kind}/{ref.get('name', '')}"
+            )
+            break
+    return [_meta(cr).get("name", ""), controller, str(_int(cr.get("revision"))), _age(cr, at)]
+
+
 def _template_containers(obj: dict[str, Any], at: datetime) -> Row:
     names, images = _pod_template_cells(_spec(obj).get("template") or {})
     return [names, images]
@@ -539,6 +600,27 @@ COLUMNS: dict[str, Columns] = {
     ),
     "StatefulSet": Columns(
         ["NAME", "READY", "AGE"], statefulset_row, ["CONTAINERS", "IMAGES"], _template_containers
+    ),
+    "DaemonSet": Columns(
+        ["NAME", "DESIRED", "CURRENT", "READY", "UP-TO-DATE", "AVAILABLE", "NODE SELECTOR", "AGE"],
+        daemonset_row,
+        ["CONTAINERS", "IMAGES", "SELECTOR"],
+        _template_wide,
+    ),
+    "ControllerRevision": Columns(
+        ["NAME", "CONTROLLER", "REVISION", "AGE"], controller_revision_row, [], _nothing
+    ),
+    "CronJob": Columns(
+        ["NAME", "SCHEDULE", "TIMEZONE", "SUSPEND", "ACTIVE", "LAST SCHEDULE", "AGE"],
+        cronjob_row,
+        ["CONTAINERS", "IMAGES", "SELECTOR"],
+        _cronjob_wide,
+    ),
+    "ReplicationController": Columns(
+        ["NAME", "DESIRED", "CURRENT", "READY", "AGE"],
+        replicaset_row,
+        ["CONTAINERS", "IMAGES", "SELECTOR"],
+        _rc_wide,
     ),
     "Job": Columns(
         ["NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE"],

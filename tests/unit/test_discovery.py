@@ -106,6 +106,7 @@ def test_categories_all_on_exactly_the_workload_kinds() -> None:
         "statefulsets",
         "jobs",
         "daemonsets",
+        "cronjobs",
     }
 
 
