@@ -197,3 +197,47 @@ def controller_revision_template(rev: dict[str, Any]) -> dict[str, Any]:
     t = dict(((rev.get("data") or {}).get("spec") or {}).get("template") or {})
     t.pop("$patch", None)
     return t
+
+
+# --- StatefulSets: status (history as DaemonSets, in ControllerRevisions) ----------------
+
+
+def statefulset_status_message(sts: dict[str, Any]) -> tuple[str, bool]:
+    """kubectl's StatefulSetStatusViewer: (message, done). Raises RolloutFailed for a
+    strategy other than RollingUpdate (OnDelete has no end to wait for)."""
+    meta, spec, st = sts.get("metadata") or {}, sts.get("spec") or {}, sts.get("status") or {}
+    strategy = spec.get("updateStrategy") or {}
+    if (strategy.get("type") or "RollingUpdate") != "RollingUpdate":
+        raise RolloutFailed("rollout status is only available for RollingUpdate strategy type")
+    observed = int(st.get("observedGeneration") or 0)
+    if observed == 0 or int(meta.get("generation") or 0) > observed:
+        return "Waiting for statefulset spec update to be observed...", False
+    replicas = spec.get("replicas")
+    ready = int(st.get("readyReplicas") or 0)
+    updated = int(st.get("updatedReplicas") or 0)
+    if replicas is not None and ready < int(replicas):
+        return f"Waiting for {int(replicas) - ready} pods to be ready...", False
+    ru = strategy.get("rollingUpdate")
+    if ru is not None:
+        partition = ru.get("partition")
+        if replicas is not None and partition is not None:
+            want = int(replicas) - int(partition)
+            if updated < want:
+                return (
+                    f"Waiting for partitioned roll out to finish: {updated} out of {want} "
+                    "new pods have been updated...",
+                    False,
+                )
+        return f"partitioned roll out complete: {updated} new pods have been updated...", True
+    current, update = st.get("currentRevision"), st.get("updateRevision")
+    if update != current:
+        return (
+            f"waiting for statefulset rolling update to complete {updated} pods at revision "
+            f"{update}...",
+            False,
+        )
+    return (
+        f"statefulset rolling update complete {int(st.get('currentReplicas') or 0)} pods at "
+        f"revision {current}...",
+        True,
+    )

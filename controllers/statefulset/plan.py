@@ -152,15 +152,14 @@ class _Planner:
             if patch is not None:
                 self.res.actions.append(A.patch("persistentvolumeclaims", self.ns, cname, patch))
 
-    def _delete_pod(self, pod: Obj, why: str) -> None:
+    def _delete_pod(self, pod: Obj) -> None:
         self.res.actions.append(A.delete("pods", self.ns, name_of(pod)))
         self.res.actions.append(
             A.event(
                 self.sts,
                 "Normal",
                 "SuccessfulDelete",
-                f"delete Pod {name_of(pod)} in StatefulSet {name_of(self.sts)} successful"
-                + (f" ({why})" if why else ""),
+                f"delete Pod {name_of(pod)} in StatefulSet {name_of(self.sts)} successful",
             )
         )
 
@@ -184,7 +183,7 @@ class _Planner:
             return self.monotonic
         if phase(pod) in ("Failed", "Succeeded"):
             if not is_deleting(pod):
-                self._delete_pod(pod, f"pod {phase(pod)}, recreating it")
+                self._delete_pod(pod)
             return True
         if phase(pod) == "Pending":
             self._ensure_claims(slot.ordinal, pod)
@@ -214,7 +213,7 @@ class _Planner:
             if not running_and_available(pod, self.sts, self.now):
                 self._wait_available(pod)
                 return True
-        self._delete_pod(pod, "scale down")
+        self._delete_pod(pod)
         return self.monotonic
 
     def rolling_update(self, slots: list[Slot]) -> None:
@@ -226,7 +225,7 @@ class _Planner:
         if limit is None:
             for pod in targets:
                 if revision_of_pod(pod) != update and not is_deleting(pod):
-                    self._delete_pod(pod, "rolling update")
+                    self._delete_pod(pod)
                     return
                 if not healthy(pod):
                     return  # wait for the one replaced last
@@ -238,7 +237,7 @@ class _Planner:
             if budget <= 0:
                 return
             if revision_of_pod(pod) != update and not is_deleting(pod):
-                self._delete_pod(pod, "rolling update")
+                self._delete_pod(pod)
                 budget -= 1
 
 

@@ -18,6 +18,7 @@ from kubectl.describing.other import (
     describe_service,
 )
 from kubectl.describing.pods import describe_pod
+from kubectl.describing.statefulset import describe_statefulset
 from kubectl.describing.workloads import describe_deployment, describe_job, describe_replicaset
 from kubectl.describing.writer import Page, events_section
 from kubectl.errors import one_line
@@ -66,6 +67,14 @@ def render(ctx: Ctx, info: ResourceInfo, obj: dict[str, Any]) -> str:
     elif kind == "ReplicaSet":
         pods = c.list_all("pods", ns, label_selector=_selector(obj))["items"]
         describe_replicaset(page, obj, info, pods)
+    elif kind == "StatefulSet":
+        uid = obj["metadata"].get("uid")
+        pods = [
+            p
+            for p in c.list_all("pods", ns, label_selector=_selector(obj))["items"]
+            if any(r.get("uid") == uid for r in p["metadata"].get("ownerReferences") or [])
+        ]
+        describe_statefulset(page, obj, info, pods)
     elif kind == "Job":
         describe_job(page, obj, info)
     elif kind == "Service":

@@ -1,5 +1,6 @@
 """``kl rollout status|history|undo|restart|pause|resume`` for Deployments (and status,
-history, undo and restart for DaemonSets, whose history is in ControllerRevisions)."""
+history, undo and restart for DaemonSets and StatefulSets, whose history is in
+ControllerRevisions)."""
 
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ from kubectl.rollouts import (
     rollback_patch,
     rollback_template,
     same_template,
+    statefulset_status_message,
     status_message,
 )
 
@@ -118,9 +120,10 @@ def _need_verb(ctx: Ctx) -> int:
 STATUS_VIEWERS: dict[str, Callable[[dict[str, Any]], tuple[str, bool]]] = {
     "Deployment": status_message,
     "DaemonSet": daemonset_status_message,
+    "StatefulSet": statefulset_status_message,
 }
 # The kinds whose history ``rollout history/undo`` reads from ControllerRevisions.
-REVISION_KINDS = ("DaemonSet",)
+REVISION_KINDS = ("DaemonSet", "StatefulSet")
 
 
 def _target(ctx: Ctx, kinds: tuple[str, ...]) -> tuple[ResourceInfo, str]:

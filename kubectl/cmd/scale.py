@@ -1,4 +1,5 @@
-"""``kl scale``: set the replica count of a Deployment or ReplicaSet through ``/scale``."""
+"""``kl scale``: set the replica count of a Deployment, ReplicaSet or StatefulSet through
+``/scale``."""
 
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ def run(ctx: Ctx) -> int:
         raise CliError("--replicas must be 0 or more")
     for t in parse_targets(a.targets):
         if "scale" not in t.info.subresources:
-            raise CliError(f"{t.info.plural} cannot be scaled (deployments and replicasets can)")
+            raise CliError(f"{t.info.plural} cannot be scaled (deployments, replicasets and statefulsets can)")
         if not t.names:
             raise CliError(f"name the {t.info.plural} to scale")
         for name in t.names:

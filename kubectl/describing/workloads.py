@@ -86,14 +86,14 @@ def describe_replicaset(
         "Replicas",
         f"{int(st.get('replicas') or 0)} current / {int(spec.get('replicas') or 0)} desired",
     )
-    page.kv(0, "Pods Status", _pod_phases(pods))
+    page.kv(0, "Pods Status", pod_phases(pods))
     pod_template(page, 0, spec.get("template") or {})
     conds = st.get("conditions") or []
     if conds:
         conditions_table(page, 0, conds, ["type", "status", "reason"], padded=1)
 
 
-def _pod_phases(pods: list[dict[str, Any]]) -> str:
+def pod_phases(pods: list[dict[str, Any]]) -> str:
     counts = {"Running": 0, "Pending": 0, "Succeeded": 0, "Failed": 0}
     for p in pods:
         ph = (p.get("status") or {}).get("phase") or "Pending"

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from tests.cluster import Cluster, start_cluster
+from tests.integration.kl_helpers import kl
 from tests.wait import wait_for
 
 pytestmark = pytest.mark.timeout(240)
@@ -36,8 +37,10 @@ def ns(cluster: Cluster, request: pytest.FixtureRequest) -> str:
     return name
 
 
-def statefulset(name: str, replicas: int, image: str = "nginx:1", **spec: Any) -> Obj:
-    return {
+def statefulset(
+    name: str, replicas: int, image: str = "nginx:1", claims: bool = True, **spec: Any
+) -> Obj:
+    obj: Obj = {
         "apiVersion": "apps/v1",
         "kind": "StatefulSet",
         "metadata": {"name": name},
@@ -58,18 +61,22 @@ def statefulset(name: str, replicas: int, image: str = "nginx:1", **spec: Any) -
                     ],
                 },
             },
-            "volumeClaimTemplates": [
-                {
-                    "metadata": {"name": "data"},
-                    "spec": {
-                        "accessModes": ["ReadWriteOnce"],
-                        "resources": {"requests": {"storage": "1Mi"}},
-                    },
-                }
-            ],
             **spec,
         },
     }
+    if claims:
+        obj["spec"]["volumeClaimTemplates"] = [
+            {
+                "metadata": {"name": "data"},
+                "spec": {
+                    "accessModes": ["ReadWriteOnce"],
+                    "resources": {"requests": {"storage": "1Mi"}},
+                },
+            }
+        ]
+    else:
+        del obj["spec"]["template"]["spec"]["containers"][0]["volumeMounts"]
+    return obj
 
 
 def pods_of(client: Any, ns: str, app: str) -> dict[str, Obj]:
@@ -242,3 +249,53 @@ def test_a_deleted_pod_comes_back_with_its_name_and_claim(cluster: Cluster, ns: 
     (volume,) = [v for v in pod["spec"]["volumes"] if v["name"] == "data"]
     assert volume["persistentVolumeClaim"]["claimName"] == "data-cache-1"
     assert claims_of(c, ns)["data-cache-1"]["metadata"]["uid"] == claim
+
+
+def test_kl_get_scale_describe_rollout_status_history_and_undo(cluster: Cluster, ns: str) -> None:
+    c = cluster.client
+    kubeconfig = cluster.api.kubeconfig
+    c.create("statefulsets", statefulset("kv", 2, claims=False), ns)
+    out = kl(kubeconfig, "rollout", "status", "sts/kv", "-n", ns, "--timeout=60").ok().out
+    assert out.splitlines()[-1] == "partitioned roll out complete: 2 new pods have been updated..."
+    table = kl(kubeconfig, "get", "sts", "-n", ns).ok().out.splitlines()
+    assert table[0].split() == ["NAME", "READY", "AGE"]
+    assert table[1].split()[:2] == ["kv", "2/2"]
+    wide = kl(kubeconfig, "get", "statefulsets", "-n", ns, "-o", "wide").ok().out.splitlines()
+    assert wide[0].split() == ["NAME", "READY", "AGE", "CONTAINERS", "IMAGES"]
+    assert wide[1].split()[-2:] == ["srv", "nginx:1"]
+
+    assert kl(kubeconfig, "scale", "sts/kv", "--replicas=1", "-n", ns).ok().out.strip() == (
+        "statefulset.apps/kv scaled"
+    )
+    wait_ready(c, ns, "kv", 1)
+    page = kl(kubeconfig, "describe", "statefulset", "kv", "-n", ns).ok().out
+    for line in (
+        "Replicas:           1 desired | 1 total",
+        "Update Strategy:    RollingUpdate",
+        "  Partition:        0",
+        "Pods Status:        1 Running / 0 Waiting / 0 Succeeded / 0 Failed",
+    ):
+        assert line in page.splitlines(), f"{line!r} not in\n{page}"
+    assert ["Volume", "Claims:", "<none>"] in [ln.split() for ln in page.splitlines()]
+
+    c.patch(
+        "statefulsets",
+        "kv",
+        {"spec": {"template": {"spec": {"containers": [{"name": "srv", "image": "nginx:2"}]}}}},
+        ns,
+        patch_type="strategic",
+    )
+    kl(kubeconfig, "rollout", "status", "statefulset/kv", "-n", ns, "--timeout=60").ok()
+    hist = kl(kubeconfig, "rollout", "history", "sts/kv", "-n", ns).ok().out
+    assert [ln.split()[0] for ln in hist.splitlines()[2:4]] == ["1", "2"]
+    out = kl(kubeconfig, "rollout", "undo", "sts/kv", "-n", ns).ok().out
+    assert out.strip() == "statefulset.apps/kv rolled back"
+    pods = wait_for(
+        lambda: (
+            (p := wait_ready(c, ns, "kv", 1))["kv-0"]["spec"]["containers"][0]["image"] == "nginx:1"
+            and p
+        ),
+        "kv-0 back on nginx:1",
+        timeout=60,
+    )
+    assert set(pods) == {"kv-0"}
