@@ -40,6 +40,7 @@ import socket
 from dataclasses import dataclass
 
 from kubelet.proxy_rules import (
+    MASQ_MARK,
     Plan,
     ServicePort,
     StaleFlows,
@@ -50,6 +51,21 @@ from kubelet.proxy_rules import (
 
 log = logging.getLogger(__name__)
 BRIDGE_NF_CALL = "/proc/sys/net/bridge/bridge-nf-call-iptables"
+DOCKER_USER = "DOCKER-USER"
+
+
+async def _iptables(*args: str) -> int:
+    """``iptables -w ARGS``' exit status (1 for "no such rule", also when it is missing)."""
+    if shutil.which("iptables") is None:
+        return 1
+    proc = await asyncio.create_subprocess_exec(
+        "iptables",
+        "-w",
+        *args,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    return await proc.wait()
 
 
 class KernelProxyError(Exception):
@@ -133,6 +149,7 @@ class KernelProxy:
     async def apply(self, plan: Plan) -> bool:
         """Make the kernel hold ``plan``; False when it already did (nothing run)."""
         script = replace_script(plan)
+        await self._ensure_forward_accept()  # Docker may have (re)made its chains since
         if script == self.applied:
             return False
         await self._sync_addresses(set(plan.cluster_ips))
@@ -157,9 +174,33 @@ class KernelProxy:
         if await self._addresses() is not None:
             await _run(Command(("ip", "link", "del", self.dev)))
             found = True
+        if await _iptables("-C", *self._forward_rule()) == 0:
+            while await _iptables("-D", *self._forward_rule()) == 0:
+                pass  # every copy (two kubelets of one node name never share a table)
+            found = True
         self.applied = None
         self.applied_ports = []
         return found
+
+    def _forward_rule(self) -> tuple[str, ...]:
+        return (
+            DOCKER_USER,
+            *("-m", "connmark", "--mark", f"{MASQ_MARK}/{MASQ_MARK}"),
+            *("-m", "comment", "--comment", f"kubelab proxy {self.table}"),
+            *("-j", "ACCEPT"),
+        )
+
+    async def _ensure_forward_accept(self) -> None:
+        """Docker's FORWARD policy is DROP and it isolates its bridges: a NodePort
+        connection from outside the pod bridge (the LAN, another bridge) would be dropped
+        once DNATed. Flows this table marked for masquerade are accepted in DOCKER-USER,
+        the chain Docker leaves to its users (as kube-proxy's KUBE-FORWARD accepts its
+        mark). Without Docker's chain (or iptables) nothing drops them: nothing to do."""
+        if shutil.which("iptables") is None or await _iptables("-n", "-L", DOCKER_USER) != 0:
+            return
+        if await _iptables("-C", *self._forward_rule()) != 0:
+            if await _iptables("-I", *self._forward_rule()) != 0:
+                raise KernelProxyError(f"iptables -I {DOCKER_USER} failed")
 
     async def _addresses(self) -> set[str] | None:
         """The IPv4 addresses on our interface, None when it does not exist."""

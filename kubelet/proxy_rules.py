@@ -252,7 +252,12 @@ def render(table: str, ports: list[ServicePort], cluster_cidr: str | None = None
         ["jump masquerading"],
         "type nat hook postrouting priority srcnat; policy accept;",
     )
-    body += _chain("mark-for-masquerade", [f"meta mark set meta mark | {MASQ_MARK}"])
+    # The connection keeps the bit too (ct mark): Docker's FORWARD lets such flows pass in
+    # both directions (``kubelet/kernelproxy.py``'s DOCKER-USER rule).
+    body += _chain(
+        "mark-for-masquerade",
+        [f"meta mark set meta mark | {MASQ_MARK}", f"ct mark set ct mark | {MASQ_MARK}"],
+    )
     body += _chain(
         "masquerading",
         [

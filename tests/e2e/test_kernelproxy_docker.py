@@ -294,3 +294,27 @@ def echo_name(sock: socket.socket, name: str) -> None:
         while True:
             _, peer = sock.recvfrom(64)
             sock.sendto(name.encode(), peer)
+
+
+def test_node_port_from_outside_the_pod_bridge(lab: Lab) -> None:
+    """A client that is not on the pods' bridge (as one on the LAN; here a container on a
+    second Docker network, whose gateway is this host's address) reaches the NodePort:
+    Docker's FORWARD policy (DROP, bridges isolated) must let the DNATed packets pass."""
+    other = lab.engine.networks.create(f"{lab.net.name}-out", driver="bridge")
+    outsider = None
+    try:
+        other.reload()
+        gateway = other.attrs["IPAM"]["Config"][0]["Gateway"]
+        outsider = lab.engine.containers.run(
+            IMAGE, ["sleep", "600"], network=other.name, detach=True
+        )
+        svc = service(lab, type="NodePort")
+        svc["spec"]["ports"][0]["nodePort"] = 31998
+        lab.apply([svc], endpoints([lab.backends["alpha"]]))
+        request = f"printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 5 {gateway} 31998"
+        code, out = outsider.exec_run(["sh", "-c", request])
+        assert code == 0 and out.decode().strip().splitlines()[-1:] == ["alpha"], out
+    finally:
+        if outsider is not None:
+            outsider.remove(force=True)
+        other.remove()

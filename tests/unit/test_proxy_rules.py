@@ -107,6 +107,16 @@ def test_node_port_always_masquerades_and_shares_the_service_chain() -> None:
     ext = np.split()[-1]
     assert np == f"tcp dport 30080 goto {ext}" and ext.startswith("ext-")
     assert rules(p, "ext-") == ["jump mark-for-masquerade", f"goto svc-{ext[4:]}"]
+    # The packet's bit masquerades it; the connection's lets Docker's FORWARD pass it.
+    assert rules(p, "mark-for-masquerade") == [
+        "meta mark set meta mark | 0x4000",
+        "ct mark set ct mark | 0x4000",
+    ]
+    assert rules(p, "masquerading") == [
+        "meta mark & 0x4000 == 0 return",
+        "meta mark set meta mark ^ 0x4000",
+        "masquerade fully-random",
+    ]
 
 
 def test_no_ready_endpoints_reject_instead_of_hanging() -> None:
