@@ -1,0 +1,93 @@
+"""StatefulSets through the real kubectl: discovery (short name sts), apply, rollout status
+(kubectl's own StatefulSetStatusViewer), get (upstream columns), scale, describe, delete."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.compat.conftest import Cluster, Kubectl
+from tests.compat.test_kubectl import gone, header, rows
+from tests.wait import wait_for
+
+pytestmark = pytest.mark.timeout(180)
+
+
+def manifest(image: str) -> str:
+    return yaml.safe_dump_all(
+        [
+            {
+                "apiVersion": "v1",
+                "kind": "Service",
+                "metadata": {"name": "web"},
+                "spec": {"clusterIP": "None", "selector": {"app": "web"}, "ports": [{"port": 80}]},
+            },
+            {
+                "apiVersion": "apps/v1",
+                "kind": "StatefulSet",
+                "metadata": {"name": "web"},
+                "spec": {
+                    "serviceName": "web",
+                    "replicas": 3,
+                    "selector": {"matchLabels": {"app": "web"}},
+                    "template": {
+                        "metadata": {"labels": {"app": "web"}},
+                        "spec": {
+                            "terminationGracePeriodSeconds": 0,
+                            "containers": [{"name": "nginx", "image": image}],
+                        },
+                    },
+                },
+            },
+        ]
+    )
+
+
+def test_statefulset_round_trip(
+    kubectl: Kubectl, cluster: Cluster, namespace: str, tmp_path: Path
+) -> None:
+    table = rows(kubectl("api-resources", "--api-group=apps"))
+    assert table["statefulsets"]["SHORTNAMES"] == "sts"
+    assert table["statefulsets"]["KIND"] == "StatefulSet"
+    f = tmp_path / "web.yaml"
+    f.write_text(manifest("nginx:1.27"))
+    out = kubectl("apply", "-f", str(f), "-n", namespace)
+    assert "statefulset.apps/web created" in out
+    out = kubectl("rollout", "status", "sts/web", "-n", namespace, "--timeout=90s")
+    assert "partitioned roll out complete: 3 new pods have been updated..." in out
+    got = kubectl("get", "sts", "-n", namespace)
+    assert header(got) == ["NAME", "READY", "AGE"]
+    assert rows(got)["web"]["READY"] == "3/3"
+    wide = kubectl("get", "statefulset", "web", "-n", namespace, "-o", "wide")
+    assert header(wide) == ["NAME", "READY", "AGE", "CONTAINERS", "IMAGES"]
+    assert rows(wide)["web"]["IMAGES"] == "nginx:1.27"
+    pods = rows(kubectl("get", "pods", "-n", namespace, "-l", "app=web"))
+    assert sorted(pods) == ["web-0", "web-1", "web-2"]
+
+    # An unchanged re-apply is no change; an image change rolls out.
+    assert "statefulset.apps/web unchanged" in kubectl("apply", "-f", str(f), "-n", namespace)
+    f.write_text(manifest("nginx:1.28"))
+    assert "statefulset.apps/web configured" in kubectl("apply", "-f", str(f), "-n", namespace)
+    kubectl("rollout", "status", "statefulset/web", "-n", namespace, "--timeout=90s")
+    cl = cluster.api.client()
+    live = cl.list("pods", namespace, label_selector="app=web")["items"]
+    assert {p["spec"]["containers"][0]["image"] for p in live} == {"nginx:1.28"}
+    history = kubectl("rollout", "history", "sts/web", "-n", namespace)
+    assert [ln.split()[0] for ln in history.splitlines()[2:4]] == ["1", "2"]
+
+    assert "statefulset.apps/web scaled" in kubectl(
+        "scale", "sts/web", "--replicas=1", "-n", namespace
+    )
+    wait_for(
+        lambda: [p["metadata"]["name"] for p in cl.list("pods", namespace)["items"]] == ["web-0"],
+        "scaled to web-0",
+    )
+    described = kubectl("describe", "sts", "web", "-n", namespace)
+    assert "Replicas:           1 desired | 1 total" in described
+    assert "Update Strategy:    RollingUpdate" in described
+
+    assert 'statefulset.apps "web" deleted' in kubectl("delete", "sts", "web", "-n", namespace)
+    assert gone(cl, "statefulsets", "web", namespace)
+    wait_for(lambda: not cl.list("pods", namespace)["items"], "the pods collected")
