@@ -7,6 +7,11 @@ import re
 from typing import Any
 
 PRODUCT_LABEL = "nvidia.com/gpu.product"
+# Whole GPUs, as the NVIDIA device plugin names them.
+GPU_RESOURCE = "nvidia.com/gpu"
+# Part of one GPU, by memory (bytes as a quantity: "10Gi"): pods asking for it share a
+# device with others, packed by declared memory (kubelab extension; no MIG needed).
+GPU_MEMORY_RESOURCE = "kubelab.io/gpu-memory"
 
 
 def _model_word(model: str) -> str:

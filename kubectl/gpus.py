@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from api.gpus import GPU_RESOURCE
+
 GPU_UUIDS = "kubelab.io/gpu-uuids"
 SCHEDULING_REASONS = "kubelab.io/scheduling-reasons"
-GPU_RESOURCE = "nvidia.com/gpu"
 
 
 def pod_gpu_uuids(pod: dict[str, Any]) -> list[str]:

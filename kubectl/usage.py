@@ -6,8 +6,6 @@ from typing import Any
 
 from api.quantity import bytes_value, cpu_millis
 
-GPU_RESOURCE = "nvidia.com/gpu"
-
 
 def _add(total: dict[str, int], values: dict[str, Any] | None) -> None:
     for k, v in (values or {}).items():

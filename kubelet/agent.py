@@ -11,13 +11,15 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from api.gpus import GPU_MEMORY_RESOURCE
+from api.quantity import bytes_value
 from client import AsyncClient
 from client.events import NORMAL, WARNING
 from kubelet.containers import gpu_uuids
 from kubelet.context import KubeletConfig, NodeContext
 from kubelet.gpu import GpuDevice
 from kubelet.gpu_health import GpuHealth, gate_unclean, leftovers
-from kubelet.gpu_monitor import GpuMonitor
+from kubelet.gpu_monitor import GpuMonitor, Sharer
 from kubelet.node import NodeAgent, NodeFacts
 from kubelet.ownership import fetch_cluster_uid
 from kubelet.pods import PodManager
@@ -67,6 +69,8 @@ class NodeKubelet:
                 self._pods_holding,
                 recheck_period=config.gpu_recheck_period,
                 health_command=config.gpu_health_command,
+                sharers=self._gpu_sharers,
+                kill=self.ctx.runtime.kill,
             )
         self._tasks: list[asyncio.Task[Any]] = []
 
@@ -83,6 +87,17 @@ class NodeKubelet:
 
     def _pods_holding(self, uuid: str) -> list[dict[str, Any]]:
         return [w.pod for w in self.pods.workers.values() if uuid in gpu_uuids(w.pod)]
+
+    def _gpu_sharers(self) -> dict[str, Sharer]:
+        """The running containers that share a GPU by memory, by container id."""
+        out: dict[str, Sharer] = {}
+        for w in self.pods.workers.values():
+            for c in w.app_containers():
+                limit = ((c.get("resources") or {}).get("limits") or {}).get(GPU_MEMORY_RESOURCE)
+                cid = w.container_id(c["name"]) if limit is not None else None
+                if cid and limit is not None:
+                    out[cid] = Sharer(w.pod, c["name"], bytes_value(limit))
+        return out
 
     def _held_gpus(self) -> set[str]:
         """The GPUs of this node's pods that have not finished (read from the inventory's

@@ -91,3 +91,27 @@ def gate_unclean(devices: list[GpuDevice], held: set[str]) -> list[GpuDevice]:
         else d
         for d in devices
     ]
+
+
+@dataclass(frozen=True)
+class BudgetVerdict:
+    """A container over its share of GPU memory: warn first, stop if it stays over."""
+
+    container_id: str
+    used: int  # bytes NVML reports for its processes
+    budget: int  # bytes of its kubelab.io/gpu-memory limit
+    stop: bool
+
+
+def budget_verdicts(
+    used: dict[str, int], budgets: dict[str, int], warned: set[str]
+) -> list[BudgetVerdict]:
+    """Containers (by id) using more GPU memory than their limit. One warned at the last
+    check and still over is stopped: there is no hardware isolation without MIG, so a
+    sharer that overruns would starve the others on its device."""
+    out = []
+    for cid, budget in sorted(budgets.items()):
+        n = used.get(cid, 0)
+        if n > budget:
+            out.append(BudgetVerdict(cid, n, budget, stop=cid in warned))
+    return out

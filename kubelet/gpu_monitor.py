@@ -21,14 +21,25 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from client.events import NORMAL, WARNING, EventRecorder
-from kubelet.gpu import GpuEvent, NvmlEventSource, nvml_recheck
-from kubelet.gpu_health import GpuHealth, fault_of
+from kubelet.gpu import GpuDevice, GpuEvent, NvmlEventSource, nvml_gpus, nvml_recheck
+from kubelet.gpu_health import GpuHealth, budget_verdicts, fault_of
+from kubelet.gpu_processes import container_of_pid
 
 log = logging.getLogger(__name__)
 
 Obj = dict[str, Any]
 WAIT_MS = 500  # how long one NVML wait blocks: also how soon the reader notices a stop
 HEALTH_COMMAND_TIMEOUT = 600.0
+MIB = 1024 * 1024
+
+
+class Sharer:
+    """A running container that shares a GPU by memory (``kubelab.io/gpu-memory``)."""
+
+    def __init__(self, pod: Obj, container: str, budget: int) -> None:
+        self.pod = pod
+        self.container = container
+        self.budget = budget
 
 
 class GpuMonitor:
@@ -47,6 +58,11 @@ class GpuMonitor:
         source: Callable[[], NvmlEventSource] = NvmlEventSource,
         recheck: Callable[[str], str] = nvml_recheck,
         clock: Callable[[], float] = time.time,
+        sharers: Callable[[], dict[str, Sharer]] = dict,
+        kill: Callable[[str], Awaitable[Any]] | None = None,
+        memory_check_period: float = 5.0,
+        inventory: Callable[[], list[GpuDevice]] = nvml_gpus,
+        owner_of: Callable[[int], str | None] = container_of_pid,
     ) -> None:
         self.health = health
         self.recorder = recorder
@@ -58,6 +74,12 @@ class GpuMonitor:
         self.source = source
         self.recheck = recheck
         self.clock = clock
+        self.sharers = sharers
+        self.kill = kill
+        self.memory_check_period = memory_check_period
+        self.inventory = inventory
+        self.owner_of = owner_of
+        self._warned: set[str] = set()  # containers warned at the last memory check
         self._stop = threading.Event()
 
     async def run(self) -> None:
@@ -69,7 +91,7 @@ class GpuMonitor:
         )
         reader.start()
         try:
-            await asyncio.gather(self._consume(events), self._recheck_loop())
+            await asyncio.gather(self._consume(events), self._recheck_loop(), self._memory_loop())
         finally:
             self._stop.set()
 
@@ -154,6 +176,54 @@ class GpuMonitor:
             )
         if healed:
             await self._write_status()
+
+    async def _memory_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.memory_check_period)
+            try:
+                await self.enforce_memory_budgets()
+            except Exception as e:  # noqa: BLE001 - the next check tries again
+                log.warning("checking GPU memory budgets failed: %s", e)
+
+    async def enforce_memory_budgets(self) -> None:
+        """Warn a container sharing a GPU that uses more memory than its limit; stop it if
+        it is still over at the next check (its restart policy then decides)."""
+        sharers = self.sharers()
+        if not sharers:
+            self._warned.clear()
+            return
+        devices = await asyncio.to_thread(self.inventory)
+        used: dict[str, int] = {}
+        for d in devices:
+            for pid, mib in d.processes:
+                cid = self.owner_of(pid)
+                if cid in sharers:
+                    used[cid] = used.get(cid, 0) + mib * MIB
+        budgets = {cid: s.budget for cid, s in sharers.items()}
+        verdicts = budget_verdicts(used, budgets, self._warned)
+        self._warned = {v.container_id for v in verdicts if not v.stop}
+        for v in verdicts:
+            who = sharers[v.container_id]
+            amounts = f"{v.used // MIB} MiB of GPU memory, its limit is {v.budget // MIB} MiB"
+            field = f"spec.containers{{{who.container}}}"
+            if not v.stop:
+                self.recorder.record(
+                    who.pod,
+                    WARNING,
+                    "GPUMemoryOverBudget",
+                    f"container {who.container} uses {amounts}; it is stopped if it stays over",
+                    field,
+                )
+                continue
+            self.recorder.record(
+                who.pod,
+                WARNING,
+                "GPUMemoryExceeded",
+                f"stopping container {who.container}: it uses {amounts}",
+                field,
+            )
+            if self.kill is not None:
+                await self.kill(v.container_id)
 
     def _run_health_command(self, uuid: str) -> str:
         """The configured health command (e.g. ``dcgmi diag -r 1``) for one GPU; "" passes."""

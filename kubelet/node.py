@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from api.errors import ApiError
+from api.gpus import GPU_MEMORY_RESOURCE, GPU_RESOURCE
 from client import AsyncClient
 from kubelet.gpu import GpuDevice, node_labels
 from kubelet.runtime.base import ContainerRuntime
@@ -29,7 +30,6 @@ log = logging.getLogger(__name__)
 KUBELET_VERSION = "v1.35.0-kubelab"
 LEASE_NAMESPACE = "kube-node-lease"
 SCHEME_ANNOTATION = "kubelab.io/kubelet-scheme"
-GPU_RESOURCE = "nvidia.com/gpu"
 
 
 def _read(path: str, default: str = "") -> str:
@@ -166,6 +166,11 @@ def node_status(
     }
     allocatable = dict(capacity)
     allocatable[GPU_RESOURCE] = str(healthy)
+    if gpus:
+        # What pods sharing a GPU by memory may ask for, summed over the node (the
+        # scheduler then packs them onto single devices).
+        capacity[GPU_MEMORY_RESOURCE] = f"{sum(g.memory_mib for g in gpus)}Mi"
+        allocatable[GPU_MEMORY_RESOURCE] = f"{sum(g.memory_mib for g in gpus if g.healthy)}Mi"
     if runtime_ok:
         ready = _condition(
             "Ready", "True", "KubeletReady", "kubelet is posting ready status", now, prev_conds

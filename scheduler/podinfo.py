@@ -15,9 +15,9 @@ from typing import Any
 
 import orjson
 
+from api.gpus import GPU_MEMORY_RESOURCE, GPU_RESOURCE
 from api.quantity import bytes_value, cpu_millis
 
-GPU_RESOURCE = "nvidia.com/gpu"
 GPU_UUIDS_ANNOTATION = "kubelab.io/gpu-uuids"
 REASONS_ANNOTATION = "kubelab.io/scheduling-reasons"
 
@@ -198,6 +198,11 @@ class PodInfo:
     # Being deleted but still running: holds only its GPU UUIDs (the devices are busy
     # until the container stops, and the apiserver refuses them until the pod is gone).
     terminating: bool = False
+    # Where its PersistentVolumeClaims let it run (plugins.volume_binding.VolumeConstraint),
+    # resolved from the claims each cycle; part of ``signature`` when set.
+    volumes: tuple[Any, ...] = ()
+    # Bytes of one GPU's memory asked for with kubelab.io/gpu-memory (a shared device).
+    gpu_memory: int = 0
 
     @property
     def namespace(self) -> str:
@@ -225,7 +230,10 @@ def pod_info(pod: Obj) -> PodInfo:
     # Everything node-static plugins read; pods from one template share it, so their
     # static filter results are computed once.
     signature = shared_bytes(
-        orjson.dumps([tolerations, node_selector, affinity, gpus > 0], option=orjson.OPT_SORT_KEYS)
+        orjson.dumps(
+            [tolerations, node_selector, affinity, gpus > 0 or GPU_MEMORY_RESOURCE in scalar],
+            option=orjson.OPT_SORT_KEYS,
+        )
     )
     return PodInfo(
         pod=pod,
@@ -245,4 +253,5 @@ def pod_info(pod: Obj) -> PodInfo:
         node_selector=node_selector,
         required_affinity=affinity,
         signature=signature,
+        gpu_memory=scalar.get(GPU_MEMORY_RESOURCE, 0),
     )

@@ -31,6 +31,8 @@ from scheduler.podinfo import quantity_value as _value
 
 Obj = dict[str, Any]
 
+MIB = 1024 * 1024
+
 
 @dataclass(frozen=True, slots=True)
 class GpuDevice:
@@ -88,6 +90,8 @@ def node_static_key(node: Obj) -> bytes:
             node_ready(node)[0],
             status.get("gpus") or [],
             status.get("allocatable") or {},
+            # VolumeBinding: whether the node's kubelet can make local-path volumes.
+            (meta.get("annotations") or {}).get("kubelab.io/storage-dir") or "",
         ],
         option=orjson.OPT_SORT_KEYS,
     )
@@ -129,6 +133,7 @@ class NodeInfo:
         "pod_count",
         "pods",
         "gpus_in_use",
+        "gpu_memory_used",
         "nominated",
         "version",
         "tiebreak",
@@ -137,6 +142,8 @@ class NodeInfo:
     def __init__(self, node: Obj) -> None:
         self.pods: dict[str, PodInfo] = {}
         self.gpus_in_use: dict[str, str] = {}  # GPU UUID -> key of the pod holding it
+        # GPU UUID -> {pod key: bytes} for pods sharing that device by memory.
+        self.gpu_memory_used: dict[str, dict[str, int]] = {}
         self.nominated: dict[str, PodInfo] = {}  # preemptors waiting for this node
         self.req_cpu = 0
         self.req_memory = 0
@@ -196,7 +203,10 @@ class NodeInfo:
         for name, v in pi.scalar.items():
             self.req_scalar[name] = self.req_scalar.get(name, 0) + v
         for uuid in pi.gpu_uuids:
-            self.gpus_in_use[uuid] = pi.key
+            if pi.gpu_memory:
+                self.gpu_memory_used.setdefault(uuid, {})[pi.key] = pi.gpu_memory
+            else:
+                self.gpus_in_use[uuid] = pi.key
 
     def remove_pod(self, key: str) -> PodInfo | None:
         """Stop counting the pod ``key``; returns what it held, or None if it was not here."""
@@ -216,14 +226,26 @@ class NodeInfo:
         for uuid in pi.gpu_uuids:
             if self.gpus_in_use.get(uuid) == key:
                 del self.gpus_in_use[uuid]
+            sharers = self.gpu_memory_used.get(uuid)
+            if sharers is not None:
+                sharers.pop(key, None)
+                if not sharers:
+                    del self.gpu_memory_used[uuid]
         return pi
 
     # -- GPUs ------------------------------------------------------------------------------
 
     def free_gpu_uuids(self) -> list[str]:
-        """Healthy GPUs no pod holds, by index."""
-        in_use = self.gpus_in_use
-        return [g.uuid for g in self.gpus if g.healthy and g.uuid not in in_use]
+        """Healthy GPUs no pod holds, whole or in part, by index."""
+        in_use, shared = self.gpus_in_use, self.gpu_memory_used
+        return [
+            g.uuid for g in self.gpus if g.healthy and g.uuid not in in_use and g.uuid not in shared
+        ]
+
+    def gpu_memory_free(self, uuid: str, memory_mib: int) -> int:
+        """Bytes of one device that memory-sharing pods have not claimed yet."""
+        used = sum((self.gpu_memory_used.get(uuid) or {}).values())
+        return memory_mib * MIB - used
 
     def free_gpu_count(self) -> int:
         """How many GPUs a new pod could get here: allocatable minus requested, and, when the
@@ -242,6 +264,7 @@ class NodeInfo:
             setattr(c, slot, getattr(self, slot))
         c.pods = dict(self.pods)
         c.gpus_in_use = dict(self.gpus_in_use)
+        c.gpu_memory_used = {u: dict(m) for u, m in self.gpu_memory_used.items()}
         c.req_scalar = dict(self.req_scalar)
         c.nominated = dict(self.nominated)
         return c

@@ -6,6 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from api.gpus import GPU_MEMORY_RESOURCE, GPU_RESOURCE
 from api.quantity import parse_quantity
 from api.selectors import qualified_name_error
 from api.validation.common import (
@@ -86,6 +87,14 @@ def _check_resources(errs: Errs, field: str, res: Any) -> None:
         return
     limits = _check_resource_map(errs, f"{field}.limits", res.get("limits"))
     requests = _check_resource_map(errs, f"{field}.requests", res.get("requests"))
+    if GPU_MEMORY_RESOURCE in limits and GPU_RESOURCE in limits:
+        invalid(
+            errs,
+            f"{field}.limits[{GPU_MEMORY_RESOURCE}]",
+            res["limits"][GPU_MEMORY_RESOURCE],
+            f"ask for whole GPUs with {GPU_RESOURCE} or for part of one GPU with "
+            f"{GPU_MEMORY_RESOURCE}, not both",
+        )
     for name, req in requests.items():
         lim = limits.get(name)
         if _is_extended(name):

@@ -5,6 +5,9 @@ should go.
 - Filter: enough free GPUs (allocatable minus requested, and no more than the healthy
   UUIDs no pod holds).
 - Reserve: the lowest-index free healthy UUIDs, recorded on the Binding.
+- Part of a GPU (``kubelab.io/gpu-memory``): the pod shares one device with others, packed
+  by declared memory (the fullest device that still fits); a device is either held whole
+  or shared, never both.
 - Score, GPU pods: pack — fill partly used boxes first and keep whole boxes for big jobs.
 - Score, CPU-only pods: stay off GPU boxes while other nodes fit (a static score whose
   weight outweighs every other plugin's).
@@ -12,12 +15,22 @@ should go.
 
 from __future__ import annotations
 
+from api.gpus import GPU_MEMORY_RESOURCE, GPU_RESOURCE
 from scheduler.framework import Rejection
 from scheduler.hints import ALL_EVENTS, ClusterEvent, QueueingHint, hint_if_passes
-from scheduler.podinfo import GPU_RESOURCE, PodInfo
+from scheduler.podinfo import PodInfo
 from scheduler.snapshot import NodeInfo
 
 REASON = f"Insufficient {GPU_RESOURCE}"
+MIB = 1024 * 1024
+
+
+def format_bytes(n: int) -> str:
+    """``10Gi``, ``81559Mi``: memory as ``kubectl`` users read it (MiB precision)."""
+    return f"{n // (1024 * MIB)}Gi" if n % (1024 * MIB) == 0 else f"{n // MIB}Mi"
+
+
+MEMORY_REASON = f"Insufficient {GPU_MEMORY_RESOURCE}"
 
 
 def total_gpus(node: NodeInfo) -> int:
@@ -36,12 +49,33 @@ def gpu_shortage(pod: PodInfo, node: NodeInfo) -> str:
     return text
 
 
+def memory_shortage(pod: PodInfo, node: NodeInfo) -> str:
+    """``no GPU has 20Gi of memory free (most free: 12Gi on GPU-...)``."""
+    best = max(
+        (
+            (node.gpu_memory_free(g.uuid, g.memory_mib), g.uuid)
+            for g in node.gpus
+            if g.healthy and g.uuid not in node.gpus_in_use
+        ),
+        default=None,
+    )
+    want = format_bytes(pod.gpu_memory)
+    if best is None:
+        return f"no GPU can be shared, pod needs {want} of one"
+    return f"no GPU has {want} of memory free (most free: {format_bytes(best[0])} on {best[1]})"
+
+
 def describe_gpus(node: NodeInfo) -> list[str]:
-    """One line per GPU of ``node``: free, unhealthy, or held by which pod (for ``kl why``)."""
+    """One line per GPU of ``node``: free, unhealthy, held by which pod, or shared with how
+    much memory left (for ``kl why``)."""
     lines = []
     for g in node.gpus:
         holder = node.gpus_in_use.get(g.uuid)
-        if holder:
+        sharers = node.gpu_memory_used.get(g.uuid)
+        if sharers and g.healthy:
+            free = format_bytes(node.gpu_memory_free(g.uuid, g.memory_mib))
+            state = f"shared by {', '.join(sorted(sharers))}, {free} of memory free"
+        elif holder:
             owner = node.pods.get(holder)
             state = f"in use by {holder}" + (
                 " (terminating)" if owner and owner.terminating else ""
@@ -55,9 +89,25 @@ def describe_gpus(node: NodeInfo) -> list[str]:
     return lines
 
 
+def shared_gpu_for(pod: PodInfo, node: NodeInfo) -> str | None:
+    """The device a memory-sharing pod goes to: the healthy one, held by no pod whole,
+    with the least free memory that still fits (packing), lowest index first."""
+    best: tuple[int, int, str] | None = None
+    for g in node.gpus:
+        if not g.healthy or g.uuid in node.gpus_in_use:
+            continue
+        free = node.gpu_memory_free(g.uuid, g.memory_mib)
+        if free >= pod.gpu_memory and (best is None or (free, g.index) < best[:2]):
+            best = (free, g.index, g.uuid)
+    return best[2] if best else None
+
+
 def choose_gpus(pod: PodInfo, node: NodeInfo) -> list[str] | None:
     """The UUIDs to give ``pod`` on ``node``: ``[]`` when it needs none or the node does
     not list devices (count-only accounting), None when they are not free."""
+    if pod.gpu_memory:
+        shared = shared_gpu_for(pod, node)
+        return [shared] if shared else None
     if pod.gpus <= 0 or not node.gpus:
         return [] if node.free_gpu_count() >= pod.gpus else None
     free = node.free_gpu_uuids()
@@ -75,12 +125,16 @@ class GpuFit:
     events = ALL_EVENTS
 
     def relevant(self, pod: PodInfo) -> bool:
-        return pod.gpus > 0
+        return pod.gpus > 0 or pod.gpu_memory > 0
 
     def queueing_hint(self, pod: PodInfo, event: ClusterEvent) -> QueueingHint:
         return hint_if_passes(self, pod, event)
 
     def filter(self, pod: PodInfo, node: NodeInfo) -> Rejection | None:
+        if pod.gpu_memory:
+            if shared_gpu_for(pod, node) is not None:
+                return None
+            return Rejection((MEMORY_REASON,), memory_shortage(pod, node))
         if node.free_gpu_count() >= pod.gpus:
             return None
         return Rejection((REASON,), gpu_shortage(pod, node))

@@ -36,8 +36,10 @@ def test_node_object() -> None:
         "pods": "110",
         "ephemeral-storage": "100Gi",
         "nvidia.com/gpu": "2",
+        "kubelab.io/gpu-memory": "163118Mi",
     }
     assert status["allocatable"]["nvidia.com/gpu"] == "1"  # the unhealthy one is not offered
+    assert status["allocatable"]["kubelab.io/gpu-memory"] == "81559Mi"  # nor its memory
     assert status["daemonEndpoints"] == {"kubeletEndpoint": {"Port": 10250}}
     assert {"type": "InternalIP", "address": "10.0.0.5"} in status["addresses"]
     info = status["nodeInfo"]

@@ -77,3 +77,51 @@ def test_cpu_pods_avoid_gpu_boxes_and_gpu_plugins_skip_them() -> None:
     assert not GpuFit().relevant(cpu_pod)
     assert not GpuPack().relevant(cpu_pod)
     assert not GpuAvoid().relevant(info(pod("g", gpus=1)))
+
+
+# -- sharing one GPU by memory (kubelab.io/gpu-memory) ----------------------------------------
+
+MEM = "kubelab.io/gpu-memory"
+
+
+def sharer(name: str, memory: str, uuid: str = "", node_name: str = "") -> dict[str, object]:
+    return pod(name, extra={MEM: memory}, gpu_uuids=uuid, node_name=node_name)
+
+
+def test_half_gpu_pods_pack_onto_one_device_and_a_third_goes_to_the_next() -> None:
+    box = node_info(node("b", gpus=2), sharer("a", "40Gi", "GPU-b-0", "b"))
+    # The fullest device that still fits: the second half of GPU 0, not the empty GPU 1.
+    assert choose_gpus(info(sharer("half", "40Gi")), box) == ["GPU-b-0"]
+    box.add_pod(info(sharer("half", "40Gi", "GPU-b-0", "b")))
+    assert choose_gpus(info(sharer("third", "40Gi")), box) == ["GPU-b-1"]
+    assert GpuFit().filter(info(sharer("third", "40Gi")), box) is None
+
+
+def test_shared_and_whole_gpus_never_mix_on_one_device() -> None:
+    box = node_info(node("b", gpus=2), sharer("a", "10Gi", "GPU-b-0", "b"))
+    assert choose_gpus(info(pod("whole", gpus=1)), box) == ["GPU-b-1"]
+    rej = GpuFit().filter(info(pod("two", gpus=2)), box)
+    assert rej is not None and rej.detail == "1 of 2 GPUs free, pod needs 2"
+    box.add_pod(info(pod("whole", gpus=1, node_name="b", gpu_uuids="GPU-b-1")))
+    # GPU 1 is held whole: a sharer only fits into what GPU 0 has left.
+    assert choose_gpus(info(sharer("s", "70Gi")), box) == ["GPU-b-0"]
+    rej = GpuFit().filter(info(sharer("big", "71Gi")), box)
+    assert rej is not None
+    assert rej.reasons == ("Insufficient kubelab.io/gpu-memory",)
+    assert rej.detail == "no GPU has 71Gi of memory free (most free: 70Gi on GPU-b-0)"
+
+
+def test_kl_why_shows_free_memory_of_shared_gpus() -> None:
+    box = node_info(
+        node("b", gpus=2),
+        sharer("a", "30Gi", "GPU-b-0", "b"),
+        sharer("c", "10Gi", "GPU-b-0", "b"),
+    )
+    lines = describe_gpus(box)
+    assert lines[0] == (
+        "GPU-b-0 (#0 H100-80GB): shared by default/a, default/c, 40Gi of memory free"
+    )
+    assert lines[1] == "GPU-b-1 (#1 H100-80GB): free"
+    box.remove_pod("default/a")
+    box.remove_pod("default/c")
+    assert describe_gpus(box)[0] == "GPU-b-0 (#0 H100-80GB): free"

@@ -233,6 +233,15 @@ def test_gpu_resources() -> None:
     pod = _pod()
     pod["spec"]["containers"][0]["resources"] = {"limits": {"gpu": "1"}}
     assert "nvidia.com/gpu" in errors("Pod", pod)["spec.containers[0].resources.limits[gpu]"]
+    # Part of a GPU by memory is fine alone, never together with whole GPUs.
+    pod = _pod()
+    pod["spec"]["containers"][0]["resources"] = {"limits": {"kubelab.io/gpu-memory": "10Gi"}}
+    assert errors("Pod", pod) == {}
+    pod["spec"]["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] = "1"
+    assert (
+        "not both"
+        in errors("Pod", pod)["spec.containers[0].resources.limits[kubelab.io/gpu-memory]"]
+    )
 
 
 def test_probe_needs_exactly_one_handler() -> None:
