@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
@@ -122,6 +122,8 @@ def resource_field_ref(container: dict[str, Any], ref: dict[str, Any]) -> str:
     return str(int((parse_quantity(value) / divisor).to_integral_value(ROUND_CEILING)))
 
 
+# The kubernetes Service's own variables (not those of a Service named kubernetes-foo).
+_MASTER_VAR = re.compile(r"^KUBERNETES_(SERVICE_|PORT($|_))")
 _VAR_REF = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)")
 
 
@@ -151,7 +153,7 @@ def resolve_env(
     own variables (``KUBERNETES_*``) of ``base``, as Kubernetes does."""
     env: dict[str, str] = dict(base or {})
     if (pod.get("spec") or {}).get("enableServiceLinks") is False:
-        env = {k: v for k, v in env.items() if k.startswith("KUBERNETES_")}
+        env = {k: v for k, v in env.items() if _MASTER_VAR.match(k)}
     for ef in container.get("envFrom") or []:
         prefix = ef.get("prefix") or ""
         if "configMapRef" in ef:
@@ -218,3 +220,60 @@ def _value_from(
     if "resourceFieldRef" in vf:
         return resource_field_ref(container, vf["resourceFieldRef"])
     raise EnvError(f"env {var}: valueFrom names no known source")
+
+
+# -- Service variables (Kubernetes' getServiceEnvVarMap and envvars.FromServices) -------
+
+MASTER_SERVICES = ("kubernetes",)  # of ``default``: in every pod, whatever its namespace
+
+
+def _has_cluster_ip(svc: Mapping[str, Any]) -> bool:
+    ip = (svc.get("spec") or {}).get("clusterIP")
+    return bool(ip) and ip != "None"
+
+
+def _env_name(name: str) -> str:
+    return name.upper().replace("-", "_")
+
+
+def service_env_vars(services: Sequence[Mapping[str, Any]], namespace: str) -> dict[str, str]:
+    """The variables a pod of ``namespace`` gets for ``services`` (any namespaces): every
+    Service of its namespace with a ClusterIP, and ``default/kubernetes``, as
+    ``<NAME>_SERVICE_HOST`` (the ClusterIP), ``<NAME>_SERVICE_PORT`` (the first port),
+    ``<NAME>_SERVICE_PORT_<PORTNAME>`` and the Docker-link ``<NAME>_PORT...`` ones.
+    Headless and ExternalName Services have none. A Service of the pod's own namespace
+    wins over a master Service of the same name. (enableServiceLinks: see resolve_env.)"""
+    chosen: dict[str, Mapping[str, Any]] = {}
+    for svc in services:
+        if not _has_cluster_ip(svc):
+            continue
+        meta = svc.get("metadata") or {}
+        name, ns = str(meta.get("name") or ""), meta.get("namespace")
+        if ns == "default" and name in MASTER_SERVICES:
+            chosen.setdefault(name, svc)
+        elif ns == namespace:
+            chosen[name] = svc
+    env: dict[str, str] = {}
+    for name in sorted(chosen):
+        spec = chosen[name].get("spec") or {}
+        ports = [p for p in spec.get("ports") or [] if isinstance(p, dict) and p.get("port")]
+        if not ports:
+            continue
+        ip, prefix = str(spec["clusterIP"]), _env_name(name)
+        env[f"{prefix}_SERVICE_HOST"] = ip
+        env[f"{prefix}_SERVICE_PORT"] = str(ports[0]["port"])
+        for p in ports:
+            if p.get("name"):
+                env[f"{prefix}_SERVICE_PORT_{_env_name(str(p['name']))}"] = str(p["port"])
+        host = f"[{ip}]" if ":" in ip else ip
+        for i, p in enumerate(ports):
+            proto = str(p.get("protocol") or "TCP")
+            url = f"{proto.lower()}://{host}:{p['port']}"
+            if i == 0:
+                env[f"{prefix}_PORT"] = url  # Docker special-cases the first port
+            link = f"{prefix}_PORT_{p['port']}_{proto.upper()}"
+            env[link] = url
+            env[f"{link}_PROTO"] = proto.lower()
+            env[f"{link}_PORT"] = str(p["port"])
+            env[f"{link}_ADDR"] = ip
+    return env

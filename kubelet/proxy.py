@@ -47,6 +47,7 @@ from api.loadbalancer import LB_UNAVAILABLE_ANNOTATION
 from client import AsyncClient
 from client.events import NORMAL, WARNING, EventRecorder
 from client.informer import Informer
+from kubelet.envvars import service_env_vars as cluster_service_env_vars
 from kubelet.kernelproxy import KernelProxy
 from kubelet.proxy_rules import kernel_served, plan, ready_backends
 
@@ -243,7 +244,12 @@ class ServiceProxy:
     # -- what containers see -------------------------------------------------------------
 
     def service_env(self, namespace: str) -> dict[str, str]:
-        """``<NAME>_SERVICE_HOST``/``_PORT`` for the Services of ``namespace``."""
+        """``<NAME>_SERVICE_HOST``/``_PORT`` for the Services of ``namespace``: Kubernetes'
+        (the ClusterIP and the Service port, kubelet/envvars.py) where ClusterIPs are
+        served (the kernel path) or nothing runs (the fake runtime, kept truthful); the
+        userspace fallback's own listen addresses otherwise."""
+        if self.kernel is not None or not self.serves_traffic:
+            return cluster_service_env_vars(self.services.list(), namespace)
         svcs = [
             s
             for s in self.services.list()
