@@ -2,19 +2,43 @@
 
     .venv/bin/python tests/device/check_nvml.py
 
-Prints what ``discover_gpus()`` sees and the Node labels and ``status.gpus`` entries the
-kubelet would report, then exits 0 if at least one GPU was found.
+Runs what the kubelet runs against the real driver, in under a minute: the inventory
+(``discover_gpus``), the per-process read, the health-event registration and one wait, the
+re-check that returns a GPU to service; and compares UUIDs, memory and utilisation with
+``nvidia-smi``. Exits 0 when at least one GPU was found and everything agreed.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from kubelet.gpu import discover_gpus, node_labels  # noqa: E402
+from kubelet.gpu import NvmlEventSource, discover_gpus, node_labels, nvml_recheck  # noqa: E402
+
+SMI_FIELDS = "uuid,memory.total,memory.used,utilization.gpu"
+
+
+def nvidia_smi() -> dict[str, tuple[int, int, int]]:
+    """UUID -> (total MiB, used MiB, utilisation %) as nvidia-smi reports them."""
+    if shutil.which("nvidia-smi") is None:
+        return {}
+    out = subprocess.run(
+        ["nvidia-smi", f"--query-gpu={SMI_FIELDS}", "--format=csv,noheader,nounits"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    rows = {}
+    for line in out.strip().splitlines():
+        uuid, total, used, util = (p.strip() for p in line.split(","))
+        rows[uuid] = (int(total), int(used), int(util))
+    return rows
 
 
 def main() -> int:
@@ -23,8 +47,38 @@ def main() -> int:
         print(json.dumps(d.as_dict()))
     print("labels:", json.dumps(node_labels(devices)))
     print("status.gpus:", json.dumps([d.to_status() for d in devices]))
+    problems = []
+    smi = nvidia_smi()
+    if not smi:
+        print("nvidia-smi not found: nothing to compare with")
+    for d in devices:
+        row = smi.get(d.uuid)
+        if row is None and not smi:
+            continue
+        if row is None:
+            problems.append(f"{d.uuid}: not in nvidia-smi's list {sorted(smi)}")
+            continue
+        total, used, util = row
+        print(
+            f"{d.uuid}: memory {d.memory_mib}/{total} MiB (kubelab/nvidia-smi), used "
+            f"{d.memory_used_mib}/{used}, utilisation {d.utilization}/{util} %"
+        )
+        if d.memory_mib != total:
+            problems.append(f"{d.uuid}: total memory {d.memory_mib} MiB, nvidia-smi {total}")
+        recheck = nvml_recheck(d.uuid)
+        print(f"{d.uuid}: re-check {'passes' if not recheck else recheck!r}")
+    source = NvmlEventSource()
+    if source.open():
+        try:
+            print("health events: registered; one wait of 1 s:", source.wait(1000))
+        finally:
+            source.close()
+    else:
+        problems.append("NVML health events could not be opened")
     print(f"{len(devices)} GPU(s), {sum(d.healthy for d in devices)} healthy")
-    return 0 if devices else 1
+    for p in problems:
+        print("MISMATCH:", p)
+    return 0 if devices and not problems else 1
 
 
 if __name__ == "__main__":
