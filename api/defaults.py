@@ -430,6 +430,23 @@ def _default_cron_job(obj: Obj) -> None:
         default_pod_spec(_template_spec({"spec": job_spec}), restart_policy=None)
 
 
+def _default_replication_controller(obj: Obj) -> None:
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        return
+    # As SetDefaults_ReplicationController: selector and labels from the template's labels.
+    template = spec.get("template")
+    tlabels = (template.get("metadata") or {}).get("labels") if isinstance(template, dict) else None
+    if isinstance(tlabels, dict) and tlabels:
+        if not spec.get("selector"):
+            spec["selector"] = dict(tlabels)
+        meta = obj.get("metadata")
+        if isinstance(meta, dict) and not meta.get("labels"):
+            meta["labels"] = dict(tlabels)
+    spec.setdefault("replicas", 1)
+    default_pod_spec(_template_spec(obj))
+
+
 def _default_priority_class(obj: Obj) -> None:
     # value is a plain int32 upstream: left out, it is 0 (and stored so).
     obj.setdefault("value", 0)
@@ -480,6 +497,7 @@ _DEFAULTERS: dict[str, Callable[[Obj], None]] = {
     "PriorityClass": _default_priority_class,
     "DaemonSet": _default_daemon_set,
     "CronJob": _default_cron_job,
+    "ReplicationController": _default_replication_controller,
     "PersistentVolume": _default_persistent_volume,
     "PersistentVolumeClaim": _default_persistent_volume_claim,
     "StorageClass": _default_storage_class,

@@ -90,6 +90,8 @@ RESOURCES: tuple[ResourceInfo, ...] = (
                  ("pv",), subresources=("status",)),
     ResourceInfo("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims",
                  "persistentvolumeclaim", True, ("pvc",), subresources=("status",)),
+    ResourceInfo("", "v1", "ReplicationController", "replicationcontrollers",
+                 "replicationcontroller", True, ("rc",), _ALL, subresources=("status", "scale")),
     ResourceInfo("apps", "v1", "Deployment", "deployments", "deployment", True, ("deploy",), _ALL,
                  subresources=("status", "scale")),
     ResourceInfo("apps", "v1", "ReplicaSet", "replicasets", "replicaset", True, ("rs",), _ALL,

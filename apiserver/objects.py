@@ -38,6 +38,7 @@ _SEPARATE_STATUS = {
     "PersistentVolumeClaim",
     "DaemonSet",
     "CronJob",
+    "ReplicationController",
 }
 
 

@@ -38,10 +38,13 @@ def _selector_string(sel: dict[str, Any] | None) -> str:
 
 
 def scale_of(obj: dict[str, Any]) -> dict[str, Any]:
-    """The autoscaling/v1 Scale view of a Deployment or ReplicaSet."""
+    """The autoscaling/v1 Scale view of a Deployment, ReplicaSet, StatefulSet or RC."""
     meta = obj["metadata"]
     spec = obj.get("spec") or {}
     status = obj.get("status") or {}
+    selector = spec.get("selector")
+    if obj.get("kind") == "ReplicationController" and isinstance(selector, dict):
+        selector = {"matchLabels": selector}  # an RC's selector is a plain label map
     return {
         "kind": "Scale",
         "apiVersion": "autoscaling/v1",
@@ -55,7 +58,7 @@ def scale_of(obj: dict[str, Any]) -> dict[str, Any]:
         "spec": {"replicas": int(spec.get("replicas", 1))},
         "status": {
             "replicas": int(status.get("replicas") or 0),
-            "selector": _selector_string(spec.get("selector")),
+            "selector": _selector_string(selector),
         },
     }
 

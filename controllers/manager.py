@@ -27,6 +27,7 @@ from .nodelifecycle import NodeLifecycleController
 from .podgc import PodGCController
 from .replicaset import ReplicaSetController
 from .serviceaccounts import ServiceAccountsController
+from .replicationcontroller import ReplicationControllerController
 from .statefulset import StatefulSetController
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,7 @@ COMPONENT = "kubelab-controller-manager"
 CONTROLLERS: dict[str, type[Controller]] = {
     "replicaset": ReplicaSetController,
     "deployment": DeploymentController,
+    "replicationcontroller": ReplicationControllerController,
     "statefulset": StatefulSetController,
     "job": JobController,
     "statefulset": StatefulSetController,

@@ -69,8 +69,10 @@ def reconcile(
     *,
     expectations_satisfied: bool = True,
     burst: int = DEFAULT_BURST,
+    resource: str = "replicasets",
 ) -> A.Result:
-    """One level-triggered step for ``rs`` given every pod in its namespace."""
+    """One level-triggered step for ``rs`` given every pod in its namespace (``resource``:
+    where its status is written, for the kinds that share this logic)."""
     res = A.Result()
     spec = rs.get("spec") or {}
     selector = spec.get("selector")
@@ -93,7 +95,7 @@ def reconcile(
     status = compute_status(rs, c.owned, now)
     if status_differs(rs.get("status"), status):
         res.actions.append(
-            A.patch("replicasets", ns, name_of(rs), {"status": status}, subresource="status")
+            A.patch(resource, ns, name_of(rs), {"status": status}, subresource="status")
         )
 
     # A pod that is ready but not yet available becomes available on its own: look again then.
@@ -183,10 +185,14 @@ class ReplicaSetController(Controller):
             return None
         return f"{namespace_of(pod)}/{ref.get('name')}"
 
+    def selector_of(self, owner: Obj) -> Obj | None:
+        """The owner's LabelSelector (``spec.selector``)."""
+        return (owner.get("spec") or {}).get("selector")
+
     def _orphan(self, pod: Obj) -> None:
         # A pod without a controller: any of our objects whose selector matches may adopt it.
         for owner in self.owners.in_namespace(namespace_of(pod)):
-            if selector_matches((owner.get("spec") or {}).get("selector"), labels_of(pod)):
+            if selector_matches(self.selector_of(owner), labels_of(pod)):
                 self.enqueue(key_of(owner))
 
     def _pod_added(self, pod: Obj) -> None:

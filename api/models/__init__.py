@@ -35,7 +35,7 @@ from api.models.scheduling import PriorityClass
 from api.models.service import Endpoints, Service, ServicePort, ServiceSpec
 from api.models.statefulset import StatefulSet
 from api.models.storage import PersistentVolume, PersistentVolumeClaim, StorageClass
-from api.models.workloads import ControllerRevision, CronJob, DaemonSet
+from api.models.workloads import ControllerRevision, CronJob, DaemonSet, ReplicationController
 
 MODELS: dict[str, type[BaseModel]] = {
     "Namespace": Namespace,
@@ -71,6 +71,7 @@ MODELS: dict[str, type[BaseModel]] = {
     "DaemonSet": DaemonSet,
     "ControllerRevision": ControllerRevision,
     "CronJob": CronJob,
+    "ReplicationController": ReplicationController,
 }
 
 

@@ -258,6 +258,7 @@ _VALIDATORS: dict[str, Callable[[Errs, Obj], None]] = {
     "EndpointSlice": validate_endpoint_slice,
     "DaemonSet": workloads.validate_daemon_set,
     "ControllerRevision": workloads.validate_controller_revision,
+    "ReplicationController": workloads.validate_replication_controller,
     "CronJob": lambda errs, obj: workloads.validate_cron_job(errs, obj, _validate_job),
     "PersistentVolume": validate_persistent_volume,
     "PersistentVolumeClaim": validate_persistent_volume_claim,

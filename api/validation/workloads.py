@@ -10,6 +10,7 @@ from api.errors import Cause
 from api.validation.common import (
     Errs,
     check_int,
+    check_labels,
     int_or_percent,
     invalid,
     required,
@@ -143,3 +144,36 @@ def validate_cron_job(errs: Errs, obj: Obj, validate_job: Callable[[Errs, Obj], 
         Cause(f"spec.jobTemplate.{c.field}" if c.field else "spec.jobTemplate", c.message, c.reason)
         for c in found
     )
+
+
+def validate_replication_controller(errs: Errs, obj: Obj) -> None:
+    """core/v1 ReplicationController: a non-empty label-map selector that the template's
+    labels satisfy, an Always-restarting pod template (ValidateReplicationControllerSpec)."""
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        required(errs, "spec", "a spec with selector and template is required")
+        return
+    check_int(errs, "spec.replicas", spec.get("replicas"), 0)
+    check_int(errs, "spec.minReadySeconds", spec.get("minReadySeconds"), 0)
+    selector = spec.get("selector")
+    if not isinstance(selector, dict) or not selector:
+        required(
+            errs,
+            "spec.selector",
+            "a non-empty selector (a map of labels, e.g. selector: {app: web}) is required",
+        )
+        selector = None
+    else:
+        check_labels(errs, "spec.selector", selector)
+    template = validate_template(errs, spec, ("Always",))
+    if template is None or selector is None:
+        return
+    labels = (template.get("metadata") or {}).get("labels") or {}
+    if not isinstance(labels, dict) or any(labels.get(k) != v for k, v in selector.items()):
+        invalid(
+            errs,
+            "spec.template.metadata.labels",
+            labels,
+            "`selector` does not match template `labels`; give the template every label "
+            f"of spec.selector ({','.join(f'{k}={v}' for k, v in sorted(selector.items()))})",
+        )

@@ -81,9 +81,11 @@ from apiserver.tables.workloads import (
     CONTROLLER_REVISION_COLUMNS,
     CRONJOB_COLUMNS,
     DAEMONSET_COLUMNS,
+    REPLICATION_CONTROLLER_COLUMNS,
     controller_revision_cells,
     cronjob_cells,
     daemonset_cells,
+    replication_controller_cells,
 )
 
 __all__ = [
@@ -118,6 +120,7 @@ _TABLES: dict[str, tuple[list[Column], _Renderer]] = {
     "nodes": (NODE_COLUMNS, node_cells),
     "deployments": (DEPLOYMENT_COLUMNS, deployment_cells),
     "replicasets": (REPLICASET_COLUMNS, replicaset_cells),
+    "replicationcontrollers": (REPLICATION_CONTROLLER_COLUMNS, replication_controller_cells),
     "statefulsets": (STATEFULSET_COLUMNS, statefulset_cells),
     "daemonsets": (DAEMONSET_COLUMNS, daemonset_cells),
     "controllerrevisions": (CONTROLLER_REVISION_COLUMNS, controller_revision_cells),

@@ -103,6 +103,7 @@ def test_categories_all_on_exactly_the_workload_kinds() -> None:
         "services",
         "deployments",
         "replicasets",
+        "replicationcontrollers",
         "statefulsets",
         "jobs",
         "daemonsets",
