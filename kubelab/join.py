@@ -29,6 +29,7 @@ import yaml
 
 from apiserver.main import write_kubeconfig
 from apiserver.tls import ca_fingerprint
+from clusterdns.kubedns import kube_dns_ip
 from kubelab.netaddr import route_address
 
 
@@ -98,6 +99,13 @@ def build_parser() -> argparse.ArgumentParser:
         action=argparse.BooleanOptionalAction,
         default=True,
         help="run the Service proxy on this node (default on)",
+    )
+    p.add_argument(
+        "--cluster-dns",
+        default=kube_dns_ip(),
+        metavar="IP",
+        help="the cluster DNS pods of this node use (default the kube-dns Service, "
+        f"{kube_dns_ip()}: the default service range's .10)",
     )
     p.add_argument(
         "--no-run",
@@ -225,6 +233,8 @@ def kubelet_argv(args: argparse.Namespace, home: Path, node: str, address: str) 
         "--port",
         str(args.kubelet_port),
         "--proxy" if args.proxy else "--no-proxy",
+        "--cluster-dns",
+        args.cluster_dns,
     ]
     if args.fake_gpus:
         argv += ["--fake-gpus", args.fake_gpus]
