@@ -37,8 +37,9 @@ BUDGETS = {
     "pod_startup": 200,
     "memory": 170,
     "cli": 60,
+    "gpu_health": 60,
 }
-ORDER = ["api", "scheduler", "controllers", "pod_startup", "memory", "cli"]
+ORDER = ["api", "scheduler", "controllers", "pod_startup", "memory", "cli", "gpu_health"]
 TOTAL_BUDGET = 14 * 60
 
 
