@@ -11,7 +11,8 @@ cached pods. The readers, so that a new read is added here first:
   status and lastTransitionTime, ``containerStatuses[].restartCount``, ``nodeName``;
 - ``job``: ``containerStatuses[].state.terminated.finishedAt``;
 - ``endpoints``: ``containers[].name`` and ``ports``, the ``kubelab.io/host-ports``
-  annotation, ``status.hostIP`` and ``podIP``, ``nodeName``;
+  annotation, ``status.hostIP`` and ``podIP``, ``nodeName``, ``hostname`` and
+  ``subdomain`` (a headless Service's endpoint hostnames: StatefulSet pods' DNS names);
 - ``daemonset``: ``nodeName`` and the required node affinity (``metadata.name``),
   the ``controller-revision-hash`` label;
 - ``nodelifecycle``: ``tolerations``, and every field of ``status.conditions`` (it writes
@@ -50,6 +51,8 @@ CACHED_POD = pod_rule(
             "nodeName": SHARED,
             "containers": Each(Struct({"name": SHARED, "ports": SHARED})),
             "tolerations": Each(SHARED),
+            "hostname": SHARED,
+            "subdomain": SHARED,
             # daemonset: the node a pod not yet bound is meant for (its required affinity).
             "affinity": Struct(
                 {"nodeAffinity": Struct({"requiredDuringSchedulingIgnoredDuringExecution": SHARED})}

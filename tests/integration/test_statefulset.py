@@ -299,3 +299,26 @@ def test_kl_get_scale_describe_rollout_status_history_and_undo(cluster: Cluster,
         timeout=60,
     )
     assert set(pods) == {"kv-0"}
+
+
+def test_the_headless_service_names_each_pod_by_its_hostname(cluster: Cluster, ns: str) -> None:
+    # What cluster DNS answers web-0.web.<ns>.svc from: the Endpoints' hostnames.
+    c = cluster.client
+    svc = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "hl"},
+        "spec": {"clusterIP": "None", "selector": {"app": "hl"}, "ports": [{"port": 80}]},
+    }
+    c.create("services", svc, ns)
+    c.create("statefulsets", statefulset("hl", 2, claims=False), ns)
+    wait_ready(c, ns, "hl", 2)
+
+    def hostnames() -> set[str] | None:
+        ep = c.get("endpoints", "hl", ns)
+        names = {
+            a.get("hostname", "") for s in ep.get("subsets") or [] for a in s.get("addresses") or []
+        }
+        return names if names == {"hl-0", "hl-1"} else None
+
+    wait_for(hostnames, "Endpoints with hostnames hl-0 and hl-1")
