@@ -48,6 +48,7 @@ REMEMBERED = (
     "address",
     "dns_port",
     "cluster_cidr",
+    "service_cidr",
 )
 DEFAULTS: dict[str, Any] = {
     "port": 6443,
@@ -60,6 +61,7 @@ DEFAULTS: dict[str, Any] = {
     "address": "127.0.0.1",
     "dns_port": 53,
     "cluster_cidr": "10.42.0.0/16",
+    "service_cidr": DEFAULT_SERVICE_CIDR,
 }
 SIM_NODE_PREFIX = "sim"
 
@@ -130,6 +132,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--cluster-cidr",
         default=None,
         help="the pod network, one /24 of it per node (default 10.42.0.0/16)",
+    )
+    p.add_argument(
+        "--service-cidr",
+        default=None,
+        help=f"the range Services get their ClusterIPs from (default {DEFAULT_SERVICE_CIDR}; "
+        "its .1 is the kubernetes Service, its .10 the cluster DNS)",
     )
     p.add_argument(
         "--dns-port",
@@ -476,23 +484,24 @@ def main(argv: list[str] | None = None) -> int:
         lock.close()
 
 
+def plan_apiserver(home: Path, settings: dict[str, Any]) -> list[str]:
+    """The apiserver's command line for ``settings``."""
+    args = ["apiserver", "--home", str(home), "--port", str(settings["port"])]
+    args += ["--listen", settings["listen"]]
+    if settings["db"]:
+        args += ["--db", settings["db"]]
+    if settings.get("service_cidr"):
+        args += ["--service-cidr", str(settings["service_cidr"])]
+    if is_wildcard(settings["listen"]):
+        # Other boxes reach the API on this box's address: the certificate must name it.
+        args += ["--tls-san", route_address()]
+    return args
+
+
 def _run(home: Path, settings: dict[str, Any], ready_timeout: float, stop: _Stop) -> int:
     sup = Supervisor()
     url = api_url(settings)
-    apiserver_args = [
-        "apiserver",
-        "--home",
-        str(home),
-        "--port",
-        str(settings["port"]),
-        "--listen",
-        settings["listen"],
-    ]
-    if settings["db"]:
-        apiserver_args += ["--db", settings["db"]]
-    if is_wildcard(settings["listen"]):
-        # Other boxes reach the API on this box's address: the certificate must name it.
-        apiserver_args += ["--tls-san", route_address()]
+    apiserver_args = plan_apiserver(home, settings)
     apiserver = sup.add(
         Child(
             "apiserver",
