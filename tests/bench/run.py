@@ -37,9 +37,10 @@ BUDGETS = {
     "pod_startup": 200,
     "memory": 170,
     "cli": 60,
+    "dns": 90,
     "gpu_health": 60,
 }
-ORDER = ["api", "scheduler", "controllers", "pod_startup", "memory", "cli", "gpu_health"]
+ORDER = ["api", "scheduler", "controllers", "pod_startup", "memory", "cli", "dns", "gpu_health"]
 TOTAL_BUDGET = 14 * 60
 
 
