@@ -1,8 +1,8 @@
 """The kernel Service proxy's executor: applies a ``kubelet/proxy_rules.py`` plan.
 
 Thin I/O only. Each sync replaces this kubelet's nftables table in one ``nft -f -``
-transaction (create-if-missing, delete, define: a packet sees the old rules or the new,
-never none or half), with the ``nft`` binary: the python ``nftables`` bindings ship with
+transaction (``replace_script``: a packet sees the old rules or the new, never none or
+half), with the ``nft`` binary: the python ``nftables`` bindings ship with
 nftables itself (Debian's python3-nftables, PyPI has only third-party copies), and the
 binary speaks the same language. No iptables variant: where ``nft`` is
 missing the kubelet keeps its userspace proxy, with a log line saying why.
@@ -44,6 +44,7 @@ from kubelet.proxy_rules import (
     Plan,
     ServicePort,
     StaleFlows,
+    declared,
     owner_hash,
     stale_udp_flows,
     table_name,
@@ -118,9 +119,23 @@ def bridge_netfilter_on() -> bool:
         return False
 
 
-def replace_script(plan: Plan) -> str:
-    """The transaction that swaps ``plan.table`` for its new definition (pure)."""
-    return f"table ip {plan.table}\ndelete table ip {plan.table}\n{plan.script}"
+def replace_script(plan: Plan, previous: str | None = None) -> str:
+    """The transaction that swaps ``plan.table`` for its new definition (pure).
+
+    Without ``previous`` (the script this process last applied; none after a start) the
+    table is deleted and defined anew, whatever an earlier run left in it. With it, the
+    table is flushed (every rule goes, set elements stay), the chains and sets the new
+    plan no longer declares are deleted, and the rest is declared again with its new
+    rules: the ClientIP affinity sets keep their members across syncs."""
+    t = plan.table
+    if previous is None:
+        return f"table ip {t}\ndelete table ip {t}\n{plan.script}"
+    old_chains, old_sets = declared(previous)
+    new_chains, new_sets = declared(plan.script)
+    lines = [f"flush table ip {t}"]
+    lines += [f"delete chain ip {t} {c}" for c in sorted(old_chains - new_chains)]
+    lines += [f"delete set ip {t} {s}" for s in sorted(old_sets - new_sets)]
+    return "\n".join(lines) + "\n" + plan.script
 
 
 def interface_name(cluster_uid: str, node: str) -> str:
@@ -143,18 +158,17 @@ class KernelProxy:
         self.node = node
         self.table = table_name(cluster_uid, node)
         self.dev = interface_name(cluster_uid, node)
-        self.applied: str | None = None  # the script of the last successful sync
+        self.applied: str | None = None  # the plan's script at the last successful sync
         self.applied_ports: list[ServicePort] = []
 
     async def apply(self, plan: Plan) -> bool:
         """Make the kernel hold ``plan``; False when it already did (nothing run)."""
-        script = replace_script(plan)
         await self._ensure_forward_accept()  # Docker may have (re)made its chains since
-        if script == self.applied:
+        if plan.script == self.applied:
             return False
         await self._sync_addresses(set(plan.cluster_ips))
-        await _run(Command(("nft", "-f", "-"), script))
-        self.applied = script
+        await _run(Command(("nft", "-f", "-"), replace_script(plan, self.applied)))
+        self.applied = plan.script
         stale = stale_udp_flows(self.applied_ports, plan.ports)
         self.applied_ports = plan.ports
         if stale:

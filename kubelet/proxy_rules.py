@@ -281,24 +281,31 @@ def render(table: str, ports: list[ServicePort], cluster_cidr: str | None = None
         if sp.node_port:
             nodeports.append(f"{sp.protocol} dport {sp.node_port} goto ext-{cid}")
             body += _chain(f"ext-{cid}", ["jump mark-for-masquerade", f"goto svc-{cid}"])
-        seps = [f"sep-{cid}-{i}" for i in range(len(sp.backends))]
+        # Named by endpoint, not position: a sync keeps what a name meant (the affinity
+        # sets survive syncs, see kubelet/kernelproxy.py), and the timeout is in the set's
+        # name since a set's definition cannot change in place.
+        eps = [f"{cid}__{ip}/{port}" for ip, port in sp.backends]
+        seps = [f"sep-{e}" for e in eps]
+        affs = [f"aff-{e}/{sp.affinity_seconds}s" for e in eps]
         svc_rules = [_masq_unless_from(cluster_cidr)]
         if sp.affinity_seconds:
-            svc_rules += [f"ip saddr @aff-{cid}-{i} goto {sep}" for i, sep in enumerate(seps)]
+            svc_rules += [
+                f"ip saddr @{aff} goto {sep}" for aff, sep in zip(affs, seps, strict=True)
+            ]
         if len(seps) == 1:
             svc_rules.append(f"goto {seps[0]}")
         else:
             choices = ", ".join(f"{i} : goto {sep}" for i, sep in enumerate(seps))
             svc_rules.append(f"numgen random mod {len(seps)} vmap {{ {choices} }}")
         body += _chain(f"svc-{cid}", svc_rules)
-        for i, ((ip, port), sep) in enumerate(zip(sp.backends, seps, strict=True)):
+        for (ip, port), sep, aff in zip(sp.backends, seps, affs, strict=True):
             rules = [f"ip saddr {ip} jump mark-for-masquerade"]
             if sp.affinity_seconds:
                 body.append(
-                    f"\tset aff-{cid}-{i} {{ type ipv4_addr; flags dynamic,timeout; "
+                    f"\tset {aff} {{ type ipv4_addr; flags dynamic,timeout; "
                     f"timeout {sp.affinity_seconds}s; }}"
                 )
-                rules.append(f"update @aff-{cid}-{i} {{ ip saddr }}")
+                rules.append(f"update @{aff} {{ ip saddr }}")
             rules.append(f"meta l4proto {sp.protocol} dnat to {ip}:{port}")
             body += _chain(sep, rules)
     body += _chain("nodeports", nodeports)
@@ -314,6 +321,17 @@ def render(table: str, ports: list[ServicePort], cluster_cidr: str | None = None
 
 
 _LOCAL_NOT_LOOPBACK = "fib daddr type local ip daddr != 127.0.0.0/8"
+
+
+def declared(script: str) -> tuple[set[str], set[str]]:
+    """The chains and sets a ``render`` script declares (pure)."""
+    chains: set[str] = set()
+    sets: set[str] = set()
+    for line in script.splitlines():
+        words = line.split()
+        if len(words) > 2 and words[0] in ("chain", "set") and words[2] == "{":
+            (chains if words[0] == "chain" else sets).add(words[1])
+    return chains, sets
 
 
 def plan(

@@ -189,10 +189,20 @@ def test_node_port_on_the_node_address(lab: Lab) -> None:
     assert set(hits(lab, lab.gateway, 31999, 40)) == {"alpha", "beta"}
 
 
-def test_client_ip_affinity_sticks_to_one_endpoint(lab: Lab) -> None:
+def test_client_ip_affinity_sticks_to_one_endpoint_across_syncs(lab: Lab) -> None:
     svc = service(lab, sessionAffinity="ClientIP")
-    lab.apply([svc], endpoints([lab.backends["alpha"], lab.backends["beta"]]))
-    assert len(set(hits(lab, lab.cluster_ip, 80, 20))) == 1
+    both = endpoints([lab.backends["alpha"], lab.backends["beta"]])
+    lab.apply([svc], both)
+    [chosen] = set(hits(lab, lab.cluster_ip, 80, 20))
+    # Another Service changes the table: the client's entry stays in its endpoint's set.
+    other = {"metadata": {"name": "other", "namespace": "t"},
+             "spec": {"clusterIP": "10.43.255.1", "ports": [{"port": 81}]}}  # fmt: skip
+    lab.apply([svc, other], both)
+    lab.client.reload()
+    client_ip = lab.client.attrs["NetworkSettings"]["Networks"][lab.net.name]["IPAddress"]
+    [member_of] = [line for line in nft_table(lab.kernel.table).splitlines() if client_ip in line]
+    assert "elements" in member_of
+    assert set(hits(lab, lab.cluster_ip, 80, 10)) == {chosen}
 
 
 def test_service_proxy_programs_the_kernel_from_the_api(lab: Lab, apiserver: ApiServer) -> None:

@@ -7,7 +7,15 @@ from typing import Any
 
 from kubelet.kernelproxy import address_changes, interface_name, replace_script
 from kubelet.proxy import ListenSpec, userspace_serves
-from kubelet.proxy_rules import Plan, ServicePort, StaleFlows, plan, stale_udp_flows, table_name
+from kubelet.proxy_rules import (
+    Plan,
+    ServicePort,
+    StaleFlows,
+    declared,
+    plan,
+    stale_udp_flows,
+    table_name,
+)
 
 UID = "c0ffee00-0000-4000-8000-000000000001"
 
@@ -215,6 +223,27 @@ def test_replace_script_swaps_the_table_in_one_transaction() -> None:
         f"delete table ip {p.table}",
         f"table ip {p.table} {{",
     ]
+
+
+def test_a_later_sync_flushes_and_deletes_only_what_went_so_affinity_sets_stay() -> None:
+    a, b = "10.42.0.7", "10.42.0.8"
+    sticky = svc("web", sessionAffinity="ClientIP")
+    both = {**eps("web", [a, b]), **eps("old", [a])}
+    before = plan(UID, "n", [sticky, svc("old", "10.43.0.6")], both)
+    after = plan(UID, "n", [sticky], eps("web", [a]))
+    lines = replace_script(after, before.script).splitlines()
+    t = after.table
+    [gone_set] = [s for s in declared(before.script)[1] if b in s]
+    [kept_set] = declared(after.script)[1]
+    assert a in kept_set and "10800s" in kept_set
+    assert lines[0] == f"flush table ip {t}"  # rules go; set members stay
+    deletes = lines[1 : lines.index(f"table ip {t} {{")]
+    assert f"delete set ip {t} {gone_set}" in deletes
+    assert not any(kept_set in d for d in deletes)
+    gone_chains = {d.split()[-1] for d in deletes if d.split()[1] == "chain"}
+    assert gone_chains == declared(before.script)[0] - declared(after.script)[0]
+    assert any(b in c for c in gone_chains) and any("-old-" in c for c in gone_chains)
+    assert len(deletes) == len(gone_chains) + 1
 
 
 def test_address_changes_adds_and_removes_only_the_difference() -> None:
