@@ -10,6 +10,12 @@ from api.registry import ResourceInfo
 from kubectl.cli import add_verb
 from kubectl.context import Ctx
 from kubectl.describing.common import fetch_events, selector_text
+from kubectl.describing.daemonsets import (
+    as_label_selector,
+    describe_cronjob,
+    describe_daemonset,
+    describe_replication_controller,
+)
 from kubectl.describing.nodes import describe_node
 from kubectl.describing.other import (
     describe_configmap,
@@ -77,6 +83,15 @@ def render(ctx: Ctx, info: ResourceInfo, obj: dict[str, Any]) -> str:
         describe_statefulset(page, obj, info, pods)
     elif kind == "Job":
         describe_job(page, obj, info)
+    elif kind == "DaemonSet":
+        pods = c.list_all("pods", ns, label_selector=_selector(obj))["items"]
+        describe_daemonset(page, obj, info, pods)
+    elif kind == "CronJob":
+        describe_cronjob(page, obj, info)
+    elif kind == "ReplicationController":
+        sel = _selector(as_label_selector(obj))
+        pods = c.list_all("pods", ns, label_selector=sel)["items"] if sel else []
+        describe_replication_controller(page, obj, info, pods)
     elif kind == "Service":
         try:
             ep = c.get("endpoints", obj["metadata"]["name"], ns)

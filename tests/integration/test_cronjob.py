@@ -250,5 +250,7 @@ def test_kl_create_job_from_cronjob(cluster: Cluster, ns: str) -> None:
         and owner["uid"] == c.get("cronjobs", "nightly", ns)["metadata"]["uid"]
     )
     wait_for(lambda: complete(c.get("jobs", "by-hand", ns)), "the Job runs")
+    page = kl(cluster.api.kubeconfig, "describe", "cj", "nightly", "-n", ns).ok().out
+    assert "Schedule:" in page and "*/1 * * * *" in page and "Suspend:" in page
     err = kl(cluster.api.kubeconfig, "create", "job", "x", "--from=deploy/web", "-n", ns)
     assert "--from must name a CronJob" in err.one_error_line()

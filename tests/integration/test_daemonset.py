@@ -166,6 +166,11 @@ def test_rolling_update_within_max_unavailable_then_rollout_undo(cluster: Cluste
     assert 'daemon set "roll" successfully rolled out' in out
     revs = c.list("controllerrevisions", ns)["items"]
     assert sorted(r["revision"] for r in revs) == [1, 2]
+    page = kl(kubeconfig, "describe", "ds", "roll", "-n", ns).ok().out
+    lines = {ln.split(":")[0]: ln.split(":", 1)[1].strip() for ln in page.splitlines() if ":" in ln}
+    assert lines["Desired Number of Nodes Scheduled"] == "4"
+    assert lines["Number of Nodes Scheduled with Up-to-date Pods"] == "4"
+    assert lines["Pods Status"].startswith("4 Running")
     hist = kl(kubeconfig, "rollout", "history", "ds/roll", "-n", ns).ok().out
     assert "REVISION" in hist and "2" in hist
 

@@ -74,5 +74,7 @@ def test_rc_keeps_its_replicas_and_scales(cluster: Cluster) -> None:
     scale = c.get("replicationcontrollers", "legacy", ns, subresource="scale")
     assert scale["spec"]["replicas"] == 1 and scale["status"]["selector"] == "app=legacy"
     wait_for(lambda: len(live(c, ns)) == 1, "scaled down to one pod")
+    page = kl(cluster.api.kubeconfig, "describe", "rc", "legacy", "-n", ns).ok().out
+    assert "Selector:" in page and "app=legacy" in page and "1 current / 1 desired" in page
     table = kl(cluster.api.kubeconfig, "get", "rc", "-n", ns).ok().out
     assert table.split()[:5] == ["NAME", "DESIRED", "CURRENT", "READY", "AGE"]
