@@ -76,6 +76,22 @@ def test_statefulset_round_trip(
     assert {p["spec"]["containers"][0]["image"] for p in live} == {"nginx:1.28"}
     history = kubectl("rollout", "history", "sts/web", "-n", namespace)
     assert [ln.split()[0] for ln in history.splitlines()[2:4]] == ["1", "2"]
+    # kubectl's StatefulSetRollbacker sends revision 1's data back as a strategic merge patch.
+    undo = kubectl("rollout", "undo", "sts/web", "-n", namespace)
+    assert "statefulset.apps/web rolled back" in undo
+    kubectl("rollout", "status", "sts/web", "-n", namespace, "--timeout=90s")
+    sts = cl.get("statefulsets", "web", namespace)
+    assert sts["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:1.27"
+    wait_for(
+        lambda: (
+            {
+                p["spec"]["containers"][0]["image"]
+                for p in cl.list("pods", namespace, label_selector="app=web")["items"]
+            }
+            == {"nginx:1.27"}
+        ),
+        "every pod back on nginx:1.27",
+    )
 
     assert "statefulset.apps/web scaled" in kubectl(
         "scale", "sts/web", "--replicas=1", "-n", namespace
