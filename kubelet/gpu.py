@@ -10,7 +10,7 @@ import logging
 import re
 import uuid
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -115,10 +115,12 @@ def _import_nvml() -> Any | None:
     return pynvml
 
 
-def _read_device(nvml: Any, index: int) -> GpuDevice:
-    """Read one device; an NVML error (lost GPU, ECC failure...) marks it unhealthy."""
+def _read_device(nvml: Any, index: int, handle: Any = None) -> GpuDevice:
+    """Read one device (a MIG device when ``handle`` is given); an NVML error (lost GPU,
+    ECC failure...) marks it unhealthy."""
     try:
-        handle = nvml.nvmlDeviceGetHandleByIndex(index)
+        if handle is None:
+            handle = nvml.nvmlDeviceGetHandleByIndex(index)
         uuid_text = _text(nvml.nvmlDeviceGetUUID(handle))
         name = _text(nvml.nvmlDeviceGetName(handle))
     except nvml.NVMLError as e:
@@ -157,6 +159,25 @@ def _read_device(nvml: Any, index: int) -> GpuDevice:
     return dev
 
 
+def _mig_handles(nvml: Any, index: int) -> list[Any]:
+    """The MIG devices of GPU ``index`` when MIG is enabled on it, else []."""
+    try:
+        parent = nvml.nvmlDeviceGetHandleByIndex(index)
+        current, _pending = nvml.nvmlDeviceGetMigMode(parent)
+        if current != getattr(nvml, "NVML_DEVICE_MIG_ENABLE", 1):
+            return []
+        slots = nvml.nvmlDeviceGetMaxMigDeviceCount(parent)
+    except nvml.NVMLError:
+        return []  # NOT_SUPPORTED: a GPU without MIG (consumer cards, older models)
+    handles = []
+    for k in range(slots):
+        try:
+            handles.append(nvml.nvmlDeviceGetMigDeviceHandleByIndex(parent, k))
+        except nvml.NVMLError:
+            continue  # NOT_FOUND: an empty slot
+    return handles
+
+
 def _is_fatal(nvml: Any, err: Exception) -> bool:
     """Errors that mean the device itself is broken, not that a sensor is missing."""
     fatal = {
@@ -188,8 +209,18 @@ def nvml_gpus() -> list[GpuDevice]:
             log.info("no NVIDIA driver found (%s); this node reports no GPUs", e)
         return []
     try:
-        count = nvml.nvmlDeviceGetCount()
-        return [_read_device(nvml, i) for i in range(count)]
+        devices: list[GpuDevice] = []
+        for i in range(nvml.nvmlDeviceGetCount()):
+            migs = _mig_handles(nvml, i)
+            if not migs:
+                # Indexes count what the node reports: MIG devices before it shift it.
+                devices.append(replace(_read_device(nvml, i), index=len(devices)))
+                continue
+            # A GPU split by MIG is handed out as its MIG devices, each with its own UUID
+            # (as the NVIDIA device plugin's "single" strategy does); the parent is not.
+            for handle in migs:
+                devices.append(_read_device(nvml, len(devices), handle))
+        return devices
     except nvml.NVMLError as e:
         log.warning("NVML failed to list devices: %s", e)
         return []

@@ -292,3 +292,18 @@ def test_a_finished_jobs_leftover_process_keeps_its_gpu_from_the_next_pod(
             ),
             "the second pod bound once the GPU is idle",
         )
+
+
+def test_a_gpu_split_by_mig_is_handed_out_as_its_mig_devices(standin: StandIn) -> None:
+    standin.devices[0].migs = [
+        ("MIG-aaaa0000-0000-0000-0000-000000000001", "NVIDIA H100 80GB HBM3 MIG 3g.40gb", 40192),
+        ("MIG-aaaa0000-0000-0000-0000-000000000002", "NVIDIA H100 80GB HBM3 MIG 3g.40gb", 40192),
+    ]
+    standin.write()
+    gpus, _ = read_gpus(standin)
+    assert [(g["index"], g["uuid"], g["memory_mib"]) for g in gpus] == [
+        (0, "MIG-aaaa0000-0000-0000-0000-000000000001", 40192),
+        (1, "MIG-aaaa0000-0000-0000-0000-000000000002", 40192),
+        (2, RTX, 24564),
+    ]
+    assert all(g["healthy"] for g in gpus)  # no utilisation sensor on a MIG device: fine

@@ -63,6 +63,8 @@ class Device:
     power_mw: int | None = 70_000
     lost: bool = False
     present: bool = True
+    # MIG devices carved out of this GPU: (uuid, name, memory MiB). Non-empty: MIG enabled.
+    migs: list[tuple[str, str, int]] = field(default_factory=list)
 
 
 @dataclass
@@ -104,6 +106,7 @@ class StandIn:
                 f" util={d.util} mem_util={d.mem_util} temp={temp} power_mw={power}"
                 f" lost={int(d.lost)} name={d.name}"
             )
+            lines += [f"mig {i} uuid={u} memory_mib={mib} name={n}" for u, n, mib in d.migs]
         lines += [f"process {i} {pid} {mib}" for i, pid, mib in self.processes]
         lines += self.events
         return "\n".join(lines) + "\n"

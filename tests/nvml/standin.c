@@ -11,6 +11,8 @@
  *   device IDX k=v ... name=REST     one GPU; keys: uuid, memory_mib, used_mib, util,
  *                                    mem_util, temp, power_mw (temp/power "na" means the
  *                                    card does not support it), lost=1, name (last: the rest)
+ *   mig IDX k=v ... name=REST        a MIG device of GPU IDX (keys: uuid, memory_mib,
+ *                                    used_mib): the GPU then has MIG enabled
  *   process IDX PID USED_MIB         a compute process on device IDX
  *   xid IDX CODE                     an Xid critical error event on device IDX
  *   ecc IDX                          a double-bit ECC error event on device IDX
@@ -63,7 +65,7 @@ typedef struct {
 } nvmlEventData_t;
 
 struct standin_device {
-    int present, index, lost, has_temp, has_power;
+    int present, index, lost, has_temp, has_power, mig_parent; /* mig_parent -1: a GPU */
     char uuid[96], name[96];
     unsigned long long memory_mib, used_mib;
     unsigned int util, mem_util, temp, power_mw;
@@ -73,6 +75,9 @@ struct standin_event_set { unsigned long long types[MAX_DEVICES]; int delivered;
 
 static struct standin_device devices[MAX_DEVICES];
 static int device_count;
+#define MAX_MIGS 7 /* per GPU, as on A100/H100 */
+static struct standin_device migs[MAX_DEVICES][MAX_MIGS];
+static int mig_count[MAX_DEVICES];
 static struct { int index; unsigned int pid; unsigned long long used_mib; } procs[MAX_PROCS];
 static int proc_count;
 static struct standin_event events[MAX_EVENTS];
@@ -85,10 +90,11 @@ static struct timespec loaded_mtime;
 static ino_t loaded_ino;
 static off_t loaded_size;
 
-static void parse_device(char *rest) {
+static void parse_device(char *rest, int is_mig) {
     struct standin_device d;
     memset(&d, 0, sizeof d);
     d.present = 1;
+    d.mig_parent = -1;
     d.has_temp = d.has_power = 1;
     d.memory_mib = 16384;
     strcpy(d.name, "Stand-in GPU");
@@ -117,6 +123,16 @@ static void parse_device(char *rest) {
         else if (!strcmp(k, "power_mw")) { d.has_power = strcmp(v, "na") != 0; d.power_mw = (unsigned)atoi(v); }
         else if (!strcmp(k, "lost")) d.lost = atoi(v);
     }
+    if (is_mig) {
+        int k = mig_count[d.index];
+        if (k >= MAX_MIGS) return;
+        if (!d.uuid[0]) snprintf(d.uuid, sizeof d.uuid, "MIG-standin-%d-%d", d.index, k);
+        d.mig_parent = d.index;
+        d.has_temp = d.has_power = 0; /* MIG devices report no sensors of their own */
+        migs[d.index][k] = d;
+        mig_count[d.index] = k + 1;
+        return;
+    }
     if (!d.uuid[0]) snprintf(d.uuid, sizeof d.uuid, "GPU-standin-%d", d.index);
     devices[d.index] = d;
     if (d.index + 1 > device_count) device_count = d.index + 1;
@@ -141,6 +157,8 @@ static void load(void) {
     loaded_ino = st.st_ino;
     loaded_size = st.st_size;
     memset(devices, 0, sizeof devices);
+    memset(migs, 0, sizeof migs);
+    memset(mig_count, 0, sizeof mig_count);
     device_count = proc_count = event_count = 0;
     init_error = 0;
     char line[512];
@@ -151,7 +169,8 @@ static void load(void) {
         int used = 0;
         if (sscanf(line, "%31s %n", word, &used) < 1) continue;
         char *rest = line + used;
-        if (!strcmp(word, "device")) parse_device(rest);
+        if (!strcmp(word, "device")) parse_device(rest, 0);
+        else if (!strcmp(word, "mig")) parse_device(rest, 1);
         else if (!strcmp(word, "driver")) sscanf(rest, "%79s", driver_version);
         else if (!strcmp(word, "nvml")) sscanf(rest, "%79s", nvml_version);
         else if (!strcmp(word, "init_error")) init_error = atoi(rest);
@@ -317,6 +336,7 @@ nvmlReturn_t nvmlDeviceGetUtilizationRates(nvmlDevice_t h, nvmlUtilization_t *ut
     nvmlReturn_t r = device_of(h, &d);
     if (r) return r;
     if (!utilization) return NVML_ERROR_INVALID_ARGUMENT;
+    if (d->mig_parent >= 0) return NVML_ERROR_NOT_SUPPORTED;
     utilization->gpu = d->util;
     utilization->memory = d->mem_util;
     return NVML_SUCCESS;
@@ -350,6 +370,10 @@ nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v3(nvmlDevice_t h, unsigned in
     if (r) return r;
     if (!infoCount) return NVML_ERROR_INVALID_ARGUMENT;
     unsigned int n = 0;
+    if (d->mig_parent >= 0) { /* processes are listed per GPU in the file */
+        *infoCount = 0;
+        return NVML_SUCCESS;
+    }
     for (int i = 0; i < proc_count; i++) n += procs[i].index == d->index ? 1 : 0;
     if (n == 0) {
         *infoCount = 0;
@@ -375,12 +399,35 @@ nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v2(nvmlDevice_t h, unsigned in
     return nvmlDeviceGetComputeRunningProcesses_v3(h, c, i);
 }
 
+/* A GPU has MIG enabled when the file lists MIG devices for it; others do not support it. */
 nvmlReturn_t nvmlDeviceGetMigMode(nvmlDevice_t h, unsigned int *current, unsigned int *pending) {
     struct standin_device *d;
     nvmlReturn_t r = device_of(h, &d);
-    (void)current;
-    (void)pending;
-    return r ? r : NVML_ERROR_NOT_SUPPORTED;
+    if (r) return r;
+    if (d->mig_parent >= 0 || !mig_count[d->index]) return NVML_ERROR_NOT_SUPPORTED;
+    if (!current || !pending) return NVML_ERROR_INVALID_ARGUMENT;
+    *current = *pending = 1; /* NVML_DEVICE_MIG_ENABLE */
+    return NVML_SUCCESS;
+}
+
+nvmlReturn_t nvmlDeviceGetMaxMigDeviceCount(nvmlDevice_t h, unsigned int *count) {
+    struct standin_device *d;
+    nvmlReturn_t r = device_of(h, &d);
+    if (r) return r;
+    if (d->mig_parent >= 0 || !mig_count[d->index]) return NVML_ERROR_NOT_SUPPORTED;
+    *count = MAX_MIGS;
+    return NVML_SUCCESS;
+}
+
+nvmlReturn_t nvmlDeviceGetMigDeviceHandleByIndex(nvmlDevice_t h, unsigned int index,
+                                                 nvmlDevice_t *mig) {
+    struct standin_device *d;
+    nvmlReturn_t r = device_of(h, &d);
+    if (r) return r;
+    if (!mig || index >= MAX_MIGS) return NVML_ERROR_INVALID_ARGUMENT;
+    if (d->mig_parent >= 0 || index >= (unsigned)mig_count[d->index]) return NVML_ERROR_NOT_FOUND;
+    *mig = &migs[d->index][index];
+    return NVML_SUCCESS;
 }
 
 nvmlReturn_t nvmlDeviceGetSupportedEventTypes(nvmlDevice_t h, unsigned long long *types) {
