@@ -38,9 +38,20 @@ BUDGETS = {
     "memory": 170,
     "cli": 60,
     "dns": 90,
+    "service_throughput": 60,  # ~15 s: two containers, 12 x 1 GiB through one bridge
     "gpu_health": 60,
 }
-ORDER = ["api", "scheduler", "controllers", "pod_startup", "memory", "cli", "dns", "gpu_health"]
+ORDER = [
+    "api",
+    "scheduler",
+    "controllers",
+    "pod_startup",
+    "memory",
+    "cli",
+    "dns",
+    "service_throughput",
+    "gpu_health",
+]
 TOTAL_BUDGET = 14 * 60
 
 
