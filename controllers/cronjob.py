@@ -207,7 +207,7 @@ def _schedule(
                 cj,
                 "Warning",
                 "TooManyMissedTimes",
-                f"too many missed start times: {missed - 1}+. Set or decrease "
+                f"too many missed start times: more than {TOO_MANY_MISSED}. Set or decrease "
                 ".spec.startingDeadlineSeconds or check clock skew",
             )
         )
