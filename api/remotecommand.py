@@ -108,7 +108,9 @@ class ChannelCodec:
             return None
         if isinstance(message, str):
             if not self.base64:
-                raise ValueError(f"{self.protocol} carries binary messages, got text")
+                # The Python client writes stdin as a text message ("\x00" + data); wsstream
+                # reads every message as bytes, so a text one is the same frame.
+                return self.decode(message.encode())
             channel = ord(message[0]) - ord("0")
             try:
                 data = base64.b64decode(message[1:], validate=True)
@@ -145,7 +147,7 @@ def exit_status(exit_code: int | None, command: list[str] | None = None) -> dict
     (None: nothing to report, as for attach): Success for 0."""
     if not exit_code:
         return {"metadata": {}, "status": "Success"}
-    what = f"error executing command {command}, " if command else ""
+    what = f"error executing command [{' '.join(command)}], " if command else ""
     return {
         "metadata": {},
         "status": "Failure",

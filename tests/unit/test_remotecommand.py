@@ -19,6 +19,8 @@ def test_binary_frames_carry_the_channel_byte_first() -> None:
         rc.RESIZE, b'{"Width":80,"Height":24}'
     )
     assert codec.decode(b"") is None
+    # The Python client sends stdin as text messages: the same frame as bytes.
+    assert codec.decode("\x00ls\n") == rc.Frame(rc.STDIN, b"ls\n")
 
 
 def test_v5_close_signal_half_closes_one_channel() -> None:

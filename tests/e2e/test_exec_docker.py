@@ -1,0 +1,217 @@
+"""``kubectl exec`` and ``kubectl attach`` (the real kubectl 1.35, WebSocket v5) and the
+official Python client's ``stream()`` against real containers: an apiserver and one
+Docker-backed kubelet over HTTPS (pods are bound by name, so no scheduler is needed).
+
+The TTY case runs kubectl in a pseudo-terminal (python's ``pty``), as a person would:
+the shell's prompt, the window size following the terminal (``stty size`` before and
+after a resize), Ctrl-C interrupting a foreground ``sleep``, and ``exit 5`` ending
+kubectl with 5."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kubernetes import client as k8s
+from kubernetes import config
+from kubernetes.stream import stream
+
+from tests.cluster import Cluster
+from tests.e2e.images import IMAGE, ensure_busybox_image
+from tests.harness import ApiServer
+from tests.tools.kubectl import ensure_kubectl
+from tests.tools.terminal import Terminal
+from tests.wait import wait_for
+
+pytestmark = [pytest.mark.docker, pytest.mark.timeout(240)]
+
+
+@pytest.fixture(scope="module")
+def node(shared_apiserver: ApiServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    import docker
+
+    engine = docker.from_env()
+    ensure_busybox_image(engine)
+    name = f"ex-{uuid.uuid4().hex[:6]}"
+    cl = Cluster.on(shared_apiserver)
+    try:
+        cl.add_kubelet(name, runtime="docker", scheme=None, root_dir=tmp_path_factory.mktemp("k"))
+        cl.wait_nodes_ready(timeout=60)
+        yield name
+    finally:
+        cl.stop()
+        for ctr in engine.containers.list(all=True, filters={"label": f"io.kubelab.node={name}"}):
+            ctr.remove(force=True)
+
+
+@pytest.fixture(scope="module")
+def env(shared_apiserver: ApiServer, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    return {
+        "KUBECONFIG": str(shared_apiserver.kubeconfig),
+        "HOME": str(tmp_path_factory.mktemp("kube-home")),
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+    }
+
+
+@pytest.fixture(scope="module")
+def kubectl() -> Path:
+    return ensure_kubectl()
+
+
+@pytest.fixture
+def ns(shared_apiserver: ApiServer) -> Iterator[str]:
+    name = "ex-" + uuid.uuid4().hex[:6]
+    c = shared_apiserver.client()
+    c.create("namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+    yield name
+    for pod in c.list("pods", name)["items"]:
+        c.delete("pods", pod["metadata"]["name"], name, grace_period_seconds=0)
+    c.delete("namespaces", name)
+
+
+def run_pod(api: ApiServer, node: str, ns: str, name: str, script: str, **extra: Any) -> None:
+    c = api.client()
+    container = {"name": "main", "image": IMAGE, "command": ["sh", "-c", script], **extra}
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name},
+        "spec": {"nodeName": node, "terminationGracePeriodSeconds": 1, "containers": [container]},
+    }
+    c.create("pods", pod, ns)
+    wait_for(
+        lambda: (c.get("pods", name, ns).get("status") or {}).get("phase") == "Running",
+        f"pod {name} running",
+        60,
+    )
+
+
+def kc(kubectl: Path, env: dict[str, str], ns: str, *args: str, stdin: str | None = None) -> Any:
+    return subprocess.run(
+        [str(kubectl), "-n", ns, *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+
+
+def test_kubectl_exec_streams_output_stdin_and_the_exit_code(
+    shared_apiserver: ApiServer, node: str, ns: str, kubectl: Path, env: dict[str, str]
+) -> None:
+    run_pod(shared_apiserver, node, ns, "shell", "sleep 3600")
+    p = kc(kubectl, env, ns, "exec", "shell", "--", "sh", "-c", "echo out; echo err >&2")
+    assert (p.returncode, p.stdout, p.stderr) == (0, "out\n", "err\n")
+    p = kc(kubectl, env, ns, "exec", "shell", "--", "sh", "-c", "echo partial; exit 3")
+    assert (p.returncode, p.stdout) == (3, "partial\n")
+    assert p.stderr == "command terminated with exit code 3\n"
+    # stdin's EOF reaches the process (v5's close signal), so cat ends and kubectl returns.
+    p = kc(
+        kubectl, env, ns, "exec", "-i", "shell", "--", "sh", "-c", "cat; echo done", stdin="a\nb\n"
+    )
+    assert (p.returncode, p.stdout) == (0, "a\nb\ndone\n"), p.stderr
+    big = "x" * 200_000 + "\n"  # many frames each way
+    p = kc(kubectl, env, ns, "exec", "-i", "shell", "--", "wc", "-c", stdin=big)
+    assert p.stdout.strip() == str(len(big)), p.stderr
+
+
+def test_kubectl_exec_with_a_terminal(
+    shared_apiserver: ApiServer, node: str, ns: str, kubectl: Path, env: dict[str, str]
+) -> None:
+    run_pod(shared_apiserver, node, ns, "tty", "sleep 3600")
+    term = Terminal.spawn([str(kubectl), "-n", ns, "exec", "-it", "tty", "--", "sh"], env)
+    try:
+        term.resize(100, 30)
+        term.expect("# ")
+        term.ask_until("busybox stty size\r", "30 100")
+        term.resize(132, 43)  # kubectl sends the new size beside stdin: ask until it arrived
+        term.ask_until("busybox stty size\r", "43 132")
+        term.send("echo sleeping; sleep 600\r")
+        term.expect("sleeping\r\n")  # (a Ctrl-C before sleep starts aborts the line: alike)
+        term.send("\x03")  # Ctrl-C: the remote terminal's SIGINT ends the sleep...
+        term.send("echo alive\r")
+        term.expect("alive\r\n")  # ...so the shell runs the next line within the deadline
+        term.send("exit 5\r")
+        assert term.wait() == 5
+    finally:
+        term.close()
+
+
+def test_kubectl_attach_follows_a_running_container(
+    shared_apiserver: ApiServer, node: str, ns: str, kubectl: Path, env: dict[str, str]
+) -> None:
+    run_pod(
+        shared_apiserver,
+        node,
+        ns,
+        "ticker",
+        "i=0; while true; do i=$((i+1)); echo tick$i; sleep 0.2; done",
+    )
+    proc = subprocess.Popen(
+        [str(kubectl), "-n", ns, "attach", "ticker"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline().decode()
+        assert line.startswith("tick"), (line, proc.stderr.read() if proc.poll() else "")
+    finally:
+        proc.kill()
+        proc.wait()
+    # A container with stdin open: what is typed reaches its process.
+    run_pod(shared_apiserver, node, ns, "reader", "while read l; do echo got:$l; done", stdin=True)
+    proc = subprocess.Popen(
+        [str(kubectl), "-n", ns, "attach", "-i", "reader"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    try:
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write(b"hello\n")
+        proc.stdin.flush()
+        assert proc.stdout.readline() == b"got:hello\n"
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_python_client_stream_exec(shared_apiserver: ApiServer, node: str, ns: str) -> None:
+    run_pod(shared_apiserver, node, ns, "py", "sleep 3600")
+    cfg = k8s.Configuration()
+    config.load_kube_config(config_file=str(shared_apiserver.kubeconfig), client_configuration=cfg)
+    with k8s.ApiClient(cfg) as api:
+        core = k8s.CoreV1Api(api)
+        resp = stream(
+            core.connect_get_namespaced_pod_exec,
+            "py",
+            ns,
+            command=["sh", "-c", "read l; echo got:$l; echo oops >&2; exit 7"],
+            stdin=True,
+            stdout=True,
+            stderr=True,
+            tty=False,
+            _preload_content=False,
+        )
+        resp.write_stdin("hello\n")
+        out, err = "", ""
+        deadline = time.monotonic() + 30
+        while resp.is_open() and time.monotonic() < deadline:
+            resp.update(timeout=1)
+            out += resp.read_stdout() if resp.peek_stdout() else ""
+            err += resp.read_stderr() if resp.peek_stderr() else ""
+        assert (out, err) == ("got:hello\n", "oops\n")
+        assert resp.returncode == 7
+        # The one-shot form returns the output as a string.
+        text = stream(core.connect_get_namespaced_pod_exec, "py", ns, command=["echo", "hi"])
+        assert text == "hi\n"
