@@ -62,3 +62,5 @@ def local_path_class() -> Obj:
 
 # The PV volume sources kubelab's kubelet mounts (a host directory either way).
 PV_SOURCES = ("local", "hostPath")
+# On a Node: the directory under which its kubelet keeps local-path volumes.
+STORAGE_DIR_ANNOTATION = "kubelab.io/storage-dir"

@@ -21,6 +21,7 @@ from starlette.requests import Request
 
 from api.errors import ApiError
 from api.rbac_rules import Request as RbacRequest
+from api.volume_match import pinned_node
 from apiserver.auth import ADMIN_GROUP, User
 from apiserver.paths import Target
 from apiserver.rbac_bootstrap import AUTHENTICATED_GROUP, CONTROLLER_MANAGER_USER, SCHEDULER_USER
@@ -142,6 +143,14 @@ class Authorizer:
             if verb in ("update", "patch", "delete") and target.name:
                 pod = self.store.get("/pods", target.namespace or "default", target.name)
                 return pod is None or (pod.get("spec") or {}).get("nodeName") == node
+            return False
+        if res in ("persistentvolumeclaims", "persistentvolumes", "storageclasses"):
+            if verb in READ_VERBS:
+                return True
+            # A kubelet removes the data of, then releases, the local volumes of its node.
+            if res == "persistentvolumes" and verb in ("update", "patch") and target.name:
+                pv = self.store.get("/persistentvolumes", "", target.name)
+                return pv is not None and pinned_node(pv) == node
             return False
         if res == "secrets" and verb == "get":
             return self._node_uses_secret(node, target.namespace or "default", target.name)

@@ -185,6 +185,8 @@ _EVERYTHING = [rule(["*"], ["*"], ["*"]), {"verbs": ["*"], "nonResourceURLs": ["
 _SCHEDULER_RULES = [
     rule(READ, ["*"], ["*"]),
     rule(["*"], [""], ["pods", "pods/binding", "pods/status", "events"]),
+    # VolumeBinding: the chosen node on a WaitForFirstConsumer claim (selected-node).
+    rule(["patch", "update"], [""], ["persistentvolumeclaims"]),
     rule(["*"], ["events.k8s.io"], ["events"]),
     rule(["*"], ["coordination.k8s.io"], ["leases"]),
 ]

@@ -18,6 +18,7 @@ cached pods. The readers, so that a new read is added here first:
 - ``nodelifecycle``: ``tolerations``, and every field of ``status.conditions`` (it writes
   the list back whole when a node goes silent);
 - ``podgc``: ``nodeName``, ``status.phase``, deletionTimestamp, creationTimestamp;
+- ``persistentvolume``: ``volumes[].persistentVolumeClaim``, ``status.phase``;
 - ``events``: apiVersion, kind, name, namespace, uid, resourceVersion.
 """
 
@@ -53,6 +54,8 @@ CACHED_POD = pod_rule(
             "tolerations": Each(SHARED),
             "hostname": SHARED,
             "subdomain": SHARED,
+            # persistentvolume: the claims a pod mounts (pvc-protection).
+            "volumes": Each(Struct({"persistentVolumeClaim": SHARED})),
             # daemonset: the node a pod not yet bound is meant for (its required affinity).
             "affinity": Struct(
                 {"nodeAffinity": Struct({"requiredDuringSchedulingIgnoredDuringExecution": SHARED})}

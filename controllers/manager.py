@@ -24,6 +24,7 @@ from .job import JobController
 from .loadbalancer import LoadBalancerController
 from .nodeipam import NodeIpamController
 from .nodelifecycle import NodeLifecycleController
+from .persistentvolume import PersistentVolumeController
 from .podgc import PodGCController
 from .replicaset import ReplicaSetController
 from .serviceaccounts import ServiceAccountsController
@@ -53,6 +54,7 @@ CONTROLLERS: dict[str, type[Controller]] = {
     "clusterrole-aggregation": ClusterRoleAggregationController,
     "serviceaccount": ServiceAccountsController,
     "nodeipam": NodeIpamController,
+    "persistentvolume": PersistentVolumeController,
 }
 
 

@@ -49,6 +49,7 @@ REMEMBERED = (
     "dns_port",
     "cluster_cidr",
     "service_cidr",
+    "storage_dir",
 )
 DEFAULTS: dict[str, Any] = {
     "port": 6443,
@@ -62,6 +63,7 @@ DEFAULTS: dict[str, Any] = {
     "dns_port": 53,
     "cluster_cidr": "10.42.0.0/16",
     "service_cidr": DEFAULT_SERVICE_CIDR,
+    "storage_dir": "",  # HOME/storage
 }
 SIM_NODE_PREFIX = "sim"
 
@@ -145,6 +147,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="port of the cluster DNS on --address, behind the kube-dns Service (default 53, "
         "which needs root; 0: a free port)",
+    )
+    p.add_argument(
+        "--storage-dir",
+        default=None,
+        help="where the local node keeps the data of local-path volumes (default HOME/storage)",
     )
     p.add_argument(
         "--ready-timeout",
@@ -327,6 +334,8 @@ def plan_children(home: Path, settings: dict[str, Any], node_kubeconfig: Path) -
     kubelet += ["--cluster-dns", dns_ip]
     if settings["fake_gpus"]:
         kubelet += ["--fake-gpus", str(settings["fake_gpus"])]
+    if settings.get("storage_dir"):
+        kubelet += ["--storage-dir", str(settings["storage_dir"])]
     out.append(child("kubelet", kubelet))
     if settings["nodes"]:
         # One process for all simulated nodes, with the admin identity: a node identity

@@ -20,6 +20,7 @@ from kubelet.context import KubeletConfig, NodeContext
 from kubelet.gpu import GpuDevice
 from kubelet.gpu_health import GpuHealth, gate_unclean, leftovers
 from kubelet.gpu_monitor import GpuMonitor, Sharer
+from kubelet.local_volumes import LocalVolumeManager
 from kubelet.node import NodeAgent, NodeFacts
 from kubelet.ownership import fetch_cluster_uid
 from kubelet.pods import PodManager
@@ -73,6 +74,12 @@ class NodeKubelet:
                 kill=self.ctx.runtime.kill,
             )
         self._tasks: list[asyncio.Task[Any]] = []
+        # Only a node that announces a storage dir gets local-path volumes (not hollow ones).
+        self.local_volumes = (
+            LocalVolumeManager(client, config.node_name, config.storage_dir, self.ctx.recorder)
+            if facts.storage_dir
+            else None
+        )
 
     @property
     def name(self) -> str:
@@ -163,6 +170,10 @@ class NodeKubelet:
             asyncio.create_task(self.node.run(), name=f"heartbeat-{self.name}"),
             asyncio.create_task(self.pods.run(), name=f"pods-{self.name}"),
         ]
+        if self.local_volumes is not None:
+            self._tasks.append(
+                asyncio.create_task(self.local_volumes.run(), name=f"volumes-{self.name}")
+            )
         if self.gpu_monitor is not None:
             self._tasks.append(
                 asyncio.create_task(self.gpu_monitor.run(), name=f"gpu-health-{self.name}")

@@ -27,6 +27,8 @@ class KubeletConfig:
     # ConfigMap and Secret volumes of running pods are rewritten from the API this often
     # (Kubernetes shows an update within about a minute).
     volume_refresh_period: float = 60.0
+    # Where this node's local-path volumes live (kubelet/local_volumes.py).
+    storage_dir: Path = Path.home() / ".kubelab" / "storage"
     status_report_period: float = 60.0
     lease_duration: int = 40
     lease_renew: float = 10.0

@@ -21,6 +21,7 @@ from kubelet.resolvconf import resolv_conf_mount
 from kubelet.runtime.base import ContainerSpec, Mount, RuntimeError_
 from kubelet.termination_message import with_termination_message
 from kubelet.track import ContainerTrack
+from kubelet.volume_pvc import resolve_claims
 from kubelet.volumes import (
     TERMINATION_LOG,
     MissingVolumeSource,
@@ -69,7 +70,7 @@ async def create_and_start(
         if track.failed_event_for != str(e):
             track.failed_event_for = str(e)
             h.event(WARNING, "FailedMount", str(e))
-        h.wake_after(min(5.0, h.ctx.config.backoff_initial))
+        h.wake_after(min(getattr(e, "retry_after", 5.0), h.ctx.config.backoff_initial))
         return
     except (EnvError, VolumeError, ValueError) as e:
         track.waiting_reason = "CreateContainerConfigError"
@@ -133,8 +134,9 @@ async def build_spec(
     cm_names, secret_names = referenced_config(h.pod)
     configmaps = {n: await get_optional(h, "configmaps", n) for n in cm_names}
     secrets = {n: await get_optional(h, "secrets", n) for n in secret_names}
+    claim_paths = await resolve_claims(h)
     volume_paths = await asyncio.to_thread(
-        prepare_volumes, h.ctx.config.root_dir, h.pod, configmaps, secrets
+        prepare_volumes, h.ctx.config.root_dir, h.pod, configmaps, secrets, claim_paths
     )
     env = resolve_env(h.pod, c, configmaps, secrets, h.ctx.address, service_env(h))
     mounts = container_mounts(c, volume_paths, read_only_volumes(h.pod))

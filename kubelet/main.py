@@ -109,6 +109,13 @@ def build_parser() -> argparse.ArgumentParser:
         "(requires --runtime fake)",
     )
     p.add_argument(
+        "--storage-dir",
+        type=Path,
+        default=None,
+        help="where this node keeps the data of its local-path volumes "
+        "(PersistentVolumes of class local-path) (default HOME/storage)",
+    )
+    p.add_argument(
         "--root-dir",
         type=Path,
         default=None,
@@ -336,6 +343,7 @@ async def run(opts: Options, stop: asyncio.Event | None = None) -> int:
                 backoff_reset=args.backoff_reset,
                 resync_period=args.resync_period,
                 volume_refresh_period=args.volume_refresh_period,
+                storage_dir=(args.storage_dir or opts.home / "storage").expanduser().absolute(),
                 status_report_period=args.status_report_period,
                 lease_duration=args.lease_duration,
                 lease_renew=args.lease_renew,
@@ -356,6 +364,8 @@ async def run(opts: Options, stop: asyncio.Event | None = None) -> int:
                 runtime_version=await runtime.version(),
                 extra_labels=_labels(args.node_labels),
                 hollow=bool(args.hollow),
+                # Simulated nodes have no disk of their own: no local-path volumes there.
+                storage_dir="" if args.hollow else str(config.storage_dir),
             )
             if args.capacity_cpu:
                 facts.cpu = args.capacity_cpu

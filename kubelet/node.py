@@ -20,6 +20,7 @@ from typing import Any
 
 from api.errors import ApiError
 from api.gpus import GPU_MEMORY_RESOURCE, GPU_RESOURCE
+from api.storage import STORAGE_DIR_ANNOTATION
 from client import AsyncClient
 from kubelet.gpu import GpuDevice, node_labels
 from kubelet.runtime.base import ContainerRuntime
@@ -79,6 +80,9 @@ class NodeFacts:
     architecture: str = field(default_factory=architecture)
     extra_labels: dict[str, str] = field(default_factory=dict)
     hollow: bool = False
+    # Where local-path volumes of this node live: announced on the Node, where the PV
+    # controller reads it to provision (kubelet/local_volumes.py).
+    storage_dir: str = ""
 
     def __post_init__(self) -> None:
         # Hollow nodes share a machine, so their ids come from their names.
@@ -126,7 +130,10 @@ def node_metadata(facts: NodeFacts, gpus: list[GpuDevice]) -> dict[str, Any]:
     return {
         "name": facts.name,
         "labels": labels,
-        "annotations": {SCHEME_ANNOTATION: facts.scheme},
+        "annotations": {
+            SCHEME_ANNOTATION: facts.scheme,
+            **({STORAGE_DIR_ANNOTATION: facts.storage_dir} if facts.storage_dir else {}),
+        },
     }
 
 

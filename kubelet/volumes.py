@@ -126,8 +126,13 @@ def prepare_volumes(
     pod: dict[str, Any],
     configmaps: Mapping[str, dict[str, Any] | None],
     secrets: Mapping[str, dict[str, Any] | None],
+    claim_paths: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
-    """Create or refresh every volume of ``pod``; returns volume name → host path."""
+    """Create or refresh every volume of ``pod``; returns volume name → host path.
+
+    ``claim_paths``: the host directory of each ``persistentVolumeClaim`` volume, resolved
+    from the API beforehand (kubelet/volume_pvc.py); None on a refresh, which leaves those
+    volumes alone (only ConfigMaps and Secrets are rewritten)."""
     uid = pod["metadata"]["uid"]
     base = pod_dir(root_dir, uid) / "volumes"
     gid = fs_group(pod)
@@ -146,6 +151,15 @@ def prepare_volumes(
                     path.touch()
                 elif kind:
                     raise VolumeError(f'volume "{name}": hostPath {path} does not exist ({kind})')
+            paths[name] = str(path)
+        elif "persistentVolumeClaim" in vol:
+            if claim_paths is None:
+                continue
+            if name not in claim_paths:
+                raise VolumeError(f'volume "{name}": its claim was not resolved')
+            path = Path(claim_paths[name])
+            if gid is not None:
+                _own(path, gid)
             paths[name] = str(path)
         elif "configMap" in vol:
             spec = vol["configMap"] or {}
@@ -204,6 +218,7 @@ def read_only_volumes(pod: dict[str, Any]) -> set[str]:
         str(v.get("name", ""))
         for v in (pod.get("spec") or {}).get("volumes") or []
         if any(k in v for k in READ_ONLY_SOURCES)
+        or ((v.get("persistentVolumeClaim") or {}).get("readOnly") is True)
     }
 
 

@@ -10,6 +10,7 @@ Every other field is dropped before the pod enters the informer's cache (see
 - ``is_terminal`` / ``is_finished``: ``deletionTimestamp``, ``status.phase``;
 - ``Scheduler.responsible_for``: ``schedulerName``, ``nodeName``;
 - ``plugins.preemption.may_preempt``: ``preemptionPolicy``;
+- ``plugins.volume_binding``: ``volumes[].persistentVolumeClaim``;
 - ``reporting``: the ``kubelab.io/scheduling-reasons`` annotation and, for a pod it
   reports unschedulable (never a bound one), every field of ``status.conditions``, since
   it writes the list back whole;
@@ -42,6 +43,7 @@ _SPEC = Struct(
         "tolerations": Each(SHARED),
         "nodeSelector": SHARED,
         "affinity": Struct({"nodeAffinity": SHARED}),
+        "volumes": Each(Struct({"persistentVolumeClaim": SHARED})),
     }
 )
 

@@ -34,6 +34,7 @@ from scheduler.podinfo import (
 )
 from scheduler.reporting import Reporter, event_recorder, preemption_summary, reasons_document
 from scheduler.snapshot import NodeInfo
+from scheduler.volumes import ClaimCache
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +104,8 @@ class Scheduler:
         # Pods are cached with only the fields read here: see scheduler.cached_pod.
         self.pods = Informer(client, "pods", transform=cached_pod_transform())
         self.nodes = Informer(client, "nodes")
+        # Claims, volumes, classes: a change may let a pod waiting for its claim fit.
+        self.volumes = ClaimCache(client, self.queue.move_all_to_active)
         self._bind_slots = asyncio.Semaphore(bind_concurrency)
         self._binding: set[str] = set()  # pods whose Binding is in flight
         self._preempting: set[str] = set()  # preemptors whose victims are being deleted
@@ -196,11 +199,14 @@ class Scheduler:
         """Start the informers and the event writers; return once both caches are full."""
         self._spawn(self.nodes.run(), work=False)
         self._spawn(self.pods.run(), work=False)
+        for inf in self.volumes.informers():
+            self._spawn(inf.run(), work=False)
         self.events.start()
         self._spawn(self.reporter.run_held(), work=False)
         self._spawn(self.reporter.run_clears(self._busy), work=False)
         await self.nodes.wait_synced(sync_timeout)
         await self.pods.wait_synced(sync_timeout)
+        await self.volumes.wait_synced(sync_timeout)
         log.info(
             "caches synced: %d nodes, %d pods, %d pending",
             len(self.snapshot.nodes),
@@ -242,6 +248,7 @@ class Scheduler:
             await asyncio.wait(pending, timeout=2)
         self.pods.stop()
         self.nodes.stop()
+        self.volumes.stop()
         await self.events.stop(flush_timeout=1)
         await self.binder.close()
         for t in list(self._tasks):
@@ -267,7 +274,12 @@ class Scheduler:
             self.queue.done(key)  # gone, bound, or assumed and binding
             return False
         started = time.perf_counter()
-        pi = pod_info(pod)
+        resolved = self.volumes.resolve(pod_info(pod))
+        if isinstance(resolved, str):  # a claim missing or not bound: fits nowhere now
+            diag = Diagnosis(len(self.snapshot.node_list), pre_filter=resolved)
+            self._unschedulable(pod_info(pod), diag, started)
+            return False
+        pi = resolved
         result = self.framework.schedule(pi, self.snapshot)
         if isinstance(result, ScheduleResult):
             uuids = result.allocations.get("gpus", [])
@@ -281,6 +293,7 @@ class Scheduler:
     async def _bind(self, pi: PodInfo, node: str, uuids: list[str], started: float) -> None:
         key = pi.key
         try:
+            await self.volumes.select_node(pi, node)
             await self.binder.bind(pi.namespace, pi.name, binding_body(pi, node, uuids))
         except ApiError as exc:
             self.snapshot.forget(key)

@@ -9,6 +9,7 @@ from scheduler.plugins.node_ready import NodeReady
 from scheduler.plugins.node_unschedulable import NodeUnschedulable
 from scheduler.plugins.resources_fit import NodeResourcesFit
 from scheduler.plugins.taint_toleration import TaintToleration
+from scheduler.plugins.volume_binding import VolumeBinding
 
 
 def default_framework() -> Framework:
@@ -16,7 +17,15 @@ def default_framework() -> Framework:
     taints = TaintToleration()
     resources = NodeResourcesFit()
     return Framework(
-        filters=[NodeUnschedulable(), NodeReady(), taints, NodeAffinity(), resources, GpuFit()],
+        filters=[
+            NodeUnschedulable(),
+            NodeReady(),
+            taints,
+            NodeAffinity(),
+            VolumeBinding(),
+            resources,
+            GpuFit(),
+        ],
         scores=[taints, resources, GpuPack(), GpuAvoid()],
         reserves=[GpuReserve()],
     )

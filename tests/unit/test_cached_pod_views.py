@@ -326,7 +326,9 @@ def test_transforms_drop_what_nobody_reads(for_controllers: list[Obj], for_sched
             GPU_UUIDS_ANNOTATION,
             REASONS_ANNOTATION,
         }
-        assert "volumes" not in spec and "restartPolicy" not in spec
+        assert "restartPolicy" not in spec
+        # Of the volumes only the claims they mount (pvc-protection, VolumeBinding).
+        assert all(set(v) <= {"persistentVolumeClaim"} for v in spec.get("volumes") or [])
         for c in spec["containers"]:
             assert set(c) <= {"name", "resources", "ports"}
         assert "qosClass" not in pod["status"] and "startTime" not in pod["status"]

@@ -69,10 +69,6 @@ REFUSED = [
         {"securityContext": {"seLinuxOptions": {"level": "s0"}}},
         "spec.securityContext.seLinuxOptions",
     ),
-    (
-        {"volumes": [{"name": "d", "persistentVolumeClaim": {"claimName": "c"}}]},
-        "spec.volumes[0].persistentVolumeClaim",
-    ),
     ({"volumes": [{"name": "d", "projected": {"sources": []}}]}, "spec.volumes[0].projected"),
     (
         {"volumes": [{"name": "d", "emptyDir": {"medium": "Memory"}}]},
