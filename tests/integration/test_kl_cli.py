@@ -105,7 +105,14 @@ def test_apply_directory_recursive_and_create(k: Kl, tmp_path: Path) -> None:
 
 
 def test_get_tables_golden(k: Kl, tmp_path: Path) -> None:
-    k("apply", "-f", write(tmp_path, "web.yaml", WEB)).ok()
+    # The Service asks for its ClusterIP (a static-band address no other test takes), so
+    # the golden table can show the CLUSTER-IP column as kubectl prints it.
+    pinned = WEB.replace(
+        "  selector: {app: web}\n  ports:",
+        "  selector: {app: web}\n  clusterIP: 10.43.0.80\n  ports:",
+    )
+    assert pinned != WEB
+    k("apply", "-f", write(tmp_path, "web.yaml", pinned)).ok()
     for name in ("alpha", "beta"):
         k("apply", "-f", "-", stdin=yaml.safe_dump(pod_manifest(name, gpus=1))).ok()
     k("create", "secret", "generic", "token", "--from-literal=key=s3cr3t").ok()

@@ -115,4 +115,5 @@ def test_round_robin_over_ready_endpoints_and_not_ready_dropped(apiserver: ApiSe
 
 
 def proxy_spec(proxy: ServiceProxy) -> Any:
-    return next(iter(proxy._listeners.values())).spec
+    # The web Service's listener (the apiserver's own kubernetes Service has one too).
+    return next(v.spec for v in proxy._listeners.values() if v.spec.service == "default/web")
