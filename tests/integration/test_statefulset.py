@@ -186,6 +186,18 @@ def test_when_scaled_delete_removes_the_claims_of_removed_replicas(
     assert set(claims_of(c, ns)) == {"data-q-0", "data-q-1"}  # a fresh claim for q-1
 
 
+def test_when_deleted_delete_removes_the_claims_with_the_set(cluster: Cluster, ns: str) -> None:
+    c = cluster.client
+    policy = {"whenDeleted": "Delete", "whenScaled": "Retain"}
+    c.create("statefulsets", statefulset("d", 2, persistentVolumeClaimRetentionPolicy=policy), ns)
+    wait_ready(c, ns, "d", 2)
+    uid = c.get("statefulsets", "d", ns)["metadata"]["uid"]
+    for claim in claims_of(c, ns).values():
+        assert [r["uid"] for r in claim["metadata"]["ownerReferences"]] == [uid]
+    c.delete("statefulsets", "d", ns)
+    wait_for(lambda: not pods_of(c, ns, "d") and not claims_of(c, ns), "pods and claims gone")
+
+
 def test_rolling_update_with_partition_updates_only_the_ordinals_at_or_above_it(
     cluster: Cluster, ns: str
 ) -> None:
