@@ -314,6 +314,12 @@ def plan(
         res.actions.append(
             A.patch("statefulsets", ns, name_of(sts), {"status": status}, subresource="status")
         )
+    # A ready pod becomes available on its own after minReadySeconds: count it then.
+    wait = min_ready_seconds(sts)
+    for pod in owned_pods.owned:
+        since = ready_since(pod) if running_and_ready(pod) else None
+        if wait > 0 and since is not None and since + wait > now:
+            res.requeue(since + wait - now + 0.05)
     # Keep the revisions pods still run, the current and the update one; prune the rest.
     keep = {name_of(current_rev), name_of(update_rev)}
     keep.update(revision_of_pod(p) for p in owned_pods.owned)

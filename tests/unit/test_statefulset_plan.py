@@ -394,3 +394,19 @@ def test_the_update_revision_becomes_current_once_every_pod_runs_it() -> None:
     st = patch.body["status"]
     assert (st["currentRevision"], st["updateRevision"], st["currentReplicas"]) == (r2, r2, 3)
     assert (st["readyReplicas"], st["availableReplicas"], st["observedGeneration"]) == (3, 3, 1)
+
+
+def test_min_ready_seconds_holds_the_next_pod_until_the_last_is_available() -> None:
+    s = sts(replicas=2, minReadySeconds=30)
+    rev = stored_revision(plan(s, [], [], [], NOW))
+    r = rev["metadata"]["name"]
+    young = pod("web-0", r)
+    young["status"]["conditions"][0]["lastTransitionTime"] = "1970-01-12T13:46:30Z"  # NOW - 10
+    step = plan(s, [young], [claim_obj("www-web-0")], [rev], NOW)
+    assert writes(step) == []
+    assert step.result.requeue_after is not None and 19 < step.result.requeue_after < 21
+    parallel = sts(replicas=1, minReadySeconds=30, podManagementPolicy="Parallel")
+    step = plan(parallel, [young], [claim_obj("www-web-0")], [rev], NOW)
+    assert step.result.requeue_after is not None and 19 < step.result.requeue_after < 21
+    later = plan(s, [young], [claim_obj("www-web-0")], [rev], NOW + 21)
+    assert ("create", "pods", "web-1") in writes(later)
