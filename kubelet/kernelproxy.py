@@ -25,7 +25,10 @@ deletes the conntrack entries that would keep clients' packets on the old path
 
 Leftovers. The first sync replaces whatever table of the same name a previous run left;
 ``cleanup`` (called at clean shutdown, by ``kubelet --cleanup-proxy``, and at start when
-the kubelet runs the userspace proxy) deletes the table and the interface.
+the kubelet runs the userspace proxy) deletes the table, the interface and the
+DOCKER-USER rule. Tables of kubelets killed for good (another cluster uid, another node
+name) are removed by whichever kubelet starts next on the box (``reap_orphans``, with
+``kubelet/kernelproxy_owner.py``'s judgement of their owner).
 """
 
 from __future__ import annotations
@@ -39,8 +42,10 @@ import shutil
 import socket
 from dataclasses import dataclass
 
+from kubelet.kernelproxy_owner import is_orphan, parse_owner, this_process
 from kubelet.proxy_rules import (
     MASQ_MARK,
+    TABLE_PREFIX,
     Plan,
     ServicePort,
     StaleFlows,
@@ -119,17 +124,19 @@ def bridge_netfilter_on() -> bool:
         return False
 
 
-def replace_script(plan: Plan, previous: str | None = None) -> str:
+def replace_script(plan: Plan, previous: str | None = None, owner: str = "") -> str:
     """The transaction that swaps ``plan.table`` for its new definition (pure).
 
     Without ``previous`` (the script this process last applied; none after a start) the
     table is deleted and defined anew, whatever an earlier run left in it. With it, the
     table is flushed (every rule goes, set elements stay), the chains and sets the new
     plan no longer declares are deleted, and the rest is declared again with its new
-    rules: the ClientIP affinity sets keep their members across syncs."""
+    rules: the ClientIP affinity sets keep their members across syncs. ``owner`` becomes
+    the table's comment (``kubelet/kernelproxy_owner.py``)."""
     t = plan.table
     if previous is None:
-        return f"table ip {t}\ndelete table ip {t}\n{plan.script}"
+        comment = f'table ip {t} {{ comment "{owner}"; }}\n' if owner else ""
+        return f"table ip {t}\ndelete table ip {t}\n{comment}{plan.script}"
     old_chains, old_sets = declared(previous)
     new_chains, new_sets = declared(plan.script)
     lines = [f"flush table ip {t}"]
@@ -143,6 +150,28 @@ def interface_name(cluster_uid: str, node: str) -> str:
     return "kl-" + owner_hash(cluster_uid, node)
 
 
+async def reap_orphans(keep: str) -> list[str]:
+    """Remove the kubelab tables (and their interfaces and DOCKER-USER rules) whose owning
+    kubelet is gone, except ``keep``; returns the tables removed."""
+    me = this_process()
+    listing = await _run(Command(("nft", "list", "tables", "ip")))
+    removed = []
+    for line in listing.splitlines():
+        table = line.removeprefix("table ip ").strip()
+        if not table.startswith(TABLE_PREFIX) or table == keep:
+            continue
+        try:
+            text = await _run(Command(("nft", "list", "table", "ip", table)))
+        except KernelProxyError:
+            continue  # gone meanwhile
+        comment = next((w for w in text.splitlines() if w.strip().startswith("comment ")), "")
+        owner = parse_owner(comment.strip().removeprefix("comment ").strip('"'))
+        if is_orphan(owner, me):
+            await KernelProxy("", "", table).cleanup()
+            removed.append(table)
+    return removed
+
+
 def address_changes(current: set[str], wanted: set[str], dev: str) -> str:
     """``ip -batch`` lines that make ``dev`` hold exactly ``wanted`` /32s (pure)."""
     lines = [f"address del {ip}/32 dev {dev}" for ip in sorted(current - wanted)]
@@ -153,11 +182,12 @@ def address_changes(current: set[str], wanted: set[str], dev: str) -> str:
 class KernelProxy:
     """Applies plans for one kubelet (``cluster_uid`` + ``node``)."""
 
-    def __init__(self, cluster_uid: str, node: str) -> None:
+    def __init__(self, cluster_uid: str, node: str, table: str = "") -> None:
         self.cluster_uid = cluster_uid
         self.node = node
-        self.table = table_name(cluster_uid, node)
-        self.dev = interface_name(cluster_uid, node)
+        self.table = table or table_name(cluster_uid, node)
+        self.dev = "kl-" + self.table.removeprefix(TABLE_PREFIX)
+        self.owner = this_process().comment()
         self.applied: str | None = None  # the plan's script at the last successful sync
         self.applied_ports: list[ServicePort] = []
 
@@ -167,7 +197,8 @@ class KernelProxy:
         if plan.script == self.applied:
             return False
         await self._sync_addresses(set(plan.cluster_ips))
-        await _run(Command(("nft", "-f", "-"), replace_script(plan, self.applied)))
+        script = replace_script(plan, self.applied, self.owner)
+        await _run(Command(("nft", "-f", "-"), script))
         self.applied = plan.script
         stale = stale_udp_flows(self.applied_ports, plan.ports)
         self.applied_ports = plan.ports
@@ -256,6 +287,12 @@ async def start_kernel_proxy(
     kernel path replaces them with an empty table until its first sync, the userspace
     path deletes them. ``mode`` "kernel" where the kernel path cannot work raises."""
     kp = KernelProxy(cluster_uid, node)
+    if os.geteuid() == 0 and shutil.which("nft") and shutil.which("ip"):
+        try:
+            for table in await reap_orphans(keep=kp.table):
+                log.info("service proxy: removed %s, left by a kubelet that is gone", table)
+        except (KernelProxyError, OSError) as e:
+            log.warning("service proxy: cannot look for orphaned kernel rules: %s", e)
     reason = "--proxy-mode userspace" if mode == "userspace" else unavailable_reason(runtime_name)
     if not reason:
         try:

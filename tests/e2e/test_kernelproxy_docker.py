@@ -16,16 +16,18 @@ import functools
 import random
 import socket
 import subprocess
+import sys
 import threading
 import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from kubelet.kernelproxy import KernelProxy, unavailable_reason
+from kubelet.kernelproxy import KernelProxy, reap_orphans, unavailable_reason
 from kubelet.proxy import ServiceProxy
 from kubelet.proxy_rules import plan
 from tests.e2e.images import IMAGE, ensure_busybox_image
@@ -328,3 +330,39 @@ def test_node_port_from_outside_the_pod_bridge(lab: Lab) -> None:
         if outsider is not None:
             outsider.remove(force=True)
         other.remove()
+
+
+KILLED_KUBELET = """
+import asyncio, os, sys
+from kubelet.kernelproxy import KernelProxy
+from kubelet.proxy_rules import plan
+kp = KernelProxy(sys.argv[1], "n")
+svc = {"metadata": {"name": "w", "namespace": "t"},
+       "spec": {"clusterIP": sys.argv[2], "ports": [{"port": 80}]}}
+asyncio.run(kp.apply(plan(kp.cluster_uid, "n", [svc], {})))
+print(kp.table, kp.dev, flush=True)
+os.kill(os.getpid(), 9)  # as a crash: no clean-up
+"""
+
+
+def test_tables_of_a_killed_kubelet_are_reaped_at_the_next_start(lab: Lab) -> None:
+    """A kubelet killed without clean-up leaves its table; the next kubelet to start (any
+    cluster, any node) removes it, and never a table whose owner is alive."""
+    live = lab.kernel
+    lab.apply([service(lab)], endpoints([lab.backends["alpha"]]))
+    done = subprocess.run(
+        [sys.executable, "-c", KILLED_KUBELET, f"dead-{uuid.uuid4().hex[:8]}", "10.43.255.1"],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).parents[2],
+    )
+    assert done.returncode == -9, done.stderr
+    table, dev = done.stdout.split()
+    assert "10.43.255.1" in nft_table(table)
+    try:
+        assert table in asyncio.run(reap_orphans(keep="kubelab-none"))
+        assert nft_table(table) == ""
+        assert subprocess.run(["ip", "link", "show", dev], capture_output=True).returncode != 0
+        assert lab.cluster_ip in nft_table(live.table)  # this process's: alive
+    finally:
+        asyncio.run(KernelProxy("", "", table).cleanup())
