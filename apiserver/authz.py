@@ -157,6 +157,7 @@ class Authorizer:
         if res in (
             "services",
             "endpoints",
+            "endpointslices",
             "configmaps",
             "namespaces",
             "secrets",

@@ -82,6 +82,13 @@ def test_node_identity_writes_only_its_own_objects(apiserver: ApiServer) -> None
         n2.patch("nodes", "n1", {"metadata": {"labels": {"x": "y"}}})
     assert err.value.code == 403 and 'User "system:node:n2"' in err.value.message
     n1.patch("nodes", "n1", {"metadata": {"labels": {"x": "y"}}})
+    # A node reads Services and their endpoints (its proxy, the pods' variables) and
+    # writes none of them.
+    for resource in ("services", "endpoints", "endpointslices"):
+        assert n1.list(resource, "default")["items"], resource  # the kubernetes Service's
+    with pytest.raises(ApiError) as err:
+        n1.delete("endpointslices", "kubernetes", "default")
+    assert err.value.code == 403
 
     admin.create(
         "pods", {**_pod("p1"), "spec": {**_pod("p1")["spec"], "nodeName": "n1"}}, "default"
