@@ -207,6 +207,8 @@ _NODE_RULES = [
 _KUBE_DNS_RULES = [
     rule(["list", "watch"], [""], ["endpoints", "services", "pods", "namespaces"]),
     rule(["list", "watch"], ["discovery.k8s.io"], ["endpointslices"]),
+    # kubelab's: the server listens on its node's pod-bridge address (clusterdns/podgateway.py).
+    rule(["get"], [""], ["nodes"]),
 ]
 
 # kubelab's DNS runs on the host, not as a pod: it publishes its own kube-dns Service

@@ -15,6 +15,7 @@ from client import AsyncClient, KubeconfigError
 from clusterdns import kubedns
 from clusterdns.cache import ZoneCache
 from clusterdns.forward import Forwarder, Upstream, host_upstreams
+from clusterdns.podgateway import wait_pod_gateway
 from clusterdns.resolver import Resolver
 from clusterdns.server import DNSServer
 from clusterdns.zone import Zone
@@ -52,6 +53,20 @@ def parser() -> argparse.ArgumentParser:
         default=53,
         help="UDP and TCP port (default 53, which needs root or CAP_NET_BIND_SERVICE; 0: a "
         "free one, published in the kube-dns Endpoints)",
+    )
+    p.add_argument(
+        "--node",
+        default="",
+        metavar="NAME",
+        help="listen on this node's pod-bridge address (the first of its podCIDR), which "
+        "every pod reaches and the LAN does not; --listen when the node has no podCIDR "
+        "after --node-wait seconds",
+    )
+    p.add_argument(
+        "--node-wait",
+        type=float,
+        default=60.0,
+        help="seconds to wait for --node's podCIDR (default 60)",
     )
     p.add_argument(
         "--advertise-address",
@@ -107,36 +122,66 @@ def bind_problem(host: str, port: int, err: OSError) -> str:
     return f"cannot listen on {host}:{port} (UDP+TCP): {why}: {hint}"
 
 
+async def listen_address(
+    client: AsyncClient, args: argparse.Namespace, stop: asyncio.Event
+) -> tuple[str, bool] | None:
+    """(address, freebind): ``--node``'s pod gateway, else ``--listen``; None if stopped."""
+    if not args.node:
+        return args.listen, False
+    waiting = asyncio.ensure_future(wait_pod_gateway(client, args.node, args.node_wait))
+    stopped = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({waiting, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    stopped.cancel()
+    if not waiting.done():
+        waiting.cancel()
+        return None
+    gw = waiting.result()
+    if gw is None:
+        log.warning(
+            "Node %s has no podCIDR after %.0f s (no pod network): listening on %s instead",
+            args.node,
+            args.node_wait,
+            args.listen,
+        )
+        return args.listen, False
+    return gw, True
+
+
 async def run(args: argparse.Namespace) -> int:
-    advertise = args.advertise_address or args.listen
-    if advertise in ("0.0.0.0", "::", ""):
+    if not args.node and not args.advertise_address and args.listen in ("0.0.0.0", "::", ""):
         log.error("--listen %s needs --advertise-address (the address pods reach)", args.listen)
         return 2
-    ups = list(args.upstream) or host_upstreams(args.resolv_conf)
-    # Never ask ourselves: a resolv.conf naming this very server would loop.
-    ups = [u for u in ups if not (u.host == advertise and u.port == args.port)]
-    log.info("forwarding names outside %s to %s", args.cluster_domain, ", ".join(map(str, ups)))
     try:
         client = AsyncClient.from_kubeconfig(args.kubeconfig or default_kubeconfig())
     except KubeconfigError as e:
         log.error("%s (give --kubeconfig)", e)
         return 2
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    where = await listen_address(client, args, stop)
+    if where is None:
+        await client.close()
+        return 0
+    listen, freebind = where
+    advertise = args.advertise_address or listen
+    ups = list(args.upstream) or host_upstreams(args.resolv_conf)
+    # Never ask ourselves: a resolv.conf naming this very server would loop.
+    ups = [u for u in ups if not (u.host in (advertise, listen) and u.port == args.port)]
+    log.info("forwarding names outside %s to %s", args.cluster_domain, ", ".join(map(str, ups)))
     zone = Zone(args.cluster_domain, args.ttl)
     cache = ZoneCache(client, zone)
     resolver = Resolver(zone, Forwarder(ups, args.forward_timeout))
     resolver.synced = False
     server = DNSServer(resolver)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
     try:
         # Bind first, so a port that cannot be had is said at once; until the cache is
         # loaded, cluster names are SERVFAIL (clients retry), never a false NXDOMAIN.
         try:
-            await server.start(args.listen, args.port)
+            await server.start(listen, args.port, freebind=freebind)
         except OSError as e:
-            log.error(bind_problem(args.listen, args.port, e))
+            log.error(bind_problem(listen, args.port, e))
             return 1
         cache.start()
         while not stop.is_set():
@@ -151,7 +196,7 @@ async def run(args: argparse.Namespace) -> int:
         log.info(
             "serving %s on %s:%d (UDP and TCP), TTL %d s",
             args.cluster_domain,
-            args.listen,
+            listen,
             server.port,
             args.ttl,
         )

@@ -40,6 +40,27 @@ class _Udp(asyncio.DatagramProtocol):
             self.transport.sendto(reply, addr)
 
 
+IP_FREEBIND = 15  # linux/in.h; Python's socket module does not name it
+
+
+def _socket(host: str, port: int, kind: int, freebind: bool) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, kind)
+    try:
+        if kind == socket.SOCK_STREAM:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if freebind:  # IPPROTO_IP's flag holds for IPv6 sockets too (inet_sk)
+            sock.setsockopt(socket.IPPROTO_IP, IP_FREEBIND, 1)
+        sock.bind((host, port))
+        if kind == socket.SOCK_STREAM:
+            sock.listen(128)
+        sock.setblocking(False)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
 class DNSServer:
     """Serves ``resolver`` over UDP and TCP on ``host:port`` (port 0: a free one, the
     same for both)."""
@@ -50,25 +71,25 @@ class DNSServer:
         self._udp: asyncio.DatagramTransport | None = None
         self._tcp: asyncio.Server | None = None
 
-    async def start(self, host: str, port: int) -> None:
-        """Bind both sockets; OSError (port taken, no privilege for < 1024) if either fails."""
+    async def start(self, host: str, port: int, freebind: bool = False) -> None:
+        """Bind both sockets; OSError (port taken, no privilege for < 1024) if either fails.
+        ``freebind``: the address need not be the host's yet (a bridge made later)."""
         loop = asyncio.get_running_loop()
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
         for attempt in range(20 if port == 0 else 1):
-            transport, _ = await loop.create_datagram_endpoint(
-                lambda: _Udp(self.resolver), local_addr=(host, port), family=family
-            )
-            bound = transport.get_extra_info("sockname")[1]
+            udp = _socket(host, port, socket.SOCK_DGRAM, freebind)
+            bound = udp.getsockname()[1]
             try:
-                self._tcp = await asyncio.start_server(
-                    self._serve_tcp, host, bound, family=family, reuse_address=True
-                )
+                tcp = _socket(host, bound, socket.SOCK_STREAM, freebind)
             except OSError:
-                transport.close()
+                udp.close()
                 if port != 0 or attempt == 19:
                     raise
                 continue  # the free UDP port is taken for TCP: pick another
-            self._udp = transport  # type: ignore[assignment]
+            transport, _ = await loop.create_datagram_endpoint(
+                lambda: _Udp(self.resolver), sock=udp
+            )
+            self._udp = cast(asyncio.DatagramTransport, transport)
+            self._tcp = await asyncio.start_server(self._serve_tcp, sock=tcp)
             self.port = bound
             return
 

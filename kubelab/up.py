@@ -311,6 +311,10 @@ def plan_children(home: Path, settings: dict[str, Any], node_kubeconfig: Path) -
     dns_ip = kube_dns_ip(settings.get("service_cidr") or DEFAULT_SERVICE_CIDR)
     dns = ["dns", "--kubeconfig", str(home / "dns.kubeconfig"), "--listen", settings["address"]]
     dns += ["--port", str(settings.get("dns_port", 53)), "--cluster-ip", dns_ip]
+    if settings["runtime"] == "docker":
+        # On the node's pod bridge, which pods reach (a loopback node address they cannot);
+        # the node address until the node has a podCIDR.
+        dns += ["--node", settings["node_name"]]
     out.append(child("dns", dns))
     kubelet = [
         "kubelet",

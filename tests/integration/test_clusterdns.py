@@ -332,3 +332,47 @@ def test_publishes_the_kube_dns_service(shared_apiserver: ApiServer, dns_port: i
         ("dns-tcp", 53, "TCP"),
     }
     assert not svc["spec"].get("selector")
+
+
+def _run_dns(srv: ApiServer, *args: str) -> Component:
+    port = free_port()
+    comp = Component(
+        ["dns", "--kubeconfig", str(srv.home / "dns.kubeconfig"), "--port", str(port), *args],
+        srv.home,
+        srv.home / "logs" / f"dns-{port}.log",
+    ).start()
+    wait_for(
+        lambda: comp.check_alive() or "serving cluster.local" in comp.log(),
+        "the DNS server serving",
+        30,
+        diagnostics=comp.tail,
+    )
+    return comp
+
+
+def test_listens_on_its_nodes_pod_bridge_address(tmp_path: Any) -> None:
+    from tests.harness import start_apiserver
+
+    srv = start_apiserver(tmp_path / "home")
+    comp = None
+    try:
+        c = srv.client()
+        c.create("nodes", {"metadata": {"name": "n1"}, "spec": {"podCIDR": "10.42.77.0/24"}})
+        # Bound with IP_FREEBIND: the bridge need not exist. Nothing is sent there.
+        comp = _run_dns(srv, "--node", "n1", "--no-publish")
+        assert "serving cluster.local on 10.42.77.1:" in comp.log()
+        comp.stop()
+        comp = _run_dns(srv, "--node", "n1")
+        ep = wait_for(
+            lambda: c.get("endpoints", "kube-dns", "kube-system"), "the kube-dns Endpoints"
+        )
+        assert ep["subsets"][0]["addresses"] == [{"ip": "10.42.77.1"}]
+        comp.stop()
+        # A node without a podCIDR (no pod network): --listen, said in the log.
+        comp = _run_dns(srv, "--node", "nowhere", "--node-wait", "1", "--no-publish")
+        assert "has no podCIDR" in comp.log()
+        assert "serving cluster.local on 127.0.0.1:" in comp.log()
+    finally:
+        if comp is not None:
+            comp.stop()
+        srv.stop()

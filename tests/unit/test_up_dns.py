@@ -24,6 +24,10 @@ def test_dns_runs_on_the_node_address_behind_the_service_range_dot_ten(tmp_path:
     assert dns[dns.index("--listen") + 1] == "192.0.2.5"
     assert dns[dns.index("--port") + 1] == "53"
     assert dns[dns.index("--cluster-ip") + 1] == "10.43.0.10"
+    # Docker pods reach it on the node's pod bridge; the fake runtime has none.
+    assert dns[dns.index("--node") + 1] == "box"
+    fake = _args(plan_children(tmp_path, _settings(runtime="fake"), tmp_path / "k"), "dns")
+    assert "--node" not in fake
     for kubelet in ("kubelet", "kubelet-sim"):
         args = _args(kids, kubelet)
         assert args[args.index("--cluster-dns") + 1] == "10.43.0.10"
