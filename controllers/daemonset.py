@@ -393,6 +393,8 @@ def _manage(
 from client import ApiError  # noqa: E402
 
 from .base import apply_action  # noqa: E402
+from .deployment.util import templates_equal  # noqa: E402
+from .history import revision_template  # noqa: E402
 from .objutil import key_of  # noqa: E402
 from .replicaset import ReplicaSetController  # noqa: E402
 
@@ -438,9 +440,32 @@ class DaemonSetController(ReplicaSetController):
         )
 
     async def apply_other(self, a: A.Action) -> None:
-        """A revision create that meets an existing one of the same name: ours already."""
+        """A revision create that meets an existing one of the same name: ours already
+        (the informer is behind), or a hash collision, which bumps ``collisionCount`` so the
+        next sync names the revision differently (as Kubernetes)."""
         try:
             await apply_action(self.ctx, a)
+            return
         except ApiError as e:
             if not (e.code == 409 and a.verb == "create" and a.resource == RESOURCE):
                 raise
+        assert a.body is not None
+        existing = await self.ctx.client.get(RESOURCE, a.name, a.namespace)
+        owner_uid = a.body["metadata"]["ownerReferences"][0]["uid"]
+        ours = any(
+            r.get("uid") == owner_uid and r.get("controller")
+            for r in meta(existing).get("ownerReferences") or []
+        )
+        if ours and templates_equal(revision_template(existing), revision_template(a.body)):
+            self.ctx.overlay.remember(RESOURCE, existing)
+            return
+        owner_name = a.body["metadata"]["ownerReferences"][0]["name"]
+        ds = self.owners.get(f"{a.namespace}/{owner_name}") or {}
+        count = int((ds.get("status") or {}).get("collisionCount") or 0) + 1
+        await self.ctx.client.patch(
+            self.resource,
+            owner_name,
+            {"status": {"collisionCount": count}},
+            a.namespace,
+            subresource="status",
+        )

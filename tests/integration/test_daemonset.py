@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 
+from api.defaults import apply_defaults
+from controllers.history import REVISION_HASH_LABEL, current_hash
 from tests.cluster import FAST_CONTROLLER_FLAGS, Cluster
 from tests.integration.ctrl_cluster import is_ready
 from tests.integration.kl_helpers import kl
@@ -196,3 +198,36 @@ def test_rolling_update_within_max_unavailable_then_rollout_undo(cluster: Cluste
     assert revs == {"agent:1": 3, "agent:2": 2}
     again = kl(kubeconfig, "rollout", "undo", "ds/roll", "-n", ns, "--to-revision=3").ok().out
     assert "skipped rollback (current template already matches revision 3)" in again
+
+
+def test_a_revision_name_taken_by_another_template_bumps_collision_count(
+    cluster: Cluster, ns: str
+) -> None:
+    c = cluster.client
+    ds = daemonset("clash")
+    defaulted = copy.deepcopy(ds)
+    apply_defaults("DaemonSet", defaulted)
+    taken = f"clash-{current_hash(defaulted)}"
+    c.create(
+        "controllerrevisions",
+        {
+            "apiVersion": "apps/v1",
+            "kind": "ControllerRevision",
+            "metadata": {"name": taken},
+            "data": {"spec": {"template": {"metadata": {"labels": {"other": "x"}}}}},
+            "revision": 1,
+        },
+        ns,
+    )
+    c.create("daemonsets", ds, ns)
+    wait_for(lambda: ready_on(c, ns, "clash", NODES), "a pod on each node despite the clash")
+    got = c.get("daemonsets", "clash", ns)
+    assert got["status"]["collisionCount"] == 1
+    names = {r["metadata"]["name"] for r in c.list("controllerrevisions", ns)["items"]}
+    assert taken in names and len(names) == 2
+    hashes = {
+        p["metadata"]["labels"][REVISION_HASH_LABEL]
+        for ps in pods_by_node(c, ns, "clash").values()
+        for p in ps
+    }
+    assert hashes == {current_hash(got)} and f"clash-{current_hash(got)}" in names
