@@ -14,6 +14,17 @@ GPU_RESOURCE = "nvidia.com/gpu"
 GPU_MEMORY_RESOURCE = "kubelab.io/gpu-memory"
 
 
+def shares_gpu(pod: dict[str, Any]) -> bool:
+    """Whether the pod asks for part of a GPU (``kubelab.io/gpu-memory``) rather than
+    whole ones: such pods may be bound to a device other sharers hold."""
+    spec = pod.get("spec") or {}
+    for c in (*(spec.get("containers") or ()), *(spec.get("initContainers") or ())):
+        res = (c or {}).get("resources") or {}
+        if GPU_MEMORY_RESOURCE in ((res.get("limits") or {}) | (res.get("requests") or {})):
+            return True
+    return False
+
+
 def _model_word(model: str) -> str:
     """A model name as one word of a table cell: spaces become dashes, as in the
     ``nvidia.com/gpu.product`` label the kubelet derives from it."""

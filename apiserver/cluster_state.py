@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 
 from api.errors import ApiError, Cause, invalid
+from api.gpus import shares_gpu
 from api.registry import ResourceInfo
 from api.validation.common import invalid as field_invalid
 from apiserver.admission import check_pod_security
@@ -81,6 +82,8 @@ class ClusterState:
         self.namespaces: dict[str, bool] = {}  # name -> terminating
         self.namespace_labels: dict[str, dict[str, str]] = {}
         self.gpu_holder: dict[tuple[str, str], str] = {}  # (node, uuid) -> "ns/pod"
+        # (node, uuid) -> the pods sharing that GPU by memory (kubelab.io/gpu-memory).
+        self.gpu_sharers: dict[tuple[str, str], set[str]] = {}
         self.node_ports: dict[int, str] = {}  # nodePort -> "ns/service"
         self.priority_classes = PriorityClasses()
         self.storage_classes = StorageClasses()
@@ -124,6 +127,7 @@ class ClusterState:
         self.namespaces = fresh.namespaces
         self.namespace_labels = fresh.namespace_labels
         self.gpu_holder = fresh.gpu_holder
+        self.gpu_sharers = fresh.gpu_sharers
         self.node_ports = fresh.node_ports
         self.service_ips = fresh.service_ips
         self.priority_classes = fresh.priority_classes
@@ -163,16 +167,39 @@ class ClusterState:
             for u in pod_gpus(old):
                 if self.gpu_holder.get((node, u)) == key:
                     del self.gpu_holder[(node, u)]
+                sharers = self.gpu_sharers.get((node, u))
+                if sharers is not None:
+                    sharers.discard(key)
+                    if not sharers:
+                        del self.gpu_sharers[(node, u)]
         if new is not None:
             node = (new.get("spec") or {}).get("nodeName") or ""
+            shared = shares_gpu(new)
             for u in pod_gpus(new):
-                self.gpu_holder[(node, u)] = key
+                if shared:
+                    self.gpu_sharers.setdefault((node, u), set()).add(key)
+                else:
+                    self.gpu_holder[(node, u)] = key
 
-    def check_gpus_free(self, ns: str, name: str, node: str, uuids: list[str]) -> None:
-        """409 if another live pod on ``node`` holds one of ``uuids``."""
+    def check_gpus_free(
+        self, ns: str, name: str, node: str, uuids: list[str], shared: bool = False
+    ) -> None:
+        """409 if another live pod on ``node`` holds one of ``uuids`` whole, or, for a pod
+        wanting whole GPUs (not ``shared``), if pods share one of them by memory. How much
+        memory sharers may take is the scheduler's to pack."""
         self._reload_if_stale()
         key = f"{ns}/{name}"
         for u in uuids:
+            others = sorted(self.gpu_sharers.get((node, u), set()) - {key})
+            if others and not shared:
+                raise ApiError(
+                    409,
+                    f"GPU {u} on node {node} is shared by pod {', '.join(others)}: a pod "
+                    "asking for whole GPUs needs one nobody shares (the scheduler retries)",
+                    "Conflict",
+                    name=name,
+                    kind="pods",
+                )
             holder = self.gpu_holder.get((node, u))
             if holder is not None and holder != key:
                 raise ApiError(

@@ -14,6 +14,7 @@ from starlette.responses import Response, StreamingResponse
 
 from api.disruption import budgets_for
 from api.errors import ApiError, Cause, bad_request, conflict, invalid, not_found
+from api.gpus import shares_gpu
 from api.registry import ResourceInfo, by_plural
 from api.selectors import LabelSelector
 from apiserver import eviction
@@ -112,7 +113,7 @@ class PodSubresources:
                 raise ApiError(
                     409, f"pod {t.name} is being deleted; it cannot be bound", "Conflict"
                 )
-            self.state.check_gpus_free(ns, t.name, node, gpus)
+            self.state.check_gpus_free(ns, t.name, node, gpus, shared=shares_gpu(pod))
             spec["nodeName"] = node
             if annotations:
                 pod["metadata"].setdefault("annotations", {}).update(

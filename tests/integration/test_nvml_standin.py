@@ -307,3 +307,42 @@ def test_a_gpu_split_by_mig_is_handed_out_as_its_mig_devices(standin: StandIn) -
         (2, RTX, 24564),
     ]
     assert all(g["healthy"] for g in gpus)  # no utilisation sensor on a MIG device: fine
+
+
+def test_half_gpu_pods_pack_onto_one_device_through_the_scheduler(
+    standin: StandIn, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    standin.devices[1] = Device(RTX.replace("aaaa", "bbbb"))  # two H100s
+    standin.write()
+    for key, value in standin.env().items():
+        monkeypatch.setenv(key, value)
+
+    def sharer(name: str) -> dict[str, Any]:
+        limits = {"kubelab.io/gpu-memory": "30Gi"}
+        return {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": name, "namespace": "default"},
+            "spec": {
+                "containers": [{"name": "t", "image": "busybox", "resources": {"limits": limits}}]
+            },
+        }
+
+    with Cluster(tmp_path / "home") as cl:
+        cl.add_scheduler()
+        cl.add_kubelet("gpu-box")
+        cl.wait_nodes_ready()
+        api = cl.api.client()
+        node = api.get("Node", "gpu-box")
+        assert node["status"]["allocatable"]["kubelab.io/gpu-memory"] == "163118Mi"
+        placed = {}
+        for name in ("a", "b", "c"):
+            api.create("Pod", sharer(name), namespace="default")
+
+            def gpu_of(name: str = name) -> str:
+                meta = api.get("Pod", name, namespace="default")["metadata"]
+                return str((meta.get("annotations") or {}).get("kubelab.io/gpu-uuids", ""))
+
+            placed[name] = wait_for(gpu_of, f"pod {name} given a GPU")
+        assert placed["a"] == placed["b"] == H100
+        assert placed["c"] == standin.devices[1].uuid
