@@ -59,9 +59,13 @@ def resolve_port(pod: Obj, target: int | str) -> int | None:
 
 
 def pod_address(pod: Obj, node_addresses: dict[str, str]) -> str:
-    """The node address the pod's ports are published on."""
-    st = pod.get("status") or {}
-    return str(st.get("hostIP") or node_addresses.get(node_name(pod)) or st.get("podIP") or "")
+    """The pod's address, ``status.podIP``: its own on the pod network, which every box
+    reaches (its bridge or a host-gw route). A pod on the node's network (hostNetwork, or
+    a node without a podCIDR) reports the node's address there, with its ports published
+    on it (``resolve_port``). A pod whose kubelet has not reported yet has none.
+    ``node_addresses`` is no longer needed; kept for the callers."""
+    del node_addresses
+    return str((pod.get("status") or {}).get("podIP") or "")
 
 
 def node_address(node: Obj) -> str:
@@ -198,12 +202,10 @@ def reconcile(
 
 # --- the shell ---------------------------------------------------------------------------
 
+from api.endpointslices import SERVICE_NAME_LABEL  # noqa: E402
+
 from .base import Controller, apply_all  # noqa: E402
-from .endpointslices import (  # noqa: E402
-    SERVICE_NAME_LABEL,
-    managed_slices,
-    reconcile_slices,
-)
+from .endpointslices import managed_slices, reconcile_slices  # noqa: E402
 from .objutil import key_of  # noqa: E402
 
 

@@ -23,6 +23,7 @@ from kubelet.gpu_monitor import GpuMonitor, Sharer
 from kubelet.local_volumes import LocalVolumeManager
 from kubelet.node import NodeAgent, NodeFacts
 from kubelet.ownership import fetch_cluster_uid
+from kubelet.podnet_routes import PodRoutes
 from kubelet.pods import PodManager
 from kubelet.runtime.base import ContainerRuntime
 from kubelet.worker import PodWorker
@@ -74,6 +75,7 @@ class NodeKubelet:
                 kill=self.ctx.runtime.kill,
             )
         self._tasks: list[asyncio.Task[Any]] = []
+        self.routes: PodRoutes | None = None
         # Only a node that announces a storage dir gets local-path volumes (not hollow ones).
         self.local_volumes = (
             LocalVolumeManager(client, config.node_name, config.storage_dir, self.ctx.recorder)
@@ -162,7 +164,9 @@ class NodeKubelet:
         """Register the node, then start heartbeats and pod workers (returns at once)."""
         self.ctx.recorder.start()
         self._loop = asyncio.get_running_loop()  # _gpus runs on a thread and notes from it
-        await self.node.register()
+        registered = await self.node.register()
+        if self.ctx.podnet is not None:
+            self.ctx.podnet.learn(registered)
         if not self.config.cluster_uid:
             # Before any container is listed: ownership rests on it (kubelet/ownership.py).
             self.config.cluster_uid = await fetch_cluster_uid(self.ctx.client)
@@ -173,6 +177,19 @@ class NodeKubelet:
         if self.local_volumes is not None:
             self._tasks.append(
                 asyncio.create_task(self.local_volumes.run(), name=f"volumes-{self.name}")
+            )
+        if self.config.pod_routes and self.ctx.podnet is not None:
+            podnet = self.ctx.podnet
+            self.routes = PodRoutes(
+                self.ctx.client,
+                self.name,
+                self.config.cluster_uid,
+                self.config.cluster_cidr,
+                self.config.service_cidr,
+            )
+            await self.routes.start()
+            self._tasks.append(
+                asyncio.create_task(self.routes.run(podnet), name=f"routes-{self.name}")
             )
         if self.gpu_monitor is not None:
             self._tasks.append(
@@ -188,6 +205,11 @@ class NodeKubelet:
         for t in self._tasks:
             t.cancel()
         await self.pods.stop()
+        if self.ctx.podnet is not None:
+            # Only an unused bridge goes: running pods keep theirs for the next kubelet.
+            await self.ctx.podnet.remove(self.ctx.runtime, self.config.cluster_uid)
+        if self.routes is not None:
+            await self.routes.stop()
         for t in self._tasks:
             try:
                 await t

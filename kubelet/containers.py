@@ -194,8 +194,12 @@ def build_spec(
     init: bool = False,
     cluster: str = "",
     termination_log: Mount | None = None,
+    network_of: str | None = None,
 ) -> ContainerSpec:
-    """The runtime spec for one container instance (``init``: of spec.initContainers)."""
+    """The runtime spec for one container instance (``init``: of spec.initContainers).
+    ``network_of`` is the pod's sandbox, whose network namespace the container joins:
+    the hostname, /etc/hosts entries, published ports and network sysctls are the
+    sandbox's then."""
     gpus = gpu_uuids(pod)
     env = dict(env)
     # Exactly the bound GPUs, never "all"; "void" hides every GPU from a pod without any.
@@ -214,6 +218,11 @@ def build_spec(
     security = container_security(pod, container)
     if identity.host_network:
         ports = []  # the container's ports are the node's already
+    sysctls = dict(security.sysctls)
+    if network_of:
+        ports = []
+        sysctls = {k: v for k, v in sysctls.items() if not k.startswith("net.")}
+    joined = network_of is not None
     return ContainerSpec(
         name=container_name(pod, container, restart_count),
         image=container["image"],
@@ -230,10 +239,10 @@ def build_spec(
         real_gpus=real_gpus and bool(gpus),
         tty=bool(container.get("tty")),
         stdin=bool(container.get("stdin")),
-        hostname=identity.hostname,
-        domainname=identity.domainname,
+        hostname=None if joined else identity.hostname,
+        domainname=None if joined else identity.domainname,
         host_network=identity.host_network,
-        extra_hosts=list(identity.extra_hosts),
+        extra_hosts=[] if joined else list(identity.extra_hosts),
         host_pid=identity.host_pid,
         host_ipc=identity.host_ipc,
         user=security.user,
@@ -243,6 +252,7 @@ def build_spec(
         cap_drop=list(security.cap_drop),
         read_only_rootfs=security.read_only_rootfs,
         security_opt=list(security.security_opt),
-        sysctls=dict(security.sysctls),
+        sysctls=sysctls,
         termination_log=termination_log,
+        network_of=network_of,
     )

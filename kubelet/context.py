@@ -10,7 +10,9 @@ from pathlib import Path
 from client import AsyncClient
 from client.events import EventRecorder
 from kubelet.backoff import RestartBackoff
+from kubelet.podnet import PodNetwork
 from kubelet.runtime.base import ContainerRuntime
+from kubelet.runtime.sandbox_image import DEFAULT_SANDBOX_IMAGE
 
 
 @dataclass
@@ -44,6 +46,15 @@ class KubeletConfig:
     gpu_health_command: str = ""
     # This cluster's UID (kubelet/ownership.py); learned from the API at start when empty.
     cluster_uid: str = ""
+    # The pod network (kubelet/podnet.py): how long after start pods wait for the node's
+    # podCIDR before running on the node's address, and the sandbox image.
+    pod_cidr_wait: float = 5.0
+    pod_infra_image: str = DEFAULT_SANDBOX_IMAGE
+    # Host-gw routes to peer nodes and unreachable routes for these ranges (a Docker
+    # kubelet; kubelet/podnet_routes.py).
+    pod_routes: bool = False
+    cluster_cidr: str = "10.42.0.0/16"
+    service_cidr: str = "10.43.0.0/16"
 
 
 @dataclass
@@ -60,6 +71,7 @@ class NodeContext:
     # Service variables for a namespace (<NAME>_SERVICE_HOST...); set by the Service
     # proxy when it runs (kubelet/proxy.py, issue 8), read by PodWorker.service_env.
     service_env: Callable[[str], dict[str, str]] | None = None
+    podnet: PodNetwork | None = None
 
     @property
     def node_name(self) -> str:
@@ -98,4 +110,5 @@ class NodeContext:
                 config.backoff_reset,
                 first_immediate=False,
             ),
+            podnet=PodNetwork(config.node_name, config.pod_cidr_wait, config.pod_infra_image),
         )

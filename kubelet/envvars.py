@@ -80,8 +80,9 @@ def configmap_items(cm: Mapping[str, Any]) -> dict[str, bytes]:
 _FIELD_LABEL = re.compile(r"^metadata\.(labels|annotations)\['([^']*)'\]$")
 
 
-def field_ref(pod: dict[str, Any], path: str, host_ip: str) -> str:
-    """The value of a downward-API ``fieldRef.fieldPath``."""
+def field_ref(pod: dict[str, Any], path: str, host_ip: str, pod_ip: str = "") -> str:
+    """The value of a downward-API ``fieldRef.fieldPath``; ``pod_ip`` is the pod's own
+    address ("": it has none, it is on the node's network)."""
     meta = pod.get("metadata") or {}
     spec = pod.get("spec") or {}
     simple = {
@@ -92,8 +93,8 @@ def field_ref(pod: dict[str, Any], path: str, host_ip: str) -> str:
         "spec.serviceAccountName": spec.get("serviceAccountName", "default"),
         "status.hostIP": host_ip,
         "status.hostIPs": host_ip,
-        "status.podIP": host_ip,  # pods share the node's address (no pod network)
-        "status.podIPs": host_ip,
+        "status.podIP": pod_ip or host_ip,
+        "status.podIPs": pod_ip or host_ip,
     }
     if path in simple:
         return str(simple[path])
@@ -146,6 +147,8 @@ def resolve_env(
     secrets: Mapping[str, dict[str, Any] | None],
     host_ip: str,
     base: Mapping[str, str] | None = None,
+    *,
+    pod_ip: str = "",
 ) -> dict[str, str]:
     """The container's environment, in Kubernetes order: ``base`` (service variables),
     then ``envFrom``, then ``env`` (later wins). Raises EnvError for a missing
@@ -180,7 +183,7 @@ def resolve_env(
             env[name] = expand(str(e.get("value", "")), env)
             continue
         vf = e["valueFrom"] or {}
-        value = _value_from(pod, container, vf, configmaps, secrets, host_ip, name)
+        value = _value_from(pod, container, vf, configmaps, secrets, host_ip, name, pod_ip)
         if value is not None:
             env[name] = value
     return env
@@ -194,6 +197,7 @@ def _value_from(
     secrets: Mapping[str, dict[str, Any] | None],
     host_ip: str,
     var: str,
+    pod_ip: str = "",
 ) -> str | None:
     if "configMapKeyRef" in vf:
         ref = vf["configMapKeyRef"]
@@ -216,7 +220,7 @@ def _value_from(
             raise EnvError(f'env {var}: secret "{ref.get("name")}" {what}')
         return value
     if "fieldRef" in vf:
-        return field_ref(pod, vf["fieldRef"].get("fieldPath", ""), host_ip)
+        return field_ref(pod, vf["fieldRef"].get("fieldPath", ""), host_ip, pod_ip)
     if "resourceFieldRef" in vf:
         return resource_field_ref(container, vf["resourceFieldRef"])
     raise EnvError(f"env {var}: valueFrom names no known source")

@@ -28,6 +28,7 @@ from kubelet.plan import (
     terminating,
 )
 from kubelet.podhandle import PodHandle
+from kubelet.podnet_sandbox import run_sandbox
 from kubelet.probing import ensure_probes
 from kubelet.runtime.base import RuntimeError_
 from kubelet.status_writer import write_status
@@ -64,6 +65,9 @@ async def observe(h: PodHandle) -> PodView:
         )
     containers = h.init_containers() + h.app_containers()
     await refresh(h, containers)
+    podnet = h.ctx.podnet
+    if podnet is not None and not podnet.cidr:
+        await podnet.refresh(h.ctx.client)
     return PodView(
         pod=pod,
         now=backoff.clock(),
@@ -72,6 +76,8 @@ async def observe(h: PodHandle) -> PodView:
         api_deleted=deleted,
         phase=h.phase(),
         ports_published=h.host_ports is not None,
+        pod_network=podnet.state if podnet is not None else "off",
+        sandbox=h.sandbox,
     )
 
 
@@ -99,7 +105,19 @@ async def execute(h: PodHandle, actions: PodActions) -> bool:
         return False
     # The containers of the pod the plan was made from (publishing ports re-reads it).
     specs = {c["name"]: c for c in h.init_containers() + h.app_containers()}
-    if actions.publish_ports:
+    if actions.sandbox is not None:
+        if actions.sandbox.action == "recreate":
+            for kill in actions.kills:
+                await _run_step(h, kill, specs[kill.name], h.tracks[kill.name])
+        if not await run_sandbox(h, actions.sandbox):
+            await write_status(h)
+            return False
+        if actions.sandbox.action == "recreate":
+            await write_status(h)
+            return False  # the killed containers start again in the next sync
+    if actions.own_ip:
+        h.host_ports = {}  # reached at the pod's address: nothing published for it
+    elif actions.publish_ports:
         await publish_ports(h)
     for step in actions.steps:
         await _run_step(h, step, specs[step.name], h.tracks[step.name])

@@ -27,6 +27,9 @@ async def refresh(h: PodHandle, containers: list[dict[str, Any]]) -> None:
     by_name: dict[str, list[ContainerInfo]] = defaultdict(list)
     seen: set[str] = set()
     now = time.monotonic()
+    sandboxes = [i for i in listed if i.sandbox]
+    listed = [i for i in listed if not i.sandbox]
+    await _refresh_sandbox(h, sandboxes)
     for info in listed:
         if info.id in h.dying:
             # Docker sends "die" before it records the exit: look again shortly.
@@ -47,6 +50,8 @@ async def refresh(h: PodHandle, containers: list[dict[str, Any]]) -> None:
             h.info[info.id] = await with_termination_message(h, spec, known)
         seen.add(info.id)
         by_name[info.container_name].append(h.info[info.id])
+    if h.sandbox is not None:
+        seen.add(h.sandbox.id)
     for cid in [c for c in h.info if c not in seen]:
         del h.info[cid]
     wanted = {c["name"] for c in containers}
@@ -63,3 +68,23 @@ async def refresh(h: PodHandle, containers: list[dict[str, Any]]) -> None:
         infos = by_name.get(c["name"], [])
         track.current = infos[-1] if infos else None
         track.previous = infos[-2] if len(infos) >= 2 else None
+
+
+async def _refresh_sandbox(h: PodHandle, sandboxes: list[ContainerInfo]) -> None:
+    """The pod's sandbox: the newest one the runtime lists (inspected, for its state and
+    address), or None; older ones are removed."""
+    sandboxes.sort(key=lambda i: i.created_at or "")
+    for old in sandboxes[:-1]:
+        await h.remove_instance(old)
+    if not sandboxes:
+        h.sandbox = None
+        return
+    newest = sandboxes[-1]
+    cached = h.info.get(newest.id)
+    if cached is None or cached.state != newest.state:
+        full = await h.ctx.runtime.inspect(newest.id)
+        if full is None:
+            h.sandbox = None
+            return
+        h.info[newest.id] = cached = full
+    h.sandbox = cached

@@ -138,7 +138,7 @@ async def build_spec(
     volume_paths = await asyncio.to_thread(
         prepare_volumes, h.ctx.config.root_dir, h.pod, configmaps, secrets, claim_paths
     )
-    env = resolve_env(h.pod, c, configmaps, secrets, h.ctx.address, service_env(h))
+    env = resolve_env(h.pod, c, configmaps, secrets, h.ctx.address, service_env(h), pod_ip=h.pod_ip)
     mounts = container_mounts(c, volume_paths, read_only_volumes(h.pod))
     mounts += await resolv_conf_mount(h, mounts)
     message_file = await asyncio.to_thread(
@@ -158,6 +158,7 @@ async def build_spec(
         real_gpus=h.ctx.config.real_gpus,
         init=init,
         cluster=h.ctx.cluster_uid,
+        network_of=h.sandbox.id if h.sandbox is not None else None,
         termination_log=Mount(
             str(message_file), c.get("terminationMessagePath") or TERMINATION_LOG
         ),

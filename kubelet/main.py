@@ -25,6 +25,7 @@ from kubelet.ownership import ClusterIdError, fetch_cluster_uid
 from kubelet.proxy import ServiceProxy
 from kubelet.resolvconf import host_resolv_conf_path
 from kubelet.runtime.base import ContainerRuntime, RuntimeUnavailable
+from kubelet.runtime.sandbox_image import DEFAULT_SANDBOX_IMAGE
 from kubelet.server import KubeletServer, make_app
 from kubelet.tls import ensure_serving_cert
 from kubelet.worker import PodWorker
@@ -175,6 +176,38 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=10.0,
         help="each pod is re-checked at least this often, in seconds (default 10)",
+    )
+    p.add_argument(
+        "--pod-infra-image",
+        default=DEFAULT_SANDBOX_IMAGE,
+        help="image of each pod's sandbox, which holds the pod's network namespace "
+        f"(default {DEFAULT_SANDBOX_IMAGE}, built on this machine from busybox)",
+    )
+    p.add_argument(
+        "--cluster-cidr",
+        default="10.42.0.0/16",
+        help="the cluster's pod network (the controller manager's --cluster-cidr): "
+        "unreachable unless routed to a node, and forwarded between nodes' bridges "
+        "(default 10.42.0.0/16)",
+    )
+    p.add_argument(
+        "--service-cidr",
+        default="10.43.0.0/16",
+        help="the cluster's Service range: unreachable unless forwarded (default 10.43.0.0/16)",
+    )
+    p.add_argument(
+        "--pod-routes",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="with the docker runtime: program host-gw routes to peer nodes' pod subnets "
+        "and unreachable routes for the cluster and service ranges (default on; needs root)",
+    )
+    p.add_argument(
+        "--pod-cidr-wait",
+        type=float,
+        default=5.0,
+        help="seconds after start that new pods wait for the node's podCIDR before running "
+        "on the node's address (default 5)",
     )
     p.add_argument(
         "--volume-refresh-period",
@@ -355,6 +388,11 @@ async def run(opts: Options, stop: asyncio.Event | None = None) -> int:
                 cluster_dns=tuple(s.strip() for s in args.cluster_dns.split(",") if s.strip()),
                 cluster_domain=args.cluster_domain,
                 resolv_conf=args.resolv_conf or host_resolv_conf_path(),
+                pod_infra_image=args.pod_infra_image,
+                pod_cidr_wait=args.pod_cidr_wait,
+                pod_routes=args.pod_routes and runtime.name == "docker" and not args.hollow,
+                cluster_cidr=args.cluster_cidr,
+                service_cidr=args.service_cidr,
             )
             facts = NodeFacts(
                 name=name,

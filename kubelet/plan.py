@@ -64,6 +64,10 @@ class PodView:
     api_deleted: bool = False  # the API object is gone
     phase: str = "Pending"  # the phase last reported
     ports_published: bool = True  # host ports were picked for this pod
+    # The node's pod network: "on" (it has a podCIDR), "pending" (one may still come) or
+    # "off" (pods run on the node's address); and the pod's sandbox, if it has one.
+    pod_network: str = "off"
+    sandbox: ContainerInfo | None = None
     # Every instance the runtime lists for the pod (any name): only for terminating.
     instances: tuple[ContainerInfo, ...] = ()
 
@@ -151,12 +155,24 @@ class Termination:
 
 
 @dataclass(frozen=True)
+class SandboxStep:
+    """Before any container: make the pod's sandbox ("create"), replace a dead one
+    ("recreate": the containers in its network namespace are killed), or wait for the
+    node's pod network ("wait")."""
+
+    action: str
+    message: str = ""
+
+
+@dataclass(frozen=True)
 class PodActions:
     """The plan of one sync."""
 
     terminate: Termination | None = None
     finished: bool = False  # the reported phase is terminal: run nothing more
     publish_ports: bool = False  # pick and record the pod's host ports first
+    sandbox: SandboxStep | None = None
+    own_ip: bool = False  # the pod has (or is about to get) its own address
     init: InitStep = InitStep()
     steps: tuple[ContainerStep, ...] = ()  # spec order
 
@@ -228,6 +244,18 @@ def compute_pod_actions(view: PodView) -> PodActions:
     inits: list[dict[str, Any]] = list(spec.get("initContainers") or [])
     apps: list[dict[str, Any]] = list(spec.get("containers") or [])
     policy = str(spec.get("restartPolicy") or "Always")
+    sandbox = sandbox_step(view)
+    if sandbox is not None and sandbox.action == "wait":
+        return PodActions(sandbox=sandbox)
+    if sandbox is not None and sandbox.action == "recreate":
+        grace = grace_seconds(view.pod)
+        kills = tuple(
+            Kill(name, o.current.id, sandbox.message, grace)
+            for name, o in view.observed.items()
+            if o.current is not None and o.current.running
+        )
+        return PodActions(sandbox=sandbox, own_ip=True, steps=kills)
+    own_ip = view.sandbox is not None or sandbox is not None
     init = next_init_step(
         [c["name"] for c in inits],
         {c["name"]: _observed(view, c["name"]).current for c in inits},
@@ -242,7 +270,32 @@ def compute_pod_actions(view: PodView) -> PodActions:
         steps = tuple(_container_step(view, c, policy, init=False) for c in apps)
     # A failed init container under restartPolicy Never: nothing to start; the status
     # the executor writes says Failed.
-    return PodActions(publish_ports=not view.ports_published, init=init, steps=steps)
+    return PodActions(
+        publish_ports=not view.ports_published,
+        sandbox=sandbox,
+        own_ip=own_ip,
+        init=init,
+        steps=steps,
+    )
+
+
+def sandbox_step(view: PodView) -> SandboxStep | None:
+    """What the pod's sandbox needs before its containers run (None: nothing). A pod on
+    the host network has none; so has a pod whose containers already run without one
+    (started before the node had a pod network): it stays on the node's address."""
+    if (view.pod.get("spec") or {}).get("hostNetwork") is True:
+        return None
+    if view.sandbox is not None:
+        if view.sandbox.running:
+            return None
+        return SandboxStep("recreate", "Pod sandbox changed, it will be killed and re-created.")
+    if any(o.current is not None for o in view.observed.values()):
+        return None
+    if view.pod_network == "on":
+        return SandboxStep("create")
+    if view.pod_network == "pending":
+        return SandboxStep("wait", "network is not ready: the node has no podCIDR yet")
+    return None
 
 
 def _observed(view: PodView, name: str) -> ObservedContainer:
@@ -294,13 +347,15 @@ def _crash_loop(
 
 
 def _termination(view: PodView) -> Termination:
+    # The sandbox is no container of the spec: it is not stopped with an event, only
+    # removed, after the containers that share its network.
     return Termination(
         grace=grace_seconds(view.pod),
         stop=tuple(
             StopInstance(i.id, i.container_name, f"Stopping container {i.container_name}")
             for i in view.instances
-            if i.state == "running"
+            if i.state == "running" and not i.sandbox
         ),
-        remove=view.instances,
+        remove=tuple(sorted(view.instances, key=lambda i: i.sandbox)),
         finish_deletion=not view.api_deleted,
     )

@@ -42,6 +42,8 @@ class PodHandle:
         # first sync need not ask the runtime.
         self.fresh = fresh
         self.volumes_refreshed_at: float | None = None  # monotonic; see volume_refresh
+        self.sandbox: ContainerInfo | None = None  # holds the pod's network namespace
+        self.sandbox_failure = ""  # the last FailedCreatePodSandBox message recorded
         self._wake = asyncio.Event()
         self._wake_at: float | None = None
 
@@ -52,6 +54,11 @@ class PodHandle:
     @property
     def spec(self) -> dict[str, Any]:
         return self.pod.get("spec") or {}
+
+    @property
+    def pod_ip(self) -> str:
+        """The pod's own address (its sandbox's); "" on the node's network."""
+        return self.sandbox.ip if self.sandbox is not None else ""
 
     def init_containers(self) -> list[dict[str, Any]]:
         return list(self.spec.get("initContainers") or [])

@@ -78,7 +78,8 @@ def probe_target(h: PodHandle, c: dict[str, Any]) -> ProbeTarget:
         int(k[len(prefix) :]): v for k, v in (h.host_ports or {}).items() if k.startswith(prefix)
     }
     named = {p["name"]: int(p["containerPort"]) for p in c.get("ports") or [] if p.get("name")}
-    return ProbeTarget(h.ctx.address, host_ports, named)
+    # A pod with its own address is probed there, on its container ports.
+    return ProbeTarget(h.pod_ip or h.ctx.address, host_ports, named)
 
 
 def _probe_changed(h: PodHandle, track: ContainerTrack, state: ProbeState) -> None:

@@ -183,9 +183,12 @@ def pod_status(
     host_ip: str,
     now: str,
     init_views: list[ContainerView] | None = None,
+    pod_ip: str = "",
 ) -> dict[str, Any]:
     """The full ``status`` the kubelet writes for ``pod``; ``init_views`` are its init
-    containers, in spec order."""
+    containers, in spec order; ``pod_ip`` is the address of its sandbox on the pod
+    network ("": a hostNetwork pod, or one on a node without a pod network, whose
+    address is the node's)."""
     old = pod.get("status") or {}
     previous = {c.get("type", ""): c for c in old.get("conditions") or []}
     inits = init_views or []
@@ -220,8 +223,8 @@ def pod_status(
         "conditions": conditions,
         "hostIP": host_ip,
         "hostIPs": [{"ip": host_ip}],
-        "podIP": host_ip,
-        "podIPs": [{"ip": host_ip}],
+        "podIP": pod_ip or host_ip,
+        "podIPs": [{"ip": pod_ip or host_ip}],
         "startTime": old.get("startTime") or now,
         "containerStatuses": statuses,
         **({"initContainerStatuses": init_statuses} if inits else {}),

@@ -57,6 +57,16 @@ FAST_APISERVER_FLAGS = (
 FAST_KUBELET_FLAGS = ("--lease-renew", "1", "--status-report-period", "1")
 
 
+def pod_cidr_of(api: ApiServer) -> str:
+    """The test cluster's ``--cluster-cidr``: a /16 of its own (from its apiserver's port),
+    so that test clusters sharing one Docker engine never ask for overlapping bridges."""
+    return f"10.{64 + api.port % 160}.0.0/16"
+
+
+def _with_pod_cidr(api: ApiServer, args: Sequence[str]) -> list[str]:
+    return list(args) if "--cluster-cidr" in args else [*args, "--cluster-cidr", pod_cidr_of(api)]
+
+
 class Cluster:
     """The processes of one test cluster, by key; ``stop`` ends every one it started."""
 
@@ -106,6 +116,7 @@ class Cluster:
 
     def add_controllers(self, *args: str) -> Component:
         """A controller manager; a second one is ``controllers-2`` (a leader-election standby)."""
+        args = tuple(_with_pod_cidr(self.api, args))
         return self._add(self._next_key("controllers"), "controllers", *args)
 
     def add_kubelet(
@@ -134,7 +145,7 @@ class Cluster:
         if hollow:
             flags += ["--hollow", str(hollow)]
             self._hollow[f"kubelet/{node}"] = hollow
-        return self._add(f"kubelet/{node}", "kubelet", *flags, *args)
+        return self._add(f"kubelet/{node}", "kubelet", *flags, *_with_pod_cidr(self.api, args))
 
     # -- hurting and healing ----------------------------------------------------------
 

@@ -24,6 +24,11 @@ LABEL_RESTART_COUNT = "io.kubelab.container.restart-count"
 # "true" on init containers (spec.initContainers): readable in `docker ps`, and it lets the
 # fake runtime finish them.
 LABEL_CONTAINER_INIT = "io.kubelab.container.init"
+# "true" on a pod's sandbox (Kubernetes' pause container): it holds the pod's network
+# namespace, which every container of the pod joins; it is no container of the spec.
+LABEL_SANDBOX = "io.kubelab.sandbox"
+# On the engine networks a kubelet makes (its node's pod bridge).
+LABEL_NETWORK_SUBNET = "io.kubelab.network.subnet"
 
 
 class RuntimeError_(Exception):  # noqa: N801 - avoid shadowing the builtin RuntimeError
@@ -92,6 +97,10 @@ class ContainerSpec:
     sysctls: dict[str, str] = field(default_factory=dict)
     # The host file at terminationMessagePath (kept apart from the volume mounts).
     termination_log: Mount | None = None
+    # The pod network: a sandbox is attached to the engine network ``network``; the
+    # pod's containers join the sandbox's network namespace (``network_of``: its id).
+    network: str | None = None
+    network_of: str | None = None
 
 
 @dataclass
@@ -115,6 +124,11 @@ class ContainerInfo:
     # FallbackToLogsOnError, its last log lines); read by the kubelet once it exited
     # (None: not read yet).
     termination_message: str | None = None
+    ip: str = ""  # its address on the pod network ("" when it has none of its own)
+
+    @property
+    def sandbox(self) -> bool:
+        return self.labels.get(LABEL_SANDBOX) == "true"
 
     @property
     def running(self) -> bool:
@@ -154,6 +168,17 @@ class ExecResult:
     exit_code: int
     stdout: bytes
     stderr: bytes
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    """An engine network for one node's pods: a bridge for ``subnet`` with ``gateway``."""
+
+    name: str
+    subnet: str
+    gateway: str
+    labels: dict[str, str]
+    bridge: str = ""  # the Linux bridge's name (at most 15 characters); "" lets the engine pick
 
 
 @dataclass(frozen=True)
@@ -281,6 +306,20 @@ class ContainerRuntime(Protocol):
 
     def events(self, labels: dict[str, str]) -> AsyncIterator[RuntimeEvent]:
         """Container start/die/oom events for containers with these labels, as they happen."""
+        ...
+
+    async def ensure_network(self, spec: NetworkSpec) -> None:
+        """Create the network unless it exists for the same subnet (idempotent); raises
+        RuntimeError_ naming the conflict when the subnet is another network's."""
+        ...
+
+    async def remove_network(self, name: str) -> bool:
+        """Remove the network; False when containers still use it (a missing one is gone)."""
+        ...
+
+    async def ensure_sandbox_image(self, image: str) -> None:
+        """Make the sandbox image present (built locally when it can be); RuntimeError_
+        naming the fix otherwise."""
         ...
 
     async def close(self) -> None: ...

@@ -8,6 +8,7 @@ own daemon thread that hands items to the event loop.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import math
 import threading
@@ -29,11 +30,18 @@ from kubelet.runtime.base import (
     ContainerSpec,
     ExecResult,
     ImagePullError,
+    NetworkSpec,
     RuntimeError_,
     RuntimeEvent,
     RuntimeUnavailable,
     StreamRequest,
     StreamSession,
+)
+from kubelet.runtime.sandbox_image import (
+    DEFAULT_SANDBOX_IMAGE,
+    SANDBOX_COMMAND,
+    BusyboxMissing,
+    sandbox_tarball,
 )
 
 log = logging.getLogger(__name__)
@@ -160,6 +168,13 @@ class DockerRuntime:
             host_config_args["network_mode"] = "host"
             host_config_args["port_bindings"] = None
             exposed = []
+        elif spec.network_of:
+            # The pod's sandbox holds the network namespace (and its published ports).
+            host_config_args["network_mode"] = f"container:{spec.network_of}"
+            host_config_args["port_bindings"] = None
+            exposed = []
+        elif spec.network:
+            host_config_args["network_mode"] = spec.network
         optional: dict[str, Any] = {
             "extra_hosts": spec.extra_hosts,
             "group_add": spec.group_add,
@@ -305,7 +320,86 @@ class DockerRuntime:
             oom_killed=bool(st.get("OOMKilled")),
             error=error,
             pid=int(st.get("Pid") or 0),
+            ip=_address(a),
         )
+
+    # -- the pod network -------------------------------------------------------------------
+
+    def _ensure_network_sync(self, spec: NetworkSpec) -> None:
+        try:
+            existing = self.api.inspect_network(spec.name)
+        except docker.errors.NotFound:
+            existing = None
+        if existing is not None:
+            if spec.subnet in _subnets(existing):
+                return
+            # A podCIDR never changes, but a network left by an older run of this node may
+            # hold another one: replace it while nothing uses it.
+            if existing.get("Containers"):
+                raise RuntimeError_(
+                    f"network {spec.name} has subnet {', '.join(_subnets(existing))}, not "
+                    f"{spec.subnet}, and containers still use it; remove them"
+                )
+            self.api.remove_network(spec.name)
+        for other in self.api.networks():
+            for subnet in _subnets(other):
+                if ipaddress.ip_network(subnet, strict=False).overlaps(
+                    ipaddress.ip_network(spec.subnet)
+                ):
+                    raise RuntimeError_(
+                        f"pod subnet {spec.subnet} of network {spec.name} overlaps {subnet} "
+                        f"of Docker network {other.get('Name')}: give each cluster on one "
+                        "engine its own --cluster-cidr"
+                    )
+        options = {"com.docker.network.bridge.name": spec.bridge} if spec.bridge else None
+        pool = docker.types.IPAMPool(subnet=spec.subnet, gateway=spec.gateway)
+        self.api.create_network(
+            spec.name,
+            driver="bridge",
+            ipam=docker.types.IPAMConfig(pool_configs=[pool]),
+            labels=spec.labels,
+            options=options,
+            check_duplicate=True,
+        )
+
+    async def ensure_network(self, spec: NetworkSpec) -> None:
+        await self._call(self._ensure_network_sync, spec)
+
+    async def remove_network(self, name: str) -> bool:
+        try:
+            await self._call(self.api.remove_network, name)
+        except docker.errors.NotFound:
+            return True
+        except RuntimeError_ as e:
+            if "active endpoints" in str(e):
+                return False
+            raise
+        return True
+
+    def _build_sandbox_image_sync(self, image: str) -> None:
+        repo, tag = parse_repository_tag(image)
+        try:
+            data = sandbox_tarball()
+        except BusyboxMissing as e:
+            raise RuntimeError_(f"cannot build the pod sandbox image {image}: {e}") from e
+        cmd = ", ".join(f'"{a}"' for a in SANDBOX_COMMAND)
+        self.api.import_image_from_data(
+            data, repository=repo, tag=tag or "latest", changes=[f"CMD [{cmd}]"]
+        )
+
+    async def ensure_sandbox_image(self, image: str) -> None:
+        if await self.image_present(image):
+            return
+        if image == DEFAULT_SANDBOX_IMAGE:
+            await self._call(self._build_sandbox_image_sync, image)
+            return
+        try:
+            await self.pull(image)
+        except ImagePullError as e:
+            raise RuntimeError_(
+                f"{e}; the pod sandbox image must be on the engine (leave --pod-infra-image "
+                f"at {DEFAULT_SANDBOX_IMAGE} to have it built from busybox)"
+            ) from e
 
     # -- logs and exec ---------------------------------------------------------------------
 
@@ -423,6 +517,23 @@ def same_pod_container(existing: dict[str, str], wanted: dict[str, str]) -> bool
         and existing.get(LABEL_POD_UID) == wanted.get(LABEL_POD_UID)
         and existing.get(LABEL_CLUSTER) in (None, "", wanted.get(LABEL_CLUSTER))
     )
+
+
+def _subnets(network: dict[str, Any]) -> list[str]:
+    return [
+        str(c["Subnet"])
+        for c in ((network.get("IPAM") or {}).get("Config") or [])
+        if c.get("Subnet")
+    ]
+
+
+def _address(inspected: dict[str, Any]) -> str:
+    """A container's address on its (first) network; "" for host or joined networks."""
+    networks = (inspected.get("NetworkSettings") or {}).get("Networks") or {}
+    for n in networks.values():
+        if (n or {}).get("IPAddress"):
+            return str(n["IPAddress"])
+    return ""
 
 
 def _state(status: str, error: str) -> str:

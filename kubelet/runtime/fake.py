@@ -10,6 +10,7 @@ shows their output as on Docker.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import itertools
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -24,6 +25,7 @@ from kubelet.runtime.base import (
     ContainerSpec,
     ExecResult,
     ImagePullError,
+    NetworkSpec,
     RuntimeError_,
     RuntimeEvent,
     StreamRequest,
@@ -59,6 +61,10 @@ class FakeRuntime:
         # the timer of its modelled exit.
         self._runs: dict[str, tuple[Run, float]] = {}
         self._exits: dict[str, asyncio.TimerHandle] = {}
+        # The pod networks: no kernel work, only addresses handed out from each subnet,
+        # so pod IPs (and the Endpoints built from them) are as on Docker.
+        self.networks: dict[str, NetworkSpec] = {}
+        self._addresses: dict[str, dict[str, str]] = {}  # network -> ip -> container id
 
     async def version(self) -> str:
         return "fake://0.1.0"
@@ -83,8 +89,10 @@ class FakeRuntime:
 
     async def create(self, spec: ContainerSpec) -> str:
         cid = f"fake{next(self._ids):012d}"
+        ip = self._assign(spec.network, cid) if spec.network else ""
         self._specs[cid] = spec
         self._containers[cid] = ContainerInfo(
+            ip=ip,
             id=cid,
             name=spec.name,
             labels=dict(spec.labels),
@@ -134,7 +142,9 @@ class FakeRuntime:
 
     async def remove(self, container_id: str) -> None:
         c = self._containers.pop(container_id, None)
-        self._specs.pop(container_id, None)
+        spec = self._specs.pop(container_id, None)
+        if spec is not None and spec.network and c is not None:
+            self._addresses.get(spec.network, {}).pop(c.ip, None)
         self._runs.pop(container_id, None)
         timer = self._exits.pop(container_id, None)
         if timer is not None:
@@ -160,6 +170,37 @@ class FakeRuntime:
 
     async def inspect(self, container_id: str) -> ContainerInfo | None:
         return self._containers.get(container_id)
+
+    def _assign(self, network: str, container_id: str) -> str:
+        """The lowest free host address of the network's subnet, past its gateway."""
+        spec = self.networks.get(network)
+        if spec is None:
+            raise RuntimeError_(f"network {network} not found")
+        used = self._addresses.setdefault(network, {})
+        for host in ipaddress.ip_network(spec.subnet).hosts():
+            ip = str(host)
+            if ip != spec.gateway and ip not in used:
+                used[ip] = container_id
+                return ip
+        raise RuntimeError_(f"no free address left in network {network} ({spec.subnet})")
+
+    async def ensure_network(self, spec: NetworkSpec) -> None:
+        known = self.networks.get(spec.name)
+        if known is not None and known.subnet == spec.subnet:
+            return
+        if self._addresses.get(spec.name):
+            raise RuntimeError_(f"network {spec.name} has another subnet, and containers use it")
+        self.networks[spec.name] = spec
+
+    async def remove_network(self, name: str) -> bool:
+        if self._addresses.get(name):
+            return False
+        self.networks.pop(name, None)
+        self._addresses.pop(name, None)
+        return True
+
+    async def ensure_sandbox_image(self, image: str) -> None:
+        self.images.add(image)
 
     async def logs(
         self,

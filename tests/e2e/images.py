@@ -4,10 +4,11 @@ imported into Docker from a tarball (no registry is reachable in tests)."""
 from __future__ import annotations
 
 import io
-import shutil
 import tarfile
 import threading
 from typing import Any
+
+from kubelet.runtime.sandbox_image import busybox_path
 
 IMAGE = "kubelab/busybox:1"
 APPLETS = (
@@ -47,17 +48,6 @@ APPLETS = (
     "uname",
 )
 _lock = threading.Lock()
-
-
-def busybox_path() -> str:
-    """Debian's ``busybox-static`` binary (``.ci/docker.sh`` installs it)."""
-    for candidate in ("/bin/busybox", "/usr/bin/busybox"):
-        if shutil.which(candidate):
-            return candidate
-    found = shutil.which("busybox")
-    if not found:
-        raise RuntimeError("busybox is not installed: run .ci/docker.sh (apt busybox-static)")
-    return found
 
 
 def _tarball() -> bytes:

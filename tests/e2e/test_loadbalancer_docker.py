@@ -15,6 +15,7 @@ import pytest
 from api.loadbalancer import LB_UNAVAILABLE_ANNOTATION
 from tests.cluster import Cluster
 from tests.e2e.images import IMAGE, ensure_busybox_image
+from tests.e2e.leftovers import remove_leftovers
 from tests.harness import free_port
 from tests.wait import wait_for
 
@@ -158,5 +159,4 @@ def test_load_balancer_port_answers_on_the_ingress_address(tmp_path: Path) -> No
                 assert not (st.get("loadBalancer") or {}).get("ingress")
                 assert ingress() == [{"ip": "127.0.0.1"}]  # the other Service keeps its own
     finally:
-        for ctr in engine.containers.list(all=True, filters={"label": f"io.kubelab.node={node}"}):
-            ctr.remove(force=True)
+        remove_leftovers(engine, f"io.kubelab.node={node}")

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.images import IMAGE, ensure_busybox_image
+from tests.e2e.leftovers import remove_leftovers
 from tests.up_cluster import UpCluster
 from tests.wait import wait_for
 
@@ -90,10 +91,12 @@ def _ready_endpoints(c: Any) -> int:
 
 
 def _containers(docker_client: Any, node: str) -> dict[str, str]:
-    """pod name -> running container id, for this test's node."""
+    """pod name -> running container id, for this test's node (each pod's one container,
+    not its sandbox)."""
     out = {}
     for ct in docker_client.containers.list(filters={"label": f"io.kubelab.node={node}"}):
-        out[ct.labels["io.kubelab.pod.name"]] = ct.id
+        if ct.labels.get("io.kubelab.sandbox") != "true":
+            out[ct.labels["io.kubelab.pod.name"]] = ct.id
     return out
 
 
@@ -176,5 +179,4 @@ def test_up_with_docker_services_supervision_and_resume(tmp_path: Path) -> None:
                 wait_for(lambda: not _containers(dc, node), "containers removed", 60)
         finally:
             up.stop()
-            for ct in dc.containers.list(all=True, filters={"label": f"io.kubelab.node={node}"}):
-                ct.remove(force=True)
+            remove_leftovers(dc, f"io.kubelab.node={node}")

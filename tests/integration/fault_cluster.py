@@ -22,6 +22,7 @@ from typing import Any
 
 from kubelet.runtime.base import LABEL_CLUSTER
 from tests.cluster import FAST_CONTROLLER_FLAGS, FAST_KUBELET_FLAGS, Cluster
+from tests.e2e.leftovers import remove_leftovers
 from tests.integration.ctrl_cluster import is_ready, rollout_done
 from tests.wait import WaitTimeout, wait_for
 
@@ -452,7 +453,6 @@ def remove_node_containers(node: str) -> None:
 
     dc = docker.from_env(timeout=10)
     try:
-        for c in dc.containers.list(all=True, filters={"label": f"{NODE_LABEL}={node}"}):
-            c.remove(force=True)
+        remove_leftovers(dc, f"{NODE_LABEL}={node}")
     finally:
         dc.close()

@@ -331,14 +331,20 @@ def test_endpoints_follow_ready_pods(cluster: Cluster, ns: str) -> None:
 
     wait_for(lambda: len(ready_addresses()) == 2, "2 endpoint addresses")
     ep = c.get("endpoints", "api", ns)
-    import json
+    import ipaddress
 
-    published = set()
-    for p in live_pods(c, ns, "app=api"):
-        published.add(json.loads(p["metadata"]["annotations"]["kubelab.io/host-ports"])["srv/8080"])
-    ports = {s["ports"][0]["port"] for s in ep["subsets"]}
-    assert ports == published
-    assert {a["ip"] for a in ready_addresses()} == {"127.0.0.1"}
+    # podIP:containerPort (issue 15): each pod's own address, from its node's podCIDR
+    # (the fake runtime hands them out too), and no port published on the node.
+    pods = live_pods(c, ns, "app=api")
+    ips = set()
+    for p in pods:
+        node = c.get("nodes", p["spec"]["nodeName"])
+        ip = p["status"]["podIP"]
+        assert ipaddress.ip_address(ip) in ipaddress.ip_network(node["spec"]["podCIDR"])
+        assert "kubelab.io/host-ports" not in (p["metadata"].get("annotations") or {})
+        ips.add(ip)
+    assert {s["ports"][0]["port"] for s in ep["subsets"]} == {8080}
+    assert {a["ip"] for a in ready_addresses()} == ips and len(ips) == 2
     assert {a["targetRef"]["name"] for a in ready_addresses()} == {
         p["metadata"]["name"] for p in live_pods(c, ns, "app=api")
     }

@@ -24,8 +24,11 @@ def pod(
     host_ports: dict[str, int] | None,
     host_ip: str = "10.0.0.1",
     node: str = "n1",
+    pod_ip: str | None = None,
     **extra: object,
 ) -> dict:
+    """A pod as its kubelet reports it; without a pod network (``pod_ip`` None) the pod's
+    address is the node's, with its ports published there."""
     ann = {"kubelab.io/host-ports": json.dumps(host_ports)} if host_ports is not None else {}
     p = {
         "metadata": {
@@ -47,6 +50,7 @@ def pod(
         "status": {
             "phase": "Running",
             "hostIP": host_ip,
+            "podIP": host_ip if pod_ip is None else pod_ip,
             "conditions": [{"type": "Ready", "status": "True" if ready else "False"}],
         },
     }
@@ -87,12 +91,17 @@ def test_pods_with_different_published_ports_get_separate_subsets() -> None:
     assert sorted(s["ports"][0]["port"] for s in ep["subsets"]) == [31001, 31005]
 
 
-def test_fallbacks_container_port_and_node_address() -> None:
-    p = pod("a", True, None, host_ip="")
+def test_pod_ip_and_container_port_on_the_pod_network() -> None:
+    # A pod with its own address is reached there, on its container ports; the node's
+    # address is not its address.
+    p = pod("a", True, None, host_ip="192.168.1.5", pod_ip="10.42.1.7")
     ep = endpoints.desired_endpoints(SVC, [p], {"n1": "192.168.1.5"})
     (sub,) = ep["subsets"]
-    assert sub["addresses"][0]["ip"] == "192.168.1.5"
+    assert sub["addresses"][0]["ip"] == "10.42.1.7"
     assert [x["port"] for x in sub["ports"]] == [8080, 9100]
+    # Not reported yet: no address, so no endpoint (as Kubernetes), not the node's.
+    unreported = pod("b", True, None, host_ip="", pod_ip="")
+    assert endpoints.desired_endpoints(SVC, [unreported], {"n1": "192.168.1.5"})["subsets"] == []
 
 
 def test_excludes_terminating_unmatched_and_addressless_pods() -> None:

@@ -1,0 +1,277 @@
+"""The pod network on the real Docker engine (issue 15 item 1): node IPAM gives each node a
+/24 of the cluster's range, each kubelet makes a bridge for it, every pod gets one sandbox
+whose address is the pod IP and whose network namespace all its containers share; pods
+reach pods on the same node and on another node of this box (two kubelets, two bridges);
+hostNetwork pods report the node's address; sandboxes and bridges go with their pods.
+
+Every address reached is on this machine: the test cluster's own range (its own /16, see
+tests/cluster.py) on bridges its kubelets made, from the host or from its containers.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from api.errors import ApiError
+from tests.cluster import Cluster, pod_cidr_of
+from tests.e2e.images import IMAGE, ensure_busybox_image
+from tests.wait import wait_for
+
+pytestmark = [pytest.mark.docker, pytest.mark.timeout(240)]
+
+NS = "default"
+LABEL_SANDBOX = "io.kubelab.sandbox"
+
+
+class Net:
+    """A cluster with node IPAM and two Docker kubelets on this box."""
+
+    def __init__(self, cluster: Cluster, nodes: list[str]) -> None:
+        import docker
+
+        self.cluster = cluster
+        self.api = cluster.client
+        self.nodes = nodes
+        self.docker = docker.from_env()
+        self.uid = str(self.api.get("namespaces", "kube-system")["metadata"]["uid"])
+
+    def pod_cidr(self, node: str) -> str:
+        def cidr() -> str | None:
+            spec = self.api.get("nodes", node).get("spec") or {}
+            return spec.get("podCIDR") or None
+
+        return str(wait_for(cidr, f"{node}'s podCIDR", 30))
+
+    def create(self, name: str, node: str, containers: list[dict[str, Any]], **spec: Any) -> None:
+        body = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": name, "namespace": NS},
+            "spec": {
+                "nodeName": node,
+                "terminationGracePeriodSeconds": 0,
+                "containers": containers,
+                **spec,
+            },
+        }
+        self.api.create("pods", body, NS)
+
+    def running(self, name: str, timeout: float = 60) -> dict[str, Any]:
+        def ok() -> dict[str, Any] | None:
+            st = self.api.get("pods", name, NS).get("status") or {}
+            statuses = st.get("containerStatuses") or []
+            up = statuses and all("running" in (s.get("state") or {}) for s in statuses)
+            return st if st.get("phase") == "Running" and up else None
+
+        return dict(wait_for(ok, f"{name} running", timeout, diagnostics=self.cluster.logs))
+
+    def engine_containers(self, pod: str) -> list[Any]:
+        return list(
+            self.docker.containers.list(
+                all=True,
+                filters={
+                    "label": [f"io.kubelab.pod.name={pod}", f"io.kubelab.cluster.uid={self.uid}"]
+                },
+            )
+        )
+
+    def container(self, pod: str, name: str) -> Any:
+        (c,) = [
+            c
+            for c in self.engine_containers(pod)
+            if c.labels.get("io.kubelab.container.name") == name
+            and c.labels.get(LABEL_SANDBOX) != "true"
+        ]
+        return c
+
+    def sandboxes(self, pod: str) -> list[Any]:
+        return [c for c in self.engine_containers(pod) if c.labels.get(LABEL_SANDBOX) == "true"]
+
+    def wget(self, pod: str, container: str, url: str) -> str:
+        """``wget -qO- url`` run inside the pod's container (retried until it answers).
+        No ``-T``: this busybox's wget crashes with it; an address that cannot answer
+        fails at once (the bridge answers, or the cluster range's unreachable route)."""
+
+        def fetch() -> str | None:
+            r = self.container(pod, container).exec_run(["sh", "-c", f"wget -qO- {url}"])
+            return r.output.decode(errors="replace") if r.exit_code == 0 else None
+
+        return str(wait_for(fetch, f"{pod} fetching {url}", 30))
+
+    def delete(self, name: str) -> None:
+        try:
+            self.api.delete("pods", name, NS)
+        except ApiError:
+            return
+
+        def gone() -> bool:
+            try:
+                self.api.get("pods", name, NS)
+                return False
+            except ApiError as e:
+                return e.code == 404
+
+        wait_for(gone, f"{name} deleted", 30)
+
+    def networks(self) -> list[Any]:
+        return list(
+            self.docker.networks.list(filters={"label": f"io.kubelab.cluster.uid={self.uid}"})
+        )
+
+
+def _httpd(name: str = "web") -> dict[str, Any]:
+    return {
+        "name": name,
+        "image": IMAGE,
+        "command": ["httpd", "-f", "-p", "8080", "-h", "/www"],
+        "ports": [{"containerPort": 8080}],
+    }
+
+
+def _sleeper(name: str = "client") -> dict[str, Any]:
+    return {"name": name, "image": IMAGE, "command": ["sleep", "3600"]}
+
+
+@pytest.fixture(scope="module")
+def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Net]:
+    import docker
+
+    ensure_busybox_image(docker.from_env())
+    home = tmp_path_factory.mktemp("podnet")
+    suffix = uuid.uuid4().hex[:6]
+    nodes = [f"pn-a-{suffix}", f"pn-b-{suffix}"]
+    cl = Cluster(home)
+    n: Net | None = None
+    try:
+        cl.client.patch(
+            "namespaces",
+            NS,
+            {"metadata": {"labels": {"pod-security.kubernetes.io/enforce": "privileged"}}},
+        )
+        cl.add_controllers("--controllers", "nodeipam,endpoints", "--no-leader-elect")
+        for node in nodes:
+            root = Path(home) / f"root-{node}"
+            cl.add_kubelet(node, "--resync-period", "2", runtime="docker", root_dir=root)
+        cl.wait_nodes_ready(*nodes, timeout=60)
+        n = Net(cl, nodes)
+        yield n
+    finally:
+        if n is not None:
+            for p in n.api.list("pods", NS)["items"]:
+                n.delete(p["metadata"]["name"])
+        cl.stop()
+        if n is not None:
+            for c in n.docker.containers.list(
+                all=True, filters={"label": f"io.kubelab.cluster.uid={n.uid}"}
+            ):
+                c.remove(force=True)
+            for network in n.networks():
+                network.remove()
+
+
+def test_each_node_gets_its_own_24_of_the_cluster_range(net: Net) -> None:
+    cidrs = [net.pod_cidr(n) for n in net.nodes]
+    cluster = ipaddress.ip_network(pod_cidr_of(net.cluster.api))
+    nets = [ipaddress.ip_network(c) for c in cidrs]
+    assert all(n.prefixlen == 24 and n.subnet_of(cluster) for n in nets)  # type: ignore[arg-type]
+    assert not nets[0].overlaps(nets[1])
+    node = net.api.get("nodes", net.nodes[0])
+    assert node["spec"]["podCIDRs"] == [node["spec"]["podCIDR"]]
+
+
+def test_pod_ip_in_its_nodes_subnet_and_two_containers_share_it(net: Net) -> None:
+    node = net.nodes[0]
+    net.create("duo", node, [_httpd(), _sleeper()])
+    st = net.running("duo")
+    ip = st["podIP"]
+    assert ipaddress.ip_address(ip) in ipaddress.ip_network(net.pod_cidr(node))
+    assert st["podIPs"] == [{"ip": ip}]
+    assert st["hostIP"] != ip
+    (sandbox,) = net.sandboxes("duo")
+    assert sandbox.labels["io.kubelab.node"] == node
+    # Both containers are in the sandbox's network namespace: localhost reaches the other.
+    assert net.wget("duo", "client", "http://127.0.0.1:8080/") == "ok\n"
+    for name in ("web", "client"):
+        mode = net.container("duo", name).attrs["HostConfig"]["NetworkMode"]
+        assert mode == f"container:{sandbox.id}"
+    # No container port is published on the node without a hostPort.
+    assert not net.container("duo", "web").attrs["HostConfig"].get("PortBindings")
+    # The host reaches the pod at its own address (the bridge is on this box).
+    net.create("peer", node, [_sleeper()])
+    net.running("peer")
+    assert net.wget("peer", "client", f"http://{ip}:8080/") == "ok\n"
+
+
+def test_pods_on_two_bridges_of_one_box_reach_each_other(net: Net) -> None:
+    a, b = net.nodes
+    net.create("far-web", a, [_httpd()])
+    net.create("far-client", b, [_sleeper()])
+    web_ip = net.running("far-web")["podIP"]
+    client_ip = net.running("far-client")["podIP"]
+    assert ipaddress.ip_address(client_ip) in ipaddress.ip_network(net.pod_cidr(b))
+    assert net.wget("far-client", "client", f"http://{web_ip}:8080/") == "ok\n"
+
+
+def test_host_network_pod_reports_the_nodes_address(net: Net) -> None:
+    net.create("hostnet", net.nodes[0], [_sleeper()], hostNetwork=True)
+    st = net.running("hostnet")
+    assert st["podIP"] == st["hostIP"]
+    assert net.sandboxes("hostnet") == []
+
+
+def test_sandbox_goes_with_its_pod_and_the_bridge_with_the_cluster(net: Net) -> None:
+    net.create("brief", net.nodes[1], [_sleeper()])
+    net.running("brief")
+    assert len(net.sandboxes("brief")) == 1
+    net.delete("brief")
+    assert net.engine_containers("brief") == []
+    # A sandbox left behind by nobody's pod is housekeeping's to remove.
+    names = {n.name for n in net.networks()}
+    assert len(names) == 2, names
+
+
+def _our_routes(net: Net) -> set[str]:
+    from pyroute2 import IPRoute
+
+    from kubelet.routes import ROUTE_PROTO
+
+    cluster = ipaddress.ip_network(pod_cidr_of(net.cluster.api))
+    with IPRoute() as ipr:
+        return {
+            f"{r.get('dst')}/{r['dst_len']}"
+            for r in ipr.get_routes(family=2, proto=ROUTE_PROTO)
+            if ipaddress.ip_network(f"{r.get('dst')}/{r['dst_len']}").subnet_of(cluster)  # type: ignore[arg-type]
+        }
+
+
+def _forward_rules(net: Net) -> list[str]:
+    import subprocess
+
+    out = subprocess.run(["iptables", "-w", "-S", "DOCKER-USER"], capture_output=True, text=True)
+    return [line for line in out.stdout.splitlines() if f"kubelab {net.uid[:8]}" in line]
+
+
+def test_zz_routes_rules_and_bridges_go_when_the_kubelets_stop(net: Net) -> None:
+    """Last in the module: it stops the kubelets."""
+    import os
+
+    if os.geteuid() != 0:
+        pytest.skip("routes and forwarding rules need root")
+    cluster = pod_cidr_of(net.cluster.api)
+    # While they run: the cluster range is unreachable but for the bridges, and each
+    # node's subnet may cross Docker's bridge isolation.
+    assert _our_routes(net) == {cluster}
+    assert len(_forward_rules(net)) == 4
+    for p in net.api.list("pods", NS)["items"]:
+        net.delete(p["metadata"]["name"])
+    for node in net.nodes:
+        net.cluster.components[f"kubelet/{node}"].stop()
+    assert net.networks() == []
+    assert _forward_rules(net) == []
+    assert _our_routes(net) == set()
