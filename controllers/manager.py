@@ -27,8 +27,8 @@ from .nodelifecycle import NodeLifecycleController
 from .persistentvolume import PersistentVolumeController
 from .podgc import PodGCController
 from .replicaset import ReplicaSetController
-from .serviceaccounts import ServiceAccountsController
 from .replicationcontroller import ReplicationControllerController
+from .serviceaccounts import ServiceAccountsController
 from .statefulset import StatefulSetController
 
 log = logging.getLogger(__name__)
@@ -36,14 +36,12 @@ COMPONENT = "kubelab-controller-manager"
 
 CONTROLLERS: dict[str, type[Controller]] = {
     "replicaset": ReplicaSetController,
-    "deployment": DeploymentController,
     "replicationcontroller": ReplicationControllerController,
+    "deployment": DeploymentController,
     "statefulset": StatefulSetController,
-    "job": JobController,
-    "statefulset": StatefulSetController,
+    "daemonset": DaemonSetController,
     "job": JobController,
     "cronjob": CronJobController,
-    "daemonset": DaemonSetController,
     "endpoints": EndpointsController,
     "nodelifecycle": NodeLifecycleController,
     "garbagecollector": GarbageCollector,

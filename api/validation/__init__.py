@@ -16,7 +16,6 @@ from api.selectors import qualified_name_error
 from api.validation import kinds, policy, workloads
 from api.validation.common import (
     Errs,
-    as_dict,
     check_int,
     check_labels,
     check_name,
@@ -33,13 +32,13 @@ from api.validation.fields import drop_unknown_fields, unknown_fields
 from api.validation.pod import validate_pod_spec
 from api.validation.pod_support import pod_spec_of, ratchet, unscored_preferences
 from api.validation.statefulset import validate_statefulset
-from api.validation.templates import check_selector as _check_selector
-from api.validation.templates import validate_template as _validate_template
 from api.validation.storage import (
     validate_persistent_volume,
     validate_persistent_volume_claim,
     validate_storage_class,
 )
+from api.validation.templates import check_selector as _check_selector
+from api.validation.templates import validate_template as _validate_template
 from api.validation.update import validate_update
 
 __all__ = ["drop_unknown_fields", "unknown_fields", "validate"]
@@ -256,13 +255,13 @@ _VALIDATORS: dict[str, Callable[[Errs, Obj], None]] = {
     "PriorityClass": policy.validate_priority_class,
     "PodDisruptionBudget": policy.validate_pod_disruption_budget,
     "EndpointSlice": validate_endpoint_slice,
+    "PersistentVolume": validate_persistent_volume,
+    "PersistentVolumeClaim": validate_persistent_volume_claim,
+    "StorageClass": validate_storage_class,
     "DaemonSet": workloads.validate_daemon_set,
     "ControllerRevision": workloads.validate_controller_revision,
     "ReplicationController": workloads.validate_replication_controller,
     "CronJob": lambda errs, obj: workloads.validate_cron_job(errs, obj, _validate_job),
-    "PersistentVolume": validate_persistent_volume,
-    "PersistentVolumeClaim": validate_persistent_volume_claim,
-    "StorageClass": validate_storage_class,
 }
 
 
