@@ -9,6 +9,7 @@ so an address that changed leaves no dead endpoint behind.
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import logging
 from typing import Any
@@ -64,6 +65,76 @@ def desired_endpoints(address: str, port: int) -> Obj:
     }
 
 
+def endpoints_shape(ep: Obj | None) -> tuple[tuple[str, ...], tuple[tuple[str, int, str], ...]]:
+    """The addresses and ports of an Endpoints object, to compare what is with what
+    should be whatever defaults or order the server gave it."""
+    ips: set[str] = set()
+    ports: set[tuple[str, int, str]] = set()
+    for sub in (ep or {}).get("subsets") or []:
+        ips |= {str(a.get("ip")) for a in sub.get("addresses") or []}
+        ports |= {
+            (str(p.get("name") or ""), int(p.get("port") or 0), str(p.get("protocol") or "TCP"))
+            for p in sub.get("ports") or []
+        }
+    return tuple(sorted(ips)), tuple(sorted(ports))
+
+
+class Publisher:
+    """Keeps the kube-dns Service and Endpoints in place, level-triggered: every change
+    the informers see of either (a deletion, an edit) is checked against what should be,
+    and a difference is written again (retried every few seconds while it fails)."""
+
+    RETRY_SECONDS = 5.0
+
+    def __init__(
+        self,
+        client: AsyncClient,
+        cluster_ip: str,
+        address: str,
+        port: int,
+        services: Any,
+        endpoints: Any,
+    ) -> None:
+        self.client = client
+        self.cluster_ip, self.address, self.port = cluster_ip, address, port
+        self.services, self.endpoints = services, endpoints
+        self._task: asyncio.Task[None] | None = None
+        key = f"{NAMESPACE}/{NAME}"
+
+        def changed(obj: Obj, *_: Obj) -> None:
+            meta = (obj or {}).get("metadata") or {}
+            if f"{meta.get('namespace')}/{meta.get('name')}" == key:
+                self.kick()
+
+        for inf in (services, endpoints):
+            inf.add_handler(changed, lambda _old, new: changed(new), changed)
+
+    def in_place(self) -> bool:
+        key = f"{NAMESPACE}/{NAME}"
+        want = endpoints_shape(desired_endpoints(self.address, self.port))
+        return (
+            self.services.get(key) is not None and endpoints_shape(self.endpoints.get(key)) == want
+        )
+
+    def kick(self) -> None:
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._keep(), name="kube-dns-publisher")
+
+    async def _keep(self) -> None:
+        while True:
+            await publish(self.client, self.cluster_ip, self.address, self.port)
+            # The informers show our own write a moment later; until they do, or while
+            # the API refuses, look again after a pause.
+            await asyncio.sleep(self.RETRY_SECONDS)
+            if self.in_place():
+                return
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+
 async def publish(client: AsyncClient, cluster_ip: str, address: str, port: int) -> None:
     """Create the kube-dns Service when missing and point its Endpoints at
     ``address:port``. A refusal is logged, never fatal: the server still answers."""
@@ -101,9 +172,11 @@ async def publish(client: AsyncClient, cluster_ip: str, address: str, port: int)
     try:
         if have_ep is None:
             await client.create("endpoints", want, NAMESPACE)
-        elif have_ep.get("subsets") != want["subsets"]:
+        elif endpoints_shape(have_ep) != endpoints_shape(want):
             want["metadata"]["resourceVersion"] = have_ep["metadata"].get("resourceVersion")
             await client.replace("endpoints", NAME, want, NAMESPACE)
+        else:
+            return
         log.info("Endpoints %s/%s -> %s:%d", NAMESPACE, NAME, address, port)
     except ApiError as e:
         log.error("cannot write Endpoints %s/%s: %s", NAMESPACE, NAME, e)

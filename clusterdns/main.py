@@ -175,6 +175,7 @@ async def run(args: argparse.Namespace) -> int:
     resolver = Resolver(zone, Forwarder(ups, args.forward_timeout))
     resolver.synced = False
     server = DNSServer(resolver)
+    publisher: kubedns.Publisher | None = None
     try:
         # Bind first, so a port that cannot be had is said at once; until the cache is
         # loaded, cluster names are SERVFAIL (clients retry), never a false NXDOMAIN.
@@ -201,10 +202,15 @@ async def run(args: argparse.Namespace) -> int:
             args.ttl,
         )
         if args.publish:
-            await kubedns.publish(client, args.cluster_ip, advertise, server.port)
+            publisher = kubedns.Publisher(
+                client, args.cluster_ip, advertise, server.port, cache.services, cache.endpoints
+            )
+            publisher.kick()
         await stop.wait()
         return 0
     finally:
+        if publisher is not None:
+            await publisher.stop()
         await server.stop()
         await cache.stop()
         await client.close()

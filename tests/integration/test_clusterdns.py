@@ -332,6 +332,14 @@ def test_publishes_the_kube_dns_service(shared_apiserver: ApiServer, dns_port: i
         ("dns-tcp", 53, "TCP"),
     }
     assert not svc["spec"].get("selector")
+    # Level-triggered: what is deleted (or changed) comes back.
+    c.delete("endpoints", "kube-dns", "kube-system")
+    wait_for(published, "kube-dns Endpoints made again")
+    c.delete("services", "kube-dns", "kube-system")
+    wait_for(
+        lambda: c.get("services", "kube-dns", "kube-system")["spec"]["clusterIP"] == "10.43.0.10",
+        "kube-dns Service made again",
+    )
 
 
 def _run_dns(srv: ApiServer, *args: str) -> Component:
