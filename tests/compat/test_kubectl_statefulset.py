@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from tests.compat.conftest import Cluster, Kubectl
+from tests.compat.test_agree import Kl, assert_same_listing, table
 from tests.compat.test_kubectl import gone, header, rows
 from tests.wait import wait_for
 
@@ -45,12 +46,17 @@ def manifest(image: str) -> str:
     )
 
 
+@pytest.fixture(scope="module")
+def kl(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Kl:
+    return Kl(cluster.api.kubeconfig, tmp_path_factory.mktemp("kl-home"))
+
+
 def test_statefulset_round_trip(
-    kubectl: Kubectl, cluster: Cluster, namespace: str, tmp_path: Path
+    kubectl: Kubectl, kl: Kl, cluster: Cluster, namespace: str, tmp_path: Path
 ) -> None:
-    table = rows(kubectl("api-resources", "--api-group=apps"))
-    assert table["statefulsets"]["SHORTNAMES"] == "sts"
-    assert table["statefulsets"]["KIND"] == "StatefulSet"
+    resources = rows(kubectl("api-resources", "--api-group=apps"))
+    assert resources["statefulsets"]["SHORTNAMES"] == "sts"
+    assert resources["statefulsets"]["KIND"] == "StatefulSet"
     f = tmp_path / "web.yaml"
     f.write_text(manifest("nginx:1.27"))
     out = kubectl("apply", "-f", str(f), "-n", namespace)
@@ -65,6 +71,12 @@ def test_statefulset_round_trip(
     assert rows(wide)["web"]["IMAGES"] == "nginx:1.27"
     pods = rows(kubectl("get", "pods", "-n", namespace, "-l", "app=web"))
     assert sorted(pods) == ["web-0", "web-1", "web-2"]
+    # kl prints what kubectl prints.
+    assert_same_listing(kubectl, kl, "statefulsets", "-n", namespace)
+    assert_same_listing(kubectl, kl, "sts", "web", "-n", namespace, "-o", "wide")
+    k_all, l_all = kubectl("get", "all", "-n", namespace), kl("get", "all", "-n", namespace)
+    assert "statefulset.apps/web" in k_all
+    assert table(k_all) == table(l_all), f"kubectl:\n{k_all}\nkl:\n{l_all}"
 
     # An unchanged re-apply is no change; an image change rolls out.
     assert "statefulset.apps/web unchanged" in kubectl("apply", "-f", str(f), "-n", namespace)
