@@ -32,7 +32,14 @@ BASELINE_CAPABILITIES = frozenset(
         "SYS_CHROOT",
     }
 )
-_TEMPLATE_KINDS = {"Deployment", "ReplicaSet", "Job", "DaemonSet", "ReplicationController", "StatefulSet"}
+_TEMPLATE_KINDS = {
+    "Deployment",
+    "ReplicaSet",
+    "Job",
+    "DaemonSet",
+    "ReplicationController",
+    "StatefulSet",
+}
 
 
 def pod_spec_violations(spec: dict[str, Any], prefix: str) -> list[Cause]:
