@@ -336,6 +336,9 @@ def plan_children(home: Path, settings: dict[str, Any], node_kubeconfig: Path) -
         "0",
     ]
     kubelet += ["--cluster-dns", dns_ip]
+    # The ranges its routes keep on this box (kubelet/podnet_routes.py).
+    kubelet += ["--cluster-cidr", settings.get("cluster_cidr") or DEFAULTS["cluster_cidr"]]
+    kubelet += ["--service-cidr", settings.get("service_cidr") or DEFAULT_SERVICE_CIDR]
     if settings["fake_gpus"]:
         kubelet += ["--fake-gpus", str(settings["fake_gpus"])]
     if settings.get("storage_dir"):
