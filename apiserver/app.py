@@ -34,7 +34,11 @@ from apiserver.rbac_index import RbacIndex
 from apiserver.rbac_reviews import REVIEW_GROUPS, Reviews
 from apiserver.rest import ResourceHandler
 from apiserver.service_ips import DEFAULT_SERVICE_CIDR
-from apiserver.service_ips_bootstrap import endpoint_address, ensure_kubernetes_service
+from apiserver.service_ips_bootstrap import (
+    endpoint_address,
+    ensure_kubernetes_service,
+    keep_kubernetes_service,
+)
 from apiserver.storage_bootstrap import ensure_local_path_class
 from apiserver.store import Store
 from apiserver.streaming import StreamProxy
@@ -62,6 +66,7 @@ class ServerConfig:
     # advertise_address (default: server_address's host) on server_address's port.
     service_cidr: str = DEFAULT_SERVICE_CIDR
     advertise_address: str = ""
+    kubernetes_service_period: float = 10.0  # how often the kubernetes Service is put back
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -72,6 +77,7 @@ class ApiServer:
         self.config = config
         self.store = Store(config.db_url, keep_revisions=config.keep_revisions)
         self.state = ClusterState(config.service_cidr)
+        self._keeper: asyncio.Task[None] | None = None  # keeps the kubernetes Service
         self.hub = WatchHub(self.store)
         self.objects = ObjectService(
             self.store,
@@ -109,11 +115,15 @@ class ApiServer:
                         raise
         await ensure_system_priority_classes(self.objects, self.state.priority_classes)
         host, _, port = self.config.server_address.rpartition(":")
-        await ensure_kubernetes_service(
+        kubernetes = (
             self.objects,
             self.state.service_ips.kubernetes_ip,
             self.config.advertise_address or endpoint_address(host.strip("[]")),
             int(port),
+        )
+        await ensure_kubernetes_service(*kubernetes)
+        self._keeper = asyncio.create_task(
+            keep_kubernetes_service(*kubernetes, period=self.config.kubernetes_service_period)
         )
         await ensure_local_path_class(self.objects, self.state.storage_classes)
         self.rbac.load(self.store)
@@ -125,6 +135,8 @@ class ApiServer:
         gc.freeze()
 
     def stop(self) -> None:
+        if self._keeper is not None:
+            self._keeper.cancel()
         self.store.stop()
 
     def _node_lease(self, node: str) -> dict[str, Any] | None:

@@ -6,11 +6,13 @@ checks the address like any other), changed only where it differs."""
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import logging
 import socket
 from typing import Any
 
+from api.endpointslices import SERVICE_NAME_LABEL
 from api.errors import ApiError
 from api.registry import by_plural
 from apiserver.objects import WriteOptions, store_key
@@ -22,7 +24,6 @@ NAME = "kubernetes"
 NAMESPACE = "default"
 PORT_NAME = "https"
 SERVICE_PORT = 443
-SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 SKIP_MIRROR_LABEL = "endpointslice.kubernetes.io/skip-mirror"
 
 
@@ -154,3 +155,19 @@ async def ensure_kubernetes_service(objects: Any, cluster_ip: str, address: str,
         kubernetes_endpoint_slice(address, port),
         ("addressType", "endpoints", "ports"),
     )
+
+
+async def keep_kubernetes_service(
+    objects: Any, cluster_ip: str, address: str, port: int, period: float = 10.0
+) -> None:
+    """Put the kubernetes Service, Endpoints and EndpointSlice back every ``period``
+    seconds (Kubernetes' bootstrap controller does every 10 s): a ``kubectl delete svc
+    --all`` in ``default`` must not leave pods without the API. Runs until cancelled."""
+    while True:
+        await asyncio.sleep(period)
+        try:
+            await ensure_kubernetes_service(objects, cluster_ip, address, port)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the store is stopping, a write raced: next round
+            log.warning("keeping the kubernetes Service: %s", exc)

@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import hashlib
 
+from api.endpointslices import HEADLESS_LABEL, MANAGED_BY, MANAGED_BY_LABEL, SERVICE_NAME_LABEL
+
 from . import actions as A
 from .objutil import Obj, is_deleting, labels_of, meta, name_of, namespace_of, uid_of
 from .podendpoint import PodEndpoint
 
-SERVICE_NAME_LABEL = "kubernetes.io/service-name"
-MANAGED_BY_LABEL = "endpointslice.kubernetes.io/managed-by"
-MANAGED_BY = "endpointslice-controller.k8s.io"
-HEADLESS_LABEL = "service.kubernetes.io/headless"
 RESOURCE = "endpointslices"
 
 Ports = tuple[tuple[str, int, str], ...]

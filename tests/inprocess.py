@@ -22,6 +22,7 @@ Use with the anyio pytest plugin::
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -75,12 +76,11 @@ def server_config(home: Path, db_url: str = "", keep_revisions: int = 1000) -> S
 
 @asynccontextmanager
 async def inprocess_apiserver(
-    home: Path, db_url: str = "", keep_revisions: int = 1000, service_cidr: str = ""
+    home: Path, db_url: str = "", keep_revisions: int = 1000, **settings: Any
 ) -> AsyncIterator[InProcessApi]:
-    """Start the apiserver's app in this event loop; stop its store on the way out."""
-    config = server_config(home, db_url, keep_revisions)
-    if service_cidr:
-        config.service_cidr = service_cidr
+    """Start the apiserver's app in this event loop; stop its store on the way out.
+    ``settings`` override ServerConfig fields (``service_cidr="10.43.0.0/28"``)."""
+    config = dataclasses.replace(server_config(home, db_url, keep_revisions), **settings)
     token = ensure_admin_token(home)
     app = create_app(config)
     # ASGITransport sends no lifespan events: run the app's own lifespan around the client.

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from api.endpointslices import format_endpoints, format_ports
 from api.gpus import node_gpu_summary
 from kubectl.printers.age import age, human_duration, now, parse_time
 
@@ -490,6 +491,16 @@ def endpoints_row(ep: dict[str, Any], at: datetime) -> Row:
     return [_meta(ep).get("name", ""), endpoints_text(ep), _age(ep, at)]
 
 
+def endpoint_slice_row(es: dict[str, Any], at: datetime) -> Row:
+    return [
+        _meta(es).get("name", ""),
+        str(es.get("addressType") or ""),
+        format_ports(es.get("ports") or []),
+        format_endpoints(es.get("endpoints") or []),
+        _age(es, at),
+    ]
+
+
 def configmap_row(cm: dict[str, Any], at: datetime) -> Row:
     n = len(cm.get("data") or {}) + len(cm.get("binaryData") or {})
     return [_meta(cm).get("name", ""), str(n), _age(cm, at)]
@@ -635,6 +646,9 @@ COLUMNS: dict[str, Columns] = {
         service_wide,
     ),
     "Endpoints": Columns(["NAME", "ENDPOINTS", "AGE"], endpoints_row, [], _nothing),
+    "EndpointSlice": Columns(
+        ["NAME", "ADDRESSTYPE", "PORTS", "ENDPOINTS", "AGE"], endpoint_slice_row, [], _nothing
+    ),
     "ConfigMap": Columns(["NAME", "DATA", "AGE"], configmap_row, [], _nothing),
     "Secret": Columns(["NAME", "TYPE", "DATA", "AGE"], secret_row, [], _nothing),
     "Namespace": Columns(["NAME", "STATUS", "AGE"], namespace_row, [], _nothing),

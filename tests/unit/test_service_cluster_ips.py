@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from tests.inprocess import InProcessApi, inprocess_apiserver
+from tests.wait import wait_for_async
 
 pytestmark = pytest.mark.anyio
 
@@ -280,3 +281,21 @@ async def test_endpoint_slices_are_validated_and_listed_as_kubectl_shows(
         "PUT", f"{path}/x", json={**x.json(), "addressType": "IPv6"}
     )
     assert code == 422 and "field is immutable" in status["message"]
+
+
+async def test_a_deleted_kubernetes_service_comes_back(tmp_path: Path) -> None:
+    # As Kubernetes' bootstrap controller: `kubectl delete svc --all` in default must not
+    # leave pods without the API until the next apiserver start.
+    async with inprocess_apiserver(tmp_path / "home", kubernetes_service_period=0.05) as api:
+        for path in (f"{SVCS}/kubernetes", "/api/v1/namespaces/default/endpoints/kubernetes"):
+            code, _ = await api.status_of("DELETE", path)
+            assert code == 200
+
+        async def back() -> bool:
+            svc_code, k8s = await api.status_of("GET", f"{SVCS}/kubernetes")
+            ep_code, _ = await api.status_of(
+                "GET", "/api/v1/namespaces/default/endpoints/kubernetes"
+            )
+            return svc_code == 200 and ep_code == 200 and k8s["spec"]["clusterIP"] == "10.43.0.1"
+
+        await wait_for_async(back, "the kubernetes Service and Endpoints put back", 10)
