@@ -190,3 +190,16 @@ def test_fake_runtime_hands_out_addresses_from_the_subnet() -> None:
         await rt.close()
 
     asyncio.run(run())
+
+
+def test_a_sandbox_of_a_gone_pod_is_a_housekeeping_stray() -> None:
+    from kubelet.housekeeping import strays
+    from kubelet.ownership import sort_startup_scan
+
+    spec = sandbox_spec(node="n", cluster=CLUSTER, pod=pod(), network="x", image="p", address="")
+    sb = ContainerInfo(id="s1", name=spec.name, labels=spec.labels, state="running")
+    assert sb.sandbox
+    assert strays([sb], CLUSTER, "n", set()) == [sb]
+    assert strays([sb], CLUSTER, "n", {UID}) == []
+    assert strays([sb], "another-cluster", "n", set()) == []
+    assert sort_startup_scan([sb], CLUSTER, "n", set()).orphans == [sb]
