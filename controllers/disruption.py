@@ -8,8 +8,8 @@ after ``DELETION_TIMEOUT``, when the eviction's delete never happened), and unti
 does not count it as healthy, so one disruption is not handed out twice.
 
 Expected pods: for an integer ``minAvailable``, the selected pods; for a percentage or
-``maxUnavailable``, the replicas their ReplicaSets want (a pod with no ReplicaSet counts
-as one), so a pod already gone still counts as missing. ``budget_status`` is pure.
+``maxUnavailable``, the replicas their ReplicaSets or StatefulSets want (a pod with neither
+counts as one), so a pod already gone still counts as missing. ``budget_status`` is pure.
 """
 
 from __future__ import annotations
@@ -51,6 +51,24 @@ def _controller_uid(pod: Obj) -> tuple[str, str] | None:
         if ref.get("controller"):
             return str(ref.get("kind", "")), str(ref.get("uid", ""))
     return None
+
+
+# The controllers whose scale ``expectedPods`` reads (getExpectedScale; Deployments through
+# their ReplicaSets).
+SCALED_KINDS = ("ReplicaSet", "StatefulSet")
+
+
+def owner_replicas(owners: Iterable[Obj]) -> Callable[[str, str], int | None]:
+    """``replicas_of(kind, uid)`` over the ReplicaSets and StatefulSets ``owners``."""
+    by_uid = {meta(o).get("uid"): o for o in owners if o.get("kind") in SCALED_KINDS}
+
+    def replicas(kind: str, uid: str) -> int | None:
+        o = by_uid.get(uid)
+        if o is None or o.get("kind") != kind:
+            return None
+        return int((o.get("spec") or {}).get("replicas", 1))
+
+    return replicas
 
 
 def expected_count(pdb: Obj, pods: list[Obj], replicas_of: Callable[[str, str], int | None]) -> int:
@@ -164,6 +182,7 @@ class DisruptionController(Controller):
         self.pdbs = self.ctx.index("poddisruptionbudgets")
         self.pods = self.ctx.index("pods")
         self.replicasets = self.ctx.index("replicasets")
+        self.statefulsets = self.ctx.index("statefulsets")
         self.pdbs.informer.add_handler(
             on_add=lambda o: self.enqueue(key_of(o)),
             on_update=lambda o, n: self.enqueue(key_of(n)),
@@ -173,9 +192,10 @@ class DisruptionController(Controller):
             on_update=lambda o, n: self._pod_changed(n, o),
             on_delete=lambda p: self._pod_changed(p, None),
         )
-        self.replicasets.informer.add_handler(
-            on_update=lambda o, n: self._budgets_of_namespace(namespace_of(n)),
-        )
+        for scaled in (self.replicasets, self.statefulsets):
+            scaled.informer.add_handler(
+                on_update=lambda o, n: self._budgets_of_namespace(namespace_of(n)),
+            )
 
     def _pod_changed(self, pod: Obj, old: Obj | None) -> None:
         label_sets = [labels_of(pod)] + ([labels_of(old)] if old is not None else [])
@@ -188,13 +208,9 @@ class DisruptionController(Controller):
             self.enqueue(key_of(pdb))
 
     def _replicas_of(self, ns: str | None) -> Callable[[str, str], int | None]:
-        by_uid = {meta(rs).get("uid"): rs for rs in self.replicasets.in_namespace(ns)}
-
-        def replicas(kind: str, uid: str) -> int | None:
-            rs = by_uid.get(uid) if kind == "ReplicaSet" else None
-            return int((rs.get("spec") or {}).get("replicas", 1)) if rs is not None else None
-
-        return replicas
+        return owner_replicas(
+            [*self.replicasets.in_namespace(ns), *self.statefulsets.in_namespace(ns)]
+        )
 
     async def sync(self, key: str) -> float | None:
         pdb = self.pdbs.get(key)

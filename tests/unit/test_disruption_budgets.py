@@ -10,7 +10,7 @@ import anyio
 import pytest
 
 from api import validation
-from controllers.disruption import budget_status, reconcile
+from controllers.disruption import budget_status, owner_replicas, reconcile
 from tests.inprocess import InProcessApi
 
 PDBS = "/apis/policy/v1/namespaces/default/poddisruptionbudgets"
@@ -98,6 +98,20 @@ def test_status_max_unavailable_uses_the_replicasets_scale() -> None:
     )
     status, _ = budget_status(pdb(minAvailable="50%"), pods, lambda k, u: 3, NOW)
     assert status["desiredHealthy"] == 2  # 50% of 3 rounded up
+
+
+def test_max_unavailable_reads_a_statefulsets_scale() -> None:
+    # A StatefulSet of 3 with web-2 gone: expectedPods is its scale, not the pods left.
+    pods = [pod("web-0", rs="sts"), pod("web-1", rs="sts")]
+    for p in pods:
+        p["metadata"]["ownerReferences"][0]["kind"] = "StatefulSet"
+    owners = [{"kind": "StatefulSet", "metadata": {"uid": "sts"}, "spec": {"replicas": 3}}]
+    status, _ = budget_status(pdb(maxUnavailable=1), pods, owner_replicas(owners), NOW)
+    assert (status["expectedPods"], status["disruptionsAllowed"]) == (3, 0)
+    # The uid of another kind is not that controller's scale.
+    wrong = [{"kind": "ReplicaSet", "metadata": {"uid": "sts"}, "spec": {"replicas": 3}}]
+    status, _ = budget_status(pdb(maxUnavailable=1), pods, owner_replicas(wrong), NOW)
+    assert status["expectedPods"] == 2
 
 
 def test_disrupted_pods_are_not_healthy_until_gone_or_timed_out() -> None:
