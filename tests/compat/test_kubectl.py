@@ -89,7 +89,10 @@ def rows(output: str) -> dict[str, dict[str, str]]:
     if not lines:
         return {}
     cols = header(output)
-    starts = [lines[0].index(c) for c in cols]
+    # Each column after the one before ("AGE" also occurs inside "STORAGECLASS").
+    starts: list[int] = []
+    for c in cols:
+        starts.append(lines[0].index(c, starts[-1] + 1 if starts else 0))
     out: dict[str, dict[str, str]] = {}
     for ln in lines[1:]:
         cells = {}
