@@ -45,8 +45,10 @@ from kubelet.runtime.sandbox_image import DEFAULT_SANDBOX_IMAGE, SANDBOX_COMMAND
 log = logging.getLogger(__name__)
 
 SANDBOX_CONTAINER_NAME = "POD"  # as the Kubernetes kubelet names it
-# How often a node still without a podCIDR reads its Node again.
+# How often a node still without a podCIDR reads its Node again: often while pods wait
+# for it, seldom once they run on the node's address (a hollow kubelet has many nodes).
 CIDR_RECHECK_SECONDS = 0.5
+CIDR_RECHECK_OFF_SECONDS = 10.0
 # States of the pod network (``PodNetwork.state``).
 ON, PENDING, OFF = "on", "pending", "off"
 
@@ -176,7 +178,8 @@ class PodNetwork:
 
     async def refresh(self, client: AsyncClient) -> None:
         """Read the Node again for its podCIDR, at most every CIDR_RECHECK_SECONDS."""
-        if self.cidr or self._clock() - self._checked_at < CIDR_RECHECK_SECONDS:
+        every = CIDR_RECHECK_SECONDS if self.state == PENDING else CIDR_RECHECK_OFF_SECONDS
+        if self.cidr or self._clock() - self._checked_at < every:
             return
         self._checked_at = self._clock()
         try:

@@ -203,3 +203,24 @@ def test_a_sandbox_of_a_gone_pod_is_a_housekeeping_stray() -> None:
     assert strays([sb], CLUSTER, "n", {UID}) == []
     assert strays([sb], "another-cluster", "n", set()) == []
     assert sort_startup_scan([sb], CLUSTER, "n", set()).orphans == [sb]
+
+
+def test_a_node_without_pod_cidr_is_read_again_often_then_seldom() -> None:
+    clock = [0.0]
+    reads: list[str] = []
+
+    class Client:
+        async def get(self, resource: str, name: str) -> dict[str, Any]:
+            reads.append(name)
+            return {"spec": {}}
+
+    net = PodNetwork("n", cidr_wait=5.0, clock=lambda: clock[0])
+
+    async def run() -> None:
+        for t in (0.0, 0.1, 0.6, 6.0, 7.0, 16.5):
+            clock[0] = t
+            await net.refresh(Client())  # type: ignore[arg-type]
+
+    asyncio.run(run())
+    # Pending: every 0.5 s (0.0 and 0.6, not 0.1); off: every 10 s (16.5, not 6.0 or 7.0).
+    assert len(reads) == 3
