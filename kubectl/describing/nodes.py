@@ -72,6 +72,11 @@ def describe_node(
         ("Kube-Proxy Version", "kubeProxyVersion"),
     ):
         page.kv(1, label, ni.get(key, ""))
+    # As kubectl: the node's pod subnet (node IPAM's), only once it has one.
+    if spec.get("podCIDR"):
+        page.kv(0, "PodCIDR", spec["podCIDR"])
+    if spec.get("podCIDRs"):
+        page.kv(0, "PodCIDRs", ",".join(str(c) for c in spec["podCIDRs"]))
     on_node = [p for p in pods if (p.get("spec") or {}).get("nodeName") == name and pod_is_live(p)]
     allocatable = st.get("allocatable") or {}
     _pods(page, on_node, allocatable)
