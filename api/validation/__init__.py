@@ -46,7 +46,8 @@ __all__ = ["drop_unknown_fields", "unknown_fields", "validate"]
 Obj = dict[str, Any]
 
 # Name style per kind: Namespaces are DNS labels, Services DNS-1035 labels, the rest subdomains.
-_NAME_STYLE = {"Namespace": "label", "Service": "dns1035"}
+# A StatefulSet's name is its pods' hostname prefix and in their pod-name label: a label.
+_NAME_STYLE = {"Namespace": "label", "Service": "dns1035", "StatefulSet": "label"}
 # RBAC objects are named by path segments (system:kube-scheduler), as in Kubernetes.
 _PATH_SEGMENT_NAMED = frozenset({"Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"})
 _CLUSTER_SCOPED = frozenset(

@@ -155,6 +155,13 @@ def test_bad_fields_are_refused_by_name(spec: Obj, field: str, words: str) -> No
     assert any(f == field and words in m for f, m in found), found
 
 
+def test_the_name_must_be_a_dns_label_since_it_names_the_pods_hostnames() -> None:
+    obj = defaulted()
+    obj["metadata"]["name"] = "web.v1"
+    ((field, msg),) = causes(obj)
+    assert field == "metadata.name" and "web-v1" in msg
+
+
 def test_template_must_restart_always_and_have_no_deadline() -> None:
     obj = defaulted()
     obj["spec"]["template"]["spec"]["restartPolicy"] = "OnFailure"
