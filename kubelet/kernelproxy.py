@@ -43,6 +43,7 @@ import socket
 from dataclasses import dataclass
 
 from kubelet.kernelproxy_owner import is_orphan, parse_owner, this_process
+from kubelet.podnet import bridge_name
 from kubelet.proxy_rules import (
     MASQ_MARK,
     TABLE_PREFIX,
@@ -182,9 +183,20 @@ def address_changes(current: set[str], wanted: set[str], dev: str) -> str:
 class KernelProxy:
     """Applies plans for one kubelet (``cluster_uid`` + ``node``)."""
 
-    def __init__(self, cluster_uid: str, node: str, table: str = "") -> None:
+    def __init__(
+        self,
+        cluster_uid: str,
+        node: str,
+        table: str = "",
+        cluster_cidr: str | None = None,
+        pod_interfaces: tuple[str, ...] = (),
+    ) -> None:
         self.cluster_uid = cluster_uid
         self.node = node
+        # What plans for this node are made with (``proxy_rules.render``): sources not
+        # masqueraded (None: all are), interfaces whose packets are DNATed for ClusterIPs.
+        self.cluster_cidr = cluster_cidr
+        self.pod_interfaces = pod_interfaces
         self.table = table or table_name(cluster_uid, node)
         self.dev = "kl-" + self.table.removeprefix(TABLE_PREFIX)
         self.owner = this_process().comment()
@@ -280,13 +292,21 @@ MODES = ("auto", "kernel", "userspace")
 
 
 async def start_kernel_proxy(
-    mode: str, runtime_name: str, cluster_uid: str, node: str
+    mode: str, runtime_name: str, cluster_uid: str, node: str, cluster_cidr: str | None = None
 ) -> KernelProxy | None:
     """The kernel proxy for ``--proxy-mode`` (None: the userspace proxy serves), with one
     log line saying which and why. Leftovers of an earlier run are removed either way: the
     kernel path replaces them with an empty table until its first sync, the userspace
     path deletes them. ``mode`` "kernel" where the kernel path cannot work raises."""
-    kp = KernelProxy(cluster_uid, node)
+    # The node's pod bridge (kubelet/podnet.py), and Docker's default one, where pods run
+    # while the node has no podCIDR. Pods' replies to pods of the same bridge pass
+    # conntrack only with br_netfilter: without it every Service connection is masqueraded.
+    kp = KernelProxy(
+        cluster_uid,
+        node,
+        cluster_cidr=cluster_cidr if bridge_netfilter_on() else None,
+        pod_interfaces=(bridge_name(cluster_uid, node), "docker0"),
+    )
     if os.geteuid() == 0 and shutil.which("nft") and shutil.which("ip"):
         try:
             for table in await reap_orphans(keep=kp.table):

@@ -351,7 +351,7 @@ async def run(opts: Options, stop: asyncio.Event | None = None) -> int:
             # A fake-runtime node runs no containers: there is nothing to forward to, so
             # its proxy takes no host port (two fake clusters on one box must not collide).
             kernel = await start_kernel_proxy(
-                args.proxy_mode, runtime.name, cluster_uid, args.node_name
+                args.proxy_mode, runtime.name, cluster_uid, args.node_name, args.cluster_cidr
             )
             proxy = ServiceProxy(
                 client,

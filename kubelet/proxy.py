@@ -215,7 +215,6 @@ class ServiceProxy:
         node_name: str = "",
         serves_traffic: bool = True,
         kernel: KernelProxy | None = None,
-        cluster_cidr: str | None = None,
     ) -> None:
         self.client = client
         self.node_address = node_address
@@ -223,7 +222,6 @@ class ServiceProxy:
         self._published_unavailable: str | None = None  # last LB_UNAVAILABLE_ANNOTATION
         self.serves_traffic = serves_traffic
         self.kernel = kernel
-        self.cluster_cidr = cluster_cidr  # sources not masqueraded (None: masquerade all)
         self._kernel_reported: set[str] = set()  # notes and errors already logged
         self.recorder = EventRecorder(client, "kubelet", self.node_name, host=self.node_name)
         self._not_served: dict[str, list[ListenSpec]] = {}  # reported, by "ns/name"
@@ -393,7 +391,8 @@ class ServiceProxy:
             self.kernel.node,
             self.services.list(),
             endpoints,
-            self.cluster_cidr,
+            self.kernel.cluster_cidr,
+            self.kernel.pod_interfaces,
         )
         for note in wanted.notes:
             self._report_kernel(logging.INFO, note)

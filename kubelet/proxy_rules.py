@@ -8,9 +8,10 @@ uid and the node name (``kubelet/ownership.py``'s identity), so two kubelets, or
 clusters, on one box never touch each other's rules. Its layout follows kube-proxy's
 nftables mode (and the chain pattern of its iptables mode):
 
-- ``nat-prerouting`` (pods, other boxes) and ``nat-output`` (this host) jump to
-  ``services``, which sends ``clusterIP . proto . port`` to the Service port's chain
-  ``svc-...``, and any local address but 127.0.0.0/8 to ``nodeports`` (``ext-...``);
+- ``nat-prerouting`` (this node's pods, other boxes) and ``nat-output`` (this host) jump
+  to ``cluster-ips``, which sends ``clusterIP proto port`` to the Service port's chain
+  ``svc-...`` (from the pod bridge only, see ``render``), and for any local address but
+  127.0.0.0/8 to ``nodeports`` (``ext-...``);
 - ``svc-...`` marks for masquerade what does not come from the cluster CIDR, then picks an
   endpoint chain with ``numgen random mod N`` (kube-proxy's iptables mode writes the same
   choice as ``statistic mode random probability 1/n`` rules), or first the endpoint a
@@ -42,7 +43,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -234,15 +235,36 @@ def _chain(name: str, rules: Iterable[str], hook: str = "") -> list[str]:
     return lines
 
 
-def render(table: str, ports: list[ServicePort], cluster_cidr: str | None = None) -> str:
+def _iifname(interfaces: Sequence[str]) -> str:
+    names = [f'"{i}"' for i in interfaces]
+    return f"iifname {names[0]}" if len(names) == 1 else f"iifname {{ {', '.join(names)} }}"
+
+
+def render(
+    table: str,
+    ports: list[ServicePort],
+    cluster_cidr: str | None = None,
+    pod_interfaces: Sequence[str] = (),
+) -> str:
     """The nft script that defines ``table`` with the rules for ``ports`` (pure). The
     executor prefixes it with the lines that drop the previous version in the same
-    transaction."""
+    transaction.
+
+    ``pod_interfaces`` (this node's pod bridge): arriving packets are DNATed for a
+    ClusterIP only when they come from there. A pod's packet for a ClusterIP is DNATed by
+    its own node, so nothing is lost, and two clusters on one box (every cluster has its
+    ``kubernetes`` Service at ``.1`` and DNS at ``.10`` of the same default range) each
+    serve their own pods. Without it, from any interface. NodePorts: from anywhere."""
     body: list[str] = []
+    if pod_interfaces:
+        prerouting = [
+            f"{_iifname(pod_interfaces)} jump cluster-ips",
+            f"{_LOCAL_NOT_LOOPBACK} jump nodeports",
+        ]
+    else:
+        prerouting = ["jump services"]
     body += _chain(
-        "nat-prerouting",
-        ["jump services"],
-        "type nat hook prerouting priority dstnat; policy accept;",
+        "nat-prerouting", prerouting, "type nat hook prerouting priority dstnat; policy accept;"
     )
     body += _chain(
         "nat-output", ["jump services"], "type nat hook output priority -100; policy accept;"
@@ -309,7 +331,8 @@ def render(table: str, ports: list[ServicePort], cluster_cidr: str | None = None
             rules.append(f"meta l4proto {sp.protocol} dnat to {ip}:{port}")
             body += _chain(sep, rules)
     body += _chain("nodeports", nodeports)
-    body += _chain("services", dispatch + [f"{_LOCAL_NOT_LOOPBACK} jump nodeports"])
+    body += _chain("cluster-ips", dispatch)
+    body += _chain("services", ["jump cluster-ips", f"{_LOCAL_NOT_LOOPBACK} jump nodeports"])
     body += _chain("no-endpoints", rejects)
     for hook in ("input", "forward", "output"):
         body += _chain(
@@ -340,9 +363,10 @@ def plan(
     services: Iterable[Obj],
     endpoints: Mapping[str, Obj],
     cluster_cidr: str | None = None,
+    pod_interfaces: Sequence[str] = (),
 ) -> Plan:
     """The whole table for this kubelet from the informers' Services and Endpoints."""
     ports, notes = service_ports(services, endpoints)
     table = table_name(cluster_uid, node)
     ips = sorted({sp.cluster_ip for sp in ports}, key=ipaddress.ip_address)
-    return Plan(table, render(table, ports, cluster_cidr), ips, notes, ports)
+    return Plan(table, render(table, ports, cluster_cidr, pod_interfaces), ips, notes, ports)

@@ -51,7 +51,9 @@ class Lab:
     cluster_ip: str
 
     def apply(self, services: list[dict[str, Any]], endpoints: dict[str, Any]) -> None:
-        asyncio.run(self.kernel.apply(plan(self.kernel.cluster_uid, "n", services, endpoints)))
+        kp = self.kernel
+        wanted = plan(kp.cluster_uid, "n", services, endpoints, None, kp.pod_interfaces)
+        asyncio.run(kp.apply(wanted))
 
     def get(self, host: str, port: int) -> tuple[int, str]:
         """One HTTP request from the client container: (exit code, last line). busybox nc
@@ -101,6 +103,8 @@ def lab() -> Iterator[Lab]:
     containers: list[Any] = []
     try:
         net.reload()
+        # As the kubelet's own pod bridge: only its containers are DNATed for ClusterIPs.
+        kernel.pod_interfaces = (f"br-{net.id[:12]}",)
         gateway = net.attrs["IPAM"]["Config"][0]["Gateway"]
         backends = {}
         for name in ("alpha", "beta"):

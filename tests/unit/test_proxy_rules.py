@@ -75,9 +75,14 @@ def test_table_and_interface_are_named_per_cluster_and_node() -> None:
 def test_cluster_ip_with_one_endpoint_dnats_to_it() -> None:
     p = plan(UID, "n", [svc("web")], eps("web", ["10.42.0.7"]))
     assert p.cluster_ips == ["10.43.0.5"]
-    [dispatch, nodeports] = rules(p, "services")
+    [dispatch] = rules(p, "cluster-ips")
     assert dispatch.startswith("ip daddr 10.43.0.5 tcp dport 80 goto svc-")
-    assert nodeports == "fib daddr type local ip daddr != 127.0.0.0/8 jump nodeports"
+    assert rules(p, "services") == [
+        "jump cluster-ips",
+        "fib daddr type local ip daddr != 127.0.0.0/8 jump nodeports",
+    ]
+    # From pods, other boxes (any interface without pod_interfaces) and this host.
+    assert rules(p, "nat-prerouting")[1:] == rules(p, "nat-output")[1:] == ["jump services"]
     [sep] = chain_lines(p.script, "sep-")
     assert rules(p, "svc-") == ["jump mark-for-masquerade", f"goto {sep}"]
     assert rules(p, "sep-") == [
@@ -87,6 +92,20 @@ def test_cluster_ip_with_one_endpoint_dnats_to_it() -> None:
     assert rules(p, "no-endpoints") == []
     assert rules(p, "nodeports") == []
     assert "10.42.0.99" not in p.script  # not ready: no rule
+
+
+def test_with_pod_interfaces_only_this_nodes_pods_are_dnated_for_a_cluster_ip() -> None:
+    # Two clusters on one box share the default service range (kubernetes at .1, DNS at
+    # .10): each kubelet serves the ClusterIPs of its own pods only.
+    s = svc("web", type="NodePort", ports=[{"name": "http", "port": 80, "nodePort": 30080}])
+    p = plan(UID, "n", [s], eps("web", ["10.42.0.7"]), pod_interfaces=["kl0123456789"])
+    assert rules(p, "nat-prerouting")[1:] == [
+        'iifname "kl0123456789" jump cluster-ips',
+        "fib daddr type local ip daddr != 127.0.0.0/8 jump nodeports",  # from anywhere
+    ]
+    assert rules(p, "nat-output")[1:] == ["jump services"]  # the host: as before
+    two = plan(UID, "n", [s], {}, pod_interfaces=["kla", "docker0"])
+    assert rules(two, "nat-prerouting")[1] == 'iifname { "kla", "docker0" } jump cluster-ips'
 
 
 def test_multiple_endpoints_pick_one_at_random_per_connection() -> None:
@@ -135,7 +154,7 @@ def test_no_ready_endpoints_reject_instead_of_hanging() -> None:
         "fib daddr type local ip daddr != 127.0.0.0/8 tcp dport 30080 reject",
     ]
     assert chain_lines(p.script, "svc-") == {}
-    assert rules(p, "services") == ["fib daddr type local ip daddr != 127.0.0.0/8 jump nodeports"]
+    assert rules(p, "cluster-ips") == []
     for hook in ("input", "forward", "output"):
         assert rules(p, f"filter-{hook}") == [
             f"type filter hook {hook} priority filter - 5; policy accept;",
@@ -148,7 +167,7 @@ def test_no_ready_endpoints_reject_instead_of_hanging() -> None:
 def test_udp_port_gets_udp_rules() -> None:
     s = svc("dns", ports=[{"name": "dns", "port": 53, "protocol": "UDP"}])
     p = plan(UID, "n", [s], eps("dns", ["10.42.0.9"], [{"name": "dns", "port": 5353}]))
-    assert rules(p, "services")[0].startswith("ip daddr 10.43.0.5 udp dport 53 goto svc-")
+    assert rules(p, "cluster-ips")[0].startswith("ip daddr 10.43.0.5 udp dport 53 goto svc-")
     assert rules(p, "sep-")[-1] == "meta l4proto udp dnat to 10.42.0.9:5353"
 
 
