@@ -170,16 +170,8 @@ class NodeKubelet:
         if not self.config.cluster_uid:
             # Before any container is listed: ownership rests on it (kubelet/ownership.py).
             self.config.cluster_uid = await fetch_cluster_uid(self.ctx.client)
-        self._tasks = [
-            asyncio.create_task(self.node.run(), name=f"heartbeat-{self.name}"),
-            asyncio.create_task(self.pods.run(), name=f"pods-{self.name}"),
-        ]
-        if self.local_volumes is not None:
-            self._tasks.append(
-                asyncio.create_task(self.local_volumes.run(), name=f"volumes-{self.name}")
-            )
         if self.config.pod_routes and self.ctx.podnet is not None:
-            podnet = self.ctx.podnet
+            # Before any pod runs: the safety routes, and who masquerades the bridge.
             self.routes = PodRoutes(
                 self.ctx.client,
                 self.name,
@@ -188,8 +180,18 @@ class NodeKubelet:
                 self.config.service_cidr,
             )
             await self.routes.start()
+            self.ctx.podnet.masquerade = bool(self.routes.disabled)
+        self._tasks = [
+            asyncio.create_task(self.node.run(), name=f"heartbeat-{self.name}"),
+            asyncio.create_task(self.pods.run(), name=f"pods-{self.name}"),
+        ]
+        if self.local_volumes is not None:
             self._tasks.append(
-                asyncio.create_task(self.routes.run(podnet), name=f"routes-{self.name}")
+                asyncio.create_task(self.local_volumes.run(), name=f"volumes-{self.name}")
+            )
+        if self.routes is not None and self.ctx.podnet is not None:
+            self._tasks.append(
+                asyncio.create_task(self.routes.run(self.ctx.podnet), name=f"routes-{self.name}")
             )
         if self.gpu_monitor is not None:
             self._tasks.append(

@@ -68,8 +68,9 @@ def gateway(cidr: str) -> str:
     return str(next(ipaddress.ip_network(cidr).hosts()))
 
 
-def network_spec(cluster_uid: str, node: str, cidr: str) -> NetworkSpec:
+def network_spec(cluster_uid: str, node: str, cidr: str, masquerade: bool = True) -> NetworkSpec:
     return NetworkSpec(
+        masquerade=masquerade,
         name=network_name(cluster_uid, node),
         subnet=cidr,
         gateway=gateway(cidr),
@@ -150,6 +151,9 @@ class PodNetwork:
         self._said_off = False
         self._ready_for = ""  # the cluster uid whose network and image are in place
         self._lock = asyncio.Lock()
+        # Docker masquerades what leaves the bridge, unless the kubelet's pod routes run
+        # (then their rules masquerade only what leaves the cluster's range).
+        self.masquerade = True
 
     def learn(self, node: Mapping[str, Any]) -> None:
         """Take the podCIDR from a Node object read from the API (it never changes)."""
@@ -190,7 +194,7 @@ class PodNetwork:
     async def prepare(self, runtime: ContainerRuntime, cluster_uid: str) -> str:
         """Make the node's bridge and the sandbox image exist (once; again after a
         failure); returns the network's name."""
-        spec = network_spec(cluster_uid, self.node, self.cidr)
+        spec = network_spec(cluster_uid, self.node, self.cidr, self.masquerade)
         async with self._lock:
             if self._ready_for != cluster_uid:
                 await runtime.ensure_sandbox_image(self.sandbox_image)

@@ -31,13 +31,20 @@ FORWARD_CHAIN = "DOCKER-USER"
 RESYNC_SECONDS = 30.0
 
 
+NAT_CHAIN = "POSTROUTING"
+
+
 def forward_rules(pod_cidr: str, cluster_cidr: str, tag: str) -> list[list[str]]:
-    """The DOCKER-USER rules (iptables arguments after the chain) that accept pod traffic
-    to and from this node's subnet within the cluster's range."""
+    """The iptables rules (table, chain, then the rule) of this node's subnet: accept pod
+    traffic to and from it within the cluster's range (DOCKER-USER), and masquerade only
+    what leaves that range (flannel's ip-masq). The bridge is made without Docker's own
+    masquerade, which would hide a pod's address from the pods on other bridges and boxes
+    (and so from the ACCEPT rules there)."""
     comment = ["-m", "comment", "--comment", tag]
     return [
-        ["-s", cluster_cidr, "-d", pod_cidr, *comment, "-j", "ACCEPT"],
-        ["-s", pod_cidr, "-d", cluster_cidr, *comment, "-j", "ACCEPT"],
+        ["filter", FORWARD_CHAIN, "-s", cluster_cidr, "-d", pod_cidr, *comment, "-j", "ACCEPT"],
+        ["filter", FORWARD_CHAIN, "-s", pod_cidr, "-d", cluster_cidr, *comment, "-j", "ACCEPT"],
+        ["nat", NAT_CHAIN, "-s", pod_cidr, "!", "-d", cluster_cidr, *comment, "-j", "MASQUERADE"],
     ]
 
 
@@ -54,19 +61,19 @@ async def _iptables(*args: str) -> tuple[int, str]:
 
 
 async def ensure_forward_rules(rules: list[list[str]]) -> None:
-    """Insert each rule at the top of DOCKER-USER unless it is there (idempotent)."""
-    for r in rules:
-        if (await _iptables("-C", FORWARD_CHAIN, *r))[0] == 0:
+    """Insert each rule at the top of its chain unless it is there (idempotent)."""
+    for table, chain, *r in rules:
+        if (await _iptables("-t", table, "-C", chain, *r))[0] == 0:
             continue
-        code, err = await _iptables("-I", FORWARD_CHAIN, "1", *r)
+        code, err = await _iptables("-t", table, "-I", chain, "1", *r)
         if code != 0:
-            raise OSError(f"iptables -I {FORWARD_CHAIN}: {err}")
+            raise OSError(f"iptables -t {table} -I {chain}: {err}")
 
 
 async def remove_forward_rules(rules: list[list[str]]) -> None:
-    for r in rules:
-        while (await _iptables("-C", FORWARD_CHAIN, *r))[0] == 0:
-            if (await _iptables("-D", FORWARD_CHAIN, *r))[0] != 0:
+    for table, chain, *r in rules:
+        while (await _iptables("-t", table, "-C", chain, *r))[0] == 0:
+            if (await _iptables("-t", table, "-D", chain, *r))[0] != 0:
                 break
 
 

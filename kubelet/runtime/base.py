@@ -179,6 +179,9 @@ class NetworkSpec:
     gateway: str
     labels: dict[str, str]
     bridge: str = ""  # the Linux bridge's name (at most 15 characters); "" lets the engine pick
+    # The engine masquerades what leaves the subnet; False when the kubelet's own rules
+    # masquerade only what leaves the cluster's range (kubelet/podnet_routes.py).
+    masquerade: bool = True
 
 
 @dataclass(frozen=True)

@@ -351,14 +351,16 @@ class DockerRuntime:
                         f"of Docker network {other.get('Name')}: give each cluster on one "
                         "engine its own --cluster-cidr"
                     )
-        options = {"com.docker.network.bridge.name": spec.bridge} if spec.bridge else None
+        options = {"com.docker.network.bridge.name": spec.bridge} if spec.bridge else {}
+        if not spec.masquerade:
+            options["com.docker.network.bridge.enable_ip_masquerade"] = "false"
         pool = docker.types.IPAMPool(subnet=spec.subnet, gateway=spec.gateway)
         self.api.create_network(
             spec.name,
             driver="bridge",
             ipam=docker.types.IPAMConfig(pool_configs=[pool]),
             labels=spec.labels,
-            options=options,
+            options=options or None,
             check_duplicate=True,
         )
 

@@ -129,7 +129,8 @@ def _httpd(name: str = "web") -> dict[str, Any]:
     return {
         "name": name,
         "image": IMAGE,
-        "command": ["httpd", "-f", "-p", "8080", "-h", "/www"],
+        # -vv: each request's client address in the log
+        "command": ["httpd", "-f", "-vv", "-p", "8080", "-h", "/www"],
         "ports": [{"containerPort": 8080}],
     }
 
@@ -216,6 +217,10 @@ def test_pods_on_two_bridges_of_one_box_reach_each_other(net: Net) -> None:
     client_ip = net.running("far-client")["podIP"]
     assert ipaddress.ip_address(client_ip) in ipaddress.ip_network(net.pod_cidr(b))
     assert net.wget("far-client", "client", f"http://{web_ip}:8080/") == "ok\n"
+    # The client's own address arrives: pod traffic within the cluster's range is not
+    # masqueraded (it would be the bridge gateway's with Docker's own masquerade).
+    log = net.container("far-web", "web").logs().decode(errors="replace")
+    assert f"[::ffff:{client_ip}]" in log, log
 
 
 def test_host_network_pod_reports_the_nodes_address(net: Net) -> None:
@@ -253,8 +258,13 @@ def _our_routes(net: Net) -> set[str]:
 def _forward_rules(net: Net) -> list[str]:
     import subprocess
 
-    out = subprocess.run(["iptables", "-w", "-S", "DOCKER-USER"], capture_output=True, text=True)
-    return [line for line in out.stdout.splitlines() if f"kubelab {net.uid[:8]}" in line]
+    lines = []
+    for table, chain in (("filter", "DOCKER-USER"), ("nat", "POSTROUTING")):
+        out = subprocess.run(
+            ["iptables", "-w", "-t", table, "-S", chain], capture_output=True, text=True
+        )
+        lines += [line for line in out.stdout.splitlines() if f"kubelab {net.uid[:8]}" in line]
+    return lines
 
 
 def test_zz_routes_rules_and_bridges_go_when_the_kubelets_stop(net: Net) -> None:
@@ -267,7 +277,7 @@ def test_zz_routes_rules_and_bridges_go_when_the_kubelets_stop(net: Net) -> None
     # While they run: the cluster range is unreachable but for the bridges, and each
     # node's subnet may cross Docker's bridge isolation.
     assert _our_routes(net) == {cluster}
-    assert len(_forward_rules(net)) == 4
+    assert len(_forward_rules(net)) == 6  # per node: accept in, accept out, masquerade
     for p in net.api.list("pods", NS)["items"]:
         net.delete(p["metadata"]["name"])
     for node in net.nodes:

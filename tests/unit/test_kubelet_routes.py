@@ -78,13 +78,16 @@ def test_peers_that_need_no_route_get_none() -> None:
     assert [r for r in got if r.kind != UNREACHABLE] == []
 
 
-def test_forward_rules_accept_both_directions_of_the_nodes_subnet() -> None:
+def test_forward_rules_accept_the_nodes_subnet_and_masquerade_only_leaving_the_range() -> None:
     rules = forward_rules("10.42.1.0/24", "10.42.0.0/16", "kubelab c1 n")
-    assert [r[:4] for r in rules] == [
-        ["-s", "10.42.0.0/16", "-d", "10.42.1.0/24"],
-        ["-s", "10.42.1.0/24", "-d", "10.42.0.0/16"],
-    ]
-    assert all(r[-2:] == ["-j", "ACCEPT"] and "kubelab c1 n" in r for r in rules)
+    accept, back, masq = rules
+    assert accept[:6] == ["filter", "DOCKER-USER", "-s", "10.42.0.0/16", "-d", "10.42.1.0/24"]
+    assert back[:6] == ["filter", "DOCKER-USER", "-s", "10.42.1.0/24", "-d", "10.42.0.0/16"]
+    assert accept[-2:] == back[-2:] == ["-j", "ACCEPT"]
+    # Pod to pod keeps the pod's address; pod to anything else goes out as the node.
+    assert masq[:7] == ["nat", "POSTROUTING", "-s", "10.42.1.0/24", "!", "-d", "10.42.0.0/16"]
+    assert masq[-2:] == ["-j", "MASQUERADE"]
+    assert all("kubelab c1 n" in r for r in rules)
 
 
 @pytest.fixture
