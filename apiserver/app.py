@@ -35,6 +35,7 @@ from apiserver.rbac_reviews import REVIEW_GROUPS, Reviews
 from apiserver.rest import ResourceHandler
 from apiserver.service_ips import DEFAULT_SERVICE_CIDR
 from apiserver.service_ips_bootstrap import (
+    assign_missing_cluster_ips,
     endpoint_address,
     ensure_kubernetes_service,
     keep_kubernetes_service,
@@ -122,6 +123,7 @@ class ApiServer:
             int(port),
         )
         await ensure_kubernetes_service(*kubernetes)
+        await assign_missing_cluster_ips(self.objects)
         self._keeper = asyncio.create_task(
             keep_kubernetes_service(*kubernetes, period=self.config.kubernetes_service_period)
         )

@@ -12,10 +12,13 @@ import logging
 import socket
 from typing import Any
 
+import orjson
+
 from api.endpointslices import SERVICE_NAME_LABEL
 from api.errors import ApiError
 from api.registry import by_plural
 from apiserver.objects import WriteOptions, store_key
+from apiserver.service_ips_spec import wanted_cluster_ip
 
 log = logging.getLogger("kubelab.apiserver")
 
@@ -171,3 +174,32 @@ async def keep_kubernetes_service(
             raise
         except Exception as exc:  # the store is stopping, a write raced: next round
             log.warning("keeping the kubernetes Service: %s", exc)
+
+
+async def assign_missing_cluster_ips(objects: Any) -> int:
+    """Give a ClusterIP to every stored Service that needs one and has none (a store from
+    before ClusterIPs were allocated): each is rewritten as it is, which allocates in the
+    write path like any update. Returns how many were given one."""
+    info = by_plural("", "services")
+    assert info is not None
+    _, raws = objects.store.list_raw(store_key(info))
+    done = 0
+    for raw in raws:
+        svc = orjson.loads(raw)
+        spec = svc.get("spec") or {}
+        if not isinstance(spec, dict) or wanted_cluster_ip(spec) != "":
+            continue
+        meta = svc["metadata"]
+        try:
+            await objects.update(info, meta["name"], svc, meta["namespace"], WriteOptions())
+            done += 1
+        except ApiError as exc:
+            log.warning(
+                "Service %s/%s has no ClusterIP and cannot get one: %s",
+                meta["namespace"],
+                meta["name"],
+                exc,
+            )
+    if done:
+        log.info("gave %d Services from before the service CIDR their ClusterIP", done)
+    return done

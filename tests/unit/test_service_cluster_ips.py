@@ -291,11 +291,43 @@ async def test_a_deleted_kubernetes_service_comes_back(tmp_path: Path) -> None:
             code, _ = await api.status_of("DELETE", path)
             assert code == 200
 
-        async def back() -> bool:
+        async def back() -> bool | None:
             svc_code, k8s = await api.status_of("GET", f"{SVCS}/kubernetes")
             ep_code, _ = await api.status_of(
                 "GET", "/api/v1/namespaces/default/endpoints/kubernetes"
             )
-            return svc_code == 200 and ep_code == 200 and k8s["spec"]["clusterIP"] == "10.43.0.1"
+            ok = svc_code == 200 and ep_code == 200 and k8s["spec"]["clusterIP"] == "10.43.0.1"
+            return ok or None
 
-        await wait_for_async(back, "the kubernetes Service and Endpoints put back", 10)
+        found: bool = await wait_for_async(
+            back, "the kubernetes Service and Endpoints put back", 10
+        )
+        assert found
+
+
+async def test_services_stored_before_the_service_cidr_get_an_address_at_start(
+    tmp_path: Path,
+) -> None:
+    home = tmp_path / "home"
+    async with inprocess_apiserver(home) as api:
+        await api.create(SVCS, svc("old"))
+        await api.create(SVCS, svc("headless", clusterIP="None"))
+
+        def strip(current: dict[str, Any] | None) -> dict[str, Any] | None:
+            # What a store written before ClusterIPs were allocated holds.
+            assert current is not None
+            for key in ("clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy"):
+                current["spec"].pop(key, None)
+            return current
+
+        await api.server.store.mutate("/services", "default", "old", strip)
+        _, stored = await api.status_of("GET", f"{SVCS}/old")
+        assert "clusterIP" not in stored["spec"]
+    async with inprocess_apiserver(home) as api:
+        _, old = await api.status_of("GET", f"{SVCS}/old")
+        ip = old["spec"]["clusterIP"]
+        assert ipaddress.ip_address(ip) in RANGE and old["spec"]["ipFamilies"] == ["IPv4"]
+        _, headless = await api.status_of("GET", f"{SVCS}/headless")
+        assert headless["spec"]["clusterIP"] == "None"
+        code, status = await api.status_of("POST", SVCS, json=svc("b", clusterIP=ip))
+        assert code == 422 and "already allocated" in status["message"]
