@@ -7,9 +7,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import dns.message
+import dns.query
 import pytest
 
 from tests.cluster import Cluster, start_cluster
+from tests.harness import Component, free_port
 from tests.integration.kl_helpers import kl
 from tests.wait import wait_for
 
@@ -334,3 +337,29 @@ def test_the_headless_service_names_each_pod_by_its_hostname(cluster: Cluster, n
         return names if names == {"hl-0", "hl-1"} else None
 
     wait_for(hostnames, "Endpoints with hostnames hl-0 and hl-1")
+
+    # And cluster DNS answers each pod's stable name with its address.
+    port = free_port()
+    home = cluster.api.home
+    args = ["dns", "--kubeconfig", str(home / "dns.kubeconfig"), "--listen", "127.0.0.1"]
+    args += ["--port", str(port), "--upstream", f"127.0.0.1:{free_port()}"]
+    dns_server = Component(args, home, home / "logs" / f"dns-{port}.log").start()
+    try:
+        wait_for(
+            lambda: dns_server.check_alive() or "serving cluster.local" in dns_server.log(),
+            "the DNS server serving",
+            diagnostics=dns_server.tail,
+        )
+        for name in ("hl-0", "hl-1"):
+            ip = c.get("pods", name, ns)["status"]["podIP"]
+            fqdn = f"{name}.hl.{ns}.svc.cluster.local."
+
+            def answer(fqdn: str = fqdn) -> list[str] | None:
+                q = dns.message.make_query(fqdn, "A")
+                reply = dns.query.udp(q, "127.0.0.1", port=port, timeout=5)
+                found = [rd.to_text() for rr in reply.answer for rd in rr]
+                return found or None
+
+            assert wait_for(answer, f"an answer for {fqdn}") == [ip]
+    finally:
+        dns_server.stop()
