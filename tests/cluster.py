@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 
 from tests.harness import ApiServer, Component, ComponentExited, start_apiserver
+from tests.leftovers import remove_leftovers
 from tests.wait import wait_for
 
 # Shortened timings so node failure, leases and Job back-off play out in seconds.
@@ -88,6 +89,7 @@ class Cluster:
         self.components: dict[str, Component] = {}
         self.kills: list[tuple[float, str]] = []  # (when, key) of every SIGKILL
         self._hollow: dict[str, int] = {}  # kubelet key -> the nodes it simulates
+        self._docker_nodes: list[str] = []  # nodes of Docker kubelets, cleaned up at stop
 
     # -- building ---------------------------------------------------------------------
 
@@ -145,6 +147,8 @@ class Cluster:
         if hollow:
             flags += ["--hollow", str(hollow)]
             self._hollow[f"kubelet/{node}"] = hollow
+        if runtime == "docker" and node not in self._docker_nodes:
+            self._docker_nodes.append(node)
         return self._add(f"kubelet/{node}", "kubelet", *flags, *_with_pod_cidr(self.api, args))
 
     # -- hurting and healing ----------------------------------------------------------
@@ -260,8 +264,29 @@ class Cluster:
 
     def stop(self) -> None:
         """SIGTERM every component (newest first), then the apiserver if this cluster runs it."""
+        uid = self._cluster_uid() if self._docker_nodes else ""
         for c in reversed(list(self.components.values())):
             c.stop(5)
+        if uid:
+            # What the Docker kubelets left (pods still running as they stopped): their
+            # containers, pod bridges and routes; the cluster is over. Only this
+            # cluster's: another may use the same node names on this engine.
+            import docker
+
+            engine = docker.from_env(timeout=30)
+            try:
+                for node in self._docker_nodes:
+                    remove_leftovers(
+                        engine, f"io.kubelab.node={node}", f"io.kubelab.cluster.uid={uid}"
+                    )
+            finally:
+                engine.close()
+
+    def _cluster_uid(self) -> str:
+        try:
+            return str(self.client.get("namespaces", "kube-system")["metadata"]["uid"])
+        except Exception:  # noqa: BLE001 - the apiserver is gone: nothing is known to remove
+            return ""
         if self.owns_api:
             self.api.stop()
 

@@ -15,8 +15,8 @@ import pytest
 from api.loadbalancer import LB_UNAVAILABLE_ANNOTATION
 from tests.cluster import Cluster
 from tests.e2e.images import IMAGE, ensure_busybox_image
-from tests.e2e.leftovers import remove_leftovers
 from tests.harness import free_port
+from tests.leftovers import remove_leftovers
 from tests.wait import wait_for
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(240)]

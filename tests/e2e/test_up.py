@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.images import IMAGE, ensure_busybox_image
-from tests.e2e.leftovers import remove_leftovers
+from tests.leftovers import remove_leftovers
 from tests.up_cluster import UpCluster
 from tests.wait import wait_for
 

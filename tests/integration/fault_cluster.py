@@ -22,8 +22,8 @@ from typing import Any
 
 from kubelet.runtime.base import LABEL_CLUSTER
 from tests.cluster import FAST_CONTROLLER_FLAGS, FAST_KUBELET_FLAGS, Cluster
-from tests.e2e.leftovers import remove_leftovers
 from tests.integration.ctrl_cluster import is_ready, rollout_done
+from tests.leftovers import remove_leftovers
 from tests.wait import WaitTimeout, wait_for
 
 NS = "default"

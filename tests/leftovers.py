@@ -13,13 +13,13 @@ from typing import Any
 LABEL_NETWORK_SUBNET = "io.kubelab.network.subnet"
 
 
-def remove_leftovers(engine: Any, label: str) -> None:
-    """``label`` (``key=value``) selects the containers and networks: a node's
-    (``io.kubelab.node=NAME``) or a cluster's (``io.kubelab.cluster.uid=UID``)."""
-    for c in engine.containers.list(all=True, filters={"label": label}):
+def remove_leftovers(engine: Any, *labels: str) -> None:
+    """``labels`` (``key=value``, all must match) select the containers and networks: a
+    node's (``io.kubelab.node=NAME``), a cluster's (``io.kubelab.cluster.uid=UID``)."""
+    for c in engine.containers.list(all=True, filters={"label": list(labels)}):
         c.remove(force=True)
     subnets = []
-    for n in engine.networks.list(filters={"label": label}):
+    for n in engine.networks.list(filters={"label": list(labels)}):
         subnets.append((n.attrs.get("Labels") or {}).get(LABEL_NETWORK_SUBNET, ""))
         n.remove()
     if os.geteuid() == 0 and subnets:
