@@ -329,14 +329,11 @@ def plan(
 
 
 def _walk(p: _Planner, slots: list[Slot], condemned: list[Slot]) -> None:
-    stop = False
+    # runForAll: OrderedReady stops at the first replica that blocks; Parallel goes on
+    # (Kubernetes' slow-start batches ignore "stop here" and end only on errors).
     for s in slots:
-        if p.replica(s):
-            stop = True
-            if p.monotonic:
-                return
-    if stop:
-        return
+        if p.replica(s) and p.monotonic:
+            return
     for s in condemned:
         assert s.pod is not None
         p._fix_claim_owners(s.ordinal, s.pod)

@@ -410,3 +410,14 @@ def test_min_ready_seconds_holds_the_next_pod_until_the_last_is_available() -> N
     assert step.result.requeue_after is not None and 19 < step.result.requeue_after < 21
     later = plan(s, [young], [claim_obj("www-web-0")], [rev], NOW + 21)
     assert ("create", "pods", "web-1") in writes(later)
+
+
+def test_parallel_goes_on_past_a_failed_pod_to_the_condemned_ones() -> None:
+    s = sts(replicas=1, podManagementPolicy="Parallel")
+    rev = stored_revision(plan(s, [], [], [], NOW))
+    r = rev["metadata"]["name"]
+    pods = [pod("web-0", r, phase="Failed", ready=False), pod("web-1", r)]
+    step = plan(
+        with_status(s, r), pods, [claim_obj("www-web-0"), claim_obj("www-web-1")], [rev], NOW
+    )
+    assert writes(step) == [("delete", "pods", "web-0"), ("delete", "pods", "web-1")]
