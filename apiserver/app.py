@@ -23,6 +23,7 @@ from apiserver.auth import TokenAuthenticator, User
 from apiserver.authz import Authorizer
 from apiserver.bodies import json_response, status_response
 from apiserver.cluster_state import ALWAYS_NAMESPACES, ClusterState
+from apiserver.encryption import load_config as load_encryption
 from apiserver.objects import ObjectService, WriteOptions
 from apiserver.paths import parse_resource_path
 from apiserver.pods import PodSubresources
@@ -68,6 +69,9 @@ class ServerConfig:
     service_cidr: str = DEFAULT_SERVICE_CIDR
     advertise_address: str = ""
     kubernetes_service_period: float = 10.0  # how often the kubernetes Service is put back
+    # Kubernetes' EncryptionConfiguration for what is stored (apiserver/encryption.py);
+    # None: nothing encrypted (in-process tests).
+    encryption_config: Path | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -76,7 +80,10 @@ class ApiServer:
 
     def __init__(self, config: ServerConfig) -> None:
         self.config = config
-        self.store = Store(config.db_url, keep_revisions=config.keep_revisions)
+        encryption = load_encryption(config.encryption_config) if config.encryption_config else None
+        self.store = Store(
+            config.db_url, keep_revisions=config.keep_revisions, encryption=encryption
+        )
         self.state = ClusterState(config.service_cidr)
         self._keeper: asyncio.Task[None] | None = None  # keeps the kubernetes Service
         self.hub = WatchHub(self.store)

@@ -14,6 +14,8 @@ import yaml
 from api.defaults import DEFAULT_TOLERATION_SECONDS
 from apiserver.auth import ensure_admin_token, ensure_secret_file
 from apiserver.authz import CONTROLLER_MANAGER_USER, NODE_USER_PREFIX, NODES_GROUP, SCHEDULER_USER
+from apiserver.encryption import ensure_config as ensure_encryption_config
+from apiserver.encryption import load_config as load_encryption_config
 from apiserver.identities import ensure_identity_token
 from apiserver.rbac_bootstrap import KUBE_DNS_USER
 from apiserver.service_ips import DEFAULT_SERVICE_CIDR, ServiceCIDRError, parse_service_cidr
@@ -131,6 +133,14 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"the range Services get their ClusterIPs from (default {DEFAULT_SERVICE_CIDR}; "
         "its .1 is the kubernetes Service, its .10 cluster DNS)",
     )
+    p.add_argument(
+        "--encryption-provider-config",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="Kubernetes EncryptionConfiguration for data at rest (default "
+        "HOME/encryption-config.yaml, created with a fresh AES-GCM key for Secrets)",
+    )
     p.add_argument("--log-level", default="warning", help="debug, info, warning, error")
     return p
 
@@ -195,6 +205,9 @@ def main(argv: list[str] | None = None) -> int:
 
     db_url, cert, key, _token, secret = prepare_home(args)
     home: Path = args.home.expanduser().resolve()
+    encryption = args.encryption_provider_config or ensure_encryption_config(
+        home / "encryption-config.yaml"
+    )
     config = ServerConfig(
         home=home,
         db_url=db_url,
@@ -207,7 +220,13 @@ def main(argv: list[str] | None = None) -> int:
         unreachable_toleration_seconds=args.default_unreachable_toleration_seconds,
         service_cidr=args.service_cidr,
         advertise_address=endpoint_address(args.listen, args.advertise_address),
+        encryption_config=encryption,
     )
+    try:
+        load_encryption_config(encryption)  # said here, not as a store that cannot open
+    except (OSError, ValueError) as exc:
+        print(f"kubelab apiserver: --encryption-provider-config: {exc}", file=sys.stderr)
+        return 2
     try:
         app = create_app(config)
     except Exception as exc:

@@ -26,6 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from api.errors import ApiError
+from apiserver.encryption import Encryption
 from apiserver.keyfilter import Key, KeyFilter
 
 log = logging.getLogger("kubelab.store")
@@ -167,8 +168,12 @@ class Store:
         keep_revisions: int = 1000,
         memory_events: int = 2000,
         max_batch: int = 512,
+        encryption: Encryption | None = None,
     ) -> None:
         self.url = url
+        # Resources stored encrypted (apiserver/encryption.py): every byte of theirs that
+        # reaches the database, object row and change-log row, goes through it.
+        self.encryption = encryption or Encryption()
         self.engine = make_engine(url)
         self.keep_revisions = keep_revisions
         self.max_batch = max_batch
@@ -199,6 +204,54 @@ class Store:
             self._sqlite_reader = self._sqlite_fairy.driver_connection
         # Which keys may exist: lets a create skip the database read for a free name.
         self._keys = self._load_keys()
+        self.reencrypted = self.reencrypt()
+
+    # -- encryption at rest ----------------------------------------------------------------
+
+    def _to_storage(self, resource: str, namespace: str, name: str, data: bytes) -> bytes:
+        chain = self.encryption.chain(resource)
+        if chain is None:
+            return data
+        return chain.encrypt(data, Encryption.context(resource, namespace, name))
+
+    def _from_storage(self, resource: str, namespace: str, name: str, data: bytes) -> bytes:
+        chain = self.encryption.chain(resource)
+        if chain is None:
+            return data
+        return chain.decrypt(data, Encryption.context(resource, namespace, name))
+
+    def reencrypt(self) -> int:
+        """Rewrite every stored row of an encrypted resource that is not in the form the
+        first provider writes (encryption just turned on, or a new key put first). Runs
+        before the writer starts; the objects and their revisions do not change, only
+        their stored bytes. Returns how many rows it rewrote."""
+        done = 0
+        for resource, chain in self.encryption.chains.items():
+            for table, key_cols in (
+                (objects_table, ("namespace", "name")),
+                (changes_table, ("rv",)),
+            ):
+                t = table.c
+                with self.engine.begin() as conn:
+                    rows = conn.execute(
+                        sa.select(t.namespace, t.name, t.data, *[t[c] for c in key_cols]).where(
+                            t.resource == resource
+                        )
+                    ).all()
+                    for row in rows:
+                        stored = bytes(row[2])
+                        if chain.current(stored):
+                            continue
+                        context = Encryption.context(resource, row[0], row[1])
+                        fresh = chain.encrypt(chain.decrypt(stored, context), context)
+                        cond = [t.resource == resource] + [
+                            t[c] == row[3 + i] for i, c in enumerate(key_cols)
+                        ]
+                        conn.execute(table.update().where(*cond).values(data=fresh))
+                        done += 1
+        if done:
+            log.info("stored %d rows under the current encryption key", done)
+        return done
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -255,10 +308,14 @@ class Store:
             # connection, skipping SQLAlchemy's per-call expression building and pool checkout.
             cur = self._sqlite_reader.execute(_GET_SQL, (resource, namespace, name))
             rows = cur.fetchall()
-            return bytes(rows[0][0]) if rows else None
-        with self.engine.connect() as conn:
-            row = conn.execute(_GET_STMT, {"r": resource, "ns": namespace, "n": name}).first()
-        return bytes(row[0]) if row else None
+            raw = bytes(rows[0][0]) if rows else None
+        else:
+            with self.engine.connect() as conn:
+                row = conn.execute(_GET_STMT, {"r": resource, "ns": namespace, "n": name}).first()
+            raw = bytes(row[0]) if row else None
+        if raw is None or not self.encryption.chains:
+            return raw
+        return self._from_storage(resource, namespace, name, raw)
 
     def get(self, resource: str, namespace: str, name: str) -> dict[str, Any] | None:
         raw = self.get_raw(resource, namespace, name)
@@ -296,7 +353,9 @@ class Store:
     ) -> tuple[int, list[bytes]]:
         """A consistent snapshot: the revision it reflects and the objects' JSON, key order."""
         t = objects_table.c
-        q = sa.select(t.data).where(t.resource == resource)
+        encrypted = self.encryption.chain(resource) is not None
+        cols = (t.data, t.namespace, t.name) if encrypted else (t.data,)
+        q = sa.select(*cols).where(t.resource == resource)
         if namespace:
             q = q.where(t.namespace == namespace)
         if node is not None:
@@ -312,7 +371,11 @@ class Store:
             with conn.begin():
                 rv = conn.execute(sa.select(sa.func.max(changes_table.c.rv))).scalar()
                 rows = conn.execute(q).all()
-        return int(rv or self.committed_rv), [bytes(r[0]) for r in rows]
+        if encrypted:
+            datas = [self._from_storage(resource, r[1], r[2], bytes(r[0])) for r in rows]
+        else:
+            datas = [bytes(r[0]) for r in rows]
+        return int(rv or self.committed_rv), datas
 
     def count(self, resource: str | None = None) -> int:
         t = objects_table.c
@@ -332,7 +395,12 @@ class Store:
                 .order_by(t.rv)
                 .limit(limit)
             ).all()
-        return [Event(int(r[0]), r[1], r[2], r[3], r[4], bytes(r[5])) for r in rows]
+        return [
+            Event(
+                int(r[0]), r[1], r[2], r[3], r[4], self._from_storage(r[2], r[3], r[4], bytes(r[5]))
+            )
+            for r in rows
+        ]
 
     # -- writes --------------------------------------------------------------------------
 
@@ -467,7 +535,7 @@ class Store:
                     "namespace": e.namespace,
                     "name": e.name,
                     "type": e.type,
-                    "data": e.data,
+                    "data": self._to_storage(e.resource, e.namespace, e.name, e.data),
                 }
             )
             last[(e.resource, e.namespace, e.name)] = (
@@ -479,7 +547,7 @@ class Store:
                     "name": e.name,
                     "rv": e.rv,
                     "node": w.node,
-                    "data": e.data,
+                    "data": changes[-1]["data"],
                 }
             )
         if self._sqlite_reader is not None:

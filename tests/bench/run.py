@@ -40,6 +40,7 @@ BUDGETS = {
     "dns": 90,
     "service_throughput": 60,  # ~15 s: two containers, 12 x 1 GiB through one bridge
     "gpu_health": 60,
+    "encryption": 60,
 }
 ORDER = [
     "api",
@@ -51,6 +52,7 @@ ORDER = [
     "dns",
     "service_throughput",
     "gpu_health",
+    "encryption",
 ]
 TOTAL_BUDGET = 14 * 60
 
