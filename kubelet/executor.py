@@ -105,6 +105,7 @@ async def execute(h: PodHandle, actions: PodActions) -> bool:
         return False
     # The containers of the pod the plan was made from (publishing ports re-reads it).
     specs = {c["name"]: c for c in h.init_containers() + h.app_containers()}
+    h.on_pod_network = actions.own_ip or actions.sandbox is not None
     if actions.sandbox is not None:
         if actions.sandbox.action == "recreate":
             for kill in actions.kills:

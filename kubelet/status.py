@@ -183,12 +183,12 @@ def pod_status(
     host_ip: str,
     now: str,
     init_views: list[ContainerView] | None = None,
-    pod_ip: str = "",
+    pod_ip: str | None = None,
 ) -> dict[str, Any]:
     """The full ``status`` the kubelet writes for ``pod``; ``init_views`` are its init
     containers, in spec order; ``pod_ip`` is the address of its sandbox on the pod
-    network ("": a hostNetwork pod, or one on a node without a pod network, whose
-    address is the node's)."""
+    network ("" while it has none yet; None: a hostNetwork pod, or one on a node without
+    a pod network, whose address is the node's)."""
     old = pod.get("status") or {}
     previous = {c.get("type", ""): c for c in old.get("conditions") or []}
     inits = init_views or []
@@ -223,14 +223,18 @@ def pod_status(
         "conditions": conditions,
         "hostIP": host_ip,
         "hostIPs": [{"ip": host_ip}],
-        "podIP": pod_ip or host_ip,
-        "podIPs": [{"ip": pod_ip or host_ip}],
+        **_pod_ips(host_ip if pod_ip is None else pod_ip),
         "startTime": old.get("startTime") or now,
         "containerStatuses": statuses,
         **({"initContainerStatuses": init_statuses} if inits else {}),
         "qosClass": old.get("qosClass") or qos_class(pod),
     }
     return status
+
+
+def _pod_ips(ip: str) -> dict[str, Any]:
+    """``podIP``/``podIPs``, left out while the pod has no address (as in Kubernetes)."""
+    return {"podIP": ip, "podIPs": [{"ip": ip}]} if ip else {}
 
 
 def qos_class(pod: dict[str, Any]) -> str:

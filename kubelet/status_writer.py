@@ -55,7 +55,7 @@ async def write_status(h: PodHandle) -> None:
         [_view(h, c, False) for c in h.app_containers()],
         runtime=h.ctx.runtime.name,
         host_ip=h.ctx.address,
-        pod_ip=h.pod_ip,
+        pod_ip=h.pod_ip if h.on_pod_network else None,
         now=now_rfc3339(),
         init_views=[_view(h, c, True) for c in h.init_containers()],
     )

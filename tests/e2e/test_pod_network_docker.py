@@ -241,6 +241,25 @@ def test_sandbox_goes_with_its_pod_and_the_bridge_with_the_cluster(net: Net) -> 
     assert len(names) == 2, names
 
 
+def test_a_restarted_kubelet_adopts_the_sandbox(net: Net) -> None:
+    node = net.nodes[0]
+    net.create("keep", node, [_httpd()])
+    ip = net.running("keep")["podIP"]
+    before = {c.id for c in net.engine_containers("keep")}
+    assert len(before) == 2  # the sandbox and the container
+    net.cluster.kill(f"kubelet/{node}")
+    net.cluster.start(f"kubelet/{node}", new_log=True)
+    net.cluster.wait_nodes_ready(node, timeout=60)
+
+    # A new pod on the restarted kubelet: its workers run, and the adopted pod has been
+    # synced meanwhile (every 2 s, --resync-period) without replacing anything.
+    net.create("keep-client", node, [_sleeper()])
+    net.running("keep-client")
+    assert net.wget("keep-client", "client", f"http://{ip}:8080/") == "ok\n"
+    assert net.running("keep")["podIP"] == ip
+    assert {c.id for c in net.engine_containers("keep")} == before
+
+
 def _our_routes(net: Net) -> set[str]:
     from pyroute2 import IPRoute
 

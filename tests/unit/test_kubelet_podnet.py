@@ -156,6 +156,9 @@ def test_pod_ip_in_status_and_downward_api() -> None:
     assert st["hostIP"] == "10.0.0.5"
     st = pod_status(pod(), [], runtime="docker", host_ip="10.0.0.5", now="t")
     assert st["podIP"] == "10.0.0.5"
+    # On the pod network but its sandbox not up yet: no address, not the node's.
+    st = pod_status(pod(), [], runtime="docker", host_ip="10.0.0.5", now="t", pod_ip="")
+    assert "podIP" not in st and "podIPs" not in st and st["hostIP"] == "10.0.0.5"
     assert field_ref(pod(), "status.podIP", "10.0.0.5", "10.42.0.7") == "10.42.0.7"
     assert field_ref(pod(), "status.podIP", "10.0.0.5") == "10.0.0.5"
 
