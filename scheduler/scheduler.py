@@ -293,7 +293,9 @@ class Scheduler:
     async def _bind(self, pi: PodInfo, node: str, uuids: list[str], started: float) -> None:
         key = pi.key
         try:
-            await self.volumes.select_node(pi, node)
+            if await self.volumes.select_node(pi, node):
+                if not await self.volumes.wait_bound(pi):
+                    log.info("%s: its claims are not bound yet; binding it anyway", key)
             await self.binder.bind(pi.namespace, pi.name, binding_body(pi, node, uuids))
         except ApiError as exc:
             self.snapshot.forget(key)

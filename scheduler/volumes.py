@@ -1,8 +1,9 @@
 """The scheduler's view of storage: informers over claims, volumes and classes, the
 per-cycle resolution of a pod's claims (``plugins.volume_binding``), and the one write the
-scheduler makes on a claim: ``volume.kubernetes.io/selected-node``, just before the pod's
-Binding, for each unbound WaitForFirstConsumer claim it mounts (as kube-scheduler's
-VolumeBinding PreBind)."""
+scheduler makes on a claim: ``volume.kubernetes.io/selected-node``, before the pod's
+Binding, for each unbound WaitForFirstConsumer claim it mounts. As kube-scheduler's
+VolumeBinding PreBind, the Binding then waits (a while) for those claims to be bound, so
+the pod reaches its kubelet with its volume ready instead of failing its first mount."""
 
 from __future__ import annotations
 
@@ -16,6 +17,17 @@ from scheduler.plugins.volume_binding import claim_names, volume_constraints, wi
 from scheduler.podinfo import PodInfo
 
 Obj = dict[str, Any]
+
+# How long a Binding waits for its WaitForFirstConsumer claims to be provisioned.
+BIND_WAIT = 10.0
+
+
+def _bound(pvc: Obj | None) -> bool:
+    """The claim has its volume and says so (what its pod's kubelet checks)."""
+    pvc = pvc or {}
+    return bool((pvc.get("spec") or {}).get("volumeName")) and (
+        (pvc.get("status") or {}).get("phase") == "Bound"
+    )
 
 
 class ClaimCache:
@@ -31,6 +43,11 @@ class ClaimCache:
             inf.add_handler(
                 lambda _o: on_change(), lambda _o, _n: on_change(), lambda _o: on_change()
             )
+        # Bindings waiting for claims to be bound look again on every claim change.
+        self._claim_changed = asyncio.Event()
+        self.claims.add_handler(
+            lambda _o: self._claim_changed.set(), lambda _o, _n: self._claim_changed.set()
+        )
 
     def informers(self) -> tuple[Informer, ...]:
         return (self.claims, self.volumes, self.classes)
@@ -53,8 +70,9 @@ class ClaimCache:
         got = volume_constraints(pi.namespace, names, self.claims.get, volumes, classes)
         return got if isinstance(got, str) else with_constraints(pi, got)
 
-    async def select_node(self, pi: PodInfo, node: str) -> None:
-        """Write the chosen node on each unbound WaitForFirstConsumer claim of the pod."""
+    async def select_node(self, pi: PodInfo, node: str) -> bool:
+        """Write the chosen node on each unbound WaitForFirstConsumer claim of the pod;
+        True when it has such claims."""
         writes = []
         for c in pi.volumes:
             if not c.wait_for_consumer:
@@ -67,3 +85,22 @@ class ClaimCache:
             writes.append(self.client.patch("persistentvolumeclaims", c.claim, body, pi.namespace))
         if writes:
             await asyncio.gather(*writes)
+        return any(c.wait_for_consumer for c in pi.volumes)
+
+    async def wait_bound(self, pi: PodInfo, timeout: float = BIND_WAIT) -> bool:
+        """Until every WaitForFirstConsumer claim of the pod has a volume (True), or
+        ``timeout`` seconds (False: the pod is bound anyway and its kubelet waits)."""
+        waiting = [c.claim for c in pi.volumes if c.wait_for_consumer]
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            if all(_bound(self.claims.get(f"{pi.namespace}/{name}")) for name in waiting):
+                return True
+            left = deadline - loop.time()
+            if left <= 0:
+                return False
+            self._claim_changed.clear()
+            try:
+                await asyncio.wait_for(self._claim_changed.wait(), left)
+            except TimeoutError:
+                return False

@@ -40,6 +40,7 @@ BUDGETS = {
     "dns": 90,
     "service_throughput": 60,  # ~15 s: two containers, 12 x 1 GiB through one bridge
     "gpu_health": 60,
+    "storage": 90,  # ~35 s: 32 pods with a fresh local-path claim, 32 with an emptyDir
     "encryption": 60,
 }
 ORDER = [
@@ -52,6 +53,7 @@ ORDER = [
     "dns",
     "service_throughput",
     "gpu_health",
+    "storage",
     "encryption",
 ]
 TOTAL_BUDGET = 14 * 60

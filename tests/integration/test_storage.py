@@ -170,6 +170,11 @@ def test_wait_for_first_consumer_provisions_on_the_pods_node_and_pins_it(
         return None
 
     warning = wait_for(capacity_warning, "the capacity warning on the PV", 15)
+    # The Binding waited for the volume (as kube-scheduler's PreBind): the kubelet never
+    # found the claim unbound. Checked once the kubelet's own events for the pod are in.
+    mine = [e for e in c.list("events", ns)["items"] if e["involvedObject"]["name"] == "writer"]
+    assert any(e["reason"] == "Started" for e in mine), mine
+    assert not [e for e in mine if e["reason"] == "FailedMount"], mine
     assert warning["type"] == "Warning"
     assert "capacity not enforced on this filesystem" in warning["message"]
 
