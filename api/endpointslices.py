@@ -9,6 +9,9 @@ from typing import Any
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 MANAGED_BY_LABEL = "endpointslice.kubernetes.io/managed-by"
 MANAGED_BY = "endpointslice-controller.k8s.io"  # the endpoints controller's slices
+# Slices mirrored from the hand-written Endpoints of a Service without a selector.
+MIRROR_MANAGED_BY = "endpointslicemirroring-controller.k8s.io"
+SKIP_MIRROR_LABEL = "endpointslice.kubernetes.io/skip-mirror"
 HEADLESS_LABEL = "service.kubernetes.io/headless"
 _SHOWN = 3
 

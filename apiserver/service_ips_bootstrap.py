@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from api.endpointslices import SERVICE_NAME_LABEL
+from api.endpointslices import SERVICE_NAME_LABEL, SKIP_MIRROR_LABEL
 from api.errors import ApiError
 from api.registry import by_plural
 from apiserver.objects import WriteOptions, store_key
@@ -27,7 +27,6 @@ NAME = "kubernetes"
 NAMESPACE = "default"
 PORT_NAME = "https"
 SERVICE_PORT = 443
-SKIP_MIRROR_LABEL = "endpointslice.kubernetes.io/skip-mirror"
 
 
 def endpoint_address(listen: str, advertise: str = "") -> str:

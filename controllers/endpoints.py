@@ -227,8 +227,10 @@ class EndpointsController(Controller):
             on_delete=lambda o: self.enqueue(key_of(o)),
         )
         # Endpoints changed by someone else: put ours back (only where a Service exists, so
-        # hand-made Endpoints of selector-less or absent Services are left alone).
+        # hand-made Endpoints of selector-less or absent Services are left alone, and
+        # mirrored into slices).
         self.endpoints.informer.add_handler(
+            on_add=self._endpoints_changed,
             on_update=lambda o, n: self._endpoints_changed(n),
             on_delete=self._endpoints_changed,
         )
@@ -270,6 +272,8 @@ class EndpointsController(Controller):
         res = reconcile(svc, existing, pods, nodes, namespace=ns, name=name)
         slices = managed_slices(self.slices.in_namespace(ns), name)
         members = pod_endpoints(svc, pods, nodes, include_terminating=True) if svc else []
-        res.actions += reconcile_slices(svc, slices, members, namespace=ns, name=name).actions
+        res.actions += reconcile_slices(
+            svc, slices, members, namespace=ns, name=name, hand_written=existing
+        ).actions
         await apply_all(self.ctx, res.actions)
         return res.requeue_after

@@ -9,7 +9,14 @@ from __future__ import annotations
 
 import hashlib
 
-from api.endpointslices import HEADLESS_LABEL, MANAGED_BY, MANAGED_BY_LABEL, SERVICE_NAME_LABEL
+from api.endpointslices import (
+    HEADLESS_LABEL,
+    MANAGED_BY,
+    MANAGED_BY_LABEL,
+    MIRROR_MANAGED_BY,
+    SERVICE_NAME_LABEL,
+    SKIP_MIRROR_LABEL,
+)
 
 from . import actions as A
 from .objutil import Obj, is_deleting, labels_of, meta, name_of, namespace_of, uid_of
@@ -87,14 +94,72 @@ def desired_endpoint_slices(svc: Obj, endpoints: list[PodEndpoint]) -> list[Obj]
     return sorted(out, key=lambda o: str(o["metadata"]["name"]))
 
 
+def mirrored_slices(svc: Obj, endpoints: Obj) -> list[Obj]:
+    """The slices mirrored from the hand-written Endpoints of a Service without a
+    selector (Kubernetes' EndpointSliceMirroring controller): one per port set, ready
+    for ``addresses``, not ready for ``notReadyAddresses``, owned by the Endpoints."""
+    groups: dict[Ports, list[Obj]] = {}
+    for subset in endpoints.get("subsets") or []:
+        if not isinstance(subset, dict):
+            continue
+        ports: Ports = tuple(
+            (str(p.get("name") or ""), int(p["port"]), str(p.get("protocol") or "TCP"))
+            for p in subset.get("ports") or []
+            if isinstance(p, dict) and isinstance(p.get("port"), int)
+        )
+        members = groups.setdefault(ports, [])
+        for field, ready in (("addresses", True), ("notReadyAddresses", False)):
+            for addr in subset.get(field) or []:
+                ip = str((addr or {}).get("ip") or "")
+                if not ip or ":" in ip:
+                    continue  # this cluster's slices hold IPv4 addresses
+                ep: Obj = {"addresses": [ip], "conditions": {"ready": ready}}
+                for key in ("hostname", "nodeName", "targetRef"):
+                    if addr.get(key):
+                        ep[key] = addr[key]
+                members.append(ep)
+    labels = {**labels_of(endpoints), SERVICE_NAME_LABEL: name_of(svc)}
+    labels[MANAGED_BY_LABEL] = MIRROR_MANAGED_BY
+    owner = {
+        "apiVersion": "v1",
+        "kind": "Endpoints",
+        "name": name_of(endpoints),
+        "uid": uid_of(endpoints),
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+    out = []
+    for ports, members in groups.items():
+        if not members:
+            continue
+        members.sort(key=lambda e: e["addresses"][0])
+        out.append(
+            {
+                "apiVersion": "discovery.k8s.io/v1",
+                "kind": "EndpointSlice",
+                "metadata": {
+                    "name": slice_name(name_of(svc), (("mirror", 0, ""), *ports)),
+                    "namespace": namespace_of(svc),
+                    "labels": labels,
+                    "ownerReferences": [owner],
+                },
+                "addressType": "IPv4",
+                "endpoints": members,
+                "ports": [{"name": n, "port": p, "protocol": proto} for n, p, proto in ports],
+            }
+        )
+    return sorted(out, key=lambda o: str(o["metadata"]["name"]))
+
+
 def managed_slices(slices: list[Obj], service: str) -> list[Obj]:
-    """The slices this controller keeps for ``service`` (others', such as the apiserver's
-    own for ``kubernetes``, or a user's, are left alone)."""
+    """The slices this controller keeps for ``service``, made from its pods or mirrored
+    from its Endpoints (others', such as the apiserver's own for ``kubernetes``, or a
+    user's, are left alone)."""
     return [
         s
         for s in slices
         if labels_of(s).get(SERVICE_NAME_LABEL) == service
-        and labels_of(s).get(MANAGED_BY_LABEL) == MANAGED_BY
+        and labels_of(s).get(MANAGED_BY_LABEL) in (MANAGED_BY, MIRROR_MANAGED_BY)
     ]
 
 
@@ -105,15 +170,20 @@ def reconcile_slices(
     *,
     namespace: str,
     name: str,
+    hand_written: Obj | None = None,
 ) -> A.Result:
     """Create, replace or delete the Service's managed slices (``existing``: those
-    ``managed_slices`` picked). Without a Service (or a selector) they go."""
+    ``managed_slices`` picked): from its pods with a selector, mirrored from its
+    ``hand_written`` Endpoints without one (unless they say skip-mirror); without a
+    Service they go."""
     res = A.Result()
-    if svc is None or is_deleting(svc) or not (svc.get("spec") or {}).get("selector"):
-        for s in existing:
-            res.actions.append(A.delete(RESOURCE, namespace, name_of(s)))
-        return res
-    want = {name_of(s): s for s in desired_endpoint_slices(svc, endpoints)}
+    wanted: list[Obj] = []
+    if svc is not None and not is_deleting(svc):
+        if (svc.get("spec") or {}).get("selector"):
+            wanted = desired_endpoint_slices(svc, endpoints)
+        elif hand_written is not None and not labels_of(hand_written).get(SKIP_MIRROR_LABEL):
+            wanted = mirrored_slices(svc, hand_written)
+    want = {name_of(s): s for s in wanted}
     have = {name_of(s): s for s in existing}
     for sname, body in want.items():
         cur = have.get(sname)

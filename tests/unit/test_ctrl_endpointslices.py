@@ -131,3 +131,58 @@ def test_reconcile_creates_replaces_deletes_and_leaves_others_alone() -> None:
     # Slices of other managers (the apiserver's own kubernetes slice) are not ours.
     theirs = {"metadata": {"name": "kubernetes", "labels": {"kubernetes.io/service-name": "web"}}}
     assert endpointslices.managed_slices([theirs, stored], "web") == [stored]
+
+
+def test_hand_written_endpoints_of_a_selectorless_service_are_mirrored() -> None:
+    svc: dict[str, Any] = {
+        "metadata": {"name": "db", "namespace": "default", "uid": "s"},
+        "spec": {"ports": []},
+    }
+    ep: dict[str, Any] = {
+        "metadata": {"name": "db", "namespace": "default", "uid": "e", "labels": {"x": "y"}},
+        "subsets": [
+            {
+                "addresses": [{"ip": "192.0.2.10", "hostname": "db-0"}],
+                "notReadyAddresses": [{"ip": "192.0.2.11"}],
+                "ports": [{"name": "pg", "port": 5432, "protocol": "TCP"}],
+            }
+        ],
+    }
+    res = endpointslices.reconcile_slices(
+        svc, [], [], namespace="default", name="db", hand_written=ep
+    )
+    (create,) = res.of("create", "endpointslices")
+    es = create.body
+    assert es is not None
+    assert es["metadata"]["labels"] == {
+        "x": "y",
+        "kubernetes.io/service-name": "db",
+        "endpointslice.kubernetes.io/managed-by": "endpointslicemirroring-controller.k8s.io",
+    }
+    assert es["metadata"]["ownerReferences"][0]["kind"] == "Endpoints"
+    assert es["ports"] == [{"name": "pg", "port": 5432, "protocol": "TCP"}]
+    assert es["endpoints"] == [
+        {"addresses": ["192.0.2.10"], "conditions": {"ready": True}, "hostname": "db-0"},
+        {"addresses": ["192.0.2.11"], "conditions": {"ready": False}},
+    ]
+    # The apiserver's own kubernetes Endpoints say skip-mirror: it writes its own slice.
+    skip = {
+        **ep,
+        "metadata": {
+            **ep["metadata"],
+            "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"},
+        },
+    }
+    assert (
+        endpointslices.reconcile_slices(
+            svc, [], [], namespace="default", name="db", hand_written=skip
+        ).actions
+        == []
+    )
+    # A selector added later: the mirrored slice goes, the pods' slice comes.
+    stored = {**es, "metadata": {**es["metadata"], "resourceVersion": "4"}}
+    with_selector = {**SVC_UID, "metadata": {**SVC_UID["metadata"], "name": "db"}}
+    actions = endpointslices.reconcile_slices(
+        with_selector, [stored], [], namespace="default", name="db", hand_written=ep
+    ).actions
+    assert sorted(a.verb for a in actions) == ["create", "delete"]
