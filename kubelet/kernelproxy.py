@@ -40,7 +40,9 @@ import logging
 import os
 import shutil
 import socket
+from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 from kubelet.kernelproxy_owner import is_orphan, parse_owner, this_process
 from kubelet.podnet import bridge_name
@@ -151,6 +153,31 @@ def interface_name(cluster_uid: str, node: str) -> str:
     return "kl-" + owner_hash(cluster_uid, node)
 
 
+def set_hairpin(bridges: Iterable[str], sysfs: str = "/sys/class/net") -> list[str]:
+    """Turn on hairpin mode on every port of ``bridges`` (those that exist); returns the
+    ports changed. A pod whose connection to its own Service is DNATed back to itself
+    sends the frame out of the bridge port it came in on, which a bridge refuses unless
+    the port is in hairpin mode (Kubernetes' kubelet sets it, ``--hairpin-mode``): the
+    SYN was dropped, and its retransmission, a new connection to conntrack, tried another
+    endpoint a second later."""
+    changed = []
+    for bridge in bridges:
+        brif = Path(sysfs) / bridge / "brif"
+        try:
+            ports = sorted(p.name for p in brif.iterdir())
+        except OSError:
+            continue  # not a bridge here (yet)
+        for port in ports:
+            flag = brif / port / "hairpin_mode"
+            try:
+                if flag.read_text().strip() != "1":
+                    flag.write_text("1")
+                    changed.append(port)
+            except OSError:
+                continue  # the port went meanwhile
+    return changed
+
+
 async def reap_orphans(keep: str) -> list[str]:
     """Remove the kubelab tables (and their interfaces and DOCKER-USER rules) whose owning
     kubelet is gone, except ``keep``; returns the tables removed."""
@@ -206,6 +233,7 @@ class KernelProxy:
     async def apply(self, plan: Plan) -> bool:
         """Make the kernel hold ``plan``; False when it already did (nothing run)."""
         await self._ensure_forward_accept()  # Docker may have (re)made its chains since
+        set_hairpin(self.pod_interfaces)  # pods that came up since
         if plan.script == self.applied:
             return False
         await self._sync_addresses(set(plan.cluster_ips))

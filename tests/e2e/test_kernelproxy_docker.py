@@ -370,3 +370,22 @@ def test_tables_of_a_killed_kubelet_are_reaped_at_the_next_start(lab: Lab) -> No
         assert lab.cluster_ip in nft_table(live.table)  # this process's: alive
     finally:
         asyncio.run(KernelProxy("", "", table).cleanup())
+
+
+def test_hairpin_an_endpoint_reaches_its_own_service(lab: Lab) -> None:
+    """An endpoint's connection through its own Service may be DNATed back to itself: it
+    is masqueraded so the reply returns through the host's conntrack."""
+    alpha, beta = lab.backends["alpha"], lab.backends["beta"]
+    kp = lab.kernel
+    cidr = lab.net.attrs["IPAM"]["Config"][0]["Subnet"]
+    wanted = plan(kp.cluster_uid, "n", [service(lab)], endpoints([alpha, beta]), cidr,
+                  kp.pod_interfaces)  # fmt: skip
+    asyncio.run(kp.apply(wanted))
+    c = lab.engine.containers.get(f"{lab.net.name}-alpha")
+    request = f"printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 5 {lab.cluster_ip} 80"
+    seen = set()
+    for _ in range(30):
+        code, out = c.exec_run(["sh", "-c", request])
+        assert code == 0, out
+        seen.add(out.decode().strip().splitlines()[-1])
+    assert seen == {"alpha", "beta"}

@@ -3,9 +3,10 @@ parts (kubelet/kernelproxy.py): rule text per case."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from kubelet.kernelproxy import address_changes, interface_name, replace_script
+from kubelet.kernelproxy import address_changes, interface_name, replace_script, set_hairpin
 from kubelet.proxy import ListenSpec, userspace_serves
 from kubelet.proxy_rules import (
     Plan,
@@ -308,3 +309,13 @@ def test_stale_udp_flows_of_removed_endpoints_and_of_a_port_that_had_none() -> N
     # TCP ends its connections itself: nothing to delete.
     tcp = ServicePort("default/web", "", "tcp", "10.43.0.5", 80, 0, (a,))
     assert stale_udp_flows([tcp], []) == []
+
+
+def test_hairpin_mode_goes_on_for_every_port_of_the_pod_bridges(tmp_path: Path) -> None:
+    for port, flag in (("veth1", "0"), ("veth2", "1")):
+        (tmp_path / "kl0" / "brif" / port).mkdir(parents=True)
+        (tmp_path / "kl0" / "brif" / port / "hairpin_mode").write_text(flag + "\n")
+    (tmp_path / "eth0").mkdir()  # not a bridge: left alone
+    assert set_hairpin(["kl0", "eth0", "missing"], str(tmp_path)) == ["veth1"]
+    assert (tmp_path / "kl0" / "brif" / "veth1" / "hairpin_mode").read_text() == "1"
+    assert set_hairpin(["kl0"], str(tmp_path)) == []
