@@ -241,6 +241,32 @@ def test_sandbox_goes_with_its_pod_and_the_bridge_with_the_cluster(net: Net) -> 
     assert len(names) == 2, names
 
 
+def test_a_dead_sandbox_is_replaced_and_the_pod_restarted_in_the_new_one(net: Net) -> None:
+    node = net.nodes[0]
+    net.create("phoenix", node, [_httpd()])
+    net.running("phoenix")
+    (old,) = net.sandboxes("phoenix")
+    old.kill()
+
+    def replaced() -> dict[str, Any] | None:
+        sandboxes = [c for c in net.sandboxes("phoenix") if c.status == "running"]
+        st = net.api.get("pods", "phoenix", NS).get("status") or {}
+        (cs,) = st.get("containerStatuses") or [{}]
+        fresh = sandboxes and sandboxes[0].id != old.id
+        up = "running" in (cs.get("state") or {}) and cs.get("restartCount", 0) >= 1
+        return st if fresh and up and st.get("podIP") else None
+
+    st = wait_for(replaced, "a new sandbox with the container restarted in it", 60)
+    reasons = {
+        e["reason"]
+        for e in net.api.list("events", NS, field_selector="involvedObject.name=phoenix")["items"]
+    }
+    assert "SandboxChanged" in reasons
+    net.create("phoenix-client", node, [_sleeper()])
+    net.running("phoenix-client")
+    assert net.wget("phoenix-client", "client", f"http://{st['podIP']}:8080/") == "ok\n"
+
+
 def test_a_restarted_kubelet_adopts_the_sandbox(net: Net) -> None:
     node = net.nodes[0]
     net.create("keep", node, [_httpd()])
