@@ -83,3 +83,38 @@ def test_endpoint_slices_through_kubectl(
     # The Service goes: its slices go with it.
     kubectl("delete", "svc", "sliced", "-n", namespace)
     wait_for(lambda: not slice_rows(), "the slice removed with its Service", 60)
+
+
+def test_the_python_client_reads_services_and_slices(cluster: Cluster, namespace: str) -> None:
+    from kubernetes import client as k8s
+    from kubernetes import config
+
+    cfg = k8s.Configuration()
+    config.load_kube_config(config_file=str(cluster.api.kubeconfig), client_configuration=cfg)
+    with k8s.ApiClient(cfg) as api:
+        core, discovery = k8s.CoreV1Api(api), k8s.DiscoveryV1Api(api)
+        body = k8s.V1Service(
+            metadata=k8s.V1ObjectMeta(name="empty"),
+            spec=k8s.V1ServiceSpec(
+                selector={"app": "nothing-matches"}, ports=[k8s.V1ServicePort(port=80)]
+            ),
+        )
+        made = core.create_namespaced_service(namespace, body).spec
+        assert made is not None and made.cluster_ip is not None
+        assert ipaddress.ip_address(made.cluster_ip) in RANGE
+        assert made.ip_families == ["IPv4"] and made.ip_family_policy == "SingleStack"
+        api_svc = core.read_namespaced_service("kubernetes", "default").spec
+        assert api_svc is not None and api_svc.cluster_ip == "10.43.0.1"
+
+        # The placeholder slice of a Service no pod serves decodes too (its endpoints are
+        # an empty list, which the typed client requires, never null).
+        def placeholder() -> list[k8s.V1EndpointSlice]:
+            return discovery.list_namespaced_endpoint_slice(
+                namespace, label_selector="kubernetes.io/service-name=empty"
+            ).items
+
+        wait_for(lambda: len(placeholder()) == 1, "the placeholder slice", 60)
+        (es,) = placeholder()
+        assert es.address_type == "IPv4" and es.endpoints == []
+        ports = discovery.read_namespaced_endpoint_slice("kubernetes", "default").ports
+        assert ports is not None and ports[0].name == "https"
