@@ -330,3 +330,31 @@ def test_zz_routes_rules_and_bridges_go_when_the_kubelets_stop(net: Net) -> None
     assert net.networks() == []
     assert _forward_rules(net) == []
     assert _our_routes(net) == set()
+
+
+def test_docker_network_is_idempotent_and_an_overlap_is_refused_naming_the_flag() -> None:
+    import asyncio
+    import random
+
+    from kubelet.podnet import network_spec
+    from kubelet.runtime.base import RuntimeError_
+    from kubelet.runtime.docker import DockerRuntime
+
+    uid = uuid.uuid4().hex
+    subnet = f"10.{random.randint(64, 223)}.250.0/24"
+
+    async def run() -> None:
+        rt = await DockerRuntime.connect()
+        first = network_spec(uid, "net-a", subnet)
+        other = network_spec(uid, "net-b", subnet)  # another node asking for the same subnet
+        try:
+            await rt.ensure_network(first)
+            await rt.ensure_network(first)  # already there: nothing to do
+            with pytest.raises(RuntimeError_, match="--cluster-cidr"):
+                await rt.ensure_network(other)
+        finally:
+            assert await rt.remove_network(first.name)
+            assert await rt.remove_network(other.name)  # never made: gone already
+            await rt.close()
+
+    asyncio.run(run())
