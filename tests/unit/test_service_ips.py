@@ -260,3 +260,18 @@ def test_cluster_ip_is_immutable_as_kubernetes_words_it() -> None:
     assert "may not change once set" in errs["spec.clusterIPs[0]"]
     # To or from ExternalName the address may go or come.
     assert _errors({"type": "ExternalName", "externalName": "a.example.com"}, old) == {}
+
+
+def test_the_kubernetes_endpoints_address_follows_advertise_then_listen() -> None:
+    import ipaddress as ipa
+
+    from apiserver.service_ips_bootstrap import endpoint_address
+
+    assert endpoint_address("127.0.0.1") == "127.0.0.1"
+    assert endpoint_address("0.0.0.0", "192.0.2.7") == "192.0.2.7"
+    assert endpoint_address("10.1.2.3", "192.0.2.7") == "192.0.2.7"
+    assert endpoint_address("localhost") == "127.0.0.1"  # a name is resolved: Endpoints hold IPs
+    # A wildcard listen: the box's own address (as kube-apiserver's default advertise
+    # address), never 0.0.0.0, which is no address a pod can connect to.
+    picked = endpoint_address("0.0.0.0")
+    assert picked != "0.0.0.0" and ipa.ip_address(picked).version == 4
