@@ -37,7 +37,7 @@ BUDGETS = {
     "pod_startup": 200,
     "memory": 170,
     "cli": 60,
-    "dns": 90,
+    "dns": 150,
     "service_throughput": 60,  # ~15 s: two containers, 12 x 1 GiB through one bridge
     "gpu_health": 60,
     "storage": 90,  # ~35 s: 32 pods with a fresh local-path claim, 32 with an emptyDir
