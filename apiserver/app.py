@@ -40,6 +40,7 @@ from apiserver.service_ips_bootstrap import (
     endpoint_address,
     ensure_kubernetes_service,
     keep_kubernetes_service,
+    unreachable_from_pods,
 )
 from apiserver.storage_bootstrap import ensure_local_path_class
 from apiserver.store import Store
@@ -130,6 +131,9 @@ class ApiServer:
             int(port),
         )
         await ensure_kubernetes_service(*kubernetes)
+        why = unreachable_from_pods(kubernetes[2])
+        if why:
+            log.warning("%s", why)
         await assign_missing_cluster_ips(self.objects)
         self._keeper = asyncio.create_task(
             keep_kubernetes_service(*kubernetes, period=self.config.kubernetes_service_period)

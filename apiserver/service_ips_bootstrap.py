@@ -202,3 +202,20 @@ async def assign_missing_cluster_ips(objects: Any) -> int:
     if done:
         log.info("gave %d Services from before the service CIDR their ClusterIP", done)
     return done
+
+
+def unreachable_from_pods(address: str) -> str | None:
+    """Why pods cannot reach the API at ``address`` through the kubernetes Service, or
+    None: a loopback address is the pod's own (the node's DNAT cannot send a pod's packet
+    to the host's loopback)."""
+    try:
+        loopback = ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return None
+    if not loopback:
+        return None
+    return (
+        f"the kubernetes Service points at {address}, this box's loopback: pods cannot reach "
+        "the API through it (in-cluster clients fail); listen on an address pods can reach "
+        "(kubelab apiserver --listen 0.0.0.0, or --advertise-address with the box's address)"
+    )

@@ -275,3 +275,11 @@ def test_the_kubernetes_endpoints_address_follows_advertise_then_listen() -> Non
     # address), never 0.0.0.0, which is no address a pod can connect to.
     picked = endpoint_address("0.0.0.0")
     assert picked != "0.0.0.0" and ipa.ip_address(picked).version == 4
+
+
+def test_a_loopback_api_address_is_called_out() -> None:
+    from apiserver.service_ips_bootstrap import unreachable_from_pods
+
+    why = unreachable_from_pods("127.0.0.1")
+    assert why is not None and "pods cannot reach the API" in why and "--listen 0.0.0.0" in why
+    assert unreachable_from_pods("192.0.2.7") is None
