@@ -38,6 +38,21 @@ LOCAL_PATH_PROVISIONER = "rancher.io/local-path"
 NO_PROVISIONER = "kubernetes.io/no-provisioner"
 
 
+# GetAccessModesAsString: the short forms, always in this order.
+_MODE_SHORT = (
+    ("ReadWriteOnce", "RWO"),
+    ("ReadOnlyMany", "ROX"),
+    ("ReadWriteMany", "RWX"),
+    ("ReadWriteOncePod", "RWOP"),
+)
+
+
+def access_modes_string(modes: Any) -> str:
+    """``RWO,ROX``: access modes as kubectl abbreviates them."""
+    given = set(modes) if isinstance(modes, list) else set()
+    return ",".join(short for mode, short in _MODE_SHORT if mode in given)
+
+
 def is_default_class(sc: Obj) -> bool:
     """Marked as the default class (either annotation, as Kubernetes reads them)."""
     ann = (sc.get("metadata") or {}).get("annotations") or {}

@@ -6,16 +6,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from api.storage import is_default_class
+from api.storage import access_modes_string, is_default_class
 from apiserver.tables.format import AGE_COL, NAME_COL, Obj, age_cell, col, obj_meta, obj_name
 
-# GetAccessModesAsString: the short forms, always in this order.
-_MODE_SHORT = (
-    ("ReadWriteOnce", "RWO"),
-    ("ReadOnlyMany", "ROX"),
-    ("ReadWriteMany", "RWX"),
-    ("ReadWriteOncePod", "RWOP"),
-)
 _VOLUME_MODE_COL = col(
     "VolumeMode",
     "volumeMode defines if a volume is intended to be used with a formatted "
@@ -23,12 +16,6 @@ _VOLUME_MODE_COL = col(
     priority=1,
 )
 _VAC_COL = col("VolumeAttributesClass", "The VolumeAttributesClass of the volume.")
-
-
-def access_modes_string(modes: Any) -> str:
-    """``RWO,ROX``: the access modes as kubectl abbreviates them."""
-    given = set(modes) if isinstance(modes, list) else set()
-    return ",".join(short for mode, short in _MODE_SHORT if mode in given)
 
 
 def _phase(obj: Obj) -> str:

@@ -25,6 +25,7 @@ from kubectl.describing.other import (
 )
 from kubectl.describing.pods import describe_pod
 from kubectl.describing.statefulset import describe_statefulset
+from kubectl.describing.storage import describe_claim, describe_storage_class, describe_volume
 from kubectl.describing.workloads import describe_deployment, describe_job, describe_replicaset
 from kubectl.describing.writer import Page, events_section
 from kubectl.errors import one_line
@@ -98,6 +99,12 @@ def render(ctx: Ctx, info: ResourceInfo, obj: dict[str, Any]) -> str:
         except ApiError:
             ep = None
         describe_service(page, obj, info, ep)
+    elif kind == "PersistentVolumeClaim":
+        describe_claim(page, obj, info, c.list_all("pods", ns)["items"])
+    elif kind == "PersistentVolume":
+        describe_volume(page, obj, info)
+    elif kind == "StorageClass":
+        describe_storage_class(page, obj, info)
     elif kind == "ConfigMap":
         describe_configmap(page, obj, info)
     elif kind == "Secret":

@@ -8,6 +8,7 @@ from typing import Any
 
 from api.endpointslices import format_endpoints, format_ports
 from api.gpus import node_gpu_summary
+from api.storage import access_modes_string, is_default_class
 from kubectl.printers.age import age, human_duration, now, parse_time
 
 GPU_UUIDS = "kubelab.io/gpu-uuids"
@@ -576,6 +577,58 @@ def event_wide(ev: dict[str, Any], at: datetime) -> Row:
     ]
 
 
+def _storage_phase(obj: dict[str, Any]) -> str:
+    return "Terminating" if _meta(obj).get("deletionTimestamp") else _status(obj).get("phase", "")
+
+
+def pv_row(pv: dict[str, Any], at: datetime) -> Row:
+    spec = _spec(pv)
+    ref = spec.get("claimRef") or {}
+    return [
+        _meta(pv).get("name", ""),
+        str((spec.get("capacity") or {}).get("storage") or "0"),
+        access_modes_string(spec.get("accessModes")),
+        spec.get("persistentVolumeReclaimPolicy") or "",
+        _storage_phase(pv),
+        f"{ref.get('namespace', '')}/{ref.get('name', '')}" if ref else "",
+        spec.get("storageClassName") or "",
+        spec.get("volumeAttributesClassName") or "<unset>",
+        _status(pv).get("reason") or "",
+        _age(pv, at),
+    ]
+
+
+def pvc_row(pvc: dict[str, Any], at: datetime) -> Row:
+    spec, status = _spec(pvc), _status(pvc)
+    bound = bool(spec.get("volumeName"))  # as kubectl: only a bound claim shows what it got
+    return [
+        _meta(pvc).get("name", ""),
+        _storage_phase(pvc),
+        spec.get("volumeName") or "",
+        str((status.get("capacity") or {}).get("storage") or "") if bound else "",
+        access_modes_string(status.get("accessModes")) if bound else "",
+        spec.get("storageClassName") or "",
+        spec.get("volumeAttributesClassName") or "<unset>",
+        _age(pvc, at),
+    ]
+
+
+def _volume_mode(obj: dict[str, Any], at: datetime) -> Row:
+    return [_spec(obj).get("volumeMode") or "<unset>"]
+
+
+def storage_class_row(sc: dict[str, Any], at: datetime) -> Row:
+    name = _meta(sc).get("name", "")
+    return [
+        f"{name} (default)" if is_default_class(sc) else name,
+        sc.get("provisioner") or "",
+        sc.get("reclaimPolicy") or "Delete",
+        sc.get("volumeBindingMode") or "Immediate",
+        "true" if sc.get("allowVolumeExpansion") is True else "false",
+        _age(sc, at),
+    ]
+
+
 def _name_age(obj: dict[str, Any], at: datetime) -> Row:
     return [_meta(obj).get("name", ""), _age(obj, at)]
 
@@ -648,6 +701,51 @@ COLUMNS: dict[str, Columns] = {
     "Endpoints": Columns(["NAME", "ENDPOINTS", "AGE"], endpoints_row, [], _nothing),
     "EndpointSlice": Columns(
         ["NAME", "ADDRESSTYPE", "PORTS", "ENDPOINTS", "AGE"], endpoint_slice_row, [], _nothing
+    ),
+    "PersistentVolume": Columns(
+        [
+            "NAME",
+            "CAPACITY",
+            "ACCESS MODES",
+            "RECLAIM POLICY",
+            "STATUS",
+            "CLAIM",
+            "STORAGECLASS",
+            "VOLUMEATTRIBUTESCLASS",
+            "REASON",
+            "AGE",
+        ],
+        pv_row,
+        ["VOLUMEMODE"],
+        _volume_mode,
+    ),
+    "PersistentVolumeClaim": Columns(
+        [
+            "NAME",
+            "STATUS",
+            "VOLUME",
+            "CAPACITY",
+            "ACCESS MODES",
+            "STORAGECLASS",
+            "VOLUMEATTRIBUTESCLASS",
+            "AGE",
+        ],
+        pvc_row,
+        ["VOLUMEMODE"],
+        _volume_mode,
+    ),
+    "StorageClass": Columns(
+        [
+            "NAME",
+            "PROVISIONER",
+            "RECLAIMPOLICY",
+            "VOLUMEBINDINGMODE",
+            "ALLOWVOLUMEEXPANSION",
+            "AGE",
+        ],
+        storage_class_row,
+        [],
+        _nothing,
     ),
     "ConfigMap": Columns(["NAME", "DATA", "AGE"], configmap_row, [], _nothing),
     "Secret": Columns(["NAME", "TYPE", "DATA", "AGE"], secret_row, [], _nothing),

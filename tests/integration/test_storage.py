@@ -15,6 +15,7 @@ import pytest
 
 from client import ApiError
 from tests.cluster import FAST_CONTROLLER_FLAGS, FAST_KUBELET_FLAGS, Cluster
+from tests.integration.kl_helpers import kl
 from tests.wait import wait_for
 
 pytestmark = pytest.mark.timeout(240)
@@ -190,6 +191,19 @@ def test_wait_for_first_consumer_provisions_on_the_pods_node_and_pins_it(
 
     message = wait_for(unschedulable, "elsewhere reported unschedulable", 20)
     assert f"volume data lives on node {node}" in message, message
+    # kl why reads the scheduler's per-node reasons: the volume's node is named there too.
+    reasons = c.get("pods", "elsewhere", ns)["metadata"]["annotations"]
+    assert f"volume data lives on node {node}" in reasons["kubelab.io/scheduling-reasons"]
+    # kl shows the same: the claim bound, who uses it, where the volume lives, and why.
+    cfg = cluster.api.kubeconfig
+    described = kl(cfg, "describe", "pvc", "data", "-n", ns).ok().out
+    assert "Status:" in described and "Bound" in described
+    assert "Used By:" in described and "writer" in described
+    described = kl(cfg, "describe", "pv", pv["metadata"]["name"]).ok().out
+    assert f"kubernetes.io/hostname in [{node}]" in described
+    assert "CapacityNotEnforced" in described  # the PV's events
+    assert "local-path (default)" in kl(cfg, "get", "sc").ok().out
+    assert f"volume data lives on node {node}" in kl(cfg, "why", "elsewhere", "-n", ns).ok().out
     # Without a selector, every later pod of the claim goes to the volume's node.
     c.delete("pods", "writer", ns, grace_period_seconds=0)
     c.create("pods", pod("reader", "data"), ns)
