@@ -53,6 +53,16 @@ def access_modes_string(modes: Any) -> str:
     return ",".join(short for mode, short in _MODE_SHORT if mode in given)
 
 
+def pod_claims(pod: Obj) -> dict[str, str]:
+    """Volume name → claim name, for the ``persistentVolumeClaim`` volumes of a pod."""
+    out: dict[str, str] = {}
+    for v in (pod.get("spec") or {}).get("volumes") or []:
+        claim = ((v or {}).get("persistentVolumeClaim") or {}).get("claimName")
+        if claim:
+            out[str(v.get("name", ""))] = str(claim)
+    return out
+
+
 def is_default_class(sc: Obj) -> bool:
     """Marked as the default class (either annotation, as Kubernetes reads them)."""
     ann = (sc.get("metadata") or {}).get("annotations") or {}

@@ -9,6 +9,7 @@ deleted waits for its last pod).
 
 from __future__ import annotations
 
+from api.storage import pod_claims
 from client import ApiError
 
 from . import actions as A
@@ -21,12 +22,7 @@ CLAIM, VOLUME = "claim:", "volume:"
 
 def _claims_of(pod: Obj) -> list[str]:
     ns = namespace_of(pod) or "default"
-    out = []
-    for v in (pod.get("spec") or {}).get("volumes") or []:
-        name = ((v or {}).get("persistentVolumeClaim") or {}).get("claimName")
-        if name:
-            out.append(f"{ns}/{name}")
-    return out
+    return [f"{ns}/{name}" for name in pod_claims(pod).values()]
 
 
 class PersistentVolumeController(Controller):

@@ -31,6 +31,7 @@ from api.storage import (
     SELECTED_NODE_ANNOTATION,
     STORAGE_DIR_ANNOTATION,
     STORAGE_PROVISIONER_ANNOTATION,
+    pod_claims,
 )
 from api.volume_match import best_volume, claim_request, reserved_for, volume_capacity
 
@@ -55,15 +56,11 @@ def claim_ref(pvc: Obj) -> Obj:
 
 def pods_using(pods: Iterable[Obj], claim: str) -> list[Obj]:
     """The pods of one namespace that mount ``claim`` and have not terminated."""
-    out = []
-    for p in pods:
-        if (p.get("status") or {}).get("phase") in TERMINAL:
-            continue
-        for v in (p.get("spec") or {}).get("volumes") or []:
-            if ((v or {}).get("persistentVolumeClaim") or {}).get("claimName") == claim:
-                out.append(p)
-                break
-    return out
+    return [
+        p
+        for p in pods
+        if (p.get("status") or {}).get("phase") not in TERMINAL and claim in pod_claims(p).values()
+    ]
 
 
 def _without_finalizer(obj: Obj, resource: str, finalizer: str) -> A.Action:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from api.errors import ApiError
+from api.storage import pod_claims
 from api.volume_match import fits_node, node_terms, pinned_node
 from kubelet.local_volumes import ensure_dir, local_dir
 from kubelet.podhandle import PodHandle
@@ -31,16 +32,6 @@ class ClaimNotReady(MissingVolumeSource):
         Exception.__init__(self, f'MountVolume.SetUp failed for volume "{volume}" : {why}')
         self.volume = volume
         self.retry_after = CLAIM_RETRY
-
-
-def claim_volumes(pod: Obj) -> dict[str, str]:
-    """Volume name → claim name, for the pod's ``persistentVolumeClaim`` volumes."""
-    out = {}
-    for v in (pod.get("spec") or {}).get("volumes") or []:
-        claim = (v.get("persistentVolumeClaim") or {}).get("claimName")
-        if claim:
-            out[str(v.get("name", ""))] = str(claim)
-    return out
 
 
 def volume_path(pv: Obj) -> str | None:
@@ -65,7 +56,7 @@ async def resolve_claims(h: PodHandle) -> dict[str, str]:
     """Volume name → host directory for each claim the pod mounts; raises ClaimNotReady
     while one cannot be mounted."""
     out: dict[str, str] = {}
-    for vol, claim_name in claim_volumes(h.pod).items():
+    for vol, claim_name in pod_claims(h.pod).items():
         claim = await _get(h, "persistentvolumeclaims", claim_name, h.namespace)
         if claim is None:
             raise ClaimNotReady(vol, f'persistentvolumeclaim "{claim_name}" not found')

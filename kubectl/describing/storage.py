@@ -7,7 +7,7 @@ from typing import Any
 
 from api.registry import ResourceInfo
 from api.storage import access_modes_string as _modes
-from api.storage import is_default_class
+from api.storage import is_default_class, pod_claims
 from kubectl.describing.common import meta_of
 from kubectl.describing.writer import NONE, Page
 
@@ -20,13 +20,7 @@ def _finalizers(obj: Obj) -> str:
 
 def pods_using(pods: list[Obj], claim: str) -> list[str]:
     """Names of the pods that mount ``claim`` (kubectl's ``Used By``)."""
-    out = []
-    for p in pods:
-        for v in (p.get("spec") or {}).get("volumes") or []:
-            if ((v or {}).get("persistentVolumeClaim") or {}).get("claimName") == claim:
-                out.append(str(meta_of(p).get("name")))
-                break
-    return out
+    return [str(meta_of(p).get("name")) for p in pods if claim in pod_claims(p).values()]
 
 
 def describe_claim(page: Page, pvc: Obj, info: ResourceInfo, pods: list[Obj]) -> None:

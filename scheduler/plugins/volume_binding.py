@@ -30,6 +30,7 @@ from api.storage import (
     LOCAL_PATH_PROVISIONER,
     NO_PROVISIONER,
     STORAGE_DIR_ANNOTATION,
+    pod_claims,
 )
 from api.volume_match import mismatch, node_terms, pinned_node
 from scheduler.framework import Rejection
@@ -59,13 +60,8 @@ class VolumeConstraint:
 
 
 def claim_names(pod: Obj) -> list[str]:
-    """The claims a pod mounts, in volume order."""
-    out = []
-    for v in (pod.get("spec") or {}).get("volumes") or []:
-        name = ((v or {}).get("persistentVolumeClaim") or {}).get("claimName")
-        if name and name not in out:
-            out.append(str(name))
-    return out
+    """The claims a pod mounts, in volume order, each once."""
+    return list(dict.fromkeys(pod_claims(pod).values()))
 
 
 def volume_constraints(
