@@ -217,5 +217,6 @@ def unreachable_from_pods(address: str) -> str | None:
     return (
         f"the kubernetes Service points at {address}, this box's loopback: pods cannot reach "
         "the API through it (in-cluster clients fail); listen on an address pods can reach "
-        "(kubelab apiserver --listen 0.0.0.0, or --advertise-address with the box's address)"
+        "(--listen 0.0.0.0 on kubelab up or kubelab apiserver, or the apiserver's "
+        "--advertise-address with this box's address)"
     )
