@@ -9,6 +9,8 @@ kubectl with 5."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import subprocess
 import time
@@ -215,3 +217,53 @@ def test_python_client_stream_exec(shared_apiserver: ApiServer, node: str, ns: s
         # The one-shot form returns the output as a string.
         text = stream(core.connect_get_namespaced_pod_exec, "py", ns, command=["echo", "hi"])
         assert text == "hi\n"
+
+
+def test_kubectl_cp_both_ways_and_run_rm(
+    shared_apiserver: ApiServer,
+    node: str,
+    ns: str,
+    kubectl: Path,
+    env: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    """``kubectl cp`` runs tar through exec (stdin one way, stdout the other); ``kubectl run
+    -i --rm`` attaches to the new pod's stdin and deletes it once it ends."""
+    run_pod(shared_apiserver, node, ns, "files", "sleep 3600")
+    # The test image has no tar link; busybox has the applet.
+    assert (
+        kc(
+            kubectl, env, ns, "exec", "files", "--", "busybox", "ln", "-s", "busybox", "/bin/tar"
+        ).returncode
+        == 0
+    )
+    src = tmp_path / "src.bin"
+    src.write_bytes(os.urandom(10 * 1024 * 1024))
+    p = kc(kubectl, env, ns, "cp", str(src), "files:/tmp/f.bin")
+    assert p.returncode == 0, p.stderr
+    back = tmp_path / "back.bin"
+    p = kc(kubectl, env, ns, "cp", "files:/tmp/f.bin", str(back))
+    assert p.returncode == 0, p.stderr
+    assert hashlib.sha256(back.read_bytes()).digest() == hashlib.sha256(src.read_bytes()).digest()
+
+    overrides = json.dumps({"spec": {"nodeName": node}})
+    p = kc(
+        kubectl,
+        env,
+        ns,
+        "run",
+        "once",
+        f"--image={IMAGE}",
+        "-i",
+        "--rm",
+        "--restart=Never",
+        "--overrides",
+        overrides,
+        "--",
+        "sh",
+        "-c",
+        "read l; echo got:$l; exit 3",
+        stdin="hello\n",
+    )
+    assert p.returncode == 3, p.stderr
+    assert p.stdout.startswith("got:hello\n") and 'pod "once" deleted' in p.stdout
