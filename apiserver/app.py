@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import time
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,13 +20,16 @@ from starlette.responses import PlainTextResponse, Response
 from api.defaults import DEFAULT_TOLERATION_SECONDS
 from api.errors import ApiError
 from apiserver import discovery, join, openapi
+from apiserver.audit import NONE as AUDIT_NONE
+from apiserver.audit import AuditLog
+from apiserver.audit import load_policy as load_audit_policy
 from apiserver.auth import TokenAuthenticator, User
-from apiserver.authz import Authorizer
+from apiserver.authz import Authorizer, request_verb
 from apiserver.bodies import json_response, status_response
 from apiserver.cluster_state import ALWAYS_NAMESPACES, ClusterState
 from apiserver.encryption import load_config as load_encryption
 from apiserver.objects import ObjectService, WriteOptions
-from apiserver.paths import parse_resource_path
+from apiserver.paths import Target, parse_resource_path
 from apiserver.pods import PodSubresources
 from apiserver.priority_bootstrap import ensure_system_priority_classes
 from apiserver.rbac_bootstrap import ensure_bootstrap_policy
@@ -73,6 +77,12 @@ class ServerConfig:
     # Kubernetes' EncryptionConfiguration for what is stored (apiserver/encryption.py);
     # None: nothing encrypted (in-process tests).
     encryption_config: Path | None = None
+    # The audit log (apiserver/audit.py): where, with which policy (None: the default one),
+    # rotated at audit_max_mb; audit_path None: no audit log (in-process tests).
+    audit_path: Path | None = None
+    audit_policy: Path | None = None
+    audit_max_mb: int = 100
+    audit_backups: int = 3
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -104,6 +114,14 @@ class ApiServer:
         self.state.write_checks.append(EscalationCheck(self.authz))
         self.reviews = Reviews(self.authn, self.authz, self.rest.read_body)
         self.streams = StreamProxy(self.authn, self.authz, self.pods, config.kubelet_secret)
+        self.audit: AuditLog | None = None
+        if config.audit_path is not None:
+            self.audit = AuditLog(
+                load_audit_policy(config.audit_policy),
+                config.audit_path,
+                config.audit_max_mb,
+                config.audit_backups,
+            )
 
     async def start(self) -> None:
         self.store.start(asyncio.get_running_loop())
@@ -151,12 +169,53 @@ class ApiServer:
         if self._keeper is not None:
             self._keeper.cancel()
         self.store.stop()
+        if self.audit is not None:
+            self.audit.close()
 
     def _node_lease(self, node: str) -> dict[str, Any] | None:
         """The heartbeat Lease of node ``node`` (kube-node-lease/NAME), if there is one."""
         return self.store.get("coordination.k8s.io/leases", "kube-node-lease", node)
 
     async def dispatch(self, request: Request) -> Response:
+        if self.audit is None:
+            return await self._dispatch(request)
+        received = time.time()
+        response = await self._dispatch(request)
+        self._audit(request, response, received)
+        return response
+
+    def _audit(self, request: Request, response: Response, received: float) -> None:
+        """One audit event for a request that has its answer, when the policy wants it."""
+        assert self.audit is not None
+        scope = request.scope
+        user: User | None = scope.get("kubelab.user")
+        target: Target | None = scope.get("kubelab.target")
+        verb = request_verb(request, target) if target else request.method.lower()
+        name = user.name if user else "system:anonymous"
+        groups = list(user.groups) if user else ["system:unauthenticated"]
+        level = self.audit.level(name, groups, verb, target)
+        if level == AUDIT_NONE:
+            return
+        if user is None and level != "Metadata":
+            level = "Metadata"  # never keep what an unauthenticated caller sent
+        client = scope.get("client")
+        query = scope.get("query_string") or b""
+        self.audit.record(
+            level=level,
+            user=name,
+            groups=groups,
+            verb=verb,
+            target=target,
+            uri=scope["path"] + ("?" + query.decode("latin-1") if query else ""),
+            source_ip=client[0] if client else "",
+            user_agent=request.headers.get("user-agent", ""),
+            code=response.status_code,
+            received=received,
+            body=scope.get("kubelab.body"),
+            streaming=verb == "watch",
+        )
+
+    async def _dispatch(self, request: Request) -> Response:
         path = request.scope["path"]  # request.url would parse and rebuild the whole URL
         try:
             user: User | None = None
@@ -165,6 +224,7 @@ class ApiServer:
                 if path.startswith(join.PREFIX):
                     return await join.handle(self.config.home, request, path, self._node_lease)
                 user = self.authn.authenticate(request.headers.get("authorization"))
+                request.scope["kubelab.user"] = user  # for the audit log
                 if "impersonate-user" in request.headers or "impersonate-group" in request.headers:
                     # Answering as the caller would act with the wrong identity (kubectl --as).
                     raise ApiError(
@@ -183,6 +243,7 @@ class ApiServer:
                     404, f"the server could not find the requested resource {path}", "NotFound"
                 )
             assert user is not None
+            request.scope["kubelab.target"] = target  # for the audit log
             await self.authz.authorize(user, request, target)
             if target.info.group in REVIEW_GROUPS:
                 return await self.reviews.handle(request, target, user)

@@ -12,6 +12,7 @@ from pathlib import Path
 import yaml
 
 from api.defaults import DEFAULT_TOLERATION_SECONDS
+from apiserver.audit import load_policy as load_audit_policy
 from apiserver.auth import ensure_admin_token, ensure_secret_file
 from apiserver.authz import CONTROLLER_MANAGER_USER, NODE_USER_PREFIX, NODES_GROUP, SCHEDULER_USER
 from apiserver.encryption import ensure_config as ensure_encryption_config
@@ -141,6 +142,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="Kubernetes EncryptionConfiguration for data at rest (default "
         "HOME/encryption-config.yaml, created with a fresh AES-GCM key for Secrets)",
     )
+    p.add_argument(
+        "--audit-log-path",
+        default=None,
+        metavar="FILE",
+        help="where audit events go, one JSON line each (default HOME/logs/audit.log; '' for none)",
+    )
+    p.add_argument(
+        "--audit-policy-file",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="an audit.k8s.io/v1 Policy (default: every write at Request level, Secrets, "
+        "ConfigMaps and token reviews at Metadata, no reads or heartbeats)",
+    )
+    p.add_argument(
+        "--audit-log-maxsize", type=int, default=100, metavar="MB", help="rotate at (100)"
+    )
+    p.add_argument(
+        "--audit-log-maxbackup", type=int, default=3, metavar="N", help="rotated files kept (3)"
+    )
     p.add_argument("--log-level", default="warning", help="debug, info, warning, error")
     return p
 
@@ -221,7 +242,18 @@ def main(argv: list[str] | None = None) -> int:
         service_cidr=args.service_cidr,
         advertise_address=endpoint_address(args.listen, args.advertise_address),
         encryption_config=encryption,
+        audit_path=None
+        if args.audit_log_path == ""
+        else Path(args.audit_log_path or home / "logs" / "audit.log"),
+        audit_policy=args.audit_policy_file,
+        audit_max_mb=args.audit_log_maxsize,
+        audit_backups=args.audit_log_maxbackup,
     )
+    try:
+        load_audit_policy(config.audit_policy)
+    except (OSError, ValueError) as exc:
+        print(f"kubelab apiserver: --audit-policy-file: {exc}", file=sys.stderr)
+        return 2
     try:
         load_encryption_config(encryption)  # said here, not as a store that cannot open
     except (OSError, ValueError) as exc:

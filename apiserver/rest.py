@@ -126,6 +126,7 @@ class ResourceHandler:
                 raise too_large(size)
             chunks.append(chunk)
         raw = b"".join(chunks)
+        request.scope["kubelab.body"] = raw  # the audit log's requestObject, at Request level
         return raw
 
     def write_options(self, request: Request) -> WriteOptions:

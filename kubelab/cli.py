@@ -14,6 +14,7 @@ COMPONENTS = {
     "up": ("kubelab.up", "run a whole cluster on this machine"),
     "join": ("kubelab.join", "join this box to a cluster with a token"),
     "token": ("kubelab.token", "create join and user tokens"),
+    "audit": ("kubelab.audit", "show who did what (the apiserver's audit log)"),
 }
 
 USAGE = (

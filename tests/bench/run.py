@@ -42,6 +42,7 @@ BUDGETS = {
     "gpu_health": 60,
     "storage": 90,  # ~35 s: 32 pods with a fresh local-path claim, 32 with an emptyDir
     "encryption": 60,
+    "audit": 90,
 }
 ORDER = [
     "api",
@@ -55,6 +56,7 @@ ORDER = [
     "gpu_health",
     "storage",
     "encryption",
+    "audit",
 ]
 TOTAL_BUDGET = 14 * 60
 
