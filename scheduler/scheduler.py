@@ -274,7 +274,7 @@ class Scheduler:
             self.queue.done(key)  # gone, bound, or assumed and binding
             return False
         started = time.perf_counter()
-        resolved = self.volumes.resolve(pod_info(pod))
+        resolved = self.volumes.resolve(pod_info(pod), self._placed_pods)
         if isinstance(resolved, str):  # a claim missing or not bound: fits nowhere now
             diag = Diagnosis(len(self.snapshot.node_list), pre_filter=resolved)
             self._unschedulable(pod_info(pod), diag, started)
@@ -289,6 +289,14 @@ class Scheduler:
             return True
         self._unschedulable(pi, result, started)
         return False
+
+    def _placed_pods(self, namespace: str) -> list[Obj]:
+        """The live pods of ``namespace`` that are bound or whose Binding is in flight."""
+        return [
+            p
+            for p in self.pods.in_namespace(namespace)
+            if not is_terminal(p) and (_bound(p) or pod_key(p) in self._binding)
+        ]
 
     async def _bind(self, pi: PodInfo, node: str, uuids: list[str], started: float) -> None:
         key = pi.key

@@ -11,7 +11,7 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-from api.storage import SELECTED_NODE_ANNOTATION
+from api.storage import SELECTED_NODE_ANNOTATION, pod_claims
 from client import AsyncClient, Informer
 from scheduler.plugins.volume_binding import claim_names, volume_constraints, with_constraints
 from scheduler.podinfo import PodInfo
@@ -60,14 +60,24 @@ class ClaimCache:
         for inf in self.informers():
             inf.stop()
 
-    def resolve(self, pi: PodInfo) -> PodInfo | str:
-        """``pi`` with its volume constraints, or why it fits nowhere now."""
+    def resolve(self, pi: PodInfo, placed: Callable[[str], list[Obj]]) -> PodInfo | str:
+        """``pi`` with its volume constraints, or why it fits nowhere now; ``placed(ns)``:
+        the live pods of a namespace that are bound or being bound (ReadWriteOncePod)."""
         names = claim_names(pi.pod)
         if not names:
             return pi
         volumes = {str((v.get("metadata") or {}).get("name")): v for v in self.volumes.list()}
         classes = {str((c.get("metadata") or {}).get("name")): c for c in self.classes.list()}
-        got = volume_constraints(pi.namespace, names, self.claims.get, volumes, classes)
+
+        def users(claim: str) -> list[str]:
+            return [
+                str((p.get("metadata") or {}).get("name"))
+                for p in placed(pi.namespace)
+                if claim in pod_claims(p).values()
+                and (p.get("metadata") or {}).get("name") != pi.name
+            ]
+
+        got = volume_constraints(pi.namespace, names, self.claims.get, volumes, classes, users)
         return got if isinstance(got, str) else with_constraints(pi, got)
 
     async def select_node(self, pi: PodInfo, node: str) -> bool:

@@ -44,6 +44,7 @@ UNBOUND_IMMEDIATE = "pod has unbound immediate PersistentVolumeClaims"
 CONFLICT = "node(s) had volume node affinity conflict"
 NO_VOLUMES = "node(s) didn't find available persistent volumes to bind"
 NO_STORAGE_DIR = "node(s) cannot provision local-path volumes"
+RWOP_IN_USE = "a ReadWriteOncePod PersistentVolumeClaim of the pod is already in use"
 
 
 @dataclass(frozen=True)
@@ -70,9 +71,11 @@ def volume_constraints(
     get_claim: Any,
     volumes: Mapping[str, Obj],
     classes: Mapping[str, Obj],
+    users: Any = None,
 ) -> list[VolumeConstraint] | str:
     """The constraints of a pod's claims, or why it fits nowhere now (pure: ``get_claim``
-    reads the cache by ``namespace/name``)."""
+    reads the cache by ``namespace/name``; ``users(claim)`` names the other live pods
+    placed with that claim, for ReadWriteOncePod)."""
     out: list[VolumeConstraint] = []
     for name in claims:
         pvc = get_claim(f"{namespace}/{name}")
@@ -80,6 +83,11 @@ def volume_constraints(
             return f'persistentvolumeclaim "{name}" not found'
         if (pvc.get("metadata") or {}).get("deletionTimestamp"):
             return f'persistentvolumeclaim "{name}" is being deleted'
+        modes = (pvc.get("spec") or {}).get("accessModes") or []
+        if "ReadWriteOncePod" in modes and users is not None:
+            others = users(name)
+            if others:
+                return f"{RWOP_IN_USE} (claim {name}, by pod {others[0]})"
         spec = pvc.get("spec") or {}
         volume_name = spec.get("volumeName")
         if volume_name:

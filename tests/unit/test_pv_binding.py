@@ -295,3 +295,16 @@ def test_kubelet_touches_only_local_path_volumes_inside_its_storage_dir(tmp_path
     assert local_dir(local("/etc"), root) is None
     assert local_dir(local(f"{root}/../etc"), root) is None
     assert local_dir(local(str(root)), root) is None
+
+
+def test_read_write_once_pod_claim_admits_one_pod() -> None:
+    only = pvc("solo", accessModes=["ReadWriteOncePod"])
+    only["spec"]["volumeName"] = "pv-1"
+    cache = {"ml/solo": only}
+    volumes = {"pv-1": pv("pv-1", accessModes=["ReadWriteOncePod"])}
+    got = volume_constraints("ml", ["solo"], cache.get, volumes, CLASSES, lambda c: ["first"])
+    assert got == (
+        "a ReadWriteOncePod PersistentVolumeClaim of the pod is already in use "
+        "(claim solo, by pod first)"
+    )
+    assert volume_constraints("ml", ["solo"], cache.get, volumes, CLASSES, lambda c: []) == []
