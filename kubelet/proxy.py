@@ -1,7 +1,12 @@
-"""The node's Service proxy: a small asyncio TCP proxy per Service port.
+"""The node's Service proxy: the kernel path's driver, and the userspace fallback.
 
-kubelab has no virtual network and no cluster IPs, so a Service is reached on a port of
-the node itself:
+With the kernel path (``kubelet/kernelproxy.py``: root, ``nft``, a real runtime) each
+sync turns the informers' Services and Endpoints into this kubelet's nftables table
+(``kubelet/proxy_rules.py``): ClusterIPs and NodePorts are DNATed in the kernel, at most
+one sync a ``MIN_SYNC_SECONDS``. The userspace listeners below then serve only what the
+kernel does not (``userspace_serves``): the LoadBalancer port, a NodePort on a loopback
+node address, and Services without a ClusterIP. Where the kernel path is unavailable
+(``kubelet/main.py`` logs why) the listeners serve everything, as before the service CIDR:
 
 - ``type: NodePort`` (and ``LoadBalancer``): the node address, on ``ports[].nodePort``
   (allocated by the apiserver from 30000-32767 when not given);
@@ -12,7 +17,7 @@ the node itself:
   lists the Service in its Node annotation ``kubelab.io/lb-ports-unavailable``, which
   leaves the node out of the Service's ingress until the port is free;
 - ``type: ClusterIP`` (``clusterIP`` not ``None``): loopback ``127.0.0.1``, on the
-  Service's own ``ports[].port``. ``spec.clusterIP`` stays unset: 127.0.0.1 plays its part.
+  Service's own ``ports[].port`` (a ClusterIP address needs the kernel path).
   (A port below 1024 needs root; a port already taken on the host, by another program or
   another cluster on the same box, is reported once in the log and as a Warning event on
   the Service, ``NodePortUnavailable``, and retried.)
@@ -21,14 +26,14 @@ A node on the fake runtime runs no containers, so there is nothing to forward to
 proxy binds no host port at all (two fake clusters on one box cannot collide) and says
 so once per Service, in the log and as a Normal event, ``NotServed``.
 
-Each new connection goes to the next *ready* endpoint of the Service's Endpoints object
-(round robin); the endpoints controller keeps that object current from the pods'
-readiness, so a pod that turns not-ready stops getting new connections as soon as its
-Endpoints update arrives. Open connections are left to finish.
+Each new connection to a listener goes to the next *ready* endpoint of the Service's
+Endpoints object (round robin); the endpoints controller keeps that object current from
+the pods' readiness, so a pod that turns not-ready stops getting new connections as soon
+as its Endpoints update arrives. Open connections are left to finish.
 
 Containers find Services through the Kubernetes variables ``<NAME>_SERVICE_HOST`` and
-``<NAME>_SERVICE_PORT`` (plus the Docker-link style ``<NAME>_PORT_...``), built by
-``service_env`` from the same listen addresses.
+``<NAME>_SERVICE_PORT`` (plus the Docker-link style ``<NAME>_PORT_...``): the ClusterIP
+where the kernel serves it (``kubelet/envvars.py``), else the listen addresses above.
 """
 
 from __future__ import annotations
