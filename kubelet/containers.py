@@ -12,7 +12,7 @@ from typing import Any
 
 from api.quantity import parse_quantity
 from kubelet.envvars import expand
-from kubelet.podspec_runtime import container_security, pod_identity
+from kubelet.podspec_runtime import CLUSTER_DOMAIN, container_security, pod_identity
 from kubelet.runtime.base import (
     LABEL_CLUSTER,
     LABEL_CONTAINER_HASH,
@@ -194,6 +194,7 @@ def build_spec(
     init: bool = False,
     cluster: str = "",
     termination_log: Mount | None = None,
+    cluster_domain: str = CLUSTER_DOMAIN,
     network_of: str | None = None,
 ) -> ContainerSpec:
     """The runtime spec for one container instance (``init``: of spec.initContainers).
@@ -214,7 +215,7 @@ def build_spec(
             ports.append(PortMapping(cport, int(hport), address, protocols.get(cport, "TCP")))
     command = container.get("command")
     args = container.get("args")
-    identity = pod_identity(pod)
+    identity = pod_identity(pod, cluster_domain)
     security = container_security(pod, container)
     if identity.host_network:
         ports = []  # the container's ports are the node's already

@@ -158,6 +158,7 @@ async def build_spec(
         real_gpus=h.ctx.config.real_gpus,
         init=init,
         cluster=h.ctx.cluster_uid,
+        cluster_domain=h.ctx.config.cluster_domain,
         network_of=h.sandbox.id if h.sandbox is not None else None,
         termination_log=Mount(
             str(message_file), c.get("terminationMessagePath") or TERMINATION_LOG

@@ -25,10 +25,11 @@ class PodIdentity:
     host_ipc: bool = False  # the node's IPC namespace (hostIPC)
 
 
-def pod_identity(pod: dict[str, Any]) -> PodIdentity:
+def pod_identity(pod: dict[str, Any], cluster_domain: str = CLUSTER_DOMAIN) -> PodIdentity:
     """Hostname ``spec.hostname`` or the pod name; with ``spec.subdomain`` the FQDN is
-    ``hostname.subdomain.namespace.svc.cluster.local`` (``setHostnameAsFQDN`` makes the
-    FQDN the hostname itself), as on Kubernetes. A host-network pod keeps the node's."""
+    ``hostname.subdomain.namespace.svc.CLUSTER_DOMAIN`` (the kubelet's ``--cluster-domain``;
+    ``setHostnameAsFQDN`` makes the FQDN the hostname itself), as on Kubernetes. A
+    host-network pod keeps the node's."""
     meta = pod.get("metadata") or {}
     spec = pod.get("spec") or {}
     aliases = tuple(
@@ -43,7 +44,7 @@ def pod_identity(pod: dict[str, Any]) -> PodIdentity:
     sub = spec.get("subdomain")
     if not sub:
         return PodIdentity(hostname, None, False, aliases, **host)
-    domain = f"{sub}.{meta.get('namespace') or 'default'}.svc.{CLUSTER_DOMAIN}"
+    domain = f"{sub}.{meta.get('namespace') or 'default'}.svc.{cluster_domain.strip('.')}"
     if spec.get("setHostnameAsFQDN") is True:
         fqdn = f"{hostname}.{domain}"
         if len(fqdn) > 64:

@@ -135,3 +135,11 @@ def test_search_line_is_at_most_2048_characters() -> None:
     [search] = [x for x in dns.text.splitlines() if x.startswith("search ")]
     assert len(search) - len("search ") <= 2048
     assert search.split()[1:] == long[:8]  # 8 x 254 + 7 spaces = 2039
+
+
+def test_the_cluster_domain_names_the_pods_fqdn_too() -> None:
+    from kubelet.podspec_runtime import pod_identity
+
+    p = pod(hostname="web-0", subdomain="grp")
+    assert pod_identity(p).domainname == "grp.web.svc.cluster.local"
+    assert pod_identity(p, "lab.internal.").domainname == "grp.web.svc.lab.internal"
