@@ -181,7 +181,7 @@ class PodSubresources:
         ns = t.namespace or "default"
         if method == "PUT":
             body = decode_body(raw, ct)
-            replicas = (body.get("spec") or {}).get("replicas") if isinstance(body, dict) else None
+            replicas = _scale_replicas(body)
             want_rv = (
                 ((body.get("metadata") or {}).get("resourceVersion"))
                 if isinstance(body, dict)
@@ -206,7 +206,7 @@ class PodSubresources:
                     if exc.code == 400:
                         raise bad_request(f"the patch is malformed: {exc}") from exc
                     raise invalid("Scale", t.name, [Cause("", str(exc))]) from exc
-                return _with_replicas(info, cur, (new_scale.get("spec") or {}).get("replicas"))
+                return _with_replicas(info, cur, _scale_replicas(new_scale))
         else:
             raise ApiError(405, f"{method} is not allowed on scale", "MethodNotAllowed")
         out, _ = await self.objects.patch(info, t.name, ns, apply, opts)
@@ -357,6 +357,13 @@ class PodSubresources:
                 "ServiceUnavailable",
             ) from exc
         return Response(resp.content, resp.status_code, media_type="application/json")
+
+
+def _scale_replicas(scale: Any) -> Any:
+    """``spec.replicas`` of a Scale body as sent (None where the body has no such field,
+    for _with_replicas to refuse): a spec that is not an object is no reason for a 500."""
+    spec = scale.get("spec") if isinstance(scale, dict) else None
+    return spec.get("replicas") if isinstance(spec, dict) else None
 
 
 def _with_replicas(info: ResourceInfo, cur: dict[str, Any], replicas: Any) -> dict[str, Any]:

@@ -62,10 +62,12 @@ def _claim_template_names(errs: Errs, templates: Any) -> frozenset[str]:
             continue
         # Each claim is named <template>-<statefulset>-<ordinal>, so the name is a label.
         check_name(errs, f"{tf}.metadata.name", name, "label")
+        _check_claim_spec(errs, tf, t)
+        if not isinstance(name, str):
+            continue  # reported by check_name
         if name in names:
             duplicate(errs, f"{tf}.metadata.name", name, "claim template names must be unique")
         names.add(name)
-        _check_claim_spec(errs, tf, t)
     return frozenset(names)
 
 

@@ -89,6 +89,28 @@ def _seeds() -> dict[str, dict[str, Any]]:
                 "template": copy.deepcopy(tmpl),
             },
         },
+        "statefulsets": {
+            "apiVersion": "apps/v1",
+            "kind": "StatefulSet",
+            "metadata": {"name": "x"},
+            "spec": {
+                "replicas": 2,
+                "serviceName": "x",
+                "selector": {"matchLabels": {"app": "fz"}},
+                "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"partition": 1}},
+                "persistentVolumeClaimRetentionPolicy": {"whenScaled": "Delete"},
+                "template": copy.deepcopy(tmpl),
+                "volumeClaimTemplates": [
+                    {
+                        "metadata": {"name": "data"},
+                        "spec": {
+                            "accessModes": ["ReadWriteOnce"],
+                            "resources": {"requests": {"storage": "1Gi"}},
+                        },
+                    }
+                ],
+            },
+        },
         "services": {
             "apiVersion": "v1",
             "kind": "Service",

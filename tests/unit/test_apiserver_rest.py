@@ -243,3 +243,10 @@ async def test_scale_subresource_reads_and_writes_replicas(inprocess_api: InProc
     assert code == 405, status
     dep = (await api.client.get(f"{deployments}/web")).json()
     assert dep["spec"]["replicas"] == 2
+    # A Scale whose spec is not an object is refused naming spec.replicas, never a 500.
+    for method, body in (("PUT", {"spec": 1}), ("PATCH", {"spec": 1}), ("PUT", [])):
+        headers = {"content-type": "application/merge-patch+json"} if method == "PATCH" else {}
+        code, status = await api.status_of(
+            method, f"{deployments}/web/scale", json=body, headers=headers
+        )
+        assert code == 422 and status["details"]["causes"][0]["field"] == "spec.replicas", status

@@ -11,6 +11,7 @@ import pytest
 from api import models
 from api.defaults import apply_defaults
 from api.validation import validate
+from api.validation.common import show
 from apiserver.pods import scale_of
 from apiserver.tables import column_definitions, to_table
 
@@ -185,6 +186,12 @@ def test_claim_templates_are_checked_as_claims() -> None:
     assert "spec.volumeClaimTemplates[0].spec.resources[storage]" in fields
     assert "spec.volumeClaimTemplates[1].metadata.name" in fields  # a duplicate
     assert "spec.volumeClaimTemplates[2].metadata.name" in fields  # missing
+    for wrong in (["www"], {"n": 1}, 5):
+        obj["spec"]["volumeClaimTemplates"][1]["metadata"]["name"] = wrong
+        assert (
+            "spec.volumeClaimTemplates[1].metadata.name",
+            f"Invalid value: {show(wrong)}: must be a string",
+        ) in causes(obj)
 
 
 def test_an_update_may_change_only_the_mutable_fields() -> None:
