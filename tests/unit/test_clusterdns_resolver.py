@@ -10,6 +10,7 @@ import dns.flags
 import dns.message
 import dns.opcode
 import dns.rcode
+import dns.rdatatype
 
 from clusterdns.forward import Forwarder, parse_nameservers
 from clusterdns.records import service_name, service_records
@@ -94,3 +95,11 @@ def test_records_go_when_the_service_goes() -> None:
 def test_resolv_conf_nameservers() -> None:
     text = "# x\nnameserver 10.0.0.2\nsearch a\nnameserver 10.0.0.3 ; y\noptions ndots:1\n"
     assert parse_nameservers(text) == ["10.0.0.2", "10.0.0.3"]
+
+
+def test_a_headless_service_without_ready_endpoints_exists_but_has_no_address() -> None:
+    not_ready = {"subsets": [{"notReadyAddresses": [{"ip": "10.42.0.9"}], "ports": [{"port": 1}]}]}
+    r = Resolver(_zone((_svc("db", clusterIP="None"), not_ready)), NO_UPSTREAM)
+    msg = _ask(r, "db.ns.svc.cluster.local.", "A")
+    assert (msg.rcode(), msg.answer) == (dns.rcode.NOERROR, [])
+    assert msg.authority[0].rdtype == dns.rdatatype.SOA
