@@ -16,6 +16,7 @@ from kubectl.describing.daemonsets import (
     describe_daemonset,
     describe_replication_controller,
 )
+from kubectl.describing.discovery import describe_endpoint_slice
 from kubectl.describing.nodes import describe_node
 from kubectl.describing.other import (
     describe_configmap,
@@ -99,6 +100,8 @@ def render(ctx: Ctx, info: ResourceInfo, obj: dict[str, Any]) -> str:
         except ApiError:
             ep = None
         describe_service(page, obj, info, ep)
+    elif kind == "EndpointSlice":
+        describe_endpoint_slice(page, obj, info)
     elif kind == "PersistentVolumeClaim":
         describe_claim(page, obj, info, c.list_all("pods", ns)["items"])
     elif kind == "PersistentVolume":
