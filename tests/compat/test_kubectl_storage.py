@@ -130,3 +130,33 @@ def test_storage_kinds_round_trip(
     kubectl("delete", "sc", name)
     wait_for(lambda: gone(cl, "persistentvolumes", name, None), "volume gone", 30)
     assert gone(cl, "storageclasses", name, None)
+
+
+def test_apply_prune_removes_a_claim_left_out(
+    kubectl: Kubectl, cluster: Cluster, namespace: str, tmp_path: Path
+) -> None:
+    # kubectl's default prune list names PersistentVolumeClaims; with them served, a claim
+    # left out of the manifests is pruned like anything else.
+    def claim(name: str) -> dict[str, object]:
+        return {
+            "apiVersion": "v1",
+            "kind": "PersistentVolumeClaim",
+            "metadata": {"name": name, "labels": {"app": "prune-me"}},
+            "spec": {
+                "accessModes": ["ReadWriteOnce"],
+                "resources": {"requests": {"storage": "1Gi"}},
+            },
+        }
+
+    allow = ["--prune-allowlist", "core/v1/PersistentVolumeClaim"]
+    manifest = tmp_path / "claims.yaml"
+    manifest.write_text(yaml.safe_dump_all([claim("old"), claim("new")]))
+    prune = ["apply", "-n", namespace, "--prune", "-l", "app=prune-me", *allow, "-f"]
+    kubectl(*prune, str(manifest))
+    manifest.write_text(yaml.safe_dump(claim("new")))
+    out = kubectl(*prune, str(manifest))
+    assert "persistentvolumeclaim/old pruned" in out, out
+    cl = cluster.api.client()
+    # No pod uses it: pvc-protection lets it go at once.
+    wait_for(lambda: gone(cl, "persistentvolumeclaims", "old", namespace), "old pruned", 30)
+    assert not gone(cl, "persistentvolumeclaims", "new", namespace)
