@@ -331,3 +331,19 @@ async def test_services_stored_before_the_service_cidr_get_an_address_at_start(
         assert headless["spec"]["clusterIP"] == "None"
         code, status = await api.status_of("POST", SVCS, json=svc("b", clusterIP=ip))
         assert code == 422 and "already allocated" in status["message"]
+
+
+async def test_the_kubernetes_service_follows_the_apiservers_port(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    async with inprocess_apiserver(home):
+        pass
+    async with inprocess_apiserver(home, server_address="127.0.0.1:7443") as api:
+        _, k8s = await api.status_of("GET", f"{SVCS}/kubernetes")
+        assert k8s["spec"]["ports"][0]["targetPort"] == 7443
+        assert k8s["spec"]["clusterIP"] == "10.43.0.1"
+        _, ep = await api.status_of("GET", "/api/v1/namespaces/default/endpoints/kubernetes")
+        assert ep["subsets"][0]["ports"][0]["port"] == 7443
+        _, es = await api.status_of(
+            "GET", "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices/kubernetes"
+        )
+        assert es["ports"][0]["port"] == 7443
