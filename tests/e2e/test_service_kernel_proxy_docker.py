@@ -2,7 +2,7 @@
 engine: pods on the node's pod bridge (NET-POD's network), a ClusterIP allocated by the
 apiserver, Endpoints written by the endpoints controller, and the kubelet's nftables
 table. A client pod reaches both replicas through ``$WEB_SERVICE_HOST``; a backend reaches
-its own Service (hairpin); the host reaches the ClusterIP and the NodePort; a pod that
+its own Service (hairpin); so does a pod of a second node on this box; the host reaches the ClusterIP and the NodePort; a pod that
 turns not ready gets no new connections; a deleted Service's rules go; a kubelet that
 stops removes its table.
 
@@ -36,23 +36,27 @@ WEB = "mkdir -p /www && echo $POD_NAME > /www/index.html && touch /tmp/ready && 
 
 
 class Lab:
-    def __init__(self, cluster: Cluster, node: str) -> None:
+    def __init__(self, cluster: Cluster, node: str, other_node: str) -> None:
         import docker
 
         self.cluster = cluster
         self.api = cluster.client
         self.node = node
+        self.other_node = other_node  # a second kubelet on this box, its own bridge
         self.docker = docker.from_env()
         self.uid = str(self.api.get("namespaces", "kube-system")["metadata"]["uid"])
         self.table = table_name(self.uid, node)
+        self.other_table = table_name(self.uid, other_node)
 
-    def pod(self, name: str, container: dict[str, Any], labels: dict[str, str]) -> None:
+    def pod(
+        self, name: str, container: dict[str, Any], labels: dict[str, str], node: str = ""
+    ) -> None:
         body = {
             "apiVersion": "v1",
             "kind": "Pod",
             "metadata": {"name": name, "namespace": NS, "labels": labels},
             "spec": {
-                "nodeName": self.node,
+                "nodeName": node or self.node,
                 "terminationGracePeriodSeconds": 0,
                 "containers": [container],
             },
@@ -88,9 +92,9 @@ class Lab:
     def spread(self, pod: str, url: str, n: int) -> set[str]:
         return {self.get(pod, url) for _ in range(n)}
 
-    def table_text(self) -> str:
+    def table_text(self, table: str = "") -> str:
         done = subprocess.run(
-            ["nft", "list", "table", "ip", self.table], capture_output=True, text=True
+            ["nft", "list", "table", "ip", table or self.table], capture_output=True, text=True
         )
         return done.stdout if done.returncode == 0 else ""
 
@@ -115,7 +119,8 @@ def lab(tmp_path: Path) -> Iterator[Lab]:
     import docker
 
     ensure_busybox_image(docker.from_env())
-    node = f"kp-{uuid.uuid4().hex[:6]}"
+    suffix = uuid.uuid4().hex[:6]
+    node, other = f"kp-a-{suffix}", f"kp-b-{suffix}"
     cl = Cluster(tmp_path / "home")
     lab_: Lab | None = None
     try:
@@ -125,9 +130,10 @@ def lab(tmp_path: Path) -> Iterator[Lab]:
             {"metadata": {"labels": {"pod-security.kubernetes.io/enforce": "privileged"}}},
         )
         cl.add_controllers("--controllers", "nodeipam,endpoints", "--no-leader-elect")
-        cl.add_kubelet(node, "--resync-period", "2", runtime="docker", root_dir=tmp_path / "root")
-        cl.wait_nodes_ready(node, timeout=60)
-        lab_ = Lab(cl, node)
+        for n in (node, other):
+            cl.add_kubelet(n, "--resync-period", "2", runtime="docker", root_dir=tmp_path / n)
+        cl.wait_nodes_ready(node, other, timeout=60)
+        lab_ = Lab(cl, node, other)
         yield lab_
     finally:
         if lab_ is not None:
@@ -146,8 +152,10 @@ def lab(tmp_path: Path) -> Iterator[Lab]:
 def test_service_through_the_kubelets_kernel_proxy(lab: Lab) -> None:
     for name in ("web-a", "web-b"):
         lab.pod(name, web(name), {"app": "web"})
-    lab.pod("client", {"name": "c", "image": IMAGE, "command": ["sleep", "3600"]}, {})
-    for name in ("web-a", "web-b", "client"):
+    sleeper = {"name": "c", "image": IMAGE, "command": ["sleep", "3600"]}
+    lab.pod("client", sleeper, {})
+    lab.pod("far-client", sleeper, {}, node=lab.other_node)
+    for name in ("web-a", "web-b", "client", "far-client"):
         lab.ready(name)
     svc = {
         "apiVersion": "v1",
@@ -170,10 +178,13 @@ def test_service_through_the_kubelets_kernel_proxy(lab: Lab) -> None:
     def both_endpoints() -> bool:
         eps = lab.api.get("endpoints", "web", NS)
         ips = [a["ip"] for s in eps.get("subsets") or [] for a in s.get("addresses") or []]
-        return len(ips) == 2 and all(ip in lab.table_text() for ip in ips)
+        tables = [lab.table_text(), lab.table_text(lab.other_table)]
+        return len(ips) == 2 and all(ip in t for ip in ips for t in tables)
 
     wait_for(both_endpoints, "both endpoints in the rules", 30)
     assert lab.spread("client", f"http://{cip}/", 30) == {"web-a", "web-b"}
+    # From a pod of the other node (its own bridge, its own kubelet's table).
+    assert lab.spread("far-client", f"http://{cip}/", 30) == {"web-a", "web-b"}
     # Hairpin: a backend reaching its own Service gets itself too (masqueraded).
     assert lab.spread("web-a", f"http://{cip}/", 30) == {"web-a", "web-b"}
     # From the host: the ClusterIP, and the NodePort on the bridge's gateway (this host).
