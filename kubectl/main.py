@@ -27,6 +27,7 @@ VERBS: dict[str, str] = {
     "logs": "logs",
     "exec": "exec",
     "attach": "attach",
+    "cp": "cp",
     "scale": "scale",
     "set": "set_image",
     "rollout": "rollout",

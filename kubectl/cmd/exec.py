@@ -8,12 +8,15 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from kubectl.cli import add_verb
 from kubectl.context import Ctx
 from kubectl.errors import CliError
 from kubectl.podselect import pick_container, resolve_pod
+
+if TYPE_CHECKING:
+    from client.streaming import Streams
 
 EXAMPLES = """
   kl exec web-0 -- ls /usr/share/nginx/html
@@ -93,9 +96,16 @@ def _writer(out: IO[str]) -> Callable[[bytes], None]:
 
 
 def stream(
-    ctx: Ctx, namespace: str, pod: str, subresource: str, query: list[tuple[str, str]], tty: bool
+    ctx: Ctx,
+    namespace: str,
+    pod: str,
+    subresource: str,
+    query: list[tuple[str, str]],
+    tty: bool,
+    streams: Streams | None = None,
 ) -> int:
-    """Run one exec or attach session to its end; the exit code it reports."""
+    """Run one exec or attach session to its end; the exit code it reports. Output goes to
+    the context's stdout and stderr (stdin from its stdin) unless ``streams`` says else."""
     import contextlib
 
     from api import remotecommand as rc
@@ -104,9 +114,11 @@ def stream(
 
     stdin = dict(query).get("stdin") == "true"
     path = f"/api/v1/namespaces/{namespace}/pods/{pod}/{subresource}"
+    if streams is None:
+        fd = ctx.stdin.fileno() if stdin else None
+        streams = Streams(_writer(ctx.stdout), _writer(ctx.stderr), fd)
+    fd = streams.stdin_fd
     session = open_stream(ctx.config, path, query)
-    fd = ctx.stdin.fileno() if stdin else None
-    streams = Streams(_writer(ctx.stdout), _writer(ctx.stderr), fd)
     try:
         with contextlib.ExitStack() as stack:
             if tty and fd is not None:

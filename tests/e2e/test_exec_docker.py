@@ -27,6 +27,7 @@ from kubernetes.stream import stream
 from tests.cluster import Cluster
 from tests.e2e.images import IMAGE, ensure_busybox_image
 from tests.harness import ApiServer
+from tests.integration.kl_helpers import kl
 from tests.tools.kubectl import ensure_kubectl
 from tests.tools.terminal import Terminal
 from tests.wait import wait_for
@@ -267,3 +268,47 @@ def test_kubectl_cp_both_ways_and_run_rm(
     )
     assert p.returncode == 3, p.stderr
     assert p.stdout.startswith("got:hello\n") and 'pod "once" deleted' in p.stdout
+
+
+def test_kl_cp_both_ways(
+    shared_apiserver: ApiServer,
+    node: str,
+    ns: str,
+    kubectl: Path,
+    env: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    """``kl cp``: a 10 MiB file and a directory into the pod and back, checksums equal; an
+    existing directory as the destination takes the source's name, as kubectl's."""
+    run_pod(shared_apiserver, node, ns, "klcp", "sleep 3600")
+    assert (
+        kc(
+            kubectl, env, ns, "exec", "klcp", "--", "busybox", "ln", "-s", "busybox", "/bin/tar"
+        ).returncode
+        == 0
+    )
+    cfg = shared_apiserver.kubeconfig
+    src = tmp_path / "weights.bin"
+    src.write_bytes(os.urandom(10 * 1024 * 1024))
+    tree = tmp_path / "conf"
+    (tree / "sub").mkdir(parents=True)
+    (tree / "a.yaml").write_text("a: 1\n")
+    (tree / "sub" / "b.txt").write_text("b\n")
+    kl(cfg, "-n", ns, "cp", str(src), "klcp:/tmp/w.bin").ok()
+    kl(cfg, "-n", ns, "cp", str(tree), f"{ns}/klcp:/tmp").ok()  # into /tmp/conf
+    assert kc(kubectl, env, ns, "exec", "klcp", "--", "cat", "/tmp/conf/sub/b.txt").stdout == "b\n"
+    back = tmp_path / "back"
+    back.mkdir()
+    kl(cfg, "-n", ns, "cp", "klcp:/tmp/w.bin", str(back / "w.bin")).ok()
+    assert (
+        hashlib.sha256((back / "w.bin").read_bytes()).digest()
+        == hashlib.sha256(src.read_bytes()).digest()
+    )
+    kl(cfg, "-n", ns, "cp", "klcp:/tmp/conf", str(back)).ok()  # an existing directory
+    assert (back / "conf" / "a.yaml").read_text() == "a: 1\n"
+    assert (back / "conf" / "sub" / "b.txt").read_text() == "b\n"
+    missing = kl(cfg, "-n", ns, "cp", "klcp:/tmp/nope", str(back / "x"))
+    assert missing.rc == 1 and "command terminated with exit code" in missing.err
+    assert kl(cfg, "cp", str(src), str(back)).one_error_line() == (
+        "error: one of src or dest must be a local file specification"
+    )
