@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from dnslib import CLASS, OPCODE, QTYPE, RCODE, DNSHeader, DNSRecord
+from dnslib import CLASS, EDNS0, OPCODE, QTYPE, RCODE, DNSHeader, DNSRecord
 
 from clusterdns.forward import Forwarder
 from clusterdns.zone import Answer, Zone
@@ -13,6 +13,7 @@ from clusterdns.zone import Answer, Zone
 log = logging.getLogger(__name__)
 
 UDP_SIZE = 512  # RFC 1035's limit for a UDP reply without EDNS(0)
+EDNS_SIZE = 1232  # the DNS flag day 2020 payload size: no IP fragmentation
 MAX_CNAME_CHAIN = 8
 QCLASS_ANY = 255  # RFC 1035's QCLASS * (dnslib names it '*')
 
@@ -89,6 +90,9 @@ class Resolver:
             reply.add_auth(rr)
         for rr in answer.additional:
             reply.add_ar(rr)
+        if any(rr.rtype == QTYPE.OPT for rr in request.ar):
+            # EDNS(0) asked, EDNS(0) answered (RFC 6891), with the size we take back.
+            reply.add_ar(EDNS0(udp_len=EDNS_SIZE))
         packed = bytes(reply.pack())
         if not tcp and len(packed) > udp_limit(request):
             # Too big for UDP: the question and the TC flag send the client to TCP.
@@ -113,5 +117,5 @@ def udp_limit(request: DNSRecord) -> int:
     """The largest UDP reply the client takes: its EDNS(0) payload size, else 512."""
     for rr in request.ar:
         if rr.rtype == QTYPE.OPT:
-            return max(UDP_SIZE, int(rr.rclass))
+            return max(UDP_SIZE, min(int(rr.rclass), EDNS_SIZE))
     return UDP_SIZE

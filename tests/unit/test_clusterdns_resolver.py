@@ -103,3 +103,13 @@ def test_a_headless_service_without_ready_endpoints_exists_but_has_no_address() 
     msg = _ask(r, "db.ns.svc.cluster.local.", "A")
     assert (msg.rcode(), msg.answer) == (dns.rcode.NOERROR, [])
     assert msg.authority[0].rdtype == dns.rdatatype.SOA
+
+
+def test_edns_is_answered_with_edns() -> None:
+    r = Resolver(_zone((_svc("web", clusterIP="10.43.0.20"), None)), NO_UPSTREAM)
+    q = dns.message.make_query("web.ns.svc.cluster.local.", "A", use_edns=0, payload=4096)
+    raw = asyncio.run(r.handle(q.to_wire()))
+    assert raw is not None
+    reply = dns.message.from_wire(raw)
+    assert reply.edns == 0 and reply.payload == 1232
+    assert _ask(r, "web.ns.svc.cluster.local.", "A").edns == -1  # none asked, none sent
