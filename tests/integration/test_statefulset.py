@@ -363,3 +363,38 @@ def test_the_headless_service_names_each_pod_by_its_hostname(cluster: Cluster, n
             assert wait_for(answer, f"an answer for {fqdn}") == [ip]
     finally:
         dns_server.stop()
+
+
+def test_a_controller_manager_killed_mid_rollout_finishes_it_after_restart(
+    cluster: Cluster, ns: str
+) -> None:
+    # Level-triggered: a crash at any moment leaves nothing a restarted controller cannot
+    # finish, and it never makes a pod or claim outside web-0..2 / data-web-0..2.
+    c = cluster.client
+    c.create("statefulsets", statefulset("crash", 3), ns)
+    wait_ready(c, ns, "crash", 3)
+    claims = {n: cl["metadata"]["uid"] for n, cl in claims_of(c, ns).items()}
+    c.patch(
+        "statefulsets",
+        "crash",
+        {"spec": {"template": {"spec": {"containers": [{"name": "srv", "image": "nginx:2"}]}}}},
+        ns,
+        patch_type="strategic",
+    )
+    wait_for(lambda: status_of(c, ns, "crash").get("updatedReplicas") == 1, "one pod updated")
+    cluster.kill("controllers")
+    cluster.start("controllers")
+
+    def done() -> bool:
+        st = status_of(c, ns, "crash")
+        pods = pods_of(c, ns, "crash")
+        return (
+            st.get("currentRevision") == st.get("updateRevision")
+            and st.get("updatedReplicas") == st.get("readyReplicas") == 3
+            and {p["spec"]["containers"][0]["image"] for p in pods.values()} == {"nginx:2"}
+        )
+
+    wait_for(done, "the roll-out finished by the restarted controller", timeout=90)
+    assert sorted(pods_of(c, ns, "crash")) == ["crash-0", "crash-1", "crash-2"]
+    assert {n: cl["metadata"]["uid"] for n, cl in claims_of(c, ns).items()} == claims
+    assert len(c.list("controllerrevisions", ns)["items"]) == 2
