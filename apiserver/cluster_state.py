@@ -284,6 +284,12 @@ class ClusterState:
         want = wanted_cluster_ip(spec)
         if want is None:
             return []
+        if want and old is not None and want in allocated_ips(old):
+            # Kept, not asked for: never re-checked (a range changed since it was given
+            # must not make every update of the Service fail), as Kubernetes allocates
+            # only what changes.
+            set_cluster_ip(spec, want)
+            return [want]
         if want:
             try:
                 self.service_ips.check_requested(want, key)

@@ -347,3 +347,24 @@ async def test_the_kubernetes_service_follows_the_apiservers_port(tmp_path: Path
             "GET", "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices/kubernetes"
         )
         assert es["ports"][0]["port"] == 7443
+
+
+async def test_a_service_from_an_older_range_can_still_be_updated(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    async with inprocess_apiserver(home) as api:
+        old = await api.create(SVCS, svc("a"))
+    async with inprocess_apiserver(home, service_cidr="10.96.0.0/16") as api:
+        # Its address is outside the new range: kept (immutable), and its other fields
+        # still change; a new Service gets one of the new range.
+        code, out = await api.status_of(
+            "PATCH",
+            f"{SVCS}/a",
+            json={"metadata": {"labels": {"tier": "web"}}},
+            headers={"Content-Type": "application/merge-patch+json"},
+        )
+        assert code == 200, out
+        assert out["spec"]["clusterIP"] == old["spec"]["clusterIP"]
+        new = await api.create(SVCS, svc("b"))
+        assert ipaddress.ip_address(new["spec"]["clusterIP"]) in ipaddress.ip_network(
+            "10.96.0.0/16"
+        )
