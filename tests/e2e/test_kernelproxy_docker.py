@@ -31,7 +31,7 @@ from kubelet.kernelproxy import KernelProxy, reap_orphans, unavailable_reason
 from kubelet.proxy import ServiceProxy
 from kubelet.proxy_rules import plan
 from tests.e2e.images import IMAGE, ensure_busybox_image
-from tests.harness import ApiServer
+from tests.harness import ApiServer, kubelab_cmd
 from tests.wait import wait_for, wait_for_async
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(180)]
@@ -389,3 +389,30 @@ def test_hairpin_an_endpoint_reaches_its_own_service(lab: Lab) -> None:
         assert code == 0, out
         seen.add(out.decode().strip().splitlines()[-1])
     assert seen == {"alpha", "beta"}
+
+
+def test_cleanup_proxy_flag_removes_this_nodes_rules(lab: Lab, apiserver: ApiServer) -> None:
+    """``kubelab kubelet --cleanup-proxy``: the table, interface and DOCKER-USER rule of
+    this cluster's node go; another cluster's table (here the lab's) stays."""
+    uid = apiserver.client().get("namespaces", "kube-system")["metadata"]["uid"]
+    node = f"gone-{uuid.uuid4().hex[:6]}"
+    kp = KernelProxy(uid, node)
+    lab.apply([service(lab)], endpoints([lab.backends["alpha"]]))
+    asyncio.run(kp.apply(plan(uid, node, [service(lab)], endpoints([lab.backends["beta"]]))))
+    try:
+        assert lab.cluster_ip in nft_table(kp.table)
+        done = subprocess.run(
+            kubelab_cmd("kubelet", "--kubeconfig", str(apiserver.kubeconfig), "--node-name",
+                        node, "--cleanup-proxy"),
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip() == f"removed kernel Service rules ({kp.table}, {kp.dev})"
+        assert nft_table(kp.table) == ""
+        assert subprocess.run(["ip", "link", "show", kp.dev], capture_output=True).returncode
+        rules = subprocess.run(["iptables", "-w", "-S", "DOCKER-USER"], capture_output=True,
+                               text=True).stdout  # fmt: skip
+        assert kp.table not in rules and lab.kernel.table in rules
+        assert lab.cluster_ip in nft_table(lab.kernel.table)
+    finally:
+        asyncio.run(kp.cleanup())
