@@ -6,6 +6,7 @@ import asyncio
 import gc
 import logging
 import time
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +16,7 @@ import orjson
 from fastapi import FastAPI
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import PlainTextResponse, Response, StreamingResponse
 
 from api.defaults import DEFAULT_TOLERATION_SECONDS
 from api.errors import ApiError
@@ -28,6 +29,7 @@ from apiserver.authz import Authorizer, request_verb
 from apiserver.bodies import json_response, status_response
 from apiserver.cluster_state import ALWAYS_NAMESPACES, ClusterState
 from apiserver.encryption import load_config as load_encryption
+from apiserver.flowcontrol import FlowControl
 from apiserver.objects import ObjectService, WriteOptions
 from apiserver.paths import Target, parse_resource_path
 from apiserver.pods import PodSubresources
@@ -80,6 +82,10 @@ class ServerConfig:
     # The audit log (apiserver/audit.py): where, with which policy (None: the default one),
     # rotated at audit_max_mb; audit_path None: no audit log (in-process tests).
     audit_path: Path | None = None
+    # Each non-system user's share of the API (apiserver/flowcontrol.py).
+    max_requests_per_user: int = 32
+    max_watches_per_user: int = 200
+    flow_queue_wait: float = 1.0
     audit_policy: Path | None = None
     audit_max_mb: int = 100
     audit_backups: int = 3
@@ -114,6 +120,9 @@ class ApiServer:
         self.state.write_checks.append(EscalationCheck(self.authz))
         self.reviews = Reviews(self.authn, self.authz, self.rest.read_body)
         self.streams = StreamProxy(self.authn, self.authz, self.pods, config.kubelet_secret)
+        self.flow = FlowControl(
+            config.max_requests_per_user, config.max_watches_per_user, config.flow_queue_wait
+        )
         self.audit: AuditLog | None = None
         if config.audit_path is not None:
             self.audit = AuditLog(
@@ -244,11 +253,14 @@ class ApiServer:
                 )
             assert user is not None
             request.scope["kubelab.target"] = target  # for the audit log
-            await self.authz.authorize(user, request, target)
-            if target.info.group in REVIEW_GROUPS:
-                return await self.reviews.handle(request, target, user)
-            with acting_as(user):
-                return await self.rest.handle(request, target)
+            if request_verb(request, target) == "watch":
+                return await self._watch(request, target, user)
+            async with self.flow.request(user.name, user.groups):
+                await self.authz.authorize(user, request, target)
+                if target.info.group in REVIEW_GROUPS:
+                    return await self.reviews.handle(request, target, user)
+                with acting_as(user):
+                    return await self.rest.handle(request, target)
         except ApiError as err:
             return status_response(err)
         except Exception as exc:  # a bug: answer with a Status, keep serving
@@ -256,6 +268,34 @@ class ApiServer:
             return status_response(
                 ApiError(500, f"internal error: {type(exc).__name__}: {exc}", "InternalError")
             )
+
+    async def _watch(self, request: Request, target: Target, user: User) -> Response:
+        """A watch counts against its user's open watches until its stream ends."""
+        counted = self.flow.open_watch(user.name, user.groups)
+        try:
+            await self.authz.authorize(user, request, target)
+            with acting_as(user):
+                response = await self.rest.handle(request, target)
+        except BaseException:
+            if counted:
+                self.flow.close_watch(user.name)
+            raise
+        if not counted:
+            return response
+        if not isinstance(response, StreamingResponse):
+            self.flow.close_watch(user.name)
+            return response
+        inner = response.body_iterator
+
+        async def counted_stream() -> AsyncIterator[Any]:
+            try:
+                async for chunk in inner:
+                    yield chunk
+            finally:
+                self.flow.close_watch(user.name)
+
+        response.body_iterator = counted_stream()
+        return response
 
     def _special(self, request: Request, path: str) -> Response | None:
         p = path.rstrip("/") or "/"

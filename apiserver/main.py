@@ -162,6 +162,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--audit-log-maxbackup", type=int, default=3, metavar="N", help="rotated files kept (3)"
     )
+    p.add_argument(
+        "--max-requests-per-user",
+        type=int,
+        default=32,
+        metavar="N",
+        help="requests one user (not nodes, admins or the control plane) may have in flight; "
+        "more wait up to --flow-queue-wait, then get 429 with Retry-After (default 32)",
+    )
+    p.add_argument(
+        "--max-watches-per-user",
+        type=int,
+        default=200,
+        metavar="N",
+        help="open watches one such user may hold (default 200)",
+    )
+    p.add_argument(
+        "--flow-queue-wait", type=float, default=1.0, metavar="SECONDS", help=argparse.SUPPRESS
+    )
     p.add_argument("--log-level", default="warning", help="debug, info, warning, error")
     return p
 
@@ -246,6 +264,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.audit_log_path == ""
         else Path(args.audit_log_path or home / "logs" / "audit.log"),
         audit_policy=args.audit_policy_file,
+        max_requests_per_user=args.max_requests_per_user,
+        max_watches_per_user=args.max_watches_per_user,
+        flow_queue_wait=args.flow_queue_wait,
         audit_max_mb=args.audit_log_maxsize,
         audit_backups=args.audit_log_maxbackup,
     )

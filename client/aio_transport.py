@@ -5,6 +5,8 @@ What a transport is: ``client.transport``."""
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 
 from client import core
@@ -26,7 +28,18 @@ class AsyncTransport:
             )
 
     async def send(self, spec: core.RequestSpec) -> core.Reply:
-        """One ordinary request and its complete reply, whatever its status."""
+        """One ordinary request and its complete reply, whatever its status; a 429 with
+        Retry-After is sent again after the wait it names (``core.retry_after``)."""
+        tries = 1
+        while True:
+            reply = await self._send_once(spec)
+            wait = core.retry_after(reply, tries)
+            if wait is None:
+                return reply
+            tries += 1
+            await asyncio.sleep(wait)
+
+    async def _send_once(self, spec: core.RequestSpec) -> core.Reply:
         for attempt in (1, 2):
             try:
                 if self._pool is None:

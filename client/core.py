@@ -533,6 +533,28 @@ def retryable(method: str, exc: BaseException) -> bool:
     )
 
 
+# How often a request answered 429 with Retry-After is sent again (client-go: 10), and the
+# longest wait one Retry-After may ask of us.
+RETRY_AFTER_TRIES = 10
+RETRY_AFTER_MAX = 30.0
+
+
+def retry_after(reply: Reply, tries: int) -> float | None:
+    """Seconds to wait before sending again, when the server asked for it: a 429
+    (its flow control turned the request away before acting on it) with Retry-After, and
+    fewer than ``RETRY_AFTER_TRIES`` tries so far; else None."""
+    if reply.status_code != 429 or tries >= RETRY_AFTER_TRIES:
+        return None
+    raw = reply.headers.get("retry-after") or reply.headers.get("Retry-After")
+    try:
+        seconds = float(raw) if raw is not None else None
+    except ValueError:
+        return None
+    if seconds is None:
+        return None
+    return min(max(seconds, 0.0), RETRY_AFTER_MAX)
+
+
 def unreachable(server: str, exc: BaseException) -> ServerUnreachable:
     return ServerUnreachable(server, describe_transport_error(exc))
 

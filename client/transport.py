@@ -16,6 +16,7 @@ or a proxy needs it: importing httpx takes longer than the rest of a one-shot
 from __future__ import annotations
 
 import ssl
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -116,7 +117,18 @@ class SyncTransport:
         return self._http
 
     def send(self, spec: core.RequestSpec) -> core.Reply:
-        """One ordinary request and its complete reply, whatever its status."""
+        """One ordinary request and its complete reply, whatever its status; a 429 with
+        Retry-After is sent again after the wait it names (``core.retry_after``)."""
+        tries = 1
+        while True:
+            reply = self._send_once(spec)
+            wait = core.retry_after(reply, tries)
+            if wait is None:
+                return reply
+            tries += 1
+            time.sleep(wait)
+
+    def _send_once(self, spec: core.RequestSpec) -> core.Reply:
         pool = self._pool
         if pool is None:
             return self._send_by_httpx(spec)
