@@ -50,7 +50,8 @@ def resolve_port(pod: Obj, target: int | str) -> int | None:
                 key = f"{c.get('name')}/{cport}"
                 if key in published:
                     return published[key]
-                return int(p.get("hostPort") or cport)
+                # A pod with its own address listens there on the container port.
+                return int(cport if has_own_address(pod) else (p.get("hostPort") or cport))
     if isinstance(target, str):
         if target.isdigit():
             return resolve_port(pod, int(target))
@@ -66,6 +67,12 @@ def pod_address(pod: Obj, node_addresses: dict[str, str]) -> str:
     ``node_addresses`` is no longer needed; kept for the callers."""
     del node_addresses
     return str((pod.get("status") or {}).get("podIP") or "")
+
+
+def has_own_address(pod: Obj) -> bool:
+    """Whether the pod's address is its own (the pod network), not its node's."""
+    st = pod.get("status") or {}
+    return bool(st.get("podIP")) and st.get("podIP") != st.get("hostIP")
 
 
 def node_address(node: Obj) -> str:

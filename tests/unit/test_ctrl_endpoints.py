@@ -99,6 +99,15 @@ def test_pod_ip_and_container_port_on_the_pod_network() -> None:
     (sub,) = ep["subsets"]
     assert sub["addresses"][0]["ip"] == "10.42.1.7"
     assert [x["port"] for x in sub["ports"]] == [8080, 9100]
+    # A hostPort is the node's; at the pod's own address the container port answers.
+    hp = pod("h", True, None, host_ip="192.168.1.5", pod_ip="10.42.1.8")
+    hp["spec"]["containers"][0]["ports"][0]["hostPort"] = 30080
+    (sub,) = endpoints.desired_endpoints(SVC, [hp], {})["subsets"]
+    assert sub["ports"][0]["port"] == 8080
+    legacy = pod("l", True, None, host_ip="192.168.1.5")  # podIP is the node's
+    legacy["spec"]["containers"][0]["ports"][0]["hostPort"] = 30080
+    (sub,) = endpoints.desired_endpoints(SVC, [legacy], {})["subsets"]
+    assert sub["ports"][0]["port"] == 30080
     # Not reported yet: no address, so no endpoint (as Kubernetes), not the node's.
     unreported = pod("b", True, None, host_ip="", pod_ip="")
     assert endpoints.desired_endpoints(SVC, [unreported], {"n1": "192.168.1.5"})["subsets"] == []
