@@ -227,7 +227,7 @@ class ServiceProxy:
         self._published_unavailable: str | None = None  # last LB_UNAVAILABLE_ANNOTATION
         self.serves_traffic = serves_traffic
         self.kernel = kernel
-        self._kernel_reported: set[str] = set()  # notes and errors already logged
+        self._reported: set[str] = set()  # notes and errors already logged (once each)
         self.recorder = EventRecorder(client, "kubelet", self.node_name, host=self.node_name)
         self._not_served: dict[str, list[ListenSpec]] = {}  # reported, by "ns/name"
         self.services = Informer(client, "services")
@@ -329,6 +329,12 @@ class ServiceProxy:
             for spec in specs:
                 if not userspace_serves(svc, spec, self.kernel is not None):
                     continue
+                if (svc.get("spec") or {}).get("sessionAffinity") == "ClientIP":
+                    self._report_once(
+                        logging.WARNING,
+                        f"{spec.service}: sessionAffinity ClientIP is not honoured on "
+                        f"{spec.address}:{spec.port} (a userspace listener: round robin)",
+                    )
                 # Two Services on one port: the first (by name) keeps it, the other is
                 # reported by the bind error of its own listener below.
                 wanted.setdefault((spec.address, spec.port), spec)
@@ -400,16 +406,16 @@ class ServiceProxy:
             self.kernel.pod_interfaces,
         )
         for note in wanted.notes:
-            self._report_kernel(logging.INFO, note)
+            self._report_once(logging.INFO, note)
         try:
             if await self.kernel.apply(wanted):
                 log.debug("service proxy: kernel table %s synced", wanted.table)
         except Exception as e:  # the next change or retry period tries again
-            self._report_kernel(logging.ERROR, f"cannot program the kernel: {e}")
+            self._report_once(logging.ERROR, f"cannot program the kernel: {e}")
 
-    def _report_kernel(self, level: int, message: str) -> None:
-        if message not in self._kernel_reported:
-            self._kernel_reported.add(message)
+    def _report_once(self, level: int, message: str) -> None:
+        if message not in self._reported:
+            self._reported.add(message)
             log.log(level, "service proxy: %s", message)
 
     async def _publish_unavailable(self, value: str) -> None:

@@ -187,6 +187,8 @@ def service_ports(
         for policy in ("externalTrafficPolicy", "internalTrafficPolicy"):
             if spec.get(policy) == "Local":
                 notes.append(f"{key}: {policy} Local is served as Cluster by this proxy")
+        if spec.get("externalIPs"):
+            notes.append(f"{key}: externalIPs are not served by this proxy")
         affinity = 0
         if spec.get("sessionAffinity") == "ClientIP":
             cfg = ((spec.get("sessionAffinityConfig") or {}).get("clientIP")) or {}

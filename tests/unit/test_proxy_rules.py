@@ -211,7 +211,9 @@ def test_what_the_kernel_does_not_serve() -> None:
         svc("alias", cluster_ip="", type="ExternalName", externalName="db.example.com"),
         svc("legacy", cluster_ip=""),  # no ClusterIP allocated: the userspace proxy's
         svc("sctp", cluster_ip="10.43.0.6", ports=[{"port": 99, "protocol": "SCTP"}]),
-        svc("local", cluster_ip="10.43.0.7", externalTrafficPolicy="Local"),
+        svc(
+            "local", cluster_ip="10.43.0.7", externalTrafficPolicy="Local", externalIPs=["1.2.3.4"]
+        ),
         svc("loop", cluster_ip="10.43.0.8"),
     ]
     endpoints = {**eps("local", ["10.42.0.7"]), **eps("loop", ["127.0.0.1", "10.42.0.3"])}
@@ -221,6 +223,7 @@ def test_what_the_kernel_does_not_serve() -> None:
     assert p.notes == [
         "default/sctp: port 99/SCTP is not served (TCP/UDP only)",
         "default/local: externalTrafficPolicy Local is served as Cluster by this proxy",
+        "default/local: externalIPs are not served by this proxy",
         "default/loop: endpoint 127.0.0.1:8080 is loopback, left out",
     ]
 
