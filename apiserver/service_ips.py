@@ -15,10 +15,10 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-DEFAULT_SERVICE_CIDR = "10.43.0.0/16"
+from api.service_cidr import DEFAULT_SERVICE_CIDR, DNS_INDEX
+
 KUBERNETES_SERVICE = "default/kubernetes"
 DNS_SERVICE = "kube-system/kube-dns"
-DNS_INDEX = 10  # kube-dns' address is the range's .10, as k3s and kubeadm have it
 
 
 class ServiceCIDRError(ValueError):

@@ -10,7 +10,6 @@ so an address that changed leaves no dead endpoint behind.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 from typing import Any
 
@@ -24,12 +23,6 @@ Obj = dict[str, Any]
 NAMESPACE = "kube-system"
 NAME = "kube-dns"
 LABELS = {"k8s-app": "kube-dns", "kubernetes.io/name": "KubeDNS"}
-DEFAULT_SERVICE_CIDR = "10.43.0.0/16"
-
-
-def kube_dns_ip(service_cidr: str = DEFAULT_SERVICE_CIDR) -> str:
-    """The ClusterIP kept for cluster DNS: the range's tenth address (10.43.0.10)."""
-    return str(ipaddress.ip_network(service_cidr, strict=False).network_address + 10)
 
 
 def desired_service(cluster_ip: str) -> Obj:

@@ -11,6 +11,7 @@ import signal
 import sys
 from pathlib import Path
 
+from api.service_cidr import kube_dns_ip
 from client import AsyncClient, KubeconfigError
 from clusterdns import kubedns
 from clusterdns.cache import ZoneCache
@@ -77,7 +78,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--cluster-domain", default="cluster.local", help="default cluster.local")
     p.add_argument(
         "--cluster-ip",
-        default=kubedns.kube_dns_ip(),
+        default=kube_dns_ip(),
         help="ClusterIP of the kube-dns Service (default 10.43.0.10: the service CIDR's .10)",
     )
     p.add_argument(

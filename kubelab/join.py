@@ -29,7 +29,7 @@ import yaml
 
 from apiserver.main import write_kubeconfig
 from apiserver.tls import ca_fingerprint
-from clusterdns.kubedns import kube_dns_ip
+from api.service_cidr import kube_dns_ip
 from kubelab.netaddr import route_address
 
 

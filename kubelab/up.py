@@ -30,7 +30,7 @@ from typing import Any
 
 import yaml
 
-from clusterdns.kubedns import DEFAULT_SERVICE_CIDR, kube_dns_ip
+from api.service_cidr import DEFAULT_SERVICE_CIDR, kube_dns_ip
 from kubelab.netaddr import is_wildcard, route_address
 from kubelab.supervisor import Child, Supervisor, env_with_home
 
