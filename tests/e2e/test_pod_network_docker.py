@@ -223,6 +223,26 @@ def test_pods_on_two_bridges_of_one_box_reach_each_other(net: Net) -> None:
     assert f"[::ffff:{client_ip}]" in log, log
 
 
+def test_a_host_port_is_published_by_the_sandbox_on_the_node_address(net: Net) -> None:
+    import urllib.request
+
+    from tests.harness import free_port
+
+    port = free_port()
+    web = {**_httpd(), "ports": [{"containerPort": 8080, "hostPort": port}]}
+    net.create("published", net.nodes[1], [web])
+    net.running("published")
+    (sandbox,) = net.sandboxes("published")
+    bindings = sandbox.attrs["HostConfig"]["PortBindings"]
+    assert bindings == {"8080/tcp": [{"HostIp": "127.0.0.1", "HostPort": str(port)}]}
+
+    def get() -> str | None:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as r:
+            return str(r.read().decode())
+
+    assert wait_for(get, "the hostPort answering", 30) == "ok\n"
+
+
 def test_host_network_pod_reports_the_nodes_address(net: Net) -> None:
     net.create("hostnet", net.nodes[0], [_sleeper()], hostNetwork=True)
     st = net.running("hostnet")
