@@ -136,3 +136,37 @@ def test_host_gw_backend_programs_exactly_the_desired_routes(netns: str) -> None
     assert HostGwBackend(["10.50.0.0/16"], netns=netns).current() == {
         Route("10.50.0.0/16", kind=UNREACHABLE)
     }
+
+
+def test_without_root_the_pod_routes_say_so_once_and_stay_off(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import kubelet.podnet_routes as pr
+
+    applied: list[list[Route]] = []
+
+    class Backend:
+        name = "record"
+
+        async def apply(self, routes: list[Route]) -> None:
+            applied.append(routes)
+
+        async def cleanup(self, keep: object = ()) -> None:
+            applied.append([])
+
+    monkeypatch.setattr(pr.os, "geteuid", lambda: 1000)
+    routes = pr.PodRoutes(
+        client=None,  # type: ignore[arg-type]
+        node="n",
+        cluster_uid="c1",
+        cluster_cidr=SAFETY[0],
+        service_cidr=SAFETY[1],
+        backend=Backend(),
+    )
+    with caplog.at_level("WARNING"):
+        asyncio.run(routes.start())
+        asyncio.run(routes.stop())
+    assert routes.disabled == "the kubelet is not root"
+    assert applied == []  # nothing programmed, nothing removed
+    lines = [r.getMessage() for r in caplog.records if "pod routes are off" in r.getMessage()]
+    assert len(lines) == 1 and "not root" in lines[0]
