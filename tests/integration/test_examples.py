@@ -22,6 +22,7 @@ def test_every_example_applies_and_runs(tmp_path: Path) -> None:
         "gpu-training-job.yaml",
         "configmap.yaml",
         "secret.yaml",
+        "vector-db.yaml",
     }
     kinds = [d["kind"] for f in files for d in yaml.safe_load_all(f.read_text()) if d]
     up = UpCluster(tmp_path / "home", ["--runtime", "fake", "--fake-gpus", "2xH100-80GB"]).start()
@@ -61,6 +62,29 @@ def test_every_example_applies_and_runs(tmp_path: Path) -> None:
         node = c.get("nodes", pod["spec"]["nodeName"])
         assert len(uuids) == 1 and uuids[0] in {g["uuid"] for g in node["status"]["gpus"]}
         assert uuids[0] in up.kl("get", "pods", "-l", "job-name=train", "-o", "wide")
+
+        # The vector database: 3 ready replicas, each with its own claim, named in
+        # the headless Service's Endpoints by its stable hostname.
+        wait_for(
+            lambda: (
+                c.get("statefulsets", "vector-db", "default")["status"].get("readyReplicas") == 3
+            ),
+            "vector-db 3/3 ready",
+            timeout=60,
+        )
+        claims = {
+            p["metadata"]["name"] for p in c.list("persistentvolumeclaims", "default")["items"]
+        }
+        assert {f"data-vector-db-{i}" for i in range(3)} <= claims
+
+        def hostnames() -> bool:
+            ep = c.get("endpoints", "vector-db", "default")
+            names = {
+                a.get("hostname") for s in ep.get("subsets") or [] for a in s.get("addresses") or []
+            }
+            return names == {"vector-db-0", "vector-db-1", "vector-db-2"}
+
+        wait_for(hostnames, "each vector-db pod named in the Endpoints")
 
         # ConfigMap and Secret: stored as written (the Secret base64-encoded).
         assert c.get("configmaps", "model-config", "default")["data"]["MODEL_NAME"] == "tiny-llm"
