@@ -18,7 +18,9 @@ from api.gpus import shares_gpu
 from api.registry import ResourceInfo
 from api.validation.common import invalid as field_invalid
 from apiserver.admission import check_pod_security
+from apiserver.limitranger import LimitRanges
 from apiserver.priority import PriorityClasses
+from apiserver.quota import ResourceQuotas
 from apiserver.service_ips import DEFAULT_SERVICE_CIDR, IPAllocationError, ServiceIPs
 from apiserver.service_ips_spec import (
     allocated_ips,
@@ -87,6 +89,8 @@ class ClusterState:
         self.node_ports: dict[int, str] = {}  # nodePort -> "ns/service"
         self.priority_classes = PriorityClasses()
         self.storage_classes = StorageClasses()
+        self.quotas = ResourceQuotas()
+        self.limit_ranges = LimitRanges()
         # Set when a decided write failed to commit: its reservations (node ports, GPUs)
         # are in the indexes but not in the store, so they are reloaded before the next
         # write is checked.
@@ -124,6 +128,9 @@ class ClusterState:
         fresh.priority_classes.load([orjson.loads(raw) for raw in pcs])
         _, scs = store.list_raw("storage.k8s.io/storageclasses")
         fresh.storage_classes.load([orjson.loads(raw) for raw in scs])
+        fresh.quotas.load(store)
+        _, lrs = store.list_raw("/limitranges")
+        fresh.limit_ranges.load([orjson.loads(raw) for raw in lrs])
         self.namespaces = fresh.namespaces
         self.namespace_labels = fresh.namespace_labels
         self.gpu_holder = fresh.gpu_holder
@@ -132,6 +139,8 @@ class ClusterState:
         self.service_ips = fresh.service_ips
         self.priority_classes = fresh.priority_classes
         self.storage_classes = fresh.storage_classes
+        self.quotas = fresh.quotas
+        self.limit_ranges = fresh.limit_ranges
         self.stale = False
 
     def _reload_if_stale(self) -> None:
@@ -332,8 +341,11 @@ class ClusterState:
         self.admit(info, obj)
         if info.kind == "Pod":
             self.priority_classes.resolve_pod(obj)
+            self.limit_ranges.admit_pod(info, obj)
         elif info.kind in ("PersistentVolumeClaim", "PersistentVolume"):
             self.storage_classes.admit_create(info.kind, obj)
+            if info.kind == "PersistentVolumeClaim":
+                self.limit_ranges.check_claim(info, obj)
         elif info.kind == "Service":
             meta = obj["metadata"]
             key = f"{meta.get('namespace')}/{meta.get('name')}"
@@ -341,6 +353,10 @@ class ClusterState:
             # free address is picked only in before_write, where it is also reserved.
             self._assign_cluster_ip(obj, key, None, pick=False)
             self._assign_node_ports(obj, key)
+        # A first look at quota, so a dry run is refused as a real create would be; the
+        # decision that counts is taken again in before_write.
+        meta = obj.get("metadata") or {}
+        self.quotas.check(info, meta.get("namespace") or "", meta.get("name") or "", None, obj)
 
     # -- the write hook ------------------------------------------------------------------
 
@@ -351,6 +367,12 @@ class ClusterState:
         for check in self.write_checks:
             check(info, old, new)
         self._reload_if_stale()
+        # Quota is decided here, one write at a time, and recorded at the end of this
+        # hook once nothing else refused the write: two creates cannot share a last unit.
+        self.quotas.check(info, ns, name, old, new)
+        if info.kind == "PersistentVolumeClaim" and old is not None and new is not None:
+            if (old.get("spec") or {}).get("resources") != (new.get("spec") or {}).get("resources"):
+                self.limit_ranges.check_claim(info, new)
         if info.kind == "Pod":
             self._index_pod(ns, name, old, new)
         elif info.kind == "PriorityClass":
@@ -358,6 +380,8 @@ class ClusterState:
             self.priority_classes.record(name, new)
         elif info.kind == "StorageClass":
             self.storage_classes.record(name, new)
+        elif info.kind == "LimitRange":
+            self.limit_ranges.record(ns, name, new)
         elif info.kind == "PersistentVolumeClaim" and old is not None and new is not None:
             self.storage_classes.check_claim_resize(name, old, new)
         elif info.kind == "Namespace":
@@ -389,6 +413,7 @@ class ClusterState:
                         del self.node_ports[port]
             for port in held:
                 self.node_ports[port] = key
+        self.quotas.record(info, ns, name, old, new)
 
     # -- graceful deletion ---------------------------------------------------------------
 

@@ -20,6 +20,8 @@ cached pods. The readers, so that a new read is added here first:
 - ``podgc``: ``nodeName``, ``status.phase``, deletionTimestamp, creationTimestamp;
 - ``persistentvolume``: ``volumes[].persistentVolumeClaim``, ``status.phase``;
 - ``events``: apiVersion, kind, name, namespace, uid, resourceVersion.
+- ``resourcequota``: ``containers[].resources`` and ``initContainers[].resources``,
+  ``overhead``, ``activeDeadlineSeconds``, ``priorityClassName``, ``status.phase``.
 """
 
 from __future__ import annotations
@@ -50,7 +52,12 @@ CACHED_POD = pod_rule(
     Struct(
         {
             "nodeName": SHARED,
-            "containers": Each(Struct({"name": SHARED, "ports": SHARED})),
+            "containers": Each(Struct({"name": SHARED, "ports": SHARED, "resources": SHARED})),
+            # resourcequota: what a pod charges, and which scoped quotas cover it.
+            "initContainers": Each(Struct({"name": SHARED, "resources": SHARED})),
+            "overhead": SHARED,
+            "activeDeadlineSeconds": SHARED,
+            "priorityClassName": SHARED,
             "tolerations": Each(SHARED),
             "hostname": SHARED,
             "subdomain": SHARED,

@@ -28,6 +28,7 @@ from .persistentvolume import PersistentVolumeController
 from .podgc import PodGCController
 from .replicaset import ReplicaSetController
 from .replicationcontroller import ReplicationControllerController
+from .resourcequota import ResourceQuotaController
 from .serviceaccounts import ServiceAccountsController
 from .statefulset import StatefulSetController
 
@@ -53,6 +54,7 @@ CONTROLLERS: dict[str, type[Controller]] = {
     "serviceaccount": ServiceAccountsController,
     "nodeipam": NodeIpamController,
     "persistentvolume": PersistentVolumeController,
+    "resourcequota": ResourceQuotaController,
 }
 
 

@@ -22,6 +22,7 @@ from api.models.meta import Condition, LabelSelector, ObjectMeta, OwnerReference
 from api.models.node import GPUDevice, Node, NodeSpec, NodeStatus, Taint
 from api.models.pod import Pod, PodSpec, PodStatus, PodTemplateSpec, Toleration, Volume
 from api.models.policy import PodDisruptionBudget
+from api.models.quota import LimitRange, ResourceQuota
 from api.models.rbac import ClusterRole, ClusterRoleBinding, Role, RoleBinding
 from api.models.rbac_reviews import (
     LocalSubjectAccessReview,
@@ -72,6 +73,8 @@ MODELS: dict[str, type[BaseModel]] = {
     "ControllerRevision": ControllerRevision,
     "CronJob": CronJob,
     "ReplicationController": ReplicationController,
+    "ResourceQuota": ResourceQuota,
+    "LimitRange": LimitRange,
 }
 
 

@@ -31,6 +31,7 @@ from api.validation.discovery import validate_endpoint_slice
 from api.validation.fields import drop_unknown_fields, unknown_fields
 from api.validation.pod import validate_pod_spec
 from api.validation.pod_support import pod_spec_of, ratchet, unscored_preferences
+from api.validation.quota import validate_limit_range, validate_resource_quota
 from api.validation.statefulset import validate_statefulset
 from api.validation.storage import (
     validate_persistent_volume,
@@ -263,6 +264,8 @@ _VALIDATORS: dict[str, Callable[[Errs, Obj], None]] = {
     "ControllerRevision": workloads.validate_controller_revision,
     "ReplicationController": workloads.validate_replication_controller,
     "CronJob": lambda errs, obj: workloads.validate_cron_job(errs, obj, _validate_job),
+    "ResourceQuota": validate_resource_quota,
+    "LimitRange": validate_limit_range,
 }
 
 

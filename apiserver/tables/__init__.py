@@ -68,6 +68,12 @@ from apiserver.tables.policy import (
     pdb_cells,
     priority_class_cells,
 )
+from apiserver.tables.quota import (
+    LIMIT_RANGE_COLUMNS,
+    RESOURCE_QUOTA_COLUMNS,
+    limit_range_cells,
+    resource_quota_cells,
+)
 from apiserver.tables.statefulset import STATEFULSET_COLUMNS, statefulset_cells
 from apiserver.tables.storage import (
     PV_COLUMNS,
@@ -170,6 +176,8 @@ _TABLES: dict[str, tuple[list[Column], _Renderer]] = {
     "rolebindings": (ROLE_BINDING_COLUMNS, role_binding_cells),
     "clusterrolebindings": (ROLE_BINDING_COLUMNS, role_binding_cells),
     "priorityclasses": (PRIORITY_CLASS_COLUMNS, priority_class_cells),
+    "resourcequotas": (RESOURCE_QUOTA_COLUMNS, resource_quota_cells),
+    "limitranges": (LIMIT_RANGE_COLUMNS, limit_range_cells),
     "poddisruptionbudgets": (PDB_COLUMNS, pdb_cells),
     "persistentvolumes": (PV_COLUMNS, pv_cells),
     "persistentvolumeclaims": (PVC_COLUMNS, pvc_cells),

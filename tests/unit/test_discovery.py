@@ -192,3 +192,12 @@ def test_version_info_has_every_field_the_python_client_requires() -> None:
     assert all(isinstance(v, str) and v for v in info.values())
     assert (info["major"], info["minor"]) == ("1", "35")
     assert info["gitVersion"].startswith("v1.35.")
+
+
+def test_quota_kinds_are_core_with_kubectl_short_names() -> None:
+    core = _entries("", "v1")
+    assert core["resourcequotas"]["shortNames"] == ["quota"]
+    assert core["resourcequotas"]["namespaced"] is True
+    assert core["resourcequotas/status"]["kind"] == "ResourceQuota"
+    assert core["limitranges"]["shortNames"] == ["limits"]
+    assert core["limitranges"]["kind"] == "LimitRange"

@@ -132,3 +132,11 @@ def test_v2_stub_is_well_formed_protobuf() -> None:
     assert doc[1] == b"2.0"
     info = _decode(doc[2])
     assert info == {1: b"Kubernetes", 2: b"v1"}
+
+
+def test_quota_kinds_have_their_paths() -> None:
+    core = openapi.openapi_v3_document("api/v1")
+    assert core is not None
+    status = core["paths"]["/api/v1/namespaces/{namespace}/resourcequotas/{name}/status"]
+    assert status["put"]["x-kubernetes-group-version-kind"]["kind"] == "ResourceQuota"
+    assert "/api/v1/namespaces/{namespace}/limitranges/{name}" in core["paths"]

@@ -1,0 +1,78 @@
+"""``kl describe quota`` and ``kl describe limitrange``, line for line as kubectl's
+ResourceQuotaDescriber and LimitRangeDescriber."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from api.quantity import bytes_value, format_quantity
+from api.quota import status_rows
+from api.registry import ResourceInfo
+from kubectl.describing.common import meta_of
+from kubectl.describing.writer import Page
+
+_BINARY_SUFFIXES = ("Ki", "Mi", "Gi", "Ti", "Pi", "Ei")
+SCOPE_HELP = {
+    "Terminating": "Matches all pods that have an active deadline. These pods have a limited "
+    "lifespan on a node before being actively terminated by the system.",
+    "NotTerminating": "Matches all pods that do not have an active deadline. These pods usually "
+    "include long running pods whose container command is not expected to terminate.",
+    "BestEffort": "Matches all pods that do not have resource requirements set. These pods have "
+    "a best effort quality of service.",
+    "NotBestEffort": "Matches all pods that have at least one resource requirement set. These "
+    "pods have a burstable or guaranteed quality of service.",
+}
+
+
+def _binary(text: str) -> bool:
+    return text.endswith(_BINARY_SUFFIXES)
+
+
+def used_as_hard(used: str, hard: str) -> str:
+    """kubectl shows the used amount in the hard amount's format (binary or decimal SI)
+    when the two differ, as a whole number."""
+    if _binary(used) == _binary(hard):
+        return used
+    try:
+        return format_quantity(bytes_value(used), binary=_binary(hard))
+    except ValueError:
+        return used
+
+
+def describe_resource_quota(page: Page, quota: dict[str, Any], info: ResourceInfo) -> None:
+    m = meta_of(quota)
+    page.line(0, "Name:", m.get("name") or "")
+    page.line(0, "Namespace:", m.get("namespace") or "")
+    scopes = sorted(str(s) for s in (quota.get("spec") or {}).get("scopes") or [])
+    if scopes:
+        page.line(0, "Scopes:", ", ".join(scopes))
+        for s in scopes:
+            if s in SCOPE_HELP:
+                page.line(0, f" * {SCOPE_HELP[s]}")
+    page.line(0, "Resource", "Used", "Hard")
+    page.line(0, "--------", "----", "----")
+    for name, used, hard in status_rows(quota):
+        page.line(0, name, used_as_hard(used, hard), hard)
+
+
+def describe_limit_range(page: Page, lr: dict[str, Any], info: ResourceInfo) -> None:
+    m = meta_of(lr)
+    page.line(0, "Name:", m.get("name") or "")
+    page.line(0, "Namespace:", m.get("namespace") or "")
+    headers = [
+        "Type",
+        "Resource",
+        "Min",
+        "Max",
+        "Default Request",
+        "Default Limit",
+        "Max Limit/Request Ratio",
+    ]
+    page.line(0, *headers)
+    page.line(0, *("-" * len(h) for h in headers))
+    fields = ("min", "max", "defaultRequest", "default", "maxLimitRequestRatio")
+    for item in (lr.get("spec") or {}).get("limits") or []:
+        names = sorted({k for f in fields for k in (item.get(f) or {})})
+        for name in names:
+            cells = [str((item.get(f) or {}).get(name, "-")) for f in fields]
+            page.line(0, item.get("type") or "", name, *cells)
