@@ -43,6 +43,7 @@ BUDGETS = {
     "storage": 90,  # ~35 s: 32 pods with a fresh local-path claim, 32 with an emptyDir
     "encryption": 60,
     "audit": 90,
+    "flood": 150,
 }
 ORDER = [
     "api",
@@ -57,6 +58,7 @@ ORDER = [
     "storage",
     "encryption",
     "audit",
+    "flood",
 ]
 TOTAL_BUDGET = 14 * 60
 
