@@ -27,9 +27,9 @@ from urllib.parse import urlparse
 import httpx
 import yaml
 
+from api.service_cidr import kube_dns_ip
 from apiserver.main import write_kubeconfig
 from apiserver.tls import ca_fingerprint
-from api.service_cidr import kube_dns_ip
 from kubelab.netaddr import route_address
 
 
