@@ -78,7 +78,13 @@ class NodeKubelet:
         self.routes: PodRoutes | None = None
         # Only a node that announces a storage dir gets local-path volumes (not hollow ones).
         self.local_volumes = (
-            LocalVolumeManager(client, config.node_name, config.storage_dir, self.ctx.recorder)
+            LocalVolumeManager(
+                client,
+                config.node_name,
+                config.storage_dir,
+                self.ctx.recorder,
+                config.enforce_volume_capacity,
+            )
             if facts.storage_dir
             else None
         )

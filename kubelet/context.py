@@ -31,6 +31,7 @@ class KubeletConfig:
     volume_refresh_period: float = 60.0
     # Where this node's local-path volumes live (kubelet/local_volumes.py).
     storage_dir: Path = Path.home() / ".kubelab" / "storage"
+    enforce_volume_capacity: bool = False  # loop-mounted filesystems (kubelet/loop_volumes.py)
     status_report_period: float = 60.0
     lease_duration: int = 40
     lease_renew: float = 10.0

@@ -14,15 +14,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import shutil
 from pathlib import Path
 from typing import Any
 
 from api.errors import ApiError
 from api.storage import LOCAL_DATA_FINALIZER, LOCAL_PATH_PROVISIONER, PROVISIONED_BY_ANNOTATION
-from api.volume_match import pinned_node
+from api.volume_match import pinned_node, volume_capacity
 from client import AsyncClient, Informer
 from client.events import EventRecorder
+from kubelet.loop_volumes import ensure_loop_volume, image_of, loop_problem, remove_loop_volume
 
 log = logging.getLogger(__name__)
 
@@ -73,32 +73,56 @@ def _mount_of(path: Path) -> tuple[str, str]:
     return best, fstype
 
 
-def capacity_warning(path: Path, capacity: str) -> str:
-    """What to say on the volume: its size is recorded, not enforced. A directory on the
-    node's filesystem can grow until that filesystem is full; enforcing the size needs a
-    project quota or a loop-mounted filesystem, which this kubelet does not set up."""
+def capacity_warning(path: Path, capacity: str, why: str = "") -> str:
+    """What to say on a plain-directory volume: its size is recorded, not enforced. It can
+    grow until the node's filesystem is full."""
     mnt, fstype = _mount_of(path)
     return (
         f"capacity not enforced on this filesystem: {path} is a directory on {fstype} "
-        f"({mnt}), which can hold more than the volume's {capacity}; kubelab records the "
-        "size but does not set project quotas or loop mounts"
+        f"({mnt}), which can hold more than the volume's {capacity}; "
+        + (
+            why
+            or "start the kubelet with --enforce-volume-capacity to loop-mount a filesystem of that size"
+        )
     )
 
 
-def remove_dir(path: Path) -> None:
-    if path.exists():
-        shutil.rmtree(path)
+def prepare_volume(pv: Obj, path: Path, storage_dir: Path, enforce: bool) -> str | None:
+    """Make a local-path volume ready on this node: a filesystem of its capacity
+    loop-mounted at ``path`` (``enforce``, where this node can), else a directory. None
+    when the capacity is enforced, else the warning to give. Idempotent."""
+    capacity = str(((pv.get("spec") or {}).get("capacity") or {}).get("storage") or "?")
+    if enforce:
+        problem = loop_problem()
+        if problem is None:
+            ensure_loop_volume(path, image_of(path, storage_dir), volume_capacity(pv))
+            return None
+        ensure_dir(path)
+        return capacity_warning(path, capacity, f"--enforce-volume-capacity: {problem}")
+    ensure_dir(path)
+    return capacity_warning(path, capacity)
+
+
+def remove_volume(path: Path, storage_dir: Path) -> None:
+    """Remove a volume's data (its loop filesystem too, when it has one)."""
+    remove_loop_volume(path, image_of(path, storage_dir))
 
 
 class LocalVolumeManager:
     """Watches the PersistentVolumes pinned to this node that local-path provisioned."""
 
     def __init__(
-        self, client: AsyncClient, node_name: str, storage_dir: Path, recorder: EventRecorder
+        self,
+        client: AsyncClient,
+        node_name: str,
+        storage_dir: Path,
+        recorder: EventRecorder,
+        enforce_capacity: bool = False,
     ) -> None:
         self.client = client
         self.node_name = node_name
         self.storage_dir = storage_dir
+        self.enforce_capacity = enforce_capacity
         self.recorder = recorder
         self.informer = Informer(client, "persistentvolumes")
         self._reported: set[str] = set()  # uids whose capacity warning was given
@@ -135,7 +159,7 @@ class LocalVolumeManager:
         if meta.get("deletionTimestamp"):
             if LOCAL_DATA_FINALIZER not in (meta.get("finalizers") or []):
                 return
-            await asyncio.to_thread(remove_dir, path)
+            await asyncio.to_thread(remove_volume, path, self.storage_dir)
             log.info("local volume %s: removed %s", meta.get("name"), path)
             rest = [f for f in meta.get("finalizers") or [] if f != LOCAL_DATA_FINALIZER]
             body = {
@@ -146,11 +170,21 @@ class LocalVolumeManager:
         await self.prepare(pv, path)
 
     async def prepare(self, pv: Obj, path: Path) -> None:
-        """Make sure the directory exists; say once that its capacity is not enforced."""
-        await asyncio.to_thread(ensure_dir, path)
+        """Make the volume ready; say once per volume whether its capacity holds."""
+        warning = await asyncio.to_thread(
+            prepare_volume, pv, path, self.storage_dir, self.enforce_capacity
+        )
         uid = str((pv.get("metadata") or {}).get("uid") or "")
         if uid and uid not in self._reported:
             self._reported.add(uid)
-            capacity = str(((pv.get("spec") or {}).get("capacity") or {}).get("storage") or "?")
-            message = await asyncio.to_thread(capacity_warning, path, capacity)
-            self.recorder.record(pv, "Warning", "CapacityNotEnforced", message)
+            if warning is not None:
+                self.recorder.record(pv, "Warning", "CapacityNotEnforced", warning)
+            else:
+                capacity = ((pv.get("spec") or {}).get("capacity") or {}).get("storage")
+                self.recorder.record(
+                    pv,
+                    "Normal",
+                    "CapacityEnforced",
+                    f"{path} is an ext4 filesystem of {capacity}, loop-mounted: writes past "
+                    "it fail with ENOSPC",
+                )

@@ -117,6 +117,14 @@ def build_parser() -> argparse.ArgumentParser:
         "(PersistentVolumes of class local-path) (default HOME/storage)",
     )
     p.add_argument(
+        "--enforce-volume-capacity",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="make each local-path volume an ext4 filesystem of its capacity, loop-mounted, "
+        "so a pod cannot write past it (needs root, mkfs.ext4, loop devices; default off: "
+        "a plain directory, and a CapacityNotEnforced warning on the volume)",
+    )
+    p.add_argument(
         "--root-dir",
         type=Path,
         default=None,
@@ -377,6 +385,7 @@ async def run(opts: Options, stop: asyncio.Event | None = None) -> int:
                 resync_period=args.resync_period,
                 volume_refresh_period=args.volume_refresh_period,
                 storage_dir=(args.storage_dir or opts.home / "storage").expanduser().absolute(),
+                enforce_volume_capacity=args.enforce_volume_capacity,
                 status_report_period=args.status_report_period,
                 lease_duration=args.lease_duration,
                 lease_renew=args.lease_renew,

@@ -15,7 +15,7 @@ from typing import Any
 from api.errors import ApiError
 from api.storage import pod_claims
 from api.volume_match import fits_node, node_terms, pinned_node
-from kubelet.local_volumes import ensure_dir, local_dir
+from kubelet.local_volumes import local_dir, prepare_volume
 from kubelet.podhandle import PodHandle
 from kubelet.volumes import MissingVolumeSource
 
@@ -84,9 +84,12 @@ async def resolve_claims(h: PodHandle) -> dict[str, str]:
             raise ClaimNotReady(
                 vol, f'persistentvolume "{pv_name}" has no local or hostPath source'
             )
-        mine = local_dir(pv, h.ctx.config.storage_dir)
-        if mine is not None:
-            await asyncio.to_thread(ensure_dir, mine)  # before the volume watcher, if need be
+        config = h.ctx.config
+        mine = local_dir(pv, config.storage_dir)
+        if mine is not None:  # ready before the volume watcher gets to it, if need be
+            await asyncio.to_thread(
+                prepare_volume, pv, mine, config.storage_dir, config.enforce_volume_capacity
+            )
         elif not Path(path).is_dir():
             raise ClaimNotReady(
                 vol, f'persistentvolume "{pv_name}": directory {path} does not exist on this node'
