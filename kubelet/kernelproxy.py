@@ -238,7 +238,13 @@ class KernelProxy:
             return False
         await self._sync_addresses(set(plan.cluster_ips))
         script = replace_script(plan, self.applied, self.owner)
-        await _run(Command(("nft", "-f", "-"), script))
+        try:
+            await _run(Command(("nft", "-f", "-"), script))
+        except KernelProxyError:
+            # The table is not what we last made (deleted by hand, say): the next try
+            # replaces it whole instead of flushing what may not be there.
+            self.applied = None
+            raise
         self.applied = plan.script
         stale = stale_udp_flows(self.applied_ports, plan.ports)
         self.applied_ports = plan.ports

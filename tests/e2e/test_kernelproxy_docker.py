@@ -27,7 +27,7 @@ from typing import Any
 
 import pytest
 
-from kubelet.kernelproxy import KernelProxy, reap_orphans, unavailable_reason
+from kubelet.kernelproxy import KernelProxy, KernelProxyError, reap_orphans, unavailable_reason
 from kubelet.proxy import ServiceProxy
 from kubelet.proxy_rules import plan
 from tests.e2e.images import IMAGE, ensure_busybox_image
@@ -416,3 +416,13 @@ def test_cleanup_proxy_flag_removes_this_nodes_rules(lab: Lab, apiserver: ApiSer
         assert lab.cluster_ip in nft_table(lab.kernel.table)
     finally:
         asyncio.run(kp.cleanup())
+
+
+def test_a_table_deleted_by_hand_comes_back_at_the_next_sync(lab: Lab) -> None:
+    lab.apply([service(lab)], endpoints([lab.backends["alpha"]]))
+    subprocess.run(["nft", "delete", "table", "ip", lab.kernel.table], check=True)
+    moved = endpoints([lab.backends["beta"]])
+    with pytest.raises(KernelProxyError):  # the flush finds no table: said, not hidden
+        lab.apply([service(lab)], moved)
+    lab.apply([service(lab)], moved)  # the retry replaces the table whole
+    assert set(hits(lab, lab.cluster_ip, 80, 5)) == {"beta"}
