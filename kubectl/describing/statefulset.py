@@ -19,7 +19,8 @@ def _claim_templates(page: Page, templates: list[dict[str, Any]]) -> None:
     for t in templates:
         m, spec = t.get("metadata") or {}, t.get("spec") or {}
         page.kv(1, "Name", m.get("name"))
-        page.kv(1, "StorageClass", spec.get("storageClassName") or "")
+        # kubectl prints an unset class as nothing, not <none>.
+        page.line(1, "StorageClass:", spec.get("storageClassName") or "")
         page.map(1, "Labels", m.get("labels"))
         annotations_section(page, 1, m.get("annotations"))
         storage = ((spec.get("resources") or {}).get("requests") or {}).get("storage")
