@@ -345,3 +345,14 @@ def status_of(hard: Mapping[str, Decimal], used: Mapping[str, Decimal]) -> Obj:
         "hard": {k: format_quantity(v) for k, v in sorted(hard.items())},
         "used": {k: format_quantity(used.get(k, Decimal(0))) for k in sorted(hard)},
     }
+
+
+def request_limit_cells(quota: Obj) -> tuple[str, str]:
+    """kubectl's REQUEST and LIMIT cells: ``pods: 1/10, requests.cpu: 500m/2`` and the
+    ``limits.*`` resources, from the quota's status."""
+    request: list[str] = []
+    limit: list[str] = []
+    for name, used, hard in status_rows(quota):
+        into = limit if "." in name and name.split(".")[0] == "limits" else request
+        into.append(f"{name}: {used}/{hard}")
+    return ", ".join(request), ", ".join(limit)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from api.quota import status_rows
+from api.quota import request_limit_cells
 from apiserver.tables.format import AGE_COL, NAME_COL, Obj, age_cell, col, obj_meta, obj_name
 
 RESOURCE_QUOTA_COLUMNS = [
@@ -24,13 +24,7 @@ RESOURCE_QUOTA_COLUMNS = [
 
 def resource_quota_cells(quota: Obj, now: datetime) -> list[Any]:
     """``requests.cpu: 500m/2, pods: 1/10`` in REQUEST, the ``limits.*`` in LIMIT."""
-    request: list[str] = []
-    limit: list[str] = []
-    for name, used, hard in status_rows(quota):
-        (limit if name.split(".")[0] == "limits" and "." in name else request).append(
-            f"{name}: {used}/{hard}"
-        )
-    return [obj_name(quota), age_cell(quota, now), ", ".join(request), ", ".join(limit)]
+    return [obj_name(quota), age_cell(quota, now), *request_limit_cells(quota)]
 
 
 LIMIT_RANGE_COLUMNS = [

@@ -8,6 +8,7 @@ from typing import Any
 
 from api.endpointslices import format_endpoints, format_ports
 from api.gpus import node_gpu_summary
+from api.quota import request_limit_cells
 from api.storage import access_modes_string, is_default_class
 from kubectl.printers.age import age, human_duration, now, parse_time
 
@@ -637,6 +638,14 @@ def _nothing(obj: dict[str, Any], at: datetime) -> Row:
     return []
 
 
+def resource_quota_row(quota: dict[str, Any], at: datetime) -> Row:
+    return [str(_meta(quota).get("name") or ""), _age(quota, at), *request_limit_cells(quota)]
+
+
+def limit_range_row(lr: dict[str, Any], at: datetime) -> Row:
+    return [str(_meta(lr).get("name") or ""), str(_meta(lr).get("creationTimestamp") or "")]
+
+
 COLUMNS: dict[str, Columns] = {
     "Pod": Columns(
         ["NAME", "READY", "STATUS", "RESTARTS", "AGE"],
@@ -747,6 +756,8 @@ COLUMNS: dict[str, Columns] = {
         [],
         _nothing,
     ),
+    "ResourceQuota": Columns(["NAME", "AGE", "REQUEST", "LIMIT"], resource_quota_row, [], _nothing),
+    "LimitRange": Columns(["NAME", "CREATED AT"], limit_range_row, [], _nothing),
     "ConfigMap": Columns(["NAME", "DATA", "AGE"], configmap_row, [], _nothing),
     "Secret": Columns(["NAME", "TYPE", "DATA", "AGE"], secret_row, [], _nothing),
     "Namespace": Columns(["NAME", "STATUS", "AGE"], namespace_row, [], _nothing),
