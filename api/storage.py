@@ -3,6 +3,7 @@ annotations, finalizers, phases and the built-in class (Kubernetes' own spelling
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 Obj = dict[str, Any]
@@ -67,6 +68,17 @@ def is_default_class(sc: Obj) -> bool:
     """Marked as the default class (either annotation, as Kubernetes reads them)."""
     ann = (sc.get("metadata") or {}).get("annotations") or {}
     return "true" in (ann.get(DEFAULT_CLASS_ANNOTATION), ann.get(BETA_DEFAULT_CLASS_ANNOTATION))
+
+
+def default_class(classes: Iterable[Obj]) -> Obj | None:
+    """The default class; of several marked, the newest (then the first name), as
+    Kubernetes chooses."""
+    found = sorted(
+        (c for c in classes if is_default_class(c)), key=lambda c: str(c["metadata"]["name"])
+    )
+    if not found:
+        return None
+    return max(found, key=lambda c: str(c["metadata"].get("creationTimestamp") or ""))
 
 
 def local_path_class() -> Obj:

@@ -17,7 +17,7 @@ from typing import Any
 
 from api.errors import ApiError
 from api.quantity import parse_quantity
-from api.storage import PV_PROTECTION_FINALIZER, PVC_PROTECTION_FINALIZER, is_default_class
+from api.storage import PV_PROTECTION_FINALIZER, PVC_PROTECTION_FINALIZER, default_class
 
 Obj = dict[str, Any]
 
@@ -50,20 +50,12 @@ class StorageClasses:
         else:
             self.classes[name] = new
 
-    def default_class(self) -> Obj | None:
-        """The default class; of several, the newest (then the first name), as upstream."""
-        found = [c for c in self.classes.values() if is_default_class(c)]
-        if not found:
-            return None
-        found.sort(key=lambda c: str(c["metadata"]["name"]))
-        return max(found, key=lambda c: str(c["metadata"].get("creationTimestamp") or ""))
-
     def admit_create(self, kind: str, obj: Obj) -> None:
         """Fill in a new claim's class and the protection finalizers."""
         if kind == "PersistentVolumeClaim":
             spec = obj.get("spec")
             if isinstance(spec, dict) and spec.get("storageClassName") is None:
-                default = self.default_class()
+                default = default_class(self.classes.values())
                 if default is not None:
                     spec["storageClassName"] = default["metadata"]["name"]
             _add_finalizer(obj, PVC_PROTECTION_FINALIZER)

@@ -31,6 +31,7 @@ from api.storage import (
     SELECTED_NODE_ANNOTATION,
     STORAGE_DIR_ANNOTATION,
     STORAGE_PROVISIONER_ANNOTATION,
+    default_class,
     pod_claims,
 )
 from api.volume_match import best_volume, claim_request, reserved_for, volume_capacity
@@ -199,6 +200,12 @@ def claim_actions(
         out += _resize(pvc, pv, classes.get(str(spec.get("storageClassName") or "")))
         return out
     # Not bound yet.
+    if spec.get("storageClassName") is None:
+        # Made before any default class existed: it gets the default once there is one
+        # (Kubernetes' retroactive default StorageClass assignment).
+        default = default_class(classes.values())
+        if default is not None:
+            return [A.patch(PVCS, ns, name, {"spec": {"storageClassName": name_of(default)}})]
     class_name = str(spec.get("storageClassName") or "")
     sc = classes.get(class_name) if class_name else None
     mode = (sc or {}).get("volumeBindingMode") or "Immediate"

@@ -308,3 +308,19 @@ def test_read_write_once_pod_claim_admits_one_pod() -> None:
         "(claim solo, by pod first)"
     )
     assert volume_constraints("ml", ["solo"], cache.get, volumes, CLASSES, lambda c: []) == []
+
+
+def test_a_claim_without_class_gets_the_default_once_there_is_one() -> None:
+    classless = pvc()
+    del classless["spec"]["storageClassName"]
+    acts = claim_actions(classless, {}, CLASSES, {}, in_use=False)  # no class is default
+    assert not [a for a in acts if "storageClassName" in ((a.body or {}).get("spec") or {})]
+    marked = {
+        **LOCAL_PATH,
+        "metadata": {
+            "name": "local-path",
+            "annotations": {"storageclass.kubernetes.io/is-default-class": "true"},
+        },
+    }
+    (act,) = claim_actions(classless, {}, {**CLASSES, "local-path": marked}, {}, in_use=False)
+    assert (act.verb, act.body) == ("patch", {"spec": {"storageClassName": "local-path"}})
