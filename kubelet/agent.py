@@ -184,6 +184,7 @@ class NodeKubelet:
                 self.config.cluster_uid,
                 self.config.cluster_cidr,
                 self.config.service_cidr,
+                peers=self.config.pod_routes_peers,
             )
             await self.routes.start()
             self.ctx.podnet.masquerade = bool(self.routes.disabled)

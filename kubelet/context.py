@@ -54,6 +54,7 @@ class KubeletConfig:
     # Host-gw routes to peer nodes and unreachable routes for these ranges (a Docker
     # kubelet; kubelet/podnet_routes.py).
     pod_routes: bool = False
+    pod_routes_peers: bool = True  # False: the safety routes only (the fake runtime)
     cluster_cidr: str = "10.42.0.0/16"
     service_cidr: str = "10.43.0.0/16"
 

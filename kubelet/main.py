@@ -207,8 +207,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--pod-routes",
         action=argparse.BooleanOptionalAction,
         default=True,
-        help="with the docker runtime: program host-gw routes to peer nodes' pod subnets "
-        "and unreachable routes for the cluster and service ranges (default on; needs root)",
+        help="unreachable routes for the cluster and service ranges and, with the docker "
+        "runtime, host-gw routes to peer nodes' pod subnets (default on; needs root; never "
+        "for --hollow nodes)",
     )
     p.add_argument(
         "--pod-cidr-wait",
@@ -399,7 +400,8 @@ async def run(opts: Options, stop: asyncio.Event | None = None) -> int:
                 resolv_conf=args.resolv_conf or host_resolv_conf_path(),
                 pod_infra_image=args.pod_infra_image,
                 pod_cidr_wait=args.pod_cidr_wait,
-                pod_routes=args.pod_routes and runtime.name == "docker" and not args.hollow,
+                pod_routes=args.pod_routes and not args.hollow,
+                pod_routes_peers=runtime.name == "docker",
                 cluster_cidr=args.cluster_cidr,
                 service_cidr=args.service_cidr,
             )

@@ -87,7 +87,9 @@ def kernel_problem() -> str | None:
 
 
 class PodRoutes:
-    """The route and rule keeper of one node (a Docker kubelet; never a hollow one)."""
+    """The route and rule keeper of one node (never a hollow one). ``peers`` False (the
+    fake runtime: its pod addresses exist nowhere) keeps only the safety routes, so a
+    connection to a fake pod fails on this box instead of going to the LAN."""
 
     def __init__(
         self,
@@ -97,8 +99,10 @@ class PodRoutes:
         cluster_cidr: str,
         service_cidr: str,
         backend: RouteBackend | None = None,
+        peers: bool = True,
     ) -> None:
         self.node = node
+        self.peers = peers
         self.cluster_cidr = cluster_cidr
         self.safety = [cluster_cidr, service_cidr]
         self.backend = backend or HostGwBackend(self.safety)
@@ -146,6 +150,9 @@ class PodRoutes:
         the forwarding rules need, is handed to ``podnet`` as soon as it is set)."""
         if self.disabled:
             return
+        if not self.peers:
+            await self._keep_safety()
+            return
         self.informer.add_handler(
             on_add=lambda _n: self._changed.set(),
             on_update=lambda _o, _n: self._changed.set(),
@@ -168,6 +175,16 @@ class PodRoutes:
         finally:
             watch.cancel()
             self.informer.stop()
+
+    async def _keep_safety(self) -> None:
+        """Forever: the safety routes, put back should anyone remove them."""
+        safety = [Route(c, kind=UNREACHABLE) for c in self.safety]
+        while True:
+            await asyncio.sleep(RESYNC_SECONDS)
+            try:
+                await self.backend.apply(safety)
+            except Exception as e:  # noqa: BLE001 - logged; the next pass retries
+                log.warning("node %s: programming the safety routes failed: %s", self.node, e)
 
     async def _sync(self, pod_cidr: str) -> None:
         try:

@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 
 from tests.harness import ApiServer, Component, ComponentExited, start_apiserver
-from tests.leftovers import remove_leftovers
+from tests.leftovers import remove_leftovers, remove_unused_routes
 from tests.wait import wait_for
 
 # Shortened timings so node failure, leases and Job back-off play out in seconds.
@@ -267,6 +267,8 @@ class Cluster:
         uid = self._cluster_uid() if self._docker_nodes else ""
         for c in reversed(list(self.components.values())):
             c.stop(5)
+        if any(key.startswith("kubelet/") for key in self.components):
+            remove_unused_routes()
         if uid:
             # What the Docker kubelets left (pods still running as they stopped): their
             # containers, pod bridges and routes; the cluster is over. Only this

@@ -22,11 +22,15 @@ def remove_leftovers(engine: Any, *labels: str) -> None:
     for n in engine.networks.list(filters={"label": list(labels)}):
         subnets.append((n.attrs.get("Labels") or {}).get(LABEL_NETWORK_SUBNET, ""))
         n.remove()
-    if os.geteuid() == 0 and subnets:
-        _remove_unused_routes()
+    if subnets:
+        remove_unused_routes()
 
 
-def _remove_unused_routes() -> None:
+def remove_unused_routes() -> None:
+    """The kubelets' unreachable routes that no interface of this box lies in (a kubelet
+    killed, not stopped, leaves its routes); nothing without root."""
+    if os.geteuid() != 0:
+        return
     from pyroute2 import IPRoute
 
     from kubelet.routes import ROUTE_PROTO, RTN_UNREACHABLE
