@@ -268,3 +268,50 @@ def stream_options(query: Any, subresource: str) -> StreamOptions:
             "BadRequest",
         )
     return opts
+
+
+# -- port-forward over the same channels ------------------------------------------------------
+
+# Port-forward speaks the channel framing without v5 (as Kubernetes' kubelet lists them).
+PORTFORWARD_PROTOCOLS: tuple[str, ...] = (V4, V4_BASE64, V1, V1_BASE64)
+
+PORTFORWARD_SPDY = (
+    "kubectl port-forward tunnels SPDY/3.1 (portforward.k8s.io), which kubelab does not "
+    "speak; kubelab serves pods/portforward as WebSocket channels (v4.channel.k8s.io: a data "
+    "and an error channel per port), as the official clients' portforward() helpers use"
+)
+
+
+def negotiate_portforward(offered: list[str]) -> str | None:
+    """As ``negotiate``, among the port-forward protocols."""
+    if not offered:
+        return ""
+    return next((p for p in offered if p in PORTFORWARD_PROTOCOLS), None)
+
+
+def port_header(port: int) -> bytes:
+    """The first message on each of a port's two channels: the port, 2 bytes little-endian."""
+    return port.to_bytes(2, "little")
+
+
+def forwarded_ports(query: Any) -> list[int]:
+    """The ``ports`` of a port-forward request (repeated, or comma-separated); a 400
+    Status names a bad one."""
+    raw = query.getlist("ports")
+    if not raw:
+        raise ApiError(
+            400, 'query parameter "ports" is required (e.g. ?ports=8080,9090)', "BadRequest"
+        )
+    ports: list[int] = []
+    for item in raw:
+        for text in item.split(","):
+            try:
+                port = int(text)
+            except ValueError:
+                port = 0
+            if not 1 <= port <= 65535:
+                raise ApiError(
+                    400, f"ports: Invalid value: {text!r}: must be a port in 1-65535", "BadRequest"
+                )
+            ports.append(port)
+    return ports

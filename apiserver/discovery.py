@@ -31,6 +31,7 @@ _SUBRESOURCES: dict[str, tuple[str | None, str | None, str | None, tuple[str, ..
     "log": (None, None, None, ("get",)),
     "exec": ("PodExecOptions", None, None, ("create", "get")),
     "attach": ("PodAttachOptions", None, None, ("create", "get")),
+    "portforward": ("PodPortForwardOptions", None, None, ("create", "get")),
     "finalize": (None, None, None, ("update",)),
 }
 

@@ -508,10 +508,10 @@ class ResourceHandler:
         elif sub in streaming.STREAMED and method in ("POST", "GET"):
             if streaming.wants_other_upgrade(request):
                 raise streaming.refuse_spdy(self.pods, request, t)
-            if sub == "attach":
+            if sub != "exec":
                 raise bad_request(
-                    "attach streams over WebSocket only (subprotocol v5.channel.k8s.io); "
-                    "use kubectl attach or kl attach"
+                    f"{sub} streams over WebSocket only (subprotocol "
+                    f"{'v4' if sub == 'portforward' else 'v5'}.channel.k8s.io)"
                 )
             raw = await self.read_body(request)
             return await self.pods.exec(request, t, raw)

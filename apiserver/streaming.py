@@ -43,7 +43,7 @@ from apiserver.pods import PodSubresources
 
 log = logging.getLogger(__name__)
 
-STREAMED = ("exec", "attach")
+STREAMED = ("exec", "attach", "portforward")
 # Large enough for any frame a client sends (kubectl cp writes 32 KiB at a time).
 _MAX_MESSAGE = 16 * 1024 * 1024
 
@@ -52,6 +52,8 @@ def kubelet_stream_url(pods: PodSubresources, t: Target, query: Any) -> str:
     """The kubelet WebSocket URL for an exec or attach request; a Status (400, 404, 503)
     for a request that cannot be served: no such pod or container, a finished pod, bad
     options, a node without a kubelet address."""
+    if t.subresource == "portforward":
+        return _portforward_url(pods, t, query)
     opts = rc.stream_options(query, t.subresource)
     pod = pods._pod(t)
     phase = (pod.get("status") or {}).get("phase")
@@ -73,6 +75,22 @@ def kubelet_stream_url(pods: PodSubresources, t: Target, query: Any) -> str:
     return f"{ws_base}/{t.subresource}/{ns}/{t.name}/{container}?{query}"
 
 
+def _portforward_url(pods: PodSubresources, t: Target, query: Any) -> str:
+    ports = rc.forwarded_ports(query)
+    pod = pods._pod(t)
+    phase = (pod.get("status") or {}).get("phase")
+    if phase != "Running":
+        raise bad_request(
+            f"unable to forward port because pod is not running. Current status={phase}"
+        )
+    base = pods._kubelet_url(pod)
+    ws_base = "wss" + base[5:] if base.startswith("https") else "ws" + base[4:]
+    ns = pod["metadata"]["namespace"]
+    return (
+        f"{ws_base}/portForward/{ns}/{t.name}?{urlencode([('ports', ','.join(map(str, ports)))])}"
+    )
+
+
 def wants_other_upgrade(request: Request) -> bool:
     """A plain HTTP request asking to upgrade to something else than WebSocket (SPDY)."""
     connection = request.headers.get("connection", "").lower()
@@ -83,6 +101,9 @@ def refuse_spdy(pods: PodSubresources, request: Request, t: Target) -> ApiError:
     """The answer to a SPDY upgrade of exec or attach: the request's own error if it has
     one (kubectl falls back to SPDY on any refused WebSocket handshake, so this is what it
     prints), else a 400 naming the WebSocket protocols."""
+    if t.subresource == "portforward":
+        pods._pod(t)  # a missing pod is said first (the ports travel in SPDY's own headers)
+        return ApiError(400, rc.PORTFORWARD_SPDY, "BadRequest")
     kubelet_stream_url(pods, t, request.query_params)
     return ApiError(400, rc.WEBSOCKET_ONLY, "BadRequest")
 
@@ -157,13 +178,17 @@ class StreamProxy:
         if t is None or t.info.plural != "pods" or t.subresource not in STREAMED:
             raise ApiError(
                 404,
-                f"the server serves no WebSocket at {path}: only pods/NAME/exec and "
-                "pods/NAME/attach are streamed",
+                f"the server serves no WebSocket at {path}: only pods/NAME/exec, "
+                "pods/NAME/attach and pods/NAME/portforward are streamed",
                 "NotFound",
             )
         # The RBAC verb of a streamed subresource is create, whatever the method.
         as_http = Request({**ws.scope, "type": "http", "method": "GET"})
         await self.authz.authorize(user, as_http, t)
+        offered = list(ws.scope.get("subprotocols") or [])
+        if t.subresource == "portforward" and rc.negotiate_portforward(offered) is None:
+            # kubectl's SPDY-over-WebSocket tunnel: say so (it then tries SPDY: the same).
+            raise ApiError(400, rc.PORTFORWARD_SPDY, "BadRequest")
         return kubelet_stream_url(self.pods, t, ws.query_params)
 
 

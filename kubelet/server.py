@@ -5,6 +5,7 @@
     POST /exec/NS/POD/CONTAINER   {"command": [...]} → {"stdout", "stderr", "exitCode"}
     WS   /exec/NS/POD/CONTAINER?command&stdin&stdout&stderr&tty    (kubelet/streaming.py)
     WS   /attach/NS/POD/CONTAINER?stdin&stdout&stderr&tty
+    WS   /portForward/NS/POD?ports=P1,P2                         (kubelet/streaming_portforward.py)
     GET  /healthz
 
 Every request but /healthz needs ``Authorization: Bearer <secret>`` with the secret the
@@ -33,6 +34,7 @@ from starlette.websockets import WebSocket
 from api.errors import ApiError
 from kubelet import streaming
 from kubelet.runtime.base import ContainerRuntime
+from kubelet.streaming_portforward import serve_portforward
 from kubelet.worker import PodWorker
 
 log = logging.getLogger(__name__)
@@ -177,7 +179,7 @@ def make_app(lookup: PodLookup, runtime: ContainerRuntime, secret: str | None) -
         async def endpoint(ws: WebSocket) -> None:
             await streaming.serve(
                 ws,
-                lambda header: authorized_header(header),
+                authorized_header,
                 lambda ns, pod, container: find_container(ns, pod, container)[1],
                 runtime,
                 subresource,
@@ -185,12 +187,30 @@ def make_app(lookup: PodLookup, runtime: ContainerRuntime, secret: str | None) -
 
         return WebSocketRoute(f"/{subresource}/{{namespace}}/{{pod}}/{{container}}", endpoint)
 
+    def pod_container(ns: str, pod: str) -> str:
+        """A running container of the pod: all of them share its network namespace."""
+        worker = lookup(ns, pod)
+        for c in worker.app_containers() if worker is not None else []:
+            cid = worker.container_id(c["name"]) if worker is not None else None
+            if cid is not None:
+                return cid
+        raise ApiError(
+            400 if worker is not None else 404,
+            f'pod "{pod}" in namespace "{ns}" has no running container on this node to '
+            "forward ports into",
+            "BadRequest" if worker is not None else "NotFound",
+        )
+
+    async def portforward(ws: WebSocket) -> None:
+        await serve_portforward(ws, authorized_header, pod_container, runtime)
+
     routes = [
         Route("/healthz", healthz),
         Route("/containerLogs/{namespace}/{pod}/{container}", container_logs),
         Route("/exec/{namespace}/{pod}/{container}", exec_command, methods=["POST"]),
         stream_route("exec"),
         stream_route("attach"),
+        WebSocketRoute("/portForward/{namespace}/{pod}", portforward),
     ]
     return Starlette(routes=routes)
 

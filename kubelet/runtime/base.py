@@ -6,6 +6,7 @@ Everything here is runtime-neutral data; ``docker.py`` and ``fake.py`` implement
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -305,6 +306,13 @@ class ContainerRuntime(Protocol):
 
     async def attach(self, container_id: str, streams: StreamRequest) -> StreamSession:
         """The container's main process' streams from now on (``kubectl attach``)."""
+        ...
+
+    async def connect_port(
+        self, container_id: str, port: int
+    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """A TCP connection to ``port`` on the container's loopback, inside its network
+        namespace (``kubectl port-forward``)."""
         ...
 
     def events(self, labels: dict[str, str]) -> AsyncIterator[RuntimeEvent]:

@@ -484,6 +484,14 @@ class DockerRuntime:
         except docker.errors.NotFound as e:
             raise RuntimeError_(_explain(e)) from e
 
+    async def connect_port(
+        self, container_id: str, port: int
+    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        try:
+            return await docker_streams.connect_port(self._call, self.api, container_id, port)
+        except docker.errors.NotFound as e:
+            raise RuntimeError_(_explain(e)) from e
+
     # -- events ----------------------------------------------------------------------------
 
     async def events(self, labels: dict[str, str]) -> AsyncIterator[RuntimeEvent]:

@@ -277,6 +277,15 @@ class FakeRuntime:
 
         return fake_streams.attach_session(run, started, running, streams)
 
+    async def connect_port(
+        self, container_id: str, port: int
+    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        self._running_spec(container_id)
+        raise RuntimeError_(
+            f"the fake runtime runs no processes: nothing listens on port {port} (port-forward "
+            "needs the docker runtime)"
+        )
+
     def _running_spec(self, container_id: str) -> ContainerSpec:
         c = self._containers.get(container_id)
         spec = self._specs.get(container_id)

@@ -312,3 +312,48 @@ def test_kl_cp_both_ways(
     assert kl(cfg, "cp", str(src), str(back)).one_error_line() == (
         "error: one of src or dest must be a local file specification"
     )
+
+
+def test_port_forward_with_the_python_client(
+    shared_apiserver: ApiServer, node: str, ns: str, kubectl: Path, env: dict[str, str]
+) -> None:
+    """The Python client's portforward(): HTTP requests to a server in the pod, each over
+    its own WebSocket (a data and an error channel per port, the port header first);
+    kubectl's SPDY tunnel is answered with a Status saying what kubelab speaks."""
+    from kubernetes.stream import portforward
+
+    run_pod(shared_apiserver, node, ns, "web", "exec httpd -f -p 8080 -h /www")
+    cfg = k8s.Configuration()
+    config.load_kube_config(config_file=str(shared_apiserver.kubeconfig), client_configuration=cfg)
+    with k8s.ApiClient(cfg) as api:
+        core = k8s.CoreV1Api(api)
+
+        def get() -> bytes:
+            pf = portforward(core.connect_get_namespaced_pod_portforward, "web", ns, ports="8080")
+            sock = pf.socket(8080)
+            sock.setblocking(True)
+            sock.settimeout(30)
+            sock.sendall(b"GET /index.html HTTP/1.0\r\nHost: web\r\n\r\n")
+            reply = b""
+            while chunk := sock.recv(65536):
+                reply += chunk
+            assert pf.error(8080) is None
+            pf.close()
+            return reply
+
+        def ok(reply: bytes) -> bool:
+            return reply.split(b"\r\n")[0].endswith(b" 200 OK") and reply.endswith(b"\r\n\r\nok\n")
+
+        wait_for(lambda: ok(get()), "httpd answers through port-forward")
+        for _ in range(20):
+            reply = get()
+            assert ok(reply), reply[:300]
+        # Nothing listens on 9999: the port's error channel says why.
+        pf = portforward(core.connect_get_namespaced_pod_portforward, "web", ns, ports="9999")
+        sock = pf.socket(9999)
+        sock.settimeout(30)
+        assert sock.recv(10) == b""
+        assert "connection refused" in (pf.error(9999) or "").lower()
+        pf.close()
+    p = kc(kubectl, env, ns, "port-forward", "pod/web", "18080:8080")
+    assert p.returncode == 1 and "kubectl port-forward tunnels SPDY/3.1" in p.stderr, p.stderr

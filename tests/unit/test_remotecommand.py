@@ -95,3 +95,13 @@ def test_options_come_from_the_query_with_kubernetes_defaults() -> None:
     with pytest.raises(ApiError, match="at least 1 of stdin, stdout, stderr"):
         rc.stream_options(QueryParams("stdout=false&stderr=false"), "attach")
     assert rc.stream_options(QueryParams("stdout=true"), "attach").command == ()
+
+
+def test_port_forward_ports_and_headers() -> None:
+    assert rc.forwarded_ports(QueryParams("ports=80,8080&ports=9090")) == [80, 8080, 9090]
+    for bad in ("ports=0", "ports=http", "ports=70000", ""):
+        with pytest.raises(ApiError, match="ports"):
+            rc.forwarded_ports(QueryParams(bad))
+    assert rc.port_header(8080) == b"\x90\x1f"  # little-endian, as the clients read it
+    assert rc.negotiate_portforward([rc.V5, rc.V4]) == rc.V4  # no v5 for port-forward
+    assert rc.negotiate_portforward(["SPDY/3.1+portforward.k8s.io"]) is None
