@@ -61,6 +61,7 @@ from kubelet.proxy_rules import (
 log = logging.getLogger(__name__)
 BRIDGE_NF_CALL = "/proc/sys/net/bridge/bridge-nf-call-iptables"
 DOCKER_USER = "DOCKER-USER"
+VERIFY_SECONDS = 30.0  # how often an unchanged plan checks that its table is still there
 
 
 async def _iptables(*args: str) -> int:
@@ -229,12 +230,13 @@ class KernelProxy:
         self.owner = this_process().comment()
         self.applied: str | None = None  # the plan's script at the last successful sync
         self.applied_ports: list[ServicePort] = []
+        self._verified_at = float("-inf")
 
     async def apply(self, plan: Plan) -> bool:
         """Make the kernel hold ``plan``; False when it already did (nothing run)."""
         await self._ensure_forward_accept()  # Docker may have (re)made its chains since
         set_hairpin(self.pod_interfaces)  # pods that came up since
-        if plan.script == self.applied:
+        if plan.script == self.applied and not await self._table_gone():
             return False
         await self._sync_addresses(set(plan.cluster_ips))
         script = replace_script(plan, self.applied, self.owner)
@@ -272,6 +274,20 @@ class KernelProxy:
         self.applied = None
         self.applied_ports = []
         return found
+
+    async def _table_gone(self) -> bool:
+        """Whether the table this process made has gone behind its back (checked at most
+        every ``VERIFY_SECONDS``); then it is made again whole at once."""
+        now = asyncio.get_running_loop().time()
+        if now < self._verified_at + VERIFY_SECONDS:
+            return False
+        self._verified_at = now
+        tables = await _run(Command(("nft", "list", "tables", "ip")))
+        if f"table ip {self.table}" in tables.splitlines():
+            return False
+        log.warning("service proxy: table %s is gone; making it again", self.table)
+        self.applied = None
+        return True
 
     def _forward_rule(self) -> tuple[str, ...]:
         return (
