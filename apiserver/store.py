@@ -689,6 +689,14 @@ def _storage_error(exc: BaseException) -> ApiError:
     text = str(exc)
     if "full" in text.lower() or "No space" in text:
         return StorageError(507, f"the store could not save the write: disk full ({text[:200]})")
+    if isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError):
+        # The database went away (a PostgreSQL restart, a dropped connection): the next
+        # write gets a fresh connection, so the client is told to try again shortly.
+        err = StorageError(
+            503, f"the database is unavailable, try again shortly: {text.splitlines()[0][:200]}"
+        )
+        err.retry_after_seconds = 1
+        return err
     return StorageError(500, f"the store could not save the write: {text[:300]}")
 
 

@@ -540,10 +540,12 @@ RETRY_AFTER_MAX = 30.0
 
 
 def retry_after(reply: Reply, tries: int) -> float | None:
-    """Seconds to wait before sending again, when the server asked for it: a 429
-    (its flow control turned the request away before acting on it) with Retry-After, and
-    fewer than ``RETRY_AFTER_TRIES`` tries so far; else None."""
-    if reply.status_code != 429 or tries >= RETRY_AFTER_TRIES:
+    """Seconds to wait before sending again, when the server asked for it: a 429 (its
+    flow control turned the request away before acting on it) or a 5xx (its database was
+    away) with Retry-After, as client-go does, and fewer than ``RETRY_AFTER_TRIES`` tries so
+    far; else None. A retried create whose first try did land gets 409, as in Kubernetes."""
+    code = reply.status_code
+    if not (code == 429 or 500 <= code <= 599) or tries >= RETRY_AFTER_TRIES:
         return None
     raw = reply.headers.get("retry-after") or reply.headers.get("Retry-After")
     try:
