@@ -25,7 +25,11 @@ from kubectl.describing.other import (
     describe_service,
 )
 from kubectl.describing.pods import describe_pod
-from kubectl.describing.quota import describe_limit_range, describe_resource_quota
+from kubectl.describing.quota import (
+    describe_limit_range,
+    describe_namespace,
+    describe_resource_quota,
+)
 from kubectl.describing.statefulset import describe_statefulset
 from kubectl.describing.storage import describe_claim, describe_storage_class, describe_volume
 from kubectl.describing.workloads import describe_deployment, describe_job, describe_replicaset
@@ -117,10 +121,14 @@ def render(ctx: Ctx, info: ResourceInfo, obj: dict[str, Any]) -> str:
         describe_resource_quota(page, obj, info)
     elif kind == "LimitRange":
         describe_limit_range(page, obj, info)
+    elif kind == "Namespace":
+        name = obj["metadata"]["name"]
+        quotas = c.list_all("resourcequotas", name)["items"]
+        describe_namespace(page, obj, info, quotas, c.list_all("limitranges", name)["items"])
     else:
         describe_generic(page, obj, info)
-    # kubectl's quota and limit range pages list no events.
-    if ctx.args.show_events and kind not in ("Event", "ResourceQuota", "LimitRange"):
+    # kubectl's namespace, quota and limit range pages list no events.
+    if ctx.args.show_events and kind not in ("Event", "Namespace", "ResourceQuota", "LimitRange"):
         events_section(page, fetch_events(c, obj, kind))
     return page.text()
 

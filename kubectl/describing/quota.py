@@ -8,7 +8,7 @@ from typing import Any
 from api.quantity import bytes_value, format_quantity
 from api.quota import status_rows
 from api.registry import ResourceInfo
-from kubectl.describing.common import meta_of
+from kubectl.describing.common import header, meta_of
 from kubectl.describing.writer import Page
 
 _BINARY_SUFFIXES = ("Ki", "Mi", "Gi", "Ti", "Pi", "Ei")
@@ -55,24 +55,69 @@ def describe_resource_quota(page: Page, quota: dict[str, Any], info: ResourceInf
         page.line(0, name, used_as_hard(used, hard), hard)
 
 
+_LIMIT_HEADERS = [
+    "Type",
+    "Resource",
+    "Min",
+    "Max",
+    "Default Request",
+    "Default Limit",
+    "Max Limit/Request Ratio",
+]
+_LIMIT_FIELDS = ("min", "max", "defaultRequest", "default", "maxLimitRequestRatio")
+
+
+def _limit_rows(page: Page, lr: dict[str, Any], prefix: str) -> None:
+    """describeLimitRangeSpec: one line per item and resource, ``-`` where unset."""
+    for item in (lr.get("spec") or {}).get("limits") or []:
+        names = sorted({k for f in _LIMIT_FIELDS for k in (item.get(f) or {})})
+        for name in names:
+            cells = [str((item.get(f) or {}).get(name, "-")) for f in _LIMIT_FIELDS]
+            page.line(0, f"{prefix}{item.get('type') or ''}", name, *cells)
+
+
 def describe_limit_range(page: Page, lr: dict[str, Any], info: ResourceInfo) -> None:
     m = meta_of(lr)
     page.line(0, "Name:", m.get("name") or "")
     page.line(0, "Namespace:", m.get("namespace") or "")
-    headers = [
-        "Type",
-        "Resource",
-        "Min",
-        "Max",
-        "Default Request",
-        "Default Limit",
-        "Max Limit/Request Ratio",
-    ]
-    page.line(0, *headers)
-    page.line(0, *("-" * len(h) for h in headers))
-    fields = ("min", "max", "defaultRequest", "default", "maxLimitRequestRatio")
-    for item in (lr.get("spec") or {}).get("limits") or []:
-        names = sorted({k for f in fields for k in (item.get(f) or {})})
-        for name in names:
-            cells = [str((item.get(f) or {}).get(name, "-")) for f in fields]
-            page.line(0, item.get("type") or "", name, *cells)
+    page.line(0, *_LIMIT_HEADERS)
+    page.line(0, *("-" * len(h) for h in _LIMIT_HEADERS))
+    _limit_rows(page, lr, "")
+
+
+def describe_namespace(
+    page: Page,
+    ns: dict[str, Any],
+    info: ResourceInfo,
+    quotas: list[dict[str, Any]],
+    limit_ranges: list[dict[str, Any]],
+) -> None:
+    """kubectl's NamespaceDescriber: status, then the namespace's quotas and limits."""
+    header(page, ns, info, with_created=False)
+    page.kv(0, "Status", (ns.get("status") or {}).get("phase") or "Active")
+    page.line(0, "")
+    if not quotas:
+        page.line(0, "No resource quota.")
+    else:
+        page.line(0, "Resource Quotas")
+        for q in sorted(quotas, key=lambda q: str(meta_of(q).get("name"))):
+            page.line(1, "Name:", meta_of(q).get("name") or "")
+            scopes = sorted(str(s) for s in (q.get("spec") or {}).get("scopes") or [])
+            if scopes:
+                page.line(1, "Scopes:", ", ".join(scopes))
+                for s in scopes:
+                    if s in SCOPE_HELP:
+                        page.line(1, f"* {SCOPE_HELP[s]}")
+            page.line(1, "Resource", "Used", "Hard")
+            page.line(1, "--------", "---", "---")
+            for name, used, hard in status_rows(q):
+                page.line(1, name, used, hard)
+    page.line(0, "")
+    if not limit_ranges:
+        page.line(0, "No LimitRange resource.")
+        return
+    page.line(0, "Resource Limits")
+    page.line(0, *[f" {_LIMIT_HEADERS[0]}", *_LIMIT_HEADERS[1:]])
+    page.line(0, *[" ----", *("-" * len(h) for h in _LIMIT_HEADERS[1:])])
+    for lr in limit_ranges:
+        _limit_rows(page, lr, " ")

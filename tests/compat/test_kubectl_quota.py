@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from tests.compat.conftest import Cluster, Kubectl
+from tests.compat.test_agree import Kl, assert_same_listing
 from tests.compat.test_kubectl import rows
 from tests.wait import wait_for
 
@@ -56,8 +57,13 @@ def gpu_pod(name: str, gpus: int) -> str:
     )
 
 
+@pytest.fixture(scope="module")
+def kl(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Kl:
+    return Kl(cluster.api.kubeconfig, tmp_path_factory.mktemp("kl-home"))
+
+
 def test_quota_and_limit_range_through_kubectl(
-    kubectl: Kubectl, cluster: Cluster, namespace: str
+    kubectl: Kubectl, kl: Kl, cluster: Cluster, namespace: str
 ) -> None:
     table = rows(kubectl("api-resources", "--api-group="))
     assert table["resourcequotas"]["SHORTNAMES"] == "quota"
@@ -97,6 +103,13 @@ def test_quota_and_limit_range_through_kubectl(
         ln.split() for ln in page.splitlines()
     ]
     assert rows(kubectl("get", "limits", "-n", namespace))["defaults"]["CREATED AT"].endswith("Z")
+
+    # kl prints what kubectl prints: tables, and describe pages line for line.
+    assert_same_listing(kubectl, kl, "quota", "-n", namespace)
+    assert_same_listing(kubectl, kl, "limits", "-n", namespace)
+    for args in (("quota", "compute"), ("limitrange", "defaults"), ("namespace", namespace)):
+        theirs = kubectl("describe", *args, "-n", namespace)
+        assert kl("describe", *args, "-n", namespace) == theirs, theirs
 
     p = kubectl.fails("apply", "-n", namespace, "-f", "-", input=gpu_pod("greedy", 2))
     assert (
