@@ -293,13 +293,8 @@ def test_kl_get_scale_describe_rollout_status_history_and_undo(cluster: Cluster,
         assert line in page.splitlines(), f"{line!r} not in\n{page}"
     assert ["Volume", "Claims:", "<none>"] in [ln.split() for ln in page.splitlines()]
 
-    c.patch(
-        "statefulsets",
-        "kv",
-        {"spec": {"template": {"spec": {"containers": [{"name": "srv", "image": "nginx:2"}]}}}},
-        ns,
-        patch_type="strategic",
-    )
+    out = kl(kubeconfig, "set", "image", "sts/kv", "srv=nginx:2", "-n", ns).ok().out
+    assert out.strip() == "statefulset.apps/kv image updated"
     kl(kubeconfig, "rollout", "status", "statefulset/kv", "-n", ns, "--timeout=60").ok()
     hist = kl(kubeconfig, "rollout", "history", "sts/kv", "-n", ns).ok().out
     assert [ln.split()[0] for ln in hist.splitlines()[2:4]] == ["1", "2"]
