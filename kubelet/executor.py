@@ -28,7 +28,7 @@ from kubelet.plan import (
     terminating,
 )
 from kubelet.podhandle import PodHandle
-from kubelet.podnet_sandbox import run_sandbox
+from kubelet.podnet_sandbox import release_sandbox, run_sandbox
 from kubelet.probing import ensure_probes
 from kubelet.runtime.base import RuntimeError_
 from kubelet.status_writer import write_status
@@ -102,6 +102,7 @@ async def execute(h: PodHandle, actions: PodActions) -> bool:
         for t in h.tracks.values():
             t.stop_probes()
         await write_status(h)
+        await release_sandbox(h)
         return False
     # The containers of the pod the plan was made from (publishing ports re-reads it).
     specs = {c["name"]: c for c in h.init_containers() + h.app_containers()}
@@ -125,6 +126,7 @@ async def execute(h: PodHandle, actions: PodActions) -> bool:
     await refresh_volumes(h)
     h.adopting = False
     await write_status(h)
+    await release_sandbox(h)
     return False
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 
 from client.events import NORMAL, WARNING
-from kubelet.plan import SandboxStep
+from kubelet.plan import TERMINAL, SandboxStep
 from kubelet.podhandle import PodHandle
 from kubelet.podnet import CIDR_RECHECK_SECONDS, sandbox_spec
 from kubelet.runtime.base import RuntimeError_
@@ -70,3 +70,13 @@ async def run_sandbox(h: PodHandle, step: SandboxStep) -> bool:
     h.sandbox = info
     h.sandbox_failure = ""
     return True
+
+
+async def release_sandbox(h: PodHandle) -> None:
+    """A finished pod (Succeeded or Failed, as last written) needs its sandbox no more: it
+    goes, freeing its address (a node's /24 would otherwise fill up with finished Job
+    pods); the status keeps the pod IP it had, as Kubernetes' does."""
+    if h.sandbox is None or h.phase() not in TERMINAL:
+        return
+    await h.remove_instance(h.sandbox)
+    h.sandbox = None

@@ -287,6 +287,23 @@ def test_a_dead_sandbox_is_replaced_and_the_pod_restarted_in_the_new_one(net: Ne
     assert net.wget("phoenix-client", "client", f"http://{st['podIP']}:8080/") == "ok\n"
 
 
+def test_a_finished_pod_gives_its_sandbox_back(net: Net) -> None:
+    node = net.nodes[1]
+    done = {"name": "job", "image": IMAGE, "command": ["sh", "-c", "exit 0"]}
+    net.create("done", node, [done], restartPolicy="Never")
+
+    def succeeded() -> dict[str, Any] | None:
+        st = net.api.get("pods", "done", NS).get("status") or {}
+        return st if st.get("phase") == "Succeeded" else None
+
+    st = wait_for(succeeded, "done Succeeded", 60)
+    # Its address stays in the (final) status, but nothing holds it on the node any more:
+    # a node's /24 would fill up with finished Job pods.
+    assert ipaddress.ip_address(st["podIP"]) in ipaddress.ip_network(net.pod_cidr(node))
+    wait_for(lambda: net.sandboxes("done") == [], "the finished pod's sandbox removed", 30)
+    assert len(net.engine_containers("done")) == 1  # the exited container, for its logs
+
+
 def test_a_restarted_kubelet_adopts_the_sandbox(net: Net) -> None:
     node = net.nodes[0]
     net.create("keep", node, [_httpd()])
