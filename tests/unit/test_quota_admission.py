@@ -329,3 +329,30 @@ async def test_table_columns_as_kubectl(inprocess_api: InProcessApi) -> None:
     row = table["rows"][0]["cells"]
     assert row[0] == "compute"
     assert row[2:] == ["pods: 1/4, requests.cpu: 500m/1", "limits.cpu: 0/2"]
+
+
+async def test_usage_is_reloaded_from_the_store(inprocess_api: InProcessApi) -> None:
+    """After a restart (or a failed commit) the write path's usage is read back from the
+    stored objects: pods whole, other kinds counted."""
+    api = inprocess_api
+    await api.create(QUOTAS, quota("small", {"pods": 1, "count/configmaps": 2}))
+    await api.create(PODS, pod("one"))
+    for name in ("a", "b"):
+        await api.create(
+            f"{NS}/configmaps",
+            {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}},
+        )
+    state = api.server.state
+    state.rebuild(api.server.store)
+    assert state.quotas.used(state.quotas.quotas["default"]["small"]) == {
+        "pods": 1,
+        "count/configmaps": 2,
+    }
+    code, msg = await refused(api, PODS, pod("two"))
+    assert code == 403 and "used: pods=1" in msg
+    code, msg = await refused(
+        api,
+        f"{NS}/configmaps",
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}},
+    )
+    assert code == 403 and "exceeded quota: small" in msg
