@@ -331,10 +331,10 @@ async def test_table_columns_as_kubectl(inprocess_api: InProcessApi) -> None:
     assert row[2:] == ["pods: 1/4, requests.cpu: 500m/1", "limits.cpu: 0/2"]
 
 
-async def test_usage_is_reloaded_from_the_store(inprocess_api: InProcessApi) -> None:
+async def test_usage_is_reloaded_from_the_store(inprocess_api_any_db: InProcessApi) -> None:
     """After a restart (or a failed commit) the write path's usage is read back from the
-    stored objects: pods whole, other kinds counted."""
-    api = inprocess_api
+    stored objects: pods whole, other kinds counted (on SQLite and PostgreSQL)."""
+    api = inprocess_api_any_db
     await api.create(QUOTAS, quota("small", {"pods": 1, "count/configmaps": 2}))
     await api.create(PODS, pod("one"))
     for name in ("a", "b"):
