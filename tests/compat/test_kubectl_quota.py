@@ -104,10 +104,28 @@ def test_quota_and_limit_range_through_kubectl(
     ]
     assert rows(kubectl("get", "limits", "-n", namespace))["defaults"]["CREATED AT"].endswith("Z")
 
+    scoped = {
+        "apiVersion": "v1",
+        "kind": "ResourceQuota",
+        "metadata": {"name": "long-running"},
+        "spec": {"hard": {"pods": "5", "requests.memory": "2Gi"}, "scopes": ["NotTerminating"]},
+    }
+    kubectl("apply", "-n", namespace, "-f", "-", input=yaml.safe_dump(scoped))
+    wait_for(
+        lambda: (cl.get("resourcequotas", "long-running", namespace).get("status") or {}).get(
+            "used"
+        ),
+        "the scoped quota's status.used",
+    )
     # kl prints what kubectl prints: tables, and describe pages line for line.
     assert_same_listing(kubectl, kl, "quota", "-n", namespace)
     assert_same_listing(kubectl, kl, "limits", "-n", namespace)
-    for args in (("quota", "compute"), ("limitrange", "defaults"), ("namespace", namespace)):
+    for args in (
+        ("quota", "compute"),
+        ("quota", "long-running"),
+        ("limitrange", "defaults"),
+        ("namespace", namespace),
+    ):
         theirs = kubectl("describe", *args, "-n", namespace)
         assert kl("describe", *args, "-n", namespace) == theirs, theirs
 
