@@ -356,3 +356,18 @@ async def test_usage_is_reloaded_from_the_store(inprocess_api_any_db: InProcessA
         {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}},
     )
     assert code == 403 and "exceeded quota: small" in msg
+
+
+async def test_gpu_memory_quota(inprocess_api: InProcessApi) -> None:
+    """kubelab's share of a GPU by memory is quota'd as any extended resource's request."""
+    api = inprocess_api
+    await api.create(QUOTAS, quota("vram", {"requests.kubelab.io/gpu-memory": "40Gi"}))
+    await api.create(PODS, pod("llm", limits={"kubelab.io/gpu-memory": "30Gi"}))
+    code, msg = await refused(api, PODS, pod("more", limits={"kubelab.io/gpu-memory": "20Gi"}))
+    assert code == 403
+    assert msg == (
+        'pods "more" is forbidden: exceeded quota: vram, requested: '
+        "requests.kubelab.io/gpu-memory=20Gi, used: requests.kubelab.io/gpu-memory=30Gi, "
+        "limited: requests.kubelab.io/gpu-memory=40Gi"
+    )
+    await api.create(PODS, pod("small", limits={"kubelab.io/gpu-memory": "10Gi"}))
