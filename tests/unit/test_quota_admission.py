@@ -371,3 +371,21 @@ async def test_gpu_memory_quota(inprocess_api: InProcessApi) -> None:
         "limited: requests.kubelab.io/gpu-memory=40Gi"
     )
     await api.create(PODS, pod("small", limits={"kubelab.io/gpu-memory": "10Gi"}))
+
+
+async def test_a_default_limit_below_the_pods_request_is_refused(
+    inprocess_api: InProcessApi,
+) -> None:
+    """As in Kubernetes, where validation follows LimitRanger: the defaulted pod is checked."""
+    api = inprocess_api
+    lr = {
+        "apiVersion": "v1",
+        "kind": "LimitRange",
+        "metadata": {"name": "cpu"},
+        "spec": {"limits": [{"type": "Container", "default": {"cpu": "1"}}]},
+    }
+    await api.create(LIMITS, lr)
+    code, msg = await refused(api, PODS, pod("greedy", {"cpu": "2"}))
+    assert code == 422
+    assert "must be less than or equal to cpu limit of 1" in msg
+    assert (await api.client.get(f"{PODS}/greedy")).status_code == 404
