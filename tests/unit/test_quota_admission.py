@@ -116,7 +116,7 @@ async def test_count_quotas_of_any_kind(inprocess_api: InProcessApi) -> None:
             {"count/deployments.apps": 1, "configmaps": 1, "services.nodeports": 1},
         ),
     )
-    deploy = {
+    deploy: dict[str, Any] = {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
         "metadata": {"name": "web"},
