@@ -37,6 +37,8 @@ class ResourceInfo:
     # A DELETE that removes the object at once answers with its last state, not a Status
     # (the generic registry's ReturnDeletedObject; the official clients type the reply so).
     returns_deleted_object: bool = False
+    # Served from a CustomResourceDefinition (api/crd): added and removed at run time.
+    custom: bool = False
     extra: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
 
     @property
@@ -96,6 +98,9 @@ RESOURCES: tuple[ResourceInfo, ...] = (
     ResourceInfo("", "v1", "LimitRange", "limitranges", "limitrange", True, ("limits",)),
     ResourceInfo("", "v1", "ReplicationController", "replicationcontrollers",
                  "replicationcontroller", True, ("rc",), _ALL, subresources=("status", "scale")),
+    ResourceInfo("apiextensions.k8s.io", "v1", "CustomResourceDefinition",
+                 "customresourcedefinitions", "customresourcedefinition", False, ("crd", "crds"),
+                 subresources=("status",), returns_deleted_object=True),
     ResourceInfo("apps", "v1", "Deployment", "deployments", "deployment", True, ("deploy",), _ALL,
                  subresources=("status", "scale")),
     ResourceInfo("apps", "v1", "ReplicaSet", "replicasets", "replicaset", True, ("rs",), _ALL,
@@ -136,6 +141,12 @@ RESOURCES: tuple[ResourceInfo, ...] = (
                  False, ("pc",), has_spec=False),
     ResourceInfo("storage.k8s.io", "v1", "StorageClass", "storageclasses", "storageclass", False,
                  ("sc",), has_spec=False),
+    ResourceInfo("networking.k8s.io", "v1", "Ingress", "ingresses", "ingress", True, ("ing",),
+                 subresources=("status",)),
+    ResourceInfo("networking.k8s.io", "v1", "IngressClass", "ingressclasses", "ingressclass",
+                 False),
+    ResourceInfo("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies", "networkpolicy",
+                 True, ("netpol",)),
 )
 # fmt: on
 
@@ -148,24 +159,87 @@ for _r in RESOURCES:
     _BY_ANY_NAME.setdefault(f"{_r.plural}.{_r.group}" if _r.group else _r.plural, _r)
 
 
+# The dynamic overlay: kinds served from CustomResourceDefinitions. The apiserver fills it
+# from its stored CRDs, a client from discovery; the built-in table above never changes and
+# wins on any clash. Replaced whole (``set_custom``), so a reader never sees half of it.
+@dataclass(frozen=True)
+class _Overlay:
+    infos: tuple[ResourceInfo, ...] = ()
+    by_gvp: dict[tuple[str, str, str], ResourceInfo] = field(default_factory=dict)
+    by_plural: dict[tuple[str, str], ResourceInfo] = field(default_factory=dict)
+    by_kind: dict[tuple[str, str], ResourceInfo] = field(default_factory=dict)
+    by_name: dict[str, ResourceInfo] = field(default_factory=dict)
+    generation: int = 0
+
+
+_overlay = _Overlay()
+
+
+def set_custom(infos: list[ResourceInfo] | tuple[ResourceInfo, ...]) -> None:
+    """Serve exactly ``infos`` (custom kinds, each group's preferred version first) besides
+    the built-in table."""
+    global _overlay
+    by_gvp: dict[tuple[str, str, str], ResourceInfo] = {}
+    by_pl: dict[tuple[str, str], ResourceInfo] = {}
+    by_k: dict[tuple[str, str], ResourceInfo] = {}
+    by_n: dict[str, ResourceInfo] = {}
+    kept: list[ResourceInfo] = []
+    for r in infos:
+        if (r.group, r.plural) in _BY_PLURAL:
+            continue
+        kept.append(r)
+        by_gvp.setdefault((r.group, r.version, r.plural), r)
+        by_pl.setdefault((r.group, r.plural), r)
+        by_k.setdefault((r.api_version, r.kind), r)
+        for n in (r.plural, r.singular, r.kind.lower(), *r.short_names, f"{r.plural}.{r.group}"):
+            by_n.setdefault(n, r)
+    _overlay = _Overlay(tuple(kept), by_gvp, by_pl, by_k, by_n, _overlay.generation + 1)
+
+
+def add_custom(infos: list[ResourceInfo]) -> None:
+    """Serve ``infos`` too (a client that found them through discovery)."""
+    known = {(r.group, r.version, r.plural) for r in _overlay.infos}
+    set_custom([*_overlay.infos, *(r for r in infos if (r.group, r.version, r.plural) not in known)])
+
+
+def custom_generation() -> int:
+    """Changes whenever the overlay does: for caches of documents derived from it."""
+    return _overlay.generation
+
+
+def all_resources() -> tuple[ResourceInfo, ...]:
+    """Every kind served: the built-in table, then the custom kinds."""
+    return RESOURCES + _overlay.infos if _overlay.infos else RESOURCES
+
+
 def by_plural(group: str, plural: str) -> ResourceInfo | None:
-    """Find a resource by API group and plural name (``("apps", "deployments")``)."""
-    return _BY_PLURAL.get((group, plural))
+    """Find a resource by API group and plural name (``("apps", "deployments")``); for a
+    custom kind with several versions, its preferred one."""
+    return _BY_PLURAL.get((group, plural)) or _overlay.by_plural.get((group, plural))
+
+
+def by_version_plural(group: str, version: str, plural: str) -> ResourceInfo | None:
+    """Find a resource by group, version and plural (a custom kind serves several)."""
+    info = _BY_PLURAL.get((group, plural))
+    if info is not None:
+        return info if info.version == version else None
+    return _overlay.by_gvp.get((group, version, plural))
 
 
 def by_kind(api_version: str, kind: str) -> ResourceInfo | None:
     """Find a resource by ``apiVersion`` and ``kind`` as written in a manifest."""
-    return _BY_KIND.get((api_version, kind))
+    return _BY_KIND.get((api_version, kind)) or _overlay.by_kind.get((api_version, kind))
 
 
 def lookup(name: str) -> ResourceInfo | None:
     """Find a resource by any name a user may type: plural, singular, kind or short name."""
-    return _BY_ANY_NAME.get(name.lower())
+    low = name.lower()
+    return _BY_ANY_NAME.get(low) or _overlay.by_name.get(low)
 
 
 def groups() -> dict[str, list[ResourceInfo]]:
     """Resources grouped by their group/version string, in registry order."""
     out: dict[str, list[ResourceInfo]] = {}
-    for r in RESOURCES:
+    for r in all_resources():
         out.setdefault(r.api_version, []).append(r)
     return out

@@ -30,6 +30,7 @@ from apiserver.bodies import json_response, status_response
 from apiserver.cluster_state import ALWAYS_NAMESPACES, ClusterState
 from apiserver.encryption import load_config as load_encryption
 from apiserver.flowcontrol import FlowControl
+from apiserver.ingress_bootstrap import ensure_kubelab_ingress_class
 from apiserver.objects import ObjectService, WriteOptions
 from apiserver.paths import Target, parse_resource_path
 from apiserver.pods import PodSubresources
@@ -166,6 +167,7 @@ class ApiServer:
             keep_kubernetes_service(*kubernetes, period=self.config.kubernetes_service_period)
         )
         await ensure_local_path_class(self.objects, self.state.storage_classes)
+        await ensure_kubelab_ingress_class(self.objects, self.store)
         self.rbac.load(self.store)
         await ensure_bootstrap_policy(self.objects, self.rbac.has)
         await self.rbac_file.refresh()

@@ -19,6 +19,7 @@ from api.models.coordination import Lease, LeaseSpec
 from api.models.core import ConfigMap, Event, Namespace, Secret, ServiceAccount
 from api.models.discovery import EndpointSlice
 from api.models.meta import Condition, LabelSelector, ObjectMeta, OwnerReference
+from api.models.networking import Ingress, IngressClass, NetworkPolicy
 from api.models.node import GPUDevice, Node, NodeSpec, NodeStatus, Taint
 from api.models.pod import Pod, PodSpec, PodStatus, PodTemplateSpec, Toleration, Volume
 from api.models.policy import PodDisruptionBudget
@@ -75,6 +76,9 @@ MODELS: dict[str, type[BaseModel]] = {
     "ReplicationController": ReplicationController,
     "ResourceQuota": ResourceQuota,
     "LimitRange": LimitRange,
+    "Ingress": Ingress,
+    "IngressClass": IngressClass,
+    "NetworkPolicy": NetworkPolicy,
 }
 
 

@@ -29,6 +29,12 @@ from api.validation.common import (
 )
 from api.validation.discovery import validate_endpoint_slice
 from api.validation.fields import drop_unknown_fields, unknown_fields
+from api.validation.networking import (
+    NETWORK_POLICY_WARNING,
+    validate_ingress,
+    validate_ingress_class,
+    validate_network_policy,
+)
 from api.validation.pod import validate_pod_spec
 from api.validation.pod_support import pod_spec_of, ratchet, unscored_preferences
 from api.validation.quota import validate_limit_range, validate_resource_quota
@@ -60,6 +66,7 @@ _CLUSTER_SCOPED = frozenset(
         "PriorityClass",
         "PersistentVolume",
         "StorageClass",
+        "IngressClass",
     }
 )
 _ANNOTATIONS_MAX = 256 * 1024
@@ -266,6 +273,9 @@ _VALIDATORS: dict[str, Callable[[Errs, Obj], None]] = {
     "CronJob": lambda errs, obj: workloads.validate_cron_job(errs, obj, _validate_job),
     "ResourceQuota": validate_resource_quota,
     "LimitRange": validate_limit_range,
+    "Ingress": validate_ingress,
+    "IngressClass": validate_ingress_class,
+    "NetworkPolicy": validate_network_policy,
 }
 
 
@@ -292,5 +302,7 @@ def validate(kind: str, obj: Obj, old: Obj | None = None) -> list[Cause]:
 def warnings(kind: str, obj: Obj) -> list[str]:
     """What the server accepts in ``obj`` but does not act on, as ``Warning`` texts for
     the reply (soft scheduling preferences the scheduler does not score)."""
+    if kind == "NetworkPolicy":
+        return [NETWORK_POLICY_WARNING]  # stored, never silently: nothing enforces it yet
     found = pod_spec_of(kind, obj) if isinstance(obj, dict) else None
     return unscored_preferences(*found) if found else []

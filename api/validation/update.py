@@ -8,6 +8,7 @@ from typing import Any
 from api.defaults import default_own_pod_spec, default_pod_spec
 from api.validation import kinds, policy
 from api.validation.common import Errs, as_dict, forbidden, invalid
+from api.validation.networking import validate_ingress_class_update
 from api.validation.service_ips import validate_service_ips_update
 from api.validation.statefulset import validate_statefulset_update
 from api.validation.storage import (
@@ -163,6 +164,8 @@ def validate_update(errs: Errs, kind: str, new: Obj, old: Obj) -> None:
         validate_persistent_volume_claim_update(errs, new, old)
     elif kind == "StorageClass":
         validate_storage_class_update(errs, new, old)
+    elif kind == "IngressClass":
+        validate_ingress_class_update(errs, new, old)
     elif kind == "StatefulSet":
         validate_statefulset_update(errs, new, old)
     elif kind == "ControllerRevision":

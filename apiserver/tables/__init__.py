@@ -62,6 +62,14 @@ from apiserver.tables.pods import (
     pod_row_conditions,
     pod_status_reason,
 )
+from apiserver.tables.networking import (
+    INGRESS_CLASS_COLUMNS,
+    INGRESS_COLUMNS,
+    NETWORK_POLICY_COLUMNS,
+    ingress_cells,
+    ingress_class_cells,
+    network_policy_cells,
+)
 from apiserver.tables.policy import (
     PDB_COLUMNS,
     PRIORITY_CLASS_COLUMNS,
@@ -134,6 +142,9 @@ _TABLES: dict[str, tuple[list[Column], _Renderer]] = {
     "cronjobs": (CRONJOB_COLUMNS, cronjob_cells),
     "services": (SERVICE_COLUMNS, service_cells),
     "endpointslices": (ENDPOINT_SLICE_COLUMNS, endpoint_slice_cells),
+    "ingresses": (INGRESS_COLUMNS, ingress_cells),
+    "ingressclasses": (INGRESS_CLASS_COLUMNS, ingress_class_cells),
+    "networkpolicies": (NETWORK_POLICY_COLUMNS, network_policy_cells),
     "endpoints": (
         _simple(col("Endpoints", "The set of all endpoints is the union of all subsets.")),
         lambda o, now: [obj_name(o), format_endpoints(o), age_cell(o, now)],

@@ -35,6 +35,7 @@ def test_group_list_has_every_named_group_once_with_preferred_version() -> None:
         "policy",
         "scheduling.k8s.io",
         "storage.k8s.io",
+        "networking.k8s.io",
     ]
     apps = doc["groups"][0]
     assert apps["versions"] == [{"groupVersion": "apps/v1", "version": "v1"}]
@@ -113,7 +114,7 @@ def test_categories_all_on_exactly_the_workload_kinds() -> None:
 
 def test_unknown_group_version_is_none() -> None:
     assert discovery.api_resource_list("apps", "v2") is None
-    assert discovery.api_resource_list("networking.k8s.io", "v1") is None
+    assert discovery.api_resource_list("networking.k8s.io", "v2") is None
     assert discovery.api_resource_list("", "v2") is None
 
 
@@ -153,6 +154,7 @@ def test_aggregated_apis_has_one_item_per_group() -> None:
         "policy",
         "scheduling.k8s.io",
         "storage.k8s.io",
+        "networking.k8s.io",
     ]
     apps = doc["items"][0]["versions"][0]["resources"]
     deploy = next(r for r in apps if r["resource"] == "deployments")
