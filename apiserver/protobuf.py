@@ -1,7 +1,7 @@
 """Decode the Kubernetes protobuf bodies that ``kubectl create <generator>`` sends.
 
 kubectl's typed clients POST ``application/vnd.kubernetes.protobuf`` bodies for
-``create namespace|configmap|secret|deployment|job|service|serviceaccount|pdb|priorityclass``
+``create namespace|configmap|secret|deployment|job|service|serviceaccount|pdb|priorityclass|quota``
 and do not fall back to JSON on 415 (API-COMPAT §0.4, §9). A body is the magic ``k8s\\x00`` followed
 by a ``runtime.Unknown`` message: {1: TypeMeta{1: apiVersion, 2: kind}, 2: raw,
 3: contentEncoding, 4: contentType}; ``raw`` is the object encoded with the field numbers
@@ -517,6 +517,25 @@ MESSAGES: dict[str, dict[int, Field]] = {
         3: Field("maxUnavailable", "intstr", keep_zero=True),
         4: _s("unhealthyPodEvictionPolicy"),
     },
+    # k8s.io.api.core.v1 ResourceQuota (kubectl create quota)
+    "ResourceQuota": {
+        1: _m("metadata", "ObjectMeta"),
+        2: _m("spec", "ResourceQuotaSpec"),
+        3: Field("status", "skip"),
+    },
+    "ResourceQuotaSpec": {
+        1: Field("hard", "map_quantity"),
+        2: _strs("scopes"),
+        3: _m("scopeSelector", "ScopeSelector"),
+    },
+    "ScopeSelector": {
+        1: _m("matchExpressions", "ScopedResourceSelectorRequirement", repeated=True)
+    },
+    "ScopedResourceSelectorRequirement": {
+        1: _s("scopeName"),
+        2: _s("operator"),
+        3: _strs("values"),
+    },
 }
 
 # (apiVersion, kind) -> top-level message.
@@ -543,6 +562,7 @@ KINDS: dict[tuple[str, str], str] = {
     ("authentication.k8s.io/v1", "TokenReview"): "TokenReview",
     ("scheduling.k8s.io/v1", "PriorityClass"): "PriorityClass",
     ("policy/v1", "PodDisruptionBudget"): "PodDisruptionBudget",
+    ("v1", "ResourceQuota"): "ResourceQuota",
 }
 
 

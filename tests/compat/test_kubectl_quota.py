@@ -142,3 +142,24 @@ def test_quota_and_limit_range_through_kubectl(
     assert (
         'pods "big" is forbidden: maximum memory usage per Container is 512Mi, but limit is 1Gi'
     ) in p.stderr
+
+
+def test_kubectl_create_quota_generator(kubectl: Kubectl, cluster: Cluster, namespace: str) -> None:
+    """kubectl create quota sends a protobuf body: decoded, validated and stored."""
+    out = kubectl(
+        "create",
+        "quota",
+        "gen",
+        "--hard=pods=2,requests.nvidia.com/gpu=1",
+        "--scopes=NotTerminating",
+        "-n",
+        namespace,
+    )
+    assert "resourcequota/gen created" in out
+    stored = cluster.api.client().get("resourcequotas", "gen", namespace)
+    assert stored["spec"] == {
+        "hard": {"pods": "2", "requests.nvidia.com/gpu": "1"},
+        "scopes": ["NotTerminating"],
+    }
+    p = kubectl.fails("create", "quota", "bad", "--hard=nvidia.com/gpu=1", "-n", namespace)
+    assert "use requests.nvidia.com/gpu" in p.stderr
