@@ -28,7 +28,7 @@ from kubelet.plan import (
     terminating,
 )
 from kubelet.podhandle import PodHandle
-from kubelet.podnet_sandbox import release_sandbox, run_sandbox
+from kubelet.podnet_sandbox import clear_waiting, release_sandbox, run_sandbox
 from kubelet.probing import ensure_probes
 from kubelet.runtime.base import RuntimeError_
 from kubelet.status_writer import write_status
@@ -117,6 +117,7 @@ async def execute(h: PodHandle, actions: PodActions) -> bool:
         if actions.sandbox.action == "recreate":
             await write_status(h)
             return False  # the killed containers start again in the next sync
+    clear_waiting(h)
     if actions.own_ip:
         h.host_ports = {}  # reached at the pod's address: nothing published for it
     elif actions.publish_ports:

@@ -44,6 +44,7 @@ class PodHandle:
         self.volumes_refreshed_at: float | None = None  # monotonic; see volume_refresh
         self.sandbox: ContainerInfo | None = None  # holds the pod's network namespace
         self.sandbox_failure = ""  # the last FailedCreatePodSandBox message recorded
+        self.sandbox_waiting = ""  # the waiting message the sandbox step gave the containers
         # The pod gets an address of its own (its sandbox's), so until the sandbox runs
         # it has none; False: its address is the node's (hostNetwork, no pod network).
         self.on_pod_network = False

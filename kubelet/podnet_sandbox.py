@@ -22,6 +22,19 @@ def _waiting(h: PodHandle, message: str) -> None:
         track = h.tracks.setdefault(c["name"], ContainerTrack(c["name"]))
         track.waiting_reason = "ContainerCreating"
         track.waiting_message = message
+    h.sandbox_waiting = message
+
+
+def clear_waiting(h: PodHandle) -> None:
+    """The sandbox step is over: the containers' waiting state is theirs again (an app
+    container behind a failing init container shows PodInitializing, not the network)."""
+    if not h.sandbox_waiting:
+        return
+    for track in h.tracks.values():
+        if track.waiting_message == h.sandbox_waiting:
+            track.waiting_reason = None
+            track.waiting_message = ""
+    h.sandbox_waiting = ""
 
 
 async def run_sandbox(h: PodHandle, step: SandboxStep) -> bool:
