@@ -74,6 +74,17 @@ def test_status_used_follows_pods(cluster: Cluster) -> None:
     lines = [ln.split() for ln in page.splitlines()]
     assert ["Resource", "Used", "Hard"] in lines
     assert ["pods", "2", "2"] in lines and ["requests.cpu", "800m", "1"] in lines
+    # kl says why a pod is refused in one line, as kubectl does.
+    extra = (
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: extra}\nspec:\n"
+        "  containers: [{name: c, image: nginx, resources: {requests: {cpu: 100m}}}]\n"
+    )
+    refused = kl(cluster.api.kubeconfig, "apply", "-n", NS, "-f", "-", stdin=extra)
+    assert refused.rc == 1 and "Traceback" not in refused.err
+    assert refused.err == (
+        'Error from server (Forbidden): error when creating "STDIN": pods "extra" is '
+        "forbidden: exceeded quota: compute, requested: pods=1, used: pods=2, limited: pods=2\n"
+    )
     # Deleting the Deployment frees everything it held.
     c.delete("deployments", "web", NS, propagation_policy="Foreground")
     wait_for(
