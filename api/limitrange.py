@@ -21,9 +21,13 @@ ANNOTATION = "kubernetes.io/limit-ranger"
 def default_limit_range(obj: Obj) -> None:
     """SetDefaults_LimitRangeItem: for a Container item, a default limit from ``max``, a
     default request from ``default`` and then from ``min``."""
-    for item in (obj.get("spec") or {}).get("limits") or []:
+    spec = obj.get("spec")
+    limits = spec.get("limits") if isinstance(spec, dict) else None
+    for item in limits if isinstance(limits, list) else []:
         if not isinstance(item, dict) or item.get("type") != "Container":
             continue
+        if any(not isinstance(item.get(f), dict | None) for f in ("max", "min")):
+            continue  # validation says what is wrong with it
         default = item.get("default")
         if not isinstance(default, dict):
             default = item["default"] = {}

@@ -123,7 +123,9 @@ def _check_amounts(errs: Errs, field: str, values: Any, check_names: bool) -> di
     if values is None:
         return out
     if not isinstance(values, dict):
-        invalid(errs, field, values, "must be a map of resource name to quantity (pods: 10)")
+        invalid(
+            errs, field, values, "must be a map of resource name to quantity (cpu: 500m, pods: 10)"
+        )
         return out
     for k, v in values.items():
         f = f"{field}[{k}]"
