@@ -183,3 +183,15 @@ def test_controller_status_follows_the_objects() -> None:
         "used": {"count/deployments.apps": "1", "pods": "1", "requests.cpu": "1500m"},
     }
     assert counted_kinds(q) == [("apps", "deployments")]
+
+
+def test_limit_range_defaulting_leaves_malformed_items_to_validation() -> None:
+    from api import validation
+
+    lr: dict[str, Any] = {
+        "metadata": {"name": "x", "namespace": "default"},
+        "spec": {"limits": [{"type": "Container", "max": ["2"]}]},
+    }
+    defaults.apply_defaults("LimitRange", lr)  # no crash: validation names the field
+    fields = {c.field for c in validation.validate("LimitRange", lr)}
+    assert fields == {"spec.limits[0].max"}
