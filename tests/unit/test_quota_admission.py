@@ -389,3 +389,31 @@ async def test_a_default_limit_below_the_pods_request_is_refused(
     assert code == 422
     assert "must be less than or equal to cpu limit of 1" in msg
     assert (await api.client.get(f"{PODS}/greedy")).status_code == 404
+
+
+async def test_storage_quota_on_claims(inprocess_api: InProcessApi) -> None:
+    api = inprocess_api
+    await api.create(
+        QUOTAS, quota("storage", {"requests.storage": "5Gi", "persistentvolumeclaims": 2})
+    )
+
+    def claim(name: str, size: str) -> dict[str, Any]:
+        return {
+            "apiVersion": "v1",
+            "kind": "PersistentVolumeClaim",
+            "metadata": {"name": name},
+            "spec": {
+                "accessModes": ["ReadWriteOnce"],
+                "resources": {"requests": {"storage": size}},
+            },
+        }
+
+    claims = f"{NS}/persistentvolumeclaims"
+    await api.create(claims, claim("a", "4Gi"))
+    code, msg = await refused(api, claims, claim("b", "2Gi"))
+    assert code == 403
+    assert msg == (
+        'persistentvolumeclaims "b" is forbidden: exceeded quota: storage, requested: '
+        "requests.storage=2Gi, used: requests.storage=4Gi, limited: requests.storage=5Gi"
+    )
+    await api.create(claims, claim("b", "1Gi"))
