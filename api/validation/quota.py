@@ -1,4 +1,4 @@
-"""Validation of ResourceQuota and LimitRange (core/v1) with kube-apiserver's rules and
+"""Validation of ResourceQuota (core/v1) with kube-apiserver's rules and
 wording. What kubelab does not enforce (scopes it has no evaluator for, extended
 resources named without ``requests.``, hugepages) is refused, never stored and ignored."""
 
@@ -8,8 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from api import registry
-from api.limitrange import LIMIT_TYPES
-from api.quantity import format_quantity, parse_quantity
+from api.quantity import parse_quantity
 from api.quota import (
     SCOPE_OPERATORS,
     SCOPES,
@@ -20,7 +19,6 @@ from api.validation.common import (
     Errs,
     as_dict,
     duplicate,
-    forbidden,
     invalid,
     required,
     unsupported,
@@ -78,7 +76,7 @@ _QUOTA_HINT = (
 )
 
 
-def _is_extended(name: str) -> bool:
+def is_extended(name: str) -> bool:
     """An extended resource name (``nvidia.com/gpu``): a domain outside kubernetes.io."""
     domain, slash, rest = name.partition("/")
     return bool(slash and rest and domain and not domain.endswith(_NATIVE_DOMAINS))
@@ -99,7 +97,7 @@ def quota_resource_error(name: str) -> str | None:
                 "kinds (count/pods)"
             )
         return None
-    if name.startswith("requests.") and _is_extended(name[len("requests.") :]):
+    if name.startswith("requests.") and is_extended(name[len("requests.") :]):
         return None
     if STORAGE_CLASS_SUFFIX in name:
         cls, _, res = name.partition(STORAGE_CLASS_SUFFIX)
@@ -110,7 +108,7 @@ def quota_resource_error(name: str) -> str | None:
             "or .../persistentvolumeclaims"
         )
     bare = name[len("limits.") :] if name.startswith("limits.") else name
-    if _is_extended(bare):
+    if is_extended(bare):
         return (
             "extended resources cannot be overcommitted, so a quota limits their requests "
             f"only: use requests.{bare}"
@@ -118,7 +116,7 @@ def quota_resource_error(name: str) -> str | None:
     return f"must be a standard resource for quota: {_QUOTA_HINT}"
 
 
-def _check_amounts(errs: Errs, field: str, values: Any, check_names: bool) -> dict[str, Decimal]:
+def check_amounts(errs: Errs, field: str, values: Any, check_names: bool) -> dict[str, Decimal]:
     out: dict[str, Decimal] = {}
     if values is None:
         return out
@@ -192,7 +190,7 @@ def validate_resource_quota(errs: Errs, obj: Obj) -> None:
         invalid(errs, "spec", spec, "must be an object")
         spec = None
     spec = as_dict(spec)
-    hard = _check_amounts(errs, "spec.hard", spec.get("hard"), True)
+    hard = check_amounts(errs, "spec.hard", spec.get("hard"), True)
     scopes: list[str] = []
     raw_scopes = spec.get("scopes")
     if raw_scopes is not None and not isinstance(raw_scopes, list):
@@ -261,149 +259,5 @@ def validate_resource_quota(errs: Errs, obj: Obj) -> None:
         if not isinstance(status, dict):
             invalid(errs, "status", status, "must be an object")
         else:
-            _check_amounts(errs, "status.hard", status.get("hard"), False)
-            _check_amounts(errs, "status.used", status.get("used"), False)
-
-
-def _limit_resource_error(kind: str, name: str) -> str | None:
-    if kind == "PersistentVolumeClaim":
-        return None if name == "storage" else "a claim's bounds are on storage only"
-    if name in ("cpu", "memory", "ephemeral-storage") or _is_extended(name):
-        return None
-    return (
-        "must be a container resource: cpu, memory, ephemeral-storage or an extended "
-        "resource such as nvidia.com/gpu"
-    )
-
-
-def _fmt(q: Decimal) -> str:
-    return format_quantity(q)
-
-
-def validate_limit_range(errs: Errs, obj: Obj) -> None:
-    """As ValidateLimitRange: one item per type, known resource names, and
-    min <= defaultRequest <= default <= max, ratio >= 1 (after the item defaults)."""
-    spec = obj.get("spec")
-    if not isinstance(spec, dict):
-        required(errs, "spec.limits", "a LimitRange needs spec.limits (a list of items)")
-        return
-    limits = spec.get("limits")
-    if not isinstance(limits, list):
-        invalid(errs, "spec.limits", limits, "must be a list of {type, min, max, default, ...}")
-        return
-    seen: set[str] = set()
-    for i, item in enumerate(limits):
-        f = f"spec.limits[{i}]"
-        if not isinstance(item, dict):
-            invalid(errs, f, item, "must be an object")
-            continue
-        kind = item.get("type")
-        if kind not in LIMIT_TYPES:
-            unsupported(errs, f"{f}.type", kind, LIMIT_TYPES)
-            continue
-        if kind in seen:
-            duplicate(errs, f"{f}.type", kind, "one item per type")
-        seen.add(str(kind))
-        fields = ("max", "min", "default", "defaultRequest", "maxLimitRequestRatio")
-        values: dict[str, dict[str, Decimal]] = {}
-        for fld in fields:
-            raw = item.get(fld)
-            values[fld] = {}
-            if (
-                kind in ("Pod", "PersistentVolumeClaim")
-                and fld in ("default", "defaultRequest")
-                and raw
-            ):
-                forbidden(errs, f"{f}.{fld}", f"may not be specified when `type` is '{kind}'")
-                continue
-            if kind == "PersistentVolumeClaim" and fld == "maxLimitRequestRatio" and raw:
-                forbidden(
-                    errs,
-                    f"{f}.{fld}",
-                    "may not be specified when `type` is 'PersistentVolumeClaim'",
-                )
-                continue
-            if isinstance(raw, dict):
-                for k in raw:
-                    why = _limit_resource_error(str(kind), str(k))
-                    if why is not None:
-                        invalid(errs, f"{f}.{fld}[{k}]", k, why)
-            values[fld] = _check_amounts(errs, f"{f}.{fld}", raw, False)
-        if kind == "PersistentVolumeClaim" and not (
-            "storage" in values["min"] or "storage" in values["max"]
-        ):
-            required(
-                errs,
-                f"{f}.limits",
-                "either minimum or maximum storage value is required, but neither was provided",
-            )
-        low, high = values["min"], values["max"]
-        dflt, dreq, ratio = (
-            values["default"],
-            values["defaultRequest"],
-            values["maxLimitRequestRatio"],
-        )
-        for k in sorted(set().union(*values.values())):
-            if k in low and k in high and low[k] > high[k]:
-                invalid(
-                    errs,
-                    f"{f}.min[{k}]",
-                    _fmt(low[k]),
-                    f"min value {_fmt(low[k])} is greater than max value {_fmt(high[k])}",
-                )
-            if k in dreq and k in low and low[k] > dreq[k]:
-                invalid(
-                    errs,
-                    f"{f}.defaultRequest[{k}]",
-                    _fmt(dreq[k]),
-                    f"min value {_fmt(low[k])} is greater than default request value {_fmt(dreq[k])}",
-                )
-            if k in dreq and k in high and dreq[k] > high[k]:
-                invalid(
-                    errs,
-                    f"{f}.defaultRequest[{k}]",
-                    _fmt(dreq[k]),
-                    f"default request value {_fmt(dreq[k])} is greater than max value {_fmt(high[k])}",
-                )
-            if k in dreq and k in dflt and dreq[k] > dflt[k]:
-                invalid(
-                    errs,
-                    f"{f}.defaultRequest[{k}]",
-                    _fmt(dreq[k]),
-                    f"default request value {_fmt(dreq[k])} is greater than default limit value {_fmt(dflt[k])}",
-                )
-            if k in dflt and k in low and low[k] > dflt[k]:
-                invalid(
-                    errs,
-                    f"{f}.default[{k}]",
-                    _fmt(low[k]),
-                    f"min value {_fmt(low[k])} is greater than default value {_fmt(dflt[k])}",
-                )
-            if k in dflt and k in high and dflt[k] > high[k]:
-                invalid(
-                    errs,
-                    f"{f}.default[{k}]",
-                    _fmt(dflt[k]),
-                    f"default value {_fmt(dflt[k])} is greater than max value {_fmt(high[k])}",
-                )
-            if k in ratio and ratio[k] < 1:
-                invalid(
-                    errs,
-                    f"{f}.maxLimitRequestRatio[{k}]",
-                    _fmt(ratio[k]),
-                    f"ratio {_fmt(ratio[k])} is less than 1",
-                )
-            if k in ratio and k in low and k in high and low[k] > 0 and ratio[k] > high[k] / low[k]:
-                invalid(
-                    errs,
-                    f"{f}.maxLimitRequestRatio[{k}]",
-                    _fmt(ratio[k]),
-                    f"ratio {_fmt(ratio[k])} is greater than max/min = {float(high[k] / low[k]):f}",
-                )
-            if _is_extended(k) and k in dflt and k in dreq and dflt[k] != dreq[k]:
-                invalid(
-                    errs,
-                    f"{f}.defaultRequest[{k}]",
-                    _fmt(dreq[k]),
-                    f"default value {_fmt(dflt[k])} must equal to defaultRequest value {_fmt(dreq[k])} in {k}",
-                )
+            check_amounts(errs, "status.hard", status.get("hard"), False)
+            check_amounts(errs, "status.used", status.get("used"), False)
