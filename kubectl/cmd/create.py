@@ -1,5 +1,5 @@
 """``kl create``: create objects from manifests, or from a few generators
-(namespace, deployment, configmap, secret generic, job)."""
+(namespace, deployment, configmap, secret generic, job, quota)."""
 
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ EXAMPLES = """
   kl create configmap settings --from-literal=mode=fast --from-file=config.ini
   kl create secret generic token --from-literal=key=s3cr3t
   kl create job once --image=busybox -- echo hello
+  kl create quota gpus --hard=requests.nvidia.com/gpu=4,pods=20
 """
 
 
@@ -115,6 +116,19 @@ def register(sub: Any, parent: KlParser) -> None:
         "--from", dest="from_", metavar="cronjob/NAME", help="copy a CronJob's job template"
     )
     g.set_defaults(run=lambda ctx: _create(ctx, lookup("jobs"), _job(ctx)))
+
+    g = gens.add_parser(
+        "quota",
+        aliases=["resourcequota"],
+        parents=[parent],
+        help="a resource quota for the namespace",
+        epilog="example: kl create quota gpus --hard=requests.nvidia.com/gpu=4,pods=20",
+    )
+    g.add_argument("name")
+    add_validate_flag(g)
+    g.add_argument("--hard", default="", metavar="RESOURCE=QUANTITY,...", help="the limits")
+    g.add_argument("--scopes", default="", metavar="SCOPE,...", help="e.g. NotTerminating")
+    g.set_defaults(run=lambda ctx: _create(ctx, lookup("resourcequotas"), _quota(ctx.args)))
 
 
 def run_files(ctx: Ctx) -> int:
@@ -217,6 +231,26 @@ def _configmap(ctx: Ctx) -> dict[str, Any]:
     if binary:
         obj["binaryData"] = binary
     return obj
+
+
+def _quota(args: argparse.Namespace) -> dict[str, Any]:
+    """kubectl create quota's object: ``--hard`` pairs and ``--scopes``, as given."""
+    hard: dict[str, str] = {}
+    for pair in filter(None, (p.strip() for p in args.hard.split(","))):
+        key, eq, value = pair.partition("=")
+        if not eq or not key or not value:
+            raise CliError(f"--hard needs RESOURCE=QUANTITY pairs joined by commas, got {pair!r}")
+        hard[key] = value
+    spec: dict[str, Any] = {"hard": hard}
+    scopes = [s.strip() for s in args.scopes.split(",") if s.strip()]
+    if scopes:
+        spec["scopes"] = scopes
+    return {
+        "apiVersion": "v1",
+        "kind": "ResourceQuota",
+        "metadata": {"name": args.name},
+        "spec": spec,
+    }
 
 
 def _secret(ctx: Ctx) -> dict[str, Any]:

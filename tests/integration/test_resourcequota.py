@@ -92,3 +92,32 @@ def test_status_used_follows_pods(cluster: Cluster) -> None:
         "status.used back to zero once the pods are gone",
         timeout=60,
     )
+
+
+def test_kl_create_quota(cluster: Cluster) -> None:
+    cfg = cluster.api.kubeconfig
+    out = (
+        kl(
+            cfg,
+            "create",
+            "quota",
+            "gpus",
+            "--hard=requests.nvidia.com/gpu=4,pods=20",
+            "--scopes=NotTerminating",
+            "-n",
+            "default",
+        )
+        .ok()
+        .out
+    )
+    assert out.strip() == "resourcequota/gpus created"
+    spec = cluster.client.get("resourcequotas", "gpus", "default")["spec"]
+    assert spec == {
+        "hard": {"requests.nvidia.com/gpu": "4", "pods": "20"},
+        "scopes": ["NotTerminating"],
+    }
+    line = kl(cfg, "create", "quota", "bad", "--hard=pods").one_error_line()
+    assert "--hard needs RESOURCE=QUANTITY pairs" in line
+    refused = kl(cfg, "create", "quota", "bad", "--hard=nvidia.com/gpu=1")
+    assert refused.rc == 1 and "use requests.nvidia.com/gpu" in refused.err
+    assert len(refused.err.splitlines()) == 1
