@@ -23,6 +23,7 @@ def test_every_example_applies_and_runs(tmp_path: Path) -> None:
         "configmap.yaml",
         "secret.yaml",
         "vector-db.yaml",
+        "model-cache.yaml",
     }
     kinds = [d["kind"] for f in files for d in yaml.safe_load_all(f.read_text()) if d]
     up = UpCluster(tmp_path / "home", ["--runtime", "fake", "--fake-gpus", "2xH100-80GB"]).start()
@@ -85,6 +86,29 @@ def test_every_example_applies_and_runs(tmp_path: Path) -> None:
             return names == {"vector-db-0", "vector-db-1", "vector-db-2"}
 
         wait_for(hostnames, "each vector-db pod named in the Endpoints")
+
+        # The model cache: its claim is provisioned for the first pod and every pod of it
+        # (warm-up Job, 3 replicas) is placed on that node. The fake runtime runs no dd and
+        # reads no marker, so filling and waiting are tests/e2e/test_model_cache_docker.py's.
+        def cache_bound() -> bool:
+            pvc = c.get("persistentvolumeclaims", "model-cache", "default")
+            return (pvc.get("status") or {}).get("phase") == "Bound"
+
+        wait_for(cache_bound, "model-cache Bound", timeout=60)
+
+        def on_one_node() -> bool:
+            users = [
+                p
+                for p in c.list("pods", "default")["items"]
+                if any(
+                    (v.get("persistentVolumeClaim") or {}).get("claimName") == "model-cache"
+                    for v in p["spec"].get("volumes") or []
+                )
+            ]
+            nodes = {p["spec"].get("nodeName") for p in users}
+            return len(users) == 4 and len(nodes) == 1 and None not in nodes
+
+        wait_for(on_one_node, "the cache's 4 pods on its node", timeout=60)
 
         # ConfigMap and Secret: stored as written (the Secret base64-encoded).
         assert c.get("configmaps", "model-config", "default")["data"]["MODEL_NAME"] == "tiny-llm"
