@@ -135,6 +135,11 @@ RESOURCES: tuple[ResourceInfo, ...] = (
                  "selfsubjectrulesreviews", "selfsubjectrulesreview", False, verbs=_CREATE),
     ResourceInfo("authorization.k8s.io", "v1", "SubjectAccessReview", "subjectaccessreviews",
                  "subjectaccessreview", False, verbs=_CREATE),
+    # Measured usage, reported by the kubelets and kept in memory (apiserver/metrics_api.py).
+    ResourceInfo("metrics.k8s.io", "v1beta1", "NodeMetrics", "nodes", "", False,
+                 subresources=("usage",), verbs=("get", "list"), has_spec=False),
+    ResourceInfo("metrics.k8s.io", "v1beta1", "PodMetrics", "pods", "", True,
+                 verbs=("get", "list"), has_spec=False),
     ResourceInfo("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets",
                  "poddisruptionbudget", True, ("pdb",), subresources=("status",)),
     ResourceInfo("scheduling.k8s.io", "v1", "PriorityClass", "priorityclasses", "priorityclass",
@@ -199,7 +204,9 @@ def set_custom(infos: list[ResourceInfo] | tuple[ResourceInfo, ...]) -> None:
 def add_custom(infos: list[ResourceInfo]) -> None:
     """Serve ``infos`` too (a client that found them through discovery)."""
     known = {(r.group, r.version, r.plural) for r in _overlay.infos}
-    set_custom([*_overlay.infos, *(r for r in infos if (r.group, r.version, r.plural) not in known)])
+    set_custom(
+        [*_overlay.infos, *(r for r in infos if (r.group, r.version, r.plural) not in known)]
+    )
 
 
 def custom_generation() -> int:

@@ -30,6 +30,8 @@ from apiserver.bodies import json_response, status_response
 from apiserver.cluster_state import ALWAYS_NAMESPACES, ClusterState
 from apiserver.encryption import load_config as load_encryption
 from apiserver.flowcontrol import FlowControl
+from apiserver.metrics_api import GROUP as METRICS_GROUP
+from apiserver.metrics_api import MetricsApi
 from apiserver.ingress_bootstrap import ensure_kubelab_ingress_class
 from apiserver.objects import ObjectService, WriteOptions
 from apiserver.paths import Target, parse_resource_path
@@ -124,6 +126,7 @@ class ApiServer:
         self.flow = FlowControl(
             config.max_requests_per_user, config.max_watches_per_user, config.flow_queue_wait
         )
+        self.metrics = MetricsApi()
         self.audit: AuditLog | None = None
         if config.audit_path is not None:
             self.audit = AuditLog(
@@ -255,12 +258,16 @@ class ApiServer:
                 )
             assert user is not None
             request.scope["kubelab.target"] = target  # for the audit log
-            if request_verb(request, target) == "watch":
+            verb = request_verb(request, target)
+            if verb == "watch" and target.info.group != METRICS_GROUP:
                 return await self._watch(request, target, user)
             async with self.flow.request(user.name, user.groups):
                 await self.authz.authorize(user, request, target)
                 if target.info.group in REVIEW_GROUPS:
                     return await self.reviews.handle(request, target, user)
+                if target.info.group == METRICS_GROUP:
+                    node = user.name[len("system:node:") :] if "system:nodes" in user.groups else ""
+                    return await self.metrics.handle(request, target, verb, node)
                 with acting_as(user):
                     return await self.rest.handle(request, target)
         except ApiError as err:

@@ -137,6 +137,8 @@ class Authorizer:
             return verb in ("update", "patch") and target.name == node
         if res == "events":
             return verb in READ_VERBS or verb in ("create", "update", "patch")
+        if res == "nodes/usage" and target.info.group == "metrics.k8s.io":
+            return verb == "create" and target.name == node  # its own usage report
         if res in ("pods", "pods/status"):
             if verb in READ_VERBS:
                 return True

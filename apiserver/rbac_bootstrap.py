@@ -82,6 +82,8 @@ def _to(*names: str) -> dict[str, str]:
 
 # What a namespace's readers see: every workload and its status, never secrets or exec.
 _VIEW_RULES = [
+    # system:aggregated-metrics-reader's rule: kubectl top for whoever may view.
+    rule(["get", "list", "watch"], ["metrics.k8s.io"], ["pods", "nodes"]),
     rule(
         READ,
         [""],

@@ -26,6 +26,7 @@ from kubelet.ownership import fetch_cluster_uid
 from kubelet.podnet_routes import PodRoutes
 from kubelet.pods import PodManager
 from kubelet.runtime.base import ContainerRuntime
+from kubelet.usage_reporter import UsageReporter
 from kubelet.worker import PodWorker
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,14 @@ class NodeKubelet:
             status_report_period=config.status_report_period,
         )
         self.pods = PodManager(self.ctx)
+        self.usage = UsageReporter(
+            client,
+            config.node_name,
+            lambda: self.pods.workers.values(),
+            simulated=runtime.name == "fake",
+            node_from_host=not facts.hollow and runtime.name != "fake",
+            period=config.metrics_report_period,
+        )
         self.gpu_monitor: GpuMonitor | None = None
         if config.nvml_gpus:
             self.gpu_monitor = GpuMonitor(
@@ -192,6 +201,8 @@ class NodeKubelet:
             asyncio.create_task(self.node.run(), name=f"heartbeat-{self.name}"),
             asyncio.create_task(self.pods.run(), name=f"pods-{self.name}"),
         ]
+        if self.config.metrics_report_period > 0:
+            self._tasks.append(asyncio.create_task(self.usage.run(), name=f"usage-{self.name}"))
         if self.local_volumes is not None:
             self._tasks.append(
                 asyncio.create_task(self.local_volumes.run(), name=f"volumes-{self.name}")

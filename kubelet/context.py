@@ -45,6 +45,8 @@ class KubeletConfig:
     nvml_gpus: bool = False
     gpu_recheck_period: float = 30.0
     gpu_health_command: str = ""
+    # How often the node's and pods' usage goes to the metrics API (0: never).
+    metrics_report_period: float = 15.0
     # This cluster's UID (kubelet/ownership.py); learned from the API at start when empty.
     cluster_uid: str = ""
     # The pod network (kubelet/podnet.py): how long after start pods wait for the node's

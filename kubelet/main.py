@@ -102,6 +102,14 @@ def build_parser() -> argparse.ArgumentParser:
         "NVIDIA_VISIBLE_DEVICES=<uuid> (e.g. 'dcgmi diag -r 1'); default: NVML checks only",
     )
     p.add_argument(
+        "--metrics-report-period",
+        type=float,
+        default=15.0,
+        metavar="SECONDS",
+        help="how often this node's and its pods' CPU and memory use go to the metrics API "
+        "(kubectl top, autoscaling); 0 turns it off (default 15)",
+    )
+    p.add_argument(
         "--hollow",
         type=int,
         default=0,
@@ -394,6 +402,7 @@ async def run(opts: Options, stop: asyncio.Event | None = None) -> int:
                 nvml_gpus=not gpus_spec and not args.hollow,
                 gpu_recheck_period=args.gpu_recheck_period,
                 gpu_health_command=args.gpu_health_command,
+                metrics_report_period=args.metrics_report_period,
                 cluster_uid=cluster_uid,
                 cluster_dns=tuple(s.strip() for s in args.cluster_dns.split(",") if s.strip()),
                 cluster_domain=args.cluster_domain,

@@ -33,6 +33,7 @@ from api.models.rbac_reviews import (
     SubjectAccessReview,
     TokenReview,
 )
+from api.models.metrics import NodeMetrics, PodMetrics
 from api.models.scheduling import PriorityClass
 from api.models.service import Endpoints, Service, ServicePort, ServiceSpec
 from api.models.statefulset import StatefulSet
@@ -66,6 +67,8 @@ MODELS: dict[str, type[BaseModel]] = {
     "SelfSubjectRulesReview": SelfSubjectRulesReview,
     "SubjectAccessReview": SubjectAccessReview,
     "PriorityClass": PriorityClass,
+    "NodeMetrics": NodeMetrics,
+    "PodMetrics": PodMetrics,
     "PodDisruptionBudget": PodDisruptionBudget,
     "PersistentVolume": PersistentVolume,
     "PersistentVolumeClaim": PersistentVolumeClaim,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from api.errors import ApiError
 from api.quantity import bytes_value, cpu_millis
 from kubectl.cli import KlParser
 from kubectl.context import Ctx
@@ -15,9 +16,9 @@ from kubectl.printers.table import render_table
 from kubectl.usage import pod_requests_limits
 
 EXAMPLES = """
-  kl top nodes            # cpu and memory requested vs allocatable, GPUs used/total
+  kl top nodes            # cpu and memory used vs allocatable, GPUs used/total
   kl top gpus             # one line per GPU: node, model, memory, utilization, holder
-  kl top pods -A          # what each pod requests, and its GPUs
+  kl top pods -A          # what each pod uses, and its GPUs
 """
 
 
@@ -26,8 +27,9 @@ def register(sub: Any, parent: argparse.ArgumentParser) -> None:
         "top",
         parents=[parent],
         help="Show resource use of nodes, pods and GPUs",
-        description="Show resource use of nodes, pods and GPUs. CPU and memory "
-        "are what pods request (kubelab has no metrics server).",
+        description="Show resource use of nodes, pods and GPUs: CPU and memory as the "
+        "kubelets measure them (metrics.k8s.io, as kubectl top shows it); where no node has "
+        "reported yet, what pods request.",
         epilog="examples:\n" + EXAMPLES.strip("\n"),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -116,11 +118,66 @@ def node_rows(nodes: list[dict[str, Any]], pods: list[dict[str, Any]]) -> list[l
     return rows
 
 
+METRICS = "/apis/metrics.k8s.io/v1beta1"
+
+
+def _metrics(ctx: Ctx, path: str, selector: str | None = None) -> dict[str, Any] | None:
+    """What the metrics API has (by name), or None when it has nothing yet."""
+    try:
+        params = {"labelSelector": selector} if selector else None
+        items = ctx.client.request("GET", METRICS + path, params=params).json()["items"]
+    except (ApiError, KeyError, ValueError):
+        return None
+    if not items:
+        return None
+    return {f"{(i['metadata'].get('namespace') or '')}/{i['metadata']['name']}": i for i in items}
+
+
+def _usage_rows(
+    nodes: list[dict[str, Any]], pods: list[dict[str, Any]], usage: dict[str, Any]
+) -> list[list[str]]:
+    """NAME, CPU(cores), CPU(%), MEMORY(bytes), MEMORY(%), GPUS: measured, as kubectl top."""
+    rows = []
+    for n, req_row in zip(
+        sorted(nodes, key=lambda n: n["metadata"]["name"]), node_rows(nodes, pods), strict=True
+    ):
+        alloc = (n.get("status") or {}).get("allocatable") or {}
+        u = (usage.get("/" + n["metadata"]["name"]) or {}).get("usage")
+        if u is None:
+            rows.append(
+                [req_row[0], "<unknown>", "<unknown>", "<unknown>", "<unknown>", req_row[-1]]
+            )
+            continue
+        cpu, mem = cpu_millis(u.get("cpu", "0")), bytes_value(u.get("memory", "0"))
+        cpu_total, mem_total = cpu_millis(alloc.get("cpu", 0)), bytes_value(alloc.get("memory", 0))
+        rows.append(
+            [
+                req_row[0],
+                f"{cpu}m",
+                _pct(cpu, cpu_total),
+                _mem(mem),
+                _pct(mem, mem_total),
+                req_row[-1],
+            ]
+        )
+    return rows
+
+
 def top_nodes(ctx: Ctx) -> int:
     nodes = _nodes(ctx)
     if not nodes:
         ctx.err("No resources found")
         return 0
+    usage = _metrics(ctx, "/nodes")
+    if usage is not None:
+        headers = (
+            []
+            if ctx.args.no_headers
+            else ["NAME", "CPU(cores)", "CPU(%)", "MEMORY(bytes)", "MEMORY(%)", "GPUS"]
+        )
+        ctx.stdout.write(render_table(headers, _usage_rows(nodes, _live_pods(ctx), usage)))
+        return 0
+    ctx.err("no node has reported its usage yet (metrics.k8s.io is empty): showing requests")
     rows = node_rows(nodes, _live_pods(ctx))
     headers = (
         []
@@ -148,19 +205,34 @@ def top_pods(ctx: Ctx) -> int:
             else f"No resources found in {ctx.namespace} namespace."
         )
         return 0
+    ns = ctx.list_namespace()
+    usage = _metrics(ctx, f"/namespaces/{ns}/pods" if ns else "/pods", ctx.args.selector)
+    if usage is None:
+        ctx.err("no pod's usage has been reported yet (metrics.k8s.io is empty): showing requests")
     rows = []
     for p in sorted(pods, key=pod_key):
         req, _ = pod_requests_limits(p)
-        row = [
-            p["metadata"]["name"],
-            _cpu(req.get("cpu", 0)),
-            _mem(req.get("memory", 0)),
-            ",".join(pod_gpu_uuids(p)) or str(req.get(GPU_RESOURCE, 0) or "-"),
-        ]
+        gpus = ",".join(pod_gpu_uuids(p)) or str(req.get(GPU_RESOURCE, 0) or "-")
+        meta = p["metadata"]
+        if usage is not None:
+            m = usage.get(f"{meta.get('namespace', '')}/{meta['name']}")
+            cs = (m or {}).get("containers") or []
+            if m is None:
+                row = [meta["name"], "<unknown>", "<unknown>", gpus]
+            else:
+                cpu = sum(cpu_millis((c.get("usage") or {}).get("cpu", "0")) for c in cs)
+                mem = sum(bytes_value((c.get("usage") or {}).get("memory", "0")) for c in cs)
+                row = [meta["name"], f"{cpu}m", _mem(mem), gpus]
+        else:
+            row = [meta["name"], _cpu(req.get("cpu", 0)), _mem(req.get("memory", 0)), gpus]
         if ctx.all_namespaces:
             row.insert(0, p["metadata"].get("namespace", ""))
         rows.append(row)
-    headers = ["NAME", "CPU(requests)", "MEMORY(requests)", "GPUS"]
+    headers = (
+        ["NAME", "CPU(cores)", "MEMORY(bytes)", "GPUS"]
+        if usage is not None
+        else ["NAME", "CPU(requests)", "MEMORY(requests)", "GPUS"]
+    )
     if ctx.all_namespaces:
         headers.insert(0, "NAMESPACE")
     ctx.stdout.write(render_table([] if ctx.args.no_headers else headers, rows))

@@ -1,0 +1,171 @@
+"""Reports what this node and its pods use to the apiserver's metrics API, every
+``--metrics-report-period`` seconds (15: metrics-server scrapes every 15 to 60), as one
+POST to ``metrics.k8s.io/v1beta1/nodes/NAME/usage`` (apiserver/metrics_api.py).
+
+The readings come from kubelet/usage.py: cgroup counters of the running containers (found
+from their main process), the machine's /proc for the node, or the simulated usage of the
+fake runtime's pods. A container is reported from its second reading on, since CPU is a
+rate over the window between two readings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol
+
+from api.quantity import format_quantity
+from client import AsyncClient
+from kubelet.runtime.base import ContainerInfo
+from kubelet.usage import (
+    SIMULATED_USAGE,
+    Sample,
+    Usage,
+    UsageTracker,
+    node_cpu_ns,
+    node_memory_working_set,
+    read_sample,
+    simulated_usage,
+)
+
+log = logging.getLogger(__name__)
+
+NODE_KEY = "\0node"
+
+
+class PodView(Protocol):
+    """What the reporter needs of a pod worker."""
+
+    pod: dict[str, Any]
+    tracks: dict[str, Any]  # container name -> its track (``current``: a ContainerInfo)
+
+    def app_containers(self) -> list[dict[str, Any]]: ...
+
+
+def cpu_text(nanocores: int) -> str:
+    return f"{max(nanocores, 0)}n"
+
+
+def memory_text(n: int) -> str:
+    return format_quantity(max(n, 0) // 1024 * 1024, binary=True)
+
+
+class UsageReporter:
+    """One node's usage reports."""
+
+    def __init__(
+        self,
+        client: AsyncClient,
+        node: str,
+        pods: Callable[[], Iterable[PodView]],
+        *,
+        simulated: bool,
+        node_from_host: bool,
+        period: float = 15.0,
+        sample: Callable[[int], Sample | None] = read_sample,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.client = client
+        self.node = node
+        self.pods = pods
+        self.simulated = simulated  # the fake runtime: usage from pod annotations
+        self.node_from_host = node_from_host  # a real box (not one of several hollow nodes)
+        self.period = period
+        self.sample = sample
+        self.clock = clock
+        self.tracker = UsageTracker()
+        self.reports = 0
+
+    async def run(self) -> None:
+        """Report every period, forever; an API outage is logged and the next one tried."""
+        self.collect()  # the first readings: rates need a second one
+        while True:
+            await asyncio.sleep(self.period)
+            try:
+                await self.report()
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # noqa: BLE001 - usage is best effort, the pods are not
+                log.warning("usage report failed: %s", e)
+
+    async def report(self) -> None:
+        body = await asyncio.to_thread(self.collect)
+        await self.client.request(
+            "POST", f"/apis/metrics.k8s.io/v1beta1/nodes/{self.node}/usage", json=body
+        )
+        self.reports += 1
+
+    def collect(self) -> dict[str, Any]:
+        """The report body: the node's usage and each pod's containers'."""
+        now = self.clock()
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        seen: set[str] = set()
+        pods: list[dict[str, Any]] = []
+        total_cpu = total_mem = 0
+        for w in list(self.pods()):
+            meta = w.pod.get("metadata") or {}
+            if (w.pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+                continue
+            containers = w.app_containers()
+            usages: list[tuple[str, Usage]] = []
+            for c in containers:
+                u = self._container_usage(w, c["name"], len(containers), now, seen)
+                if u is not None:
+                    usages.append((c["name"], u))
+            if not usages or len(usages) != len(containers):
+                continue  # metrics-server reports a pod only with all its containers
+            total_cpu += sum(u.cpu_nanocores for _, u in usages)
+            total_mem += sum(u.memory_bytes for _, u in usages)
+            pods.append(
+                {
+                    "namespace": meta.get("namespace", "default"),
+                    "name": meta.get("name", ""),
+                    "labels": meta.get("labels") or {},
+                    "timestamp": stamp,
+                    "window": f"{self.period:g}s",
+                    "containers": [
+                        {
+                            "name": name,
+                            "usage": {
+                                "cpu": cpu_text(u.cpu_nanocores),
+                                "memory": memory_text(u.memory_bytes),
+                            },
+                        }
+                        for name, u in usages
+                    ],
+                }
+            )
+        node_cpu, node_mem = total_cpu, total_mem
+        if self.node_from_host:
+            cpu_ns, mem = node_cpu_ns(), node_memory_working_set()
+            if cpu_ns is not None and mem is not None:
+                u = self.tracker.observe(NODE_KEY, now, Sample(cpu_ns, mem))
+                node_cpu, node_mem = (u.cpu_nanocores, u.memory_bytes) if u else (0, mem)
+            seen.add(NODE_KEY)
+        self.tracker.forget_except(seen)
+        return {
+            "timestamp": stamp,
+            "window": f"{self.period:g}s",
+            "usage": {"cpu": cpu_text(node_cpu), "memory": memory_text(node_mem)},
+            "pods": pods,
+        }
+
+    def _container_usage(
+        self, w: PodView, name: str, count: int, now: float, seen: set[str]
+    ) -> Usage | None:
+        track = w.tracks.get(name)
+        info: ContainerInfo | None = track.current if track is not None else None
+        if info is None or info.state != "running":
+            return None
+        if self.simulated:
+            ann = ((w.pod.get("metadata") or {}).get("annotations") or {}).get(SIMULATED_USAGE, "")
+            return simulated_usage(ann, count)
+        if not info.pid:
+            return None
+        sample = self.sample(info.pid)
+        if sample is None:
+            return None
+        seen.add(info.id)
+        return self.tracker.observe(info.id, now, sample)

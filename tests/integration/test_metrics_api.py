@@ -1,0 +1,100 @@
+"""Usage through the metrics API: kubelets report, the apiserver serves metrics.k8s.io as
+metrics-server does, and the real `kubectl top` and `kl top` show it (fake runtime: the
+pods' simulated usage); a node may report only its own usage."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from api.errors import ApiError
+from tests.cluster import Cluster
+from tests.wait import wait_for
+
+
+def pod(name: str, usage: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": name,
+            "labels": {"app": "llm"},
+            "annotations": {"kubelab.io/simulated-usage": usage},
+        },
+        "spec": {"nodeName": "box", "containers": [{"name": "c", "image": "busybox"}]},
+    }
+
+
+def test_kubectl_top_shows_reported_usage(tmp_path: Path) -> None:
+    with Cluster(tmp_path / "home") as cl:
+        cl.add_kubelet("box", "--metrics-report-period", "1")
+        cl.wait_nodes_ready()
+        api = cl.api.client()
+        api.create("pods", pod("server", "cpu=750m,memory=300Mi"), "default")
+        api.create("pods", pod("sidecar", "cpu=20m,memory=10Mi"), "default")
+
+        def metrics() -> dict[str, Any] | None:
+            got = api.request(
+                "GET",
+                "/apis/metrics.k8s.io/v1beta1/namespaces/default/pods",
+                params={"labelSelector": "app=llm"},
+            ).json()
+            return got if len(got["items"]) == 2 else None
+
+        listed = wait_for(metrics, "both pods in the metrics API")
+        server = next(p for p in listed["items"] if p["metadata"]["name"] == "server")
+        assert server["containers"] == [
+            {"name": "c", "usage": {"cpu": "750000000n", "memory": "300Mi"}}
+        ]
+        assert server["metadata"]["labels"] == {"app": "llm"}
+        node = api.request("GET", "/apis/metrics.k8s.io/v1beta1/nodes/box").json()
+        assert node["usage"] == {"cpu": "770000000n", "memory": "310Mi"}  # fake: its pods' sum
+
+        kl = [sys.executable, "-m", "kubectl.main", "--kubeconfig", str(cl.api.kubeconfig)]
+        out = subprocess.run(
+            [*kl, "top", "pods"], capture_output=True, text=True, timeout=60, check=True
+        ).stdout
+        assert out.splitlines()[0].split() == ["NAME", "CPU(cores)", "MEMORY(bytes)", "GPUS"]
+        rows = {line.split()[0]: line.split()[1:] for line in out.strip().splitlines()[1:]}
+        assert rows == {"server": ["750m", "300Mi", "-"], "sidecar": ["20m", "10Mi", "-"]}
+        out = subprocess.run(
+            [*kl, "top", "nodes"], capture_output=True, text=True, timeout=60, check=True
+        ).stdout
+        assert out.splitlines()[1].split()[:2] == ["box", "770m"]
+
+        kubectl = shutil.which("kubectl")
+        if kubectl is not None:
+            env = {"KUBECONFIG": str(cl.api.kubeconfig), "PATH": "/usr/bin:/bin"}
+            out = subprocess.run(
+                [kubectl, "top", "pods", "-n", "default"], env=env, capture_output=True,
+                text=True, timeout=60, check=True,
+            ).stdout  # fmt: skip
+            rows = {line.split()[0]: line.split()[1:] for line in out.strip().splitlines()[1:]}
+            assert rows["server"] == ["750m", "300Mi"] and rows["sidecar"] == ["20m", "10Mi"]
+            out = subprocess.run(
+                [kubectl, "top", "nodes"], env=env, capture_output=True, text=True,
+                timeout=60, check=True,
+            ).stdout  # fmt: skip
+            assert out.split("\n")[1].split()[:2] == ["box", "770m"]
+
+
+def test_a_node_reports_only_its_own_usage(tmp_path: Path) -> None:
+    from apiserver.main import node_kubeconfig
+    from client import Client
+
+    with Cluster(tmp_path / "home") as cl:
+        kc = node_kubeconfig(cl.api.home, "box", cl.api.url)
+        node = Client.from_kubeconfig(str(kc))
+        body = {"usage": {"cpu": "1n", "memory": "1Ki"}, "pods": []}
+        node.request("POST", "/apis/metrics.k8s.io/v1beta1/nodes/box/usage", json=body)
+        with pytest.raises(ApiError) as err:
+            node.request("POST", "/apis/metrics.k8s.io/v1beta1/nodes/other/usage", json=body)
+        assert err.value.code == 403
+        with pytest.raises(ApiError) as err:
+            cl.api.client().request("DELETE", "/apis/metrics.k8s.io/v1beta1/nodes/box")
+        assert err.value.code == 405
