@@ -155,8 +155,13 @@ class Authorizer:
                 return pv is not None and pinned_node(pv) == node
             return False
         if res == "secrets" and verb == "get":
-            return self._node_uses_secret(node, target.namespace or "default", target.name)
+            ns = target.namespace or "default"
+            return self._node_uses_secret(node, ns, target.name) or self._ingress_tls_secret(
+                ns, target.name
+            )
         if res in (
+            "ingresses",  # the kubelet's Ingress router (kubelet/ingress_router.py)
+            "ingressclasses",
             "services",
             "endpoints",
             "endpointslices",
@@ -174,6 +179,17 @@ class Authorizer:
         for raw in pods:
             if name.encode() in raw and name in _secret_refs(orjson.loads(raw)):
                 return True
+        return False
+
+    def _ingress_tls_secret(self, ns: str, name: str) -> bool:
+        """Every node's Ingress router serves the TLS Secrets its namespace's Ingresses name
+        (``spec.tls[].secretName``), and no other."""
+        _, ingresses = self.store.list_raw("networking.k8s.io/ingresses", ns)
+        for raw in ingresses:
+            if name.encode() in raw:
+                tls = (orjson.loads(raw).get("spec") or {}).get("tls") or []
+                if any(isinstance(t, dict) and t.get("secretName") == name for t in tls):
+                    return True
         return False
 
     async def _body_name(self, request: Request) -> str:

@@ -36,18 +36,21 @@ def node_ready(node: Obj) -> bool:
     return cond.get("status") == "True"
 
 
+def ready_node_ingress(nodes: Iterable[Obj]) -> list[Obj]:
+    """One ingress entry (``ip`` or ``hostname``) per distinct address of the Ready nodes
+    among ``nodes``, in address order: what a LoadBalancer Service and an Ingress served
+    by every node's router publish."""
+    addresses = {node_address(n) for n in nodes if node_ready(n) and not is_deleting(n)}
+    return [_ingress_entry(a) for a in sorted(a for a in addresses if a)]
+
+
 def desired_ingress(svc: Obj, nodes: Iterable[Obj]) -> list[Obj]:
     """The ingress list of a LoadBalancer Service: one entry per distinct address of the
     Ready nodes that can serve it, in address order ([] for other types)."""
     if ((svc.get("spec") or {}).get("type") or "ClusterIP") != "LoadBalancer":
         return []
     key = key_of(svc)
-    addresses = {
-        node_address(n)
-        for n in nodes
-        if node_ready(n) and not is_deleting(n) and key not in unavailable_on(n)
-    }
-    return [_ingress_entry(a) for a in sorted(a for a in addresses if a)]
+    return ready_node_ingress(n for n in nodes if key not in unavailable_on(n))
 
 
 def blocked_nodes(svc: Obj, nodes: Iterable[Obj]) -> list[str]:

@@ -20,6 +20,7 @@ from .deployment import DeploymentController
 from .disruption import DisruptionController
 from .endpoints import EndpointsController
 from .garbagecollector import GarbageCollector, NamespaceController
+from .ingress_status import IngressStatusController
 from .job import JobController
 from .loadbalancer import LoadBalancerController
 from .nodeipam import NodeIpamController
@@ -50,6 +51,7 @@ CONTROLLERS: dict[str, type[Controller]] = {
     "podgc": PodGCController,
     "disruption": DisruptionController,
     "loadbalancer": LoadBalancerController,
+    "ingress-status": IngressStatusController,
     "clusterrole-aggregation": ClusterRoleAggregationController,
     "serviceaccount": ServiceAccountsController,
     "nodeipam": NodeIpamController,

@@ -22,6 +22,8 @@ from kubelet.gpu import discover_gpus, parse_fake_spec
 from kubelet.kernelproxy import MODES, KernelProxy, KernelProxyError, start_kernel_proxy
 from kubelet.node import NodeFacts
 from kubelet.ownership import ClusterIdError, fetch_cluster_uid
+from kubelet.ingress_router import IngressRouter, router_from_flags
+from kubelet.ingress_router import add_flags as add_ingress_flags
 from kubelet.proxy import ServiceProxy
 from kubelet.resolvconf import host_resolv_conf_path
 from kubelet.runtime.base import ContainerRuntime, RuntimeUnavailable
@@ -287,6 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--node-labels", default="", help="extra node labels, comma-separated k=v pairs")
     p.add_argument("--log-level", default="info", help="debug, info, warning, error")
+    add_ingress_flags(p)
     return p
 
 
@@ -362,8 +365,12 @@ async def run(opts: Options, stop: asyncio.Event | None = None) -> int:
     )
     server.start()
     proxy: ServiceProxy | None = None  # issue 8: the Service proxy
+    ingress: IngressRouter | None = None
     try:
         cluster_uid = await fetch_cluster_uid(client)  # once for all hollow nodes
+        ingress = router_from_flags(args, client, runtime.name)
+        if ingress is not None:
+            await ingress.start()
         if args.proxy:
             # A fake-runtime node runs no containers: there is nothing to forward to, so
             # its proxy takes no host port (two fake clusters on one box must not collide).
@@ -451,6 +458,8 @@ async def run(opts: Options, stop: asyncio.Event | None = None) -> int:
         await asyncio.gather(*(k.stop() for k in kubelets), return_exceptions=True)
         if proxy is not None:
             await proxy.stop()
+        if ingress is not None:
+            await ingress.stop()
         await server.stop()
         await client.close()
         await runtime.close()
