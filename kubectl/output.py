@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from api import jsonpath
 from api.registry import ResourceInfo
 from kubectl.errors import CliError
-from kubectl.printers import custom, jsonpath
+from kubectl.printers import custom
 from kubectl.printers.columns import build_rows
 from kubectl.printers.names import kind_prefix, object_name
 from kubectl.printers.serial import as_list, to_json, to_yaml

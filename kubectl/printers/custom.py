@@ -14,7 +14,7 @@ from typing import Any
 
 from api.quantity import is_quantity, parse_quantity
 from kubectl.errors import CliError
-from kubectl.printers import jsonpath
+from api import jsonpath
 from kubectl.printers.table import render_table
 
 NONE = "<none>"

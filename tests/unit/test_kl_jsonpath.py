@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from kubectl.printers.jsonpath import JSONPathError, render
+from api.jsonpath import JSONPathError, render
 
 PODS: dict[str, Any] = {
     "kind": "List",
