@@ -3,21 +3,31 @@ command channel protocols (api/remotecommand.py), for ``kl exec`` and ``kl attac
 
 Blocking, for a CLI: the calling thread receives frames and writes them out; a second
 thread copies stdin into frames (and, with v5, half-closes stdin at its EOF, so ``cat``
-and ``sh`` see their input end). Uses the websockets package's sync client, the same
-library the apiserver relays with.
+and ``sh`` see their input end). The connection itself is the websockets package's
+asyncio client (the library the apiserver relays with) on an event loop thread of its
+own: its TLS runs on memory buffers in one thread, where the sync client reads and
+writes one SSLSocket from two threads and was seen to hang a handshake (TLS 1.3 tickets
+read by its reader thread while the request was being written).
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 import orjson
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
-from websockets.sync.client import ClientConnection, connect
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import (
+    ConnectionClosed,
+    ConnectionClosedOK,
+    InvalidHandshake,
+    InvalidStatus,
+)
 
 from api import remotecommand as rc
 from api.errors import ApiError
@@ -29,6 +39,21 @@ OFFERED = (rc.V5, rc.V4)
 _CHUNK = 32 * 1024
 
 Write = Callable[[bytes], None]
+T = TypeVar("T")
+
+_loop: asyncio.AbstractEventLoop | None = None
+_loop_lock = threading.Lock()
+
+
+def _run(coro: Coroutine[Any, Any, T]) -> T:
+    """Run ``coro`` on the streams' event loop thread (started on first use); block the
+    calling thread until it is done."""
+    global _loop
+    with _loop_lock:
+        if _loop is None:
+            _loop = asyncio.new_event_loop()
+            threading.Thread(target=_loop.run_forever, daemon=True, name="streams").start()
+    return asyncio.run_coroutine_threadsafe(coro, _loop).result()
 
 
 @dataclass
@@ -46,11 +71,9 @@ class Session:
     def __init__(self, conn: ClientConnection) -> None:
         self.conn = conn
         self.codec = rc.ChannelCodec(conn.subprotocol or "")
-        self._send_lock = threading.Lock()
 
     def send(self, channel: int, data: bytes) -> None:
-        with self._send_lock:
-            self.conn.send(self.codec.encode(channel, data))
+        _run(self.conn.send(self.codec.encode(channel, data)))
 
     def resize(self, width: int, height: int) -> None:
         """Tell the process's terminal its new size (ignored on a closed stream)."""
@@ -61,8 +84,7 @@ class Session:
 
     def close_stdin(self) -> None:
         if self.codec.close_signal:
-            with self._send_lock:
-                self.conn.send(self.codec.encode_close(rc.STDIN))
+            _run(self.conn.send(self.codec.encode_close(rc.STDIN)))
 
     def pump_stdin(self, fd: int) -> None:
         """Copy ``fd`` to stdin frames until its EOF (run in a thread)."""
@@ -85,7 +107,11 @@ class Session:
             ).start()
         error = b""
         try:
-            for message in self.conn:
+            while True:
+                try:
+                    message = _run(self.conn.recv())
+                except ConnectionClosedOK:
+                    break
                 frame = self.codec.decode(message)
                 if frame is None or frame.close:
                     continue
@@ -101,7 +127,7 @@ class Session:
         return rc.exit_code_of(error, self.codec.status_json)
 
     def close(self) -> None:
-        self.conn.close()
+        _run(self.conn.close())
 
 
 def open_stream(
@@ -117,8 +143,9 @@ def open_stream(
     url = f"{scheme}{base[base.index(':') :]}{path}?{urlencode(list(query))}"
     headers = {"Authorization": f"Bearer {cfg.token}"} if cfg.token else {}
     tls = ssl_context(cfg.ca_data, None, cfg.verify) if scheme == "wss" else None
-    try:
-        conn = connect(
+
+    async def opened() -> ClientConnection:
+        return await connect(
             url,
             subprotocols=list(protocols),  # type: ignore[arg-type]
             additional_headers=headers,
@@ -127,6 +154,9 @@ def open_stream(
             compression=None,
             open_timeout=30,
         )
+
+    try:
+        conn = _run(opened())
     except InvalidStatus as e:
         body = bytes(e.response.body or b"")
         try:
@@ -136,3 +166,46 @@ def open_stream(
     except (OSError, InvalidHandshake, TimeoutError) as e:
         raise ServerUnreachable(cfg.server, str(e)) from e
     return Session(conn)
+
+
+class PortForwardStream:
+    """One forwarded TCP connection over a ``pods/portforward`` WebSocket (one port):
+    data on channel 0, the kubelet's error text on channel 1, each opened by the port."""
+
+    def __init__(self, conn: ClientConnection, port: int) -> None:
+        self.conn = conn
+        self.port = port
+        self.codec = rc.ChannelCodec(conn.subprotocol or "")
+        self.error = ""
+
+    def send(self, data: bytes) -> None:
+        _run(self.conn.send(self.codec.encode(0, data)))
+
+    def receive(self, write: Write) -> None:
+        """Copy what the pod's port sends to ``write`` until the stream ends; the error
+        channel's text, if any, is kept in ``error``."""
+        opened = [False, False]
+        try:
+            while True:
+                message = _run(self.conn.recv())
+                frame = self.codec.decode(message)
+                if frame is None or frame.channel > 1:
+                    continue
+                if not opened[frame.channel]:
+                    opened[frame.channel] = True  # the port header
+                    continue
+                if frame.channel == 0:
+                    write(frame.data)
+                else:
+                    self.error += frame.data.decode(errors="replace")
+        except ConnectionClosed:
+            pass
+
+    def close(self) -> None:
+        _run(self.conn.close())
+
+
+def open_portforward(cfg: ClusterConfig, path: str, port: int) -> PortForwardStream:
+    """A port-forward WebSocket for ``port`` of the pod at ``path`` (``.../portforward``)."""
+    session = open_stream(cfg, path, [("ports", str(port))], (rc.V4,))
+    return PortForwardStream(session.conn, port)

@@ -28,6 +28,7 @@ VERBS: dict[str, str] = {
     "exec": "exec",
     "attach": "attach",
     "cp": "cp",
+    "port-forward": "port_forward",
     "scale": "scale",
     "set": "set_image",
     "rollout": "rollout",

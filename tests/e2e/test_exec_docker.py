@@ -357,3 +357,64 @@ def test_port_forward_with_the_python_client(
         pf.close()
     p = kc(kubectl, env, ns, "port-forward", "pod/web", "18080:8080")
     assert p.returncode == 1 and "kubectl port-forward tunnels SPDY/3.1" in p.stderr, p.stderr
+
+
+def test_kl_port_forward_pod_and_service(
+    shared_apiserver: ApiServer, node: str, ns: str, tmp_path: Path
+) -> None:
+    """``kl port-forward``: 100 HTTP requests through a local port to the pod's httpd, and
+    ``svc/NAME`` mapping the Service port to its targetPort."""
+    import http.client
+    import sys
+
+    from tests.harness import REPO
+
+    run_pod(
+        shared_apiserver,
+        node,
+        ns,
+        "pfweb",
+        "exec httpd -f -p 8080 -h /www",
+        ports=[{"containerPort": 8080, "name": "http"}],
+    )
+    c = shared_apiserver.client()
+    c.create(
+        "services",
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "pfweb"},
+            "spec": {"selector": {"app": "pfweb"}, "ports": [{"port": 80, "targetPort": "http"}]},
+        },
+        ns,
+    )
+    c.patch("pods", "pfweb", {"metadata": {"labels": {"app": "pfweb"}}}, ns)
+    env = {**os.environ, "KUBECONFIG": str(shared_apiserver.kubeconfig), "PYTHONPATH": str(REPO)}
+    for target, remote in (("pod/pfweb", "8080"), ("svc/pfweb", "80")):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "kubectl.main", "-n", ns, "port-forward", target, f":{remote}"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+            cwd=str(REPO),
+        )
+        try:
+            assert proc.stdout is not None
+            line = proc.stdout.readline().decode()
+            assert line.startswith("Forwarding from 127.0.0.1:") and line.endswith(" -> 8080\n"), (
+                line
+            )
+            local = int(line.split(":")[1].split()[0])
+            for i in range(100 if target.startswith("pod") else 10):
+                h = http.client.HTTPConnection("127.0.0.1", local, timeout=30)
+                try:
+                    h.request("GET", "/index.html")
+                    r = h.getresponse()
+                    assert (r.status, r.read()) == (200, b"ok\n")
+                except OSError as e:
+                    proc.kill()
+                    raise AssertionError(f"request {i} via {target}: {e}: {proc.communicate()[1][-3000:]!r}") from e
+                h.close()
+        finally:
+            proc.kill()
+            proc.wait()
