@@ -13,6 +13,7 @@ import binascii
 from collections.abc import Callable
 from typing import Any
 
+from api.hpa import default_hpa
 from api.limitrange import default_limit_range
 from api.quantity import format_quantity
 
@@ -503,6 +504,7 @@ _DEFAULTERS: dict[str, Callable[[Obj], None]] = {
     "PersistentVolumeClaim": _default_persistent_volume_claim,
     "StorageClass": _default_storage_class,
     "LimitRange": default_limit_range,
+    "HorizontalPodAutoscaler": default_hpa,
 }
 
 

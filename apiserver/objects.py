@@ -39,6 +39,7 @@ _SEPARATE_STATUS = {
     "DaemonSet",
     "CronJob",
     "ReplicationController",
+    "HorizontalPodAutoscaler",
 }
 
 

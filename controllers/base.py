@@ -43,6 +43,12 @@ class Options:
     pod_gc_orphan_quarantine: float = 40.0
     cluster_cidr: str = "10.42.0.0/16"  # node IPAM: cut into one subnet per node
     node_cidr_mask_size: int = 24
+    # HorizontalPodAutoscaler: kube-controller-manager's --horizontal-pod-autoscaler-* flags.
+    hpa_sync_period: float = 15.0
+    hpa_downscale_stabilization: float = 300.0
+    hpa_tolerance: float = 0.1
+    hpa_cpu_initialization_period: float = 300.0
+    hpa_initial_readiness_delay: float = 30.0
     controllers: tuple[str, ...] = ()
 
 

@@ -72,6 +72,8 @@ CACHED_POD = pod_rule(
     Struct(
         {
             "phase": SHARED,
+            # hpa: a pod's start opens its CPU initialization window.
+            "startTime": SHARED,
             "conditions": Each(SHARED),
             "hostIP": SHARED,
             "podIP": SHARED,

@@ -150,6 +150,37 @@ def parser() -> argparse.ArgumentParser:
         default=24,
         help="prefix length of each node's pod subnet (default 24)",
     )
+    hpa = "--horizontal-pod-autoscaler-"
+    p.add_argument(
+        f"{hpa}sync-period",
+        type=float,
+        default=15.0,
+        help="seconds between two looks at each HPA (default 15)",
+    )
+    p.add_argument(
+        f"{hpa}downscale-stabilization",
+        type=float,
+        default=300.0,
+        help="seconds of recommendations a scale-down looks back on (default 300)",
+    )
+    p.add_argument(
+        f"{hpa}tolerance",
+        type=float,
+        default=0.1,
+        help="usage ratio distance from 1.0 that changes nothing (default 0.1)",
+    )
+    p.add_argument(
+        f"{hpa}cpu-initialization-period",
+        type=float,
+        default=300.0,
+        help="seconds after a pod's start its CPU samples need a ready window (default 300)",
+    )
+    p.add_argument(
+        f"{hpa}initial-readiness-delay",
+        type=float,
+        default=30.0,
+        help="seconds after start a not-ready pod counts as never ready (default 30)",
+    )
     p.add_argument(
         "--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR (default INFO)"
     )
@@ -171,6 +202,11 @@ def options_from(args: argparse.Namespace) -> Options:
         pod_gc_orphan_quarantine=args.pod_gc_orphan_quarantine,
         cluster_cidr=args.cluster_cidr,
         node_cidr_mask_size=args.node_cidr_mask_size,
+        hpa_sync_period=args.horizontal_pod_autoscaler_sync_period,
+        hpa_downscale_stabilization=args.horizontal_pod_autoscaler_downscale_stabilization,
+        hpa_tolerance=args.horizontal_pod_autoscaler_tolerance,
+        hpa_cpu_initialization_period=args.horizontal_pod_autoscaler_cpu_initialization_period,
+        hpa_initial_readiness_delay=args.horizontal_pod_autoscaler_initial_readiness_delay,
         controllers=tuple(c.strip() for c in args.controllers.split(",") if c.strip()),
     )
 

@@ -20,6 +20,7 @@ from .deployment import DeploymentController
 from .disruption import DisruptionController
 from .endpoints import EndpointsController
 from .garbagecollector import GarbageCollector, NamespaceController
+from .hpa import HorizontalPodAutoscalerController
 from .ingress_status import IngressStatusController
 from .job import JobController
 from .loadbalancer import LoadBalancerController
@@ -57,6 +58,7 @@ CONTROLLERS: dict[str, type[Controller]] = {
     "nodeipam": NodeIpamController,
     "persistentvolume": PersistentVolumeController,
     "resourcequota": ResourceQuotaController,
+    "horizontalpodautoscaling": HorizontalPodAutoscalerController,
 }
 
 

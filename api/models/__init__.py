@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from api.models.apps import Deployment, DeploymentSpec, ReplicaSet, ReplicaSetSpec
+from api.models.autoscaling import HorizontalPodAutoscaler
 from api.models.base import K8sModel
 from api.models.batch import Job, JobSpec
 from api.models.container import Container, ContainerPort, EnvVar, Probe, ResourceRequirements
@@ -82,6 +83,7 @@ MODELS: dict[str, type[BaseModel]] = {
     "Ingress": Ingress,
     "IngressClass": IngressClass,
     "NetworkPolicy": NetworkPolicy,
+    "HorizontalPodAutoscaler": HorizontalPodAutoscaler,
 }
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from api.errors import Cause
 from api.selectors import qualified_name_error
 from api.validation import kinds, policy, workloads
+from api.validation.autoscaling import validate_hpa
 from api.validation.common import (
     Errs,
     check_int,
@@ -277,6 +278,7 @@ _VALIDATORS: dict[str, Callable[[Errs, Obj], None]] = {
     "Ingress": validate_ingress,
     "IngressClass": validate_ingress_class,
     "NetworkPolicy": validate_network_policy,
+    "HorizontalPodAutoscaler": validate_hpa,
 }
 
 
