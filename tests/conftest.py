@@ -34,6 +34,13 @@ def _pg_database() -> str:
     return url.rsplit("/", 1)[0] + "/" + name
 
 
+@pytest.fixture(scope="session")
+def anyio_backend() -> str:
+    """Every async test runs on asyncio, as kubelab does (anyio would also try trio,
+    which a test dependency, selenium, brings into the environment)."""
+    return "asyncio"
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """Both store backends: SQLite in the test's home, and a fresh PostgreSQL database."""
