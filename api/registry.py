@@ -98,9 +98,6 @@ RESOURCES: tuple[ResourceInfo, ...] = (
     ResourceInfo("", "v1", "LimitRange", "limitranges", "limitrange", True, ("limits",)),
     ResourceInfo("", "v1", "ReplicationController", "replicationcontrollers",
                  "replicationcontroller", True, ("rc",), _ALL, subresources=("status", "scale")),
-    ResourceInfo("apiextensions.k8s.io", "v1", "CustomResourceDefinition",
-                 "customresourcedefinitions", "customresourcedefinition", False, ("crd", "crds"),
-                 subresources=("status",), returns_deleted_object=True),
     ResourceInfo("apps", "v1", "Deployment", "deployments", "deployment", True, ("deploy",), _ALL,
                  subresources=("status", "scale")),
     ResourceInfo("apps", "v1", "ReplicaSet", "replicasets", "replicaset", True, ("rs",), _ALL,
@@ -114,8 +111,6 @@ RESOURCES: tuple[ResourceInfo, ...] = (
     ResourceInfo("batch", "v1", "Job", "jobs", "job", True, (), _ALL, subresources=("status",)),
     ResourceInfo("batch", "v1", "CronJob", "cronjobs", "cronjob", True, ("cj",), _ALL,
                  subresources=("status",)),
-    ResourceInfo("autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers",
-                 "horizontalpodautoscaler", True, ("hpa",), _ALL, subresources=("status",)),
     ResourceInfo("coordination.k8s.io", "v1", "Lease", "leases", "lease", True, ()),
     ResourceInfo("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", "endpointslice",
                  True, (), has_spec=False),
@@ -154,6 +149,9 @@ RESOURCES: tuple[ResourceInfo, ...] = (
                  False),
     ResourceInfo("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies", "networkpolicy",
                  True, ("netpol",)),
+    ResourceInfo("apiextensions.k8s.io", "v1", "CustomResourceDefinition",
+                 "customresourcedefinitions", "customresourcedefinition", False, ("crd", "crds"),
+                 subresources=("status",), returns_deleted_object=True),
 )
 # fmt: on
 

@@ -28,11 +28,12 @@ from apiserver.auth import TokenAuthenticator, User
 from apiserver.authz import Authorizer, request_verb
 from apiserver.bodies import json_response, status_response
 from apiserver.cluster_state import ALWAYS_NAMESPACES, ClusterState
+from apiserver.crds import CustomResources
 from apiserver.encryption import load_config as load_encryption
 from apiserver.flowcontrol import FlowControl
+from apiserver.ingress_bootstrap import ensure_kubelab_ingress_class
 from apiserver.metrics_api import GROUP as METRICS_GROUP
 from apiserver.metrics_api import MetricsApi
-from apiserver.ingress_bootstrap import ensure_kubelab_ingress_class
 from apiserver.objects import ObjectService, WriteOptions
 from apiserver.paths import Target, parse_resource_path
 from apiserver.pods import PodSubresources
@@ -114,6 +115,7 @@ class ApiServer:
         )
         self.pods = PodSubresources(self.store, self.state, self.objects, config.kubelet_secret)
         self.rest = ResourceHandler(self.store, self.hub, self.objects, self.pods)
+        self.crds = CustomResources(self.store, self.objects)  # kinds served from CRDs
         self.authn = TokenAuthenticator(config.tokens_file)
         self.rbac = RbacIndex()
         self.rbac_file = RbacFileSync(
@@ -139,6 +141,7 @@ class ApiServer:
     async def start(self) -> None:
         self.store.start(asyncio.get_running_loop())
         self.state.rebuild(self.store)
+        self.crds.start()
         from api.registry import by_plural
 
         ns_info = by_plural("", "namespaces")
@@ -182,6 +185,7 @@ class ApiServer:
     def stop(self) -> None:
         if self._keeper is not None:
             self._keeper.cancel()
+        self.crds.stop()
         self.store.stop()
         if self.audit is not None:
             self.audit.close()

@@ -12,7 +12,7 @@ import platform
 import sys
 from typing import Any
 
-from api.registry import RESOURCES, ResourceInfo
+from api.registry import ResourceInfo, all_resources
 
 KUBERNETES_MAJOR = "1"
 KUBERNETES_MINOR = "35"
@@ -50,7 +50,7 @@ def _subresource_kind(r: ResourceInfo, sub: str) -> tuple[str, str, str, tuple[s
 def _group_versions() -> dict[tuple[str, str], list[ResourceInfo]]:
     """Resources keyed by (group, version), in registry order."""
     out: dict[tuple[str, str], list[ResourceInfo]] = {}
-    for r in RESOURCES:
+    for r in all_resources():  # custom kinds too, the moment their CRD is stored
         out.setdefault((r.group, r.version), []).append(r)
     return out
 
@@ -83,7 +83,7 @@ def api_versions(server_address: str) -> dict[str, Any]:
     """
     return {
         "kind": "APIVersions",
-        "versions": sorted({r.version for r in RESOURCES if not r.group}),
+        "versions": sorted({r.version for r in all_resources() if not r.group}),
         "serverAddressByClientCIDRs": [
             {"clientCIDR": "0.0.0.0/0", "serverAddress": server_address}
         ],

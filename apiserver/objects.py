@@ -14,6 +14,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from api import defaults, validation
+from api.crd import definition as crd_definition
+from api.crd.definition import CustomKind, CustomVersion
 from api.errors import ApiError, Cause, already_exists, bad_request, conflict, invalid, not_found
 from api.registry import ResourceInfo
 from apiserver.cluster_state import PROTECTED_NAMESPACES, ClusterState
@@ -41,6 +43,7 @@ _SEPARATE_STATUS = {
     "ReplicationController",
     "HorizontalPodAutoscaler",
 }
+_CRD_KIND = "CustomResourceDefinition"
 
 
 def store_key(info: ResourceInfo) -> str:
@@ -110,6 +113,36 @@ class ObjectService:
         self.state = state
         # (not-ready, unreachable): kube-apiserver's --default-*-toleration-seconds.
         self.toleration_seconds = toleration_seconds
+        # (group, plural) -> the served CRD's kind; kept by apiserver/crds.py.
+        self.custom_kinds: dict[tuple[str, str], CustomKind] = {}
+
+    def custom_version(self, info: ResourceInfo) -> CustomVersion | None:
+        """The CRD version ``info`` is served from (None for a built-in kind)."""
+        if not info.custom:
+            return None
+        ck = self.custom_kinds.get((info.group, info.plural))
+        if ck is None or info.version not in ck.versions:
+            raise not_found(info.plural, "", info.group)
+        return ck.versions[info.version]
+
+    def _separate_status(self, info: ResourceInfo) -> bool:
+        if info.custom:
+            cv = self.custom_version(info)
+            return cv is not None and cv.status
+        return info.kind in _SEPARATE_STATUS or self._is_crd(info)
+
+    @staticmethod
+    def _is_crd(info: ResourceInfo) -> bool:
+        return info.kind == _CRD_KIND and info.group == crd_definition.GROUP
+
+    def to_storage(self, info: ResourceInfo, obj: Obj) -> Obj:
+        """A custom object is stored in its CRD's storage version (conversion None: only
+        apiVersion changes)."""
+        if info.custom:
+            ck = self.custom_kinds.get((info.group, info.plural))
+            if ck is not None:
+                obj["apiVersion"] = f"{info.group}/{ck.storage_version}"
+        return obj
 
     # -- helpers -------------------------------------------------------------------------
 
@@ -131,6 +164,17 @@ class ObjectService:
 
     def _check_fields(self, info: ResourceInfo, obj: Obj, opts: WriteOptions) -> None:
         """fieldValidation: Strict refuses unknown fields; Warn and Ignore drop them."""
+        cv = self.custom_version(info)
+        if cv is not None:
+            if cv.schema is None:
+                return
+            unknown = cv.schema.unknown_fields(obj)
+            if unknown and opts.field_validation == "Strict":
+                raise strict_decoding_error(info, obj, unknown)
+            cv.schema.prune(obj)
+            if unknown and opts.warnings is not None and opts.field_validation == "Warn":
+                opts.warnings.extend(f'unknown field "{f}"' for f in unknown)
+            return
         if opts.field_validation == "Strict":
             unknown = validation.unknown_fields(info.kind, obj)
             if unknown:
@@ -143,6 +187,14 @@ class ObjectService:
     def _default(self, info: ResourceInfo, obj: Obj) -> None:
         """Defaulting, plus what Kubernetes' admission adds to a Pod (its tolerations of a
         not-ready or unreachable node, for this server's configured seconds)."""
+        cv = self.custom_version(info)
+        if cv is not None:
+            if cv.schema is not None:
+                cv.schema.default(obj)
+            return
+        if self._is_crd(info):
+            crd_definition.default_crd(obj)
+            return
         defaults.apply_defaults(info.kind, obj)
         if info.kind == "Pod":
             defaults.default_tolerations(obj, *self.toleration_seconds)
@@ -150,11 +202,23 @@ class ObjectService:
     def _warn_unacted(self, info: ResourceInfo, obj: Obj, opts: WriteOptions) -> None:
         """Add a reply ``Warning`` for each accepted field nothing acts on (soft scheduling
         preferences), so that it is never silently ignored."""
-        if opts.warnings is not None:
+        if opts.warnings is not None and not info.custom:
             opts.warnings.extend(validation.warnings(info.kind, obj))
 
     def _validate(self, info: ResourceInfo, obj: Obj, old: Obj | None) -> None:
+        cv = self.custom_version(info)
+        if cv is not None:
+            # Metadata as any object's (a name style no built-in kind imposes), then the
+            # version's structural schema.
+            causes = validation.validate("", obj, None)
+            if cv.schema is not None:
+                causes.extend(cv.schema.validate(obj))
+            if causes:
+                raise invalid(info.kind, str(obj["metadata"].get("name") or ""), causes, info.group)
+            return
         causes = validation.validate(info.kind, obj, old)
+        if self._is_crd(info):
+            causes.extend(crd_definition.problems(obj))
         if causes:
             raise invalid(info.kind, str(obj["metadata"].get("name") or ""), causes, info.group)
 
@@ -248,7 +312,7 @@ class ObjectService:
             "managedFields",
         ):
             meta.pop(k, None)
-        if info.kind in _SEPARATE_STATUS:
+        if self._separate_status(info):
             obj.pop("status", None)
         self._default(info, obj)
         self._validate(info, obj, None)
@@ -263,6 +327,8 @@ class ObjectService:
             self._validate(info, obj, None)
         if info.has_spec:
             meta["generation"] = 1
+
+        self.to_storage(info, obj)
 
         def compute(current: Obj | None) -> Obj:
             if current is not None:
@@ -292,6 +358,9 @@ class ObjectService:
                 out["status"] = new["status"]
             else:
                 out.pop("status", None)
+            if info.custom:
+                self._validate(info, out, current)
+                self.to_storage(info, out)
             return out
         for k in (
             "uid",
@@ -306,7 +375,7 @@ class ObjectService:
                 new_meta[k] = cur_meta[k]
             else:
                 new_meta.pop(k, None)
-        if info.kind in _SEPARATE_STATUS:
+        if self._separate_status(info):
             if "status" in current:
                 new["status"] = current["status"]
             else:
@@ -316,13 +385,17 @@ class ObjectService:
             if isinstance(old_spec, dict) and isinstance(new_spec, dict):
                 keep_on_update(old_spec, new_spec)
         self._default(info, new)
+        if info.custom:
+            self._validate(info, new, current)  # schema of the request's version
+            self.to_storage(info, new)
         if info.has_spec and new.get("spec") != current.get("spec"):
             new_meta["generation"] = int(cur_meta.get("generation") or 0) + 1
         return new
 
     def _finish_update(self, info: ResourceInfo, current: Obj, out: Obj) -> Obj | None:
         """Validate; remove an object whose deletion was only waiting for finalizers."""
-        self._validate(info, out, current)
+        if not info.custom:
+            self._validate(info, out, current)
         if out.get("spec") != current.get("spec"):
             self.state.admit(info, out)
         meta = out["metadata"]
@@ -420,6 +493,8 @@ class ObjectService:
         def compute(current: Obj | None) -> Obj | None:
             if current is None:
                 raise not_found(info.plural, name, info.group)
+            if info.custom:
+                current["apiVersion"] = info.api_version  # patched as the request's version
             patched = apply(current if pure_apply else copy.deepcopy(current))
             if not isinstance(patched, dict):
                 raise bad_request("the patch did not produce an object")

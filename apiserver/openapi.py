@@ -20,10 +20,10 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-from functools import cache
+from functools import lru_cache
 from typing import Any
 
-from api.registry import RESOURCES, ResourceInfo
+from api.registry import ResourceInfo, all_resources, custom_generation
 
 
 def _encode_string_field(field_number: int, value: bytes) -> bytes:
@@ -45,9 +45,19 @@ def _gv_path(r: ResourceInfo) -> str:
     return f"apis/{r.group}/{r.version}" if r.group else f"api/{r.version}"
 
 
+# (group, version, kind) -> a custom kind's openAPIV3Schema, kept by apiserver/crds.py with
+# the registry's overlay: published under components.schemas of its group-version.
+custom_schemas: dict[tuple[str, str, str], dict[str, Any]] = {}
+
+
+def schema_name(group: str, version: str, kind: str) -> str:
+    """Kubernetes' definition name of a custom kind: the group reversed (``com.example``)."""
+    return ".".join([*reversed(group.split(".")), version, kind])
+
+
 def _by_gv_path() -> dict[str, list[ResourceInfo]]:
     out: dict[str, list[ResourceInfo]] = {}
-    for r in RESOURCES:
+    for r in all_resources():
         out.setdefault(_gv_path(r), []).append(r)
     return out
 
@@ -161,23 +171,41 @@ def _normalise(group_version: str) -> str | None:
     return candidate if candidate in known else None
 
 
-@cache
 def _document(gv_path: str) -> dict[str, Any]:
+    return _document_at(gv_path, custom_generation())
+
+
+@lru_cache(maxsize=512)
+def _document_at(gv_path: str, _generation: int) -> dict[str, Any]:
+    """The document as of one state of the custom kinds (``_generation``: the cache key)."""
     paths: dict[str, Any] = {}
+    schemas: dict[str, Any] = {}
     for r in _by_gv_path()[gv_path]:
         paths.update(_paths_for(r))
+        schema = custom_schemas.get((r.group, r.version, r.kind)) if r.custom else None
+        if schema is not None:
+            schemas[schema_name(r.group, r.version, r.kind)] = {
+                **schema,
+                "x-kubernetes-group-version-kind": [_gvk(r.group, r.version, r.kind)],
+            }
     return {
         "openapi": "3.0.0",
         "info": {"title": "Kubernetes", "version": "v1.35.0+kubelab"},
         "paths": paths,
-        "components": {"schemas": {}},
+        "components": {"schemas": schemas},
     }
 
 
-@cache
 def _hash(gv_path: str) -> str:
+    return _hash_at(gv_path, custom_generation())
+
+
+@lru_cache(maxsize=512)
+def _hash_at(gv_path: str, generation: int) -> str:
     """Content hash used in ``serverRelativeURL`` so clients cache per version of the doc."""
-    body = json.dumps(_document(gv_path), sort_keys=True, separators=(",", ":")).encode()
+    body = json.dumps(
+        _document_at(gv_path, generation), sort_keys=True, separators=(",", ":")
+    ).encode()
     return hashlib.sha512(body).hexdigest().upper()
 
 

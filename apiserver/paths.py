@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from api.errors import ApiError
-from api.registry import ResourceInfo, by_plural
+from api.registry import ResourceInfo, by_plural, by_version_plural
 
 
 @dataclass(frozen=True)
@@ -52,11 +52,11 @@ def parse_resource_path(path: str) -> Target | None:
         # /api/v1/namespaces/NAME/status|finalize: a subresource of the namespace itself.
         return _target(ns_info, None, rest[1:], group, version)
     if rest[0] == "namespaces" and len(rest) >= 3:
-        info = by_plural(group, rest[2])
+        info = by_version_plural(group, version, rest[2]) or by_plural(group, rest[2])
         if info is None or not info.namespaced:
             raise _unknown(group, version, rest[2])
         return _target(info, rest[1], rest[3:], group, version)
-    info = by_plural(group, rest[0])
+    info = by_version_plural(group, version, rest[0]) or by_plural(group, rest[0])
     if info is None:
         raise _unknown(group, version, rest[0])
     return _target(info, None, rest[1:], group, version)

@@ -26,10 +26,12 @@ from apiserver.bodies import (
     success_status,
     too_large,
 )
+from apiserver.crd_scale import custom_scale
 from apiserver.objects import ObjectService, WriteOptions, store_key
 from apiserver.paths import Target
 from apiserver.pods import PodSubresources
 from apiserver.store import Event, Store
+from apiserver.tables.custom import column_definitions, custom_cells
 from apiserver.watch import Watcher, WatchHub, event_line, stream
 
 TABLE_CT = "application/json;as=Table;v=v1;g=meta.k8s.io"
@@ -148,15 +150,45 @@ class ResourceHandler:
             headers["Warning"] = warning_header(opts.warnings)
         return json_response(obj, code, headers)
 
-    def _respond_event(self, ev: Event, code: int, opts: WriteOptions) -> Response:
+    def _rewrites(self, info: ResourceInfo) -> bool:
+        """Whether ``info`` is a custom kind's version other than its storage version."""
+        if not info.custom:
+            return False
+        ck = self.objects.custom_kinds.get((info.group, info.plural))
+        return ck is not None and ck.storage_version != info.version
+
+    def _as_version(self, info: ResourceInfo, raw: bytes) -> bytes:
+        """A custom object read through a version other than its storage version: the
+        stored JSON with apiVersion rewritten (conversion strategy None)."""
+        if not self._rewrites(info):
+            return raw
+        obj = orjson.loads(raw)
+        obj["apiVersion"] = info.api_version
+        return orjson.dumps(obj)
+
+    def _custom_table(self, info: ResourceInfo) -> Any:
+        cv = self.objects.custom_version(info)
+        if cv is None:
+            return None
+        cols = cv.columns
+        return (column_definitions(cols), lambda o, now: custom_cells(o, cols, now))
+
+    def _respond_event(
+        self, ev: Event, code: int, opts: WriteOptions, info: ResourceInfo | None = None
+    ) -> Response:
         """The written object, answered with the JSON the store already serialised
-        (a dry run has none: it is serialised here)."""
+        (a dry run has none: it is serialised here); a custom object in the version the
+        request was made in."""
         if not ev.data:
-            return self._respond(ev.obj, code, opts)
+            obj = ev.obj
+            if info is not None and info.custom:
+                obj = {**obj, "apiVersion": info.api_version}
+            return self._respond(obj, code, opts)
         headers: dict[str, str] = {}
         if opts.warnings:
             headers["Warning"] = warning_header(opts.warnings)
-        return raw_json_response(ev.data, code, headers)
+        data = self._as_version(info, ev.data) if info is not None else ev.data
+        return raw_json_response(data, code, headers)
 
     async def handle(self, request: Request, t: Target) -> Response:
         method = request.method
@@ -181,7 +213,7 @@ class ResourceHandler:
                     await self.read_body(request), request.headers.get("content-type", "")
                 )
                 created = await self.objects.create_event(info, body, t.namespace, opts)
-                return self._respond_event(created, 201, opts)
+                return self._respond_event(created, 201, opts, info)
             if method == "DELETE":
                 return await self.delete_collection(request, t)
             raise ApiError(405, f"{method} is not allowed on a collection", "MethodNotAllowed")
@@ -200,14 +232,14 @@ class ResourceHandler:
                 return self.table_response(
                     [orjson.loads(raw)], info, str(self.store.committed_rv), request
                 )
-            return raw_json_response(raw)
+            return raw_json_response(self._as_version(info, raw))
         if method == "PUT":
             opts = self.write_options(request)
             body = decode_body(
                 await self.read_body(request), request.headers.get("content-type", "")
             )
             out = await self.objects.update_event(info, t.name, body, ns, opts)
-            return self._respond_event(out, 200, opts)
+            return self._respond_event(out, 200, opts, info)
         if method == "PATCH":
             return await self.patch(request, t)
         if method == "DELETE":
@@ -225,7 +257,9 @@ class ResourceHandler:
         cont: str = "",
     ) -> Response:
         include = request.query_params.get("includeObject") or "Metadata"
-        table = tables.to_table(info.plural, objs, datetime.now(UTC), include)
+        table = tables.to_table(
+            info.plural, objs, datetime.now(UTC), include, custom=self._custom_table(info)
+        )
         table["metadata"] = {"resourceVersion": rv}
         if cont:
             table["metadata"]["continue"] = cont
@@ -269,6 +303,8 @@ class ResourceHandler:
             if objs is None:
                 objs = [orjson.loads(r) for r in rows]
             return self.table_response(objs, info, str(rv), request, cont)
+        if info.custom:
+            rows = [self._as_version(info, r) for r in rows]
         meta = b'{"resourceVersion":"' + str(rv).encode() + b'"'
         if cont:
             meta += b',"continue":"' + cont.encode() + b'"'
@@ -327,12 +363,20 @@ class ResourceHandler:
             self.hub.register(w)
         as_table = _wants_table(request)
         render = None
+        custom_table = self._custom_table(info)
+        if not as_table and self._rewrites(info):
+
+            def render(etype: str, data: bytes, _ev: Any) -> bytes:
+                return event_line(etype, self._as_version(info, data))
+
         if as_table:
             first = [True]
 
             def render(etype: str, data: bytes, _ev: Any) -> bytes:
                 obj = orjson.loads(data)
-                table = tables.to_table(info.plural, [obj], datetime.now(UTC), "Object")
+                table = tables.to_table(
+                    info.plural, [obj], datetime.now(UTC), "Object", custom=custom_table
+                )
                 if not first[0]:
                     table["columnDefinitions"] = []
                 first[0] = False
@@ -384,7 +428,7 @@ class ResourceHandler:
         out, created = await self.objects.patch_event(
             info, t.name, ns, apply, opts, subresource, create_if_missing=create, pure_apply=True
         )
-        return self._respond_event(out, 201 if created else 200, opts)
+        return self._respond_event(out, 201 if created else 200, opts, info)
 
     async def delete(self, request: Request, t: Target) -> Response:
         info = t.info
@@ -471,7 +515,7 @@ class ResourceHandler:
                 raw = self.store.get_raw(store_key(info), ns or "", t.name)
                 if raw is None:
                     raise not_found(info.plural, t.name, info.group)
-                return raw_json_response(raw)
+                return raw_json_response(self._as_version(info, raw))
             if method == "PUT":
                 opts = self.write_options(request)
                 body = decode_body(
@@ -483,10 +527,22 @@ class ResourceHandler:
                     ev = await self.objects.update_event(
                         info, t.name, body, ns, opts, subresource="status"
                     )
-                    return self._respond_event(ev, 200, opts)
+                    return self._respond_event(ev, 200, opts, info)
                 return self._respond(out, 200, opts)
             if method == "PATCH" and sub == "status":
                 return await self.patch(request, t, subresource="status")
+        elif sub == "scale" and info.custom:
+            cv = self.objects.custom_version(info)
+            assert cv is not None and cv.scale is not None
+            return await custom_scale(
+                self.objects,
+                cv.scale,
+                method,
+                t,
+                request.headers.get("content-type", ""),
+                await self.read_body(request),
+                self.write_options(request),
+            )
         elif sub == "scale":
             if method == "GET":
                 return self.pods.get_scale(t)

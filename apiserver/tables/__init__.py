@@ -16,7 +16,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from apiserver.tables.autoscaling import HPA_COLUMNS, hpa_cells
 from apiserver.tables.discovery import ENDPOINT_SLICE_COLUMNS, endpoint_slice_cells
 from apiserver.tables.format import (
     AGE_COL,
@@ -51,6 +50,14 @@ from apiserver.tables.kinds import (
     role_cells,
     service_cells,
 )
+from apiserver.tables.networking import (
+    INGRESS_CLASS_COLUMNS,
+    INGRESS_COLUMNS,
+    NETWORK_POLICY_COLUMNS,
+    ingress_cells,
+    ingress_class_cells,
+    network_policy_cells,
+)
 from apiserver.tables.pods import (
     GPU_ANNOTATION,
     NODE_COLUMNS,
@@ -62,14 +69,6 @@ from apiserver.tables.pods import (
     pod_cells,
     pod_row_conditions,
     pod_status_reason,
-)
-from apiserver.tables.networking import (
-    INGRESS_CLASS_COLUMNS,
-    INGRESS_COLUMNS,
-    NETWORK_POLICY_COLUMNS,
-    ingress_cells,
-    ingress_class_cells,
-    network_policy_cells,
 )
 from apiserver.tables.policy import (
     PDB_COLUMNS,
@@ -191,7 +190,6 @@ _TABLES: dict[str, tuple[list[Column], _Renderer]] = {
     "resourcequotas": (RESOURCE_QUOTA_COLUMNS, resource_quota_cells),
     "limitranges": (LIMIT_RANGE_COLUMNS, limit_range_cells),
     "poddisruptionbudgets": (PDB_COLUMNS, pdb_cells),
-    "horizontalpodautoscalers": (HPA_COLUMNS, hpa_cells),
     "persistentvolumes": (PV_COLUMNS, pv_cells),
     "persistentvolumeclaims": (PVC_COLUMNS, pvc_cells),
     "storageclasses": (STORAGE_CLASS_COLUMNS, storage_class_cells),
@@ -241,6 +239,7 @@ def to_table(
     continue_token: str | None = None,
     api_version: str = "meta.k8s.io/v1",
     with_columns: bool = True,
+    custom: tuple[list[Column], Callable[[Obj, datetime], list[Any]]] | None = None,
 ) -> Obj:
     """Render objects of one resource as a ``meta.k8s.io`` Table.
 
@@ -252,7 +251,8 @@ def to_table(
     """
     if now.tzinfo is None:
         now = now.replace(tzinfo=UTC)
-    cols, render = _TABLES.get(resource_plural, _DEFAULT)
+    # ``custom``: a custom kind's columns and cells (apiserver/tables/custom.py).
+    cols, render = custom or _TABLES.get(resource_plural, _DEFAULT)
     rows = []
     for obj in objects:
         row: Obj = {"cells": render(obj, now)}

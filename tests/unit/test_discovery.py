@@ -27,7 +27,6 @@ def test_group_list_has_every_named_group_once_with_preferred_version() -> None:
     assert names == [
         "apps",
         "batch",
-        "autoscaling",
         "coordination.k8s.io",
         "discovery.k8s.io",
         "rbac.authorization.k8s.io",
@@ -37,6 +36,7 @@ def test_group_list_has_every_named_group_once_with_preferred_version() -> None:
         "scheduling.k8s.io",
         "storage.k8s.io",
         "networking.k8s.io",
+        "apiextensions.k8s.io",
     ]
     apps = doc["groups"][0]
     assert apps["versions"] == [{"groupVersion": "apps/v1", "version": "v1"}]
@@ -147,7 +147,6 @@ def test_aggregated_apis_has_one_item_per_group() -> None:
     assert names == [
         "apps",
         "batch",
-        "autoscaling",
         "coordination.k8s.io",
         "discovery.k8s.io",
         "rbac.authorization.k8s.io",
@@ -157,6 +156,7 @@ def test_aggregated_apis_has_one_item_per_group() -> None:
         "scheduling.k8s.io",
         "storage.k8s.io",
         "networking.k8s.io",
+        "apiextensions.k8s.io",
     ]
     apps = doc["items"][0]["versions"][0]["resources"]
     deploy = next(r for r in apps if r["resource"] == "deployments")
