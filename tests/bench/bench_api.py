@@ -2,7 +2,7 @@
 
 Lines: creates/s and p50/p99 of a ~2 KB pod at 1 and 32 clients beside raw SQLAlchemy
 inserts into the same kind of SQLite file (WAL, synchronous=FULL); GET and LIST of
-10,000 pods; watch delivery p99 with 100, 1,000 and 5,000 watchers (write ack to arrival);
+10,000 pods; watch delivery p99 with 100, 1,000 and 5,000 watchers (write send to arrival);
 API p99 with and without 1,000 hollow nodes heartbeating.
 
     python -m tests.bench.bench_api [--quick] [--out FILE]
@@ -524,21 +524,22 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 res.fail(f"watch with {n} watchers: {exc}")
                 continue
             res.extra[f"watch_{n}"] = w
-            # Clamped at 0: with many watchers the fan-out runs before the writer's own
-            # response, so events often arrive before the ack (negative delays).
-            p99 = max(0.0, w["from_ack_ms"].get("p99", float("nan")))
+            # The headline is from the write's send, as a user waits for it: from the
+            # writer's acknowledgement it flatters, since with many watchers the fan-out
+            # runs before the writer's own response (negative delays; kept in stats).
+            p99 = w["from_send_ms"].get("p99", float("nan"))
             res.add(
-                f"watch delivery p99, {n:,} watchers",
+                f"watch delivery p99 from the write's send, {n:,} watchers",
                 round(p99, 1),
                 "ms",
                 higher_is_better=False,
                 target="<= 100 ms" if n >= 1000 else "—",
                 met=(p99 <= 100) if n >= 1000 else None,
                 stats={
-                    "p99_from_send_ms": w["from_send_ms"].get("p99"),
-                    "p50_ms": w["from_ack_ms"].get("p50"),
-                    "p90_ms": w["from_ack_ms"].get("p90"),
-                    "max_ms": w["from_ack_ms"].get("max"),
+                    "p50_from_send_ms": w["from_send_ms"].get("p50"),
+                    "p99_from_ack_ms": w["from_ack_ms"].get("p99"),
+                    "p50_from_ack_ms": w["from_ack_ms"].get("p50"),
+                    "max_from_send_ms": w["from_send_ms"].get("max"),
                     "deliveries": w["deliveries"],
                     "missing": w["missing"],
                     "connect_s": round(w["connect_s"], 1),
