@@ -18,6 +18,7 @@ from api.crd import definition as crd_definition
 from api.crd.definition import CustomKind, CustomVersion
 from api.errors import ApiError, Cause, already_exists, bad_request, conflict, invalid, not_found
 from api.registry import ResourceInfo
+from apiserver import csr
 from apiserver.cluster_state import PROTECTED_NAMESPACES, ClusterState
 from apiserver.ids import new_uid, now_rfc3339
 from apiserver.service_ips_spec import keep_on_update
@@ -348,14 +349,16 @@ class ObjectService:
             raise conflict(info.plural, str(cur_meta.get("name")), info.group)
         if new_meta.get("uid") not in (None, "", cur_meta.get("uid")):
             raise conflict(info.plural, str(cur_meta.get("name")), info.group)
-        if subresource == "status":
+        if subresource in ("status", "approval"):
             # ``current`` is this write's own parse of the stored JSON (never shared) and
             # is not used once the write is decided: a shallow copy will do, with its own
             # metadata, which the store stamps with the new resourceVersion.
             out = dict(current)
             out["metadata"] = dict(cur_meta)
-            if "status" in new:
-                out["status"] = new["status"]
+            if "status" in new or info.kind == "CertificateSigningRequest":
+                out["status"] = csr.subresource_status(
+                    info, current, new.get("status"), subresource
+                )
             else:
                 out.pop("status", None)
             if info.custom:

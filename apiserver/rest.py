@@ -16,7 +16,7 @@ from api.errors import ApiError, Cause, bad_request, invalid, not_found
 from api.patch import PatchError, UnsupportedPatchType, apply_patch
 from api.registry import ResourceInfo
 from api.selectors import SelectionPredicate, SelectorError
-from apiserver import streaming, tables
+from apiserver import csr, streaming, tables
 from apiserver.bodies import (
     MAX_BODY,
     decode_body,
@@ -212,6 +212,7 @@ class ResourceHandler:
                 body = decode_body(
                     await self.read_body(request), request.headers.get("content-type", "")
                 )
+                csr.stamp(info, body, request)
                 created = await self.objects.create_event(info, body, t.namespace, opts)
                 return self._respond_event(created, 201, opts, info)
             if method == "DELETE":
@@ -510,7 +511,11 @@ class ResourceHandler:
     async def _subresource(self, request: Request, t: Target) -> Response:
         info, sub, method = t.info, t.subresource, request.method
         ns = t.namespace if info.namespaced else None
-        if sub == "status" or (sub == "finalize" and info.kind == "Namespace"):
+        if (
+            sub == "status"
+            or (sub == "finalize" and info.kind == "Namespace")
+            or csr.is_csr_subresource(info, sub)
+        ):
             if method == "GET":
                 raw = self.store.get_raw(store_key(info), ns or "", t.name)
                 if raw is None:
@@ -525,12 +530,12 @@ class ResourceHandler:
                     out = await self.pods.finalize_namespace(info, t.name, body, opts)
                 else:
                     ev = await self.objects.update_event(
-                        info, t.name, body, ns, opts, subresource="status"
+                        info, t.name, body, ns, opts, subresource=sub
                     )
                     return self._respond_event(ev, 200, opts, info)
                 return self._respond(out, 200, opts)
-            if method == "PATCH" and sub == "status":
-                return await self.patch(request, t, subresource="status")
+            if method == "PATCH" and sub != "finalize":
+                return await self.patch(request, t, subresource=sub)
         elif sub == "scale" and info.custom:
             cv = self.objects.custom_version(info)
             assert cv is not None and cv.scale is not None

@@ -43,6 +43,9 @@ class Options:
     pod_gc_orphan_quarantine: float = 40.0
     cluster_cidr: str = "10.42.0.0/16"  # node IPAM: cut into one subnet per node
     node_cidr_mask_size: int = 24
+    # CSR signing (kube-controller-manager's flags): "" = $KUBELAB_HOME/pki/ca.{crt,key}.
+    cluster_signing_cert_file: str = ""
+    cluster_signing_key_file: str = ""
     # HorizontalPodAutoscaler: kube-controller-manager's --horizontal-pod-autoscaler-* flags.
     hpa_sync_period: float = 15.0
     hpa_downscale_stabilization: float = 300.0

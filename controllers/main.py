@@ -150,6 +150,17 @@ def parser() -> argparse.ArgumentParser:
         default=24,
         help="prefix length of each node's pod subnet (default 24)",
     )
+    p.add_argument(
+        "--cluster-signing-cert-file",
+        default="",
+        help="the CA certificate (PEM) that signs approved CertificateSigningRequests "
+        "(default $KUBELAB_HOME/pki/ca.crt)",
+    )
+    p.add_argument(
+        "--cluster-signing-key-file",
+        default="",
+        help="its private key (default $KUBELAB_HOME/pki/ca.key)",
+    )
     hpa = "--horizontal-pod-autoscaler-"
     p.add_argument(
         f"{hpa}sync-period",
@@ -202,6 +213,8 @@ def options_from(args: argparse.Namespace) -> Options:
         pod_gc_orphan_quarantine=args.pod_gc_orphan_quarantine,
         cluster_cidr=args.cluster_cidr,
         node_cidr_mask_size=args.node_cidr_mask_size,
+        cluster_signing_cert_file=args.cluster_signing_cert_file,
+        cluster_signing_key_file=args.cluster_signing_key_file,
         hpa_sync_period=args.horizontal_pod_autoscaler_sync_period,
         hpa_downscale_stabilization=args.horizontal_pod_autoscaler_downscale_stabilization,
         hpa_tolerance=args.horizontal_pod_autoscaler_tolerance,

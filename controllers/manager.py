@@ -15,6 +15,7 @@ from client.events import EventRecorder
 from .base import Context, Controller, Options
 from .clusterrole_aggregation import ClusterRoleAggregationController
 from .cronjob import CronJobController
+from .csrsigning import CSRSigningController
 from .daemonset import DaemonSetController
 from .deployment import DeploymentController
 from .disruption import DisruptionController
@@ -53,6 +54,7 @@ CONTROLLERS: dict[str, type[Controller]] = {
     "disruption": DisruptionController,
     "loadbalancer": LoadBalancerController,
     "ingress-status": IngressStatusController,
+    "csrsigning": CSRSigningController,
     "clusterrole-aggregation": ClusterRoleAggregationController,
     "serviceaccount": ServiceAccountsController,
     "nodeipam": NodeIpamController,

@@ -15,11 +15,13 @@ from api.models.apps import Deployment, DeploymentSpec, ReplicaSet, ReplicaSetSp
 from api.models.autoscaling import HorizontalPodAutoscaler
 from api.models.base import K8sModel
 from api.models.batch import Job, JobSpec
+from api.models.certificates import CertificateSigningRequest
 from api.models.container import Container, ContainerPort, EnvVar, Probe, ResourceRequirements
 from api.models.coordination import Lease, LeaseSpec
 from api.models.core import ConfigMap, Event, Namespace, Secret, ServiceAccount
 from api.models.discovery import EndpointSlice
 from api.models.meta import Condition, LabelSelector, ObjectMeta, OwnerReference
+from api.models.metrics import NodeMetrics, PodMetrics
 from api.models.networking import Ingress, IngressClass, NetworkPolicy
 from api.models.node import GPUDevice, Node, NodeSpec, NodeStatus, Taint
 from api.models.pod import Pod, PodSpec, PodStatus, PodTemplateSpec, Toleration, Volume
@@ -34,7 +36,6 @@ from api.models.rbac_reviews import (
     SubjectAccessReview,
     TokenReview,
 )
-from api.models.metrics import NodeMetrics, PodMetrics
 from api.models.scheduling import PriorityClass
 from api.models.service import Endpoints, Service, ServicePort, ServiceSpec
 from api.models.statefulset import StatefulSet
@@ -83,6 +84,7 @@ MODELS: dict[str, type[BaseModel]] = {
     "Ingress": Ingress,
     "IngressClass": IngressClass,
     "NetworkPolicy": NetworkPolicy,
+    "CertificateSigningRequest": CertificateSigningRequest,
     "HorizontalPodAutoscaler": HorizontalPodAutoscaler,
 }
 

@@ -15,6 +15,7 @@ from api.errors import Cause
 from api.selectors import qualified_name_error
 from api.validation import kinds, policy, workloads
 from api.validation.autoscaling import validate_hpa
+from api.validation.certificates import validate_csr
 from api.validation.common import (
     Errs,
     check_int,
@@ -69,6 +70,7 @@ _CLUSTER_SCOPED = frozenset(
         "PersistentVolume",
         "StorageClass",
         "IngressClass",
+        "CertificateSigningRequest",
     }
 )
 _ANNOTATIONS_MAX = 256 * 1024
@@ -278,6 +280,7 @@ _VALIDATORS: dict[str, Callable[[Errs, Obj], None]] = {
     "Ingress": validate_ingress,
     "IngressClass": validate_ingress_class,
     "NetworkPolicy": validate_network_policy,
+    "CertificateSigningRequest": validate_csr,
     "HorizontalPodAutoscaler": validate_hpa,
 }
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from api.defaults import default_own_pod_spec, default_pod_spec
 from api.validation import kinds, policy
+from api.validation.certificates import validate_csr_update
 from api.validation.common import Errs, as_dict, forbidden, invalid
 from api.validation.networking import validate_ingress_class_update
 from api.validation.service_ips import validate_service_ips_update
@@ -166,6 +167,8 @@ def validate_update(errs: Errs, kind: str, new: Obj, old: Obj) -> None:
         validate_storage_class_update(errs, new, old)
     elif kind == "IngressClass":
         validate_ingress_class_update(errs, new, old)
+    elif kind == "CertificateSigningRequest":
+        validate_csr_update(errs, new, old)
     elif kind == "StatefulSet":
         validate_statefulset_update(errs, new, old)
     elif kind == "ControllerRevision":

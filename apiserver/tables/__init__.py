@@ -16,6 +16,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from apiserver.tables.certificates import CSR_COLUMNS, csr_cells
 from apiserver.tables.discovery import ENDPOINT_SLICE_COLUMNS, endpoint_slice_cells
 from apiserver.tables.format import (
     AGE_COL,
@@ -145,6 +146,7 @@ _TABLES: dict[str, tuple[list[Column], _Renderer]] = {
     "ingresses": (INGRESS_COLUMNS, ingress_cells),
     "ingressclasses": (INGRESS_CLASS_COLUMNS, ingress_class_cells),
     "networkpolicies": (NETWORK_POLICY_COLUMNS, network_policy_cells),
+    "certificatesigningrequests": (CSR_COLUMNS, csr_cells),
     "endpoints": (
         _simple(col("Endpoints", "The set of all endpoints is the union of all subsets.")),
         lambda o, now: [obj_name(o), format_endpoints(o), age_cell(o, now)],

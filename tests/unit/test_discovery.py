@@ -36,6 +36,7 @@ def test_group_list_has_every_named_group_once_with_preferred_version() -> None:
         "scheduling.k8s.io",
         "storage.k8s.io",
         "networking.k8s.io",
+        "certificates.k8s.io",
         "apiextensions.k8s.io",
     ]
     apps = doc["groups"][0]
@@ -156,6 +157,7 @@ def test_aggregated_apis_has_one_item_per_group() -> None:
         "scheduling.k8s.io",
         "storage.k8s.io",
         "networking.k8s.io",
+        "certificates.k8s.io",
         "apiextensions.k8s.io",
     ]
     apps = doc["items"][0]["versions"][0]["resources"]
