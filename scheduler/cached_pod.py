@@ -16,19 +16,26 @@ Every other field is dropped before the pod enters the informer's cache (see
   it writes the list back whole;
 - ``events``: apiVersion, kind, name, namespace, uid, resourceVersion.
 
-No plugin reads pod labels (there is no inter-pod affinity), so they are not kept.
+- ``queue_ledger`` / gangs: the labels ``kubelab.io/queue``, ``kubelab.io/gang`` and
+  ``kubelab.io/gang-size``, and ``priorityClassName`` (best effort).
+
+No plugin reads other pod labels (there is no inter-pod affinity), so they are not kept.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+from api.queues import GANG_LABEL, GANG_SIZE_LABEL, QUEUE_LABEL
 from client.slim import SHARED, Each, Interner, Obj, Struct, only_annotations, pick, pod_rule
 from scheduler.podinfo import GPU_UUIDS_ANNOTATION, REASONS_ANNOTATION
 
 _CONTAINER = Struct({"name": SHARED, "resources": SHARED})
 
-_METADATA = {"annotations": only_annotations(GPU_UUIDS_ANNOTATION, REASONS_ANNOTATION)}
+_METADATA = {
+    "annotations": only_annotations(GPU_UUIDS_ANNOTATION, REASONS_ANNOTATION),
+    "labels": Struct({QUEUE_LABEL: SHARED, GANG_LABEL: SHARED, GANG_SIZE_LABEL: SHARED}),
+}
 
 _SPEC = Struct(
     {

@@ -2,7 +2,9 @@
 
 Three places a pending pod can be, as in kube-scheduler:
 
-- **active**: a heap ordered by ``spec.priority`` (highest first), then age (oldest first);
+- **active**: a heap ordered by ``spec.priority`` (highest first), then ``rank`` (lowest
+  first: the negated fair-share factor of the pod's queue, ``scheduler.fairshare``; 0 for
+  a pod without a queue), then age (oldest first);
 - **backoff**: pods that failed recently wait 1 s, doubling per attempt up to 10 s;
 - **unschedulable**: pods that fit nowhere wait for a cluster event (a node added or
   changed, a pod deleted or finished). With queueing hints (``move_for_event``) an event
@@ -45,6 +47,7 @@ class QueuedPod:
     key: str
     priority: int
     created: str  # creationTimestamp; RFC 3339 strings sort in time order
+    rank: float = 0.0  # fair share: lower goes first among pods of one priority
     attempts: int = 0
     backoff_until: float = 0.0
     unschedulable_since: float = 0.0
@@ -68,7 +71,8 @@ class SchedulingQueue:
         self.clock = clock
         self._info: dict[str, QueuedPod] = {}
         self._where: dict[str, str] = {}  # key -> "active" | "backoff" | "unschedulable" | "flight"
-        self._active: list[tuple[int, str, int, str]] = []  # (-priority, created, seq, key)
+        # (-priority, rank, created, seq, key)
+        self._active: list[tuple[int, float, str, int, str]] = []
         self._backoff: list[tuple[float, int, str]] = []  # (ready_at, seq, key)
         self._active_seq: dict[str, int] = {}  # key -> seq of its live active entry
         self._backoff_seq: dict[str, int] = {}
@@ -87,15 +91,15 @@ class SchedulingQueue:
 
     # -- adding and removing ---------------------------------------------------------------
 
-    def add(self, key: str, priority: int = 0, created: str = "") -> None:
+    def add(self, key: str, priority: int = 0, created: str = "", rank: float = 0.0) -> None:
         """A new or updated pending pod: into active unless it is already queued or
-        being scheduled (an update then just refreshes its priority)."""
+        being scheduled (an update then just refreshes its priority and rank)."""
         info = self._info.get(key)
         if info is None:
-            info = QueuedPod(key, priority, created)
+            info = QueuedPod(key, priority, created, rank)
             self._info[key] = info
         else:
-            info.priority, info.created = priority, created
+            info.priority, info.created, info.rank = priority, created, rank
         where = self._where.get(key)
         if where in ("flight", "backoff"):
             return
@@ -141,7 +145,7 @@ class SchedulingQueue:
         self._backoff_seq.pop(info.key, None)
         self._unschedulable.pop(info.key, None)
         self._where[info.key] = "active"
-        heapq.heappush(self._active, (-info.priority, info.created, seq, info.key))
+        heapq.heappush(self._active, (-info.priority, info.rank, info.created, seq, info.key))
         self._wakeup.set()
 
     def _push_backoff(self, info: QueuedPod) -> None:
@@ -174,7 +178,7 @@ class SchedulingQueue:
         """The next pod to schedule, or None when none is ready."""
         self._flush(self.clock())
         while self._active:
-            _, _, seq, key = heapq.heappop(self._active)
+            _, _, _, seq, key = heapq.heappop(self._active)
             if self._active_seq.get(key) == seq:
                 del self._active_seq[key]
                 self._where[key] = "flight"

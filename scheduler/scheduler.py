@@ -9,12 +9,14 @@ in flight, so the next pod is scheduled while earlier Bindings are on the wire.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import Iterable
 from typing import Any
 
 from api.errors import ApiError
+from api.queues import DEFAULT_HALF_LIFE, gang_of, queue_of
 from client import AsyncClient, Informer
 from scheduler.binder import Binder, ClientBinder
 from scheduler.cached_pod import cached_pod_transform
@@ -32,6 +34,8 @@ from scheduler.podinfo import (
     pod_key,
     pod_priority,
 )
+from scheduler.queue_admission import QueueAdmission, capacity_of, same_gang
+from scheduler.queue_ledger import QueueLedger
 from scheduler.reporting import Reporter, event_recorder, preemption_summary, reasons_document
 from scheduler.snapshot import NodeInfo
 from scheduler.volumes import ClaimCache
@@ -83,6 +87,8 @@ class Scheduler:
         event_qps: float = 50.0,
         queueing_hints: bool = True,
         report_hold: float = 1.0,
+        half_life: float = DEFAULT_HALF_LIFE,
+        queue_status_period: float = 5.0,
     ) -> None:
         from scheduler.queue import SchedulingQueue
         from scheduler.snapshot import Snapshot
@@ -106,6 +112,12 @@ class Scheduler:
         self.nodes = Informer(client, "nodes")
         # Claims, volumes, classes: a change may let a pod waiting for its claim fit.
         self.volumes = ClaimCache(client, self.queue.move_all_to_active)
+        # GPU queues (scheduling.kubelab.io Queue): quota, fair-share order, reclaim, gangs.
+        self.ledger = QueueLedger(half_life)
+        self.admission = QueueAdmission(self.ledger, self.snapshot)
+        self.queue_status_period = queue_status_period
+        self.queues = Informer(client, "queues")
+        self.queues.add_handler(self._queue_changed, self._queue_updated, self._queue_deleted)
         self._bind_slots = asyncio.Semaphore(bind_concurrency)
         self._binding: set[str] = set()  # pods whose Binding is in flight
         self._preempting: set[str] = set()  # preemptors whose victims are being deleted
@@ -128,7 +140,50 @@ class Scheduler:
 
     def _enqueue(self, pod: Obj) -> None:
         meta = pod.get("metadata") or {}
-        self.queue.add(pod_key(pod), pod_priority(pod), meta.get("creationTimestamp") or "")
+        key = pod_key(pod)
+        rank = 0.0
+        if queue_of(pod):
+            self.ledger.wait(key, pod)
+            rank = self.admission.rank(pod)
+        self.queue.add(key, pod_priority(pod), meta.get("creationTimestamp") or "", rank)
+
+    def _charge(self, pod: Obj) -> None:
+        """Keep the queue ledger in step with a bound pod."""
+        if not queue_of(pod):
+            return
+        if is_terminal(pod):
+            self.ledger.discharge(pod_key(pod))
+        else:
+            self.ledger.charge(pod_info(pod))
+
+    # -- queues ----------------------------------------------------------------------------
+
+    def _queue_changed(self, obj: Obj) -> None:
+        self.ledger.set_queue(obj)
+        self.queue.move_all_to_active()  # a new or larger share may admit waiting pods
+
+    def _queue_updated(self, old: Obj, new: Obj) -> None:
+        self.ledger.set_queue(new)
+        if old.get("spec") != new.get("spec"):
+            self.queue.move_all_to_active()
+
+    def _queue_deleted(self, obj: Obj) -> None:
+        self.ledger.remove_queue((obj.get("metadata") or {}).get("name", ""))
+
+    async def _write_queue_status(self) -> None:
+        """Every ``queue_status_period``: each Queue's usage, share and counts."""
+        while not self._stopping:
+            await asyncio.sleep(self.queue_status_period)
+            if not self.ledger.specs:
+                continue
+            factors = self.ledger.factors()
+            capacity = capacity_of(self.snapshot)
+            for name in list(self.ledger.specs):
+                body = {"status": self.ledger.status(name, capacity, factors)}
+                try:
+                    await self.client.patch("queues", name, body, subresource="status")
+                except (ApiError, ConnectionError) as exc:
+                    log.debug("cannot write the status of queue %s: %s", name, exc)
 
     # -- informer handlers (they only touch the cache and the queue) ---------------------
 
@@ -147,6 +202,7 @@ class Scheduler:
 
     def _pod_added(self, pod: Obj) -> None:
         if _bound(pod):
+            self._charge(pod)
             if self.snapshot.set_pod(pod):
                 self._pod_gone_from(pod)
             self.queue.delete(pod_key(pod))
@@ -157,6 +213,7 @@ class Scheduler:
     def _pod_updated(self, old: Obj, new: Obj) -> None:
         key = pod_key(new)
         if _bound(new):
+            self._charge(new)
             if self.snapshot.set_pod(new):
                 self._pod_gone_from(new)
             if key not in self._binding:
@@ -166,6 +223,7 @@ class Scheduler:
         if not self.responsible_for(new):
             self.queue.delete(key)
             self.reporter.forget(key)
+            self.ledger.forget_pending(key)
             return
         where = self.queue.where(key)
         if where is None:
@@ -177,6 +235,9 @@ class Scheduler:
             self._enqueue(new)
 
     def _pod_deleted(self, pod: Obj) -> None:
+        self.ledger.discharge(pod_key(pod))
+        self.ledger.forget_pending(pod_key(pod))
+        self.admission.forget(pod_key(pod))
         self.queue.delete(pod_key(pod))
         self.reporter.forget(pod_key(pod))
         if self.snapshot.delete_pod(pod):
@@ -199,6 +260,7 @@ class Scheduler:
         """Start the informers and the event writers; return once both caches are full."""
         self._spawn(self.nodes.run(), work=False)
         self._spawn(self.pods.run(), work=False)
+        self._spawn(self.queues.run(), work=False)
         for inf in self.volumes.informers():
             self._spawn(inf.run(), work=False)
         self.events.start()
@@ -207,6 +269,8 @@ class Scheduler:
         await self.nodes.wait_synced(sync_timeout)
         await self.pods.wait_synced(sync_timeout)
         await self.volumes.wait_synced(sync_timeout)
+        await self.queues.wait_synced(sync_timeout)
+        self._spawn(self._write_queue_status(), work=False)
         log.info(
             "caches synced: %d nodes, %d pods, %d pending",
             len(self.snapshot.nodes),
@@ -248,6 +312,7 @@ class Scheduler:
             await asyncio.wait(pending, timeout=2)
         self.pods.stop()
         self.nodes.stop()
+        self.queues.stop()
         self.volumes.stop()
         await self.events.stop(flush_timeout=1)
         await self.binder.close()
@@ -280,15 +345,116 @@ class Scheduler:
             self._unschedulable(pod_info(pod), diag, started)
             return False
         pi = resolved
+        gang = gang_of(pod)
+        if gang is not None:
+            return self._schedule_gang(pi, gang[0], gang[1], started)
+        verdict = self.admission.verdict([pi])
+        if verdict is not None and not verdict.admitted:
+            diag = Diagnosis(len(self.snapshot.node_list), pre_filter=verdict.message)
+            self._unschedulable(pi, diag, started)
+            return False
         result = self.framework.schedule(pi, self.snapshot)
         if isinstance(result, ScheduleResult):
             uuids = result.allocations.get("gpus", [])
             self.snapshot.assume(pi, result.node.name, uuids)
+            self.ledger.charge(pi)
+            self.admission.forget(key)
             self._binding.add(key)
             self._spawn(self._bind(pi, result.node.name, uuids, started))
             return True
-        self._unschedulable(pi, result, started)
+        within = verdict is not None and verdict.within_nominal
+        self._unschedulable(pi, result, started, within_nominal=within)
         return False
+
+    # -- gangs: all members reserved in one cycle, or none ------------------------------
+
+    def _schedule_gang(self, pi: PodInfo, name: str, size: int, started: float) -> bool:
+        """Place every waiting member of ``pi``'s gang in this one cycle, each assumed in
+        the snapshot before the next is tried, so no other pod (and no other gang) can
+        take what an earlier member got; if any member fits nowhere, every assumption is
+        dropped at once and the gang waits whole, holding nothing. Two gangs therefore
+        never both half-start, and no gang ever holds GPUs while it waits."""
+        members = [
+            p
+            for p in self.pods.in_namespace(pi.namespace)
+            if same_gang(pi.pod, p) and not is_terminal(p)
+        ]
+        placed = [p for p in members if _bound(p) or pod_key(p) in self._binding]
+        waiting = sorted(
+            (pod_info(p) for p in members if p not in placed and self.responsible_for(p)),
+            key=lambda m: m.key,
+        )
+        label = f"gang {name}"
+        if len(placed) + len(waiting) < size:
+            note = (
+                f"{label}: {len(placed) + len(waiting)} of {size} members exist; "
+                "none starts before all do"
+            )
+            diag = Diagnosis(len(self.snapshot.node_list), pre_filter=note)
+            self._gang_unschedulable([pi], diag, started)
+            return False
+        if len(placed) >= size:  # the gang is complete: the rest start on their own
+            waiting = [pi]
+        verdict = self.admission.verdict(waiting)
+        if verdict is not None and not verdict.admitted:
+            diag = Diagnosis(len(self.snapshot.node_list), pre_filter=f"{label}: {verdict.message}")
+            self._gang_unschedulable(waiting, diag, started)
+            return False
+        assumed: list[tuple[PodInfo, str, list[str]]] = []
+        for m in waiting:
+            result = self.framework.schedule(m, self.snapshot)
+            if not isinstance(result, ScheduleResult):
+                for a, _, _ in assumed:
+                    self.snapshot.forget(a.key)
+                note = (
+                    f"{label}: {len(assumed)} of {len(waiting)} waiting members fit at once "
+                    f"({m.name} fits nowhere); none is started"
+                )
+                # A copy: the framework caches diagnoses per pod shape.
+                diag = dataclasses.replace(result, pre_filter=result.pre_filter or note)
+                self._gang_unschedulable(waiting, diag, started)
+                return False
+            uuids = result.allocations.get("gpus", [])
+            self.snapshot.assume(m, result.node.name, uuids)
+            assumed.append((m, result.node.name, uuids))
+        for m, _, _ in assumed:
+            self.ledger.charge(m)
+            self._binding.add(m.key)
+            if m.key != pi.key:
+                self.queue.delete(m.key)
+        self._spawn(self._bind_gang(label, assumed, started))
+        return True
+
+    def _gang_unschedulable(self, members: list[PodInfo], diag: Diagnosis, started: float) -> None:
+        for m in members:
+            self._unschedulable(m, diag, started)
+
+    async def _bind_gang(
+        self, label: str, members: list[tuple[PodInfo, str, list[str]]], started: float
+    ) -> None:
+        """Bind every member; if one is refused, release the gang: delete the members
+        already bound (their Job makes new ones), so it never runs partly."""
+        try:
+            ok = await asyncio.gather(
+                *(self._write_binding(m, node, uuids, started) for m, node, uuids in members)
+            )
+            if not all(ok):
+                for (m, _, _), bound in zip(members, ok, strict=True):
+                    if bound:
+                        self.events.record(
+                            m.pod,
+                            "Warning",
+                            "GangReleased",
+                            f"{label}: another member's Binding was refused; releasing it",
+                        )
+                        try:
+                            await self.client.delete("pods", m.name, m.namespace)
+                        except (ApiError, ConnectionError) as exc:
+                            log.warning("cannot release %s of %s: %s", m.key, label, exc)
+        finally:
+            for m, _, _ in members:
+                self._binding.discard(m.key)
+            self._bind_slots.release()
 
     def _placed_pods(self, namespace: str) -> list[Obj]:
         """The live pods of ``namespace`` that are bound or whose Binding is in flight."""
@@ -299,6 +465,17 @@ class Scheduler:
         ]
 
     async def _bind(self, pi: PodInfo, node: str, uuids: list[str], started: float) -> None:
+        try:
+            await self._write_binding(pi, node, uuids, started)
+        finally:
+            self._binding.discard(pi.key)
+            self._bind_slots.release()
+
+    async def _write_binding(
+        self, pi: PodInfo, node: str, uuids: list[str], started: float
+    ) -> bool:
+        """Bind one assumed pod; True when it is bound (on failure the assumption and
+        its queue charge are dropped and the pod retries after its backoff)."""
         key = pi.key
         try:
             if await self.volumes.select_node(pi, node):
@@ -307,9 +484,10 @@ class Scheduler:
             await self.binder.bind(pi.namespace, pi.name, binding_body(pi, node, uuids))
         except ApiError as exc:
             self.snapshot.forget(key)
+            self.ledger.discharge(key)
             if exc.code == 404:  # deleted meanwhile
                 self.queue.done(key)
-                return
+                return False
             if exc.code == 409:
                 # Bound by another scheduler, or one of our GPUs is taken: the watch
                 # brings the truth; retry after backoff if the pod is still pending.
@@ -319,11 +497,14 @@ class Scheduler:
                 log.warning("binding %s to %s failed: %s", key, node, exc)
             self.metrics.attempt("error", time.perf_counter() - started)
             self.queue.requeue_backoff(key)
+            return False
         except Exception as exc:  # unreachable apiserver, timeouts
             self.snapshot.forget(key)
+            self.ledger.discharge(key)
             log.warning("binding %s to %s failed: %s", key, node, exc)
             self.metrics.attempt("error", time.perf_counter() - started)
             self.queue.requeue_backoff(key)
+            return False
         else:
             self.queue.done(key)
             self.reporter.forget(key)
@@ -338,22 +519,30 @@ class Scheduler:
                     self._spawn(self.reporter.clear_reasons(pi.pod))
                 else:
                     self.reporter.clear_later(key, pi.pod)
-        finally:
-            self._binding.discard(key)
-            self._bind_slots.release()
+            return True
 
-    def _unschedulable(self, pi: PodInfo, diag: Diagnosis, started: float) -> None:
-        """Park the pod, try preemption, and report why (in the background)."""
+    def _unschedulable(
+        self, pi: PodInfo, diag: Diagnosis, started: float, within_nominal: bool = False
+    ) -> None:
+        """Park the pod, try preemption (by priority, or a queue's reclaim of its share),
+        and report why (in the background)."""
         self.metrics.attempt("unschedulable", time.perf_counter() - started)
         post = ""
         if pi.key in self._preempting:
             pass  # its victims are being deleted; wait for them
-        elif may_preempt(pi):
+        else:
             choice = (
                 find_preemption(self.framework, pi, self.snapshot, diag)
-                if diag.resolvable
+                if may_preempt(pi) and diag.resolvable
                 else None
             )
+            if choice is None and within_nominal and diag.resolvable:
+                # Lower priorities first (best effort); else the queue takes its share back.
+                reclaim = self.admission.reclaim(self.framework, pi, diag)
+                choice = reclaim.choice
+                if reclaim.wait > 0:
+                    post = reclaim.note
+                    self._retry_after(pi.key, reclaim.wait)
             if choice is not None and not choice.victims:
                 self.snapshot.nominate(pi, choice.node)
                 post = f"preemption: waiting for terminating pod(s) on node {choice.node}"
@@ -361,8 +550,8 @@ class Scheduler:
                 self.snapshot.nominate(pi, choice.node)
                 self._preempting.add(pi.key)
                 self._spawn(self._preempt(pi, choice))
-            else:
-                post = preemption_summary(pi, diag, tried=True)
+            elif not post:
+                post = preemption_summary(pi, diag, tried=may_preempt(pi))
         summary = diag.summary(post)
         doc = reasons_document(pi, diag, self.snapshot, summary)
         self.queue.requeue_unschedulable(pi.key, pi, frozenset(diag.rejectors))
@@ -377,3 +566,13 @@ class Scheduler:
             log.info("%s preempted %d pod(s) on %s", pi.key, n, choice.node)
         finally:
             self._preempting.discard(pi.key)
+
+    def _retry_after(self, key: str, delay: float) -> None:
+        """Try ``key`` again in ``delay`` seconds (a reclaim grace period running out)."""
+
+        def wake() -> None:
+            pod = self.pods.get(key)
+            if pod is not None and self.queue.where(key) in PARKED:
+                self._enqueue(pod)
+
+        asyncio.get_running_loop().call_later(delay + 0.05, wake)

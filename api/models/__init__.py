@@ -36,6 +36,7 @@ from api.models.rbac_reviews import (
     SubjectAccessReview,
     TokenReview,
 )
+from api.models.queues import Queue
 from api.models.scheduling import PriorityClass
 from api.models.service import Endpoints, Service, ServicePort, ServiceSpec
 from api.models.statefulset import StatefulSet
@@ -69,6 +70,7 @@ MODELS: dict[str, type[BaseModel]] = {
     "SelfSubjectRulesReview": SelfSubjectRulesReview,
     "SubjectAccessReview": SubjectAccessReview,
     "PriorityClass": PriorityClass,
+    "Queue": Queue,
     "NodeMetrics": NodeMetrics,
     "PodMetrics": PodMetrics,
     "PodDisruptionBudget": PodDisruptionBudget,

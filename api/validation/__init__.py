@@ -32,6 +32,7 @@ from api.validation.common import (
 from api.validation.discovery import validate_endpoint_slice
 from api.validation.fields import drop_unknown_fields, unknown_fields
 from api.validation.limitrange import validate_limit_range
+from api.validation.queues import validate_queue
 from api.validation.networking import (
     NETWORK_POLICY_WARNING,
     validate_ingress,
@@ -71,6 +72,7 @@ _CLUSTER_SCOPED = frozenset(
         "StorageClass",
         "IngressClass",
         "CertificateSigningRequest",
+        "Queue",
     }
 )
 _ANNOTATIONS_MAX = 256 * 1024
@@ -266,6 +268,7 @@ _VALIDATORS: dict[str, Callable[[Errs, Obj], None]] = {
     "RoleBinding": kinds.validate_role_binding,
     "ClusterRoleBinding": kinds.validate_cluster_role_binding,
     "PriorityClass": policy.validate_priority_class,
+    "Queue": validate_queue,
     "PodDisruptionBudget": policy.validate_pod_disruption_budget,
     "EndpointSlice": validate_endpoint_slice,
     "PersistentVolume": validate_persistent_volume,

@@ -71,6 +71,7 @@ from apiserver.tables.pods import (
     pod_row_conditions,
     pod_status_reason,
 )
+from apiserver.tables.queues import QUEUE_COLUMNS, queue_cells
 from apiserver.tables.policy import (
     PDB_COLUMNS,
     PRIORITY_CLASS_COLUMNS,
@@ -189,6 +190,7 @@ _TABLES: dict[str, tuple[list[Column], _Renderer]] = {
     "rolebindings": (ROLE_BINDING_COLUMNS, role_binding_cells),
     "clusterrolebindings": (ROLE_BINDING_COLUMNS, role_binding_cells),
     "priorityclasses": (PRIORITY_CLASS_COLUMNS, priority_class_cells),
+    "queues": (QUEUE_COLUMNS, queue_cells),
     "resourcequotas": (RESOURCE_QUOTA_COLUMNS, resource_quota_cells),
     "limitranges": (LIMIT_RANGE_COLUMNS, limit_range_cells),
     "poddisruptionbudgets": (PDB_COLUMNS, pdb_cells),

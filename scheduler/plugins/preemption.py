@@ -5,6 +5,7 @@ victims. Pure: it only reads the snapshot; the scheduler does the deletes and ev
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from scheduler.framework import Diagnosis, Framework
@@ -30,14 +31,19 @@ def _fits(fw: Framework, pod: PodInfo, node: NodeInfo) -> bool:
 
 
 def select_victims(
-    fw: Framework, pod: PodInfo, node: NodeInfo, protected: frozenset[str] | set[str] = frozenset()
+    fw: Framework,
+    pod: PodInfo,
+    node: NodeInfo,
+    protected: frozenset[str] | set[str] = frozenset(),
+    eligible: Callable[[PodInfo], bool] | None = None,
 ) -> list[PodInfo] | None:
     """The fewest lower-priority pods on ``node`` whose removal lets ``pod`` fit.
 
     As kube-scheduler does: remove every lower-priority pod, check the pod fits, then give
     back ("reprieve") the most important ones first while it still fits. None when even
     removing all of them is not enough; ``[]`` when pods already terminating there will
-    make room. ``protected`` pods (assumed, mid-Binding) stay.
+    make room. ``protected`` pods (assumed, mid-Binding) stay. ``eligible``, when given,
+    replaces "lower priority" as what may be a victim (queue reclaim: borrowed pods).
     """
     sim = node.clone()
     # Pods already being deleted will go away on their own: never victims, and the
@@ -46,9 +52,8 @@ def select_victims(
         sim.remove_pod(p.key)
     if _fits(fw, pod, sim):
         return []  # only terminating pods are in the way: wait for them
-    candidates = [
-        p for p in sim.pods.values() if p.priority < pod.priority and p.key not in protected
-    ]
+    may_go = eligible or (lambda p: p.priority < pod.priority)
+    candidates = [p for p in sim.pods.values() if may_go(p) and p.key not in protected]
     if not candidates:
         return None
     for p in candidates:
@@ -67,11 +72,17 @@ def select_victims(
 
 
 def find_preemption(
-    fw: Framework, pod: PodInfo, snapshot: Snapshot, diagnosis: Diagnosis
+    fw: Framework,
+    pod: PodInfo,
+    snapshot: Snapshot,
+    diagnosis: Diagnosis,
+    eligible: Callable[[PodInfo], bool] | None = None,
 ) -> Preemption | None:
     """Pick the node needing the fewest victims, then the lowest top victim priority, then
-    the lowest priority sum; None when preemption cannot help anywhere."""
-    if not may_preempt(pod):
+    the lowest priority sum; None when preemption cannot help anywhere. ``eligible``: as
+    for ``select_victims`` (reclaim ignores ``preemptionPolicy``: the queue takes back
+    its own share, the pod does not preempt by priority)."""
+    if eligible is None and not may_preempt(pod):
         return None
     protected = set(snapshot.assumed)
     best: tuple[tuple[int, int, int, str], Preemption] | None = None
@@ -79,7 +90,7 @@ def find_preemption(
         node = snapshot.nodes.get(name)
         if node is None:
             continue
-        victims = select_victims(fw, pod, node, protected)
+        victims = select_victims(fw, pod, node, protected, eligible)
         if victims is None:
             continue
         rank = (

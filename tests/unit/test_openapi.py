@@ -27,6 +27,7 @@ def test_root_lists_every_group_version_with_a_hashed_url() -> None:
         "apis/authorization.k8s.io/v1",
         "apis/policy/v1",
         "apis/scheduling.k8s.io/v1",
+        "apis/scheduling.kubelab.io/v1",
         "apis/storage.k8s.io/v1",
         "apis/networking.k8s.io/v1",
         "apis/certificates.k8s.io/v1",
