@@ -536,6 +536,34 @@ MESSAGES: dict[str, dict[int, Field]] = {
         2: _s("operator"),
         3: _strs("values"),
     },
+    # k8s.io.api.certificates.v1 (kubectl certificate approve/deny PUT the whole object)
+    "CertificateSigningRequest": {
+        1: _m("metadata", "ObjectMeta"),
+        2: _m("spec", "CertificateSigningRequestSpec"),
+        3: _m("status", "CertificateSigningRequestStatus"),
+    },
+    "CertificateSigningRequestSpec": {
+        1: Field("request", "bytes"),
+        2: _s("username"),
+        3: _s("uid"),
+        4: _strs("groups"),
+        5: _strs("usages"),
+        6: Field("extra", "skip"),  # the server sets the requester's identity itself
+        7: _s("signerName"),
+        8: _i("expirationSeconds"),
+    },
+    "CertificateSigningRequestStatus": {
+        1: _m("conditions", "CertificateSigningRequestCondition", repeated=True),
+        2: Field("certificate", "bytes"),
+    },
+    "CertificateSigningRequestCondition": {
+        1: _s("type"),
+        2: _s("reason"),
+        3: _s("message"),
+        4: Field("lastUpdateTime", "time"),
+        5: Field("lastTransitionTime", "time"),
+        6: _s("status"),
+    },
 }
 
 # (apiVersion, kind) -> top-level message.
@@ -563,6 +591,7 @@ KINDS: dict[tuple[str, str], str] = {
     ("scheduling.k8s.io/v1", "PriorityClass"): "PriorityClass",
     ("policy/v1", "PodDisruptionBudget"): "PodDisruptionBudget",
     ("v1", "ResourceQuota"): "ResourceQuota",
+    ("certificates.k8s.io/v1", "CertificateSigningRequest"): "CertificateSigningRequest",
 }
 
 
