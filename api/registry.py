@@ -88,7 +88,7 @@ RESOURCES: tuple[ResourceInfo, ...] = (
     ResourceInfo("", "v1", "Secret", "secrets", "secret", True, (), has_spec=False),
     ResourceInfo("", "v1", "Event", "events", "event", True, ("ev",), has_spec=False),
     ResourceInfo("", "v1", "ServiceAccount", "serviceaccounts", "serviceaccount", True, ("sa",),
-                 has_spec=False, returns_deleted_object=True),
+                 subresources=("token",), has_spec=False, returns_deleted_object=True),
     ResourceInfo("", "v1", "PersistentVolume", "persistentvolumes", "persistentvolume", False,
                  ("pv",), subresources=("status",)),
     ResourceInfo("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims",
@@ -141,9 +141,6 @@ RESOURCES: tuple[ResourceInfo, ...] = (
                  "poddisruptionbudget", True, ("pdb",), subresources=("status",)),
     ResourceInfo("scheduling.k8s.io", "v1", "PriorityClass", "priorityclasses", "priorityclass",
                  False, ("pc",), has_spec=False),
-    # GPU queues: nominal shares, borrowing, reclaim (docs/queues.md; scheduler/quota_book.py).
-    ResourceInfo("scheduling.kubelab.io", "v1", "Queue", "queues", "queue", False,
-                 subresources=("status",)),
     ResourceInfo("storage.k8s.io", "v1", "StorageClass", "storageclasses", "storageclass", False,
                  ("sc",), has_spec=False),
     ResourceInfo("networking.k8s.io", "v1", "Ingress", "ingresses", "ingress", True, ("ing",),

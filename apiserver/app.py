@@ -36,6 +36,7 @@ from apiserver.metrics_api import GROUP as METRICS_GROUP
 from apiserver.metrics_api import MetricsApi
 from apiserver.objects import ObjectService, WriteOptions
 from apiserver.paths import Target, parse_resource_path
+from apiserver.pod_bridge import PodBridgeListener
 from apiserver.pods import PodSubresources
 from apiserver.priority_bootstrap import ensure_system_priority_classes
 from apiserver.rbac_bootstrap import ensure_bootstrap_policy
@@ -44,6 +45,7 @@ from apiserver.rbac_file import FILE_LABEL, RbacFileSync
 from apiserver.rbac_index import RbacIndex
 from apiserver.rbac_reviews import REVIEW_GROUPS, Reviews
 from apiserver.rest import ResourceHandler
+from apiserver.sa_tokens import BoundTokens, TokenSigner
 from apiserver.service_ips import DEFAULT_SERVICE_CIDR
 from apiserver.service_ips_bootstrap import (
     assign_missing_cluster_ips,
@@ -93,6 +95,9 @@ class ServerConfig:
     audit_policy: Path | None = None
     audit_max_mb: int = 100
     audit_backups: int = 3
+    # Also serve on a node's pod-bridge address and advertise it as the kubernetes
+    # Endpoints (apiserver/pod_bridge.py); None: pods reach the API at advertise_address.
+    pod_bridge: PodBridgeListener | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -107,6 +112,8 @@ class ApiServer:
         )
         self.state = ClusterState(config.service_cidr)
         self._keeper: asyncio.Task[None] | None = None  # keeps the kubernetes Service
+        self._kubernetes: tuple[ObjectService, str, str, int] | None = None
+        self._bridge: asyncio.Task[None] | None = None  # listens on the pod bridge
         self.hub = WatchHub(self.store)
         self.objects = ObjectService(
             self.store,
@@ -116,7 +123,10 @@ class ApiServer:
         self.pods = PodSubresources(self.store, self.state, self.objects, config.kubelet_secret)
         self.rest = ResourceHandler(self.store, self.hub, self.objects, self.pods)
         self.crds = CustomResources(self.store, self.objects)  # kinds served from CRDs
-        self.authn = TokenAuthenticator(config.tokens_file)
+        # ServiceAccount tokens (TokenRequest) signed with the cluster's own key.
+        signer = TokenSigner.for_home(config.home)
+        self.rest.token_signer = signer
+        self.authn = TokenAuthenticator(config.tokens_file, BoundTokens(signer, self.store))
         self.rbac = RbacIndex()
         self.rbac_file = RbacFileSync(
             config.rbac_file, self.objects, lambda: self.rbac.labelled_bindings(FILE_LABEL)
@@ -166,12 +176,15 @@ class ApiServer:
         )
         await ensure_kubernetes_service(*kubernetes)
         why = unreachable_from_pods(kubernetes[2])
-        if why:
+        if why and self.config.pod_bridge is None:
             log.warning("%s", why)
         await assign_missing_cluster_ips(self.objects)
+        self._kubernetes = kubernetes
         self._keeper = asyncio.create_task(
             keep_kubernetes_service(*kubernetes, period=self.config.kubernetes_service_period)
         )
+        if self.config.pod_bridge is not None:
+            self._bridge = asyncio.create_task(self._serve_pod_bridge(self.config.pod_bridge))
         await ensure_local_path_class(self.objects, self.state.storage_classes)
         await ensure_kubelab_ingress_class(self.objects, self.store)
         self.rbac.load(self.store)
@@ -182,7 +195,25 @@ class ApiServer:
         gc.collect()
         gc.freeze()
 
+    async def _serve_pod_bridge(self, bridge: PodBridgeListener) -> None:
+        """Listen on the node's pod bridge once it is known; the kubernetes Endpoints
+        then point there, so pods reach the API."""
+        address = await bridge.start(self.store)
+        assert self._kubernetes is not None  # set by start() before this task
+        objects, cluster_ip, _, _ = self._kubernetes
+        self._kubernetes = (objects, cluster_ip, address, bridge.port)
+        await ensure_kubernetes_service(*self._kubernetes)
+        if self._keeper is not None:
+            self._keeper.cancel()
+        self._keeper = asyncio.create_task(
+            keep_kubernetes_service(*self._kubernetes, period=self.config.kubernetes_service_period)
+        )
+
     def stop(self) -> None:
+        if self._bridge is not None:
+            self._bridge.cancel()
+        if self.config.pod_bridge is not None:
+            self.config.pod_bridge.stop()
         if self._keeper is not None:
             self._keeper.cancel()
         self.crds.stop()

@@ -12,6 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from api.errors import ApiError
+from apiserver.sa_tokens import (
+    API_AUDIENCE,
+    BoundTokens,
+    looks_like_jwt,
+    service_account_groups,
+    service_account_user,
+)
 
 
 @dataclass(frozen=True)
@@ -27,8 +34,11 @@ ADMIN_GROUP = "system:masters"
 class TokenAuthenticator:
     """Maps bearer tokens to users; the file is re-read when it changes."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, bound: BoundTokens | None = None) -> None:
         self.path = path
+        # ServiceAccount tokens (JWTs from TokenRequest): checked on every request, never
+        # cached, since a token stops working when the pod it is bound to is gone.
+        self.bound = bound
         self._mtime = -1.0
         self._tokens: list[tuple[bytes, User]] = []
         self._cache: dict[str, User] = {}
@@ -61,6 +71,8 @@ class TokenAuthenticator:
                 "Unauthorized",
             )
         token = header[7:].strip()
+        if self.bound is not None and looks_like_jwt(token):
+            return self.bound_user(token)
         cached = self._cache.get(token)
         if cached is not None:
             return cached
@@ -78,6 +90,16 @@ class TokenAuthenticator:
         if len(self._cache) < 10000:
             self._cache[token] = found
         return found
+
+    def bound_user(self, token: str, audiences: tuple[str, ...] = (API_AUDIENCE,)) -> User:
+        """The ServiceAccount user of a bound token for one of ``audiences``; 401 if none."""
+        assert self.bound is not None
+        b = self.bound.binding(token, audiences)
+        return User(
+            service_account_user(b.namespace, b.service_account),
+            b.service_account_uid,
+            service_account_groups(b.namespace),
+        )
 
 
 def add_token(path: Path, user: str, groups: list[str], uid: str = "") -> str:

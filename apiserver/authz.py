@@ -27,6 +27,7 @@ from apiserver.paths import Target
 from apiserver.rbac_bootstrap import AUTHENTICATED_GROUP, CONTROLLER_MANAGER_USER, SCHEDULER_USER
 from apiserver.rbac_file import ROLES, RbacFileSync, add_binding
 from apiserver.rbac_index import RbacIndex
+from apiserver.token_request import bound_pod_ref
 
 __all__ = [
     "CONTROLLER_MANAGER_USER",
@@ -154,6 +155,8 @@ class Authorizer:
                 pv = self.store.get("/persistentvolumes", "", target.name)
                 return pv is not None and pinned_node(pv) == node
             return False
+        if res == "serviceaccounts/token":
+            return verb == "create" and await self._token_for_own_pod(node, target, request)
         if res == "secrets" and verb == "get":
             ns = target.namespace or "default"
             return self._node_uses_secret(node, ns, target.name) or self._ingress_tls_secret(
@@ -191,6 +194,21 @@ class Authorizer:
                 if any(isinstance(t, dict) and t.get("secretName") == name for t in tls):
                     return True
         return False
+
+    async def _token_for_own_pod(self, node: str, target: Target, request: Request) -> bool:
+        """A node may request a token only bound to a pod of its own (name and uid) that
+        runs as that service account, as Kubernetes' Node authorizer decides."""
+        try:
+            ref = bound_pod_ref(orjson.loads(await request.body()))
+        except Exception:
+            return False
+        if ref is None or not ref.get("name") or not ref.get("uid"):
+            return False
+        pod = self.store.get("/pods", target.namespace or "default", str(ref["name"]))
+        if pod is None or pod["metadata"].get("uid") != ref["uid"]:
+            return False
+        spec = pod.get("spec") or {}
+        return bool(spec.get("nodeName") == node and spec.get("serviceAccountName") == target.name)
 
     async def _body_name(self, request: Request) -> str:
         try:

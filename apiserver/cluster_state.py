@@ -28,6 +28,7 @@ from apiserver.service_ips_spec import (
     set_cluster_ip,
     wanted_cluster_ip,
 )
+from apiserver.serviceaccount_admission import admit_service_account
 from apiserver.storage_admission import StorageClasses
 
 Obj = dict[str, Any]
@@ -340,6 +341,7 @@ class ClusterState:
         self._reload_if_stale()
         self.admit(info, obj)
         if info.kind == "Pod":
+            admit_service_account(obj, self._service_account)
             self.priority_classes.resolve_pod(obj)
             self.limit_ranges.admit_pod(info, obj)
         elif info.kind in ("PersistentVolumeClaim", "PersistentVolume"):
@@ -357,6 +359,9 @@ class ClusterState:
         # decision that counts is taken again in before_write.
         meta = obj.get("metadata") or {}
         self.quotas.check(info, meta.get("namespace") or "", meta.get("name") or "", None, obj)
+
+    def _service_account(self, ns: str, name: str) -> Obj | None:
+        return self._store.get("/serviceaccounts", ns, name) if self._store is not None else None
 
     # -- the write hook ------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import Literal
 
 import yaml
 
@@ -18,10 +19,16 @@ from apiserver.authz import CONTROLLER_MANAGER_USER, NODE_USER_PREFIX, NODES_GRO
 from apiserver.encryption import ensure_config as ensure_encryption_config
 from apiserver.encryption import load_config as load_encryption_config
 from apiserver.identities import ensure_identity_token
+from apiserver.pod_bridge import PodBridgeListener
 from apiserver.rbac_bootstrap import KUBE_DNS_USER
-from apiserver.service_ips import DEFAULT_SERVICE_CIDR, ServiceCIDRError, parse_service_cidr
+from apiserver.service_ips import (
+    DEFAULT_SERVICE_CIDR,
+    ServiceCIDRError,
+    ServiceIPs,
+    parse_service_cidr,
+)
 from apiserver.service_ips_bootstrap import endpoint_address
-from apiserver.tls import default_hosts, ensure_ca, issue_serving_cert
+from apiserver.tls import default_hosts, ensure_ca, in_cluster_hosts, issue_serving_cert
 
 
 def default_home() -> Path:
@@ -90,6 +97,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--db",
         default="",
         help="database URL: sqlite:///PATH (default HOME/state.db) or postgresql+psycopg://user@host/db",
+    )
+    p.add_argument(
+        "--pod-bridge-node",
+        default="",
+        help="also listen on this node's pod-bridge address (the first of its podCIDR), "
+        "which its pods reach and the LAN does not, and point the kubernetes Service there "
+        "(kubelab up sets it: pods reach an API that listens on 127.0.0.1)",
     )
     p.add_argument(
         "--advertise-address",
@@ -194,6 +208,7 @@ def prepare_home(args: argparse.Namespace) -> tuple[str, Path, Path, str, str]:
         db_url = "postgresql+psycopg://" + db_url[len("postgresql://") :]
     ca_cert, _ = ensure_ca(home)
     hosts = default_hosts(args.listen) + list(args.tls_san)
+    hosts += in_cluster_hosts(ServiceIPs.from_cidr(args.service_cidr).kubernetes_ip)
     if args.advertise_address:
         hosts.append(args.advertise_address)
     cert, key = issue_serving_cert(home, "apiserver", hosts)
@@ -288,23 +303,30 @@ def main(argv: list[str] | None = None) -> int:
     from apiserver.asgi import DirectDispatch
     from apiserver.http_protocol import CoalescingHttpToolsProtocol
 
-    uv = uvicorn.Config(
-        DirectDispatch(app),
-        host=args.listen,
-        port=args.port,
-        ssl_certfile=str(cert),
-        ssl_keyfile=str(key),
-        log_level=args.log_level,
-        access_log=False,
-        loop="uvloop",
-        http=CoalescingHttpToolsProtocol,
-        backlog=4096,
-        timeout_keep_alive=30,
-        timeout_graceful_shutdown=2,
-        lifespan="on",
-        proxy_headers=False,  # no proxy in front: skip parsing X-Forwarded-* on every request
-    )
-    server = uvicorn.Server(uv)
+    def uv_config(host: str, lifespan: Literal["on", "off"] = "on") -> uvicorn.Config:
+        return uvicorn.Config(
+            DirectDispatch(app),
+            host=host,
+            port=args.port,
+            ssl_certfile=str(cert),
+            ssl_keyfile=str(key),
+            log_level=args.log_level,
+            access_log=False,
+            loop="uvloop",
+            http=CoalescingHttpToolsProtocol,
+            backlog=4096,
+            timeout_keep_alive=30,
+            timeout_graceful_shutdown=2,
+            lifespan=lifespan,
+            proxy_headers=False,  # no proxy in front: skip parsing X-Forwarded-* per request
+        )
+
+    if args.pod_bridge_node:
+        # The app's lifespan belongs to the main listener; the bridge one only serves.
+        app.state.server.config.pod_bridge = PodBridgeListener(
+            lambda host: uv_config(host, lifespan="off"), args.pod_bridge_node, args.port
+        )
+    server = uvicorn.Server(uv_config(args.listen))
     server.run()
     return 0 if server.started else 1
 

@@ -25,6 +25,7 @@ from api.rbac_rules import Rule
 from apiserver.auth import ADMIN_GROUP, User
 from apiserver.bodies import decode_body, json_response
 from apiserver.paths import Target
+from apiserver.sa_tokens import API_AUDIENCE, looks_like_jwt
 
 AUTHENTICATION = "authentication.k8s.io"
 AUTHORIZATION = "authorization.k8s.io"
@@ -216,11 +217,24 @@ class Reviews:
         token = spec.get("token")
         if not isinstance(token, str) or not token:
             raise _bad("TokenReview", "spec.token", "Required value: the token to review")
+        wanted = spec.get("audiences") or [API_AUDIENCE]
+        if not isinstance(wanted, list) or not all(isinstance(a, str) for a in wanted):
+            raise _bad("TokenReview", "spec.audiences", "must be a list of strings")
         try:
-            found = self.authn.authenticate(f"Bearer {token}")
+            if looks_like_jwt(token) and self.authn.bound is not None:
+                # A ServiceAccount token: valid for the audiences it was issued for.
+                found = self.authn.bound_user(token, tuple(wanted))
+                got = self.authn.bound.signer.verify(token, tuple(wanted)).audiences
+                audiences = [a for a in wanted if a in got]
+            elif API_AUDIENCE not in wanted:
+                # The static file's tokens are for this API only, as kube-apiserver's.
+                raise ApiError(401, "the token is not valid for the audiences asked for")
+            else:
+                found = self.authn.authenticate(f"Bearer {token}")
+                audiences = [API_AUDIENCE]
         except ApiError as exc:
             return {"authenticated": False, "user": {}, "error": exc.message}
-        return {"authenticated": True, "user": _user_info(found)}
+        return {"authenticated": True, "user": _user_info(found), "audiences": audiences}
 
 
 def _user_info(user: User) -> Obj:

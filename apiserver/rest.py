@@ -30,8 +30,10 @@ from apiserver.crd_scale import custom_scale
 from apiserver.objects import ObjectService, WriteOptions, store_key
 from apiserver.paths import Target
 from apiserver.pods import PodSubresources
+from apiserver.sa_tokens import TokenSigner
 from apiserver.store import Event, Store
 from apiserver.tables.custom import column_definitions, custom_cells
+from apiserver.token_request import issue_token
 from apiserver.watch import Watcher, WatchHub, event_line, stream
 
 TABLE_CT = "application/json;as=Table;v=v1;g=meta.k8s.io"
@@ -115,6 +117,7 @@ class ResourceHandler:
         self.hub = hub
         self.objects = objects
         self.pods = pods
+        self.token_signer: TokenSigner | None = None  # serviceaccounts/token (app.py sets it)
 
     async def read_body(self, request: Request) -> Any:
         length = request.headers.get("content-length")
@@ -566,6 +569,13 @@ class ResourceHandler:
             return await self.pods.evict(t, body, self.write_options(request))
         elif sub == "log" and method == "GET":
             return await self.pods.log(request, t)
+        elif sub == "token" and info.kind == "ServiceAccount" and method == "POST":
+            assert self.token_signer is not None and ns is not None
+            body = decode_body(
+                await self.read_body(request), request.headers.get("content-type", "")
+            )
+            answer = issue_token(self.token_signer, self.store, ns, t.name, body)
+            return json_response(answer, status=201)
         elif sub in streaming.STREAMED and method in ("POST", "GET"):
             if streaming.wants_other_upgrade(request):
                 raise streaming.refuse_spdy(self.pods, request, t)

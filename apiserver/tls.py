@@ -124,6 +124,18 @@ def default_hosts(listen: str) -> list[str]:
     return sorted(hosts)
 
 
+def in_cluster_hosts(kubernetes_ip: str, cluster_domain: str = "cluster.local") -> list[str]:
+    """The names a pod reaches the API by, as kube-apiserver's certificate has them: the
+    ``kubernetes`` Service's ClusterIP and DNS names (what load_incluster_config checks)."""
+    return [
+        kubernetes_ip,
+        "kubernetes",
+        "kubernetes.default",
+        "kubernetes.default.svc",
+        f"kubernetes.default.svc.{cluster_domain}",
+    ]
+
+
 def ca_fingerprint(ca_pem: bytes) -> str:
     """``sha256:<hex>`` of the CA certificate's DER form, as `kubelab join` checks it."""
     cert = x509.load_pem_x509_certificate(ca_pem)

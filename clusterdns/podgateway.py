@@ -13,27 +13,15 @@ bridge after this server starts.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 
 from api.errors import ApiError
+from api.pod_gateway import gateway_of, node_pod_cidr
 from client.aio import AsyncClient
 
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.5
-
-
-def gateway_of(pod_cidr: str) -> str:
-    """The subnet's first host address (the bridge's)."""
-    return str(next(ipaddress.ip_network(pod_cidr, strict=False).hosts()))
-
-
-def node_pod_cidr(node: dict[str, object]) -> str:
-    spec = node.get("spec") or {}
-    assert isinstance(spec, dict)
-    cidrs = spec.get("podCIDRs") or []
-    return str(spec.get("podCIDR") or (cidrs[0] if isinstance(cidrs, list) and cidrs else ""))
 
 
 async def wait_pod_gateway(client: AsyncClient, node: str, timeout: float) -> str | None:

@@ -52,6 +52,7 @@ class Options:
     hpa_tolerance: float = 0.1
     hpa_cpu_initialization_period: float = 300.0
     hpa_initial_readiness_delay: float = 30.0
+    root_ca: str = ""  # PEM of the cluster CA the root-ca-cert-publisher hands out
     controllers: tuple[str, ...] = ()
 
 

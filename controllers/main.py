@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from client import AsyncClient
+from client.kubeconfig import load_kubeconfig
 
 from .base import Options
 from .leader import LeaderConfig, LeaderElector
@@ -161,6 +162,12 @@ def parser() -> argparse.ArgumentParser:
         default="",
         help="its private key (default $KUBELAB_HOME/pki/ca.key)",
     )
+    p.add_argument(
+        "--root-ca-file",
+        default=None,
+        help="the CA (PEM) published as the kube-root-ca.crt ConfigMap of every namespace "
+        "(default: the CA of the kubeconfig)",
+    )
     hpa = "--horizontal-pod-autoscaler-"
     p.add_argument(
         f"{hpa}sync-period",
@@ -224,6 +231,14 @@ def options_from(args: argparse.Namespace) -> Options:
     )
 
 
+def root_ca_pem(args: argparse.Namespace) -> str:
+    """The CA pods get to verify the apiserver: --root-ca-file, else the kubeconfig's."""
+    if args.root_ca_file:
+        return Path(args.root_ca_file).read_text()
+    ca = load_kubeconfig(args.kubeconfig or default_kubeconfig()).ca_data
+    return ca.decode() if ca else ""
+
+
 async def run(args: argparse.Namespace) -> int:
     client = AsyncClient.from_kubeconfig(args.kubeconfig or default_kubeconfig())
     stop = asyncio.Event()
@@ -251,7 +266,9 @@ async def run(args: argparse.Namespace) -> int:
                 acquire.cancel()
                 return 0
             stopped.cancel()
-        manager = ControllerManager(client, options_from(args))
+        options = options_from(args)
+        options.root_ca = root_ca_pem(args)
+        manager = ControllerManager(client, options)
         if elector is not None:
             keeper = asyncio.create_task(elector.keep())
 

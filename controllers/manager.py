@@ -32,6 +32,7 @@ from .podgc import PodGCController
 from .replicaset import ReplicaSetController
 from .replicationcontroller import ReplicationControllerController
 from .resourcequota import ResourceQuotaController
+from .rootca import RootCAPublisher
 from .serviceaccounts import ServiceAccountsController
 from .statefulset import StatefulSetController
 
@@ -57,6 +58,7 @@ CONTROLLERS: dict[str, type[Controller]] = {
     "csrsigning": CSRSigningController,
     "clusterrole-aggregation": ClusterRoleAggregationController,
     "serviceaccount": ServiceAccountsController,
+    "root-ca-cert-publisher": RootCAPublisher,
     "nodeipam": NodeIpamController,
     "persistentvolume": PersistentVolumeController,
     "resourcequota": ResourceQuotaController,

@@ -511,6 +511,10 @@ def plan_apiserver(home: Path, settings: dict[str, Any]) -> list[str]:
     if is_wildcard(settings["listen"]):
         # Other boxes reach the API on this box's address: the certificate must name it.
         args += ["--tls-san", route_address()]
+    elif settings["runtime"] == "docker" and settings["listen"].startswith("127."):
+        # Pods cannot be DNATed to loopback: the API also listens on the node's pod
+        # bridge, which pods reach and the LAN does not (apiserver/pod_bridge.py).
+        args += ["--pod-bridge-node", settings["node_name"]]
     return args
 
 

@@ -23,6 +23,19 @@ class EnvError(Exception):
     """
 
 
+def projected_refs(pod: dict[str, Any]) -> tuple[set[str], set[str]]:
+    """Names of the ConfigMaps and Secrets the pod's projected volumes hold."""
+    cms: set[str] = set()
+    secrets: set[str] = set()
+    for v in (pod.get("spec") or {}).get("volumes") or []:
+        for src in (v.get("projected") or {}).get("sources") or []:
+            if (src or {}).get("configMap"):
+                cms.add(str(src["configMap"].get("name", "")))
+            if (src or {}).get("secret"):
+                secrets.add(str(src["secret"].get("name", "")))
+    return cms - {""}, secrets - {""}
+
+
 def referenced_config(pod: dict[str, Any]) -> tuple[set[str], set[str]]:
     """Names of the ConfigMaps and Secrets the pod's env, envFrom and volumes refer to."""
     cms: set[str] = set()
@@ -45,6 +58,9 @@ def referenced_config(pod: dict[str, Any]) -> tuple[set[str], set[str]]:
             cms.add(v["configMap"].get("name", ""))
         if "secret" in v:
             secrets.add(v["secret"].get("secretName", ""))
+    projected_cms, projected_secrets = projected_refs(pod)
+    cms |= projected_cms
+    secrets |= projected_secrets
     cms.discard("")
     secrets.discard("")
     return cms, secrets

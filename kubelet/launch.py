@@ -21,10 +21,12 @@ from kubelet.resolvconf import resolv_conf_mount
 from kubelet.runtime.base import ContainerSpec, Mount, RuntimeError_
 from kubelet.termination_message import with_termination_message
 from kubelet.track import ContainerTrack
+from kubelet.volume_projected import TokenUnavailable, pod_tokens
 from kubelet.volume_pvc import resolve_claims
 from kubelet.volumes import (
     TERMINATION_LOG,
     MissingVolumeSource,
+    TokenFetchFailed,
     VolumeError,
     container_mounts,
     make_termination_log,
@@ -135,8 +137,12 @@ async def build_spec(
     configmaps = {n: await get_optional(h, "configmaps", n) for n in cm_names}
     secrets = {n: await get_optional(h, "secrets", n) for n in secret_names}
     claim_paths = await resolve_claims(h)
+    try:
+        tokens = await pod_tokens(h.ctx.client, h.pod, h.tokens)
+    except TokenUnavailable as e:
+        raise TokenFetchFailed(e.volume, e.why) from e
     volume_paths = await asyncio.to_thread(
-        prepare_volumes, h.ctx.config.root_dir, h.pod, configmaps, secrets, claim_paths
+        prepare_volumes, h.ctx.config.root_dir, h.pod, configmaps, secrets, claim_paths, tokens
     )
     env = resolve_env(h.pod, c, configmaps, secrets, h.ctx.address, service_env(h), pod_ip=h.pod_ip)
     mounts = container_mounts(c, volume_paths, read_only_volumes(h.pod))

@@ -15,6 +15,7 @@ from typing import Any
 from kubelet.context import NodeContext
 from kubelet.runtime.base import ContainerInfo, RuntimeError_
 from kubelet.track import ContainerTrack
+from kubelet.volume_projected import IssuedToken
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,8 @@ class PodHandle:
         # first sync need not ask the runtime.
         self.fresh = fresh
         self.volumes_refreshed_at: float | None = None  # monotonic; see volume_refresh
+        # Service account tokens of its projected volumes, by volume/path (volume_projected).
+        self.tokens: dict[str, IssuedToken] = {}
         self.sandbox: ContainerInfo | None = None  # holds the pod's network namespace
         self.sandbox_failure = ""  # the last FailedCreatePodSandBox message recorded
         self.sandbox_waiting = ""  # the waiting message the sandbox step gave the containers

@@ -17,6 +17,7 @@ from typing import Any
 
 from kubelet.envvars import configmap_items, secret_items
 from kubelet.runtime.base import Mount
+from kubelet.volume_projected import MissingSource, ProjectionError, projected_files
 
 
 class VolumeError(Exception):
@@ -30,6 +31,17 @@ class MissingVolumeSource(VolumeError):
     def __init__(self, volume: str, source: str, name: str) -> None:
         super().__init__(
             f'MountVolume.SetUp failed for volume "{volume}" : {source} "{name}" not found'
+        )
+        self.volume = volume
+
+
+class TokenFetchFailed(MissingVolumeSource):
+    """The API did not issue a projected volume's service account token (its account is
+    not there yet, say): the pod waits in ContainerCreating, as Kubernetes' FailedMount."""
+
+    def __init__(self, volume: str, why: str) -> None:
+        VolumeError.__init__(
+            self, f'MountVolume.SetUp failed for volume "{volume}" : failed to fetch token: {why}'
         )
         self.volume = volume
 
@@ -127,12 +139,15 @@ def prepare_volumes(
     configmaps: Mapping[str, dict[str, Any] | None],
     secrets: Mapping[str, dict[str, Any] | None],
     claim_paths: Mapping[str, str] | None = None,
+    tokens: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     """Create or refresh every volume of ``pod``; returns volume name → host path.
 
     ``claim_paths``: the host directory of each ``persistentVolumeClaim`` volume, resolved
     from the API beforehand (kubelet/volume_pvc.py); None on a refresh, which leaves those
-    volumes alone (only ConfigMaps and Secrets are rewritten)."""
+    volumes alone (only ConfigMaps and Secrets are rewritten). ``tokens``: the service
+    account token of each projected ``serviceAccountToken`` source (key ``volume/path``,
+    kubelet/volume_projected.py)."""
     uid = pod["metadata"]["uid"]
     base = pod_dir(root_dir, uid) / "volumes"
     gid = fs_group(pod)
@@ -196,6 +211,17 @@ def prepare_volumes(
                         f'volume "{name}": secret "{spec.get("secretName")}": {e}'
                     ) from e
             paths[name] = str(target)
+        elif "projected" in vol:
+            target = base / "projected" / name
+            try:
+                files, items = projected_files(vol, pod, configmaps, secrets, tokens or {})
+                mode = int((vol["projected"] or {}).get("defaultMode", 0o644))
+                _project(target, files, items, mode, gid)
+            except MissingSource as e:
+                raise MissingVolumeSource(name, e.source, e.name) from e
+            except (ProjectionError, VolumeError) as e:
+                raise VolumeError(f'volume "{name}": {e}') from e
+            paths[name] = str(target)
         else:
             # emptyDir, and anything we do not implement, gets a pod-lifetime directory.
             target = base / "empty-dir" / name
@@ -209,7 +235,7 @@ def prepare_volumes(
 
 # Volumes the kubelet writes from API objects: mounted read-only, as on Kubernetes, so a
 # process cannot write into them and have the next refresh silently overwrite its work.
-READ_ONLY_SOURCES = ("configMap", "secret")
+READ_ONLY_SOURCES = ("configMap", "secret", "projected")
 
 
 def read_only_volumes(pod: dict[str, Any]) -> set[str]:

@@ -14,9 +14,17 @@ from collections.abc import Callable
 from typing import Any
 
 from api.validation.common import Errs, as_dict, check_name, forbidden, invalid, unsupported
+from api.validation.projected import check_projected
 
 # Volume sources the kubelet provides (kubelet/volumes.py).
-VOLUME_SOURCES = ("emptyDir", "hostPath", "configMap", "secret", "persistentVolumeClaim")
+VOLUME_SOURCES = (
+    "emptyDir",
+    "hostPath",
+    "configMap",
+    "secret",
+    "persistentVolumeClaim",
+    "projected",
+)
 
 Rule = tuple[str, Callable[[Any], bool], str]
 
@@ -73,11 +81,6 @@ _POD_RULES: tuple[Rule, ...] = (
         _non_empty,
         "the kubelet pulls with the node's own Docker credentials; remove imagePullSecrets "
         "and run `docker login` on each node",
-    ),
-    (
-        "automountServiceAccountToken",
-        _true,
-        "kubelab mounts no service account token into pods; remove it or set it to false",
     ),
     (
         "activeDeadlineSeconds",
@@ -222,6 +225,8 @@ def _check_volume(errs: Errs, field: str, v: dict[str, Any]) -> None:
                 f"{field}.{key}",
                 f"{key} volumes are not supported; use one of {', '.join(VOLUME_SOURCES)}",
             )
+    if v.get("projected") is not None:
+        check_projected(errs, f"{field}.projected", v["projected"])
     ed = as_dict(v.get("emptyDir"))
     if ed.get("medium") not in (None, ""):
         forbidden(

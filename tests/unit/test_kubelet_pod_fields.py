@@ -52,7 +52,6 @@ REFUSED = [
     ({"resources": {"limits": {"cpu": "1"}}}, "spec.resources"),
     ({"schedulingGates": [{"name": "wait"}]}, "spec.schedulingGates"),
     ({"imagePullSecrets": [{"name": "reg"}]}, "spec.imagePullSecrets"),
-    ({"automountServiceAccountToken": True}, "spec.automountServiceAccountToken"),
     (
         {"affinity": {"podAntiAffinity": {_REQUIRED: [{"topologyKey": "zone"}]}}},
         f"spec.affinity.podAntiAffinity.{_REQUIRED}",
@@ -69,7 +68,10 @@ REFUSED = [
         {"securityContext": {"seLinuxOptions": {"level": "s0"}}},
         "spec.securityContext.seLinuxOptions",
     ),
-    ({"volumes": [{"name": "d", "projected": {"sources": []}}]}, "spec.volumes[0].projected"),
+    (
+        {"volumes": [{"name": "d", "projected": {"sources": [{"clusterTrustBundle": {}}]}}]},
+        "spec.volumes[0].projected.sources[0].clusterTrustBundle",
+    ),
     (
         {"volumes": [{"name": "d", "emptyDir": {"medium": "Memory"}}]},
         "spec.volumes[0].emptyDir.medium",
