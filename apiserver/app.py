@@ -32,6 +32,7 @@ from apiserver.crds import CustomResources
 from apiserver.encryption import load_config as load_encryption
 from apiserver.flowcontrol import FlowControl
 from apiserver.ingress_bootstrap import ensure_kubelab_ingress_class
+from apiserver.join_approval import JoinRequests
 from apiserver.metrics_api import GROUP as METRICS_GROUP
 from apiserver.metrics_api import MetricsApi
 from apiserver.objects import ObjectService, WriteOptions
@@ -133,6 +134,7 @@ class ApiServer:
         )
         self.authz = Authorizer(self.rbac, self.rbac_file, self.store)
         self.state.write_checks.append(EscalationCheck(self.authz))
+        self.join_requests = JoinRequests(self.objects, self.store)
         self.reviews = Reviews(self.authn, self.authz, self.rest.read_body)
         self.streams = StreamProxy(self.authn, self.authz, self.pods, config.kubelet_secret)
         self.flow = FlowControl(
@@ -271,7 +273,9 @@ class ApiServer:
             if path not in PUBLIC_PATHS:
                 # issue 8: joining a node authenticates with a bootstrap token instead
                 if path.startswith(join.PREFIX):
-                    return await join.handle(self.config.home, request, path, self._node_lease)
+                    return await join.handle(
+                        self.config.home, request, path, self._node_lease, self.join_requests
+                    )
                 user = self.authn.authenticate(request.headers.get("authorization"))
                 request.scope["kubelab.user"] = user  # for the audit log
                 if "impersonate-user" in request.headers or "impersonate-group" in request.headers:

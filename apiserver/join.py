@@ -43,6 +43,7 @@ from api.errors import ApiError
 from apiserver.authz import NODE_USER_PREFIX, NODES_GROUP
 from apiserver.bodies import json_response
 from apiserver.identities import ensure_identity_token
+from apiserver.join_approval import JoinRequests
 
 log = logging.getLogger("kubelab.apiserver.join")
 
@@ -50,6 +51,7 @@ PREFIX = "/kubelab/v1/"
 CLUSTER_INFO_PATH = "/kubelab/v1/cluster-info"
 JOIN_PATH = "/kubelab/v1/join"
 TOKENS_FILE = "bootstrap-tokens.csv"
+APPROVE_REQUIRED = "approve-required"
 TOKEN_RE = re.compile(r"^([a-z0-9]{6})\.([a-z0-9]{16})$")
 _NODE_NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _ALPHABET = string.ascii_lowercase + string.digits
@@ -61,6 +63,13 @@ class BootstrapToken:
     secret_sha256: str
     expires: str  # RFC 3339, UTC; "" never expires
     description: str = ""
+    # "approve-required": the token admits a box only with an approved CSR
+    # (apiserver/join_approval.py), never on its own.
+    policy: str = ""
+
+    @property
+    def approve_required(self) -> bool:
+        return self.policy == APPROVE_REQUIRED
 
     def expired(self, now: datetime.datetime | None = None) -> bool:
         if not self.expires:
@@ -82,12 +91,26 @@ def load_tokens(home: Path) -> list[BootstrapToken]:
     out = []
     for row in csv.reader(io.StringIO(text)):
         if len(row) >= 3 and not row[0].startswith("#"):
-            out.append(BootstrapToken(row[0], row[1], row[2], row[3] if len(row) > 3 else ""))
+            out.append(
+                BootstrapToken(
+                    row[0],
+                    row[1],
+                    row[2],
+                    row[3] if len(row) > 3 else "",
+                    row[4] if len(row) > 4 else "",
+                )
+            )
     return out
 
 
-def create_token(home: Path, ttl: datetime.timedelta | None, description: str = "") -> str:
-    """A new bootstrap token ``<id>.<secret>``, appended to the tokens file (mode 0600)."""
+def create_token(
+    home: Path,
+    ttl: datetime.timedelta | None,
+    description: str = "",
+    approve_required: bool = False,
+) -> str:
+    """A new bootstrap token ``<id>.<secret>``, appended to the tokens file (mode 0600);
+    ``approve_required``: it admits a box only once an admin approves the box's CSR."""
     token_id = "".join(secrets.choice(_ALPHABET) for _ in range(6))
     secret = "".join(secrets.choice(_ALPHABET) for _ in range(16))
     expires = ""
@@ -100,13 +123,19 @@ def create_token(home: Path, ttl: datetime.timedelta | None, description: str = 
     with os.fdopen(fd, "a", newline="") as f:
         w = csv.writer(f)
         if new:
-            f.write("# id,sha256(secret),expires,description\n")
-        w.writerow([token_id, _sha256(secret), expires, description])
+            f.write("# id,sha256(secret),expires,description,policy\n")
+        row = [token_id, _sha256(secret), expires, description]
+        w.writerow(row + [APPROVE_REQUIRED] if approve_required else row)
     return f"{token_id}.{secret}"
 
 
 def check_token(home: Path, header: str | None) -> str:
     """The id of the valid, unexpired bootstrap token in ``header``; 401 Status if none."""
+    return check_bootstrap_token(home, header).id
+
+
+def check_bootstrap_token(home: Path, header: str | None) -> BootstrapToken:
+    """The valid, unexpired bootstrap token in ``header``; 401 Status if none."""
     if not header or not header.lower().startswith("bearer "):
         raise ApiError(
             401,
@@ -131,7 +160,7 @@ def check_token(home: Path, header: str | None) -> str:
                     "create a new one with kubelab token create",
                     "Unauthorized",
                 )
-            return token_id
+            return t
     raise ApiError(
         401,
         f"Unauthorized: bootstrap token {token_id} is not known to this cluster "
@@ -195,13 +224,18 @@ async def handle(
     request: Request,
     path: str,
     node_lease: Callable[[str], dict[str, Any] | None] = lambda _: None,
+    requests: JoinRequests | None = None,
 ) -> Response:
     """Serve ``/kubelab/v1/cluster-info`` and ``/kubelab/v1/join``.
 
     ``node_lease(name)`` is the node's heartbeat Lease, if any: a bootstrap token must not
     let a second box take the name (and so the credentials) of a node that is alive. The
     box that holds that node's token may ask again (a rerun of ``kubelab join``); a node
-    whose lease has expired may be taken over, which is how a reinstalled box rejoins."""
+    whose lease has expired may be taken over, which is how a reinstalled box rejoins.
+
+    With a ``csr`` in the body (``kubelab join --approve-required``), or always for a token
+    made with ``--approve-required``, the credentials come only once an admin has approved
+    the box's CertificateSigningRequest (``requests``; 202 until then)."""
     p = path.rstrip("/")
     if p == CLUSTER_INFO_PATH and request.method == "GET":
         return json_response(cluster_info(home))
@@ -209,7 +243,8 @@ async def handle(
         raise ApiError(404, f"the server could not find the requested resource {path}", "NotFound")
     if request.method != "POST":
         raise ApiError(405, f"{JOIN_PATH} takes POST", "MethodNotAllowed")
-    token_id = check_token(home, request.headers.get("authorization"))
+    token = check_bootstrap_token(home, request.headers.get("authorization"))
+    token_id = token.id
     try:
         body = orjson.loads(await request.body() or b"{}")
     except orjson.JSONDecodeError as e:
@@ -233,6 +268,36 @@ async def handle(
             name=node,
             kind="nodes",
         )
+    csr = (body or {}).get("csr")
+    if token.approve_required and not csr:
+        raise ApiError(
+            403,
+            f"bootstrap token {token_id} admits a box only once an admin approves its "
+            "certificate signing request: run kubelab join with --approve-required",
+            "Forbidden",
+        )
+    certificate = ""
+    if csr:
+        if requests is None:
+            raise ApiError(
+                503, "this server cannot file certificate signing requests", "ServiceUnavailable"
+            )
+        outcome = await requests.submit(token_id, node, csr)
+        if not outcome.certificate:
+            log.warning("node %s asks to join: waiting for approval of %s", node, outcome.csr)
+            return json_response(
+                {
+                    "apiVersion": "kubelab.io/v1",
+                    "kind": "JoinPending",
+                    "nodeName": node,
+                    "csrName": outcome.csr,
+                    "message": f"waiting for an admin: kubectl certificate approve {outcome.csr}",
+                },
+                status=202,
+            )
+        certificate = outcome.certificate
     creds = issue_node_credentials(home, node)
+    if certificate:
+        creds["clientCertificate"] = certificate
     log.warning("node %s joined with bootstrap token %s", node, token_id)
     return json_response(creds)

@@ -30,6 +30,7 @@ import yaml
 from api.service_cidr import kube_dns_ip
 from apiserver.main import write_kubeconfig
 from apiserver.tls import ca_fingerprint
+from kubelab.join_csr import node_csr, node_key, save_certificate, wait_for_approval
 from kubelab.netaddr import route_address
 
 
@@ -108,6 +109,20 @@ def build_parser() -> argparse.ArgumentParser:
         f"{kube_dns_ip()}: the default service range's .10)",
     )
     p.add_argument(
+        "--approve-required",
+        action="store_true",
+        help="file a certificate signing request for this node and wait until an admin "
+        "approves it (kubectl certificate approve NAME); a token made with "
+        "`kubelab token create --approve-required` admits a box only this way",
+    )
+    p.add_argument(
+        "--approve-timeout",
+        type=float,
+        default=0,
+        metavar="SECONDS",
+        help="with --approve-required, give up after this long (default 0: wait for ever)",
+    )
+    p.add_argument(
         "--no-run",
         action="store_true",
         help="only write the credentials; start the kubelet yourself (e.g. with systemd)",
@@ -160,29 +175,52 @@ def previous_node_token(home: Path, node: str) -> str | None:
 
 
 def request_credentials(
-    server: str, token: str, node: str, ca_file: Path, node_token: str | None = None
+    server: str,
+    token: str,
+    node: str,
+    ca_file: Path,
+    node_token: str | None = None,
+    csr: str | None = None,
+    approve_timeout: float = 0,
 ) -> dict[str, Any]:
+    """The node's credentials; with ``csr`` (``--approve-required``) once an admin has
+    approved the request, asking again until then."""
     ctx = ssl.create_default_context(cafile=str(ca_file))
     body: dict[str, str] = {"nodeName": node}
     if node_token:
         body["nodeToken"] = node_token
-    try:
-        r = httpx.post(
-            f"{server}/kubelab/v1/join",
-            json=body,
-            headers={"Authorization": f"Bearer {token}"},
-            verify=ctx,
-            timeout=15,
-        )
-    except httpx.HTTPError as e:
-        raise JoinError(f"cannot reach {server} with its CA: {e}") from e
-    if r.status_code != 200:
+    if csr:
+        body["csr"] = csr
+
+    def ask() -> tuple[int, dict[str, Any]]:
         try:
-            message = r.json().get("message") or r.text
+            r = httpx.post(
+                f"{server}/kubelab/v1/join",
+                json=body,
+                headers={"Authorization": f"Bearer {token}"},
+                verify=ctx,
+                timeout=15,
+            )
+        except httpx.HTTPError as e:
+            raise JoinError(f"cannot reach {server} with its CA: {e}") from e
+        try:
+            answer = dict(r.json())
         except ValueError:
-            message = r.text
-        raise JoinError(f"the server refused to join {node}: {message}")
-    return dict(r.json())
+            answer = {"message": r.text}
+        return r.status_code, answer
+
+    answer = wait_for_approval(
+        ask, lambda m: print(f"kubelab join: {m}", flush=True), approve_timeout
+    )
+    code = answer.pop("_code")
+    if code == 202:
+        raise JoinError(
+            f"no admin approved {answer.get('csrName')} within {approve_timeout:g} s; "
+            "run kubelab join again to keep waiting (the same request)"
+        )
+    if code != 200:
+        raise JoinError(f"the server refused to join {node}: {answer.get('message')}")
+    return answer
 
 
 def _write_private(path: Path, text: str) -> None:
@@ -205,7 +243,18 @@ def join(args: argparse.Namespace) -> tuple[Path, str, str]:
     pki.mkdir(mode=0o700, exist_ok=True)
     ca_file = pki / "ca.crt"
     ca_file.write_bytes(ca_pem)
-    creds = request_credentials(server, args.token, node, ca_file, previous_node_token(home, node))
+    csr = node_csr(node_key(pki), node) if args.approve_required else None
+    creds = request_credentials(
+        server,
+        args.token,
+        node,
+        ca_file,
+        previous_node_token(home, node),
+        csr,
+        args.approve_timeout,
+    )
+    if creds.get("clientCertificate"):
+        save_certificate(pki, str(creds["clientCertificate"]))
     write_kubeconfig(home / "kubeconfig", server, ca_pem, creds["token"], user=creds["user"])
     _write_private(home / "kubelet-secret", creds["kubeletSecret"] + "\n")
     address = args.address or route_address(urlparse(server).hostname or "127.0.0.1")

@@ -74,6 +74,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="API URL the joining box should use (default: this box's address and the API port)",
     )
     p.add_argument("--description", default="", help="a note kept with a bootstrap token")
+    p.add_argument(
+        "--approve-required",
+        action="store_true",
+        help="the bootstrap token alone admits no box: each joining box files a certificate "
+        "signing request that an admin approves (kubectl certificate approve)",
+    )
     p.add_argument("--user", default=None, help="make a token for this user instead")
     p.add_argument(
         "--role",
@@ -117,16 +123,18 @@ def join_server(home: Path, given: str | None) -> tuple[str, str]:
 
 
 def create_join_token(
-    home: Path, ttl: datetime.timedelta | None, server: str | None, description: str = ""
+    home: Path,
+    ttl: datetime.timedelta | None,
+    server: str | None,
+    description: str = "",
+    approve_required: bool = False,
 ) -> tuple[str, str]:
     """A new bootstrap token; (the join command, a warning or '')."""
-    token = create_token(home, ttl, description)
+    token = create_token(home, ttl, description, approve_required)
     url, warning = join_server(home, server)
     fingerprint = ca_fingerprint((home / "pki" / "ca.crt").read_bytes())
-    return (
-        f"kubelab join --server {url} --token {token} --ca-fingerprint {fingerprint}",
-        warning,
-    )
+    command = f"kubelab join --server {url} --token {token} --ca-fingerprint {fingerprint}"
+    return (command + " --approve-required" if approve_required else command, warning)
 
 
 def create_user_token(home: Path, user: str, role: str, namespaces: list[str]) -> Path:
@@ -164,7 +172,9 @@ def main(argv: list[str] | None = None) -> int:
         ns = ", ".join(args.namespace) or "every namespace"
         print(f"kubeconfig for {args.user} ({args.role} in {ns}): {path}")
         return 0
-    command, warning = create_join_token(home, args.ttl, args.server, args.description)
+    command, warning = create_join_token(
+        home, args.ttl, args.server, args.description, args.approve_required
+    )
     print(command)
     if warning:
         print(warning, file=sys.stderr)
