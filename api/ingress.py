@@ -203,3 +203,10 @@ def kubelab_ingress_class() -> Obj:
         },
         "spec": {"controller": KUBELAB_INGRESS_CONTROLLER},
     }
+
+
+def default_class_names(classes: Iterable[Obj]) -> list[str]:
+    """The names of the IngressClasses marked as the cluster's default."""
+    return sorted(
+        str((c.get("metadata") or {}).get("name")) for c in classes if is_default_class(c)
+    )

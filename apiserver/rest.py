@@ -16,7 +16,7 @@ from api.errors import ApiError, Cause, bad_request, invalid, not_found
 from api.patch import PatchError, UnsupportedPatchType, apply_patch
 from api.registry import ResourceInfo
 from api.selectors import SelectionPredicate, SelectorError
-from apiserver import csr, streaming, tables
+from apiserver import csr, ingress_admission, streaming, tables
 from apiserver.bodies import (
     MAX_BODY,
     decode_body,
@@ -216,6 +216,7 @@ class ResourceHandler:
                     await self.read_body(request), request.headers.get("content-type", "")
                 )
                 csr.stamp(info, body, request)
+                ingress_admission.admit(info, body, self.store)
                 created = await self.objects.create_event(info, body, t.namespace, opts)
                 return self._respond_event(created, 201, opts, info)
             if method == "DELETE":

@@ -169,7 +169,7 @@ def test_router_routes_by_host_and_path_with_tls_and_status(
             {
                 "apiVersion": "networking.k8s.io/v1",
                 "kind": "Ingress",
-                "metadata": {"name": "lab"},  # no class: the default class serves it
+                "metadata": {"name": "lab"},  # no class: admission gives it kubelab
                 "spec": {
                     "tls": [{"hosts": ["chat.lab.test"], "secretName": "chat-tls"}],
                     "rules": [

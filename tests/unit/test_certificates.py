@@ -181,3 +181,35 @@ async def test_network_policy_warns_and_kubelab_class_exists(inprocess_api: InPr
     assert "not enforced by kubelab's pod network" in r.headers["warning"]
     code, ic = await api.status_of("GET", "/apis/networking.k8s.io/v1/ingressclasses/kubelab")
     assert code == 200 and ic["spec"]["controller"] == "kubelab.io/ingress-router"
+
+
+@pytest.mark.anyio
+@pytest.mark.inprocess
+async def test_default_ingress_class_admission(inprocess_api: InProcessApi) -> None:
+    api = inprocess_api
+    ings = "/apis/networking.k8s.io/v1/namespaces/default/ingresses"
+    backend = {"service": {"name": "web", "port": {"number": 80}}}
+
+    def ing(name: str, **spec: Any) -> Obj:
+        return {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "Ingress",
+            "metadata": {"name": name},
+            "spec": {"defaultBackend": backend, **spec},
+        }
+
+    assert (await api.create(ings, ing("a")))["spec"]["ingressClassName"] == "kubelab"
+    named = await api.create(ings, ing("b", ingressClassName="other"))
+    assert named["spec"]["ingressClassName"] == "other"
+    second = {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "IngressClass",
+        "metadata": {
+            "name": "nginx",
+            "annotations": {"ingressclass.kubernetes.io/is-default-class": "true"},
+        },
+        "spec": {"controller": "k8s.io/ingress-nginx"},
+    }
+    await api.create("/apis/networking.k8s.io/v1/ingressclasses", second)
+    code, out = await api.status_of("POST", ings, json=ing("c"))
+    assert code == 403 and "2 default IngressClasses were found" in out["message"]
