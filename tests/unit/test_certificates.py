@@ -89,6 +89,11 @@ def test_validation_refuses_a_bad_request_signer_usage_and_duration() -> None:
     assert _fields(both) == ["status.conditions"]
 
 
+def _body(action: Any) -> Obj:
+    assert action.body is not None
+    return dict(action.body)
+
+
 def _approved(obj: Obj) -> Obj:
     return {**obj, "status": {"conditions": [{"type": "Approved", "status": "True"}]}}
 
@@ -99,18 +104,18 @@ def test_signer_signs_an_approved_client_request_with_the_ca() -> None:
     assert reconcile(obj, ca, NOW).actions == []  # not approved yet
     (action,) = reconcile(_approved(obj), ca, NOW).actions
     assert action.subresource == "status"
-    cert = x509.load_pem_x509_certificate(base64.b64decode(action.body["status"]["certificate"]))
+    cert = x509.load_pem_x509_certificate(base64.b64decode(_body(action)["status"]["certificate"]))
     assert cert.issuer == ca.cert.subject
     assert cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "alice"
     assert cert.not_valid_after_utc - NOW == datetime.timedelta(hours=1)
     eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
     assert list(eku) == [ExtendedKeyUsageOID.CLIENT_AUTH]
-    ca.cert.public_key().verify(  # type: ignore[union-attr, call-arg]
+    ca.key.public_key().verify(
         cert.signature, cert.tbs_certificate_bytes, ec.ECDSA(hashes.SHA256())
     )
     # Issued once: a request that has its certificate is left alone.
     issued = _approved(obj)
-    issued["status"]["certificate"] = action.body["status"]["certificate"]
+    issued["status"]["certificate"] = _body(action)["status"]["certificate"]
     assert reconcile(issued, ca, NOW).actions == []
 
 
@@ -118,12 +123,12 @@ def test_signer_fails_what_its_signer_does_not_allow_and_leaves_other_signers() 
     ca = _ca()
     kubelet = _approved(csr("k", csr_pem("alice"), KUBE_APISERVER_CLIENT_KUBELET))
     (action,) = reconcile(kubelet, ca, NOW).actions
-    (failed,) = [c for c in action.body["status"]["conditions"] if c["type"] == "Failed"]
+    (failed,) = [c for c in _body(action)["status"]["conditions"] if c["type"] == "Failed"]
     assert "system:node:<name>" in failed["message"]
     node = _approved(
         csr("n", csr_pem("system:node:gpu2", ("system:nodes",)), KUBE_APISERVER_CLIENT_KUBELET)
     )
-    assert "certificate" in reconcile(node, ca, NOW).actions[0].body["status"]
+    assert "certificate" in _body(reconcile(node, ca, NOW).actions[0])["status"]
     serving = _approved(csr("s", csr_pem("alice"), usages=["server auth"]))
     assert "Failed" in str(reconcile(serving, ca, NOW).actions[0].body)
     theirs = _approved(csr("t", csr_pem("alice"), "example.com/other"))
