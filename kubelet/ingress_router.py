@@ -11,7 +11,9 @@ entry by SNI (``kubelet/ingress_tls.py``).
 
 The HTTP side is uvicorn (the server the kubelet already runs, h11/httptools parsing)
 and httpx (the project's HTTP client) streams each request to the backend and its
-answer back: no hand-written HTTP. WebSocket upgrades are not proxied (answered 501).
+answer back: no hand-written HTTP. A WebSocket (Open WebUI's socket.io, a notebook's
+kernel) is accepted by uvicorn and relayed message by message to a connection the
+``websockets`` client opens to the backend; other Upgrades are answered 501.
 ``status.loadBalancer`` of the Ingresses is the controller manager's
 (``controllers/ingress_status.py``): one writer for all nodes.
 """
@@ -44,6 +46,7 @@ from client import AsyncClient
 from client.core import ServerUnreachable
 from client.informer import Informer
 from kubelet.ingress_tls import SniContexts
+from kubelet.ingress_websocket import proxy_websocket
 from kubelet.proxy_rules import ready_backends
 
 log = logging.getLogger(__name__)
@@ -314,9 +317,41 @@ class IngressRouter:
             if scope["type"] == "http":
                 await self._serve(scheme, scope, receive, send)
             elif scope["type"] == "websocket":
-                await send({"type": "websocket.close", "code": 1011})
+                await self._serve_websocket(scheme, scope, receive, send)
 
         return app
+
+    async def _serve_websocket(
+        self, scheme: str, scope: dict[str, Any], receive: Any, send: Any
+    ) -> None:
+        """Route a WebSocket like a request; refuse it (closed before accepting, which
+        uvicorn answers 403) when nothing serves it."""
+        headers: list[tuple[bytes, bytes]] = scope["headers"]
+        host = _host_of(headers)
+        backend, _ = self.resolve(host, scope["path"])
+        targets = self.endpoints_for(backend) if backend is not None and backend.service else []
+        if not targets:
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        target = targets[next(self._rr) % len(targets)]
+        client_ip = (scope.get("client") or ("",))[0]
+        query = (scope.get("query_string") or b"").decode("latin-1")
+        raw_path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
+        url = f"ws://{target}{raw_path}" + (f"?{query}" if query else "")
+        # The handshake's own headers are the client library's to write.
+        own = {
+            b"host",
+            b"sec-websocket-key",
+            b"sec-websocket-version",
+            b"sec-websocket-extensions",
+            b"sec-websocket-protocol",
+        }
+        extra = [
+            (k.decode("latin-1"), v.decode("latin-1"))
+            for k, v in forwarded_headers(headers, client_ip, scheme, host)
+            if k.lower() not in own
+        ]
+        await proxy_websocket(url, extra, scope.get("subprotocols") or [], receive, send)
 
     async def _serve(self, scheme: str, scope: dict[str, Any], receive: Any, send: Any) -> None:
         headers: list[tuple[bytes, bytes]] = scope["headers"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import datetime
 import http.server
+import socket
 import ssl
 import threading
 from collections.abc import Iterator
@@ -21,6 +22,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from websockets.sync.client import connect as ws_connect
+from websockets.sync.server import ServerConnection
+from websockets.sync.server import serve as ws_serve
 
 from tests.cluster import Cluster
 from tests.harness import free_port
@@ -66,7 +70,16 @@ def backends() -> Iterator[dict[str, int]]:
         threading.Thread(target=srv.serve_forever, daemon=True).start()
         servers.append(srv)
         ports[name] = srv.server_address[1]
+
+    def echo(conn: ServerConnection) -> None:
+        for message in conn:
+            conn.send(f"echo {message} on {conn.request.path if conn.request else ''}")
+
+    ws = ws_serve(echo, "127.0.0.1", 0)
+    threading.Thread(target=ws.serve_forever, daemon=True).start()
+    ports["ws"] = ws.socket.getsockname()[1]
     yield ports
+    ws.shutdown()
     for srv in servers:
         srv.shutdown()
         srv.server_close()
@@ -185,6 +198,7 @@ def test_router_routes_by_host_and_path_with_tls_and_status(
                         },
                         {"host": "*.docs.test", "http": {"paths": [_path("/", "docs")]}},
                         {"host": "down.test", "http": {"paths": [_path("/", "empty")]}},
+                        {"host": "ws.lab.test", "http": {"paths": [_path("/socket", "ws")]}},
                     ],
                 },
             },
@@ -221,6 +235,17 @@ def test_router_routes_by_host_and_path_with_tls_and_status(
             assert "no Ingress rule matches" in miss.text
         down = get("down.test", "/")
         assert down.status_code == 503 and "no ready endpoint" in down.text
+
+        # A WebSocket is relayed message by message (Open WebUI's socket.io uses one).
+        with ws_connect(
+            f"ws://ws.lab.test:{http_port}/socket/io?x=1",
+            sock=socket.create_connection(("127.0.0.1", http_port), timeout=5),
+            open_timeout=5,
+        ) as conn:
+            conn.send("hello")
+            assert conn.recv(timeout=5) == "echo hello on /socket/io?x=1"
+            conn.send("again")
+            assert conn.recv(timeout=5) == "echo again on /socket/io?x=1"
 
         # HTTPS: the Secret's certificate for its host (verified against it, by SNI).
         ctx = ssl.create_default_context(cadata=cert_pem.decode())
