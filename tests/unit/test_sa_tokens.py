@@ -172,3 +172,22 @@ def test_the_admission_volume_is_valid_and_bad_sources_are_named() -> None:
     }
     causes = _causes({"name": "v", "projected": {"sources": [field]}})
     assert "spec.volumes[0].projected.sources[0].downwardAPI.items[0].resourceFieldRef" in causes
+
+
+def test_the_serving_certificate_names_the_kubernetes_service(tmp_path: Path) -> None:
+    import ipaddress
+
+    from cryptography import x509
+
+    from apiserver.main import build_parser, prepare_home
+
+    args = build_parser().parse_args(["--home", str(tmp_path), "--service-cidr", "10.99.0.0/16"])
+    _, cert, _, _, _ = prepare_home(args)
+    sans = x509.load_pem_x509_certificate(cert.read_bytes()).extensions.get_extension_for_class(
+        x509.SubjectAlternativeName
+    )
+    assert ipaddress.ip_address("10.99.0.1") in sans.value.get_values_for_type(x509.IPAddress)
+    names = sans.value.get_values_for_type(x509.DNSName)
+    for name in ("kubernetes", "kubernetes.default", "kubernetes.default.svc"):
+        assert name in names
+    assert "kubernetes.default.svc.cluster.local" in names
