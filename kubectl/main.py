@@ -30,6 +30,7 @@ VERBS: dict[str, str] = {
     "cp": "cp",
     "port-forward": "port_forward",
     "scale": "scale",
+    "autoscale": "autoscale",
     "set": "set_image",
     "rollout": "rollout",
     "cordon": "node",

@@ -9,6 +9,7 @@ from api.errors import ApiError
 from api.registry import ResourceInfo
 from kubectl.cli import add_verb
 from kubectl.context import Ctx
+from kubectl.describing.autoscaling import describe_hpa
 from kubectl.describing.common import fetch_events, selector_text
 from kubectl.describing.daemonsets import (
     as_label_selector,
@@ -121,6 +122,8 @@ def render(ctx: Ctx, info: ResourceInfo, obj: dict[str, Any]) -> str:
         describe_resource_quota(page, obj, info)
     elif kind == "LimitRange":
         describe_limit_range(page, obj, info)
+    elif kind == "HorizontalPodAutoscaler":
+        describe_hpa(page, obj, info)
     elif kind == "Namespace":
         name = obj["metadata"]["name"]
         quotas = c.list_all("resourcequotas", name)["items"]

@@ -8,6 +8,7 @@ from typing import Any
 
 from api.endpointslices import format_endpoints, format_ports
 from api.gpus import node_gpu_summary
+from api.hpa import format_targets
 from api.quota import request_limit_cells
 from api.storage import access_modes_string, is_default_class
 from kubectl.printers.age import age, human_duration, now, parse_time
@@ -642,6 +643,20 @@ def resource_quota_row(quota: dict[str, Any], at: datetime) -> Row:
     return [str(_meta(quota).get("name") or ""), _age(quota, at), *request_limit_cells(quota)]
 
 
+def hpa_row(hpa: dict[str, Any], at: datetime) -> Row:
+    spec, ref = _spec(hpa), _spec(hpa).get("scaleTargetRef") or {}
+    min_replicas = spec.get("minReplicas")
+    return [
+        _meta(hpa).get("name", ""),
+        f"{ref.get('kind', '')}/{ref.get('name', '')}",
+        format_targets(hpa),
+        "<unset>" if min_replicas is None else str(min_replicas),
+        str(_int(spec.get("maxReplicas"))),
+        str(_int(_status(hpa).get("currentReplicas"))),
+        _age(hpa, at),
+    ]
+
+
 def limit_range_row(lr: dict[str, Any], at: datetime) -> Row:
     return [str(_meta(lr).get("name") or ""), str(_meta(lr).get("creationTimestamp") or "")]
 
@@ -758,6 +773,12 @@ COLUMNS: dict[str, Columns] = {
     ),
     "ResourceQuota": Columns(["NAME", "AGE", "REQUEST", "LIMIT"], resource_quota_row, [], _nothing),
     "LimitRange": Columns(["NAME", "CREATED AT"], limit_range_row, [], _nothing),
+    "HorizontalPodAutoscaler": Columns(
+        ["NAME", "REFERENCE", "TARGETS", "MINPODS", "MAXPODS", "REPLICAS", "AGE"],
+        hpa_row,
+        [],
+        _nothing,
+    ),
     "ConfigMap": Columns(["NAME", "DATA", "AGE"], configmap_row, [], _nothing),
     "Secret": Columns(["NAME", "TYPE", "DATA", "AGE"], secret_row, [], _nothing),
     "Namespace": Columns(["NAME", "STATUS", "AGE"], namespace_row, [], _nothing),
