@@ -190,7 +190,15 @@ def test_router_routes_by_host_and_path_with_tls_and_status(
                             "host": "chat.lab.test",
                             "http": {
                                 "paths": [
-                                    _path("/", "chat"),
+                                    # As the Open WebUI chart renders it (ingress.enabled):
+                                    # Prefix "/", the Service port by name.
+                                    {
+                                        "path": "/",
+                                        "pathType": "Prefix",
+                                        "backend": {
+                                            "service": {"name": "chat", "port": {"name": "http"}}
+                                        },
+                                    },
                                     _path("/api", "api"),
                                     _path("/api/exact", "docs", "Exact"),
                                 ]

@@ -253,3 +253,50 @@ def test_network_policy_validation_and_warning() -> None:
     }
     assert validation.warnings("NetworkPolicy", np) == [NETWORK_POLICY_WARNING]
     assert validation.warnings("Ingress", _ing("a", [])) == []
+
+
+def test_backend_port_by_number_or_name_maps_to_endpoints_port() -> None:
+    from kubelet.ingress_router import service_backends
+
+    svc = {"spec": {"ports": [{"name": "http", "port": 80, "targetPort": 8080}]}}
+    eps = {
+        "subsets": [
+            {
+                "addresses": [{"ip": "10.42.0.5"}],
+                "notReadyAddresses": [{"ip": "10.42.0.6"}],
+                "ports": [{"name": "http", "port": 8080}],
+            }
+        ]
+    }
+    by_name = I.Backend("ns", "web", port_name="http")
+    by_number = I.Backend("ns", "web", port_number=80)
+    assert service_backends(svc, eps, by_name) == ["10.42.0.5:8080"]
+    assert service_backends(svc, eps, by_number) == ["10.42.0.5:8080"]
+    assert service_backends(svc, eps, I.Backend("ns", "web", port_number=81)) == []
+    assert service_backends(None, eps, by_name) == []
+
+
+def test_forwarded_headers_drop_hop_by_hop_and_add_forwarded() -> None:
+    from kubelet.ingress_router import forwarded_headers
+
+    out = forwarded_headers(
+        [
+            (b"host", b"chat.lab.test"),
+            (b"connection", b"keep-alive, x-secret"),
+            (b"x-secret", b"1"),
+            (b"keep-alive", b"timeout=5"),
+            (b"x-forwarded-for", b"1.2.3.4"),
+            (b"accept", b"*/*"),
+        ],
+        "10.0.0.9",
+        "https",
+        "chat.lab.test",
+    )
+    assert dict(out) == {
+        b"host": b"chat.lab.test",
+        b"accept": b"*/*",
+        b"x-forwarded-for": b"1.2.3.4, 10.0.0.9",
+        b"x-forwarded-proto": b"https",
+        b"x-forwarded-host": b"chat.lab.test",
+        b"x-real-ip": b"10.0.0.9",
+    }
