@@ -498,6 +498,18 @@ MESSAGES: dict[str, dict[int, Field]] = {
         3: Field("status", "skip"),
     },
     "TokenReviewSpec": {1: _s("token"), 2: _strs("audiences")},
+    # serviceaccounts/NAME/token (kubectl create token sends protobuf)
+    "TokenRequest": {
+        1: _m("metadata", "ObjectMeta"),
+        2: _m("spec", "TokenRequestSpec"),
+        3: Field("status", "skip"),
+    },
+    "TokenRequestSpec": {
+        1: _strs("audiences"),
+        3: _m("boundObjectRef", "BoundObjectReference"),
+        4: _i("expirationSeconds"),
+    },
+    "BoundObjectReference": {1: _s("kind"), 2: _s("apiVersion"), 3: _s("name"), 4: _s("uid")},
     # k8s.io.api.scheduling.v1 and k8s.io.api.policy.v1
     "PriorityClass": {
         1: _m("metadata", "ObjectMeta"),
@@ -588,6 +600,7 @@ KINDS: dict[tuple[str, str], str] = {
     ("authorization.k8s.io/v1", "SelfSubjectRulesReview"): "SelfSubjectRulesReview",
     ("authentication.k8s.io/v1", "SelfSubjectReview"): "SelfSubjectReview",
     ("authentication.k8s.io/v1", "TokenReview"): "TokenReview",
+    ("authentication.k8s.io/v1", "TokenRequest"): "TokenRequest",
     ("scheduling.k8s.io/v1", "PriorityClass"): "PriorityClass",
     ("policy/v1", "PodDisruptionBudget"): "PodDisruptionBudget",
     ("v1", "ResourceQuota"): "ResourceQuota",
