@@ -26,7 +26,7 @@ from apiserver.audit import AuditLog
 from apiserver.audit import load_policy as load_audit_policy
 from apiserver.auth import TokenAuthenticator, User
 from apiserver.authz import Authorizer, request_verb
-from apiserver.bodies import json_response, status_response
+from apiserver.bodies import json_response, raw_json_response, status_response
 from apiserver.cluster_state import ALWAYS_NAMESPACES, ClusterState
 from apiserver.crds import CustomResources
 from apiserver.encryption import load_config as load_encryption
@@ -390,14 +390,18 @@ class ApiServer:
                 raise ApiError(404, f"the server does not serve {parts[1]}/{parts[2]}", "NotFound")
             return json_response(rl)
         if p == "/openapi/v2":
-            return Response(openapi.OPENAPI_V2_STUB, media_type="application/octet-stream")
+            if not openapi.v2_accepts_json(request.headers.get("accept", "")):
+                raise ApiError(
+                    406, "only the following media types are accepted: application/json"
+                )
+            return raw_json_response(openapi.openapi_v2_json())
         if p == "/openapi/v3":
             return json_response(openapi.openapi_v3_root())
         if p.startswith("/openapi/v3/"):
-            doc = openapi.openapi_v3_document(p[len("/openapi/v3/") :])
+            doc = openapi.openapi_v3_document_json(p[len("/openapi/v3/") :])
             if doc is None:
                 raise ApiError(404, f"no OpenAPI document for {p}", "NotFound")
-            return json_response(doc)
+            return raw_json_response(doc)
         return None
 
 

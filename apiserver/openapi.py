@@ -1,43 +1,36 @@
-"""OpenAPI documents, just enough for kubectl's validation and patch logic (API-COMPAT §3).
+"""OpenAPI documents: the paths kubectl's validation looks for, and the kinds' schemas.
 
 kubectl ``apply``/``create -f``/``replace`` download ``/openapi/v3`` and the
 per-group-version document before sending anything. If, for the object's kind, the
 document has a PATCH operation tagged with ``x-kubernetes-group-version-kind`` that
 takes a ``fieldValidation`` query parameter, kubectl skips client-side schema checks
-and sends ``fieldValidation=Strict``: the server validates.
+and sends ``fieldValidation=Strict``: the server validates (as against any
+kube-apiserver since 1.27).
 
-No schemas are published on purpose. If a PATCH operation advertised a request
-body of type ``application/strategic-merge-patch+json``, kubectl ``apply`` would
-compute its strategic merge patch from our (incomplete) schemas instead of its
-compiled-in Go structs, and lists such as ``containers`` would lose their merge
-keys. Without a request body kubectl falls back to the v2 document (the stub
-below, which describes no kind) and then to its compiled-in structs, which are
-exactly the upstream types.
+``components.schemas`` carries Kubernetes' own definitions of the built-in kinds
+(apiserver/openapi_schemas.py) and the CRDs' schemas (apiserver/crds.py), so that
+``kubectl explain`` and editors read them. No PATCH operation advertises a request body:
+with one of type ``application/strategic-merge-patch+json``, kubectl ``apply`` would build
+its patch from these documents instead of its compiled-in Go structs, which are exactly
+the upstream types already.
+
+``/openapi/v2`` is the same in swagger 2.0 form, as JSON. kubectl asks for it in gnostic
+protobuf only (for the patch metadata of ``apply`` and the v2 fallbacks of explain and
+validation); that is answered 406, and kubectl then uses its compiled-in structs.
 """
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 from functools import lru_cache
 from typing import Any
 
 from api.registry import ResourceInfo, all_resources, custom_generation
+from apiserver import openapi_schemas
 
-
-def _encode_string_field(field_number: int, value: bytes) -> bytes:
-    """One length-delimited protobuf field (lengths here are all < 128)."""
-    assert len(value) < 128
-    return bytes([(field_number << 3) | 2, len(value)]) + value
-
-
-# gnostic openapi_v2.Document{swagger: "2.0", info: Info{title: "Kubernetes", version: "v1"}}
-# Document.swagger = 1, Document.info = 2; Info.title = 1, Info.version = 2.
-OPENAPI_V2_STUB: bytes = _encode_string_field(1, b"2.0") + _encode_string_field(
-    2, _encode_string_field(1, b"Kubernetes") + _encode_string_field(2, b"v1")
-)
-OPENAPI_V2_CONTENT_TYPE = "application/com.github.proto-openapi.spec.v2@v1.0+protobuf"
+# What client-go asks /openapi/v2 for; not served (the JSON form is): see the docstring.
+OPENAPI_V2_PROTOBUF = "application/com.github.proto-openapi.spec.v2@v1.0+protobuf"
 
 
 def _gv_path(r: ResourceInfo) -> str:
@@ -179,7 +172,7 @@ def _document(gv_path: str) -> dict[str, Any]:
 def _document_at(gv_path: str, _generation: int) -> dict[str, Any]:
     """The document as of one state of the custom kinds (``_generation``: the cache key)."""
     paths: dict[str, Any] = {}
-    schemas: dict[str, Any] = {}
+    schemas: dict[str, Any] = openapi_schemas.v3_schemas(_by_gv_path()[gv_path])
     for r in _by_gv_path()[gv_path]:
         paths.update(_paths_for(r))
         schema = custom_schemas.get((r.group, r.version, r.kind)) if r.custom else None
@@ -223,4 +216,70 @@ def openapi_v3_document(group_version: str) -> dict[str, Any] | None:
     gv = _normalise(group_version)
     if gv is None:
         return None
-    return copy.deepcopy(_document(gv))
+    return json.loads(_document_json_at(gv, custom_generation()))
+
+
+def openapi_v3_document_json(group_version: str) -> bytes | None:
+    """The same document serialised (cached: kubectl fetches it before every apply)."""
+    gv = _normalise(group_version)
+    return None if gv is None else _document_json_at(gv, custom_generation())
+
+
+@lru_cache(maxsize=32)
+def _document_json_at(gv_path: str, generation: int) -> bytes:
+    return json.dumps(_document_at(gv_path, generation), separators=(",", ":")).encode()
+
+
+def _v2_parameter(p: dict[str, Any]) -> dict[str, Any]:
+    """A v3 parameter in swagger 2.0 form (the type inline, not under ``schema``)."""
+    out = {k: v for k, v in p.items() if k != "schema"}
+    out.update(p.get("schema", {}))
+    return out
+
+
+def _v2_paths(paths: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for path, item in paths.items():
+        out[path] = {}
+        for key, value in item.items():
+            if key == "parameters":
+                out[path][key] = [_v2_parameter(p) for p in value]
+            else:
+                op = dict(value)
+                op["parameters"] = [_v2_parameter(p) for p in value.get("parameters", [])]
+                out[path][key] = op
+    return out
+
+
+def openapi_v2_document() -> dict[str, Any]:
+    """The ``/openapi/v2`` body: every served path and definition in swagger 2.0 form."""
+    return json.loads(openapi_v2_json())
+
+
+def openapi_v2_json() -> bytes:
+    return _v2_json_at(custom_generation())
+
+
+@lru_cache(maxsize=4)
+def _v2_json_at(generation: int) -> bytes:
+    paths: dict[str, Any] = {}
+    definitions = openapi_schemas.v2_definitions()
+    for gv in _by_gv_path():
+        doc = _document_at(gv, generation)
+        paths.update(_v2_paths(doc["paths"]))
+        # CRDs' schemas are published as their authors wrote them (structural, no refs).
+        for name, schema in doc["components"]["schemas"].items():
+            definitions.setdefault(name, schema)
+    body = {
+        "swagger": "2.0",
+        "info": {"title": "Kubernetes", "version": "v1.35.0+kubelab"},
+        "paths": paths,
+        "definitions": definitions,
+    }
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+def v2_accepts_json(accept: str) -> bool:
+    """Whether an ``Accept`` header takes the JSON form of ``/openapi/v2`` (the only one)."""
+    ranges = [r.split(";")[0].strip().lower() for r in accept.split(",") if r.strip()]
+    return not ranges or any(r in ("application/json", "application/*", "*/*") for r in ranges)

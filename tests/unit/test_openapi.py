@@ -106,38 +106,6 @@ def test_document_is_a_fresh_copy() -> None:
     assert again is not None and again["paths"]
 
 
-def _read_varint(data: bytes, i: int) -> tuple[int, int]:
-    shift = value = 0
-    while True:
-        b = data[i]
-        value |= (b & 0x7F) << shift
-        i += 1
-        if not b & 0x80:
-            return value, i
-        shift += 7
-
-
-def _decode(data: bytes) -> dict[int, bytes]:
-    """A strict decoder of length-delimited fields: a wrong length raises."""
-    out: dict[int, bytes] = {}
-    i = 0
-    while i < len(data):
-        tag, i = _read_varint(data, i)
-        assert tag & 7 == 2, f"unexpected wire type {tag & 7}"
-        n, i = _read_varint(data, i)
-        assert i + n <= len(data), "field runs past the end"
-        out[tag >> 3] = data[i : i + n]
-        i += n
-    return out
-
-
-def test_v2_stub_is_well_formed_protobuf() -> None:
-    doc = _decode(openapi.OPENAPI_V2_STUB)
-    assert doc[1] == b"2.0"
-    info = _decode(doc[2])
-    assert info == {1: b"Kubernetes", 2: b"v1"}
-
-
 def test_quota_kinds_have_their_paths() -> None:
     core = openapi.openapi_v3_document("api/v1")
     assert core is not None
