@@ -31,8 +31,6 @@ SCALE_DOWN_RULES: Obj = {
 # Metric source types kubelab can read, and those it has no API for yet.
 SERVED_METRIC_TYPES = ("Resource", "ContainerResource")
 UNSERVED_METRIC_TYPES = ("Pods", "Object", "External")
-# The annotation that asks for scale to zero after an idle window (see docs/autoscaling.md).
-SCALE_TO_ZERO_ANNOTATION = "kubelab.io/scale-to-zero-after"
 
 
 def _rules(given: Any, defaults: Obj) -> Obj:

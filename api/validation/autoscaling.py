@@ -44,8 +44,8 @@ def validate_hpa(errs: Errs, obj: Obj) -> None:
         elif not isinstance(ref["name"], str) or "/" in ref["name"] or ref["name"] in (".", ".."):
             invalid(errs, "spec.scaleTargetRef.name", ref["name"], "may not contain '/'")
     min_r, max_r = spec.get("minReplicas"), spec.get("maxReplicas")
-    # 0 is kubelab's scale to zero (Kubernetes' HPAScaleToZero gate): see docs/autoscaling.md.
-    min_ok = check_int(errs, "spec.minReplicas", min_r, 0)
+    # 0 (Kubernetes' HPAScaleToZero gate) is refused until kubelab can wake a workload.
+    min_ok = check_int(errs, "spec.minReplicas", min_r, 1)
     if max_r is None:
         required(errs, "spec.maxReplicas", "the most replicas the autoscaler may set, e.g. 5")
     elif check_int(errs, "spec.maxReplicas", max_r, 1):

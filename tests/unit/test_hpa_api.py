@@ -136,8 +136,11 @@ def test_validation_names_the_field(spec: dict[str, Any], field: str, text: str)
     assert any(f == field and text in m for f, m in found), found
 
 
-def test_valid_hpa_and_scale_to_zero_minimum() -> None:
-    assert causes(hpa(minReplicas=0)) == []
+def test_valid_hpa_and_no_scale_to_zero_yet() -> None:
+    assert causes(hpa(minReplicas=1)) == []
+    assert ("spec.minReplicas", "Invalid value: 0: must be greater than or equal to 1") in causes(
+        hpa(minReplicas=0)
+    )
     assert causes(hpa(behavior={"scaleUp": {"selectPolicy": "Disabled"}})) == []
 
 
