@@ -111,6 +111,8 @@ RESOURCES: tuple[ResourceInfo, ...] = (
     ResourceInfo("batch", "v1", "Job", "jobs", "job", True, (), _ALL, subresources=("status",)),
     ResourceInfo("batch", "v1", "CronJob", "cronjobs", "cronjob", True, ("cj",), _ALL,
                  subresources=("status",)),
+    ResourceInfo("autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers",
+                 "horizontalpodautoscaler", True, ("hpa",), _ALL, subresources=("status",)),
     ResourceInfo("coordination.k8s.io", "v1", "Lease", "leases", "lease", True, ()),
     ResourceInfo("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", "endpointslice",
                  True, (), has_spec=False),

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from apiserver.tables.certificates import CSR_COLUMNS, csr_cells
+from apiserver.tables.autoscaling import HPA_COLUMNS, hpa_cells
 from apiserver.tables.discovery import ENDPOINT_SLICE_COLUMNS, endpoint_slice_cells
 from apiserver.tables.format import (
     AGE_COL,
@@ -194,6 +195,7 @@ _TABLES: dict[str, tuple[list[Column], _Renderer]] = {
     "resourcequotas": (RESOURCE_QUOTA_COLUMNS, resource_quota_cells),
     "limitranges": (LIMIT_RANGE_COLUMNS, limit_range_cells),
     "poddisruptionbudgets": (PDB_COLUMNS, pdb_cells),
+    "horizontalpodautoscalers": (HPA_COLUMNS, hpa_cells),
     "persistentvolumes": (PV_COLUMNS, pv_cells),
     "persistentvolumeclaims": (PVC_COLUMNS, pvc_cells),
     "storageclasses": (STORAGE_CLASS_COLUMNS, storage_class_cells),

@@ -27,6 +27,7 @@ def test_group_list_has_every_named_group_once_with_preferred_version() -> None:
     assert names == [
         "apps",
         "batch",
+        "autoscaling",
         "coordination.k8s.io",
         "discovery.k8s.io",
         "rbac.authorization.k8s.io",
@@ -149,6 +150,7 @@ def test_aggregated_apis_has_one_item_per_group() -> None:
     assert names == [
         "apps",
         "batch",
+        "autoscaling",
         "coordination.k8s.io",
         "discovery.k8s.io",
         "rbac.authorization.k8s.io",

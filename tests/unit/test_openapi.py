@@ -20,6 +20,7 @@ def test_root_lists_every_group_version_with_a_hashed_url() -> None:
         "api/v1",
         "apis/apps/v1",
         "apis/batch/v1",
+        "apis/autoscaling/v2",
         "apis/coordination.k8s.io/v1",
         "apis/discovery.k8s.io/v1",
         "apis/rbac.authorization.k8s.io/v1",
