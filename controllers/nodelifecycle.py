@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from api.power import is_powered_down
+
 from . import actions as A
 from .objutil import Obj, format_time, get_condition, is_deleting, name_of, namespace_of, parse_time
 from .podutil import node_name
@@ -74,6 +76,10 @@ def reconcile(
 ) -> A.Result:
     """One look at ``node``: mark it Unknown and taint it, evict, or bring it back."""
     res = A.Result()
+    if is_powered_down(node):
+        # Powered off (or booting) by the autoscaler: its silence is no failure, and it
+        # has no pods to evict (docs/power.md). Its heartbeats count again once it wakes.
+        return res
     name = name_of(node)
     ready = get_condition(node, "Ready") or {}
     silent = now - last_heartbeat > timing.grace_period

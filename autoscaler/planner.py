@@ -1,0 +1,177 @@
+"""Which sleeping boxes to wake for which unschedulable pods (pure).
+
+Each box is judged as it would be once up: its last reported node object with the asleep
+taint, the not-ready/unreachable taints and NotReady lifted, run through the scheduler's
+own filter plugins (``scheduler.plugins.default_framework``), so the rules live once.
+The fewest boxes are chosen greedily: boxes already waking first, then, in rounds, the box
+that takes the most of the pods still waiting. GPU pods are planned first; CPU pods go to
+CPU boxes (or GPU boxes already chosen) before any further GPU box is woken for them.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from api.power import ASLEEP_TAINT_KEY
+from scheduler.framework import FilterPlugin
+from scheduler.podinfo import PodInfo, pod_info
+from scheduler.snapshot import NodeInfo
+
+Obj = dict[str, Any]
+
+# Taints a box carries only because it is off; the simulation looks past them.
+POWER_TAINTS = frozenset(
+    {ASLEEP_TAINT_KEY, "node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"}
+)
+
+
+@dataclass
+class Candidate:
+    """A box that may be woken: its node object and its power group."""
+
+    node: Obj
+    group: str = ""
+
+
+@dataclass
+class WakePlan:
+    """The boxes to wake, where each pod would go, and the pods no box could ever take."""
+
+    wake: list[str] = field(default_factory=list)
+    placed: dict[str, str] = field(default_factory=dict)  # pod key -> box
+    never_fit: dict[str, str] = field(default_factory=dict)  # pod key -> why
+    no_room: list[str] = field(default_factory=list)  # fit a box, but group max reached
+
+
+def as_awake(node: Obj) -> Obj:
+    """``node`` as it will look once booted: power taints gone, Ready True."""
+    out = copy.deepcopy(node)
+    spec = out.setdefault("spec", {})
+    spec["taints"] = [t for t in spec.get("taints") or [] if t.get("key") not in POWER_TAINTS]
+    spec.pop("unschedulable", None)
+    conds = [
+        c for c in (out.get("status") or {}).get("conditions") or [] if c.get("type") != "Ready"
+    ]
+    conds.append({"type": "Ready", "status": "True", "reason": "KubeletReady"})
+    out.setdefault("status", {})["conditions"] = conds
+    return out
+
+
+def fits(filters: Sequence[FilterPlugin], pod: PodInfo, ni: NodeInfo) -> bool:
+    return all(f.filter(pod, ni) is None for f in filters if f.relevant(pod))
+
+
+def first_rejection(filters: Sequence[FilterPlugin], pod: PodInfo, ni: NodeInfo) -> str:
+    for f in filters:
+        if f.relevant(pod):
+            rej = f.filter(pod, ni)
+            if rej is not None:
+                return ", ".join(rej.reasons)
+    return ""
+
+
+def _take(filters: Sequence[FilterPlugin], ni: NodeInfo, pods: Iterable[PodInfo]) -> list[str]:
+    """Add to ``ni`` every pod of ``pods`` that still fits, in order; the keys taken."""
+    taken = []
+    for pi in pods:
+        if fits(filters, pi, ni):
+            ni.add_pod(pi)
+            taken.append(pi.key)
+    return taken
+
+
+def _order(pods: Iterable[PodInfo]) -> list[PodInfo]:
+    # Big pods first (first-fit decreasing), GPU pods before CPU pods.
+    return sorted(pods, key=lambda p: (-p.gpus, -p.cpu, -p.memory, p.key))
+
+
+def plan_wakeups(
+    filters: Sequence[FilterPlugin],
+    pending: Sequence[Obj],
+    sleeping: Sequence[Candidate],
+    waking: Sequence[Obj] = (),
+    room: Mapping[str, int] | None = None,
+) -> WakePlan:
+    """The fewest sleeping boxes that take ``pending`` (unschedulable pods), after the
+    boxes already ``waking``; ``room``: how many more boxes each group may power on
+    (absent group: no limit)."""
+    plan = WakePlan()
+    infos = {pi.key: pi for pi in (pod_info(p) for p in pending)}
+    left = dict(infos)
+    boxes = {(c.node.get("metadata") or {}).get("name", ""): c for c in sleeping}
+    sims = {name: NodeInfo(as_awake(c.node)) for name, c in boxes.items()}
+    # Never fit: no sleeping, waking box, even empty, would take the pod.
+    empties = list(sims.values()) + [NodeInfo(as_awake(n)) for n in waking]
+    for key, pi in infos.items():
+        if not any(fits(filters, pi, ni) for ni in empties):
+            why = {ni.name: first_rejection(filters, pi, ni) for ni in empties}
+            plan.never_fit[key] = (
+                "; ".join(f"{n}: {r}" for n, r in sorted(why.items()))
+                if why
+                else "no box may be powered on"
+            )
+            del left[key]
+    for node in waking:
+        ni = NodeInfo(as_awake(node))
+        for key in _take(filters, ni, _order(left.values())):
+            plan.placed[key] = ni.name
+            left.pop(key)
+    chosen: dict[str, NodeInfo] = {}
+    room = dict(room or {})
+    gpu_pods = [p for p in left.values() if p.gpus]
+    cpu_pods = [p for p in left.values() if not p.gpus]
+    _rounds(filters, plan, chosen, sims, boxes, room, gpu_pods, allow_gpu_boxes=True)
+    cpu_left = [p for p in cpu_pods if p.key not in plan.placed]
+    for name, ni in chosen.items():  # room left on boxes woken for GPU pods
+        for key in _take(filters, ni, _order(cpu_left)):
+            plan.placed[key] = name
+        cpu_left = [p for p in cpu_left if p.key not in plan.placed]
+    _rounds(filters, plan, chosen, sims, boxes, room, cpu_left, allow_gpu_boxes=False)
+    cpu_left = [p for p in cpu_left if p.key not in plan.placed]
+    _rounds(filters, plan, chosen, sims, boxes, room, cpu_left, allow_gpu_boxes=True)
+    plan.no_room = sorted(k for k in left if k not in plan.placed)
+    return plan
+
+
+def _rounds(
+    filters: Sequence[FilterPlugin],
+    plan: WakePlan,
+    chosen: dict[str, NodeInfo],
+    sims: dict[str, NodeInfo],
+    boxes: Mapping[str, Candidate],
+    room: dict[str, int],
+    pods: list[PodInfo],
+    *,
+    allow_gpu_boxes: bool,
+) -> None:
+    """Wake, one round at a time, the box taking the most of ``pods`` (ties: fewer GPUs,
+    then name) until none takes any."""
+    waiting = _order(pods)
+    while waiting:
+        best: tuple[tuple[int, int, str], str, NodeInfo, list[str]] | None = None
+        for name, sim in sims.items():
+            if name in chosen or (not allow_gpu_boxes and sim.alloc_gpus > 0):
+                continue
+            if room.get(boxes[name].group, 1) <= 0:
+                continue
+            trial = sim.clone()
+            taken = _take(filters, trial, waiting)
+            if not taken:
+                continue
+            rank = (-len(taken), sim.alloc_gpus, name)
+            if best is None or rank < best[0]:
+                best = (rank, name, trial, taken)
+        if best is None:
+            return
+        _, name, trial, taken = best
+        chosen[name] = trial
+        plan.wake.append(name)
+        group = boxes[name].group
+        if group in room:
+            room[group] -= 1
+        for key in taken:
+            plan.placed[key] = name
+        waiting = [p for p in waiting if p.key not in plan.placed]
