@@ -21,6 +21,7 @@ from client import AsyncClient, Informer
 from scheduler.binder import Binder, ClientBinder
 from scheduler.cached_pod import cached_pod_transform
 from scheduler.framework import Diagnosis, Framework, ScheduleResult
+from scheduler.gang import GangBlocked, plan_gang, release
 from scheduler.hints import ClusterEvent, EventKind
 from scheduler.metrics import SchedulerMetrics
 from scheduler.plugins import default_framework
@@ -400,23 +401,22 @@ class Scheduler:
             diag = Diagnosis(len(self.snapshot.node_list), pre_filter=f"{label}: {verdict.message}")
             self._gang_unschedulable(waiting, diag, started)
             return False
-        assumed: list[tuple[PodInfo, str, list[str]]] = []
-        for m in waiting:
-            result = self.framework.schedule(m, self.snapshot)
-            if not isinstance(result, ScheduleResult):
-                for a, _, _ in assumed:
-                    self.snapshot.forget(a.key)
-                note = (
-                    f"{label}: {len(assumed)} of {len(waiting)} waiting members fit at once "
-                    f"({m.name} fits nowhere); none is started"
-                )
-                # A copy: the framework caches diagnoses per pod shape.
-                diag = dataclasses.replace(result, pre_filter=result.pre_filter or note)
-                self._gang_unschedulable(waiting, diag, started)
-                return False
-            uuids = result.allocations.get("gpus", [])
-            self.snapshot.assume(m, result.node.name, uuids)
-            assumed.append((m, result.node.name, uuids))
+        plan = plan_gang(self.framework, waiting, self.snapshot)
+        if isinstance(plan, GangBlocked):
+            note = (
+                f"{label}: {len(plan.placed)} of {len(waiting)} waiting members fit at once "
+                f"({plan.blocker.name} fits nowhere); none is started"
+            )
+            # A copy: the framework caches diagnoses per pod shape.
+            diag = dataclasses.replace(plan.diagnosis, pre_filter=plan.diagnosis.pre_filter or note)
+            # Preemption is judged for the blocker beside its assumed siblings, then the
+            # gang lets go of everything before this cycle ends.
+            self._unschedulable(plan.blocker, diag, started)
+            release(self.snapshot, plan.placed)
+            others = [m for m in waiting if m.key != plan.blocker.key]
+            self._gang_unschedulable(others, diag, started, preempt=False)
+            return False
+        assumed = plan
         for m, _, _ in assumed:
             self.ledger.charge(m)
             self._binding.add(m.key)
@@ -425,9 +425,11 @@ class Scheduler:
         self._spawn(self._bind_gang(label, assumed, started))
         return True
 
-    def _gang_unschedulable(self, members: list[PodInfo], diag: Diagnosis, started: float) -> None:
+    def _gang_unschedulable(
+        self, members: list[PodInfo], diag: Diagnosis, started: float, preempt: bool = True
+    ) -> None:
         for m in members:
-            self._unschedulable(m, diag, started)
+            self._unschedulable(m, diag, started, preempt=preempt)
 
     async def _bind_gang(
         self, label: str, members: list[tuple[PodInfo, str, list[str]]], started: float
@@ -522,14 +524,19 @@ class Scheduler:
             return True
 
     def _unschedulable(
-        self, pi: PodInfo, diag: Diagnosis, started: float, within_nominal: bool = False
+        self,
+        pi: PodInfo,
+        diag: Diagnosis,
+        started: float,
+        within_nominal: bool = False,
+        preempt: bool = True,
     ) -> None:
         """Park the pod, try preemption (by priority, or a queue's reclaim of its share),
         and report why (in the background)."""
         self.metrics.attempt("unschedulable", time.perf_counter() - started)
         post = ""
-        if pi.key in self._preempting:
-            pass  # its victims are being deleted; wait for them
+        if pi.key in self._preempting or not preempt:
+            pass  # its victims are being deleted (or it waits with its gang's blocker)
         else:
             choice = (
                 find_preemption(self.framework, pi, self.snapshot, diag)
