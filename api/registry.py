@@ -143,6 +143,9 @@ RESOURCES: tuple[ResourceInfo, ...] = (
                  "poddisruptionbudget", True, ("pdb",), subresources=("status",)),
     ResourceInfo("scheduling.k8s.io", "v1", "PriorityClass", "priorityclasses", "priorityclass",
                  False, ("pc",), has_spec=False),
+    # GPU queues: nominal shares, borrowing, reclaim (docs/queues.md; scheduler/quota_book.py).
+    ResourceInfo("scheduling.kubelab.io", "v1", "Queue", "queues", "queue", False,
+                 subresources=("status",)),
     ResourceInfo("storage.k8s.io", "v1", "StorageClass", "storageclasses", "storageclass", False,
                  ("sc",), has_spec=False),
     ResourceInfo("networking.k8s.io", "v1", "Ingress", "ingresses", "ingress", True, ("ing",),

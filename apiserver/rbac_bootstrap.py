@@ -191,6 +191,8 @@ _SCHEDULER_RULES = [
     rule(["patch", "update"], [""], ["persistentvolumeclaims"]),
     rule(["*"], ["events.k8s.io"], ["events"]),
     rule(["*"], ["coordination.k8s.io"], ["leases"]),
+    # GPU queues: the scheduler keeps each Queue's usage and counts in its status.
+    rule(["patch", "update"], ["scheduling.kubelab.io"], ["queues/status"]),
 ]
 
 # What a kubelet may do at most; the Node authorizer (apiserver/authz.py) narrows it to its

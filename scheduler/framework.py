@@ -312,7 +312,7 @@ class Framework:
         return diag
 
 
-def _with_nominated(pod: PodInfo, ni: NodeInfo) -> NodeInfo | None:
+def with_nominated(pod: PodInfo, ni: NodeInfo) -> NodeInfo | None:
     """``ni`` plus the pods nominated to it that outrank ``pod``; None when there are none."""
     ahead = [p for k, p in ni.nominated.items() if k != pod.key and p.priority >= pod.priority]
     if not ahead:
@@ -325,14 +325,14 @@ def _with_nominated(pod: PodInfo, ni: NodeInfo) -> NodeInfo | None:
 
 def _blocked_by_nominated(pod: PodInfo, ni: NodeInfo, dyn_filters: list[Any]) -> bool:
     """True when room held for higher-priority preemptors leaves none for ``pod``."""
-    sim = _with_nominated(pod, ni)
+    sim = with_nominated(pod, ni)
     if sim is None:
         return False
     return any(f(pod, sim) is not None for f in dyn_filters)
 
 
 def _nominated_rejection(pod: PodInfo, ni: NodeInfo, f: FilterPlugin) -> Rejection | None:
-    sim = _with_nominated(pod, ni)
+    sim = with_nominated(pod, ni)
     if sim is None:
         return None
     rej = f.filter(pod, sim)

@@ -10,6 +10,7 @@ import os
 import signal
 import socket
 
+from api.queues import DEFAULT_HALF_LIFE
 from client import AsyncClient
 from scheduler.binder import HttpBinder
 from scheduler.metrics import SchedulerMetrics, serve_metrics
@@ -85,6 +86,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-queueing-hints implies 0)",
     )
     p.add_argument(
+        "--fair-share-half-life",
+        type=float,
+        default=DEFAULT_HALF_LIFE,
+        help="seconds in which a queue's recorded GPU usage halves, for the fair-share "
+        f"order (0: never; default {DEFAULT_HALF_LIFE:.0f}, 7 days)",
+    )
+    p.add_argument(
+        "--queue-status-period",
+        type=float,
+        default=5.0,
+        help="seconds between writes of each Queue's status (usage, counts; default 5)",
+    )
+    p.add_argument(
         "--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR (default INFO)"
     )
     return p
@@ -105,6 +119,8 @@ async def run(args: argparse.Namespace) -> int:
         event_qps=args.event_qps,
         queueing_hints=not args.no_queueing_hints,
         report_hold=0.0 if args.no_queueing_hints else args.report_hold,
+        half_life=args.fair_share_half_life,
+        queue_status_period=args.queue_status_period,
         binder=HttpBinder.from_kubeconfig(
             kubeconfig, args.context, connections=args.bind_concurrency
         ),
@@ -145,6 +161,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.report_hold < 0:
         parser.error(f"--report-hold must be 0 or more seconds, not {args.report_hold}")
+    if args.fair_share_half_life < 0:
+        parser.error(
+            f"--fair-share-half-life must be 0 or more seconds, not {args.fair_share_half_life}"
+        )
+    if args.queue_status_period <= 0:
+        parser.error(f"--queue-status-period must be above 0 s, not {args.queue_status_period}")
     logging.basicConfig(
         level=getattr(logging, str(args.log_level).upper(), logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

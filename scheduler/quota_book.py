@@ -1,9 +1,8 @@
 """Queue quotas: who may start what, who is borrowing, and what reclaim may take. Pure.
 
 The cohort model of Kueue, for one cluster: a queue may always use up to its nominal
-share; beyond it, it borrows, up to its ``borrowingLimit`` and only from capacity that no
-other queue is using within its own nominal share (``capacity - Σ others max(used,
-nominal)``). When an owner wants its nominal share back and the GPUs are taken, the pods
+share; beyond it, it borrows, up to its ``borrowingLimit``, from capacity no other queue is
+using (``capacity - Σ others used``: idle nominal shares and capacity no queue owns). When an owner wants its nominal share back and the GPUs are taken, the pods
 holding them beyond their queue's nominal share ("borrowed", the newest first) may be
 preempted; a queue's nominal share is never taken. Best-effort work is charged to no
 queue (it only ever uses idle GPUs and is preempted first by priority).
@@ -65,17 +64,13 @@ class QuotaBook:
         return (self.specs[queue].nominal - self.used[queue]).floor0()
 
     def ceiling(self, queue: str) -> Amount:
-        """The most ``queue`` may use now: capacity less what every other queue uses or
-        is owed (its nominal share), capped by its own borrowing limit."""
+        """The most ``queue`` may use now: capacity less what every other queue uses,
+        capped by its own borrowing limit. An idle nominal share is lent, not held: its
+        owner takes it back by reclaim (``reclaimable``) when it wants it."""
         top = self.capacity
-        for name, spec in self.specs.items():
+        for name in self.specs:
             if name != queue:
-                used = self.used[name]
-                top = top - Amount(
-                    max(used.gpus, spec.nominal.gpus),
-                    max(used.cpu, spec.nominal.cpu),
-                    max(used.memory, spec.nominal.memory),
-                )
+                top = top - self.used[name]
         spec = self.specs[queue]
         if spec.borrowing_limit is not None:
             cap = spec.nominal + spec.borrowing_limit

@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from api.models.apiextensions import CustomResourceDefinition
 from api.models.apps import Deployment, DeploymentSpec, ReplicaSet, ReplicaSetSpec
 from api.models.autoscaling import HorizontalPodAutoscaler
 from api.models.base import K8sModel
@@ -26,6 +27,7 @@ from api.models.networking import Ingress, IngressClass, NetworkPolicy
 from api.models.node import GPUDevice, Node, NodeSpec, NodeStatus, Taint
 from api.models.pod import Pod, PodSpec, PodStatus, PodTemplateSpec, Toleration, Volume
 from api.models.policy import PodDisruptionBudget
+from api.models.queues import Queue
 from api.models.quota import LimitRange, ResourceQuota
 from api.models.rbac import ClusterRole, ClusterRoleBinding, Role, RoleBinding
 from api.models.rbac_reviews import (
@@ -36,7 +38,6 @@ from api.models.rbac_reviews import (
     SubjectAccessReview,
     TokenReview,
 )
-from api.models.queues import Queue
 from api.models.scheduling import PriorityClass
 from api.models.service import Endpoints, Service, ServicePort, ServiceSpec
 from api.models.statefulset import StatefulSet
@@ -88,6 +89,7 @@ MODELS: dict[str, type[BaseModel]] = {
     "NetworkPolicy": NetworkPolicy,
     "CertificateSigningRequest": CertificateSigningRequest,
     "HorizontalPodAutoscaler": HorizontalPodAutoscaler,
+    "CustomResourceDefinition": CustomResourceDefinition,
 }
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from scheduler.framework import Diagnosis, Framework
+from scheduler.framework import Diagnosis, Framework, with_nominated
 from scheduler.podinfo import PodInfo
 from scheduler.snapshot import NodeInfo, Snapshot
 
@@ -45,7 +45,9 @@ def select_victims(
     make room. ``protected`` pods (assumed, mid-Binding) stay. ``eligible``, when given,
     replaces "lower priority" as what may be a victim (queue reclaim: borrowed pods).
     """
-    sim = node.clone()
+    # Room held for preemptors that outrank (or equal) ``pod`` stays held: without it, two
+    # preemptors would pick the same victims and each wait for the other's room forever.
+    sim = with_nominated(pod, node) or node.clone()
     # Pods already being deleted will go away on their own: never victims, and the
     # simulation assumes they are gone.
     for p in [p for p in node.pods.values() if p.terminating]:
@@ -53,7 +55,11 @@ def select_victims(
     if _fits(fw, pod, sim):
         return []  # only terminating pods are in the way: wait for them
     may_go = eligible or (lambda p: p.priority < pod.priority)
-    candidates = [p for p in sim.pods.values() if may_go(p) and p.key not in protected]
+    candidates = [
+        p
+        for p in sim.pods.values()
+        if may_go(p) and p.key not in protected and p.key not in node.nominated
+    ]
     if not candidates:
         return None
     for p in candidates:

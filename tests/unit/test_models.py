@@ -501,6 +501,37 @@ OTHERS: list[dict[str, Any]] = [
             "renewTime": "2025-01-02T03:04:05.123456Z",
         },
     },
+    {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": "crontabs.stable.example.com"},
+        "spec": {
+            "group": "stable.example.com",
+            "names": {"plural": "crontabs", "kind": "CronTab", "shortNames": ["ct"]},
+            "scope": "Namespaced",
+            "versions": [
+                {
+                    "name": "v1",
+                    "served": True,
+                    "storage": True,
+                    "schema": {
+                        "openAPIV3Schema": {
+                            "type": "object",
+                            "properties": {"spec": {"x-kubernetes-preserve-unknown-fields": True}},
+                        }
+                    },
+                    "subresources": {"status": {}},
+                    "additionalPrinterColumns": [
+                        {"name": "Spec", "type": "string", "jsonPath": ".spec.cronSpec"}
+                    ],
+                }
+            ],
+        },
+        "status": {
+            "storedVersions": ["v1"],
+            "acceptedNames": {"plural": "crontabs", "kind": "CronTab"},
+        },
+    },
 ]
 
 ALL = [DEPLOYMENT, GPU_JOB, GPU_NODE, POD, *OTHERS]

@@ -102,6 +102,15 @@ def run(key: str, queue: str, gpus: int, started: float = 0.0, be: bool = False)
             False,
             "queue alice: 6/4 GPUs in use, 2 borrowed from the idle shares of bob, carol",
         ),
+        # Idle shares are lent whole: alice may fill the GPUs bob and carol do not use.
+        (
+            [run("a1", "alice", 12)],
+            "alice",
+            2,
+            True,
+            False,
+            "queue alice: 12/4 GPUs in use, 8 borrowed from the idle shares of bob, carol",
+        ),
         # Everyone else uses their share: nothing left to borrow.
         (
             [run("a1", "alice", 4), run("b1", "bob", 4), run("c1", "carol", 4), run("x", "bob", 4)],

@@ -83,3 +83,18 @@ def test_terminating_pods_are_not_victims_and_make_the_preemptor_wait() -> None:
     choice = _preempt(snap, pod("vip", gpus=1, priority=10))
     assert choice is not None
     assert choice.node == "a" and choice.victims == []
+
+
+def test_a_second_preemptor_leaves_the_first_ones_room_and_takes_its_own() -> None:
+    """Two equal preemptors on one node: the second counts the room held for the first,
+    so it frees room for both (before: one victim, and each waited for the other)."""
+    snap = snapshot(
+        [node("a", gpus=2)], [_gpu_pod("low1", "a", [0], 0), _gpu_pod("low2", "a", [1], 0)]
+    )
+    first = _preempt(snap, pod("vip1", gpus=1, priority=10))
+    assert first is not None and len(first.victims) == 1
+    snap.nominate(info(pod("vip1", gpus=1, priority=10)), first.node)
+    second = _preempt(snap, pod("vip2", gpus=1, priority=10))
+    assert second is not None
+    assert len(second.victims) == 2  # its own victim and the first one's: room for both
+    assert {v.key for v in first.victims} < {v.key for v in second.victims}

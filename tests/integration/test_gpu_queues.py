@@ -1,0 +1,211 @@
+"""GPU queues on a real cluster: an apiserver, the scheduler and four hollow kubelets
+(fake runtime) with 4 simulated GPUs each, 16 in all.
+
+- two users over their quota: each gets its nominal share, the rest wait with the
+  queue's words in their PodScheduled condition (what ``kl why`` prints);
+- reclaim: bob borrowed alice's idle share; alice's pods run within her grace period
+  + 5 s, only bob's borrowed pods are preempted, never his nominal share;
+- two gangs that each need 10 of the 16 GPUs: never both half-started; one starts whole,
+  the other starts whole once the first is gone.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.cluster import Cluster, start_cluster
+from tests.wait import wait_for
+
+NS = "default"
+Obj = dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    home: Path = tmp_path_factory.mktemp("queues") / "home"
+    cl = start_cluster(home, nodes=4, controller_flags=None, fake_gpus="4")
+    try:
+        cl.wait_nodes_ready(timeout=60)
+        yield cl
+    finally:
+        cl.stop()
+
+
+def queue(name: str, gpus: int, **spec: Any) -> Obj:
+    return {
+        "apiVersion": "scheduling.kubelab.io/v1",
+        "kind": "Queue",
+        "metadata": {"name": name},
+        "spec": {"nominal": {"nvidia.com/gpu": gpus}, **spec},
+    }
+
+
+def gpu_pod(name: str, gpus: int = 1, labels: dict[str, str] | None = None) -> Obj:
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "labels": {"test": "queues", **(labels or {})}},
+        "spec": {
+            "terminationGracePeriodSeconds": 0,
+            "containers": [
+                {
+                    "name": "train",
+                    "image": "busybox",
+                    "resources": {"limits": {"nvidia.com/gpu": str(gpus)}},
+                }
+            ],
+        },
+    }
+
+
+def pods(c: Any, selector: str) -> list[Obj]:
+    items = c.list("pods", NS, label_selector=selector)["items"]
+    return [p for p in items if not p["metadata"].get("deletionTimestamp")]
+
+
+def bound(c: Any, selector: str) -> list[Obj]:
+    return [p for p in pods(c, selector) if p["spec"].get("nodeName")]
+
+
+def unschedulable_message(p: Obj) -> str:
+    for cond in (p.get("status") or {}).get("conditions") or []:
+        if cond.get("type") == "PodScheduled" and cond.get("status") == "False":
+            return str(cond.get("message") or "")
+    return ""
+
+
+def clean(c: Any, *queues: str) -> None:
+    for p in c.list("pods", NS, label_selector="test=queues")["items"]:
+        c.delete("pods", p["metadata"]["name"], NS, grace_period_seconds=0)
+    for q in queues:
+        c.delete("queues", q)
+    wait_for(lambda: not c.list("pods", NS, label_selector="test=queues")["items"], "clean", 30)
+
+
+def test_two_users_over_quota_wait_with_the_queues_words(cluster: Cluster) -> None:
+    c = cluster.client
+    c.create("queues", queue("alice", 4, borrowingLimit={"nvidia.com/gpu": 0}))
+    c.create("queues", queue("bob", 4, borrowingLimit={"nvidia.com/gpu": 0}))
+    try:
+        for user in ("alice", "bob"):
+            for i in range(6):
+                c.create("pods", gpu_pod(f"{user}-{i}", labels={"kubelab.io/queue": user}), NS)
+        for user in ("alice", "bob"):
+            sel = f"kubelab.io/queue={user}"
+
+            def four(sel: str = sel) -> bool:
+                return len(bound(c, sel)) == 4
+
+            wait_for(four, f"{user}'s 4 GPUs", 30)
+
+            def told(user: str = user, sel: str = sel) -> bool:
+                waiting = [p for p in pods(c, sel) if not p["spec"].get("nodeName")]
+                return len(waiting) == 2 and all(
+                    f"queue {user}: 4/4 GPUs in use" in unschedulable_message(p)
+                    and "borrowing limit of 0" in unschedulable_message(p)
+                    for p in waiting
+                )
+
+            wait_for(told, f"{user}'s 2 waiting pods say why", 30, diagnostics=cluster.logs)
+        # Room in alice's own share: one of her waiting pods starts, bob's do not.
+        first = bound(c, "kubelab.io/queue=alice")[0]["metadata"]["name"]
+        c.delete("pods", first, NS, grace_period_seconds=0)
+        wait_for(
+            lambda: (
+                len(bound(c, "kubelab.io/queue=alice")) == 4
+                and len(pods(c, "kubelab.io/queue=alice")) == 5
+            ),
+            "alice's next pod in her freed GPU",
+            30,
+        )
+        assert len(bound(c, "kubelab.io/queue=bob")) == 4
+        # The scheduler writes what each queue uses into its status (kl get/top queues).
+        wait_for(
+            lambda: (
+                (c.get("queues", "alice").get("status") or {}).get("used", {}).get("nvidia.com/gpu")
+                == 4
+                and c.get("queues", "bob")["status"]["pendingPods"] == 2
+            ),
+            "queue status",
+            30,
+        )
+    finally:
+        clean(c, "alice", "bob")
+
+
+def test_reclaim_within_grace_plus_5s_takes_only_borrowed_pods(cluster: Cluster) -> None:
+    c = cluster.client
+    grace = 3
+    c.create("queues", queue("alice", 8, reclaimGracePeriodSeconds=grace))
+    c.create("queues", queue("bob", 8))
+    try:
+        for i in range(16):
+            c.create("pods", gpu_pod(f"bob-{i:02d}", labels={"kubelab.io/queue": "bob"}), NS)
+        wait_for(lambda: len(bound(c, "kubelab.io/queue=bob")) == 16, "bob on all 16", 60)
+        bob_before = {p["metadata"]["name"] for p in pods(c, "kubelab.io/queue=bob")}
+        start = time.monotonic()
+        for i in range(4):
+            c.create("pods", gpu_pod(f"alice-{i}", labels={"kubelab.io/queue": "alice"}), NS)
+        # The deadline is the issue's promise: alice runs within her grace period + 5 s.
+        wait_for(
+            lambda: len(bound(c, "kubelab.io/queue=alice")) == 4,
+            "alice's 4 pods placed by reclaim",
+            grace + 5,
+            diagnostics=cluster.logs,
+        )
+        assert time.monotonic() - start >= grace - 0.5  # the borrowers got their grace
+        bob_after = {p["metadata"]["name"] for p in pods(c, "kubelab.io/queue=bob")}
+        gone = bob_before - bob_after
+        assert len(gone) == 4, gone
+        # Bob keeps his nominal 8 and more: only borrowed pods went, never his share.
+        assert len(bound(c, "kubelab.io/queue=bob")) == 12
+    finally:
+        clean(c, "alice", "bob")
+
+
+def test_two_gangs_of_10_of_16_gpus_never_both_half_start(cluster: Cluster) -> None:
+    c = cluster.client
+    try:
+        # Interleaved, as two users submitting at once would.
+        for i in range(5):
+            for g in ("red", "blue"):
+                labels = {"kubelab.io/gang": g, "kubelab.io/gang-size": "5", "gang": g}
+                c.create("pods", gpu_pod(f"{g}-{i}", gpus=2, labels=labels), NS)
+
+        def counts() -> dict[str, int]:
+            return {g: len(bound(c, f"gang={g}")) for g in ("red", "blue")}
+
+        def one_whole() -> dict[str, int] | None:
+            seen = counts()
+            # Every look: each gang has none or all of its members placed.
+            assert all(n in (0, 5) for n in seen.values()), seen
+            return seen if sorted(seen.values()) == [0, 5] else None
+
+        seen = wait_for(one_whole, "one gang whole, the other waiting whole", 60)
+        started = next(g for g, n in seen.items() if n == 5)
+        other = "blue" if started == "red" else "red"
+        waiting = pods(c, f"gang={other}")
+        wait_for(
+            lambda: all(
+                f"gang {other}:" in unschedulable_message(p) for p in pods(c, f"gang={other}")
+            ),
+            "the waiting gang says why",
+            30,
+        )
+        assert len(waiting) == 5
+        for p in pods(c, f"gang={started}"):
+            c.delete("pods", p["metadata"]["name"], NS, grace_period_seconds=0)
+
+        def other_whole() -> bool:
+            n = counts()[other]
+            assert n in (0, 5), n
+            return n == 5
+
+        wait_for(other_whole, f"gang {other} starts whole", 60, diagnostics=cluster.logs)
+    finally:
+        clean(c)
