@@ -283,14 +283,14 @@ class Cluster:
                     )
             finally:
                 engine.close()
+        if self.owns_api:
+            self.api.stop()
 
     def _cluster_uid(self) -> str:
         try:
             return str(self.client.get("namespaces", "kube-system")["metadata"]["uid"])
         except Exception:  # noqa: BLE001 - the apiserver is gone: nothing is known to remove
             return ""
-        if self.owns_api:
-            self.api.stop()
 
     def __enter__(self) -> Cluster:
         return self
