@@ -310,7 +310,6 @@ class ObjectService:
             "deletionGracePeriodSeconds",
             "generation",
             "selfLink",
-            "managedFields",
         ):
             meta.pop(k, None)
         if self._separate_status(info):

@@ -21,6 +21,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
+from api.fieldmanager import Schema
 from api.registry import RESOURCES, ResourceInfo
 
 # The Kubernetes release whose definitions are served (kubelab answers /version as 1.35).
@@ -207,6 +208,16 @@ def _from_json_schema(node: Any, *, in_properties: bool = False) -> Any:
     return out
 
 
+# Schema defaults of list-map key fields, which server-side apply matches items by (a port
+# without protocol is the TCP one); the JSON Schema rendering dropped Kubernetes' defaults.
+_KEY_DEFAULTS = {
+    ("io.k8s.api.core.v1.ContainerPort", "protocol"): "TCP",
+    ("io.k8s.api.core.v1.ServicePort", "protocol"): "TCP",
+    ("io.k8s.api.core.v1.EndpointPort", "protocol"): "TCP",
+    ("io.k8s.api.discovery.v1.EndpointPort", "protocol"): "TCP",
+}
+
+
 def _refs(node: Any) -> Iterator[str]:
     if isinstance(node, dict):
         for k, v in node.items():
@@ -255,6 +266,9 @@ def _served() -> tuple[dict[str, Any], dict[tuple[str, str, str], str]]:
         if name in kept or name not in upstream:
             continue
         kept[name] = _SCALARS.get(name) or _from_json_schema(upstream[name])
+        for (owner, prop), default in _KEY_DEFAULTS.items():
+            if owner == name and prop in kept[name].get("properties", {}):
+                kept[name]["properties"][prop]["default"] = default
         todo.extend(_refs(kept[name]))
     served = {gvk: n for gvk, n in by_gvk.items() if n in kept}
     return kept, served
@@ -313,3 +327,14 @@ def v2_definitions() -> dict[str, Any]:
     """``definitions`` of the ``/openapi/v2`` document: every served built-in kind's."""
     defs = _served()[0]
     return {n: _with_refs(defs[n], _V2_REF, wrap=False) for n in sorted(defs)}
+
+
+@lru_cache(maxsize=1)
+def _apply_definitions() -> dict[str, Any]:
+    return v2_definitions()
+
+
+def apply_schema(info: ResourceInfo) -> Schema:
+    """The schema server-side apply merges ``info``'s objects by (deduced if none)."""
+    name = None if info.custom else schema_name_of(info)
+    return Schema(_apply_definitions(), name) if name else Schema()

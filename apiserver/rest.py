@@ -4,7 +4,7 @@ delete, and the subresources status, scale, binding, eviction, log and exec."""
 from __future__ import annotations
 
 import base64
-import copy
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,7 +16,7 @@ from api.errors import ApiError, Cause, bad_request, invalid, not_found
 from api.patch import PatchError, UnsupportedPatchType, apply_patch
 from api.registry import ResourceInfo
 from api.selectors import SelectionPredicate, SelectorError
-from apiserver import csr, ingress_admission, streaming, tables
+from apiserver import csr, ingress_admission, server_side_apply, streaming, tables
 from apiserver.bodies import (
     MAX_BODY,
     decode_body,
@@ -412,8 +412,11 @@ class ResourceHandler:
         is_apply = ct.split(";")[0].strip() == "application/apply-patch+yaml"
         patch_body = decode_body(raw, "application/yaml" if is_apply else "application/json")
         ns = t.namespace if info.namespaced else None
+        ssa: Callable[[dict[str, Any]], dict[str, Any]] | None = None
 
         def apply(current: dict[str, Any]) -> dict[str, Any]:
+            if ssa is not None:
+                return ssa(current)
             try:
                 return apply_patch(current, patch_body, ct, info.kind)
             except UnsupportedPatchType as exc:
@@ -426,10 +429,10 @@ class ResourceHandler:
                 ) from exc
 
         create = None
-        if is_apply and not subresource:
-            if not isinstance(patch_body, dict):
-                raise bad_request("an apply patch must be an object")
-            create = lambda: copy.deepcopy(patch_body)  # noqa: E731
+        if is_apply:  # field ownership in metadata.managedFields (apiserver/server_side_apply)
+            ssa, create = server_side_apply.apply_functions(
+                info, t.name, patch_body, request.query_params, subresource
+            )
         out, created = await self.objects.patch_event(
             info, t.name, ns, apply, opts, subresource, create_if_missing=create, pure_apply=True
         )

@@ -981,3 +981,56 @@ def test_drain_evicts_pods(kubectl: Kubectl, cluster: Cluster, namespace: str) -
     finally:
         kubectl("uncordon", node)
     wait_for(running_on_node, "pods back after uncordon", 60)
+
+
+def test_server_side_apply_owns_fields_conflicts_and_removes_what_is_dropped(
+    kubectl: Kubectl, cluster: Cluster, namespace: str, tmp_path: Path
+) -> None:
+    """Two managers through the real kubectl: each owns what it applied, a change to the
+    other's field is a 409 naming it unless forced, a field its manager stops applying is
+    removed (Helm 4's rollback), and --show-managed-fields prints the owners."""
+    cl = cluster.api.client()
+    f = tmp_path / "owned.yaml"
+
+    def ssa(manager: str, *extra: str, **data: str) -> Any:
+        write(f, configmap("owned", **data))
+        return kubectl.run(
+            "apply",
+            "--server-side",
+            f"--field-manager={manager}",
+            *extra,
+            "-f",
+            str(f),
+            "-n",
+            namespace,
+        )
+
+    assert ssa("helm", a="1", added="by-upgrade").returncode == 0
+    assert ssa("ops", b="2").returncode == 0
+    assert cl.get("configmaps", "owned", namespace)["data"] == {
+        "a": "1",
+        "added": "by-upgrade",
+        "b": "2",
+    }
+    clash = ssa("ops", b="2", a="9")
+    assert clash.returncode != 0
+    assert 'Apply failed with 1 conflict: conflict with "helm": .data.a' in clash.stderr
+    assert cl.get("configmaps", "owned", namespace)["data"]["a"] == "1"  # nothing stored
+    # The rollback: helm applies without the field its upgrade added; it goes, ops' stays.
+    assert ssa("helm", a="1").returncode == 0
+    assert cl.get("configmaps", "owned", namespace)["data"] == {"a": "1", "b": "2"}
+    # Forced: ops takes .data.a over.
+    assert ssa("ops", "--force-conflicts", b="2", a="9").returncode == 0
+    shown = yaml.safe_load(
+        kubectl("get", "cm", "owned", "-n", namespace, "-o", "yaml", "--show-managed-fields")
+    )
+    owners = {
+        e["manager"]: set(e["fieldsV1"]["f:data"]) for e in shown["metadata"]["managedFields"]
+    }
+    assert owners == {"ops": {"f:a", "f:b"}}, owners  # helm owned only .data.a: its entry goes
+    assert (
+        "managedFields"
+        not in yaml.safe_load(kubectl("get", "cm", "owned", "-n", namespace, "-o", "yaml"))[
+            "metadata"
+        ]
+    )

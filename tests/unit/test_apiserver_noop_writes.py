@@ -71,8 +71,19 @@ async def test_no_op_patches_and_put_keep_the_resource_version_and_send_no_event
     inprocess_api: InProcessApi,
 ) -> None:
     api = inprocess_api
-    before = await api.create(DEPLOYMENTS, deployment("web"))
+    await api.create(DEPLOYMENTS, deployment("web"))
     path = f"{DEPLOYMENTS}/web"
+    # A first apply makes "test" the owner of its fields (a managedFields entry: a real
+    # write); the same apply again is one of the no-ops below.
+    applied = await api.client.patch(
+        path,
+        content=orjson.dumps(deployment("web")),
+        headers=APPLY,
+        params={"fieldManager": "test"},
+    )
+    assert applied.status_code == 200, applied.text
+    before = applied.json()
+    assert [e["manager"] for e in before["metadata"]["managedFields"]] == ["test"]
     rv = before["metadata"]["resourceVersion"]
     assert before["metadata"]["generation"] == 1
     same_labels = {"metadata": {"labels": {"team": "a"}}}
