@@ -30,6 +30,12 @@ class Ctx:
         self.stderr = stderr or sys.stderr
         self._warned: set[str] = set()
 
+    def learn_custom_kinds(self) -> None:
+        """Custom kinds from the server's discovery (kubectl/discovery.py)."""
+        from kubectl.discovery import learn_custom_kinds
+
+        learn_custom_kinds(self.client)
+
     # -- configuration -----------------------------------------------------------------
 
     @cached_property

@@ -11,6 +11,7 @@ import importlib
 import sys
 
 from api.errors import ApiError
+from kubectl import resources
 from kubectl.cli import KlParser, add_global_flags
 from kubectl.context import Ctx
 from kubectl.errors import CliError, one_line
@@ -130,6 +131,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     ctx = Ctx(args)
+    # Names kl does not know built in are asked of this invocation's server (custom kinds).
+    resources.discover = ctx.learn_custom_kinds
     try:
         return int(args.run(ctx) or 0)
     except KeyboardInterrupt:
@@ -162,6 +165,8 @@ def main(argv: list[str] | None = None) -> int:
         except BrokenPipeError:
             pass
         return code
+    finally:
+        resources.discover = None
 
 
 if __name__ == "__main__":

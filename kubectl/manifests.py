@@ -12,6 +12,7 @@ import yaml
 
 from api.errors import ApiError
 from api.registry import ResourceInfo, by_kind
+from kubectl import resources
 from kubectl.errors import CliError, one_line
 
 # kubectl reads only these from a directory.
@@ -127,6 +128,9 @@ def resolve_manifest(
     obj = m.obj
     meta = obj.setdefault("metadata", {})
     info = by_kind(str(obj.get("apiVersion")), str(obj.get("kind")))
+    if info is None and resources.discover is not None:
+        resources.discover()  # a custom kind, perhaps from a CRD applied just before
+        info = by_kind(str(obj.get("apiVersion")), str(obj.get("kind")))
     if info is None:
         raise CliError(
             f'resource mapping not found for name: "{meta.get("name", "")}" from '

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from api.registry import RESOURCES, ResourceInfo, lookup
+from api.registry import ResourceInfo, all_resources, lookup
 from kubectl.errors import CliError
 
 
@@ -16,11 +17,25 @@ class Target:
     names: list[str] = field(default_factory=list)
 
 
-def resolve_kind(name: str) -> ResourceInfo:
-    """The kind a user typed, or an error worded like kubectl's."""
+# Set by the invocation (kubectl/context.py): asks the server's discovery for the custom
+# kinds it serves, each time a name is not in the registry (a CRD applied a moment ago).
+discover: Callable[[], None] | None = None
+
+
+def _lookup(name: str) -> ResourceInfo | None:
     info = lookup(name)
     if info is None and "." in name:
         info = lookup(name.split(".", 1)[0])
+    return info
+
+
+def resolve_kind(name: str) -> ResourceInfo:
+    """The kind a user typed (built in, or a custom kind the server's discovery lists),
+    or an error worded like kubectl's."""
+    info = _lookup(name)
+    if info is None and discover is not None:
+        discover()
+        info = _lookup(name)
     if info is None:
         raise CliError(f'the server doesn\'t have a resource type "{name}"')
     return info
@@ -34,7 +49,7 @@ def expand_kinds(text: str) -> list[ResourceInfo]:
         if not part:
             continue
         if part == "all":
-            out.extend(r for r in RESOURCES if "all" in r.categories)
+            out.extend(r for r in all_resources() if "all" in r.categories)
         else:
             out.append(resolve_kind(part))
     seen: list[ResourceInfo] = []

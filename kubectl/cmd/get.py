@@ -116,6 +116,8 @@ def run(ctx: Ctx) -> int:
         raise CliError("watch works on one resource type at a time")
     if args.sort_by:
         custom.relaxed(args.sort_by)  # an empty path fails before any call
+    if args.output in (None, "wide") and not watching and all(t.info.custom for t in targets):
+        return _custom_tables(ctx, targets)
     groups, errors = ([], []) if args.watch_only else fetch(ctx, targets)
     if args.sort_by:
         for g in groups:
@@ -163,6 +165,53 @@ def run(ctx: Ctx) -> int:
     if watching:
         headed = bool(all_objects) and custom.columns_for(fmt or "") is not None
         _watch(ctx, targets[0], groups[0].resource_version, with_kind, widths, headed)
+    return 1 if errors else 0
+
+
+def _custom_tables(ctx: Ctx, targets: list[Target]) -> int:
+    """Custom kinds as tables: the server's columns (its CRD's additionalPrinterColumns)."""
+    from kubectl.servertable import fetch_table, table_text
+
+    args = ctx.args
+    printed = 0
+    errors: list[str] = []
+    for t in targets:
+        ns = ctx.list_namespace() if t.info.namespaced else None
+        names = t.names or [""]
+        tables = []
+        for name in names:
+            try:
+                tables.append(
+                    fetch_table(
+                        ctx.client,
+                        t.info,
+                        ctx.namespace if name and t.info.namespaced else ns,
+                        name,
+                        args.selector,
+                        args.field_selector,
+                    )
+                )
+            except ApiError as e:
+                if e.code == 404 and name:
+                    if not args.ignore_not_found:
+                        errors.append(e.message)
+                    continue
+                raise
+        if not tables:
+            continue
+        merged = {**tables[0], "rows": [r for tb in tables for r in tb.get("rows") or []]}
+        text, n = table_text(
+            merged,
+            wide=args.output == "wide",
+            with_namespace=ctx.all_namespaces and t.info.namespaced,
+            no_headers=args.no_headers,
+        )
+        ctx.stdout.write(text)
+        printed += n
+    if not printed and not errors:
+        ctx.err(_no_resources(ctx, targets))
+    for message in errors:
+        ctx.err(f"error: {message}")
     return 1 if errors else 0
 
 
