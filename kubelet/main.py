@@ -19,11 +19,11 @@ from client import AsyncClient, KubeconfigError
 from kubelet.agent import NodeKubelet
 from kubelet.context import KubeletConfig
 from kubelet.gpu import discover_gpus, parse_fake_spec
+from kubelet.ingress_router import IngressRouter, router_from_flags
+from kubelet.ingress_router import add_flags as add_ingress_flags
 from kubelet.kernelproxy import MODES, KernelProxy, KernelProxyError, start_kernel_proxy
 from kubelet.node import NodeFacts
 from kubelet.ownership import ClusterIdError, fetch_cluster_uid
-from kubelet.ingress_router import IngressRouter, router_from_flags
-from kubelet.ingress_router import add_flags as add_ingress_flags
 from kubelet.proxy import ServiceProxy
 from kubelet.resolvconf import host_resolv_conf_path
 from kubelet.runtime.base import ContainerRuntime, RuntimeUnavailable

@@ -32,7 +32,6 @@ from api.validation.common import (
 from api.validation.discovery import validate_endpoint_slice
 from api.validation.fields import drop_unknown_fields, unknown_fields
 from api.validation.limitrange import validate_limit_range
-from api.validation.queues import validate_queue
 from api.validation.networking import (
     NETWORK_POLICY_WARNING,
     validate_ingress,
@@ -41,6 +40,7 @@ from api.validation.networking import (
 )
 from api.validation.pod import validate_pod_spec
 from api.validation.pod_support import pod_spec_of, ratchet, unscored_preferences
+from api.validation.queues import validate_queue
 from api.validation.quota import validate_resource_quota
 from api.validation.statefulset import validate_statefulset
 from api.validation.storage import (

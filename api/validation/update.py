@@ -123,7 +123,7 @@ def _validate_node_update(errs: Errs, new: Obj, old: Obj) -> None:
             forbidden(
                 errs,
                 f"spec.{key}",
-                f"node updates may not change {key} except from \"\" to valid; "
+                f'node updates may not change {key} except from "" to valid; '
                 "delete and recreate the Node to give it another subnet",
             )
 

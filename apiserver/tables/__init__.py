@@ -16,8 +16,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from apiserver.tables.certificates import CSR_COLUMNS, csr_cells
 from apiserver.tables.autoscaling import HPA_COLUMNS, hpa_cells
+from apiserver.tables.certificates import CSR_COLUMNS, csr_cells
 from apiserver.tables.discovery import ENDPOINT_SLICE_COLUMNS, endpoint_slice_cells
 from apiserver.tables.format import (
     AGE_COL,
@@ -72,13 +72,13 @@ from apiserver.tables.pods import (
     pod_row_conditions,
     pod_status_reason,
 )
-from apiserver.tables.queues import QUEUE_COLUMNS, queue_cells
 from apiserver.tables.policy import (
     PDB_COLUMNS,
     PRIORITY_CLASS_COLUMNS,
     pdb_cells,
     priority_class_cells,
 )
+from apiserver.tables.queues import QUEUE_COLUMNS, queue_cells
 from apiserver.tables.quota import (
     LIMIT_RANGE_COLUMNS,
     RESOURCE_QUOTA_COLUMNS,

@@ -38,7 +38,9 @@ def run(ctx: Ctx) -> int:
         raise CliError("--replicas must be 0 or more")
     for t in parse_targets(a.targets):
         if "scale" not in t.info.subresources:
-            raise CliError(f"{t.info.plural} cannot be scaled (deployments, replicasets and statefulsets can)")
+            raise CliError(
+                f"{t.info.plural} cannot be scaled (deployments, replicasets and statefulsets can)"
+            )
         if not t.names:
             raise CliError(f"name the {t.info.plural} to scale")
         for name in t.names:

@@ -12,9 +12,9 @@ from functools import cmp_to_key
 from pathlib import Path
 from typing import Any
 
+from api import jsonpath
 from api.quantity import is_quantity, parse_quantity
 from kubectl.errors import CliError
-from api import jsonpath
 from kubectl.printers.table import render_table
 
 NONE = "<none>"

@@ -413,7 +413,9 @@ def test_kl_port_forward_pod_and_service(
                     assert (r.status, r.read()) == (200, b"ok\n")
                 except OSError as e:
                     proc.kill()
-                    raise AssertionError(f"request {i} via {target}: {e}: {proc.communicate()[1][-3000:]!r}") from e
+                    raise AssertionError(
+                        f"request {i} via {target}: {e}: {proc.communicate()[1][-3000:]!r}"
+                    ) from e
                 h.close()
         finally:
             proc.kill()
