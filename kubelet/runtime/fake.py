@@ -212,26 +212,35 @@ class FakeRuntime:
     ) -> bytes:
         """What the modelled command wrote so far (``echo``), each line at its time; a
         command the model does not know gets one line saying so."""
+        lines = self._log_lines(container_id, timestamps, since, until=time.time())
+        if tail is not None:
+            lines = lines[-tail:] if tail else []
+        return "".join(text for _, text in lines).encode()
+
+    def _log_lines(
+        self, container_id: str, timestamps: bool, since: float | None, until: float | None
+    ) -> list[tuple[float, str]]:
+        """(time, line) of the modelled output, those written by ``until`` if it is given
+        and the container still runs (a stopped one has written all it ever will)."""
         c = self._containers.get(container_id)
         entry = self._runs.get(container_id)
-        if c is None or entry is None or tail == 0:
-            return b""
+        if c is None or entry is None:
+            return []
         run, started = entry
         written = run.output or (
             () if run.modelled else ((0.0, f"fake runtime: container {c.name} has no output\n"),)
         )
-        now = time.time()
-        lines: list[str] = []
+        lines: list[tuple[float, str]] = []
         for offset, text in written:
             at = started + offset
-            if (c.running and at > now) or (since is not None and at < since):
+            if (until is not None and c.running and at > until) or (
+                since is not None and at < since
+            ):
                 continue
             stamp = datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
             for line in text.splitlines(keepends=True):
-                lines.append(f"{stamp} {line}" if timestamps else line)
-        if tail is not None:
-            lines = lines[-tail:]
-        return "".join(lines).encode()
+                lines.append((at, f"{stamp} {line}" if timestamps else line))
+        return lines
 
     async def stream_logs(
         self,
@@ -241,7 +250,28 @@ class FakeRuntime:
         timestamps: bool = False,
         since: float | None = None,
     ) -> AsyncIterator[bytes]:
-        yield await self.logs(container_id, tail=tail, timestamps=timestamps, since=since)
+        """The output so far, then each modelled line at its time, until the container
+        stops (``kubectl logs -f``)."""
+        cut = time.time()
+        first = await self.logs(container_id, tail=tail, timestamps=timestamps, since=since)
+        if first:
+            yield first
+        later = [
+            (at, text)
+            for at, text in self._log_lines(container_id, timestamps, since, until=None)
+            if at > cut
+        ]
+
+        def running() -> bool:
+            c = self._containers.get(container_id)
+            return c is not None and c.running
+
+        for at, text in later:
+            while running() and time.time() < at:
+                await asyncio.sleep(min(0.5, max(0.0, at - time.time())))
+            yield text.encode()  # stopped: its log is all it wrote, as logs() shows it
+        while running():
+            await asyncio.sleep(0.5)
 
     async def exec(
         self, container_id: str, command: Sequence[str], timeout: float | None = None

@@ -93,6 +93,22 @@ def test_fake_runtime_runs_the_model_and_logs_what_echo_printed() -> None:
     asyncio.run(asyncio.wait_for(go(), 10))
 
 
+def test_fake_runtime_follows_a_log_line_by_line_until_the_container_stops() -> None:
+    async def go() -> None:
+        rt = FakeRuntime()
+        cid = await rt.create(spec("sh", "-c", "echo one; sleep 0.3; echo two; sleep 0.3"))
+        await rt.start(cid)
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        got = [(chunk, loop.time() - t0) async for chunk in rt.stream_logs(cid)]
+        assert [c for c, _ in got] == [b"one\n", b"two\n"]
+        assert got[0][1] < 0.2 <= got[1][1]  # the second line when it is written
+        assert loop.time() - t0 >= 0.55  # and the stream ends with the container
+        await rt.close()
+
+    asyncio.run(asyncio.wait_for(go(), 10))
+
+
 def test_fake_exec_runs_the_same_model() -> None:
     async def go() -> None:
         rt = FakeRuntime()
