@@ -41,6 +41,10 @@ MISSING_IMAGE_MARK = "does-not-exist"
 _INDEXED = (LABEL_POD_UID, LABEL_NODE)
 
 
+# (time, line) pairs of a container's log (a module name: FakeRuntime has a list())
+LogLines = list[tuple[float, str]]
+
+
 class FakeRuntime:
     """A ContainerRuntime that only keeps records."""
 
@@ -219,7 +223,7 @@ class FakeRuntime:
 
     def _log_lines(
         self, container_id: str, timestamps: bool, since: float | None, until: float | None
-    ) -> list[tuple[float, str]]:
+    ) -> LogLines:
         """(time, line) of the modelled output, those written by ``until`` if it is given
         and the container still runs (a stopped one has written all it ever will)."""
         c = self._containers.get(container_id)
@@ -230,7 +234,7 @@ class FakeRuntime:
         written = run.output or (
             () if run.modelled else ((0.0, f"fake runtime: container {c.name} has no output\n"),)
         )
-        lines: list[tuple[float, str]] = []
+        lines: LogLines = []
         for offset, text in written:
             at = started + offset
             if (until is not None and c.running and at > until) or (
