@@ -45,7 +45,7 @@ chaos: $(TEST_STAMP)
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy api client apiserver scheduler kubelet controllers kubectl kubelab autoscaler
+	$(BIN)/mypy api client apiserver scheduler kubelet controllers kubectl kubelab autoscaler dashboard
 	$(BIN)/lint-imports  # the layer contracts of pyproject.toml [tool.importlinter]
 	$(BIN)/python tools/gen_sync_client.py --check  # client/sync.py is generated from client/aio.py
 

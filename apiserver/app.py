@@ -29,6 +29,7 @@ from apiserver.authz import Authorizer, request_verb
 from apiserver.bodies import json_response, raw_json_response, status_response
 from apiserver.cluster_state import ALWAYS_NAMESPACES, ClusterState
 from apiserver.crds import CustomResources
+from apiserver.dashboard_files import DashboardFiles, is_dashboard_path
 from apiserver.encryption import load_config as load_encryption
 from apiserver.flowcontrol import FlowControl
 from apiserver.ingress_bootstrap import ensure_kubelab_ingress_class
@@ -99,6 +100,9 @@ class ServerConfig:
     # Also serve on a node's pod-bridge address and advertise it as the kubernetes
     # Endpoints (apiserver/pod_bridge.py); None: pods reach the API at advertise_address.
     pod_bridge: PodBridgeListener | None = None
+    # The dashboard's static files, served at /dashboard/ (apiserver/dashboard_files.py);
+    # None: no dashboard.
+    dashboard_dir: Path | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -129,6 +133,7 @@ class ApiServer:
         self.rest.token_signer = signer
         self.authn = TokenAuthenticator(config.tokens_file, BoundTokens(signer, self.store))
         self.rbac = RbacIndex()
+        self.dashboard = DashboardFiles(config.dashboard_dir) if config.dashboard_dir else None
         self.rbac_file = RbacFileSync(
             config.rbac_file, self.objects, lambda: self.rbac.labelled_bindings(FILE_LABEL)
         )
@@ -228,6 +233,8 @@ class ApiServer:
         return self.store.get("coordination.k8s.io/leases", "kube-node-lease", node)
 
     async def dispatch(self, request: Request) -> Response:
+        if self.dashboard is not None and is_dashboard_path(request.scope["path"]):
+            return await self.dashboard.respond(request)  # files only: no data, no audit
         if self.audit is None:
             return await self._dispatch(request)
         received = time.time()
@@ -391,9 +398,7 @@ class ApiServer:
             return json_response(rl)
         if p == "/openapi/v2":
             if not openapi.v2_accepts_json(request.headers.get("accept", "")):
-                raise ApiError(
-                    406, "only the following media types are accepted: application/json"
-                )
+                raise ApiError(406, "only the following media types are accepted: application/json")
             return raw_json_response(openapi.openapi_v2_json())
         if p == "/openapi/v3":
             return json_response(openapi.openapi_v3_root())

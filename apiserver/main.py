@@ -194,6 +194,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--flow-queue-wait", type=float, default=1.0, metavar="SECONDS", help=argparse.SUPPRESS
     )
+    p.add_argument(
+        "--dashboard-dir",
+        default="",
+        metavar="DIR",
+        help="serve the web dashboard's files from DIR at /dashboard/ (`kubelab apiserver` "
+        "passes the packaged dashboard; '' for none)",
+    )
     p.add_argument("--log-level", default="warning", help="debug, info, warning, error")
     return p
 
@@ -284,7 +291,14 @@ def main(argv: list[str] | None = None) -> int:
         flow_queue_wait=args.flow_queue_wait,
         audit_max_mb=args.audit_log_maxsize,
         audit_backups=args.audit_log_maxbackup,
+        dashboard_dir=Path(args.dashboard_dir) if args.dashboard_dir else None,
     )
+    if config.dashboard_dir and not (config.dashboard_dir / "index.html").is_file():
+        print(
+            f"kubelab apiserver: --dashboard-dir: no index.html in {config.dashboard_dir}",
+            file=sys.stderr,
+        )
+        return 2
     try:
         load_audit_policy(config.audit_policy)
     except (OSError, ValueError) as exc:

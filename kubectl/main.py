@@ -43,6 +43,7 @@ VERBS: dict[str, str] = {
     "why": "why",
     "config": "config",
     "version": "version",
+    "dashboard": "dashboard",
     "api-resources": "api_resources",
     "completion": "completion",
     "patch": "patch",

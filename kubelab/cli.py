@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib
 import sys
 
+from dashboard import STATIC_DIR as DASHBOARD_STATIC_DIR
+
 COMPONENTS = {
     "apiserver": ("apiserver.main", "serve the Kubernetes API"),
     "scheduler": ("scheduler.main", "bind pending pods to nodes and GPUs"),
@@ -43,6 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     if name not in COMPONENTS:
         print(f"kubelab: unknown command {name!r}\n\n{USAGE}", file=sys.stderr)
         return 2
+    if name == "apiserver" and not any(a.startswith("--dashboard-dir") for a in rest):
+        rest = [*rest, "--dashboard-dir", str(DASHBOARD_STATIC_DIR)]  # the packaged dashboard
     module = importlib.import_module(COMPONENTS[name][0])
     return int(module.main(rest) or 0)
 

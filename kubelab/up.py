@@ -30,6 +30,7 @@ from typing import Any
 
 import yaml
 
+from api.dashboard import dashboard_url
 from api.service_cidr import DEFAULT_SERVICE_CIDR, kube_dns_ip
 from kubelab.netaddr import is_wildcard, route_address
 from kubelab.supervisor import Child, Supervisor, env_with_home
@@ -427,7 +428,8 @@ def ready_line(home: Path, settings: dict[str, Any], url: str) -> str:
     gpus = f", simulated GPUs {settings['fake_gpus']}" if settings["fake_gpus"] else ""
     return (
         f"kubelab is up: node {settings['node_name']}{extra} Ready ({runtime}{gpus}), "
-        f"API {url}, state in {home}; in another shell try: {try_command(home)}"
+        f"API {url}, dashboard {dashboard_url(url)} (kl dashboard prints a link that "
+        f"signs in), state in {home}; in another shell try: {try_command(home)}"
     )
 
 

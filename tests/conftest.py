@@ -117,7 +117,7 @@ def docker_engine() -> None:
 
 
 # Test tiers, one folder each: the folder marks its tests (`-m unit`, `-m "not e2e"`).
-TIERS = ("unit", "integration", "e2e", "compat", "chaos")
+TIERS = ("unit", "integration", "e2e", "compat", "chaos", "browser")
 TESTS_DIR = Path(__file__).resolve().parent
 
 

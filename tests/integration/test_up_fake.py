@@ -57,7 +57,12 @@ def test_up_supervises_stops_and_resumes(tmp_path: Path) -> None:
         ready = up.ready_lines()
         assert len(ready) == 1
         assert f"KUBECONFIG={up.home / 'kubeconfig'}; kl get nodes" in ready[0]
+        # The dashboard is on the API's own port (the packaged files `kubelab apiserver`
+        # serves), and the ready line says where.
+        assert "dashboard https://127.0.0.1:" in ready[0] and "/dashboard/ " in ready[0]
         c = up.client()
+        page = c.request("GET", "/dashboard/")
+        assert page.status_code == 200 and "<title>" in page.text, page.text[:200]
         names = {n["metadata"]["name"] for n in c.list("nodes")["items"]}
         assert names == {_node_name(up), "sim-0"}
 
