@@ -26,6 +26,7 @@ from kubelet.ownership import fetch_cluster_uid
 from kubelet.podnet_routes import PodRoutes
 from kubelet.pods import PodManager
 from kubelet.runtime.base import ContainerRuntime
+from kubelet.status import PodFailure
 from kubelet.usage_reporter import UsageReporter
 from kubelet.worker import PodWorker
 
@@ -82,6 +83,7 @@ class NodeKubelet:
                 health_command=config.gpu_health_command,
                 sharers=self._gpu_sharers,
                 kill=self.ctx.runtime.kill,
+                fail_pod=self._fail_pod,
             )
         self._tasks: list[asyncio.Task[Any]] = []
         self.routes: PodRoutes | None = None
@@ -111,6 +113,15 @@ class NodeKubelet:
 
     def _pods_holding(self, uuid: str) -> list[dict[str, Any]]:
         return [w.pod for w in self.pods.workers.values() if uuid in gpu_uuids(w.pod)]
+
+    def _fail_pod(self, pod: dict[str, Any], failure: PodFailure) -> None:
+        """Fail a pod this node runs (its worker stops it and reports Failed)."""
+        uid = (pod.get("metadata") or {}).get("uid")
+        for w in self.pods.workers.values():
+            if w.uid == uid and w.failure is None:
+                log.warning("pod %s failed: %s", w.key, failure.message)
+                w.failure = failure
+                w.wake()
 
     def _gpu_sharers(self) -> dict[str, Sharer]:
         """The running containers that share a GPU by memory, by container id."""

@@ -78,6 +78,7 @@ async def observe(h: PodHandle) -> PodView:
         ports_published=h.host_ports is not None,
         pod_network=podnet.state if podnet is not None else "off",
         sandbox=h.sandbox,
+        failure=h.failure,
     )
 
 
@@ -106,6 +107,12 @@ async def execute(h: PodHandle, actions: PodActions) -> bool:
         return False
     # The containers of the pod the plan was made from (publishing ports re-reads it).
     specs = {c["name"]: c for c in h.init_containers() + h.app_containers()}
+    if actions.failed is not None:
+        for step in actions.steps:
+            await _run_step(h, step, specs[step.name], h.tracks[step.name])
+        await write_status(h)  # Failed, with the failure's reason: nothing runs again
+        await release_sandbox(h)
+        return False
     h.on_pod_network = actions.own_ip or actions.sandbox is not None
     if actions.sandbox is not None:
         if actions.sandbox.action == "recreate":

@@ -24,6 +24,7 @@ from client.events import NORMAL, WARNING, EventRecorder
 from kubelet.gpu import GpuDevice, GpuEvent, NvmlEventSource, nvml_gpus, nvml_recheck
 from kubelet.gpu_health import GpuHealth, budget_verdicts, fault_of
 from kubelet.gpu_processes import container_of_pid
+from kubelet.status import PodFailure
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,7 @@ class GpuMonitor:
         memory_check_period: float = 5.0,
         inventory: Callable[[], list[GpuDevice]] = nvml_gpus,
         owner_of: Callable[[int], str | None] = container_of_pid,
+        fail_pod: Callable[[Obj, PodFailure], None] | None = None,
     ) -> None:
         self.health = health
         self.recorder = recorder
@@ -79,6 +81,7 @@ class GpuMonitor:
         self.memory_check_period = memory_check_period
         self.inventory = inventory
         self.owner_of = owner_of
+        self.fail_pod = fail_pod
         self._warned: set[str] = set()  # containers warned at the last memory check
         self._stop = threading.Event()
 
@@ -145,9 +148,12 @@ class GpuMonitor:
             "passes a re-check",
         )
         for pod in self.pods_holding(fault.uuid):
-            self.recorder.record(
-                pod, WARNING, "GPUUnhealthy", f"GPU {fault.uuid} of this pod: {fault.message}"
-            )
+            message = f"GPU {fault.uuid} of this pod: {fault.message}"
+            self.recorder.record(pod, WARNING, "GPUUnhealthy", message)
+            if self.fail_pod is not None:
+                # Its work on a broken GPU is lost: fail it so its controller starts a
+                # replacement on a healthy one (the scheduler no longer offers this GPU).
+                self.fail_pod(pod, PodFailure("GPUUnhealthy", f"{message}; the pod was stopped"))
         await self._write_status()
 
     async def _recheck_loop(self) -> None:

@@ -25,6 +25,7 @@ from kubelet.containers import spec_hash
 from kubelet.initcontainers import InitStep, next_init_step
 from kubelet.probes import LIVENESS, STARTUP
 from kubelet.runtime.base import LABEL_CONTAINER_HASH, ContainerInfo
+from kubelet.status import PodFailure
 from kubelet.timeutil import seconds_between
 
 TERMINAL = ("Succeeded", "Failed")
@@ -70,6 +71,9 @@ class PodView:
     sandbox: ContainerInfo | None = None
     # Every instance the runtime lists for the pod (any name): only for terminating.
     instances: tuple[ContainerInfo, ...] = ()
+    # The kubelet failed the pod on this node (a GPU it holds broke): stop everything,
+    # report Failed with this reason, run nothing again; its controller replaces it.
+    failure: PodFailure | None = None
 
 
 # -- the actions ---------------------------------------------------------------------------
@@ -170,6 +174,7 @@ class PodActions:
 
     terminate: Termination | None = None
     finished: bool = False  # the reported phase is terminal: run nothing more
+    failed: PodFailure | None = None  # stop the steps' containers, then report Failed
     publish_ports: bool = False  # pick and record the pod's host ports first
     sandbox: SandboxStep | None = None
     own_ip: bool = False  # the pod has (or is about to get) its own address
@@ -240,6 +245,15 @@ def compute_pod_actions(view: PodView) -> PodActions:
         return PodActions(terminate=_termination(view))
     if view.phase in TERMINAL:
         return PodActions(finished=True)
+    if view.failure is not None:
+        # Every running container stops, with the pod's grace; the status then says Failed.
+        grace = grace_seconds(view.pod)
+        kills = tuple(
+            Kill(name, o.current.id, view.failure.message, grace)
+            for name, o in view.observed.items()
+            if o.current is not None and o.current.running
+        )
+        return PodActions(steps=kills, failed=view.failure)
     spec = view.pod.get("spec") or {}
     inits: list[dict[str, Any]] = list(spec.get("initContainers") or [])
     apps: list[dict[str, Any]] = list(spec.get("containers") or [])

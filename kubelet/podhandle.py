@@ -14,6 +14,7 @@ from typing import Any
 
 from kubelet.context import NodeContext
 from kubelet.runtime.base import ContainerInfo, RuntimeError_
+from kubelet.status import PodFailure
 from kubelet.track import ContainerTrack
 from kubelet.volume_projected import IssuedToken
 
@@ -51,6 +52,8 @@ class PodHandle:
         # The pod gets an address of its own (its sandbox's), so until the sandbox runs
         # it has none; False: its address is the node's (hostNetwork, no pod network).
         self.on_pod_network = False
+        # Set when the kubelet fails the pod (a GPU it holds broke: kubelet/gpu_monitor.py).
+        self.failure: PodFailure | None = None
         self._wake = asyncio.Event()
         self._wake_at: float | None = None
 

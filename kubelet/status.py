@@ -12,6 +12,15 @@ from kubelet.runtime.base import ContainerInfo
 from kubelet.timeutil import to_rfc3339
 
 
+@dataclass(frozen=True)
+class PodFailure:
+    """Why the kubelet failed a pod it ran (``status.reason`` and ``status.message``, as
+    for an evicted pod): nothing of it runs again, its controller replaces it."""
+
+    reason: str
+    message: str
+
+
 @dataclass
 class ContainerView:
     """Everything the status needs to know about one container of the pod."""
@@ -184,6 +193,7 @@ def pod_status(
     now: str,
     init_views: list[ContainerView] | None = None,
     pod_ip: str | None = None,
+    failure: PodFailure | None = None,
 ) -> dict[str, Any]:
     """The full ``status`` the kubelet writes for ``pod``; ``init_views`` are its init
     containers, in spec order; ``pod_ip`` is the address of its sandbox on the pod
@@ -200,7 +210,9 @@ def pod_status(
     statuses = [container_status(v, runtime, default_waiting) for v in views]
     init_statuses = [container_status(v, runtime, "PodInitializing") for v in inits]
     policy = (pod.get("spec") or {}).get("restartPolicy") or "Always"
-    phase = pod_phase(statuses, policy, init_statuses, initialized)
+    phase = (
+        "Failed" if failure is not None else pod_phase(statuses, policy, init_statuses, initialized)
+    )
     all_ready = bool(statuses) and all(s["ready"] for s in statuses)
     if phase in ("Succeeded", "Failed"):
         all_ready = False
@@ -229,6 +241,9 @@ def pod_status(
         **({"initContainerStatuses": init_statuses} if inits else {}),
         "qosClass": old.get("qosClass") or qos_class(pod),
     }
+    if failure is not None:  # as an evicted pod's: why the kubelet ended it
+        status["reason"] = failure.reason
+        status["message"] = failure.message
     return status
 
 

@@ -58,6 +58,7 @@ async def write_status(h: PodHandle) -> None:
         pod_ip=h.pod_ip if h.on_pod_network else None,
         now=now_rfc3339(),
         init_views=[_view(h, c, True) for c in h.init_containers()],
+        failure=h.failure,
     )
     if not status_differs(base, new):
         return

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.cluster import Cluster
+from tests.cluster import FAST_CONTROLLER_FLAGS, Cluster
 from tests.nvml import Device, StandIn
 from tests.wait import wait_for
 
@@ -229,6 +229,72 @@ def test_xids_take_a_gpu_out_and_a_recheck_brings_it_back(
             "the GPU back in service after its re-check",
         )
         assert events_of(api, "default", "gpu-box", "GPUHealthy")
+
+
+def test_a_hardware_fault_fails_the_pod_on_that_gpu_and_its_replacement_runs_on_another(
+    standin: StandIn, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for key, value in standin.env().items():
+        monkeypatch.setenv(key, value)
+    with Cluster(tmp_path / "home") as cl:
+        cl.add_scheduler()
+        cl.add_controllers(*FAST_CONTROLLER_FLAGS)
+        cl.add_kubelet("gpu-box", "--status-report-period", "300", "--gpu-recheck-period", "60")
+        cl.wait_nodes_ready()
+        api = cl.api.client()
+        labels = {"app": "trainer"}
+        api.create(
+            "replicasets",
+            {
+                "metadata": {"name": "trainer"},
+                "spec": {
+                    "replicas": 1,
+                    "selector": {"matchLabels": labels},
+                    "template": {
+                        "metadata": {"labels": labels},
+                        "spec": {
+                            "terminationGracePeriodSeconds": 1,
+                            "containers": [
+                                {
+                                    "name": "t",
+                                    "image": "busybox",
+                                    "command": ["sleep", "3600"],
+                                    "resources": {"limits": {"nvidia.com/gpu": "1"}},
+                                }
+                            ],
+                        },
+                    },
+                },
+            },
+            namespace="default",
+        )
+
+        def running() -> list[dict[str, Any]]:
+            items = api.list("pods", "default", label_selector="app=trainer")["items"]
+            return [p for p in items if (p.get("status") or {}).get("phase") == "Running"]
+
+        (first,) = wait_for(running, "the trainer running", timeout=30)
+        held = first["metadata"]["annotations"]["kubelab.io/gpu-uuids"]
+        index = [H100, RTX].index(held)
+        standin.events.append(f"xid {index} 79")  # fell off the bus: hardware
+        standin.write()
+        failed = wait_for(
+            lambda: (p := api.get("pods", first["metadata"]["name"], "default"))["status"].get(
+                "phase"
+            )
+            == "Failed"
+            and p,
+            "the pod on the broken GPU failed",
+            timeout=10,
+        )
+        assert failed["status"]["reason"] == "GPUUnhealthy"
+        assert held in failed["status"]["message"] and "Xid 79" in failed["status"]["message"]
+        # Its ReplicaSet replaces it, on the GPU still in service, within the 10 s.
+        (second,) = wait_for(running, "the replacement running", timeout=10)
+        assert second["metadata"]["name"] != first["metadata"]["name"]
+        assert second["metadata"]["annotations"]["kubelab.io/gpu-uuids"] != held
+        # The failed pod stays Failed: nothing of it is started again on the broken GPU.
+        assert api.get("pods", first["metadata"]["name"], "default")["status"]["phase"] == "Failed"
 
 
 def test_a_finished_jobs_leftover_process_keeps_its_gpu_from_the_next_pod(

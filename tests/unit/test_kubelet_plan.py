@@ -4,6 +4,7 @@ finished pod. No runtime, no client, no event loop: a view in, actions out."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -31,6 +32,7 @@ from kubelet.runtime.base import (
     LABEL_RESTART_COUNT,
     ContainerInfo,
 )
+from kubelet.status import ContainerView, PodFailure, pod_status
 
 NOW = 1000.0
 RULE = CrashLoopRule(initial=10, maximum=300, reset_after=600)
@@ -365,6 +367,38 @@ def test_the_plan_module_does_no_io() -> None:
         "kubelet.initcontainers",
         "kubelet.probes",
         "kubelet.runtime.base",
+        "kubelet.status",  # PodFailure; the status is computed purely too
         "kubelet.timeutil",
     }
     assert imported <= allowed, imported - allowed
+
+
+# -- a pod the kubelet fails ---------------------------------------------------------------
+
+
+def test_a_failed_pod_stops_its_running_containers_and_starts_none() -> None:
+    side = {"name": "side", "image": "img:1"}
+    p = pod(containers=[APP, side])
+    why = PodFailure("GPUUnhealthy", "GPU GPU-1 of this pod: Xid 79")
+    v = view(p, app=inst(APP, "running"), side=None)
+    actions = compute_pod_actions(replace(v, failure=why))
+    assert actions.failed == why
+    # The running one is stopped with the pod's grace; the missing one is never created.
+    assert actions.steps == (Kill("app", "c1", why.message, 7.0),)
+    # Once Failed is reported the pod is finished, whatever the failure still says.
+    assert compute_pod_actions(replace(v, failure=why, phase="Failed")).finished
+
+
+def test_a_failed_pods_status_is_failed_with_the_reason() -> None:
+    p = pod()
+    why = PodFailure("GPUUnhealthy", "GPU GPU-1 of this pod: Xid 79")
+    running = ContainerView(APP["name"], APP["image"], inst(APP, "running"), ready=True)
+    status = pod_status(p, [running], runtime="fake", host_ip="10.0.0.1", now="t", failure=why)
+    assert (status["phase"], status["reason"], status["message"]) == (
+        "Failed",
+        "GPUUnhealthy",
+        why.message,
+    )
+    assert pod_status(p, [running], runtime="fake", host_ip="10.0.0.1", now="t")["phase"] == (
+        "Running"
+    )
