@@ -76,7 +76,8 @@ _CREATE = ("create",)
 RESOURCES: tuple[ResourceInfo, ...] = (
     ResourceInfo("", "v1", "Namespace", "namespaces", "namespace", False, ("ns",),
                  subresources=("status", "finalize"), returns_deleted_object=True),
-    ResourceInfo("", "v1", "Node", "nodes", "node", False, ("no",), subresources=("status",)),
+    ResourceInfo("", "v1", "Node", "nodes", "node", False, ("no",),
+                 subresources=("status", "proxy")),
     ResourceInfo("", "v1", "Pod", "pods", "pod", True, ("po",), _ALL,
                  subresources=("status", "binding", "log", "eviction", "exec", "attach",
                                "portforward"),

@@ -34,6 +34,8 @@ _SUBRESOURCES: dict[str, tuple[str | None, str | None, str | None, tuple[str, ..
     "portforward": ("PodPortForwardOptions", None, None, ("create", "get")),
     "finalize": (None, None, None, ("update",)),
     "token": ("TokenRequest", "authentication.k8s.io", "v1", ("create",)),
+    # GET only: the node's kubelet's /metrics/resource and /healthz (apiserver/pods.py).
+    "proxy": ("NodeProxyOptions", None, None, ("get",)),
 }
 
 

@@ -16,6 +16,7 @@ class Target:
     namespace: str | None  # None: cluster-scoped, or a list across all namespaces
     name: str = ""
     subresource: str = ""
+    proxy_path: str = ""  # nodes/NAME/proxy/PATH: the PATH on the node's kubelet
 
 
 def _unknown(group: str, version: str, res: str) -> ApiError:
@@ -69,6 +70,8 @@ def _target(
         raise _unknown(group, version, info.plural)
     name = rest[0] if rest else ""
     sub = rest[1] if len(rest) > 1 else ""
+    if sub == "proxy" and sub in info.subresources:
+        return Target(info, ns, name, sub, "/".join(rest[2:]))
     if len(rest) > 2:
         raise ApiError(404, f"the path has too many parts after {info.plural}/{name}", "NotFound")
     if sub and sub not in info.subresources:

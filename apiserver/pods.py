@@ -27,6 +27,9 @@ from apiserver.store import Store
 PODS = by_plural("", "pods")
 NODES = by_plural("", "nodes")
 PDBS = by_plural("policy", "poddisruptionbudgets")
+# What nodes/NAME/proxy/... reaches on a kubelet (its other endpoints have their own
+# subresources: pods/log, pods/exec, pods/attach, pods/portforward).
+NODE_PROXY_PATHS = ("metrics/resource", "healthz")
 
 
 def _selector_string(sel: dict[str, Any] | None) -> str:
@@ -243,6 +246,10 @@ class PodSubresources:
             raise ApiError(
                 503, f'node "{node_name}" of pod "{name}" is not registered', "ServiceUnavailable"
             )
+        return self._node_url(node)
+
+    def _node_url(self, node: dict[str, Any]) -> str:
+        node_name = node["metadata"]["name"]
         status = node.get("status") or {}
         addr = next(
             (
@@ -264,6 +271,39 @@ class PodSubresources:
         ) or "https"
         host = f"[{addr}]" if ":" in str(addr) else addr
         return f"{scheme}://{host}:{port}"
+
+    async def node_proxy(self, t: Target) -> Response:
+        """GET nodes/NAME/proxy/PATH: the node kubelet's resource metrics or health (what
+        a Prometheus scrapes through the apiserver, ``kubectl get --raw``)."""
+        if t.proxy_path not in NODE_PROXY_PATHS:
+            raise ApiError(
+                404,
+                f'the kubelet proxy of node "{t.name}" serves '
+                f"{' and '.join(NODE_PROXY_PATHS)} only, not /{t.proxy_path}",
+                "NotFound",
+            )
+        node = self.store.get("/nodes", "", t.name)
+        if node is None:
+            raise not_found("nodes", t.name)
+        base = self._node_url(node)
+        headers = {"Authorization": f"Bearer {self.kubelet_secret}"}
+        try:
+            resp = await self._http.get(
+                f"{base}/{t.proxy_path}", params={"node": t.name}, headers=headers
+            )
+        except httpx.HTTPError as exc:
+            raise ApiError(
+                503,
+                f"cannot reach the kubelet of node {t.name} at {base}: {exc}; "
+                "check that its kubelet is running",
+                "ServiceUnavailable",
+            ) from exc
+        if resp.status_code >= 400:
+            try:
+                raise ApiError.from_status(orjson.loads(resp.content), resp.status_code)
+            except orjson.JSONDecodeError:
+                raise ApiError(resp.status_code, resp.text[:500]) from None
+        return Response(resp.content, media_type=resp.headers.get("content-type", "text/plain"))
 
     def _container(self, pod: dict[str, Any], requested: str | None) -> str:
         containers = [c.get("name") for c in (pod.get("spec") or {}).get("containers") or []]

@@ -573,6 +573,8 @@ class ResourceHandler:
             return await self.pods.evict(t, body, self.write_options(request))
         elif sub == "log" and method == "GET":
             return await self.pods.log(request, t)
+        elif sub == "proxy" and info.kind == "Node" and method == "GET":
+            return await self.pods.node_proxy(t)
         elif sub == "token" and info.kind == "ServiceAccount" and method == "POST":
             assert self.token_signer is not None and ns is not None
             body = decode_body(

@@ -26,6 +26,7 @@ from kubelet.node import NodeFacts
 from kubelet.ownership import ClusterIdError, fetch_cluster_uid
 from kubelet.proxy import ServiceProxy
 from kubelet.resolvconf import host_resolv_conf_path
+from kubelet.resource_metrics import Readings
 from kubelet.runtime.base import ContainerRuntime, RuntimeUnavailable
 from kubelet.runtime.sandbox_image import DEFAULT_SANDBOX_IMAGE
 from kubelet.server import KubeletServer, make_app
@@ -356,12 +357,23 @@ async def run(opts: Options, stop: asyncio.Event | None = None) -> int:
                 return w
         return None
 
+    def resource_metrics(node: str) -> Readings | None:
+        """The node's latest usage readings (None: none yet); LookupError: not served here."""
+        k = by_name.get(node) if node else (kubelets[0] if len(kubelets) == 1 else None)
+        if k is None:
+            raise LookupError(node)
+        return k.usage.readings
+
     certfile = keyfile = None
     if args.scheme == "https":
         cert, key = ensure_serving_cert(single_root / "pki", args.node_name, args.address)
         certfile, keyfile = str(cert), str(key)
     server = KubeletServer(
-        make_app(lookup, runtime, opts.secret), args.address, args.port, certfile, keyfile
+        make_app(lookup, runtime, opts.secret, resource_metrics),
+        args.address,
+        args.port,
+        certfile,
+        keyfile,
     )
     server.start()
     proxy: ServiceProxy | None = None  # issue 8: the Service proxy

@@ -33,6 +33,9 @@ from starlette.websockets import WebSocket
 
 from api.errors import ApiError
 from kubelet import streaming
+from kubelet.resource_metrics import CONTENT_TYPE as RESOURCE_CONTENT_TYPE
+from kubelet.resource_metrics import Readings
+from kubelet.resource_metrics import render as render_resource_metrics
 from kubelet.runtime.base import ContainerRuntime
 from kubelet.streaming_portforward import serve_portforward
 from kubelet.worker import PodWorker
@@ -82,8 +85,14 @@ async def _limited(stream: AsyncIterator[bytes], limit: int) -> AsyncIterator[by
             await aclose()
 
 
-def make_app(lookup: PodLookup, runtime: ContainerRuntime, secret: str | None) -> Starlette:
-    """The ASGI app; ``lookup(namespace, pod)`` finds the worker of a pod on this node."""
+def make_app(
+    lookup: PodLookup,
+    runtime: ContainerRuntime,
+    secret: str | None,
+    readings: Callable[[str], Readings | None] | None = None,
+) -> Starlette:
+    """The ASGI app; ``lookup(namespace, pod)`` finds the worker of a pod on this node;
+    ``readings(node)`` its latest usage for /metrics/resource (LookupError: not a node here)."""
 
     def authorized_header(header: str) -> bool:
         if not secret:
@@ -204,8 +213,23 @@ def make_app(lookup: PodLookup, runtime: ContainerRuntime, secret: str | None) -
     async def portforward(ws: WebSocket) -> None:
         await serve_portforward(ws, authorized_header, pod_container, runtime)
 
+    async def metrics_resource(request: Request) -> Response:
+        if not authorized(request):
+            return _status(ApiError(401, "Unauthorized: the kubelet needs the apiserver's secret"))
+        node = request.query_params.get("node", "")
+        try:
+            if readings is None:
+                raise LookupError(node)
+            got = readings(node)
+        except LookupError:
+            return _status(
+                ApiError(404, f'node "{node}" is not served by this kubelet', "NotFound")
+            )
+        return Response(render_resource_metrics(got), media_type=RESOURCE_CONTENT_TYPE)
+
     routes = [
         Route("/healthz", healthz),
+        Route("/metrics/resource", metrics_resource),
         Route("/containerLogs/{namespace}/{pod}/{container}", container_logs),
         Route("/exec/{namespace}/{pod}/{container}", exec_command, methods=["POST"]),
         stream_route("exec"),

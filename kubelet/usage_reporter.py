@@ -18,7 +18,9 @@ from typing import Any, Protocol
 
 from api.quantity import format_quantity
 from client import AsyncClient
+from kubelet.resource_metrics import ContainerReading, Readings
 from kubelet.runtime.base import ContainerInfo
+from kubelet.timeutil import parse_time
 from kubelet.usage import (
     SIMULATED_USAGE,
     Sample,
@@ -77,6 +79,12 @@ class UsageReporter:
         self.clock = clock
         self.tracker = UsageTracker()
         self.reports = 0
+        # The latest readings, for /metrics/resource (kubelet/resource_metrics.py); the
+        # simulated containers' CPU seconds add up their modelled rate over each window.
+        self.readings: Readings | None = None
+        self._simulated_cpu: dict[str, float] = {}
+        self._cpu_seconds: dict[str, float] = {}  # real containers' latest, by container id
+        self._last_collect: float | None = None
 
     async def run(self) -> None:
         """Report every period, forever; an API outage is logged and the next one tried."""
@@ -100,9 +108,13 @@ class UsageReporter:
     def collect(self) -> dict[str, Any]:
         """The report body: the node's usage and each pod's containers'."""
         now = self.clock()
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        wall = time.time()
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(wall))
+        window = 0.0 if self._last_collect is None else now - self._last_collect
+        self._last_collect = now
         seen: set[str] = set()
         pods: list[dict[str, Any]] = []
+        readings: list[ContainerReading] = []
         total_cpu = total_mem = 0
         for w in list(self.pods()):
             meta = w.pod.get("metadata") or {}
@@ -114,6 +126,7 @@ class UsageReporter:
                 u = self._container_usage(w, c["name"], len(containers), now, seen)
                 if u is not None:
                     usages.append((c["name"], u))
+                    readings.append(self._reading(w, c["name"], u, window))
             if not usages or len(usages) != len(containers):
                 continue  # metrics-server reports a pod only with all its containers
             total_cpu += sum(u.cpu_nanocores for _, u in usages)
@@ -138,13 +151,19 @@ class UsageReporter:
                 }
             )
         node_cpu, node_mem = total_cpu, total_mem
+        node_cpu_seconds: float | None = sum(r.cpu_seconds for r in readings)
         if self.node_from_host:
             cpu_ns, mem = node_cpu_ns(), node_memory_working_set()
+            node_cpu_seconds = None
             if cpu_ns is not None and mem is not None:
                 u = self.tracker.observe(NODE_KEY, now, Sample(cpu_ns, mem))
                 node_cpu, node_mem = (u.cpu_nanocores, u.memory_bytes) if u else (0, mem)
+                node_cpu_seconds = cpu_ns / 1e9
             seen.add(NODE_KEY)
         self.tracker.forget_except(seen)
+        self._simulated_cpu = {k: v for k, v in self._simulated_cpu.items() if k in seen}
+        self._cpu_seconds = {k: v for k, v in self._cpu_seconds.items() if k in seen}
+        self.readings = Readings(wall, node_cpu_seconds, node_mem, tuple(readings))
         return {
             "timestamp": stamp,
             "window": f"{self.period:g}s",
@@ -159,6 +178,7 @@ class UsageReporter:
         info: ContainerInfo | None = track.current if track is not None else None
         if info is None or info.state != "running":
             return None
+        seen.add(info.id)
         if self.simulated:
             ann = ((w.pod.get("metadata") or {}).get("annotations") or {}).get(SIMULATED_USAGE, "")
             return simulated_usage(ann, count)
@@ -167,5 +187,26 @@ class UsageReporter:
         sample = self.sample(info.pid)
         if sample is None:
             return None
-        seen.add(info.id)
+        self._cpu_seconds[info.id] = sample.cpu_ns / 1e9
         return self.tracker.observe(info.id, now, sample)
+
+    def _reading(self, w: PodView, name: str, u: Usage, window: float) -> ContainerReading:
+        """A container's cumulative CPU seconds and working set, for /metrics/resource."""
+        meta = w.pod.get("metadata") or {}
+        track = w.tracks.get(name)
+        info = track.current if track is not None else None
+        cid = info.id if info is not None else ""
+        if self.simulated:
+            cpu = self._simulated_cpu.get(cid, 0.0) + u.cpu_nanocores * window / 1e9
+            self._simulated_cpu[cid] = cpu
+        else:
+            cpu = self._cpu_seconds.get(cid, 0.0)
+        started = parse_time(info.started_at) if info is not None else None
+        return ContainerReading(
+            str(meta.get("namespace") or "default"),
+            str(meta.get("name") or ""),
+            name,
+            cpu,
+            u.memory_bytes,
+            started.timestamp() if started is not None else None,
+        )

@@ -98,3 +98,50 @@ def test_a_node_reports_only_its_own_usage(tmp_path: Path) -> None:
         with pytest.raises(ApiError) as err:
             cl.api.client().request("DELETE", "/apis/metrics.k8s.io/v1beta1/nodes/box")
         assert err.value.code == 405
+
+
+def test_the_kubelets_resource_metrics_through_the_node_proxy(tmp_path: Path) -> None:
+    """GET /api/v1/nodes/NAME/proxy/metrics/resource: kubelet's Prometheus text, parsed
+    here with prometheus-client's own parser; CPU seconds are a counter that grows at the
+    pod's rate, memory the working set; other kubelet paths are refused."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with Cluster(tmp_path / "home") as cl:
+        cl.add_kubelet("box", "--metrics-report-period", "1")
+        cl.wait_nodes_ready()
+        api = cl.api.client()
+        api.create("pods", pod("server", "cpu=500m,memory=300Mi"), "default")
+        path = "/api/v1/nodes/box/proxy/metrics/resource"
+
+        def samples() -> dict[tuple[str, str], float]:
+            reply = api.request("GET", path)
+            assert reply.headers["content-type"].startswith("text/plain; version=")
+            out: dict[tuple[str, str], float] = {}
+            for family in text_string_to_metric_families(reply.text):
+                for s in family.samples:
+                    out[(s.name, s.labels.get("pod", ""))] = s.value
+            return out
+
+        first = wait_for(
+            lambda: (s := samples()).get(("container_cpu_usage_seconds_total", "server")) and s,
+            "the pod's CPU counter",
+        )
+        assert first[("container_memory_working_set_bytes", "server")] == 300 * 2**20
+        assert first[("pod_memory_working_set_bytes", "server")] == 300 * 2**20
+        assert ("node_cpu_usage_seconds_total", "") in first
+        assert first[("resource_scrape_error", "")] == 0
+        later = wait_for(
+            lambda: (
+                (s := samples())[("container_cpu_usage_seconds_total", "server")]
+                >= first[("container_cpu_usage_seconds_total", "server")] + 0.9
+                and s
+            ),
+            "the counter growing by the pod's 500m over two seconds or more",
+            timeout=15,
+        )
+        assert later[("pod_cpu_usage_seconds_total", "server")] == pytest.approx(
+            later[("container_cpu_usage_seconds_total", "server")]
+        )
+        with pytest.raises(ApiError) as refused:
+            api.request("GET", "/api/v1/nodes/box/proxy/containerLogs/default/server/c")
+        assert refused.value.code == 404 and "metrics/resource" in refused.value.message
