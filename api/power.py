@@ -1,4 +1,4 @@
-"""Power state of a lab box, as the autoscaler records it on the Node (docs/power.md).
+"""Power state of a lab box, as the autoscaler records it on the Node (docs/autoscaler.md).
 
 A powered-off node stays in the API with the ``kubelab.io/asleep:NoSchedule`` taint and a
 condition of type ``Asleep``: True while it is off (reason ``Asleep``) or booting (reason

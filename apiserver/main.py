@@ -20,7 +20,7 @@ from apiserver.encryption import ensure_config as ensure_encryption_config
 from apiserver.encryption import load_config as load_encryption_config
 from apiserver.identities import ensure_identity_token
 from apiserver.pod_bridge import PodBridgeListener
-from apiserver.rbac_bootstrap import KUBE_DNS_USER
+from apiserver.rbac_bootstrap import AUTOSCALER_USER, KUBE_DNS_USER
 from apiserver.service_ips import (
     DEFAULT_SERVICE_CIDR,
     ServiceCIDRError,
@@ -233,6 +233,7 @@ def prepare_home(args: argparse.Namespace) -> tuple[str, Path, Path, str, str]:
         ("scheduler", SCHEDULER_USER),
         ("controllers", CONTROLLER_MANAGER_USER),
         ("dns", KUBE_DNS_USER),
+        ("autoscaler", AUTOSCALER_USER),
     ):
         tok = ensure_identity_token(home, user, [])
         write_kubeconfig(

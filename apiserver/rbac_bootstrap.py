@@ -28,6 +28,9 @@ CONTROLLER_MANAGER_USER = "system:kube-controller-manager"
 # The cluster DNS server (clusterdns/), a host process with a user of its own.
 KUBE_DNS_USER = "system:kube-dns"
 KUBE_DNS_NAMESPACE = "kube-system"
+# The lab autoscaler (autoscaler/): powers boxes on and off, drains them by evictions.
+AUTOSCALER_USER = "system:kubelab-autoscaler"
+AUTOSCALER_NAMESPACE = "kube-system"
 MASTERS_GROUP = "system:masters"
 AUTHENTICATED_GROUP = "system:authenticated"
 
@@ -226,6 +229,20 @@ _KUBE_DNS_PUBLISH_RULES = [
 ]
 
 
+# What the autoscaler reads (nodes and pods, to plan), marks (a box's asleep taint, cordon
+# and Asleep condition), and does (evictions that honour PodDisruptionBudgets, events).
+_AUTOSCALER_RULES = [
+    rule(READ + ["patch", "update"], [""], ["nodes"]),
+    rule(["patch", "update"], [""], ["nodes/status"]),
+    rule(READ, [""], ["pods"]),
+    rule(["create"], [""], ["pods/eviction"]),
+    rule(["create", "patch", "update"], [""], ["events"]),
+]
+
+# Its power groups' ConfigMap and the drivers' credentials: in kube-system only.
+_AUTOSCALER_NAMESPACED_RULES = [rule(["get"], [""], ["configmaps", "secrets"])]
+
+
 def bootstrap_cluster_roles() -> list[Obj]:
     """Every bootstrap ClusterRole, aggregated ones with their rules filled in."""
     roles = [
@@ -242,6 +259,7 @@ def bootstrap_cluster_roles() -> list[Obj]:
         _cluster_role(CONTROLLER_MANAGER_USER, _EVERYTHING[:1]),
         _cluster_role("system:node", _NODE_RULES),
         _cluster_role(KUBE_DNS_USER, _KUBE_DNS_RULES),
+        _cluster_role(AUTOSCALER_USER, _AUTOSCALER_RULES),
         _cluster_role(
             "system:basic-user",
             [
@@ -264,29 +282,43 @@ def bootstrap_cluster_role_bindings() -> list[Obj]:
         _binding(SCHEDULER_USER, SCHEDULER_USER, "User", SCHEDULER_USER),
         _binding(CONTROLLER_MANAGER_USER, CONTROLLER_MANAGER_USER, "User", CONTROLLER_MANAGER_USER),
         _binding(KUBE_DNS_USER, KUBE_DNS_USER, "User", KUBE_DNS_USER),
+        _binding(AUTOSCALER_USER, AUTOSCALER_USER, "User", AUTOSCALER_USER),
         _binding("system:basic-user", "system:basic-user", "Group", AUTHENTICATED_GROUP),
     ]
 
 
-def bootstrap_namespaced_policy() -> list[tuple[str, Obj]]:
-    """The bootstrap Roles and RoleBindings (plural, object), each in its namespace."""
-    name = "system:kube-dns-publisher"
+def _namespaced_role(
+    name: str, namespace: str, rules: list[Obj], user: str
+) -> list[tuple[str, Obj]]:
+    """A Role in ``namespace`` and its RoleBinding to ``user``."""
     role: Obj = {
         "apiVersion": f"{GROUP}/v1",
         "kind": "Role",
         "metadata": {
             "name": name,
-            "namespace": KUBE_DNS_NAMESPACE,
+            "namespace": namespace,
             "labels": dict(BOOTSTRAP_LABELS),
             "annotations": dict(AUTOUPDATE),
         },
-        "rules": _KUBE_DNS_PUBLISH_RULES,
+        "rules": rules,
     }
-    binding = _binding(name, name, "User", KUBE_DNS_USER)
+    binding = _binding(name, name, "User", user)
     binding["kind"] = "RoleBinding"
-    binding["metadata"]["namespace"] = KUBE_DNS_NAMESPACE
+    binding["metadata"]["namespace"] = namespace
     binding["roleRef"]["kind"] = "Role"
     return [("roles", role), ("rolebindings", binding)]
+
+
+def bootstrap_namespaced_policy() -> list[tuple[str, Obj]]:
+    """The bootstrap Roles and RoleBindings (plural, object), each in its namespace."""
+    return [
+        *_namespaced_role(
+            "system:kube-dns-publisher", KUBE_DNS_NAMESPACE, _KUBE_DNS_PUBLISH_RULES, KUBE_DNS_USER
+        ),
+        *_namespaced_role(
+            AUTOSCALER_USER, AUTOSCALER_NAMESPACE, _AUTOSCALER_NAMESPACED_RULES, AUTOSCALER_USER
+        ),
+    ]
 
 
 async def ensure_bootstrap_policy(objects: Any, existing: Any) -> None:

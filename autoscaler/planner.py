@@ -94,10 +94,11 @@ def plan_wakeups(
     sleeping: Sequence[Candidate],
     waking: Sequence[Obj] = (),
     room: Mapping[str, int] | None = None,
+    bound: Mapping[str, Sequence[Obj]] | None = None,
 ) -> WakePlan:
     """The fewest sleeping boxes that take ``pending`` (unschedulable pods), after the
-    boxes already ``waking``; ``room``: how many more boxes each group may power on
-    (absent group: no limit)."""
+    boxes already ``waking`` (or up, with ``bound``: the pods on each, by box name);
+    ``room``: how many more boxes each group may power on (absent group: no limit)."""
     plan = WakePlan()
     infos = {pi.key: pi for pi in (pod_info(p) for p in pending)}
     left = dict(infos)
@@ -116,6 +117,8 @@ def plan_wakeups(
             del left[key]
     for node in waking:
         ni = NodeInfo(as_awake(node))
+        for p in (bound or {}).get(ni.name, ()):
+            ni.add_pod(pod_info(p))
         for key in _take(filters, ni, _order(left.values())):
             plan.placed[key] = ni.name
             left.pop(key)
@@ -175,3 +178,17 @@ def _rounds(
         for key in taken:
             plan.placed[key] = name
         waiting = [p for p in waiting if p.key not in plan.placed]
+
+
+def waiting_fit(
+    filters: Sequence[FilterPlugin], waiting: Sequence[Obj], node: Obj, bound: Sequence[Obj]
+) -> str:
+    """The key of a ``waiting`` pod that would fit ``node`` (awake, uncordoned) beside its
+    ``bound`` pods, '' for none: a box such a pod may still land on is not idle."""
+    ni = NodeInfo(as_awake(node))
+    for p in bound:
+        ni.add_pod(pod_info(p))
+    for pi in (pod_info(p) for p in waiting):
+        if fits(filters, pi, ni):
+            return pi.key
+    return ""

@@ -78,7 +78,7 @@ def reconcile(
     res = A.Result()
     if is_powered_down(node):
         # Powered off (or booting) by the autoscaler: its silence is no failure, and it
-        # has no pods to evict (docs/power.md). Its heartbeats count again once it wakes.
+        # has no pods to evict (docs/autoscaler.md). Its heartbeats count again once it wakes.
         return res
     name = name_of(node)
     ready = get_condition(node, "Ready") or {}

@@ -13,6 +13,7 @@ COMPONENTS = {
     "controllers": ("controllers.main", "run the controller manager"),
     "kubelet": ("kubelet.main", "run the node agent on this box"),
     "dns": ("clusterdns.main", "serve cluster DNS for Services and pods"),
+    "autoscaler": ("autoscaler.main", "power boxes on for waiting pods, off when idle"),
     "up": ("kubelab.up", "run a whole cluster on this machine"),
     "join": ("kubelab.join", "join this box to a cluster with a token"),
     "token": ("kubelab.token", "create join and user tokens"),

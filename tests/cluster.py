@@ -121,6 +121,11 @@ class Cluster:
         args = tuple(_with_pod_cidr(self.api, args))
         return self._add(self._next_key("controllers"), "controllers", *args)
 
+    def add_autoscaler(self, *args: str) -> Component:
+        """The lab autoscaler under its own identity (system:kubelab-autoscaler, the
+        bootstrap policy's role): the apiserver writes HOME/autoscaler.kubeconfig."""
+        return self._add(self._next_key("autoscaler"), "autoscaler", *args)
+
     def add_kubelet(
         self,
         node: str,
