@@ -35,6 +35,10 @@ PODS = registry_info("pods")
 NODES = registry_info("nodes")
 
 
+# The events kubelab autoscaler records on a pending pod (autoscaler/autoscaler.py).
+AUTOSCALER_REASONS = ("TriggeredScaleUp", "NotTriggerScaleUp", "WakeFailed")
+
+
 def register(sub: Any, parent: argparse.ArgumentParser) -> None:
     p = add_verb(
         sub, parent, "why", "Explain where a pod is in its life, and what holds it", EXAMPLES
@@ -101,6 +105,16 @@ def explain_pending(
         count = sum(int(e.get("count") or 1) for e in failed)
         lines.append(
             f"events: FailedScheduling x{count}, last {age(last.get('lastTimestamp') or last.get('eventTime'))} ago: "
+            + " ".join(str(last.get("message") or "").split())
+        )
+    # The lab autoscaler's word on it (kubelab autoscaler): a box woken for it, why none
+    # could be, or a wake that failed; the latest of them.
+    power = [e for e in events if e.get("reason") in AUTOSCALER_REASONS]
+    if power:
+        last = max(power, key=lambda e: str(e.get("lastTimestamp") or e.get("eventTime") or ""))
+        lines.append(
+            f"autoscaler: {last.get('reason')} "
+            f"{age(last.get('lastTimestamp') or last.get('eventTime'))} ago: "
             + " ".join(str(last.get("message") or "").split())
         )
     sel = (pod.get("spec") or {}).get("nodeSelector")

@@ -187,6 +187,16 @@ def test_nothing_is_woken_for_a_pod_that_could_never_fit(cluster: Cluster, c: An
     assert "a100-0" in msg and "nvidia.com/gpu" in msg, msg
     assert not awake(c), states(c)
     assert not wakes(c)
+    # kl why says it, beside the scheduler's reasons.
+    import subprocess
+    import sys
+
+    why = subprocess.run(
+        [sys.executable, "-m", "kubectl.main", "--kubeconfig", str(cluster.api.kubeconfig),
+         "why", "pod/huge", "-n", NS],
+        capture_output=True, text=True, timeout=60, check=True,
+    ).stdout  # fmt: skip
+    assert "autoscaler: NotTriggerScaleUp" in why and "a100-0" in why, why
 
 
 def test_a_gpu_pod_wakes_exactly_one_gpu_box_and_runs_there(cluster: Cluster, c: Any) -> None:
