@@ -397,8 +397,18 @@ class ApiServer:
                 raise ApiError(404, f"the server does not serve {parts[1]}/{parts[2]}", "NotFound")
             return json_response(rl)
         if p == "/openapi/v2":
-            if not openapi.v2_accepts_json(request.headers.get("accept", "")):
-                raise ApiError(406, "only the following media types are accepted: application/json")
+            accept = request.headers.get("accept", "")
+            if not openapi.v2_accepts_json(accept):
+                if not openapi.v2_accepts_protobuf(accept):
+                    raise ApiError(
+                        406,
+                        "only the following media types are accepted: application/json, "
+                        + openapi.OPENAPI_V2_PROTOBUF,
+                    )
+                # No definitions in this form (apiserver/openapi.py says why).
+                return Response(
+                    openapi.V2_PROTOBUF_SKELETON, media_type=openapi.OPENAPI_V2_PROTOBUF_REPLY
+                )
             return raw_json_response(openapi.openapi_v2_json())
         if p == "/openapi/v3":
             return json_response(openapi.openapi_v3_root())

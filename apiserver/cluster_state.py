@@ -409,9 +409,12 @@ class ClusterState:
                 self.service_ips.release(ip, key)
             for ip in ips:
                 self.service_ips.record(ip, key)
-            if new is not None and isinstance(new.get("status") or {}, dict):
+            status = new.get("status") if new is not None else None
+            if new is not None and status is None:
                 # As Kubernetes serialises it: an empty loadBalancer status, never none.
-                new.setdefault("status", {}).setdefault("loadBalancer", {})
+                new["status"] = {"loadBalancer": {}}
+            elif isinstance(status, dict):
+                status.setdefault("loadBalancer", {})  # (a status of another type: invalid)
             if old is not None:
                 for port in _service_node_ports(old):
                     if self.node_ports.get(port) == key:

@@ -16,7 +16,11 @@ the upstream types already.
 
 ``/openapi/v2`` is the same in swagger 2.0 form, as JSON. kubectl asks for it in gnostic
 protobuf only (for the patch metadata of ``apply`` and the v2 fallbacks of explain and
-validation); that is answered 406, and kubectl then uses its compiled-in structs.
+validation). That form is answered with a skeleton document, ``swagger: "2.0"`` and no
+definitions (``V2_PROTOBUF_SKELETON``): kubectl then uses its compiled-in structs for
+patches, and its client-side validation (the fallback for kinds without a PATCH
+operation, such as SubjectAccessReview) skips a kind it finds no schema for, which the
+server validates strictly anyway. A 406 made ``kubectl create -f`` of those kinds fail.
 """
 
 from __future__ import annotations
@@ -31,6 +35,13 @@ from apiserver import openapi_schemas
 
 # What client-go asks /openapi/v2 for; not served (the JSON form is): see the docstring.
 OPENAPI_V2_PROTOBUF = "application/com.github.proto-openapi.spec.v2@v1.0+protobuf"
+# gnostic's openapi_v2.Document with only field 1 (``swagger``, a string) set to "2.0":
+# the tag byte (field 1, length-delimited), the length, the bytes. Hand-encoded: it is one
+# field, and no maintained Python package ships gnostic's message types.
+V2_PROTOBUF_SKELETON = b"\x0a\x03" + b"2.0"
+# The type it is answered with: kube-openapi's, without the "@" that Go's MIME parser
+# (client-go reads the Content-Type) refuses.
+OPENAPI_V2_PROTOBUF_REPLY = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"
 
 
 def _gv_path(r: ResourceInfo) -> str:
@@ -277,6 +288,12 @@ def _v2_json_at(generation: int) -> bytes:
         "definitions": definitions,
     }
     return json.dumps(body, separators=(",", ":")).encode()
+
+
+def v2_accepts_protobuf(accept: str) -> bool:
+    """Whether an ``Accept`` header asks for the gnostic protobuf form (either spelling)."""
+    ranges = [r.split(";")[0].strip().lower() for r in accept.split(",") if r.strip()]
+    return any(r in (OPENAPI_V2_PROTOBUF, OPENAPI_V2_PROTOBUF_REPLY) for r in ranges)
 
 
 def v2_accepts_json(accept: str) -> bool:

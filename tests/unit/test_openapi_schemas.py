@@ -136,17 +136,29 @@ def test_v2_document_is_swagger_with_paths_and_definitions() -> None:
 
 
 @pytest.mark.parametrize(
-    ("accept", "json_ok"),
+    ("accept", "json_ok", "protobuf"),
     [
-        ("", True),
-        ("application/json", True),
-        ("application/json, */*", True),
-        (openapi.OPENAPI_V2_PROTOBUF, False),  # what client-go sends: answered 406
-        (f"{openapi.OPENAPI_V2_PROTOBUF};q=1.0", False),
+        ("", True, False),
+        ("application/json", True, False),
+        ("application/json, */*", True, False),
+        # What client-go sends: answered with the skeleton document.
+        (openapi.OPENAPI_V2_PROTOBUF, False, True),
+        (f"{openapi.OPENAPI_V2_PROTOBUF};q=1.0", False, True),
+        (openapi.OPENAPI_V2_PROTOBUF_REPLY, False, True),
+        ("application/yaml", False, False),  # answered 406
     ],
 )
-def test_v2_is_served_as_json_only(accept: str, json_ok: bool) -> None:
+def test_v2_forms_by_accept(accept: str, json_ok: bool, protobuf: bool) -> None:
     assert openapi.v2_accepts_json(accept) is json_ok
+    assert openapi.v2_accepts_protobuf(accept) is protobuf
+
+
+def test_the_v2_protobuf_skeleton_is_a_document_with_only_its_swagger_field() -> None:
+    # One key byte (field number << 3 | wire type 2), one length byte, the string; the real
+    # kubectl decodes it in tests/compat/test_kubectl_explain.py and test_kubectl_crd.py.
+    data = openapi.V2_PROTOBUF_SKELETON
+    assert (data[0] >> 3, data[0] & 7) == (1, 2)
+    assert data[2 : 2 + data[1]] == b"2.0" and 2 + data[1] == len(data)
 
 
 def test_schema_name_of_a_built_in_kind() -> None:
