@@ -9,7 +9,7 @@ import pytest
 # Fixed, so a failure replays the same faults; --chaos-seed (or KUBELAB_CHAOS_SEED) explores
 # others, and a failure names the seed it ran with.
 DEFAULT_CHAOS_SEED = 99
-DEFAULT_CHAOS_SECONDS = 110.0  # with start-up and the checks, about three minutes in all
+DEFAULT_CHAOS_SECONDS = 45.0  # with start-up and the checks, about a minute and a half
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
