@@ -279,11 +279,11 @@ def test_a_hardware_fault_fails_the_pod_on_that_gpu_and_its_replacement_runs_on_
         standin.events.append(f"xid {index} 79")  # fell off the bus: hardware
         standin.write()
         failed = wait_for(
-            lambda: (p := api.get("pods", first["metadata"]["name"], "default"))["status"].get(
-                "phase"
-            )
-            == "Failed"
-            and p,
+            lambda: (
+                (p := api.get("pods", first["metadata"]["name"], "default"))["status"].get("phase")
+                == "Failed"
+                and p
+            ),
             "the pod on the broken GPU failed",
             timeout=10,
         )
