@@ -13,6 +13,7 @@ from typing import Literal
 import yaml
 
 from api.defaults import DEFAULT_TOLERATION_SECONDS
+from api.home import kubelab_home
 from apiserver.audit import load_policy as load_audit_policy
 from apiserver.auth import ensure_admin_token, ensure_secret_file
 from apiserver.authz import CONTROLLER_MANAGER_USER, NODE_USER_PREFIX, NODES_GROUP, SCHEDULER_USER
@@ -29,10 +30,6 @@ from apiserver.service_ips import (
 )
 from apiserver.service_ips_bootstrap import endpoint_address
 from apiserver.tls import default_hosts, ensure_ca, in_cluster_hosts, issue_serving_cert
-
-
-def default_home() -> Path:
-    return Path(os.environ.get("KUBELAB_HOME") or Path.home() / ".kubelab")
 
 
 def write_kubeconfig(
@@ -88,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--home",
         type=Path,
-        default=default_home(),
+        default=kubelab_home(),
         help="state directory: state.db, pki/, tokens.csv, kubeconfig (default $KUBELAB_HOME or ~/.kubelab)",
     )
     p.add_argument("--port", type=int, default=6443, help="HTTPS port (default 6443)")

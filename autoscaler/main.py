@@ -7,11 +7,11 @@ import asyncio
 import contextlib
 import logging
 import math
-import os
 import signal
 import sys
 from pathlib import Path
 
+from api.home import kubelab_home
 from autoscaler.autoscaler import Autoscaler, Options
 from autoscaler.drivers import PowerDriver
 from client.backoff import Backoff
@@ -19,10 +19,6 @@ from client.backoff import Backoff
 log = logging.getLogger("autoscaler")
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 SYNC_TIMEOUT = 60.0
-
-
-def default_home() -> Path:
-    return Path(os.environ.get("KUBELAB_HOME") or Path.home() / ".kubelab")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -101,8 +97,8 @@ def kubeconfig_path(args: argparse.Namespace) -> str:
     if args.kubeconfig:
         path = Path(args.kubeconfig).expanduser()
     else:
-        own = default_home() / "autoscaler.kubeconfig"
-        path = own if own.exists() else default_home() / "kubeconfig"
+        own = kubelab_home() / "autoscaler.kubeconfig"
+        path = own if own.exists() else kubelab_home() / "kubeconfig"
     if not path.is_file():
         raise ValueError(f"kubeconfig {path} does not exist (--kubeconfig)")
     return str(path)
@@ -170,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     for noisy in ("httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    drivers = make_drivers((args.fake_home or default_home()).expanduser())
+    drivers = make_drivers((args.fake_home or kubelab_home()).expanduser())
     try:
         return asyncio.run(run(kubeconfig, opts, drivers))
     except KeyboardInterrupt:

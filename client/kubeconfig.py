@@ -16,6 +16,8 @@ from typing import Any
 
 import yaml
 
+from api.home import kubelab_home
+
 
 class KubeconfigError(ValueError):
     """A kubeconfig is missing, unreadable, or does not name what was asked for."""
@@ -32,11 +34,6 @@ class ClusterConfig:
     namespace: str = "default"
     context: str = ""  # the context it came from
     path: str = ""  # the file it came from
-
-
-def kubelab_home() -> Path:
-    """``$KUBELAB_HOME``, default ``~/.kubelab``."""
-    return Path(os.environ.get("KUBELAB_HOME") or Path.home() / ".kubelab").expanduser()
 
 
 def default_kubeconfig_path() -> Path:

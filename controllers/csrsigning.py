@@ -16,7 +16,6 @@ from __future__ import annotations
 import base64
 import datetime
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +31,7 @@ from api.certificates import (
     sign,
     signer_refusal,
 )
+from api.home import kubelab_home
 
 from . import actions as A
 from .base import Controller, apply_all
@@ -49,7 +49,7 @@ class SigningCA:
 def load_ca(cert_file: str, key_file: str) -> SigningCA | None:
     """The CA from the given files, else from ``$KUBELAB_HOME/pki``; None when absent."""
     if not cert_file or not key_file:
-        home = Path(os.environ.get("KUBELAB_HOME") or Path.home() / ".kubelab")
+        home = kubelab_home()
         cert_file, key_file = str(home / "pki" / "ca.crt"), str(home / "pki" / "ca.key")
     try:
         cert = x509.load_pem_x509_certificate(Path(cert_file).read_bytes())

@@ -5,13 +5,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import os
 import signal
 import sys
 from pathlib import Path
 
 from client import AsyncClient
-from client.kubeconfig import load_kubeconfig
+from client.kubeconfig import default_kubeconfig_path, load_kubeconfig
 
 from .base import Options
 from .leader import LeaderConfig, LeaderElector
@@ -22,8 +21,7 @@ log = logging.getLogger("controllers")
 
 
 def default_kubeconfig() -> str:
-    home = os.environ.get("KUBELAB_HOME") or str(Path.home() / ".kubelab")
-    return str(Path(home) / "kubeconfig")
+    return str(default_kubeconfig_path())
 
 
 def parser() -> argparse.ArgumentParser:

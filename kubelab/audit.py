@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from kubelab.up import default_home
+from api.home import kubelab_home
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,7 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="example: kubelab audit --verb delete --resource jobs -n lab",
     )
     p.add_argument(
-        "--home", type=Path, default=default_home(), help="the cluster's state directory"
+        "--home", type=Path, default=kubelab_home(), help="the cluster's state directory"
     )
     p.add_argument(
         "--log", type=Path, default=None, help="the audit log (default HOME/logs/audit.log)"

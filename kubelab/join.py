@@ -27,6 +27,7 @@ from urllib.parse import urlparse
 import httpx
 import yaml
 
+from api.home import kubelab_home
 from api.service_cidr import kube_dns_ip
 from apiserver.main import write_kubeconfig
 from apiserver.tls import ca_fingerprint
@@ -36,10 +37,6 @@ from kubelab.netaddr import route_address
 
 class JoinError(Exception):
     """Joining failed; the message says why and what to do."""
-
-
-def default_home() -> Path:
-    return Path(os.environ.get("KUBELAB_HOME") or Path.home() / ".kubelab")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -234,7 +231,7 @@ def join(args: argparse.Namespace) -> tuple[Path, str, str]:
     server = args.server.rstrip("/")
     if urlparse(server).scheme != "https":
         raise JoinError(f"--server must be an https:// URL, not {server!r}")
-    home = (args.home or default_home()).expanduser().resolve()
+    home = (args.home or kubelab_home()).expanduser().resolve()
     home.mkdir(parents=True, exist_ok=True, mode=0o700)
     node = args.node_name or socket.gethostname().lower().split(".")[0]
     ca_pem = _fetch_ca(server)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import os
 import re
 import sys
 from pathlib import Path
@@ -23,6 +22,7 @@ from urllib.parse import urlparse
 
 import yaml
 
+from api.home import kubelab_home
 from apiserver.auth import add_token
 from apiserver.authz import ROLES, add_binding
 from apiserver.join import create_token, load_tokens
@@ -32,10 +32,6 @@ from kubelab.netaddr import is_loopback, is_wildcard, route_address
 
 _DURATION = re.compile(r"^(\d+)([smhd]?)$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "": 1}
-
-
-def default_home() -> Path:
-    return Path(os.environ.get("KUBELAB_HOME") or Path.home() / ".kubelab")
 
 
 def parse_ttl(text: str) -> datetime.timedelta | None:
@@ -151,7 +147,7 @@ def create_user_token(home: Path, user: str, role: str, namespaces: list[str]) -
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    home = (args.home or default_home()).expanduser().resolve()
+    home = (args.home or kubelab_home()).expanduser().resolve()
     if not (home / "pki" / "ca.crt").exists() or not (home / "kubeconfig").exists():
         print(
             f"kubelab token: no cluster in {home}: run `kubelab up` first (or pass --home)",

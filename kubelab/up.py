@@ -31,6 +31,7 @@ from typing import Any
 import yaml
 
 from api.dashboard import dashboard_url
+from api.home import kubelab_home
 from api.service_cidr import DEFAULT_SERVICE_CIDR, kube_dns_ip
 from kubelab.netaddr import is_wildcard, route_address
 from kubelab.supervisor import Child, Supervisor, env_with_home
@@ -67,10 +68,6 @@ DEFAULTS: dict[str, Any] = {
     "storage_dir": "",  # HOME/storage
 }
 SIM_NODE_PREFIX = "sim"
-
-
-def default_home() -> Path:
-    return Path(os.environ.get("KUBELAB_HOME") or Path.home() / ".kubelab")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -467,7 +464,7 @@ def _fail(msg: str) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    home = (args.home or default_home()).expanduser().resolve()
+    home = (args.home or kubelab_home()).expanduser().resolve()
     home.mkdir(parents=True, exist_ok=True, mode=0o700)
     settings = resolve_settings(args, home)
     if settings["runtime"] == "docker":

@@ -8,13 +8,13 @@ import asyncio
 import contextlib
 import functools
 import logging
-import os
 import signal
 import socket
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from api.home import kubelab_home
 from client import AsyncClient, KubeconfigError
 from kubelet.agent import NodeKubelet
 from kubelet.context import KubeletConfig
@@ -34,10 +34,6 @@ from kubelet.tls import ensure_serving_cert
 from kubelet.worker import PodWorker
 
 log = logging.getLogger("kubelet")
-
-
-def default_home() -> Path:
-    return Path(os.environ.get("KUBELAB_HOME") or Path.home() / ".kubelab")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -304,7 +300,7 @@ class Options:
 
 
 def resolve_options(args: argparse.Namespace) -> Options:
-    home = (args.home or default_home()).expanduser()
+    home = (args.home or kubelab_home()).expanduser()
     kubeconfig = args.kubeconfig
     if kubeconfig is None and (home / "kubeconfig").exists():
         kubeconfig = str(home / "kubeconfig")

@@ -12,6 +12,7 @@ import socket
 
 from api.queues import DEFAULT_HALF_LIFE
 from client import AsyncClient
+from client.kubeconfig import default_kubeconfig_path
 from scheduler.binder import HttpBinder
 from scheduler.metrics import SchedulerMetrics, serve_metrics
 from scheduler.plugins import default_framework
@@ -21,8 +22,7 @@ log = logging.getLogger("scheduler")
 
 
 def default_kubeconfig() -> str:
-    home = os.environ.get("KUBELAB_HOME") or os.path.expanduser("~/.kubelab")
-    return os.path.join(home, "kubeconfig")
+    return str(default_kubeconfig_path())
 
 
 def build_parser() -> argparse.ArgumentParser:
