@@ -29,7 +29,7 @@ up: $(RUNTIME_STAMP)
 	$(BIN)/kubelab up $(ARGS)
 
 test: $(TEST_STAMP)
-	$(BIN)/pytest -q -ra $(ARGS)
+	$(BIN)/python -m tests.lanes $(ARGS)  # two lanes at once (tests/lanes.py says why)
 
 # The fast tiers only: unit tests and the in-process apiserver tests (about 20 s here).
 .PHONY: test-fast

@@ -147,14 +147,17 @@ class GpuMonitor:
             f"GPU {fault.uuid}: {fault.message}; no new pods are assigned to it until it "
             "passes a re-check",
         )
-        for pod in self.pods_holding(fault.uuid):
+        holders = list(self.pods_holding(fault.uuid))
+        # The Node first: the GPU is out of what the scheduler may assign before any
+        # holder fails, so no replacement can be given the broken GPU again.
+        await self._write_status()
+        for pod in holders:
             message = f"GPU {fault.uuid} of this pod: {fault.message}"
             self.recorder.record(pod, WARNING, "GPUUnhealthy", message)
             if self.fail_pod is not None:
                 # Its work on a broken GPU is lost: fail it so its controller starts a
-                # replacement on a healthy one (the scheduler no longer offers this GPU).
+                # replacement on a healthy one.
                 self.fail_pod(pod, PodFailure("GPUUnhealthy", f"{message}; the pod was stopped"))
-        await self._write_status()
 
     async def _recheck_loop(self) -> None:
         while True:

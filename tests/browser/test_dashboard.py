@@ -68,9 +68,14 @@ def sign_in(b: Any, token: str) -> None:
 
 
 def text_of(b: Any, css: str) -> str:
-    from selenium.webdriver.common.by import By
-
-    return " ".join(e.text for e in b.find_elements(By.CSS_SELECTOR, css))
+    # Read in the page in one step: a live page re-renders between a find and a read, and
+    # an element found before a watch update is stale after it.
+    return str(
+        b.execute_script(
+            "return [...document.querySelectorAll(arguments[0])].map(e => e.innerText).join(' ')",
+            css,
+        )
+    )
 
 
 def shot(b: Any, name: str) -> None:
