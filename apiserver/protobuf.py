@@ -2,6 +2,7 @@
 
 kubectl's typed clients POST ``application/vnd.kubernetes.protobuf`` bodies for
 ``create namespace|configmap|secret|deployment|job|service|serviceaccount|pdb|priorityclass|quota``
+and ``autoscale``
 and do not fall back to JSON on 415 (API-COMPAT §0.4, §9). A body is the magic ``k8s\\x00`` followed
 by a ``runtime.Unknown`` message: {1: TypeMeta{1: apiVersion, 2: kind}, 2: raw,
 3: contentEncoding, 4: contentType}; ``raw`` is the object encoded with the field numbers
@@ -576,6 +577,62 @@ MESSAGES: dict[str, dict[int, Field]] = {
         5: Field("lastTransitionTime", "time"),
         6: _s("status"),
     },
+    # k8s.io.api.autoscaling.v2 (kubectl autoscale)
+    "HorizontalPodAutoscaler": {
+        1: _m("metadata", "ObjectMeta"),
+        2: _m("spec", "HorizontalPodAutoscalerSpec"),
+        3: Field("status", "skip"),
+    },
+    "HorizontalPodAutoscalerSpec": {
+        1: _m("scaleTargetRef", "CrossVersionObjectReference"),
+        2: _i("minReplicas", keep_zero=True),
+        3: _i("maxReplicas"),
+        4: _m("metrics", "MetricSpec", repeated=True),
+        5: _m("behavior", "HorizontalPodAutoscalerBehavior"),
+    },
+    "CrossVersionObjectReference": {1: _s("kind"), 2: _s("name"), 3: _s("apiVersion")},
+    "MetricSpec": {
+        1: _s("type"),
+        2: _m("object", "ObjectMetricSource"),
+        3: _m("pods", "PodsMetricSource"),
+        4: _m("resource", "ResourceMetricSource"),
+        5: _m("external", "ExternalMetricSource"),
+        7: _m("containerResource", "ContainerResourceMetricSource"),
+    },
+    "ResourceMetricSource": {1: _s("name"), 2: _m("target", "MetricTarget")},
+    "ContainerResourceMetricSource": {
+        1: _s("name"),
+        2: _m("target", "MetricTarget"),
+        3: _s("container"),
+    },
+    # Decoded so that validation refuses them by name (kubelab serves no custom metrics).
+    "ObjectMetricSource": {
+        1: _m("describedObject", "CrossVersionObjectReference"),
+        2: _m("target", "MetricTarget"),
+        3: _m("metric", "MetricIdentifier"),
+    },
+    "PodsMetricSource": {1: _m("metric", "MetricIdentifier"), 2: _m("target", "MetricTarget")},
+    "ExternalMetricSource": {
+        1: _m("metric", "MetricIdentifier"),
+        2: _m("target", "MetricTarget"),
+    },
+    "MetricIdentifier": {1: _s("name"), 2: _m("selector", "LabelSelector")},
+    "MetricTarget": {
+        1: _s("type"),
+        2: Field("value", "quantity"),
+        3: Field("averageValue", "quantity"),
+        4: _i("averageUtilization", keep_zero=True),
+    },
+    "HorizontalPodAutoscalerBehavior": {
+        1: _m("scaleUp", "HPAScalingRules"),
+        2: _m("scaleDown", "HPAScalingRules"),
+    },
+    "HPAScalingRules": {
+        1: _s("selectPolicy"),
+        2: _m("policies", "HPAScalingPolicy", repeated=True),
+        3: _i("stabilizationWindowSeconds", keep_zero=True),
+    },
+    "HPAScalingPolicy": {1: _s("type"), 2: _i("value"), 3: _i("periodSeconds")},
 }
 
 # (apiVersion, kind) -> top-level message.
@@ -605,6 +662,7 @@ KINDS: dict[tuple[str, str], str] = {
     ("policy/v1", "PodDisruptionBudget"): "PodDisruptionBudget",
     ("v1", "ResourceQuota"): "ResourceQuota",
     ("certificates.k8s.io/v1", "CertificateSigningRequest"): "CertificateSigningRequest",
+    ("autoscaling/v2", "HorizontalPodAutoscaler"): "HorizontalPodAutoscaler",
 }
 
 

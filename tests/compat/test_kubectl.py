@@ -1045,3 +1045,30 @@ def test_server_side_apply_owns_fields_conflicts_and_removes_what_is_dropped(
             "metadata"
         ]
     )
+
+
+def test_kubectl_autoscale_creates_the_v2_hpa_it_sends_in_protobuf(
+    kubectl: Kubectl, cluster: Cluster, namespace: str
+) -> None:
+    kubectl("create", "deployment", "scaled", "--image=busybox", "-n", namespace)
+    out = kubectl(
+        "autoscale", "deployment", "scaled", "--min=2", "--max=5", "--cpu-percent=60",
+        "-n", namespace,
+    )  # fmt: skip
+    assert out.strip() == "horizontalpodautoscaler.autoscaling/scaled autoscaled"
+    spec = cluster.api.client().get("horizontalpodautoscalers", "scaled", namespace)["spec"]
+    assert spec["scaleTargetRef"] == {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "name": "scaled",
+    }
+    assert (spec["minReplicas"], spec["maxReplicas"]) == (2, 5)
+    assert spec["metrics"] == [
+        {
+            "type": "Resource",
+            "resource": {
+                "name": "cpu",
+                "target": {"type": "Utilization", "averageUtilization": 60},
+            },
+        }
+    ]
