@@ -3,13 +3,14 @@ import { ApiError, canI, collectionPath, liveTable, request, setToken, token, wh
 import { alertBox, el, replace } from "./dom.js";
 import { nodesPage } from "./page_nodes.js";
 import { podPage, podsPage } from "./page_pods.js";
-import { eventsPage, workloadsPage } from "./page_workloads.js";
+import { eventsPage, queuesPage, workloadsPage } from "./page_workloads.js";
 
 const NS_KEY = "kubelab.dashboard.namespace";
 const PAGES = [
   ["nodes", "Nodes and GPUs"],
   ["workloads", "Workloads"],
   ["pods", "Pods"],
+  ["queues", "GPU queues"],
   ["events", "Warning events"],
 ];
 
@@ -96,6 +97,7 @@ function render() {
     workloads: () => workloadsPage(main, ctx),
     pods: () => podsPage(main, ctx),
     pod: () => podPage(main, ctx, args[0], args[1]),
+    queues: () => queuesPage(main, ctx),
     events: () => eventsPage(main, ctx),
   }[page];
   if (!draw) {

@@ -124,3 +124,19 @@ export function eventsPage(main, ctx) {
     redraw();
   }, (err) => replace(box, alertBox(err.message)));
 }
+
+/** GPU queues (scheduling.kubelab.io Queue, cluster-wide): each queue's share, what it
+ * uses and borrows, its waiting pods and fair share, the columns `kl get queues` prints. */
+export function queuesPage(main, ctx) {
+  const box = el("div", { id: "queues-table" }, el("p", { class: "note" }, "Loading…"));
+  replace(main, el("h1", {}, "GPU queues"), box);
+  let queues = null;
+  const redraw = throttled(() => {
+    if (!queues) return;
+    replace(box, apiTable(queues, { caption: `${queues.rows.size} queues` }));
+  });
+  ctx.live(ctx.collectionPath("scheduling.kubelab.io/v1", "queues", ""), "", (list) => {
+    queues = list;
+    redraw();
+  }, (err) => replace(box, alertBox(err.message)));
+}

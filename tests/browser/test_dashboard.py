@@ -335,3 +335,34 @@ def test_the_link_kl_dashboard_prints_signs_in_and_leaves_no_token_in_the_addres
     assert "token" not in b.current_url and b.current_url.endswith("/dashboard/#/nodes")
     assert kl(["dashboard", "--no-token", "--kubeconfig", str(cluster.api.kubeconfig)]) == 0
     assert capsys.readouterr().out.strip() == f"{cluster.api.url}/dashboard/"
+
+
+def test_the_queues_page_shows_each_queues_share_and_follows_a_new_one(
+    cluster: Cluster, browser_factory: Any
+) -> None:
+    def queue(name: str, gpus: int) -> dict[str, Any]:
+        return {
+            "apiVersion": "scheduling.kubelab.io/v1",
+            "kind": "Queue",
+            "metadata": {"name": name},
+            "spec": {"nominal": {"nvidia.com/gpu": gpus}},
+        }
+
+    cluster.client.create("queues", queue("dash-alice", 1))
+    try:
+        b = open_dashboard(browser_factory, cluster, "#/queues")
+        sign_in(b, cluster.api.token)
+        b.get(f"{cluster.api.url}/dashboard/#/queues")
+        wait_for(lambda: "dash-alice" in text_of(b, "#queues-table"), "alice's queue listed")
+        header = text_of(b, "#queues-table th")
+        assert "GPUS" in header and "FAIR-SHARE" in header, header
+        b.execute_script("window.kubelabNoReload = 'still here'")
+        cluster.client.create("queues", queue("dash-bob", 1))
+        wait_for(lambda: "dash-bob" in text_of(b, "#queues-table"), "bob's queue, by watch")
+        assert b.execute_script("return window.kubelabNoReload") == "still here"
+    finally:
+        for name in ("dash-alice", "dash-bob"):
+            try:
+                cluster.client.delete("queues", name)
+            except Exception:  # noqa: BLE001 - a queue the test did not get to create
+                pass
