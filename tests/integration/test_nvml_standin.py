@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -155,16 +157,32 @@ def gpu_health(api: Any, node: str) -> list[str]:
     return [g["health"] for g in api.get("Node", node)["status"]["gpus"]]
 
 
-def test_xids_take_a_gpu_out_and_a_recheck_brings_it_back(
-    standin: StandIn, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@contextmanager
+def gpu_box(
+    standin: StandIn,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    *kubelet_flags: str,
+    controllers: bool = False,
+) -> Iterator[Cluster]:
+    """A cluster whose one kubelet, ``gpu-box``, reads its GPUs through the stand-in."""
     for key, value in standin.env().items():
         monkeypatch.setenv(key, value)
     with Cluster(tmp_path / "home") as cl:
         cl.add_scheduler()
-        # The periodic status write is far off: only the event can make the GPU leave fast.
-        cl.add_kubelet("gpu-box", "--status-report-period", "300", "--gpu-recheck-period", "1")
+        if controllers:
+            cl.add_controllers(*FAST_CONTROLLER_FLAGS)
+        cl.add_kubelet("gpu-box", *kubelet_flags)
         cl.wait_nodes_ready()
+        yield cl
+
+
+def test_xids_take_a_gpu_out_and_a_recheck_brings_it_back(
+    standin: StandIn, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The periodic status write is far off: only the event can make the GPU leave fast.
+    flags = ("--status-report-period", "300", "--gpu-recheck-period", "1")
+    with gpu_box(standin, tmp_path, monkeypatch, *flags) as cl:
         api = cl.api.client()
         api.create(
             "Pod",
@@ -234,13 +252,8 @@ def test_xids_take_a_gpu_out_and_a_recheck_brings_it_back(
 def test_a_hardware_fault_fails_the_pod_on_that_gpu_and_its_replacement_runs_on_another(
     standin: StandIn, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for key, value in standin.env().items():
-        monkeypatch.setenv(key, value)
-    with Cluster(tmp_path / "home") as cl:
-        cl.add_scheduler()
-        cl.add_controllers(*FAST_CONTROLLER_FLAGS)
-        cl.add_kubelet("gpu-box", "--status-report-period", "300", "--gpu-recheck-period", "60")
-        cl.wait_nodes_ready()
+    flags = ("--status-report-period", "300", "--gpu-recheck-period", "60")
+    with gpu_box(standin, tmp_path, monkeypatch, *flags, controllers=True) as cl:
         api = cl.api.client()
         labels = {"app": "trainer"}
         api.create(
