@@ -386,8 +386,11 @@ class Autoscaler:
                 node, "Warning", "PowerOffFailed", f"cannot power off box {name}: {why}"
             )
             return
-        # Marked once the kubelet is gone, so its last status cannot overwrite the mark.
-        await self._mark(node, "True", ASLEEP, "powered off by the autoscaler")
+        # Uncordoned first (the asleep taint still keeps pods off), then marked Asleep, once
+        # the kubelet is gone, so its last status cannot overwrite the mark: whoever sees
+        # the box asleep sees it uncordoned too, and the mark is the write the next step
+        # waits to see in its cache.
         await self._taint(node, asleep=True, cordon=False)
+        await self._mark(node, "True", ASLEEP, "powered off by the autoscaler")
         log.info("powered off %s", name)
         self.events.record(node, "Normal", "PoweredOff", f"box {name} powered off")
