@@ -381,10 +381,11 @@ def server_side_apply(
     new_set = field_set(applied, schema, subresource)
     others: list[tuple[Obj, set[Path]]] = []
     old_set: set[Path] = set()
+    old_time = ""
     for e in _entries(live):
         paths = from_fields_v1(e.get("fieldsV1"))
         if _same_owner(e, manager, "Apply", subresource):
-            old_set = paths
+            old_set, old_time = paths, str(e.get("time") or "")
         else:
             others.append((e, paths))
 
@@ -415,9 +416,19 @@ def server_side_apply(
             entries.append(e)
         elif kept:
             entries.append({**e, "fieldsV1": to_fields_v1(kept)})
-    entries.append(_entry(manager, "Apply", api_version, subresource, new_set, now))
+    # An apply that changes neither the object nor what its manager owns keeps the entry's
+    # time: as kube-apiserver, a timestamp alone makes no write (no new resourceVersion).
+    unchanged = old_time and new_set == old_set and _without_fields(merged) == _without_fields(live)
+    entries.append(
+        _entry(manager, "Apply", api_version, subresource, new_set, old_time if unchanged else now)
+    )
     merged.setdefault("metadata", {})["managedFields"] = entries
     return merged
+
+
+def _without_fields(obj: Obj) -> Obj:
+    meta = {k: v for k, v in (obj.get("metadata") or {}).items() if k != "managedFields"}
+    return {**obj, "metadata": meta}
 
 
 def record_update(

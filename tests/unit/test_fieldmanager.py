@@ -121,3 +121,17 @@ def test_path_strings() -> None:
     assert fm.path_string((("f", "metadata"), ("f", "finalizers"), ("v", '"a"'))) == (
         '.metadata.finalizers[="a"]'
     )
+
+
+def test_an_apply_that_changes_nothing_keeps_its_entrys_time() -> None:
+    def at(live: Any, applied: dict[str, Any], now: str) -> dict[str, Any]:
+        schema = _schema("apps/v1", "Deployment")
+        return fm.server_side_apply(
+            live, applied, schema, manager="a", api_version="apps/v1", now=now
+        )
+
+    first = at(None, _deploy(replicas=2), "2026-01-01T00:00:00Z")
+    again = at(first, _deploy(replicas=2), "2026-01-01T00:00:09Z")
+    assert again == first  # a no-op: nothing to store, no new resourceVersion
+    changed = at(first, _deploy(replicas=3), "2026-01-01T00:00:09Z")
+    assert changed["metadata"]["managedFields"][0]["time"] == "2026-01-01T00:00:09Z"
