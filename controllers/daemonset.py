@@ -23,6 +23,7 @@ from .claim import claim
 from .history import RESOURCE, REVISION_HASH_LABEL, current_hash, plan_history, prune_history
 from .objutil import (
     Obj,
+    controller_ref,
     creation_time,
     is_deleting,
     labels_of,
@@ -324,7 +325,10 @@ def reconcile(
     revision_hash = hist.hash or current_hash(ds)
 
     views, stray = node_views(ds, nodes, owned_pods)
-    if expectations_satisfied and not deleting:
+    # Pods wait for the current revision to exist (as Kubernetes' constructHistory comes
+    # first): its name may collide, and then the pods would carry the colliding hash. Its
+    # arrival in the revision informer wakes the next pass.
+    if expectations_satisfied and not deleting and hist.current is not None:
         _manage(res, ds, views, stray, revision_hash, now, burst)
     if not deleting:
         live = {labels_of(p).get(REVISION_HASH_LABEL, "") for p in _live(owned_pods)}
@@ -411,11 +415,21 @@ class DaemonSetController(ReplicaSetController):
         super().setup()
         self.nodes = self.ctx.index("nodes")
         self.revisions = self.ctx.index(RESOURCE)
+        self.revisions.informer.add_handler(
+            on_add=self._revision_changed,
+            on_update=lambda o, n: self._revision_changed(n),
+            on_delete=self._revision_changed,
+        )
         self.nodes.informer.add_handler(
             on_add=lambda n: self._enqueue_all(),
             on_update=self._node_updated,
             on_delete=lambda n: self._enqueue_all(),
         )
+
+    def _revision_changed(self, rev: Obj) -> None:
+        ref = controller_ref(rev)
+        if ref is not None and ref.get("kind") == self.kind:
+            self.enqueue(f"{namespace_of(rev)}/{ref.get('name')}")
 
     def _enqueue_all(self) -> None:
         for ds in self.owners.informer.list():

@@ -60,16 +60,17 @@ def pod(name: str, image: str, restart: str = "Always", **container: Any) -> dic
     }
 
 
-def why_once(k: Kl, name: str, text: str) -> str:
-    """``kl why NAME`` once its output holds ``text`` (the kubelet reports in steps)."""
+def why_once(k: Kl, name: str, *texts: str) -> str:
+    """``kl why NAME`` once its output holds every one of ``texts`` (the kubelet reports
+    in steps, and its events reach the API after the status they go with)."""
     out = ""
 
     def says() -> bool:
         nonlocal out
         out = k("why", name).ok().out
-        return text in out
+        return all(t in out for t in texts)
 
-    wait_for(says, f"kl why {name} to say {text!r}", diagnostics=lambda: out)
+    wait_for(says, f"kl why {name} to say {texts!r}", diagnostics=lambda: out)
     return out
 
 
@@ -80,7 +81,7 @@ def test_why_follows_a_pod_through_its_life(k: Kl, tmp_path: Path) -> None:
     c.create("pods", pod("fails", "busybox:1.36", "Never", command=["sh", "-c", "exit 3"]), k.ns)
     c.create("pods", pod("server", "nginx:1.27"), k.ns)
 
-    out = why_once(k, "no-image", "fix: image")
+    out = why_once(k, "no-image", "fix: image", "last event: Warning Failed")
     assert out.startswith(f"pod {k.ns}/no-image is Pending on node {NODE}\n"), out
     assert "waiting to start:\n  container main: " in out
     assert "repository does not exist" in out

@@ -39,7 +39,7 @@ def node(name: str, labels: dict[str, str] | None = None, taints: list[Obj] | No
     return {"metadata": {"name": name, "labels": labels or {}}, "spec": {"taints": taints or []}}
 
 
-def step(w: World, ds_name: str = "agent") -> Any:
+def one_pass(w: World, ds_name: str = "agent") -> Any:
     ds = w.get("daemonsets", "default", ds_name)
     assert ds is not None
     res = daemonset.reconcile(
@@ -51,6 +51,35 @@ def step(w: World, ds_name: str = "agent") -> Any:
     )
     w.apply(res.actions)
     return res
+
+
+def step(w: World, ds_name: str = "agent") -> Any:
+    """One pass, and the pass that the new revision's arrival wakes (as the shell's
+    revision informer does): pods wait for their revision to exist."""
+    res = one_pass(w, ds_name)
+    if res.of("create", "controllerrevisions"):
+        again = one_pass(w, ds_name)
+        assert not again.of("create", "controllerrevisions")
+        res.actions.extend(again.actions)
+        if again.requeue_after is not None:
+            res.requeue(again.requeue_after)
+    return res
+
+
+def test_no_pod_is_made_before_its_revision_exists() -> None:
+    w = World(NOW)
+    w.add("nodes", node("n1"))
+    w.add("daemonsets", ds_obj())
+    res = one_pass(w)
+    assert len(res.of("create", "controllerrevisions")) == 1
+    assert not res.of("create", "pods")
+    res = one_pass(w)
+    (made,) = res.of("create", "pods")
+    (rev,) = w.list("controllerrevisions", "default")
+    assert made.body is not None
+    assert made.body["metadata"]["labels"][REVISION_HASH_LABEL] == rev["metadata"]["labels"][
+        REVISION_HASH_LABEL
+    ]
 
 
 def bind_and_ready(w: World) -> None:
