@@ -77,9 +77,10 @@ def test_no_pod_is_made_before_its_revision_exists() -> None:
     (made,) = res.of("create", "pods")
     (rev,) = w.list("controllerrevisions", "default")
     assert made.body is not None
-    assert made.body["metadata"]["labels"][REVISION_HASH_LABEL] == rev["metadata"]["labels"][
-        REVISION_HASH_LABEL
-    ]
+    assert (
+        made.body["metadata"]["labels"][REVISION_HASH_LABEL]
+        == rev["metadata"]["labels"][REVISION_HASH_LABEL]
+    )
 
 
 def bind_and_ready(w: World) -> None:
