@@ -10,5 +10,7 @@ if [ ! -s "$DATA/PG_VERSION" ]; then
   rm -rf "$DATA"; mkdir -p "$DATA"; chown postgres "$DATA"
   su postgres -s /bin/sh -c "$PGBIN/initdb -D $DATA -A trust -U postgres >/dev/null"
 fi
-su postgres -s /bin/sh -c "$PGBIN/pg_ctl -D $DATA -l $DATA/log -o '-p 55432 -k /tmp -c listen_addresses=127.0.0.1 -c fsync=on -c max_connections=200' -w start >/dev/null"
+# A data directory left by a machine that stopped mid-run is recovered first (an fsync of
+# every file), which can take longer than pg_ctl's default minute.
+su postgres -s /bin/sh -c "$PGBIN/pg_ctl -D $DATA -l $DATA/log -o '-p 55432 -k /tmp -c listen_addresses=127.0.0.1 -c fsync=on -c max_connections=200' -w -t 300 start >/dev/null"
 pg_isready -h 127.0.0.1 -p 55432
