@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from api.gpus import node_gpu_summary
+from api.nodestatus import node_status
 from apiserver.tables.format import (
     AGE_COL,
     NAME_COL,
@@ -217,19 +218,6 @@ def node_roles(node: Obj) -> str:
         elif k == "kubernetes.io/role" and v:
             roles.add(v)
     return ",".join(sorted(roles)) or "<none>"
-
-
-def node_status(node: Obj) -> str:
-    """``Ready``, ``NotReady``, ``Unknown``, with ``,SchedulingDisabled`` when cordoned."""
-    parts = []
-    for c in (node.get("status") or {}).get("conditions") or []:
-        if c.get("type") == "Ready":
-            parts = ["Ready" if c.get("status") == "True" else "NotReady"]
-    if not parts:
-        parts = ["Unknown"]
-    if (node.get("spec") or {}).get("unschedulable"):
-        parts.append("SchedulingDisabled")
-    return ",".join(parts)
 
 
 def _node_address(node: Obj, kind: str) -> str:

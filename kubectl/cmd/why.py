@@ -22,7 +22,7 @@ from kubectl.gpus import (
 )
 from kubectl.podlife import explain_lifecycle
 from kubectl.printers.age import age
-from kubectl.printers.columns import node_status
+from api.nodestatus import node_status
 from kubectl.resources import registry_info
 
 EXAMPLES = """

@@ -9,6 +9,7 @@ from typing import Any
 from api.endpointslices import format_endpoints, format_ports
 from api.gpus import node_gpu_summary
 from api.hpa import format_targets
+from api.nodestatus import node_status
 from api.quota import request_limit_cells
 from api.storage import access_modes_string, is_default_class
 from kubectl.printers.age import age, human_duration, now, parse_time
@@ -215,18 +216,6 @@ def pod_wide(pod: dict[str, Any], at: datetime) -> Row:
 
 
 # ----- nodes ----------------------------------------------------------------------------
-
-
-def node_status(node: dict[str, Any]) -> str:
-    """``Ready``, ``NotReady`` or ``Unknown``, plus ``,SchedulingDisabled`` when cordoned."""
-    text = "Unknown"  # no Ready condition at all
-    for c in _status(node).get("conditions") or []:
-        if c.get("type") == "Ready":
-            # As kubectl: anything but True is NotReady, a silent node's Unknown included.
-            text = "Ready" if c.get("status") == "True" else "NotReady"
-    if _spec(node).get("unschedulable"):
-        text += ",SchedulingDisabled"
-    return text
 
 
 def node_roles(node: dict[str, Any]) -> str:
