@@ -28,6 +28,7 @@ VERBS: dict[str, str] = {
     "logs": "logs",
     "exec": "exec",
     "attach": "attach",
+    "run": "run",
     "cp": "cp",
     "port-forward": "port_forward",
     "scale": "scale",
