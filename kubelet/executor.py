@@ -61,6 +61,7 @@ async def observe(h: PodHandle) -> PodView:
             observed={},
             rule=backoff.rule,
             api_deleted=deleted,
+            phase=h.phase(),
             instances=tuple(listed),
         )
     containers = h.init_containers() + h.app_containers()

@@ -156,6 +156,11 @@ class Termination:
     stop: tuple[StopInstance, ...]
     remove: tuple[ContainerInfo, ...]
     finish_deletion: bool
+    # Write the status of a pod that is stopping (its containers not ready, so Ready and
+    # ContainersReady False) before the first signal, as the Kubernetes kubelet's
+    # SyncTerminatingPod does: Services drop it while its containers still run out their
+    # grace. Not when the object is gone, nothing runs, or its status is final.
+    report_stopping: bool = False
 
 
 @dataclass(frozen=True)
@@ -363,13 +368,15 @@ def _crash_loop(
 def _termination(view: PodView) -> Termination:
     # The sandbox is no container of the spec: it is not stopped with an event, only
     # removed, after the containers that share its network.
+    stop = tuple(
+        StopInstance(i.id, i.container_name, f"Stopping container {i.container_name}")
+        for i in view.instances
+        if i.state == "running" and not i.sandbox
+    )
     return Termination(
         grace=grace_seconds(view.pod),
-        stop=tuple(
-            StopInstance(i.id, i.container_name, f"Stopping container {i.container_name}")
-            for i in view.instances
-            if i.state == "running" and not i.sandbox
-        ),
+        stop=stop,
         remove=tuple(sorted(view.instances, key=lambda i: i.sandbox)),
         finish_deletion=not view.api_deleted,
+        report_stopping=bool(stop) and not view.api_deleted and view.phase not in TERMINAL,
     )

@@ -45,8 +45,9 @@ def api_status(h: PodHandle) -> dict[str, Any]:
     return h.last_written
 
 
-async def write_status(h: PodHandle) -> None:
-    """PATCH pods/NAME/status when what a reader would see differs from the API's."""
+async def write_status(h: PodHandle, stopping: bool = False) -> None:
+    """PATCH pods/NAME/status when what a reader would see differs from the API's;
+    ``stopping``: the pod is being stopped, so none of its containers is ready."""
     base = api_status(h)
     if base.get("phase") in TERMINAL:
         return  # a finished pod's status is final
@@ -59,6 +60,7 @@ async def write_status(h: PodHandle) -> None:
         now=now_rfc3339(),
         init_views=[_view(h, c, True) for c in h.init_containers()],
         failure=h.failure,
+        stopping=stopping,
     )
     if not status_differs(base, new):
         return

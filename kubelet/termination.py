@@ -1,6 +1,6 @@
-"""Ending a pod on this node, as its plan says (``plan.Termination``): stop the running
-containers (SIGTERM, grace, SIGKILL), remove every instance, complete the deletion in the
-API, then free its volumes, ports and backoffs."""
+"""Ending a pod on this node, as its plan says (``plan.Termination``): report it stopping
+(Ready=False), stop the running containers (SIGTERM, grace, SIGKILL), remove every
+instance, complete the deletion in the API, then free its volumes, ports and backoffs."""
 
 from __future__ import annotations
 
@@ -8,10 +8,12 @@ import asyncio
 import logging
 
 from api.errors import ApiError
+from client import ServerUnreachable
 from client.events import NORMAL
 from kubelet.lifecycle import stop_container
 from kubelet.plan import Termination
 from kubelet.podhandle import PodHandle
+from kubelet.status_writer import write_status
 from kubelet.volumes import remove_pod_dir
 
 log = logging.getLogger(__name__)
@@ -21,6 +23,8 @@ async def terminate(h: PodHandle, plan: Termination) -> None:
     """Stop and remove every container of the pod, then finish its deletion."""
     for t in h.tracks.values():
         t.stop_probes()
+    if plan.report_stopping and not h.deleted:
+        await report_stopping(h)
     specs = {c["name"]: c for c in h.init_containers() + h.app_containers()}
     for s in plan.stop:
         h.event(NORMAL, "Killing", s.message, specs.get(s.container_name))
@@ -47,6 +51,15 @@ async def terminate(h: PodHandle, plan: Termination) -> None:
         h.ctx.host_ports_in_use.difference_update(h.host_ports.values())
     h.ctx.restart_backoff.forget_prefix(f"{h.uid}/")
     h.ctx.pull_backoff.forget_prefix(f"{h.uid}/")
+
+
+async def report_stopping(h: PodHandle) -> None:
+    """Write Ready=False before the first signal. A failed write only logs: stopping the
+    containers within their grace must not wait on the API."""
+    try:
+        await write_status(h, stopping=True)
+    except (ApiError, ServerUnreachable) as e:
+        log.warning("pod %s: reporting it stopping failed: %s", h.key, e)
 
 
 async def finish_deletion(h: PodHandle) -> None:

@@ -71,6 +71,23 @@ def test_running_container_status_has_every_required_field() -> None:
     }
 
 
+def test_a_stopping_pod_is_not_ready_while_its_containers_still_run() -> None:
+    ready = ContainerView("c0", "img", running(), ready=True, started=True)
+    before = pod_status(pod(), [ready], runtime="docker", host_ip="h", now=NOW)
+    st = pod_status(
+        pod(status=before), [ready], runtime="docker", host_ip="h", now=NOW, stopping=True
+    )
+    (cs,) = st["containerStatuses"]
+    assert cs["ready"] is False
+    assert "running" in cs["state"]  # it runs out its grace: no state of its own for that
+    assert st["phase"] == "Running"
+    conds = {c["type"]: c for c in st["conditions"]}
+    for kind in ("Ready", "ContainersReady"):
+        assert conds[kind]["status"] == "False"
+        assert conds[kind]["reason"] == "ContainersNotReady"
+    assert conds["Initialized"]["status"] == "True"
+
+
 def test_crash_loop_shows_waiting_with_last_state() -> None:
     view = ContainerView(
         "c0",
