@@ -317,7 +317,7 @@ def role_binding_cells(b: Obj, now: datetime) -> list[Any]:
         elif kind == "Group":
             groups.append(name)
         elif kind == "ServiceAccount":
-            sas.append(f"{s.get('namespace') or ''}:{name}")
+            sas.append(f"{s.get('namespace') or ''}/{name}")
     return [
         obj_name(b),
         f"{ref.get('kind', '')}/{ref.get('name', '')}",
