@@ -80,7 +80,7 @@ RESOURCES: tuple[ResourceInfo, ...] = (
                  subresources=("status", "proxy")),
     ResourceInfo("", "v1", "Pod", "pods", "pod", True, ("po",), _ALL,
                  subresources=("status", "binding", "log", "eviction", "exec", "attach",
-                               "portforward"),
+                               "portforward", "ephemeralcontainers"),
                  returns_deleted_object=True),
     ResourceInfo("", "v1", "Service", "services", "service", True, ("svc",), _ALL,
                  subresources=("status",), returns_deleted_object=True),

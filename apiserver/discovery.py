@@ -33,6 +33,7 @@ _SUBRESOURCES: dict[str, tuple[str | None, str | None, str | None, tuple[str, ..
     "attach": ("PodAttachOptions", None, None, ("create", "get")),
     "portforward": ("PodPortForwardOptions", None, None, ("create", "get")),
     "finalize": (None, None, None, ("update",)),
+    "ephemeralcontainers": (None, None, None, ("get", "patch", "update")),
     "token": ("TokenRequest", "authentication.k8s.io", "v1", ("create",)),
     # GET only: the node's kubelet's /metrics/resource and /healthz (apiserver/pods.py).
     "proxy": ("NodeProxyOptions", None, None, ("get",)),

@@ -228,6 +228,7 @@ MESSAGES: dict[str, dict[int, Field]] = {
         25: _i("priority", keep_zero=True),
         29: Field("runtimeClassName", "string", keep_zero=True),
         30: _b("enableServiceLinks", keep_zero=True),
+        31: Field("preemptionPolicy", "string", keep_zero=True),
         35: _b("setHostnameAsFQDN", keep_zero=True),
         37: _b("hostUsers", keep_zero=True),
     },
@@ -252,6 +253,46 @@ MESSAGES: dict[str, dict[int, Field]] = {
         6: _m("secret", "SecretVolumeSource"),
         10: _m("persistentVolumeClaim", "PersistentVolumeClaimVolumeSource"),
         19: _m("configMap", "ConfigMapVolumeSource"),
+        16: _m("downwardAPI", "DownwardAPIVolumeSource"),
+        26: _m("projected", "ProjectedVolumeSource"),
+    },
+    # The service account token volume every pod is given is projected: kubectl debug
+    # --copy-to sends it back in the copy.
+    "ProjectedVolumeSource": {
+        1: _m("sources", "VolumeProjection", repeated=True),
+        2: _i("defaultMode", keep_zero=True),
+    },
+    "VolumeProjection": {
+        1: _m("secret", "SecretProjection"),
+        2: _m("downwardAPI", "DownwardAPIProjection"),
+        3: _m("configMap", "ConfigMapProjection"),
+        4: _m("serviceAccountToken", "ServiceAccountTokenProjection"),
+    },
+    "SecretProjection": {
+        1: Field("localObjectReference", "LocalObjectReference", inline=True),
+        2: _m("items", "KeyToPath", repeated=True),
+        4: _b("optional", keep_zero=True),
+    },
+    "ConfigMapProjection": {
+        1: Field("localObjectReference", "LocalObjectReference", inline=True),
+        2: _m("items", "KeyToPath", repeated=True),
+        4: _b("optional", keep_zero=True),
+    },
+    "DownwardAPIProjection": {1: _m("items", "DownwardAPIVolumeFile", repeated=True)},
+    "DownwardAPIVolumeSource": {
+        1: _m("items", "DownwardAPIVolumeFile", repeated=True),
+        2: _i("defaultMode", keep_zero=True),
+    },
+    "DownwardAPIVolumeFile": {
+        1: _s("path"),
+        2: _m("fieldRef", "ObjectFieldSelector"),
+        3: _m("resourceFieldRef", "ResourceFieldSelector"),
+        4: _i("mode", keep_zero=True),
+    },
+    "ServiceAccountTokenProjection": {
+        1: _s("audience"),
+        2: _l("expirationSeconds", keep_zero=True),
+        3: _s("path"),
     },
     "HostPathVolumeSource": {1: _s("path"), 2: Field("type", "string", keep_zero=True)},
     "EmptyDirVolumeSource": {1: _s("medium"), 2: Field("sizeLimit", "quantity")},

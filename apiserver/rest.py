@@ -16,7 +16,14 @@ from api.errors import ApiError, Cause, bad_request, invalid, not_found
 from api.patch import PatchError, UnsupportedPatchType, apply_patch
 from api.registry import ResourceInfo
 from api.selectors import SelectionPredicate, SelectorError
-from apiserver import csr, ingress_admission, server_side_apply, streaming, tables
+from apiserver import (
+    csr,
+    ephemeral_containers,
+    ingress_admission,
+    server_side_apply,
+    streaming,
+    tables,
+)
 from apiserver.bodies import (
     MAX_BODY,
     decode_body,
@@ -515,6 +522,35 @@ class ResourceHandler:
 
     # -- subresources --------------------------------------------------------------------
 
+    async def _ephemeral_containers(self, request: Request, t: Target) -> Response:
+        """GET answers the pod; a PATCH or PUT is checked by apiserver/ephemeral_containers
+        (refused when it adds one, else the pod as it is: nothing else may change here)."""
+        raw = self.store.get_raw(store_key(t.info), t.namespace or "", t.name)
+        if raw is None:
+            raise not_found(t.info.plural, t.name, t.info.group)
+        if request.method not in ("GET", "PATCH", "PUT"):
+            raise ApiError(
+                405,
+                f"{request.method} is not allowed on pods/ephemeralcontainers: use GET, "
+                "PATCH or PUT",
+                "MethodNotAllowed",
+            )
+        if request.method != "GET":
+            current = orjson.loads(raw)
+            ct = request.headers.get("content-type", "")
+            body = decode_body(await self.read_body(request), ct)
+            if request.method == "PUT":
+                wanted = body
+            else:
+                try:
+                    wanted = apply_patch(current, body, ct, "Pod")
+                except UnsupportedPatchType as exc:
+                    raise ApiError(415, str(exc), "UnsupportedMediaType") from exc
+                except PatchError as exc:
+                    raise bad_request(f"the patch is malformed: {exc}") from exc
+            ephemeral_containers.check_write(current, wanted)
+        return raw_json_response(self._as_version(t.info, raw))
+
     async def _subresource(self, request: Request, t: Target) -> Response:
         info, sub, method = t.info, t.subresource, request.method
         ns = t.namespace if info.namespaced else None
@@ -543,6 +579,8 @@ class ResourceHandler:
                 return self._respond(out, 200, opts)
             if method == "PATCH" and sub != "finalize":
                 return await self.patch(request, t, subresource=sub)
+        elif sub == "ephemeralcontainers" and info.kind == "Pod":
+            return await self._ephemeral_containers(request, t)
         elif sub == "scale" and info.custom:
             cv = self.objects.custom_version(info)
             assert cv is not None and cv.scale is not None

@@ -246,6 +246,7 @@ def build_spec(
         extra_hosts=[] if joined else list(identity.extra_hosts),
         host_pid=identity.host_pid,
         host_ipc=identity.host_ipc,
+        share_pid=identity.share_pid and joined and not identity.host_pid,
         user=security.user,
         group_add=list(security.group_add),
         privileged=security.privileged,

@@ -23,6 +23,7 @@ class PodIdentity:
     extra_hosts: tuple[str, ...] = ()  # "name:ip" lines for /etc/hosts (hostAliases)
     host_pid: bool = False  # the node's PID namespace (hostPID)
     host_ipc: bool = False  # the node's IPC namespace (hostIPC)
+    share_pid: bool = False  # one PID namespace for the pod, the sandbox's (shareProcessNamespace)
 
 
 def pod_identity(pod: dict[str, Any], cluster_domain: str = CLUSTER_DOMAIN) -> PodIdentity:
@@ -37,7 +38,11 @@ def pod_identity(pod: dict[str, Any], cluster_domain: str = CLUSTER_DOMAIN) -> P
         for a in spec.get("hostAliases") or []
         for name in a.get("hostnames") or []
     )
-    host = {"host_pid": spec.get("hostPID") is True, "host_ipc": spec.get("hostIPC") is True}
+    host = {
+        "host_pid": spec.get("hostPID") is True,
+        "host_ipc": spec.get("hostIPC") is True,
+        "share_pid": spec.get("shareProcessNamespace") is True,
+    }
     if spec.get("hostNetwork") is True:
         return PodIdentity(None, None, True, aliases, **host)
     hostname = str(spec.get("hostname") or meta.get("name") or "")[:HOSTNAME_MAX].rstrip("-.")

@@ -37,16 +37,7 @@ def _list(v: Any) -> list[Any]:
     return v if isinstance(v, list) else []
 
 
-def _true(v: Any) -> bool:
-    return v is True
-
-
 _POD_RULES: tuple[Rule, ...] = (
-    (
-        "shareProcessNamespace",
-        _true,
-        "containers of a pod do not share a PID namespace in kubelab; remove it",
-    ),
     ("hostUsers", lambda v: v is False, "user namespaces are not supported; remove hostUsers"),
     (
         "ephemeralContainers",

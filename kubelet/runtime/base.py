@@ -88,6 +88,9 @@ class ContainerSpec:
     extra_hosts: list[str] = field(default_factory=list)  # "name:ip" lines for /etc/hosts
     host_pid: bool = False  # the node's PID namespace
     host_ipc: bool = False  # the node's IPC namespace
+    # shareProcessNamespace: the sandbox's PID namespace (``network_of``), so each container
+    # sees the others' processes and the sandbox's pause process is PID 1.
+    share_pid: bool = False
     user: str | None = None  # "uid" or "uid:gid"; None: the image's USER
     group_add: list[str] = field(default_factory=list)
     privileged: bool = False

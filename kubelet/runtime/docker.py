@@ -188,6 +188,8 @@ class DockerRuntime:
         host_config_args.update({k: v for k, v in optional.items() if v})
         if spec.host_pid:
             host_config_args["pid_mode"] = "host"
+        elif spec.share_pid and spec.network_of:
+            host_config_args["pid_mode"] = f"container:{spec.network_of}"
         if spec.host_ipc:
             host_config_args["ipc_mode"] = "host"
         if spec.nano_cpus:

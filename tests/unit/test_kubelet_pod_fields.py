@@ -38,7 +38,6 @@ _PREFERRED = "preferredDuringSchedulingIgnoredDuringExecution"
 
 REFUSED = [
     ({"activeDeadlineSeconds": 60}, "spec.activeDeadlineSeconds"),
-    ({"shareProcessNamespace": True}, "spec.shareProcessNamespace"),
     ({"hostUsers": False}, "spec.hostUsers"),
     ({"ephemeralContainers": [{"name": "dbg", "image": "busybox"}]}, "spec.ephemeralContainers"),
     ({"runtimeClassName": "nvidia"}, "spec.runtimeClassName"),
@@ -218,6 +217,29 @@ def test_runtime_spec_carries_identity_network_and_security() -> None:
     assert spec.read_only_rootfs and spec.security_opt == ["no-new-privileges:true"]
     assert spec.sysctls == {"kernel.msgmax": "65536"}
     assert container_security(_pod(), {"name": "c"}).user is None  # the image's USER
+
+
+def test_share_process_namespace_joins_the_sandbox_pid_namespace() -> None:
+    def spec_of(network_of: str | None, **pod_spec: Any) -> Any:
+        pod = _pod({}, **pod_spec)
+        return cs.build_spec(
+            node="n",
+            address="127.0.0.1",
+            pod=pod,
+            container=pod["spec"]["containers"][0],
+            restart_count=0,
+            env={},
+            mounts=[],
+            host_ports={},
+            real_gpus=False,
+            network_of=network_of,
+        )
+
+    assert _causes(_pod({}, shareProcessNamespace=True)) == {}  # kubectl debug --copy-to
+    assert spec_of("sandbox-1", shareProcessNamespace=True).share_pid
+    assert not spec_of("sandbox-1").share_pid
+    assert not spec_of(None, shareProcessNamespace=True).share_pid  # no sandbox to share
+    assert not spec_of("sandbox-1", shareProcessNamespace=True, hostPID=True).share_pid
 
 
 def test_configmap_and_secret_mounts_are_read_only() -> None:
