@@ -6,7 +6,7 @@ server's upstream. The path is the whole one: pod -> 10.43.0.10:53 -> the kubele
 kernel DNAT -> `kubelab dns` on the node's pod-bridge address.
 
 Every address reached is on this machine: the cluster's own bridge and ClusterIPs; the
-upstream is a dnslib server on 127.0.0.1 started here.
+upstream is a dnslib server on 127.0.0.1 started here (tests/e2e/cluster_dns.py).
 """
 
 from __future__ import annotations
@@ -18,12 +18,13 @@ from typing import Any
 
 import pytest
 from dnslib import QTYPE, RCODE, RR, A
-from dnslib.server import BaseResolver, DNSServer
+from dnslib.server import BaseResolver
 
 from api.errors import ApiError
 from tests.cluster import Cluster
+from tests.e2e.cluster_dns import KUBELET_DNS_ARGS, cluster_dns
 from tests.e2e.images import IMAGE, ensure_busybox_image
-from tests.harness import Component, free_port
+from tests.harness import Component
 from tests.wait import wait_for
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(240)]
@@ -132,10 +133,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DnsLab]:
     ensure_busybox_image(docker.from_env())
     home = tmp_path_factory.mktemp("dns")
     node = f"dns-{uuid.uuid4().hex[:6]}"
-    upstream = DNSServer(Upstream(), port=free_port(), address="127.0.0.1")
-    upstream.start_thread()
     cl = Cluster(home)
-    dns: Component | None = None
     lab: DnsLab | None = None
     try:
         cl.add_controllers("--controllers", "nodeipam,endpoints", "--no-leader-elect")
@@ -143,40 +141,21 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DnsLab]:
             node,
             "--resync-period",
             "2",
-            "--cluster-dns",
-            "10.43.0.10",
+            *KUBELET_DNS_ARGS,
             runtime="docker",
             root_dir=Path(home) / "root",
         )
         cl.wait_nodes_ready(node, timeout=60)
-        # A free port behind the Service's 53: the kernel DNAT goes to the Endpoints' port.
-        dns = cl.api.component_proc(
-            "dns",
-            "--node",
-            node,
-            "--port",
-            str(free_port()),
-            "--upstream",
-            f"127.0.0.1:{upstream.server.server_address[1]}",
-        ).start()
-        wait_for(
-            lambda: dns is not None and (dns.check_alive() or "serving" in dns.log()),
-            "the DNS server serving",
-            60,
-        )
-        lab = DnsLab(cl, node, dns)
-        yield lab
-    finally:
-        if lab is not None:
+        with cluster_dns(cl, node, Upstream()) as dns:
+            lab = DnsLab(cl, node, dns)
+            yield lab
             for p in lab.api.list("pods", NS)["items"]:
                 try:
                     lab.api.delete("pods", p["metadata"]["name"], NS)
                 except ApiError:
                     pass
-        if dns is not None:
-            dns.stop()
+    finally:
         cl.stop()
-        upstream.stop()
         if lab is not None:
             for c in lab.docker.containers.list(
                 all=True, filters={"label": f"io.kubelab.cluster.uid={lab.uid}"}

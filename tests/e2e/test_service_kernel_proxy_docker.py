@@ -1,9 +1,13 @@
 """Services through the real kubelet's kernel proxy (issue 15 item 2), on the real Docker
 engine: pods on the node's pod bridge (NET-POD's network), a ClusterIP allocated by the
 apiserver, Endpoints written by the endpoints controller, and the kubelet's nftables
-table. A client pod reaches both replicas through ``$WEB_SERVICE_HOST``; a backend reaches
-its own Service (hairpin); so does a pod of a second node on this box; the host reaches the ClusterIP and the NodePort; a pod that
-turns not ready gets no new connections; a deleted Service's rules go; a kubelet that
+table, with the cluster DNS (tests/e2e/cluster_dns.py). A client pod created after the
+Service reaches both replicas by the Service's name (``wget -qO- http://web``), by its
+FQDN, by ``$WEB_SERVICE_HOST:$WEB_SERVICE_PORT`` and by the ClusterIP, and each replica
+by its record under a headless Service (``web-a.web-pods``, straight to the pod); a
+backend reaches its own Service (hairpin); so does a pod of a second node on this box;
+the host reaches the ClusterIP and the NodePort; a pod that turns not ready gets no new
+connections; a deleted Service's rules go and its name stops resolving; a kubelet that
 stops removes its table.
 
 Every address reached is on this machine: the test cluster's own pod range on the bridge
@@ -25,10 +29,11 @@ import pytest
 from kubelet.kernelproxy import unavailable_reason
 from kubelet.proxy_rules import table_name
 from tests.cluster import Cluster
+from tests.e2e.cluster_dns import KUBELET_DNS_ARGS, cluster_dns
 from tests.e2e.images import IMAGE, ensure_busybox_image
 from tests.wait import wait_for
 
-pytestmark = [pytest.mark.docker, pytest.mark.timeout(240)]
+pytestmark = [pytest.mark.docker, pytest.mark.timeout(300)]
 
 NS = "default"
 # Each replica answers with its pod name; ready while /tmp/ready exists.
@@ -49,7 +54,12 @@ class Lab:
         self.other_table = table_name(self.uid, other_node)
 
     def pod(
-        self, name: str, container: dict[str, Any], labels: dict[str, str], node: str = ""
+        self,
+        name: str,
+        container: dict[str, Any],
+        labels: dict[str, str],
+        node: str = "",
+        **spec: Any,
     ) -> None:
         body = {
             "apiVersion": "v1",
@@ -59,6 +69,7 @@ class Lab:
                 "nodeName": node or self.node,
                 "terminationGracePeriodSeconds": 0,
                 "containers": [container],
+                **spec,
             },
         }
         self.api.create("pods", body, NS)
@@ -91,6 +102,18 @@ class Lab:
 
     def spread(self, pod: str, url: str, n: int) -> set[str]:
         return {self.get(pod, url) for _ in range(n)}
+
+    def answered(self, pod: str, url: str, want: str) -> None:
+        """Wait until one request from ``pod`` to ``url`` answers ``want`` (the DNS server
+        learns of endpoints from its informer, a moment after the kubelet's rules)."""
+        last = [""]
+
+        def ok() -> bool:
+            r = self.container(pod).exec_run(["sh", "-c", f"wget -qO- {url} 2>&1"])
+            last[0] = r.output.decode(errors="replace").strip()
+            return r.exit_code == 0 and last[0] == want
+
+        wait_for(ok, f"{url} from {pod} answering {want}", 30, diagnostics=lambda: last[0])
 
     def table_text(self, table: str = "") -> str:
         done = subprocess.run(
@@ -131,14 +154,21 @@ def lab(tmp_path: Path) -> Iterator[Lab]:
         )
         cl.add_controllers("--controllers", "nodeipam,endpoints", "--no-leader-elect")
         for n in (node, other):
-            cl.add_kubelet(n, "--resync-period", "2", runtime="docker", root_dir=tmp_path / n)
+            cl.add_kubelet(
+                n,
+                "--resync-period",
+                "2",
+                *KUBELET_DNS_ARGS,
+                runtime="docker",
+                root_dir=tmp_path / n,
+            )
         cl.wait_nodes_ready(node, other, timeout=60)
-        lab_ = Lab(cl, node, other)
-        yield lab_
-    finally:
-        if lab_ is not None:
+        with cluster_dns(cl, node):
+            lab_ = Lab(cl, node, other)
+            yield lab_
             for p in lab_.api.list("pods", NS)["items"]:
                 lab_.api.delete("pods", p["metadata"]["name"], NS)
+    finally:
         cl.stop()
         if lab_ is not None:
             engine = lab_.docker
@@ -150,13 +180,6 @@ def lab(tmp_path: Path) -> Iterator[Lab]:
 
 
 def test_service_through_the_kubelets_kernel_proxy(lab: Lab) -> None:
-    for name in ("web-a", "web-b"):
-        lab.pod(name, web(name), {"app": "web"})
-    sleeper = {"name": "c", "image": IMAGE, "command": ["sleep", "3600"]}
-    lab.pod("client", sleeper, {})
-    lab.pod("far-client", sleeper, {}, node=lab.other_node)
-    for name in ("web-a", "web-b", "client", "far-client"):
-        lab.ready(name)
     svc = {
         "apiVersion": "v1",
         "kind": "Service",
@@ -170,6 +193,24 @@ def test_service_through_the_kubelets_kernel_proxy(lab: Lab) -> None:
     created = lab.api.create("services", svc, NS)
     cip = created["spec"]["clusterIP"]
     node_port = created["spec"]["ports"][0]["nodePort"]
+    # The replicas' own records: hostname + subdomain under a headless Service.
+    headless = {
+        "metadata": {"name": "web-pods"},
+        "spec": {
+            "clusterIP": "None",
+            "selector": {"app": "web"},
+            "ports": [{"name": "http", "port": 8080}],
+        },
+    }
+    lab.api.create("services", headless, NS)
+    # Every pod made after the Services, so their environment names them.
+    for name in ("web-a", "web-b"):
+        lab.pod(name, web(name), {"app": "web"}, hostname=name, subdomain="web-pods")
+    sleeper = {"name": "c", "image": IMAGE, "command": ["sleep", "3600"]}
+    lab.pod("client", sleeper, {})
+    lab.pod("far-client", sleeper, {}, node=lab.other_node)
+    for name in ("web-a", "web-b", "client", "far-client"):
+        lab.ready(name)
     wait_for(
         lambda: cip in lab.table_text(), "the Service's rules", 30, diagnostics=lab.cluster.logs
     )
@@ -183,6 +224,16 @@ def test_service_through_the_kubelets_kernel_proxy(lab: Lab) -> None:
 
     wait_for(both_endpoints, "both endpoints in the rules", 30)
     assert lab.spread("client", f"http://{cip}/", 30) == {"web-a", "web-b"}
+    # By name (the search path of the pod's resolv.conf), by FQDN, by the environment.
+    assert lab.spread("client", "http://web/", 30) == {"web-a", "web-b"}
+    assert lab.spread("client", f"http://web.{NS}.svc.cluster.local/", 30) == {"web-a", "web-b"}
+    env = lab.container("client").exec_run(["sh", "-c", "echo $WEB_SERVICE_HOST:$WEB_SERVICE_PORT"])
+    assert env.output.decode().strip() == f"{cip}:80"
+    env_url = "http://$WEB_SERVICE_HOST:$WEB_SERVICE_PORT/"
+    assert lab.spread("client", env_url, 30) == {"web-a", "web-b"}
+    # A headless Service's pod records lead to the pods themselves (no DNAT: targetPort).
+    lab.answered("client", "http://web-a.web-pods:8080/", "web-a")
+    lab.answered("client", f"http://web-b.web-pods.{NS}.svc.cluster.local:8080/", "web-b")
     # From a pod of the other node (its own bridge, its own kubelet's table).
     assert lab.spread("far-client", f"http://{cip}/", 30) == {"web-a", "web-b"}
     # Hairpin: a backend reaching its own Service gets itself too (masqueraded).
@@ -205,6 +256,15 @@ def test_service_through_the_kubelets_kernel_proxy(lab: Lab) -> None:
     wait_for(lambda: cip not in lab.table_text(), "the Service's rules gone", 30)
     r = lab.container("client").exec_run(["sh", "-c", f"wget -qO- http://{cip}/"])
     assert r.exit_code != 0
+    # ... and its name no longer resolves (NXDOMAIN from the DNS: "bad address").
+    last = [""]
+
+    def name_gone() -> bool:
+        r = lab.container("client").exec_run(["sh", "-c", "wget -qO- http://web/ 2>&1"])
+        last[0] = r.output.decode(errors="replace")
+        return r.exit_code != 0 and "bad address" in last[0]
+
+    wait_for(name_gone, "web's name gone from the DNS", 30, diagnostics=lambda: last[0])
 
     # A kubelet that stops removes its table.
     assert lab.table_text() != ""
