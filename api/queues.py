@@ -10,6 +10,7 @@ at all) with ``kubelab.io/gang`` and ``kubelab.io/gang-size``. Pure: no I/O.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from api.gpus import GPU_RESOURCE
@@ -91,6 +92,12 @@ def queue_spec(obj: Obj) -> QueueSpec:
         borrowing_limit=limit,
         reclaim_grace=float(grace) if grace is not None else DEFAULT_RECLAIM_GRACE,
     )
+
+
+def iso_week(t: float) -> str:
+    """``2026-W49``: the ISO week (UTC) a Queue's ``status.usage.weekGpuSeconds`` counts."""
+    year, week, _ = datetime.fromtimestamp(t, UTC).isocalendar()
+    return f"{year}-W{week:02d}"
 
 
 def queue_of(pod: Obj) -> str:

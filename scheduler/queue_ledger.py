@@ -22,6 +22,7 @@ from api.queues import (
     DEFAULT_HALF_LIFE,
     Amount,
     QueueSpec,
+    iso_week,
     queue_of,
     queue_spec,
 )
@@ -38,11 +39,6 @@ def parse_time(text: str) -> float:
         return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
     except (ValueError, AttributeError):
         return 0.0
-
-
-def iso_week(t: float) -> str:
-    year, week, _ = datetime.fromtimestamp(t, UTC).isocalendar()
-    return f"{year}-W{week:02d}"
 
 
 def is_best_effort(pod: Obj) -> bool:

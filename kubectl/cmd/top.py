@@ -1,5 +1,5 @@
-"""``kl top nodes|pods|gpus``: what is requested against what each node offers, and who
-holds each GPU."""
+"""``kl top nodes|pods|gpus|queues``: what is requested against what each node offers, who
+holds each GPU, and what each GPU queue uses (kubectl/cmd/top_queues.py)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 from api.errors import ApiError
 from api.quantity import bytes_value, cpu_millis
 from kubectl.cli import KlParser
+from kubectl.cmd.top_queues import top_queues
 from kubectl.context import Ctx
 from kubectl.errors import CliError
 from kubectl.gpus import GPU_RESOURCE, holders, mib, node_gpus, pod_gpu_uuids, pod_is_live, pod_key
@@ -19,6 +20,7 @@ EXAMPLES = """
   kl top nodes            # cpu and memory used vs allocatable, GPUs used/total
   kl top gpus             # one line per GPU: node, model, memory, utilization, holder
   kl top pods -A          # what each pod uses, and its GPUs
+  kl top queues           # each GPU queue: used/share, borrowed, waiting jobs, GPU-hours
 """
 
 
@@ -26,10 +28,10 @@ def register(sub: Any, parent: argparse.ArgumentParser) -> None:
     p = sub.add_parser(
         "top",
         parents=[parent],
-        help="Show resource use of nodes, pods and GPUs",
-        description="Show resource use of nodes, pods and GPUs: CPU and memory as the "
-        "kubelets measure them (metrics.k8s.io, as kubectl top shows it); where no node has "
-        "reported yet, what pods request.",
+        help="Show resource use of nodes, pods, GPUs and GPU queues",
+        description="Show resource use of nodes, pods, GPUs and GPU queues: CPU and memory "
+        "as the kubelets measure them (metrics.k8s.io, as kubectl top shows it); where no "
+        "node has reported yet, what pods request.",
         epilog="examples:\n" + EXAMPLES.strip("\n"),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -39,6 +41,12 @@ def register(sub: Any, parent: argparse.ArgumentParser) -> None:
         ("nodes", ["node", "no"], top_nodes, "cpu, memory and GPUs per node"),
         ("pods", ["pod", "po"], top_pods, "requests and GPUs per pod"),
         ("gpus", ["gpu"], top_gpus, "one line per GPU and the pod holding it"),
+        (
+            "queues",
+            ["queue"],
+            top_queues,
+            "per GPU queue: GPUs used/share, borrowed, waiting jobs, GPU-hours this week",
+        ),
     ):
         v = what.add_parser(
             name,
@@ -58,7 +66,7 @@ def register(sub: Any, parent: argparse.ArgumentParser) -> None:
 
 
 def _need_what(ctx: Ctx) -> int:
-    raise CliError("say what: kl top nodes|pods|gpus")
+    raise CliError("say what: kl top nodes|pods|gpus|queues")
 
 
 def _live_pods(ctx: Ctx, ns: str | None = None) -> list[dict[str, Any]]:

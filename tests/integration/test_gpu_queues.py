@@ -209,3 +209,132 @@ def test_two_gangs_of_10_of_16_gpus_never_both_half_start(cluster: Cluster) -> N
         wait_for(other_whole, f"gang {other} starts whole", 60, diagnostics=cluster.logs)
     finally:
         clean(c)
+
+
+def best_effort_pod(name: str, labels: dict[str, str] | None = None) -> Obj:
+    pod = gpu_pod(name, labels={"best-effort": "yes", **(labels or {})})
+    pod["spec"]["priorityClassName"] = "kubelab-best-effort"
+    return pod
+
+
+def test_best_effort_pods_are_preempted_first_then_borrowed_never_in_share(
+    cluster: Cluster,
+) -> None:
+    """Bob holds his 8 and borrows 2, best-effort pods fill the other 6; alice wants her 8.
+    The best-effort pods go at once (no grace: they are only using idle GPUs), bob's
+    borrowed 2 only after alice's grace period, and bob's own 8 never."""
+    c = cluster.client
+    grace = 20
+    c.create("queues", queue("alice", 8, reclaimGracePeriodSeconds=grace))
+    c.create("queues", queue("bob", 8))
+    try:
+        for i in range(10):
+            c.create("pods", gpu_pod(f"bob-{i:02d}", labels={"kubelab.io/queue": "bob"}), NS)
+        wait_for(lambda: len(bound(c, "kubelab.io/queue=bob")) == 10, "bob's 10", 30)
+        # Best effort is charged to no quota, whether or not it names a queue.
+        for i in range(3):
+            c.create("pods", best_effort_pod(f"idle-{i}"), NS)
+            c.create("pods", best_effort_pod(f"idle-bob-{i}", {"kubelab.io/queue": "bob"}), NS)
+        wait_for(lambda: len(bound(c, "best-effort=yes")) == 6, "6 best-effort pods", 30)
+        start = time.monotonic()
+        for i in range(8):
+            c.create("pods", gpu_pod(f"alice-{i}", labels={"kubelab.io/queue": "alice"}), NS)
+        best_effort_gone_at: list[float] = []
+
+        def alice_whole() -> bool:
+            bob_left = len(pods(c, "kubelab.io/queue=bob,!best-effort"))
+            best_effort_left = len(pods(c, "best-effort=yes"))
+            if best_effort_left == 0 and not best_effort_gone_at:
+                best_effort_gone_at.append(time.monotonic() - start)
+            # Every look: bob loses nothing while a best-effort pod is still there.
+            assert bob_left == 10 or best_effort_left == 0, (bob_left, best_effort_left)
+            return len(bound(c, "kubelab.io/queue=alice")) == 8
+
+        wait_for(alice_whole, "alice's 8 pods", grace + 10, diagnostics=cluster.logs)
+        assert best_effort_gone_at and best_effort_gone_at[0] < grace, best_effort_gone_at
+        assert time.monotonic() - start >= grace - 0.5  # bob's borrowers got their grace
+        bob_names = sorted(p["metadata"]["name"] for p in bound(c, "kubelab.io/queue=bob"))
+        # The two borrowed (newest) went, his nominal 8 stayed.
+        assert bob_names == [f"bob-{i:02d}" for i in range(8)], bob_names
+    finally:
+        clean(c, "alice", "bob")
+
+
+def week_seconds(c: Any, name: str) -> tuple[float, str]:
+    usage = (c.get("queues", name).get("status") or {}).get("usage") or {}
+    return float(usage.get("weekGpuSeconds") or 0.0), str(usage.get("lastUpdateTime") or "")
+
+
+def test_kl_top_queues_shows_use_borrowing_waiting_jobs_and_week_gpu_hours(
+    cluster: Cluster,
+) -> None:
+    """The figures of ``kl top queues`` on a live cluster: carol runs 10 GPUs on a share of
+    8 (2 borrowed from dave's idle share, her limit), two jobs wait (a gang of two counts
+    once); her week's GPU-seconds grow by 10 a second, and survive a scheduler restart."""
+    from api.queues import iso_week
+    from tests.integration.kl_helpers import kl
+
+    c = cluster.client
+    c.create("queues", queue("carol", 8, borrowingLimit={"nvidia.com/gpu": 2}))
+    c.create("queues", queue("dave", 8))
+    try:
+        for i in range(10):
+            c.create("pods", gpu_pod(f"carol-{i:02d}", labels={"kubelab.io/queue": "carol"}), NS)
+        wait_for(lambda: len(bound(c, "kubelab.io/queue=carol")) == 10, "carol's 10", 30)
+        gang = {"kubelab.io/queue": "carol", "kubelab.io/gang": "ddp", "kubelab.io/gang-size": "2"}
+        for i in range(2):
+            c.create("pods", gpu_pod(f"carol-ddp-{i}", labels=gang), NS)
+        c.create("pods", gpu_pod("carol-solo", labels={"kubelab.io/queue": "carol"}), NS)
+
+        def carol_status() -> bool:
+            st = c.get("queues", "carol").get("status") or {}
+            return st.get("used", {}).get("nvidia.com/gpu") == 10 and st.get("pendingPods") == 3
+
+        wait_for(carol_status, "carol's status: 10 in use, 3 pods waiting", 30)
+        # GPU-seconds accrue from the bound pods' time: 10 GPUs, 10 a second.
+        s1, t1 = week_seconds(c, "carol")
+        wait_for(lambda: week_seconds(c, "carol")[0] >= s1 + 100, "100 more GPU-seconds", 30)
+        s2, t2 = week_seconds(c, "carol")
+        from scheduler.queue_ledger import parse_time
+
+        elapsed = parse_time(t2) - parse_time(t1)  # whole seconds: each stamp cut down by < 1
+        assert abs((s2 - s1) - 10 * elapsed) <= 10 * 1.0 + 1, (s1, s2, elapsed)
+
+        # A restart forgets nothing: the scheduler reads the week's figure back from the
+        # status. Ten hours already this week, written while it was down.
+        cluster.kill("scheduler")
+        live = c.get("queues", "carol")
+        usage = dict(live["status"]["usage"])
+        usage.update(weekGpuSeconds=36_000.0, week=iso_week(time.time()))
+        c.patch("queues", "carol", {"status": {"usage": usage}}, subresource="status")
+        cluster.start("scheduler")
+        wait_for(
+            lambda: (
+                week_seconds(c, "carol")[1] != usage["lastUpdateTime"]
+                and week_seconds(c, "carol")[0] >= 36_000
+            ),
+            "the restarted scheduler's status, from 10 h on",
+            60,
+            diagnostics=cluster.logs,
+        )
+        out = kl(cluster.api.kubeconfig, "top", "queues").ok().out.splitlines()
+        assert out[0].split() == [
+            "NAME",
+            "GPUS(used/share)",
+            "BORROWED",
+            "WAITING",
+            "FAIR-SHARE",
+            "GPU-HOURS(week)",
+        ]
+        rows = {line.split()[0]: line.split() for line in out[1:]}
+        carol, dave = rows["carol"], rows["dave"]
+        assert carol[1:4] == ["10/8", "2", "2"], carol
+        assert 10.0 <= float(carol[5]) <= 10.2, carol
+        assert float(carol[4]) < float(dave[4]) == 1.0  # dave used nothing: factor 1
+        assert dave[1:4] == ["0/8", "0", "0"] and dave[5] == "0.0", dave
+        only = kl(cluster.api.kubeconfig, "top", "queues", "dave").ok().out.splitlines()
+        assert [line.split()[0] for line in only[1:]] == ["dave"]
+        missing = kl(cluster.api.kubeconfig, "top", "queues", "nobody").one_error_line()
+        assert "nobody" in missing and "not found" in missing
+    finally:
+        clean(c, "carol", "dave")

@@ -17,6 +17,7 @@ SUBVERBS = [
     ["top", "nodes"],
     ["top", "gpus"],
     ["top", "pods"],
+    ["top", "queues"],
     ["config", "view"],
     ["config", "use-context"],
     ["config", "get-contexts"],
