@@ -5,7 +5,7 @@ the writes (Bindings, evictions, Queue status) itself.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,6 +73,26 @@ class QueueAdmission:
         self.ledger.tick()
         book = self.ledger.book(capacity_of(self.snapshot))
         return book.admit(queue, demand_of(pis))
+
+    def priority_victims(self, pi: PodInfo) -> Callable[[PodInfo], bool] | None:
+        """Whom ``pi`` may preempt by priority; None: the plugin's own rule (any lower
+        priority), for pods no quota applies to. A queue's pod takes lower-priority pods
+        of its own queue, best effort, and pods no queue is charged for; never another
+        queue's: those only reclaim takes, borrowed ones only, after the grace period.
+        Otherwise a higher priority class would let one queue into another's nominal
+        share (Kueue's rule, too: priority counts within a queue, borrowing across)."""
+        queue = queue_of(pi.pod)
+        if not queue or queue not in self.ledger.specs or is_best_effort(pi.pod):
+            return None
+        specs = self.ledger.specs
+
+        def eligible(victim: PodInfo) -> bool:
+            if victim.priority >= pi.priority:
+                return False
+            other = queue_of(victim.pod)
+            return is_best_effort(victim.pod) or other == queue or other not in specs
+
+        return eligible
 
     def reclaim(self, fw: Framework, pi: PodInfo, diag: Diagnosis) -> Reclaim:
         """For a pod within its queue's nominal share that fits nowhere: after the

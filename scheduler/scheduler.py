@@ -539,7 +539,13 @@ class Scheduler:
             pass  # its victims are being deleted (or it waits with its gang's blocker)
         else:
             choice = (
-                find_preemption(self.framework, pi, self.snapshot, diag)
+                find_preemption(
+                    self.framework,
+                    pi,
+                    self.snapshot,
+                    diag,
+                    eligible=self.admission.priority_victims(pi),
+                )
                 if may_preempt(pi) and diag.resolvable
                 else None
             )
