@@ -392,6 +392,89 @@ def test_delete_deployment_with_each_propagation_policy(cluster: Cluster, ns: st
     assert len(live_pods(c, ns, "app=orphan")) == 2  # the RS keeps its pods
 
 
+def test_background_delete_collects_what_daemonsets_rcs_and_cronjobs_own(
+    cluster: Cluster, ns: str
+) -> None:
+    """Helm deletes its hooks (a DaemonSet of jupyterhub's, say) with Background
+    propagation: the collector must see every owning kind go, not only Deployments."""
+    c = cluster.client
+    template = deployment("x", 1)["spec"]["template"]
+    ds = {
+        "apiVersion": "apps/v1",
+        "kind": "DaemonSet",
+        "metadata": {"name": "agent"},
+        "spec": {"selector": {"matchLabels": {"app": "agent"}}, "template": template},
+    }
+    ds["spec"]["template"] = copy.deepcopy(template)
+    ds["spec"]["template"]["metadata"]["labels"] = {"app": "agent"}
+    rc = {
+        "apiVersion": "v1",
+        "kind": "ReplicationController",
+        "metadata": {"name": "legacy"},
+        "spec": {"replicas": 1, "selector": {"app": "legacy"}, "template": copy.deepcopy(template)},
+    }
+    rc["spec"]["template"]["metadata"]["labels"] = {"app": "legacy"}
+    cj = c.create(
+        "cronjobs",
+        {
+            "apiVersion": "batch/v1",
+            "kind": "CronJob",
+            "metadata": {"name": "nightly"},
+            "spec": {
+                "schedule": "0 0 1 1 *",
+                "suspend": True,
+                "jobTemplate": {
+                    "spec": {
+                        "template": {
+                            "spec": {
+                                "restartPolicy": "Never",
+                                "containers": [{"name": "run", "image": "busybox:1"}],
+                            }
+                        }
+                    }
+                },
+            },
+        },
+        ns,
+    )
+    c.create("daemonsets", ds, ns)
+    c.create("replicationcontrollers", rc, ns)
+    # What `kubectl create job --from=cronjob/nightly` makes: a Job the CronJob owns.
+    job_template = copy.deepcopy(cj["spec"]["jobTemplate"])
+    owner = {
+        "apiVersion": "batch/v1",
+        "kind": "CronJob",
+        "name": "nightly",
+        "uid": cj["metadata"]["uid"],
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+    c.create(
+        "jobs",
+        {
+            "apiVersion": "batch/v1",
+            "kind": "Job",
+            "metadata": {"name": "nightly-manual", "ownerReferences": [owner]},
+            "spec": job_template["spec"],
+        },
+        ns,
+    )
+    wait_for(lambda: len(live_pods(c, ns, "app=agent")) == 2, "one DaemonSet pod a node", 60)
+    wait_for(lambda: len(live_pods(c, ns, "app=legacy")) == 1, "the RC's pod", 60)
+    c.delete("daemonsets", "agent", ns, propagation_policy="Background")
+    c.delete("replicationcontrollers", "legacy", ns, propagation_policy="Background")
+    c.delete("cronjobs", "nightly", ns, propagation_policy="Background")
+    wait_for(
+        lambda: (
+            not c.list("pods", ns, label_selector="app=agent")["items"]
+            and not c.list("pods", ns, label_selector="app=legacy")["items"]
+            and _gone(c, "jobs", "nightly-manual", ns)
+        ),
+        "the DaemonSet's and RC's pods and the CronJob's Job collected",
+        60,
+    )
+
+
 def test_namespace_deletion_removes_everything(cluster: Cluster, ns: str) -> None:
     c = cluster.client
     c.create("deployments", deployment("app", 2), ns)
