@@ -276,9 +276,10 @@ def stream_options(query: Any, subresource: str) -> StreamOptions:
 PORTFORWARD_PROTOCOLS: tuple[str, ...] = (V4, V4_BASE64, V1, V1_BASE64)
 
 PORTFORWARD_SPDY = (
-    "kubectl port-forward tunnels SPDY/3.1 (portforward.k8s.io), which kubelab does not "
-    "speak; kubelab serves pods/portforward as WebSocket channels (v4.channel.k8s.io: a data "
-    "and an error channel per port), as the official clients' portforward() helpers use"
+    "pods/portforward does not serve a plain SPDY/3.1 upgrade; it speaks SPDY/3.1 tunnelled "
+    "in a WebSocket (subprotocol SPDY/3.1+portforward.k8s.io, what kubectl 1.31 and later "
+    "try first: use one of those) and the WebSocket channels v4.channel.k8s.io (a data and "
+    "an error channel per port) the official clients' portforward() helpers use"
 )
 
 

@@ -314,6 +314,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     from apiserver.asgi import DirectDispatch
     from apiserver.http_protocol import CoalescingHttpToolsProtocol
+    from apiserver.ws_protocol import KubernetesWebSocketProtocol
 
     def uv_config(host: str, lifespan: Literal["on", "off"] = "on") -> uvicorn.Config:
         return uvicorn.Config(
@@ -326,6 +327,7 @@ def main(argv: list[str] | None = None) -> int:
             access_log=False,
             loop="uvloop",
             http=CoalescingHttpToolsProtocol,
+            ws=KubernetesWebSocketProtocol,
             backlog=4096,
             timeout_keep_alive=30,
             timeout_graceful_shutdown=2,

@@ -13,8 +13,12 @@ only carries, so a new protocol version needs no change here.
 The websockets package is the client (maintained, asyncio-native, the library uvicorn
 serves our own WebSockets with); Starlette's WebSocket is the server side.
 
-A SPDY/3.1 upgrade (kubectl's fallback, older clients) gets the same checks, then a 400
-Status saying which protocols kubelab speaks, never an empty error.
+``pods/portforward`` also accepts kubectl's ``SPDY/3.1+portforward.k8s.io`` WebSocket: the
+apiserver is then the SPDY server itself (apiserver/portforward_tunnel.py), one kubelet
+WebSocket per forwarded connection.
+
+A plain SPDY/3.1 upgrade (kubectl's fallback, older clients) gets the same checks, then a
+400 Status saying which protocols kubelab speaks, never an empty error.
 """
 
 from __future__ import annotations
@@ -36,12 +40,16 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 
 from api import remotecommand as rc
 from api.errors import ApiError, bad_request
+from api.spdy_portforward import TUNNEL_PROTOCOL
 from apiserver.auth import TokenAuthenticator
 from apiserver.authz import Authorizer
 from apiserver.paths import Target, parse_resource_path
 from apiserver.pods import PodSubresources
+from apiserver.portforward_tunnel import PortForwardSession
 
 log = logging.getLogger(__name__)
+
+_TUNNEL = "spdy-tunnel:"  # marks _admit's answer for kubectl's port-forward tunnel
 
 STREAMED = ("exec", "attach", "portforward")
 # Large enough for any frame a client sends (kubectl cp writes 32 KiB at a time).
@@ -77,6 +85,13 @@ def kubelet_stream_url(pods: PodSubresources, t: Target, query: Any) -> str:
 
 def _portforward_url(pods: PodSubresources, t: Target, query: Any) -> str:
     ports = rc.forwarded_ports(query)
+    query_text = urlencode([("ports", ",".join(map(str, ports)))])
+    return f"{portforward_base(pods, t)}?{query_text}"
+
+
+def portforward_base(pods: PodSubresources, t: Target) -> str:
+    """The kubelet's port-forward WebSocket URL for the pod, without its ports; a 400
+    Status when the pod is not running."""
     pod = pods._pod(t)
     phase = (pod.get("status") or {}).get("phase")
     if phase != "Running":
@@ -86,9 +101,7 @@ def _portforward_url(pods: PodSubresources, t: Target, query: Any) -> str:
     base = pods._kubelet_url(pod)
     ws_base = "wss" + base[5:] if base.startswith("https") else "ws" + base[4:]
     ns = pod["metadata"]["namespace"]
-    return (
-        f"{ws_base}/portForward/{ns}/{t.name}?{urlencode([('ports', ','.join(map(str, ports)))])}"
-    )
+    return f"{ws_base}/portForward/{ns}/{t.name}"
 
 
 def wants_other_upgrade(request: Request) -> bool:
@@ -136,10 +149,26 @@ class StreamProxy:
             await _refuse(ws, e)
             return
         offered = list(ws.scope.get("subprotocols") or [])
+        if url.startswith(_TUNNEL):
+            await self._tunnel(ws, url[len(_TUNNEL) :])
+            return
         try:
-            upstream = await websockets.connect(
+            upstream = await self._connect(url, offered)
+        except ApiError as e:
+            await _refuse(ws, e)
+            return
+        try:
+            await ws.accept(subprotocol=upstream.subprotocol or None)
+            await relay(ws, upstream)
+        finally:
+            await upstream.close()
+
+    async def _connect(self, url: str, subprotocols: list[str]) -> ClientConnection:
+        """A WebSocket to a kubelet; a Status (the kubelet's, or 503) when it refuses."""
+        try:
+            return await websockets.connect(
                 url,
-                subprotocols=offered or None,  # type: ignore[arg-type]
+                subprotocols=subprotocols or None,  # type: ignore[arg-type]
                 additional_headers={"Authorization": f"Bearer {self.kubelet_secret}"},
                 ssl=self._tls if url.startswith("wss:") else None,
                 max_size=_MAX_MESSAGE,
@@ -147,24 +176,29 @@ class StreamProxy:
                 compression=None,
             )
         except InvalidStatus as e:
-            await _refuse(ws, _status_error(e.response.status_code, bytes(e.response.body or b"")))
-            return
+            raise _status_error(e.response.status_code, bytes(e.response.body or b"")) from e
         except (OSError, InvalidHandshake, TimeoutError) as e:
-            await _refuse(
-                ws,
-                ApiError(
-                    503,
-                    f"cannot reach the kubelet at {url.split('/')[2]}: {e}; "
-                    "check that its kubelet is running",
-                    "ServiceUnavailable",
-                ),
-            )
-            return
+            raise ApiError(
+                503,
+                f"cannot reach the kubelet at {url.split('/')[2]}: {e}; "
+                "check that its kubelet is running",
+                "ServiceUnavailable",
+            ) from e
+
+    async def _tunnel(self, ws: WebSocket, base: str) -> None:
+        """kubectl's SPDY-in-WebSocket port-forward (apiserver/portforward_tunnel.py): one
+        kubelet WebSocket per forwarded connection."""
+
+        async def open_port(port: int) -> ClientConnection:
+            return await self._connect(f"{base}?ports={port}", [rc.V4])
+
+        pod = ws.scope["path"].rstrip("/").split("/")[-2]
+        await ws.accept(subprotocol=TUNNEL_PROTOCOL)
         try:
-            await ws.accept(subprotocol=upstream.subprotocol or None)
-            await relay(ws, upstream)
+            await PortForwardSession(ws, open_port, pod).run()
         finally:
-            await upstream.close()
+            with contextlib.suppress(RuntimeError, WebSocketDisconnect, OSError):
+                await ws.close(1000)
 
     async def _admit(self, ws: WebSocket) -> str:
         """Authenticate, authorise and validate; the kubelet URL to relay to."""
@@ -186,9 +220,15 @@ class StreamProxy:
         as_http = Request({**ws.scope, "type": "http", "method": "GET"})
         await self.authz.authorize(user, as_http, t)
         offered = list(ws.scope.get("subprotocols") or [])
+        if t.subresource == "portforward" and TUNNEL_PROTOCOL in offered:
+            return _TUNNEL + portforward_base(self.pods, t)  # kubectl's SPDY tunnel
         if t.subresource == "portforward" and rc.negotiate_portforward(offered) is None:
-            # kubectl's SPDY-over-WebSocket tunnel: say so (it then tries SPDY: the same).
-            raise ApiError(400, rc.PORTFORWARD_SPDY, "BadRequest")
+            raise ApiError(
+                400,
+                f"requested protocol(s) are not supported: {offered}; pods/portforward "
+                f"speaks {TUNNEL_PROTOCOL} and {', '.join(rc.PORTFORWARD_PROTOCOLS)}",
+                "BadRequest",
+            )
         return kubelet_stream_url(self.pods, t, ws.query_params)
 
 

@@ -315,11 +315,11 @@ def test_kl_cp_both_ways(
 
 
 def test_port_forward_with_the_python_client(
-    shared_apiserver: ApiServer, node: str, ns: str, kubectl: Path, env: dict[str, str]
+    shared_apiserver: ApiServer, node: str, ns: str
 ) -> None:
     """The Python client's portforward(): HTTP requests to a server in the pod, each over
-    its own WebSocket (a data and an error channel per port, the port header first);
-    kubectl's SPDY tunnel is answered with a Status saying what kubelab speaks."""
+    its own WebSocket (a data and an error channel per port, the port header first), and
+    a port nothing listens on reported on the error channel."""
     from kubernetes.stream import portforward
 
     run_pod(shared_apiserver, node, ns, "web", "exec httpd -f -p 8080 -h /www")
@@ -355,8 +355,93 @@ def test_port_forward_with_the_python_client(
         assert sock.recv(10) == b""
         assert "connection refused" in (pf.error(9999) or "").lower()
         pf.close()
-    p = kc(kubectl, env, ns, "port-forward", "pod/web", "18080:8080")
-    assert p.returncode == 1 and "kubectl port-forward tunnels SPDY/3.1" in p.stderr, p.stderr
+
+
+def forwarded_requests(argv: list[str], env: dict[str, str], count: int) -> None:
+    """Start a port-forward command (kl's or kubectl's) to a free local port, read the
+    port from its first line, and make ``count`` HTTP requests through it, each on its
+    own connection (so each is its own forwarded stream)."""
+    import http.client
+
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline().decode()
+        assert line.startswith("Forwarding from 127.0.0.1:") and line.endswith(" -> 8080\n"), (
+            line,
+            proc.stderr.read().decode() if proc.stderr and proc.poll() is not None else "",
+        )
+        local = int(line.split(":")[1].split()[0])
+        for i in range(count):
+            h = http.client.HTTPConnection("127.0.0.1", local, timeout=30)
+            try:
+                h.request("GET", "/index.html")
+                r = h.getresponse()
+                assert (r.status, r.read()) == (200, b"ok\n")
+            except (OSError, http.client.HTTPException) as e:
+                proc.kill()
+                raise AssertionError(
+                    f"request {i} via {argv}: {e}: {proc.communicate()[1][-3000:]!r}"
+                ) from e
+            h.close()
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def web_pod_and_service(api: ApiServer, node: str, ns: str, name: str) -> None:
+    """busybox httpd on 8080 (container port "http"), and a Service port 80 to it."""
+    run_pod(
+        api,
+        node,
+        ns,
+        name,
+        "exec httpd -f -p 8080 -h /www",
+        ports=[{"containerPort": 8080, "name": "http"}],
+    )
+    c = api.client()
+    c.create(
+        "services",
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": name},
+            "spec": {"selector": {"app": name}, "ports": [{"port": 80, "targetPort": "http"}]},
+        },
+        ns,
+    )
+    c.patch("pods", name, {"metadata": {"labels": {"app": name}}}, ns)
+
+
+def test_kubectl_port_forward_pod_and_service(
+    shared_apiserver: ApiServer, node: str, ns: str, kubectl: Path, env: dict[str, str]
+) -> None:
+    """The real kubectl's port-forward (SPDY/3.1 tunnelled in WebSocket, 1.35's first
+    choice): 100 HTTP requests through ``pod/NAME`` and 100 through ``svc/NAME`` (kubectl
+    maps the Service port to the pod's named targetPort); then a port nothing listens on
+    gets kubectl's error line from the error stream."""
+    web_pod_and_service(shared_apiserver, node, ns, "kpf")
+    for target, remote in (("pod/kpf", "8080"), ("svc/kpf", "80")):
+        argv = [str(kubectl), "-n", ns, "port-forward", target, f":{remote}"]
+        forwarded_requests(argv, env, 100)
+    proc = subprocess.Popen(
+        [str(kubectl), "-n", ns, "port-forward", "pod/kpf", ":9999"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        local = int(proc.stdout.readline().split(":")[1].split()[0])
+        import socket
+
+        with socket.create_connection(("127.0.0.1", local), timeout=30) as sock:
+            assert sock.recv(10) == b""
+        _, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert "an error occurred forwarding" in err and "connection refused" in err.lower(), err
 
 
 def test_kl_port_forward_pod_and_service(
@@ -364,59 +449,12 @@ def test_kl_port_forward_pod_and_service(
 ) -> None:
     """``kl port-forward``: 100 HTTP requests through a local port to the pod's httpd, and
     ``svc/NAME`` mapping the Service port to its targetPort."""
-    import http.client
     import sys
 
     from tests.harness import REPO
 
-    run_pod(
-        shared_apiserver,
-        node,
-        ns,
-        "pfweb",
-        "exec httpd -f -p 8080 -h /www",
-        ports=[{"containerPort": 8080, "name": "http"}],
-    )
-    c = shared_apiserver.client()
-    c.create(
-        "services",
-        {
-            "apiVersion": "v1",
-            "kind": "Service",
-            "metadata": {"name": "pfweb"},
-            "spec": {"selector": {"app": "pfweb"}, "ports": [{"port": 80, "targetPort": "http"}]},
-        },
-        ns,
-    )
-    c.patch("pods", "pfweb", {"metadata": {"labels": {"app": "pfweb"}}}, ns)
+    web_pod_and_service(shared_apiserver, node, ns, "pfweb")
     env = {**os.environ, "KUBECONFIG": str(shared_apiserver.kubeconfig), "PYTHONPATH": str(REPO)}
-    for target, remote in (("pod/pfweb", "8080"), ("svc/pfweb", "80")):
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "kubectl.main", "-n", ns, "port-forward", target, f":{remote}"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=env,
-            cwd=str(REPO),
-        )
-        try:
-            assert proc.stdout is not None
-            line = proc.stdout.readline().decode()
-            assert line.startswith("Forwarding from 127.0.0.1:") and line.endswith(" -> 8080\n"), (
-                line
-            )
-            local = int(line.split(":")[1].split()[0])
-            for i in range(100 if target.startswith("pod") else 10):
-                h = http.client.HTTPConnection("127.0.0.1", local, timeout=30)
-                try:
-                    h.request("GET", "/index.html")
-                    r = h.getresponse()
-                    assert (r.status, r.read()) == (200, b"ok\n")
-                except OSError as e:
-                    proc.kill()
-                    raise AssertionError(
-                        f"request {i} via {target}: {e}: {proc.communicate()[1][-3000:]!r}"
-                    ) from e
-                h.close()
-        finally:
-            proc.kill()
-            proc.wait()
+    for target, remote, count in (("pod/pfweb", "8080", 100), ("svc/pfweb", "80", 10)):
+        argv = [sys.executable, "-m", "kubectl.main", "-n", ns, "port-forward", target]
+        forwarded_requests([*argv, f":{remote}"], env, count)
