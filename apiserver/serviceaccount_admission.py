@@ -18,6 +18,7 @@ import random
 from typing import Any
 
 from api.errors import ApiError
+from api.mirror import is_mirror_pod
 
 MOUNT_PATH = "/var/run/secrets/kubernetes.io/serviceaccount"
 VOLUME_PREFIX = "kube-api-access-"
@@ -25,7 +26,6 @@ ROOT_CA_CONFIGMAP = "kube-root-ca.crt"
 # Kubernetes' token lifetime for this volume: one hour and 7 seconds, so that tokens of
 # these volumes can be told apart from others (the apiserver may extend them).
 TOKEN_SECONDS = 3607
-MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
 # utilrand.String's alphabet: no vowels, no look-alike characters.
 _ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 
@@ -92,7 +92,7 @@ def admit_service_account(pod: Obj, account_of: Any) -> None:
     """Check a new pod's account and give it API access; ``account_of(ns, name)`` is the
     stored ServiceAccount or None. 403 Status when a named account does not exist."""
     meta = pod.get("metadata") or {}
-    if MIRROR_ANNOTATION in (meta.get("annotations") or {}):
+    if is_mirror_pod(pod):
         return
     spec = pod.get("spec") or {}
     ns = str(meta.get("namespace") or "default")

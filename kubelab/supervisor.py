@@ -39,6 +39,16 @@ def restart_delay(failures: int, initial: float = 1.0, maximum: float = 30.0) ->
     return Backoff(initial, cap=maximum).delay(failures)
 
 
+@dataclass(frozen=True)
+class Exit:
+    """One process of a child that ended (times are ``time.monotonic``)."""
+
+    pid: int
+    code: int  # Popen's: -N for a signal
+    started_at: float
+    finished_at: float
+
+
 @dataclass
 class Child:
     """One supervised component: ``python -m kubelab ARGS``, logging to ``log_path``."""
@@ -54,6 +64,7 @@ class Child:
     restarts: int = 0
     pid_file: Path | None = None
     history: list[str] = field(default_factory=list)
+    last_exit: Exit | None = None  # the latest process that ended (for its mirror pod)
 
     @property
     def argv(self) -> list[str]:
@@ -145,6 +156,7 @@ class Supervisor:
                 if c.failures and now - c.started_at > self.stable_after:
                     c.failures = 0
                 continue
+            c.last_exit = Exit(c.pid, code, c.started_at, now)
             c.failures = 1 if now - c.started_at > self.stable_after else c.failures + 1
             delay = restart_delay(c.failures)
             c.restart_at = now + delay

@@ -1,7 +1,8 @@
 """`kubelab up`: a whole cluster on this machine, as supervised child processes.
 
-The apiserver, the scheduler, the controller manager and one kubelet (plus, with
-``--nodes N``, one hollow kubelet simulating N more nodes) each run as their own process,
+The apiserver, the scheduler, the controller manager, the cluster DNS, the lab autoscaler
+(``--no-autoscaler`` leaves it out) and one kubelet (plus, with ``--nodes N``, one hollow
+kubelet simulating N more nodes) each run as their own process,
 ``python -m kubelab <component> --kubeconfig HOME/...`` so ``ps`` shows which component
 and which home. A child that dies is restarted with backoff (1 s, 2 s, 4 s ... 30 s, logged
 in ``HOME/logs/up.log`` and on stderr); its own output goes to ``HOME/logs/<component>.log``.
@@ -33,6 +34,8 @@ import yaml
 from api.dashboard import dashboard_url
 from api.home import kubelab_home
 from api.service_cidr import DEFAULT_SERVICE_CIDR, kube_dns_ip
+from client import Client
+from kubelab.mirror_keeper import MirrorKeeper
 from kubelab.netaddr import is_wildcard, route_address
 from kubelab.supervisor import Child, Supervisor, env_with_home
 
@@ -52,6 +55,7 @@ REMEMBERED = (
     "cluster_cidr",
     "service_cidr",
     "storage_dir",
+    "autoscaler",
 )
 DEFAULTS: dict[str, Any] = {
     "port": 6443,
@@ -66,6 +70,7 @@ DEFAULTS: dict[str, Any] = {
     "cluster_cidr": "10.42.0.0/16",
     "service_cidr": DEFAULT_SERVICE_CIDR,
     "storage_dir": "",  # HOME/storage
+    "autoscaler": True,
 }
 SIM_NODE_PREFIX = "sim"
 
@@ -150,6 +155,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--storage-dir",
         default=None,
         help="where the local node keeps the data of local-path volumes (default HOME/storage)",
+    )
+    p.add_argument(
+        "--autoscaler",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="run the lab autoscaler, which powers boxes annotated kubelab.io/power-driver "
+        "on and off (docs/autoscaler.md; default on: it touches no other node)",
     )
     p.add_argument(
         "--ready-timeout",
@@ -304,6 +316,11 @@ def plan_children(home: Path, settings: dict[str, Any], node_kubeconfig: Path) -
             ],
         ),
     ]
+    if settings.get("autoscaler", True):
+        # Under its own identity (the apiserver writes its kubeconfig); it acts only on
+        # nodes annotated kubelab.io/power-driver, so an ordinary cluster sees no change.
+        scaler = ["autoscaler", "--kubeconfig", str(home / "autoscaler.kubeconfig")]
+        out.append(child("autoscaler", scaler))
     # Cluster DNS: a host process on the node address, behind the kube-dns Service at the
     # service range's .10, which every kubelet gives its pods as their nameserver.
     dns_ip = kube_dns_ip(settings.get("service_cidr") or DEFAULT_SERVICE_CIDR)
@@ -551,7 +568,19 @@ def _run(home: Path, settings: dict[str, Any], ready_timeout: float, stop: _Stop
         node_cfg = node_kubeconfig(home, settings["node_name"], server)
         for c in plan_children(home, settings, node_cfg):
             sup.add(c).start()
-        return _supervise(sup, home, settings, url, ready_timeout, stop)
+        # The processes show in kube-system as mirror pods, kept while they run.
+        keeper = MirrorKeeper(
+            Client.from_kubeconfig(home / "kubeconfig"),
+            sup,
+            settings["node_name"],
+            settings["address"],
+        )
+        keeper.start()
+        try:
+            return _supervise(sup, home, settings, url, ready_timeout, stop)
+        finally:
+            keeper.stop()
+            keeper.client.close()
     finally:
         sup.stop_all()
         log.info("stopped")

@@ -9,6 +9,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from api.mirror import is_mirror_pod
 from client import Informer
 from kubelet.context import NodeContext
 from kubelet.housekeeping import run_housekeeping
@@ -48,7 +49,8 @@ class PodManager:
         self._tasks.append(asyncio.create_task(self._runtime_events(), name="runtime-events"))
         self._tasks.append(asyncio.create_task(self.informer.run(), name="pod-informer"))
         await self.informer.wait_synced()
-        scanned = {p["metadata"]["uid"]: p for p in self.informer.list()}
+        # A mirror pod's process is run by its owner, not by a worker of this kubelet.
+        scanned = {p["metadata"]["uid"]: p for p in self.informer.list() if not is_mirror_pod(p)}
         await self._remove_orphans(set(scanned))
         # The handlers are added only now, so a pod deleted while the scan ran (a DELETED
         # event with nobody listening) is absent from the cache and from the handler's
@@ -157,6 +159,8 @@ class PodManager:
         uid = meta.get("uid")
         if not uid or (pod.get("spec") or {}).get("nodeName") != self.ctx.node_name:
             return
+        if is_mirror_pod(pod):
+            return  # its process is run by whoever keeps the mirror pod (api/mirror.py)
         key = f"{meta.get('namespace') or 'default'}/{meta.get('name')}"
         worker = self.workers.get(uid)
         if worker is not None:

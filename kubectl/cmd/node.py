@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 from api.errors import ApiError
+from api.mirror import is_mirror_pod
 from kubectl.cli import add_verb
 from kubectl.context import Ctx
 from kubectl.errors import CliError
@@ -121,6 +122,9 @@ def _pods_to_evict(ctx: Ctx, node: str) -> list[dict[str, Any]]:
     pods = ctx.client.list_all(
         PODS, None, field_selector=f"spec.nodeName={node}", label_selector=a.pod_selector
     )["items"]
+    # As kubectl's drain: a mirror pod stands for a process its owner runs on the node;
+    # evicting it would stop nothing (its owner makes it again).
+    pods = [p for p in pods if not is_mirror_pod(p)]
     unmanaged, local = [], []
     for p in pods:
         key = f"{p['metadata'].get('namespace')}/{p['metadata']['name']}"
