@@ -38,7 +38,7 @@ BUDGETS = {
     "memory": 170,
     "cli": 60,
     "dns": 150,
-    "service_throughput": 60,  # ~30 s: a one-kubelet cluster, two pods, 12 x 1 GiB through its bridge
+    "service_throughput": 60,  # ~30 s: a one-kubelet cluster, two pods, 12 x 1 GiB fetched
     "gpu_health": 60,
     "storage": 90,  # ~35 s: 32 pods with a fresh local-path claim, 32 with an emptyDir
     "encryption": 60,
