@@ -17,6 +17,8 @@ from typing import Any
 
 from kubelet.envvars import configmap_items, secret_items
 from kubelet.runtime.base import Mount
+from kubelet.volume_memory import MEDIUM as MEMORY_MEDIUM
+from kubelet.volume_memory import MemoryVolumeError, ensure_tmpfs, tmpfs_size, unmount_all
 from kubelet.volume_projected import MissingSource, ProjectionError, projected_files
 
 
@@ -54,6 +56,24 @@ def fs_group(pod: dict[str, Any]) -> int | None:
     """``securityContext.fsGroup``: the group that owns the pod's volumes."""
     value = ((pod.get("spec") or {}).get("securityContext") or {}).get("fsGroup")
     return None if value is None else int(value)
+
+
+def fs_group_change_policy(pod: dict[str, Any]) -> str:
+    """``securityContext.fsGroupChangePolicy``: Always (the default) or OnRootMismatch."""
+    sc = (pod.get("spec") or {}).get("securityContext") or {}
+    return str(sc.get("fsGroupChangePolicy") or "Always")
+
+
+def needs_ownership_change(path: Path, gid: int, policy: str) -> bool:
+    """Whether a claim's directory is given to the fsGroup on this mount: always, or with
+    OnRootMismatch only while its root is not the group's yet (Kubernetes' rule, which
+    spares a large volume the walk on every start)."""
+    if policy != "OnRootMismatch":
+        return True
+    try:
+        return path.stat().st_gid != gid
+    except OSError:
+        return True
 
 
 def _own(path: Path, gid: int | None) -> None:
@@ -173,7 +193,7 @@ def prepare_volumes(
             if name not in claim_paths:
                 raise VolumeError(f'volume "{name}": its claim was not resolved')
             path = Path(claim_paths[name])
-            if gid is not None:
+            if gid is not None and needs_ownership_change(path, gid, fs_group_change_policy(pod)):
                 _own(path, gid)
             paths[name] = str(path)
         elif "configMap" in vol:
@@ -226,6 +246,12 @@ def prepare_volumes(
             # emptyDir, and anything we do not implement, gets a pod-lifetime directory.
             target = base / "empty-dir" / name
             target.mkdir(parents=True, exist_ok=True)
+            empty_dir = vol.get("emptyDir") or {}
+            if empty_dir.get("medium") == MEMORY_MEDIUM:
+                try:
+                    ensure_tmpfs(target, tmpfs_size(pod, empty_dir))
+                except MemoryVolumeError as e:
+                    raise VolumeError(f'volume "{name}": emptyDir medium Memory: {e}') from e
             _own(target, gid)
             # setgid with an fsGroup: what the pod writes there belongs to the group too.
             os.chmod(target, 0o2777 if gid is not None else 0o777)
@@ -248,6 +274,11 @@ def read_only_volumes(pod: dict[str, Any]) -> set[str]:
     }
 
 
+# Kubernetes' mountPropagation as the Linux bind propagation Docker is given: the host's
+# later mounts below the path appear in the container (rslave), and back (rshared).
+PROPAGATION = {"None": "", "HostToContainer": "rslave", "Bidirectional": "rshared"}
+
+
 def container_mounts(
     container: dict[str, Any],
     volume_paths: Mapping[str, str],
@@ -266,7 +297,8 @@ def container_mounts(
             if not os.path.exists(host):
                 os.makedirs(host, exist_ok=True)
         ro = bool(vm.get("readOnly", False)) or name in read_only
-        mounts.append(Mount(host, vm.get("mountPath", ""), ro))
+        propagation = PROPAGATION.get(str(vm.get("mountPropagation") or "None"), "")
+        mounts.append(Mount(host, vm.get("mountPath", ""), ro, propagation))
     return mounts
 
 
@@ -290,5 +322,7 @@ def make_termination_log(root_dir: str | Path, pod_uid: str, container: str, res
 
 
 def remove_pod_dir(root_dir: str | Path, pod_uid: str) -> None:
-    """Delete everything the kubelet wrote for a pod (emptyDirs included)."""
+    """Delete everything the kubelet wrote for a pod (emptyDirs included), its memory
+    emptyDirs unmounted first (rmtree would empty a tmpfs but leave it mounted)."""
+    unmount_all(pod_dir(root_dir, pod_uid))
     shutil.rmtree(pod_dir(root_dir, pod_uid), ignore_errors=True)

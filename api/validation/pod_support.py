@@ -26,6 +26,9 @@ VOLUME_SOURCES = (
     "projected",
 )
 
+# emptyDir media: "" is a directory on the node's disk, Memory a tmpfs (kubelet/volumes.py).
+EMPTY_DIR_MEDIA = ("", "Memory")
+
 Rule = tuple[str, Callable[[Any], bool], str]
 
 
@@ -105,8 +108,8 @@ _POD_SECURITY_RULES: tuple[Rule, ...] = (
     *_SECURITY_RULES,
     (
         "fsGroupChangePolicy",
-        lambda v: v not in (None, "Always"),
-        "volumes are always given to the fsGroup; remove fsGroupChangePolicy",
+        lambda v: v not in (None, "Always", "OnRootMismatch"),
+        "only Always and OnRootMismatch are supported",
     ),
     (
         "supplementalGroupsPolicy",
@@ -148,6 +151,27 @@ def _check_run_as_non_root(errs: Errs, field: str, pod_sc: Any, sc: Any) -> None
     non_root = as_dict(sc).get("runAsNonRoot", as_dict(pod_sc).get("runAsNonRoot"))
     if non_root is True and uid == 0:
         invalid(errs, f"{field}.runAsUser", uid, "must not be 0 when runAsNonRoot is true")
+
+
+# Kubernetes' mount propagation modes (the kubelet gives them to Docker as rslave, rshared).
+PROPAGATION_MODES = ("None", "HostToContainer", "Bidirectional")
+
+
+def _check_propagation(errs: Errs, mf: str, mode: Any, c: dict[str, Any]) -> None:
+    """Kubernetes' rules: a known mode; Bidirectional only for a privileged container (its
+    mounts reach the host)."""
+    if mode is None:
+        return
+    if mode not in PROPAGATION_MODES:
+        unsupported(errs, f"{mf}.mountPropagation", mode, PROPAGATION_MODES)
+    elif (
+        mode == "Bidirectional" and as_dict(c.get("securityContext")).get("privileged") is not True
+    ):
+        forbidden(
+            errs,
+            f"{mf}.mountPropagation",
+            "Bidirectional mount propagation is available only to privileged containers",
+        )
 
 
 def _check_container(errs: Errs, field: str, c: dict[str, Any], pod_sc: Any, init: bool) -> None:
@@ -198,8 +222,7 @@ def _check_container(errs: Errs, field: str, c: dict[str, Any], pod_sc: Any, ini
         if not isinstance(m, dict):
             continue
         mf = f"{field}.volumeMounts[{i}]"
-        if m.get("mountPropagation") not in (None, "None"):
-            forbidden(errs, f"{mf}.mountPropagation", "mount propagation is not supported")
+        _check_propagation(errs, mf, m.get("mountPropagation"), c)
         if _non_empty(m.get("subPathExpr")):
             forbidden(errs, f"{mf}.subPathExpr", "use subPath with a fixed path instead")
         if m.get("recursiveReadOnly") not in (None, "Disabled"):
@@ -219,14 +242,17 @@ def _check_volume(errs: Errs, field: str, v: dict[str, Any]) -> None:
     if v.get("projected") is not None:
         check_projected(errs, f"{field}.projected", v["projected"])
     ed = as_dict(v.get("emptyDir"))
-    if ed.get("medium") not in (None, ""):
+    medium = ed.get("medium") or ""
+    if medium not in EMPTY_DIR_MEDIA:
+        unsupported(errs, f"{field}.emptyDir.medium", medium, EMPTY_DIR_MEDIA)
+    # A tmpfs has a size (the kubelet mounts it with size=sizeLimit); a directory on the
+    # node's disk has none that the kubelet could hold it to.
+    if ed.get("sizeLimit") is not None and medium != "Memory":
         forbidden(
             errs,
-            f"{field}.emptyDir.medium",
-            "only disk-backed emptyDir volumes are supported; remove medium",
+            f"{field}.emptyDir.sizeLimit",
+            "size limits are enforced only for medium: Memory (a tmpfs); remove it",
         )
-    if ed.get("sizeLimit") is not None:
-        forbidden(errs, f"{field}.emptyDir.sizeLimit", "size limits are not enforced; remove it")
 
 
 def _check_host_network(errs: Errs, field: str, spec: dict[str, Any]) -> None:

@@ -61,6 +61,15 @@ class Mount:
     host_path: str
     container_path: str
     read_only: bool = False
+    propagation: str = ""  # Linux bind propagation ("rslave", "rshared"); "" the default
+
+
+def bind_spec(m: Mount) -> str:
+    """Docker's ``HostConfig.Binds`` entry for a mount: ``host:container:rw[,rslave]``."""
+    mode = "ro" if m.read_only else "rw"
+    return f"{m.host_path}:{m.container_path}:{mode}" + (
+        f",{m.propagation}" if m.propagation else ""
+    )
 
 
 @dataclass

@@ -36,6 +36,7 @@ from kubelet.runtime.base import (
     RuntimeUnavailable,
     StreamRequest,
     StreamSession,
+    bind_spec,
 )
 from kubelet.runtime.sandbox_image import (
     DEFAULT_SANDBOX_IMAGE,
@@ -158,7 +159,7 @@ class DockerRuntime:
         host_config_args: dict[str, Any] = {
             "port_bindings": port_bindings or None,
             "binds": [
-                f"{m.host_path}:{m.container_path}:{'ro' if m.read_only else 'rw'}"
+                bind_spec(m)
                 for m in [*spec.mounts, *([spec.termination_log] if spec.termination_log else [])]
             ]
             or None,

@@ -14,6 +14,7 @@ from api.defaults import apply_defaults
 from api.validation import validate, warnings
 from kubelet import containers as cs
 from kubelet.podspec_runtime import container_security, pod_identity
+from kubelet.runtime.base import bind_spec
 from kubelet.volumes import container_mounts, read_only_volumes
 
 
@@ -60,7 +61,7 @@ REFUSED = [
         f"spec.affinity.podAffinity.{_REQUIRED}",
     ),
     (
-        {"securityContext": {"fsGroupChangePolicy": "OnRootMismatch"}},
+        {"securityContext": {"fsGroupChangePolicy": "Sometimes"}},
         "spec.securityContext.fsGroupChangePolicy",
     ),
     (
@@ -72,8 +73,8 @@ REFUSED = [
         "spec.volumes[0].projected.sources[0].clusterTrustBundle",
     ),
     (
-        {"volumes": [{"name": "d", "emptyDir": {"medium": "Memory"}}]},
-        "spec.volumes[0].emptyDir.medium",
+        {"volumes": [{"name": "d", "emptyDir": {"sizeLimit": "1Gi"}}]},
+        "spec.volumes[0].emptyDir.sizeLimit",
     ),
 ]
 
@@ -109,6 +110,43 @@ def test_container_fields_the_kubelet_ignores_are_refused(
 ) -> None:
     causes = _causes(_pod(container))
     assert f"spec.containers[0].{field}" in causes, causes
+
+
+def test_mount_propagation_rules_and_what_docker_is_given() -> None:
+    """HostToContainer for anyone (node-exporter's /host/root), Bidirectional only for a
+    privileged container, as Kubernetes validates; Docker gets rslave / rshared."""
+
+    def mount(mode: str, privileged: bool = False) -> dict[str, Any]:
+        c = {"volumeMounts": [{"name": "root", "mountPath": "/host", "mountPropagation": mode}]}
+        if privileged:
+            c["securityContext"] = {"privileged": True}
+        return _pod(c, volumes=[{"name": "root", "hostPath": {"path": "/"}}])
+
+    field = "spec.containers[0].volumeMounts[0].mountPropagation"
+    assert _causes(mount("HostToContainer")) == {}
+    assert _causes(mount("Bidirectional", privileged=True)) == {}
+    assert "only to privileged containers" in _causes(mount("Bidirectional"))[field]
+    assert "Unsupported value" in _causes(mount("Sideways"))[field]
+    c = mount("HostToContainer")["spec"]["containers"][0]
+    (m,) = container_mounts(c, {"root": "/"})
+    assert bind_spec(m) == "/:/host:rw,rslave"
+    c["volumeMounts"][0].update(mountPropagation="Bidirectional", readOnly=True)
+    assert bind_spec(container_mounts(c, {"root": "/"})[0]) == "/:/host:ro,rshared"
+    c["volumeMounts"][0].pop("mountPropagation")
+    assert bind_spec(container_mounts(c, {"root": "/"})[0]) == "/:/host:ro"
+
+
+def test_memory_empty_dir_and_on_root_mismatch_are_accepted() -> None:
+    pod = _pod(
+        securityContext={"fsGroup": 1001, "fsGroupChangePolicy": "OnRootMismatch"},
+        volumes=[
+            {"name": "shm", "emptyDir": {"medium": "Memory", "sizeLimit": "64Mi"}},
+            {"name": "tmp", "emptyDir": {"medium": "Memory"}},
+        ],
+    )
+    assert _causes(pod) == {}
+    huge = _pod(volumes=[{"name": "d", "emptyDir": {"medium": "HugePages"}}])
+    assert "Unsupported value" in _causes(huge)["spec.volumes[0].emptyDir.medium"]
 
 
 def test_defaults_and_empty_values_charts_send_are_accepted() -> None:

@@ -112,3 +112,66 @@ def test_host_path_and_mounts(tmp_path: Path) -> None:
             {},
             {},
         )
+
+
+def _mount_of(path: Path) -> tuple[str, str] | None:
+    """(fstype, options) of the mount at exactly ``path``, from /proc/self/mounts."""
+    for line in Path("/proc/self/mounts").read_text().splitlines():
+        _dev, point, fstype, opts, *_ = line.split()
+        if point == str(path):
+            return fstype, opts
+    return None
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a tmpfs needs root")
+def test_memory_empty_dir_is_a_shared_tmpfs_of_its_size_unmounted_with_the_pod(
+    tmp_path: Path,
+) -> None:
+    p = pod(
+        [
+            {"name": "shm", "emptyDir": {"medium": "Memory", "sizeLimit": "8Mi"}},
+            {"name": "disk", "emptyDir": {}},
+        ]
+    )
+    paths = prepare_volumes(tmp_path, p, {}, {})
+    try:
+        mounted = _mount_of(Path(paths["shm"]))
+        assert mounted is not None and mounted[0] == "tmpfs", mounted
+        assert "size=8192k" in mounted[1], mounted
+        assert _mount_of(Path(paths["disk"])) is None  # a plain directory on the disk
+        Path(paths["shm"], "data").write_bytes(b"x")
+        # A refresh (kubelet restart, ConfigMap change) keeps the tmpfs and its content.
+        prepare_volumes(tmp_path, p, {}, {})
+        assert Path(paths["shm"], "data").read_bytes() == b"x"
+        mounts = Path("/proc/self/mounts").read_text().splitlines()
+        assert sum(1 for ln in mounts if f" {paths['shm']} " in ln) == 1  # not mounted twice
+    finally:
+        remove_pod_dir(tmp_path, "uid-1")
+    assert _mount_of(Path(paths["shm"])) is None
+    assert not Path(paths["shm"]).exists()
+
+
+def test_tmpfs_size_follows_size_limit_then_memory_limits() -> None:
+    from kubelet.volume_memory import tmpfs_size
+
+    def limited(*limits: str | None) -> dict[str, Any]:
+        cs = [{"name": f"c{i}", "resources": {"limits": {"memory": m}} if m else {}}
+              for i, m in enumerate(limits)]  # fmt: skip
+        return {"spec": {"containers": cs}}
+
+    assert tmpfs_size(limited("1Gi"), {"sizeLimit": "64Mi"}) == 64 * 2**20
+    assert tmpfs_size(limited("1Gi", "512Mi"), {}) == 1536 * 2**20
+    assert tmpfs_size(limited("1Gi", None), {}) is None  # the kernel's default
+
+
+def test_on_root_mismatch_changes_a_claim_only_while_its_root_is_not_the_groups(
+    tmp_path: Path,
+) -> None:
+    from kubelet.volumes import needs_ownership_change
+
+    claim = tmp_path / "claim"
+    claim.mkdir()
+    gid = claim.stat().st_gid
+    assert needs_ownership_change(claim, gid, "Always")
+    assert not needs_ownership_change(claim, gid, "OnRootMismatch")
+    assert needs_ownership_change(claim, gid + 1, "OnRootMismatch")
