@@ -37,6 +37,7 @@ from autoscaler.marks import (
     powered_on,
     taint_patch,
 )
+from autoscaler.metrics import AutoscalerMetrics
 from autoscaler.planner import Candidate, plan_wakeups, waiting_fit
 from autoscaler.switch import PowerSwitch
 from client import AsyncClient
@@ -76,8 +77,10 @@ class Autoscaler:
         drivers: Mapping[str, PowerDriver],
         options: Options,
         clock: Callable[[], float] = time.time,
+        metrics: AutoscalerMetrics | None = None,
     ) -> None:
         self.client = client
+        self.metrics = metrics or AutoscalerMetrics()
         self.switch = PowerSwitch(client, drivers)
         self.opts = options
         self.clock = clock
@@ -135,6 +138,7 @@ class Autoscaler:
     async def step(self) -> None:
         now = self.clock()
         managed = [n for n in self.nodes.list() if driver_name(annotations_of(n))]
+        self.metrics.observe(managed, now)
         pods = self.pods.list()
         limits = await self.group_limits(now)
         for n in managed:
@@ -145,6 +149,7 @@ class Autoscaler:
             if not self._stale(node):
                 await self._follow_wake(node, now)
         await self._scale_up(managed, pods, limits, now)
+        await self._keep_min(managed, limits, now)
         await self._scale_down(managed, pods, limits, now)
         live = {pod_key(p) for p in pods if is_unbound(p)}
         for table in (self.woken_for, self.reported):
@@ -235,6 +240,7 @@ class Autoscaler:
         )
         await self._mark(node, "True", ASLEEP, msg)
         log.warning("%s", msg)
+        self.metrics.failed_wakes.labels(group=group_of(node)).inc()
         self.events.record(node, "Warning", "WakeFailed", msg)
         for pod in self.pods.list():
             if self.woken_for.get(pod_key(pod)) == name and is_unbound(pod):
@@ -284,7 +290,38 @@ class Autoscaler:
         for key, name in plan.placed.items():
             self.woken_for[key] = name
 
-    async def _wake(self, node: Obj, pods: list[Obj], now: float) -> None:
+    async def _keep_min(
+        self, managed: list[Obj], limits: Mapping[str, groups.GroupLimits], now: float
+    ) -> None:
+        """Wake boxes of a group below its ``min`` (after a restart, a failed wake, or a
+        raised min), with no pod waiting for them."""
+        if not any(lim.min for lim in limits.values()):
+            return
+        on_count = powered_on(managed)
+        sleeping: dict[str, list[str]] = {}
+        boxes = {}
+        for n in managed:
+            rec = self.wakes.setdefault(name_of(n), resume.WakeRecord())
+            if power_state(n) != ASLEEP:
+                continue
+            if rec.started is not None:  # woken a moment ago, the cache not yet showing it
+                on_count[group_of(n)] = on_count.get(group_of(n), 0) + 1
+            elif not (is_cordoned(n) or self._stale(n)) and resume.may_try(rec, now):
+                sleeping.setdefault(group_of(n), []).append(name_of(n))
+                boxes[name_of(n)] = n
+        for group, names in groups.short_of_min(dict(limits), on_count, sleeping).items():
+            for name in names:
+                lim = limits[group]
+                log.info("waking %s: power group %r is below its min %d", name, group, lim.min)
+                await self._wake(
+                    boxes[name],
+                    [],
+                    now,
+                    purpose=f"to keep power group {group!r} at its min of {lim.min}",
+                )
+
+    async def _wake(self, node: Obj, pods: list[Obj], now: float, purpose: str = "") -> None:
+        """Power ``node`` on for ``pods`` (or for ``purpose``, said in its event)."""
         name = name_of(node)
         rec = self.wakes[name]
         await self._mark(node, "True", WAKING, "powered on by the autoscaler")
@@ -295,13 +332,18 @@ class Autoscaler:
             msg = f"cannot power on box {name}: {why}; next try in {wait:g}s"
             await self._mark(node, "True", ASLEEP, msg)
             log.warning("%s", msg)
+            self.metrics.failed_wakes.labels(group=group_of(node)).inc()
             self.events.record(node, "Warning", "WakeFailed", msg)
             for pod in pods:
                 self._report(pod, "Warning", "WakeFailed", msg)
             return
+        self.metrics.wakeups.labels(group=group_of(node)).inc()
         log.info("waking %s for %d pod(s)", name, len(pods))
         self.events.record(
-            node, "Normal", "WakingUp", f"powering on box {name} for {len(pods)} pending pod(s)"
+            node,
+            "Normal",
+            "WakingUp",
+            f"powering on box {name} " + (purpose or f"for {len(pods)} pending pod(s)"),
         )
         for pod in pods:
             self.woken_for[pod_key(pod)] = name
@@ -392,5 +434,6 @@ class Autoscaler:
         # waits to see in its cache.
         await self._taint(node, asleep=True, cordon=False)
         await self._mark(node, "True", ASLEEP, "powered off by the autoscaler")
+        self.metrics.power_offs.labels(group=group_of(node)).inc()
         log.info("powered off %s", name)
         self.events.record(node, "Normal", "PoweredOff", f"box {name} powered off")

@@ -35,3 +35,17 @@ def parse_limits(data: dict[str, Any] | None) -> tuple[dict[str, GroupLimits], l
             continue
         out[group] = GroupLimits(fields.get("min", 0), fields.get("max"))
     return out, errors
+
+
+def short_of_min(
+    limits: dict[str, GroupLimits], on_count: dict[str, int], sleeping: dict[str, list[str]]
+) -> dict[str, list[str]]:
+    """The sleeping boxes to wake, per group, so that each group has its ``min`` powered on
+    (up, waking or draining count as on); by name, so the choice is stable. A group with
+    too few boxes wakes what it has."""
+    out: dict[str, list[str]] = {}
+    for group, lim in sorted(limits.items()):
+        missing = lim.min - on_count.get(group, 0)
+        if missing > 0 and sleeping.get(group):
+            out[group] = sorted(sleeping[group])[:missing]
+    return out

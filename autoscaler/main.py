@@ -63,8 +63,29 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="home the fake driver's hollow kubelets use (default $KUBELAB_HOME)",
     )
+    p.add_argument(
+        "--metrics-port",
+        default="0",
+        help="serve Prometheus metrics at http://ADDRESS:PORT/metrics (default 0: not served)",
+    )
+    p.add_argument(
+        "--metrics-address",
+        default="127.0.0.1",
+        help="address the metrics are served on (default 127.0.0.1, this box only)",
+    )
     p.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
     return p
+
+
+def metrics_port(text: str) -> int:
+    """``--metrics-port`` as a port, or a ValueError saying what it must be."""
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise ValueError(f"--metrics-port must be a port from 0 to 65535, not {text!r}")
+    return port
 
 
 def seconds(flag: str, text: str, *, zero_ok: bool = False) -> float:
@@ -118,11 +139,22 @@ def make_drivers(fake_home: Path) -> dict[str, PowerDriver]:
     }
 
 
-async def run(kubeconfig: str, opts: Options, drivers: dict[str, PowerDriver]) -> int:
+async def run(
+    kubeconfig: str,
+    opts: Options,
+    drivers: dict[str, PowerDriver],
+    metrics: tuple[str, int] | None = None,
+) -> int:
     from client import AsyncClient
 
     client = AsyncClient.from_kubeconfig(kubeconfig)
     scaler = Autoscaler(client, drivers, opts)
+    if metrics is not None:
+        from prometheus_client import start_http_server
+
+        address, port = metrics
+        start_http_server(port, address, registry=scaler.metrics.registry)
+        log.info("metrics at http://%s:%d/metrics", address, port)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -157,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         opts = options(args)
         kubeconfig = kubeconfig_path(args)
+        port = metrics_port(args.metrics_port)
     except ValueError as exc:
         print(f"kubelab autoscaler: {exc}", file=sys.stderr)
         return 2
@@ -168,7 +201,8 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     drivers = make_drivers((args.fake_home or kubelab_home()).expanduser())
     try:
-        return asyncio.run(run(kubeconfig, opts, drivers))
+        metrics = (args.metrics_address, port) if port else None
+        return asyncio.run(run(kubeconfig, opts, drivers, metrics))
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # noqa: BLE001 - one readable line, never a traceback

@@ -17,12 +17,14 @@ last reported capacity and GPUs, the asleep taint, and Asleep/Ready=False condit
 from __future__ import annotations
 
 import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from api.power import (
     ASLEEP,
@@ -38,6 +40,7 @@ from autoscaler.marks import asleep_status_patch
 from kubelet.gpu import fake_gpus
 from kubelet.node import NodeFacts, build_node
 from tests.cluster import Cluster
+from tests.harness import free_port
 from tests.wait import wait_for
 
 NS = "default"
@@ -52,6 +55,7 @@ BOXES = {  # name -> (group, fake GPUs)
     "dead-0": ("dead", ""),
 }
 KUBELET = "--port 0 --scheme http --lease-renew 1 --status-report-period 1"
+METRICS_PORT = free_port()
 
 
 def sleeping_box(c: Any, name: str, group: str, gpus: str) -> None:
@@ -87,10 +91,21 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         cl.add_autoscaler(
             "--interval", "0.5", "--idle-window", str(IDLE_WINDOW), "--resume-timeout", "30",
             "--drain-timeout", "10", "--wake-backoff", "2", "--log-level", "INFO",
+            "--metrics-port", str(METRICS_PORT),
         )  # fmt: skip
         yield cl
     finally:
         cl.stop()
+
+
+def metric(name: str, group: str) -> float:
+    """One of the autoscaler's Prometheus series for ``group`` (0 until it exists)."""
+    text = urllib.request.urlopen(f"http://127.0.0.1:{METRICS_PORT}/metrics", timeout=10).read()
+    for fam in text_string_to_metric_families(text.decode()):
+        for s in fam.samples:
+            if s.name == name and s.labels.get("group") == group:
+                return float(s.value)
+    return 0.0
 
 
 def states(c: Any) -> dict[str, str]:
@@ -123,6 +138,16 @@ def wakes(c: Any) -> dict[str, int]:
 def woken_since(c: Any, before: dict[str, int]) -> dict[str, int]:
     now = wakes(c)
     return {n: k - before.get(n, 0) for n, k in now.items() if k > before.get(n, 0)}
+
+
+def up_boxes(c: Any) -> set[str]:
+    """Boxes awake with the asleep taint lifted (booted and schedulable)."""
+    out = set()
+    for n in c.list("nodes")["items"]:
+        taints = n.get("spec", {}).get("taints") or []
+        if power_state(n) != ASLEEP and not any(t["key"] == ASLEEP_TAINT["key"] for t in taints):
+            out.add(n["metadata"]["name"])
+    return out
 
 
 def pod_events(c: Any, pod: str) -> list[Obj]:
@@ -262,6 +287,42 @@ def test_a_group_at_its_max_wakes_no_further_box(cluster: Cluster, c: Any) -> No
         c.delete("configmaps", "kubelab-power-groups", "kube-system")
 
 
+def test_a_group_below_its_min_wakes_a_box_with_no_pod_waiting(cluster: Cluster, c: Any) -> None:
+    import subprocess
+    import sys
+
+    before = wakes(c)
+    limits = {"apiVersion": "v1", "kind": "ConfigMap",
+              "metadata": {"name": "kubelab-power-groups", "namespace": "kube-system"},
+              "data": {"cpu": "min=1"}}  # fmt: skip
+    c.create("configmaps", limits, "kube-system")
+    try:
+        wait_for(lambda: "cpu-0" in awake(c), "cpu-0 woken for the min", 30)
+        wait_for(
+            lambda: any(
+                "at its min of 1" in str(e.get("message")) for e in node_events(c, "WakingUp")
+            ),
+            "the wake's event naming the min",
+            10,
+            diagnostics=lambda: str([e.get("message") for e in node_events(c, "WakingUp")]),
+        )
+        up = wait_for(lambda: sorted(up_boxes(c)), "cpu-0 up (its asleep taint lifted)", 30)
+        assert up == ["cpu-0"], states(c)
+        time.sleep(IDLE_WINDOW + 1.0)  # idle past its window, but the min keeps it on
+        assert awake(c) == {"cpu-0"} and woken_since(c, before) == {"cpu-0": 1}, states(c)
+        table = subprocess.run(
+            [sys.executable, "-m", "kubectl.main", "--kubeconfig", str(cluster.api.kubeconfig),
+             "get", "nodes"],
+            capture_output=True, text=True, timeout=60, check=True,
+        ).stdout  # fmt: skip
+        rows = {line.split()[0]: line.split()[1] for line in table.splitlines()[1:]}
+        assert rows["cpu-0"] == "Ready" and rows["a100-0"] == "NotReady,Asleep", table
+    finally:
+        c.delete("configmaps", "kubelab-power-groups", "kube-system")
+    # Without the min it idles out like any box (the next test's fixture waits for it).
+    wait_for(lambda: not awake(c), "cpu-0 powered off once the min is gone", 30)
+
+
 def test_an_idle_box_is_drained_and_powered_off_after_its_window(cluster: Cluster, c: Any) -> None:
     c.create("pods", pod("job"), NS)
     box = wait_for(lambda: running_on(c, "job"), "job running", 45, diagnostics=cluster.logs)
@@ -286,6 +347,10 @@ def test_an_idle_box_is_drained_and_powered_off_after_its_window(cluster: Cluste
         c.get("pods", "agent", NS)  # evicted
     assert node_events(c, "PoweredOff", box)
     assert not [p for p in Path("/proc").glob("[0-9]*") if _kubelet_of(p, box)]
+    group = BOXES[box][0]
+    assert metric("kubelab_autoscaler_power_offs_total", group) >= 1
+    assert metric("kubelab_autoscaler_wakeups_total", group) >= 1
+    assert metric("kubelab_autoscaler_powered_on_node_seconds_total", group) >= IDLE_WINDOW
 
 
 def _kubelet_of(proc: Path, node: str) -> bool:
@@ -318,6 +383,7 @@ def test_a_box_that_never_boots_goes_back_to_asleep_with_growing_backoff(
     reasons = {e.get("reason") for e in pod_events(c, "stuck")}
     assert {"TriggeredScaleUp", "WakeFailed"} <= reasons, reasons
     assert c.get("pods", "stuck", NS)["spec"].get("nodeName") is None
+    assert metric("kubelab_autoscaler_failed_wakes_total", "dead") >= 2
 
 
 @pytest.mark.parametrize(

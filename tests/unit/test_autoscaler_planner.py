@@ -182,3 +182,33 @@ def test_cpu_pods_take_two_cpu_boxes_rather_than_one_gpu_box() -> None:
         Candidate(box("cpu-1")),
     ]
     assert sorted(plan_wakeups(FILTERS, pods, boxes).wake) == ["cpu-0", "cpu-1"]
+
+
+def test_trying_one_box_per_shape_gives_the_plan_of_trying_every_box() -> None:
+    import random
+
+    rng = random.Random(7)
+    for trial in range(30):
+        shapes = [("4", 0, {}), ("8", 0, {"disk": "ssd"}), ("16", 2, {}), ("16", 8, {})]
+        boxes = []
+        for i in range(rng.randint(3, 14)):
+            cpu, gpus, labels = rng.choice(shapes)
+            name = f"b{trial}-{i:02d}"
+            boxes.append(Candidate(box(name, cpu, gpus, {**labels, "kubernetes.io/hostname": name}),
+                                   rng.choice(["a", "b"])))  # fmt: skip
+        pods = []
+        for j in range(rng.randint(1, 40)):
+            selector = {"disk": "ssd"} if rng.random() < 0.2 else None
+            pods.append(
+                pod(f"p{j}", rng.choice(["1", "2", "3"]), rng.choice([0, 0, 1, 2]), selector)
+            )
+        room = {"a": rng.randint(0, 4)} if rng.random() < 0.5 else {}
+        fast = plan_wakeups(FILTERS, pods, boxes, room=room)
+        every = plan_wakeups(FILTERS, pods, boxes, room=room, by_shape=False)
+        assert (fast.wake, fast.placed, fast.no_room) == (every.wake, every.placed, every.no_room)
+
+
+def test_a_pod_that_names_a_box_is_planned_box_by_box() -> None:
+    boxes = [Candidate(box(n, "4", 0, {"kubernetes.io/hostname": n})) for n in ("c0", "c1")]
+    plan = plan_wakeups(FILTERS, [pod("pinned", selector={"kubernetes.io/hostname": "c1"})], boxes)
+    assert plan.wake == ["c1"]
