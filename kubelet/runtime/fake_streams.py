@@ -3,7 +3,8 @@ learned and tested without Docker.
 
 An exec runs the one command model (``fake_model``: ``echo``, ``true``, ``false``, ``exit
 N``, ``sleep N``, ``sh -c`` scripts of those), writing each output when the model says.
-Two commands read stdin: ``cat`` copies it to stdout, and a shell without ``-c`` (``sh``,
+Two commands read stdin: ``cat`` (alone or as the whole script of ``sh -c``) copies it
+to stdout, and a shell without ``-c`` (``sh``,
 ``bash``) runs each line it reads through the model, so ``kubectl exec -it pod -- sh``
 gives a prompt, ``echo hi``, ``stty size`` (the size the terminal last reported) and
 ``exit 3``. With a TTY it echoes what is typed, ends lines with CR LF, and Ctrl-C drops
@@ -189,10 +190,17 @@ async def _cat(session: FakeSession) -> int:
         session.emit(data.decode(errors="replace"))
 
 
+def _reads_stdin_as_cat(command: list[str]) -> bool:
+    """``cat``, or a shell whose whole ``-c`` script is ``cat`` (``sh -c cat``)."""
+    if len(command) == 3 and command[0] in SHELLS and command[1] == "-c":
+        command = command[2].split()
+    return command in (["cat"], ["/bin/cat"])
+
+
 def exec_session(spec: ContainerSpec, command: list[str], streams: StreamRequest) -> FakeSession:
     """Start ``command`` (as the module docstring says) in a container made from ``spec``."""
     session = FakeSession(streams)
-    if command == ["cat"] or command == ["/bin/cat"]:
+    if _reads_stdin_as_cat(command):
         return session.start(_cat)
     if command[0] in SHELLS and "-c" not in command[1:]:
         return session.start(lambda s: _shell(s, spec))

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from kubelet.runtime.base import ContainerSpec, StreamRequest
 from kubelet.runtime.fake_streams import FakeSession, exec_session
 
@@ -30,9 +32,10 @@ def test_a_modelled_command_writes_its_output_and_exits_with_its_code() -> None:
     assert asyncio.run(go()) == (b"a\n", b"", 3)
 
 
-def test_cat_copies_stdin_until_its_eof() -> None:
+@pytest.mark.parametrize("command", [["cat"], ["/bin/sh", "-c", "cat"], ["sh", "-c", " cat "]])
+def test_cat_copies_stdin_until_its_eof(command: list[str]) -> None:
     async def go() -> tuple[bytes, bytes, int | None]:
-        s = exec_session(SPEC, ["cat"], StreamRequest(stdin=True))
+        s = exec_session(SPEC, command, StreamRequest(stdin=True))
         await s.write(b"hello ")
         await s.write(b"world\n")
         await s.close_stdin()
