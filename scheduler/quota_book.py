@@ -50,10 +50,15 @@ class QuotaBook:
         self.used: dict[str, Amount] = {name: Amount() for name in specs}
         self.running: dict[str, list[Workload]] = {name: [] for name in specs}
         for w in running:
-            if w.best_effort or w.queue not in specs:
-                continue
-            self.used[w.queue] = self.used[w.queue] + w.demand
-            self.running[w.queue].append(w)
+            self.add(w)
+
+    def add(self, w: Workload) -> None:
+        """Count ``w`` as running (best effort and pods of unknown queues count nowhere):
+        a caller that starts several workloads in one pass keeps one book up to date."""
+        if w.best_effort or w.queue not in self.specs:
+            return
+        self.used[w.queue] = self.used[w.queue] + w.demand
+        self.running[w.queue].append(w)
 
     def borrowed(self, queue: str) -> Amount:
         """How far ``queue`` is beyond its nominal share."""

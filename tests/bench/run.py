@@ -45,6 +45,7 @@ BUDGETS = {
     "audit": 90,
     "flood": 150,
     "autoscaler": 90,  # ~40 s: 100 boxes and 1,000 pods written, the plan timed in process
+    "queues": 240,  # 1,000 simulated weeks x 3 policies, no cluster: ~100 s on 2 idle cores
 }
 ORDER = [
     "api",
@@ -61,6 +62,7 @@ ORDER = [
     "audit",
     "flood",
     "autoscaler",
+    "queues",
 ]
 TOTAL_BUDGET = 14 * 60
 

@@ -162,6 +162,19 @@ def test_reclaim_takes_only_borrowed_work_newest_first_never_a_nominal_share() -
     assert [w.key for w in book2.borrowed_workloads("bob")] == ["b2"]
 
 
+def test_a_book_kept_up_by_add_is_the_book_built_at_once() -> None:
+    """``add`` is how a caller starting several workloads in one pass keeps its book."""
+    running = [run("b1", "bob", 6, 1.0), run("a1", "alice", 2, 2.0), run("x", "bob", 8, be=True)]
+    grown = QuotaBook(SPECS, CAP, [])
+    for w in running:
+        grown.add(w)
+    whole = QuotaBook(SPECS, CAP, running)
+    assert grown.used == whole.used and grown.used["bob"] == Amount(6)  # best effort: none
+    assert grown.admit("alice", Amount(8)) == whole.admit("alice", Amount(8))
+    grown.add(run("ghost", "nobody", 4))  # a queue that does not exist counts nowhere
+    assert grown.used == whole.used
+
+
 def test_queue_spec_and_gang_labels() -> None:
     q = queue_spec(
         {
