@@ -425,3 +425,55 @@ def test_half_gpu_pods_pack_onto_one_device_through_the_scheduler(
             placed[name] = wait_for(gpu_of, f"pod {name} given a GPU")
         assert placed["a"] == placed["b"] == H100
         assert placed["c"] == standin.devices[1].uuid
+
+
+# The kubelet's memory-budget loop (GpuMonitor.enforce_memory_budgets) with its real
+# inventory (nvml_gpus through pynvml and the stand-in): per-process memory as NVML reports
+# it. The process is this test's own child, a host process, so which container it is comes
+# from the test (the kubelet reads /proc/PID/cgroup; tests/unit covers that part).
+BUDGET = """
+import asyncio, json, sys
+from kubelet.gpu_health import GpuHealth
+from kubelet.gpu_monitor import GpuMonitor, Sharer
+
+pid = int(sys.argv[1])
+pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "llm", "namespace": "lab"}}
+seen, killed = [], []
+
+class Recorder:
+    def record(self, obj, kind, reason, message, *a):
+        seen.append([reason, message])
+
+async def kill(cid):
+    killed.append(cid)
+
+monitor = GpuMonitor(
+    GpuHealth(), Recorder(), lambda: {}, lambda: asyncio.sleep(0), lambda uuid: [],
+    sharers=lambda: {"cid-llm": Sharer(pod, "server", 10 * 2**30)},
+    kill=kill, owner_of=lambda p: "cid-llm" if p == pid else None,
+)
+asyncio.run(monitor.enforce_memory_budgets())
+asyncio.run(monitor.enforce_memory_budgets())
+print(json.dumps({"events": seen, "killed": killed}))
+"""
+
+
+def test_a_sharer_over_its_gpu_memory_is_warned_then_stopped_from_what_nvml_reports(
+    standin: StandIn,
+) -> None:
+    child = subprocess.Popen(["sleep", "60"])
+    try:
+        standin.processes = [(0, child.pid, 12288), (0, 1, 500)]
+        standin.write()
+        out = subprocess.run(
+            [sys.executable, "-c", BUDGET, str(child.pid)],
+            env=standin.env(), cwd=REPO, capture_output=True, text=True, timeout=60, check=True,
+        )  # fmt: skip
+    finally:
+        child.kill()
+        child.wait()
+    got = json.loads(out.stdout)
+    reasons = [r for r, _ in got["events"]]
+    assert reasons == ["GPUMemoryOverBudget", "GPUMemoryExceeded"], got
+    assert "12288 MiB" in got["events"][0][1] and "10240 MiB" in got["events"][0][1]
+    assert got["killed"] == ["cid-llm"]
