@@ -182,29 +182,30 @@ def test_two_gangs_of_10_of_16_gpus_never_both_half_start(cluster: Cluster) -> N
 
         def one_whole() -> dict[str, int] | None:
             seen = counts()
-            # Every look: each gang has none or all of its members placed.
-            assert all(n in (0, 5) for n in seen.values()), seen
+            # Every look: never both gangs partly placed. (One alone may be seen partly
+            # bound: its members' Bindings are separate writes, its reservation is whole.)
+            assert not all(0 < n < 5 for n in seen.values()), seen
             return seen if sorted(seen.values()) == [0, 5] else None
 
         seen = wait_for(one_whole, "one gang whole, the other waiting whole", 60)
         started = next(g for g, n in seen.items() if n == 5)
         other = "blue" if started == "red" else "red"
         waiting = pods(c, f"gang={other}")
-        wait_for(
-            lambda: all(
+
+        def waits_whole() -> bool:
+            # Every look while the other runs: the waiting gang holds nothing at all.
+            assert counts()[other] == 0, counts()
+            return all(
                 f"gang {other}:" in unschedulable_message(p) for p in pods(c, f"gang={other}")
-            ),
-            "the waiting gang says why",
-            30,
-        )
+            )
+
+        wait_for(waits_whole, "the waiting gang says why, holding nothing", 30)
         assert len(waiting) == 5
         for p in pods(c, f"gang={started}"):
             c.delete("pods", p["metadata"]["name"], NS, grace_period_seconds=0)
 
         def other_whole() -> bool:
-            n = counts()[other]
-            assert n in (0, 5), n
-            return n == 5
+            return counts()[other] == 5
 
         wait_for(other_whole, f"gang {other} starts whole", 60, diagnostics=cluster.logs)
     finally:
