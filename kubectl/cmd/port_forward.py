@@ -6,6 +6,7 @@ a Service port to its pod's target port."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import socket
 import threading
 from typing import Any
@@ -154,5 +155,9 @@ def _forward(ctx: Ctx, conn: socket.socket, path: str, port: int) -> None:
     finally:
         if stream.error:
             ctx.err(f"error: an error occurred forwarding {port}: {stream.error.strip()}")
+        # shutdown, not only close: the upstream thread blocked in recv keeps the socket
+        # open (no FIN sent) until it returns, and a reader waiting for EOF never would.
+        with contextlib.suppress(OSError):
+            conn.shutdown(socket.SHUT_RDWR)
         conn.close()
         stream.close()
