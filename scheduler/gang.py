@@ -11,16 +11,18 @@ box, keeping empty ones for bigger gangs), else member by member through the fra
 whose GPU packing score keeps them together as far as the room allows.
 
 ``pack_counts`` is the same rule over plain free-GPU counts, for the ``make bench``
-simulation.
+simulation. ``whole_gangs`` makes preemption take a gang whole, never a member alone.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
+from api.queues import gang_of
 from scheduler.framework import Diagnosis, Framework, ScheduleResult
-from scheduler.podinfo import PodInfo
+from scheduler.podinfo import PodInfo, pod_info
 from scheduler.snapshot import NodeInfo, Snapshot
 
 Placement = tuple[PodInfo, str, list[str]]  # member, node, GPU UUIDs
@@ -119,3 +121,26 @@ def pack_counts(demands: list[int], free: Mapping[str, int]) -> list[str] | None
         used.add(n)
         out[i] = n
     return [n for n in out if n is not None]
+
+
+def whole_gangs(
+    victims: list[PodInfo], placed: Callable[[str], Iterable[dict[str, Any]]]
+) -> list[PodInfo]:
+    """``victims`` and, for each gang member among them, the gang's other placed members
+    (``placed(namespace)``: the bound pods, and those being bound). A gang that loses one
+    member is useless (its collective job fails), so it is preempted whole, and its Job
+    makes it again whole; it is never left running in part, holding GPUs for nothing."""
+    out = list(victims)
+    seen = {v.key for v in victims}
+    for v in victims:
+        gang = gang_of(v.pod)
+        if gang is None:
+            continue
+        for p in placed(v.namespace):
+            if gang_of(p) != gang:
+                continue
+            sibling = pod_info(p)
+            if sibling.key not in seen:
+                seen.add(sibling.key)
+                out.append(sibling)
+    return out

@@ -21,7 +21,7 @@ from client import AsyncClient, Informer
 from scheduler.binder import Binder, ClientBinder
 from scheduler.cached_pod import cached_pod_transform
 from scheduler.framework import Diagnosis, Framework, ScheduleResult
-from scheduler.gang import GangBlocked, plan_gang, release
+from scheduler.gang import GangBlocked, plan_gang, release, whole_gangs
 from scheduler.hints import ClusterEvent, EventKind
 from scheduler.metrics import SchedulerMetrics
 from scheduler.plugins import default_framework
@@ -560,6 +560,7 @@ class Scheduler:
                 self.snapshot.nominate(pi, choice.node)
                 post = f"preemption: waiting for terminating pod(s) on node {choice.node}"
             elif choice is not None:
+                choice.victims = whole_gangs(choice.victims, self._placed_pods)
                 self.snapshot.nominate(pi, choice.node)
                 self._preempting.add(pi.key)
                 self._spawn(self._preempt(pi, choice))

@@ -18,10 +18,9 @@ preemption: best-effort work first, at once (it is lower in priority and charged
 quota), then, after the grace period, the book's borrowed workloads, newest first; in
 both, the victims not needed are given back (as the preemption plugin reprieves). Best
 effort never preempts and starts only where nothing queued fits. A preempted job starts
-again from the beginning (no checkpoint). Where the model is coarser than the scheduler:
-victims are counted in GPUs per box (the plugin simulates each node's filters), and a
-gang is one workload, preempted whole (the scheduler preempts pod by pod: docs/queues.md,
-Limits).
+again from the beginning (no checkpoint). A gang is one workload, preempted whole, as
+the scheduler does (scheduler/gang.py:whole_gangs). Where the model is coarser: victims
+are counted in GPUs per box (the plugin simulates each node's filters).
 
 ``fifo``: a plain FIFO queue of whole jobs: arrival order, the job at the head waits for
 room and nothing passes it; no quota, no fair share, no preemption; best effort is

@@ -339,3 +339,35 @@ def test_kl_top_queues_shows_use_borrowing_waiting_jobs_and_week_gpu_hours(
         assert "nobody" in missing and "not found" in missing
     finally:
         clean(c, "carol", "dave")
+
+
+def test_reclaim_takes_a_borrowing_gang_whole_never_one_member(cluster: Cluster) -> None:
+    """Bob holds his 8 GPUs with four 2-GPU pods, then borrows alice's 8 with a gang of
+    4 x 2. Alice wants 2: one gang member is enough room, but the whole gang goes (a gang
+    short of a member only holds GPUs for nothing); bob's own four stay."""
+    c = cluster.client
+    grace = 2
+    c.create("queues", queue("alice", 8, reclaimGracePeriodSeconds=grace))
+    c.create("queues", queue("bob", 8))
+    try:
+        for i in range(4):
+            c.create("pods", gpu_pod(f"bob-{i}", 2, {"kubelab.io/queue": "bob"}), NS)
+        wait_for(lambda: len(bound(c, "kubelab.io/queue=bob")) == 4, "bob's share", 30)
+        time.sleep(1.1)  # the gang is newer to the second: the borrowed part, by age
+        gang = {"kubelab.io/queue": "bob", "kubelab.io/gang": "ddp", "kubelab.io/gang-size": "4"}
+        for i in range(4):
+            c.create("pods", gpu_pod(f"bob-ddp-{i}", 2, {**gang, "gang": "ddp"}), NS)
+        wait_for(lambda: len(bound(c, "gang=ddp")) == 4, "bob's gang on the other 8", 30)
+        c.create("pods", gpu_pod("alice-0", 2, {"kubelab.io/queue": "alice"}), NS)
+        wait_for(
+            lambda: len(bound(c, "kubelab.io/queue=alice")) == 1,
+            "alice's pod placed by reclaim",
+            grace + 10,
+            diagnostics=cluster.logs,
+        )
+        wait_for(lambda: pods(c, "gang=ddp") == [], "the whole gang preempted", 15)
+        assert sorted(p["metadata"]["name"] for p in bound(c, "kubelab.io/queue=bob")) == [
+            f"bob-{i}" for i in range(4)
+        ]
+    finally:
+        clean(c, "alice", "bob")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from scheduler.gang import GangBlocked, pack_counts, plan_gang, release
+from scheduler.gang import GangBlocked, pack_counts, plan_gang, release, whole_gangs
 from scheduler.plugins import default_framework
 from scheduler.podinfo import PodInfo
 from tests.unit.sched_world import info, node, pod, snapshot
@@ -69,3 +69,21 @@ def test_gang_that_does_not_fit_holds_nothing_after_release() -> None:
 )
 def test_pack_counts(demands: list[int], free: dict[str, int], want: list[str] | None) -> None:
     assert pack_counts(demands, free) == want
+
+
+def test_a_preempted_gang_member_takes_its_whole_gang_along() -> None:
+    def member(name: str, gang: str, namespace: str = "default") -> dict:  # type: ignore[type-arg]
+        p = pod(name, gpus=2, node_name="n0", namespace=namespace)
+        p["metadata"]["labels"] = {"kubelab.io/gang": gang, "kubelab.io/gang-size": "3"}
+        return p
+
+    placed = {
+        "default": [member("g-0", "g"), member("g-1", "g"), member("g-2", "g"), pod("solo")],
+        "other": [member("g-0", "g", "other")],  # the same gang name in another namespace
+    }
+    victims = whole_gangs([info(placed["default"][1])], lambda ns: placed.get(ns, []))
+    assert [v.key for v in victims] == ["default/g-1", "default/g-0", "default/g-2"]
+    # A pod of no gang stays alone; nothing is listed twice.
+    assert [v.key for v in whole_gangs([info(pod("x"))], lambda ns: placed[ns])] == ["default/x"]
+    both = whole_gangs([info(placed["default"][0]), info(placed["default"][2])], placed.__getitem__)
+    assert sorted(v.key for v in both) == ["default/g-0", "default/g-1", "default/g-2"]
