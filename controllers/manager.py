@@ -33,6 +33,7 @@ from .replicaset import ReplicaSetController
 from .replicationcontroller import ReplicationControllerController
 from .resourcequota import ResourceQuotaController
 from .rootca import RootCAPublisher
+from .scaletozero import ScaleToZeroController
 from .serviceaccounts import ServiceAccountsController
 from .statefulset import StatefulSetController
 
@@ -63,6 +64,7 @@ CONTROLLERS: dict[str, type[Controller]] = {
     "persistentvolume": PersistentVolumeController,
     "resourcequota": ResourceQuotaController,
     "horizontalpodautoscaling": HorizontalPodAutoscalerController,
+    "scaletozero": ScaleToZeroController,
 }
 
 

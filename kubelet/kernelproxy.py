@@ -257,6 +257,11 @@ class KernelProxy:
                 log.warning("service proxy: cannot delete stale UDP conntrack entries: %s", e)
         return True
 
+    async def list_table_json(self) -> str:
+        """``nft -j list table`` of this kubelet's table (its rule counters, for the
+        activator's request counts)."""
+        return await _run(Command(("nft", "-j", "list", "table", "ip", self.table)))
+
     async def cleanup(self) -> bool:
         """Remove this kubelet's table and interface; True when there was something."""
         found = False

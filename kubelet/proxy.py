@@ -31,6 +31,14 @@ Endpoints object (round robin); the endpoints controller keeps that object curre
 the pods' readiness, so a pod that turns not-ready stops getting new connections as soon
 as its Endpoints update arrives. Open connections are left to finish.
 
+Scale to zero (``kubelet/activator.py``): a connection to a Service with the activator
+mark (``kubelab.io/activator``, set by the scale-to-zero controller) that finds no ready
+endpoint is held until one is Ready or the mark's timeout passes, in both modes: the
+userspace listeners hold it themselves; with the kernel path the Service's rules
+redirect it to a holding listener of its own (``role`` "activator", every address, a
+port the kernel picks). This node's Node annotation ``kubelab.io/service-activity`` says
+which marked Services have connections waiting and when each last saw a new one.
+
 Containers find Services through the Kubernetes variables ``<NAME>_SERVICE_HOST`` and
 ``<NAME>_SERVICE_PORT`` (plus the Docker-link style ``<NAME>_PORT_...``): the ClusterIP
 where the kernel serves it (``kubelet/envvars.py``), else the listen addresses above.
@@ -49,9 +57,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from api.loadbalancer import LB_UNAVAILABLE_ANNOTATION
+from api.scaletozero import SERVICE_ACTIVITY, ServiceActivity, activator_mark, encode_activity
 from client import AsyncClient
 from client.events import NORMAL, WARNING, EventRecorder
 from client.informer import Informer
+from kubelet.activator import (
+    REPORT_SECONDS,
+    Activator,
+    counted_connections,
+    report_due,
+    timeout_reply,
+)
 from kubelet.envvars import service_env_vars as cluster_service_env_vars
 from kubelet.kernelproxy import KernelProxy
 from kubelet.proxy_rules import kernel_served, plan, ready_backends
@@ -65,6 +81,7 @@ RETRY_BIND_SECONDS = 10.0
 CONNECT_TIMEOUT = 3.0
 # kube-proxy's --min-sync-period: changes in a burst (a rollout) become one kernel sync.
 MIN_SYNC_SECONDS = 1.0
+HELD_RETRY_SECONDS = 0.05  # a held connection whose new endpoint refuses tries again
 
 
 @dataclass(frozen=True)
@@ -76,7 +93,8 @@ class ListenSpec:
     address: str
     port: int
     protocol: str = "TCP"
-    # "nodePort", "port" (a ClusterIP Service on loopback) or "loadBalancer".
+    # "nodePort", "port" (a ClusterIP Service on loopback), "loadBalancer", or
+    # "activator" (the kernel path's holding listener, ``kubelet/activator.py``).
     role: str = "port"
 
 
@@ -237,12 +255,24 @@ class ServiceProxy:
         self._tasks: list[asyncio.Task[Any]] = []
         self._stopping = False
         self.connections_served = 0
+        self._holders: dict[tuple[str, str], _Listener] = {}  # by ("ns/name", port name)
+        self._activity_due = asyncio.Event()
+        self.activator = Activator(on_demand=self._activity_due.set)
+        self._published_activity: dict[str, ServiceActivity] | None = None
+        self._activity_published_at = 0.0
+        self._counter_base: dict[str, int] = {}  # kernel rule counters at the last read
+        self._counted_script: str | None = None  # the kernel script they were read from
         for inf in (self.services, self.endpoints):
             inf.add_handler(
                 on_add=lambda _o: self._changed.set(),
                 on_update=lambda _o, _n: self._changed.set(),
                 on_delete=lambda _o: self._changed.set(),
             )
+        # Held connections look again at once, not at the next (rate-limited) sync.
+        self.endpoints.add_handler(
+            on_add=lambda _o: self.activator.endpoints_changed(),
+            on_update=lambda _o, _n: self.activator.endpoints_changed(),
+        )
 
     # -- what containers see -------------------------------------------------------------
 
@@ -273,6 +303,7 @@ class ServiceProxy:
             asyncio.create_task(self.services.run(), name="proxy-services"),
             asyncio.create_task(self.endpoints.run(), name="proxy-endpoints"),
             asyncio.create_task(self._loop(), name="proxy-reconcile"),
+            asyncio.create_task(self._report_loop(), name="proxy-activity"),
         ]
 
     async def stop(self) -> None:
@@ -288,6 +319,8 @@ class ServiceProxy:
                 await t
         for key in list(self._listeners):
             await self._close(key)
+        for hkey in list(self._holders):
+            await self._close_holder(hkey)
         if self.kernel is not None:
             try:
                 await self.kernel.cleanup()
@@ -383,6 +416,7 @@ class ServiceProxy:
                         reason, message = bind_failure_event(owner, spec, self.node_name, e)
                         self.recorder.record(_event_target(owner), WARNING, reason, message)
         if self.kernel is not None:
+            await self._reconcile_holders(services)
             await self.sync_kernel()
         if self.serves_traffic:
             await self._publish_unavailable(
@@ -404,6 +438,7 @@ class ServiceProxy:
             endpoints,
             self.kernel.cluster_cidr,
             self.kernel.pod_interfaces,
+            {k: h.spec.port for k, h in self._holders.items() if h.server is not None},
         )
         for note in wanted.notes:
             self._report_once(logging.INFO, note)
@@ -412,6 +447,94 @@ class ServiceProxy:
                 log.debug("service proxy: kernel table %s synced", wanted.table)
         except Exception as e:  # the next change or retry period tries again
             self._report_once(logging.ERROR, f"cannot program the kernel: {e}")
+
+    async def _reconcile_holders(self, services: dict[str, Obj]) -> None:
+        """One holding listener per TCP port of each kernel-served Service with the
+        activator mark (opened before the Service needs it, so the kernel can redirect to
+        it the moment its last endpoint goes); the others closed."""
+        wanted: set[tuple[str, str]] = set()
+        for key, svc in services.items():
+            if activator_mark(svc) is None or not kernel_served(svc):
+                continue
+            for p in (svc.get("spec") or {}).get("ports") or []:
+                if str(p.get("protocol") or "TCP").upper() == "TCP":
+                    wanted.add((key, str(p.get("name") or "")))
+        for hkey in set(self._holders) - wanted:
+            await self._close_holder(hkey)
+        for hkey in sorted(wanted - set(self._holders)):
+            lst = _Listener(ListenSpec(hkey[0], hkey[1], "0.0.0.0", 0, "TCP", "activator"))
+            try:
+                lst.server = await asyncio.start_server(
+                    functools.partial(self._accept, lst), "0.0.0.0", 0
+                )
+            except OSError as e:  # next reconcile; meanwhile the port is rejected
+                self._report_once(logging.WARNING, f"{hkey[0]}: no holding listener: {e}")
+                continue
+            port = int(lst.server.sockets[0].getsockname()[1])
+            lst.spec = ListenSpec(hkey[0], hkey[1], "0.0.0.0", port, "TCP", "activator")
+            self._holders[hkey] = lst
+            log.info("service proxy: %s port %s held on :%d", hkey[0], hkey[1] or "-", port)
+
+    async def _close_holder(self, hkey: tuple[str, str]) -> None:
+        lst = self._holders.pop(hkey, None)
+        if lst is not None and lst.server is not None:
+            lst.server.close()
+
+    async def _report_loop(self) -> None:
+        """Write this node's activity report when ``report_due`` says so."""
+        await self.services.wait_synced()
+        while not self._stopping:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(REPORT_SECONDS):
+                    await self._activity_due.wait()
+            self._activity_due.clear()
+            try:
+                await self.report_activity()
+            except Exception:  # the next round tries again
+                log.exception("service proxy: activity report failed")
+
+    async def report_activity(self) -> None:
+        """Read the kernel's counters, then write ``SERVICE_ACTIVITY`` on this node if due."""
+        marked = {
+            f"{(s.get('metadata') or {}).get('namespace', 'default')}/"
+            f"{(s.get('metadata') or {}).get('name', '')}"
+            for s in self.services.list()
+            if activator_mark(s) is not None
+        }
+        if self.kernel is not None and marked:
+            await self._read_counters()
+        current = self.activator.report(marked)
+        now = self.activator.clock()
+        if not report_due(self._published_activity, current, self._activity_published_at, now):
+            return
+        value = encode_activity(current) if current else None
+        patch = {"metadata": {"annotations": {SERVICE_ACTIVITY: value}}}
+        try:
+            await self.client.patch("nodes", self.node_name, patch)
+        except Exception as exc:  # the Node may not be registered yet: next round
+            log.debug("service proxy: cannot report activity on %s: %s", self.node_name, exc)
+            return
+        self._published_activity = current
+        self._activity_published_at = now
+
+    async def _read_counters(self) -> None:
+        assert self.kernel is not None
+        if self.kernel.applied is None:
+            return
+        if self.kernel.applied != self._counted_script:
+            self._counter_base = {}  # a new table: its counters start at 0
+            self._counted_script = self.kernel.applied
+        chains = {
+            f"svc-{sp.chain_id}": sp.service
+            for sp in self.kernel.applied_ports
+            if sp.counted and sp.backends
+        }
+        if not chains:
+            return
+        text = await self.kernel.list_table_json()
+        grew, self._counter_base = counted_connections(text, chains, self._counter_base)
+        for service in grew:
+            self.activator.saw_request(service)
 
     def _report_once(self, level: int, message: str) -> None:
         if message not in self._reported:
@@ -474,28 +597,63 @@ class ServiceProxy:
     async def _forward(
         self, lst: _Listener, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
-        backends = self.backends_for(lst.spec)
-        upstream: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
-        # Round robin; a backend that refuses is skipped for this connection.
-        for _ in range(len(backends)):
-            host, port = backends[lst.next_index % len(backends)]
-            lst.next_index += 1
-            try:
-                async with asyncio.timeout(CONNECT_TIMEOUT):
-                    upstream = await asyncio.open_connection(host, port)
-                break
-            except (OSError, TimeoutError):
-                log.debug("service proxy: %s: %s:%d refused", lst.spec.service, host, port)
+        early = b""
+        mark = activator_mark(self.services.get(lst.spec.service))
+        if mark is not None:
+            self.activator.saw_request(lst.spec.service)
+        upstream = await self._connect(lst, self.backends_for(lst.spec))
+        if upstream is None and mark is not None:
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            deadline = started + mark.timeout_seconds
+            while upstream is None and loop.time() < deadline:
+                backends, more = await self.activator.hold(
+                    lst.spec.service,
+                    lambda: self.backends_for(lst.spec),
+                    deadline - loop.time(),
+                    reader,
+                )
+                early += more
+                if not backends:
+                    break  # the timeout passed, or the client went
+                upstream = await self._connect(lst, backends)
+                if upstream is None:
+                    # Ready before it listens (no readiness probe): try again shortly.
+                    await asyncio.sleep(HELD_RETRY_SECONDS)
+            if upstream is None:
+                reply = timeout_reply(early, lst.spec.service, loop.time() - started)
+                with contextlib.suppress(ConnectionError, OSError):
+                    if reply is not None:
+                        writer.write(reply)
+                        await writer.drain()
+                writer.close()
+                return
         if upstream is None:
             writer.close()
             return
         self.connections_served += 1
         up_reader, up_writer = upstream
+        if early:
+            up_writer.write(early)  # what the client sent while it was held
         try:
             await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
         finally:
             for w in (writer, up_writer):
                 w.close()
+
+    async def _connect(
+        self, lst: _Listener, backends: list[tuple[str, int]]
+    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter] | None:
+        """A connection to the next backend that accepts (round robin), or None."""
+        for _ in range(len(backends)):
+            host, port = backends[lst.next_index % len(backends)]
+            lst.next_index += 1
+            try:
+                async with asyncio.timeout(CONNECT_TIMEOUT):
+                    return await asyncio.open_connection(host, port)
+            except (OSError, TimeoutError):
+                log.debug("service proxy: %s: %s:%d refused", lst.spec.service, host, port)
+        return None
 
 
 async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

@@ -23,6 +23,12 @@ nftables mode (and the chain pattern of its iptables mode):
   reject new connections to a Service port with no ready endpoint (ICMP port unreachable,
   which a client sees at once as "connection refused", as kube-proxy answers), instead of
   letting them hang.
+- Scale to zero (``kubelet/activator.py``): a TCP port of a Service with the activator
+  mark and no ready endpoint is not rejected but redirected (``redirect to :H``: to the
+  incoming interface's own address, 127.0.0.1 from the host) to the proxy's local holding
+  listener for it; ``filter-input`` refuses connections to those listeners that were not
+  redirected. The chain of such a Service with endpoints counts its new connections
+  (``counter``), which the proxy reads as its requests.
 
 Choices (where the brief left them open):
 
@@ -46,6 +52,8 @@ import ipaddress
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from api.scaletozero import activator_mark
 
 Obj = dict[str, Any]
 TABLE_PREFIX = "kubelab-"
@@ -92,6 +100,8 @@ class ServicePort:
     node_port: int = 0  # 0: none
     backends: tuple[tuple[str, int], ...] = ()
     affinity_seconds: int = 0  # 0: no session affinity
+    hold_port: int = 0  # the activator's local listener while no endpoint is ready (0: none)
+    counted: bool = False  # count new connections (a Service marked for the activator)
 
     @property
     def chain_id(self) -> str:
@@ -172,10 +182,14 @@ def ready_backends(endpoints: Obj | None, port_name: str) -> list[tuple[str, int
 
 
 def service_ports(
-    services: Iterable[Obj], endpoints: Mapping[str, Obj]
+    services: Iterable[Obj],
+    endpoints: Mapping[str, Obj],
+    hold_ports: Mapping[tuple[str, str], int] | None = None,
 ) -> tuple[list[ServicePort], list[str]]:
     """The kernel-served ports of ``services`` with their ready backends (``endpoints``:
-    Endpoints objects by "ns/name"), and notes on what is served differently or not."""
+    Endpoints objects by "ns/name"), and notes on what is served differently or not.
+    ``hold_ports``: the activator's listener by ("ns/name", port name), for the Services
+    with the activator mark."""
     out: list[ServicePort] = []
     notes: list[str] = []
     for svc in services:
@@ -194,6 +208,7 @@ def service_ports(
             cfg = ((spec.get("sessionAffinityConfig") or {}).get("clientIP")) or {}
             affinity = int(cfg.get("timeoutSeconds") or DEFAULT_AFFINITY_SECONDS)
         with_node_port = spec.get("type") in ("NodePort", "LoadBalancer")
+        counted = activator_mark(svc) is not None
         for p in spec.get("ports") or []:
             proto = str(p.get("protocol") or "TCP").upper()
             name = str(p.get("name") or "")
@@ -216,6 +231,8 @@ def service_ports(
                     node_port=int(p.get("nodePort") or 0) if with_node_port else 0,
                     backends=tuple(backends),
                     affinity_seconds=affinity,
+                    hold_port=(hold_ports or {}).get((key, name), 0) if proto == "TCP" else 0,
+                    counted=counted,
                 )
             )
     out.sort(key=lambda sp: (sp.service, sp.protocol, sp.port))
@@ -293,9 +310,20 @@ def render(
     dispatch: list[str] = []
     nodeports: list[str] = []
     rejects: list[str] = []
+    holders = sorted({sp.hold_port for sp in ports if sp.hold_port})
+    if holders:
+        # Only a redirected connection may reach a holding listener (bound on every
+        # address, since a redirect lands on the incoming interface's own).
+        ports_set = ", ".join(str(h) for h in holders)
+        rejects.append(f"tcp dport {{ {ports_set} }} ct status & dnat == 0 reject")
     for sp in ports:
         cid = sp.chain_id
         match = f"ip daddr {sp.cluster_ip} {sp.protocol} dport {sp.port}"
+        if not sp.backends and sp.hold_port:
+            dispatch.append(f"{match} redirect to :{sp.hold_port}")
+            if sp.node_port:
+                nodeports.append(f"tcp dport {sp.node_port} redirect to :{sp.hold_port}")
+            continue
         if not sp.backends:
             rejects.append(f"{match} reject")
             if sp.node_port:
@@ -311,7 +339,7 @@ def render(
         eps = [f"{cid}__{ip}/{port}" for ip, port in sp.backends]
         seps = [f"sep-{e}" for e in eps]
         affs = [f"aff-{e}/{sp.affinity_seconds}s" for e in eps]
-        svc_rules = [_masq_unless_from(cluster_cidr)]
+        svc_rules = (["counter"] if sp.counted else []) + [_masq_unless_from(cluster_cidr)]
         if sp.affinity_seconds:
             svc_rules += [
                 f"ip saddr @{aff} goto {sep}" for aff, sep in zip(affs, seps, strict=True)
@@ -366,9 +394,10 @@ def plan(
     endpoints: Mapping[str, Obj],
     cluster_cidr: str | None = None,
     pod_interfaces: Sequence[str] = (),
+    hold_ports: Mapping[tuple[str, str], int] | None = None,
 ) -> Plan:
     """The whole table for this kubelet from the informers' Services and Endpoints."""
-    ports, notes = service_ports(services, endpoints)
+    ports, notes = service_ports(services, endpoints, hold_ports)
     table = table_name(cluster_uid, node)
     ips = sorted({sp.cluster_ip for sp in ports}, key=ipaddress.ip_address)
     return Plan(table, render(table, ports, cluster_cidr, pod_interfaces), ips, notes, ports)
