@@ -276,10 +276,11 @@ def stream_options(query: Any, subresource: str) -> StreamOptions:
 PORTFORWARD_PROTOCOLS: tuple[str, ...] = (V4, V4_BASE64, V1, V1_BASE64)
 
 PORTFORWARD_SPDY = (
-    "pods/portforward does not serve a plain SPDY/3.1 upgrade; it speaks SPDY/3.1 tunnelled "
-    "in a WebSocket (subprotocol SPDY/3.1+portforward.k8s.io, what kubectl 1.31 and later "
-    "try first: use one of those) and the WebSocket channels v4.channel.k8s.io (a data and "
-    "an error channel per port) the official clients' portforward() helpers use"
+    "pods/portforward serves no such upgrade; it speaks SPDY/3.1 (Upgrade: SPDY/3.1 with "
+    "X-Stream-Protocol-Version: portforward.k8s.io, or tunnelled in a WebSocket with the "
+    "subprotocol SPDY/3.1+portforward.k8s.io, as kubectl does) and the WebSocket channels "
+    "v4.channel.k8s.io (a data and an error channel per port) of the official clients' "
+    "portforward() helpers"
 )
 
 

@@ -17,8 +17,10 @@ serves our own WebSockets with); Starlette's WebSocket is the server side.
 apiserver is then the SPDY server itself (apiserver/portforward_tunnel.py), one kubelet
 WebSocket per forwarded connection.
 
-A plain SPDY/3.1 upgrade (kubectl's fallback, older clients) gets the same checks, then a
-400 Status saying which protocols kubelab speaks, never an empty error.
+A plain SPDY/3.1 upgrade of pods/portforward reaches the same route as that WebSocket
+(apiserver/spdy_upgrade.py). Any other upgrade (SPDY for exec and attach, kubectl's
+fallback) gets the same checks, then a 400 Status saying which protocols kubelab speaks,
+never an empty error.
 """
 
 from __future__ import annotations

@@ -418,12 +418,16 @@ def test_kubectl_port_forward_pod_and_service(
 ) -> None:
     """The real kubectl's port-forward (SPDY/3.1 tunnelled in WebSocket, 1.35's first
     choice): 100 HTTP requests through ``pod/NAME`` and 100 through ``svc/NAME`` (kubectl
-    maps the Service port to the pod's named targetPort); then a port nothing listens on
-    gets kubectl's error line from the error stream."""
+    maps the Service port to the pod's named targetPort), 100 more over a plain SPDY
+    upgrade; then a port nothing listens on gets kubectl's error line from the error
+    stream."""
     web_pod_and_service(shared_apiserver, node, ns, "kpf")
     for target, remote in (("pod/kpf", "8080"), ("svc/kpf", "80")):
         argv = [str(kubectl), "-n", ns, "port-forward", target, f":{remote}"]
         forwarded_requests(argv, env, 100)
+    # The plain SPDY/3.1 upgrade (kubectl's fallback; before 1.31 its only way).
+    spdy_env = {**env, "KUBECTL_PORT_FORWARD_WEBSOCKETS": "false"}
+    forwarded_requests([str(kubectl), "-n", ns, "port-forward", "pod/kpf", ":8080"], spdy_env, 100)
     proc = subprocess.Popen(
         [str(kubectl), "-n", ns, "port-forward", "pod/kpf", ":9999"],
         stdout=subprocess.PIPE,
