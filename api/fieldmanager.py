@@ -111,9 +111,9 @@ def _value_of(item: Any) -> str:
 # ------------------------------------------------------------------ field sets
 
 
-def field_set(obj: Obj, schema: Schema, subresource: str = "") -> set[Path]:
-    """The fields ``obj`` sets (the leaves and list items), as a manager would own them."""
-    out: set[Path] = set()
+def _roots(obj: Obj, schema: Schema, subresource: str) -> dict[Path, tuple[Any, Any]]:
+    """The top fields of ``obj`` a manager can own: path -> (value, schema node)."""
+    out: dict[Path, tuple[Any, Any]] = {}
     root = schema.root_node()
     for key, value in obj.items():
         if key in ("apiVersion", "kind"):
@@ -124,11 +124,17 @@ def field_set(obj: Obj, schema: Schema, subresource: str = "") -> set[Path]:
         if key == "metadata" and isinstance(value, dict):
             for mk, mv in value.items():
                 if mk not in _META_SKIPPED:
-                    _collect(
-                        mv, schema, _child(schema, node, mk), (("f", "metadata"), ("f", mk)), out
-                    )
+                    out[(("f", "metadata"), ("f", mk))] = (mv, _child(schema, node, mk))
             continue
-        _collect(value, schema, node, (("f", key),), out)
+        out[(("f", key),)] = (value, node)
+    return out
+
+
+def field_set(obj: Obj, schema: Schema, subresource: str = "") -> set[Path]:
+    """The fields ``obj`` sets (the leaves and list items), as a manager would own them."""
+    out: set[Path] = set()
+    for path, (value, node) in _roots(obj, schema, subresource).items():
+        _collect(value, schema, node, path, out)
     return out
 
 
@@ -142,13 +148,9 @@ def _collect(value: Any, schema: Schema, node: Any, path: Path, out: set[Path]) 
         if kind == "map" and keys:
             item_node = _items(schema, node)
             for item in value:
-                item_path = (*path, ("k", _key_of(item, keys, item_node)))
-                out.add(item_path)
-                if isinstance(item, dict):
-                    for k, v in item.items():
-                        _collect(
-                            v, schema, _child(schema, item_node, k), (*item_path, ("f", k)), out
-                        )
+                _collect_item(
+                    item, schema, item_node, (*path, ("k", _key_of(item, keys, item_node))), out
+                )
             return
         if kind == "set":
             for item in value:
@@ -157,16 +159,139 @@ def _collect(value: Any, schema: Schema, node: Any, path: Path, out: set[Path]) 
     out.add(path)
 
 
+def _collect_item(
+    item: Any, schema: Schema, item_node: Any, item_path: Path, out: set[Path]
+) -> None:
+    """A list-map item: the item itself and each of its fields."""
+    out.add(item_path)
+    if isinstance(item, dict):
+        for k, v in item.items():
+            _collect(v, schema, _child(schema, item_node, k), (*item_path, ("f", k)), out)
+
+
+# ------------------------------------------------------------------ changes of a write
+
+
+def changes(
+    old: Obj, new: Obj, schema: Schema, subresource: str = ""
+) -> tuple[set[Path], set[Path]]:
+    """(added or modified, removed) fields from ``old`` to ``new``, as structured-merge-diff's
+    Compare: one walk that skips equal subtrees, so a small patch costs little."""
+    before = _roots(old, schema, subresource) if old else {}
+    after = _roots(new, schema, subresource)
+    changed: set[Path] = set()
+    removed: set[Path] = set()
+    for path, (value, node) in after.items():
+        if path in before:
+            _diff(before[path][0], value, schema, node, path, changed, removed)
+        else:
+            _collect(value, schema, node, path, changed)
+    for path, (value, node) in before.items():
+        if path not in after:
+            _collect(value, schema, node, path, removed)
+    return changed, removed
+
+
+def _diff_fields(
+    old: Obj,
+    new: Obj,
+    schema: Schema,
+    node: Any,
+    path: Path,
+    changed: set[Path],
+    removed: set[Path],
+) -> None:
+    for k, v in new.items():
+        p = (*path, ("f", k))
+        if k in old:
+            _diff(old[k], v, schema, _child(schema, node, k), p, changed, removed)
+        else:
+            _collect(v, schema, _child(schema, node, k), p, changed)
+    for k, v in old.items():
+        if k not in new:
+            _collect(v, schema, _child(schema, node, k), (*path, ("f", k)), removed)
+
+
+def _diff(
+    old: Any,
+    new: Any,
+    schema: Schema,
+    node: Any,
+    path: Path,
+    changed: set[Path],
+    removed: set[Path],
+) -> None:
+    if old == new:
+        return
+    if isinstance(old, dict) and isinstance(new, dict) and old and new and not _atomic_map(node):
+        _diff_fields(old, new, schema, node, path, changed, removed)
+        return
+    if isinstance(old, list) and isinstance(new, list) and old and new:
+        kind, keys = _list_type(node)
+        if kind == "map" and keys:
+            item_node = _items(schema, node)
+            olds = {_key_of(i, keys, item_node): i for i in old}
+            news = {_key_of(i, keys, item_node): i for i in new}
+            for key, item in news.items():
+                ip = (*path, ("k", key))
+                was = olds.get(key, _MISSING)
+                if was is _MISSING:
+                    _collect_item(item, schema, item_node, ip, changed)
+                elif isinstance(was, dict) and isinstance(item, dict):
+                    _diff_fields(was, item, schema, item_node, ip, changed, removed)
+                elif was != item:
+                    changed.add(ip)
+            for key, item in olds.items():
+                if key not in news:
+                    _collect_item(item, schema, item_node, (*path, ("k", key)), removed)
+            return
+        if kind == "set":
+            was_set = {_value_of(i) for i in old}
+            now_set = {_value_of(i) for i in new}
+            changed.update((*path, ("v", v)) for v in now_set - was_set)
+            removed.update((*path, ("v", v)) for v in was_set - now_set)
+            return
+    # A leaf, an atomic value, or a change of shape (a map emptied, a scalar for a map).
+    was_paths: set[Path] = set()
+    now_paths: set[Path] = set()
+    _collect(old, schema, node, path, was_paths)
+    _collect(new, schema, node, path, now_paths)
+    changed |= now_paths
+    removed |= was_paths - now_paths
+
+
+# ------------------------------------------------------------------ fieldsV1
+
+
 def to_fields_v1(paths: set[Path]) -> Obj:
-    """A field set in the ``fieldsV1`` trie form (``f:``/``k:``/``v:`` keys, ``.``)."""
+    """A field set in the ``fieldsV1`` trie form (``f:``/``k:``/``v:`` keys, ``.`` first
+    on a member that also has members below it, as structured-merge-diff writes it)."""
     trie: Obj = {}
-    for path in sorted(paths):
+    members: list[Obj] = []
+    for path in sorted(paths):  # a prefix sorts before what is under it
         node = trie
         for kind, name in path:
             node = node.setdefault(f"{kind}:{name}", {})
-        if node is not trie and any(len(p) > len(path) and p[: len(path)] == path for p in paths):
+        members.append(node)
+    for node in members:  # linear: a member with children gets its "." mark
+        if node:
+            below = dict(node)
+            node.clear()
             node["."] = {}
+            node.update(below)
     return trie
+
+
+def fields_v1_has(trie: Any, path: Path) -> bool:
+    """Whether the ``fieldsV1`` trie names ``path`` itself (without decoding the trie)."""
+    node = trie
+    for kind, name in path:
+        if not isinstance(node, dict):
+            return False
+        node = node.get(f"{kind}:{name}")
+        if node is None:
+            return False
+    return isinstance(node, dict) and (not node or "." in node)
 
 
 def from_fields_v1(trie: Any, prefix: Path = ()) -> set[Path]:
@@ -389,16 +514,24 @@ def server_side_apply(
         else:
             others.append((e, paths))
 
-    conflicts: list[Conflict] = []
-    for e, paths in others:
-        for path in sorted(new_set & paths):
-            if value_at(live, path, schema) != value_at(applied, path, schema):
-                conflicts.append(Conflict(_printed(e), path))
+    merged = merge(live, applied, schema, schema.root_node())
+    # A conflict is a field another manager owns that this apply adds or changes
+    # (structured-merge-diff compares the live object with the merged one: a list item
+    # present in both is no change, only its fields are).
+    changed, _ = changes(live, merged, schema, subresource)
+    conflicts = [Conflict(_printed(e), p) for e, paths in others for p in sorted(changed & paths)]
+    if conflicts and not force and manager == KUBECTL_APPLY_MANAGER:
+        # kubectl's server-side apply over client-side apply: what the last-applied
+        # annotation names was kubectl's own, and is taken over without a conflict.
+        allowed = last_applied_fields(live, schema)
+        if all(c.path in allowed for c in conflicts):
+            force = True
+        else:
+            conflicts = [c for c in conflicts if c.path not in allowed]
     if conflicts and not force:
         raise ApplyConflict(conflicts)
     taken = {c.path for c in conflicts}
 
-    merged = merge(live, applied, schema, schema.root_node())
     owned_by_others = set().union(*(p for _, p in others)) - taken
     # Fields this manager stopped applying that no one else owns go: only the topmost of
     # them (a list item goes whole, its own fields with it), none that still holds kept ones.
@@ -408,6 +541,8 @@ def server_side_apply(
         if not any(path[:n] in gone for n in range(1, len(path))):
             remove_path(merged, path, schema)
             _prune_emptied(merged, path[:-1], keep, schema)
+    if manager == KUBECTL_APPLY_MANAGER:
+        merged = sync_last_applied(merged, applied)
 
     entries: list[Obj] = []
     for e, paths in others:
@@ -422,13 +557,72 @@ def server_side_apply(
     entries.append(
         _entry(manager, "Apply", api_version, subresource, new_set, old_time if unchanged else now)
     )
-    merged.setdefault("metadata", {})["managedFields"] = entries
+    merged.setdefault("metadata", {})["managedFields"] = sort_entries(entries)
     return merged
 
 
 def _without_fields(obj: Obj) -> Obj:
     meta = {k: v for k, v in (obj.get("metadata") or {}).items() if k != "managedFields"}
     return {**obj, "metadata": meta}
+
+
+# ------------------------------------------------------------------ Update operations
+
+# kube-apiserver's DefaultMaxUpdateManagers and the bucket the oldest go to past it.
+MAX_UPDATE_MANAGERS = 10
+ANCIENT_CHANGES = "ancient-changes"
+
+
+def _same_update(e: Obj, manager: str, api_version: str, subresource: str) -> bool:
+    # An Update entry is one per (manager, apiVersion, subresource); an Apply entry's
+    # identity leaves the version out (BuildManagerIdentifier).
+    return _same_owner(e, manager, "Update", subresource) and e.get("apiVersion") == api_version
+
+
+def sort_entries(entries: list[Obj]) -> list[Obj]:
+    """kube-apiserver's order of managedFields: Apply before Update, then oldest first,
+    then by manager, version and subresource."""
+    return sorted(
+        entries,
+        key=lambda e: (
+            str(e.get("operation") or ""),
+            str(e.get("time") or ""),
+            str(e.get("manager") or ""),
+            str(e.get("apiVersion") or ""),
+            str(e.get("subresource") or ""),
+        ),
+    )
+
+
+def cap_update_managers(entries: list[Obj], cap: int = MAX_UPDATE_MANAGERS) -> list[Obj]:
+    """Past ``cap`` Update entries, the oldest merge into one ``ancient-changes`` entry per
+    version (kube-apiserver's capManagersManager), so that a stream of one-off clients
+    cannot grow an object without bound."""
+    updates = [e for e in entries if e.get("operation") == "Update"]
+    if len(updates) <= cap:
+        return entries
+    oldest = sorted(updates, key=lambda e: (str(e.get("time") or ""), str(e.get("manager"))))
+    buckets: dict[str, Obj] = {}
+    merged: set[int] = set()
+    count = len(updates)
+    for e in oldest:
+        if count <= cap:
+            break
+        version = str(e.get("apiVersion") or "")
+        bucket = buckets.get(version)
+        if bucket is None:
+            buckets[version] = e
+            continue
+        paths = from_fields_v1(bucket.get("fieldsV1")) | from_fields_v1(e.get("fieldsV1"))
+        new_bucket = {
+            **_entry(ANCIENT_CHANGES, "Update", version, "", paths, str(e.get("time") or "")),
+        }
+        merged.update((id(bucket), id(e)))
+        buckets[version] = new_bucket
+        count -= 1
+    kept = [e for e in entries if id(e) not in merged]
+    kept.extend(b for b in buckets.values() if b.get("manager") == ANCIENT_CHANGES)
+    return sort_entries(kept)
 
 
 def record_update(
@@ -441,32 +635,92 @@ def record_update(
     now: str,
     subresource: str = "",
 ) -> Obj:
-    """``new`` with the fields a non-apply write changed owned by ``manager`` (operation
-    Update) and taken from the others, as Kubernetes records every write."""
+    """``new`` with the fields a non-apply write (create, PUT, json/merge/strategic PATCH)
+    added or changed owned by ``manager`` (operation Update) and taken from the others, and
+    the fields it removed owned by no one: structured-merge-diff's Updater.
+
+    The entries start from ``new``'s own managedFields when it carries any (a client may
+    write them: kubectl's client-side to server-side apply migration does), else from
+    ``old``'s; a subresource write always starts from ``old``'s. A write that changes no
+    field leaves the entries as they were (no timestamp alone makes a write)."""
     old = old or {}
-    before = field_set(old, schema, subresource) if old else set()
-    after = field_set(new, schema, subresource)
-    changed = {
-        p for p in after if p not in before or value_at(old, p, schema) != value_at(new, p, schema)
-    }
-    removed = before - after
+    changed, removed = changes(old, new, schema, subresource)
+    given = [] if subresource else _entries(new)
+    base = given or _entries(old)
+    if not changed and not removed:
+        return new if base == _entries(new) else _with_entries(new, base)
+    touched = changed | removed
     entries: list[Obj] = []
-    mine: set[Path] = set()
-    for e in _entries(new) or _entries(old):
-        paths = from_fields_v1(e.get("fieldsV1"))
-        if _same_owner(e, manager, "Update", subresource):
-            mine = paths
+    mine: Obj | None = None
+    for e in base:
+        if _same_update(e, manager, api_version, subresource):
+            mine = e
             continue
-        kept = paths - changed - removed
-        if kept == paths:
-            entries.append(e)
-        elif kept:
+        trie = e.get("fieldsV1")
+        if not any(fields_v1_has(trie, p) for p in touched):
+            entries.append(e)  # untouched: kept as stored, never decoded
+            continue
+        kept = from_fields_v1(trie) - touched
+        if kept:
             entries.append({**e, "fieldsV1": to_fields_v1(kept)})
-    mine = ((mine | changed) - removed) & after
-    out = dict(new)
+    owned = from_fields_v1(mine.get("fieldsV1")) if mine is not None else set()
+    owned = (owned - removed) | changed
+    if owned:
+        time = now if changed else str((mine or {}).get("time") or now)
+        entries.append(_entry(manager, "Update", api_version, subresource, owned, time))
+    return _with_entries(new, cap_update_managers(sort_entries(entries)))
+
+
+def _with_entries(obj: Obj, entries: list[Obj]) -> Obj:
+    out = dict(obj)
     meta = dict(out.get("metadata") or {})
-    if mine:
-        entries.append(_entry(manager, "Update", api_version, subresource, mine, now))
-    meta["managedFields"] = entries
+    if entries:
+        meta["managedFields"] = entries
+    else:
+        meta.pop("managedFields", None)
     out["metadata"] = meta
+    return out
+
+
+# ------------------------------------------------------------------ client-side apply
+
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+# The one manager whose applies keep client-side apply's annotation in step
+# (kube-apiserver's lastAppliedManager and lastAppliedUpdater).
+KUBECTL_APPLY_MANAGER = "kubectl"
+
+
+def last_applied_fields(live: Obj | None, schema: Schema) -> set[Path]:
+    """The fields the live object's last-applied-configuration names: kubectl's client-side
+    apply owned them, so kubectl's server-side apply may take them without a conflict."""
+    raw = ((live or {}).get("metadata") or {}).get("annotations", {}).get(LAST_APPLIED)
+    if not isinstance(raw, str) or not raw:
+        return set()
+    try:
+        doc = json.loads(raw)
+    except ValueError:
+        return set()
+    return field_set(doc, schema) if isinstance(doc, dict) else set()
+
+
+def sync_last_applied(merged: Obj, applied: Obj) -> Obj:
+    """``merged`` with its last-applied-configuration (when it still has one) set to what
+    was applied, so that a later client-side ``kubectl apply`` diffs against it."""
+    annotations = (merged.get("metadata") or {}).get("annotations")
+    if not isinstance(annotations, dict) or not annotations.get(LAST_APPLIED):
+        return merged
+    doc = copy.deepcopy(applied)
+    meta = doc.get("metadata")
+    if isinstance(meta, dict):
+        meta.pop("managedFields", None)
+        applied_ann = meta.get("annotations")
+        if isinstance(applied_ann, dict):
+            applied_ann.pop(LAST_APPLIED, None)
+            if not applied_ann:
+                meta.pop("annotations")
+    out = dict(merged)
+    out["metadata"] = {
+        **merged["metadata"],
+        "annotations": {**annotations, LAST_APPLIED: json.dumps(doc, separators=(",", ":")) + "\n"},
+    }
     return out

@@ -117,5 +117,5 @@ async def custom_scale(
             return out
     else:
         raise ApiError(405, f"{method} is not allowed on scale", "MethodNotAllowed")
-    out, _ = await objects.patch(info, t.name, ns or None, apply, opts)
+    out, _ = await objects.patch(info, t.name, ns or None, apply, opts, subresource="scale")
     return json_response(scale_of(out, scale))

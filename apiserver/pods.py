@@ -212,7 +212,7 @@ class PodSubresources:
                 return _with_replicas(info, cur, _scale_replicas(new_scale))
         else:
             raise ApiError(405, f"{method} is not allowed on scale", "MethodNotAllowed")
-        out, _ = await self.objects.patch(info, t.name, ns, apply, opts)
+        out, _ = await self.objects.patch(info, t.name, ns, apply, opts, subresource="scale")
         return json_response(scale_of(out))
 
     # -- namespaces ----------------------------------------------------------------------

@@ -142,9 +142,13 @@ class ResourceHandler:
         return raw
 
     def write_options(self, request: Request) -> WriteOptions:
+        agent = request.headers.get("user-agent")
         if not request.scope.get("query_string"):
             # Most writes carry no parameters: skip building the query mapping.
-            return WriteOptions(dry_run=False, field_validation="Warn", warnings=[])
+            manager = server_side_apply.manager_of(None, agent)
+            return WriteOptions(
+                dry_run=False, field_validation="Warn", warnings=[], manager=manager
+            )
         q = request.query_params
         fv = q.get("fieldValidation") or "Warn"
         if fv not in ("Strict", "Warn", "Ignore"):
@@ -152,7 +156,8 @@ class ResourceHandler:
         dry = q.getlist("dryRun")
         if any(d not in ("All", "") for d in dry):
             raise bad_request('dryRun must be "All"')
-        return WriteOptions(dry_run="All" in dry, field_validation=fv, warnings=[])
+        manager = server_side_apply.manager_of(q.get("fieldManager"), agent)
+        return WriteOptions(dry_run="All" in dry, field_validation=fv, warnings=[], manager=manager)
 
     def _respond(self, obj: Any, code: int, opts: WriteOptions | None = None) -> Response:
         headers: dict[str, str] = {}
@@ -437,6 +442,7 @@ class ResourceHandler:
 
         create = None
         if is_apply:  # field ownership in metadata.managedFields (apiserver/server_side_apply)
+            opts.manager = ""  # an apply records its own Apply entry, no Update one
             ssa, create = server_side_apply.apply_functions(
                 info, t.name, patch_body, request.query_params, subresource
             )

@@ -83,7 +83,8 @@ async def test_no_op_patches_and_put_keep_the_resource_version_and_send_no_event
     )
     assert applied.status_code == 200, applied.text
     before = applied.json()
-    assert [e["manager"] for e in before["metadata"]["managedFields"]] == ["test"]
+    # Apply entries first, then Update ones (the create's, named by httpx's User-Agent).
+    assert [e["manager"] for e in before["metadata"]["managedFields"]] == ["test", "python-httpx"]
     rv = before["metadata"]["resourceVersion"]
     assert before["metadata"]["generation"] == 1
     same_labels = {"metadata": {"labels": {"team": "a"}}}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -135,3 +136,120 @@ def test_an_apply_that_changes_nothing_keeps_its_entrys_time() -> None:
     assert again == first  # a no-op: nothing to store, no new resourceVersion
     changed = at(first, _deploy(replicas=3), "2026-01-01T00:00:09Z")
     assert changed["metadata"]["managedFields"][0]["time"] == "2026-01-01T00:00:09Z"
+
+
+# ------------------------------------------------------------------ Update operations
+
+
+def _update(old: Any, new: dict[str, Any], manager: str, sub: str = "", now: str = NOW) -> Any:
+    return fm.record_update(
+        old,
+        new,
+        _schema("apps/v1", "Deployment"),
+        manager=manager,
+        api_version="apps/v1",
+        now=now,
+        subresource=sub,
+    )
+
+
+def _owners(obj: dict[str, Any]) -> dict[tuple[str, str, str], set[str]]:
+    return {
+        (e["manager"], e["operation"], e.get("subresource", "")): {
+            fm.path_string(p) for p in fm.from_fields_v1(e["fieldsV1"])
+        }
+        for e in obj["metadata"]["managedFields"]
+    }
+
+
+def test_an_update_takes_the_fields_it_changed_from_the_applier() -> None:
+    applied = _apply(None, _deploy(replicas=2, minReadySeconds=5), "helm")
+    edited = _update(applied, {**applied, "spec": {"replicas": 4, "minReadySeconds": 5}}, "edit")
+    owners = _owners(edited)
+    assert owners[("helm", "Apply", "")] == {".spec.minReadySeconds"}
+    assert owners[("edit", "Update", "")] == {".spec.replicas"}
+    with pytest.raises(fm.ApplyConflict) as exc:
+        _apply(edited, _deploy(replicas=2, minReadySeconds=5), "helm")
+    assert str(exc.value) == (
+        'Apply failed with 1 conflict: conflict with "edit" using apps/v1: .spec.replicas'
+    )
+    # forced, the applier gets it back and the Update entry, now empty, goes
+    forced = _apply(edited, _deploy(replicas=2, minReadySeconds=5), "helm", force=True)
+    assert set(_owners(forced)) == {("helm", "Apply", "")}
+
+
+def test_a_container_image_change_owns_only_the_image() -> None:
+    created = _update(None, _deploy(template=_tmpl(C1)), "create")
+    spec = {"template": _tmpl({**C1, "image": "nginx:1.27"})}
+    edited = _update(created, {**created, "spec": spec}, "kubectl-set")
+    assert _owners(edited)[("kubectl-set", "Update", "")] == {
+        '.spec.template.spec.containers[name="main"].image'
+    }
+    assert (
+        '.spec.template.spec.containers[name="main"].image'
+        not in (_owners(edited)[("create", "Update", "")])
+    )
+
+
+def test_one_entry_per_manager_operation_and_subresource() -> None:
+    first = _update(None, _deploy(replicas=1), "ops")
+    second = _update(first, {**first, "spec": {"replicas": 1, "paused": True}}, "ops")
+    status = _update(second, {**second, "status": {"replicas": 1}}, "ops", sub="status")
+    assert _owners(status) == {
+        ("ops", "Update", ""): {".spec.replicas", ".spec.paused"},
+        ("ops", "Update", "status"): {".status.replicas"},
+    }
+    (sub_entry,) = [e for e in status["metadata"]["managedFields"] if e.get("subresource")]
+    assert sub_entry["subresource"] == "status"
+
+
+def test_an_update_that_changes_nothing_leaves_the_object_as_it_was() -> None:
+    first = _update(None, _deploy(replicas=1), "ops", now="2026-01-01T00:00:00Z")
+    again = _update(first, dict(first), "ops", now="2026-01-01T00:00:09Z")
+    assert again == first
+    other = _update(first, dict(first), "someone-else", now="2026-01-01T00:00:09Z")
+    assert other == first  # no field changed: no entry for the new manager
+
+
+def test_removed_fields_are_owned_by_no_one() -> None:
+    first = _apply(None, _deploy(replicas=1, minReadySeconds=3), "a")
+    dropped = _update(first, {**first, "spec": {"replicas": 1}}, "edit")
+    assert _owners(dropped) == {("a", "Apply", ""): {".spec.replicas"}}
+
+
+def test_managed_fields_a_client_writes_are_kept_but_not_through_a_subresource() -> None:
+    first = _update(None, _deploy(replicas=1), "kubectl-client-side-apply")
+    (entry,) = first["metadata"]["managedFields"]
+    migrated = {**entry, "manager": "kubectl", "operation": "Apply"}
+    written = {**first, "metadata": {**first["metadata"], "managedFields": [migrated]}}
+    assert _owners(_update(first, written, "kubectl")) == {
+        ("kubectl", "Apply", ""): {".spec.replicas"}
+    }
+    via_status = _update(first, {**written, "status": {"replicas": 1}}, "k", sub="status")
+    assert ("kubectl-client-side-apply", "Update", "") in _owners(via_status)
+
+
+def test_past_ten_update_managers_the_oldest_merge_into_ancient_changes() -> None:
+    obj = _update(None, _deploy(replicas=0), "m00", now="2026-01-01T00:00:00Z")
+    for i in range(1, 12):
+        labels = {f"l{i}": "x"}
+        meta = {**obj["metadata"], "labels": {**obj["metadata"].get("labels", {}), **labels}}
+        obj = _update(obj, {**obj, "metadata": meta}, f"m{i:02}", now=f"2026-01-01T00:00:{i:02}Z")
+    managers = [e["manager"] for e in obj["metadata"]["managedFields"]]
+    assert len(managers) == 10 and "ancient-changes" in managers
+    assert "m00" not in managers and "m01" not in managers and "m02" not in managers
+    ancient = _owners(obj)[("ancient-changes", "Update", "")]
+    assert {".spec.replicas", ".metadata.labels.l1", ".metadata.labels.l2"} <= ancient
+
+
+def test_kubectls_apply_takes_over_what_its_client_side_apply_last_applied() -> None:
+    last = json.dumps(_deploy(replicas=2))
+    live = _update(None, _deploy(replicas=2), "kubectl-client-side-apply")
+    live["metadata"]["annotations"] = {fm.LAST_APPLIED: last}
+    # kubectl (server side) changes a field its client-side apply set: no conflict
+    out = _apply(live, _deploy(replicas=3), "kubectl")
+    assert out["spec"]["replicas"] == 3
+    assert json.loads(out["metadata"]["annotations"][fm.LAST_APPLIED])["spec"] == {"replicas": 3}
+    # another manager gets the conflict
+    with pytest.raises(fm.ApplyConflict):
+        _apply(live, _deploy(replicas=3), "helm")
