@@ -156,11 +156,12 @@ class Termination:
     stop: tuple[StopInstance, ...]
     remove: tuple[ContainerInfo, ...]
     finish_deletion: bool
-    # Write the status of a pod that is stopping (its containers not ready, so Ready and
-    # ContainersReady False) before the first signal, as the Kubernetes kubelet's
-    # SyncTerminatingPod does: Services drop it while its containers still run out their
-    # grace. Not when the object is gone, nothing runs, or its status is final.
-    report_stopping: bool = False
+    # Once the containers stopped, write their terminated states (so no container is ready,
+    # Ready and ContainersReady False) before the deletion completes, as the Kubernetes
+    # kubelet's SyncTerminatingPod does: the pod reports how it ended before it goes. While
+    # they stop, readiness stays as it was (Kubernetes: a terminating pod is still
+    # `serving`). Not when the object is gone, nothing ran, or its status is final.
+    report_stopped: bool = False
 
 
 @dataclass(frozen=True)
@@ -378,5 +379,5 @@ def _termination(view: PodView) -> Termination:
         stop=stop,
         remove=tuple(sorted(view.instances, key=lambda i: i.sandbox)),
         finish_deletion=not view.api_deleted,
-        report_stopping=bool(stop) and not view.api_deleted and view.phase not in TERMINAL,
+        report_stopped=bool(stop) and not view.api_deleted and view.phase not in TERMINAL,
     )

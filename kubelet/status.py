@@ -4,7 +4,7 @@ conditions, computed the way the Kubernetes kubelet does. Pure functions.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from kubelet.initcontainers import succeeded
@@ -194,15 +194,14 @@ def pod_status(
     init_views: list[ContainerView] | None = None,
     pod_ip: str | None = None,
     failure: PodFailure | None = None,
-    stopping: bool = False,
+    deleting: bool = False,
 ) -> dict[str, Any]:
     """The full ``status`` the kubelet writes for ``pod``; ``init_views`` are its init
     containers, in spec order; ``pod_ip`` is the address of its sandbox on the pod
     network ("" while it has none yet; None: a hostNetwork pod, or one on a node without
-    a pod network, whose address is the node's). ``stopping``: the kubelet is stopping
-    the pod (it is being deleted): no container is ready any more, though each keeps its
-    running state until it exits, as in Kubernetes (kubectl shows STATUS Terminating
-    from the deletionTimestamp and READY 0/N)."""
+    a pod network, whose address is the node's). ``deleting``: the pod is being deleted
+    and the kubelet stopped its containers: they show how they ended, and its phase stays
+    the last reported, since no restart policy applies to a pod that goes next."""
     old = pod.get("status") or {}
     previous = {c.get("type", ""): c for c in old.get("conditions") or []}
     inits = init_views or []
@@ -211,14 +210,14 @@ def pod_status(
     incomplete = [v.name for v in inits if not succeeded(v.current)]
     initialized = not incomplete or any(v.current is not None for v in views)
     default_waiting = "PodInitializing" if inits else "ContainerCreating"
-    if stopping:
-        views = [replace(v, ready=False) for v in views]
     statuses = [container_status(v, runtime, default_waiting) for v in views]
     init_statuses = [container_status(v, runtime, "PodInitializing") for v in inits]
     policy = (pod.get("spec") or {}).get("restartPolicy") or "Always"
     phase = (
         "Failed" if failure is not None else pod_phase(statuses, policy, init_statuses, initialized)
     )
+    if deleting and old.get("phase"):
+        phase = str(old["phase"])
     all_ready = bool(statuses) and all(s["ready"] for s in statuses)
     if phase in ("Succeeded", "Failed"):
         all_ready = False

@@ -45,9 +45,9 @@ def api_status(h: PodHandle) -> dict[str, Any]:
     return h.last_written
 
 
-async def write_status(h: PodHandle, stopping: bool = False) -> None:
+async def write_status(h: PodHandle, deleting: bool = False) -> None:
     """PATCH pods/NAME/status when what a reader would see differs from the API's;
-    ``stopping``: the pod is being stopped, so none of its containers is ready."""
+    ``deleting``: the containers of a pod being deleted were stopped (its phase stays)."""
     base = api_status(h)
     if base.get("phase") in TERMINAL:
         return  # a finished pod's status is final
@@ -60,7 +60,7 @@ async def write_status(h: PodHandle, stopping: bool = False) -> None:
         now=now_rfc3339(),
         init_views=[_view(h, c, True) for c in h.init_containers()],
         failure=h.failure,
-        stopping=stopping,
+        deleting=deleting,
     )
     if not status_differs(base, new):
         return

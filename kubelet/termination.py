@@ -1,6 +1,6 @@
-"""Ending a pod on this node, as its plan says (``plan.Termination``): report it stopping
-(Ready=False), stop the running containers (SIGTERM, grace, SIGKILL), remove every
-instance, complete the deletion in the API, then free its volumes, ports and backoffs."""
+"""Ending a pod on this node, as its plan says (``plan.Termination``): stop the running
+containers (SIGTERM, grace, SIGKILL), report how they ended, remove every instance,
+complete the deletion in the API, then free its volumes, ports and backoffs."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from client.events import NORMAL
 from kubelet.lifecycle import stop_container
 from kubelet.plan import Termination
 from kubelet.podhandle import PodHandle
+from kubelet.runtime.base import RuntimeError_
 from kubelet.status_writer import write_status
 from kubelet.volumes import remove_pod_dir
 
@@ -23,8 +24,6 @@ async def terminate(h: PodHandle, plan: Termination) -> None:
     """Stop and remove every container of the pod, then finish its deletion."""
     for t in h.tracks.values():
         t.stop_probes()
-    if plan.report_stopping and not h.deleted:
-        await report_stopping(h)
     specs = {c["name"]: c for c in h.init_containers() + h.app_containers()}
     for s in plan.stop:
         h.event(NORMAL, "Killing", s.message, specs.get(s.container_name))
@@ -38,6 +37,8 @@ async def terminate(h: PodHandle, plan: Termination) -> None:
     for r in results:
         if isinstance(r, Exception):
             log.warning("pod %s: stop failed: %s", h.key, r)
+    if plan.report_stopped and not h.deleted:
+        await report_stopped(h, plan)
     # Remove the containers before the object goes: once a user sees the pod gone,
     # nothing of it is left on the node.
     for info in plan.remove:
@@ -53,13 +54,22 @@ async def terminate(h: PodHandle, plan: Termination) -> None:
     h.ctx.pull_backoff.forget_prefix(f"{h.uid}/")
 
 
-async def report_stopping(h: PodHandle) -> None:
-    """Write Ready=False before the first signal. A failed write only logs: stopping the
-    containers within their grace must not wait on the API."""
+async def report_stopped(h: PodHandle, plan: Termination) -> None:
+    """Write the stopped containers' terminated states (none ready, so Ready=False) before
+    the object goes. A failed write only logs: the deletion must not wait on it."""
     try:
-        await write_status(h, stopping=True)
-    except (ApiError, ServerUnreachable) as e:
-        log.warning("pod %s: reporting it stopping failed: %s", h.key, e)
+        known = False  # a worker that never saw the containers (a kubelet restart) has
+        for s in plan.stop:  # no tracks of them: it would report them never started
+            track = h.tracks.get(s.container_name)
+            if track is None or track.current is None or track.current.id != s.container_id:
+                continue
+            info = await h.ctx.runtime.inspect(s.container_id)
+            if info is not None:
+                track.current, known = info, True
+        if known:
+            await write_status(h, deleting=True)
+    except (ApiError, ServerUnreachable, RuntimeError_) as e:
+        log.warning("pod %s: reporting its stopped containers failed: %s", h.key, e)
 
 
 async def finish_deletion(h: PodHandle) -> None:

@@ -1,11 +1,14 @@
-"""A pod deleted with a grace period reports that it is stopping before its object goes
-(the fake runtime in-process, a real apiserver and controller manager): once the kubelet
-starts stopping it, its containers are not ready and Ready/ContainersReady are False while
-the object still exists with its deletionTimestamp; the Endpoints controller drops it from
-the Service meanwhile, and the EndpointSlice keeps it as terminating, not ready."""
+"""A pod deleted with a grace period, as Kubernetes reports it (the fake runtime in-process,
+a real apiserver and controller manager): while its preStop hook runs, its container still
+runs and is ready (kubectl: `1/1 Terminating`); the Endpoints drop it at once and the
+EndpointSlice keeps it `terminating`, `serving`, not `ready`, as Kubernetes' tutorial on
+the termination flow shows; once the container stopped, the kubelet writes its terminated
+state, not ready, Ready and ContainersReady False, before the object goes (a watch sees
+that MODIFIED before the DELETED)."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -70,45 +73,57 @@ def test_a_pod_being_deleted_is_not_ready_while_it_stops(
                     return bool((await _addresses(c, name))[0])
 
                 await wait_for_async(served, "the running pod is a ready endpoint", 20)
+                running = await c.get("pods", name, NS)
+                events: list[dict[str, Any]] = []
+
+                async def follow() -> None:
+                    rv = running["metadata"]["resourceVersion"]
+                    async for ev in c.watch(
+                        "pods", NS, resource_version=rv, field_selector=f"metadata.name={name}"
+                    ):
+                        if ev["type"] != "BOOKMARK":
+                            events.append(ev)
+                        if ev["type"] == "DELETED":
+                            return
+
+                watching = asyncio.create_task(follow())
                 await c.delete("pods", name, NS)
-
-                async def stopping() -> dict[str, Any] | None:
-                    p = await c.get("pods", name, NS)
-                    return p if _conditions(p).get("Ready") == "False" else None
-
-                p = await wait_for_async(stopping, "Ready=False while the pod stops", PRE_STOP)
-                assert p["metadata"].get("deletionTimestamp")
-                assert _conditions(p)["ContainersReady"] == "False"
-                (cs,) = p["status"]["containerStatuses"]
-                assert cs["ready"] is False and "running" in cs["state"], cs
-                assert p["status"]["phase"] == "Running"
 
                 async def dropped() -> bool:
                     ready, not_ready = await _addresses(c, name)
                     return not ready and not not_ready
 
-                await wait_for_async(dropped, "the Endpoints drop the stopping pod", PRE_STOP)
-                slices = (
-                    await c.list(
-                        "endpointslices",
-                        NS,
-                        label_selector=f"kubernetes.io/service-name={name}",
-                    )
-                )["items"]
-                conds = [e["conditions"] for s in slices for e in s.get("endpoints") or []]
-                assert conds == [{"ready": False, "serving": False, "terminating": True}], conds
-                # All of this happened while the object still existed.
-                still = await c.get("pods", name, NS)
-                assert still["metadata"]["uid"] == p["metadata"]["uid"]
+                await wait_for_async(dropped, "the Endpoints drop the deleted pod", PRE_STOP)
+                p = await c.get("pods", name, NS)
+                assert p["metadata"].get("deletionTimestamp")  # still there: preStop runs
+                assert _conditions(p)["Ready"] == "True"
+                (cs,) = p["status"]["containerStatuses"]
+                assert cs["ready"] is True and "running" in cs["state"], cs
 
-                async def gone() -> bool:
-                    try:
-                        await c.get("pods", name, NS)
-                    except ApiError as e:
-                        return e.code == 404
-                    return False
+                async def slice_conditions() -> list[dict[str, Any]] | None:
+                    slices = (
+                        await c.list(
+                            "endpointslices",
+                            NS,
+                            label_selector=f"kubernetes.io/service-name={name}",
+                        )
+                    )["items"]
+                    conds = [e["conditions"] for s in slices for e in s.get("endpoints") or []]
+                    return conds if conds and conds[0].get("terminating") else None
 
-                await wait_for_async(gone, "the pod goes once its container stopped", 20)
+                conds = await wait_for_async(slice_conditions, "the slice says terminating", 5)
+                assert conds == [{"ready": False, "serving": True, "terminating": True}], conds
+
+                await asyncio.wait_for(watching, PRE_STOP + 15)
+                assert events[-1]["type"] == "DELETED"
+                last = events[-2]["object"]
+                assert events[-2]["type"] == "MODIFIED"
+                assert last["metadata"]["uid"] == p["metadata"]["uid"]
+                assert _conditions(last)["Ready"] == "False"
+                assert _conditions(last)["ContainersReady"] == "False"
+                (cs,) = last["status"]["containerStatuses"]
+                assert cs["ready"] is False and "terminated" in cs["state"], cs
+                assert last["status"]["phase"] == "Running"  # the object goes next
             finally:
                 await k.stop()
                 await c.delete("services", name, NS)

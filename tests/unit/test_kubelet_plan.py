@@ -313,7 +313,7 @@ def test_a_deletion_stops_every_running_instance_with_the_deletions_grace() -> N
     )
     assert [i.id for i in t.remove] == ["a1", "a0", "x1"]
     assert t.finish_deletion
-    assert t.report_stopping  # Ready=False is written before the first signal
+    assert t.report_stopped  # the stopped containers are reported before the object goes
     assert actions.steps == ()
 
 
@@ -321,14 +321,14 @@ def test_a_deletion_stops_every_running_instance_with_the_deletions_grace() -> N
     ("api_deleted", "phase", "state"),
     [(True, "Running", "running"), (False, "Failed", "running"), (False, "Running", "exited")],
 )
-def test_a_deletion_reports_stopping_only_while_the_object_lives_and_something_runs(
+def test_a_deletion_reports_the_stopped_containers_only_if_the_object_lives_and_they_ran(
     api_deleted: bool, phase: str, state: str
 ) -> None:
     p = pod(deletionTimestamp="2026-12-04T01:00:00Z", deletionGracePeriodSeconds=3)
     one = inst(APP, state, None if state == "running" else 0, cid="a1")
     v = PodView(pod=p, now=NOW, observed={}, api_deleted=api_deleted, phase=phase, instances=(one,))
     t = compute_pod_actions(v).terminate
-    assert t is not None and not t.report_stopping
+    assert t is not None and not t.report_stopped
 
 
 def test_a_pod_gone_from_the_api_is_terminated_without_another_delete() -> None:

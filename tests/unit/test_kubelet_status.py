@@ -71,15 +71,20 @@ def test_running_container_status_has_every_required_field() -> None:
     }
 
 
-def test_a_stopping_pod_is_not_ready_while_its_containers_still_run() -> None:
+@pytest.mark.parametrize("policy", ["Always", "Never"])
+def test_a_deleted_pods_stopped_containers_show_how_they_ended_and_it_keeps_its_phase(
+    policy: str,
+) -> None:
     ready = ContainerView("c0", "img", running(), ready=True, started=True)
-    before = pod_status(pod(), [ready], runtime="docker", host_ip="h", now=NOW)
+    before = pod_status(pod(policy), [ready], runtime="docker", host_ip="h", now=NOW)
+    stopped = ContainerView("c0", "img", exited("a1", 143), ready=True, started=True)
     st = pod_status(
-        pod(status=before), [ready], runtime="docker", host_ip="h", now=NOW, stopping=True
+        pod(policy, status=before), [stopped], runtime="docker", host_ip="h", now=NOW, deleting=True
     )
     (cs,) = st["containerStatuses"]
     assert cs["ready"] is False
-    assert "running" in cs["state"]  # it runs out its grace: no state of its own for that
+    assert cs["state"]["terminated"]["exitCode"] == 143
+    # The object goes next: no restart policy turns it Failed (or restarts it) first.
     assert st["phase"] == "Running"
     conds = {c["type"]: c for c in st["conditions"]}
     for kind in ("Ready", "ContainersReady"):
