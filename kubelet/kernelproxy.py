@@ -17,7 +17,8 @@ routes live in the ``local`` table, consulted before ``main``, so the lookup fin
 the nat OUTPUT hook DNATs, and the packet is re-routed to the endpoint. Pods' packets are
 DNATed in PREROUTING, before any route lookup, and need none of this. A ClusterIP port that no
 Service defines then reaches the host's own sockets, as the pod's gateway address already
-does; ports without ready endpoints are rejected by the table.
+does; ports without ready endpoints are rejected by the table (or redirected to a holding
+listener, for a Service scaled to zero: ``kubelet/activator.py``).
 
 UDP. A sync that removes an endpoint of a UDP port (or gives a port its first endpoint)
 deletes the conntrack entries that would keep clients' packets on the old path
