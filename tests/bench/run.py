@@ -46,6 +46,7 @@ BUDGETS = {
     "flood": 150,
     "autoscaler": 90,  # ~40 s: 100 boxes and 1,000 pods written, the plan timed in process
     "queues": 240,  # 1,000 simulated weeks x 3 policies, no cluster: ~100 s on 2 idle cores
+    "scale_to_zero": 90,  # ~40 s: one Docker kubelet, 2 x 6 wake-ups from zero, 2 bursts of 100
 }
 ORDER = [
     "api",
@@ -63,6 +64,7 @@ ORDER = [
     "flood",
     "autoscaler",
     "queues",
+    "scale_to_zero",
 ]
 TOTAL_BUDGET = 14 * 60
 
