@@ -209,6 +209,25 @@ def test_pod_ip_in_its_nodes_subnet_and_two_containers_share_it(net: Net) -> Non
     assert net.wget("peer", "client", f"http://{ip}:8080/") == "ok\n"
 
 
+def test_share_process_namespace_puts_the_containers_in_the_sandboxs_pids(net: Net) -> None:
+    """shareProcessNamespace (what kubectl debug --copy-to asks for): each container sees
+    the others' processes; without it, only its own."""
+    node = net.nodes[0]
+    net.create("pids", node, [_httpd(), _sleeper()], shareProcessNamespace=True)
+    net.create("apart", node, [_httpd(), _sleeper()])
+    for pod in ("pids", "apart"):
+        net.running(pod)
+    (sandbox,) = net.sandboxes("pids")
+    client = net.container("pids", "client")
+    assert client.attrs["HostConfig"]["PidMode"] == f"container:{sandbox.id}"
+    seen = client.exec_run(["ps", "-o", "args"]).output.decode(errors="replace")
+    assert "httpd" in seen, seen  # the web container's server, seen from the client's
+    alone = net.container("apart", "client").exec_run(["ps", "-o", "args"]).output.decode()
+    assert "httpd" not in alone, alone
+    for pod in ("pids", "apart"):
+        net.delete(pod)
+
+
 def test_pods_on_two_bridges_of_one_box_reach_each_other(net: Net) -> None:
     a, b = net.nodes
     net.create("far-web", a, [_httpd()])
