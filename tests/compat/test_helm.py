@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from api.errors import ApiError
+from api.registry import ResourceInfo
 from tests.compat.conftest import Cluster
 from tests.tools.kubectl import ensure_helm
 from tests.wait import wait_for
@@ -80,7 +81,7 @@ OBJECTS = (
 )
 
 
-def exists(c: Any, resource: str, name: str, ns: str) -> bool:
+def exists(c: Any, resource: str | ResourceInfo, name: str, ns: str | None) -> bool:
     try:
         c.get(resource, name, ns)
         return True
@@ -160,3 +161,35 @@ def test_install_upgrade_rollback_uninstall(helm: Helm, cluster: Cluster, namesp
         60,
     )
     wait_for(lambda: not c.list("pods", ns)["items"], "the release's pods gone", 60)
+
+
+CRD_CHART = Path(__file__).parent / "charts" / "lab-crd"
+# The chart's custom kind, as its CRD names it (this process's registry never discovers it).
+GADGETS = ResourceInfo("lab.example.com", "v1", "Gadget", "gadgets", "gadget", True, custom=True)
+
+
+def test_crds_folder_then_custom_objects_in_one_install(
+    helm: Helm, cluster: Cluster, namespace: str
+) -> None:
+    """Helm installs crds/ first, invalidates its discovery cache, then creates the chart's
+    custom object: the kind must be served the moment its CRD is created. The CRD's schema
+    defaults and validates what the templates render."""
+    c = cluster.client
+    ns = namespace
+    try:
+        helm("install", "gadgets", str(CRD_CHART), "-n", ns, *WAIT)
+        gadget = c.get(GADGETS, "gadgets-gadget", ns)
+        assert gadget["spec"] == {"size": 3, "colour": "grey"}  # the schema's default
+        bad = helm.run("upgrade", "gadgets", str(CRD_CHART), "-n", ns, "--set", "size=0", *WAIT)
+        assert bad.returncode != 0 and "spec.size" in bad.stderr, bad.stderr
+        helm("upgrade", "gadgets", str(CRD_CHART), "-n", ns, "--set", "size=5", *WAIT)
+        assert c.get(GADGETS, "gadgets-gadget", ns)["spec"]["size"] == 5
+        helm("uninstall", "gadgets", "-n", ns, "--wait", "--timeout", "2m")
+        # The release's object goes; the CRD stays, as Helm never deletes crds/.
+        assert not exists(c, GADGETS, "gadgets-gadget", ns)
+        assert exists(c, "customresourcedefinitions", "gadgets.lab.example.com", None)
+    finally:
+        try:
+            c.delete("customresourcedefinitions", "gadgets.lab.example.com")
+        except ApiError:
+            pass
