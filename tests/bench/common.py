@@ -279,10 +279,18 @@ class LoadGen:
     """Runs HTTP load in a separate process (so the server keeps its core): wrk or Python."""
 
     def __init__(
-        self, url: str, token: str, ca_file: Path, workdir: Path, node_name: str = ""
+        self,
+        url: str,
+        token: str,
+        ca_file: Path,
+        workdir: Path,
+        node_name: str = "",
+        template: tuple[str, str] | None = None,
     ) -> None:
         self.url = url
         self.node_name = node_name  # created pods are bound to it (none: unbound)
+        # The JSON of the created object split around its name (None: bench_pod's).
+        self.template = template
         self.token = token
         self.ca_file = ca_file
         self.workdir = workdir
@@ -290,7 +298,7 @@ class LoadGen:
         self.tool = "wrk" if self.wrk else "python loadgen"
 
     def _lua(self, what: str, method: str, path: str, namespace: str) -> Path:
-        pre, post = pod_template(namespace, self.node_name)
+        pre, post = self.template or pod_template(namespace, self.node_name)
         script = _LUA % {
             "what": what,
             "method": method,
@@ -304,10 +312,17 @@ class LoadGen:
         return p
 
     def creates(
-        self, namespace: str, prefix: str, clients: int, seconds: float = 0, limit: int = 0
+        self,
+        namespace: str,
+        prefix: str,
+        clients: int,
+        seconds: float = 0,
+        limit: int = 0,
+        path: str = "",
     ) -> dict[str, Any]:
-        """POST unique pods for ``seconds`` (or until ``limit`` creates, then 409s)."""
-        path = f"/api/v1/namespaces/{namespace}/pods"
+        """POST unique pods (or ``template``'s objects to ``path``) for ``seconds`` (or until
+        ``limit`` creates, then 409s)."""
+        path = path or f"/api/v1/namespaces/{namespace}/pods"
         return self._run("create", "POST", path, namespace, prefix, clients, seconds, limit, 0)
 
     def gets(
@@ -382,6 +397,8 @@ class LoadGen:
             "--node-name",
             self.node_name,
         ]
+        if self.template:
+            cmd += ["--template", json.dumps(list(self.template))]
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 120, cwd=REPO)
         for ln in out.stdout.splitlines():
             if ln.startswith("LOADJSON "):

@@ -84,7 +84,7 @@ def tls_context(ca: str) -> ssl.SSLContext:
 async def _main(a: argparse.Namespace) -> dict[str, object]:
     u = urlsplit(a.url)
     ctx = tls_context(a.ca)
-    pre, post = pod_template(a.namespace, a.node_name)
+    pre, post = json.loads(a.template) if a.template else pod_template(a.namespace, a.node_name)
     lat: list[float] = []
     ok = errors = 0
     counter = 0
@@ -157,6 +157,9 @@ def main() -> None:
     p.add_argument("--pool", type=int, default=0, help="GET picks among PREFIX-0..PREFIX-(pool-1)")
     p.add_argument(
         "--node-name", default="", help="create pods bound to this node (default: unbound)"
+    )
+    p.add_argument(
+        "--template", default="", help='JSON ["before name", "after name"] of the created object'
     )
     a = p.parse_args()
     print("LOADJSON " + json.dumps(asyncio.run(_main(a))), flush=True)

@@ -47,6 +47,7 @@ BUDGETS = {
     "autoscaler": 90,  # ~40 s: 100 boxes and 1,000 pods written, the plan timed in process
     "queues": 240,  # 1,000 simulated weeks x 3 policies, no cluster: ~100 s on 2 idle cores
     "scale_to_zero": 90,  # ~40 s: one Docker kubelet, 2 x 6 wake-ups from zero, 2 bursts of 100
+    "crd": 90,  # ~35 s: 8 CRDs to their first object, 2 x 3 alternated 4 s create runs
 }
 ORDER = [
     "api",
@@ -65,6 +66,7 @@ ORDER = [
     "autoscaler",
     "queues",
     "scale_to_zero",
+    "crd",
 ]
 TOTAL_BUDGET = 14 * 60
 
