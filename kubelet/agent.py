@@ -70,6 +70,7 @@ class NodeKubelet:
             simulated=runtime.name == "fake",
             node_from_host=not facts.hollow and runtime.name != "fake",
             period=config.metrics_report_period,
+            gpus=self._discover_gpus,  # read afresh at each report: usage, not inventory
         )
         self.gpu_monitor: GpuMonitor | None = None
         if config.nvml_gpus:

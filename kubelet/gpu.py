@@ -39,9 +39,9 @@ class GpuDevice:
     model: str
     memory_mib: int
     memory_used_mib: int = 0
-    utilization: int = 0  # percent, GPU core
+    utilization: int | None = None  # percent, GPU core; None: not reported
     temperature: int = 0  # Celsius
-    power_w: float = 0.0
+    power_w: float | None = None  # None: the board has no power sensor (consumer cards)
     healthy: bool = True
     simulated: bool = False
     # Compute processes NVML sees on it: (pid, MiB). Read for the clean-GPU gate.

@@ -7,6 +7,14 @@
 - ``pod_cpu_usage_seconds_total``, ``pod_memory_working_set_bytes``
 - ``resource_scrape_error`` (1 until the first readings exist)
 
+and, for a node with GPUs, the names and labels of NVIDIA's DCGM exporter, so a lab's
+Prometheus rules and Grafana dashboards for it work unchanged:
+
+- ``DCGM_FI_DEV_GPU_UTIL`` (percent), ``DCGM_FI_DEV_FB_USED`` and ``DCGM_FI_DEV_FB_FREE``
+  (MiB), ``DCGM_FI_DEV_POWER_USAGE`` (W), with labels ``gpu`` (index), ``UUID``,
+  ``device`` (``nvidia0``), ``modelName``, ``Hostname`` and the holder's ``container``,
+  ``pod``, ``namespace`` (empty for a free GPU); a sensor the board lacks is left out
+
 The values are the usage reporter's latest readings (kubelet/usage_reporter.py, every
 ``--metrics-report-period``), each sample stamped with the time it was read, so a scraper
 sees how fresh they are. Pure: readings in, text out.
@@ -20,6 +28,8 @@ from dataclasses import dataclass
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+
+from kubelet.gpu_usage import MIB, GpuReading
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
@@ -40,6 +50,8 @@ class Readings:
     node_cpu_seconds: float | None = None
     node_memory_bytes: int | None = None
     containers: tuple[ContainerReading, ...] = ()
+    gpus: tuple[GpuReading, ...] = ()
+    node: str = ""  # the Hostname label of the GPU series
 
 
 class _ReadingsCollector(Collector):
@@ -111,6 +123,44 @@ class _ReadingsCollector(Collector):
             p_mem.add_metric([pod, ns], mem, timestamp=at)
         yield p_cpu
         yield p_mem
+        if r.gpus:
+            yield from _gpu_families(r.gpus, r.node, at)
+
+
+GPU_LABELS = ["gpu", "UUID", "device", "modelName", "Hostname", "container", "namespace", "pod"]
+
+
+def _gpu_families(gpus: tuple[GpuReading, ...], node: str, at: float) -> Iterator[Metric]:
+    """The DCGM exporter's gauges for each GPU (its values: kubelet/gpu_usage.py)."""
+    util = GaugeMetricFamily("DCGM_FI_DEV_GPU_UTIL", "GPU utilization (in %).", labels=GPU_LABELS)
+    used = GaugeMetricFamily(
+        "DCGM_FI_DEV_FB_USED", "Framebuffer memory used (in MiB).", labels=GPU_LABELS
+    )
+    free = GaugeMetricFamily(
+        "DCGM_FI_DEV_FB_FREE", "Framebuffer memory free (in MiB).", labels=GPU_LABELS
+    )
+    power = GaugeMetricFamily("DCGM_FI_DEV_POWER_USAGE", "Power draw (in W).", labels=GPU_LABELS)
+    for g in gpus:
+        values = [
+            str(g.index),
+            g.uuid,
+            f"nvidia{g.index}",
+            g.model,
+            node,
+            g.container,
+            g.namespace,
+            g.pod,
+        ]
+        if g.utilization is not None:
+            util.add_metric(values, g.utilization, timestamp=at)
+        if g.memory_used_bytes is not None:
+            used.add_metric(values, g.memory_used_bytes // MIB, timestamp=at)
+            free.add_metric(
+                values, max(g.memory_total_bytes - g.memory_used_bytes, 0) // MIB, timestamp=at
+            )
+        if g.power_w is not None:
+            power.add_metric(values, g.power_w, timestamp=at)
+    yield from (util, used, free, power)
 
 
 def render(readings: Readings | None) -> bytes:

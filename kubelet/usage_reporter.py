@@ -5,7 +5,9 @@ POST to ``metrics.k8s.io/v1beta1/nodes/NAME/usage`` (apiserver/metrics_api.py).
 The readings come from kubelet/usage.py: cgroup counters of the running containers (found
 from their main process), the machine's /proc for the node, or the simulated usage of the
 fake runtime's pods. A container is reported from its second reading on, since CPU is a
-rate over the window between two readings.
+rate over the window between two readings. GPUs are read at the same moment
+(kubelet/gpu_usage.py): each GPU's utilisation, memory and power with the pod holding it,
+and each GPU pod's use of its GPUs, which the apiserver serves as custom metrics.
 """
 
 from __future__ import annotations
@@ -18,6 +20,17 @@ from typing import Any, Protocol
 
 from api.quantity import format_quantity
 from client import AsyncClient
+from kubelet.containers import gpu_uuids
+from kubelet.gpu import GpuDevice
+from kubelet.gpu_processes import container_of_pid
+from kubelet.gpu_usage import (
+    GpuReading,
+    GpuReadings,
+    Holder,
+    PodGpuUsage,
+    gpu_readings,
+    parse_gpu_load,
+)
 from kubelet.resource_metrics import ContainerReading, Readings
 from kubelet.runtime.base import ContainerInfo
 from kubelet.timeutil import parse_time
@@ -54,6 +67,46 @@ def memory_text(n: int) -> str:
     return format_quantity(max(n, 0) // 1024 * 1024, binary=True)
 
 
+def gpu_container(containers: list[dict[str, Any]]) -> str:
+    """The container a pod's GPUs are for: the first that asks for any, else the first."""
+    for c in containers:
+        limits = (c.get("resources") or {}).get("limits") or {}
+        if any(k.startswith("nvidia.com/") or k.startswith("kubelab.io/gpu") for k in limits):
+            return str(c.get("name") or "")
+    return str(containers[0].get("name") or "") if containers else ""
+
+
+def gpu_body(g: GpuReading) -> dict[str, Any]:
+    """One GPU in the report (what ``kl top gpus`` shows); unreported sensors are left out."""
+    out: dict[str, Any] = {
+        "index": g.index,
+        "uuid": g.uuid,
+        "model": g.model,
+        "memoryTotal": memory_text(g.memory_total_bytes),
+    }
+    if g.utilization is not None:
+        out["utilization"] = g.utilization
+    if g.memory_used_bytes is not None:
+        out["memoryUsed"] = memory_text(g.memory_used_bytes)
+    if g.power_w is not None:
+        out["powerWatts"] = g.power_w
+    if g.pod:
+        out["pod"] = {"namespace": g.namespace, "name": g.pod, "container": g.container}
+    return out
+
+
+def pod_gpu_body(u: PodGpuUsage) -> dict[str, Any]:
+    """A pod's use of its GPUs in the report (served as custom metrics)."""
+    out: dict[str, Any] = {"uuids": list(u.uuids)}
+    if u.utilization is not None:
+        out["utilization"] = u.utilization
+    if u.memory_used_bytes is not None:
+        out["memoryUsed"] = memory_text(u.memory_used_bytes)
+    if u.power_w is not None:
+        out["powerWatts"] = u.power_w
+    return out
+
+
 class UsageReporter:
     """One node's usage reports."""
 
@@ -68,6 +121,8 @@ class UsageReporter:
         period: float = 15.0,
         sample: Callable[[int], Sample | None] = read_sample,
         clock: Callable[[], float] = time.monotonic,
+        gpus: Callable[[], list[GpuDevice]] = list,
+        owner_of_pid: Callable[[int], str | None] = container_of_pid,
     ) -> None:
         self.client = client
         self.node = node
@@ -77,6 +132,8 @@ class UsageReporter:
         self.period = period
         self.sample = sample
         self.clock = clock
+        self.gpus = gpus  # the node's devices now (NVML or simulated), read on each collect
+        self.owner_of_pid = owner_of_pid
         self.tracker = UsageTracker()
         self.reports = 0
         # The latest readings, for /metrics/resource (kubelet/resource_metrics.py); the
@@ -88,7 +145,7 @@ class UsageReporter:
 
     async def run(self) -> None:
         """Report every period, forever; an API outage is logged and the next one tried."""
-        self.collect()  # the first readings: rates need a second one
+        await asyncio.to_thread(self.collect)  # the first readings: rates need a second one
         while True:
             await asyncio.sleep(self.period)
             try:
@@ -116,7 +173,9 @@ class UsageReporter:
         pods: list[dict[str, Any]] = []
         readings: list[ContainerReading] = []
         total_cpu = total_mem = 0
-        for w in list(self.pods()):
+        workers = list(self.pods())
+        gpu = self._gpu_readings(workers)
+        for w in workers:
             meta = w.pod.get("metadata") or {}
             if (w.pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
                 continue
@@ -131,8 +190,10 @@ class UsageReporter:
                 continue  # metrics-server reports a pod only with all its containers
             total_cpu += sum(u.cpu_nanocores for _, u in usages)
             total_mem += sum(u.memory_bytes for _, u in usages)
+            held = gpu.pods.get((meta.get("namespace", "default"), meta.get("name", "")))
             pods.append(
                 {
+                    **({"gpu": pod_gpu_body(held)} if held is not None else {}),
                     "namespace": meta.get("namespace", "default"),
                     "name": meta.get("name", ""),
                     "labels": meta.get("labels") or {},
@@ -163,13 +224,43 @@ class UsageReporter:
         self.tracker.forget_except(seen)
         self._simulated_cpu = {k: v for k, v in self._simulated_cpu.items() if k in seen}
         self._cpu_seconds = {k: v for k, v in self._cpu_seconds.items() if k in seen}
-        self.readings = Readings(wall, node_cpu_seconds, node_mem, tuple(readings))
+        self.readings = Readings(
+            wall, node_cpu_seconds, node_mem, tuple(readings), gpu.gpus, self.node
+        )
         return {
             "timestamp": stamp,
             "window": f"{self.period:g}s",
             "usage": {"cpu": cpu_text(node_cpu), "memory": memory_text(node_mem)},
             "pods": pods,
+            **({"gpus": [gpu_body(g) for g in gpu.gpus]} if gpu.gpus else {}),
         }
+
+    def _gpu_readings(self, workers: list[PodView]) -> GpuReadings:
+        """The node's GPUs now and what each pod holding some uses of them."""
+        devices = self.gpus()
+        if not devices:
+            return GpuReadings()
+        holders = []
+        for w in workers:
+            uuids = gpu_uuids(w.pod)
+            if not uuids or (w.pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+                continue
+            meta = w.pod.get("metadata") or {}
+            containers = w.app_containers()
+            ids = frozenset(
+                t.current.id for t in w.tracks.values() if getattr(t, "current", None) is not None
+            )
+            holders.append(
+                Holder(
+                    str(meta.get("namespace") or "default"),
+                    str(meta.get("name") or ""),
+                    tuple(uuids),
+                    gpu_container(containers),
+                    ids,
+                    parse_gpu_load((meta.get("annotations") or {}).get(SIMULATED_USAGE, "")),
+                )
+            )
+        return gpu_readings(devices, holders, self.owner_of_pid)
 
     def _container_usage(
         self, w: PodView, name: str, count: int, now: float, seen: set[str]
