@@ -73,6 +73,9 @@ _CREATE = ("create",)
 
 # One row per kind: kept as a table on purpose.
 # fmt: off
+# The GPU metrics custom.metrics.k8s.io serves (apiserver/custom_metrics_api.py).
+CUSTOM_METRIC_NAMES = ("gpu_utilization", "gpu_memory_used", "gpu_power_usage")
+
 RESOURCES: tuple[ResourceInfo, ...] = (
     ResourceInfo("", "v1", "Namespace", "namespaces", "namespace", False, ("ns",),
                  subresources=("status", "finalize"), returns_deleted_object=True),
@@ -140,6 +143,12 @@ RESOURCES: tuple[ResourceInfo, ...] = (
                  subresources=("usage",), verbs=("get", "list"), has_spec=False),
     ResourceInfo("metrics.k8s.io", "v1beta1", "PodMetrics", "pods", "", True,
                  verbs=("get", "list"), has_spec=False),
+    # GPU metrics per pod and node for the HPA's Pods metrics (apiserver/custom_metrics_api.py):
+    # read as pods/NAME|*/METRIC, the metric names being the subresources.
+    ResourceInfo("custom.metrics.k8s.io", "v1beta2", "MetricValueList", "pods", "", True,
+                 subresources=CUSTOM_METRIC_NAMES, verbs=("get",), has_spec=False),
+    ResourceInfo("custom.metrics.k8s.io", "v1beta2", "MetricValueList", "nodes", "", False,
+                 subresources=CUSTOM_METRIC_NAMES, verbs=("get",), has_spec=False),
     ResourceInfo("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets",
                  "poddisruptionbudget", True, ("pdb",), subresources=("status",)),
     ResourceInfo("scheduling.k8s.io", "v1", "PriorityClass", "priorityclasses", "priorityclass",

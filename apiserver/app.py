@@ -29,6 +29,8 @@ from apiserver.authz import Authorizer, request_verb
 from apiserver.bodies import json_response, raw_json_response, status_response
 from apiserver.cluster_state import ALWAYS_NAMESPACES, ClusterState
 from apiserver.crds import CustomResources
+from apiserver.custom_metrics_api import GROUP as CUSTOM_METRICS_GROUP
+from apiserver.custom_metrics_api import CustomMetricsApi
 from apiserver.dashboard_files import DashboardFiles, is_dashboard_path
 from apiserver.encryption import load_config as load_encryption
 from apiserver.flowcontrol import FlowControl
@@ -146,6 +148,7 @@ class ApiServer:
             config.max_requests_per_user, config.max_watches_per_user, config.flow_queue_wait
         )
         self.metrics = MetricsApi()
+        self.custom_metrics = CustomMetricsApi(self.metrics.fresh_reports, self._node_labels)
         self.audit: AuditLog | None = None
         if config.audit_path is not None:
             self.audit = AuditLog(
@@ -305,7 +308,7 @@ class ApiServer:
             assert user is not None
             request.scope["kubelab.target"] = target  # for the audit log
             verb = request_verb(request, target)
-            if verb == "watch" and target.info.group != METRICS_GROUP:
+            if verb == "watch" and target.info.group not in (METRICS_GROUP, CUSTOM_METRICS_GROUP):
                 return await self._watch(request, target, user)
             async with self.flow.request(user.name, user.groups):
                 await self.authz.authorize(user, request, target)
@@ -314,6 +317,8 @@ class ApiServer:
                 if target.info.group == METRICS_GROUP:
                     node = user.name[len("system:node:") :] if "system:nodes" in user.groups else ""
                     return await self.metrics.handle(request, target, verb, node)
+                if target.info.group == CUSTOM_METRICS_GROUP:
+                    return await self.custom_metrics.handle(request, target, verb)
                 with acting_as(user):
                     return await self.rest.handle(request, target)
         except ApiError as err:
@@ -351,6 +356,10 @@ class ApiServer:
 
         response.body_iterator = counted_stream()
         return response
+
+    def _node_labels(self, name: str) -> dict[str, str]:
+        node = self.store.get("/nodes", "", name) or {}
+        return dict((node.get("metadata") or {}).get("labels") or {})
 
     def _special(self, request: Request, path: str) -> Response | None:
         p = path.rstrip("/") or "/"

@@ -10,13 +10,18 @@ after ``max_age`` seconds, so ``kubectl top`` never shows old figures as current
 
 ``kubectl top nodes|pods``, ``kl top`` and the HorizontalPodAutoscaler read it as they
 would read metrics-server's: list and get, label selectors for pods.
+
+A node with GPUs also reports each GPU (utilisation, memory, power, the pod holding it) and
+each GPU pod's use of its GPUs. The GPUs are a kubelab extension of NodeMetrics (``gpus``,
+read by ``kl top gpus|nodes``; kubectl ignores fields it does not know); the pods' figures
+are served as custom metrics (apiserver/custom_metrics_api.py).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -38,6 +43,8 @@ class _NodeReport:
     received: float
     node: dict[str, Any]
     pods: dict[tuple[str, str], dict[str, Any]]
+    # (namespace, pod) -> its use of its GPUs: {"uuids", "utilization", "memoryUsed", ...}
+    pod_gpus: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
 
 
 def _stamp(t: float) -> str:
@@ -73,7 +80,15 @@ class MetricsApi:
             "window": window,
             "usage": {"cpu": str(usage.get("cpu", "0")), "memory": str(usage.get("memory", "0"))},
         }
+        gpus = report.get("gpus")
+        if gpus is not None:
+            if not isinstance(gpus, list) or not all(
+                isinstance(g, dict) and g.get("uuid") for g in gpus
+            ):
+                raise ApiError(422, "usage report: gpus must be a list of GPUs, each with a uuid")
+            node_obj["gpus"] = gpus
         pods: dict[tuple[str, str], dict[str, Any]] = {}
+        pod_gpus: dict[tuple[str, str], dict[str, Any]] = {}
         for i, p in enumerate(report.get("pods") or []):
             if not isinstance(p, dict) or not p.get("name") or not p.get("namespace"):
                 raise ApiError(422, f"usage report: pods[{i}] needs a name and a namespace")
@@ -82,6 +97,11 @@ class MetricsApi:
                 for c in p.get("containers") or []
                 if isinstance(c, dict)
             ]
+            gpu = p.get("gpu")
+            if gpu is not None:
+                if not isinstance(gpu, dict):
+                    raise ApiError(422, f"usage report: pods[{i}].gpu must be an object")
+                pod_gpus[(str(p["namespace"]), str(p["name"]))] = gpu
             pods[(str(p["namespace"]), str(p["name"]))] = {
                 "kind": "PodMetrics",
                 "apiVersion": API_VERSION,
@@ -95,7 +115,7 @@ class MetricsApi:
                 "window": str(p.get("window") or window),
                 "containers": containers,
             }
-        self.reports[node] = _NodeReport(now, node_obj, pods)
+        self.reports[node] = _NodeReport(now, node_obj, pods, pod_gpus)
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -104,6 +124,11 @@ class MetricsApi:
         for name in [n for n, r in self.reports.items() if r.received < floor]:
             del self.reports[name]
         return list(self.reports.values())
+
+    def fresh_reports(self) -> dict[str, _NodeReport]:
+        """Each node's latest report still within ``max_age``, by node name."""
+        self._fresh()
+        return dict(self.reports)
 
     def node_metrics(self) -> list[dict[str, Any]]:
         return sorted((r.node for r in self._fresh()), key=lambda o: o["metadata"]["name"])

@@ -124,6 +124,63 @@ _NOT_UPSTREAM: dict[str, dict[str, Any]] = {
 }
 
 
+_CUSTOM = "io.k8s.metrics.pkg.apis.custom_metrics.v1beta2"
+
+# custom.metrics.k8s.io is an adapter's group (apiserver/custom_metrics_api.py): its types as
+# k8s.io/metrics/pkg/apis/custom_metrics/v1beta2 publishes them.
+_NOT_UPSTREAM.update(
+    {
+        f"{_CUSTOM}.MetricValueList": {
+            "description": "MetricValueList is a list of values for a given metric for some "
+            "set of objects.",
+            "type": "object",
+            "properties": {
+                "apiVersion": {"description": "APIVersion of this object.", "type": "string"},
+                "kind": {"description": "Kind of this object.", "type": "string"},
+                "metadata": {"$ref": f"#/$defs/{_META}.ListMeta"},
+                "items": {
+                    "description": "the value of the metric across the described objects",
+                    "type": "array",
+                    "items": {"$ref": f"#/$defs/{_CUSTOM}.MetricValue"},
+                },
+            },
+            "required": ["items"],
+            "x-kubernetes-group-version-kind": [
+                {"group": "custom.metrics.k8s.io", "version": "v1beta2", "kind": "MetricValueList"}
+            ],
+        },
+        f"{_CUSTOM}.MetricValue": {
+            "description": "MetricValue is the metric value for some object.",
+            "type": "object",
+            "properties": {
+                "describedObject": {
+                    "description": "a reference to the described object",
+                    "type": "object",
+                },
+                "metric": {
+                    "description": "the metric's name and, optionally, selector",
+                    "type": "object",
+                },
+                "timestamp": {
+                    "$ref": f"#/$defs/{_META}.Time",
+                    "description": "indicates the time at which the metrics were produced",
+                },
+                "windowSeconds": {
+                    "description": "the window ([Timestamp-Window, Timestamp]) from which "
+                    "these metrics were calculated",
+                    "type": "integer",
+                    "format": "int64",
+                },
+                "value": {
+                    "$ref": "#/$defs/io.k8s.apimachinery.pkg.api.resource.Quantity",
+                    "description": "the value of the metric for this object",
+                },
+            },
+            "required": ["describedObject", "metric", "timestamp", "value"],
+        },
+    }
+)
+
 _QUEUE = "io.kubelab.scheduling.v1"
 
 # kubelab's own kinds (api/queues.py), in the same form.

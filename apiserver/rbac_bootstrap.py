@@ -87,6 +87,8 @@ def _to(*names: str) -> dict[str, str]:
 _VIEW_RULES = [
     # system:aggregated-metrics-reader's rule: kubectl top for whoever may view.
     rule(["get", "list", "watch"], ["metrics.k8s.io"], ["pods", "nodes"]),
+    # The GPU custom metrics (apiserver/custom_metrics_api.py), read like kubectl top's.
+    rule(["get"], ["custom.metrics.k8s.io"], ["*"]),
     rule(
         READ,
         [""],

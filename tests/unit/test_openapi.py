@@ -27,6 +27,7 @@ def test_root_lists_every_group_version_with_a_hashed_url() -> None:
         "apis/authentication.k8s.io/v1",
         "apis/authorization.k8s.io/v1",
         "apis/metrics.k8s.io/v1beta1",
+        "apis/custom.metrics.k8s.io/v1beta2",
         "apis/policy/v1",
         "apis/scheduling.k8s.io/v1",
         "apis/scheduling.kubelab.io/v1",
