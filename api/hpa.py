@@ -28,9 +28,10 @@ SCALE_DOWN_RULES: Obj = {
     "selectPolicy": "Max",
     "policies": [{"type": "Percent", "value": 100, "periodSeconds": 15}],
 }
-# Metric source types kubelab can read, and those it has no API for yet.
-SERVED_METRIC_TYPES = ("Resource", "ContainerResource")
-UNSERVED_METRIC_TYPES = ("Pods", "Object", "External")
+# Metric source types kubelab can read (Pods: from custom.metrics.k8s.io), and those it has
+# no API for yet.
+SERVED_METRIC_TYPES = ("Resource", "ContainerResource", "Pods")
+UNSERVED_METRIC_TYPES = ("Object", "External")
 
 
 def _rules(given: Any, defaults: Obj) -> Obj:
@@ -79,11 +80,21 @@ def metric_source(metric: Obj) -> Obj:
     return src if isinstance(src, dict) else {}
 
 
+def metric_name(metric: Obj) -> str:
+    """The measured name: the resource (``cpu``), or a Pods metric's ``metric.name``."""
+    src = metric_source(metric)
+    if metric.get("type") == "Pods":
+        return str((src.get("metric") or {}).get("name") or "")
+    return str(src.get("name") or "")
+
+
 def metric_description(metric: Obj) -> str:
     """How the controller names a metric in conditions and events (upstream's wording)."""
     src = metric_source(metric)
     target = src.get("target") or {}
-    name = src.get("name", "")
+    name = metric_name(metric)
+    if metric.get("type") == "Pods":
+        return f"pods metric {name}"
     if metric.get("type") == "ContainerResource":
         if target.get("type") == "Utilization":
             return f"{name} container resource utilization (percentage of request)"
@@ -96,7 +107,7 @@ def metric_description(metric: Obj) -> str:
 def _current_of(status: Any) -> Obj:
     if not isinstance(status, dict):
         return {}
-    src = status.get("resource") or status.get("containerResource") or {}
+    src = status.get("resource") or status.get("containerResource") or status.get("pods") or {}
     cur = src.get("current") if isinstance(src, dict) else None
     return cur if isinstance(cur, dict) else {}
 
@@ -111,7 +122,7 @@ def format_targets(hpa: Obj, max_shown: int = 2) -> str:
     cells: list[str] = []
     for i, m in enumerate(specs):
         src = metric_source(m)
-        name = src.get("name", "")
+        name = metric_name(m)
         if m.get("type") == "ContainerResource":
             name = f"{name} of container {src.get('container', '')}"
         target = src.get("target") or {}

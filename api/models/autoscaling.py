@@ -111,10 +111,16 @@ class ContainerResourceMetricStatus(K8sModel):
     current: MetricValueStatus = Field(default_factory=MetricValueStatus)
 
 
+class PodsMetricStatus(K8sModel):
+    metric: MetricIdentifier = Field(default_factory=MetricIdentifier)
+    current: MetricValueStatus = Field(default_factory=MetricValueStatus)
+
+
 class MetricStatus(K8sModel):
     type: str = ""
     resource: ResourceMetricStatus | None = None
     container_resource: ContainerResourceMetricStatus | None = None
+    pods: PodsMetricStatus | None = None
 
 
 class HorizontalPodAutoscalerCondition(K8sModel):

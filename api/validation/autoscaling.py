@@ -1,6 +1,7 @@
 """Validation of autoscaling/v2 HorizontalPodAutoscaler with kube-apiserver's rules
 (pkg/apis/autoscaling/validation) and wording, plus kubelab's one refusal: metric types it
-has no metrics API for (Pods, Object, External) are refused, never stored and ignored."""
+has no metrics API for (Object, External) are refused, never stored and ignored. Pods
+metrics are read from custom.metrics.k8s.io (apiserver/custom_metrics_api.py)."""
 
 from __future__ import annotations
 
@@ -76,24 +77,34 @@ def _validate_metric(errs: Errs, field: str, m: Any) -> None:
         return
     mtype = m.get("type")
     if mtype in UNSERVED_METRIC_TYPES:
-        api = "external.metrics.k8s.io" if mtype == "External" else "custom.metrics.k8s.io"
+        why = (
+            "External metrics need the external.metrics.k8s.io API, which kubelab does not "
+            "serve yet"
+            if mtype == "External"
+            else "Object metrics (one object's metric, e.g. a Service's) are not in kubelab's "
+            "custom.metrics.k8s.io yet, which has per-pod GPU metrics"
+        )
         forbidden(
             errs,
             f"{field}.type",
-            f"{mtype} metrics need the {api} API, which kubelab does not serve yet; "
-            "use a Resource metric (cpu or memory) instead",
+            f"{why}; use a Resource metric (cpu or memory) or a Pods metric "
+            "(gpu_utilization) instead",
         )
         return
     if mtype not in SERVED_METRIC_TYPES:
         unsupported(errs, f"{field}.type", mtype, (*SERVED_METRIC_TYPES, *UNSERVED_METRIC_TYPES))
         return
-    key = "resource" if mtype == "Resource" else "containerResource"
+    key = {"Resource": "resource", "ContainerResource": "containerResource"}.get(mtype, "pods")
     for other in ("resource", "containerResource", "pods", "object", "external"):
         if other != key and m.get(other) is not None:
             forbidden(errs, f"{field}.{other}", f"must be unset for a {mtype} metric")
     src = metric_source(m)
     if not src:
-        required(errs, f"{field}.{key}", f"a {mtype} metric needs {key} (name, target)")
+        what = "metric, target" if mtype == "Pods" else "name, target"
+        required(errs, f"{field}.{key}", f"a {mtype} metric needs {key} ({what})")
+        return
+    if mtype == "Pods":
+        _validate_pods_source(errs, f"{field}.pods", src)
         return
     name = src.get("name")
     if not name:
@@ -103,6 +114,38 @@ def _validate_metric(errs: Errs, field: str, m: Any) -> None:
     if mtype == "ContainerResource" and not src.get("container"):
         required(errs, f"{field}.{key}.container", "the container whose usage is measured")
     _validate_resource_target(errs, f"{field}.{key}.target", src.get("target"))
+
+
+def _validate_pods_source(errs: Errs, field: str, src: Obj) -> None:
+    """A Pods metric: the metric's name (e.g. gpu_utilization) and an AverageValue target."""
+    metric = src.get("metric")
+    if not isinstance(metric, dict) or not metric.get("name"):
+        required(
+            errs,
+            f"{field}.metric.name",
+            "the per-pod metric to read from custom.metrics.k8s.io, e.g. gpu_utilization",
+        )
+    elif metric.get("selector") is not None and not isinstance(metric["selector"], dict):
+        invalid(errs, f"{field}.metric.selector", metric["selector"], "must be a label selector")
+    target = src.get("target")
+    if not isinstance(target, dict):
+        required(errs, f"{field}.target", "a target: {type: AverageValue, averageValue: 50}")
+        return
+    avg = target.get("averageValue")
+    if target.get("type") != "AverageValue":
+        invalid(
+            errs,
+            f"{field}.target.type",
+            target.get("type"),
+            "must be AverageValue for a pods metric (the value per pod)",
+        )
+    elif avg is None:
+        required(errs, f"{field}.target.averageValue", "must specify a positive target value")
+    elif not is_quantity(avg) or parse_quantity(avg) <= 0:
+        invalid(errs, f"{field}.target.averageValue", avg, "must be a positive quantity, e.g. 50")
+    for other in ("averageUtilization", "value"):
+        if target.get(other) is not None:
+            forbidden(errs, f"{field}.target.{other}", "a pods metric's target is averageValue")
 
 
 def _validate_resource_target(errs: Errs, field: str, target: Any) -> None:

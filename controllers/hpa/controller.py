@@ -1,6 +1,7 @@
 """The HorizontalPodAutoscaler controller's shell: every ``sync_period`` it reads each
-HPA's target through the ``scale`` subresource, the selected pods from the shared cache
-and their usage from ``metrics.k8s.io``, lets ``decide`` choose, and writes what it says.
+HPA's target through the ``scale`` subresource, the selected pods from the shared cache,
+their usage from ``metrics.k8s.io`` and their Pods metrics (GPU utilisation...) from
+``custom.metrics.k8s.io``, lets ``decide`` choose, and writes what it says.
 
 The recommendations and scale events the behavior rules look back on are kept in memory
 per HPA, as upstream does; a restarted controller starts with none.
@@ -17,12 +18,13 @@ from client import ApiError
 from ..base import Controller, apply_all
 from ..objutil import Obj, key_of, labels_of, meta
 from .behavior import History
-from .decide import Observed, Settings, decide
+from .decide import Observed, Settings, decide, pods_metric_key
 from .replicas import Tunables
 
 log = logging.getLogger(__name__)
 
 METRICS = "/apis/metrics.k8s.io/v1beta1"
+CUSTOM_METRICS = "/apis/custom.metrics.k8s.io/v1beta2"
 
 
 def target_info(ref: Obj) -> ResourceInfo | None:
@@ -87,7 +89,23 @@ class HorizontalPodAutoscalerController(Controller):
         except (ApiError, ValueError) as e:
             log.debug("hpa %s: metrics: %s", key_of(hpa), e)
             items = None
-        return Observed(scale, "", pods, items)
+        custom: dict[str, list[Obj] | str] = {}
+        for m in (hpa.get("spec") or {}).get("metrics") or []:
+            if m.get("type") != "Pods":
+                continue
+            key = pods_metric_key(m)
+            name, _, metric_selector = key.partition("?")
+            params = {"labelSelector": selector_text} if selector_text else {}
+            if metric_selector:
+                params["metricLabelSelector"] = metric_selector
+            try:
+                got = await self.ctx.client.request(
+                    "GET", f"{CUSTOM_METRICS}/namespaces/{ns}/pods/*/{name}", params=params or None
+                )
+                custom[key] = list(got.json().get("items") or [])
+            except (ApiError, ValueError) as e:
+                custom[key] = str(e)
+        return Observed(scale, "", pods, items, custom)
 
     async def sync(self, key: str) -> float | None:
         hpa = self.hpas.get(key)

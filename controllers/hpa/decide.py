@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from api.hpa import metric_description, metric_source
+from api.hpa import metric_description, metric_name, metric_source
+from api.selectors import LabelSelector
 
 from .. import actions as A
 from ..objutil import Obj, format_time, get_condition, meta, parse_time
@@ -33,6 +34,9 @@ class Observed:
     scale_error: str = ""
     pods: list[Obj] = field(default_factory=list)
     pod_metrics: list[Obj] | None = None  # PodMetrics items; None: the API had none
+    # Pods metrics, by pods_metric_key: custom.metrics.k8s.io's MetricValue items, or why
+    # they could not be read.
+    custom: dict[str, list[Obj] | str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,32 @@ def samples(items: list[Obj], resource: str, container: str = "") -> dict[str, P
     return out
 
 
+def pods_metric_key(metric: Obj) -> str:
+    """Which custom metrics a Pods metric reads: its name and metric selector."""
+    src = metric_source(metric)
+    selector = (src.get("metric") or {}).get("selector")
+    text = LabelSelector.from_dict(selector).to_string() if isinstance(selector, dict) else ""
+    return f"{metric_name(metric)}?{text}"
+
+
+def custom_samples(items: list[Obj]) -> dict[str, PodMetric]:
+    """Per-pod values (milli-units) of custom.metrics.k8s.io MetricValues."""
+    out: dict[str, PodMetric] = {}
+    for item in items:
+        name = str((item.get("describedObject") or {}).get("name") or "")
+        try:
+            value = milli_value(item.get("value", ""))
+        except ValueError:
+            continue
+        window = item.get("windowSeconds")
+        out[name] = PodMetric(
+            value,
+            parse_time(item.get("timestamp")) or 0.0,
+            float(window) if isinstance(window, int | float) else 15.0,
+        )
+    return out
+
+
 @dataclass
 class _Proposal:
     replicas: int
@@ -85,9 +115,39 @@ class _Proposal:
     status: Obj
 
 
+def _pods_proposal(metric: Obj, current: int, seen: Observed, s: Settings, now: float) -> _Proposal:
+    """A Pods metric: the pods' average value against the target's, as upstream's
+    GetMetricReplicas (the plain calculation, with missing and unready pods)."""
+    src = metric_source(metric)
+    name = metric_name(metric)
+    got = seen.custom.get(pods_metric_key(metric))
+    if isinstance(got, str) or not got:
+        why = got or "no metrics returned from custom metrics API"
+        raise MetricError(f"unable to get metric {name}: {why}")
+    rec = average_value_replicas(
+        current,
+        milli_value((src.get("target") or {})["averageValue"]),
+        name,
+        seen.pods,
+        custom_samples(got),
+        s.tunables,
+        now,
+    )
+    ident: Obj = {"name": name}
+    if (src.get("metric") or {}).get("selector") is not None:
+        ident["selector"] = src["metric"]["selector"]
+    status = {
+        "type": "Pods",
+        "pods": {"metric": ident, "current": {"averageValue": format_milli(rec.average)}},
+    }
+    return _Proposal(rec.replicas, metric_description(metric), status)
+
+
 def _metric_proposal(
     metric: Obj, current: int, seen: Observed, s: Settings, now: float
 ) -> _Proposal:
+    if metric.get("type") == "Pods":
+        return _pods_proposal(metric, current, seen, s, now)
     src = metric_source(metric)
     resource = str(src.get("name"))
     container = str(src.get("container") or "") if metric.get("type") == "ContainerResource" else ""
@@ -214,17 +274,20 @@ def decide(
             try:
                 p = _metric_proposal(m, current, seen, s, now)
             except MetricError as exc:
-                kind = "ContainerResource" if m.get("type") == "ContainerResource" else "Resource"
+                kind = str(m.get("type"))
+                if kind not in ("ContainerResource", "Pods"):
+                    kind = "Resource"
                 err_reason = f"FailedGet{kind}Metric"
                 event("Warning", err_reason, str(exc))
-                name = metric_source(m).get("name")
+                name = metric_name(m)
+                what = {"Resource": f"{name} resource", "Pods": "pods"}.get(
+                    kind, f"{name} container resource"
+                )
                 errors.append(
                     (
                         err_reason,
                         f"the HPA was unable to compute the replica count: {exc}",
-                        f"failed to get {name} "
-                        f"{'resource' if kind == 'Resource' else 'container resource'} "
-                        f"metric value: {exc}",
+                        f"failed to get {what} metric value: {exc}",
                     )
                 )
                 metric_statuses.append({"type": ""})

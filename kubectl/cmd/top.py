@@ -17,7 +17,7 @@ from kubectl.printers.table import render_table
 from kubectl.usage import pod_requests_limits
 
 EXAMPLES = """
-  kl top nodes            # cpu and memory used vs allocatable, GPUs used/total
+  kl top nodes            # cpu and memory used vs allocatable, GPUs used/total, GPU watts
   kl top gpus             # one line per GPU: node, model, memory, utilization, holder
   kl top pods -A          # what each pod uses, and its GPUs
   kl top queues           # each GPU queue: used/share, borrowed, waiting jobs, GPU-hours
@@ -141,19 +141,28 @@ def _metrics(ctx: Ctx, path: str, selector: str | None = None) -> dict[str, Any]
     return {f"{(i['metadata'].get('namespace') or '')}/{i['metadata']['name']}": i for i in items}
 
 
+def watts(node_metrics: dict[str, Any] | None) -> str:
+    """The WATTS cell: the node's GPUs' power summed, "-" where no GPU reports it."""
+    powers = [g.get("powerWatts") for g in (node_metrics or {}).get("gpus") or []]
+    known = [float(p) for p in powers if p is not None]
+    return f"{sum(known):.0f}" if known else "-"
+
+
 def _usage_rows(
     nodes: list[dict[str, Any]], pods: list[dict[str, Any]], usage: dict[str, Any]
 ) -> list[list[str]]:
-    """NAME, CPU(cores), CPU(%), MEMORY(bytes), MEMORY(%), GPUS: measured, as kubectl top."""
+    """NAME, CPU(cores), CPU(%), MEMORY(bytes), MEMORY(%), GPUS, WATTS: measured, the first
+    five as kubectl top; WATTS is the node's GPUs' power draw."""
     rows = []
     for n, req_row in zip(
         sorted(nodes, key=lambda n: n["metadata"]["name"]), node_rows(nodes, pods), strict=True
     ):
         alloc = (n.get("status") or {}).get("allocatable") or {}
-        u = (usage.get("/" + n["metadata"]["name"]) or {}).get("usage")
+        reported = usage.get("/" + n["metadata"]["name"])
+        u = (reported or {}).get("usage")
         if u is None:
             rows.append(
-                [req_row[0], "<unknown>", "<unknown>", "<unknown>", "<unknown>", req_row[-1]]
+                [req_row[0], "<unknown>", "<unknown>", "<unknown>", "<unknown>", req_row[-1], "-"]
             )
             continue
         cpu, mem = cpu_millis(u.get("cpu", "0")), bytes_value(u.get("memory", "0"))
@@ -166,6 +175,7 @@ def _usage_rows(
                 _mem(mem),
                 _pct(mem, mem_total),
                 req_row[-1],
+                watts(reported),
             ]
         )
     return rows
@@ -181,7 +191,7 @@ def top_nodes(ctx: Ctx) -> int:
         headers = (
             []
             if ctx.args.no_headers
-            else ["NAME", "CPU(cores)", "CPU(%)", "MEMORY(bytes)", "MEMORY(%)", "GPUS"]
+            else ["NAME", "CPU(cores)", "CPU(%)", "MEMORY(bytes)", "MEMORY(%)", "GPUS", "WATTS"]
         )
         ctx.stdout.write(render_table(headers, _usage_rows(nodes, _live_pods(ctx), usage)))
         return 0
@@ -254,10 +264,23 @@ def _first(g: dict[str, Any], *keys: str) -> Any:
     return None
 
 
+def reported_gpus(node_metrics: dict[str, Any] | None) -> dict[tuple[str, str], dict[str, Any]]:
+    """(node, GPU UUID) -> what its kubelet last measured of it (NodeMetrics' ``gpus``)."""
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    for key, m in (node_metrics or {}).items():
+        for g in m.get("gpus") or []:
+            out[(key.lstrip("/"), str(g.get("uuid", "")))] = g
+    return out
+
+
 def gpu_rows(
-    nodes: list[dict[str, Any]], pods: list[dict[str, Any]], wide: bool
+    nodes: list[dict[str, Any]],
+    pods: list[dict[str, Any]],
+    wide: bool,
+    measured: dict[tuple[str, str], dict[str, Any]] | None = None,
 ) -> list[list[str]]:
-    """NODE, INDEX, MODEL, MEMORY used/total, UTIL, HEALTH, POD (and UUID when wide)."""
+    """NODE, INDEX, MODEL, MEMORY used/total, UTIL, HEALTH, POD (and UUID when wide); used
+    memory and utilisation as the kubelet measured them (``measured``, by node and UUID)."""
     held = holders(pods)
     rows = []
     for n in sorted(nodes, key=lambda n: n["metadata"]["name"]):
@@ -265,8 +288,13 @@ def gpu_rows(
         for g in node_gpus(n):
             uuid = str(g.get("uuid", ""))
             holder = held.get((name, uuid))
+            m = (measured or {}).get((name, uuid))
             used = _first(g, "memoryUsedMiB", "memoryUsed")
             util = _first(g, "utilizationPercent", "utilization", "utilizationGpu")
+            if m is not None:
+                if m.get("memoryUsed") is not None:
+                    used = bytes_value(m["memoryUsed"]) // (1024 * 1024)
+                util = m.get("utilization", util)
             memory = f"{mib(used) if used is not None else '-'}/{mib(g.get('memoryMiB'))}"
             row = [
                 name,
@@ -286,7 +314,7 @@ def gpu_rows(
 def top_gpus(ctx: Ctx) -> int:
     nodes = _nodes(ctx)
     wide = ctx.args.output == "wide"
-    rows = gpu_rows(nodes, _live_pods(ctx), wide)
+    rows = gpu_rows(nodes, _live_pods(ctx), wide, reported_gpus(_metrics(ctx, "/nodes")))
     if not rows:
         ctx.err("No GPUs found (start a kubelet on a GPU box, or one with --fake-gpus 4)")
         return 0

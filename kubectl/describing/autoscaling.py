@@ -13,6 +13,13 @@ from kubectl.describing.writer import Page, when
 
 def _metric_line(page: Page, metric: dict[str, Any], status: dict[str, Any] | None) -> None:
     mtype = metric.get("type")
+    if mtype == "Pods":
+        src = metric_source(metric)
+        cur = ((status or {}).get("pods") or {}).get("current") or {}
+        want = (src.get("target") or {}).get("averageValue")
+        name = (src.get("metric") or {}).get("name")
+        page.line(1, f'"{name}" on pods:', f"{cur.get('averageValue') or '<unknown>'} / {want}")
+        return
     if mtype not in ("Resource", "ContainerResource"):
         page.line(1, f'<unknown metric type "{mtype}">')
         return

@@ -112,7 +112,8 @@ def test_gpu_pods_top_why_describe(k: Kl) -> None:
     holders = {row[2]: row[-1] for row in gpus[1:]}
     assert holders == {u: f"{k.ns}/trainer" for u in uuids}
     nodes = k("top", "nodes").ok().out.splitlines()
-    assert nodes[1].split()[0] == NODE and nodes[1].split()[-1] == "2/2"
+    gpus_column = nodes[0].split().index("GPUS")  # WATTS follows it once usage is reported
+    assert nodes[1].split()[0] == NODE and nodes[1].split()[gpus_column] == "2/2"
 
     why = k("why", "trainer").ok().out
     assert why.startswith(f"pod {k.ns}/trainer is Running on node {NODE}\n")

@@ -85,8 +85,33 @@ def test_defaults_as_kubernetes() -> None:
         ),
         (
             {"metrics": [{"type": "Pods", "pods": {"metric": {"name": "rps"}}}]},
+            "spec.metrics[0].pods.target",
+            "type: AverageValue",
+        ),
+        (
+            {
+                "metrics": [
+                    {
+                        "type": "Pods",
+                        "pods": {
+                            "metric": {"name": "gpu_utilization"},
+                            "target": {"type": "Utilization", "averageUtilization": 50},
+                        },
+                    }
+                ]
+            },
+            "spec.metrics[0].pods.target.type",
+            "must be AverageValue for a pods metric",
+        ),
+        (
+            {"metrics": [{"type": "Pods", "pods": {"target": {"type": "AverageValue"}}}]},
+            "spec.metrics[0].pods.metric.name",
+            "e.g. gpu_utilization",
+        ),
+        (
+            {"metrics": [{"type": "Object", "object": {}}]},
             "spec.metrics[0].type",
-            "custom.metrics.k8s.io API, which kubelab does not serve yet",
+            "Object metrics",
         ),
         (
             {"metrics": [{"type": "External", "external": {}}]},
