@@ -16,6 +16,7 @@ from typing import Any
 from api.hpa import default_hpa
 from api.limitrange import default_limit_range
 from api.quantity import format_quantity
+from api.webhook_defaults import default_configuration
 
 __all__ = [
     "DEFAULT_TOLERATION_SECONDS",
@@ -505,6 +506,8 @@ _DEFAULTERS: dict[str, Callable[[Obj], None]] = {
     "StorageClass": _default_storage_class,
     "LimitRange": default_limit_range,
     "HorizontalPodAutoscaler": default_hpa,
+    "ValidatingWebhookConfiguration": default_configuration,
+    "MutatingWebhookConfiguration": default_configuration,
 }
 
 

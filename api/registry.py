@@ -170,6 +170,13 @@ RESOURCES: tuple[ResourceInfo, ...] = (
     ResourceInfo("apiextensions.k8s.io", "v1", "CustomResourceDefinition",
                  "customresourcedefinitions", "customresourcedefinition", False, ("crd", "crds"),
                  subresources=("status",), returns_deleted_object=True),
+    # Admission webhooks the apiserver calls in its write path (apiserver/admission_webhooks.py).
+    ResourceInfo("admissionregistration.k8s.io", "v1", "ValidatingWebhookConfiguration",
+                 "validatingwebhookconfigurations", "validatingwebhookconfiguration", False,
+                 has_spec=False, categories=("api-extensions",)),
+    ResourceInfo("admissionregistration.k8s.io", "v1", "MutatingWebhookConfiguration",
+                 "mutatingwebhookconfigurations", "mutatingwebhookconfiguration", False,
+                 has_spec=False, categories=("api-extensions",)),
 )
 # fmt: on
 

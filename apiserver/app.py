@@ -21,6 +21,7 @@ from starlette.responses import PlainTextResponse, Response, StreamingResponse
 from api.defaults import DEFAULT_TOLERATION_SECONDS
 from api.errors import ApiError
 from apiserver import discovery, join, openapi
+from apiserver.admission_webhooks import AdmissionWebhooks
 from apiserver.audit import NONE as AUDIT_NONE
 from apiserver.audit import AuditLog
 from apiserver.audit import load_policy as load_audit_policy
@@ -44,7 +45,7 @@ from apiserver.pod_bridge import PodBridgeListener
 from apiserver.pods import PodSubresources
 from apiserver.priority_bootstrap import ensure_system_priority_classes
 from apiserver.rbac_bootstrap import ensure_bootstrap_policy
-from apiserver.rbac_escalation import EscalationCheck, acting_as
+from apiserver.rbac_escalation import EscalationCheck, acting_as, acting_review_user
 from apiserver.rbac_file import FILE_LABEL, RbacFileSync
 from apiserver.rbac_index import RbacIndex
 from apiserver.rbac_reviews import REVIEW_GROUPS, Reviews
@@ -130,6 +131,10 @@ class ApiServer:
         self.pods = PodSubresources(self.store, self.state, self.objects, config.kubelet_secret)
         self.rest = ResourceHandler(self.store, self.hub, self.objects, self.pods)
         self.crds = CustomResources(self.store, self.objects)  # kinds served from CRDs
+        self.webhooks = AdmissionWebhooks(
+            self.store, lambda ns: self.state.namespace_labels.get(ns, {}), acting_review_user
+        )
+        self.objects.webhooks = self.webhooks
         # ServiceAccount tokens (TokenRequest) signed with the cluster's own key.
         signer = TokenSigner.for_home(config.home)
         self.rest.token_signer = signer
@@ -162,6 +167,7 @@ class ApiServer:
         self.store.start(asyncio.get_running_loop())
         self.state.rebuild(self.store)
         self.crds.start()
+        self.webhooks.start()
         from api.registry import by_plural
 
         ns_info = by_plural("", "namespaces")
@@ -227,6 +233,7 @@ class ApiServer:
         if self._keeper is not None:
             self._keeper.cancel()
         self.crds.stop()
+        self.webhooks.stop()
         self.store.stop()
         if self.audit is not None:
             self.audit.close()

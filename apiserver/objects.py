@@ -18,7 +18,9 @@ from api.crd import definition as crd_definition
 from api.crd.definition import CustomKind, CustomVersion
 from api.errors import ApiError, Cause, already_exists, bad_request, conflict, invalid, not_found
 from api.registry import ResourceInfo
+from api.webhook_match import Request as WebhookRequest
 from apiserver import csr, server_side_apply
+from apiserver.admission_webhooks import AdmissionWebhooks
 from apiserver.cluster_state import PROTECTED_NAMESPACES, ClusterState
 from apiserver.ids import new_uid, now_rfc3339
 from apiserver.service_ips_spec import keep_on_update
@@ -96,6 +98,15 @@ def _shortens_grace(meta: Obj, grace_period: int | None) -> int | None:
     return wanted
 
 
+# How often an update or patch that webhooks saw is decided again when the object changed
+# while they were asked (Kubernetes' GuaranteedUpdate retries likewise).
+_WEBHOOK_ATTEMPTS = 5
+
+
+class _Stale(ApiError):
+    """The object changed between the decision the webhooks saw and its commit."""
+
+
 def _random_suffix(n: int = 5) -> str:
     alphabet = "bcdfghjklmnpqrstvwxz2456789"
     return "".join(secrets.choice(alphabet) for _ in range(n))
@@ -119,6 +130,9 @@ class ObjectService:
         self.toleration_seconds = toleration_seconds
         # (group, plural) -> the served CRD's kind; kept by apiserver/crds.py.
         self.custom_kinds: dict[tuple[str, str], CustomKind] = {}
+        # Admission webhooks (set by the server): mutating after the built-in admission,
+        # validating last before quota, as Kubernetes orders its admission chain.
+        self.webhooks: AdmissionWebhooks | None = None
 
     def custom_version(self, info: ResourceInfo) -> CustomVersion | None:
         """The CRD version ``info`` is served from (None for a built-in kind)."""
@@ -282,6 +296,154 @@ class ObjectService:
             self.state.rebuild(self.store)
             raise
 
+    # -- admission webhooks ----------------------------------------------------------------
+
+    def _webhooks_want(self, info: ResourceInfo, operation: str) -> bool:
+        hooks = self.webhooks
+        return (
+            hooks is not None
+            and hooks.configured
+            and hooks.wants(operation, info.group, info.plural)
+        )
+
+    def _webhook_request(
+        self, info: ResourceInfo, operation: str, ns: str, name: str, subresource: str
+    ) -> tuple[WebhookRequest, tuple[tuple[str, str], ...]]:
+        """The request's attributes, and the other versions its resource is served as
+        (matchPolicy Equivalent; conversion None makes them the same object)."""
+        is_ns = info.kind == "Namespace" and not info.group
+        req = WebhookRequest(
+            operation=operation,
+            group=info.group,
+            version=info.version,
+            resource=info.plural,
+            subresource=subresource,
+            kind=info.kind,
+            namespace=name if is_ns else ns,
+            name=name,
+            is_namespace=is_ns,
+        )
+        ck = self.custom_kinds.get((info.group, info.plural)) if info.custom else None
+        others = tuple((info.group, v) for v in ck.versions if v != info.version) if ck else ()
+        return req, others
+
+    async def _mutating_webhooks(
+        self,
+        info: ResourceInfo,
+        operation: str,
+        ns: str,
+        name: str,
+        subresource: str,
+        obj: Obj | None,
+        old: Obj | None,
+        opts: WriteOptions,
+    ) -> Obj:
+        """``obj`` as the mutating webhooks leave it, defaulted and validated again (the
+        built-in checks see what will be stored). DELETE: the webhooks are asked, with
+        nothing to patch."""
+        assert self.webhooks is not None
+        req, others = self._webhook_request(info, operation, ns, name, subresource)
+        user = self.webhooks.current_user()
+        if obj is None:
+            assert old is not None
+            await self.webhooks.mutate(
+                req, None, old, dry_run=opts.dry_run, user=user, warnings=opts.warnings,
+                equivalents=others,
+            )  # fmt: skip
+            return old
+        new = await self.webhooks.mutate(
+            req, obj, old, dry_run=opts.dry_run, user=user, warnings=opts.warnings,
+            equivalents=others,
+        )  # fmt: skip
+        if new is obj or new is None:
+            return obj
+        meta = new.get("metadata") if isinstance(new, dict) else None
+        if (
+            not isinstance(meta, dict)
+            or meta.get("name") != name
+            or ((meta.get("namespace") or "") != (ns if info.namespaced else ""))
+        ):
+            raise ApiError(
+                500,
+                "Internal error occurred: a mutating admission webhook changed the object's "
+                "name or namespace, which may not change",
+            )
+        self._check_kind(info, new)
+        self._check_fields(info, new, WriteOptions(field_validation="Ignore"))
+        self._default(info, new)
+        self._validate(info, new, old)
+        self.state.admit(info, new)
+        if old is not None and info.has_spec and new.get("spec") != old.get("spec"):
+            gen = int((old.get("metadata") or {}).get("generation") or 0)
+            if int(meta.get("generation") or 0) <= gen:
+                meta["generation"] = gen + 1
+        return new
+
+    async def _validating_webhooks(
+        self,
+        info: ResourceInfo,
+        operation: str,
+        ns: str,
+        name: str,
+        subresource: str,
+        obj: Obj | None,
+        old: Obj | None,
+        opts: WriteOptions,
+    ) -> None:
+        assert self.webhooks is not None
+        req, others = self._webhook_request(info, operation, ns, name, subresource)
+        await self.webhooks.validate(
+            req, obj, old, dry_run=opts.dry_run, user=self.webhooks.current_user(),
+            warnings=opts.warnings, equivalents=others,
+        )  # fmt: skip
+
+    async def _write_through_webhooks(
+        self,
+        info: ResourceInfo,
+        ns: str,
+        name: str,
+        compute: Callable[[Obj | None], Obj | None],
+        opts: WriteOptions,
+        subresource: str,
+    ) -> Event:
+        """An update the webhooks see: decided on the current object, sent to them (outside
+        the store's mutation, which must not wait on the network), then stored only if the
+        object is still the one decided on; otherwise decided again."""
+        key = store_key(info)
+        for _ in range(_WEBHOOK_ATTEMPTS):
+            current = self.store._current_for_write(key, ns, name)
+            if current is None:
+                return await self._write(info, ns, name, compute, opts)  # its 404
+            rv = current["metadata"].get("resourceVersion")
+            new = compute(copy.deepcopy(current))
+            if new is not None:
+                new = await self._mutating_webhooks(
+                    info, "UPDATE", ns, name, subresource, new, current, opts
+                )
+                await self._validating_webhooks(
+                    info, "UPDATE", ns, name, subresource, new, current, opts
+                )
+            try:
+                return await self._write(info, ns, name, self._if_unchanged(info, rv, new), opts)
+            except _Stale:
+                continue
+        raise conflict(info.plural, name, info.group)
+
+    @staticmethod
+    def _if_unchanged(
+        info: ResourceInfo, rv: Any, decided: Obj | None
+    ) -> Callable[[Obj | None], Obj | None]:
+        """A mutation storing ``decided`` only over the object at resourceVersion ``rv``."""
+
+        def unchanged(cur: Obj | None) -> Obj | None:
+            if cur is None:
+                raise not_found(info.plural, "", info.group)
+            if cur["metadata"].get("resourceVersion") != rv:
+                raise _Stale(409, "the object changed while admission webhooks were asked")
+            return decided
+
+        return unchanged
+
     # -- create --------------------------------------------------------------------------
 
     async def create(
@@ -321,6 +483,10 @@ class ObjectService:
         self._validate(info, obj, None)
         self._warn_unacted(info, obj, opts)
         self.state.admit_create(info, obj)
+        hooked = self._webhooks_want(info, "CREATE")
+        if hooked:
+            obj = await self._mutating_webhooks(info, "CREATE", ns, name, "", obj, None, opts)
+            meta = obj["metadata"]
         meta["uid"] = new_uid()
         meta["creationTimestamp"] = rfc3339()
         if info.kind == "Job":
@@ -333,6 +499,8 @@ class ObjectService:
         if opts.manager:
             obj = server_side_apply.record_update(info, None, obj, opts.manager)
 
+        if hooked:
+            await self._validating_webhooks(info, "CREATE", ns, name, "", obj, None, opts)
         self.to_storage(info, obj)
 
         def compute(current: Obj | None) -> Obj:
@@ -456,18 +624,23 @@ class ObjectService:
                 f"({name}): they must be the same"
             )
         body["metadata"]["name"] = name
+        hooked = self._webhooks_want(info, "UPDATE")
 
         def compute(current: Obj | None) -> Obj | None:
             if current is None:
                 raise not_found(info.plural, name, info.group)
-            # compute runs once per request, so the request's own body can be merged into.
-            out = self._merge_update(info, current, body, subresource)
+            # compute runs once per request, so the request's own body can be merged into
+            # (a write webhooks see may be decided again: each decision gets its own copy).
+            src = copy.deepcopy(body) if hooked else body
+            out = self._merge_update(info, current, src, subresource)
             if not subresource:
                 self._warn_unacted(info, out, opts)
             return self._owned(
                 info, current, self._finish_update(info, current, out), opts, subresource
             )
 
+        if hooked:
+            return await self._write_through_webhooks(info, ns, name, compute, opts, subresource)
         return await self._write(info, ns, name, compute, opts)
 
     async def patch(
@@ -534,6 +707,9 @@ class ObjectService:
                 info, current, self._finish_update(info, current, out), opts, subresource
             )
 
+        if self._webhooks_want(info, "UPDATE"):
+            ev = await self._write_through_webhooks(info, ns, name, compute, opts, subresource)
+            return ev, False
         return await self._write(info, ns, name, compute, opts), False
 
     # -- delete --------------------------------------------------------------------------
@@ -566,6 +742,12 @@ class ObjectService:
                 name=name,
                 kind="namespaces",
             )
+
+        if self._webhooks_want(info, "DELETE"):
+            old = self.store._current_for_write(store_key(info), ns, name)
+            if old is not None:
+                await self._mutating_webhooks(info, "DELETE", ns, name, "", None, old, opts)
+                await self._validating_webhooks(info, "DELETE", ns, name, "", None, old, opts)
 
         def compute(current: Obj | None) -> Obj | None:
             if current is None:

@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
+from api.admission_review import User as ReviewUser
 from api.errors import ApiError
 from api.rbac_rules import (
     GROUP,
@@ -47,6 +48,14 @@ def acting_as(user: User | None) -> Iterator[None]:
         yield
     finally:
         _acting.reset(token)
+
+
+def acting_review_user() -> ReviewUser | None:
+    """The user the current write is made for, as an AdmissionReview names it."""
+    user = _acting.get()
+    if user is None:
+        return None
+    return ReviewUser(user.name, user.uid, tuple(user.groups))
 
 
 def escalation_forbidden(info: ResourceInfo, name: str, user: User, groups: tuple[str, ...],

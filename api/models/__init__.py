@@ -11,6 +11,10 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from api.models.admissionregistration import (
+    MutatingWebhookConfiguration,
+    ValidatingWebhookConfiguration,
+)
 from api.models.apiextensions import CustomResourceDefinition
 from api.models.apps import Deployment, DeploymentSpec, ReplicaSet, ReplicaSetSpec
 from api.models.autoscaling import HorizontalPodAutoscaler
@@ -90,6 +94,8 @@ MODELS: dict[str, type[BaseModel]] = {
     "CertificateSigningRequest": CertificateSigningRequest,
     "HorizontalPodAutoscaler": HorizontalPodAutoscaler,
     "CustomResourceDefinition": CustomResourceDefinition,
+    "ValidatingWebhookConfiguration": ValidatingWebhookConfiguration,
+    "MutatingWebhookConfiguration": MutatingWebhookConfiguration,
 }
 
 

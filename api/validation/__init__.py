@@ -51,6 +51,7 @@ from api.validation.storage import (
 from api.validation.templates import check_selector as _check_selector
 from api.validation.templates import validate_template as _validate_template
 from api.validation.update import validate_update
+from api.validation.webhooks import validate_configuration
 
 __all__ = ["drop_unknown_fields", "unknown_fields", "validate"]
 
@@ -73,6 +74,8 @@ _CLUSTER_SCOPED = frozenset(
         "IngressClass",
         "CertificateSigningRequest",
         "Queue",
+        "ValidatingWebhookConfiguration",
+        "MutatingWebhookConfiguration",
     }
 )
 _ANNOTATIONS_MAX = 256 * 1024
@@ -285,6 +288,8 @@ _VALIDATORS: dict[str, Callable[[Errs, Obj], None]] = {
     "NetworkPolicy": validate_network_policy,
     "CertificateSigningRequest": validate_csr,
     "HorizontalPodAutoscaler": validate_hpa,
+    "ValidatingWebhookConfiguration": validate_configuration,
+    "MutatingWebhookConfiguration": validate_configuration,
 }
 
 

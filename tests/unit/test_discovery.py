@@ -42,6 +42,7 @@ def test_group_list_has_every_named_group_once_with_preferred_version() -> None:
         "networking.k8s.io",
         "certificates.k8s.io",
         "apiextensions.k8s.io",
+        "admissionregistration.k8s.io",
     ]
     apps = doc["groups"][0]
     assert apps["versions"] == [{"groupVersion": "apps/v1", "version": "v1"}]
@@ -167,6 +168,7 @@ def test_aggregated_apis_has_one_item_per_group() -> None:
         "networking.k8s.io",
         "certificates.k8s.io",
         "apiextensions.k8s.io",
+        "admissionregistration.k8s.io",
     ]
     apps = doc["items"][0]["versions"][0]["resources"]
     deploy = next(r for r in apps if r["resource"] == "deployments")

@@ -35,6 +35,7 @@ def test_root_lists_every_group_version_with_a_hashed_url() -> None:
         "apis/networking.k8s.io/v1",
         "apis/certificates.k8s.io/v1",
         "apis/apiextensions.k8s.io/v1",
+        "apis/admissionregistration.k8s.io/v1",
     }
     for gv, entry in root["paths"].items():
         url = urlparse(entry["serverRelativeURL"])

@@ -1,0 +1,263 @@
+"""Admission webhooks through a real apiserver process: it POSTs AdmissionReviews over
+HTTPS to a webhook server this test runs on 127.0.0.1 (its own CA in caBundle).
+
+Each test has its own namespace, labelled, and its configurations select only that
+namespace, so the module's shared apiserver is not disturbed for the others.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from api.errors import ApiError
+from tests.harness import ApiServer
+from tests.webhook_server import MUTATED_LABEL, SLOW_SECONDS, WebhookServer
+
+pytestmark = pytest.mark.timeout(120)
+SELECT = "webhook-test"
+
+
+@pytest.fixture
+def ns(shared_apiserver: ApiServer) -> Iterator[str]:
+    name = "wh-" + uuid.uuid4().hex[:6]
+    cl = shared_apiserver.client()
+    cl.create("namespaces", {"metadata": {"name": name, "labels": {SELECT: name}}})
+    yield name
+    for plural in ("mutatingwebhookconfigurations", "validatingwebhookconfigurations"):
+        for item in cl.list(plural)["items"]:
+            if item["metadata"]["name"].startswith(name):
+                cl.delete(plural, item["metadata"]["name"])
+    cl.delete("namespaces", name)
+    cl.close()
+
+
+@pytest.fixture
+def webhook(tmp_path: Path, ns: str) -> Iterator[WebhookServer]:
+    with WebhookServer(tmp_path / "webhook-pki", [f"hook.{ns}.svc"]) as server:
+        yield server
+
+
+def _config(
+    kind: str,
+    ns: str,
+    hook_name: str,
+    client_config: dict[str, Any],
+    **extra: Any,
+) -> dict[str, Any]:
+    hook: dict[str, Any] = {
+        "name": hook_name,
+        "clientConfig": client_config,
+        "rules": [
+            {
+                "operations": ["CREATE", "UPDATE"],
+                "apiGroups": [""],
+                "apiVersions": ["v1"],
+                "resources": ["configmaps"],
+            }
+        ],
+        "namespaceSelector": {"matchLabels": {SELECT: ns}},
+        "sideEffects": "None",
+        "admissionReviewVersions": ["v1"],
+        **extra,
+    }
+    return {
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": kind,
+        "metadata": {"name": f"{ns}-{hook_name}"},
+        "webhooks": [hook],
+    }
+
+
+def _configmap(name: str, **labels: str) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": name}
+    if labels:
+        meta["labels"] = labels
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": {"k": "v"}}
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_mutating_webhook_adds_a_label_and_validating_one_refuses_a_name(
+    shared_apiserver: ApiServer, ns: str, webhook: WebhookServer
+) -> None:
+    cl = shared_apiserver.client()
+    mutating = _config(
+        "MutatingWebhookConfiguration",
+        ns,
+        "label-adder.kubelab.test",
+        {"url": webhook.url("/mutate"), "caBundle": webhook.ca_bundle},
+    )
+    stored = cl.create("mutatingwebhookconfigurations", mutating)
+    hook = stored["webhooks"][0]
+    # Kubernetes' v1 defaults.
+    assert hook["failurePolicy"] == "Fail" and hook["timeoutSeconds"] == 10
+    assert hook["matchPolicy"] == "Equivalent" and hook["reinvocationPolicy"] == "Never"
+    assert hook["rules"][0]["scope"] == "*" and hook["objectSelector"] == {}
+    cl.create(
+        "validatingwebhookconfigurations",
+        _config(
+            "ValidatingWebhookConfiguration",
+            ns,
+            "name-policy.kubelab.test",
+            {"url": webhook.url("/validate"), "caBundle": webhook.ca_bundle},
+        ),
+    )
+
+    made = cl.create("configmaps", _configmap("plain", app="web"), ns)
+    assert made["metadata"]["labels"] == {"app": "web", MUTATED_LABEL: "yes"}
+    # The mutating webhook ran before the validating one, which saw the patched object.
+    assert webhook.paths_called() == ["/mutate", "/validate"]
+    sent = dict(webhook.reviews[0][1])
+    assert sent["operation"] == "CREATE" and sent["namespace"] == ns
+    assert sent["kind"] == {"group": "", "version": "v1", "kind": "ConfigMap"}
+    assert sent["resource"] == {"group": "", "version": "v1", "resource": "configmaps"}
+    assert sent["userInfo"]["username"] == "admin"
+    assert "timeout=10s" in webhook.reviews[0][0]
+    assert MUTATED_LABEL in webhook.reviews[1][1]["object"]["metadata"]["labels"]
+    # A configmap with no labels at all gets the label too (the patch adds the map).
+    assert cl.create("configmaps", _configmap("bare"), ns)["metadata"]["labels"] == {
+        MUTATED_LABEL: "yes"
+    }
+
+    with pytest.raises(ApiError) as refused:
+        cl.create("configmaps", _configmap("refused-one"), ns)
+    assert refused.value.code == 403
+    assert refused.value.message == (
+        'admission webhook "name-policy.kubelab.test" denied the request: '
+        "names beginning with refused- are not allowed here"
+    )
+    with pytest.raises(ApiError):
+        cl.get("configmaps", "refused-one", ns)
+
+    # UPDATE goes through both too: the label dropped by a PUT is put back.
+    current = cl.get("configmaps", "plain", ns)
+    current["metadata"]["labels"] = {"app": "web"}
+    current["data"] = {"k": "changed"}
+    updated = cl.replace("configmaps", "plain", current, ns)
+    assert updated["metadata"]["labels"] == {"app": "web", MUTATED_LABEL: "yes"}
+    assert updated["data"] == {"k": "changed"}
+    update_review = next(r for p, r in webhook.reviews if r["operation"] == "UPDATE")
+    assert update_review["oldObject"]["data"] == {"k": "v"}
+    # Another namespace is not selected: no label, no call.
+    calls = len(webhook.reviews)
+    other = cl.create("configmaps", _configmap(f"{ns}-elsewhere"), "default")
+    assert MUTATED_LABEL not in (other["metadata"].get("labels") or {})
+    assert len(webhook.reviews) == calls
+    cl.delete("configmaps", f"{ns}-elsewhere", "default")
+    cl.close()
+
+
+def test_failure_policy_with_the_webhook_down(shared_apiserver: ApiServer, ns: str) -> None:
+    cl = shared_apiserver.client()
+    down = f"https://127.0.0.1:{_closed_port()}/validate"
+    cl.create(
+        "validatingwebhookconfigurations",
+        _config(
+            "ValidatingWebhookConfiguration",
+            ns,
+            "ignored.kubelab.test",
+            {"url": down},
+            failurePolicy="Ignore",
+        ),
+    )
+    assert cl.create("configmaps", _configmap("through"), ns)["metadata"]["name"] == "through"
+
+    cl.create(
+        "validatingwebhookconfigurations",
+        _config(
+            "ValidatingWebhookConfiguration",
+            ns,
+            "required.kubelab.test",
+            {"url": down},
+            failurePolicy="Fail",
+        ),
+    )
+    with pytest.raises(ApiError) as failed:
+        cl.create("configmaps", _configmap("blocked"), ns)
+    assert failed.value.code == 500
+    assert failed.value.message.startswith(
+        'Internal error occurred: failed calling webhook "required.kubelab.test": '
+        f'failed to call webhook: Post "{down}"'
+    )
+
+
+def test_timeout_fails_the_request_after_timeout_seconds(
+    shared_apiserver: ApiServer, ns: str, webhook: WebhookServer
+) -> None:
+    cl = shared_apiserver.client()
+    cl.create(
+        "validatingwebhookconfigurations",
+        _config(
+            "ValidatingWebhookConfiguration",
+            ns,
+            "slow.kubelab.test",
+            {"url": webhook.url("/slow"), "caBundle": webhook.ca_bundle},
+            timeoutSeconds=1,
+        ),
+    )
+    started = time.monotonic()
+    with pytest.raises(ApiError) as failed:
+        cl.create("configmaps", _configmap("late"), ns)
+    took = time.monotonic() - started
+    assert failed.value.code == 500
+    assert "context deadline exceeded" in failed.value.message
+    assert "timeout=1s" in webhook.reviews[-1][0]
+    assert 0.9 < took < SLOW_SECONDS, took
+
+
+def test_webhook_reached_through_a_service(
+    shared_apiserver: ApiServer, ns: str, webhook: WebhookServer
+) -> None:
+    """A selector-less Service with a hand-written Endpoints object at 127.0.0.1:PORT:
+    the apiserver resolves the Service to that endpoint and checks the certificate for
+    hook.NS.svc, as Kubernetes' endpoint resolver does."""
+    cl = shared_apiserver.client()
+    cl.create(
+        "services",
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "hook"},
+            "spec": {"ports": [{"name": "https", "port": 443, "targetPort": webhook.port}]},
+        },
+        ns,
+    )
+    cl.create(
+        "endpoints",
+        {
+            "apiVersion": "v1",
+            "kind": "Endpoints",
+            "metadata": {"name": "hook"},
+            "subsets": [
+                {
+                    "addresses": [{"ip": "127.0.0.1"}],
+                    "ports": [{"name": "https", "port": webhook.port}],
+                }
+            ],
+        },
+        ns,
+    )
+    service = {"namespace": ns, "name": "hook", "path": "/mutate", "port": 443}
+    cl.create(
+        "mutatingwebhookconfigurations",
+        _config(
+            "MutatingWebhookConfiguration",
+            ns,
+            "via-service.kubelab.test",
+            {"service": service, "caBundle": webhook.ca_bundle},
+        ),
+    )
+    made = cl.create("configmaps", _configmap("through-service"), ns)
+    assert made["metadata"]["labels"] == {MUTATED_LABEL: "yes"}
+    assert webhook.paths_called() == ["/mutate"]
