@@ -9,6 +9,7 @@ from typing import Any
 
 from api.hpa import SERVED_METRIC_TYPES, UNSERVED_METRIC_TYPES, metric_source
 from api.quantity import is_quantity, parse_quantity
+from api.scaletozero import SCALE_TO_ZERO_AFTER
 from api.validation.common import (
     Errs,
     check_int,
@@ -26,6 +27,12 @@ TARGET_TYPES = ("Utilization", "Value", "AverageValue")
 RESOURCE_NAMES = ("cpu", "memory")
 MAX_STABILIZATION_WINDOW = 3600
 MAX_PERIOD_SECONDS = 1800
+
+MIN_REPLICAS_ZERO = (
+    "must be greater than or equal to 1 (0 needs Kubernetes' HPAScaleToZero feature gate, "
+    "which kubelab does not enable; to scale a Deployment to zero while idle, annotate it "
+    f"{SCALE_TO_ZERO_AFTER}: 10m instead)"
+)
 
 
 def validate_hpa(errs: Errs, obj: Obj) -> None:
@@ -45,8 +52,13 @@ def validate_hpa(errs: Errs, obj: Obj) -> None:
         elif not isinstance(ref["name"], str) or "/" in ref["name"] or ref["name"] in (".", ".."):
             invalid(errs, "spec.scaleTargetRef.name", ref["name"], "may not contain '/'")
     min_r, max_r = spec.get("minReplicas"), spec.get("maxReplicas")
-    # 0 (Kubernetes' HPAScaleToZero gate) is refused until kubelab can wake a workload.
-    min_ok = check_int(errs, "spec.minReplicas", min_r, 1)
+    # 0 is Kubernetes' alpha HPAScaleToZero gate, off on a stock cluster: refused as there,
+    # naming kubelab's own opt-in (docs/scale-to-zero.md) instead.
+    if min_r == 0 and not isinstance(min_r, bool):
+        invalid(errs, "spec.minReplicas", 0, MIN_REPLICAS_ZERO)
+        min_ok = False
+    else:
+        min_ok = check_int(errs, "spec.minReplicas", min_r, 1)
     if max_r is None:
         required(errs, "spec.maxReplicas", "the most replicas the autoscaler may set, e.g. 5")
     elif check_int(errs, "spec.maxReplicas", max_r, 1):
