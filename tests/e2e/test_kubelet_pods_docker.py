@@ -356,3 +356,41 @@ def _run_twins(a: DockerNode, b: DockerNode) -> None:
     # Nothing more happens later either: a resync would have recreated a removed one.
     time.sleep(2)  # proving a removal does NOT happen needs a short, fixed look
     assert _ids(a, "twin-a") == before["a"] and _ids(b, "twin-b") == before["b"]
+
+
+def test_memory_empty_dir_is_one_tmpfs_the_pods_containers_share(node: DockerNode) -> None:
+    """emptyDir medium Memory (bitnami postgresql's /dev/shm): what the init container
+    writes, the main container reads, from a tmpfs of the sizeLimit; it is unmounted from
+    the node when the pod goes."""
+    body = node.pod(
+        "shm",
+        "cat /shm/greeting; grep ' /shm ' /proc/mounts; exec sleep 3600",
+        volumeMounts=[{"name": "shm", "mountPath": "/shm"}],
+    )
+    body["spec"]["initContainers"] = [
+        {
+            "name": "fill",
+            "image": body["spec"]["containers"][0]["image"],
+            "command": ["sh", "-c", "echo hello-from-init > /shm/greeting"],
+            "volumeMounts": [{"name": "shm", "mountPath": "/shm"}],
+        }
+    ]
+    body["spec"]["volumes"] = [
+        {"name": "shm", "emptyDir": {"medium": "Memory", "sizeLimit": "8Mi"}}
+    ]
+    uid = node.create(body)["metadata"]["uid"]
+    node.wait_phase("shm", "Running", timeout=60)
+
+    def main_log() -> str | None:
+        # The pod's containers are the finished init container's and the main one's.
+        logs = [c.logs().decode(errors="replace") for c in node.containers("shm")]
+        return next((text for text in logs if "tmpfs" in text), None)
+
+    out = wait_for(main_log, "the main container's report")
+    assert "hello-from-init" in out and "size=8192k" in out, out
+    node.delete("shm", wait=True)
+    wait_for(
+        lambda: uid not in Path("/proc/self/mounts").read_text(),
+        "the pod's tmpfs unmounted from the node",
+        30,
+    )
