@@ -211,6 +211,20 @@ _TABLES: dict[str, tuple[list[Column], _Renderer]] = {
     ),
 }
 
+# Upstream's printer for both webhook configuration kinds: how many webhooks each holds.
+_WEBHOOKS_TABLE: tuple[list[Column], _Renderer] = (
+    _simple(
+        col(
+            "Webhooks",
+            "Webhooks indicates the number of webhooks included in this configuration.",
+            ctype="integer",
+        )
+    ),
+    lambda o, now: [obj_name(o), len(o.get("webhooks") or []), age_cell(o, now)],
+)
+_TABLES["validatingwebhookconfigurations"] = _WEBHOOKS_TABLE
+_TABLES["mutatingwebhookconfigurations"] = _WEBHOOKS_TABLE
+
 _DEFAULT: tuple[list[Column], _Renderer] = (
     _simple(),
     lambda o, now: [obj_name(o), age_cell(o, now)],
