@@ -4,8 +4,8 @@ would be one per container), and unmounts before the pod's directory is removed.
 
 Its size is, as the Kubernetes kubelet sizes it, ``sizeLimit`` when set, else the pod's
 memory limit when every container has one, else the kernel's default (half the node's
-memory). Mounting needs root and ``mount``; without them the pod stays in
-ContainerCreating with the reason, never given a disk directory in the tmpfs's place.
+memory). Mounting needs root and ``mount``; without them the container waits in
+CreateContainerConfigError with the reason, never given a disk directory in its place.
 """
 
 from __future__ import annotations
