@@ -27,6 +27,7 @@ class ScaleToZeroController(Controller):
         self.services = self.ctx.index("services")
         self.pods = self.ctx.index("pods")
         self.nodes = self.ctx.index("nodes")
+        self._opted: dict[str | None, set[str]] = {}  # opted-in Deployments by namespace
         self.deployments.informer.add_handler(
             on_add=self._deployment,
             on_update=lambda o, n: self._deployment(n, o),
@@ -49,6 +50,12 @@ class ScaleToZeroController(Controller):
         )
 
     def _deployment(self, obj: Obj, old: Obj | None = None) -> None:
+        # Kept by hand so that a pod event costs nothing where no Deployment opts in.
+        opted = self._opted.setdefault(namespace_of(obj), set())
+        if SCALE_TO_ZERO_AFTER in annotations_of(obj) and self.deployments.get(key_of(obj)):
+            opted.add(key_of(obj))
+        else:
+            opted.discard(key_of(obj))
         # Also one that dropped the annotation (or was deleted): its marks must go.
         if SCALE_TO_ZERO_AFTER in annotations_of(obj) or (
             old is not None and SCALE_TO_ZERO_AFTER in annotations_of(old)
@@ -60,11 +67,8 @@ class ScaleToZeroController(Controller):
                 self.enqueue(key_of(obj))
 
     def _opted_in(self, namespace: str | None) -> list[Obj]:
-        return [
-            d
-            for d in self.deployments.in_namespace(namespace)
-            if SCALE_TO_ZERO_AFTER in annotations_of(d)
-        ]
+        found = (self.deployments.get(k) for k in self._opted.get(namespace, ()))
+        return [d for d in found if d is not None]
 
     def _service_changed(self, old: Obj, new: Obj) -> None:
         self._service(old)

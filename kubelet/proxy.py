@@ -57,17 +57,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from api.loadbalancer import LB_UNAVAILABLE_ANNOTATION
-from api.scaletozero import SERVICE_ACTIVITY, ServiceActivity, activator_mark, encode_activity
+from api.scaletozero import activator_mark
 from client import AsyncClient
 from client.events import NORMAL, WARNING, EventRecorder
 from client.informer import Informer
-from kubelet.activator import (
-    REPORT_SECONDS,
-    Activator,
-    counted_connections,
-    report_due,
-    timeout_reply,
-)
+from kubelet.activator import timeout_reply
+from kubelet.activity_report import ActivityReport
 from kubelet.envvars import service_env_vars as cluster_service_env_vars
 from kubelet.kernelproxy import KernelProxy
 from kubelet.proxy_rules import kernel_served, plan, ready_backends
@@ -256,12 +251,8 @@ class ServiceProxy:
         self._stopping = False
         self.connections_served = 0
         self._holders: dict[tuple[str, str], _Listener] = {}  # by ("ns/name", port name)
-        self._activity_due = asyncio.Event()
-        self.activator = Activator(on_demand=self._activity_due.set)
-        self._published_activity: dict[str, ServiceActivity] | None = None
-        self._activity_published_at = 0.0
-        self._counter_base: dict[str, int] = {}  # kernel rule counters at the last read
-        self._counted_script: str | None = None  # the kernel script they were read from
+        self.activity = ActivityReport(client, self.node_name, self.services, kernel)
+        self.activator = self.activity.activator
         for inf in (self.services, self.endpoints):
             inf.add_handler(
                 on_add=lambda _o: self._changed.set(),
@@ -303,12 +294,13 @@ class ServiceProxy:
             asyncio.create_task(self.services.run(), name="proxy-services"),
             asyncio.create_task(self.endpoints.run(), name="proxy-endpoints"),
             asyncio.create_task(self._loop(), name="proxy-reconcile"),
-            asyncio.create_task(self._report_loop(), name="proxy-activity"),
+            asyncio.create_task(self.activity.run(), name="proxy-activity"),
         ]
 
     async def stop(self) -> None:
         """Close every listener and open connection, stop the informers."""
         self._stopping = True
+        self.activity.stop()
         self._changed.set()
         self.services.stop()
         self.endpoints.stop()
@@ -479,62 +471,6 @@ class ServiceProxy:
         lst = self._holders.pop(hkey, None)
         if lst is not None and lst.server is not None:
             lst.server.close()
-
-    async def _report_loop(self) -> None:
-        """Write this node's activity report when ``report_due`` says so."""
-        await self.services.wait_synced()
-        while not self._stopping:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(REPORT_SECONDS):
-                    await self._activity_due.wait()
-            self._activity_due.clear()
-            try:
-                await self.report_activity()
-            except Exception:  # the next round tries again
-                log.exception("service proxy: activity report failed")
-
-    async def report_activity(self) -> None:
-        """Read the kernel's counters, then write ``SERVICE_ACTIVITY`` on this node if due."""
-        marked = {
-            f"{(s.get('metadata') or {}).get('namespace', 'default')}/"
-            f"{(s.get('metadata') or {}).get('name', '')}"
-            for s in self.services.list()
-            if activator_mark(s) is not None
-        }
-        if self.kernel is not None and marked:
-            await self._read_counters()
-        current = self.activator.report(marked)
-        now = self.activator.clock()
-        if not report_due(self._published_activity, current, self._activity_published_at, now):
-            return
-        value = encode_activity(current) if current else None
-        patch = {"metadata": {"annotations": {SERVICE_ACTIVITY: value}}}
-        try:
-            await self.client.patch("nodes", self.node_name, patch)
-        except Exception as exc:  # the Node may not be registered yet: next round
-            log.debug("service proxy: cannot report activity on %s: %s", self.node_name, exc)
-            return
-        self._published_activity = current
-        self._activity_published_at = now
-
-    async def _read_counters(self) -> None:
-        assert self.kernel is not None
-        if self.kernel.applied is None:
-            return
-        if self.kernel.applied != self._counted_script:
-            self._counter_base = {}  # a new table: its counters start at 0
-            self._counted_script = self.kernel.applied
-        chains = {
-            f"svc-{sp.chain_id}": sp.service
-            for sp in self.kernel.applied_ports
-            if sp.counted and sp.backends
-        }
-        if not chains:
-            return
-        text = await self.kernel.list_table_json()
-        grew, self._counter_base = counted_connections(text, chains, self._counter_base)
-        for service in grew:
-            self.activator.saw_request(service)
 
     def _report_once(self, level: int, message: str) -> None:
         if message not in self._reported:
