@@ -51,6 +51,12 @@ def _subresource_kind(r: ResourceInfo, sub: str) -> tuple[str, str, str, tuple[s
     )
 
 
+# Groups that serve only subresources (``pods/gpu_utilization``): as an adapter's
+# discovery lists them, without the bare ``pods`` a get or list would not answer, so
+# ``kubectl api-resources`` shows none of them (apiserver/custom_metrics_api.py).
+SUBRESOURCES_ONLY = frozenset({"custom.metrics.k8s.io"})
+
+
 def _group_versions() -> dict[tuple[str, str], list[ResourceInfo]]:
     """Resources keyed by (group, version), in registry order."""
     out: dict[tuple[str, str], list[ResourceInfo]] = {}
@@ -131,7 +137,8 @@ def api_resource_list(group: str, version: str) -> dict[str, Any] | None:
             entry["shortNames"] = list(r.short_names)
         if r.categories:
             entry["categories"] = list(r.categories)
-        entries.append(entry)
+        if r.group not in SUBRESOURCES_ONLY:
+            entries.append(entry)
         for sub in r.subresources:
             kind, sub_group, sub_version, verbs = _subresource_kind(r, sub)
             sub_entry: dict[str, Any] = {
@@ -167,6 +174,11 @@ def _discovery_resource(r: ResourceInfo) -> dict[str, Any]:
         out["shortNames"] = list(r.short_names)
     if r.categories:
         out["categories"] = list(r.categories)
+    if r.group in SUBRESOURCES_ONLY:
+        # A parent with no responseKind: clients keep its subresources and drop it, as
+        # kube-apiserver presents an aggregated adapter's subresource-only list.
+        del out["responseKind"]
+        out["verbs"] = []
     subs = []
     for sub in r.subresources:
         kind, sub_group, sub_version, verbs = _subresource_kind(r, sub)

@@ -152,6 +152,20 @@ def test_discovery_lists_each_metric_as_a_subresource() -> None:
         "verbs": ["get"],
     }
     assert entries["nodes/gpu_power_usage"]["namespaced"] is False
+    # No bare pods or nodes here (a get of them is no metric): kubectl api-resources lists none.
+    assert "pods" not in entries and "nodes" not in entries
+    (group,) = [
+        g
+        for g in discovery.aggregated_discovery(core=False)["items"]
+        if g["metadata"]["name"] == "custom.metrics.k8s.io"
+    ]
+    pods = next(r for r in group["versions"][0]["resources"] if r["resource"] == "pods")
+    assert "responseKind" not in pods and pods["verbs"] == []
+    assert [s["subresource"] for s in pods["subresources"]] == [
+        "gpu_utilization",
+        "gpu_memory_used",
+        "gpu_power_usage",
+    ]
     info = by_version_plural("custom.metrics.k8s.io", "v1beta2", "pods")
     assert info is not None and info.verbs == ("get",)
 
