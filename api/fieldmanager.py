@@ -40,6 +40,11 @@ _META_SKIPPED = frozenset(
 )
 
 
+# (id(definitions), id(node)) -> (node, definitions, resolved node): Schema.node's memo.
+_RESOLVED: dict[tuple[int, int], tuple[Any, Any, Any]] = {}
+_RESOLVED_MAX = 50_000
+
+
 @dataclass(frozen=True)
 class Schema:
     """One kind's schema: its definition name among ``definitions`` (None: deduced)."""
@@ -48,7 +53,22 @@ class Schema:
     root: str | None = None
 
     def node(self, ref_or_node: Any) -> Any:
-        """A schema node with its ``$ref``/``allOf`` followed."""
+        """A schema node with its ``$ref``/``allOf`` followed (memoised: every write walks
+        the schema, and following a ref builds a new node)."""
+        if not isinstance(ref_or_node, dict):
+            return None
+        key = (id(self.definitions), id(ref_or_node))
+        hit = _RESOLVED.get(key)
+        if hit is not None and hit[0] is ref_or_node and hit[1] is self.definitions:
+            return hit[2]
+        resolved = self._resolve(ref_or_node)
+        if len(_RESOLVED) >= _RESOLVED_MAX:
+            _RESOLVED.clear()
+        # The key objects are held in the value, so their ids stay theirs while memoised.
+        _RESOLVED[key] = (ref_or_node, self.definitions, resolved)
+        return resolved
+
+    def _resolve(self, ref_or_node: Any) -> Any:
         node = ref_or_node
         for _ in range(8):
             if not isinstance(node, dict):
@@ -644,9 +664,14 @@ def record_update(
     ``old``'s; a subresource write always starts from ``old``'s. A write that changes no
     field leaves the entries as they were (no timestamp alone makes a write)."""
     old = old or {}
-    changed, removed = changes(old, new, schema, subresource)
     given = [] if subresource else _entries(new)
     base = given or _entries(old)
+    if not old and not base:  # a plain create: the new object's fields, in one walk
+        trie = fields_trie(new, schema, subresource)
+        if not trie:
+            return new
+        return _with_entries(new, [_raw_entry(manager, api_version, subresource, trie, now)])
+    changed, removed = changes(old, new, schema, subresource)
     if not changed and not removed:
         return new if base == _entries(new) else _with_entries(new, base)
     touched = changed | removed
@@ -656,19 +681,132 @@ def record_update(
         if _same_update(e, manager, api_version, subresource):
             mine = e
             continue
-        trie = e.get("fieldsV1")
-        if not any(fields_v1_has(trie, p) for p in touched):
-            entries.append(e)  # untouched: kept as stored, never decoded
+        theirs = e.get("fieldsV1")
+        hit = [p for p in touched if fields_v1_has(theirs, p)]
+        if not hit or not isinstance(theirs, dict):
+            entries.append(e)  # untouched: kept as stored
             continue
-        kept = from_fields_v1(trie) - touched
-        if kept:
-            entries.append({**e, "fieldsV1": to_fields_v1(kept)})
-    owned = from_fields_v1(mine.get("fieldsV1")) if mine is not None else set()
-    owned = (owned - removed) | changed
+        for path in hit:  # copy-on-write: only the nodes along each path are copied
+            theirs = _trie_without(theirs, path)
+        if theirs:
+            entries.append({**e, "fieldsV1": theirs})
+    raw = mine.get("fieldsV1") if mine is not None else None
+    owned: Obj = raw if isinstance(raw, dict) else {}
+    for path in removed:
+        if fields_v1_has(owned, path):
+            owned = _trie_without(owned, path)
+    for path in sorted(changed):
+        owned = _trie_with(owned, path)
     if owned:
         time = now if changed else str((mine or {}).get("time") or now)
-        entries.append(_entry(manager, "Update", api_version, subresource, owned, time))
+        entries.append(_raw_entry(manager, api_version, subresource, owned, time))
     return _with_entries(new, cap_update_managers(sort_entries(entries)))
+
+
+def _raw_entry(manager: str, api_version: str, subresource: str, trie: Obj, now: str) -> Obj:
+    entry: Obj = {
+        "manager": manager,
+        "operation": "Update",
+        "apiVersion": api_version,
+        "time": now,
+        "fieldsType": "FieldsV1",
+        "fieldsV1": trie,
+    }
+    if subresource:
+        entry["subresource"] = subresource
+    return entry
+
+
+def fields_trie(obj: Obj, schema: Schema, subresource: str = "") -> Obj:
+    """``to_fields_v1(field_set(obj))`` built in one walk, without the set (a create's
+    entry: every write's cost, so it is kept to one pass over the object)."""
+    trie: Obj = {}
+    for path, (value, node) in _roots(obj, schema, subresource).items():
+        at = trie
+        for kind, name in path:
+            at = at.setdefault(f"{kind}:{name}", {})
+        _trie_collect(value, schema, node, at)
+    return trie
+
+
+def _trie_collect(value: Any, schema: Schema, node: Any, at: Obj) -> None:
+    """Fill ``at`` (the trie node of ``value``'s path) as ``_collect`` would list paths."""
+    if isinstance(value, dict) and value and not _atomic_map(node):
+        for k, v in value.items():
+            _trie_collect(v, schema, _child(schema, node, k), at.setdefault(f"f:{k}", {}))
+        return
+    if isinstance(value, list) and value:
+        kind, keys = _list_type(node)
+        if kind == "map" and keys:
+            item_node = _items(schema, node)
+            for item in value:
+                item_at = at.setdefault(f"k:{_key_of(item, keys, item_node)}", {})
+                if isinstance(item, dict) and item:
+                    item_at["."] = {}
+                    for k, v in item.items():
+                        _trie_collect(
+                            v,
+                            schema,
+                            _child(schema, item_node, k),
+                            item_at.setdefault(f"f:{k}", {}),
+                        )
+            return
+        if kind == "set":
+            for item in value:
+                at[f"v:{_value_of(item)}"] = {}
+            return
+
+
+def _trie_without(trie: Obj, path: Path) -> Obj:
+    """``trie`` without the member ``path``, sharing every node off that path."""
+    key = f"{path[0][0]}:{path[0][1]}"
+    child = trie.get(key)
+    if not isinstance(child, dict):
+        return trie
+    if len(path) == 1:
+        if child and "." not in child:
+            return trie  # not itself a member: only things below it are
+        rest = {k: v for k, v in child.items() if k != "."}
+        out = dict(trie)
+        if rest:
+            out[key] = rest
+        else:
+            del out[key]
+        return out
+    new_child = _trie_without(child, path[1:])
+    if new_child is child:
+        return trie
+    out = dict(trie)
+    if new_child == {".": {}}:
+        out[key] = {}  # only its own mark is left: a member with nothing below
+    elif new_child:
+        out[key] = new_child
+    else:
+        del out[key]
+    return out
+
+
+def _trie_with(trie: Obj, path: Path) -> Obj:
+    """``trie`` with the member ``path`` added, sharing every node off that path."""
+    key = f"{path[0][0]}:{path[0][1]}"
+    child = trie.get(key)
+    out = dict(trie)
+    if len(path) == 1:
+        if child is None:
+            out[key] = {}
+        elif child and "." not in child:
+            out[key] = {".": {}, **child}
+        else:
+            return trie
+        return out
+    if child is None:
+        base: Obj = {}
+    elif not child:
+        base = {".": {}}  # a member leaf that gets members below keeps its own mark
+    else:
+        base = child
+    out[key] = _trie_with(base, path[1:])
+    return out
 
 
 def _with_entries(obj: Obj, entries: list[Obj]) -> Obj:

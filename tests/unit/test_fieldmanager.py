@@ -154,6 +154,8 @@ def _update(old: Any, new: dict[str, Any], manager: str, sub: str = "", now: str
 
 
 def _owners(obj: dict[str, Any]) -> dict[tuple[str, str, str], set[str]]:
+    for e in obj["metadata"]["managedFields"]:  # edited in place, still the canonical trie
+        assert e["fieldsV1"] == fm.to_fields_v1(fm.from_fields_v1(e["fieldsV1"]))
     return {
         (e["manager"], e["operation"], e.get("subresource", "")): {
             fm.path_string(p) for p in fm.from_fields_v1(e["fieldsV1"])
@@ -253,3 +255,14 @@ def test_kubectls_apply_takes_over_what_its_client_side_apply_last_applied() -> 
     # another manager gets the conflict
     with pytest.raises(fm.ApplyConflict):
         _apply(live, _deploy(replicas=3), "helm")
+
+
+def test_a_creates_trie_is_the_trie_of_its_field_set() -> None:
+    from tests.bench.common import bench_pod
+
+    for api_version, kind, obj in (
+        ("v1", "Pod", bench_pod("p")),
+        ("apps/v1", "Deployment", _deploy(replicas=2, template=_tmpl(C1, {"name": "s"}))),
+    ):
+        schema = _schema(api_version, kind)
+        assert fm.fields_trie(obj, schema) == fm.to_fields_v1(fm.field_set(obj, schema))
