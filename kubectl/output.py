@@ -78,11 +78,26 @@ def render_table_groups(
     return "\n".join(blocks)
 
 
+def without_managed_fields(obj: dict[str, Any]) -> dict[str, Any]:
+    """``obj`` without ``metadata.managedFields``: every write records them, and kubectl
+    prints them only with ``--show-managed-fields``."""
+    meta = obj.get("metadata")
+    if not isinstance(meta, dict) or "managedFields" not in meta:
+        return obj
+    return {**obj, "metadata": {k: v for k, v in meta.items() if k != "managedFields"}}
+
+
 def render_objects(
-    objects: list[dict[str, Any]], fmt: str, single: bool, no_headers: bool = False
+    objects: list[dict[str, Any]],
+    fmt: str,
+    single: bool,
+    no_headers: bool = False,
+    show_managed_fields: bool = False,
 ) -> str:
     """yaml, json, name, jsonpath or custom-columns output for typed objects; one object
     prints bare when ``single``, several as a ``List``."""
+    if not show_managed_fields:
+        objects = [without_managed_fields(o) for o in objects]
     columns = custom.columns_for(fmt)
     if columns is not None:
         return custom.render(columns, objects, no_headers)

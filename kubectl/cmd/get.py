@@ -16,6 +16,7 @@ from kubectl.output import (
     render_objects,
     render_table_groups,
     with_type_meta,
+    without_managed_fields,
 )
 from kubectl.printers import custom
 from kubectl.printers.columns import build_rows
@@ -49,6 +50,11 @@ def register(sub: Any, parent: argparse.ArgumentParser) -> None:
         help="sort the list by this field, e.g. .metadata.name or .status.startTime",
     )
     p.add_argument("--no-headers", action="store_true", help="print tables without headers")
+    p.add_argument(
+        "--show-managed-fields",
+        action="store_true",
+        help="keep metadata.managedFields in JSON and YAML output",
+    )
     p.add_argument(
         "-w", "--watch", action="store_true", help="after listing, keep printing changes"
     )
@@ -156,7 +162,11 @@ def run(ctx: Ctx) -> int:
         else:
             single = len(targets) == 1 and len(targets[0].names) == 1
             if all_objects or not single:
-                ctx.stdout.write(render_objects(all_objects, fmt, single, args.no_headers))
+                ctx.stdout.write(
+                    render_objects(
+                        all_objects, fmt, single, args.no_headers, args.show_managed_fields
+                    )
+                )
             if not all_objects and not errors and custom.columns_for(fmt) is not None:
                 ctx.err(_no_resources(ctx, targets))
         ctx.stdout.flush()
@@ -261,6 +271,8 @@ def _watch(
             obj = event.get("object") or {}
             raise CliError(str(obj.get("message") or "the watch ended with an error"))
         obj = with_type_meta(info, event.get("object") or {})
+        if not args.show_managed_fields:
+            obj = without_managed_fields(obj)
         if fmt in (None, "wide"):
             headers, rows = _rows(ctx, info.kind, [obj], with_kind)
             lines: list[list[str]] = rows
