@@ -315,7 +315,9 @@ def render(
         # Only a redirected connection may reach a holding listener (bound on every
         # address, since a redirect lands on the incoming interface's own).
         ports_set = ", ".join(str(h) for h in holders)
-        rejects.append(f"tcp dport {{ {ports_set} }} ct status & dnat == 0 reject")
+        rejects.append(
+            f"tcp dport {{ {ports_set} }} fib daddr type local ct status & dnat == 0 reject"
+        )
     for sp in ports:
         cid = sp.chain_id
         match = f"ip daddr {sp.cluster_ip} {sp.protocol} dport {sp.port}"

@@ -9,6 +9,8 @@ connections again.
 
 from __future__ import annotations
 
+import re
+import socket
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -53,8 +55,12 @@ def test_a_service_at_zero_replicas_answers_every_request(lab: ZeroLab) -> None:
     lab.api.create("pods", client, NS)
     cip = lab.deployment("web", f"{IDLE:.0f}s")
     # At zero: the Service's port is redirected to the kubelet's holding listener.
-    assert "redirect to :" in lab.table_text()
+    holder = re.search(r"redirect to :(\d+)", lab.table_text())
+    assert holder is not None
     assert lab.replicas("web") == 0
+    # The holding listener answers only what the kernel redirected to it.
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", int(holder.group(1))), timeout=5)
 
     def from_pod() -> tuple[int, str]:
         (c,) = [

@@ -242,7 +242,7 @@ def test_the_kernel_redirects_a_marked_service_at_zero_and_counts_it_when_up() -
     assert "ip daddr 10.43.0.7 tcp dport 80 redirect to :41234" in at_zero
     assert "tcp dport 30080 redirect to :41234" in at_zero
     assert "ip daddr 10.43.0.7 tcp dport 80 reject" not in at_zero
-    assert "tcp dport { 41234 } ct status & dnat == 0 reject" in at_zero
+    assert "tcp dport { 41234 } fib daddr type local ct status & dnat == 0 reject" in at_zero
     eps = {
         "ml/llm": {
             "subsets": [
@@ -251,7 +251,7 @@ def test_the_kernel_redirects_a_marked_service_at_zero_and_counts_it_when_up() -
         }
     }
     up = plan(UID, "n1", [svc], eps, hold_ports=holds)
-    assert "redirect" not in up.script.replace("ct status & dnat == 0 reject", "")
+    assert "redirect" not in up.script
     (sp,) = up.ports
     assert sp.counted and f"chain svc-{sp.chain_id} {{\n\t\tcounter\n" in up.script
     # An unmarked Service at zero is refused, as before.
