@@ -42,6 +42,7 @@ from apiserver.store import Event, Store
 from apiserver.tables.custom import column_definitions, custom_cells
 from apiserver.token_request import issue_token
 from apiserver.watch import Watcher, WatchHub, event_line, stream
+from apiserver.watch_tables import TableLines
 
 TABLE_CT = "application/json;as=Table;v=v1;g=meta.k8s.io"
 DEFAULT_WATCH_TIMEOUT = 1800.0
@@ -122,6 +123,7 @@ class ResourceHandler:
     def __init__(self, store: Store, hub: WatchHub, objects: ObjectService, pods: PodSubresources):
         self.store = store
         self.hub = hub
+        self.table_lines = TableLines()  # Table watch events, rendered once for all watchers
         self.objects = objects
         self.pods = pods
         self.token_signer: TokenSigner | None = None  # serviceaccounts/token (app.py sets it)
@@ -388,16 +390,23 @@ class ResourceHandler:
 
         if as_table:
             first = [True]
+            kind_key = store_key(info)
 
             def render(etype: str, data: bytes, _ev: Any) -> bytes:
-                obj = orjson.loads(data)
-                table = tables.to_table(
-                    info.plural, [obj], datetime.now(UTC), "Object", custom=custom_table
-                )
-                if not first[0]:
-                    table["columnDefinitions"] = []
-                first[0] = False
-                return event_line(etype, orjson.dumps(table))
+                def row(columns: bool) -> bytes:
+                    obj = orjson.loads(data)
+                    table = tables.to_table(
+                        info.plural, [obj], datetime.now(UTC), "Object", custom=custom_table
+                    )
+                    if not columns:
+                        table["columnDefinitions"] = []
+                    return event_line(etype, orjson.dumps(table))
+
+                if first[0]:
+                    first[0] = False
+                    return row(True)
+                # Every other watcher of this kind gets this same event: render it once.
+                return self.table_lines.line(kind_key, etype, data, lambda: row(False))
 
         gen = stream(
             self.hub,

@@ -45,6 +45,7 @@ BUDGETS = {
     "audit": 90,
     "flood": 150,
     "autoscaler": 90,  # ~40 s: 100 boxes and 1,000 pods written, the plan timed in process
+    "dashboard": 150,  # ~90 s: 1,000 pods started, 6 page loads, 2 x 20 s of churn
     "exec": 60,  # ~25 s: 2 kubelets (fake, Docker), 105 execs of echo on each
     "portforward": 90,  # ~30 s: a Docker pod, 5 rounds of 100 MiB x 3 paths
     "queues": 240,  # 1,000 simulated weeks x 3 policies, no cluster: ~100 s on 2 idle cores
@@ -67,6 +68,7 @@ ORDER = [
     "audit",
     "flood",
     "autoscaler",
+    "dashboard",
     "queues",
     "scale_to_zero",
     "crd",
