@@ -70,7 +70,9 @@ class NodeKubelet:
             simulated=runtime.name == "fake",
             node_from_host=not facts.hollow and runtime.name != "fake",
             period=config.metrics_report_period,
-            gpus=self._discover_gpus,  # read afresh at each report: usage, not inventory
+            # Real GPUs are read afresh at each report (usage, not inventory); simulated
+            # ones, and none, are the inventory's: no NVML call per report there.
+            gpus=self._discover_gpus if config.nvml_gpus else lambda: list(self.node.gpus),
         )
         self.gpu_monitor: GpuMonitor | None = None
         if config.nvml_gpus:
