@@ -220,7 +220,9 @@ def match(
     return found
 
 
-def might_match(hooks: tuple[Webhook, ...], operation: str, group: str, resource: str) -> bool:
+def might_match(
+    hooks: tuple[Webhook, ...], operation: str, group: str, resource: str, subresource: str = ""
+) -> bool:
     """A cheap first look (no selectors, no versions): could any of ``hooks`` match?"""
     for hook in hooks:
         for r in hook.rules:
@@ -228,6 +230,8 @@ def might_match(hooks: tuple[Webhook, ...], operation: str, group: str, resource
                 continue
             if "*" not in r.groups and group not in r.groups:
                 continue
-            if any(res in ("*", resource) for res, _ in r.resources):
+            if any(
+                res in ("*", resource) and sub in ("*", subresource) for res, sub in r.resources
+            ):
                 return True
     return False

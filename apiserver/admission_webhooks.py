@@ -111,13 +111,13 @@ class AdmissionWebhooks:
         if any(e.resource in _KEYS for e in events):
             self.refresh()
 
-    def wants(self, operation: str, group: str, resource: str) -> bool:
+    def wants(self, operation: str, group: str, resource: str, subresource: str = "") -> bool:
         """Could a webhook be called for this write? (The configurations themselves are
         never sent to webhooks, as in Kubernetes: a broken webhook could not be removed.)"""
         if not self.configured or group == GROUP:
             return False
-        return might_match(self.mutating, operation, group, resource) or might_match(
-            self.validating, operation, group, resource
+        return might_match(self.mutating, operation, group, resource, subresource) or (
+            might_match(self.validating, operation, group, resource, subresource)
         )
 
     # -- admission -----------------------------------------------------------------------

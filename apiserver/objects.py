@@ -298,12 +298,12 @@ class ObjectService:
 
     # -- admission webhooks ----------------------------------------------------------------
 
-    def _webhooks_want(self, info: ResourceInfo, operation: str) -> bool:
+    def _webhooks_want(self, info: ResourceInfo, operation: str, subresource: str = "") -> bool:
         hooks = self.webhooks
         return (
             hooks is not None
             and hooks.configured
-            and hooks.wants(operation, info.group, info.plural)
+            and hooks.wants(operation, info.group, info.plural, subresource)
         )
 
     def _webhook_request(
@@ -624,7 +624,7 @@ class ObjectService:
                 f"({name}): they must be the same"
             )
         body["metadata"]["name"] = name
-        hooked = self._webhooks_want(info, "UPDATE")
+        hooked = self._webhooks_want(info, "UPDATE", subresource)
 
         def compute(current: Obj | None) -> Obj | None:
             if current is None:
@@ -707,7 +707,7 @@ class ObjectService:
                 info, current, self._finish_update(info, current, out), opts, subresource
             )
 
-        if self._webhooks_want(info, "UPDATE"):
+        if self._webhooks_want(info, "UPDATE", subresource):
             ev = await self._write_through_webhooks(info, ns, name, compute, opts, subresource)
             return ev, False
         return await self._write(info, ns, name, compute, opts), False

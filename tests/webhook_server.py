@@ -63,6 +63,12 @@ class WebhookServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
+            # Keep-alive, as real webhook servers do: the apiserver's pool reuses connections.
+            protocol_version = "HTTP/1.1"
+            # Headers and body leave in separate writes: without this, Nagle holds the body
+            # for the client's delayed ACK (40 ms a request).
+            disable_nagle_algorithm = True
+
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 review = json.loads(self.rfile.read(length))

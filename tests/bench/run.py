@@ -52,6 +52,7 @@ BUDGETS = {
     "scale_to_zero": 90,  # ~40 s: one Docker kubelet, 2 x 6 wake-ups from zero, 2 bursts of 100
     "crd": 90,  # ~35 s: 8 CRDs to their first object, 2 x 3 alternated 4 s create runs
     "usage": 30,  # ~2 s: 100 processes' cgroup readings, in process
+    "webhooks": 60,  # ~15 s: 3 x 3 alternated in-process create runs, one local webhook
 }
 ORDER = [
     "api",
@@ -73,6 +74,7 @@ ORDER = [
     "scale_to_zero",
     "crd",
     "usage",
+    "webhooks",
 ]
 TOTAL_BUDGET = 14 * 60
 

@@ -278,6 +278,8 @@ def test_might_match_is_the_cheap_first_look() -> None:
     assert might_match(hooks, "CREATE", "", "pods")
     assert not might_match(hooks, "CREATE", "", "configmaps")
     assert not might_match(hooks, "DELETE", "", "pods")
+    assert not might_match(hooks, "CREATE", "", "pods", "status")
+    assert might_match((_hook(resources=["pods/*"]),), "CREATE", "", "pods", "status")
 
 
 def _response(uid: str = "u1", **resp: Any) -> bytes:
