@@ -13,7 +13,15 @@ from __future__ import annotations
 from api.scaletozero import SCALE_TO_ZERO_AFTER, activator_mark, node_activity
 
 from .base import Controller, apply_all
-from .objutil import Obj, annotations_of, key_of, meta, namespace_of, selector_matches
+from .loadbalancer import node_ready
+from .objutil import (
+    Obj,
+    annotations_of,
+    key_of,
+    meta,
+    namespace_of,
+    selector_matches,
+)
 from .scaletozero_decide import decide, selects
 
 
@@ -110,7 +118,9 @@ class ScaleToZeroController(Controller):
             for p in self.pods.in_namespace(ns)
             if selector_matches(selector, dict(meta(p).get("labels") or {}))
         ]
-        reports = [node_activity(n) for n in self.nodes.informer.list()]
+        # A node that is not Ready may hold a stale report (its kubelet died holding
+        # connections): only Ready nodes' reports count.
+        reports = [node_activity(n) for n in self.nodes.informer.list() if node_ready(n)]
         decision = decide(
             ns,
             name,

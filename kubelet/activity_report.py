@@ -67,7 +67,10 @@ class ActivityReport:
             await self._read_counters()
         current = self.activator.report(marked)
         now = self.activator.clock()
-        if not report_due(self._published, current, self._published_at, now):
+        # The first write of this process always goes: a report a crashed kubelet left
+        # (connections waiting that are gone) must not keep waking the Deployment.
+        first = self._published is None
+        if not first and not report_due(self._published, current, self._published_at, now):
             return
         value = encode_activity(current) if current else None
         patch = {"metadata": {"annotations": {SERVICE_ACTIVITY: value}}}

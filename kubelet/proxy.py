@@ -294,8 +294,9 @@ class ServiceProxy:
             asyncio.create_task(self.services.run(), name="proxy-services"),
             asyncio.create_task(self.endpoints.run(), name="proxy-endpoints"),
             asyncio.create_task(self._loop(), name="proxy-reconcile"),
-            asyncio.create_task(self.activity.run(), name="proxy-activity"),
         ]
+        if self.serves_traffic:  # the fake runtime holds nothing: nothing to report
+            self._tasks.append(asyncio.create_task(self.activity.run(), name="proxy-activity"))
 
     async def stop(self) -> None:
         """Close every listener and open connection, stop the informers."""
