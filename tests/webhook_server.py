@@ -3,7 +3,8 @@ certificate for 127.0.0.1 and the Service names asked for, and AdmissionReview v
 answers by path:
 
 - ``/mutate``: allows, with a JSONPatch adding the label ``webhook.kubelab.test/mutated``;
-- ``/validate``: refuses an object whose name starts with ``refused-`` (403, a message);
+- ``/validate``: refuses an object whose name starts with ``refused-`` (403, a message),
+  and the DELETE of one whose name starts with ``kept-``;
 - ``/slow``: allows after ``SLOW_SECONDS`` (for timeoutSeconds).
 
 Every review received is kept in ``reviews`` (path, request), so a test can check what
@@ -25,6 +26,7 @@ from apiserver.tls import ensure_ca, issue_serving_cert
 
 MUTATED_LABEL = "webhook.kubelab.test/mutated"
 REFUSED_PREFIX = "refused-"
+KEPT_PREFIX = "kept-"
 SLOW_SECONDS = 3.0
 
 
@@ -47,9 +49,21 @@ def _answer(path: str, request: dict[str, Any]) -> dict[str, Any]:
             "code": 403,
             "message": f"names beginning with {REFUSED_PREFIX} are not allowed here",
         }
+    elif path == "/validate" and request.get("operation") == "DELETE":
+        if str(request.get("name") or "").startswith(KEPT_PREFIX):
+            response["allowed"] = False
+            response["status"] = {"code": 403, "message": f"{KEPT_PREFIX} objects stay"}
     elif path == "/slow":
         time.sleep(SLOW_SECONDS)
     return {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "response": response}
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that gave up (the apiserver's timeoutSeconds on /slow) is expected.
+        pass
 
 
 class WebhookServer:
@@ -84,8 +98,7 @@ class WebhookServer:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
+        self._httpd = _Server(("127.0.0.1", 0), Handler)
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(str(cert), str(key))
         self._httpd.socket = ctx.wrap_socket(self._httpd.socket, server_side=True)

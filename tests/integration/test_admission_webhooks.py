@@ -158,6 +158,43 @@ def test_mutating_webhook_adds_a_label_and_validating_one_refuses_a_name(
     cl.close()
 
 
+def test_dry_run_and_delete_reach_the_webhooks(
+    shared_apiserver: ApiServer, ns: str, webhook: WebhookServer
+) -> None:
+    cl = shared_apiserver.client()
+    config = _config(
+        "ValidatingWebhookConfiguration",
+        ns,
+        "name-policy.kubelab.test",
+        {"url": webhook.url("/validate"), "caBundle": webhook.ca_bundle},
+    )
+    config["webhooks"][0]["rules"][0]["operations"] = ["CREATE", "DELETE"]
+    cl.create("validatingwebhookconfigurations", config)
+    # sideEffects None: a dry run is sent too, marked as one, and refused as the real one.
+    path = f"/api/v1/namespaces/{ns}/configmaps"
+    resp = cl.request(
+        "POST",
+        path,
+        params={"dryRun": "All"},
+        json=_configmap("refused-dry"),
+        raise_for_status=False,
+    )
+    assert resp.status_code == 403, resp.text
+    assert webhook.reviews[-1][1]["dryRun"] is True
+    cl.create("configmaps", _configmap("kept-one"), ns)
+    assert webhook.reviews[-1][1]["dryRun"] is False
+    with pytest.raises(ApiError) as refused:
+        cl.delete("configmaps", "kept-one", ns)
+    assert refused.value.message == (
+        'admission webhook "name-policy.kubelab.test" denied the request: kept- objects stay'
+    )
+    review = webhook.reviews[-1][1]
+    assert review["operation"] == "DELETE" and review["object"] is None
+    assert review["oldObject"]["metadata"]["name"] == "kept-one"
+    assert cl.get("configmaps", "kept-one", ns)["metadata"]["name"] == "kept-one"
+    cl.close()
+
+
 def test_failure_policy_with_the_webhook_down(shared_apiserver: ApiServer, ns: str) -> None:
     cl = shared_apiserver.client()
     down = f"https://127.0.0.1:{_closed_port()}/validate"
@@ -261,3 +298,61 @@ def test_webhook_reached_through_a_service(
     made = cl.create("configmaps", _configmap("through-service"), ns)
     assert made["metadata"]["labels"] == {MUTATED_LABEL: "yes"}
     assert webhook.paths_called() == ["/mutate"]
+
+
+def test_custom_objects_and_match_policy_equivalent(
+    shared_apiserver: ApiServer, ns: str, webhook: WebhookServer
+) -> None:
+    """A webhook for v1 of a custom kind is sent a v2 create in v1 (matchPolicy
+    Equivalent, the default; conversion None), and its patch lands on the stored object."""
+    cl = shared_apiserver.client()
+    group = f"{ns}.example.com"
+    version = {"served": True, "schema": {"openAPIV3Schema": {"type": "object"}}}
+    props = {"spec": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}}
+    version["schema"]["openAPIV3Schema"]["properties"] = props
+    cl.create(
+        "customresourcedefinitions",
+        {
+            "apiVersion": "apiextensions.k8s.io/v1",
+            "kind": "CustomResourceDefinition",
+            "metadata": {"name": f"gadgets.{group}"},
+            "spec": {
+                "group": group,
+                "scope": "Namespaced",
+                "names": {"kind": "Gadget", "plural": "gadgets", "singular": "gadget"},
+                "versions": [
+                    {"name": "v1", "storage": True, **version},
+                    {"name": "v2", "storage": False, **version},
+                ],
+            },
+        },
+    )
+    config = _config(
+        "MutatingWebhookConfiguration",
+        ns,
+        "gadget-labels.kubelab.test",
+        {"url": webhook.url("/mutate"), "caBundle": webhook.ca_bundle},
+    )
+    config["webhooks"][0]["rules"] = [
+        {
+            "operations": ["CREATE"],
+            "apiGroups": [group],
+            "apiVersions": ["v1"],
+            "resources": ["gadgets"],
+        }
+    ]
+    cl.create("mutatingwebhookconfigurations", config)
+    try:
+        body = {"apiVersion": f"{group}/v2", "kind": "Gadget", "metadata": {"name": "g1"}}
+        made = cl.request(
+            "POST", f"/apis/{group}/v2/namespaces/{ns}/gadgets", json={**body, "spec": {}}
+        ).json()
+        assert made["apiVersion"] == f"{group}/v2"
+        assert made["metadata"]["labels"] == {MUTATED_LABEL: "yes"}
+        sent = webhook.reviews[-1][1]
+        assert sent["kind"] == {"group": group, "version": "v1", "kind": "Gadget"}
+        assert sent["requestKind"] == {"group": group, "version": "v2", "kind": "Gadget"}
+        assert sent["object"]["apiVersion"] == f"{group}/v1"
+    finally:
+        cl.delete("customresourcedefinitions", f"gadgets.{group}")
+        cl.close()
