@@ -46,6 +46,8 @@ class GpuDevice:
     simulated: bool = False
     # Compute processes NVML sees on it: (pid, MiB). Read for the clean-GPU gate.
     processes: tuple[tuple[int, int], ...] = ()
+    # Per-process SM utilisation NVML sampled, where the driver gives it: (pid, percent).
+    process_utilization: tuple[tuple[int, int], ...] = ()
     unhealthy_reason: str = ""  # why it is out of service, when it is
 
     def to_status(self) -> dict[str, Any]:
@@ -144,6 +146,7 @@ def _read_device(nvml: Any, index: int, handle: Any = None) -> GpuDevice:
     except nvml.NVMLError as e:
         if _is_fatal(nvml, e):
             dev.healthy = False
+    dev.process_utilization = _process_utilization(nvml, handle)
     for what, read in (
         ("utilization", lambda: int(nvml.nvmlDeviceGetUtilizationRates(handle).gpu)),
         ("temperature", lambda: int(nvml.nvmlDeviceGetTemperature(handle, 0))),
@@ -157,6 +160,22 @@ def _read_device(nvml: Any, index: int, handle: Any = None) -> GpuDevice:
                 log.warning("GPU %d (%s): %s failed: %s", index, uuid_text, what, e)
                 dev.healthy = False
     return dev
+
+
+def _process_utilization(nvml: Any, handle: Any) -> tuple[tuple[int, int], ...]:
+    """Each process's latest SM utilisation sample in the driver's buffer; () where the
+    driver has none (NOT_FOUND: nothing ran lately) or cannot say (NOT_SUPPORTED: MIG
+    devices, older boards)."""
+    try:
+        samples = nvml.nvmlDeviceGetProcessUtilization(handle, 0)
+    except (nvml.NVMLError, AttributeError):
+        return ()
+    latest: dict[int, tuple[int, int]] = {}
+    for smp in samples:
+        pid, at = int(smp.pid), int(smp.timeStamp)
+        if pid not in latest or at >= latest[pid][0]:
+            latest[pid] = (at, int(smp.smUtil))
+    return tuple((pid, util) for pid, (_, util) in sorted(latest.items()))
 
 
 def _mig_handles(nvml: Any, index: int) -> list[Any]:

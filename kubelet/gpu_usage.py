@@ -6,8 +6,10 @@ A pod's memory is the sum of its own processes' memory on those GPUs where NVML 
 compute processes and their host PIDs lead to the pod's containers
 (kubelet/gpu_processes.py); a pod that holds its GPUs alone but whose processes NVML does
 not show (another PID namespace, an older driver) is given the devices' whole memory use.
-Utilisation is the devices' (NVML has no per-process figure every driver gives; DCGM's
-exporter labels the device's utilisation with its pod the same way).
+Utilisation is the devices' for a pod that holds its GPUs alone (DCGM's exporter labels
+the device's utilisation with its pod the same way); on a GPU shared by memory it is the sum
+of the pod's own processes' SM utilisation where the driver samples it per process
+(``nvmlDeviceGetProcessUtilization``), else the device's.
 
 Simulated GPUs (``--fake-gpus``) run nothing, so they use what the holder's
 ``kubelab.io/simulated-usage`` annotation says: ``gpu=80`` (percent of each GPU it holds)
@@ -165,6 +167,18 @@ def _pod_memory(
     return None
 
 
+def _pod_utilization(
+    h: Holder, d: GpuDevice, sharers: dict[str, int], owner_of_pid: Callable[[int], str | None]
+) -> int | None:
+    """The pod's utilisation of device ``d``: the device's when the pod holds it alone,
+    else its own processes' samples where the driver gives them, else the device's."""
+    if sharers.get(d.uuid, 0) > 1 and d.process_utilization:
+        return min(
+            100, sum(u for pid, u in d.process_utilization if owner_of_pid(pid) in h.container_ids)
+        )
+    return d.utilization
+
+
 def gpu_readings(
     devices: Iterable[GpuDevice],
     holders: Iterable[Holder],
@@ -192,8 +206,9 @@ def gpu_readings(
             util: int | None = h.load.utilization or 0
             memory: int | None = (h.load.memory_bytes or 0) * len(mine)
         else:
-            utils = [d.utilization for d in mine if d.utilization is not None]
-            util = round(sum(utils) / len(utils)) if utils else None
+            utils = [_pod_utilization(h, d, sharers, owner_of_pid) for d in mine]
+            known = [u for u in utils if u is not None]
+            util = round(sum(known) / len(known)) if known else None
             memory = _pod_memory(h, mine, sharers, owner_of_pid)
         powers = [by_reading[d.uuid].power_w for d in mine]
         power = (

@@ -6,6 +6,9 @@ watts rather than 0; a change NVML reports is followed at the next report."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +25,33 @@ pytestmark = pytest.mark.timeout(180)
 H100 = "GPU-11111111-2222-3333-4444-555555555555"
 RTX = "GPU-aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
 CUSTOM = "/apis/custom.metrics.k8s.io/v1beta2"
+REPO = Path(__file__).resolve().parents[2]
+READ_GPUS = (
+    "import json; from kubelet.gpu import discover_gpus;"
+    "print(json.dumps([d.as_dict() for d in discover_gpus(None, 'n')]))"
+)
+
+
+def test_per_process_utilisation_through_pynvml(tmp_path: Path) -> None:
+    """nvmlDeviceGetProcessUtilization's samples, where the driver has some; a device with
+    none (NVML's NOT_FOUND) has no per-process figures rather than an error."""
+    standin = StandIn(tmp_path, devices=[Device(H100, util=80), Device(RTX)])
+    standin.processes = [(0, 4242, 1024), (0, 4243, 2048), (1, 4244, 512)]
+    standin.process_sm = {4242: 35, 4243: 45}
+    standin.write()
+    out = subprocess.run(
+        [sys.executable, "-c", READ_GPUS],
+        env=standin.env(),
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    h100, rtx = json.loads(out.stdout)
+    assert h100["process_utilization"] == [[4242, 35], [4243, 45]]
+    assert h100["processes"] == [[4242, 1024], [4243, 2048]]
+    assert rtx["process_utilization"] == [] and rtx["healthy"]
 
 
 def gpu_pod(name: str) -> dict[str, Any]:

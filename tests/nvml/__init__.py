@@ -74,6 +74,8 @@ class StandIn:
     directory: Path
     devices: list[Device] = field(default_factory=list)
     processes: list[tuple[int, int, int]] = field(default_factory=list)  # (index, pid, MiB)
+    # pid -> its SM utilisation sample (percent), for nvmlDeviceGetProcessUtilization
+    process_sm: dict[int, int] = field(default_factory=dict)
     events: list[str] = field(default_factory=list)  # "xid 0 79", "ecc 1"
     driver: str = "550.54.15"
     init_error: int = 0
@@ -107,7 +109,11 @@ class StandIn:
                 f" lost={int(d.lost)} name={d.name}"
             )
             lines += [f"mig {i} uuid={u} memory_mib={mib} name={n}" for u, n, mib in d.migs]
-        lines += [f"process {i} {pid} {mib}" for i, pid, mib in self.processes]
+        lines += [
+            f"process {i} {pid} {mib}"
+            + (f" {self.process_sm[pid]}" if pid in self.process_sm else "")
+            for i, pid, mib in self.processes
+        ]
         lines += self.events
         return "\n".join(lines) + "\n"
 

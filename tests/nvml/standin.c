@@ -13,7 +13,8 @@
  *                                    card does not support it), lost=1, name (last: the rest)
  *   mig IDX k=v ... name=REST        a MIG device of GPU IDX (keys: uuid, memory_mib,
  *                                    used_mib): the GPU then has MIG enabled
- *   process IDX PID USED_MIB         a compute process on device IDX
+ *   process IDX PID USED_MIB [SM]    a compute process on device IDX; SM: its utilisation
+ *                                    sample (percent) for nvmlDeviceGetProcessUtilization
  *   xid IDX CODE                     an Xid critical error event on device IDX
  *   ecc IDX                          a double-bit ECC error event on device IDX
  */
@@ -78,7 +79,11 @@ static int device_count;
 #define MAX_MIGS 7 /* per GPU, as on A100/H100 */
 static struct standin_device migs[MAX_DEVICES][MAX_MIGS];
 static int mig_count[MAX_DEVICES];
-static struct { int index; unsigned int pid; unsigned long long used_mib; } procs[MAX_PROCS];
+static struct {
+    int index, has_sm;
+    unsigned int pid, sm;
+    unsigned long long used_mib;
+} procs[MAX_PROCS];
 static int proc_count;
 static struct standin_event events[MAX_EVENTS];
 static int event_count;
@@ -175,9 +180,13 @@ static void load(void) {
         else if (!strcmp(word, "nvml")) sscanf(rest, "%79s", nvml_version);
         else if (!strcmp(word, "init_error")) init_error = atoi(rest);
         else if (!strcmp(word, "process") && proc_count < MAX_PROCS) {
-            if (sscanf(rest, "%d %u %llu", &procs[proc_count].index, &procs[proc_count].pid,
-                       &procs[proc_count].used_mib) == 3)
+            int got = sscanf(rest, "%d %u %llu %u", &procs[proc_count].index,
+                             &procs[proc_count].pid, &procs[proc_count].used_mib,
+                             &procs[proc_count].sm);
+            if (got >= 3) {
+                procs[proc_count].has_sm = got == 4;
                 proc_count++;
+            }
         } else if (!strcmp(word, "xid") && event_count < MAX_EVENTS) {
             if (sscanf(rest, "%d %llu", &events[event_count].index, &events[event_count].data) == 2)
                 events[event_count++].type = EVENT_XID_CRITICAL;
@@ -397,6 +406,46 @@ nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v3(nvmlDevice_t h, unsigned in
 nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v2(nvmlDevice_t h, unsigned int *c,
                                                      nvmlProcessInfo_t *i) {
     return nvmlDeviceGetComputeRunningProcesses_v3(h, c, i);
+}
+
+/* One utilisation sample per process given an SM figure; none at all answers NOT_FOUND, as
+ * NVML does when no sample is newer than lastSeenTimeStamp. A size query (utilization NULL)
+ * answers INSUFFICIENT_SIZE and the count. */
+typedef struct {
+    unsigned int pid;
+    unsigned long long timeStamp;
+    unsigned int smUtil, memUtil, encUtil, decUtil;
+} nvmlProcessUtilizationSample_t;
+
+nvmlReturn_t nvmlDeviceGetProcessUtilization(nvmlDevice_t h,
+                                             nvmlProcessUtilizationSample_t *utilization,
+                                             unsigned int *processSamplesCount,
+                                             unsigned long long lastSeenTimeStamp) {
+    struct standin_device *d;
+    nvmlReturn_t r = device_of(h, &d);
+    if (r) return r;
+    if (!processSamplesCount) return NVML_ERROR_INVALID_ARGUMENT;
+    (void)lastSeenTimeStamp;
+    unsigned int n = 0;
+    for (int i = 0; i < proc_count; i++)
+        n += (procs[i].index == d->index && procs[i].has_sm && d->mig_parent < 0) ? 1 : 0;
+    if (n == 0) return NVML_ERROR_NOT_FOUND;
+    if (!utilization || *processSamplesCount < n) {
+        *processSamplesCount = n;
+        return NVML_ERROR_INSUFFICIENT_SIZE;
+    }
+    unsigned int k = 0;
+    unsigned long long now = (unsigned long long)time(NULL) * 1000000ULL;
+    for (int i = 0; i < proc_count; i++) {
+        if (procs[i].index != d->index || !procs[i].has_sm) continue;
+        utilization[k].pid = procs[i].pid;
+        utilization[k].timeStamp = now;
+        utilization[k].smUtil = procs[i].sm;
+        utilization[k].memUtil = utilization[k].encUtil = utilization[k].decUtil = 0;
+        k++;
+    }
+    *processSamplesCount = k;
+    return NVML_SUCCESS;
 }
 
 /* A GPU has MIG enabled when the file lists MIG devices for it; others do not support it. */

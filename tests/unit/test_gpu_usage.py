@@ -106,6 +106,29 @@ def test_shared_gpus_without_process_details_leave_memory_unknown() -> None:
     assert gpu_readings([dev], [a, b]).pods[("ml", "a")].memory_used_bytes is None
 
 
+def test_on_a_shared_gpu_each_pod_has_its_own_processes_utilisation() -> None:
+    dev = real(
+        "GPU-a",
+        memory_used_mib=3072,
+        utilization=85,
+        processes=((100, 1024), (200, 2048)),
+        process_utilization=((100, 30), (200, 50)),
+    )
+    owners = {100: "cid-a", 200: "cid-b"}
+    a = Holder("ml", "a", ("GPU-a",), "c", frozenset({"cid-a"}))
+    b = Holder("ml", "b", ("GPU-a",), "c", frozenset({"cid-b"}))
+    got = gpu_readings([dev], [a, b], owners.get)
+    assert (got.pods[("ml", "a")].utilization, got.pods[("ml", "b")].utilization) == (30, 50)
+    assert got.pods[("ml", "b")].memory_used_bytes == 2048 * MIB
+    assert got.gpus[0].utilization == 85  # the GPU's own figure stays the device's
+    # Alone on a GPU, the device's utilisation is the pod's (it sees everything that ran).
+    alone = gpu_readings([dev], [a], owners.get).pods[("ml", "a")]
+    assert alone.utilization == 85
+    # Shared, with no per-process samples: the device's, as the DCGM exporter reports it.
+    bare = real("GPU-a", utilization=85)
+    assert gpu_readings([bare], [a, b]).pods[("ml", "a")].utilization == 85
+
+
 def test_a_pod_whose_uuids_are_not_on_this_node_has_no_gpu_usage() -> None:
     got = gpu_readings([real("GPU-a")], [Holder("ml", "x", ("GPU-elsewhere",), "c")])
     assert got.pods == {}
