@@ -42,6 +42,7 @@ from apiserver.store import Event, Store
 from apiserver.tables.custom import column_definitions, custom_cells
 from apiserver.token_request import issue_token
 from apiserver.watch import Watcher, WatchHub, event_line, stream
+from apiserver.watch_tables import LINGER as TABLE_LINGER
 from apiserver.watch_tables import TableLines
 
 TABLE_CT = "application/json;as=Table;v=v1;g=meta.k8s.io"
@@ -419,6 +420,7 @@ class ResourceHandler:
             info.api_version,
             send_initial,
             render,
+            linger=TABLE_LINGER if as_table else 0.0,
         )
         media = TABLE_CT if as_table else "application/json"
         return StreamingResponse(gen, media_type=media)

@@ -247,11 +247,14 @@ async def stream(
     initial_end_bookmark: bool,
     render: Callable[[str, bytes, Event | None], bytes] | None = None,
     bookmark_every: float = 30.0,
+    linger: float = 0.0,
 ) -> AsyncGenerator[bytes, None]:
     """Yield watch lines: initial ADDED objects, the backlog after ``start_rv``, then live.
 
     ``w`` must already be registered, so nothing published after ``start_rv`` is missed;
     events at or below the last revision sent are skipped, so nothing is sent twice.
+    ``linger`` > 0: after a live event, wait that long for more and send them together
+    (one TLS write for a burst: for watches a person reads, apiserver/watch_tables.py).
     """
     line = render or _shared_line
     last = start_rv
@@ -296,6 +299,8 @@ async def stream(
                 continue
             last = got.rv
             batch = [line(got.type, got.data, got)]
+            if linger > 0:
+                await asyncio.sleep(min(linger, max(deadline - loop.time(), 0.0)))
             # Drain what is already queued into one write: fewer syscalls under load.
             while not w.queue.empty() and len(batch) < 256:
                 nxt = w.queue.get_nowait()

@@ -6,6 +6,12 @@ more than sending it, and every watcher of a kind gets the same event, so the li
 kept here, keyed by the event's stored bytes (the same object for every watcher; its
 hash is computed once) and the second it was rendered in (the AGE cell counts seconds).
 Only a watcher's later events are shared: its first carries the column definitions.
+
+Table watches are read by people (the dashboard, ``kubectl get -w``), so their live events
+are also sent in bursts: after an event the stream waits ``LINGER`` for more and sends
+them in one write. Each write to a TLS stream costs the server tens of microseconds
+whatever its size; at 50 pod changes a second, 100 open dashboards would pay that 5,000
+times a second. Watches for programs (JSON, protobuf) send each event at once.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 
+LINGER = 0.1  # seconds a Table watch gathers events before a write
 SIZE = 1024  # events kept: a burst fans out within milliseconds, long before eviction
 
 

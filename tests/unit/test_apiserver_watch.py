@@ -219,3 +219,19 @@ async def test_pod_watchers_of_a_node_get_only_that_nodes_pods(store: Store) -> 
     finally:
         await gen.aclose()
     assert "n1" not in hub._by_node["/pods"]
+
+
+async def test_a_lingering_stream_sends_a_burst_as_one_write(store: Store) -> None:
+    hub = WatchHub(store)
+    w = Watcher("/configmaps", "default", SelectionPredicate.from_query("", None))
+    hub.register(w)
+    gen = stream(hub, w, [], store.committed_rv, 60, False, "ConfigMap", "v1", False, linger=0.3)
+    try:
+        first = asyncio.ensure_future(next_line(gen))
+        await put(store, "/configmaps", configmap("a"))
+        await asyncio.sleep(0.05)  # the stream has the first event and lingers
+        await put(store, "/configmaps", configmap("b"))
+        await put(store, "/configmaps", configmap("c"))
+        assert await first == [("ADDED", "a"), ("ADDED", "b"), ("ADDED", "c")]
+    finally:
+        await gen.aclose()
