@@ -36,6 +36,12 @@ class ScaleToZeroController(Controller):
         self.pods = self.ctx.index("pods")
         self.nodes = self.ctx.index("nodes")
         self._opted: dict[str | None, set[str]] = {}  # opted-in Deployments by namespace
+        self.hpas = self.ctx.index("horizontalpodautoscalers")
+        self.hpas.informer.add_handler(
+            on_add=self._hpa,
+            on_update=lambda o, n: self._hpa(n),
+            on_delete=self._hpa,
+        )
         self.deployments.informer.add_handler(
             on_add=self._deployment,
             on_update=lambda o, n: self._deployment(n, o),
@@ -97,6 +103,11 @@ class ScaleToZeroController(Controller):
             if selector_matches((d.get("spec") or {}).get("selector"), labels):
                 self.enqueue(key_of(d))
 
+    def _hpa(self, hpa: Obj) -> None:
+        ref = (hpa.get("spec") or {}).get("scaleTargetRef") or {}
+        if ref.get("kind") == "Deployment" and ref.get("name"):
+            self.enqueue(f"{namespace_of(hpa)}/{ref['name']}")
+
     def _node(self, node: Obj, old: Obj | None = None) -> None:
         now, before = node_activity(node), node_activity(old)
         changed = {k for k in now.keys() | before.keys() if now.get(k) != before.get(k)}
@@ -129,6 +140,12 @@ class ScaleToZeroController(Controller):
             pods,
             reports,
             self.ctx.clock(),
+            [
+                str(meta(h).get("name"))
+                for h in self.hpas.in_namespace(ns)
+                if ((h.get("spec") or {}).get("scaleTargetRef") or {}).get("kind") == "Deployment"
+                and h["spec"]["scaleTargetRef"].get("name") == name
+            ],
         )
         await apply_all(self.ctx, decision.actions)
         return decision.requeue_after

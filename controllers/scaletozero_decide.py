@@ -9,7 +9,7 @@ that select its pods, its pods and the nodes' activity reports, which writes to 
 - Above zero, it is idle from ``max(last request on any node, the moment its last replica
   turned Ready)``; after the window it goes to 0. Never while a pod of it is not Ready (a
   model still loading its weights is not idle), nor while a connection waits, nor when
-  no Service selects it (nothing could wake it again).
+  no Service selects it (nothing could wake it again), nor when an HPA scales it too.
 """
 
 from __future__ import annotations
@@ -106,10 +106,12 @@ def decide(
     pods: list[Obj],
     reports: Iterable[Mapping[str, ServiceActivity]],
     now: float,
+    autoscalers: Iterable[str] = (),
 ) -> Decision:
     """One step for the Deployment ``namespace/name`` (``deployment`` None: it is gone).
     ``services``: every Service of the namespace; ``pods``: the Deployment's pods;
-    ``reports``: every node's ``SERVICE_ACTIVITY``."""
+    ``reports``: every node's ``SERVICE_ACTIVITY``; ``autoscalers``: the names of the
+    HorizontalPodAutoscalers that target it."""
     out = Decision()
     opt = opt_in(deployment)
     mine = [s for s in services if deployment is not None and selects(s, deployment)]
@@ -137,6 +139,19 @@ def decide(
                 f"not scaled to zero: no Service selects the pods of deployment {name}, so no "
                 "request could wake it again; create one, or remove the annotation "
                 f"{SCALE_TO_ZERO_AFTER}",
+            )
+        )
+        return out
+    hpas = sorted(autoscalers)
+    if hpas:
+        # Both would write spec.replicas, each undoing the other.
+        out.actions.append(
+            A.event(
+                deployment,
+                "Warning",
+                "ConflictingAutoscaler",
+                f"not scaled to zero: HorizontalPodAutoscaler {', '.join(hpas)} also scales "
+                f"deployment {name}; remove it or the annotation {SCALE_TO_ZERO_AFTER}",
             )
         )
         return out

@@ -187,6 +187,14 @@ def test_without_a_service_nothing_could_wake_it_so_it_stays() -> None:
     assert reasons(d) == ["NoService"]
 
 
+def test_an_hpa_on_the_same_deployment_is_a_warning_and_no_scaling() -> None:
+    old = [pod(NOW - 3600)]
+    d = decide("ml", "llm", deployment(), [marked()], old, [], NOW, ["llm-hpa"])
+    assert not scaled_to(d)
+    assert reasons(d) == ["ConflictingAutoscaler"]
+    assert "llm-hpa" in d.actions[-1].message
+
+
 def test_an_unreadable_window_is_a_warning_and_no_scaling() -> None:
     d = decide("ml", "llm", deployment(idle="soon"), [marked()], [pod(NOW - 3600)], [], NOW)
     assert not scaled_to(d)
