@@ -38,9 +38,9 @@ def register(sub: Any, parent: argparse.ArgumentParser) -> None:
     p.set_defaults(run=_need_what)
     what = p.add_subparsers(title="what", metavar="WHAT", parser_class=KlParser)
     for name, aliases, fn, summary in (
-        ("nodes", ["node", "no"], top_nodes, "cpu, memory and GPUs per node"),
+        ("nodes", ["node", "no"], top_nodes, "cpu, memory, GPUs and GPU watts per node"),
         ("pods", ["pod", "po"], top_pods, "requests and GPUs per pod"),
-        ("gpus", ["gpu"], top_gpus, "one line per GPU and the pod holding it"),
+        ("gpus", ["gpu"], top_gpus, "one line per GPU: its use and the pod holding it"),
         (
             "queues",
             ["queue"],
