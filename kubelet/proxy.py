@@ -313,6 +313,8 @@ class ServiceProxy:
         for key in list(self._listeners):
             await self._close(key)
         for hkey in list(self._holders):
+            for t in list(self._holders[hkey].connections):
+                t.cancel()  # held or forwarded through a holder: the proxy is going
             await self._close_holder(hkey)
         if self.kernel is not None:
             try:
@@ -469,6 +471,8 @@ class ServiceProxy:
             log.info("service proxy: %s port %s held on :%d", hkey[0], hkey[1] or "-", port)
 
     async def _close_holder(self, hkey: tuple[str, str]) -> None:
+        # Its connections are left to finish (a Service that lost its mark still answers
+        # them once an endpoint is Ready).
         lst = self._holders.pop(hkey, None)
         if lst is not None and lst.server is not None:
             lst.server.close()
