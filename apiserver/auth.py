@@ -1,17 +1,20 @@
 """Bearer-token authentication from a static token file (kube-apiserver's format:
-``token,user,uid,"group1,group2"``), compared in constant time."""
+``token,user,uid,"group1,group2"``, with kubelab's optional expiry column:
+apiserver/token_file.py), compared in constant time. The file is looked at again at most
+once a second, also for tokens already seen, so a revoked token stops working within a
+second and an expired one at its time."""
 
 from __future__ import annotations
 
-import csv
 import hmac
-import io
 import os
 import secrets
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from api.errors import ApiError
+from apiserver import token_file
 from apiserver.sa_tokens import (
     API_AUDIENCE,
     BoundTokens,
@@ -29,6 +32,7 @@ class User:
 
 
 ADMIN_GROUP = "system:masters"
+RECHECK_SECONDS = 1.0
 
 
 class TokenAuthenticator:
@@ -39,27 +43,29 @@ class TokenAuthenticator:
         # ServiceAccount tokens (JWTs from TokenRequest): checked on every request, never
         # cached, since a token stops working when the pod it is bound to is gone.
         self.bound = bound
-        self._mtime = -1.0
-        self._tokens: list[tuple[bytes, User]] = []
-        self._cache: dict[str, User] = {}
+        self._stamp: tuple[float, int, int] = (-1.0, -1, -1)  # mtime, size, inode
+        self._checked = -1e18  # monotonic time of the last look at the file
+        self._tokens: list[tuple[bytes, User, float | None]] = []
+        self._cache: dict[str, tuple[User, float | None]] = {}
         self.reload()
 
     def reload(self) -> None:
+        """Read the file again if it changed (a rewrite by ``kubelab token`` too)."""
+        self._checked = time.monotonic()
         try:
             st = self.path.stat()
         except FileNotFoundError:
             self._tokens, self._cache = [], {}
+            self._stamp = (-1.0, -1, -1)
             return
-        if st.st_mtime == self._mtime:
+        stamp = (st.st_mtime, st.st_size, st.st_ino)
+        if stamp == self._stamp:
             return
-        self._mtime = st.st_mtime
-        tokens: list[tuple[bytes, User]] = []
-        for row in csv.reader(io.StringIO(self.path.read_text())):
-            if not row or row[0].startswith("#") or len(row) < 2:
-                continue
-            groups = tuple(g for g in (row[3].split(",") if len(row) > 3 else []) if g)
-            tokens.append((row[0].encode(), User(row[1], row[2] if len(row) > 2 else "", groups)))
-        self._tokens = tokens
+        self._stamp = stamp
+        self._tokens = [
+            (r.token.encode(), User(r.user, r.uid, r.groups), r.expires_at())
+            for r in token_file.parse(self.path.read_text())
+        ]
         self._cache = {}
 
     def authenticate(self, header: str | None) -> User:
@@ -73,23 +79,34 @@ class TokenAuthenticator:
         token = header[7:].strip()
         if self.bound is not None and looks_like_jwt(token):
             return self.bound_user(token)
-        cached = self._cache.get(token)
-        if cached is not None:
-            return cached
-        self.reload()
-        given = token.encode()
-        found: User | None = None
-        for known, user in self._tokens:
-            # compare_digest on every entry: the time taken does not tell which one matched.
-            if hmac.compare_digest(known, given):
-                found = user
-        if found is None:
+        if time.monotonic() - self._checked >= RECHECK_SECONDS:
+            self.reload()  # a revoked token leaves the cache with the file's change
+        hit = self._cache.get(token)
+        if hit is None:
+            self.reload()
+            given = token.encode()
+            for known, user, expires in self._tokens:
+                # compare_digest on every entry: the time taken does not tell which matched.
+                if hmac.compare_digest(known, given):
+                    hit = (user, expires)
+            if hit is None:
+                raise ApiError(
+                    401,
+                    "Unauthorized: the bearer token is not known to this cluster",
+                    "Unauthorized",
+                )
+            if len(self._cache) < 10000:
+                self._cache[token] = hit
+        user, expires = hit
+        if expires is not None and expires <= time.time():
             raise ApiError(
-                401, "Unauthorized: the bearer token is not known to this cluster", "Unauthorized"
+                401,
+                f"Unauthorized: the bearer token of {user.name} expired at "
+                f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(expires))}; ask the "
+                f"cluster's admin for a new one (kubelab token rotate --user {user.name})",
+                "Unauthorized",
             )
-        if len(self._cache) < 10000:
-            self._cache[token] = found
-        return found
+        return user
 
     def bound_user(self, token: str, audiences: tuple[str, ...] = (API_AUDIENCE,)) -> User:
         """The ServiceAccount user of a bound token for one of ``audiences``; 401 if none."""
@@ -102,17 +119,17 @@ class TokenAuthenticator:
         )
 
 
-def add_token(path: Path, user: str, groups: list[str], uid: str = "") -> str:
-    """Append a new random token for ``user`` to the token file and return it."""
+def add_token(path: Path, user: str, groups: list[str], uid: str = "", expires: str = "") -> str:
+    """Append a new random token for ``user`` to the token file and return it
+    (``expires``: RFC 3339, '' for never)."""
     token = secrets.token_urlsafe(32)
     path.parent.mkdir(parents=True, exist_ok=True)
     exists = path.exists()
     fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_APPEND, 0o600)
     with os.fdopen(fd, "a") as f:
         if not exists:
-            f.write("# token,user,uid,groups\n")
-        g = ",".join(groups)
-        f.write(f'{token},{user},{uid or user},"{g}"\n')
+            f.write(token_file.HEADER)
+        f.write(token_file.TokenRow(token, user, uid, tuple(groups), expires).line())
     return token
 
 

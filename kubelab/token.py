@@ -4,7 +4,14 @@
   ``kubelab join --server URL --token abcdef.0123456789abcdef --ca-fingerprint sha256:...``
 - ``kubelab token create --user alice --role edit --namespace team-a`` makes a user
   token bound to a role and writes a kubeconfig for that user.
-- ``kubelab token list`` shows the bootstrap tokens and when they expire.
+- ``kubelab token list`` shows the bootstrap tokens and the user and node tokens (never
+  their secrets) and when they expire.
+- ``kubelab token revoke --user alice`` (or ``--node gpu2``) removes every token of that
+  user or node; the apiserver refuses them within a second. ``kubelab token rotate --user
+  alice`` replaces alice's tokens with a new one and writes her kubeconfig again (a node
+  is rotated by revoking it and running ``kubelab join`` on it again).
+- ``--ttl`` gives a user token an expiry too (``--ttl 30d``); without it a user token
+  does not expire, and a bootstrap token lasts 24 hours.
 
 Run on the control-plane box: it writes into the cluster's home (the apiserver re-reads
 those files on its own).
@@ -17,14 +24,16 @@ import datetime
 import json
 import re
 import sys
+import time
 from pathlib import Path
 from urllib.parse import urlparse
 
 import yaml
 
 from api.home import kubelab_home
+from apiserver import token_file
 from apiserver.auth import add_token
-from apiserver.authz import ROLES, add_binding
+from apiserver.authz import NODE_USER_PREFIX, ROLES, add_binding
 from apiserver.join import create_token, load_tokens
 from apiserver.main import write_kubeconfig
 from apiserver.tls import ca_fingerprint
@@ -51,7 +60,11 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="examples: kubelab token create | kubelab token create --user alice --role "
         "edit --namespace team-a | kubelab token list",
     )
-    p.add_argument("verb", choices=("create", "list"), help="create a token, or list them")
+    p.add_argument(
+        "verb",
+        choices=("create", "list", "revoke", "rotate"),
+        help="create a token, list them, revoke a user's or node's, or rotate a user's",
+    )
     p.add_argument(
         "--home",
         type=Path,
@@ -60,10 +73,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--ttl",
-        type=parse_ttl,
-        default=datetime.timedelta(hours=24),
-        help="how long a bootstrap token stays valid: 24h (default), 30m, 7d; 0 for ever",
+        default=None,
+        help="how long the token stays valid: 30m, 24h, 7d; 0 for ever (default: 24h for a "
+        "bootstrap token, for ever for a user token)",
     )
+    p.add_argument("--node", default=None, help="revoke: the node whose tokens go")
     p.add_argument(
         "--server",
         default=None,
@@ -133,16 +147,85 @@ def create_join_token(
     return (command + " --approve-required" if approve_required else command, warning)
 
 
-def create_user_token(home: Path, user: str, role: str, namespaces: list[str]) -> Path:
-    """A token for ``user`` bound to ``role``; returns the kubeconfig written for them."""
-    token = add_token(home / "tokens.csv", user, [])
-    add_binding(home / "rbac.yaml", user, role, namespaces)
+def create_user_token(
+    home: Path,
+    user: str,
+    role: str | None,
+    namespaces: list[str],
+    ttl: datetime.timedelta | None = None,
+) -> Path:
+    """A token for ``user`` (bound to ``role`` when given: a rotation keeps the bindings
+    the user has); returns the kubeconfig written for them."""
+    expires = token_file.expiry(ttl, datetime.datetime.now(datetime.UTC))
+    token = add_token(home / "tokens.csv", user, [], expires=expires)
+    if role:
+        add_binding(home / "rbac.yaml", user, role, namespaces)
     cfg = yaml.safe_load((home / "kubeconfig").read_text())
     server = str(cfg["clusters"][0]["cluster"]["server"])
     out = home / "users" / f"{user}.kubeconfig"
     out.parent.mkdir(mode=0o700, exist_ok=True)
     write_kubeconfig(out, server, (home / "pki" / "ca.crt").read_bytes(), token, user=user)
     return out
+
+
+# The cluster's own identities: revoking one would stop a component, not a person.
+PROTECTED = ("admin",)
+
+
+def revoke(home: Path, user: str) -> int:
+    """Remove every token of ``user`` from the token file; how many went."""
+    path = home / "tokens.csv"
+    kept, gone = token_file.without_user(token_file.read(path), user)
+    if gone:
+        token_file.write(path, kept)
+    return gone
+
+
+def _list(home: Path) -> None:
+    print(f"{'ID':<8} {'EXPIRES':<22} DESCRIPTION")
+    for t in load_tokens(home):
+        state = " (expired)" if t.expired() else ""
+        print(f"{t.id:<8} {(t.expires or 'never') + state:<22} {t.description}")
+    rows = token_file.read(home / "tokens.csv")
+    if not rows:
+        return
+    now = time.time()
+    print()
+    print(f"{'USER':<40} {'EXPIRES':<22} GROUPS")
+    for r in rows:
+        state = " (expired)" if r.expired(now) else ""
+        print(f"{r.user:<40} {(r.expires or 'never') + state:<22} {','.join(r.groups)}")
+
+
+def _revoke_or_rotate(home: Path, args: argparse.Namespace) -> int:
+    if bool(args.user) == bool(args.node):
+        print(f"kubelab token {args.verb}: name one --user NAME or --node NAME", file=sys.stderr)
+        return 2
+    if args.verb == "rotate" and args.node:
+        print(
+            "kubelab token rotate: a node gets new credentials by joining again: "
+            f"kubelab token revoke --node {args.node}, then kubelab join on that box",
+            file=sys.stderr,
+        )
+        return 2
+    user = args.user or f"{NODE_USER_PREFIX}{args.node}"
+    if user in PROTECTED or user.startswith("system:kube") or user == "system:kubelet":
+        print(
+            f"kubelab token {args.verb}: {user} is one of the cluster's own identities; "
+            "its token is made again at the next start, so revoking it only stops that part",
+            file=sys.stderr,
+        )
+        return 2
+    gone = revoke(home, user)
+    if args.verb == "revoke":
+        if not gone:
+            print(f"kubelab token revoke: {user} has no token here", file=sys.stderr)
+            return 1
+        print(f"revoked {gone} token(s) of {user}; the API refuses them within a second")
+        return 0
+    path = create_user_token(home, args.user, None, [], args.ttl)
+    print(f"rotated {args.user}: {gone} old token(s) revoked, new kubeconfig: {path}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -154,22 +237,29 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
+    try:
+        # None: not given (24 hours for a bootstrap token, no expiry for a user token).
+        args.ttl_given = args.ttl is not None
+        args.ttl = parse_ttl(args.ttl) if args.ttl is not None else None
+    except argparse.ArgumentTypeError as exc:
+        print(f"kubelab token: --ttl: {exc}", file=sys.stderr)
+        return 2
     if args.verb == "list":
-        print(f"{'ID':<8} {'EXPIRES':<22} DESCRIPTION")
-        for t in load_tokens(home):
-            state = " (expired)" if t.expired() else ""
-            print(f"{t.id:<8} {(t.expires or 'never') + state:<22} {t.description}")
+        _list(home)
         return 0
+    if args.verb in ("revoke", "rotate"):
+        return _revoke_or_rotate(home, args)
     if args.user:
         if not args.role:
             print("kubelab token: --user needs --role admin|edit|view", file=sys.stderr)
             return 2
-        path = create_user_token(home, args.user, args.role, args.namespace)
+        path = create_user_token(home, args.user, args.role, args.namespace, args.ttl)
         ns = ", ".join(args.namespace) or "every namespace"
         print(f"kubeconfig for {args.user} ({args.role} in {ns}): {path}")
         return 0
+    ttl = args.ttl if args.ttl_given else datetime.timedelta(hours=24)
     command, warning = create_join_token(
-        home, args.ttl, args.server, args.description, args.approve_required
+        home, ttl, args.server, args.description, args.approve_required
     )
     print(command)
     if warning:
