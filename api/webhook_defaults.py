@@ -15,22 +15,29 @@ SIDE_EFFECTS = ("None", "NoneOnDryRun")
 Obj = dict[str, Any]
 
 
+def _default(obj: Obj, key: str, value: Any) -> None:
+    # JSON null is "unset" to Kubernetes' decoder, so it is defaulted too (kopf sends
+    # objectSelector: null when a handler has no label filter).
+    if obj.get(key) is None:
+        obj[key] = value
+
+
 def default_configuration(obj: Obj) -> None:
     """Kubernetes' v1 defaults, in place (never over a value that is set)."""
     mutating = obj.get("kind") == MUTATING
     for hook in obj.get("webhooks") or []:
         if not isinstance(hook, dict):
             continue
-        hook.setdefault("failurePolicy", "Fail")
-        hook.setdefault("matchPolicy", "Equivalent")
-        hook.setdefault("namespaceSelector", {})
-        hook.setdefault("objectSelector", {})
-        hook.setdefault("timeoutSeconds", DEFAULT_TIMEOUT)
+        _default(hook, "failurePolicy", "Fail")
+        _default(hook, "matchPolicy", "Equivalent")
+        _default(hook, "namespaceSelector", {})
+        _default(hook, "objectSelector", {})
+        _default(hook, "timeoutSeconds", DEFAULT_TIMEOUT)
         if mutating:
-            hook.setdefault("reinvocationPolicy", "Never")
+            _default(hook, "reinvocationPolicy", "Never")
         for rule in hook.get("rules") or []:
             if isinstance(rule, dict):
-                rule.setdefault("scope", "*")
+                _default(rule, "scope", "*")
         service = (hook.get("clientConfig") or {}).get("service")
         if isinstance(service, dict):
-            service.setdefault("port", 443)
+            _default(service, "port", 443)

@@ -96,6 +96,34 @@ OPERATOR = textwrap.dedent(
 )
 
 
+# kopf's own admission webhooks: kopf serves them and writes the configurations itself.
+WEBHOOK_OPERATOR = textwrap.dedent(
+    """
+    import kopf
+
+
+    @kopf.on.startup()
+    def configure(settings: kopf.OperatorSettings, **_):
+        settings.admission.server = kopf.WebhookServer(
+            addr="127.0.0.1", port=PORT, host="127.0.0.1",
+            certfile="pki/hook.crt", pkeyfile="pki/hook.key", cafile="pki/ca.crt",
+        )
+        settings.admission.managed = "MANAGED"
+
+
+    @kopf.on.validate("kopf.dev", "v1", "kopfexamples")
+    def refuse_wrong(spec, **_):
+        if spec.get("field") == "wrong":
+            raise kopf.AdmissionError("field may not be wrong", code=422)
+
+
+    @kopf.on.mutate("kopf.dev", "v1", "kopfexamples")
+    def add_label(patch, **_):
+        patch.metadata.labels["mutated-by-kopf"] = "yes"
+    """
+)
+
+
 def _kopf() -> str:
     found = shutil.which("kopf", path=str(Path(sys.executable).parent))
     if found is None:
@@ -103,10 +131,33 @@ def _kopf() -> str:
     return found
 
 
-@pytest.fixture
-def operator(shared_apiserver: ApiServer, tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    """A namespace of its own, the CRD, and kopf running the operator over it."""
-    kopf = _kopf()
+def _start_kopf(
+    shared_apiserver: ApiServer, tmp_path: Path, ns: str, source: str
+) -> tuple[subprocess.Popen[bytes], Path]:
+    (tmp_path / "operator.py").write_text(source)
+    log = tmp_path / "kopf.log"
+    env = {**os.environ, "KUBECONFIG": str(shared_apiserver.kubeconfig), "HOME": str(tmp_path)}
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [_kopf(), "run", "--standalone", "--namespace", ns, "--verbose", "operator.py"],
+            cwd=tmp_path,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    return proc, log
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def _namespace_and_crd(shared_apiserver: ApiServer) -> str:
     cl = shared_apiserver.client()
     ns = "kopf-" + uuid.uuid4().hex[:6]
     cl.create("namespaces", {"metadata": {"name": ns}})
@@ -120,27 +171,20 @@ def operator(shared_apiserver: ApiServer, tmp_path: Path) -> Iterator[tuple[str,
         "the CRD served",
         10,
     )
-    (tmp_path / "operator.py").write_text(OPERATOR)
-    log = tmp_path / "kopf.log"
-    env = {**os.environ, "KUBECONFIG": str(shared_apiserver.kubeconfig), "HOME": str(tmp_path)}
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [kopf, "run", "--standalone", "--namespace", ns, "--verbose", "operator.py"],
-            cwd=tmp_path,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    cl.close()
+    return ns
+
+
+@pytest.fixture
+def operator(shared_apiserver: ApiServer, tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """A namespace of its own, the CRD, and kopf running the operator over it."""
+    _kopf()
+    ns = _namespace_and_crd(shared_apiserver)
+    proc, log = _start_kopf(shared_apiserver, tmp_path, ns, OPERATOR)
     try:
         yield ns, log
     finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        cl.close()
+        _stop(proc)
 
 
 def test_kopf_operator_create_update_delete(
@@ -209,3 +253,60 @@ def test_kopf_operator_create_update_delete(
         raise AssertionError(f"the object stayed:\n{why()}") from None
     assert "DELETE-HANDLER kopf-example-1" in log.read_text()
     cl.close()
+
+
+def test_kopf_admission_webhooks(shared_apiserver: ApiServer, tmp_path: Path) -> None:
+    """kopf's own webhooks: kopf writes a Validating- and a MutatingWebhookConfiguration
+    (url, caBundle, objectSelector null) and serves them over HTTPS; the apiserver calls
+    them, so a wrong object is refused in kopf's words and a right one gets kopf's label."""
+    from apiserver.tls import ensure_ca, issue_serving_cert
+    from tests.harness import free_port
+
+    ns = _namespace_and_crd(shared_apiserver)
+    ensure_ca(tmp_path)  # tmp_path/pki/ca.crt: the webhook's own CA
+    issue_serving_cert(tmp_path, "hook", ["127.0.0.1"])
+    managed = f"{ns}.kopf.dev"
+    source = WEBHOOK_OPERATOR.replace("PORT", str(free_port())).replace("MANAGED", managed)
+    proc, log = _start_kopf(shared_apiserver, tmp_path, ns, source)
+    cl = shared_apiserver.client()
+    try:
+        for plural in ("validatingwebhookconfigurations", "mutatingwebhookconfigurations"):
+            try:
+                wait_for(lambda p=plural: cl.get(p, managed), f"kopf's {plural}", 30)
+            except AssertionError:
+                raise AssertionError(
+                    f"kopf wrote no {plural}:\n{log.read_text()[-3000:]}"
+                ) from None
+        path = f"/apis/{GROUP}/v1/namespaces/{ns}/{PLURAL}"
+
+        def create(name: str, field: str) -> Any:
+            body = {
+                "apiVersion": f"{GROUP}/v1",
+                "kind": "KopfExample",
+                "metadata": {"name": name},
+                "spec": {"field": field},
+            }
+            return cl.request("POST", path, json=body, raise_for_status=False)
+
+        # kopf's server may still be starting after it wrote the configurations.
+        good = wait_for(
+            lambda: (r := create("right-one", "right")).status_code == 201 and r,
+            "a create through kopf's webhooks",
+            30,
+        )
+        assert good.json()["metadata"]["labels"] == {"mutated-by-kopf": "yes"}
+        bad = create("wrong-one", "wrong")
+        assert bad.status_code == 422, bad.text
+        assert bad.json()["message"] == (
+            'admission webhook "refuse-wrong.' + managed + '" denied the request: '
+            "field may not be wrong"
+        )
+    finally:
+        _stop(proc)
+        for plural in ("validatingwebhookconfigurations", "mutatingwebhookconfigurations"):
+            try:
+                cl.delete(plural, managed)
+            except ApiError as e:
+                if e.code != 404:
+                    raise
+        cl.close()

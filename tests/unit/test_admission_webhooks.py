@@ -71,6 +71,14 @@ def test_defaults_are_kubernetes_v1_defaults() -> None:
     assert _messages(obj) == []
 
 
+def test_null_is_defaulted_like_a_missing_field() -> None:
+    # kopf writes objectSelector: null for a handler without label filters.
+    obj = _config("MutatingWebhookConfiguration", objectSelector=None, timeoutSeconds=None)
+    defaults.apply_defaults(obj["kind"], obj)
+    assert obj["webhooks"][0]["objectSelector"] == {}
+    assert obj["webhooks"][0]["timeoutSeconds"] == 10
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [
