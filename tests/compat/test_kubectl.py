@@ -145,6 +145,8 @@ def test_api_resources_lists_every_kind(kubectl: Kubectl) -> None:
         "ingressclasses.networking.k8s.io",
         "certificatesigningrequests.certificates.k8s.io",
         "customresourcedefinitions.apiextensions.k8s.io",
+        "validatingwebhookconfigurations.admissionregistration.k8s.io",
+        "mutatingwebhookconfigurations.admissionregistration.k8s.io",
         "nodes.metrics.k8s.io",
         "queues.scheduling.kubelab.io",
     }
