@@ -130,18 +130,6 @@ def decide(
             timeout = opt.timeout  # the Service's typo: the Deployment's value serves
         wanted[service_key(svc)] = ActivatorMark(name, timeout)
     out.actions += _mark_patches(name, services, wanted)
-    if not mine:
-        out.actions.append(
-            A.event(
-                deployment,
-                "Warning",
-                "NoService",
-                f"not scaled to zero: no Service selects the pods of deployment {name}, so no "
-                "request could wake it again; create one, or remove the annotation "
-                f"{SCALE_TO_ZERO_AFTER}",
-            )
-        )
-        return out
     hpas = sorted(autoscalers)
     if hpas:
         # Both would write spec.replicas, each undoing the other.
@@ -188,6 +176,18 @@ def decide(
     left = since + opt.idle_window - now
     if left > 0:
         out.requeue_after = left
+        return out
+    if not mine:  # said when it would sleep, not while its Service is still being made
+        out.actions.append(
+            A.event(
+                deployment,
+                "Warning",
+                "NoService",
+                f"not scaled to zero: no Service selects the pods of deployment {name}, so no "
+                "request could wake it again; create one, or remove the annotation "
+                f"{SCALE_TO_ZERO_AFTER}",
+            )
+        )
         return out
     what = "request" if last_request is not None and last_request >= ready_at else "replica Ready"
     out.actions.append(_scale(deployment, 0))

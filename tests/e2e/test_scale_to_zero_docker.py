@@ -3,7 +3,9 @@ real Docker engine (``tests/e2e/scale_to_zero_lab.py``): a Deployment at 0 repli
 behind a ClusterIP Service answers 50 concurrent requests from the host, and one from a
 pod, with none failing (the kernel redirects them to the kubelet's holding listener,
 whose demand scales the Deployment to 1; each is forwarded once the replica is Ready);
-then, with no request for its idle window, it goes back to 0 and the Service's rules hold
+kept busy through the kernel's DNAT for twice its idle window it stays up (the kubelet
+reads the Service chain's rule counter); then, with no request for its window, it goes
+back to 0 and the Service's rules hold
 connections again.
 """
 
@@ -26,7 +28,8 @@ from tests.wait import wait_for
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(300)]
 CONCURRENT = 50
-IDLE = 6.0
+IDLE = 8.0
+BUSY = 2 * IDLE  # seconds of steady requests, each counted by the kernel's rule counter
 
 
 @pytest.fixture
@@ -92,7 +95,15 @@ def test_a_service_at_zero_replicas_answers_every_request(lab: ZeroLab) -> None:
 
     # With a replica up the kernel forwards by itself (no redirect), and counts.
     wait_for(lambda: "redirect to :" not in lab.table_text(), "the DNAT rules", 30)
-    assert get(f"http://{cip}/")[0] == 200
+    # Busy for twice its window, through the kernel's DNAT alone: never idle, so every
+    # answer comes from the one replica (one woken again would have another name).
+    until = time.monotonic() + BUSY
+    replica = {body for _, body in answers}
+    while time.monotonic() < until:
+        code, body = get(f"http://{cip}/")
+        assert code == 200 and {body} == replica, f"scaled to zero while busy: {lab.events('web')}"
+        time.sleep(1.0)
+    assert SLEPT not in lab.events("web")
     # Idle for its window: back to 0, and held again.
     wait_for(
         lambda: lab.replicas("web") == 0, "scaled to zero", IDLE + 40, diagnostics=lab.cluster.logs

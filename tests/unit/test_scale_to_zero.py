@@ -185,6 +185,8 @@ def test_without_a_service_nothing_could_wake_it_so_it_stays() -> None:
     d = decide("ml", "llm", deployment(), [], [pod(NOW - 3600)], [], NOW)
     assert not scaled_to(d)
     assert reasons(d) == ["NoService"]
+    # Not before it would sleep: its Service may simply be made after it.
+    assert reasons(decide("ml", "llm", deployment(), [], [pod(NOW - 1)], [], NOW)) == []
 
 
 def test_an_hpa_on_the_same_deployment_is_a_warning_and_no_scaling() -> None:
