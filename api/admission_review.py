@@ -66,11 +66,19 @@ def review_request(
 ) -> Obj:
     """The AdmissionReview a webhook is sent, its kind and resource in the matched version
     and requestKind/requestResource as the client sent them (matchPolicy Equivalent)."""
+    if req.kind_api_version:
+        group, _, version = req.kind_api_version.rpartition("/")
+        kind = {"group": group, "version": version, "kind": req.kind}
+        request_kind = kind
+    else:
+        kind = {"group": m.group, "version": m.version, "kind": req.kind}
+        request_kind = {"group": req.group, "version": req.version, "kind": req.kind}
+        obj, old = _converted(obj, m.group, m.version), _converted(old, m.group, m.version)
     body: Obj = {
         "uid": uid,
-        "kind": {"group": m.group, "version": m.version, "kind": req.kind},
+        "kind": kind,
         "resource": {"group": m.group, "version": m.version, "resource": req.resource},
-        "requestKind": {"group": req.group, "version": req.version, "kind": req.kind},
+        "requestKind": request_kind,
         "requestResource": {"group": req.group, "version": req.version, "resource": req.resource},
         "name": req.name,
         "operation": req.operation,
@@ -79,8 +87,8 @@ def review_request(
             "uid": user.uid if user else "",
             "groups": list(user.groups) if user else [],
         },
-        "object": _converted(obj, m.group, m.version),
-        "oldObject": _converted(old, m.group, m.version),
+        "object": obj,
+        "oldObject": old,
         "dryRun": dry_run,
         "options": {"apiVersion": "meta.k8s.io/v1", "kind": _OPTIONS_KIND[req.operation]},
     }

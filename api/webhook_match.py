@@ -94,6 +94,9 @@ class Request:
     namespace: str  # for a Namespace itself: its name, as Kubernetes sets it
     name: str
     is_namespace: bool = False
+    # A subresource that is an object of its own (pods/eviction: a policy/v1 Eviction) has
+    # its own group and version; "" keeps the resource's.
+    kind_api_version: str = ""
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ This layer knows nothing of HTTP; ``rest.py`` turns requests into calls here.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -305,6 +306,35 @@ class ObjectService:
             and hooks.configured
             and hooks.wants(operation, info.group, info.plural, subresource)
         )
+
+    async def admit_subresource_create(
+        self,
+        info: ResourceInfo,
+        ns: str,
+        name: str,
+        subresource: str,
+        obj: Obj,
+        opts: WriteOptions,
+    ) -> Obj:
+        """A POST of a subresource that is an object of its own (pods/binding: a Binding,
+        pods/eviction: an Eviction), sent to the webhooks as the CREATE Kubernetes sends:
+        ``obj`` as the mutating webhooks leave it, after the validating ones allowed it."""
+        if not self._webhooks_want(info, "CREATE", subresource):
+            return obj
+        assert self.webhooks is not None
+        req, _ = self._webhook_request(info, "CREATE", ns, name, subresource)
+        kind = str(obj.get("kind") or "")
+        api_version = str(obj.get("apiVersion") or "")
+        req = dataclasses.replace(req, kind=kind, kind_api_version=api_version)
+        common: dict[str, Any] = {
+            "dry_run": opts.dry_run,
+            "user": self.webhooks.current_user(),
+            "warnings": opts.warnings,
+        }
+        new = await self.webhooks.mutate(req, obj, None, **common)
+        out = new if new is not None else obj
+        await self.webhooks.validate(req, out, None, **common)
+        return out
 
     def _webhook_request(
         self, info: ResourceInfo, operation: str, ns: str, name: str, subresource: str

@@ -93,10 +93,14 @@ class PodSubresources:
             raise invalid(
                 "Binding", t.name, [Cause("target.name", "Required value: the node to bind to")]
             )
+        ns = t.namespace or "default"
+        assert PODS is not None
+        body = await self.objects.admit_subresource_create(
+            PODS, ns, t.name, "binding", _as_kind(body, "v1", "Binding", t.name), opts
+        )
         meta = body.get("metadata") or {}
         annotations = meta.get("annotations") or {}
         gpus = [u for u in str(annotations.get(GPU_ANNOTATION) or "").split(",") if u.strip()]
-        ns = t.namespace or "default"
 
         def compute(pod: dict[str, Any] | None) -> dict[str, Any]:
             if pod is None:
@@ -135,7 +139,6 @@ class PodSubresources:
             status["conditions"] = conds
             return pod
 
-        assert PODS is not None
         await self.objects._write(PODS, ns, t.name, compute, opts)
         return json_response(success_status("pods", t.name), 201)
 
@@ -146,6 +149,14 @@ class PodSubresources:
         assert PODS is not None and PDBS is not None
         grace = None
         if isinstance(body, dict):
+            body = await self.objects.admit_subresource_create(
+                PODS,
+                t.namespace or "default",
+                t.name,
+                "eviction",
+                _as_kind(body, "policy/v1", "Eviction", t.name),
+                opts,
+            )
             do = body.get("deleteOptions") or {}
             if isinstance(do.get("gracePeriodSeconds"), int):
                 grace = do["gracePeriodSeconds"]
@@ -415,4 +426,16 @@ def _with_replicas(info: ResourceInfo, cur: dict[str, Any], replicas: Any) -> di
         )
     out = copy.deepcopy(cur)
     out.setdefault("spec", {})["replicas"] = replicas
+    return out
+
+
+def _as_kind(body: dict[str, Any], api_version: str, kind: str, name: str) -> dict[str, Any]:
+    """The subresource's body as the object webhooks are sent (kubectl's Eviction may
+    arrive without its kind; the name is the pod's)."""
+    out = dict(body)
+    out.setdefault("apiVersion", api_version)
+    out.setdefault("kind", kind)
+    meta = dict(out.get("metadata") or {})
+    meta.setdefault("name", name)
+    out["metadata"] = meta
     return out

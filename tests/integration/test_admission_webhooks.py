@@ -356,3 +356,55 @@ def test_custom_objects_and_match_policy_equivalent(
     finally:
         cl.delete("customresourcedefinitions", f"gadgets.{group}")
         cl.close()
+
+
+def test_binding_and_eviction_are_sent_as_their_own_kinds(
+    shared_apiserver: ApiServer, ns: str, webhook: WebhookServer
+) -> None:
+    """pods/binding and pods/eviction reach webhooks as CREATEs of a v1 Binding and a
+    policy/v1 Eviction (Kubernetes' subresource requests), and a denial stops them."""
+    cl = shared_apiserver.client()
+    config = _config(
+        "ValidatingWebhookConfiguration",
+        ns,
+        "pod-subresources.kubelab.test",
+        {"url": webhook.url("/validate"), "caBundle": webhook.ca_bundle},
+    )
+    config["webhooks"][0]["rules"] = [
+        {
+            "operations": ["CREATE"],
+            "apiGroups": [""],
+            "apiVersions": ["v1"],
+            "resources": ["pods/binding", "pods/eviction"],
+        }
+    ]
+    cl.create("validatingwebhookconfigurations", config)
+    cl.create("serviceaccounts", {"metadata": {"name": "default"}}, ns)
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "refused-pod"},
+        "spec": {"containers": [{"name": "c", "image": "busybox"}]},
+    }
+    cl.create("pods", pod, ns)
+    assert webhook.reviews == []  # the pod itself is not a subresource the rules name
+    base = f"/api/v1/namespaces/{ns}/pods/refused-pod"
+    binding = {"apiVersion": "v1", "kind": "Binding", "target": {"kind": "Node", "name": "n1"}}
+    bound = cl.request("POST", f"{base}/binding", json=binding, raise_for_status=False)
+    assert bound.status_code == 403, bound.text
+    review = webhook.reviews[-1][1]
+    assert review["kind"] == {"group": "", "version": "v1", "kind": "Binding"}
+    assert review["resource"] == {"group": "", "version": "v1", "resource": "pods"}
+    assert review["subResource"] == "binding" and review["name"] == "refused-pod"
+    assert not cl.get("pods", "refused-pod", ns)["spec"].get("nodeName")
+
+    eviction = {"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": "refused-pod"}}
+    evicted = cl.request("POST", f"{base}/eviction", json=eviction, raise_for_status=False)
+    assert evicted.status_code == 403, evicted.text
+    assert "denied the request: names beginning with refused- are not allowed" in evicted.text
+    review = webhook.reviews[-1][1]
+    assert review["kind"] == {"group": "policy", "version": "v1", "kind": "Eviction"}
+    assert review["subResource"] == "eviction"
+    assert cl.get("pods", "refused-pod", ns)["metadata"].get("deletionTimestamp") is None
+    cl.delete("pods", "refused-pod", ns)
+    cl.close()
