@@ -69,6 +69,7 @@ class AdmissionWebhooks:
         self.validating: tuple[Webhook, ...] = ()
         self.configured = False  # the hot path's only test when no webhook exists
         self._clients: dict[tuple[Any, ...], httpx.AsyncClient] = {}
+        self._tasks: set[asyncio.Task[None]] = set()  # pools being closed
 
     def start(self) -> None:
         self.refresh()
@@ -82,7 +83,8 @@ class AdmissionWebhooks:
         except RuntimeError:
             return
         for c in clients.values():
-            loop.create_task(c.aclose())
+            self._tasks.add(task := loop.create_task(c.aclose()))
+            task.add_done_callback(self._tasks.discard)
 
     # -- the configurations --------------------------------------------------------------
 
@@ -103,9 +105,12 @@ class AdmissionWebhooks:
         self.validating = self._load(VALIDATING_KEY)
         self.configured = bool(self.mutating or self.validating)
         live = {self._client_key(h) for h in (*self.mutating, *self.validating)}
-        for key in [k for k in self._clients if k not in live]:
-            client = self._clients.pop(key)
-            asyncio.get_running_loop().create_task(client.aclose())
+        stale = [self._clients.pop(k) for k in list(self._clients) if k not in live]
+        if stale:
+            loop = asyncio.get_running_loop()  # pools exist only once a call ran on it
+            for client in stale:
+                self._tasks.add(task := loop.create_task(client.aclose()))
+                task.add_done_callback(self._tasks.discard)
 
     def _on_events(self, events: list[Event]) -> None:
         if any(e.resource in _KEYS for e in events):
