@@ -94,11 +94,12 @@ def test_replicas_kubectl_scale_set_conflict_naming_the_scale_subresource(
         kubectl("get", "deploy", "scaled", "-n", namespace, "-o", "yaml", "--show-managed-fields")
     )
     (scale,) = [e for e in shown["metadata"]["managedFields"] if e.get("subresource") == "scale"]
-    assert scale["operation"] == "Update" and scale["fieldsV1"] == {"f:spec": {"f:replicas": {}}}
+    assert scale["manager"] == "kubectl-scale" and scale["operation"] == "Update"
+    assert scale["fieldsV1"] == {"f:spec": {"f:replicas": {}}}
     clash = server_side(kubectl, f, namespace)
     assert clash.returncode != 0
     expected = (
-        f'conflict with "{scale["manager"]}" with subresource "scale" using apps/v1: .spec.replicas'
+        'conflict with "kubectl-scale" with subresource "scale" using apps/v1: .spec.replicas'
     )
     assert expected in clash.stderr, clash.stderr
     assert cluster.api.client().get("deployments", "scaled", namespace)["spec"]["replicas"] == 3
