@@ -94,12 +94,11 @@ def test_replicas_kubectl_scale_set_conflict_naming_the_scale_subresource(
         kubectl("get", "deploy", "scaled", "-n", namespace, "-o", "yaml", "--show-managed-fields")
     )
     (scale,) = [e for e in shown["metadata"]["managedFields"] if e.get("subresource") == "scale"]
-    assert scale["manager"] == "kubectl-scale" and scale["operation"] == "Update"
+    # kubectl 1.35's scale sends no fieldManager: its User-Agent (kubectl/v1.35...) names it
+    assert scale["manager"] == "kubectl" and scale["operation"] == "Update"
     assert scale["fieldsV1"] == {"f:spec": {"f:replicas": {}}}
     clash = server_side(kubectl, f, namespace)
     assert clash.returncode != 0
-    expected = (
-        'conflict with "kubectl-scale" with subresource "scale" using apps/v1: .spec.replicas'
-    )
+    expected = 'conflict with "kubectl" with subresource "scale" using apps/v1: .spec.replicas'
     assert expected in clash.stderr, clash.stderr
     assert cluster.api.client().get("deployments", "scaled", namespace)["spec"]["replicas"] == 3
