@@ -12,7 +12,7 @@ from api.crd.definition import Scale
 from api.errors import ApiError, Cause, bad_request, conflict, invalid, not_found
 from api.patch import PatchError, UnsupportedPatchType, apply_patch
 from apiserver.bodies import decode_body, json_response
-from apiserver.objects import ObjectService, WriteOptions, store_key
+from apiserver.objects import ObjectService, SubresourceView, WriteOptions, store_key
 from apiserver.paths import Target
 
 Obj = dict[str, Any]
@@ -117,5 +117,14 @@ async def custom_scale(
             return out
     else:
         raise ApiError(405, f"{method} is not allowed on scale", "MethodNotAllowed")
-    out, _ = await objects.patch(info, t.name, ns or None, apply, opts, subresource="scale")
+
+    def with_view(obj: Obj, view: Obj) -> Obj:
+        out = copy.deepcopy(obj)
+        write_path(out, scale.spec_replicas, _replicas(view))
+        return out
+
+    shown = SubresourceView(lambda obj: scale_of(obj, scale), with_view)
+    out, _ = await objects.patch(
+        info, t.name, ns or None, apply, opts, subresource="scale", view=shown
+    )
     return json_response(scale_of(out, scale))

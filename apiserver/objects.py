@@ -61,6 +61,16 @@ def rfc3339(t: datetime | None = None) -> str:
     return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+@dataclass(frozen=True)
+class SubresourceView:
+    """A subresource that is a view of its object (``scale``: an autoscaling/v1 Scale), as
+    admission webhooks are shown it: ``show`` makes the view of an object, ``apply`` puts a
+    view the mutating webhooks changed back into the object."""
+
+    show: Callable[[Obj], Obj]
+    apply: Callable[[Obj, Obj], Obj]
+
+
 @dataclass
 class WriteOptions:
     dry_run: bool = False
@@ -427,6 +437,38 @@ class ObjectService:
             warnings=opts.warnings, equivalents=others,
         )  # fmt: skip
 
+    async def _view_webhooks(
+        self,
+        info: ResourceInfo,
+        ns: str,
+        name: str,
+        subresource: str,
+        new: Obj,
+        current: Obj,
+        opts: WriteOptions,
+        view: SubresourceView,
+    ) -> Obj:
+        """An UPDATE of ``subresource`` as Kubernetes sends it: the view (a Scale), old and
+        new; a mutated view goes back into the object, which is validated again."""
+        assert self.webhooks is not None
+        req, _ = self._webhook_request(info, "UPDATE", ns, name, subresource)
+        shown, old_shown = view.show(new), view.show(current)
+        req = dataclasses.replace(
+            req, kind=str(shown.get("kind")), kind_api_version=str(shown.get("apiVersion"))
+        )
+        common: dict[str, Any] = {
+            "dry_run": opts.dry_run,
+            "user": self.webhooks.current_user(),
+            "warnings": opts.warnings,
+        }
+        mutated = await self.webhooks.mutate(req, shown, old_shown, **common)
+        if mutated is not None and mutated != shown:
+            new = view.apply(new, mutated)
+            self._validate(info, new, current)
+            shown = view.show(new)
+        await self.webhooks.validate(req, shown, old_shown, **common)
+        return new
+
     async def _write_through_webhooks(
         self,
         info: ResourceInfo,
@@ -435,6 +477,7 @@ class ObjectService:
         compute: Callable[[Obj | None], Obj | None],
         opts: WriteOptions,
         subresource: str,
+        view: SubresourceView | None = None,
     ) -> Event:
         """An update the webhooks see: decided on the current object, sent to them (outside
         the store's mutation, which must not wait on the network), then stored only if the
@@ -446,7 +489,11 @@ class ObjectService:
                 return await self._write(info, ns, name, compute, opts)  # its 404
             rv = current["metadata"].get("resourceVersion")
             new = compute(copy.deepcopy(current))
-            if new is not None:
+            if new is not None and view is not None:
+                new = await self._view_webhooks(
+                    info, ns, name, subresource, new, current, opts, view
+                )
+            elif new is not None:
                 new = await self._mutating_webhooks(
                     info, "UPDATE", ns, name, subresource, new, current, opts
                 )
@@ -682,10 +729,12 @@ class ObjectService:
         opts: WriteOptions,
         subresource: str = "",
         create_if_missing: Callable[[], Obj] | None = None,
+        view: SubresourceView | None = None,
     ) -> tuple[Obj, bool]:
-        """PATCH: ``apply`` maps the current object to the patched one. Returns (obj, created)."""
+        """PATCH: ``apply`` maps the current object to the patched one. Returns (obj, created).
+        ``view``: how admission webhooks see ``subresource``."""
         ev, created = await self.patch_event(
-            info, name, namespace, apply, opts, subresource, create_if_missing
+            info, name, namespace, apply, opts, subresource, create_if_missing, view=view
         )
         return ev.obj, created
 
@@ -699,6 +748,7 @@ class ObjectService:
         subresource: str = "",
         create_if_missing: Callable[[], Obj] | None = None,
         pure_apply: bool = False,
+        view: SubresourceView | None = None,
     ) -> tuple[Event, bool]:
         """``patch``, answering with the committed Event and whether it created the object.
         ``pure_apply``: ``apply`` returns a new object and leaves its argument alone (the
@@ -738,7 +788,9 @@ class ObjectService:
             )
 
         if self._webhooks_want(info, "UPDATE", subresource):
-            ev = await self._write_through_webhooks(info, ns, name, compute, opts, subresource)
+            ev = await self._write_through_webhooks(
+                info, ns, name, compute, opts, subresource, view
+            )
             return ev, False
         return await self._write(info, ns, name, compute, opts), False
 

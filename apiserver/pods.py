@@ -20,7 +20,7 @@ from api.selectors import LabelSelector
 from apiserver import eviction
 from apiserver.bodies import decode_body, json_response, success_status
 from apiserver.cluster_state import GPU_ANNOTATION, ClusterState
-from apiserver.objects import ObjectService, WriteOptions, rfc3339, store_key
+from apiserver.objects import ObjectService, SubresourceView, WriteOptions, rfc3339, store_key
 from apiserver.paths import Target
 from apiserver.store import Store
 
@@ -223,7 +223,12 @@ class PodSubresources:
                 return _with_replicas(info, cur, _scale_replicas(new_scale))
         else:
             raise ApiError(405, f"{method} is not allowed on scale", "MethodNotAllowed")
-        out, _ = await self.objects.patch(info, t.name, ns, apply, opts, subresource="scale")
+        view = SubresourceView(
+            scale_of, lambda obj, scale: _with_replicas(info, obj, _scale_replicas(scale))
+        )
+        out, _ = await self.objects.patch(
+            info, t.name, ns, apply, opts, subresource="scale", view=view
+        )
         return json_response(scale_of(out))
 
     # -- namespaces ----------------------------------------------------------------------

@@ -5,6 +5,7 @@ answers by path:
 - ``/mutate``: allows, with a JSONPatch adding the label ``webhook.kubelab.test/mutated``;
 - ``/validate``: refuses an object whose name starts with ``refused-`` (403, a message),
   and the DELETE of one whose name starts with ``kept-``;
+- ``/cap-replicas``: allows, patching a Scale's ``spec.replicas`` down to ``MAX_REPLICAS``;
 - ``/slow``: allows after ``SLOW_SECONDS`` (for timeoutSeconds).
 
 Every review received is kept in ``reviews`` (path, request), so a test can check what
@@ -28,6 +29,7 @@ MUTATED_LABEL = "webhook.kubelab.test/mutated"
 REFUSED_PREFIX = "refused-"
 KEPT_PREFIX = "kept-"
 SLOW_SECONDS = 3.0
+MAX_REPLICAS = 2
 
 
 def _answer(path: str, request: dict[str, Any]) -> dict[str, Any]:
@@ -53,6 +55,10 @@ def _answer(path: str, request: dict[str, Any]) -> dict[str, Any]:
         if str(request.get("name") or "").startswith(KEPT_PREFIX):
             response["allowed"] = False
             response["status"] = {"code": 403, "message": f"{KEPT_PREFIX} objects stay"}
+    elif path == "/cap-replicas" and int((obj.get("spec") or {}).get("replicas") or 0) > 2:
+        ops = [{"op": "replace", "path": "/spec/replicas", "value": MAX_REPLICAS}]
+        response["patchType"] = "JSONPatch"
+        response["patch"] = base64.b64encode(json.dumps(ops).encode()).decode()
     elif path == "/slow":
         time.sleep(SLOW_SECONDS)
     return {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "response": response}

@@ -408,3 +408,67 @@ def test_binding_and_eviction_are_sent_as_their_own_kinds(
     assert cl.get("pods", "refused-pod", ns)["metadata"].get("deletionTimestamp") is None
     cl.delete("pods", "refused-pod", ns)
     cl.close()
+
+
+def test_scale_is_sent_as_a_scale(
+    shared_apiserver: ApiServer, ns: str, webhook: WebhookServer
+) -> None:
+    """deployments/scale reaches webhooks as an UPDATE of an autoscaling/v1 Scale (old and
+    new), a mutating webhook's change to the Scale's replicas lands on the Deployment, and
+    a validating webhook can refuse the scale."""
+    cl = shared_apiserver.client()
+    rule = {
+        "operations": ["UPDATE"],
+        "apiGroups": ["apps"],
+        "apiVersions": ["v1"],
+        "resources": ["deployments/scale"],
+    }
+    for kind, hook, path in (
+        ("MutatingWebhookConfiguration", "cap.kubelab.test", "/cap-replicas"),
+        ("ValidatingWebhookConfiguration", "names.kubelab.test", "/validate"),
+    ):
+        config = _config(kind, ns, hook, {"url": webhook.url(path), "caBundle": webhook.ca_bundle})
+        config["webhooks"][0]["rules"] = [rule]
+        cl.create(kind.lower() + "s", config)
+    for name in ("web", "refused-web"):
+        labels = {"app": name}
+        cl.create(
+            "deployments",
+            {
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "metadata": {"name": name},
+                "spec": {
+                    "replicas": 1,
+                    "selector": {"matchLabels": labels},
+                    "template": {
+                        "metadata": {"labels": labels},
+                        "spec": {"containers": [{"name": "c", "image": "busybox"}]},
+                    },
+                },
+            },
+            ns,
+        )
+    assert webhook.reviews == []  # creating the Deployments is no scale
+    patch = {"spec": {"replicas": 5}}
+    headers = {"Content-Type": "application/merge-patch+json"}
+    base = f"/apis/apps/v1/namespaces/{ns}/deployments"
+    scaled = cl.request("PATCH", f"{base}/web/scale", json=patch, headers=headers)
+    assert scaled.json()["spec"]["replicas"] == 2
+    assert cl.get("deployments", "web", ns)["spec"]["replicas"] == 2
+    path, review = webhook.reviews[0]
+    assert path.startswith("/cap-replicas")
+    assert review["kind"] == {"group": "autoscaling", "version": "v1", "kind": "Scale"}
+    assert review["resource"] == {"group": "apps", "version": "v1", "resource": "deployments"}
+    assert review["subResource"] == "scale"
+    assert review["object"]["spec"]["replicas"] == 5
+    assert review["oldObject"]["spec"]["replicas"] == 1
+    # The validating webhook saw the Scale as the mutating one left it.
+    assert webhook.reviews[1][1]["object"]["spec"]["replicas"] == 2
+
+    refused = cl.request(
+        "PATCH", f"{base}/refused-web/scale", json=patch, headers=headers, raise_for_status=False
+    )
+    assert refused.status_code == 403, refused.text
+    assert cl.get("deployments", "refused-web", ns)["spec"]["replicas"] == 1
+    cl.close()
