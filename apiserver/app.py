@@ -134,7 +134,7 @@ class ApiServer:
         self.webhooks = AdmissionWebhooks(
             self.store, lambda ns: self.state.namespace_labels.get(ns, {}), acting_review_user
         )
-        self.objects.webhooks = self.webhooks
+        self.objects.use_webhooks(self.webhooks)
         # ServiceAccount tokens (TokenRequest) signed with the cluster's own key.
         signer = TokenSigner.for_home(config.home)
         self.rest.token_signer = signer

@@ -12,8 +12,9 @@ from api.crd.definition import Scale
 from api.errors import ApiError, Cause, bad_request, conflict, invalid, not_found
 from api.patch import PatchError, UnsupportedPatchType, apply_patch
 from apiserver.bodies import decode_body, json_response
-from apiserver.objects import ObjectService, SubresourceView, WriteOptions, store_key
+from apiserver.objects import ObjectService, WriteOptions, store_key
 from apiserver.paths import Target
+from apiserver.webhook_writes import SubresourceView
 
 Obj = dict[str, Any]
 

@@ -7,7 +7,6 @@ This layer knows nothing of HTTP; ``rest.py`` turns requests into calls here.
 from __future__ import annotations
 
 import copy
-import dataclasses
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,13 +18,13 @@ from api.crd import definition as crd_definition
 from api.crd.definition import CustomKind, CustomVersion
 from api.errors import ApiError, Cause, already_exists, bad_request, conflict, invalid, not_found
 from api.registry import ResourceInfo
-from api.webhook_match import Request as WebhookRequest
 from apiserver import csr, server_side_apply
 from apiserver.admission_webhooks import AdmissionWebhooks
 from apiserver.cluster_state import PROTECTED_NAMESPACES, ClusterState
 from apiserver.ids import new_uid, now_rfc3339
 from apiserver.service_ips_spec import keep_on_update
 from apiserver.store import DELETED, Event, StorageError, Store
+from apiserver.webhook_writes import SubresourceView, WebhookWrites
 
 Obj = dict[str, Any]
 
@@ -59,16 +58,6 @@ def rfc3339(t: datetime | None = None) -> str:
     if t is None:
         return now_rfc3339()
     return t.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-@dataclass(frozen=True)
-class SubresourceView:
-    """A subresource that is a view of its object (``scale``: an autoscaling/v1 Scale), as
-    admission webhooks are shown it: ``show`` makes the view of an object, ``apply`` puts a
-    view the mutating webhooks changed back into the object."""
-
-    show: Callable[[Obj], Obj]
-    apply: Callable[[Obj, Obj], Obj]
 
 
 @dataclass
@@ -141,9 +130,9 @@ class ObjectService:
         self.toleration_seconds = toleration_seconds
         # (group, plural) -> the served CRD's kind; kept by apiserver/crds.py.
         self.custom_kinds: dict[tuple[str, str], CustomKind] = {}
-        # Admission webhooks (set by the server): mutating after the built-in admission,
+        # Admission webhooks (use_webhooks): mutating after the built-in admission,
         # validating last before quota, as Kubernetes orders its admission chain.
-        self.webhooks: AdmissionWebhooks | None = None
+        self.hooks: WebhookWrites | None = None
 
     def custom_version(self, info: ResourceInfo) -> CustomVersion | None:
         """The CRD version ``info`` is served from (None for a built-in kind)."""
@@ -309,13 +298,25 @@ class ObjectService:
 
     # -- admission webhooks ----------------------------------------------------------------
 
+    def use_webhooks(self, webhooks: AdmissionWebhooks) -> None:
+        """Call ``webhooks`` in the write path (apiserver/webhook_writes.py)."""
+        self.hooks = WebhookWrites(webhooks, self._revalidate, self._validate, self._versions)
+
     def _webhooks_want(self, info: ResourceInfo, operation: str, subresource: str = "") -> bool:
-        hooks = self.webhooks
-        return (
-            hooks is not None
-            and hooks.configured
-            and hooks.wants(operation, info.group, info.plural, subresource)
-        )
+        return self.hooks is not None and self.hooks.wants(info, operation, subresource)
+
+    def _versions(self, info: ResourceInfo) -> tuple[str, ...]:
+        """Every version ``info``'s resource is served in (a CRD's several; conversion None)."""
+        ck = self.custom_kinds.get((info.group, info.plural)) if info.custom else None
+        return tuple(ck.versions) if ck else (info.version,)
+
+    def _revalidate(self, info: ResourceInfo, obj: Obj, old: Obj | None) -> None:
+        """The built-in checks again, on what a mutating webhook made of the object."""
+        self._check_kind(info, obj)
+        self._check_fields(info, obj, WriteOptions(field_validation="Ignore"))
+        self._default(info, obj)
+        self._validate(info, obj, old)
+        self.state.admit(info, obj)
 
     async def admit_subresource_create(
         self,
@@ -327,147 +328,10 @@ class ObjectService:
         opts: WriteOptions,
     ) -> Obj:
         """A POST of a subresource that is an object of its own (pods/binding: a Binding,
-        pods/eviction: an Eviction), sent to the webhooks as the CREATE Kubernetes sends:
-        ``obj`` as the mutating webhooks leave it, after the validating ones allowed it."""
-        if not self._webhooks_want(info, "CREATE", subresource):
+        pods/eviction: an Eviction), sent to the webhooks as Kubernetes' CREATE of it."""
+        if self.hooks is None or not self.hooks.wants(info, "CREATE", subresource):
             return obj
-        assert self.webhooks is not None
-        req, _ = self._webhook_request(info, "CREATE", ns, name, subresource)
-        kind = str(obj.get("kind") or "")
-        api_version = str(obj.get("apiVersion") or "")
-        req = dataclasses.replace(req, kind=kind, kind_api_version=api_version)
-        common: dict[str, Any] = {
-            "dry_run": opts.dry_run,
-            "user": self.webhooks.current_user(),
-            "warnings": opts.warnings,
-        }
-        new = await self.webhooks.mutate(req, obj, None, **common)
-        out = new if new is not None else obj
-        await self.webhooks.validate(req, out, None, **common)
-        return out
-
-    def _webhook_request(
-        self, info: ResourceInfo, operation: str, ns: str, name: str, subresource: str
-    ) -> tuple[WebhookRequest, tuple[tuple[str, str], ...]]:
-        """The request's attributes, and the other versions its resource is served as
-        (matchPolicy Equivalent; conversion None makes them the same object)."""
-        is_ns = info.kind == "Namespace" and not info.group
-        req = WebhookRequest(
-            operation=operation,
-            group=info.group,
-            version=info.version,
-            resource=info.plural,
-            subresource=subresource,
-            kind=info.kind,
-            namespace=name if is_ns else ns,
-            name=name,
-            is_namespace=is_ns,
-        )
-        ck = self.custom_kinds.get((info.group, info.plural)) if info.custom else None
-        others = tuple((info.group, v) for v in ck.versions if v != info.version) if ck else ()
-        return req, others
-
-    async def _mutating_webhooks(
-        self,
-        info: ResourceInfo,
-        operation: str,
-        ns: str,
-        name: str,
-        subresource: str,
-        obj: Obj | None,
-        old: Obj | None,
-        opts: WriteOptions,
-    ) -> Obj:
-        """``obj`` as the mutating webhooks leave it, defaulted and validated again (the
-        built-in checks see what will be stored). DELETE: the webhooks are asked, with
-        nothing to patch."""
-        assert self.webhooks is not None
-        req, others = self._webhook_request(info, operation, ns, name, subresource)
-        user = self.webhooks.current_user()
-        if obj is None:
-            assert old is not None
-            await self.webhooks.mutate(
-                req, None, old, dry_run=opts.dry_run, user=user, warnings=opts.warnings,
-                equivalents=others,
-            )  # fmt: skip
-            return old
-        new = await self.webhooks.mutate(
-            req, obj, old, dry_run=opts.dry_run, user=user, warnings=opts.warnings,
-            equivalents=others,
-        )  # fmt: skip
-        if new is obj or new is None:
-            return obj
-        meta = new.get("metadata") if isinstance(new, dict) else None
-        if (
-            not isinstance(meta, dict)
-            or meta.get("name") != name
-            or ((meta.get("namespace") or "") != (ns if info.namespaced else ""))
-        ):
-            raise ApiError(
-                500,
-                "Internal error occurred: a mutating admission webhook changed the object's "
-                "name or namespace, which may not change",
-            )
-        self._check_kind(info, new)
-        self._check_fields(info, new, WriteOptions(field_validation="Ignore"))
-        self._default(info, new)
-        self._validate(info, new, old)
-        self.state.admit(info, new)
-        if old is not None and info.has_spec and new.get("spec") != old.get("spec"):
-            gen = int((old.get("metadata") or {}).get("generation") or 0)
-            if int(meta.get("generation") or 0) <= gen:
-                meta["generation"] = gen + 1
-        return new
-
-    async def _validating_webhooks(
-        self,
-        info: ResourceInfo,
-        operation: str,
-        ns: str,
-        name: str,
-        subresource: str,
-        obj: Obj | None,
-        old: Obj | None,
-        opts: WriteOptions,
-    ) -> None:
-        assert self.webhooks is not None
-        req, others = self._webhook_request(info, operation, ns, name, subresource)
-        await self.webhooks.validate(
-            req, obj, old, dry_run=opts.dry_run, user=self.webhooks.current_user(),
-            warnings=opts.warnings, equivalents=others,
-        )  # fmt: skip
-
-    async def _view_webhooks(
-        self,
-        info: ResourceInfo,
-        ns: str,
-        name: str,
-        subresource: str,
-        new: Obj,
-        current: Obj,
-        opts: WriteOptions,
-        view: SubresourceView,
-    ) -> Obj:
-        """An UPDATE of ``subresource`` as Kubernetes sends it: the view (a Scale), old and
-        new; a mutated view goes back into the object, which is validated again."""
-        assert self.webhooks is not None
-        req, _ = self._webhook_request(info, "UPDATE", ns, name, subresource)
-        shown, old_shown = view.show(new), view.show(current)
-        req = dataclasses.replace(
-            req, kind=str(shown.get("kind")), kind_api_version=str(shown.get("apiVersion"))
-        )
-        common: dict[str, Any] = {
-            "dry_run": opts.dry_run,
-            "user": self.webhooks.current_user(),
-            "warnings": opts.warnings,
-        }
-        mutated = await self.webhooks.mutate(req, shown, old_shown, **common)
-        if mutated is not None and mutated != shown:
-            new = view.apply(new, mutated)
-            self._validate(info, new, current)
-            shown = view.show(new)
-        await self.webhooks.validate(req, shown, old_shown, **common)
-        return new
+        return await self.hooks.subresource_create(info, ns, name, subresource, obj, opts)
 
     async def _write_through_webhooks(
         self,
@@ -489,17 +353,14 @@ class ObjectService:
                 return await self._write(info, ns, name, compute, opts)  # its 404
             rv = current["metadata"].get("resourceVersion")
             new = compute(copy.deepcopy(current))
+            assert self.hooks is not None
             if new is not None and view is not None:
-                new = await self._view_webhooks(
-                    info, ns, name, subresource, new, current, opts, view
-                )
+                new = await self.hooks.view(info, ns, name, subresource, new, current, opts, view)
             elif new is not None:
-                new = await self._mutating_webhooks(
+                new = await self.hooks.mutate(
                     info, "UPDATE", ns, name, subresource, new, current, opts
                 )
-                await self._validating_webhooks(
-                    info, "UPDATE", ns, name, subresource, new, current, opts
-                )
+                await self.hooks.validate(info, "UPDATE", ns, name, subresource, new, current, opts)
             try:
                 return await self._write(info, ns, name, self._if_unchanged(info, rv, new), opts)
             except _Stale:
@@ -562,7 +423,8 @@ class ObjectService:
         self.state.admit_create(info, obj)
         hooked = self._webhooks_want(info, "CREATE")
         if hooked:
-            obj = await self._mutating_webhooks(info, "CREATE", ns, name, "", obj, None, opts)
+            assert self.hooks is not None
+            obj = await self.hooks.mutate(info, "CREATE", ns, name, "", obj, None, opts)
             meta = obj["metadata"]
         meta["uid"] = new_uid()
         meta["creationTimestamp"] = rfc3339()
@@ -577,7 +439,8 @@ class ObjectService:
             obj = server_side_apply.record_update(info, None, obj, opts.manager)
 
         if hooked:
-            await self._validating_webhooks(info, "CREATE", ns, name, "", obj, None, opts)
+            assert self.hooks is not None
+            await self.hooks.validate(info, "CREATE", ns, name, "", obj, None, opts)
         self.to_storage(info, obj)
 
         def compute(current: Obj | None) -> Obj:
@@ -825,11 +688,11 @@ class ObjectService:
                 kind="namespaces",
             )
 
-        if self._webhooks_want(info, "DELETE"):
+        if self.hooks is not None and self.hooks.wants(info, "DELETE"):
             old = self.store._current_for_write(store_key(info), ns, name)
             if old is not None:
-                await self._mutating_webhooks(info, "DELETE", ns, name, "", None, old, opts)
-                await self._validating_webhooks(info, "DELETE", ns, name, "", None, old, opts)
+                await self.hooks.mutate(info, "DELETE", ns, name, "", None, old, opts)
+                await self.hooks.validate(info, "DELETE", ns, name, "", None, old, opts)
 
         def compute(current: Obj | None) -> Obj | None:
             if current is None:

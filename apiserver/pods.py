@@ -20,9 +20,10 @@ from api.selectors import LabelSelector
 from apiserver import eviction
 from apiserver.bodies import decode_body, json_response, success_status
 from apiserver.cluster_state import GPU_ANNOTATION, ClusterState
-from apiserver.objects import ObjectService, SubresourceView, WriteOptions, rfc3339, store_key
+from apiserver.objects import ObjectService, WriteOptions, rfc3339, store_key
 from apiserver.paths import Target
 from apiserver.store import Store
+from apiserver.webhook_writes import SubresourceView
 
 PODS = by_plural("", "pods")
 NODES = by_plural("", "nodes")
