@@ -227,6 +227,12 @@ def test_failure_policy_with_the_webhook_down(shared_apiserver: ApiServer, ns: s
         'Internal error occurred: failed calling webhook "required.kubelab.test": '
         f'failed to call webhook: Post "{down}"'
     )
+    # A changed configuration is in force for the very next write.
+    name = f"{ns}-required.kubelab.test"
+    current = cl.get("validatingwebhookconfigurations", name)
+    current["webhooks"][0]["failurePolicy"] = "Ignore"
+    cl.replace("validatingwebhookconfigurations", name, current)
+    assert cl.create("configmaps", _configmap("blocked"), ns)["metadata"]["name"] == "blocked"
 
 
 def test_timeout_fails_the_request_after_timeout_seconds(
