@@ -396,3 +396,76 @@ def test_a_denial_stops_the_chain() -> None:
             )
         )
     assert [name for name, _ in hooks.calls] == ["first.example.com"]
+
+
+class _Objects:
+    """A store holding only what the service resolver reads."""
+
+    def __init__(self, objs: dict[tuple[str, str, str], Obj]) -> None:
+        self.objs = objs
+
+    def get(self, resource: str, ns: str, name: str) -> Obj | None:
+        return self.objs.get((resource, ns, name))
+
+    def list_raw(self, key: str, ns: Any) -> tuple[int, list[bytes]]:
+        return 0, []
+
+
+def _service_hook(port: int = 443) -> Webhook:
+    obj = _config(clientConfig={"service": {"namespace": "hooks", "name": "svc", "port": port}})
+    defaults.apply_defaults(obj["kind"], obj)
+    return parse_configuration(obj)[0]
+
+
+def _resolver(objs: dict[tuple[str, str, str], Obj]) -> AdmissionWebhooks:
+    return AdmissionWebhooks(_Objects(objs), lambda ns: {})  # type: ignore[arg-type]
+
+
+def test_service_resolves_to_a_ready_endpoint_of_the_named_port() -> None:
+    svc = {"spec": {"ports": [{"name": "metrics", "port": 9090}, {"name": "https", "port": 443}]}}
+    eps = {
+        "subsets": [
+            {
+                "addresses": [{"ip": "10.42.0.7"}],
+                "notReadyAddresses": [{"ip": "10.42.0.8"}],
+                "ports": [{"name": "metrics", "port": 9090}, {"name": "https", "port": 8443}],
+            }
+        ]
+    }
+    hooks = _resolver({("/services", "hooks", "svc"): svc, ("/endpoints", "hooks", "svc"): eps})
+    assert hooks._resolve(_service_hook()) == ("10.42.0.7", 8443)
+    url, extensions, headers = hooks._target(_service_hook())
+    assert url == "https://10.42.0.7:8443/?timeout=10s"
+    assert extensions == {"sni_hostname": "svc.hooks.svc"} and headers["Host"] == "svc.hooks.svc"
+
+
+@pytest.mark.parametrize(
+    ("objs", "why"),
+    [
+        ({}, 'service "svc" not found'),
+        (
+            {("/services", "hooks", "svc"): {"spec": {"ports": [{"port": 80}]}}},
+            'no service port 443 found for service "svc"',
+        ),
+        (
+            {("/services", "hooks", "svc"): {"spec": {"ports": [{"port": 443}]}}},
+            'endpoints "svc" not found',
+        ),
+        (
+            {
+                ("/services", "hooks", "svc"): {"spec": {"ports": [{"port": 443}]}},
+                ("/endpoints", "hooks", "svc"): {
+                    "subsets": [
+                        {"notReadyAddresses": [{"ip": "10.42.0.8"}], "ports": [{"port": 8443}]}
+                    ]
+                },
+            },
+            'no endpoints available for service "svc"',
+        ),
+    ],
+)
+def test_service_resolution_failures_name_what_is_missing(
+    objs: dict[tuple[str, str, str], Obj], why: str
+) -> None:
+    with pytest.raises(WebhookCallError, match=why):
+        _resolver(objs)._resolve(_service_hook())
