@@ -498,6 +498,11 @@ def configmap_row(cm: dict[str, Any], at: datetime) -> Row:
     return [_meta(cm).get("name", ""), str(n), _age(cm, at)]
 
 
+def webhook_configuration_row(c: dict[str, Any], at: datetime) -> Row:
+    """Validating- and MutatingWebhookConfiguration: how many webhooks each holds."""
+    return [_meta(c).get("name", ""), str(len(c.get("webhooks") or [])), _age(c, at)]
+
+
 def secret_row(s: dict[str, Any], at: datetime) -> Row:
     n = len(s.get("data") or {}) + len(s.get("stringData") or {})
     return [_meta(s).get("name", ""), s.get("type") or "Opaque", str(n), _age(s, at)]
@@ -769,6 +774,12 @@ COLUMNS: dict[str, Columns] = {
         _nothing,
     ),
     "ConfigMap": Columns(["NAME", "DATA", "AGE"], configmap_row, [], _nothing),
+    "ValidatingWebhookConfiguration": Columns(
+        ["NAME", "WEBHOOKS", "AGE"], webhook_configuration_row, [], _nothing
+    ),
+    "MutatingWebhookConfiguration": Columns(
+        ["NAME", "WEBHOOKS", "AGE"], webhook_configuration_row, [], _nothing
+    ),
     "Secret": Columns(["NAME", "TYPE", "DATA", "AGE"], secret_row, [], _nothing),
     "Namespace": Columns(["NAME", "STATUS", "AGE"], namespace_row, [], _nothing),
     "ServiceAccount": Columns(["NAME", "SECRETS", "AGE"], serviceaccount_row, [], _nothing),

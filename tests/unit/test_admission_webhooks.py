@@ -469,3 +469,16 @@ def test_service_resolution_failures_name_what_is_missing(
 ) -> None:
     with pytest.raises(WebhookCallError, match=why):
         _resolver(objs)._resolve(_service_hook())
+
+
+def test_kl_prints_the_webhooks_column() -> None:
+    from datetime import UTC, datetime
+
+    from kubectl.printers.columns import columns_for
+
+    cols = columns_for("MutatingWebhookConfiguration")
+    assert cols.headers == ["NAME", "WEBHOOKS", "AGE"]
+    obj = _config("MutatingWebhookConfiguration")
+    obj["metadata"]["creationTimestamp"] = "2026-12-04T00:00:00Z"
+    row = cols.row(obj, datetime(2026, 12, 4, 0, 5, tzinfo=UTC))
+    assert row == ["cfg", "1", "5m"]
