@@ -497,7 +497,7 @@ def _entry(
 
 def _same_owner(e: Obj, manager: str, operation: str, subresource: str) -> bool:
     return (
-        e.get("manager") == manager
+        (e.get("manager") or "") == manager
         and e.get("operation") == operation
         and (e.get("subresource") or "") == subresource
     )
@@ -704,8 +704,8 @@ def record_update(
 
 
 def _raw_entry(manager: str, api_version: str, subresource: str, trie: Obj, now: str) -> Obj:
-    entry: Obj = {
-        "manager": manager,
+    entry: Obj = {"manager": manager} if manager else {}  # nameless: omitted, as upstream
+    entry |= {
         "operation": "Update",
         "apiVersion": api_version,
         "time": now,

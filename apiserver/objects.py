@@ -65,9 +65,11 @@ class WriteOptions:
     dry_run: bool = False
     field_validation: str = "Strict"  # Strict | Warn | Ignore
     warnings: list[str] | None = None
-    # The manager a non-apply write records an Update entry of managedFields for ("": none,
-    # as for a server-side apply, which records its own Apply entry).
-    manager: str = ""
+    # The manager a non-apply write records an Update entry of managedFields for (None:
+    # none, as for a server-side apply, which records its own Apply entry, or a write the
+    # server makes itself; "" is a request that named no manager and sent no User-Agent,
+    # recorded nameless as kube-apiserver does).
+    manager: str | None = None
 
 
 def strict_decoding_error(info: ResourceInfo, obj: Obj, unknown: list[str]) -> ApiError:
@@ -435,7 +437,7 @@ class ObjectService:
             self._validate(info, obj, None)
         if info.has_spec:
             meta["generation"] = 1
-        if opts.manager:
+        if opts.manager is not None:
             obj = server_side_apply.record_update(info, None, obj, opts.manager)
 
         if hooked:
@@ -524,7 +526,7 @@ class ObjectService:
         info: ResourceInfo, current: Obj, out: Obj | None, opts: WriteOptions, subresource: str
     ) -> Obj | None:
         """``out`` with the write's manager recorded as the owner of what it changed."""
-        if out is None or not opts.manager:
+        if out is None or opts.manager is None:
             return out
         return server_side_apply.record_update(info, current, out, opts.manager, subresource)
 

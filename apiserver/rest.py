@@ -453,7 +453,7 @@ class ResourceHandler:
 
         create = None
         if is_apply:  # field ownership in metadata.managedFields (apiserver/server_side_apply)
-            opts.manager = ""  # an apply records its own Apply entry, no Update one
+            opts.manager = None  # an apply records its own Apply entry, no Update one
             ssa, create = server_side_apply.apply_functions(
                 info, t.name, patch_body, request.query_params, subresource
             )

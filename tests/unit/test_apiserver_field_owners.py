@@ -120,3 +120,15 @@ async def test_a_field_manager_over_128_characters_is_refused(inprocess_api: InP
     )
     assert code == 422, body
     assert body["details"]["causes"][0]["field"] == "fieldManager"
+
+
+async def test_a_write_with_no_manager_and_no_user_agent_is_recorded_nameless(
+    inprocess_api: InProcessApi,
+) -> None:
+    # kube-apiserver records it too, its manager left out (wrk, curl -A '')
+    r = await inprocess_api.client.post(
+        DEPLOYMENTS, json=deployment("f"), headers={"user-agent": ""}
+    )
+    assert r.status_code == 201, r.text
+    (entry,) = r.json()["metadata"]["managedFields"]
+    assert "manager" not in entry and entry["operation"] == "Update"
