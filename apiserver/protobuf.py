@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 __all__ = [
     "PROTOBUF_CONTENT_TYPE",
     "MAGIC",
@@ -46,7 +48,9 @@ VARINT, I64, LEN, I32 = 0, 1, 2, 5
 SCALARS = frozenset({"string", "bytes", "int32", "int64", "bool"})
 # Special kinds: map<string,string>, map<string,bytes>, map<string,Quantity>, meta.v1.Time,
 # intstr.IntOrString, resource.Quantity, and a field that is read but ignored.
-SPECIAL = frozenset({"map", "map_bytes", "map_quantity", "time", "intstr", "quantity", "skip"})
+SPECIAL = frozenset(
+    {"map", "map_bytes", "map_quantity", "time", "intstr", "quantity", "fieldsv1", "skip"}
+)
 
 
 @dataclass(frozen=True)
@@ -115,6 +119,18 @@ MESSAGES: dict[str, dict[int, Field]] = {
         12: Field("annotations", "map"),
         13: _m("ownerReferences", "OwnerReference", repeated=True),
         14: _strs("finalizers"),
+        # kubectl sends an object it read back (certificate approve, a protobuf PUT): its
+        # managedFields come along, and the server keeps or replaces them as for JSON.
+        17: _m("managedFields", "ManagedFieldsEntry", repeated=True),
+    },
+    "ManagedFieldsEntry": {
+        1: _s("manager"),
+        2: _s("operation"),
+        3: _s("apiVersion"),
+        4: Field("time", "time"),
+        6: _s("fieldsType"),
+        7: Field("fieldsV1", "fieldsv1"),
+        8: _s("subresource"),
     },
     "OwnerReference": {
         5: _s("apiVersion"),
@@ -808,6 +824,17 @@ def _intstr(data: bytes) -> int | str:
     return str_val if kind == 1 else int_val
 
 
+def _fields_v1(data: bytes, where: str) -> Any:
+    """A FieldsV1 message ({1: Raw}): its raw bytes are the field set's JSON."""
+    for number, _wire, value in read_fields(data):
+        if number == 1 and isinstance(value, bytes):
+            try:
+                return orjson.loads(value)
+            except orjson.JSONDecodeError as exc:
+                raise ValueError(f"{where}: fieldsV1 is not JSON: {exc}") from None
+    return {}
+
+
 def _quantity(data: bytes) -> str:
     for number, _wire, value in read_fields(data):
         if number == 1 and isinstance(value, bytes):
@@ -870,7 +897,7 @@ def decode_message(data: bytes, message: str, path: str = "") -> dict[str, Any]:
             out.setdefault(field.name, {})[key] = item
             continue
         decoded: Any
-        if field.kind in ("time", "intstr", "quantity") or field.kind in MESSAGES:
+        if field.kind in ("time", "intstr", "quantity", "fieldsv1") or field.kind in MESSAGES:
             if wire != LEN or not isinstance(value, bytes):
                 raise ValueError(f"{where}: expected a message, got wire type {wire}")
             if field.kind == "time":
@@ -881,6 +908,8 @@ def decode_message(data: bytes, message: str, path: str = "") -> dict[str, Any]:
                 decoded = _intstr(value)
             elif field.kind == "quantity":
                 decoded = _quantity(value)
+            elif field.kind == "fieldsv1":
+                decoded = _fields_v1(value, where)
             else:
                 index = f"[{len(out.get(field.name, []))}]" if field.repeated else ""
                 decoded = decode_message(value, field.kind, where + index)

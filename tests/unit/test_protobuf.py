@@ -493,3 +493,27 @@ def test_errors_say_what_could_not_be_decoded() -> None:
     containers = _len(2, _num(1, 1))
     with pytest.raises(ValueError, match=r"spec\.containers\[0\]\.name"):
         decode_protobuf(_envelope(b"v1", b"Pod", _len(2, containers)))
+
+
+def test_managed_fields_of_an_object_read_back_are_decoded() -> None:
+    # kubectl certificate approve PUTs the CSR it read, managedFields and all.
+    fields = b'{"f:spec":{"f:request":{}}}'
+    entry = (
+        _len(1, b"kubectl-create")
+        + _len(2, b"Update")
+        + _len(3, b"certificates.k8s.io/v1")
+        + _len(6, b"FieldsV1")
+        + _len(7, _len(1, fields))
+    )
+    meta = _len(1, b"alice") + _len(17, entry)
+    raw = _len(1, meta)
+    got = decode_protobuf(_envelope(b"certificates.k8s.io/v1", b"CertificateSigningRequest", raw))
+    assert got["metadata"]["managedFields"] == [
+        {
+            "manager": "kubectl-create",
+            "operation": "Update",
+            "apiVersion": "certificates.k8s.io/v1",
+            "fieldsType": "FieldsV1",
+            "fieldsV1": {"f:spec": {"f:request": {}}},
+        }
+    ]
