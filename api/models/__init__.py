@@ -26,7 +26,7 @@ from api.models.coordination import Lease, LeaseSpec
 from api.models.core import ConfigMap, Event, Namespace, Secret, ServiceAccount
 from api.models.discovery import EndpointSlice
 from api.models.meta import Condition, LabelSelector, ObjectMeta, OwnerReference
-from api.models.metrics import NodeMetrics, PodMetrics
+from api.models.metrics import MetricValueList, NodeMetrics, PodMetrics
 from api.models.networking import Ingress, IngressClass, NetworkPolicy
 from api.models.node import GPUDevice, Node, NodeSpec, NodeStatus, Taint
 from api.models.pod import Pod, PodSpec, PodStatus, PodTemplateSpec, Toleration, Volume
@@ -76,6 +76,7 @@ MODELS: dict[str, type[BaseModel]] = {
     "SubjectAccessReview": SubjectAccessReview,
     "PriorityClass": PriorityClass,
     "Queue": Queue,
+    "MetricValueList": MetricValueList,
     "NodeMetrics": NodeMetrics,
     "PodMetrics": PodMetrics,
     "PodDisruptionBudget": PodDisruptionBudget,
