@@ -9,6 +9,7 @@ import argparse
 from typing import Any
 
 from api.errors import ApiError
+from api.nodestatus import node_status
 from kubectl.cli import add_verb
 from kubectl.context import Ctx
 from kubectl.describing.common import fetch_events
@@ -22,7 +23,6 @@ from kubectl.gpus import (
 )
 from kubectl.podlife import explain_lifecycle
 from kubectl.printers.age import age
-from api.nodestatus import node_status
 from kubectl.resources import registry_info
 
 EXAMPLES = """
