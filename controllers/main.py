@@ -11,9 +11,9 @@ from pathlib import Path
 
 from client import AsyncClient
 from client.kubeconfig import default_kubeconfig_path, load_kubeconfig
+from client.leader import LeaderElector, add_leader_flags, config_from_args
 
 from .base import Options
-from .leader import LeaderConfig, LeaderElector
 from .manager import CONTROLLERS, ControllerManager
 from .nodeipam import parse_cluster_cidr
 
@@ -84,40 +84,7 @@ def parser() -> argparse.ArgumentParser:
         default=360.0,
         help="longest Job back-off delay (default 360 s)",
     )
-    p.add_argument(
-        "--leader-elect",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="take a Lease before running, so only one copy is active (default on)",
-    )
-    p.add_argument(
-        "--leader-elect-lease-duration",
-        type=float,
-        default=15.0,
-        help="lease duration in seconds (default 15)",
-    )
-    p.add_argument(
-        "--leader-elect-renew-deadline",
-        type=float,
-        default=10.0,
-        help="give up leading after failing to renew this long (default 10)",
-    )
-    p.add_argument(
-        "--leader-elect-retry-period",
-        type=float,
-        default=2.0,
-        help="seconds between acquire/renew attempts (default 2)",
-    )
-    p.add_argument(
-        "--leader-elect-resource-namespace",
-        default="kube-system",
-        help="namespace of the Lease (default kube-system)",
-    )
-    p.add_argument(
-        "--leader-elect-resource-name",
-        default="kubelab-controller-manager",
-        help="name of the Lease",
-    )
+    add_leader_flags(p, "kubelab-controller-manager")
     p.add_argument(
         "--terminated-pod-gc-threshold",
         type=int,
@@ -247,16 +214,7 @@ async def run(args: argparse.Namespace) -> int:
     code = 0
     try:
         if args.leader_elect:
-            elector = LeaderElector(
-                client,
-                LeaderConfig(
-                    name=args.leader_elect_resource_name,
-                    namespace=args.leader_elect_resource_namespace,
-                    lease_duration=args.leader_elect_lease_duration,
-                    renew_deadline=args.leader_elect_renew_deadline,
-                    retry_period=args.leader_elect_retry_period,
-                ),
-            )
+            elector = LeaderElector(client, config_from_args(args))
             acquire = asyncio.create_task(elector.acquire())
             stopped = asyncio.create_task(stop.wait())
             await asyncio.wait({acquire, stopped}, return_when=asyncio.FIRST_COMPLETED)

@@ -13,6 +13,7 @@ import socket
 from api.queues import DEFAULT_HALF_LIFE
 from client import AsyncClient
 from client.kubeconfig import default_kubeconfig_path
+from client.leader import LeaderElector, add_leader_flags, config_from_args
 from scheduler.binder import HttpBinder
 from scheduler.metrics import SchedulerMetrics, serve_metrics
 from scheduler.plugins import default_framework
@@ -98,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=5.0,
         help="seconds between writes of each Queue's status (usage, counts; default 5)",
     )
+    add_leader_flags(p, "kube-scheduler")
     p.add_argument(
         "--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR (default INFO)"
     )
@@ -139,6 +141,30 @@ async def run(args: argparse.Namespace) -> int:
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
 
+    code = 0
+    elector: LeaderElector | None = None
+    keeper: asyncio.Task[None] | None = None
+    if args.leader_elect:
+        elector = LeaderElector(client, config_from_args(args))
+        acquire = asyncio.create_task(elector.acquire())
+        waiting = asyncio.create_task(stop.wait())
+        await asyncio.wait({acquire, waiting}, return_when=asyncio.FIRST_COMPLETED)
+        waiting.cancel()
+        if stop.is_set():
+            acquire.cancel()
+            await _close(server, client)
+            return 0
+        keeper = asyncio.create_task(elector.keep())
+
+        def lost(_: asyncio.Task[None]) -> None:
+            nonlocal code
+            if not stop.is_set():
+                # As kube-scheduler: a copy that lost its lease exits at once (its
+                # in-flight binds would race the new leader's) and is restarted.
+                code = 1
+                stop.set()
+
+        keeper.add_done_callback(lost)
     await sched.start()
     log.info("scheduler started (%s)", kubeconfig)
     runner = asyncio.create_task(sched.run())
@@ -149,10 +175,18 @@ async def run(args: argparse.Namespace) -> int:
     await sched.stop()
     runner.cancel()
     stopper.cancel()
+    if keeper is not None and elector is not None:
+        keeper.cancel()
+        if code == 0:
+            await elector.release()
+    await _close(server, client)
+    return code
+
+
+async def _close(server: asyncio.AbstractServer | None, client: AsyncClient) -> None:
     if server is not None:
         server.close()
     await client.close()
-    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

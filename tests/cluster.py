@@ -28,6 +28,15 @@ from tests.harness import ApiServer, Component, ComponentExited, start_apiserver
 from tests.leftovers import remove_leftovers, remove_unused_routes
 from tests.wait import wait_for
 
+# Leader election in seconds (a SIGKILLed copy's lease is free after 3 s, not 15).
+FAST_LEADER_FLAGS = (
+    "--leader-elect-lease-duration",
+    "3",
+    "--leader-elect-renew-deadline",
+    "2",
+    "--leader-elect-retry-period",
+    "0.5",
+)
 # Shortened timings so node failure, leases and Job back-off play out in seconds.
 FAST_CONTROLLER_FLAGS = (
     "--node-monitor-grace-period",
@@ -38,12 +47,7 @@ FAST_CONTROLLER_FLAGS = (
     "2",
     "--job-backoff-base",
     "0.2",
-    "--leader-elect-lease-duration",
-    "3",
-    "--leader-elect-renew-deadline",
-    "2",
-    "--leader-elect-retry-period",
-    "0.5",
+    *FAST_LEADER_FLAGS,
 )
 # Every test cluster's pods tolerate a dead node for 2 s, not Kubernetes' 300: the
 # tolerations the apiserver adds to a pod (DefaultTolerationSeconds) decide when the node
@@ -114,6 +118,8 @@ class Cluster:
         ``scheduler-2``."""
         if "--metrics-port" not in args:
             args = ("--metrics-port", "0", *args)
+        # Fast leases first, so a restart after SIGKILL leads within 3 s; args override them.
+        args = (*FAST_LEADER_FLAGS, *args)
         return self._add(self._next_key("scheduler"), "scheduler", *args)
 
     def add_controllers(self, *args: str) -> Component:

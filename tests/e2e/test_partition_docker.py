@@ -8,6 +8,7 @@ the apiserver, on 127.0.0.1."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -94,6 +95,7 @@ def test_a_partitioned_node_is_replaced_and_rejoins_without_a_double(tmp_path: P
         assert containers(), "the partitioned node stopped its pod on its own"
 
         net.heal()
+        healed_at = time.monotonic()
         wait_for(lambda: not containers(), "the old copy stopped once the partition healed", 60)
         wait_for(lambda: not not_ready(), "the node Ready again", 30)
 
@@ -102,6 +104,8 @@ def test_a_partitioned_node_is_replaced_and_rejoins_without_a_double(tmp_path: P
             return pods if len(pods) == 1 else None
 
         (only,) = wait_for(settled, "exactly the desired replicas", 30)
+        converge = time.monotonic() - healed_at
+        print(f"\nkubelet partition: time to converge after the partition heals: {converge:.2f} s")
         assert only["spec"]["nodeName"] == "spare"
     for c in dc.containers.list(all=True, filters={"label": f"{LABEL_NODE}={cut_node}"}):
         c.remove(force=True)

@@ -61,6 +61,20 @@ def test_the_standby_takes_over_and_nothing_is_done_twice(tmp_path: Path) -> Non
             "the new leader scaling to 5",
         )
         net.heal()
+        healed_at = time.monotonic()
+        # Converged: the cut-off copy gone for good, five pods, the lease with the standby.
+        wait_for(
+            lambda: (
+                len(api.list("pods", "default", label_selector="app=web")["items"]) == 5
+                and holder() == second
+            ),
+            "five pods and the standby leading after the heal",
+        )
+        converge = time.monotonic() - healed_at
+        print(
+            f"\ncontroller manager partition: time to converge after the partition heals: {converge:.2f} s"
+        )
+        assert converge < 10.0
         # Proving that nothing happens: give a stale copy time to act twice (the lease
         # duration of the fast flags is 3 s), then count again.
         time.sleep(4)

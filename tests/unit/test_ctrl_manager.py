@@ -7,8 +7,8 @@ import asyncio
 import pytest
 
 from client.events import EventRecorder
+from client.leader import may_take
 from controllers.expectations import Expectations
-from controllers.leader import may_take
 from controllers.manager import select
 from controllers.replicaset import run_slow_start
 

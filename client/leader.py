@@ -1,4 +1,5 @@
-"""Leader election through a coordination.k8s.io/v1 Lease (client-go's leaderelection).
+"""Leader election through a coordination.k8s.io/v1 Lease (client-go's leaderelection),
+shared by the controller manager and the scheduler.
 
 One copy holds the Lease and renews it every ``retry_period``; the others stand by and take
 it when it has not been renewed for ``lease_duration`` *as observed by their own clock*
@@ -8,6 +9,7 @@ it when it has not been renewed for ``lease_duration`` *as observed by their own
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import logging
 import os
@@ -16,18 +18,19 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
-from client import ApiError, AsyncClient, ServerUnreachable
-
-from .objutil import format_micro_time
+from api.errors import ApiError
+from client.aio import AsyncClient
+from client.core import ServerUnreachable
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class LeaderConfig:
-    """Defaults are kube-controller-manager's."""
+    """Defaults are kube-controller-manager's and kube-scheduler's (they agree)."""
 
     name: str = "kubelab-controller-manager"
     namespace: str = "kube-system"
@@ -35,6 +38,60 @@ class LeaderConfig:
     renew_deadline: float = 10.0
     retry_period: float = 2.0
     identity: str = ""
+
+
+def add_leader_flags(p: argparse.ArgumentParser, lease_name: str) -> None:
+    """kube-controller-manager's and kube-scheduler's --leader-elect* flags."""
+    p.add_argument(
+        "--leader-elect",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="take a Lease before running, so only one copy is active (default on)",
+    )
+    p.add_argument(
+        "--leader-elect-lease-duration",
+        type=float,
+        default=15.0,
+        help="lease duration in seconds (default 15)",
+    )
+    p.add_argument(
+        "--leader-elect-renew-deadline",
+        type=float,
+        default=10.0,
+        help="give up leading after failing to renew this long (default 10)",
+    )
+    p.add_argument(
+        "--leader-elect-retry-period",
+        type=float,
+        default=2.0,
+        help="seconds between acquire/renew attempts (default 2)",
+    )
+    p.add_argument(
+        "--leader-elect-resource-namespace",
+        default="kube-system",
+        help="namespace of the Lease (default kube-system)",
+    )
+    p.add_argument(
+        "--leader-elect-resource-name",
+        default=lease_name,
+        help=f"name of the Lease (default {lease_name})",
+    )
+
+
+def config_from_args(args: argparse.Namespace) -> LeaderConfig:
+    """The LeaderConfig the --leader-elect* flags describe."""
+    return LeaderConfig(
+        name=args.leader_elect_resource_name,
+        namespace=args.leader_elect_resource_namespace,
+        lease_duration=args.leader_elect_lease_duration,
+        renew_deadline=args.leader_elect_renew_deadline,
+        retry_period=args.leader_elect_retry_period,
+    )
+
+
+def format_micro_time(t: float) -> str:
+    """RFC 3339 with microseconds, as the API serves ``metav1.MicroTime`` (Lease times)."""
+    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def default_identity() -> str:
