@@ -43,6 +43,8 @@ _META_SKIPPED = frozenset(
 # (id(definitions), id(node)) -> (node, definitions, resolved node): Schema.node's memo.
 _RESOLVED: dict[tuple[int, int], tuple[Any, Any, Any]] = {}
 _RESOLVED_MAX = 50_000
+# (id(definitions), id(node), key) -> (node, child node): _child's memo.
+_CHILDREN: dict[tuple[int, int, str], tuple[Any, Any]] = {}
 
 
 @dataclass(frozen=True)
@@ -87,8 +89,21 @@ class Schema:
 
 
 def _child(schema: Schema, node: Any, key: str) -> Any:
+    """The schema of field ``key`` under ``node`` (memoised, as Schema.node)."""
     if not isinstance(node, dict):
         return None
+    memo = (id(schema.definitions), id(node), key)
+    hit = _CHILDREN.get(memo)
+    if hit is not None and hit[0] is node:
+        return hit[1]
+    child = _find_child(schema, node, key)
+    if len(_CHILDREN) >= _RESOLVED_MAX:
+        _CHILDREN.clear()
+    _CHILDREN[memo] = (node, child)
+    return child
+
+
+def _find_child(schema: Schema, node: Obj, key: str) -> Any:
     props = node.get("properties")
     if isinstance(props, dict) and key in props:
         return schema.node(props[key])
@@ -115,17 +130,31 @@ def _key_of(item: Any, keys: list[str], item_node: Any = None) -> str:
     """An item's key; a key field left out counts as its schema default (a port's
     protocol is TCP), as structured-merge-diff matches defaulted keys."""
     props = item_node.get("properties", {}) if isinstance(item_node, dict) else {}
-    picked: dict[str, Any] = {}
+    parts: list[str] = []
     for k in sorted(keys):
         if isinstance(item, dict) and k in item:
-            picked[k] = item[k]
+            value = item[k]
         elif isinstance(props.get(k), dict) and "default" in props[k]:
-            picked[k] = props[k]["default"]
-    return json.dumps(picked, separators=(",", ":"), sort_keys=True)
+            value = props[k]["default"]
+        else:
+            continue
+        parts.append(f"{_json_str(k)}:{_value_of(value)}")
+    return "{" + ",".join(parts) + "}"
 
 
 def _value_of(item: Any) -> str:
+    """Compact JSON with sorted keys; strings and numbers (every key and most set items)
+    without json.dumps' per-call setup, which is most of a write's field-set cost."""
+    if isinstance(item, str):
+        return _json_str(item)
+    if isinstance(item, bool):
+        return "true" if item else "false"
+    if isinstance(item, int):
+        return str(item)
     return json.dumps(item, separators=(",", ":"), sort_keys=True)
+
+
+_json_str = json.encoder.encode_basestring_ascii  # json.dumps' own encoding of a str
 
 
 # ------------------------------------------------------------------ field sets
