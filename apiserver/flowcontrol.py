@@ -64,13 +64,14 @@ class FlowControl:
             share = self.shares[user] = _Share()
         return share
 
-    def _too_many(self, user: str, what: str) -> ApiError:
+    def _too_many(self, user: str, what: str, limit: int, flag: str) -> ApiError:
         self.rejected += 1
         return ApiError(
             429,
-            f"too many {what} from user {user!r} at once: wait and retry (Retry-After "
-            f"{RETRY_AFTER} s); each user's share of the API is limited so that one busy "
-            "client cannot slow down the nodes and controllers",
+            f"too many {what} from user {user!r} at once (limit {limit}, the apiserver's "
+            f"{flag}): wait and retry (Retry-After {RETRY_AFTER} s), or close some; each "
+            "user's share of the API is limited so that one busy client cannot slow down "
+            "the nodes and controllers",
             "TooManyRequests",
             retry_after_seconds=RETRY_AFTER,
         )
@@ -88,7 +89,9 @@ class FlowControl:
             try:
                 await asyncio.wait_for(waiter, self.queue_wait)
             except TimeoutError:
-                raise self._too_many(user, "requests") from None
+                raise self._too_many(
+                    user, "requests", self.per_user, "--max-requests-per-user"
+                ) from None
             finally:
                 if waiter in share.waiters:
                     share.waiters.remove(waiter)
@@ -117,7 +120,9 @@ class FlowControl:
             return False
         share = self._share(user)
         if share.watches >= self.watches_per_user:
-            raise self._too_many(user, "watches")
+            raise self._too_many(
+                user, "open watches", self.watches_per_user, "--max-watches-per-user"
+            )
         share.watches += 1
         return True
 

@@ -14,18 +14,14 @@ Target: the flooded roll-out within 1.5x of the quiet one, and no node NotReady.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import multiprocessing
 import threading
 import time
-import uuid
 from typing import Any
-
-import httpx
 
 from apiserver.auth import add_token
 from tests.bench.common import QUICK, Results, median, workdir
 from tests.cluster import FAST_CONTROLLER_FLAGS, FAST_KUBELET_FLAGS, Cluster
+from tests.flood import Flood
 
 REPLICAS = 60
 FLOODERS = 64
@@ -76,75 +72,6 @@ def roll(c: Any, image: str, timeout: float = 120) -> float:
     raise TimeoutError(f"roll-out to {image} did not finish in {timeout:.0f} s")
 
 
-FLOOD_PROCESSES = 2  # each with FLOODERS // FLOOD_PROCESSES connections, off this interpreter
-
-
-def _flood_process(server: str, token: str, ca: str, conns: int, stop: Any, codes: Any) -> None:
-    """One flooding process: ``conns`` connections looping list/create until ``stop``."""
-    prefix = uuid.uuid4().hex[:8]
-
-    async def main() -> None:
-        headers = {"Authorization": f"Bearer {token}"}
-        limits = httpx.Limits(max_connections=conns)
-        async with httpx.AsyncClient(
-            base_url=server, headers=headers, verify=ca, limits=limits, timeout=30
-        ) as http:
-
-            async def one(n: int) -> None:
-                i = 0
-                while not stop.is_set():
-                    i += 1
-                    try:
-                        if i % 2:
-                            r = await http.get("/api/v1/namespaces/default/pods")
-                        else:
-                            name = f"flood-{prefix}-{n}-{i}"
-                            body = {"metadata": {"name": name}, "data": {"x": "y" * 512}}
-                            r = await http.post("/api/v1/namespaces/default/configmaps", json=body)
-                        code = r.status_code
-                    except httpx.HTTPError:
-                        code = 0
-                    with codes.get_lock():
-                        codes[min(code // 100, 5)] += 1
-
-            await asyncio.gather(*(one(n) for n in range(conns)))
-
-    asyncio.run(main())
-
-
-class Flood:
-    """FLOODERS connections of one user, from processes of their own, until stopped."""
-
-    def __init__(self, server: str, token: str, ca: str) -> None:
-        ctx = multiprocessing.get_context("fork")
-        self.stop = ctx.Event()
-        self.counts = ctx.Array("q", 6)  # replies by class: 0 (failed), 1xx..5xx
-        conns = FLOODERS // FLOOD_PROCESSES
-        self._procs = [
-            ctx.Process(
-                target=_flood_process, args=(server, token, ca, conns, self.stop, self.counts)
-            )
-            for _ in range(FLOOD_PROCESSES)
-        ]
-
-    def __enter__(self) -> Flood:
-        for p in self._procs:
-            p.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop.set()
-        for p in self._procs:
-            p.join(timeout=30)
-            if p.is_alive():
-                p.kill()
-
-    @property
-    def codes(self) -> dict[str, int]:
-        names = ["failed", "1xx", "2xx", "3xx", "4xx", "5xx"]
-        return {names[i]: int(v) for i, v in enumerate(self.counts) if v}
-
-
 def run(args: argparse.Namespace) -> dict[str, Any]:
     quick = bool(getattr(args, "quick", False)) or QUICK
     res = Results("flood")
@@ -183,7 +110,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         ca = str(cl.api.home / "pki" / "ca.crt")
         for r in range(rounds):
             quiet.append(roll(c, f"busybox:q{r}"))
-            with Flood(server, token, ca) as flood:
+            with Flood(server, token, ca, FLOODERS) as flood:
                 time.sleep(1.0)  # the flood is at full strength before the roll-out starts
                 watch_stop = threading.Event()
 

@@ -72,7 +72,8 @@ def test_watches_are_counted_per_user() -> None:
     assert fc.open_watch("alice", []) and fc.open_watch("alice", [])
     with pytest.raises(ApiError) as err:
         fc.open_watch("alice", [])
-    assert err.value.code == 429 and "too many watches" in err.value.message
+    assert err.value.code == 429 and "too many open watches" in err.value.message
+    assert "--max-watches-per-user" in err.value.message
     assert fc.open_watch("system:node:n", ["system:nodes"]) is False  # not counted
     fc.close_watch("alice")
     assert fc.open_watch("alice", [])
