@@ -3,6 +3,7 @@
 
 export const GPU_UUIDS = "kubelab.io/gpu-uuids";
 export const SCHEDULING_REASONS = "kubelab.io/scheduling-reasons";
+export const QUEUE_LABEL = "kubelab.io/queue";
 
 export function podGpuUuids(pod) {
   const text = ((pod.metadata || {}).annotations || {})[GPU_UUIDS] || "";
@@ -62,6 +63,8 @@ export function gpuCells(node, pods) {
       reason: gpu.reason || "",
       state,
       holder: pod ? `${meta.namespace}/${meta.name}` : "",
+      // Whose it is: the GPU queue the pod is charged to (a user's or team's, docs/queues.md).
+      queue: pod ? ((meta.labels || {})[QUEUE_LABEL] || "") : "",
     };
   });
 }

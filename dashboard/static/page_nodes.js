@@ -1,7 +1,9 @@
 // Nodes and their GPUs: the nodes' Table (STATUS as `kl get nodes`), a grid of every GPU
 // with its model, memory, health and holder, and cordon/uncordon for a role that may.
-import { gpuCells } from "./gpus.js";
+import { gpuCells, mib } from "./gpus.js";
 import { alertBox, apiTable, confirmDialog, el, replace } from "./dom.js";
+
+const USAGE_PERIOD_MS = 15000; // the kubelets report usage every 15 s
 
 /** Coalesce bursts of watch events into one redraw per frame. */
 export function throttled(draw) {
@@ -24,6 +26,7 @@ export function nodesPage(main, ctx) {
   let nodes = null;
   let pods = null;
   let podsRefused = "";
+  let measured = null; // "node/uuid" → what its kubelet last measured (NodeMetrics' gpus)
   let mayCordon = false;
   ctx.canI("patch", "", "nodes").then((yes) => {
     mayCordon = yes;
@@ -48,10 +51,25 @@ export function nodesPage(main, ctx) {
       grid,
       podsRefused ? el("p", { class: "note" }, `Holders unknown: ${podsRefused}`) : null,
       withGpus.length ? null : el("p", { class: "note" }, "No node reports GPUs."),
-      withGpus.map((n) => gpuNode(n, podObjects, statusOf.get(n.metadata.name) || "")),
+      withGpus.map((n) => gpuNode(n, podObjects, statusOf.get(n.metadata.name) || "", measured)),
     );
   });
 
+  // Usage is not a watchable kind: read it as `kl top gpus` does, every report period.
+  const readUsage = async () => {
+    try {
+      const list = await ctx.request(ctx.collectionPath("metrics.k8s.io/v1beta1", "nodes"), {
+        signal: ctx.signal,
+      });
+      measured = measuredGpus(list);
+    } catch (_err) {
+      measured = null; // no metrics for this user, or none reported yet: "not reported"
+    }
+    redraw();
+  };
+  readUsage();
+  const usageTimer = setInterval(readUsage, USAGE_PERIOD_MS);
+  if (ctx.signal) ctx.signal.addEventListener("abort", () => clearInterval(usageTimer));
   ctx.live(ctx.collectionPath("v1", "nodes"), "", (list) => {
     nodes = list;
     redraw();
@@ -65,7 +83,35 @@ export function nodesPage(main, ctx) {
   });
 }
 
-function gpuNode(node, pods, status) {
+/** "node/uuid" → {utilization, memoryUsed} from a NodeMetricsList (kubelab's gpus field). */
+export function measuredGpus(list) {
+  const out = new Map();
+  for (const item of (list && list.items) || []) {
+    const node = (item.metadata || {}).name || "";
+    for (const g of item.gpus || []) out.set(`${node}/${g.uuid}`, g);
+  }
+  return out;
+}
+
+function usageLine(m) {
+  if (!m || m.utilization === undefined || m.utilization === null) {
+    return "utilisation: not reported";
+  }
+  const used = quantityMiB(m.memoryUsed);
+  const mem = used === null ? "" : ` · ${mib(used)} in use`;
+  return `utilisation ${m.utilization} %${mem}`;
+}
+
+const UNITS = { "": 1, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, k: 1e3, M: 1e6, G: 1e9 };
+
+/** A memory quantity ("21474836480", "20Gi", "512Mi") in MiB, as `kl top gpus` reads it. */
+export function quantityMiB(text) {
+  const m = /^([0-9.]+)([KMGT]i|[kMG])?$/.exec(String(text ?? ""));
+  if (!m) return null;
+  return Math.floor((Number(m[1]) * UNITS[m[2] || ""]) / 2 ** 20);
+}
+
+function gpuNode(node, pods, status, measured) {
   const name = node.metadata.name;
   const cells = gpuCells(node, pods);
   const used = cells.filter((c) => c.state === "in-use").length;
@@ -84,9 +130,15 @@ function gpuNode(node, pods, status) {
           el("div", {}, `${c.memory} · ${c.health}${c.reason ? `: ${c.reason}` : ""}`),
           el("div", { class: "state" }, c.state === "in-use" ? "in use" : c.state),
           c.holder
-            ? el("div", {}, "by ", el("a", { href: `#/pod/${c.holder}`, class: "holder" }, c.holder))
+            ? el(
+                "div",
+                {},
+                "by ",
+                el("a", { href: `#/pod/${c.holder}`, class: "holder" }, c.holder),
+                c.queue ? ` (queue ${c.queue})` : "",
+              )
             : null,
-          el("div", { class: "note" }, "utilisation: not reported"),
+          el("div", { class: "usage" }, usageLine(measured && measured.get(`${name}/${c.uuid}`))),
         ),
       ),
     ),

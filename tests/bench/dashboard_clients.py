@@ -6,7 +6,7 @@ Each client makes the requests the dashboard's nodes page makes (dashboard/stati
 ``liveTable``, once for nodes and once for pods in every namespace): the server's Table
 list with each row's object, then a watch of it from that list's resourceVersion, with
 bookmarks, the Table Accept header and the user's bearer token; every line is parsed as
-the page parses it. Prints ``READY n`` once every stream is open and ``EVENTS n`` (the
+the page parses it. Each also reads NodeMetrics every 15 s, as the page's GPU grid does. Prints ``READY n`` once every stream is open and ``EVENTS n`` (the
 lines received) when stdin ends.
 """
 
@@ -22,6 +22,8 @@ import httpx
 
 TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io, application/json"
 PATHS = ("/api/v1/nodes", "/api/v1/pods")
+USAGE = "/apis/metrics.k8s.io/v1beta1/nodes"  # the GPU grid's measured use, read every 15 s
+USAGE_PERIOD = 15.0
 
 
 async def _client(
@@ -48,6 +50,16 @@ async def _client(
         await stream.__aexit__(None, None, None)
 
 
+async def _usage(http: httpx.AsyncClient, counts: list[int]) -> None:
+    """What each nodes page also does: read NodeMetrics every report period."""
+    while True:
+        r = await http.get(USAGE, headers={"Accept": "application/json"})
+        if r.status_code == 200:
+            r.json()
+            counts[0] += 1
+        await asyncio.sleep(USAGE_PERIOD)
+
+
 async def main_async(args: argparse.Namespace) -> int:
     ctx = ssl.create_default_context(cafile=args.ca)
     limits = httpx.Limits(max_connections=len(PATHS) * args.count + 8)
@@ -71,6 +83,11 @@ async def main_async(args: argparse.Namespace) -> int:
                 got.cancel()
                 broken[0].result()  # raises what ended the stream
                 raise RuntimeError("a dashboard stream ended before the others opened")
+        # Each page reads usage on its own clock: spread the clients over the period.
+        for i in range(args.count):
+            loop = asyncio.get_running_loop()
+            loop.call_later(USAGE_PERIOD * i / args.count,
+                            lambda: tasks.append(asyncio.ensure_future(_usage(http, counts))))  # fmt: skip
         print(f"READY {len(tasks)}", flush=True)
         await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
         print(f"EVENTS {counts[0]}", flush=True)

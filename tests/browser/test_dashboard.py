@@ -36,7 +36,9 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     try:
         cl.add_scheduler()
         cl.add_controllers(*FAST_CONTROLLER_FLAGS)
-        cl.add_kubelet(NODE, *FAST_KUBELET_FLAGS, fake_gpus="2xH100-80GB")
+        cl.add_kubelet(
+            NODE, *FAST_KUBELET_FLAGS, "--metrics-report-period", "1", fake_gpus="2xH100-80GB"
+        )
         cl.wait_nodes_ready(NODE)
         yield cl
     finally:
@@ -106,17 +108,29 @@ def test_sign_in_and_the_gpu_grid_follows_a_gpu_pod_without_a_reload(
     b.execute_script("window.kubelabNoReload = 'still here'")
 
     ns = namespace(cluster, "dash-gpu")
+    queue = {
+        "apiVersion": "scheduling.kubelab.io/v1",
+        "kind": "Queue",
+        "metadata": {"name": "alice"},
+        "spec": {"nominal": {"nvidia.com/gpu": 2}},
+    }
+    cluster.client.create("queues", queue)
     cluster.client.create(
         "pods",
         {
-            "metadata": {"name": "train"},
+            "metadata": {
+                "name": "train",
+                "labels": {"kubelab.io/queue": "alice"},
+                # The fake GPU's measured use follows this (kubelet/gpu_usage.py).
+                "annotations": {"kubelab.io/simulated-usage": "gpu=80,gpu-memory=20Gi"},
+            },
             "spec": {
                 "restartPolicy": "Never",
                 "containers": [
                     {
                         "name": "main",
                         "image": "busybox",
-                        "command": ["sh", "-c", "echo training; sleep 8"],
+                        "command": ["sh", "-c", "echo training; sleep 30"],
                         "resources": {"limits": {"nvidia.com/gpu": "1"}},
                     }
                 ],
@@ -128,6 +142,15 @@ def test_sign_in_and_the_gpu_grid_follows_a_gpu_pod_without_a_reload(
         lambda: [t for s, t in gpu_states(b) if s == "in-use"], "a GPU cell in use", timeout=30
     )
     assert "dash-gpu/train" in busy[0] and "IN USE" in busy[0].upper()
+    assert "(queue alice)" in busy[0], busy[0]
+    # Measured use, as `kl top gpus` shows it: read again every report period (15 s).
+    used = wait_for(
+        lambda: [t for s, t in gpu_states(b) if s == "in-use" and "utilisation 80 %" in t],
+        "the held GPU's measured utilisation",
+        timeout=40,
+    )
+    assert "utilisation 80 % · 20Gi in use" in used[0], used[0]
+    assert any("utilisation 0 %" in t for s, t in gpu_states(b) if s == "free")  # idle
     uuid_held = cluster.client.get("pods", "train", ns)["metadata"]["annotations"][
         "kubelab.io/gpu-uuids"
     ]
