@@ -132,9 +132,12 @@ def _project(
             wanted[rel] = (items_by_key[key], int(item.get("mode", default_mode)))
     else:
         wanted = {k: (v, default_mode) for k, v in items_by_key.items()}
+    # Resolved once, not once per item: realpath walks every component with a syscall
+    # each, and a hollow kubelet projects a token volume for every pod it starts.
+    root = str(target.resolve())
     for rel, (data, mode) in wanted.items():
         dest = (target / rel).resolve()
-        if not str(dest).startswith(str(target.resolve())):
+        if not str(dest).startswith(root):
             raise VolumeError(f"item path {rel!r} leaves the volume")
         _write_file(dest, data, mode, gid)
     # Keys removed from the object disappear from the volume too.
