@@ -35,6 +35,14 @@ HOSTNAME_LABEL = "kubernetes.io/hostname"
 
 LOCAL_PATH_CLASS = "local-path"
 LOCAL_PATH_PROVISIONER = "rancher.io/local-path"
+# A ReadOnlyMany model cache: one cluster-wide volume, one node-local copy per box, each
+# filled once by the first pod there (docs/storage.md, "A model cache on every box").
+NODE_CACHE_PROVISIONER = "kubelab.io/node-cache"
+# The marker a fill writes last: the copy on that node is complete.
+CACHE_COMPLETE_MARKER = ".complete"
+# On a Node: the node-cache volumes whose copy there is complete (comma-separated names),
+# kept by that node's kubelet; the scheduler prefers those nodes.
+NODE_CACHES_ANNOTATION = "kubelab.io/complete-caches"
 # Classes whose volumes are made by hand (Kubernetes' name for "no provisioner").
 NO_PROVISIONER = "kubernetes.io/no-provisioner"
 

@@ -25,6 +25,7 @@ from api.storage import (
     LOCAL_DATA_FINALIZER,
     LOCAL_PATH_PROVISIONER,
     NO_PROVISIONER,
+    NODE_CACHE_PROVISIONER,
     PROVISIONED_BY_ANNOTATION,
     PV_PROTECTION_FINALIZER,
     PVC_PROTECTION_FINALIZER,
@@ -129,6 +130,41 @@ def provisioned_volume(pvc: Obj, sc: Obj, node: Obj) -> Obj | str:
                     ]
                 }
             },
+            "claimRef": claim_ref(pvc),
+        },
+    }
+
+
+def node_cache_volume(pvc: Obj, sc: Obj) -> Obj | str:
+    """The volume ``kubelab.io/node-cache`` makes for a ReadOnlyMany ``pvc``: no node
+    affinity (every box may hold a copy); its ``hostPath`` is the copy's place relative to
+    each node's storage dir (``<storage dir>/node-cache/pvc-<uid>``), which that node's
+    kubelet makes on the first pod there. Or why it cannot be made."""
+    m, spec = meta(pvc), pvc.get("spec") or {}
+    modes = list(spec.get("accessModes") or [])
+    if modes != ["ReadOnlyMany"]:
+        return (
+            f"{NODE_CACHE_PROVISIONER} makes ReadOnlyMany caches, one copy per node: set "
+            f"accessModes: [ReadOnlyMany] (the claim asks for {modes}); the pod that fills "
+            "a copy mounts it writable, every other pod read-only"
+        )
+    name = f"pvc-{m.get('uid')}"
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolume",
+        "metadata": {
+            "name": name,
+            "annotations": {PROVISIONED_BY_ANNOTATION: NODE_CACHE_PROVISIONER},
+        },
+        "spec": {
+            "capacity": {
+                "storage": (spec.get("resources") or {}).get("requests", {}).get("storage")
+            },
+            "accessModes": modes,
+            "persistentVolumeReclaimPolicy": sc.get("reclaimPolicy") or "Delete",
+            "storageClassName": name_of(sc),
+            "volumeMode": spec.get("volumeMode") or "Filesystem",
+            "hostPath": {"path": f"/node-cache/{name}"},
             "claimRef": claim_ref(pvc),
         },
     }
@@ -278,6 +314,8 @@ def _provision(
                 f"({NO_PROVISIONER}): create a matching PersistentVolume",
             )
         ]
+    if provisioner == NODE_CACHE_PROVISIONER:
+        return _provisioned(pvc, node_cache_volume(pvc, sc), provisioner, "on every node")
     if provisioner != LOCAL_PATH_PROVISIONER:
         return [
             A.event(
@@ -304,11 +342,13 @@ def _provision(
     if node is None:
         return [A.event(pvc, "Warning", "ProvisioningFailed", f'node "{selected}" not found')]
     made = provisioned_volume(pvc, sc, node)
+    return _provisioned(pvc, made, LOCAL_PATH_PROVISIONER, f"on node {name_of(node)}")
+
+
+def _provisioned(pvc: Obj, made: Obj | str, provisioner: str, where: str) -> list[A.Action]:
     if isinstance(made, str):
         return [A.event(pvc, "Warning", "ProvisioningFailed", made)]
-    annotate = {
-        "metadata": {"annotations": {STORAGE_PROVISIONER_ANNOTATION: LOCAL_PATH_PROVISIONER}}
-    }
+    annotate = {"metadata": {"annotations": {STORAGE_PROVISIONER_ANNOTATION: provisioner}}}
     return [
         A.patch(PVCS, namespace_of(pvc), name_of(pvc), annotate),
         A.create(PVS, None, made),
@@ -316,7 +356,7 @@ def _provision(
             pvc,
             "Normal",
             "ProvisioningSucceeded",
-            f"Successfully provisioned volume {name_of(made)} on node {name_of(node)}",
+            f"Successfully provisioned volume {name_of(made)} {where}",
         ),
     ]
 
@@ -367,7 +407,9 @@ def volume_actions(pv: Obj, claim: Obj | None) -> list[A.Action]:
     # The claim it was bound to is gone: reclaim.
     policy = spec.get("persistentVolumeReclaimPolicy") or "Retain"
     if policy == "Delete":
-        if (m.get("annotations") or {}).get(PROVISIONED_BY_ANNOTATION) == LOCAL_PATH_PROVISIONER:
+        made_by = (m.get("annotations") or {}).get(PROVISIONED_BY_ANNOTATION)
+        # A node cache's copies are removed by each node's kubelet once its PV is gone.
+        if made_by in (LOCAL_PATH_PROVISIONER, NODE_CACHE_PROVISIONER):
             return [*_status(pv, PVS, {"phase": "Released"}), A.delete(PVS, None, name_of(pv))]
         message = (
             "reclaim policy Delete: kubelab deletes only volumes provisioned by "

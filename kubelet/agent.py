@@ -22,6 +22,7 @@ from kubelet.gpu_health import GpuHealth, gate_unclean, leftovers
 from kubelet.gpu_monitor import GpuMonitor, Sharer
 from kubelet.local_volumes import LocalVolumeManager
 from kubelet.node import NodeAgent, NodeFacts
+from kubelet.node_caches import NodeCacheReporter
 from kubelet.ownership import fetch_cluster_uid
 from kubelet.podnet_routes import PodRoutes
 from kubelet.pods import PodManager
@@ -99,6 +100,11 @@ class NodeKubelet:
                 self.ctx.recorder,
                 config.enforce_volume_capacity,
             )
+            if facts.storage_dir
+            else None
+        )
+        self.node_caches = (
+            NodeCacheReporter(client, config.node_name, config.storage_dir)
             if facts.storage_dir
             else None
         )
@@ -220,6 +226,10 @@ class NodeKubelet:
         if self.local_volumes is not None:
             self._tasks.append(
                 asyncio.create_task(self.local_volumes.run(), name=f"volumes-{self.name}")
+            )
+        if self.node_caches is not None:
+            self._tasks.append(
+                asyncio.create_task(self.node_caches.run(), name=f"node-caches-{self.name}")
             )
         if self.routes is not None and self.ctx.podnet is not None:
             self._tasks.append(

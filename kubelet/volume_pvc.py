@@ -16,6 +16,7 @@ from api.errors import ApiError
 from api.storage import pod_claims
 from api.volume_match import fits_node, node_terms, pinned_node
 from kubelet.local_volumes import local_dir, prepare_volume
+from kubelet.node_caches import is_node_cache, prepare_copy
 from kubelet.podhandle import PodHandle
 from kubelet.volumes import MissingVolumeSource
 
@@ -71,6 +72,10 @@ async def resolve_claims(h: PodHandle) -> dict[str, str]:
             raise ClaimNotReady(
                 vol, f'persistentvolume "{pv_name}" of claim "{claim_name}" not found'
             )
+        if is_node_cache(pv):  # this node's own copy, made empty for its first pod
+            copy = await asyncio.to_thread(prepare_copy, h.ctx.config.storage_dir, str(pv_name))
+            out[vol] = str(copy)
+            continue
         node = await _get(h, "nodes", h.ctx.node_name, None) if node_terms(pv) else None
         if node_terms(pv) and not fits_node(pv, node):
             where = pinned_node(pv)

@@ -92,6 +92,8 @@ def node_static_key(node: Obj) -> bytes:
             status.get("allocatable") or {},
             # VolumeBinding: whether the node's kubelet can make local-path volumes.
             (meta.get("annotations") or {}).get("kubelab.io/storage-dir") or "",
+            # NodeCacheLocality: the node-cache volumes whose copy here is complete.
+            (meta.get("annotations") or {}).get("kubelab.io/complete-caches") or "",
         ],
         option=orjson.OPT_SORT_KEYS,
     )

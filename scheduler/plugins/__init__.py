@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from scheduler.framework import Framework
+from scheduler.plugins.cache_locality import NodeCacheLocality
 from scheduler.plugins.gpu import GpuAvoid, GpuFit, GpuPack, GpuReserve
 from scheduler.plugins.node_affinity import NodeAffinity
 from scheduler.plugins.node_ready import NodeReady
@@ -26,6 +27,6 @@ def default_framework() -> Framework:
             resources,
             GpuFit(),
         ],
-        scores=[taints, resources, GpuPack(), GpuAvoid()],
+        scores=[taints, resources, GpuPack(), GpuAvoid(), NodeCacheLocality()],
         reserves=[GpuReserve()],
     )

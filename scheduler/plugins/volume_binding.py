@@ -29,6 +29,8 @@ from api.selectors import match_node_selector_terms
 from api.storage import (
     LOCAL_PATH_PROVISIONER,
     NO_PROVISIONER,
+    NODE_CACHE_PROVISIONER,
+    PROVISIONED_BY_ANNOTATION,
     STORAGE_DIR_ANNOTATION,
     pod_claims,
 )
@@ -58,6 +60,7 @@ class VolumeConstraint:
     pinned: str | None = None
     local_path: bool = False
     wait_for_consumer: bool = False  # unbound WaitForFirstConsumer: gets selected-node
+    cache: str | None = None  # a node-cache volume: NodeCacheLocality prefers its nodes
 
 
 def claim_names(pod: Obj) -> list[str]:
@@ -97,6 +100,8 @@ def volume_constraints(
             terms = node_terms(pv)
             if terms is not None:
                 out.append(VolumeConstraint(name, (terms,), pinned_node(pv)))
+            elif _made_by(pv) == NODE_CACHE_PROVISIONER:
+                out.append(VolumeConstraint(name, (None,), cache=str(volume_name)))
             continue
         sc = classes.get(str(spec.get("storageClassName") or ""))
         if sc is None or sc.get("volumeBindingMode") != "WaitForFirstConsumer":
@@ -118,13 +123,17 @@ def volume_constraints(
     return out
 
 
+def _made_by(pv: Obj) -> str | None:
+    return ((pv.get("metadata") or {}).get("annotations") or {}).get(PROVISIONED_BY_ANNOTATION)
+
+
 def with_constraints(pi: PodInfo, constraints: list[VolumeConstraint]) -> PodInfo:
     """``pi`` carrying its volume constraints, in its signature too (static verdicts are
     cached per signature: two pods of one template with claims on different nodes differ)."""
     if not constraints:
         return pi
     extra = orjson.dumps(
-        [[c.claim, list(c.alternatives), c.local_path] for c in constraints],
+        [[c.claim, list(c.alternatives), c.local_path, c.cache] for c in constraints],
         option=orjson.OPT_SORT_KEYS,
     )
     return dataclasses.replace(
