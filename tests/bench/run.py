@@ -50,7 +50,7 @@ BUDGETS = {
     "portforward": 90,  # ~30 s: a Docker pod, 5 rounds of 100 MiB x 3 paths
     "queues": 240,  # 1,000 simulated weeks x 3 policies, no cluster: ~100 s on 2 idle cores
     "scale_to_zero": 90,  # ~40 s: one Docker kubelet, 2 x 6 wake-ups from zero, 2 bursts of 100
-    "hpa": 210,  # ~150 s: one Docker kubelet, 5 load starts each waited to a scale-up (15 s periods)
+    "hpa": 300,  # ~260 s: one Docker kubelet, 5 load starts each waited to a scale-up (15 s periods)
     "crd": 90,  # ~35 s: 8 CRDs to their first object, 2 x 3 alternated 4 s create runs
     "usage": 30,  # ~2 s: 100 processes' cgroup readings, in process
     "webhooks": 60,  # ~15 s: 3 x 3 alternated in-process create runs, one local webhook
