@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import docker
 import pytest
 import yaml
 
@@ -25,8 +26,6 @@ EXAMPLE = REPO / "deploy" / "examples" / "model-cache.yaml"
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    import docker
-
     engine = docker.from_env()
     ensure_busybox_image(engine)
     node = f"cache-{uuid.uuid4().hex[:6]}"
@@ -105,10 +104,23 @@ def test_replicas_share_one_filled_cache(cluster: Cluster) -> None:
     )
     pods = c.list("pods", NS, label_selector="app=cached-model-server")["items"]
     assert len({p["spec"]["nodeName"] for p in pods}) == 1  # where the cache lives
-    for p in pods:
-        out = c.log(p["metadata"]["name"], NS, container="wait-for-cache").strip()
-        assert out == "cache ready: 0 bytes written", out
     pvc = c.get("persistentvolumeclaims", "model-cache", NS)
     path = Path(c.get("persistentvolumes", pvc["spec"]["volumeName"])["spec"]["local"]["path"])
     assert (path / "weights").stat().st_size == 8 * 1024 * 1024
     assert (path / ".complete").exists() and not (path / "weights.part").exists()
+    # One copy on disk: the cache holds the 8 MiB of the Job's fill and nothing the
+    # replicas added (a replica copying the weights would double it).
+    cache_bytes = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+    assert cache_bytes == 8 * 1024 * 1024, cache_bytes
+    engine = docker.from_env()
+    for p in pods:
+        out = c.log(p["metadata"]["name"], NS, container="wait-for-cache").strip()
+        assert out == "cache ready", out
+        # The list call with size=True is the one that reports SizeRw (docker ps --size).
+        ctrs = engine.api.containers(
+            all=True, size=True, filters={"label": f"io.kubelab.pod.uid={p['metadata']['uid']}"}
+        )
+        written = {str(ctr["Names"][0]): int(ctr.get("SizeRw") or 0) for ctr in ctrs}
+        print(f"replica {p['metadata']['name']}: bytes written (SizeRw) {written}")
+        assert ctrs and all(n < 64 * 1024 for n in written.values()), written
+    print(f"cache directory after 3 replicas: {cache_bytes} bytes (one copy)")
