@@ -12,31 +12,21 @@ and stops, and the replicas the HPA adds stay idle unless told otherwise.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from kubelet.runtime.base import LABEL_CONTAINER_NAME, LABEL_POD_NAME
-from tests.cluster import Cluster
-from tests.e2e.images import IMAGE, ensure_busybox_image
+from tests.e2e.docker_lab import DockerLab, docker_cluster
+from tests.e2e.images import IMAGE
 
 NS = "default"
 CONTROLLERS = "nodeipam,deployment,replicaset,horizontalpodautoscaling"
 BURN = "while :; do while [ -f /tmp/load ]; do :; done; sleep 0.2; done"
 
 
-class HpaLab:
-    def __init__(self, cluster: Cluster, node: str) -> None:
-        import docker
-
-        self.cluster = cluster
-        self.api = cluster.client
-        self.node = node
-        self.docker = docker.from_env()
-        self.uid = str(self.api.get("namespaces", "kube-system")["metadata"]["uid"])
-
+class HpaLab(DockerLab):
     def burner(self, name: str, cpu_request: str = "100m") -> None:
         """The Deployment ``name`` at one replica, its container idle until loaded."""
         body = {
@@ -132,24 +122,5 @@ def hpa_lab(
     workdir: Path, controller_flags: tuple[str, ...] = (), kubelet_flags: tuple[str, ...] = ()
 ) -> Iterator[HpaLab]:
     """The cluster above, torn down with whatever it left on the engine."""
-    import docker
-
-    ensure_busybox_image(docker.from_env())
-    node = f"hpa-{uuid.uuid4().hex[:6]}"
-    cl = Cluster(workdir / "home")
-    lab: HpaLab | None = None
-    try:
-        cl.add_controllers("--controllers", CONTROLLERS, "--no-leader-elect", *controller_flags)
-        cl.add_scheduler()
-        cl.add_kubelet(node, *kubelet_flags, runtime="docker", root_dir=workdir / node)
-        cl.wait_nodes_ready(node, timeout=60)
-        lab = HpaLab(cl, node)
-        yield lab
-    finally:
-        cl.stop()
-        if lab is not None:
-            label = f"io.kubelab.cluster.uid={lab.uid}"
-            for c in lab.docker.containers.list(all=True, filters={"label": label}):
-                c.remove(force=True)
-            for network in lab.docker.networks.list(filters={"label": label}):
-                network.remove()
+    with docker_cluster(workdir, "hpa", CONTROLLERS, controller_flags, kubelet_flags) as (cl, node):
+        yield HpaLab(cl, node)

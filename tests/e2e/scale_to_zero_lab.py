@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import subprocess
 import urllib.request
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,7 +20,8 @@ from typing import Any
 from api.scaletozero import ACTIVATION_TIMEOUT, ACTIVATOR, SCALE_TO_ZERO_AFTER
 from kubelet.proxy_rules import table_name
 from tests.cluster import Cluster
-from tests.e2e.images import IMAGE, ensure_busybox_image
+from tests.e2e.docker_lab import DockerLab, docker_cluster
+from tests.e2e.images import IMAGE
 from tests.wait import wait_for
 
 NS = "default"
@@ -30,15 +30,9 @@ CONTROLLERS = "nodeipam,endpoints,deployment,replicaset,scaletozero"
 WEB = "mkdir -p /www && echo $POD_NAME > /www/index.html && exec httpd -f -p 8080 -h /www"
 
 
-class ZeroLab:
+class ZeroLab(DockerLab):
     def __init__(self, cluster: Cluster, node: str) -> None:
-        import docker
-
-        self.cluster = cluster
-        self.api = cluster.client
-        self.node = node
-        self.docker = docker.from_env()
-        self.uid = str(self.api.get("namespaces", "kube-system")["metadata"]["uid"])
+        super().__init__(cluster, node)
         self.table = table_name(self.uid, node)
 
     def deployment(
@@ -129,24 +123,5 @@ def get(url: str, timeout: float = 120.0) -> tuple[int, str]:
 @contextmanager
 def zero_lab(workdir: Path) -> Iterator[ZeroLab]:
     """The cluster above, torn down with whatever it left on the engine."""
-    import docker
-
-    ensure_busybox_image(docker.from_env())
-    node = f"stz-{uuid.uuid4().hex[:6]}"
-    cl = Cluster(workdir / "home")
-    lab: ZeroLab | None = None
-    try:
-        cl.add_controllers("--controllers", CONTROLLERS, "--no-leader-elect")
-        cl.add_scheduler()
-        cl.add_kubelet(node, "--resync-period", "2", runtime="docker", root_dir=workdir / node)
-        cl.wait_nodes_ready(node, timeout=60)
-        lab = ZeroLab(cl, node)
-        yield lab
-    finally:
-        cl.stop()
-        if lab is not None:
-            label = f"io.kubelab.cluster.uid={lab.uid}"
-            for c in lab.docker.containers.list(all=True, filters={"label": label}):
-                c.remove(force=True)
-            for network in lab.docker.networks.list(filters={"label": label}):
-                network.remove()
+    with docker_cluster(workdir, "stz", CONTROLLERS, (), ("--resync-period", "2")) as (cl, node):
+        yield ZeroLab(cl, node)
