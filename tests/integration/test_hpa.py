@@ -14,37 +14,18 @@ from typing import Any
 
 import pytest
 
-from tests.cluster import FAST_CONTROLLER_FLAGS, FAST_KUBELET_FLAGS, Cluster, start_cluster
+from tests.cluster import Cluster
+from tests.integration.hpa_cluster import USAGE, hpa_cluster
 from tests.integration.kl_helpers import kl
 from tests.wait import wait_for
 
 pytestmark = pytest.mark.timeout(240)
 
-HPA_FLAGS = (
-    "--horizontal-pod-autoscaler-sync-period",
-    "1",
-    "--horizontal-pod-autoscaler-downscale-stabilization",
-    "3",
-    # The fake pods' first samples come within a second of their start: no warm-up wait.
-    "--horizontal-pod-autoscaler-cpu-initialization-period",
-    "0",
-)
-USAGE = "kubelab.io/simulated-usage"
-
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    c = start_cluster(
-        tmp_path_factory.mktemp("hpa") / "home",
-        nodes=1,
-        controller_flags=(*FAST_CONTROLLER_FLAGS, *HPA_FLAGS),
-        kubelet_flags=(*FAST_KUBELET_FLAGS, "--metrics-report-period", "1"),
-    )
-    try:
-        c.wait_nodes_ready(timeout=60)
+    with hpa_cluster(tmp_path_factory.mktemp("hpa") / "home") as c:
         yield c
-    finally:
-        c.stop()
 
 
 def deployment(name: str, replicas: int = 2) -> dict[str, Any]:
